@@ -1,0 +1,387 @@
+"""The sync engine's interface for the desktop UI (and anything else embedding it).
+
+Pure Python: dataclasses, enums and Protocols, no I/O and no Qt. The UI codes
+against `Engine`; `app.sync.engine.SyncEngine` implements it.
+
+Threading contract: every `Engine` coroutine runs on the asyncio loop the engine
+was started on (in the desktop, the qasync loop on the Qt thread). The engine
+never blocks that loop: its SQLite work runs on a worker thread. Listener
+callbacks (`EngineListener.on_event`) are called on that same loop, so a UI may
+touch its widgets from them directly; they must return quickly.
+
+Timestamps are timezone-aware UTC `datetime`s. String ids are the relay's
+(LeadId UUIDs, Twilio SIDs); `ThreadMessage.local_id` and outbox ids are the
+local store's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum, StrEnum
+from typing import Protocol, runtime_checkable
+
+
+class SyncState(StrEnum):
+    """What the engine's connection to the relay is doing."""
+
+    OFFLINE = "offline"  # relay unreachable; retrying with backoff
+    CONNECTING = "connecting"  # (re)connecting, first contact not made yet
+    SYNCING = "syncing"  # catching up through /v1/changes
+    ONLINE = "online"  # caught up and following /v1/stream
+    AUTH_REQUIRED = "auth_required"  # the relay answered 401: the staff key is bad
+    STOPPED = "stopped"  # not started, or stopped
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    state: SyncState
+    pending: int = 0  # outbox rows waiting or in flight
+    failed: int = 0  # outbox rows stopped on a final error (need retry/discard)
+    last_error: str | None = None  # short human text of the last connection/delivery error
+    cursor: str | None = None  # change-feed cursor held locally
+    last_synced_at: datetime | None = None  # last time a change batch or heartbeat arrived
+
+    @property
+    def online(self) -> bool:
+        return self.state is SyncState.ONLINE
+
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesApplied:
+    """Changes were written to the local store; refresh what shows these ids."""
+
+    lead_ids: frozenset[str] = frozenset()
+    conversation_sids: frozenset[str] = frozenset()
+    message_sids: frozenset[str] = frozenset()  # relay message SIDs
+    location_ids: frozenset[str] = frozenset()
+    #: true while the engine catches up after start/reconnect: UIs may refresh
+    #: whole lists instead of item by item
+    initial_catch_up: bool = False
+    #: true when the change came from this desktop (outbox effect, mark read)
+    local: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    status: SyncStatus
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A new message from a customer (for notifications)."""
+
+    message_sid: str
+    conversation_sid: str
+    lead_id: str | None
+    customer_name: str
+    location_id: str
+    body: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessages:
+    messages: tuple[InboundMessage, ...]
+    #: the messages arrived while catching up (e.g. after a night offline): a UI
+    #: should summarise rather than pop one notification per message
+    during_catch_up: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItemFailed:
+    """An outbox operation stopped on a final error; the UI offers retry/discard."""
+
+    outbox_id: str
+    kind: str  # "send_message" | "update_lead" | "mark_read"
+    conversation_sid: str | None
+    lead_id: str | None
+    #: the relay's stable code: recipient_opted_out, quiet_hours, forbidden, version_conflict …
+    reason: str
+    message: str  # human text from the relay
+    local_message_id: str | None = None  # for send_message: the pending ThreadMessage
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItemDelivered:
+    outbox_id: str
+    kind: str
+    conversation_sid: str | None
+    lead_id: str | None
+    local_message_id: str | None = None
+    message_sid: str | None = None  # the relay's message SID once known
+
+
+EngineEvent = (
+    ChangesApplied
+    | StatusChanged
+    | InboundMessages
+    | OutboxItemFailed
+    | OutboxItemDelivered
+)
+
+
+@runtime_checkable
+class EngineListener(Protocol):
+    def on_event(self, event: EngineEvent) -> None:
+        """Called on the engine's asyncio loop; must not block."""
+
+
+# --------------------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True, slots=True)
+class Me:
+    """The staff member the key belongs to (`GET /v1/me`)."""
+
+    staff_id: str
+    name: str
+    retailer_id: str
+    location_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRow:
+    location_id: str
+    name: str
+    web2text_number: str
+    store_number: str | None
+    timezone: str | None
+    unread: int  # unread customer messages over the location's conversations
+    unread_conversations: int
+    open_leads: int
+
+
+class MessageKind(StrEnum):
+    CUSTOMER = "customer"
+    STORE = "store"
+    STAFF = "staff"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class LeadRow:
+    """One row of the inbox."""
+
+    lead_id: str
+    conversation_sid: str | None
+    location_id: str
+    name: str
+    phone: str  # E.164
+    status: str  # LeadStatus: ACTIVE/SYNCING/CLOSED
+    pipeline_status: str  # PipelineStatus: new/contacted/engaged/appointment/won/lost
+    last_message_preview: str | None
+    last_activity_at: datetime
+    unread: int
+    assignee_id: str | None
+    assignee_name: str | None
+    #: when the customer's first contact is still waiting for a staff/store reply
+    #: (speed-to-lead); None once someone answered
+    awaiting_first_reply_since: datetime | None
+    opted_out: bool
+    possible_opt_out: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LeadFilter:
+    location_id: str | None = None  # None: every location of the staff member
+    unread_only: bool = False
+    mine: bool = False  # assigned to `Engine.me`
+    unassigned: bool = False
+    pipeline_status: str | None = None
+    query: str | None = None  # full-text over names, phones and message bodies
+    include_closed: bool = True
+
+
+class ThreadStatus(StrEnum):
+    """A message's status as shown; `pending`/`failed_local` exist only on this desktop."""
+
+    PENDING = "pending"  # in the outbox, not yet accepted by the relay
+    FAILED_LOCAL = "failed_local"  # the relay refused it (see error_reason); retry or discard
+    ACCEPTED = "accepted"  # the relay took it (202); Twilio statuses follow
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    RECEIVED = "received"
+    FAILED = "failed"
+    UNDELIVERED = "undelivered"
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadMessage:
+    local_id: str
+    message_sid: str | None
+    conversation_sid: str
+    author_kind: str  # MessageKind value
+    author_name: str
+    body: str
+    created_at: datetime
+    status: str  # ThreadStatus value (or a relay status string the UI can show as is)
+    error_reason: str | None = None
+    error_message: str | None = None
+    outbox_id: str | None = None  # set while pending/failed locally: for retry/discard
+
+
+@dataclass(frozen=True, slots=True)
+class NoteItem:
+    note_id: str
+    author_id: str | None
+    author_name: str
+    body: str
+    at: datetime
+    pending: bool = False  # written here, not yet confirmed by the relay
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityItem:
+    at: datetime
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeadDetail:
+    lead_id: str
+    retailer_id: str
+    location_id: str
+    location_name: str | None
+    conversation_sid: str | None
+    status: str
+    pipeline_status: str
+    assignee_id: str | None
+    assignee_name: str | None
+    # what the customer submitted
+    name: str
+    phone: str
+    preferred_contact: str
+    customer_message: str
+    page_url: str
+    ip_address: str | None
+    product: dict[str, str] | None
+    traffic: dict[str, str] | None
+    date_submitted: datetime
+    last_activity_at: datetime
+    first_staff_reply_at: datetime | None
+    opted_out: bool
+    possible_opt_out: bool
+    close_reason: str | None
+    version: int
+    notes: tuple[NoteItem, ...] = ()
+    activity: tuple[ActivityItem, ...] = ()
+    #: a lead update queued here and not yet accepted (the UI may show "saving…")
+    pending_update: bool = False
+    other_lead_ids: tuple[str, ...] = field(default=())  # leads sharing the conversation
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    lead_id: str | None
+    conversation_sid: str | None
+    kind: str  # "lead" (name/phone matched) | "message"
+    snippet: str  # matched text with the match wrapped in MATCH_START … MATCH_END
+    title: str  # customer name, for the result list
+    at: datetime | None = None
+    message_sid: str | None = None
+
+
+#: markers around matched terms in `SearchHit.snippet`
+MATCH_START = "\u0002"
+MATCH_END = "\u0003"
+
+
+class EngineError(Exception):
+    """A command refused locally, with a stable snake_case reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class _Unset(Enum):
+    """Sentinel type for "leave unchanged" in `Engine.update_lead`."""
+
+    UNSET = "__unset__"
+
+
+UNSET = _Unset.UNSET
+
+
+# --------------------------------------------------------------------------- engine
+
+
+class Engine(Protocol):
+    async def start(self) -> None:
+        """Open the store (migrations), requeue in-flight outbox rows, start syncing.
+
+        Returns once the store is open; network work continues in the background.
+        """
+
+    async def stop(self) -> None:
+        """Stop network work and close the store; pending outbox rows stay queued."""
+
+    def add_listener(self, listener: EngineListener) -> None: ...
+
+    def remove_listener(self, listener: EngineListener) -> None: ...
+
+    def status(self) -> SyncStatus: ...
+
+    @property
+    def me(self) -> Me | None:
+        """The staff member, once `/v1/me` answered (cached across restarts)."""
+
+    # ---- commands: each writes its local effect and outbox row in one transaction
+
+    async def send_message(self, conversation_sid: str, body: str) -> ThreadMessage:
+        """Queue a message; it is returned (and shown) at once as `pending`.
+
+        Raises `EngineError("empty_body", ...)` for a blank body.
+        """
+
+    async def update_lead(
+        self,
+        lead_id: str,
+        *,
+        status: str | _Unset = UNSET,
+        assignee_id: str | _Unset | None = UNSET,
+        note: str | None = None,
+    ) -> LeadDetail:
+        """Change pipeline status / assignee (None = unassign) / add a note.
+
+        Applied locally at once, delivered with If-Match on the version it was
+        based on. Raises `EngineError("lead_not_found", ...)` for an unknown lead.
+        """
+
+    async def mark_read(self, conversation_sid: str) -> None: ...
+
+    async def retry(self, outbox_id: str) -> None:
+        """Requeue a failed outbox row (same idempotency key: never a second SMS)."""
+
+    async def discard(self, outbox_id: str) -> None:
+        """Drop a failed or pending outbox row and undo its local effect."""
+
+    # ---- queries
+
+    async def list_locations(self) -> Sequence[LocationRow]: ...
+
+    async def list_leads(
+        self, filter: LeadFilter, offset: int = 0, limit: int = 100
+    ) -> Sequence[LeadRow]:
+        """Most recent activity first."""
+
+    async def count_leads(self, filter: LeadFilter) -> int: ...
+
+    async def get_lead(self, lead_id: str) -> LeadDetail | None: ...
+
+    async def thread(
+        self, conversation_sid: str, limit: int = 200, before: datetime | None = None
+    ) -> Sequence[ThreadMessage]:
+        """Messages oldest first; the last `limit` before `before` (None: the newest)."""
+
+    async def search(self, query: str, limit: int = 50) -> Sequence[SearchHit]: ...
