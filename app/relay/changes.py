@@ -1,0 +1,363 @@
+"""Per-location change log: the feed behind `GET /v1/changes` and `GET /v1/stream`.
+
+Table `{P}_Web2Text_ChangeLog`: hash `LocationId` (S), range `Seq` (N).
+
+- `Seq = 0` of each location is its counter item (`NextSeq`), bumped with an
+  atomic `UpdateItem ADD`, so every change of a location gets a unique,
+  increasing sequence number from any relay instance.
+- `Seq >= 1` are change items: `Entity`, `EntityId`, `Version`, `Data` (the
+  entity's full view as a JSON string), `At` (epoch ms when written).
+
+The counter-then-put race
+-------------------------
+Two writers take seq 5 and 6; 6 lands first. A reader that advanced its cursor
+to 6 would never see 5. And a writer that crashes between the counter and the
+put leaves seq 5 empty for ever. So:
+
+* A reader only ever delivers a *contiguous* prefix of a location's log: it
+  stops at the first missing seq (a *hole*) and its cursor stays before it.
+* A hole followed by an item written more than `hole_grace` ago (default 2 s)
+  is **sealed**: the reader puts a `gap` item into it with
+  `attribute_not_exists`, then continues past it. Writers put their change
+  with the same condition, so a late writer whose seq was sealed fails and
+  simply takes a new seq. Whoever wins the conditional put decides: either the
+  change is in the hole (and is delivered) or it is re-written later with a
+  higher seq. No change is lost and none is skipped, whatever the clocks say;
+  the grace period only trades latency after a crashed writer against extra
+  writes by slow ones.
+
+Order between locations does not matter (every change carries the entity's
+version and receivers ignore versions they already have), so the cursor is a
+map location -> last delivered seq, sent to clients as opaque base64url JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import heapq
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+TABLE_SUFFIX = "Web2Text_ChangeLog"
+TABLE_SPEC: dict[str, Any] = {
+    "AttributeDefinitions": [
+        {"AttributeName": "LocationId", "AttributeType": "S"},
+        {"AttributeName": "Seq", "AttributeType": "N"},
+    ],
+    "KeySchema": [
+        {"AttributeName": "LocationId", "KeyType": "HASH"},
+        {"AttributeName": "Seq", "KeyType": "RANGE"},
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+
+COUNTER_SEQ = 0
+GAP_ENTITY = "gap"
+ENTITIES = frozenset({"location", "lead", "conversation", "message"})
+DEFAULT_HOLE_GRACE = 2.0
+MAX_LIMIT = 500
+DEFAULT_LIMIT = 100
+_CURSOR_VERSION = 1
+
+
+class InvalidCursor(ValueError):
+    reason = "invalid_cursor"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRecord:
+    """One delivered change plus the cursor right after it (the SSE event id)."""
+
+    location_id: str
+    seq: int
+    entity: str
+    entity_id: str
+    version: int
+    data: dict[str, Any]
+    at_ms: int
+    cursor_after: str
+
+    def wire(self) -> dict[str, Any]:
+        """The wire `Change` (camelCase JSON)."""
+        return {
+            "entity": self.entity,
+            "id": self.entity_id,
+            "version": self.version,
+            "locationId": self.location_id,
+            "data": self.data,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesPage:
+    changes: list[ChangeRecord]
+    cursor: str
+    has_more: bool
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "changes": [c.wire() for c in self.changes],
+            "cursor": self.cursor,
+            "hasMore": self.has_more,
+        }
+
+
+# -- cursor ------------------------------------------------------------------------------
+
+
+def encode_cursor(positions: dict[str, int]) -> str:
+    raw = json.dumps(
+        {"v": _CURSOR_VERSION, "p": dict(sorted(positions.items()))}, separators=(",", ":")
+    )
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> dict[str, int]:
+    """Positions of an opaque cursor; empty/None means "from the beginning"."""
+    if cursor is None or cursor.strip() == "":
+        return {}
+    text = cursor.strip()
+    if len(text) > 16_384:
+        raise InvalidCursor("cursor is too long")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        obj = json.loads(raw)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCursor("cursor is not one this server issued") from None
+    if (
+        not isinstance(obj, dict)
+        or obj.get("v") != _CURSOR_VERSION
+        or not isinstance(obj.get("p"), dict)
+    ):
+        raise InvalidCursor("cursor is not one this server issued")
+    positions: dict[str, int] = {}
+    for loc, seq in obj["p"].items():
+        if not isinstance(loc, str) or isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+            raise InvalidCursor("cursor is not one this server issued")
+        positions[loc] = seq
+    return positions
+
+
+# -- the log -----------------------------------------------------------------------------
+
+
+class ChangeLog:
+    """The change log table (boto3 low-level client; thread-safe)."""
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        hole_grace: float = DEFAULT_HOLE_GRACE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._ddb = client
+        self.table_name = table_name
+        self.hole_grace = hole_grace
+        self._clock = clock
+        #: test hook: called between taking a seq and writing it (crash/late-writer tests)
+        self.before_put: Callable[[str, int], None] | None = None
+
+    # -- writing --------------------------------------------------------------------
+
+    def next_seq(self, location_id: str) -> int:
+        resp = self._ddb.update_item(
+            TableName=self.table_name,
+            Key={"LocationId": {"S": location_id}, "Seq": {"N": str(COUNTER_SEQ)}},
+            UpdateExpression="ADD NextSeq :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(resp["Attributes"]["NextSeq"]["N"])
+
+    def record(
+        self,
+        location_id: str,
+        entity: str,
+        entity_id: str,
+        version: int,
+        data: dict[str, Any],
+    ) -> int:
+        """Append a change; returns its seq. Retries with a new seq if a reader sealed ours."""
+        if entity not in ENTITIES:
+            raise ValueError(f"unknown entity {entity!r}")
+        payload = json.dumps(data, separators=(",", ":"), default=str)
+        for _ in range(10):
+            seq = self.next_seq(location_id)
+            if self.before_put is not None:
+                self.before_put(location_id, seq)
+            try:
+                self._ddb.put_item(
+                    TableName=self.table_name,
+                    Item={
+                        "LocationId": {"S": location_id},
+                        "Seq": {"N": str(seq)},
+                        "Entity": {"S": entity},
+                        "EntityId": {"S": entity_id},
+                        "Version": {"N": str(int(version))},
+                        "Data": {"S": payload},
+                        "At": {"N": str(int(self._clock() * 1000))},
+                    },
+                    ConditionExpression="attribute_not_exists(Seq)",
+                )
+                return seq
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                # A reader sealed this seq as a gap while we were slow: take another.
+        raise RuntimeError("could not append to the change log after 10 attempts")
+
+    # -- reading --------------------------------------------------------------------
+
+    def _query(self, location_id: str, after: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """Items with seq > after (at most `limit`), and whether more exist."""
+        resp = self._ddb.query(
+            TableName=self.table_name,
+            KeyConditionExpression="LocationId = :loc AND Seq > :after",
+            ExpressionAttributeValues={
+                ":loc": {"S": location_id},
+                ":after": {"N": str(max(after, COUNTER_SEQ))},
+            },
+            ConsistentRead=True,
+            Limit=limit,
+        )
+        items: list[dict[str, Any]] = resp.get("Items", [])
+        return items, "LastEvaluatedKey" in resp
+
+    def _seal(self, location_id: str, seq: int) -> bool:
+        """Fill a stale hole with a gap item; False when the change landed first."""
+        try:
+            self._ddb.put_item(
+                TableName=self.table_name,
+                Item={
+                    "LocationId": {"S": location_id},
+                    "Seq": {"N": str(seq)},
+                    "Entity": {"S": GAP_ENTITY},
+                    "At": {"N": str(int(self._clock() * 1000))},
+                },
+                ConditionExpression="attribute_not_exists(Seq)",
+            )
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False
+
+    def _contiguous(
+        self, location_id: str, after: int, limit: int
+    ) -> tuple[list[tuple[int, dict[str, Any] | None]], bool]:
+        """The deliverable run after `after`: [(seq, item or None for a gap)], more?"""
+        run: list[tuple[int, dict[str, Any] | None]] = []
+        expected = after + 1
+        for _ in range(4):  # re-query after sealing a hole, a few times at most
+            items, truncated = self._query(location_id, expected - 1, limit + 1)
+            now_ms = int(self._clock() * 1000)
+            restart = False
+            for item in items:
+                seq = int(item["Seq"]["N"])
+                while seq > expected:
+                    # Hole at `expected`: writers took their seq before this item's.
+                    age = (now_ms - int(item["At"]["N"])) / 1000.0
+                    if age < self.hole_grace:
+                        return run, False  # wait for the writer
+                    if self._seal(location_id, expected):
+                        run.append((expected, None))
+                        expected += 1
+                    else:
+                        restart = True  # the late change arrived: read it
+                        break
+                if restart:
+                    break
+                run.append((seq, None if item["Entity"]["S"] == GAP_ENTITY else item))
+                expected = seq + 1
+                if len(run) > limit:
+                    return run, True
+            if not restart:
+                return run, truncated
+        return run, True
+
+    def read(
+        self, locations: Sequence[str], cursor: str | None, limit: int = DEFAULT_LIMIT
+    ) -> ChangesPage:
+        """Changes after `cursor` for `locations`, merged; at most `limit` changes."""
+        limit = max(1, min(int(limit), MAX_LIMIT))
+        start = decode_cursor(cursor)
+        positions = {loc: start.get(loc, 0) for loc in locations}
+        runs: dict[str, list[tuple[int, dict[str, Any] | None]]] = {}
+        more: dict[str, bool] = {}
+        for loc in locations:
+            runs[loc], more[loc] = self._contiguous(loc, positions[loc], limit)
+        # k-way merge by write time; each location's run stays in seq order, so the
+        # cursor of every location always covers a prefix of its log.
+        heap: list[tuple[int, int, str, int]] = []
+        for loc, run in runs.items():
+            if run:
+                heap.append((_at(run[0][1]), run[0][0], loc, 0))
+        heapq.heapify(heap)
+        out: list[ChangeRecord] = []
+        while heap and len(out) < limit:
+            _, seq, loc, idx = heapq.heappop(heap)
+            item = runs[loc][idx][1]
+            positions[loc] = seq
+            if item is not None:
+                out.append(_record(loc, seq, item, encode_cursor(positions)))
+            if idx + 1 < len(runs[loc]):
+                nxt = runs[loc][idx + 1]
+                heapq.heappush(heap, (_at(nxt[1]), nxt[0], loc, idx + 1))
+        has_more = bool(heap) or any(more.values())
+        return ChangesPage(out, encode_cursor(positions), has_more)
+
+    def latest_cursor(self, locations: Iterable[str]) -> str:
+        """A cursor at the current end of each location's log (skip history)."""
+        positions: dict[str, int] = {}
+        for loc in locations:
+            resp = self._ddb.get_item(
+                TableName=self.table_name,
+                Key={"LocationId": {"S": loc}, "Seq": {"N": str(COUNTER_SEQ)}},
+                ConsistentRead=True,
+            )
+            positions[loc] = int(resp.get("Item", {}).get("NextSeq", {"N": "0"})["N"])
+        return encode_cursor(positions)
+
+
+def _at(item: dict[str, Any] | None) -> int:
+    return -1 if item is None else int(item["At"]["N"])
+
+
+def _record(loc: str, seq: int, item: dict[str, Any], cursor_after: str) -> ChangeRecord:
+    return ChangeRecord(
+        location_id=loc,
+        seq=seq,
+        entity=item["Entity"]["S"],
+        entity_id=item["EntityId"]["S"],
+        version=int(item["Version"]["N"]),
+        data=json.loads(item["Data"]["S"]),
+        at_ms=int(item["At"]["N"]),
+        cursor_after=cursor_after,
+    )
+
+
+def record_change(
+    target: Any,
+    location_id: str,
+    entity: str,
+    entity_id: str,
+    version: int,
+    data: dict[str, Any],
+) -> int:
+    """Append a change to the log. `target` is a `ChangeLog` or has a `.change_log`."""
+    log = target if isinstance(target, ChangeLog) else target.change_log
+    return int(log.record(location_id, entity, entity_id, version, data))
+
+
+def read_changes(
+    log: ChangeLog, locations: Sequence[str], cursor: str | None, limit: int = DEFAULT_LIMIT
+) -> ChangesPage:
+    return log.read(locations, cursor, limit)

@@ -1,0 +1,208 @@
+"""The per-location change log on DynamoDB Local: order, cursors, holes, races."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from app.relay import changes as ch
+from app.relay.changes import ChangeLog, InvalidCursor
+
+pytestmark = pytest.mark.dynamodb
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def table(make_table: Callable[[str, dict[str, Any]], str]) -> str:
+    return make_table(ch.TABLE_SUFFIX, ch.TABLE_SPEC)
+
+
+def _ids(page: ch.ChangesPage) -> list[str]:
+    return [c.entity_id for c in page.changes]
+
+
+def test_record_and_page_through(ddb: Any, table: str) -> None:
+    log = ChangeLog(ddb, table)
+    seqs = [
+        log.record("L1", "lead", f"lead{i}", i + 1, {"leadId": f"lead{i}", "n": i})
+        for i in range(5)
+    ]
+    assert seqs == [1, 2, 3, 4, 5]
+    page = log.read(["L1"], None, limit=2)
+    assert _ids(page) == ["lead0", "lead1"] and page.has_more
+    assert page.changes[0].wire() == {
+        "entity": "lead",
+        "id": "lead0",
+        "version": 1,
+        "locationId": "L1",
+        "data": {"leadId": "lead0", "n": 0},
+    }
+    assert page.changes[-1].cursor_after == page.cursor
+    page2 = log.read(["L1"], page.cursor, limit=10)
+    assert _ids(page2) == ["lead2", "lead3", "lead4"] and not page2.has_more
+    empty = log.read(["L1"], page2.cursor, limit=10)
+    assert empty.changes == [] and not empty.has_more and empty.cursor == page2.cursor
+    # resuming from any event id continues right after that event
+    resumed = log.read(["L1"], page.changes[0].cursor_after, limit=10)
+    assert _ids(resumed) == ["lead1", "lead2", "lead3", "lead4"]
+
+
+def test_merges_locations_and_scopes_cursor(ddb: Any, table: str) -> None:
+    log = ChangeLog(ddb, table)
+    log.record("A", "lead", "a1", 1, {})
+    log.record("B", "conversation", "b1", 1, {})
+    log.record("C", "lead", "c1", 1, {})  # not one of the reader's locations
+    log.record("A", "message", "a2", 1, {})
+    page = log.read(["A", "B"], None, limit=10)
+    assert sorted(_ids(page)) == ["a1", "a2", "b1"]
+    assert ch.decode_cursor(page.cursor) == {"A": 2, "B": 1}
+    # a cursor naming a location the key no longer has does not leak it
+    other = log.read(["C"], page.cursor, limit=10)
+    assert _ids(other) == ["c1"]
+    assert ch.decode_cursor(other.cursor) == {"C": 1}
+    # a location added to the key later starts from its beginning
+    widened = log.read(["A", "B", "C"], page.cursor, limit=10)
+    assert _ids(widened) == ["c1"]
+
+
+def test_limit_across_locations_keeps_prefixes(ddb: Any, table: str) -> None:
+    log = ChangeLog(ddb, table)
+    for i in range(4):
+        log.record("A", "lead", f"a{i}", 1, {})
+        log.record("B", "lead", f"b{i}", 1, {})
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = log.read(["A", "B"], cursor, limit=3)
+        seen += _ids(page)
+        cursor = page.cursor
+        if not page.has_more:
+            break
+    assert sorted(seen) == sorted([f"a{i}" for i in range(4)] + [f"b{i}" for i in range(4)])
+    assert len(seen) == 8
+
+
+@pytest.mark.parametrize(
+    "bad", ["!!!", "e30", "eyJ2IjoxLCJwIjp7IkEiOi0xfX0", "eyJ2IjoyLCJwIjp7fX0", "x" * 20000]
+)
+def test_bad_cursors_are_rejected(ddb: Any, table: str, bad: str) -> None:
+    with pytest.raises(InvalidCursor):
+        ChangeLog(ddb, table).read(["A"], bad)
+
+
+def test_reader_does_not_skip_a_change_written_late(ddb: Any, table: str) -> None:
+    """Writer 1 takes seq 1, writer 2 takes seq 2 and lands first: the reader waits."""
+    log = ChangeLog(ddb, table, hole_grace=30)
+    took_seq = threading.Event()
+    may_put = threading.Event()
+
+    def slow(loc: str, seq: int) -> None:
+        if threading.current_thread().name == "slow":
+            took_seq.set()
+            assert may_put.wait(10)
+
+    log.before_put = slow
+    slow_writer = threading.Thread(
+        target=log.record, args=("L", "lead", "late", 1, {}), name="slow"
+    )
+    slow_writer.start()
+    assert took_seq.wait(10)
+    assert log.record("L", "lead", "early", 1, {}) == 2
+    page = log.read(["L"], None)
+    assert page.changes == [] and not page.has_more
+    may_put.set()
+    slow_writer.join(10)
+    page = log.read(["L"], page.cursor)
+    assert _ids(page) == ["late", "early"]
+
+
+def test_hole_of_a_crashed_writer_is_sealed_after_grace(ddb: Any, table: str) -> None:
+    clock = Clock()
+    log = ChangeLog(ddb, table, hole_grace=2, clock=clock)
+    assert log.next_seq("L") == 1  # a writer took seq 1 and crashed before its put
+    log.record("L", "lead", "after-crash", 1, {})
+    assert log.read(["L"], None).changes == []
+    clock.now += 3
+    page = log.read(["L"], None)
+    assert _ids(page) == ["after-crash"]
+    assert ch.decode_cursor(page.cursor) == {"L": 2}
+
+
+def test_writer_slower_than_grace_rewrites_under_a_new_seq(ddb: Any, table: str) -> None:
+    clock = Clock()
+    log = ChangeLog(ddb, table, hole_grace=2, clock=clock)
+    reader_sealed = threading.Event()
+    took_seq = threading.Event()
+
+    def stall(loc: str, seq: int) -> None:
+        if threading.current_thread().name == "slow" and seq == 1:
+            took_seq.set()
+            assert reader_sealed.wait(10)
+
+    log.before_put = stall
+    slow = threading.Thread(target=log.record, args=("L", "lead", "slow", 1, {}), name="slow")
+    slow.start()
+    assert took_seq.wait(10)
+    log.record("L", "lead", "fast", 1, {})
+    clock.now += 5
+    first = log.read(["L"], None)
+    assert _ids(first) == ["fast"]  # seq 1 was sealed as a gap
+    reader_sealed.set()
+    slow.join(10)
+    second = log.read(["L"], first.cursor)
+    assert _ids(second) == ["slow"]  # rewritten as seq 3: not lost
+    assert second.changes[0].seq == 3
+
+
+def test_concurrent_writers_every_change_exactly_once(ddb: Any, table: str) -> None:
+    log = ChangeLog(ddb, table)
+    names = [f"c{i}" for i in range(40)]
+    got: list[str] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        cursor: str | None = None
+        while True:
+            page = log.read(["L", "M"], cursor, limit=7)
+            got.extend(_ids(page))
+            cursor = page.cursor
+            if stop.is_set() and not page.has_more and len(got) >= len(names):
+                return
+            if stop.is_set() and not page.changes:
+                time.sleep(0.05)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    with ThreadPoolExecutor(6) as pool:
+        list(
+            pool.map(lambda n: log.record("L" if int(n[1:]) % 2 else "M", "lead", n, 1, {}), names)
+        )
+    stop.set()
+    t.join(30)
+    assert not t.is_alive()
+    assert sorted(got) == sorted(names)
+
+
+def test_unknown_entity_is_refused(ddb: Any, table: str) -> None:
+    with pytest.raises(ValueError):
+        ChangeLog(ddb, table).record("L", "bogus", "x", 1, {})
+
+
+def test_latest_cursor_skips_history(ddb: Any, table: str) -> None:
+    log = ChangeLog(ddb, table)
+    log.record("L", "lead", "old", 1, {})
+    cursor = log.latest_cursor(["L", "Empty"])
+    log.record("L", "lead", "new", 2, {})
+    assert _ids(log.read(["L", "Empty"], cursor)) == ["new"]
