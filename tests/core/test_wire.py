@@ -500,3 +500,10 @@ def test_older_desktop_ignores_new_fields() -> None:
         "futureField": True,
     }
     assert LocationView.model_validate(data).location_id == "L"
+
+
+def test_dump_plain_pydantic_model() -> None:
+    class Plain(BaseModel):
+        at: datetime
+
+    assert dump(Plain(at=datetime(2026, 1, 1, tzinfo=UTC))) == {"at": "2026-01-01T00:00:00Z"}

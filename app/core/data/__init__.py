@@ -1,0 +1,1 @@
+"""Data files shipped with app.core (read through importlib.resources)."""
