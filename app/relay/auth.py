@@ -1,0 +1,255 @@
+"""API keys: storage (SHA-256 hashed; legacy plain keys accepted), lookup and the
+FastAPI dependencies that authorise a request before its body is read.
+
+Key item (`{P}_Web2Text_APIKeys`, compatible): `API_Key` (hash of the key, or the
+plain key for legacy items), `Active`, `DateCreated`, `AuthorizedEndpoints`,
+`Description`; staff keys add `StaffId`, `Name`, `RetailerId`, `Locations`.
+New items also carry `KeyHashed: true` so a presented hash never matches as a
+legacy plain key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request
+
+from app.relay.errors import ApiError
+
+STAFF_ENDPOINT = "v1/*"
+KEY_PREFIX = "w2t_"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an integration key or a staff member's key."""
+
+    key_id: str  # first characters of the key's hash: safe to log
+    endpoints: frozenset[str]
+    description: str = ""
+    staff_id: str | None = None
+    name: str | None = None
+    retailer_id: str | None = None
+    locations: tuple[str, ...] = ()
+    retailer_ids: frozenset[str] = field(default_factory=frozenset)  # optional key scope
+
+    @property
+    def is_staff(self) -> bool:
+        return self.staff_id is not None
+
+    def allows(self, endpoint: str) -> bool:
+        if "*" in self.endpoints or endpoint in self.endpoints:
+            return True
+        # "Admin/bulk" grants every operation; "Admin/bulk/SYNC" only that one
+        parts = endpoint.split("/")
+        return any("/".join(parts[:n]) in self.endpoints for n in range(1, len(parts)))
+
+    def may_access_retailer(self, retailer_id: str | None) -> bool:
+        if self.retailer_ids and retailer_id not in self.retailer_ids:
+            return False
+        return not (self.is_staff and self.retailer_id and retailer_id != self.retailer_id)
+
+    def may_access_location(self, location_id: str | None) -> bool:
+        return location_id is not None and location_id in self.locations
+
+
+def _as_str_set(value: Any) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        return frozenset(v.strip() for v in value.split(",") if v.strip())
+    return frozenset(str(v) for v in value)
+
+
+def principal_from_item(item: dict[str, Any]) -> Principal:
+    locations = item.get("Locations") or []
+    if isinstance(locations, str):
+        locations = [x for x in locations.split(",") if x]
+    return Principal(
+        key_id=str(item["API_Key"])[:8] if item.get("KeyHashed") else "legacy",
+        endpoints=_as_str_set(item.get("AuthorizedEndpoints")),
+        description=str(item.get("Description", "")),
+        staff_id=str(item["StaffId"]) if item.get("StaffId") else None,
+        name=str(item["Name"]) if item.get("Name") else None,
+        retailer_id=str(item["RetailerId"]) if item.get("RetailerId") else None,
+        locations=tuple(sorted(str(x) for x in locations)),
+        retailer_ids=_as_str_set(item.get("RetailerIds")),
+    )
+
+
+def _active(item: dict[str, Any]) -> bool:
+    active = item.get("Active", True)
+    if isinstance(active, str):
+        return active.lower() in ("true", "1", "yes")
+    return bool(active)
+
+
+def lookup_key(tables: Any, presented: str) -> dict[str, Any] | None:
+    """The active key item for `presented`, or None.
+
+    Hashed items are found by the key's SHA-256; legacy items by the plain key,
+    but only if they are not hashed items (else the hash itself would work as a key).
+    """
+    if not presented or len(presented) > 512:
+        return None
+    item = tables.api_keys.get_item(Key={"API_Key": hash_key(presented)}).get("Item")
+    if item is None or not item.get("KeyHashed"):
+        item = tables.api_keys.get_item(Key={"API_Key": presented}).get("Item")
+        if item is not None and item.get("KeyHashed"):
+            item = None
+    if item is None or not _active(item):
+        return None
+    return dict(item)
+
+
+def presented_key(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    header = header.strip()
+    if header[:7].lower() == "bearer ":
+        header = header[7:].strip()
+    return header or None
+
+
+def authenticate(request: Request) -> Principal:
+    key = presented_key(request)
+    if key is None:
+        raise ApiError(401, "unauthorized", "Authorization is missing - send the API key")
+    item = lookup_key(request.app.state.ctx.tables, key)
+    if item is None:
+        raise ApiError(401, "unauthorized", "API key is INVALID - unknown or revoked key")
+    principal = principal_from_item(item)
+    request.state.principal = principal
+    return principal
+
+
+def require_endpoint(endpoint: str) -> Callable[[Request], Principal]:
+    """Dependency: the caller's key must list `endpoint` (or `*`). 401 unknown, 403 not allowed."""
+
+    def dependency(request: Request) -> Principal:
+        principal = authenticate(request)
+        if not principal.allows(endpoint):
+            raise ApiError(403, "forbidden", f"API key is not authorized for {endpoint}")
+        return principal
+
+    dependency.__name__ = f"require_{endpoint.replace('/', '_')}"
+    return dependency
+
+
+def require_staff() -> Callable[[Request], Principal]:
+    """Dependency: a staff key (StaffId + Locations). 401 unknown, 403 not a staff key."""
+
+    def dependency(request: Request) -> Principal:
+        principal = authenticate(request)
+        if not principal.is_staff:
+            raise ApiError(403, "forbidden", "API key is not a staff key")
+        return principal
+
+    return dependency
+
+
+# ---- administration (the admin CLI and the test helpers use these) ----
+
+
+def issue_key(
+    tables: Any,
+    endpoints: Iterable[str],
+    *,
+    description: str = "",
+    staff_id: str | None = None,
+    name: str | None = None,
+    retailer_id: str | None = None,
+    locations: Iterable[str] = (),
+    retailer_ids: Iterable[str] = (),
+) -> str:
+    """Create a key, store only its hash, return the key (shown once)."""
+    key = new_key()
+    item: dict[str, Any] = {
+        "API_Key": hash_key(key),
+        "KeyHashed": True,
+        "Active": True,
+        "DateCreated": datetime.now(UTC).isoformat(),
+        "AuthorizedEndpoints": sorted(set(endpoints)),
+        "Description": description,
+    }
+    if staff_id:
+        item.update(
+            StaffId=staff_id,
+            Name=name or staff_id,
+            RetailerId=retailer_id,
+            Locations=sorted(set(locations)),
+        )
+    rids = sorted(set(retailer_ids))
+    if rids:
+        item["RetailerIds"] = rids
+    tables.api_keys.put_item(Item=item, ConditionExpression="attribute_not_exists(API_Key)")
+    return key
+
+
+def revoke_key(tables: Any, key: str) -> bool:
+    """Deactivate a key given in plain (or its stored id); True if one was found."""
+    for candidate in (hash_key(key), key):
+        item = tables.api_keys.get_item(Key={"API_Key": candidate}).get("Item")
+        if item is not None:
+            tables.api_keys.update_item(
+                Key={"API_Key": candidate},
+                UpdateExpression="SET Active = :f, DateRevoked = :now",
+                ExpressionAttributeValues={":f": False, ":now": datetime.now(UTC).isoformat()},
+            )
+            return True
+    return False
+
+
+def migrate_keys(tables: Any) -> int:
+    """Replace every legacy plain-text key item by a hashed one (same attributes)."""
+    migrated = 0
+    scan_kwargs: dict[str, Any] = {}
+    while True:
+        page = tables.api_keys.scan(**scan_kwargs)
+        for item in page.get("Items", []):
+            if item.get("KeyHashed"):
+                continue
+            plain = str(item["API_Key"])
+            new_item = dict(item, API_Key=hash_key(plain), KeyHashed=True)
+            tables.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": tables.api_keys.name,
+                            "Item": _serialize(new_item),
+                            "ConditionExpression": "attribute_not_exists(API_Key)",
+                        }
+                    },
+                    {
+                        "Delete": {
+                            "TableName": tables.api_keys.name,
+                            "Key": _serialize({"API_Key": plain}),
+                        }
+                    },
+                ]
+            )
+            migrated += 1
+        if "LastEvaluatedKey" not in page:
+            return migrated
+        scan_kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _serialize(item: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeSerializer
+
+    ser = TypeSerializer()
+    return {k: ser.serialize(v) for k, v in item.items()}

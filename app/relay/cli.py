@@ -1,0 +1,219 @@
+"""`web2text-relay serve` and `web2text-relay admin ...` (DESIGN.md, "Commands")."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from app.relay.config import ConfigError, Settings
+
+
+def _uuid(text: str) -> str:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a UUID") from None
+
+
+def _e164(text: str) -> str:
+    from app.relay.phones_compat import normalize_phone
+
+    try:
+        return normalize_phone(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a phone number: {exc}") from None
+
+
+def _timezone(text: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IANA time zone") from None
+    return text
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="web2text-relay", description="Web2Text hosted relay")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the relay (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1)
+
+    admin = sub.add_parser("admin", help="tables, directory, pool and keys")
+    asub = admin.add_subparsers(dest="admin_command", required=True)
+    asub.add_parser("init-tables", help="create every table (idempotent)")
+
+    r = asub.add_parser("add-retailer")
+    r.add_argument("--retailer-id", type=_uuid, required=True)
+    r.add_argument("--name", required=True)
+    r.add_argument("--website")
+    r.add_argument("--status", choices=["Customer", "Churned_Customer"], default="Customer")
+    r.add_argument("--web2text-opt-out", action="store_true")
+
+    loc = asub.add_parser("add-location")
+    loc.add_argument("--retailer-id", type=_uuid, required=True)
+    loc.add_argument("--location-id", type=_uuid, required=True)
+    loc.add_argument("--name", required=True)
+    loc.add_argument("--web2text-number", type=_e164, required=True)
+    loc.add_argument("--store-number", type=_e164)
+    loc.add_argument("--timezone", type=_timezone)
+
+    pool = asub.add_parser("add-pool-number")
+    pool.add_argument("numbers", nargs="+", type=_e164, metavar="E164")
+
+    key = asub.add_parser("issue-key")
+    key.add_argument("--endpoints", help="comma-separated, e.g. 'Lead/create,Lead/status'")
+    key.add_argument("--description", default="")
+    key.add_argument("--staff", action="store_true")
+    key.add_argument("--staff-id")
+    key.add_argument("--name")
+    key.add_argument("--retailer-id", type=_uuid)
+    key.add_argument("--locations", help="comma-separated location UUIDs")
+
+    rev = asub.add_parser("revoke-key")
+    rev.add_argument("key")
+    asub.add_parser("migrate-keys", help="hash every legacy plain-text key")
+    return parser
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"web2text-relay: error: {message}", file=sys.stderr)
+    return code
+
+
+def run_admin(args: argparse.Namespace, settings: Settings) -> int:
+    from app.relay import auth, directory
+    from app.relay.ddb import Tables, make_client
+    from app.relay.tables import create_all
+
+    tables = Tables.from_settings(settings)
+    cmd = args.admin_command
+    if cmd == "init-tables":
+        created = create_all(make_client(settings), settings.table_prefix)
+        print(f"created {len(created)} table(s)", file=sys.stderr)
+        for name in created:
+            print(name)
+        return 0
+    if cmd == "add-retailer":
+        r = directory.put_retailer(
+            tables,
+            args.retailer_id,
+            args.name,
+            website=args.website,
+            status=args.status,
+            web2text_opt_out=args.web2text_opt_out,
+        )
+        print(f"retailer {r.retailer_id} saved (version {r.version})", file=sys.stderr)
+        return 0
+    if cmd == "add-location":
+        try:
+            loc = directory.put_location(
+                tables,
+                args.retailer_id,
+                args.location_id,
+                args.name,
+                args.web2text_number,
+                store_number=args.store_number,
+                timezone=args.timezone,
+            )
+        except LookupError as exc:
+            return _fail(str(exc))
+        print(f"location {loc.location_id} saved (version {loc.version})", file=sys.stderr)
+        return 0
+    if cmd == "add-pool-number":
+        n = directory.add_pool_numbers(tables, list(dict.fromkeys(args.numbers)))
+        print(f"{n} pool number(s) saved", file=sys.stderr)
+        return 0
+    if cmd == "issue-key":
+        return _issue_key(args, tables)
+    if cmd == "revoke-key":
+        if not auth.revoke_key(tables, args.key):
+            return _fail("no such key", 1)
+        print("key revoked", file=sys.stderr)
+        return 0
+    if cmd == "migrate-keys":
+        n = auth.migrate_keys(tables)
+        print(f"{n} key(s) migrated", file=sys.stderr)
+        return 0
+    return _fail(f"unknown admin command {cmd}")  # pragma: no cover
+
+
+def _issue_key(args: argparse.Namespace, tables: Any) -> int:
+    from app.relay import auth
+
+    if args.staff:
+        missing = [
+            f"--{n.replace('_', '-')}"
+            for n in ("staff_id", "name", "retailer_id", "locations")
+            if not getattr(args, n)
+        ]
+        if missing:
+            return _fail(f"issue-key --staff needs {', '.join(missing)}")
+        try:
+            locations = [_uuid(x.strip()) for x in args.locations.split(",") if x.strip()]
+        except argparse.ArgumentTypeError as exc:
+            return _fail(str(exc))
+        endpoints = [e.strip() for e in (args.endpoints or auth.STAFF_ENDPOINT).split(",")]
+        key = auth.issue_key(
+            tables,
+            endpoints,
+            description=args.description,
+            staff_id=args.staff_id,
+            name=args.name,
+            retailer_id=args.retailer_id,
+            locations=locations,
+        )
+    else:
+        if not args.endpoints:
+            return _fail("issue-key needs --endpoints (or --staff)")
+        endpoints = [e.strip() for e in args.endpoints.split(",") if e.strip()]
+        if not endpoints:
+            return _fail("--endpoints is empty")
+        key = auth.issue_key(
+            tables,
+            endpoints,
+            description=args.description,
+            retailer_ids=[args.retailer_id] if args.retailer_id else [],
+        )
+    print(key)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(require_twilio=args.command == "serve")
+    except ConfigError as exc:
+        return _fail(f"configuration: {exc}", 78)
+    if args.command == "serve":
+        import uvicorn
+
+        from app.relay.app import create_app
+
+        uvicorn.run(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+        )
+        return 0
+    try:
+        return run_admin(args, settings)
+    except Exception as exc:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if isinstance(exc, BotoCoreError | ClientError):
+            return _fail(f"DynamoDB: {exc}", 1)
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

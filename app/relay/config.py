@@ -1,0 +1,143 @@
+"""Relay configuration, read once from the environment.
+
+Every setting the relay needs lives here so that a missing or malformed value
+stops the process at start-up with a message naming the variable, instead of
+failing on the first request that happens to need it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlparse
+
+ALLOWED_PREFIXES = ("PROD", "DEV", "TEST")
+
+
+class ConfigError(Exception):
+    """The environment does not describe a usable relay."""
+
+
+def _validate_prefix(prefix: str) -> str:
+    if not prefix:
+        raise ConfigError("W2T_TABLE_PREFIX is missing (expected PROD, DEV or TEST)")
+    if not any(prefix.startswith(p) for p in ALLOWED_PREFIXES):
+        raise ConfigError(
+            f"W2T_TABLE_PREFIX={prefix!r} is not valid (expected PROD, DEV, TEST or TEST<suffix>)"
+        )
+    if not all(c.isalnum() or c in "_-." for c in prefix):
+        raise ConfigError(f"W2T_TABLE_PREFIX={prefix!r} may only hold letters, digits, _ - .")
+    return prefix
+
+
+def _validate_url(name: str, value: str | None, *, required: bool) -> str | None:
+    if not value:
+        if required:
+            raise ConfigError(f"{name} is missing")
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"{name}={value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    return int(_float(env, name, default))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the relay reads from its environment (see docs/relay.md)."""
+
+    table_prefix: str
+    dynamodb_endpoint: str | None = None
+    aws_region: str = "us-east-1"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = field(default="", repr=False)
+    twilio_messaging_service_sid: str | None = None
+    twilio_base_url: str | None = None
+    public_url: str = "http://127.0.0.1:8080"
+    environment: str = "development"
+    # tunables (environment W2T_*; defaults suit production)
+    max_body_bytes: int = 64 * 1024
+    ddb_timeout_s: float = 5.0
+    ddb_max_attempts: int = 4
+    twilio_timeout_s: float = 10.0
+    twilio_max_attempts: int = 4
+    sweeper_interval_s: float = 15.0
+    stuck_after_s: float = 30.0
+    reconcile_interval_s: float = 300.0
+    pool_refresh_s: float = 60.0
+    background: bool = True
+    crash_at: str | None = None  # test hook: exit the process at this named step
+
+    @property
+    def production(self) -> bool:
+        return self.environment.lower() in ("production", "prod")
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        return replace(self, **overrides)
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, require_twilio: bool = True
+    ) -> Settings:
+        """Build settings from `env` (default os.environ); `ConfigError` names what is wrong."""
+        env = os.environ if env is None else env
+        prefix = _validate_prefix(env.get("W2T_TABLE_PREFIX", "").strip())
+        endpoint = _validate_url(
+            "W2T_DYNAMODB_ENDPOINT", env.get("W2T_DYNAMODB_ENDPOINT"), required=False
+        )
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        sid = env.get("TWILIO_ACCOUNT_SID", "").strip()
+        token = env.get("TWILIO_AUTH_TOKEN", "").strip()
+        missing = [
+            n for n, v in (("TWILIO_ACCOUNT_SID", sid), ("TWILIO_AUTH_TOKEN", token)) if not v
+        ]
+        if require_twilio and missing:
+            raise ConfigError(f"{' and '.join(missing)} missing")
+        if sid and not sid.startswith("AC"):
+            raise ConfigError("TWILIO_ACCOUNT_SID must start with 'AC'")
+        mss = env.get("TWILIO_MESSAGING_SERVICE_SID", "").strip() or None
+        if mss and not mss.startswith("MG"):
+            raise ConfigError("TWILIO_MESSAGING_SERVICE_SID must start with 'MG'")
+        base = _validate_url("W2T_TWILIO_BASE_URL", env.get("W2T_TWILIO_BASE_URL"), required=False)
+        public = _validate_url("W2T_PUBLIC_URL", env.get("W2T_PUBLIC_URL"), required=require_twilio)
+        environment = env.get("W2T_ENVIRONMENT", "development").strip() or "development"
+        return cls(
+            table_prefix=prefix,
+            dynamodb_endpoint=endpoint,
+            aws_region=region,
+            twilio_account_sid=sid,
+            twilio_auth_token=token,
+            twilio_messaging_service_sid=mss,
+            twilio_base_url=base,
+            public_url=public or "http://127.0.0.1:8080",
+            environment=environment,
+            max_body_bytes=_int(env, "W2T_MAX_BODY_BYTES", 64 * 1024),
+            ddb_timeout_s=_float(env, "W2T_DDB_TIMEOUT", 5.0),
+            ddb_max_attempts=max(1, _int(env, "W2T_DDB_MAX_ATTEMPTS", 4)),
+            twilio_timeout_s=_float(env, "W2T_TWILIO_TIMEOUT", 10.0),
+            twilio_max_attempts=max(1, _int(env, "W2T_TWILIO_MAX_ATTEMPTS", 4)),
+            sweeper_interval_s=_float(env, "W2T_SWEEPER_INTERVAL", 15.0),
+            stuck_after_s=_float(env, "W2T_STUCK_AFTER", 30.0),
+            reconcile_interval_s=_float(env, "W2T_RECONCILE_INTERVAL", 300.0),
+            pool_refresh_s=_float(env, "W2T_POOL_REFRESH", 60.0),
+            background=env.get("W2T_BACKGROUND", "1") not in ("0", "false", "no"),
+            crash_at=env.get("W2T_CRASH_AT") or None,
+        )

@@ -1,0 +1,118 @@
+"""boto3 factories with timeouts and bounded retries, and the relay's table handles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from app.relay import tables as t
+from app.relay.config import Settings
+
+
+def _boto_config(settings: Settings) -> Config:
+    return Config(
+        connect_timeout=settings.ddb_timeout_s,
+        read_timeout=settings.ddb_timeout_s,
+        retries={"max_attempts": settings.ddb_max_attempts, "mode": "standard"},
+        max_pool_connections=50,
+    )
+
+
+def _kwargs(settings: Settings) -> dict[str, Any]:
+    kw: dict[str, Any] = {"region_name": settings.aws_region, "config": _boto_config(settings)}
+    if settings.dynamodb_endpoint:
+        kw["endpoint_url"] = settings.dynamodb_endpoint
+    return kw
+
+
+def make_client(settings: Settings) -> Any:
+    """A low-level DynamoDB client (credentials from the standard AWS_* chain)."""
+    return boto3.session.Session().client("dynamodb", **_kwargs(settings))
+
+
+def make_resource(settings: Settings) -> Any:
+    """A DynamoDB service resource (Table objects, Python values, Decimal numbers)."""
+    return boto3.session.Session().resource("dynamodb", **_kwargs(settings))
+
+
+@dataclass
+class Tables:
+    """Table handles for one prefix; the object other relay modules receive as `tables`."""
+
+    prefix: str
+    resource: Any
+    client: Any
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Tables:
+        # `client` is a plain low-level client (attribute-value dicts); the resource's
+        # own client serializes Python values and must not be handed to code that
+        # already writes {"S": ...} shapes (changes, idempotency).
+        return cls(settings.table_prefix, make_resource(settings), make_client(settings))
+
+    def table(self, suffix: str) -> Any:
+        return self.resource.Table(t.table_name(self.prefix, suffix))
+
+    def name(self, suffix: str) -> str:
+        return t.table_name(self.prefix, suffix)
+
+    @cached_property
+    def leads(self) -> Any:
+        return self.table(t.LEAD_STATES)
+
+    @cached_property
+    def optouts(self) -> Any:
+        return self.table(t.OPTED_OUT_NUMBERS)
+
+    @cached_property
+    def api_keys(self) -> Any:
+        return self.table(t.API_KEYS)
+
+    @cached_property
+    def directory(self) -> Any:
+        return self.table(t.DIRECTORY)
+
+    @cached_property
+    def pool(self) -> Any:
+        return self.table(t.PROXY_POOL)
+
+    @cached_property
+    def conversations(self) -> Any:
+        return self.table(t.CONVERSATIONS)
+
+    @cached_property
+    def pairs(self) -> Any:
+        return self.table(t.CONVERSATION_PAIRS)
+
+    @cached_property
+    def messages(self) -> Any:
+        return self.table(t.MESSAGES)
+
+    @cached_property
+    def events(self) -> Any:
+        return self.table(t.WEBHOOK_EVENTS)
+
+    @cached_property
+    def change_log(self) -> Any:
+        return self.table(t.CHANGE_LOG)
+
+    @cached_property
+    def location_seq(self) -> Any:
+        return self.table(t.LOCATION_SEQ)
+
+    @cached_property
+    def idempotency(self) -> Any:
+        return self.table(t.IDEMPOTENCY)
+
+    def ping(self) -> None:
+        """Raise if DynamoDB or the API keys table cannot be reached."""
+        self.client.describe_table(TableName=self.name(t.API_KEYS))
+
+
+def is_conditional_failure(exc: BaseException) -> bool:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")

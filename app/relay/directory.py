@@ -1,0 +1,238 @@
+"""Retailers, locations and the proxy pool's members (`{P}_Web2Text_Directory`,
+`{P}_Web2Text_ProxyPool`).
+
+Directory items: `Id` (retailer or location UUID), `Kind` (RETAILER|LOCATION),
+`RetailerId` (GSI `ByRetailer`), `Name`, `Version`, `UpdatedAt`; retailers add
+`Website`, `Status` (Customer|Churned_Customer), `Web2TextOptOut`; locations add
+`Web2TextPhoneNumber`, `StorePhoneNumber`, `Timezone`, `Status`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+RETAILER = "RETAILER"
+LOCATION = "LOCATION"
+RETAILER_STATUSES = ("Customer", "Churned_Customer")
+POOL_PK = "POOL"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass(frozen=True)
+class Retailer:
+    retailer_id: str
+    name: str
+    website: str | None
+    status: str
+    web2text_opt_out: bool
+    version: int
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Retailer:
+        return cls(
+            retailer_id=str(item["Id"]),
+            name=str(item.get("Name", "")),
+            website=item.get("Website") or None,
+            status=str(item.get("Status", "Customer")),
+            web2text_opt_out=bool(item.get("Web2TextOptOut", False)),
+            version=int(item.get("Version", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class Location:
+    location_id: str
+    retailer_id: str
+    name: str
+    web2text_number: str | None
+    store_number: str | None
+    timezone: str | None
+    status: str
+    version: int
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Location:
+        return cls(
+            location_id=str(item["Id"]),
+            retailer_id=str(item["RetailerId"]),
+            name=str(item.get("Name", "")),
+            web2text_number=item.get("Web2TextPhoneNumber") or None,
+            store_number=item.get("StorePhoneNumber") or None,
+            timezone=item.get("Timezone") or None,
+            status=str(item.get("Status", "Active")),
+            version=int(item.get("Version", 0)),
+        )
+
+    def view(self) -> dict[str, Any]:
+        """`LocationView` JSON (camelCase)."""
+        return {
+            "locationId": self.location_id,
+            "retailerId": self.retailer_id,
+            "name": self.name,
+            "web2textNumber": self.web2text_number,
+            "storeNumber": self.store_number,
+            "timezone": self.timezone,
+            "version": self.version,
+        }
+
+
+def put_retailer(
+    tables: Any,
+    retailer_id: str,
+    name: str,
+    *,
+    website: str | None = None,
+    status: str = "Customer",
+    web2text_opt_out: bool = False,
+) -> Retailer:
+    """Create or update a retailer (the admin CLI's add-retailer)."""
+    if status not in RETAILER_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(RETAILER_STATUSES)}")
+    resp = tables.directory.update_item(
+        Key={"Id": retailer_id},
+        UpdateExpression=(
+            "SET Kind = :k, RetailerId = :id, #n = :name, Website = :web, #s = :status, "
+            "Web2TextOptOut = :opt, UpdatedAt = :now ADD Version :one"
+        ),
+        ConditionExpression="attribute_not_exists(Id) OR Kind = :k",
+        ExpressionAttributeNames={"#n": "Name", "#s": "Status"},
+        ExpressionAttributeValues={
+            ":k": RETAILER,
+            ":id": retailer_id,
+            ":name": name,
+            ":web": website or "",
+            ":status": status,
+            ":opt": web2text_opt_out,
+            ":now": _now(),
+            ":one": 1,
+        },
+        ReturnValues="ALL_NEW",
+    )
+    return Retailer.from_item(resp["Attributes"])
+
+
+def put_location(
+    tables: Any,
+    retailer_id: str,
+    location_id: str,
+    name: str,
+    web2text_number: str,
+    *,
+    store_number: str | None = None,
+    timezone: str | None = None,
+    status: str = "Active",
+) -> Location:
+    """Create or update a location of an existing retailer (the admin CLI's add-location)."""
+    if get_retailer(tables, retailer_id) is None:
+        raise LookupError(f"retailer {retailer_id} does not exist (add-retailer first)")
+    resp = tables.directory.update_item(
+        Key={"Id": location_id},
+        UpdateExpression=(
+            "SET Kind = :k, RetailerId = :rid, #n = :name, Web2TextPhoneNumber = :w2t, "
+            "StorePhoneNumber = :store, #tz = :tz, #s = :status, UpdatedAt = :now "
+            "ADD Version :one"
+        ),
+        ConditionExpression="attribute_not_exists(Id) OR Kind = :k",
+        ExpressionAttributeNames={"#n": "Name", "#s": "Status", "#tz": "Timezone"},
+        ExpressionAttributeValues={
+            ":k": LOCATION,
+            ":rid": retailer_id,
+            ":name": name,
+            ":w2t": web2text_number,
+            ":store": store_number or "",
+            ":tz": timezone or "",
+            ":status": status,
+            ":now": _now(),
+            ":one": 1,
+        },
+        ReturnValues="ALL_NEW",
+    )
+    return Location.from_item(resp["Attributes"])
+
+
+def get_retailer(tables: Any, retailer_id: str) -> Retailer | None:
+    item = tables.directory.get_item(Key={"Id": retailer_id}, ConsistentRead=True).get("Item")
+    if item is None or item.get("Kind") != RETAILER:
+        return None
+    return Retailer.from_item(item)
+
+
+def get_location(tables: Any, location_id: str) -> Location | None:
+    item = tables.directory.get_item(Key={"Id": location_id}, ConsistentRead=True).get("Item")
+    if item is None or item.get("Kind") != LOCATION:
+        return None
+    return Location.from_item(item)
+
+
+def get_locations(tables: Any, location_ids: list[str] | tuple[str, ...]) -> list[Location]:
+    out = []
+    for lid in location_ids:
+        loc = get_location(tables, lid)
+        if loc is not None:
+            out.append(loc)
+    return out
+
+
+def locations_of_retailer(tables: Any, retailer_id: str) -> list[Location]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "IndexName": "ByRetailer",
+        "KeyConditionExpression": Key("RetailerId").eq(retailer_id),
+    }
+    while True:
+        page = tables.directory.query(**kwargs)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return sorted(
+        (Location.from_item(i) for i in items if i.get("Kind") == LOCATION),
+        key=lambda loc: loc.name,
+    )
+
+
+def locations_with_number(tables: Any, web2text_number: str) -> list[Location]:
+    """Every location whose Web2Text number is `web2text_number` (rule 3 shares one)."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "IndexName": "ByWeb2TextNumber",
+        "KeyConditionExpression": Key("Web2TextPhoneNumber").eq(web2text_number),
+    }
+    while True:
+        page = tables.directory.query(**kwargs)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [Location.from_item(i) for i in items if i.get("Kind") == LOCATION]
+
+
+# ---- proxy pool members ----
+
+
+def add_pool_numbers(tables: Any, numbers: list[str]) -> int:
+    with tables.pool.batch_writer(overwrite_by_pkeys=["Pk", "Sk"]) as batch:
+        for number in numbers:
+            batch.put_item(Item={"Pk": POOL_PK, "Sk": number, "AddedAt": _now()})
+    return len(numbers)
+
+
+def pool_numbers(tables: Any) -> list[str]:
+    numbers: list[str] = []
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": Key("Pk").eq(POOL_PK),
+        "ConsistentRead": True,
+    }
+    while True:
+        page = tables.pool.query(**kwargs)
+        numbers.extend(str(i["Sk"]) for i in page.get("Items", []) if not i.get("Disabled"))
+        if "LastEvaluatedKey" not in page:
+            return numbers
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -1,0 +1,208 @@
+"""Every DynamoDB table of the relay: name, keys, indexes and TTL attribute.
+
+Names are `{prefix}_Web2Text_{suffix}`. The first three are the compatible
+tables other company systems read (keep their key names); the rest are the
+relay's own. `create_all` is what `web2text-relay admin init-tables` runs.
+See docs/relay.md for each table's items and access patterns.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+# Suffixes (referenced from code through these constants, never spelled twice).
+LEAD_STATES = "LeadStates"
+OPTED_OUT_NUMBERS = "OptedOutNumbers"
+API_KEYS = "APIKeys"
+DIRECTORY = "Directory"
+PROXY_POOL = "ProxyPool"
+CONVERSATIONS = "Conversations"
+CONVERSATION_PAIRS = "ConversationPairs"
+MESSAGES = "Messages"
+WEBHOOK_EVENTS = "WebhookEvents"
+CHANGE_LOG = "ChangeLog"
+LOCATION_SEQ = "LocationSeq"
+IDEMPOTENCY = "Idempotency"
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    hash_key: tuple[str, str]  # (attribute, S|N|B)
+    range_key: tuple[str, str] | None = None
+    local: bool = False  # LSI (shares the table's hash key) instead of GSI
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    suffix: str
+    hash_key: tuple[str, str]
+    range_key: tuple[str, str] | None = None
+    indexes: tuple[Index, ...] = ()
+    ttl_attribute: str | None = None
+    compatible: bool = False  # item shape shared with other systems
+    doc: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+SPECS: tuple[TableSpec, ...] = (
+    TableSpec(
+        LEAD_STATES,
+        ("LeadId", "S"),
+        indexes=(
+            # sparse: only leads whose processing is not finished carry PendingShard
+            Index("Pending", ("PendingShard", "S"), ("PendingAt", "N")),
+            Index("ByLocation", ("LocationId", "S"), ("DateSubmitted", "S")),
+        ),
+        compatible=True,
+        doc="lead state (compatible) + relay attributes (Version, Progress, pipeline)",
+    ),
+    TableSpec(
+        OPTED_OUT_NUMBERS,
+        ("PhoneNumber", "S"),
+        compatible=True,
+        doc="OptedOutNumbers: pool number -> {DateOptedOut, OptOutRequest}",
+    ),
+    TableSpec(
+        API_KEYS,
+        ("API_Key", "S"),
+        compatible=True,
+        doc="API keys: SHA-256 hex of the key (legacy: the plain key)",
+    ),
+    TableSpec(
+        DIRECTORY,
+        ("Id", "S"),
+        indexes=(
+            Index("ByRetailer", ("RetailerId", "S"), ("Id", "S")),
+            Index("ByWeb2TextNumber", ("Web2TextPhoneNumber", "S"), ("Id", "S")),
+        ),
+        doc="retailers (Kind=RETAILER, Id=retailer id) and locations (Kind=LOCATION)",
+    ),
+    TableSpec(
+        PROXY_POOL,
+        ("Pk", "S"),
+        ("Sk", "S"),
+        doc="Pk=POOL/Sk=number: pool members; Pk=BIND#<address>/Sk=proxy: bindings",
+    ),
+    TableSpec(
+        CONVERSATIONS,
+        ("ConversationSid", "S"),
+        indexes=(Index("ByPair", ("PairKey", "S"), ("CreatedAt", "S")),),
+        doc="one item per Twilio conversation",
+    ),
+    TableSpec(
+        CONVERSATION_PAIRS,
+        ("PairKey", "S"),
+        doc="the (customer, Web2Text number) -> non-closed conversation claim",
+    ),
+    TableSpec(
+        MESSAGES,
+        ("ConversationSid", "S"),
+        ("MessageSid", "S"),
+        indexes=(Index("ByCreated", ("ConversationSid", "S"), ("CreatedAt", "S"), local=True),),
+        doc="messages of a conversation, keyed by Twilio MessageSid",
+    ),
+    TableSpec(
+        WEBHOOK_EVENTS,
+        ("EventKey", "S"),
+        ttl_attribute="ExpiresAt",
+        doc="dedupe records of webhook deliveries (7-day TTL)",
+    ),
+    TableSpec(
+        CHANGE_LOG,
+        ("LocationId", "S"),
+        ("Seq", "N"),
+        doc="per-location change log (owned by app.relay.changes)",
+    ),
+    TableSpec(
+        LOCATION_SEQ,
+        ("LocationId", "S"),
+        doc="per-location change sequence counters (owned by app.relay.changes)",
+    ),
+    TableSpec(
+        IDEMPOTENCY,
+        ("Key", "S"),
+        ttl_attribute="ExpiresAt",
+        doc="Idempotency-Key records, 24 h TTL (owned by app.relay.idempotency)",
+    ),
+)
+
+SPECS_BY_SUFFIX: dict[str, TableSpec] = {s.suffix: s for s in SPECS}
+
+
+def table_name(prefix: str, suffix: str) -> str:
+    return f"{prefix}_Web2Text_{suffix}"
+
+
+def _create_args(prefix: str, spec: TableSpec) -> dict[str, Any]:
+    attrs: dict[str, str] = {spec.hash_key[0]: spec.hash_key[1]}
+    schema = [{"AttributeName": spec.hash_key[0], "KeyType": "HASH"}]
+    if spec.range_key:
+        attrs[spec.range_key[0]] = spec.range_key[1]
+        schema.append({"AttributeName": spec.range_key[0], "KeyType": "RANGE"})
+    gsis: list[dict[str, Any]] = []
+    lsis: list[dict[str, Any]] = []
+    for idx in spec.indexes:
+        attrs[idx.hash_key[0]] = idx.hash_key[1]
+        ks = [{"AttributeName": idx.hash_key[0], "KeyType": "HASH"}]
+        if idx.range_key:
+            attrs[idx.range_key[0]] = idx.range_key[1]
+            ks.append({"AttributeName": idx.range_key[0], "KeyType": "RANGE"})
+        entry = {"IndexName": idx.name, "KeySchema": ks, "Projection": {"ProjectionType": "ALL"}}
+        (lsis if idx.local else gsis).append(entry)
+    args: dict[str, Any] = {
+        "TableName": table_name(prefix, spec.suffix),
+        "AttributeDefinitions": [
+            {"AttributeName": k, "AttributeType": v} for k, v in attrs.items()
+        ],
+        "KeySchema": schema,
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if gsis:
+        args["GlobalSecondaryIndexes"] = gsis
+    if lsis:
+        args["LocalSecondaryIndexes"] = lsis
+    return args
+
+
+def create_all(ddb: Any, prefix: str, *, wait: bool = True) -> list[str]:
+    """Create every missing table (idempotent); return the names created.
+
+    `ddb` is a boto3 DynamoDB *client*. Existing tables are left alone, so this
+    is safe to run against production to add the relay's new tables.
+    """
+    existing: set[str] = set()
+    for page in ddb.get_paginator("list_tables").paginate():
+        existing.update(page.get("TableNames", []))
+    created: list[str] = []
+    for spec in SPECS:
+        name = table_name(prefix, spec.suffix)
+        if name in existing:
+            continue
+        try:
+            ddb.create_table(**_create_args(prefix, spec))
+        except ddb.exceptions.ResourceInUseException:
+            continue  # created concurrently by another init-tables
+        created.append(name)
+    for name in created if wait else []:
+        ddb.get_waiter("table_exists").wait(
+            TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        )
+    for spec in SPECS:
+        if spec.ttl_attribute and table_name(prefix, spec.suffix) in created:
+            _enable_ttl(ddb, table_name(prefix, spec.suffix), spec.ttl_attribute)
+    return created
+
+
+def _enable_ttl(ddb: Any, name: str, attribute: str) -> None:
+    for _ in range(20):
+        try:
+            ddb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute},
+            )
+            return
+        except ddb.exceptions.ResourceInUseException:
+            time.sleep(0.2)

@@ -1,0 +1,211 @@
+"""Configuration, tables and the admin CLI (real subprocesses on DynamoDB Local)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import boto3
+import pytest
+
+from app.relay import auth
+from app.relay.config import ConfigError, Settings
+from app.relay.ddb import Tables
+from app.relay.tables import SPECS, table_name
+from tests.support.relay import new_prefix
+
+BASE_ENV = {
+    "W2T_TABLE_PREFIX": "TEST",
+    "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+    "TWILIO_AUTH_TOKEN": "tok",
+    "W2T_PUBLIC_URL": "https://relay.example.com",
+}
+
+
+def test_settings_from_env_reads_everything() -> None:
+    env = dict(
+        BASE_ENV,
+        W2T_DYNAMODB_ENDPOINT="http://127.0.0.1:8000",
+        TWILIO_MESSAGING_SERVICE_SID="MG" + "2" * 32,
+        W2T_TWILIO_BASE_URL="http://127.0.0.1:9999/",
+        W2T_ENVIRONMENT="production",
+        AWS_REGION="eu-west-1",
+    )
+    s = Settings.from_env(env)
+    assert s.table_prefix == "TEST"
+    assert s.dynamodb_endpoint == "http://127.0.0.1:8000"
+    assert s.twilio_base_url == "http://127.0.0.1:9999"
+    assert s.public_url == "https://relay.example.com"
+    assert s.production and s.aws_region == "eu-west-1"
+    assert "tok" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"W2T_TABLE_PREFIX": ""}, "W2T_TABLE_PREFIX is missing"),
+        ({"W2T_TABLE_PREFIX": "STAGING"}, "W2T_TABLE_PREFIX"),
+        ({"TWILIO_ACCOUNT_SID": ""}, "TWILIO_ACCOUNT_SID"),
+        ({"TWILIO_AUTH_TOKEN": ""}, "TWILIO_AUTH_TOKEN"),
+        ({"TWILIO_ACCOUNT_SID": "XY123"}, "TWILIO_ACCOUNT_SID"),
+        ({"W2T_PUBLIC_URL": "relay.example.com"}, "W2T_PUBLIC_URL"),
+        ({"W2T_DYNAMODB_ENDPOINT": "nope"}, "W2T_DYNAMODB_ENDPOINT"),
+        ({"W2T_MAX_BODY_BYTES": "lots"}, "W2T_MAX_BODY_BYTES"),
+        ({"TWILIO_MESSAGING_SERVICE_SID": "XX1"}, "TWILIO_MESSAGING_SERVICE_SID"),
+    ],
+)
+def test_settings_errors_name_the_variable(change: dict[str, str], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        Settings.from_env(dict(BASE_ENV, **change))
+
+
+def test_prefix_accepts_test_suffix_and_prod_dev() -> None:
+    for prefix in ("PROD", "DEV", "TEST", "TESTAB12"):
+        assert Settings.from_env(dict(BASE_ENV, W2T_TABLE_PREFIX=prefix)).table_prefix == prefix
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("W2T_", "TWILIO_"))}
+    full.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "app.relay.cli", *args],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_serve_without_config_exits_non_zero_with_message() -> None:
+    res = _cli({"W2T_TABLE_PREFIX": "TEST"}, "serve", "--port", "1")
+    assert res.returncode != 0
+    assert "TWILIO_ACCOUNT_SID" in res.stderr
+
+
+def test_admin_cli_end_to_end(dynamodb_endpoint: str) -> None:
+    prefix = new_prefix()
+    env = {"W2T_TABLE_PREFIX": prefix, "W2T_DYNAMODB_ENDPOINT": dynamodb_endpoint}
+    res = _cli(env, "admin", "init-tables")
+    assert res.returncode == 0, res.stderr
+    names = set(
+        boto3.client("dynamodb", endpoint_url=dynamodb_endpoint).list_tables()["TableNames"]
+    )
+    for spec in SPECS:
+        assert table_name(prefix, spec.suffix) in names
+    assert f"{prefix}_Web2Text_LeadStates" in names
+    # idempotent
+    assert _cli(env, "admin", "init-tables").returncode == 0
+
+    rid, lid = str(uuid.uuid4()), str(uuid.uuid4())
+    res = _cli(
+        env,
+        "admin",
+        "add-location",
+        "--retailer-id",
+        rid,
+        "--location-id",
+        lid,
+        "--name",
+        "X",
+        "--web2text-number",
+        "+13125550188",
+    )
+    assert res.returncode != 0 and "add-retailer first" in res.stderr
+    assert (
+        _cli(env, "admin", "add-retailer", "--retailer-id", rid, "--name", "Acme").returncode == 0
+    )
+    res = _cli(
+        env,
+        "admin",
+        "add-location",
+        "--retailer-id",
+        rid,
+        "--location-id",
+        lid,
+        "--name",
+        "Main",
+        "--web2text-number",
+        "(312) 555-0188",
+        "--timezone",
+        "America/Chicago",
+    )
+    assert res.returncode == 0, res.stderr
+    bad = _cli(
+        env,
+        "admin",
+        "add-location",
+        "--retailer-id",
+        "nope",
+        "--location-id",
+        lid,
+        "--name",
+        "Main",
+        "--web2text-number",
+        "+13125550188",
+    )
+    assert bad.returncode == 2 and "UUID" in bad.stderr
+    assert _cli(env, "admin", "add-pool-number", "+13125550101", "+14155550102").returncode == 0
+
+    res = _cli(
+        env,
+        "admin",
+        "issue-key",
+        "--endpoints",
+        "Lead/create,Lead/status",
+        "--description",
+        "website",
+    )
+    assert res.returncode == 0
+    key = res.stdout.strip()
+    assert res.stdout == key + "\n" and key.startswith("w2t_")
+    res = _cli(
+        env,
+        "admin",
+        "issue-key",
+        "--staff",
+        "--staff-id",
+        "s1",
+        "--name",
+        "Sam",
+        "--retailer-id",
+        rid,
+        "--locations",
+        lid,
+    )
+    staff_key = res.stdout.strip()
+    assert res.returncode == 0 and staff_key and "\n" not in staff_key
+    assert _cli(env, "admin", "issue-key", "--staff", "--staff-id", "s1").returncode == 2
+
+    settings = Settings(table_prefix=prefix, dynamodb_endpoint=dynamodb_endpoint)
+    tables = Tables.from_settings(settings)
+    item = tables.api_keys.get_item(Key={"API_Key": auth.hash_key(key)})["Item"]
+    assert item["Active"] is True and sorted(item["AuthorizedEndpoints"]) == [
+        "Lead/create",
+        "Lead/status",
+    ]
+    assert tables.api_keys.get_item(Key={"API_Key": key}).get("Item") is None  # never stored plain
+    staff = tables.api_keys.get_item(Key={"API_Key": auth.hash_key(staff_key)})["Item"]
+    assert staff["StaffId"] == "s1" and staff["Locations"] == [lid] and staff["RetailerId"] == rid
+    loc = tables.directory.get_item(Key={"Id": lid})["Item"]
+    assert loc["Web2TextPhoneNumber"] == "+13125550188" and loc["Timezone"] == "America/Chicago"
+
+    # legacy plain key -> migrate-keys hashes it; it still works afterwards
+    tables.api_keys.put_item(
+        Item={
+            "API_Key": "legacy-plain-key",
+            "Active": True,
+            "AuthorizedEndpoints": ["*"],
+            "Description": "old",
+        }
+    )
+    assert auth.lookup_key(tables, "legacy-plain-key") is not None
+    res = _cli(env, "admin", "migrate-keys")
+    assert res.returncode == 0 and "1 key(s) migrated" in res.stderr
+    assert tables.api_keys.get_item(Key={"API_Key": "legacy-plain-key"}).get("Item") is None
+    assert auth.lookup_key(tables, "legacy-plain-key") is not None
+
+    assert _cli(env, "admin", "revoke-key", key).returncode == 0
+    assert auth.lookup_key(tables, key) is None
+    assert _cli(env, "admin", "revoke-key", "no-such-key").returncode == 1
