@@ -148,7 +148,8 @@ def decode_cursor(cursor: str | None) -> dict[str, int]:
 
 
 class ChangeLog:
-    """The change log table (boto3 low-level client; thread-safe)."""
+    """The change log table (a plain boto3 low-level client taking attribute-value
+    dicts, e.g. `Tables.client`; not a resource's `meta.client`; thread-safe)."""
 
     def __init__(
         self,

@@ -112,7 +112,11 @@ def scoped_key(scope: str, key: str) -> str:
 
 
 class IdempotencyStore:
-    """Idempotency records in one DynamoDB table (boto3 low-level client; thread-safe)."""
+    """Idempotency records in one DynamoDB table.
+
+    `client` is a plain boto3 low-level client taking attribute-value dicts (e.g.
+    `Tables.client`), not a resource's `meta.client`; it is thread-safe.
+    """
 
     def __init__(
         self,

@@ -1,0 +1,162 @@
+"""Prometheus metrics of one relay app, on its own registry.
+
+Each app gets a private `CollectorRegistry` (several relay apps run in one test
+process; the global default registry would refuse duplicate metric names and
+mix their counts). `install(app)` adds the middleware and `app.state.metrics`;
+`router` serves `GET /metrics`. Other modules count with:
+
+    metrics_of(request).webhook("onMessageAdded", "stored")
+    metrics_of(request).send("accepted")
+    metrics_of(request).twilio_error(50416)
+
+`metrics_of(...)` accepts a Request, a FastAPI/Starlette app or anything with
+`.app`/`.state`; it returns a no-op sink when metrics are not installed, so
+callers never need to check.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: Routes whose duration is a connection lifetime, not a request latency.
+_STREAMING_ROUTES = frozenset({"/v1/stream"})
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class RelayMetrics:
+    """The relay's metrics; one instance per app."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "w2t_http_requests_total",
+            "HTTP requests by route template, method and status code",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "w2t_http_request_duration_seconds",
+            "HTTP request latency by route template",
+            ["method", "route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.webhooks = Counter(
+            "w2t_webhooks_total",
+            "Twilio webhooks received, by kind (EventType/OptOutType) and outcome",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.sends = Counter(
+            "w2t_staff_sends_total",
+            "Staff message sends by outcome (accepted, replayed, rejected reason, error)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.twilio_errors = Counter(
+            "w2t_twilio_errors_total",
+            "Errors answered by the Twilio API, by Twilio error code (or HTTP status)",
+            ["code"],
+            registry=self.registry,
+        )
+        self.stream_clients = Counter(
+            "w2t_stream_connections_total",
+            "Server-sent event streams opened",
+            registry=self.registry,
+        )
+
+    def webhook(self, kind: str, outcome: str = "ok") -> None:
+        self.webhooks.labels(kind=kind or "unknown", outcome=outcome).inc()
+
+    def send(self, outcome: str) -> None:
+        self.sends.labels(outcome=outcome).inc()
+
+    def twilio_error(self, code: int | str | None) -> None:
+        self.twilio_errors.labels(code=str(code) if code is not None else "unknown").inc()
+
+    def render(self) -> bytes:
+        return bytes(generate_latest(self.registry))
+
+
+class _NoMetrics:
+    """Stand-in when an app has no metrics installed."""
+
+    def webhook(self, kind: str, outcome: str = "ok") -> None:
+        pass
+
+    def send(self, outcome: str) -> None:
+        pass
+
+    def twilio_error(self, code: int | str | None) -> None:
+        pass
+
+
+def metrics_of(obj: Any) -> RelayMetrics | _NoMetrics:
+    """The metrics of the app behind a Request / app / object holding `.app`."""
+    app = getattr(obj, "app", obj)
+    state = getattr(app, "state", None)
+    found = getattr(state, "metrics", None) if state is not None else None
+    return found if isinstance(found, RelayMetrics) else _NoMetrics()
+
+
+class MetricsMiddleware:
+    """Counts every HTTP request by route template (not raw path: bounded labels)."""
+
+    def __init__(self, app: ASGIApp, metrics: RelayMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = str(scope.get("method", ""))
+            self.metrics.requests.labels(method, template, str(status["code"])).inc()
+            if template not in _STREAMING_ROUTES:
+                self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)
+
+
+def install(app: Any) -> RelayMetrics:
+    """Give `app` its metrics and the counting middleware (idempotent)."""
+    existing = getattr(app.state, "metrics", None)
+    if isinstance(existing, RelayMetrics):
+        return existing
+    metrics = RelayMetrics()
+    app.state.metrics = metrics
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return metrics
+
+
+router = APIRouter()
+
+
+@router.get("/metrics", tags=["ops"], include_in_schema=False)
+def prometheus_metrics(request: Request) -> Response:
+    metrics = metrics_of(request)
+    body = metrics.render() if isinstance(metrics, RelayMetrics) else b""
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

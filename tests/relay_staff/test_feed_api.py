@@ -1,0 +1,261 @@
+"""`/v1/me`, `/v1/changes` and `/v1/stream` on real relays (uvicorn) and DynamoDB Local."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from httpx_sse import connect_sse
+
+from tests.support.relay import (
+    RelayHandle,
+    Seed,
+    issue_key,
+    issue_staff_key,
+    new_prefix,
+    seed_dealer,
+    seed_location,
+    seed_retailer,
+    start_relay,
+)
+
+pytestmark = pytest.mark.dynamodb
+
+
+@pytest.fixture(scope="module")
+def pair(dynamodb_endpoint: str) -> Iterator[tuple[RelayHandle, RelayHandle]]:
+    """Two relay instances on the same tables (one prefix)."""
+    prefix = new_prefix()
+    a = start_relay(dynamodb_endpoint, prefix=prefix, background=False)
+    b = start_relay(dynamodb_endpoint, prefix=prefix, background=False)
+    for relay in (a, b):
+        relay.ctx.extras.update(stream_heartbeat_s=0.3, stream_poll_s=0.1)
+    yield a, b
+    a.stop()
+    b.stop()
+
+
+@pytest.fixture(scope="module")
+def seed(pair: tuple[RelayHandle, RelayHandle]) -> Seed:
+    return seed_dealer(pair[0], web2text_number="+13125550177")
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_me_lists_the_keys_locations(pair: tuple[RelayHandle, RelayHandle], seed: Seed) -> None:
+    a, _ = pair
+    second = seed_location(a, seed.retailer_id, "+13125550166", name="Second Store")
+    key = issue_staff_key(
+        a, seed.retailer_id, [seed.location_id, second], staff_id="s2", name="Kim"
+    )
+    r = httpx.get(f"{a.url}/v1/me", headers={"Authorization": key})  # bare key accepted
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["staffId"] == "s2" and body["name"] == "Kim"
+    assert body["retailerId"] == seed.retailer_id
+    assert {loc["locationId"] for loc in body["locations"]} == {seed.location_id, second}
+    main = next(loc for loc in body["locations"] if loc["locationId"] == seed.location_id)
+    assert main["web2textNumber"] == "+13125550177" and main["timezone"] == "America/Chicago"
+
+
+def test_me_hides_another_retailers_location(
+    pair: tuple[RelayHandle, RelayHandle], seed: Seed
+) -> None:
+    a, _ = pair
+    other_retailer = seed_retailer(a, name="Other")
+    foreign = seed_location(a, other_retailer, "+13125550155")
+    key = issue_staff_key(a, seed.retailer_id, [seed.location_id, foreign], staff_id="s3")
+    body = httpx.get(f"{a.url}/v1/me", headers=_auth(key)).json()
+    assert [loc["locationId"] for loc in body["locations"]] == [seed.location_id]
+
+
+@pytest.mark.parametrize("path", ["/v1/me", "/v1/changes", "/v1/stream"])
+def test_auth_is_required(pair: tuple[RelayHandle, RelayHandle], seed: Seed, path: str) -> None:
+    a, _ = pair
+    r = httpx.get(f"{a.url}{path}")
+    assert r.status_code == 401 and r.json()["reason"] == "unauthorized"
+    r = httpx.get(f"{a.url}{path}", headers=_auth("w2t_not-a-key"))
+    assert r.status_code == 401
+    integration = issue_key(a, ["*"])  # not a staff key
+    r = httpx.get(f"{a.url}{path}", headers=_auth(integration))
+    assert r.status_code == 403 and r.json()["reason"] == "forbidden"
+
+
+def test_changes_are_scoped_to_the_keys_locations(
+    pair: tuple[RelayHandle, RelayHandle], seed: Seed
+) -> None:
+    a, b = pair
+    other = seed_location(a, seed.retailer_id, "+13125550144", name="Elsewhere")
+    a.ctx.change_log.record(seed.location_id, "lead", "lead-mine", 3, {"leadId": "lead-mine"})
+    a.ctx.change_log.record(other, "lead", "lead-other", 1, {"leadId": "lead-other"})
+    r = httpx.get(f"{b.url}/v1/changes", headers=_auth(seed.staff_key), params={"limit": 500})
+    assert r.status_code == 200, r.text
+    page = r.json()
+    ids = [c["id"] for c in page["changes"]]
+    assert "lead-mine" in ids and "lead-other" not in ids
+    mine = next(c for c in page["changes"] if c["id"] == "lead-mine")
+    assert mine == {
+        "entity": "lead",
+        "id": "lead-mine",
+        "version": 3,
+        "locationId": seed.location_id,
+        "data": {"leadId": "lead-mine"},
+    }
+    assert page["hasMore"] is False
+    again = httpx.get(
+        f"{a.url}/v1/changes", headers=_auth(seed.staff_key), params={"cursor": page["cursor"]}
+    ).json()
+    assert again["changes"] == [] and again["cursor"] == page["cursor"]
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"cursor": "not-a-cursor"}, "invalid_cursor"),
+        ({"limit": "0"}, "invalid_request"),
+        ({"limit": "100000"}, "invalid_request"),
+        ({"limit": "ten"}, "invalid_request"),
+    ],
+)
+def test_changes_bad_input(
+    pair: tuple[RelayHandle, RelayHandle], seed: Seed, params: dict[str, str], reason: str
+) -> None:
+    r = httpx.get(f"{pair[0].url}/v1/changes", headers=_auth(seed.staff_key), params=params)
+    assert r.status_code == 400 and r.json()["reason"] == reason
+
+
+def test_stream_bad_cursor_is_400(pair: tuple[RelayHandle, RelayHandle], seed: Seed) -> None:
+    r = httpx.get(
+        f"{pair[0].url}/v1/stream", headers={**_auth(seed.staff_key), "Last-Event-ID": "zzz"}
+    )
+    assert r.status_code == 400 and r.json()["reason"] == "invalid_cursor"
+
+
+def _collect(
+    url: str,
+    key: str,
+    headers: dict[str, str],
+    out: list[Any],
+    stop: threading.Event,
+    ready: threading.Event,
+) -> None:
+    with (
+        httpx.Client(timeout=httpx.Timeout(10, read=5)) as client,
+        connect_sse(client, "GET", f"{url}/v1/stream", headers={**_auth(key), **headers}) as source,
+    ):
+        ready.set()
+        for sse in source.iter_sse():
+            out.append((time.monotonic(), sse))
+            if stop.is_set():
+                return
+
+
+def test_change_through_one_instance_reaches_a_stream_on_another(
+    pair: tuple[RelayHandle, RelayHandle], seed: Seed
+) -> None:
+    a, b = pair
+    cursor = httpx.get(
+        f"{b.url}/v1/changes", headers=_auth(seed.staff_key), params={"limit": 500}
+    ).json()["cursor"]
+    got: list[Any] = []
+    stop, ready = threading.Event(), threading.Event()
+    t = threading.Thread(
+        target=_collect,
+        args=(b.url, seed.staff_key, {"Last-Event-ID": cursor}, got, stop, ready),
+        daemon=True,
+    )
+    t.start()
+    assert ready.wait(10)
+    time.sleep(0.5)
+    assert not [e for _, e in got if e.event == "change"]  # nothing after the cursor
+    written = time.monotonic()
+    a.ctx.change_log.record(seed.location_id, "conversation", "CH-live", 7, {"x": 1})
+    deadline = written + 3
+    while time.monotonic() < deadline and not [e for _, e in got if e.event == "change"]:
+        time.sleep(0.02)
+    stop.set()
+    changes = [(at, e) for at, e in got if e.event == "change"]
+    assert changes, "no change arrived on the other instance's stream"
+    at, event = changes[0]
+    assert at - written < 1.0
+    assert json.loads(event.data)["id"] == "CH-live"
+    # the event id resumes right after this change (on either instance)
+    after = httpx.get(
+        f"{a.url}/v1/changes", headers=_auth(seed.staff_key), params={"cursor": event.id}
+    ).json()
+    assert [c["id"] for c in after["changes"]] == []
+    before = httpx.get(
+        f"{a.url}/v1/changes", headers=_auth(seed.staff_key), params={"cursor": cursor}
+    ).json()
+    assert [c["id"] for c in before["changes"]] == ["CH-live"]
+
+
+def test_stream_heartbeats_and_resumes_with_last_event_id(
+    pair: tuple[RelayHandle, RelayHandle], seed: Seed
+) -> None:
+    a, b = pair
+    loc = seed_location(a, seed.retailer_id, "+13125550133", name="Resume Store")
+    key = issue_staff_key(a, seed.retailer_id, [loc], staff_id="s-resume")
+    for i in range(3):
+        a.ctx.change_log.record(loc, "message", f"IM{i}", 1, {"n": i})
+    # read the first event, then disconnect
+    with (
+        httpx.Client(timeout=5) as client,
+        connect_sse(client, "GET", f"{b.url}/v1/stream", headers=_auth(key)) as source,
+    ):
+        first = next(e for e in source.iter_sse() if e.event == "change")
+    assert json.loads(first.data)["id"] == "IM0"
+    # reconnect with Last-Event-ID on the other instance: IM1, IM2, then heartbeats
+    lines: list[str] = []
+    seen: list[str] = []
+    with (
+        httpx.Client(timeout=5) as client,
+        client.stream(
+            "GET", f"{a.url}/v1/stream", headers={**_auth(key), "Last-Event-ID": first.id}
+        ) as resp,
+    ):
+        assert resp.status_code == 200
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        started = time.monotonic()
+        for line in resp.iter_lines():
+            lines.append(line)
+            if line.startswith("data:"):
+                seen.append(json.loads(line[5:])["id"])
+            if sum(1 for x in lines if x.startswith(":")) >= 2 or time.monotonic() - started > 4:
+                break
+    assert seen == ["IM1", "IM2"]
+    assert sum(1 for x in lines if x.startswith(":")) >= 2  # heartbeat comments
+
+
+def test_metrics_count_requests_per_app(pair: tuple[RelayHandle, RelayHandle], seed: Seed) -> None:
+    a, b = pair
+    for _ in range(3):
+        httpx.get(f"{a.url}/v1/me", headers=_auth(seed.staff_key))
+    httpx.get(f"{a.url}/v1/me")
+    text = httpx.get(f"{a.url}/metrics").text
+    line = next(
+        x
+        for x in text.splitlines()
+        if x.startswith("w2t_http_requests_total{")
+        and 'route="/v1/me"' in x
+        and 'status="200"' in x
+    )
+    assert float(line.rsplit(" ", 1)[1]) >= 3
+    assert 'route="/v1/me",status="401"' in text
+    assert "w2t_http_request_duration_seconds_bucket" in text
+    # the other instance has its own registry: it never served /v1/me with 401
+    other = httpx.get(f"{b.url}/metrics").text
+    assert 'route="/v1/me",status="401"' not in other
+    metrics_of_a = a.app.state.metrics
+    metrics_of_a.twilio_error(50416)
+    metrics_of_a.webhook("onMessageAdded", "stored")
+    text = httpx.get(f"{a.url}/metrics").text
+    assert 'w2t_twilio_errors_total{code="50416"} 1.0' in text
+    assert 'w2t_webhooks_total{kind="onMessageAdded",outcome="stored"} 1.0' in text
