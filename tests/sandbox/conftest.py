@@ -1,0 +1,6 @@
+from tests.support.twilio_sim import (  # noqa: F401
+    _twilio_sim_server,
+    _webhook_recorder_server,
+    twilio_sim,
+    webhook_recorder,
+)
