@@ -147,10 +147,7 @@ def split_name(full_name: str | None) -> tuple[str, str]:
     if "," in text:
         last, _, first = text.partition(",")
         first, last = first.strip(), last.strip()
-        if first and last:
-            text = f"{first} {last}"
-        else:
-            text = first or last
+        text = f"{first} {last}" if first and last else first or last
     words = text.split(" ") if text else []
     if len(words) > 1 and words[0].rstrip(".").casefold() in _TITLES:
         words = words[1:]
