@@ -1,0 +1,210 @@
+"""HTTP client of the relay's staff API (httpx + httpx-sse).
+
+Errors are sorted into three kinds the engine acts on:
+- `RelayAuthError` (401): the key is unknown or revoked → auth_required;
+- `RelayTransientError`: network errors, timeouts, 5xx, 429 (with Retry-After);
+- `RelayFinalError`: any other 4xx, with the relay's stable `reason`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from httpx_sse import ServerSentEvent, aconnect_sse
+
+from app.sync.retry import parse_retry_after
+
+
+class RelayError(Exception):
+    pass
+
+
+class RelayAuthError(RelayError):
+    def __init__(self, message: str = "the relay refused the staff key") -> None:
+        super().__init__(message)
+        self.reason = "unauthorized"
+
+
+class RelayTransientError(RelayError):
+    def __init__(self, message: str, retry_after: float | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+class RelayFinalError(RelayError):
+    def __init__(self, status: int, reason: str, message: str, body: dict[str, Any]) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.body = body
+
+
+@dataclass(frozen=True)
+class ChangesBatch:
+    changes: list[dict[str, Any]]
+    cursor: str | None
+    has_more: bool
+
+
+def _error_body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def raise_for(response: httpx.Response) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    if status == 401:
+        raise RelayAuthError()
+    if status == 429 or status >= 500:
+        raise RelayTransientError(
+            f"relay answered {status}",
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+            status=status,
+        )
+    body = _error_body(response)
+    reason = str(body.get("reason") or f"http_{status}")
+    message = str(body.get("message") or response.reason_phrase or f"HTTP {status}")
+    raise RelayFinalError(status, reason, message, body)
+
+
+class RelayClient:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 15.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self._timeout = timeout
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {token}", "User-Agent": "web2text-sync"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:  # connect/read errors, timeouts
+            raise RelayTransientError(f"{type(exc).__name__}: {exc}") from exc
+        raise_for(response)
+        return response
+
+    @staticmethod
+    def _json(response: httpx.Response) -> dict[str, Any]:
+        if not response.content:
+            return {}
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise RelayTransientError("the relay answered with invalid JSON") from exc
+        return body if isinstance(body, dict) else {}
+
+    async def me(self) -> dict[str, Any]:
+        return self._json(await self._request("GET", "/v1/me"))
+
+    async def changes(self, cursor: str | None, limit: int = 500) -> ChangesBatch:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        body = self._json(await self._request("GET", "/v1/changes", params=params))
+        changes = body.get("changes") or []
+        if not isinstance(changes, list):
+            raise RelayTransientError("malformed /v1/changes answer")
+        return ChangesBatch(
+            changes=[c for c in changes if isinstance(c, dict)],
+            cursor=body.get("cursor") or cursor,
+            has_more=bool(body.get("hasMore", body.get("has_more", False))),
+        )
+
+    async def send_message(self, conversation_sid: str, body: str, key: str) -> dict[str, Any]:
+        response = await self._request(
+            "POST", f"/v1/conversations/{conversation_sid}/messages",
+            json={"body": body}, headers={"Idempotency-Key": key},
+        )
+        return self._json(response)
+
+    async def patch_lead(
+        self, lead_id: str, patch: dict[str, Any], version: int, key: str
+    ) -> dict[str, Any]:
+        response = await self._request(
+            "PATCH", f"/v1/leads/{lead_id}", json=patch,
+            headers={"If-Match": f'"{version}"', "Idempotency-Key": key},
+        )
+        return self._json(response)
+
+    async def mark_read(self, conversation_sid: str, key: str) -> None:
+        await self._request(
+            "POST", f"/v1/conversations/{conversation_sid}/read",
+            headers={"Idempotency-Key": key},
+        )
+
+    async def stream(
+        self, cursor: str | None, heartbeat_timeout: float
+    ) -> AsyncIterator[ServerSentEvent]:
+        """Server-sent events from `cursor`; a silent connection ends with a transient error.
+
+        The read timeout is the heartbeat timeout: the relay sends a heartbeat
+        well within it, so a read that waits longer means a dead connection.
+        """
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        params: dict[str, Any] = {}
+        if cursor:
+            params["cursor"] = cursor
+            headers["Last-Event-ID"] = cursor
+        timeout = httpx.Timeout(self._timeout, read=heartbeat_timeout)
+        try:
+            async with aconnect_sse(
+                self._http, "GET", "/v1/stream", params=params, headers=headers,
+                timeout=timeout,
+            ) as source:
+                raise_for(source.response)
+                async for sse in source.aiter_sse():
+                    yield sse
+        except httpx.TransportError as exc:
+            raise RelayTransientError(f"stream: {type(exc).__name__}: {exc}") from exc
+        raise RelayTransientError("stream: the relay closed the connection")
+
+
+def parse_stream_event(sse: ServerSentEvent) -> tuple[list[dict[str, Any]], str | None]:
+    """The changes and cursor carried by one stream event (none for heartbeats).
+
+    Accepts a single change, a `{"changes": [...], "cursor"}` page, or a list of
+    changes; the event id is the resume cursor.
+    """
+    if sse.event in ("heartbeat", "ping", "keepalive") or not sse.data.strip():
+        return [], sse.id or None
+    try:
+        data = json.loads(sse.data)
+    except ValueError:
+        return [], sse.id or None
+    cursor: str | None = sse.id or None
+    if isinstance(data, dict) and "changes" in data:
+        cursor = data.get("cursor") or cursor
+        items = data.get("changes") or []
+    elif isinstance(data, dict) and "entity" in data:
+        items = [data]
+    elif isinstance(data, list):
+        items = data
+    else:
+        items = []
+    return [c for c in items if isinstance(c, dict)], cursor

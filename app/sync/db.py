@@ -1,0 +1,196 @@
+"""Opening the local SQLite store: file mode, pragmas, migrations, worker threads.
+
+Every connection runs in WAL mode with foreign keys on and `synchronous=FULL`:
+a committed outbox row survives a power cut, not just a process crash (the
+issue's "the outbox commits durably"). Writers start their transactions with
+`BEGIN IMMEDIATE` so that two processes on one store (`web2text-sync send`
+while `run` is going) queue on the busy timeout instead of failing with a
+stale-snapshot error half-way through a transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import stat
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.pool import NullPool
+
+DB_FILENAME = "sync.db"
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+BUSY_TIMEOUT_MS = 10_000
+
+T = TypeVar("T")
+
+
+def default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("Web2Text", appauthor=False))
+
+
+def _secure_file(path: Path) -> None:
+    """Create `path` (if missing) readable by the owner only, before SQLite opens it."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+
+
+def make_engine(path: Path, *, immediate: bool) -> sa.Engine:
+    _secure_file(path)
+    engine = sa.create_engine(
+        f"sqlite:///{path}",
+        poolclass=NullPool,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Autocommit at the driver level; SQLAlchemy's "begin" event issues BEGIN
+        # itself (pysqlite's implicit BEGIN would be deferred).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.close()
+
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+def _alembic_config(connection: sa.Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(connection: sa.Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def migrate(connection: sa.Connection, revision: str = "head") -> None:
+    """Bring the store's schema to `revision` (default: the newest)."""
+    command.upgrade(_alembic_config(connection), revision)
+    if connection.in_transaction():
+        connection.commit()
+
+
+def _chmod_sidecars(path: Path) -> None:
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(side, stat.S_IRUSR | stat.S_IWUSR)
+
+
+class DbThread:
+    """One worker thread owning one connection; blocking SQLite work goes here.
+
+    `await thread.run(fn, *args)` calls `fn(connection, *args)` on the worker,
+    never on the caller's event loop.
+    """
+
+    def __init__(self, engine: sa.Engine, name: str) -> None:
+        self._engine = engine
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._local = threading.local()
+        self._conns: list[sa.Connection] = []
+
+    def _conn(self) -> sa.Connection:
+        conn: sa.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._engine.connect()
+            self._local.conn = conn
+            self._conns.append(conn)
+        return conn
+
+    def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        conn = self._conn()
+        try:
+            return fn(conn, *args)
+        finally:
+            # reads autobegin a transaction; holding it would pin an old WAL snapshot
+            if conn.in_transaction():
+                conn.rollback()
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, functools.partial(self._call, fn, args)
+        )
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Blocking variant for code that is not on an event loop (CLI, tests)."""
+        return self._executor.submit(self._call, fn, args).result()
+
+    def close(self) -> None:
+        def _close() -> None:
+            conn = getattr(self._local, "conn", None)
+            if conn is not None:
+                conn.close()
+                self._local.conn = None
+
+        with contextlib.suppress(RuntimeError):
+            self._executor.submit(_close).result()
+        self._executor.shutdown(wait=True)
+
+
+class Database:
+    """The store file with its writer and reader threads (WAL lets reads run beside writes)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / DB_FILENAME
+        self.write_engine = make_engine(self.path, immediate=True)
+        self.read_engine = make_engine(self.path, immediate=False)
+        self.writer = DbThread(self.write_engine, "w2t-db-write")
+        self.reader = DbThread(self.read_engine, "w2t-db-read")
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Database:
+        """Open (creating if needed) and migrate to the newest schema; blocking."""
+        db = cls(data_dir)
+        db.writer.call(migrate)
+        _chmod_sidecars(db.path)
+        return db
+
+    @classmethod
+    async def open_async(cls, data_dir: Path) -> Database:
+        db = cls(data_dir)
+        await db.writer.run(migrate)
+        _chmod_sidecars(db.path)
+        return db
+
+    def close(self) -> None:
+        self.writer.close()
+        self.reader.close()
+        self.write_engine.dispose()
+        self.read_engine.dispose()

@@ -1,0 +1,67 @@
+"""Write the SQL dump of a store at an earlier schema revision, with sample rows.
+
+    .venv/bin/python -m tests.sync.schemas.make_dump 0001 > tests/sync/schemas/0001.sql
+
+Run once when a migration is added (for the revision *before* it); the dumps
+are committed (never *.db files) and `test_migrations` upgrades each to head.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import tempfile
+from pathlib import Path
+
+from app.sync.db import make_engine, migrate
+
+SAMPLE_ROWS = [
+    """INSERT INTO meta VALUES ('cursor', 'c-41')""",
+    """INSERT INTO locations VALUES ('L1', 'R1', 'Downtown', '+13125550100', NULL,
+        'America/Chicago', 3, '{"locationId": "L1"}')""",
+    """INSERT INTO leads (lead_id, retailer_id, location_id, conversation_sid, status,
+        pipeline_status, assignee_id, assignee_name, name, phone, date_submitted,
+        last_activity_at, first_staff_reply_at, possible_opt_out, opted_out, version, data)
+        VALUES ('lead-old-1', 'R1', 'L1', 'CHold1', 'ACTIVE', 'contacted', NULL, NULL,
+        'Olga Oldschema', '+13125550177', '2025-12-01T10:00:00+00:00',
+        '2025-12-01T10:05:00+00:00', NULL, 0, 0, 4,
+        '{"leadId": "lead-old-1", "locationId": "L1", "customer": {"name": "Olga Oldschema",
+          "phone": "+13125550177"}, "dateSubmitted": "2025-12-01T10:00:00+00:00",
+          "status": "ACTIVE", "version": 4}')""",
+    """INSERT INTO conversations VALUES ('CHold1', 'L1', '+13125550177', '+13125550100',
+        'active', 2, '2025-12-01T10:05:00+00:00', 'walnut please', 0, 5,
+        '{"conversationSid": "CHold1"}')""",
+    """INSERT INTO messages (local_id, message_sid, conversation_sid, location_id, author,
+        author_kind, body, status, created_at, version) VALUES ('01OLD', 'IMold1', 'CHold1',
+        'L1', '+13125550177', 'customer', 'Do you carry walnut parquet?', 'delivered',
+        '2025-12-01T10:05:00+00:00', 2)""",
+    """INSERT INTO outbox (outbox_id, kind, lane, conversation_sid, idempotency_key, payload,
+        state, attempts, created_at) VALUES ('OB-old-1', 'send_message', 'c:CHold1', 'CHold1',
+        'IK-old-1', '{"body": "We do!", "localId": "01OLDPENDING"}', 'inflight', 1,
+        '2025-12-01T10:06:00+00:00')""",
+    """INSERT INTO messages (local_id, idempotency_key, conversation_sid, author, author_kind,
+        body, status, created_at, version, outbox_id) VALUES ('01OLDPENDING', 'IK-old-1',
+        'CHold1', 'S1', 'staff', 'We do!', 'pending', '2025-12-01T10:06:00+00:00', 0,
+        'OB-old-1')""",
+]
+
+
+def dump(revision: str) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "sync.db"
+        engine = make_engine(path, immediate=True)
+        with engine.connect() as conn:
+            migrate(conn, revision)
+            with conn.begin():
+                for sql in SAMPLE_ROWS:
+                    conn.exec_driver_sql(sql)
+        engine.dispose()
+        raw = sqlite3.connect(path)
+        try:
+            return "\n".join(raw.iterdump()) + "\n"
+        finally:
+            raw.close()
+
+
+if __name__ == "__main__":
+    sys.stdout.write(dump(sys.argv[1]))

@@ -1,0 +1,256 @@
+"""The local store on real SQLite files: pragmas, mirror rules, outbox, queries, search."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from app.sync import store
+from app.sync.api import MATCH_END, MATCH_START, EngineError, LeadFilter, Me
+from app.sync.db import Database, current_revision, head_revision
+from tests.sync.fake_relay import change, conv_data, lead_data, msg_data
+
+ME = Me(staff_id="S1", name="Sam Staff", retailer_id="R1", location_ids=("L1",))
+
+
+def apply(db: Database, *changes: dict, cursor: str | None = None) -> store.ApplyResult:
+    return db.writer.call(store.apply_changes, list(changes), cursor)
+
+
+def test_new_store_is_private_wal_with_foreign_keys_and_full_sync(tmp_path: Path) -> None:
+    database = Database.open(tmp_path / "d")
+    try:
+        assert stat.S_IMODE(os.stat(database.path).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(tmp_path / "d").st_mode) == 0o700
+
+        def pragmas(conn):  # type: ignore[no-untyped-def]
+            return tuple(conn.exec_driver_sql(f"PRAGMA {p}").scalar()
+                         for p in ("journal_mode", "foreign_keys", "synchronous"))
+
+        assert database.writer.call(pragmas) == ("wal", 1, 2)  # 2 = FULL
+        assert database.reader.call(pragmas) == ("wal", 1, 2)
+        assert database.writer.call(current_revision) == head_revision()
+    finally:
+        database.close()
+
+
+def test_reopening_is_a_no_op_migration(tmp_path: Path) -> None:
+    Database.open(tmp_path).close()
+    again = Database.open(tmp_path)
+    assert again.writer.call(current_revision) == head_revision()
+    again.close()
+
+
+def test_apply_is_idempotent_and_version_guarded(db: Database) -> None:
+    v1 = change("lead", lead_data("lead1", "CH1", version=1, pipeline="new"))
+    v3 = change("lead", lead_data("lead1", "CH1", version=3, pipeline="engaged"))
+    v2 = change("lead", lead_data("lead1", "CH1", version=2, pipeline="contacted"))
+    assert apply(db, v1, cursor="1").lead_ids == {"lead1"}
+    assert apply(db, v3, cursor="2").lead_ids == {"lead1"}
+    late = apply(db, v2, v1, v3, cursor="3")  # out of order and duplicates: all ignored
+    assert late.lead_ids == set() and late.skipped == 3
+    detail = db.reader.call(store.get_lead, "lead1")
+    assert detail is not None and detail.pipeline_status == "engaged" and detail.version == 3
+    assert db.reader.call(store.cursor_of) == "3"
+
+
+def test_message_status_only_moves_forward(db: Database) -> None:
+    apply(db, change("message", msg_data("IM1", "CH1", "hi", status="sent", version=1)))
+    apply(db, change("message", msg_data("IM1", "CH1", "hi", status="delivered", version=3)))
+    # a newer version carrying an older status (webhooks reordered upstream)
+    apply(db, change("message", msg_data("IM1", "CH1", "hi", status="sent", version=4)))
+    [m] = db.reader.call(store.thread, "CH1", 10, None)
+    assert m.status == "delivered"
+    apply(db, change("message", msg_data("IM1", "CH1", "hi", status="undelivered", version=5)))
+    apply(db, change("message", msg_data("IM1", "CH1", "hi", status="read", version=6)))
+    [m] = db.reader.call(store.thread, "CH1", 10, None)
+    assert m.status == "undelivered"  # final
+
+
+def test_duplicates_inside_one_batch_make_one_row(db: Database) -> None:
+    result = apply(db,
+                   change("message", msg_data("IM1", "CH1", "x", status="delivered", version=2)),
+                   change("message", msg_data("IM1", "CH1", "x", status="sent", version=1)),
+                   change("message", msg_data("IM1", "CH1", "x", status="delivered", version=2)))
+    assert len(result.inbound) == 1
+    [m] = db.reader.call(store.thread, "CH1", 10, None)
+    assert m.status == "delivered"
+
+
+def test_inbound_customer_messages_are_reported_once_with_the_lead(db: Database) -> None:
+    lead = change("lead", lead_data("lead1", "CH1", name="Alice Smith"))
+    msg = change("message", msg_data("IM9", "CH1", "Is it in stock?", kind="customer"))
+    staff = change("message", msg_data("IM10", "CH1", "Yes", kind="staff"))
+    result = apply(db, lead, msg, staff)
+    [inbound] = result.inbound
+    assert (inbound.lead_id, inbound.customer_name, inbound.body) == (
+        "lead1", "Alice Smith", "Is it in stock?")
+    assert apply(db, msg).inbound == []
+
+
+def test_malformed_changes_are_skipped_not_fatal(db: Database) -> None:
+    bad_lead = {"entity": "lead", "id": "x", "version": 1, "data": {"leadId": "x"}}
+    unknown = {"entity": "hologram", "id": "h", "version": 1, "data": {}}
+    no_version = {"entity": "message", "data": msg_data("IM1", "CH1", "hi")}
+    good = change("lead", lead_data("lead2", None))
+    result = apply(db, bad_lead, unknown, no_version, good, cursor="9")
+    assert result.lead_ids == {"lead2"} and result.skipped == 3
+    assert db.reader.call(store.cursor_of) == "9"
+
+
+def test_send_is_one_transaction_and_comes_back_merged_by_idempotency_key(db: Database) -> None:
+    msg = db.writer.call(store.enqueue_send, "CH1", "We have oak in stock", ME)
+    assert msg.status == "pending" and msg.outbox_id
+    [row] = db.reader.call(store.list_outbox)
+    assert row.kind == "send_message" and row.payload["localId"] == msg.local_id
+    assert db.reader.call(store.outbox_counts) == (1, 0)
+    # the relay's message for our idempotency key replaces the pending row, not a duplicate
+    back = msg_data("IM77", "CH1", "We have oak in stock", kind="staff", status="sent",
+                    key=row.idempotency_key, version=1)
+    result = apply(db, change("message", back))
+    assert result.confirmed == {msg.local_id: "IM77"}
+    [m] = db.reader.call(store.thread, "CH1", 10, None)
+    assert (m.local_id, m.message_sid, m.status) == (msg.local_id, "IM77", "sent")
+
+
+def test_blank_message_is_refused_with_a_reason(db: Database) -> None:
+    with pytest.raises(EngineError) as err:
+        db.writer.call(store.enqueue_send, "CH1", "   ", ME)
+    assert err.value.reason == "empty_body"
+    assert db.reader.call(store.outbox_counts) == (0, 0)
+
+
+def test_pending_lead_edit_survives_an_incoming_older_view(db: Database) -> None:
+    apply(db, change("lead", lead_data("lead1", "CH1", version=1)))
+    db.writer.call(_update, "lead1", {"status": "appointment", "assignee_id": "S1",
+                                      "assignee_name": "Sam Staff", "note": "call Tue"})
+    # someone else's unrelated change (v2) arrives before ours is delivered
+    apply(db, change("lead", lead_data("lead1", "CH1", version=2, name="Alice S.")))
+    d = db.reader.call(store.get_lead, "lead1")
+    assert d is not None
+    assert (d.pipeline_status, d.assignee_id, d.name, d.version) == (
+        "appointment", "S1", "Alice S.", 2)
+    assert d.pending_update and [n.body for n in d.notes if n.pending] == ["call Tue"]
+    [row] = db.reader.call(store.list_outbox)
+    assert row.payload["baseVersion"] == 1
+    assert row.payload["base"] == {"status": "new", "assigneeId": None}
+    # discarding the edit brings back the mirrored state
+    db.writer.call(store.discard_row, row.outbox_id)
+    d = db.reader.call(store.get_lead, "lead1")
+    assert d is not None and (d.pipeline_status, d.assignee_id) == ("new", None)
+
+
+def test_update_of_unknown_lead_is_refused(db: Database) -> None:
+    with pytest.raises(EngineError) as err:
+        db.writer.call(_update, "nope", {"status": "won"})
+    assert err.value.reason == "lead_not_found"
+
+
+def test_mark_read_zeroes_unread_and_queues_one_receipt(db: Database) -> None:
+    apply(db, change("conversation", conv_data("CH1", unread=3, version=1)),
+          change("lead", lead_data("lead1", "CH1")))
+    first = db.writer.call(store.enqueue_mark_read, "CH1")
+    again = db.writer.call(store.enqueue_mark_read, "CH1")
+    assert first == again
+    # an older server view with unread messages does not bring the badge back meanwhile
+    apply(db, change("conversation", conv_data("CH1", unread=3, version=2)))
+    [row] = db.reader.call(store.list_leads, LeadFilter(), 0, 10, ME)
+    assert row.unread == 0
+
+
+def test_outbox_lanes_in_order_and_requeue_of_inflight(db: Database) -> None:
+    a1 = db.writer.call(store.enqueue_send, "CHa", "a1", ME)
+    db.writer.call(store.enqueue_send, "CHa", "a2", ME)
+    b1 = db.writer.call(store.enqueue_send, "CHb", "b1", ME)
+    heads, _ = db.reader.call(store.due_heads, [], 10)
+    assert {h.payload["body"] for h in heads} == {"a1", "b1"}
+    assert db.writer.call(store.mark_inflight, a1.outbox_id)
+    heads, _ = db.reader.call(store.due_heads, [], 10)
+    assert [h.payload["body"] for h in heads] == ["b1"]  # a2 waits behind in-flight a1
+    # the process dies here; on start the in-flight row is first in its lane again
+    assert db.writer.call(store.requeue_inflight) == 1
+    heads, _ = db.reader.call(store.due_heads, ["c:CHb"], 10)
+    assert [h.payload["body"] for h in heads] == ["a1"]
+    # a row waiting for its retry time blocks its lane and reports when it is due
+    db.writer.call(store.mark_retry, a1.outbox_id, 60.0, "503")
+    heads, next_at = db.reader.call(store.due_heads, ["c:CHb"], 10)
+    assert heads == [] and next_at is not None
+    del b1
+
+
+def test_final_failure_keeps_reason_and_retry_requeues_same_key(db: Database) -> None:
+    msg = db.writer.call(store.enqueue_send, "CH1", "hello", ME)
+    [row] = db.reader.call(store.list_outbox)
+    db.writer.call(store.mark_failed, row.outbox_id, "recipient_opted_out", "opted out")
+    [m] = db.reader.call(store.thread, "CH1", 10, None)
+    assert (m.status, m.error_reason, m.outbox_id) == ("failed_local", "recipient_opted_out",
+                                                       row.outbox_id)
+    assert db.reader.call(store.outbox_counts) == (0, 1)
+    db.writer.call(store.retry_row, row.outbox_id)
+    [again] = db.reader.call(store.list_outbox)
+    assert again.idempotency_key == row.idempotency_key and again.state == "pending"
+    [m] = db.reader.call(store.thread, "CH1", 10, None)
+    assert m.status == "pending" and m.local_id == msg.local_id
+
+
+def test_lists_filters_counts_and_locations(db: Database) -> None:
+    apply(db, change("location", {"locationId": "L1", "retailerId": "R1", "name": "Downtown",
+                                  "web2textNumber": "+13125550100", "version": 1}),
+          change("conversation", conv_data("CH1", unread=2, preview="hello", at=50)),
+          change("lead", lead_data("lead1", "CH1", at=10, name="Alice Smith")),
+          change("lead", lead_data("lead2", None, at=20, name="Bob Jones", assignee="S1",
+                                   pipeline="won", phone="+13125550999")),
+          change("lead", lead_data("lead3", None, at=30, name="Carl Closed", status="CLOSED")))
+    rows = db.reader.call(store.list_leads, LeadFilter(), 0, 10, ME)
+    assert [r.lead_id for r in rows] == ["lead1", "lead3", "lead2"]  # by last activity
+    assert rows[0].unread == 2 and rows[0].last_message_preview == "hello"
+    assert rows[0].awaiting_first_reply_since is not None
+    assert rows[1].awaiting_first_reply_since is None  # closed
+    f = LeadFilter(unread_only=True)
+    assert [r.lead_id for r in db.reader.call(store.list_leads, f, 0, 10, ME)] == ["lead1"]
+    assert db.reader.call(store.count_leads, LeadFilter(mine=True), ME) == 1
+    assert db.reader.call(store.count_leads, LeadFilter(unassigned=True), ME) == 2
+    assert db.reader.call(store.count_leads, LeadFilter(pipeline_status="won"), ME) == 1
+    assert db.reader.call(store.count_leads, LeadFilter(include_closed=False), ME) == 2
+    assert db.reader.call(store.count_leads, LeadFilter(query="Jones"), ME) == 1
+    assert db.reader.call(store.count_leads, LeadFilter(query="(312) 555-0999"), ME) == 1
+    assert [r.lead_id for r in db.reader.call(store.list_leads, LeadFilter(), 1, 1, ME)] == [
+        "lead3"]
+    [loc] = db.reader.call(store.list_locations, ME)
+    assert (loc.name, loc.unread, loc.unread_conversations, loc.open_leads) == (
+        "Downtown", 2, 1, 2)
+
+
+def test_full_text_search_over_bodies_names_and_phones(db: Database) -> None:
+    apply(db, change("lead", lead_data("lead1", "CH1", name="Alice Smith",
+                                       phone="+13125550134")),
+          change("message", msg_data("IM1", "CH1", "Do you carry walnut parquet flooring?")),
+          change("message", msg_data("IM2", "CH1", "Thanks!", at=5)))
+    hits = db.reader.call(store.search, "walnut", 10)
+    assert [(h.kind, h.lead_id, h.message_sid) for h in hits] == [("message", "lead1", "IM1")]
+    assert f"{MATCH_START}walnut{MATCH_END}" in hits[0].snippet
+    by_phone = db.reader.call(store.search, "555-0134", 10)
+    assert [(h.kind, h.lead_id) for h in by_phone] == [("lead", "lead1")]
+    assert db.reader.call(store.search, "smi", 10)[0].title == "Alice Smith"
+    # FTS syntax in user input is taken literally, never an error
+    assert db.reader.call(store.search, 'walnut" OR "x', 10) == []
+    assert db.reader.call(store.search, "Al", 10)[0].lead_id == "lead1"  # short: LIKE fallback
+    # an edited body is re-indexed
+    apply(db, change("message", msg_data("IM1", "CH1", "cherry instead", version=2)))
+    assert db.reader.call(store.search, "walnut", 10) == []
+
+
+def test_thread_pages_oldest_first(db: Database) -> None:
+    for i in range(5):
+        apply(db, change("message", msg_data(f"IM{i}", "CH1", f"m{i}", at=i)))
+    page = db.reader.call(store.thread, "CH1", 2, None)
+    assert [m.body for m in page] == ["m3", "m4"]
+    older = db.reader.call(store.thread, "CH1", 10, page[0].created_at)
+    assert [m.body for m in older] == ["m0", "m1", "m2"]
+
+
+def _update(conn, lead_id: str, kwargs: dict) -> str:  # type: ignore[no-untyped-def]
+    return store.enqueue_update_lead(conn, lead_id, me=ME, **kwargs)
