@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from app.core.errors import ErrorReason
+
 
 class LeadStatus(StrEnum):
     """`Status` of a lead state item (compatible with the original service)."""
@@ -141,7 +143,7 @@ class HandlerDecision:
 
     allowed: bool
     http_status: int = 200
-    reason: str | None = None  # stable snake_case, see app.core.errors
+    reason: ErrorReason | None = None
     message: str | None = None
 
 
@@ -162,23 +164,29 @@ def check_handler(handler: LeadHandler, status: LeadStatus | None) -> HandlerDec
 
     - create: only when the LeadId is new (409 `lead_exists` otherwise);
     - status: always;
-    - sync: ACTIVE or SYNCING (409 `lead_closed`; 404 `lead_not_found` if missing);
-    - close: any existing lead not yet CLOSED (409 `lead_closed`; 404 if missing).
+    - sync: ACTIVE or SYNCING (409 `invalid_status`; 404 `lead_not_found` if missing);
+    - close: any existing lead not yet CLOSED (409 `invalid_status`; 404 if missing).
     """
     if status in HANDLER_ALLOWED[handler]:
         return _OK
     if handler is LeadHandler.CREATE:
         return HandlerDecision(
-            False, 409, "lead_exists", "LeadId is INVALID - a lead with this LeadId already exists"
+            False,
+            409,
+            ErrorReason.LEAD_EXISTS,
+            "LeadId is INVALID - a lead with this LeadId already exists",
         )
     if status is None:
         return HandlerDecision(
-            False, 404, "lead_not_found", f"LeadId is {NONEXISTANT} - no lead with this LeadId"
+            False,
+            404,
+            ErrorReason.LEAD_NOT_FOUND,
+            f"LeadId is {NONEXISTANT} - no lead with this LeadId",
         )
     return HandlerDecision(
         False,
         409,
-        "lead_closed",
+        ErrorReason.INVALID_STATUS,
         f"Lead is INVALID - cannot {handler.value} a lead whose status is {status.value}",
     )
 

@@ -124,11 +124,11 @@ ALL_STATES: list[LeadStatus | None] = [None, *LeadStatus]
         ("sync", None, False, 404, "lead_not_found"),
         ("sync", LeadStatus.ACTIVE, True, 200, None),
         ("sync", LeadStatus.SYNCING, True, 200, None),
-        ("sync", LeadStatus.CLOSED, False, 409, "lead_closed"),
+        ("sync", LeadStatus.CLOSED, False, 409, "invalid_status"),
         ("close", None, False, 404, "lead_not_found"),
         ("close", LeadStatus.ACTIVE, True, 200, None),
         ("close", LeadStatus.SYNCING, True, 200, None),
-        ("close", LeadStatus.CLOSED, False, 409, "lead_closed"),
+        ("close", LeadStatus.CLOSED, False, 409, "invalid_status"),
     ],
 )
 def test_handler_table(
