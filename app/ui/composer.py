@@ -1,0 +1,205 @@
+"""The message composer: typing, counting segments, templates, quiet hours, opt-out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QKeyEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core import segments as core_segments
+from app.core import templates as core_templates
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    body: str
+
+
+class MessageEdit(QPlainTextEdit):
+    """Enter sends, Shift+Enter adds a line, Ctrl+Enter sends too."""
+
+    sendRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Message")
+        self.setObjectName("ComposerEdit")
+        self.setTabChangesFocus(True)
+        self.setPlaceholderText("Write a text…  (Enter sends, Shift+Enter adds a line)")
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            mods = event.modifiers()
+            if mods & Qt.KeyboardModifier.ShiftModifier:
+                self.textCursor().insertText("\n")
+                return
+            self.sendRequested.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
+def describe_segments(text: str) -> str:
+    """'42 characters · 1 segment · GSM-7' (the counter under the composer)."""
+    info = core_segments.analyze(text)
+    encoding = str(getattr(info.encoding, "value", info.encoding))
+    encoding = {"gsm7": "GSM-7", "gsm-7": "GSM-7", "ucs2": "UCS-2", "ucs-2": "UCS-2"}.get(
+        encoding.lower(), encoding
+    )
+    chars = "character" if info.length == 1 else "characters"
+    segs = "segment" if info.segments == 1 else "segments"
+    return f"{info.length} {chars} · {info.segments} {segs} · {encoding} · {info.chars_left} left"
+
+
+class Composer(QWidget):
+    send = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Composer")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self._templates: list[Template] = []
+        self._fields: Mapping[str, str] = {}
+        self._quiet_check: Callable[[datetime], str | None] | None = None
+        self._blocked_reason: str | None = None
+
+        self.edit = MessageEdit(self)
+        self.edit.setFixedHeight(84)
+        self.edit.sendRequested.connect(self.submit)
+        self.edit.textChanged.connect(self._on_text)
+
+        self.send_button = QPushButton("Send")
+        self.send_button.setObjectName("Primary")
+        self.send_button.setAccessibleName("Send")
+        self.send_button.setToolTip("Send (Enter or Ctrl+Enter)")
+        self.send_button.clicked.connect(self.submit)
+        self.send_button.setEnabled(False)
+        self.send_button.setMinimumWidth(84)
+
+        self.templates_button = QToolButton()
+        self.templates_button.setText("Templates")
+        self.templates_button.setAccessibleName("Templates")
+        self.templates_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.templates_menu = QMenu(self.templates_button)
+        self.templates_button.setMenu(self.templates_menu)
+
+        self.counter = QLabel()
+        self.counter.setObjectName("Counter")
+        self.counter.setAccessibleName("Character counter")
+        self.warning = QLabel()
+        self.warning.setObjectName("Banner")
+        self.warning.setProperty("kind", "warning")
+        self.warning.setWordWrap(True)
+        self.warning.setAccessibleName("Quiet hours warning")
+        self.warning.hide()
+        self.blocked = QLabel()
+        self.blocked.setObjectName("Banner")
+        self.blocked.setProperty("kind", "danger")
+        self.blocked.setWordWrap(True)
+        self.blocked.setAccessibleName("Composer disabled")
+        self.blocked.hide()
+
+        row = QHBoxLayout()
+        row.setSpacing(10)
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
+        tools = QHBoxLayout()
+        tools.setContentsMargins(2, 0, 2, 0)
+        tools.addWidget(self.templates_button)
+        tools.addStretch(1)
+        tools.addWidget(self.counter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 10, 16, 12)
+        layout.setSpacing(6)
+        layout.addWidget(self.blocked)
+        layout.addWidget(self.warning)
+        layout.addLayout(row)
+        layout.addLayout(tools)
+        self._on_text()
+
+    # ---- state set by the conversation pane
+
+    def set_templates(self, templates: Sequence[Template]) -> None:
+        self._templates = list(templates)
+        self.templates_menu.clear()
+        if not self._templates:
+            empty = QAction("No templates yet — add them in Settings", self.templates_menu)
+            empty.setEnabled(False)
+            self.templates_menu.addAction(empty)
+        for template in self._templates:
+            action = QAction(template.name, self.templates_menu)
+            action.triggered.connect(lambda _=False, t=template: self.insert_template(t))
+            self.templates_menu.addAction(action)
+
+    def set_merge_fields(self, fields: Mapping[str, str]) -> None:
+        self._fields = dict(fields)
+
+    def set_quiet_hours_check(self, check: Callable[[datetime], str | None] | None) -> None:
+        """`check(now)` returns the warning to show, or None (sending is fine now)."""
+        self._quiet_check = check
+        self.refresh_warning()
+
+    def refresh_warning(self, now: datetime | None = None) -> None:
+        from datetime import UTC
+
+        text = self._quiet_check(now or datetime.now(UTC)) if self._quiet_check else None
+        self.warning.setText(text or "")
+        self.warning.setVisible(bool(text) and self._blocked_reason is None)
+
+    def set_blocked(self, reason: str | None) -> None:
+        """Disable typing with an explanation (e.g. the customer opted out)."""
+        self._blocked_reason = reason
+        self.blocked.setText(reason or "")
+        self.blocked.setVisible(reason is not None)
+        self.edit.setEnabled(reason is None)
+        self.edit.setPlaceholderText(
+            "Texting is off for this customer"
+            if reason
+            else "Write a text…  (Enter sends, Shift+Enter adds a line)"
+        )
+        self.templates_button.setEnabled(reason is None)
+        self.refresh_warning()
+        self._on_text()
+
+    def insert_template(self, template: Template) -> None:
+        try:
+            text = core_templates.render(template.body, dict(self._fields))
+        except core_templates.TemplateError as exc:
+            self.warning.setText(f"Template “{template.name}” can't be used: {exc}")
+            self.warning.show()
+            return
+        self.edit.textCursor().insertText(text)
+        self.edit.setFocus()
+
+    # ---- behaviour
+
+    def text(self) -> str:
+        return self.edit.toPlainText()
+
+    def clear(self) -> None:
+        self.edit.clear()
+
+    def _on_text(self) -> None:
+        text = self.text()
+        self.counter.setText(describe_segments(text))
+        self.send_button.setEnabled(bool(text.strip()) and self._blocked_reason is None)
+
+    def submit(self) -> None:
+        text = self.text()
+        if not text.strip() or self._blocked_reason is not None:
+            return
+        self.send.emit(text.strip())

@@ -1,0 +1,361 @@
+"""The application controller: profiles, sign-in, engine lifecycle, tray, kiosk, quitting."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QApplication
+
+from app.sync.api import ChangesApplied, Engine, InboundMessages, SyncState, SyncStatus
+from app.ui.bridge import EngineBridge
+from app.ui.kiosk import IdleWatcher, LockScreen
+from app.ui.mainwindow import MainWindow
+from app.ui.notify_policy import NotificationPolicy
+from app.ui.profiles import KeyringUnavailable, Profile, ProfileStore, Secrets
+from app.ui.settings import Settings, SettingsDialog
+from app.ui.signin import SignInDialog, SignInError, StaffInfo, check_key
+from app.ui.tasks import Tasks
+from app.ui.tray import TrayController
+
+log = logging.getLogger(__name__)
+
+EngineFactory = Callable[[Profile, str, Path], Engine]
+
+
+def default_engine_factory(profile: Profile, key: str, data_dir: Path) -> Engine:
+    from app.sync.engine import SyncEngine
+
+    return SyncEngine(data_dir=data_dir, relay_url=profile.relay_url, token=key)  # type: ignore[return-value]
+
+
+@dataclass
+class Options:
+    data_dir: Path
+    kiosk: bool = False
+    demo: bool = False
+    relay_url: str | None = None
+    quit_after: float | None = None
+
+
+class DemoUnavailable(Exception):
+    pass
+
+
+class AppController(QObject):
+    engineStarted = Signal(object)
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        app: QApplication,
+        options: Options,
+        *,
+        engine_factory: EngineFactory | None = None,
+        secrets: Secrets | None = None,
+        tray_available: bool | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.app = app
+        self.options = options
+        self.env = dict(os.environ if env is None else env)
+        self.engine_factory = engine_factory or default_engine_factory
+        self.secrets = secrets or Secrets()
+        self.profiles = ProfileStore(options.data_dir)
+        self.settings_path = options.data_dir / "settings.json"
+        self.settings = Settings.load(self.settings_path)
+        self.tasks = Tasks("controller")
+        self.policy = NotificationPolicy()
+        self.tray = TrayController(self, available=tray_available)
+        self.window = MainWindow(kiosk=options.kiosk, tray_available=self.tray.available)
+        self.window.set_templates(self.settings.templates)
+        self.lock_screen = LockScreen(self.window)
+        self.idle: IdleWatcher | None = None
+        self.engine: Engine | None = None
+        self.bridge: EngineBridge | None = None
+        self.profile: Profile | None = None
+        self.signin: SignInDialog | None = None
+        self._quit = asyncio.Event()
+        self._demo_module: object | None = None
+        self._unread_timer = QTimer(self)
+        self._unread_timer.setSingleShot(True)
+        self._unread_timer.setInterval(200)
+        self._unread_timer.timeout.connect(lambda: self.tasks.spawn(self._refresh_unread()))
+
+        app.setQuitOnLastWindowClosed(False)
+        self.tray.openRequested.connect(self.show_window)
+        self.tray.conversationRequested.connect(self.window.open_conversation)
+        self.tray.quitRequested.connect(self.quit)
+        self.window.settingsRequested.connect(self.open_settings)
+        self.window.switchStaffRequested.connect(self.lock)
+        self.window.lockRequested.connect(self.lock)
+        self.window.destroyed.connect(lambda *_: self.quit())
+        self.lock_screen.staffChosen.connect(self._on_staff_chosen)
+        self.lock_screen.addStaffRequested.connect(lambda: self._ask_sign_in(switch=True))
+
+    # ------------------------------------------------------------------ run / quit
+
+    async def run(self) -> int:
+        if self.options.quit_after is not None:
+            QTimer.singleShot(int(self.options.quit_after * 1000), self.quit)
+        if not self.tray.available:
+            self.window.closeToTray.connect(self.quit)
+        self.show_window()
+        try:
+            started = await self._first_start()
+        except DemoUnavailable as exc:
+            self.failed.emit(str(exc))
+            await self.shutdown()
+            raise
+        if not started and not self._quit.is_set():
+            # nobody signed in (dialog cancelled): nothing to show
+            self.quit()
+        if self.options.kiosk:
+            self.idle = IdleWatcher(self.app, self.settings.idle_lock_minutes, self)
+            self.idle.idle.connect(self.lock)
+        await self._quit.wait()
+        await self.shutdown()
+        return 0
+
+    def quit(self) -> None:
+        self._quit.set()
+
+    async def shutdown(self) -> None:
+        """Stop everything in order; bounded so a stuck peer cannot hang the exit."""
+        self.window.quitting = True
+        if self.idle is not None:
+            self.idle.stop()
+        if self.signin is not None:
+            self.signin.reject()
+        await self._stop_engine()
+        await self.window.tasks.cancel_all()
+        await self.tasks.cancel_all()
+        stop = getattr(self._demo_module, "stop_demo", None)
+        if callable(stop):
+            with contextlib.suppress(Exception):
+                result = stop()
+                if inspect.isawaitable(result):
+                    await asyncio.wait_for(result, 10)
+        self.tray.hide()
+        self.window.close()
+
+    def show_window(self) -> None:
+        if self.options.kiosk:
+            self.window.showFullScreen()
+        else:
+            self.window.show()
+        self.window.raise_()
+        self.window.activateWindow()
+
+    # ------------------------------------------------------------------ profiles
+
+    async def _first_start(self) -> bool:
+        opts = self.options
+        if opts.demo:
+            relay_url, key, data_dir = await self._start_demo()
+            info = await check_key(relay_url, key)
+            profile = Profile(info.staff_id, info.name, relay_url, info.retailer_id)
+            self.profiles = ProfileStore(Path(data_dir))
+            self.profiles.save(profile)
+            self.secrets.remember_for_session(profile, key)  # demo keys die with the demo
+            await self.start_engine(profile, key)
+            return True
+        token = self.env.get("W2T_TOKEN", "").strip()
+        if opts.relay_url and token:
+            try:
+                info = await check_key(opts.relay_url, token)
+            except SignInError as exc:
+                return await self._ask_sign_in(note=exc.message, relay_url=opts.relay_url)
+            from app.ui.signin import normalize_relay_url
+
+            profile = self._profile_from(normalize_relay_url(opts.relay_url), info)
+            self._store_key(profile, token)
+            await self.start_engine(profile, token)
+            return True
+        last = self.profiles.last_used()
+        if opts.relay_url and (last is None or last.relay_url != opts.relay_url.rstrip("/")):
+            return await self._ask_sign_in(relay_url=opts.relay_url)
+        if last is not None:
+            key = self.secrets.get(last) or token or None
+            if key:
+                await self.start_engine(last, key)
+                return True
+            return await self._ask_sign_in(
+                relay_url=last.relay_url,
+                note=f"Sign in again as {last.staff_name}: the key "
+                "is not in this computer's keyring.",
+            )
+        return await self._ask_sign_in()
+
+    def _profile_from(self, relay_url: str, info: StaffInfo) -> Profile:
+        profile = Profile(info.staff_id, info.name, relay_url, info.retailer_id)
+        self.profiles.save(profile)
+        return profile
+
+    def _store_key(self, profile: Profile, key: str) -> None:
+        try:
+            self.secrets.put(profile, key)
+        except KeyringUnavailable as exc:
+            self.secrets.remember_for_session(profile, key)
+            self.window.show_notice("Key not saved", str(exc), None, None)
+
+    async def _ask_sign_in(
+        self, *, relay_url: str = "", note: str = "", switch: bool = False
+    ) -> bool:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[tuple[str, str, StaffInfo] | None] = loop.create_future()
+        dlg = SignInDialog(
+            self.window,
+            relay_url=relay_url or (self.profile.relay_url if self.profile else ""),
+            note=note,
+        )
+        self.signin = dlg
+
+        def ok(url: str, key: str, info: StaffInfo) -> None:
+            if not done.done():
+                done.set_result((url, key, info))
+
+        def cancelled() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        dlg.signedIn.connect(ok)
+        dlg.rejected.connect(cancelled)
+        dlg.open()
+        quit_wait = asyncio.ensure_future(self._quit.wait())
+        try:
+            await asyncio.wait([done, quit_wait], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            quit_wait.cancel()
+            self.signin = None
+        if not done.done() or done.result() is None:
+            dlg.reject()
+            return False
+        url, key, info = done.result()  # type: ignore[misc]
+        profile = self._profile_from(url, info)
+        self._store_key(profile, key)
+        await self.start_engine(profile, key)
+        self.lock_screen.hide()
+        return True
+
+    async def _start_demo(self) -> tuple[str, str, str]:
+        try:
+            import app.sandbox.demo as demo
+        except ImportError as exc:
+            raise DemoUnavailable(
+                "The demo is not part of this build (app.sandbox.demo is missing). "
+                "Run without --demo, or install the full source checkout."
+            ) from exc
+        self._demo_module = demo
+        start = demo.start_demo
+        result = (
+            await asyncio.to_thread(start)
+            if not inspect.iscoroutinefunction(start)
+            else await start()
+        )
+        relay_url, key, data_dir = result
+        return str(relay_url), str(key), str(data_dir)
+
+    # ------------------------------------------------------------------ engine
+
+    async def start_engine(self, profile: Profile, key: str) -> None:
+        await self._stop_engine()
+        engine = self.engine_factory(profile, key, self.profiles.engine_dir(profile))
+        bridge = EngineBridge(self)
+        engine.add_listener(bridge)
+        bridge.inboundMessages.connect(self._on_inbound)
+        bridge.statusChanged.connect(self._on_status)
+        bridge.changesApplied.connect(self._on_changes)
+        await engine.start()
+        self.engine, self.bridge, self.profile = engine, bridge, profile
+        self.policy = NotificationPolicy()
+        self.window.set_engine(engine, bridge)
+        self._on_status(engine.status())
+        self._unread_timer.start()
+        self.engineStarted.emit(engine)
+
+    async def _stop_engine(self) -> None:
+        engine, bridge = self.engine, self.bridge
+        self.engine = self.bridge = None
+        if engine is None:
+            return
+        self.window.set_engine(None, None)
+        if bridge is not None:
+            engine.remove_listener(bridge)
+            bridge.deleteLater()
+        try:
+            await asyncio.wait_for(engine.stop(), timeout=10)
+        except (TimeoutError, Exception):
+            log.exception("engine did not stop cleanly")
+
+    # ------------------------------------------------------------------ events
+
+    def _on_status(self, status: SyncStatus) -> None:
+        if status.state is SyncState.ONLINE:
+            self.policy.catch_up_finished()
+
+    def _on_changes(self, _ev: ChangesApplied) -> None:
+        if not self._unread_timer.isActive():
+            self._unread_timer.start()
+
+    def _on_inbound(self, batch: InboundMessages) -> None:
+        focused = (
+            self.window.isVisible()
+            and self.window.isActiveWindow()
+            and not self.lock_screen.isVisible()
+        )
+        for n in self.policy.decide(batch, self.window.open_conversation_sid, focused):
+            if self.tray.available:
+                self.tray.notify(n)
+            else:
+                self.tray.shown.append(n)
+                self.window.show_notice(n.title, n.body, n.conversation_sid, n.lead_id)
+
+    async def _refresh_unread(self) -> None:
+        if self.engine is None:
+            return
+        rows = await self.engine.list_locations()
+        self.tray.set_unread(sum(r.unread for r in rows))
+
+    # ------------------------------------------------------------------ settings / kiosk
+
+    def open_settings(self) -> None:
+        dlg = SettingsDialog(self.settings, self.window)
+        dlg.saved.connect(self._settings_saved)
+        dlg.open()
+
+    def _settings_saved(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.save(self.settings_path)
+        self.window.set_templates(settings.templates)
+        if self.idle is not None:
+            self.idle.set_minutes(settings.idle_lock_minutes)
+
+    def lock(self) -> None:
+        self.lock_screen.set_profiles(self.profiles.profiles(), self.profile)
+        self.lock_screen.lock()
+
+    def _on_staff_chosen(self, profile: Profile) -> None:
+        if self.profile is not None and profile.key_user == self.profile.key_user and self.engine:
+            self.lock_screen.hide()
+            return
+        self.tasks.spawn(self._switch(profile))
+
+    async def _switch(self, profile: Profile) -> None:
+        key = self.secrets.get(profile)
+        if not key:
+            await self._ask_sign_in(
+                relay_url=profile.relay_url, switch=True, note=f"Sign in as {profile.staff_name}."
+            )
+            return
+        self.profiles.save(profile)
+        await self.start_engine(profile, key)
+        self.lock_screen.hide()

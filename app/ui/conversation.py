@@ -1,0 +1,290 @@
+"""The conversation pane: header, banners, the message thread and the composer."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QMenu,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.sync.api import LeadDetail, ThreadMessage
+from app.ui import fmt
+from app.ui.composer import Composer
+from app.ui.delegates import BubbleDelegate
+from app.ui.models import ROW_ROLE, MessageItem, ThreadModel
+
+
+class ThreadView(QListView):
+    """Bubbles in a list view: only visible rows are painted, so 5,000 messages stay cheap."""
+
+    retryRequested = Signal(object)  # ThreadMessage
+    discardRequested = Signal(object)
+
+    def __init__(self, model: ThreadModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ThreadView")
+        self.setAccessibleName("Conversation")
+        self.setModel(model)
+        self._model = model
+        self.delegate = BubbleDelegate(self)
+        self.delegate.retryRequested.connect(self.retryRequested)
+        self.setItemDelegate(self.delegate)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(24)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setMouseTracking(True)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+        self.verticalScrollBar().valueChanged.connect(self._on_scroll)
+        model.loaded.connect(self._on_loaded)
+        model.rowsInserted.connect(self._on_inserted)
+        model.modelAboutToBeReset.connect(self._remember_position)
+        self._at_bottom = True
+        self._from_bottom = 0
+
+    def _remember_position(self) -> None:
+        bar = self.verticalScrollBar()
+        self._at_bottom = bar.value() >= bar.maximum() - 8
+        self._from_bottom = bar.maximum() - bar.value()
+
+    def _on_loaded(self, fresh: bool) -> None:
+        if fresh or self._at_bottom:
+            self.scrollToBottom()
+            QTimer.singleShot(0, self.scrollToBottom)
+        else:
+            bar = self.verticalScrollBar()
+            bar.setValue(bar.maximum() - self._from_bottom)
+
+    def _on_inserted(self, _parent: QModelIndex, _first: int, _last: int) -> None:
+        self.scrollToBottom()
+        QTimer.singleShot(0, self.scrollToBottom)
+
+    def _on_scroll(self, value: int) -> None:
+        if value <= 4 and self._model.has_older:
+            self._remember_position()
+            self._model.load_older()
+
+    def current_message(self) -> ThreadMessage | None:
+        item = self.currentIndex().data(ROW_ROLE)
+        return item.message if isinstance(item, MessageItem) else None
+
+    def _menu(self, pos: object) -> None:
+        index = self.indexAt(pos)  # type: ignore[arg-type]
+        item = index.data(ROW_ROLE)
+        if not isinstance(item, MessageItem):
+            return
+        m = item.message
+        menu = QMenu(self)
+        copy = QAction("Copy text", menu)
+        copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(m.body))
+        menu.addAction(copy)
+        if m.status in fmt.FAILED_STATUSES:
+            retry = QAction("Retry", menu)
+            retry.triggered.connect(lambda: self.retryRequested.emit(m))
+            menu.addAction(retry)
+            if m.outbox_id:
+                discard = QAction("Discard", menu)
+                discard.triggered.connect(lambda: self.discardRequested.emit(m))
+                menu.addAction(discard)
+        menu.popup(self.viewport().mapToGlobal(pos))  # type: ignore[arg-type]
+
+    def keyPressEvent(self, event: object) -> None:
+        from PySide6.QtGui import QKeyEvent
+
+        if isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_R and not event.modifiers():
+            m = self.current_message()
+            if m is not None and m.status in fmt.FAILED_STATUSES:
+                self.retryRequested.emit(m)
+                return
+        super().keyPressEvent(event)  # type: ignore[arg-type]
+
+
+class Banner(QFrame):
+    def __init__(self, kind: str, accessible: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Banner")
+        self.setProperty("kind", kind)
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.setAccessibleName(accessible)
+        self.row = QHBoxLayout(self)
+        self.row.setContentsMargins(16, 8, 12, 8)
+        self.row.setSpacing(8)
+        self.row.addWidget(self.label, 1)
+        self.hide()
+
+    def add_button(self, text: str) -> QPushButton:
+        button = QPushButton(text)
+        button.setAccessibleName(text)
+        self.row.addWidget(button)
+        return button
+
+    def set_text(self, text: str) -> None:
+        self.label.setText(text)
+        self.label.setAccessibleName(text)
+        self.setAccessibleDescription(text)
+
+
+def empty_state(title: str, text: str) -> QWidget:
+    w = QWidget()
+    layout = QVBoxLayout(w)
+    layout.addStretch(1)
+    from app.ui.resources import render_svg
+
+    icon = QLabel()
+    icon.setPixmap(render_svg("tray-icon.svg", 56))
+    icon.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    icon.setEnabled(False)
+    t = QLabel(title)
+    t.setObjectName("EmptyTitle")
+    t.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    s = QLabel(text)
+    s.setObjectName("EmptyText")
+    s.setWordWrap(True)
+    s.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    layout.addWidget(icon)
+    layout.addSpacing(6)
+    layout.addWidget(t)
+    layout.addWidget(s)
+    layout.addStretch(2)
+    layout.setContentsMargins(40, 20, 40, 20)
+    return w
+
+
+class ConversationPane(QWidget):
+    """Shows one lead's conversation; MainWindow wires its signals to engine commands."""
+
+    markLostRequested = Signal(str)
+    togglePanel = Signal()
+
+    def __init__(self, model: ThreadModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ConversationPane")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.model = model
+        self.lead: LeadDetail | None = None
+        self._dismissed_possible: set[str] = set()
+
+        header = QWidget()
+        header.setObjectName("ConversationHeader")
+        header.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.title = QLabel()
+        self.title.setObjectName("HeaderTitle")
+        self.subtitle = QLabel()
+        self.subtitle.setObjectName("HeaderSubtitle")
+        self.panel_button = QPushButton("Details")
+        self.panel_button.setCheckable(True)
+        self.panel_button.setChecked(True)
+        self.panel_button.setAccessibleName("Lead details")
+        self.panel_button.setToolTip("Show or hide the lead panel")
+        self.panel_button.clicked.connect(self.togglePanel)
+        titles = QVBoxLayout()
+        titles.setSpacing(1)
+        titles.addWidget(self.title)
+        titles.addWidget(self.subtitle)
+        hrow = QHBoxLayout(header)
+        hrow.setContentsMargins(20, 10, 16, 10)
+        hrow.addLayout(titles, 1)
+        hrow.addWidget(self.panel_button)
+
+        self.optout_banner = Banner("danger", "Opt-out notice")
+        self.possible_banner = Banner("warning", "Possible opt-out")
+        self.mark_lost_button = self.possible_banner.add_button("Stop texting")
+        self.keep_button = self.possible_banner.add_button("Dismiss")
+        self.mark_lost_button.clicked.connect(self._mark_lost)
+        self.keep_button.clicked.connect(self._dismiss_possible)
+
+        self.view = ThreadView(model)
+        self.composer = Composer()
+        thread_page = QWidget()
+        tl = QVBoxLayout(thread_page)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.setSpacing(0)
+        tl.addWidget(header)
+        tl.addWidget(self.optout_banner)
+        tl.addWidget(self.possible_banner)
+        tl.addWidget(self.view, 1)
+        tl.addWidget(self.composer)
+
+        self.stack = QStackedWidget()
+        self.empty = empty_state(
+            "No conversation open",
+            "Pick a lead on the left to read and answer their texts.\n"
+            "Ctrl+K jumps to a lead by name or phone.",
+        )
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(thread_page)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack)
+
+    def show_lead(self, lead: LeadDetail | None) -> None:
+        previous = self.lead
+        self.lead = lead
+        if lead is None:
+            self.stack.setCurrentIndex(0)
+            self.model.open(None)
+            return
+        self.stack.setCurrentIndex(1)
+        self.title.setText(lead.name or fmt.format_phone(lead.phone))
+        parts = [fmt.format_phone(lead.phone), lead.location_name or ""]
+        if lead.status == "CLOSED":
+            parts.append("Closed" + (f" — {lead.close_reason}" if lead.close_reason else ""))
+        self.subtitle.setText("  ·  ".join(p for p in parts if p))
+        if previous is None or previous.conversation_sid != lead.conversation_sid:
+            self.model.open(lead.conversation_sid)
+        if lead.opted_out:
+            self.optout_banner.set_text(
+                f"{lead.name or 'This customer'} opted out of text messages (texted STOP). "
+                "You can't text them until they text START."
+            )
+            self.optout_banner.show()
+            self.composer.set_blocked(
+                "Texting is off: the customer opted out. "
+                "Call them instead, or wait for them to text START."
+            )
+        else:
+            self.optout_banner.hide()
+            if lead.conversation_sid is None:
+                self.composer.set_blocked(
+                    "This lead has no text conversation yet "
+                    "(it is still being set up by the relay)."
+                )
+            else:
+                self.composer.set_blocked(None)
+        show_possible = (
+            lead.possible_opt_out
+            and not lead.opted_out
+            and lead.lead_id not in self._dismissed_possible
+        )
+        if show_possible:
+            self.possible_banner.set_text(
+                "This customer may be asking to stop texts. If so, stop texting them and "
+                "mark the lead lost; if not, dismiss this."
+            )
+        self.possible_banner.setVisible(show_possible)
+
+    def _mark_lost(self) -> None:
+        if self.lead is not None:
+            self._dismissed_possible.add(self.lead.lead_id)
+            self.possible_banner.hide()
+            self.markLostRequested.emit(self.lead.lead_id)
+
+    def _dismiss_possible(self) -> None:
+        if self.lead is not None:
+            self._dismissed_possible.add(self.lead.lead_id)
+        self.possible_banner.hide()

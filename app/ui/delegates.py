@@ -1,0 +1,443 @@
+"""Custom painting for inbox rows, search hits and message bubbles."""
+
+from __future__ import annotations
+
+import html
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAbstractTextDocumentLayout,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QMouseEvent,
+    QPainter,
+    QPalette,
+    QTextDocument,
+)
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from app.sync.api import MATCH_END, MATCH_START, LeadRow, SearchHit, ThreadMessage
+from app.ui import fmt, theme
+from app.ui.models import ROW_ROLE, DayItem, MessageItem
+
+Index = QModelIndex | QPersistentModelIndex
+
+AVATAR_COLORS = ["#5B8DEF", "#E2725B", "#3DA67A", "#A66CE0", "#D9A21B", "#2BA5B5", "#D9547F"]
+
+
+def _font(base: QFont, *, size_delta: float = 0, bold: bool = False) -> QFont:
+    f = QFont(base)
+    if size_delta:
+        f.setPointSizeF(max(6.0, f.pointSizeF() + size_delta))
+    f.setBold(bold)
+    return f
+
+
+def draw_pill(p: QPainter, rect: QRect, bg: QColor, fg: QColor, text: str, font: QFont) -> None:
+    p.save()
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(bg)
+    p.drawRoundedRect(rect, rect.height() / 2, rect.height() / 2)
+    p.setPen(fg)
+    p.setFont(font)
+    p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+    p.restore()
+
+
+def pill_width(fm: QFontMetrics, text: str, pad: int = 8) -> int:
+    return fm.horizontalAdvance(text) + 2 * pad
+
+
+class LeadDelegate(QStyledItemDelegate):
+    """Avatar, name, time, preview, pipeline chip, assignee, speed-to-lead timer, unread badge."""
+
+    HEIGHT = 78
+    URGENT_AFTER_S = 5 * 60
+
+    def __init__(self, parent: object = None) -> None:
+        super().__init__(parent)  # type: ignore[arg-type]
+        self.now: datetime | None = None  # tests pin the clock
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
+        return QSize(280, self.HEIGHT)
+
+    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        row: LeadRow | None = index.data(ROW_ROLE)
+        if row is None:
+            return
+        t = theme.current()
+        now = self.now or fmt.now_utc()
+        r = option.rect  # type: ignore[attr-defined]
+        state = option.state  # type: ignore[attr-defined]
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if state & QStyle.StateFlag.State_Selected:
+            p.fillRect(r, t.color("selection"))
+            p.fillRect(QRect(r.left(), r.top(), 3, r.height()), t.color("accent"))
+        elif state & QStyle.StateFlag.State_MouseOver:
+            p.fillRect(r, t.color("surface_alt"))
+        p.setPen(t.color("border"))
+        p.drawLine(r.left() + 64, r.bottom(), r.right(), r.bottom())
+
+        base = option.font  # type: ignore[attr-defined]
+        # avatar
+        av = QRect(r.left() + 14, r.top() + 14, 38, 38)
+        color = QColor(AVATAR_COLORS[zlib.crc32(row.lead_id.encode()) % len(AVATAR_COLORS)])
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(color)
+        p.drawEllipse(av)
+        p.setPen(QColor("white"))
+        p.setFont(_font(base, bold=True))
+        p.drawText(av, Qt.AlignmentFlag.AlignCenter, fmt.initials(row.name))
+
+        left = av.right() + 12
+        right = r.right() - 14
+        unread = row.unread > 0
+        # line 1: name + time
+        time_font = _font(base, size_delta=-1, bold=unread)
+        tfm = QFontMetrics(time_font)
+        when = fmt.relative_time(row.last_activity_at, now)
+        tw = tfm.horizontalAdvance(when)
+        p.setFont(time_font)
+        p.setPen(t.color("accent") if unread else t.color("text_muted"))
+        line1 = QRect(left, r.top() + 11, right - left, 20)
+        p.drawText(line1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, when)
+        name_font = _font(base, size_delta=0.5, bold=True)
+        nfm = QFontMetrics(name_font)
+        p.setFont(name_font)
+        p.setPen(t.color("text"))
+        name = nfm.elidedText(
+            row.name or fmt.format_phone(row.phone),
+            Qt.TextElideMode.ElideRight,
+            line1.width() - tw - 10,
+        )
+        p.drawText(line1, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+
+        # line 2: preview + unread badge
+        line2 = QRect(left, line1.bottom() + 2, right - left, 18)
+        small = _font(base, size_delta=-0.5, bold=False)
+        sfm = QFontMetrics(small)
+        badge_w = 0
+        if unread:
+            btext = "99+" if row.unread > 99 else str(row.unread)
+            badge_w = max(20, sfm.horizontalAdvance(btext) + 12)
+            badge = QRect(right - badge_w, line2.top(), badge_w, 18)
+            draw_pill(p, badge, t.color("accent"), QColor("white"), btext, _font(small, bold=True))
+        preview = row.last_message_preview or fmt.format_phone(row.phone)
+        preview = " ".join(preview.split())
+        p.setFont(_font(small, bold=False))
+        p.setPen(t.color("text") if unread else t.color("text_muted"))
+        p.drawText(
+            line2.adjusted(0, 0, -(badge_w + 8), 0),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            sfm.elidedText(preview, Qt.TextElideMode.ElideRight, line2.width() - badge_w - 8),
+        )
+
+        # line 3: pipeline chip, speed-to-lead timer, assignee
+        chip_font = _font(base, size_delta=-1.5, bold=True)
+        cfm = QFontMetrics(chip_font)
+        x = left
+        y = line2.bottom() + 4
+        label = fmt.PIPELINE_LABELS.get(row.pipeline_status, row.pipeline_status)
+        if row.status == "CLOSED":
+            label = f"{label} · Closed"
+        if row.opted_out:
+            label = "Opted out"
+        w = pill_width(cfm, label, 7)
+        chip_bg = t.color("danger_bg") if row.opted_out else t.color("surface_alt")
+        chip_fg = t.color("danger") if row.opted_out else t.color("text_muted")
+        draw_pill(p, QRect(x, y, w, 17), chip_bg, chip_fg, label, chip_font)
+        x += w + 6
+        if row.awaiting_first_reply_since is not None and not row.opted_out:
+            waited = (now - row.awaiting_first_reply_since).total_seconds()
+            text = "Waiting " + fmt.waiting_time(row.awaiting_first_reply_since, now)
+            w = pill_width(cfm, text, 7)
+            urgent = waited >= self.URGENT_AFTER_S
+            draw_pill(
+                p,
+                QRect(x, y, w, 17),
+                t.color("danger_bg") if urgent else t.color("warning_bg"),
+                t.color("danger") if urgent else t.color("warning"),
+                text,
+                chip_font,
+            )
+            x += w + 6
+        assignee = row.assignee_name or "Unassigned"
+        p.setFont(_font(base, size_delta=-1.5))
+        p.setPen(t.color("text_muted"))
+        afm = QFontMetrics(p.font())
+        p.drawText(
+            QRect(x + 2, y, right - x - 2, 17),
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+            afm.elidedText(assignee, Qt.TextElideMode.ElideRight, right - x - 2),
+        )
+        p.restore()
+
+
+def highlight_html(snippet: str, t: theme.Theme) -> str:
+    out = html.escape(snippet)
+    mark = f'<span style="background:{t.warning_bg}; color:{t.text}; font-weight:600">'
+    return out.replace(MATCH_START, mark).replace(MATCH_END, "</span>")
+
+
+class SearchDelegate(QStyledItemDelegate):
+    HEIGHT = 62
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
+        return QSize(280, self.HEIGHT)
+
+    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        hit: SearchHit | None = index.data(ROW_ROLE)
+        if hit is None:
+            return
+        t = theme.current()
+        r = option.rect  # type: ignore[attr-defined]
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if option.state & QStyle.StateFlag.State_Selected:  # type: ignore[attr-defined]
+            p.fillRect(r, t.color("selection"))
+            p.fillRect(QRect(r.left(), r.top(), 3, r.height()), t.color("accent"))
+        p.setPen(t.color("border"))
+        p.drawLine(r.left() + 14, r.bottom(), r.right(), r.bottom())
+        base = option.font  # type: ignore[attr-defined]
+        p.setFont(_font(base, bold=True))
+        p.setPen(t.color("text"))
+        head = QRect(r.left() + 14, r.top() + 8, r.width() - 28, 20)
+        kind = "Message" if hit.kind == "message" else "Lead"
+        when = fmt.relative_time(hit.at) if hit.at else ""
+        p.drawText(head, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, hit.title)
+        p.setFont(_font(base, size_delta=-1))
+        p.setPen(t.color("text_muted"))
+        p.drawText(
+            head,
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+            f"{kind}{' · ' + when if when else ''}",
+        )
+        doc = QTextDocument()
+        doc.setDefaultFont(_font(base, size_delta=-0.5))
+        doc.setDocumentMargin(0)
+        doc.setHtml(f'<span style="color:{t.text_muted}">{highlight_html(hit.snippet, t)}</span>')
+        doc.setTextWidth(r.width() - 28)
+        p.translate(r.left() + 14, head.bottom() + 4)
+        p.setClipRect(QRect(0, 0, r.width() - 28, 22))
+        ctx = QAbstractTextDocumentLayout.PaintContext()
+        doc.documentLayout().draw(p, ctx)
+        p.restore()
+
+
+# --------------------------------------------------------------------------- bubbles
+
+
+@dataclass
+class BubbleLayout:
+    author: QRect | None
+    bubble: QRect
+    text: QRect
+    meta: QRect
+    retry: QRect | None
+    height: int
+
+
+OUTGOING = frozenset({"staff", "store"})
+
+
+class BubbleDelegate(QStyledItemDelegate):
+    """Customer on the left, staff and store phone on the right, system in the middle."""
+
+    retryRequested = Signal(object)  # ThreadMessage
+
+    PAD_X, PAD_Y, GAP, SIDE = 12, 8, 4, 18
+    MAX_FRACTION = 0.68
+
+    def _fonts(self, base: QFont) -> tuple[QFont, QFont, QFont]:
+        return base, _font(base, size_delta=-1.5, bold=True), _font(base, size_delta=-1.5)
+
+    def layout(self, rect: QRect, m: ThreadMessage, show_author: bool, base: QFont) -> BubbleLayout:
+        body_font, author_font, meta_font = self._fonts(base)
+        bfm, afm, mfm = QFontMetrics(body_font), QFontMetrics(author_font), QFontMetrics(meta_font)
+        max_text = max(120, int(rect.width() * self.MAX_FRACTION) - 2 * self.PAD_X)
+        br = bfm.boundingRect(
+            QRect(0, 0, max_text, 100000),
+            int(Qt.TextFlag.TextWordWrap) | int(Qt.AlignmentFlag.AlignLeft),
+            m.body or " ",
+        )
+        text_w, text_h = min(max_text, br.width() + 2), br.height()
+        bubble_w, bubble_h = text_w + 2 * self.PAD_X, text_h + 2 * self.PAD_Y
+        y = rect.top() + 3
+        author_rect = None
+        outgoing = m.author_kind in OUTGOING
+        if show_author:
+            author_rect = QRect(
+                rect.left() + self.SIDE, y, rect.width() - 2 * self.SIDE, afm.height()
+            )
+            y += afm.height() + 2
+        if m.author_kind == "system":
+            x = rect.left() + (rect.width() - bubble_w) // 2
+        elif outgoing:
+            x = rect.right() - self.SIDE - bubble_w
+        else:
+            x = rect.left() + self.SIDE
+        bubble = QRect(x, y, bubble_w, bubble_h)
+        text = bubble.adjusted(self.PAD_X, self.PAD_Y, -self.PAD_X, -self.PAD_Y)
+        y = bubble.bottom() + 3
+        meta = QRect(rect.left() + self.SIDE, y, rect.width() - 2 * self.SIDE, mfm.height())
+        retry = None
+        if m.status in fmt.FAILED_STATUSES:
+            rw = mfm.horizontalAdvance("Retry") + 16
+            if outgoing:
+                retry = QRect(meta.right() - rw, y - 1, rw, mfm.height() + 2)
+            else:
+                retry = QRect(meta.left(), y - 1, rw, mfm.height() + 2)
+        height = (meta.bottom() - rect.top()) + 9
+        return BubbleLayout(author_rect, bubble, text, meta, retry, height)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
+        item = index.data(ROW_ROLE)
+        width = option.rect.width() or 600  # type: ignore[attr-defined]
+        view = self.parent()
+        if hasattr(view, "viewport"):
+            width = view.viewport().width()  # type: ignore[union-attr]
+        if isinstance(item, DayItem):
+            return QSize(width, 40)
+        if not isinstance(item, MessageItem):
+            return QSize(width, 0)
+        lay = self.layout(QRect(0, 0, width, 0), item.message, item.show_author, option.font)  # type: ignore[attr-defined]
+        return QSize(width, lay.height)
+
+    def author_text(self, m: ThreadMessage) -> str:
+        if m.author_kind == "store":
+            if m.author_name and "store phone" not in m.author_name.lower():
+                return f"{m.author_name} · from the store phone"
+            return m.author_name or "Store phone"
+        return m.author_name or {"customer": "Customer", "staff": "Staff", "system": ""}.get(
+            m.author_kind, ""
+        )
+
+    def meta_text(self, m: ThreadMessage) -> str:
+        status = fmt.STATUS_LABELS.get(m.status, m.status)
+        parts = [fmt.clock(m.created_at)]
+        if m.status in fmt.FAILED_STATUSES:
+            reason = m.error_message or m.error_reason or "unknown reason"
+            parts.append(f"{status}: {reason}")
+        elif m.author_kind in OUTGOING and status:
+            parts.append(status)
+        return " · ".join(parts)
+
+    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        item = index.data(ROW_ROLE)
+        t = theme.current()
+        r: QRect = option.rect  # type: ignore[attr-defined]
+        base: QFont = option.font  # type: ignore[attr-defined]
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if isinstance(item, DayItem):
+            label = fmt.day_label(item.day)
+            f = _font(base, size_delta=-1.5, bold=True)
+            w = pill_width(QFontMetrics(f), label, 12)
+            pill = QRect(r.left() + (r.width() - w) // 2, r.top() + 10, w, 22)
+            draw_pill(p, pill, t.color("surface_alt"), t.color("text_muted"), label, f)
+            p.restore()
+            return
+        if not isinstance(item, MessageItem):
+            p.restore()
+            return
+        m = item.message
+        lay = self.layout(r, m, item.show_author, base)
+        body_font, author_font, meta_font = self._fonts(base)
+        outgoing = m.author_kind in OUTGOING
+        align_h = Qt.AlignmentFlag.AlignRight if outgoing else Qt.AlignmentFlag.AlignLeft
+        if m.author_kind == "system":
+            align_h = Qt.AlignmentFlag.AlignHCenter
+        if lay.author is not None:
+            p.setFont(author_font)
+            p.setPen(t.color("text_muted"))
+            p.drawText(lay.author, align_h | Qt.AlignmentFlag.AlignVCenter, self.author_text(m))
+        if m.author_kind == "store":
+            bg, fg = t.color("bubble_store"), t.color("bubble_store_text")
+        elif outgoing:
+            bg, fg = t.color("bubble_out"), t.color("bubble_out_text")
+        elif m.author_kind == "system":
+            bg, fg = t.color("warning_bg"), t.color("warning")
+        else:
+            bg, fg = t.color("bubble_in"), t.color("bubble_in_text")
+        failed = m.status in fmt.FAILED_STATUSES
+        pending = m.status == "pending"
+        if pending:
+            bg.setAlphaF(0.6)
+        p.setPen(Qt.PenStyle.NoPen)
+        if failed:
+            p.setPen(t.color("danger"))
+        p.setBrush(bg)
+        p.drawRoundedRect(lay.bubble, 14, 14)
+        if (
+            option.state & QStyle.StateFlag.State_HasFocus
+            or option.state & QStyle.StateFlag.State_Selected
+        ):  # type: ignore[attr-defined]
+            p.setPen(t.color("accent"))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRoundedRect(lay.bubble.adjusted(-2, -2, 2, 2), 16, 16)
+        p.setPen(fg)
+        p.setFont(body_font)
+        p.drawText(
+            lay.text, int(Qt.TextFlag.TextWordWrap) | int(Qt.AlignmentFlag.AlignLeft), m.body
+        )
+        p.setFont(meta_font)
+        p.setPen(t.color("danger") if failed else t.color("text_muted"))
+        meta_rect = QRect(lay.meta)
+        if lay.retry is not None:
+            if outgoing:
+                meta_rect.setRight(lay.retry.left() - 6)
+            else:
+                meta_rect.setLeft(lay.retry.right() + 6)
+        p.drawText(
+            meta_rect,
+            align_h | Qt.AlignmentFlag.AlignVCenter,
+            QFontMetrics(meta_font).elidedText(
+                self.meta_text(m), Qt.TextElideMode.ElideMiddle, meta_rect.width()
+            ),
+        )
+        if lay.retry is not None:
+            draw_pill(
+                p,
+                lay.retry,
+                t.color("danger"),
+                QColor("white"),
+                "Retry",
+                _font(meta_font, bold=True),
+            )
+        p.restore()
+
+    def retry_rect(self, rect: QRect, index: Index, base: QFont) -> QRect | None:
+        item = index.data(ROW_ROLE)
+        if not isinstance(item, MessageItem):
+            return None
+        return self.layout(rect, item.message, item.show_author, base).retry
+
+    def editorEvent(
+        self, event: QEvent, model: object, option: QStyleOptionViewItem, index: Index
+    ) -> bool:  # type: ignore[override]
+        if event.type() == QEvent.Type.MouseButtonRelease and isinstance(event, QMouseEvent):
+            rect = self.retry_rect(option.rect, index, option.font)  # type: ignore[attr-defined]
+            pos: QPoint = event.position().toPoint()
+            if rect is not None and rect.contains(pos):
+                item = index.data(ROW_ROLE)
+                self.retryRequested.emit(item.message)
+                return True
+        return False
+
+
+def palette_color(option: QStyleOptionViewItem, role: QPalette.ColorRole) -> QColor:
+    return option.palette.color(role)  # type: ignore[attr-defined]

@@ -1,0 +1,119 @@
+"""Human text for times, durations and statuses (shared by rows, bubbles and panels)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+PIPELINE_LABELS = {
+    "new": "New",
+    "contacted": "Contacted",
+    "engaged": "Engaged",
+    "appointment": "Appointment",
+    "won": "Won",
+    "lost": "Lost",
+}
+
+STATUS_LABELS = {
+    "pending": "Sending…",
+    "failed_local": "Not sent",
+    "accepted": "Sent to relay",
+    "queued": "Queued",
+    "sending": "Sending",
+    "sent": "Sent",
+    "delivered": "Delivered",
+    "read": "Read",
+    "received": "",
+    "failed": "Failed",
+    "undelivered": "Not delivered",
+}
+
+FAILED_STATUSES = frozenset({"failed_local", "failed", "undelivered"})
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def local(dt: datetime) -> datetime:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone()
+
+
+def relative_time(dt: datetime | None, now: datetime | None = None) -> str:
+    """Compact age for list rows: 'now', '5m', '3h', 'Yesterday', 'Mon', 'Mar 4'."""
+    if dt is None:
+        return ""
+    now = now or now_utc()
+    delta = now - dt
+    seconds = int(delta.total_seconds())
+    if seconds < 60:
+        return "now"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    ldt, lnow = local(dt), local(now)
+    if ldt.date() == lnow.date():
+        return f"{seconds // 3600}h"
+    if ldt.date() == lnow.date() - timedelta(days=1):
+        return "Yesterday"
+    if (lnow.date() - ldt.date()).days < 7:
+        return ldt.strftime("%a")
+    if ldt.year == lnow.year:
+        return f"{ldt.strftime('%b')} {ldt.day}"
+    return f"{ldt.strftime('%b')} {ldt.day}, {ldt.year}"
+
+
+def waiting_time(since: datetime | None, now: datetime | None = None) -> str:
+    """Speed-to-lead timer text: '45s', '12m', '1h 05m', '2d 3h'."""
+    if since is None:
+        return ""
+    seconds = max(0, int(((now or now_utc()) - since).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"
+
+
+def day_label(day: date, today: date | None = None) -> str:
+    today = today or local(now_utc()).date()
+    if day == today:
+        return "Today"
+    if day == today - timedelta(days=1):
+        return "Yesterday"
+    if (today - day).days < 7:
+        return day.strftime("%A")
+    if day.year == today.year:
+        return f"{day.strftime('%A, %B')} {day.day}"
+    return f"{day.strftime('%B')} {day.day}, {day.year}"
+
+
+def clock(dt: datetime) -> str:
+    ldt = local(dt)
+    hour = ldt.hour % 12 or 12
+    return f"{hour}:{ldt.minute:02d} {'AM' if ldt.hour < 12 else 'PM'}"
+
+
+def format_phone(e164: str) -> str:
+    try:
+        from app.core.phones import format_phone as core_format
+
+        return str(core_format(e164))
+    except Exception:  # formatting is cosmetic: fall back to the raw number
+        if e164.startswith("+1") and len(e164) == 12:
+            return f"({e164[2:5]}) {e164[5:8]}-{e164[8:]}"
+        return e164
+
+
+def initials(name: str) -> str:
+    parts = [p for p in name.split() if p[:1].isalnum()]
+    if not parts:
+        return "?"
+    if len(parts) == 1:
+        return parts[0][:1].upper()
+    return (parts[0][:1] + parts[-1][:1]).upper()

@@ -1,0 +1,217 @@
+"""The lead panel: what the customer submitted, pipeline, assignee, notes, activity."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.sync.api import LeadDetail, Me
+from app.ui import fmt
+
+PIPELINE = ["new", "contacted", "engaged", "appointment", "won", "lost"]
+
+
+def _section(title: str) -> QLabel:
+    label = QLabel(title.upper())
+    label.setObjectName("SectionTitle")
+    return label
+
+
+def _value(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setAccessibleName(text)
+    return label
+
+
+class LeadPanel(QScrollArea):
+    statusChosen = Signal(str, str)  # lead_id, pipeline status
+    assigneeChosen = Signal(str, object)  # lead_id, staff id or None
+    noteAdded = Signal(str, str)  # lead_id, text
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("LeadPanel")
+        self.setAccessibleName("Lead details")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._lead: LeadDetail | None = None
+        self._me: Me | None = None
+
+        body = QWidget()
+        body.setObjectName("LeadPanel")
+        self.setWidget(body)
+        self._layout = QVBoxLayout(body)
+        self._layout.setContentsMargins(18, 16, 18, 18)
+        self._layout.setSpacing(8)
+
+        self.pipeline = QComboBox()
+        self.pipeline.setAccessibleName("Pipeline status")
+        for status in PIPELINE:
+            self.pipeline.addItem(fmt.PIPELINE_LABELS[status], status)
+        self.pipeline.activated.connect(self._on_pipeline)
+        self.assignee = QComboBox()
+        self.assignee.setAccessibleName("Assignee")
+        self.assignee.activated.connect(self._on_assignee)
+        self.saving = QLabel("Saving…")
+        self.saving.setObjectName("Muted")
+        self.saving.hide()
+
+        self.info = QFormLayout()
+        self.info.setHorizontalSpacing(12)
+        self.info.setVerticalSpacing(6)
+        self.info.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+
+        self.notes_box = QVBoxLayout()
+        self.notes_box.setSpacing(6)
+        self.note_edit = QLineEdit()
+        self.note_edit.setPlaceholderText("Add a note for the team…")
+        self.note_edit.setAccessibleName("Note")
+        self.note_edit.returnPressed.connect(self._on_note)
+        self.note_button = QPushButton("Add")
+        self.note_button.setAccessibleName("Add note")
+        self.note_button.clicked.connect(self._on_note)
+        note_row = QHBoxLayout()
+        note_row.addWidget(self.note_edit, 1)
+        note_row.addWidget(self.note_button)
+        self.activity_box = QVBoxLayout()
+        self.activity_box.setSpacing(4)
+
+        status_form = QFormLayout()
+        status_form.setVerticalSpacing(8)
+        status_form.addRow("Status", self.pipeline)
+        status_form.addRow("Assignee", self.assignee)
+
+        self._layout.addWidget(_section("Pipeline"))
+        self._layout.addLayout(status_form)
+        self._layout.addWidget(self.saving)
+        self._layout.addSpacing(10)
+        self._layout.addWidget(_section("Submitted"))
+        self._layout.addLayout(self.info)
+        self._layout.addSpacing(10)
+        self._layout.addWidget(_section("Notes"))
+        self._layout.addLayout(self.notes_box)
+        self._layout.addLayout(note_row)
+        self._layout.addSpacing(10)
+        self._layout.addWidget(_section("Activity"))
+        self._layout.addLayout(self.activity_box)
+        self._layout.addStretch(1)
+        self.set_lead(None, None)
+
+    @property
+    def lead(self) -> LeadDetail | None:
+        return self._lead
+
+    def set_lead(self, lead: LeadDetail | None, me: Me | None) -> None:
+        self._lead, self._me = lead, me
+        self.setEnabled(lead is not None)
+        _clear(self.info)
+        _clear(self.notes_box)
+        _clear(self.activity_box)
+        self.assignee.clear()
+        if lead is None:
+            return
+        self.pipeline.setCurrentIndex(
+            max(0, PIPELINE.index(lead.pipeline_status)) if lead.pipeline_status in PIPELINE else 0
+        )
+        self.assignee.addItem("Unassigned", None)
+        if me is not None:
+            self.assignee.addItem(f"Me ({me.name})", me.staff_id)
+        if lead.assignee_id and (me is None or lead.assignee_id != me.staff_id):
+            self.assignee.addItem(lead.assignee_name or lead.assignee_id, lead.assignee_id)
+        self.assignee.setCurrentIndex(max(0, self.assignee.findData(lead.assignee_id)))
+        self.saving.setVisible(lead.pending_update)
+
+        rows: list[tuple[str, str]] = [
+            ("Name", lead.name),
+            ("Phone", fmt.format_phone(lead.phone)),
+            ("Prefers", "Text" if lead.preferred_contact == "text" else "Phone call"),
+            ("Message", lead.customer_message or "—"),
+            ("Page", lead.page_url or "—"),
+        ]
+        if lead.product:
+            rows.append(("Product", " · ".join(v for v in lead.product.values() if v)))
+        if lead.traffic:
+            rows.append(("Source", " / ".join(v for v in lead.traffic.values() if v)))
+        rows.append(("Location", lead.location_name or lead.location_id))
+        rows.append(
+            (
+                "Submitted",
+                f"{fmt.day_label(fmt.local(lead.date_submitted).date())}, "
+                f"{fmt.clock(lead.date_submitted)}",
+            )
+        )
+        if lead.status == "CLOSED":
+            rows.append(("Closed", lead.close_reason or "Closed"))
+        for label, value in rows:
+            key = QLabel(label)
+            key.setObjectName("Muted")
+            self.info.addRow(key, _value(value))
+
+        if not lead.notes:
+            empty = QLabel("No notes yet.")
+            empty.setObjectName("Muted")
+            self.notes_box.addWidget(empty)
+        for note in lead.notes:
+            text = (
+                f"<b>{_esc(note.author_name)}</b> · {fmt.relative_time(note.at)}"
+                + (" · saving…" if note.pending else "")
+                + f"<br>{_esc(note.body)}"
+            )
+            label = QLabel(text)
+            label.setWordWrap(True)
+            label.setAccessibleName(f"Note by {note.author_name}: {note.body}")
+            self.notes_box.addWidget(label)
+        for item in sorted(lead.activity, key=lambda a: a.at, reverse=True)[:50]:
+            label = QLabel(
+                f"<span style='opacity:0.7'>{fmt.relative_time(item.at)}</span> · {_esc(item.text)}"
+            )
+            label.setWordWrap(True)
+            label.setObjectName("Muted")
+            label.setAccessibleName(item.text)
+            self.activity_box.addWidget(label)
+
+    def _on_pipeline(self, i: int) -> None:
+        if self._lead is not None:
+            status = self.pipeline.itemData(i)
+            if status != self._lead.pipeline_status:
+                self.statusChosen.emit(self._lead.lead_id, status)
+
+    def _on_assignee(self, i: int) -> None:
+        if self._lead is not None:
+            staff = self.assignee.itemData(i)
+            if staff != self._lead.assignee_id:
+                self.assigneeChosen.emit(self._lead.lead_id, staff)
+
+    def _on_note(self) -> None:
+        text = self.note_edit.text().strip()
+        if self._lead is not None and text:
+            self.noteAdded.emit(self._lead.lead_id, text)
+            self.note_edit.clear()
+
+
+def _esc(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+def _clear(layout: QFormLayout | QVBoxLayout) -> None:
+    while layout.count():
+        item = layout.takeAt(0)
+        widget = item.widget() if item is not None else None
+        if widget is not None:
+            widget.deleteLater()

@@ -1,0 +1,102 @@
+"""`web2text`: the desktop app's entry point."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import app
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="web2text", description="Web2Text desktop: texting with your website leads."
+    )
+    p.add_argument("--version", action="version", version=f"web2text {app.__version__}")
+    p.add_argument("--demo", action="store_true", help="run on the embedded demo sandbox")
+    p.add_argument(
+        "--kiosk", action="store_true", help="full screen, no close, lock after idle minutes"
+    )
+    p.add_argument(
+        "--data-dir", type=Path, default=None, help="folder for profiles and local stores"
+    )
+    p.add_argument(
+        "--relay-url",
+        default=None,
+        help="relay address; with the staff key in W2T_TOKEN, signs in without typing",
+    )
+    p.add_argument(
+        "--quit-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="open the main window, then quit by itself (installer smoke tests)",
+    )
+    p.add_argument(
+        "--theme", choices=["system", "light", "dark"], default="system", help=argparse.SUPPRESS
+    )
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("W2T_LOG_LEVEL", "WARNING"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    # fractional scale factors (125 %, 150 %) render crisply instead of rounding
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+        Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+    )
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(qapp, QApplication)
+    qapp.setApplicationName("Web2Text")
+    qapp.setApplicationDisplayName("Web2Text")
+    qapp.setOrganizationName("Web2Text")
+    qapp.setApplicationVersion(app.__version__)
+    qapp.setDesktopFileName("web2text")
+
+    import qasync
+
+    from app.ui.controller import AppController, DemoUnavailable, Options
+    from app.ui.profiles import default_data_dir
+    from app.ui.resources import app_icon
+    from app.ui.theme import ThemeManager
+
+    qapp.setWindowIcon(app_icon())
+    ThemeManager(qapp, force=None if args.theme == "system" else args.theme)
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    options = Options(
+        data_dir=args.data_dir or default_data_dir(),
+        kiosk=args.kiosk,
+        demo=args.demo,
+        relay_url=args.relay_url,
+        quit_after=args.quit_after,
+    )
+    controller = AppController(qapp, options)
+    # Ctrl+C in a terminal quits cleanly; the timer lets Python see the signal while Qt waits
+    signal.signal(signal.SIGINT, lambda *_: controller.quit())
+    signal.signal(signal.SIGTERM, lambda *_: controller.quit())
+    tick = QTimer()
+    tick.start(200)
+    tick.timeout.connect(lambda: None)
+    try:
+        with loop:
+            return loop.run_until_complete(controller.run())
+    except DemoUnavailable as exc:
+        print(f"web2text: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,429 @@
+"""Qt item models over the engine's queries.
+
+Every query is an engine coroutine (its SQLite work runs on a worker thread);
+the models start them as tasks and apply the answers on the Qt thread. A
+generation counter drops answers that arrive after a newer request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+
+from app.sync.api import (
+    MATCH_END,
+    MATCH_START,
+    Engine,
+    LeadFilter,
+    LeadRow,
+    SearchHit,
+    ThreadMessage,
+)
+from app.ui import fmt
+from app.ui.tasks import Tasks
+
+ROW_ROLE = Qt.ItemDataRole.UserRole + 1
+KIND_ROLE = Qt.ItemDataRole.UserRole + 2
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def lead_accessible_text(row: LeadRow, now: datetime | None = None) -> str:
+    parts = [
+        row.name or "Unknown customer",
+        fmt.format_phone(row.phone),
+        fmt.PIPELINE_LABELS.get(row.pipeline_status, row.pipeline_status),
+    ]
+    if row.status == "CLOSED":
+        parts.append("closed")
+    if row.last_message_preview:
+        parts.append(row.last_message_preview)
+    parts.append(fmt.relative_time(row.last_activity_at, now))
+    if row.unread:
+        parts.append(f"{row.unread} unread")
+    parts.append(f"assigned to {row.assignee_name}" if row.assignee_name else "unassigned")
+    if row.awaiting_first_reply_since:
+        parts.append(
+            f"waiting {fmt.waiting_time(row.awaiting_first_reply_since, now)} for a first reply"
+        )
+    if row.opted_out:
+        parts.append("opted out")
+    return ", ".join(p for p in parts if p)
+
+
+class LeadsModel(QAbstractListModel):
+    """The inbox: most recent activity first, loaded a page at a time."""
+
+    PAGE = 100
+    loaded = Signal()  # a reload finished (rows replaced)
+    countChanged = Signal(int)
+
+    def __init__(self, tasks: Tasks, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._tasks = tasks
+        self._engine: Engine | None = None
+        self._rows: list[LeadRow] = []
+        self._total = 0
+        self._filter = LeadFilter()
+        self._generation = 0
+        self._fetching = False
+        self._reload_timer = QTimer(self)
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(40)  # coalesce bursts of engine changes
+        self._reload_timer.timeout.connect(self._start_reload)
+
+    # ---- configuration
+
+    def set_engine(self, engine: Engine | None) -> None:
+        self._engine = engine
+        self.beginResetModel()
+        self._rows, self._total = [], 0
+        self.endResetModel()
+        self.reload(now=True)
+
+    @property
+    def filter(self) -> LeadFilter:
+        return self._filter
+
+    def set_filter(self, new: LeadFilter) -> None:
+        if new != self._filter:
+            self._filter = new
+            self.reload(now=True)
+
+    def update_filter(self, **changes: Any) -> None:
+        self.set_filter(replace(self._filter, **changes))
+
+    def reload(self, now: bool = False) -> None:
+        if now:
+            self._reload_timer.stop()
+            self._start_reload()
+        elif not self._reload_timer.isActive():
+            self._reload_timer.start()
+
+    def _start_reload(self) -> None:
+        self._generation += 1
+        self._tasks.spawn(self._reload(self._generation))
+
+    async def _reload(self, generation: int) -> None:
+        engine = self._engine
+        if engine is None:
+            return
+        want = max(self.PAGE, len(self._rows))
+        flt = self._filter
+        rows = list(await engine.list_leads(flt, 0, want))
+        total = await engine.count_leads(flt)
+        if generation != self._generation:
+            return
+        self.beginResetModel()
+        self._rows, self._total = rows, total
+        self._fetching = False
+        self.endResetModel()
+        self.countChanged.emit(total)
+        self.loaded.emit()
+
+    # ---- lazy paging
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
+        return not parent.isValid() and not self._fetching and len(self._rows) < self._total
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
+        if not self.canFetchMore(parent):
+            return
+        self._fetching = True
+        self._tasks.spawn(self._fetch_more(self._generation, len(self._rows)))
+
+    async def _fetch_more(self, generation: int, offset: int) -> None:
+        engine = self._engine
+        if engine is None:
+            return
+        try:
+            rows = list(await engine.list_leads(self._filter, offset, self.PAGE))
+        finally:
+            if generation == self._generation:
+                self._fetching = False
+        if generation != self._generation or offset != len(self._rows) or not rows:
+            return
+        self.beginInsertRows(QModelIndex(), offset, offset + len(rows) - 1)
+        self._rows.extend(rows)
+        self.endInsertRows()
+
+    # ---- model
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    def row_at(self, i: int) -> LeadRow | None:
+        return self._rows[i] if 0 <= i < len(self._rows) else None
+
+    def index_of(self, lead_id: str) -> int:
+        for i, row in enumerate(self._rows):
+            if row.lead_id == lead_id:
+                return i
+        return -1
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        row = self.row_at(index.row())
+        if row is None:
+            return None
+        if role == ROW_ROLE:
+            return row
+        if role == Qt.ItemDataRole.DisplayRole:
+            return row.name
+        if role in (Qt.ItemDataRole.AccessibleTextRole, Qt.ItemDataRole.ToolTipRole):
+            return lead_accessible_text(row)
+        return None
+
+
+# --------------------------------------------------------------------------- thread
+
+
+@dataclass(frozen=True)
+class DayItem:
+    day: date
+
+
+@dataclass(frozen=True)
+class MessageItem:
+    message: ThreadMessage
+    show_author: bool
+
+
+ThreadItem = DayItem | MessageItem
+
+
+def message_accessible_text(m: ThreadMessage) -> str:
+    who = {
+        "customer": f"{m.author_name or 'Customer'}",
+        "store": f"{m.author_name or 'Store'} from the store phone",
+        "staff": m.author_name or "Staff",
+        "system": "System",
+    }.get(m.author_kind, m.author_name)
+    status = fmt.STATUS_LABELS.get(m.status, m.status)
+    text = f"{who}, {fmt.clock(m.created_at)}: {m.body}"
+    if m.status in fmt.FAILED_STATUSES:
+        text += (
+            f". {status}: {m.error_message or m.error_reason or 'unknown reason'}. Retry available"
+        )
+    elif status and m.author_kind != "customer":
+        text += f". {status}"
+    return text
+
+
+class ThreadModel(QAbstractListModel):
+    """One conversation's messages with day separators; older pages on demand."""
+
+    PAGE = 200
+    loaded = Signal(bool)  # True: a fresh conversation (scroll to the end)
+
+    def __init__(self, tasks: Tasks, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._tasks = tasks
+        self._engine: Engine | None = None
+        self._sid: str | None = None
+        self._messages: list[ThreadMessage] = []
+        self._items: list[ThreadItem] = []
+        self._generation = 0
+        self.has_older = False
+        self._loading_older = False
+        self._reload_timer = QTimer(self)
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(30)
+        self._reload_timer.timeout.connect(lambda: self._spawn_load(fresh=False))
+
+    @property
+    def conversation_sid(self) -> str | None:
+        return self._sid
+
+    @property
+    def messages(self) -> list[ThreadMessage]:
+        return list(self._messages)
+
+    def set_engine(self, engine: Engine | None) -> None:
+        self._engine = engine
+        self.open(None)
+
+    def open(self, conversation_sid: str | None) -> None:
+        self._sid = conversation_sid
+        self._generation += 1
+        self.beginResetModel()
+        self._messages, self._items = [], []
+        self.has_older = False
+        self.endResetModel()
+        if conversation_sid:
+            self._spawn_load(fresh=True)
+
+    def reload(self) -> None:
+        if self._sid and not self._reload_timer.isActive():
+            self._reload_timer.start()
+
+    def _spawn_load(self, fresh: bool) -> None:
+        self._generation += 1
+        self._tasks.spawn(self._load(self._generation, fresh))
+
+    async def _load(self, generation: int, fresh: bool) -> None:
+        if self._engine is None or self._sid is None:
+            return
+        limit = max(self.PAGE, len(self._messages))
+        msgs = list(await self._engine.thread(self._sid, limit=limit))
+        if generation != self._generation:
+            return
+        self.has_older = len(msgs) >= limit
+        self._set_messages(msgs)
+        self.loaded.emit(fresh)
+
+    def load_older(self) -> None:
+        if not self.has_older or self._loading_older or not self._messages or self._sid is None:
+            return
+        self._loading_older = True
+        self._tasks.spawn(self._load_older(self._generation, self._messages[0].created_at))
+
+    async def _load_older(self, generation: int, before: datetime) -> None:
+        try:
+            if self._engine is None or self._sid is None:
+                return
+            older = list(await self._engine.thread(self._sid, limit=self.PAGE, before=before))
+            if generation != self._generation:
+                return
+            self.has_older = len(older) >= self.PAGE
+            known = {m.local_id for m in self._messages}
+            older = [m for m in older if m.local_id not in known]
+            if older:
+                self._set_messages(older + self._messages)
+        finally:
+            self._loading_older = False
+
+    def add_local(self, message: ThreadMessage) -> None:
+        """Show a just-queued message at once (the engine's next answer replaces it)."""
+        if message.conversation_sid != self._sid:
+            return
+        if any(m.local_id == message.local_id for m in self._messages):
+            return
+        self._set_messages([*self._messages, message], append_only=True)
+
+    def _set_messages(self, msgs: Sequence[ThreadMessage], append_only: bool = False) -> None:
+        items = build_items(msgs)
+        if append_only and items[: len(self._items)] == self._items:
+            start = len(self._items)
+            self.beginInsertRows(QModelIndex(), start, len(items) - 1)
+            self._messages, self._items = list(msgs), items
+            self.endInsertRows()
+            return
+        self.beginResetModel()
+        self._messages, self._items = list(msgs), items
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._items)
+
+    def item_at(self, i: int) -> ThreadItem | None:
+        return self._items[i] if 0 <= i < len(self._items) else None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        item = self.item_at(index.row())
+        if item is None:
+            return None
+        if role == ROW_ROLE:
+            return item
+        if isinstance(item, DayItem):
+            if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+                return fmt.day_label(item.day)
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return item.message.body
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return message_accessible_text(item.message)
+        return None
+
+
+def build_items(msgs: Sequence[ThreadMessage]) -> list[ThreadItem]:
+    items: list[ThreadItem] = []
+    last_day: date | None = None
+    last_author: tuple[str, str] | None = None
+    for m in msgs:
+        day = fmt.local(m.created_at).date()
+        if day != last_day:
+            items.append(DayItem(day))
+            last_day = day
+            last_author = None
+        author = (m.author_kind, m.author_name)
+        items.append(MessageItem(m, show_author=author != last_author))
+        last_author = author
+    return items
+
+
+# --------------------------------------------------------------------------- search
+
+
+def strip_marks(snippet: str) -> str:
+    return snippet.replace(MATCH_START, "").replace(MATCH_END, "")
+
+
+class SearchModel(QAbstractListModel):
+    searched = Signal(str, int)  # query, hits
+
+    def __init__(self, tasks: Tasks, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._tasks = tasks
+        self._engine: Engine | None = None
+        self._hits: list[SearchHit] = []
+        self._generation = 0
+        self.query = ""
+
+    def set_engine(self, engine: Engine | None) -> None:
+        self._engine = engine
+        self.search("")
+
+    def search(self, query: str) -> None:
+        self.query = query.strip()
+        self._generation += 1
+        if not self.query:
+            self._set([])
+            return
+        self._tasks.spawn(self._search(self._generation, self.query))
+
+    async def _search(self, generation: int, query: str) -> None:
+        if self._engine is None:
+            return
+        hits = list(await self._engine.search(query, limit=50))
+        if generation != self._generation:
+            return
+        self._set(hits)
+        self.searched.emit(query, len(hits))
+
+    def _set(self, hits: list[SearchHit]) -> None:
+        self.beginResetModel()
+        self._hits = hits
+        self.endResetModel()
+
+    def hit_at(self, i: int) -> SearchHit | None:
+        return self._hits[i] if 0 <= i < len(self._hits) else None
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._hits)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        hit = self.hit_at(index.row())
+        if hit is None:
+            return None
+        if role == ROW_ROLE:
+            return hit
+        if role == Qt.ItemDataRole.DisplayRole:
+            return hit.title
+        if role in (Qt.ItemDataRole.AccessibleTextRole, Qt.ItemDataRole.ToolTipRole):
+            return f"{hit.title}: {strip_marks(hit.snippet)}"
+        return None

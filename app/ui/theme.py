@@ -1,0 +1,172 @@
+"""Light and dark looks that follow the system's colour scheme.
+
+One `Theme` holds the colours the custom-painted parts (inbox rows, bubbles,
+badges) use, so the palette, the style sheet and the delegates never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+from app.ui.resources import resource_text
+
+
+@dataclass(frozen=True)
+class Theme:
+    dark: bool
+    window: str
+    surface: str  # panels, lists
+    surface_alt: str  # hovered rows, inputs
+    border: str
+    text: str
+    text_muted: str
+    accent: str
+    accent_text: str
+    selection: str
+    bubble_in: str
+    bubble_in_text: str
+    bubble_out: str
+    bubble_out_text: str
+    bubble_store: str
+    bubble_store_text: str
+    danger: str
+    warning: str
+    warning_bg: str
+    danger_bg: str
+    success: str
+    badge: str
+
+    def color(self, name: str) -> QColor:
+        return QColor(getattr(self, name))
+
+
+LIGHT = Theme(
+    dark=False,
+    window="#F4F5F7",
+    surface="#FFFFFF",
+    surface_alt="#F0F2F5",
+    border="#E1E4E8",
+    text="#1C2024",
+    text_muted="#6B7280",
+    accent="#2F6FEB",
+    accent_text="#FFFFFF",
+    selection="#E7EEFD",
+    bubble_in="#EEF0F3",
+    bubble_in_text="#1C2024",
+    bubble_out="#2F6FEB",
+    bubble_out_text="#FFFFFF",
+    bubble_store="#DDF3E4",
+    bubble_store_text="#10391F",
+    danger="#D93036",
+    warning="#A35200",
+    warning_bg="#FFF4E0",
+    danger_bg="#FDECEC",
+    success="#1F9D55",
+    badge="#E5484D",
+)
+
+DARK = Theme(
+    dark=True,
+    window="#111317",
+    surface="#181B20",
+    surface_alt="#22262D",
+    border="#2C3139",
+    text="#E8EAED",
+    text_muted="#9AA1AC",
+    accent="#5B8DEF",
+    accent_text="#FFFFFF",
+    selection="#23324F",
+    bubble_in="#262A31",
+    bubble_in_text="#E8EAED",
+    bubble_out="#3D6FD8",
+    bubble_out_text="#FFFFFF",
+    bubble_store="#1E3A2A",
+    bubble_store_text="#CFEFDA",
+    danger="#F2555A",
+    warning="#F5A524",
+    warning_bg="#3A2E14",
+    danger_bg="#3B1A1C",
+    success="#3DD68C",
+    badge="#E5484D",
+)
+
+
+def system_prefers_dark() -> bool:
+    hints = QGuiApplication.styleHints()
+    return hints.colorScheme() == Qt.ColorScheme.Dark
+
+
+def palette_for(theme: Theme) -> QPalette:
+    p = QPalette()
+    c = theme.color
+    roles = QPalette.ColorRole
+    p.setColor(roles.Window, c("window"))
+    p.setColor(roles.WindowText, c("text"))
+    p.setColor(roles.Base, c("surface"))
+    p.setColor(roles.AlternateBase, c("surface_alt"))
+    p.setColor(roles.Text, c("text"))
+    p.setColor(roles.PlaceholderText, c("text_muted"))
+    p.setColor(roles.Button, c("surface"))
+    p.setColor(roles.ButtonText, c("text"))
+    p.setColor(roles.Highlight, c("accent"))
+    p.setColor(roles.HighlightedText, c("accent_text"))
+    p.setColor(roles.ToolTipBase, c("surface"))
+    p.setColor(roles.ToolTipText, c("text"))
+    p.setColor(roles.Link, c("accent"))
+    p.setColor(roles.Mid, c("border"))
+    p.setColor(roles.Midlight, c("surface_alt"))
+    disabled = QPalette.ColorGroup.Disabled
+    for role in (roles.Text, roles.ButtonText, roles.WindowText):
+        p.setColor(disabled, role, c("text_muted"))
+    return p
+
+
+def style_sheet(theme: Theme) -> str:
+    qss = resource_text("web2text.qss")
+    # longest names first: "@text_muted" must not be eaten by "@text"
+    for key, value in sorted(vars(theme).items(), key=lambda kv: -len(kv[0])):
+        if isinstance(value, str):
+            qss = qss.replace("@" + key, value)
+    return qss
+
+
+class ThemeManager(QObject):
+    """Applies the theme matching the system scheme, now and whenever it changes."""
+
+    changed = Signal(object)
+
+    def __init__(self, app: QApplication, force: str | None = None) -> None:
+        super().__init__(app)
+        self._app = app
+        self._force = force  # "light" | "dark" | None (follow the system)
+        self.theme = LIGHT
+        app.setStyle("Fusion")
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_scheme)
+        self.apply()
+
+    def _on_scheme(self, _scheme: Qt.ColorScheme) -> None:
+        self.apply()
+
+    def apply(self) -> None:
+        dark = self._force == "dark" if self._force else system_prefers_dark()
+        self.theme = DARK if dark else LIGHT
+        set_current(self.theme)
+        self._app.setPalette(palette_for(self.theme))
+        self._app.setStyleSheet(style_sheet(self.theme))
+        self.changed.emit(self.theme)
+
+
+_current: list[Theme] = [LIGHT]
+
+
+def current() -> Theme:
+    """The theme in force (delegates read it at paint time)."""
+    return _current[0]
+
+
+def set_current(theme: Theme) -> None:
+    _current[0] = theme

@@ -1,0 +1,75 @@
+"""System tray: unread badge, notifications, Open/Quit menu; in-window notices without a tray."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from app.ui.notify_policy import Notification
+from app.ui.resources import app_icon, tray_icon
+
+
+class TrayController(QObject):
+    openRequested = Signal()
+    conversationRequested = Signal(object, object)  # conversation_sid, lead_id
+    quitRequested = Signal()
+
+    def __init__(self, parent: QObject | None = None, available: bool | None = None) -> None:
+        super().__init__(parent)
+        self.available = QSystemTrayIcon.isSystemTrayAvailable() if available is None else available
+        self.unread = 0
+        self.shown: list[Notification] = []  # what was shown (tests, diagnostics)
+        self._last: Notification | None = None
+        self.icon: QSystemTrayIcon | None = None
+        self.menu = QMenu()
+        self.open_action = QAction("Open Web2Text", self.menu)
+        self.open_action.triggered.connect(self.openRequested)
+        self.quit_action = QAction("Quit", self.menu)
+        self.quit_action.triggered.connect(self.quitRequested)
+        self.menu.addAction(self.open_action)
+        self.menu.addSeparator()
+        self.menu.addAction(self.quit_action)
+        if self.available:
+            self.icon = QSystemTrayIcon(tray_icon(0), self)
+            self.icon.setContextMenu(self.menu)
+            self.icon.activated.connect(self._activated)
+            self.icon.messageClicked.connect(self.open_last)
+            self.icon.show()
+        self.set_unread(0)
+
+    def tooltip(self) -> str:
+        if self.unread <= 0:
+            return "Web2Text — no unread messages"
+        return f"Web2Text — {self.unread} unread message{'s' if self.unread != 1 else ''}"
+
+    def set_unread(self, count: int) -> None:
+        self.unread = max(0, count)
+        if self.icon is not None:
+            self.icon.setIcon(tray_icon(self.unread))
+            self.icon.setToolTip(self.tooltip())
+
+    def notify(self, n: Notification) -> None:
+        self.shown.append(n)
+        self._last = n
+        if self.icon is not None:
+            self.icon.showMessage(n.title, n.body, app_icon(), 8000)
+
+    def open_last(self) -> None:
+        """The user clicked the latest notification."""
+        n = self._last
+        if n is None:
+            self.openRequested.emit()
+        else:
+            self.conversationRequested.emit(n.conversation_sid, n.lead_id)
+
+    def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (
+            QSystemTrayIcon.ActivationReason.Trigger,
+            QSystemTrayIcon.ActivationReason.DoubleClick,
+        ):
+            self.openRequested.emit()
+
+    def hide(self) -> None:
+        if self.icon is not None:
+            self.icon.hide()

@@ -1,0 +1,97 @@
+"""Fixtures for the desktop UI tests: a qasync loop inside pytest-qt, an in-memory
+keyring, the theme, and a main window over the fake engine."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import keyring
+import keyring.backend
+import pytest
+import qasync
+from PySide6.QtWidgets import QApplication
+
+from app.ui.bridge import EngineBridge
+from app.ui.mainwindow import MainWindow
+from app.ui.theme import ThemeManager
+from tests.ui.fake_engine import FakeEngine, demo_engine
+
+T = TypeVar("T")
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    priority = 10  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.store.pop((service, username), None)
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    previous = keyring.get_keyring()
+    ring = MemoryKeyring()
+    keyring.set_keyring(ring)
+    yield ring
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture(scope="session")
+def themed_app(qapp: QApplication) -> QApplication:
+    qapp.setApplicationName("Web2Text")
+    ThemeManager(qapp, force="light")
+    return qapp
+
+
+@pytest.fixture
+def loop(themed_app: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+    """A qasync loop that runs whenever Qt processes events (qtbot.wait*, keyClicks...)."""
+    lp = qasync.QEventLoop(themed_app, already_running=True)
+    asyncio.set_event_loop(lp)
+    yield lp
+    pending = [t for t in asyncio.all_tasks(lp) if not t.done()]
+    for t in pending:
+        t.cancel()
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def run(qtbot: Any, loop: asyncio.AbstractEventLoop):  # type: ignore[no-untyped-def]
+    """run(coro) -> result, pumping Qt (and so asyncio) until it is done."""
+
+    def _run(coro: Coroutine[Any, Any, T], timeout: int = 5000) -> T:
+        task = asyncio.ensure_future(coro)
+        qtbot.waitUntil(task.done, timeout=timeout)
+        return task.result()
+
+    return _run
+
+
+@pytest.fixture
+def engine() -> FakeEngine:
+    return demo_engine()
+
+
+@pytest.fixture
+def window(qtbot: Any, run: Any, engine: FakeEngine) -> MainWindow:  # type: ignore[no-untyped-def]
+    bridge = EngineBridge()
+    engine.add_listener(bridge)
+    run(engine.start())
+    w = MainWindow(tray_available=False)
+    w.bridge_ref = bridge  # type: ignore[attr-defined]
+    qtbot.addWidget(w)
+    w.set_engine(engine, bridge)
+    w.show()
+    qtbot.waitUntil(lambda: w.leads_model.rowCount() == len(engine.leads))
+    return w

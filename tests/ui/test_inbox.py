@@ -1,0 +1,143 @@
+"""The inbox: rows, paging, filters, locations, accessible text, keyboard."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAccessible
+from PySide6.QtWidgets import QApplication
+
+from app.sync.api import LeadFilter
+from app.ui.mainwindow import MainWindow
+from app.ui.models import LeadsModel
+from app.ui.tasks import Tasks
+from tests.ui.fake_engine import FakeEngine
+
+
+def activate(w: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.waitActive(w):
+        w.activateWindow()
+
+
+def names(w: MainWindow) -> list[str]:
+    return [w.leads_model.row_at(i).name for i in range(w.leads_model.rowCount())]  # type: ignore[union-attr]
+
+
+def test_window_identity_and_accessible_names(window: MainWindow) -> None:
+    assert QApplication.applicationName() == "Web2Text"
+    assert "Web2Text" in window.windowTitle()
+    for name in ("Leads", "Search", "Conversation", "Message", "Send", "Location"):
+        found = [
+            w
+            for w in window.findChildren(object)
+            if getattr(w, "accessibleName", None) and w.accessibleName() == name
+        ]
+        assert found, f"no widget with accessible name {name!r}"
+
+
+def test_rows_ordered_by_last_activity_with_accessible_text(
+    window: MainWindow, engine: FakeEngine
+) -> None:
+    rows = [window.leads_model.row_at(i) for i in range(window.leads_model.rowCount())]
+    times = [r.last_activity_at for r in rows if r]
+    assert times == sorted(times, reverse=True)
+    assert names(window)[0] == "Maria Gonzalez"
+    # the row's visible text is exposed to screen readers
+    iface = QAccessible.queryAccessibleInterface(window.leads_view)
+    assert iface is not None
+    texts = [iface.child(i).text(QAccessible.Text.Name) for i in range(iface.childCount())]
+    maria = next(t for t in texts if t.startswith("Maria Gonzalez"))
+    assert "(312) 555-0142" in maria and "New" in maria and "1 unread" in maria
+    assert "waiting" in maria and "unassigned" in maria
+    james = next(t for t in texts if t.startswith("James Whitaker"))
+    assert "assigned to Dana Whitfield" in james and "waiting" not in james
+
+
+def test_speed_to_lead_timer_and_relative_time_painted(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    image = window.leads_view.viewport().grab().toImage()
+    assert not image.isNull()
+    from app.ui import fmt
+
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    assert fmt.waiting_time(now - timedelta(minutes=3), now) == "3m"
+    assert fmt.waiting_time(now - timedelta(minutes=65), now) == "1h 05m"
+    assert fmt.relative_time(now - timedelta(seconds=20), now) == "now"
+    assert fmt.relative_time(now - timedelta(minutes=7), now) == "7m"
+
+
+def test_filters_by_clicking_chips(window: MainWindow, engine: FakeEngine, qtbot) -> None:  # type: ignore[no-untyped-def]
+    qtbot.mouseClick(window.mine_chip, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: names(window) == ["James Whitaker"])
+    qtbot.mouseClick(window.mine_chip, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.unassigned_chip, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "James Whitaker" not in names(window) and len(names(window)) == 4)
+    qtbot.mouseClick(window.unassigned_chip, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.unread_chip, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: (
+            set(names(window)) == {"Maria Gonzalez", "Kevin O'Brien", "Tom Becker", "Alicia Moore"}
+        )
+    )
+    qtbot.mouseClick(window.unread_chip, Qt.MouseButton.LeftButton)
+    window.status_filter.setCurrentIndex(window.status_filter.findData("appointment"))
+    window.status_filter.activated.emit(window.status_filter.currentIndex())
+    qtbot.waitUntil(lambda: names(window) == ["Priya Raman"])
+    assert window.count_label.text() == "1 lead"
+
+
+def test_location_switcher_shows_unread_and_filters(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: window.location.count() == 3)
+    items = [window.location.itemText(i) for i in range(3)]
+    assert items[0].startswith("All locations") and "unread" in items[0]
+    assert any(t.startswith("Naperville Showroom") and "(3 unread)" in t for t in items)
+    window.location.setCurrentIndex(window.location.findData("loc-2"))
+    window.location.activated.emit(window.location.currentIndex())
+    qtbot.waitUntil(lambda: set(names(window)) == {"Priya Raman", "Alicia Moore"})
+
+
+def test_lazy_paging_fetches_more_on_scroll(qtbot, run) -> None:  # type: ignore[no-untyped-def]
+    e = FakeEngine()
+    e.add_location("loc-1", "Store")
+    for i in range(250):
+        e.add_lead(f"Customer {i:03d}", f"+1312555{i:04d}", minutes_ago=i)
+    model = LeadsModel(Tasks())
+    model.set_engine(e)
+    qtbot.waitUntil(lambda: model.rowCount() == 100)
+    assert model.total == 250 and model.canFetchMore()
+    from PySide6.QtWidgets import QListView
+
+    view = QListView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.resize(300, 400)
+    view.show()
+    view.scrollToBottom()
+    qtbot.waitUntil(lambda: model.rowCount() >= 200)
+    assert e.calls.count("list_leads") >= 2
+    # a reload keeps what was loaded instead of jumping back to page one
+    model.reload(now=True)
+    qtbot.waitUntil(lambda: model.rowCount() >= 200)
+
+
+def test_alt_up_down_moves_between_conversations(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    activate(window, qtbot)
+    window.search.setFocus()
+    qtbot.keyClick(window.search, Qt.Key.Key_Down, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: window.current is not None and window.current.name == "Maria Gonzalez")
+    qtbot.keyClick(window.search, Qt.Key.Key_Down, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: window.current is not None and window.current.name == "Kevin O'Brien")
+    qtbot.keyClick(window.search, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: window.current is not None and window.current.name == "Maria Gonzalez")
+
+
+def test_new_lead_appears_live(window: MainWindow, engine: FakeEngine, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from app.sync.api import ChangesApplied
+
+    d = engine.add_lead("Zed Newcomer", "+13125550999", minutes_ago=0)
+    engine.emit(ChangesApplied(lead_ids=frozenset({d.lead_id})))
+    qtbot.waitUntil(lambda: names(window)[:1] == ["Zed Newcomer"])
+
+
+def test_filter_dataclass_roundtrip() -> None:
+    assert LeadFilter(unread_only=True) != LeadFilter()
