@@ -187,6 +187,10 @@ class LeadCreate:
         )
 
 
+#: The name docs/architecture.md uses for the parsed request.
+LeadCreateRequest = LeadCreate
+
+
 # --------------------------------------------------------------------------- field parsers
 
 

@@ -22,6 +22,7 @@ from typing import Annotated, Any, ClassVar, Final, Literal, Self, TypeAlias
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -434,18 +435,30 @@ class LeadTraffic(CompatModel):
     Type: str | None = None
 
 
+def _lower_contact(value: object) -> object:
+    # Older items and other writers are not consistent about case ("Text").
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 class LeadDetails(CompatModel):
-    """`Lead` of a lead state: the form as submitted (phone normalized to E.164)."""
+    """`Lead` of a lead state: the form as submitted (phone normalized to E.164).
+
+    Reading is lenient where older items may differ (missing texts read as "",
+    contact method in any case): `status` must answer for every stored lead.
+    The create request itself is validated strictly by `app.core.lead_schema`.
+    """
 
     _omit_when_none = frozenset({"IPAddress", "AssociatedProductInfo", "Traffic"})
 
     LocationId: str
-    PageUrl: str
+    PageUrl: str = ""
     IPAddress: str | None = None
-    Name: str
+    Name: str = ""
     PhoneNumber: str
-    PreferredMethodOfContact: ContactMethod = ContactMethod.TEXT
-    CustomerMessage: str
+    PreferredMethodOfContact: Annotated[ContactMethod, BeforeValidator(_lower_contact)] = (
+        ContactMethod.TEXT
+    )
+    CustomerMessage: str = ""
     AssociatedProductInfo: LeadProductInfo | None = None
     Traffic: LeadTraffic | None = None
 
@@ -456,7 +469,11 @@ class IntegrationState(CompatModel):
 
     _omit_when_none = frozenset({"ErrorInfo"})
 
-    SyncStatus: _SyncStatus = _SyncStatus.NOT_SYNCED
+    # Other integrations are written by other systems: an unknown status is
+    # kept as its string rather than making the whole item unreadable.
+    SyncStatus: Annotated[_SyncStatus | str, Field(union_mode="left_to_right")] = (
+        _SyncStatus.NOT_SYNCED
+    )
     Data: dict[str, Any] = Field(default_factory=dict)
     LastSynced: LenientUtcDatetime | None = None
     ErrorInfo: Any = None

@@ -507,3 +507,18 @@ def test_dump_plain_pydantic_model() -> None:
         at: datetime
 
     assert dump(Plain(at=datetime(2026, 1, 1, tzinfo=UTC))) == {"at": "2026-01-01T00:00:00Z"}
+
+
+def test_older_items_stay_readable() -> None:
+    item = _legacy_item()
+    del item["Lead"]["PageUrl"], item["Lead"]["CustomerMessage"]
+    item["Lead"]["PreferredMethodOfContact"] = " Phone"
+    item["Integrations"]["Nexus"]["SyncStatus"] = "PENDING"
+    state = parse_lead_state(item)
+    assert state.Lead.PageUrl == "" and state.Lead.CustomerMessage == ""
+    assert state.Lead.PreferredMethodOfContact is ContactMethod.PHONE
+    assert state.Integrations["Nexus"].SyncStatus == "PENDING"
+    assert state.Integrations["Twilio"].SyncStatus is SyncStatus.SYNCED
+    assert dump(state)["Integrations"]["Nexus"]["SyncStatus"] == "PENDING"
+    with pytest.raises(ValidationError):
+        parse_lead_state({**item, "Status": "DELETED"})
