@@ -392,6 +392,12 @@ class SyncEngine:
                 self._changed.set()
                 await asyncio.sleep(AUTH_RETRY_SECONDS)
             except (RelayTransientError, RelayFinalError) as exc:
+                if isinstance(exc, RelayFinalError) and exc.reason == "invalid_cursor":
+                    # the relay no longer knows our position (its log was reset):
+                    # start over from the beginning; applying is idempotent
+                    log.warning("relay refused the cursor; catching up from the start")
+                    self._cursor = None
+                    await self.db.writer.run(store.set_meta, "cursor", "")
                 attempt += 1
                 self._caught_up.clear()
                 self._set_state(SyncState.OFFLINE, str(exc))

@@ -494,7 +494,7 @@ def _apply_lead_patch_locally(conn: sa.Connection, lead_id: str, payload: dict[s
 
 
 def cursor_of(conn: sa.Connection) -> str | None:
-    return get_meta(conn, "cursor")
+    return get_meta(conn, "cursor") or None
 
 
 # --------------------------------------------------------------------------- outbox: enqueue
@@ -704,6 +704,12 @@ def mark_failed(conn: sa.Connection, outbox_id: str, reason: str, message: str) 
         conn.exec_driver_sql(
             "UPDATE messages SET status = 'failed_local', error_reason = ?, error_message = ? "
             "WHERE outbox_id = ?", (reason, message[:500], outbox_id))
+        lead = conn.exec_driver_sql(
+            "SELECT lead_id FROM outbox WHERE outbox_id = ? AND kind = 'update_lead'",
+            (outbox_id,)).first()
+        if lead is not None:
+            # a refused edit no longer overlays the relay's state
+            _restore_lead(conn, str(lead[0]))
 
 
 def update_payload(conn: sa.Connection, outbox_id: str, payload: dict[str, Any]) -> None:
