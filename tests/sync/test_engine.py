@@ -48,7 +48,7 @@ async def test_catch_up_in_batches_then_live_stream(fake_relay: Any, engine_fact
     await rec.wait_for(lambda: any(
         not e.during_catch_up and e.messages[0].message_sid == "IMlive"
         for e in rec.of(InboundMessages)))
-    live = [e for e in rec.of(InboundMessages) if not e.during_catch_up][0]
+    live = next(e for e in rec.of(InboundMessages) if not e.during_catch_up)
     assert live.messages[0].lead_id == "lead3" and live.messages[0].customer_name == "Customer 3"
     assert any("IMlive" in e.message_sids and not e.initial_catch_up
                for e in rec.of(ChangesApplied))
@@ -267,7 +267,7 @@ async def test_dead_stream_is_detected_by_heartbeat_timeout(tmp_path: Path,
 
     threading.Thread(target=serve, daemon=True).start()
     try:
-        engine, rec = await engine_factory(f"http://127.0.0.1:{port}", heartbeat_timeout=0.5)
+        _engine, rec = await engine_factory(f"http://127.0.0.1:{port}", heartbeat_timeout=0.5)
         await rec.wait_for(lambda: len(streams) >= 2, timeout=10)
         assert streams[1] - streams[0] >= 0.5
         assert any(isinstance(e, StatusChanged) and e.status.state is SyncState.OFFLINE
