@@ -21,6 +21,8 @@ import httpx
 import phonenumbers
 from pydantic import TypeAdapter, ValidationError
 
+from app.core.optout import twilio_opt_out_type
+from app.core.segments import analyze as analyze_segments
 from app.sandbox.twilio_sim.clock import SimClock, iso
 from app.sandbox.twilio_sim.config import SimConfig
 from app.sandbox.twilio_sim.errors import (
@@ -30,7 +32,6 @@ from app.sandbox.twilio_sim.errors import (
     not_found,
 )
 from app.sandbox.twilio_sim.faults import FaultState
-from app.sandbox.twilio_sim.keywords import opt_out_type
 from app.sandbox.twilio_sim.logutil import mask
 from app.sandbox.twilio_sim.models import (
     Conversation,
@@ -768,7 +769,7 @@ class SimState:
                 raise bad_param(f"{name} must be an E.164 phone number")
         if to not in self.pool:
             raise bad_param("to must be one of the simulator's pool numbers")
-        kind = opt_out_type(body)
+        kind = twilio_opt_out_type(body)
         sms_sid = new_sid("SM")
         with self.lock:
             if kind == "STOP":
@@ -1013,14 +1014,7 @@ def _region(e164: str) -> str:
 
 
 def _segments(body: str) -> int:
-    try:  # the project's own GSM-7/UCS-2 segment counter, once it exists
-        from app.core.segments import analyze
-
-        return int(analyze(body).segments)
-    except Exception:
-        if len(body) <= 160:
-            return 1
-        return -(-len(body) // 153)
+    return max(int(analyze_segments(body).segments), 1)
 
 
 def _iso_ms(dt: datetime) -> str:
