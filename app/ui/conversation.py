@@ -63,14 +63,14 @@ class ThreadView(QListView):
     def _on_loaded(self, fresh: bool) -> None:
         if fresh or self._at_bottom:
             self.scrollToBottom()
-            QTimer.singleShot(0, self.scrollToBottom)
+            QTimer.singleShot(0, self, self.scrollToBottom)
         else:
             bar = self.verticalScrollBar()
             bar.setValue(bar.maximum() - self._from_bottom)
 
     def _on_inserted(self, _parent: QModelIndex, _first: int, _last: int) -> None:
         self.scrollToBottom()
-        QTimer.singleShot(0, self.scrollToBottom)
+        QTimer.singleShot(0, self, self.scrollToBottom)
 
     def _on_scroll(self, value: int) -> None:
         if value <= 4 and self._model.has_older:

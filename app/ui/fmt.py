@@ -86,7 +86,9 @@ def day_label(day: date, today: date | None = None) -> str:
         return "Today"
     if day == today - timedelta(days=1):
         return "Yesterday"
-    if (today - day).days < 7:
+    if day == today + timedelta(days=1):
+        return "Tomorrow"
+    if 0 < (today - day).days < 7:
         return day.strftime("%A")
     if day.year == today.year:
         return f"{day.strftime('%A, %B')} {day.day}"

@@ -365,7 +365,6 @@ class MainWindow(QMainWindow):
         self.jump = JumpDialog(self)
         self.jump.chosen.connect(self.open_lead)
         add("Ctrl+K", lambda: self.jump.popup(self.engine))
-        add(QKeySequence.StandardKey.Find, self.focus_search)
         add("Ctrl+F", self.focus_search)
         add("Ctrl+Return", self.pane.composer.submit)
         add("Ctrl+Enter", self.pane.composer.submit)

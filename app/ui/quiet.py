@@ -1,31 +1,36 @@
-"""The composer's quiet-hours warning, from `app.core.quiet_hours`."""
+"""The composer's quiet-hours warning, from `app.core.quiet_hours.check`."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from app.core import quiet_hours as qh
 from app.ui import fmt
-
-#: a customer who texted within this window may be answered at any hour
-REPLY_WINDOW = timedelta(hours=24)
 
 
 def quiet_hours_warning(
     now: datetime, *, phone: str, location_tz: str | None, last_inbound_at: datetime | None
 ) -> str | None:
-    """The warning to show above the composer, or None when sending now is fine."""
-    if last_inbound_at is not None and now - last_inbound_at < REPLY_WINDOW:
-        return None
-    try:
-        from app.core import quiet_hours as qh
-    except ImportError:  # the domain module ships separately; no warning rather than a crash
-        return None
+    """The warning to show above the composer, or None when sending now is fine.
 
-    next_at = qh.check(now, phone=phone, timezone=location_tz)
-    if next_at is None:
+    The rule (24-hour customer-contact exemption, recipient's time zone and state
+    window) lives in core; this only words it for staff.
+    """
+    decision = qh.check(now, last_inbound_at, location_tz, phone)
+    if decision.allowed:
         return None
-    when = f"{fmt.day_label(fmt.local(next_at).date())} at {fmt.clock(next_at)}"
+    theirs = decision.next_allowed_at.astimezone(ZoneInfo(decision.tz))
+    day = fmt.day_label(theirs.date(), decision.local_time.date())
+    hour = theirs.hour % 12 or 12
+    when = (
+        f"{day.lower() if day in ('Today', 'Tomorrow') else day} at {hour}:{theirs.minute:02d} "
+        f"{'AM' if theirs.hour < 12 else 'PM'}"
+    )
+    local_now = decision.local_time
+    lhour = local_now.hour % 12 or 12
     return (
-        "It's outside texting hours where this customer lives, and they haven't texted in "
-        f"the last 24 hours. The relay will hold this message; next allowed time: {when}."
+        f"Quiet hours: it's {lhour}:{local_now.minute:02d} {'AM' if local_now.hour < 12 else 'PM'} "
+        "for this customer and they haven't texted in 24 hours. "
+        f"Next allowed time: {when} their time."
     )

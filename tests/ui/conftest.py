@@ -78,6 +78,29 @@ def run(qtbot: Any, loop: asyncio.AbstractEventLoop):  # type: ignore[no-untyped
     return _run
 
 
+def activate(w: Any, qtbot: Any) -> None:
+    """Make `w` the active window (shortcuts and focus need it, even offscreen)."""
+    with qtbot.waitActive(w):
+        w.activateWindow()
+
+
+def open_lead(window: MainWindow, qtbot: Any, name: str) -> None:
+    """Click the inbox row with this customer's name, like a person would."""
+    model = window.leads_model
+    row = next(i for i in range(model.rowCount()) if model.row_at(i).name == name)  # type: ignore[union-attr]
+    rect = window.leads_view.visualRect(model.index(row))
+    from PySide6.QtCore import Qt
+
+    qtbot.mouseClick(window.leads_view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: window.current is not None and window.current.name == name)
+    qtbot.waitUntil(
+        lambda: (
+            window.thread_model.conversation_sid == window.current.conversation_sid
+            and window.thread_model.rowCount() > 0
+        )
+    )
+
+
 @pytest.fixture
 def engine() -> FakeEngine:
     return demo_engine()

@@ -1,0 +1,277 @@
+"""Conversation pane, composer, lead panel and search, driven like a person would."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAccessible
+
+from app.ui.mainwindow import MainWindow
+from app.ui.models import DayItem, MessageItem
+from tests.ui.conftest import activate, open_lead
+from tests.ui.fake_engine import FakeEngine
+
+
+def bubbles(w: MainWindow) -> list[MessageItem]:
+    m = w.thread_model
+    return [it for i in range(m.rowCount()) if isinstance(it := m.item_at(i), MessageItem)]
+
+
+def test_thread_shows_bubbles_day_separators_and_states(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    open_lead(window, qtbot, "James Whitaker")
+    items = [window.thread_model.item_at(i) for i in range(window.thread_model.rowCount())]
+    assert isinstance(items[0], DayItem)
+    kinds = [b.message.author_kind for b in bubbles(window)]
+    assert kinds == ["customer", "staff", "customer", "store", "staff"]
+    iface = QAccessible.queryAccessibleInterface(window.pane.view)
+    assert iface is not None and iface.text(QAccessible.Text.Name) == "Conversation"
+    texts = [iface.child(i).text(QAccessible.Text.Name) for i in range(iface.childCount())]
+    assert texts[0] == "Today"
+    assert any("from the store phone" in t or "Store phone" in t for t in texts)
+    failed = next(t for t in texts if "Shaw Bellera" in t)
+    assert "Not sent: Outside the customer's allowed hours" in failed and "Retry" in failed
+    # customer bubbles on the left, staff on the right
+    view = window.pane.view
+    delegate = view.delegate
+    cust = next(
+        i
+        for i in range(len(items))
+        if isinstance(items[i], MessageItem) and items[i].message.author_kind == "customer"
+    )
+    staff = next(
+        i
+        for i in range(len(items))
+        if isinstance(items[i], MessageItem) and items[i].message.author_kind == "staff"
+    )
+    font = view.font()
+    r1 = view.visualRect(window.thread_model.index(cust))
+    r2 = view.visualRect(window.thread_model.index(staff))
+    lc = delegate.layout(r1, items[cust].message, True, font).bubble
+    ls = delegate.layout(r2, items[staff].message, True, font).bubble
+    assert lc.left() < r1.width() // 3 and ls.right() > 2 * r2.width() // 3
+
+
+def test_enter_sends_and_bubble_appears_pending(
+    window: MainWindow, engine: FakeEngine, qtbot
+) -> None:  # type: ignore[no-untyped-def]
+    open_lead(window, qtbot, "Maria Gonzalez")
+    sid = window.current.conversation_sid  # type: ignore[union-attr]
+    edit = window.pane.composer.edit
+    edit.setFocus()
+    qtbot.keyClicks(edit, "Yes we have it")
+    qtbot.keyClick(edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(edit, "in stock!")
+    assert edit.toPlainText() == "Yes we have it\nin stock!"
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: engine.sent == [(sid, "Yes we have it\nin stock!")])
+    assert edit.toPlainText() == ""
+    qtbot.waitUntil(lambda: bubbles(window)[-1].message.body == "Yes we have it\nin stock!")
+    # delivered by the engine → status moves on
+    qtbot.waitUntil(lambda: bubbles(window)[-1].message.status == "sent")
+
+
+def test_ctrl_enter_and_send_button(window: MainWindow, engine: FakeEngine, qtbot) -> None:  # type: ignore[no-untyped-def]
+    open_lead(window, qtbot, "Kevin O'Brien")
+    activate(window, qtbot)
+    edit = window.pane.composer.edit
+    edit.setFocus()
+    qtbot.keyClicks(edit, "first")
+    qtbot.keyClick(edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: [b for _, b in engine.sent] == ["first"])
+    assert not window.pane.composer.send_button.isEnabled()
+    qtbot.keyClicks(edit, "second")
+    assert window.pane.composer.send_button.isEnabled()
+    qtbot.mouseClick(window.pane.composer.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: [b for _, b in engine.sent] == ["first", "second"])
+    # blank text never goes out
+    qtbot.keyClicks(edit, "   ")
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    qtbot.wait(50)
+    assert len(engine.sent) == 2
+
+
+def test_counter_shows_segments_and_encoding(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    open_lead(window, qtbot, "Maria Gonzalez")
+    c = window.pane.composer
+    qtbot.keyClicks(c.edit, "Hello")
+    assert c.counter.text().startswith("5 characters · 1 segment · GSM-7")
+    c.edit.clear()
+    qtbot.keyClicks(c.edit, "x" * 161)
+    assert "2 segments" in c.counter.text()
+    c.edit.clear()
+    # QTest cannot synthesise non-Latin-1 key presses; an input method inserts text like this
+    c.edit.insertPlainText("Привет")
+    assert "UCS-2" in c.counter.text()
+
+
+def test_failed_message_retry_by_click(window: MainWindow, engine: FakeEngine, qtbot) -> None:  # type: ignore[no-untyped-def]
+    open_lead(window, qtbot, "James Whitaker")
+    view = window.pane.view
+    row = next(
+        i
+        for i in range(window.thread_model.rowCount())
+        if isinstance(it := window.thread_model.item_at(i), MessageItem)
+        and it.message.status == "failed_local"
+    )
+    index = window.thread_model.index(row)
+    view.scrollTo(index)
+    rect = view.delegate.retry_rect(view.visualRect(index), index, view.font())
+    assert rect is not None
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: engine.retried == ["ob-demo"])
+    qtbot.waitUntil(
+        lambda: all(b.message.status not in ("failed_local", "pending") for b in bubbles(window))
+    )
+
+
+def test_send_failure_shows_reason_and_retry(window: MainWindow, engine: FakeEngine, qtbot) -> None:  # type: ignore[no-untyped-def]
+    open_lead(window, qtbot, "Maria Gonzalez")
+    engine.fail_next_send = ("recipient_opted_out", "The customer opted out")
+    qtbot.keyClicks(window.pane.composer.edit, "hello?")
+    qtbot.keyClick(window.pane.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: bubbles(window)[-1].message.status == "failed_local")
+    assert "The customer opted out" in window.error_label.text()
+    view = window.pane.view
+    view.setFocus()
+    view.setCurrentIndex(window.thread_model.index(window.thread_model.rowCount() - 1))
+    qtbot.keyClick(view, Qt.Key.Key_R)
+    qtbot.waitUntil(lambda: len(engine.retried) == 1)
+
+
+def test_opted_out_disables_composer_with_banner(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    open_lead(window, qtbot, "Alicia Moore")
+    c = window.pane.composer
+    assert window.pane.optout_banner.isVisible()
+    assert "opted out" in window.pane.optout_banner.label.text()
+    assert not c.edit.isEnabled() and not c.send_button.isEnabled()
+    assert c.blocked.isVisible() and "opted out" in c.blocked.text()
+
+
+def test_possible_opt_out_prompt(window: MainWindow, engine: FakeEngine, qtbot) -> None:  # type: ignore[no-untyped-def]
+    open_lead(window, qtbot, "Tom Becker")
+    banner = window.pane.possible_banner
+    assert banner.isVisible()
+    qtbot.mouseClick(window.pane.mark_lost_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any(u[1].get("pipeline_status") == "lost" for u in engine.updates))
+    assert not banner.isVisible()
+
+
+def test_lead_panel_shows_submission_and_edits(
+    window: MainWindow, engine: FakeEngine, qtbot
+) -> None:  # type: ignore[no-untyped-def]
+    open_lead(window, qtbot, "Maria Gonzalez")
+    panel = window.panel
+    assert panel.isVisible()
+    shown = " | ".join(lbl.text() for lbl in panel.findChildren(type(window.count_label)))
+    for expected in (
+        "(312) 555-0142",
+        "Oak Natural",
+        "google",
+        "Naperville Showroom",
+        "dealer.example.com",
+        "Text",
+    ):
+        assert expected in shown, expected
+    panel.pipeline.setCurrentIndex(panel.pipeline.findData("engaged"))
+    panel.pipeline.activated.emit(panel.pipeline.currentIndex())
+    qtbot.waitUntil(lambda: engine.leads[window.current.lead_id].pipeline_status == "engaged")  # type: ignore[union-attr]
+    panel.assignee.setCurrentIndex(panel.assignee.findData("staff-1"))
+    panel.assignee.activated.emit(panel.assignee.currentIndex())
+    qtbot.waitUntil(lambda: engine.leads[window.current.lead_id].assignee_id == "staff-1")  # type: ignore[union-attr]
+    qtbot.keyClicks(panel.note_edit, "Wants samples Saturday")
+    qtbot.keyClick(panel.note_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(
+        lambda: any(
+            n.body == "Wants samples Saturday" for n in engine.leads[window.current.lead_id].notes
+        )
+    )  # type: ignore[union-attr]
+    qtbot.waitUntil(
+        lambda: (
+            "Wants samples Saturday"
+            in " ".join(lbl.text() for lbl in panel.findChildren(type(window.count_label)))
+        )
+    )
+    # the inbox row reflects it (mine filter now finds her)
+    qtbot.mouseClick(window.mine_chip, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.leads_model.index_of(window.current.lead_id) >= 0)  # type: ignore[union-attr]
+
+
+def test_opening_unread_conversation_marks_it_read(
+    window: MainWindow, engine: FakeEngine, qtbot
+) -> None:  # type: ignore[no-untyped-def]
+    open_lead(window, qtbot, "Kevin O'Brien")
+    qtbot.waitUntil(lambda: engine.read_marks == [window.current.conversation_sid])  # type: ignore[union-attr]
+
+
+def test_inbound_message_shows_bubble_live(window: MainWindow, engine: FakeEngine, qtbot) -> None:  # type: ignore[no-untyped-def]
+    open_lead(window, qtbot, "Maria Gonzalez")
+    engine.receive(window.current.lead_id, "Also, do you deliver?")  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: bubbles(window)[-1].message.body == "Also, do you deliver?")
+
+
+def test_templates_fill_merge_fields(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from app.ui.composer import Template
+
+    window.set_templates([Template("Hi", "Hi {first_name}, it's {staff_name} at {location_name}.")])
+    open_lead(window, qtbot, "Maria Gonzalez")
+    menu = window.pane.composer.templates_menu
+    actions = [a for a in menu.actions() if a.text() == "Hi"]
+    actions[0].trigger()
+    assert window.pane.composer.text() == "Hi Maria, it's Dana at Naperville Showroom."
+
+
+def test_search_highlights_and_opens(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    activate(window, qtbot)
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.search.hasFocus()
+    qtbot.keyClicks(window.search, "tacoma")
+    qtbot.waitUntil(lambda: window.search_model.rowCount() == 1)
+    assert window.list_stack.currentWidget() is window.results_view
+    hit = window.search_model.hit_at(0)
+    from app.sync.api import MATCH_START
+    from app.ui import theme
+    from app.ui.delegates import highlight_html
+
+    assert hit is not None and MATCH_START in hit.snippet
+    assert "<span" in highlight_html(
+        hit.snippet, theme.current()
+    ) and "Tacoma</span>" in highlight_html(hit.snippet, theme.current())
+    rect = window.results_view.visualRect(window.search_model.index(0))
+    qtbot.mouseClick(window.results_view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: window.current is not None and window.current.name == "Kevin O'Brien")
+    # Esc clears the search and returns to the inbox
+    window.search.setFocus()
+    qtbot.keyClick(window.search, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: window.search.text() == "")
+    assert window.list_stack.currentWidget() is window.leads_view
+
+
+def test_search_without_matches_shows_empty_state(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    qtbot.keyClicks(window.search, "zzzz-nothing")
+    qtbot.waitUntil(lambda: window.list_stack.currentWidget() is window.no_results)
+
+
+def test_ctrl_k_jumps_to_lead(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    activate(window, qtbot)
+    qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(window.jump.isVisible)
+    qtbot.keyClicks(window.jump.edit, "priya")
+    qtbot.waitUntil(lambda: window.jump.model.rowCount() == 1)
+    qtbot.keyClick(window.jump.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.current is not None and window.current.name == "Priya Raman")
+    assert not window.jump.isVisible()
+
+
+def test_offline_banner_and_status_bar(window: MainWindow, engine: FakeEngine, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from app.sync.api import SyncState, SyncStatus
+
+    engine.set_status(
+        SyncStatus(SyncState.OFFLINE, pending=2, failed=1, last_error="relay unreachable")
+    )
+    assert window.offline_banner.isVisible()
+    assert "Offline" in window.state_label.text()
+    assert window.queue_label.text() == "2 waiting to send · 1 failed"
+    assert window.error_label.text() == "relay unreachable"
+    engine.set_status(SyncStatus(SyncState.SYNCING))
+    assert not window.offline_banner.isVisible() and "Syncing" in window.state_label.text()
+    engine.set_status(SyncStatus(SyncState.ONLINE))
+    assert "Online" in window.state_label.text() and window.queue_label.text() == ""
