@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.core.optout import (
@@ -123,6 +123,7 @@ def _decorated_keyword(draw: st.DrawFn) -> tuple[str, OptOutKind]:
     return draw(_EDGE) + cased + draw(_EDGE), _EXPECTED[word]
 
 
+@settings(deadline=None)
 @given(_decorated_keyword())
 def test_keywords_survive_case_and_punctuation(case: tuple[str, OptOutKind]) -> None:
     text, kind = case
@@ -130,6 +131,7 @@ def test_keywords_survive_case_and_punctuation(case: tuple[str, OptOutKind]) -> 
     assert twilio_opt_out_type(text) == kind.value
 
 
+@settings(deadline=None)
 @given(st.text(max_size=200))
 def test_arbitrary_text_never_crashes(text: str) -> None:
     kind = classify(text)
@@ -137,6 +139,7 @@ def test_arbitrary_text_never_crashes(text: str) -> None:
     assert twilio_opt_out_type(text) in {"STOP", "START", "HELP", None}
 
 
+@settings(deadline=None)
 @given(
     st.sampled_from(["stop", "end", "cancel", "quit"]), st.text(alphabet="abcdefgh ", min_size=3)
 )

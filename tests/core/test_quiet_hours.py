@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers import geocoder, timezone
 
@@ -284,6 +284,7 @@ _ZONES = [
 ]
 
 
+@settings(deadline=None)
 @given(
     st.datetimes(
         min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)

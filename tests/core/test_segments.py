@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.core.segments import GSM7_BASIC, GSM7_EXTENSION, analyze
@@ -151,6 +151,7 @@ _MIXED = st.lists(st.one_of(st.sampled_from(sorted(GSM7_BASIC)), _SPECIAL), max_
 )
 
 
+@settings(deadline=None)
 @given(st.one_of(_GSM_ONLY, _MIXED, st.text(max_size=300)))
 def test_matches_reference(text: str) -> None:
     info = analyze(text)
@@ -164,6 +165,7 @@ def test_matches_reference(text: str) -> None:
     )
 
 
+@settings(deadline=None)
 @given(_GSM_ONLY)
 def test_gsm_segment_bounds(text: str) -> None:
     info = analyze(text)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.core.templates import FALLBACKS, MERGE_FIELDS, TemplateError, fields, render, split_name
@@ -122,12 +122,14 @@ def _escape(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
+@settings(deadline=None)
 @given(st.text(max_size=200))
 def test_escaped_text_renders_verbatim(text: str) -> None:
     assert render(_escape(text), FULL) == text
     assert fields(_escape(text)) == []
 
 
+@settings(deadline=None)
 @given(st.text(max_size=200))
 def test_arbitrary_templates_render_or_raise_template_error(text: str) -> None:
     try:
@@ -142,6 +144,7 @@ def test_arbitrary_templates_render_or_raise_template_error(text: str) -> None:
 _name = st.text(alphabet=st.characters(categories=["L"]), min_size=1, max_size=12)
 
 
+@settings(deadline=None)
 @given(st.lists(st.sampled_from(MERGE_FIELDS), max_size=5), _name, _name, _name, _name)
 def test_every_field_is_replaced(used: list[str], a: str, b: str, c: str, d: str) -> None:
     values = dict(zip(MERGE_FIELDS, (a, b, c, d), strict=True))
@@ -150,6 +153,7 @@ def test_every_field_is_replaced(used: list[str], a: str, b: str, c: str, d: str
     assert fields(template) == list(dict.fromkeys(used))
 
 
+@settings(deadline=None)
 @given(st.text(max_size=60))
 def test_split_name_never_raises(name: str) -> None:
     first, last = split_name(name)
