@@ -85,6 +85,7 @@ class FakeRelay:
         self.reads: list[str] = []
         self.requests: list[str] = []
         self.stream_connections = 0
+        self.send_delay = 0.0  # seconds each accepted send takes (crash tests)
         self.location = {"locationId": LOC, "retailerId": "R1", "name": "Downtown",
                          "web2textNumber": "+13125550100", "version": 1}
         self.app = self._build()
@@ -164,6 +165,8 @@ class FakeRelay:
         async def send(sid: str, request: Request,
                        idempotency_key: str = Header(...)) -> JSONResponse:
             body = (await request.json())["body"]
+            if relay.send_delay:
+                await asyncio.sleep(relay.send_delay)
             with relay.lock:
                 if idempotency_key in relay.idem:
                     status, answer = relay.idem[idempotency_key]
