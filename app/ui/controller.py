@@ -106,8 +106,7 @@ class AppController(QObject):
     async def run(self) -> int:
         if self.options.quit_after is not None:
             QTimer.singleShot(int(self.options.quit_after * 1000), self.quit)
-        if not self.tray.available:
-            self.window.closeToTray.connect(self.quit)
+        self.window.closedWithoutTray.connect(self.quit)
         self.show_window()
         try:
             started = await self._first_start()

@@ -131,6 +131,7 @@ class MainWindow(QMainWindow):
     switchStaffRequested = Signal()
     lockRequested = Signal()
     closeToTray = Signal()
+    closedWithoutTray = Signal()  # no tray to live in: closing the window means quitting
 
     def __init__(self, *, kiosk: bool = False, tray_available: bool = True) -> None:
         super().__init__()
@@ -748,3 +749,4 @@ class MainWindow(QMainWindow):
             self.closeToTray.emit()
             return
         event.accept()
+        self.closedWithoutTray.emit()

@@ -1,0 +1,375 @@
+"""The application: profiles and keyring, sign-in flow, tray/close behaviour, in-window
+notices, kiosk lock and staff switch, settings, and quitting without hanging."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import keyring
+import pytest
+from keyring.backends import fail
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from app.sync.api import ChangesApplied, Me, SyncState, SyncStatus
+from app.ui.controller import AppController, Options
+from app.ui.profiles import KEYRING_SERVICE, KeyringUnavailable, Profile, ProfileStore, Secrets
+from app.ui.settings import Settings, SettingsDialog
+from tests.ui.conftest import MemoryKeyring, activate
+from tests.ui.fake_engine import FakeEngine, demo_engine
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_controller(
+    tmp_path: Path, engines: dict[str, FakeEngine], *, kiosk: bool = False, tray: bool = False
+) -> AppController:
+    def factory(profile: Profile, key: str, data_dir: Path) -> FakeEngine:
+        e = engines.get(profile.staff_id) or demo_engine()
+        e._me = Me(profile.staff_id, profile.staff_name, "ret-1", ("loc-1", "loc-2"))
+        e.key_used = key  # type: ignore[attr-defined]
+        e.data_dir = data_dir  # type: ignore[attr-defined]
+        engines[profile.staff_id] = e
+        return e
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    return AppController(
+        app,
+        Options(data_dir=tmp_path, kiosk=kiosk),
+        engine_factory=factory,
+        tray_available=tray,
+        env={},
+    )
+
+
+def provision(tmp_path: Path, *staff: tuple[str, str], key_prefix: str = "key-") -> list[Profile]:
+    store = ProfileStore(tmp_path)
+    secrets = Secrets()
+    out = []
+    for staff_id, name in staff:
+        p = Profile(staff_id, name, "https://relay.example.com", "ret-1")
+        store.save(p)
+        secrets.put(p, key_prefix + staff_id)
+        out.append(p)
+    return out
+
+
+def test_profiles_and_keyring_roundtrip(tmp_path: Path, memory_keyring: MemoryKeyring) -> None:
+    store = ProfileStore(tmp_path)
+    a = Profile("s1", "Ann", "https://relay.example.com")
+    b = Profile("s2", "Bo", "https://relay.example.com")
+    store.save(a)
+    store.save(b)
+    assert [p.staff_id for p in store.profiles()] == ["s1", "s2"]
+    assert store.last_used() == b
+    store.save(a)
+    assert store.last_used() == a
+    Secrets().put(a, "secret-a")
+    assert memory_keyring.store[(KEYRING_SERVICE, "https://relay.example.com|s1")] == "secret-a"
+    # the key never lands in a file
+    assert "secret-a" not in (tmp_path / "profiles.json").read_text()
+    assert store.engine_dir(a) != store.engine_dir(b)
+    store.remove(a)
+    assert store.profiles() == [b]
+
+
+def test_no_keyring_backend_is_a_clear_error(tmp_path: Path) -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        secrets = Secrets()
+        p = Profile("s1", "Ann", "https://relay.example.com")
+        assert not secrets.available()
+        with pytest.raises(KeyringUnavailable) as info:
+            secrets.put(p, "k")
+        assert info.value.reason == "keyring_unavailable"
+        assert "W2T_TOKEN" in str(info.value) and "keyring" in str(info.value)
+        assert secrets.get(p) is None
+        secrets.remember_for_session(p, "k")
+        assert secrets.get(p) == "k"
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_start_with_saved_profile_then_quit(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
+) -> None:
+    provision(tmp_path, ("staff-1", "Dana Whitfield"))
+    engines: dict[str, FakeEngine] = {}
+    ctrl = make_controller(tmp_path, engines)
+    task = asyncio.ensure_future(ctrl.run())
+    qtbot.waitUntil(lambda: ctrl.engine is not None and ctrl.window.isVisible())
+    e = engines["staff-1"]
+    assert e.key_used == "key-staff-1"  # type: ignore[attr-defined]
+    assert e.data_dir == tmp_path / "profiles" / "staff-1"  # type: ignore[attr-defined]
+    assert "Dana Whitfield" in ctrl.window.windowTitle()
+    qtbot.waitUntil(lambda: ctrl.window.leads_model.rowCount() == len(e.leads))
+    started = time.monotonic()
+    ctrl.quit()
+    qtbot.waitUntil(task.done, timeout=5000)
+    assert task.result() == 0 and time.monotonic() - started < 3
+    assert e.stopped and not e.listeners
+    assert ctrl.window.tasks.running == 0 and ctrl.tasks.running == 0
+
+
+def test_first_run_shows_sign_in_and_cancel_quits(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
+) -> None:
+    ctrl = make_controller(tmp_path, {})
+    task = asyncio.ensure_future(ctrl.run())
+    qtbot.waitUntil(lambda: ctrl.signin is not None and ctrl.signin.isVisible())
+    dlg = ctrl.signin
+    assert dlg is not None
+    assert (
+        dlg.url_edit.accessibleName() == "Relay URL"
+        and dlg.key_edit.accessibleName() == "Staff key"
+    )
+    # a plain-http, non-loopback relay is refused before any key is sent
+    qtbot.keyClicks(dlg.url_edit, "http://relay.example.com")
+    qtbot.keyClicks(dlg.key_edit, "abc")
+    qtbot.mouseClick(dlg.sign_in_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.error_label.isVisible())
+    assert "https://" in dlg.error_label.text()
+    qtbot.keyClick(dlg, Qt.Key.Key_Escape)
+    qtbot.waitUntil(task.done, timeout=5000)
+    assert ctrl.engine is None
+
+
+def test_close_keeps_app_in_tray_and_inbound_notifies(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
+) -> None:
+    provision(tmp_path, ("staff-1", "Dana Whitfield"))
+    engines: dict[str, FakeEngine] = {}
+    ctrl = make_controller(tmp_path, engines, tray=True)
+    task = asyncio.ensure_future(ctrl.run())
+    qtbot.waitUntil(lambda: ctrl.engine is not None)
+    e = engines["staff-1"]
+    qtbot.waitUntil(lambda: ctrl.tray.unread == 4)
+    assert ctrl.tray.icon is not None and "4 unread" in ctrl.tray.icon.toolTip()
+    ctrl.window.close()
+    assert not ctrl.window.isVisible() and not task.done()
+    lead = next(d for d in e.leads.values() if d.name == "Priya Raman")
+    e.receive(lead.lead_id, "Are you open Sunday?")
+    qtbot.waitUntil(lambda: len(ctrl.tray.shown) == 1)
+    n = ctrl.tray.shown[0]
+    assert (n.title, n.body) == ("Priya Raman", "Are you open Sunday?")
+    qtbot.waitUntil(lambda: ctrl.tray.unread == 5)
+    # clicking the notification opens that conversation
+    ctrl.tray.icon.messageClicked.emit()
+    qtbot.waitUntil(
+        lambda: (
+            ctrl.window.isVisible()
+            and ctrl.window.current is not None
+            and ctrl.window.current.lead_id == lead.lead_id
+        )
+    )
+    # Quit from the tray menu
+    ctrl.tray.quit_action.trigger()
+    qtbot.waitUntil(task.done, timeout=5000)
+    assert e.stopped
+
+
+def test_no_tray_gives_in_window_notice_and_close_quits(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
+) -> None:
+    provision(tmp_path, ("staff-1", "Dana Whitfield"))
+    engines: dict[str, FakeEngine] = {}
+    ctrl = make_controller(tmp_path, engines, tray=False)
+    task = asyncio.ensure_future(ctrl.run())
+    qtbot.waitUntil(lambda: ctrl.engine is not None)
+    e = engines["staff-1"]
+    lead = next(d for d in e.leads.values() if d.name == "Priya Raman")
+    e.receive(lead.lead_id, "Hello there")
+    qtbot.waitUntil(lambda: ctrl.window.notice.isVisible())
+    assert "Priya Raman" in ctrl.window.notice.label.text()
+    qtbot.mouseClick(ctrl.window.notice_open, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: ctrl.window.current is not None and ctrl.window.current.lead_id == lead.lead_id
+    )
+    # the conversation is open in the focused window: no notice for it
+    activate(ctrl.window, qtbot)
+    ctrl.window.notice.hide()
+    e.receive(lead.lead_id, "Still there?")
+    qtbot.wait(100)
+    assert not ctrl.window.notice.isVisible()
+    ctrl.window.close()  # no tray to live in: closing quits
+    qtbot.waitUntil(task.done, timeout=5000)
+
+
+def test_first_catch_up_is_silent(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
+) -> None:
+    provision(tmp_path, ("staff-1", "Dana Whitfield"))
+    engines: dict[str, FakeEngine] = {}
+    e = demo_engine()
+    engines["staff-1"] = e
+
+    async def start_syncing() -> None:  # the engine is still catching up when it reports messages
+        e.started = True
+        e.set_status(SyncStatus(SyncState.SYNCING))
+
+    e.start = start_syncing  # type: ignore[method-assign]
+    ctrl = make_controller(tmp_path, engines, tray=True)
+    task = asyncio.ensure_future(ctrl.run())
+    qtbot.waitUntil(lambda: ctrl.engine is not None)
+    lead = next(iter(e.leads.values()))
+    e.receive(lead.lead_id, "old news", during_catch_up=True)
+    e.set_status(SyncStatus(SyncState.ONLINE))
+    e.receive(lead.lead_id, "fresh", during_catch_up=False)
+    qtbot.waitUntil(lambda: len(ctrl.tray.shown) == 1)
+    assert ctrl.tray.shown[0].body == "fresh"
+    ctrl.quit()
+    qtbot.waitUntil(task.done, timeout=5000)
+
+
+def test_kiosk_locks_when_idle_and_switches_staff(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
+) -> None:
+    ann, _bo = provision(tmp_path, ("s-ann", "Ann Lee"), ("s-bo", "Bo Diaz"))
+    ProfileStore(tmp_path).save(ann)
+    engines: dict[str, FakeEngine] = {}
+    ctrl = make_controller(tmp_path, engines, kiosk=True)
+    ctrl.settings.idle_lock_minutes = 1
+    task = asyncio.ensure_future(ctrl.run())
+    qtbot.waitUntil(lambda: ctrl.engine is not None and ctrl.idle is not None)
+    w = ctrl.window
+    assert w.isFullScreen()
+    w.close()  # a kiosk cannot be closed
+    assert w.isVisible()
+    assert ctrl.idle is not None
+    ctrl.idle.set_minutes(0.002)  # ~120 ms of no input
+    qtbot.waitUntil(ctrl.lock_screen.isVisible, timeout=3000)
+    buttons = {
+        b.accessibleName(): b
+        for b in ctrl.lock_screen.findChildren(type(w.notice_open))
+        if b.accessibleName() in ("Ann Lee", "Bo Diaz")
+    }
+    assert set(buttons) == {"Ann Lee", "Bo Diaz"}
+    qtbot.mouseClick(buttons["Bo Diaz"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: (
+            ctrl.profile is not None
+            and ctrl.profile.staff_id == "s-bo"
+            and not ctrl.lock_screen.isVisible()
+        )
+    )
+    assert engines["s-ann"].stopped and engines["s-bo"].key_used == "key-s-bo"  # type: ignore[attr-defined]
+    assert "Bo Diaz" in w.windowTitle()
+    # Bo's messages are written as Bo
+    qtbot.waitUntil(lambda: w.leads_model.rowCount() > 0)
+    from tests.ui.conftest import open_lead
+
+    open_lead(w, qtbot, "Maria Gonzalez")
+    qtbot.keyClicks(w.pane.composer.edit, "Hi from Bo")
+    qtbot.keyClick(w.pane.composer.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(
+        lambda: any(
+            m.body == "Hi from Bo" and m.author_name == "Bo Diaz"
+            for ms in engines["s-bo"].messages.values()
+            for m in ms
+        )
+    )
+    # the Lock button locks at once
+    ctrl.idle.set_minutes(10)
+    qtbot.mouseClick(w.lock_button, Qt.MouseButton.LeftButton)
+    assert ctrl.lock_screen.isVisible()
+    ctrl.quit()
+    qtbot.waitUntil(task.done, timeout=5000)
+
+
+def test_settings_dialog_manages_templates(tmp_path: Path, qtbot: Any, loop: Any) -> None:
+    settings = Settings()
+    dlg = SettingsDialog(settings)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    n = dlg.list.count()
+    qtbot.mouseClick(dlg.add_button, Qt.MouseButton.LeftButton)
+    assert dlg.list.count() == n + 1
+    dlg.name_edit.clear()
+    qtbot.keyClicks(dlg.name_edit, "Hours")
+    dlg.body_edit.clear()
+    qtbot.keyClicks(dlg.body_edit, "Hi {first_name}, we're open 9-6 at {location_name}.")
+    saved: list[Settings] = []
+    dlg.saved.connect(saved.append)
+    save = next(b for b in dlg.findChildren(type(dlg.add_button)) if b.text() == "Save")
+    qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
+    assert saved and saved[0].templates[-1].name == "Hours"
+    saved[0].save(tmp_path / "settings.json")
+    again = Settings.load(tmp_path / "settings.json")
+    assert again.templates[-1].body.startswith("Hi {first_name}")
+
+    bad = SettingsDialog(Settings())
+    qtbot.addWidget(bad)
+    bad.show()
+    bad.body_edit.clear()
+    qtbot.keyClicks(bad.body_edit, "Hi {nickname}")
+    save = next(b for b in bad.findChildren(type(bad.add_button)) if b.text() == "Save")
+    qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
+    assert bad.error.isVisible() and "nickname" in bad.error.text()
+
+
+def test_changes_refresh_tray_unread(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
+) -> None:
+    provision(tmp_path, ("staff-1", "Dana Whitfield"))
+    engines: dict[str, FakeEngine] = {}
+    ctrl = make_controller(tmp_path, engines, tray=True)
+    task = asyncio.ensure_future(ctrl.run())
+    qtbot.waitUntil(lambda: ctrl.engine is not None and ctrl.tray.unread == 4)
+    e = engines["staff-1"]
+    for sid in list(e.unread):
+        e.unread[sid] = 0
+    e.emit(ChangesApplied(local=True))
+    qtbot.waitUntil(lambda: ctrl.tray.unread == 0)
+    ctrl.quit()
+    qtbot.waitUntil(task.done, timeout=5000)
+
+
+def run_app(
+    args: list[str], tmp_path: Path, timeout: float = 30, **env: str
+) -> tuple[int, float, str]:
+    full_env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        **env,
+    }
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.ui.main", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return proc.returncode, time.monotonic() - started, proc.stderr + proc.stdout
+
+
+def test_version_flag(tmp_path: Path) -> None:
+    code, _, out = run_app(["--version"], tmp_path)
+    assert code == 0 and out.strip().startswith("web2text ")
+
+
+def test_quit_after_does_not_hang(tmp_path: Path) -> None:
+    # first run: the sign-in dialog is open; --quit-after still ends the app cleanly
+    code, took, out = run_app(["--data-dir", str(tmp_path), "--quit-after", "1"], tmp_path)
+    assert code == 0, out
+    assert took < 15
+
+
+def test_demo_without_sandbox_module_is_a_clear_message(tmp_path: Path) -> None:
+    try:
+        import app.sandbox.demo  # noqa: F401
+    except ImportError:
+        code, _, out = run_app(["--demo", "--data-dir", str(tmp_path)], tmp_path)
+        assert code == 2 and "demo is not part of this build" in out
+    else:
+        pytest.skip("app.sandbox.demo exists: covered by the end-to-end demo test")
