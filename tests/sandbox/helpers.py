@@ -28,7 +28,7 @@ def pair_conversation(
 
 
 def add_webhook(
-    client: Client, conv: str, url: str, filters: list[str], method: str = "POST"
+    client: Client, conv: str, url: str, filters: list[str], method: str = "post"
 ) -> str:
     hook = client.conversations.v1.conversations(conv).webhooks.create(
         target="webhook",

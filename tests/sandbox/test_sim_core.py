@@ -221,7 +221,7 @@ def _webhook(client: Client, conv: str, url: str, filters: list[str]) -> str:
     hook = client.conversations.v1.conversations(conv).webhooks.create(
         target="webhook",
         configuration_url=url,
-        configuration_method="POST",
+        configuration_method="post",
         configuration_filters=filters,
     )
     assert hook.sid.startswith("WH")

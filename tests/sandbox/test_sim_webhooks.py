@@ -178,7 +178,7 @@ def test_get_webhooks_are_signed_over_the_full_url(
 ) -> None:
     url = f"{webhook_recorder.url}/get-hook"
     conv = pair_conversation(client)
-    add_webhook(client, conv, url, ["onMessageAdded"], method="GET")
+    add_webhook(client, conv, url, ["onMessageAdded"], method="get")
     client.conversations.v1.conversations(conv).messages.create(
         body="by GET", x_twilio_webhook_enabled="true"
     )

@@ -118,7 +118,7 @@ def receipt(r: Receipt, account_sid: str, base: str) -> dict[str, Any]:
         "channel_message_sid": r.channel_message_sid,
         "participant_sid": r.participant_sid,
         "status": r.status,
-        "error_code": r.error_code,
+        "error_code": r.error_code or 0,  # the spec: an integer, 0 when there is no error
         "date_created": iso(r.date_created),
         "date_updated": iso(r.date_updated),
         "url": f"{base}/v1/Conversations/{r.conversation_sid}/Messages/{r.message_sid}"
