@@ -109,6 +109,8 @@ def start_relay(
     port = free_port()
     settings = relay_settings(dynamodb_endpoint, sim_handle, prefix, port, **overrides)
     app = create_app(settings)
+    if sim_handle is None:
+        app.state.ctx.twilio = None  # no Twilio at all: the Twilio integration does not apply
     server = UvicornThread(app, port=port).start()
     return RelayHandle(url=server.url, settings=settings, server=server, app=app)
 

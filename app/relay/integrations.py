@@ -1,0 +1,581 @@
+"""The integration framework, and the Twilio integration.
+
+An integration has a `name` (its key under the lead's `Integrations`), decides
+whether it `applies` to a lead, and can `create`, `sync` and `close` it. The
+runner (`app.relay.leads.LeadService.process`) runs each applicable integration
+on its own: one that fails is marked `ERROR` with `ErrorInfo`, the others still
+run. Each integration records its progress in the lead item before each side
+effect so that a resumed run never repeats one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Protocol
+
+from botocore.exceptions import ClientError
+from twilio.base.exceptions import TwilioRestException
+
+from app.core.phones import format_phone
+from app.relay import directory, store
+from app.relay.ddb import is_conditional_failure
+from app.relay.feed import publish
+from app.relay.pool import BindingTaken
+from app.relay.twilio_client import BINDING_EXISTS, PARTICIPANT_EXISTS
+
+if TYPE_CHECKING:
+    from app.relay.context import RelayContext
+
+log = logging.getLogger("app.relay.integrations")
+
+SYNC_FILTERS = ["onMessageAdded", "onMessageUpdated", "onMessageRemoved", "onDeliveryUpdated"]
+CLOSE_FILTERS = ["onConversationStateUpdated"]
+PAIR_WAIT_S = 10.0
+
+
+class RetryLater(Exception):
+    """The step cannot finish now (e.g. another lead is creating the conversation)."""
+
+
+class Integration(Protocol):
+    name: str
+
+    def applies(self, ctx: RelayContext, lead: store.Item) -> bool: ...
+
+    def create(self, ctx: RelayContext, lead: store.Item) -> dict[str, Any]: ...
+
+    def sync(self, ctx: RelayContext, lead: store.Item) -> dict[str, Any]: ...
+
+    def close(self, ctx: RelayContext, lead: store.Item, reason: str) -> dict[str, Any]: ...
+
+
+def _progress(lead: store.Item) -> dict[str, Any]:
+    return dict(lead.get("Progress") or {})
+
+
+def set_progress(ctx: RelayContext, lead_id: str, **steps: Any) -> store.Item:
+    """Record step states in the lead item (before/after a side effect)."""
+
+    def fn(item: store.Item) -> store.Updates | None:
+        progress = _progress(item)
+        if all(progress.get(k) == v for k, v in steps.items()):
+            return None
+        progress.update(steps)
+        return {"Progress": progress}
+
+    updated = store.update_lead(ctx.tables, lead_id, fn)
+    return updated if updated is not None else (store.get_lead(ctx.tables, lead_id) or {})
+
+
+def _publish_conversation(ctx: RelayContext, conv: store.Item) -> None:
+    for loc in store.conversation_locations(conv):
+        publish(
+            ctx.change_log,
+            loc,
+            "conversation",
+            conv["ConversationSid"],
+            int(conv.get("Version", 0)),
+            store.conversation_view(conv, loc),
+        )
+
+
+def publish_message(ctx: RelayContext, conv: store.Item | None, msg: store.Item) -> None:
+    locs = store.conversation_locations(conv) if conv else [msg.get("LocationId", "")]
+    for loc in locs:
+        if not loc:
+            continue
+        view = store.message_view(msg)
+        view["locationId"] = loc
+        publish(ctx.change_log, loc, "message", msg["MessageSid"], int(msg.get("Version", 1)), view)
+
+
+def _first_name(name: str) -> str:
+    return (name or "").strip().split(" ")[0] or "there"
+
+
+def details_text(lead: store.Item, location: directory.Location | None) -> str:
+    info = lead.get("Lead") or {}
+    lines = [
+        f"New Web2Text lead{' for ' + location.name if location else ''}:",
+        f"Name: {info.get('Name', '')}",
+        f"Phone: {format_phone(str(info.get('PhoneNumber', '')))}",
+        f"Prefers: {info.get('PreferredMethodOfContact', 'text')}",
+    ]
+    product = info.get("AssociatedProductInfo") or {}
+    if product:
+        lines.append("Product: " + " / ".join(str(v) for v in product.values() if v))
+    lines.append(f"Message: {info.get('CustomerMessage', '')}")
+    lines.append("Reply to this text to answer the customer.")
+    return "\n".join(lines)
+
+
+def greeting_text(lead: store.Item, location: directory.Location | None) -> str:
+    info = lead.get("Lead") or {}
+    store_name = location.name if location else "our store"
+    return (
+        f"Hi {_first_name(str(info.get('Name', '')))}, thanks for contacting {store_name}! "
+        "We got your message and will text you back here shortly. Reply STOP to opt out."
+    )
+
+
+class TwilioIntegration:
+    """Conversations between the customer and the store through pool numbers."""
+
+    name = "Twilio"
+
+    def applies(self, ctx: RelayContext, lead: store.Item) -> bool:
+        return str(lead.get("LeadType", "WEB2TEXT")) == "WEB2TEXT" and ctx.twilio is not None
+
+    # ---- create / sync ----
+
+    def create(self, ctx: RelayContext, lead: store.Item) -> dict[str, Any]:
+        location = directory.get_location(ctx.tables, store.lead_location(lead))
+        if location is None or not location.web2text_number:
+            raise RuntimeError("the lead's location has no Web2Text number")
+        customer = str((lead.get("Lead") or {}).get("PhoneNumber"))
+        pair_key = f"{customer}|{location.web2text_number}"
+        sid = self._ensure_conversation(ctx, pair_key, lead, location, customer)
+        conv = self._join(ctx, sid, lead)
+        self._system_messages(ctx, sid, lead, location, customer)
+        return {"ConversationSID": sid, "ConversationStatus": conv.get("State", "active")}
+
+    def sync(self, ctx: RelayContext, lead: store.Item) -> dict[str, Any]:
+        data = self.create(ctx, lead)
+        remote = ctx.twilio.fetch_conversation(data["ConversationSID"])
+        if remote is not None:
+            data["ConversationStatus"] = remote.state
+        return data
+
+    def _pair(self, ctx: RelayContext, pair_key: str) -> store.Item | None:
+        item = ctx.tables.pairs.get_item(Key={"PairKey": pair_key}, ConsistentRead=True).get("Item")
+        return dict(item) if item else None
+
+    def _claim_pair(
+        self, ctx: RelayContext, pair_key: str, lead_id: str, seen: store.Item | None
+    ) -> store.Item | None:
+        """Make this lead the creator of the pair's conversation (conditional write)."""
+        gen = int(seen.get("Gen", 0)) + 1 if seen else 1
+        item = {
+            "PairKey": pair_key,
+            "State": "CREATING",
+            "Owner": lead_id,
+            "Gen": gen,
+            "ClaimedAt": time.time_ns() // 1_000_000,
+        }
+        try:
+            if seen is None:
+                ctx.tables.pairs.put_item(
+                    Item=item, ConditionExpression="attribute_not_exists(PairKey)"
+                )
+            else:
+                ctx.tables.pairs.put_item(
+                    Item=item,
+                    ConditionExpression="Gen = :g",
+                    ExpressionAttributeValues={":g": int(seen.get("Gen", 0))},
+                )
+            return item
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return None
+            raise
+
+    def _ensure_conversation(
+        self,
+        ctx: RelayContext,
+        pair_key: str,
+        lead: store.Item,
+        location: directory.Location,
+        customer: str,
+    ) -> str:
+        lead_id = str(lead["LeadId"])
+        # a resumed run: the conversation this lead already joined or created
+        known = ((lead.get("Integrations") or {}).get("Twilio") or {}).get("Data") or {}
+        if known.get("ConversationSID"):
+            conv = store.get_conversation(ctx.tables, str(known["ConversationSID"]))
+            if conv is not None and conv.get("SetupDone"):
+                return str(known["ConversationSID"])
+        deadline = time.monotonic() + PAIR_WAIT_S
+        lease_ms = max(ctx.settings.stuck_after_s, 1.0) * 1000
+        while True:
+            pair = self._pair(ctx, pair_key)
+            if pair is None:
+                pair = self._claim_pair(ctx, pair_key, lead_id, None)
+                if pair is None:
+                    continue
+            if pair["State"] == "READY":
+                conv = store.get_conversation(ctx.tables, str(pair["ConversationSid"]))
+                if conv is not None and conv.get("State") != "closed":
+                    return str(pair["ConversationSid"])
+                if self._claim_pair(ctx, pair_key, lead_id, pair) is None:
+                    continue
+                pair = self._pair(ctx, pair_key) or pair
+            if pair["State"] == "CREATING":
+                age_ms = time.time_ns() // 1_000_000 - int(pair.get("ClaimedAt", 0))
+                if pair.get("Owner") == lead_id:
+                    return self._build(ctx, pair, lead, location, customer)
+                if age_ms > lease_ms and self._take_over(ctx, pair, lead_id):
+                    continue
+                if time.monotonic() > deadline:
+                    raise RetryLater("another lead is creating this conversation")
+                time.sleep(0.05)
+
+    def _take_over(self, ctx: RelayContext, pair: store.Item, lead_id: str) -> bool:
+        """A creator that crashed: continue its work (same generation, same unique name)."""
+        try:
+            ctx.tables.pairs.update_item(
+                Key={"PairKey": pair["PairKey"]},
+                UpdateExpression="SET #o = :me, ClaimedAt = :now",
+                ConditionExpression="#o = :old AND Gen = :g AND #s = :creating",
+                ExpressionAttributeNames={"#o": "Owner", "#s": "State"},
+                ExpressionAttributeValues={
+                    ":me": lead_id,
+                    ":now": time.time_ns() // 1_000_000,
+                    ":old": pair.get("Owner"),
+                    ":g": int(pair["Gen"]),
+                    ":creating": "CREATING",
+                },
+            )
+            return True
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+
+    def _build(
+        self,
+        ctx: RelayContext,
+        pair: store.Item,
+        lead: store.Item,
+        location: directory.Location,
+        customer: str,
+    ) -> str:
+        """Create (or finish creating) the pair's conversation; resumable at every step."""
+        tw = ctx.twilio
+        pair_key = str(pair["PairKey"])
+        unique = (
+            "w2t-" + hashlib.sha256(pair_key.encode()).hexdigest()[:24] + f"-{int(pair['Gen'])}"
+        )
+        w2t = str(location.web2text_number)
+        attributes = {
+            "LeadIds": [lead["LeadId"]],
+            "LocationId": location.location_id,
+            "UniversalRetailerId": location.retailer_id,
+            "CustomerPhoneNumber": customer,
+            "Web2TextPhoneNumber": w2t,
+        }
+        ctx.crash_point("before_conversation_create")
+        remote = tw.create_conversation(
+            unique_name=unique,
+            friendly_name=f"Web2Text {location.name}",
+            attributes=attributes,
+        )
+        sid = str(remote.sid)
+        ctx.crash_point("after_conversation_create")
+        now = store.now_iso()
+        created = store.put_conversation(
+            ctx.tables,
+            {
+                "ConversationSid": sid,
+                "PairKey": pair_key,
+                "UniqueName": unique,
+                "CreatedAt": now,
+                "LocationId": location.location_id,
+                "LocationIds": [location.location_id],
+                "RetailerId": location.retailer_id,
+                "CustomerPhone": customer,
+                "Web2TextNumber": w2t,
+                "State": "active",
+                "LeadIds": [],
+                "UnreadCount": 0,
+                "OptedOut": False,
+                "Version": 1,
+            },
+        )
+        ctx.tables.pairs.update_item(
+            Key={"PairKey": pair_key},
+            UpdateExpression="SET ConversationSid = :sid",
+            ConditionExpression="Gen = :g",
+            ExpressionAttributeValues={":sid": sid, ":g": int(pair["Gen"])},
+        )
+        store.update_lead(
+            ctx.tables,
+            str(lead["LeadId"]),
+            lambda item: _with_twilio_data(
+                item, {"ConversationSID": sid, "ConversationStatus": "active"}
+            ),
+        )
+        # participants (listed first: a resumed run must not add one twice)
+        existing = {
+            str(p.messaging_binding.get("address")): p for p in _sms_parts(tw.participants(sid))
+        }
+        proxies: dict[str, str] = {}
+        for role, address in (("customer", customer), ("store", w2t)):
+            if address in existing:
+                proxies[role] = str(existing[address].messaging_binding.get("proxy_address"))
+                continue
+
+            def attach(proxy: str, address: str = address, role: str = role) -> Any:
+                try:
+                    return tw.add_sms_participant(sid, address, proxy, role)
+                except TwilioRestException as exc:
+                    if exc.code == BINDING_EXISTS:
+                        raise BindingTaken(exc.code) from None
+                    if exc.code == PARTICIPANT_EXISTS:
+                        return None
+                    raise
+
+            proxies[role], _ = ctx.pool.allocate(address, sid, attach)
+            ctx.crash_point(f"after_participant_{role}")
+        # scoped webhooks (listed first: never added twice)
+        base = ctx.settings.public_url
+        have = {str((w.configuration or {}).get("url", "")) for w in tw.webhooks(sid)}
+        for path, filters in (
+            ("/TwilioWebhooks/sync", SYNC_FILTERS),
+            ("/TwilioWebhooks/close", CLOSE_FILTERS),
+        ):
+            if base + path not in have:
+                tw.add_webhook(sid, base + path, filters)
+        conv = store.update_conversation(
+            ctx.tables,
+            sid,
+            lambda item: {
+                "CustomerProxy": proxies["customer"],
+                "StoreProxy": proxies["store"],
+                "SetupDone": True,
+            },
+        )
+        ctx.tables.pairs.update_item(
+            Key={"PairKey": pair_key},
+            UpdateExpression="SET #s = :ready",
+            ConditionExpression="Gen = :g",
+            ExpressionAttributeNames={"#s": "State"},
+            ExpressionAttributeValues={":ready": "READY", ":g": int(pair["Gen"])},
+        )
+        if conv is not None:
+            _publish_conversation(ctx, conv)
+        log.info("conversation ready", extra={"conversation": sid, "new": created})
+        return sid
+
+    def _join(self, ctx: RelayContext, sid: str, lead: store.Item) -> store.Item:
+        """Add the lead to the conversation's LeadIds (ours and Twilio's attributes)."""
+        lead_id = str(lead["LeadId"])
+        loc = store.lead_location(lead)
+        remote = ctx.twilio.fetch_conversation(sid)
+        remote_state = str(remote.state) if remote is not None else "active"
+
+        def fn(item: store.Item) -> store.Updates | None:
+            ids = list(item.get("LeadIds") or [])
+            locs = list(item.get("LocationIds") or [])
+            updates: store.Updates = {}
+            if lead_id not in ids:
+                updates["LeadIds"] = [*ids, lead_id]
+            if loc and loc not in locs:
+                updates["LocationIds"] = [*locs, loc]
+            if item.get("State") != "active":
+                updates["State"] = "active"
+            return updates or None
+
+        conv = store.update_conversation(ctx.tables, sid, fn)
+        if conv is not None:
+            _publish_conversation(ctx, conv)
+        conv = conv or store.get_conversation(ctx.tables, sid) or {}
+        remote_attrs = _json(getattr(remote, "attributes", None)) if remote is not None else {}
+        wanted = dict(remote_attrs)
+        wanted["LeadIds"] = list(conv.get("LeadIds") or [lead_id])
+        kwargs: dict[str, Any] = {}
+        if remote_attrs.get("LeadIds") != wanted["LeadIds"]:
+            kwargs["attributes"] = wanted
+        if remote_state == "inactive":
+            kwargs["state"] = "active"  # reactivate: a new lead joined
+        if kwargs:
+            ctx.twilio.update_conversation(sid, **kwargs)
+        store.update_lead(
+            ctx.tables,
+            lead_id,
+            lambda item: _with_twilio_data(
+                item, {"ConversationSID": sid, "ConversationStatus": "active"}
+            ),
+        )
+        return conv
+
+    def _system_messages(
+        self,
+        ctx: RelayContext,
+        sid: str,
+        lead: store.Item,
+        location: directory.Location,
+        customer: str,
+    ) -> None:
+        lead_id = str(lead["LeadId"])
+        w2t = str(location.web2text_number)
+        steps = (
+            ("details", customer, details_text(lead, location)),  # to the store
+            ("greeting", w2t, greeting_text(lead, location)),  # to the customer
+        )
+        for step, author, body in steps:
+            current = store.get_lead(ctx.tables, lead_id) or lead
+            state = _progress(current).get(step)
+            if state == "sent":
+                continue
+            set_progress(ctx, lead_id, **{step: "sending"})  # before the side effect
+            ctx.crash_point(f"before_{step}")
+            msg = ctx.twilio.send_message(
+                sid,
+                author=author,
+                body=body,
+                key=f"{lead_id}:{step}",
+                attributes={"SystemMessage": True},
+                look_first=state == "sending",
+            )
+            ctx.crash_point(f"after_{step}")
+            record_api_message(ctx, sid, msg, author_kind="system", key=f"{lead_id}:{step}")
+            set_progress(ctx, lead_id, **{step: "sent"})
+
+    # ---- close ----
+
+    def close(self, ctx: RelayContext, lead: store.Item, reason: str) -> dict[str, Any]:
+        lead_id = str(lead["LeadId"])
+        data = dict(((lead.get("Integrations") or {}).get("Twilio") or {}).get("Data") or {})
+        sid = data.get("ConversationSID")
+        if not sid:
+            return data
+        conv = store.get_conversation(ctx.tables, str(sid))
+        if conv is None:
+            return data
+
+        def remove(item: store.Item) -> store.Updates | None:
+            ids = list(item.get("LeadIds") or [])
+            if lead_id not in ids:
+                return None
+            return {"LeadIds": [x for x in ids if x != lead_id]}
+
+        updated = store.update_conversation(ctx.tables, str(sid), remove)
+        if updated is not None:
+            _publish_conversation(ctx, updated)
+        conv = updated or store.get_conversation(ctx.tables, str(sid)) or conv
+        remaining = list(conv.get("LeadIds") or [])
+        if remaining:
+            remote = ctx.twilio.fetch_conversation(str(sid))
+            if remote is not None and remote.state != "closed":
+                attrs = _json(remote.attributes)
+                attrs["LeadIds"] = remaining
+                ctx.twilio.update_conversation(str(sid), attributes=attrs)
+            data["ConversationStatus"] = conv.get("State", "active")
+            return data
+        close_conversation(ctx, conv, notice=f"Web2Text: this lead was closed ({reason}).")
+        data["ConversationStatus"] = "closed"
+        return data
+
+
+def close_conversation(ctx: RelayContext, conv: store.Item, *, notice: str | None) -> None:
+    """The last lead is out: notify the store, close at Twilio, free the proxy numbers."""
+    sid = str(conv["ConversationSid"])
+    remote = ctx.twilio.fetch_conversation(sid)
+    if remote is not None and remote.state != "closed":
+        if notice:
+            msg = ctx.twilio.send_message(
+                sid,
+                author=str(
+                    conv.get("CustomerPhone")
+                ),  # authored as the customer: the store gets it
+                body=notice,
+                key=f"{sid}:closed-notice",
+                attributes={"SystemMessage": True},
+                look_first=True,
+            )
+            record_api_message(ctx, sid, msg, author_kind="system", key=f"{sid}:closed-notice")
+        ctx.twilio.update_conversation(sid, state="closed")
+    mark_conversation_closed(ctx, conv)
+
+
+def mark_conversation_closed(ctx: RelayContext, conv: store.Item) -> None:
+    sid = str(conv["ConversationSid"])
+    updated = store.update_conversation(
+        ctx.tables, sid, lambda item: None if item.get("State") == "closed" else {"State": "closed"}
+    )
+    if updated is not None:
+        _publish_conversation(ctx, updated)
+    for address, proxy in (
+        (conv.get("CustomerPhone"), conv.get("CustomerProxy")),
+        (conv.get("Web2TextNumber"), conv.get("StoreProxy")),
+    ):
+        if address and proxy:
+            ctx.pool.release(str(address), str(proxy), sid)
+    try:
+        ctx.tables.pairs.delete_item(
+            Key={"PairKey": conv["PairKey"]},
+            ConditionExpression="ConversationSid = :sid",
+            ExpressionAttributeValues={":sid": sid},
+        )
+    except ClientError as exc:
+        if not is_conditional_failure(exc):
+            raise
+
+
+def record_api_message(
+    ctx: RelayContext,
+    sid: str,
+    msg: Any,
+    *,
+    author_kind: str,
+    key: str | None = None,
+    staff_id: str | None = None,
+    staff_name: str | None = None,
+) -> store.Item:
+    """Store a message the relay created through the API (and announce it)."""
+    conv = store.get_conversation(ctx.tables, sid)
+    item: store.Item = {
+        "ConversationSid": sid,
+        "MessageSid": str(msg.sid),
+        "Index": int(msg.index) if getattr(msg, "index", None) is not None else None,
+        "Author": str(msg.author or ""),
+        "AuthorKind": author_kind,
+        "Body": str(msg.body or ""),
+        "Status": "sent",
+        "LocationId": (conv or {}).get("LocationId", ""),
+        "CreatedAt": store.now_iso(),
+        "Version": 1,
+    }
+    if key:
+        item["IdempotencyKey"] = key
+    if staff_id:
+        item["StaffId"] = staff_id
+        item["StaffName"] = staff_name or staff_id
+    item = {k: v for k, v in item.items() if v is not None}
+    if store.put_message_if_new(ctx.tables, item):
+        publish_message(ctx, conv, item)
+        return item
+    return store.get_message(ctx.tables, sid, str(msg.sid)) or item
+
+
+def _with_twilio_data(item: store.Item, data: dict[str, Any]) -> store.Updates | None:
+    integrations = dict(item.get("Integrations") or {})
+    twilio = dict(integrations.get("Twilio") or {"SyncStatus": "NOT SYNCED"})
+    merged = dict(twilio.get("Data") or {})
+    if all(merged.get(k) == v for k, v in data.items()):
+        return None
+    merged.update(data)
+    twilio["Data"] = merged
+    integrations["Twilio"] = twilio
+    return {"Integrations": integrations}
+
+
+def _sms_parts(parts: list[Any]) -> list[Any]:
+    return [p for p in parts if getattr(p, "messaging_binding", None)]
+
+
+def _json(raw: Any) -> dict[str, Any]:
+    import json
+
+    if isinstance(raw, dict):
+        return dict(raw)
+    try:
+        value = json.loads(raw or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+REGISTRY: list[Integration] = [TwilioIntegration()]

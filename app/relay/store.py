@@ -1,0 +1,419 @@
+"""Repositories of leads, conversations and messages (DynamoDB), and their views.
+
+Other relay modules (the staff API included) read and write these entities only
+through the functions here:
+
+- leads: `get_lead`, `put_new_lead`, `update_lead`, `lead_state`, `lead_view`,
+  `leads_of_location`;
+- conversations: `get_conversation`, `put_conversation`, `update_conversation`,
+  `conversation_view`, `conversations_of_location`;
+- messages: `get_message`, `put_message_if_new`, `update_message`, `list_messages`,
+  `message_view`, `advance_message_status`.
+
+Every update is a read-modify-write guarded by the item's `Version` attribute
+(UpdateItem SET ... with `Version = :seen`), retried on a lost race; only the
+attributes a change touches are written, so attributes other systems own in the
+shared LeadStates items are never overwritten. Each successful update returns
+the new item; callers publish it to the change feed (`app.relay.feed.publish`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from app.relay.ddb import is_conditional_failure
+
+Item = dict[str, Any]
+Updates = dict[str, Any]  # top-level attribute -> new value (None: REMOVE)
+
+#: The compatible lead state's attributes (answers of the lead service).
+LEAD_STATE_KEYS = (
+    "LeadId",
+    "LeadType",
+    "Status",
+    "SchemaVersion",
+    "UniversalRetailerId",
+    "Lead",
+    "DateSubmitted",
+    "CloseReason",
+    "Integrations",
+)
+
+
+class VersionConflict(Exception):
+    """The item's Version is not the one the caller expected (If-Match)."""
+
+    def __init__(self, current: Item | None) -> None:
+        super().__init__("version conflict")
+        self.current = current
+
+
+class NotFound(Exception):
+    pass
+
+
+class AlreadyExists(Exception):
+    pass
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB values (Decimal, sets) as JSON-ready Python values."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(plain(v) for v in value)
+    return value
+
+
+def _version(item: Item | None) -> int:
+    return int(item.get("Version", 0)) if item else 0
+
+
+def _rmw(
+    table: Any,
+    key: Item,
+    fn: Callable[[Item], Updates | None],
+    *,
+    expected_version: int | None = None,
+    tries: int = 20,
+) -> Item | None:
+    """Apply `fn(item) -> updates` with a Version condition; None when `fn` changes nothing.
+
+    `fn` may raise to abort. Raises NotFound when the item does not exist,
+    VersionConflict when `expected_version` is given and differs.
+    """
+    for attempt in range(tries):
+        item = table.get_item(Key=key, ConsistentRead=True).get("Item")
+        if item is None:
+            raise NotFound(str(key))
+        seen = _version(item)
+        if expected_version is not None and seen != expected_version:
+            raise VersionConflict(item)
+        updates = fn(item)
+        if not updates:
+            return None
+        names: dict[str, str] = {"#ver": "Version"}
+        values: dict[str, Any] = {":next": seen + 1}
+        sets = ["#ver = :next"]
+        removes = []
+        for i, (attr, value) in enumerate(updates.items()):
+            names[f"#a{i}"] = attr
+            if value is None:
+                removes.append(f"#a{i}")
+            else:
+                values[f":v{i}"] = value
+                sets.append(f"#a{i} = :v{i}")
+        expr = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        if seen == 0:
+            condition = "attribute_exists(#k) AND (attribute_not_exists(#ver) OR #ver = :seen)"
+        else:
+            condition = "attribute_exists(#k) AND #ver = :seen"
+        names["#k"] = next(iter(key))
+        values[":seen"] = seen
+        try:
+            resp = table.update_item(
+                Key=key,
+                UpdateExpression=expr,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+            return dict(resp["Attributes"])
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            if expected_version is not None:
+                current = table.get_item(Key=key, ConsistentRead=True).get("Item")
+                raise VersionConflict(current) from None
+            time.sleep(min(0.005 * (attempt + 1), 0.05))
+    raise RuntimeError(f"could not update {key} after {tries} attempts (contention)")
+
+
+# --------------------------------------------------------------------------- leads
+
+
+def get_lead(tables: Any, lead_id: str) -> Item | None:
+    item = tables.leads.get_item(Key={"LeadId": lead_id}, ConsistentRead=True).get("Item")
+    return dict(item) if item else None
+
+
+def put_new_lead(tables: Any, item: Item) -> None:
+    """Store a new lead; AlreadyExists when the LeadId is taken."""
+    try:
+        tables.leads.put_item(Item=item, ConditionExpression="attribute_not_exists(LeadId)")
+    except ClientError as exc:
+        if is_conditional_failure(exc):
+            raise AlreadyExists(item["LeadId"]) from None
+        raise
+
+
+def update_lead(
+    tables: Any,
+    lead_id: str,
+    fn: Callable[[Item], Updates | None],
+    *,
+    expected_version: int | None = None,
+) -> Item | None:
+    return _rmw(tables.leads, {"LeadId": lead_id}, fn, expected_version=expected_version)
+
+
+def lead_state(item: Item) -> Item:
+    """The compatible lead state (what the lead service answers)."""
+    state = {k: plain(item[k]) for k in LEAD_STATE_KEYS if k in item}
+    if state.get("CloseReason") in (None, ""):
+        state.pop("CloseReason", None)
+    return state
+
+
+def lead_location(item: Item) -> str:
+    return str(item.get("LocationId") or (item.get("Lead") or {}).get("LocationId") or "")
+
+
+def lead_view(item: Item) -> Item:
+    """`LeadView` JSON (camelCase) of a lead item."""
+    lead = item.get("Lead") or {}
+    integrations = item.get("Integrations") or {}
+    twilio = integrations.get("Twilio") or {}
+    product = lead.get("AssociatedProductInfo") or None
+    traffic = lead.get("Traffic") or None
+    submitted = str(item.get("DateSubmitted") or now_iso())
+    return {
+        "leadId": item["LeadId"],
+        "retailerId": item.get("UniversalRetailerId", ""),
+        "locationId": lead_location(item),
+        "conversationSid": (twilio.get("Data") or {}).get("ConversationSID") or None,
+        "status": item.get("Status", "ACTIVE"),
+        "pipelineStatus": item.get("PipelineStatus", "new"),
+        "assigneeId": item.get("AssigneeId") or None,
+        "assigneeName": item.get("AssigneeName") or None,
+        "notes": plain(item.get("Notes") or []),
+        "activity": plain(item.get("Activity") or []),
+        "customer": {
+            "name": lead.get("Name", ""),
+            "phone": lead.get("PhoneNumber", ""),
+            "preferredContact": lead.get("PreferredMethodOfContact", "text"),
+            "message": lead.get("CustomerMessage", ""),
+            "pageUrl": lead.get("PageUrl", ""),
+            "ipAddress": lead.get("IPAddress") or None,
+            "product": {k.lower(): v for k, v in product.items()} if product else None,
+            "traffic": {k.lower(): v for k, v in traffic.items()} if traffic else None,
+        },
+        "dateSubmitted": submitted,
+        "lastInboundAt": item.get("LastInboundAt") or None,
+        "lastActivityAt": item.get("LastActivityAt") or submitted,
+        "firstStaffReplyAt": item.get("FirstStaffReplyAt") or None,
+        "possibleOptOut": bool(item.get("PossibleOptOut", False)),
+        "optedOut": bool(item.get("OptedOut", False)),
+        "closeReason": item.get("CloseReason") or None,
+        "version": _version(item),
+    }
+
+
+def leads_of_location(tables: Any, location_id: str, limit: int = 500) -> list[Item]:
+    items: list[Item] = []
+    kwargs: dict[str, Any] = {
+        "IndexName": "ByLocation",
+        "KeyConditionExpression": Key("LocationId").eq(location_id),
+        "ScanIndexForward": False,
+    }
+    while len(items) < limit:
+        page = tables.leads.query(**kwargs)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [dict(i) for i in items[:limit]]
+
+
+def activity(kind: str, text: str, at: str | None = None) -> Item:
+    return {"at": at or now_iso(), "kind": kind, "text": text}
+
+
+# --------------------------------------------------------------------------- conversations
+
+
+def get_conversation(tables: Any, sid: str) -> Item | None:
+    item = tables.conversations.get_item(Key={"ConversationSid": sid}, ConsistentRead=True).get(
+        "Item"
+    )
+    return dict(item) if item else None
+
+
+def put_conversation(tables: Any, item: Item) -> bool:
+    """Store a new conversation item; False if it already exists (a resumed step)."""
+    try:
+        tables.conversations.put_item(
+            Item=item, ConditionExpression="attribute_not_exists(ConversationSid)"
+        )
+        return True
+    except ClientError as exc:
+        if is_conditional_failure(exc):
+            return False
+        raise
+
+
+def update_conversation(
+    tables: Any,
+    sid: str,
+    fn: Callable[[Item], Updates | None],
+    *,
+    expected_version: int | None = None,
+) -> Item | None:
+    return _rmw(
+        tables.conversations, {"ConversationSid": sid}, fn, expected_version=expected_version
+    )
+
+
+def conversation_locations(item: Item) -> list[str]:
+    locs = list(item.get("LocationIds") or [])
+    if item.get("LocationId") and item["LocationId"] not in locs:
+        locs.insert(0, item["LocationId"])
+    return [str(x) for x in locs]
+
+
+def conversation_view(item: Item, location_id: str | None = None) -> Item:
+    """`ConversationView` JSON; `location_id` picks the location it is shown under."""
+    return {
+        "conversationSid": item["ConversationSid"],
+        "locationId": location_id or item.get("LocationId", ""),
+        "customerPhone": item.get("CustomerPhone", ""),
+        "web2textNumber": item.get("Web2TextNumber", ""),
+        "customerProxy": item.get("CustomerProxy") or None,
+        "storeProxy": item.get("StoreProxy") or None,
+        "state": item.get("State", "active"),
+        "leadIds": plain(item.get("LeadIds") or []),
+        "unreadCount": int(item.get("UnreadCount", 0)),
+        "lastMessageAt": item.get("LastMessageAt") or None,
+        "lastMessagePreview": item.get("LastMessagePreview") or None,
+        "optedOut": bool(item.get("OptedOut", False)),
+        "version": _version(item),
+    }
+
+
+def conversations_of_location(tables: Any, location_id: str) -> list[Item]:
+    items: list[Item] = []
+    kwargs: dict[str, Any] = {
+        "FilterExpression": "contains(LocationIds, :loc)",
+        "ExpressionAttributeValues": {":loc": location_id},
+    }
+    while True:
+        page = tables.conversations.scan(**kwargs)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return [dict(i) for i in items]
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def get_message(tables: Any, conversation_sid: str, message_sid: str) -> Item | None:
+    item = tables.messages.get_item(
+        Key={"ConversationSid": conversation_sid, "MessageSid": message_sid}, ConsistentRead=True
+    ).get("Item")
+    return dict(item) if item else None
+
+
+def put_message_if_new(tables: Any, item: Item) -> bool:
+    """Store a message; False when that MessageSid is already stored (a duplicate)."""
+    item = dict(item)
+    item.setdefault("Version", 1)
+    item.setdefault("CreatedAt", now_iso())
+    try:
+        tables.messages.put_item(Item=item, ConditionExpression="attribute_not_exists(MessageSid)")
+        return True
+    except ClientError as exc:
+        if is_conditional_failure(exc):
+            return False
+        raise
+
+
+def update_message(
+    tables: Any, conversation_sid: str, message_sid: str, fn: Callable[[Item], Updates | None]
+) -> Item | None:
+    return _rmw(
+        tables.messages, {"ConversationSid": conversation_sid, "MessageSid": message_sid}, fn
+    )
+
+
+def advance_message_status(
+    tables: Any,
+    conversation_sid: str,
+    message_sid: str,
+    status: str,
+    *,
+    error_code: int | None = None,
+    error_reason: str | None = None,
+) -> Item | None:
+    """Move a message's status forward only (`app.core.message_status.advance`)."""
+    from app.core.message_status import MessageStatus, advance, parse_status
+
+    new = parse_status(status)
+    if new is None:
+        return None
+
+    def fn(item: Item) -> Updates | None:
+        current = parse_status(str(item.get("Status", "queued"))) or MessageStatus.QUEUED
+        nxt = advance(current, new)
+        if nxt == current:
+            return None
+        updates: Updates = {"Status": nxt.value, "UpdatedAt": now_iso()}
+        if nxt.is_final and error_code is not None:
+            updates["ErrorCode"] = int(error_code)
+            if error_reason:
+                updates["ErrorReason"] = error_reason
+        return updates
+
+    try:
+        return update_message(tables, conversation_sid, message_sid, fn)
+    except NotFound:
+        return None
+
+
+def list_messages(
+    tables: Any, conversation_sid: str, limit: int = 100, newest_first: bool = False
+) -> list[Item]:
+    resp = tables.messages.query(
+        IndexName="ByCreated",
+        KeyConditionExpression=Key("ConversationSid").eq(conversation_sid),
+        ScanIndexForward=not newest_first,
+        Limit=limit,
+    )
+    return [dict(i) for i in resp.get("Items", [])]
+
+
+def message_view(item: Item) -> Item:
+    """`MessageView` JSON of a message item."""
+    return {
+        "messageSid": item["MessageSid"],
+        "conversationSid": item["ConversationSid"],
+        "locationId": item.get("LocationId", ""),
+        "index": int(item["Index"]) if item.get("Index") is not None else None,
+        "author": item.get("Author", ""),
+        "authorKind": item.get("AuthorKind", "system"),
+        "staffId": item.get("StaffId") or None,
+        "staffName": item.get("StaffName") or None,
+        "body": item.get("Body", ""),
+        "status": item.get("Status", "queued"),
+        "errorCode": int(item["ErrorCode"]) if item.get("ErrorCode") is not None else None,
+        "errorReason": item.get("ErrorReason") or None,
+        "idempotencyKey": item.get("IdempotencyKey") or None,
+        "createdAt": item.get("CreatedAt") or now_iso(),
+        "version": _version(item),
+    }

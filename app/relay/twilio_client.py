@@ -1,0 +1,281 @@
+"""The relay's only way to Twilio: the twilio SDK `Client` with timeouts, bounded
+retries (tenacity; 429 and 5xx and connection errors only), and every Twilio
+domain pointed at `W2T_TWILIO_BASE_URL` when it is set (the simulator).
+
+Message creation is the one call that is not safe to repeat (Twilio has no
+idempotency key for it): `send_message` puts the relay's key into the message
+`Attributes` and, when an attempt's outcome is unknown (timeout, 5xx), looks at
+the conversation's recent messages for that key before trying again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from app.relay.config import Settings
+
+log = logging.getLogger("app.relay.twilio")
+T = TypeVar("T")
+
+#: Twilio error codes the relay acts on.
+BINDING_EXISTS = 50416  # address + proxy already in another non-closed conversation
+PARTICIPANT_EXISTS = 50433
+UNIQUE_NAME_EXISTS = 50353
+CONVERSATION_CLOSED = 50434
+NOT_FOUND = 20404
+
+KEY_ATTRIBUTE = "W2TKey"  # the relay's idempotency key inside message Attributes
+
+
+class RewritingHttpClient(TwilioHttpClient):
+    """Sends every `https://<domain>.twilio.com/...` request to one base URL instead."""
+
+    def __init__(self, base_url: str | None, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self._base = urlsplit(base_url) if base_url else None
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        if self._base is not None:
+            parts = urlsplit(url)
+            path = self._base.path.rstrip("/") + parts.path
+            url = urlunsplit((self._base.scheme, self._base.netloc, path, parts.query, ""))
+        return super().request(method, url, *args, **kwargs)
+
+
+def make_client(settings: Settings) -> Client:
+    http = RewritingHttpClient(settings.twilio_base_url, settings.twilio_timeout_s)
+    return Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, TwilioRestException):
+        return exc.status == 429 or exc.status >= 500
+    return isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout)
+
+
+def twilio_code(exc: BaseException) -> int | None:
+    return getattr(exc, "code", None) if isinstance(exc, TwilioRestException) else None
+
+
+def _retry_after(state: RetryCallState) -> float:
+    exc = state.outcome.exception() if state.outcome else None
+    details = getattr(exc, "details", None)
+    if isinstance(details, dict):
+        ra = details.get("retry_after") or details.get("Retry-After")
+        try:
+            return min(float(ra), 10.0)
+        except (TypeError, ValueError):
+            pass
+    return float(wait_exponential_jitter(initial=0.2, max=3.0)(state))
+
+
+def _attrs(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        return raw
+    try:
+        value = json.loads(raw or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+class TwilioGateway:
+    """Twilio operations the relay uses, each bounded in time and attempts."""
+
+    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+        self.settings = settings
+        self.client = client or make_client(settings)
+        self.attempts = settings.twilio_max_attempts
+        self.calls_by_code: dict[str, int] = {}  # for /metrics
+
+    def call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run `fn` with bounded retries on transient failures."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=_retry_after,
+            retry=retry_if_exception(is_transient),
+            reraise=True,
+        )
+        try:
+            return retrying(fn)
+        except Exception as exc:
+            code = str(twilio_code(exc) or getattr(exc, "status", type(exc).__name__))
+            self.calls_by_code[code] = self.calls_by_code.get(code, 0) + 1
+            log.warning("twilio call failed", extra={"call": what, "error": code})
+            raise
+
+    @property
+    def conversations(self) -> Any:
+        return self.client.conversations.v1.conversations
+
+    # ---- conversations ----
+
+    def fetch_conversation(self, sid_or_unique_name: str) -> Any | None:
+        try:
+            return self.call(
+                "fetch_conversation", lambda: self.conversations(sid_or_unique_name).fetch()
+            )
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def create_conversation(
+        self, *, unique_name: str, friendly_name: str, attributes: dict[str, Any]
+    ) -> Any:
+        """Create, or (after a crash) find the one created earlier under `unique_name`."""
+        existing = self.fetch_conversation(unique_name)
+        if existing is not None:
+            return existing
+        kwargs: dict[str, Any] = {
+            "unique_name": unique_name,
+            "friendly_name": friendly_name,
+            "attributes": json.dumps(attributes),
+        }
+        if self.settings.twilio_messaging_service_sid:
+            kwargs["messaging_service_sid"] = self.settings.twilio_messaging_service_sid
+        if self.settings.production:
+            kwargs["timers_inactive"] = "P7D"
+            kwargs["timers_closed"] = "P30D"
+        try:
+            return self.conversations.create(**kwargs)  # not retried: see fetch above
+        except TwilioRestException as exc:
+            if exc.code == UNIQUE_NAME_EXISTS:
+                found = self.fetch_conversation(unique_name)
+                if found is not None:
+                    return found
+            if is_transient(exc):
+                found = self.fetch_conversation(unique_name)
+                if found is not None:
+                    return found
+                return self.call("create_conversation", lambda: self.conversations.create(**kwargs))
+            raise
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
+            found = self.fetch_conversation(unique_name)
+            if found is not None:
+                return found
+            return self.call("create_conversation", lambda: self.conversations.create(**kwargs))
+
+    def update_conversation(self, sid: str, **kwargs: Any) -> Any:
+        if "attributes" in kwargs and not isinstance(kwargs["attributes"], str):
+            kwargs["attributes"] = json.dumps(kwargs["attributes"])  # always a JSON string
+        return self.call("update_conversation", lambda: self.conversations(sid).update(**kwargs))
+
+    def participants(self, sid: str) -> list[Any]:
+        return self.call(
+            "list_participants", lambda: self.conversations(sid).participants.list(limit=100)
+        )
+
+    def add_sms_participant(self, sid: str, address: str, proxy: str, role: str) -> Any:
+        return self.call(
+            "add_participant",
+            lambda: self.conversations(sid).participants.create(
+                messaging_binding_address=address,
+                messaging_binding_proxy_address=proxy,
+                attributes=json.dumps({"Role": role}),
+            ),
+        )
+
+    def webhooks(self, sid: str) -> list[Any]:
+        return self.call("list_webhooks", lambda: self.conversations(sid).webhooks.list(limit=50))
+
+    def add_webhook(self, sid: str, url: str, filters: list[str]) -> Any:
+        return self.call(
+            "add_webhook",
+            lambda: self.conversations(sid).webhooks.create(
+                target="webhook",
+                configuration_url=url,
+                configuration_method="POST",
+                configuration_filters=filters,
+            ),
+        )
+
+    def recent_messages(self, sid: str, limit: int = 50) -> list[Any]:
+        return self.call(
+            "list_messages",
+            lambda: self.conversations(sid).messages.list(order="desc", limit=limit),
+        )
+
+    def find_message_by_key(self, sid: str, key: str, limit: int = 50) -> Any | None:
+        for msg in self.recent_messages(sid, limit):
+            if _attrs(getattr(msg, "attributes", None)).get(KEY_ATTRIBUTE) == key:
+                return msg
+        return None
+
+    def send_message(
+        self,
+        sid: str,
+        *,
+        author: str,
+        body: str,
+        key: str,
+        attributes: dict[str, Any] | None = None,
+        look_first: bool = False,
+        webhook: bool = False,
+    ) -> Any:
+        """Create a message at most once per `key` (see the module doc).
+
+        `look_first`: an earlier attempt may have succeeded (a resumed step): look
+        for the key before creating. `webhook`: ask Twilio to fire the
+        conversation webhooks for this API-created message.
+        """
+        attrs = dict(attributes or {})
+        attrs[KEY_ATTRIBUTE] = key
+        if look_first:
+            found = self.find_message_by_key(sid, key)
+            if found is not None:
+                return found
+        kwargs: dict[str, Any] = {"author": author, "body": body, "attributes": json.dumps(attrs)}
+        if webhook:
+            kwargs["x_twilio_webhook_enabled"] = "true"
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return self.conversations(sid).messages.create(**kwargs)
+            except Exception as exc:
+                if not is_transient(exc) or attempt == self.attempts:
+                    code = str(twilio_code(exc) or getattr(exc, "status", type(exc).__name__))
+                    self.calls_by_code[code] = self.calls_by_code.get(code, 0) + 1
+                    raise
+                # Outcome unknown: it may have been created. Look before sending again.
+                try:
+                    found = self.find_message_by_key(sid, key)
+                except Exception:
+                    found = None
+                if found is not None:
+                    return found
+        raise RuntimeError("unreachable")  # pragma: no cover
+
+    def line_type(self, phone: str) -> str | None:
+        """Twilio Lookup v2 line type (`mobile`, `landline`, ...), or None if unknown."""
+        try:
+            result = self.call(
+                "lookup",
+                lambda: self.client.lookups.v2.phone_numbers(phone).fetch(
+                    fields="line_type_intelligence"
+                ),
+            )
+        except Exception:
+            return None  # a Lookup outage must not block leads
+        info = getattr(result, "line_type_intelligence", None) or {}
+        value = info.get("type") if isinstance(info, dict) else None
+        return str(value) if value else None
+
+
+def message_attributes(msg: Any) -> dict[str, Any]:
+    return _attrs(getattr(msg, "attributes", None))
