@@ -245,6 +245,30 @@ class IdempotencyStore:
             if not _conditional_failed(exc):
                 raise
 
+    def abandon(self, key: str, token: str) -> None:
+        """Give the record up *without* forgetting it: the lease ends now.
+
+        For attempts whose side effect may have happened (a Twilio call timed
+        out): the next `begin` takes the record over at once, with
+        `taken_over=True`, so it knows to look for the earlier effect first.
+        """
+        try:
+            self._ddb.update_item(
+                TableName=self.table_name,
+                Key={"Key": {"S": key}},
+                UpdateExpression="SET LeaseUntil = :zero",
+                ConditionExpression="#tok = :tok AND #st = :inprog",
+                ExpressionAttributeNames={"#tok": "Token", "#st": "State"},
+                ExpressionAttributeValues={
+                    ":tok": {"S": token},
+                    ":inprog": {"S": BeginState.IN_PROGRESS.value},
+                    ":zero": {"N": "0"},
+                },
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
     def extend(self, key: str, token: str) -> bool:
         """Renew the lease of a long operation; False when it was taken over."""
         try:
@@ -315,10 +339,12 @@ async def run_idempotent(
 
     `call` receives the `Begin` (so it can see `taken_over` and look for an
     earlier attempt's effect) and returns a JSON `Response`. Answers below 500 are
-    stored and replayed (with header `Idempotent-Replayed: true`); a 5xx or an
-    exception releases the record so a retry runs again. Without a key `call`
-    simply runs. Errors: 400 `invalid_idempotency_key`, 422
-    `idempotency_conflict`, 409 `idempotency_in_progress` (with Retry-After).
+    stored and replayed (with header `Idempotent-Replayed: true`); after a 5xx or
+    an exception the record is abandoned (not deleted): a retry with the same
+    key runs again at once, with `taken_over=True`, because the failed attempt
+    may have had its side effect. Without a key `call` simply runs. Errors: 400
+    `invalid_idempotency_key`, 422 `idempotency_conflict`, 409
+    `idempotency_in_progress` (with Retry-After).
     """
     if key is None:
         return await call(Begin(BeginState.NEW))
@@ -350,10 +376,10 @@ async def run_idempotent(
     try:
         response = await call(begin)
     except BaseException:
-        await run_in_threadpool(store.release, record_key, begin.token)
+        await run_in_threadpool(store.abandon, record_key, begin.token)
         raise
     if response.status_code >= 500:
-        await run_in_threadpool(store.release, record_key, begin.token)
+        await run_in_threadpool(store.abandon, record_key, begin.token)
         return response
     body = _json_body(response)
     if body is _NOT_JSON:

@@ -11,20 +11,38 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Query, Request
+import ulid
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from app.core.wire import ChangesPage, LocationView, StaffView
-from app.relay import directory
+from app.core.statuses import PipelineStatus
+from app.core.wire import (
+    MAX_MESSAGE_BODY,
+    ChangesPage,
+    ConversationView,
+    ErrorBody,
+    LeadPatch,
+    LeadView,
+    LocationView,
+    MessageView,
+    SendMessageRequest,
+    StaffView,
+)
+from app.relay import directory, sends, store
 from app.relay.auth import Principal, require_staff
 from app.relay.changes import DEFAULT_LIMIT, MAX_LIMIT, ChangeLog, InvalidCursor
 from app.relay.errors import ApiError
+from app.relay.feed import publish
+from app.relay.idempotency import Begin, IdempotencyStore, fingerprint, run_idempotent
 from app.relay.metrics import RelayMetrics, metrics_of
 
 log = logging.getLogger("app.relay.staff")
@@ -58,9 +76,71 @@ def _tunable(request: Request, name: str, env: str, default: float) -> float:
     return float(default if value is None else value)
 
 
+def _location_retailer(request: Request, location_id: str) -> str | None:
+    """The retailer owning a location (cached: a location never changes retailer)."""
+    ctx = _ctx(request)
+    cache: dict[str, str | None] = ctx.extras.setdefault("_location_retailer", {})
+    if location_id not in cache:
+        loc = directory.get_location(ctx.tables, location_id)
+        if loc is None:
+            return None  # not cached: it may be added later
+        cache[location_id] = loc.retailer_id
+    return cache[location_id]
+
+
 def staff_locations(request: Request, staff: Principal) -> list[str]:
-    """The key's locations (sorted, unique). A key's scope is what it lists."""
-    return sorted(set(staff.locations))
+    """The key's locations that belong to the key's retailer (sorted, unique)."""
+    return sorted(
+        loc
+        for loc in set(staff.locations)
+        if not staff.retailer_id or _location_retailer(request, loc) == staff.retailer_id
+    )
+
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": desc}
+    for code, desc in (
+        (400, "invalid input"),
+        (401, "unknown key"),
+        (403, "not a staff key, or an entity of another location/retailer"),
+        (404, "unknown id"),
+    )
+}
+
+
+def _forbidden() -> ApiError:
+    return ApiError(403, "forbidden", "This staff key has no access to that location")
+
+
+def _load_conversation(request: Request, staff: Principal, sid: str) -> dict[str, Any]:
+    """The conversation item; 404 unknown, 403 not one of the key's locations."""
+    if not _ID_RE.match(sid):
+        raise ApiError(404, "conversation_not_found", "No conversation with this sid")
+    conv = store.get_conversation(_ctx(request).tables, sid)
+    if conv is None:
+        raise ApiError(404, "conversation_not_found", "No conversation with this sid")
+    if not set(store.conversation_locations(conv)) & set(staff_locations(request, staff)):
+        raise _forbidden()
+    return conv
+
+
+def _load_lead(request: Request, staff: Principal, lead_id: str) -> dict[str, Any]:
+    if not _ID_RE.match(lead_id):
+        raise ApiError(404, "lead_not_found", "No lead with this LeadId")
+    lead = store.get_lead(_ctx(request).tables, lead_id)
+    if lead is None:
+        raise ApiError(404, "lead_not_found", "No lead with this LeadId")
+    _check_lead_access(request, staff, lead)
+    return lead
+
+
+def _check_lead_access(request: Request, staff: Principal, lead: dict[str, Any]) -> None:
+    if staff.retailer_id and str(lead.get("UniversalRetailerId", "")) != staff.retailer_id:
+        raise _forbidden()
+    if store.lead_location(lead) not in staff_locations(request, staff):
+        raise _forbidden()
 
 
 def _change_log(request: Request) -> ChangeLog:
@@ -178,3 +258,289 @@ async def stream(
         ping=heartbeat,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+# --------------------------------------------------------------------------- sends
+
+
+def _parse_json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_json", "The body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_request", "The body must be a JSON object")
+    return data
+
+
+def _message_body(data: dict[str, Any]) -> str:
+    body = data.get("body")
+    if not isinstance(body, str):
+        raise ApiError(400, "invalid_request", "body: a string is required")
+    if not body.strip():
+        raise ApiError(400, "empty_message", "The message is empty")
+    if len(body) > MAX_MESSAGE_BODY:
+        raise ApiError(
+            422,
+            "message_too_long",
+            f"The message has {len(body)} characters; at most {MAX_MESSAGE_BODY} are allowed",
+            maxLength=MAX_MESSAGE_BODY,
+        )
+    try:
+        return SendMessageRequest(body=body).body
+    except ValidationError:
+        raise ApiError(400, "invalid_request", "body is not a valid message") from None
+
+
+def _error_response(exc: ApiError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+@router.post(
+    "/conversations/{sid}/messages",
+    status_code=202,
+    response_model=MessageView,
+    responses={**ERRORS, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": SendMessageRequest.model_json_schema()}},
+        }
+    },
+)
+async def send_message(
+    request: Request,
+    staff: Staff,
+    sid: Annotated[str, Path(max_length=128)],
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> JSONResponse:
+    """Send a text to the conversation as the staff member (202 + the MessageView)."""
+    ctx = _ctx(request)
+    metrics = metrics_of(request)
+    if not idempotency_key or not idempotency_key.strip():
+        raise ApiError(
+            400, "idempotency_key_required", "Send an Idempotency-Key header with every message"
+        )
+    conv = await run_in_threadpool(_load_conversation, request, staff, sid)
+    raw = await request.body()
+    body = _message_body(_parse_json_object(raw))
+    idem = ctx.idempotency
+    if not isinstance(idem, IdempotencyStore):
+        raise ApiError(503, "idempotency_unavailable", "Idempotency records are not configured")
+    if ctx.twilio is None:
+        raise ApiError(503, "upstream_unavailable", "Twilio is not configured")
+    sender = sends.Sender(staff.staff_id or "", staff.name or staff.staff_id or "")
+
+    async def attempt(begin: Begin) -> JSONResponse:
+        now = datetime.now(UTC)
+        try:
+            fresh = await run_in_threadpool(store.get_conversation, ctx.tables, sid) or conv
+            leads = await run_in_threadpool(sends.check_sendable, ctx, fresh, now)
+        except ApiError as exc:
+            metrics.send(exc.reason)
+            return _error_response(exc)
+        try:
+            msg = await run_in_threadpool(
+                sends.send_via_twilio,
+                ctx,
+                fresh,
+                sender,
+                body,
+                idempotency_key.strip(),
+                look_first=begin.taken_over,
+            )
+        except sends.TWILIO_ERRORS as exc:
+            err = sends.failure_answer(request, exc)
+            metrics.send(err.reason)
+            return _error_response(err)
+        view = await run_in_threadpool(
+            sends.record_sent, ctx, fresh, leads, sender, msg, body, idempotency_key.strip(), now
+        )
+        metrics.send("accepted")
+        return JSONResponse(view, status_code=202)
+
+    response = await run_idempotent(
+        idem,
+        scope=f"staff:{staff.staff_id}:send",
+        key=idempotency_key,
+        request_fingerprint=fingerprint(sid, body),
+        call=attempt,
+    )
+    if response.headers.get("idempotent-replayed"):
+        metrics.send("replayed")
+    return response  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- leads
+
+
+_IF_MATCH_RE = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+
+def _if_match_version(value: str | None) -> int:
+    if value is None or not value.strip():
+        raise ApiError(
+            428,
+            "precondition_required",
+            'Send If-Match: "<version>" with the lead version you edited',
+        )
+    match = _IF_MATCH_RE.match(value)
+    if match is None:
+        raise ApiError(400, "invalid_if_match", 'If-Match must be "<version>", e.g. "3"')
+    return int(match.group(1))
+
+
+def _parse_patch(raw: bytes) -> LeadPatch:
+    data = _parse_json_object(raw)
+    unknown = set(data) - {"status", "assigneeId", "assignee_id", "note"}
+    if unknown:
+        raise ApiError(400, "invalid_request", f"Unknown fields: {', '.join(sorted(unknown))}")
+    try:
+        patch = LeadPatch.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(x) for x in first.get("loc", ())) or "body"
+        raise ApiError(400, "invalid_request", f"{field}: {first.get('msg', 'invalid')}") from None
+    if patch.is_empty:
+        raise ApiError(400, "empty_patch", "Nothing to change: give status, assigneeId or note")
+    if patch.assignee_id is not None and not _ID_RE.match(patch.assignee_id):
+        raise ApiError(400, "invalid_request", "assigneeId is not a valid staff id")
+    return patch
+
+
+def _apply_patch(patch: LeadPatch, staff: Principal, now: str) -> Any:
+    name = staff.name or staff.staff_id or ""
+
+    def fn(item: dict[str, Any]) -> dict[str, Any] | None:
+        updates: dict[str, Any] = {}
+        history = list(item.get("Activity") or [])
+        if patch.status is not None:
+            current = str(item.get("PipelineStatus", PipelineStatus.NEW.value))
+            if current != patch.status.value:
+                updates["PipelineStatus"] = patch.status.value
+                history.append(
+                    store.activity("pipeline", f"{name}: {current} → {patch.status.value}", now)
+                )
+        if patch.assignee_given:
+            new_id = patch.assignee_id
+            if (item.get("AssigneeId") or None) != new_id:
+                updates["AssigneeId"] = new_id
+                assignee_name = name if new_id == staff.staff_id else (new_id or None)
+                updates["AssigneeName"] = assignee_name
+                text = f"{name} assigned {assignee_name}" if new_id else f"{name} unassigned"
+                history.append(store.activity("assignment", text, now))
+        if patch.note is not None:
+            notes = list(item.get("Notes") or [])
+            notes.append(
+                {
+                    "noteId": str(ulid.ULID()),
+                    "authorId": staff.staff_id or "",
+                    "authorName": name,
+                    "body": patch.note,
+                    "at": now,
+                }
+            )
+            updates["Notes"] = notes
+            history.append(store.activity("note", f"{name} added a note", now))
+        if not updates:
+            return None
+        updates["Activity"] = history[-sends.MAX_ACTIVITY :]
+        updates["LastActivityAt"] = now
+        return updates
+
+    return fn
+
+
+@router.patch(
+    "/leads/{lead_id}",
+    response_model=LeadView,
+    responses={**ERRORS, 412: {"model": ErrorBody}, 428: {"model": ErrorBody}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": LeadPatch.model_json_schema()}},
+        }
+    },
+)
+async def patch_lead(
+    request: Request,
+    staff: Staff,
+    lead_id: Annotated[str, Path(max_length=128)],
+    if_match: Annotated[str | None, Header(max_length=64)] = None,
+) -> JSONResponse:
+    """Pipeline status, assignee, note; only if the lead is still at the If-Match version."""
+    ctx = _ctx(request)
+    lead = await run_in_threadpool(_load_lead, request, staff, lead_id)
+    expected = _if_match_version(if_match)
+    patch = _parse_patch(await request.body())
+    now = sends.iso(datetime.now(UTC))
+    try:
+        item = await run_in_threadpool(
+            store.update_lead,
+            ctx.tables,
+            lead_id,
+            _apply_patch(patch, staff, now),
+            expected_version=expected,
+        )
+    except store.VersionConflict as exc:
+        current = exc.current or lead
+        raise ApiError(
+            412,
+            "version_conflict",
+            "The lead changed since you loaded it; here is the current version",
+            current=store.lead_view(current),
+        ) from None
+    except store.NotFound:
+        raise ApiError(404, "lead_not_found", "No lead with this LeadId") from None
+    if item is None:  # nothing changed: answer the current state, no new version
+        item = lead
+    else:
+        view = store.lead_view(item)
+        await run_in_threadpool(
+            publish,
+            ctx.change_log,
+            store.lead_location(item),
+            "lead",
+            lead_id,
+            int(item.get("Version", 0)),
+            view,
+        )
+    return JSONResponse(store.lead_view(item), headers={"ETag": f'"{int(item.get("Version", 0))}"'})
+
+
+# --------------------------------------------------------------------------- read
+
+
+@router.post("/conversations/{sid}/read", response_model=ConversationView, responses=ERRORS)
+async def mark_read(
+    request: Request, staff: Staff, sid: Annotated[str, Path(max_length=128)]
+) -> JSONResponse:
+    """Reset the conversation's unread count (a change for every desktop of its locations)."""
+    ctx = _ctx(request)
+    conv = await run_in_threadpool(_load_conversation, request, staff, sid)
+    now = sends.iso(datetime.now(UTC))
+
+    def fn(item: dict[str, Any]) -> dict[str, Any] | None:
+        if int(item.get("UnreadCount", 0)) == 0:
+            return None
+        return {"UnreadCount": 0, "LastReadAt": now}
+
+    try:
+        item = await run_in_threadpool(store.update_conversation, ctx.tables, sid, fn)
+    except store.NotFound:
+        raise ApiError(404, "conversation_not_found", "No conversation with this sid") from None
+    mine = staff_locations(request, staff)
+    if item is not None:
+        for loc in store.conversation_locations(item):
+            await run_in_threadpool(
+                publish,
+                ctx.change_log,
+                loc,
+                "conversation",
+                sid,
+                int(item.get("Version", 0)),
+                store.conversation_view(item, loc),
+            )
+    current = item or conv
+    shown = next((loc for loc in store.conversation_locations(current) if loc in mine), None)
+    return JSONResponse(store.conversation_view(current, shown))

@@ -83,6 +83,16 @@ def test_expired_lease_is_taken_over_once(ddb: Any, table: str) -> None:
     assert done.state is BeginState.DONE and done.response and done.response.body == {"n": 2}
 
 
+def test_abandon_hands_over_at_once_with_taken_over(ddb: Any, table: str) -> None:
+    store = IdempotencyStore(ddb, table, lease_seconds=30)
+    b = store.begin("s|k", "fp")
+    store.abandon("s|k", b.token or "")
+    retry = store.begin("s|k", "fp")
+    assert retry.state is BeginState.NEW and retry.taken_over
+    store.abandon("s|k", b.token or "")  # stale token: no effect on the new holder
+    assert store.begin("s|k", "fp").state is BeginState.IN_PROGRESS
+
+
 def test_release_lets_a_retry_run_and_extend_keeps_the_lease(ddb: Any, table: str) -> None:
     clock = Clock()
     store = IdempotencyStore(ddb, table, lease_seconds=30, clock=clock)

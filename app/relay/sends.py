@@ -1,0 +1,397 @@
+"""Staff message sends: `POST /v1/conversations/{sid}/messages`.
+
+At most one Twilio message per Idempotency-Key, across concurrent requests and
+relay instances:
+
+1. The route claims the key in the idempotency table (conditional put) before
+   any side effect (`app.relay.idempotency.run_idempotent`); a concurrent
+   duplicate gets 409 `idempotency_in_progress`, a later one the first answer.
+2. Checks that need no side effect: conversation state, opt-out, quiet hours.
+3. The staff member's chat identity `staff:<StaffId>` joins the conversation
+   once (remembered on the conversation item; Twilio's 50433 "already a
+   participant" counts as done), so the message is authored by that identity
+   and Twilio delivers it to both SMS participants (customer and store phone).
+4. Twilio has no idempotency key for message create, so the key travels in the
+   message `Attributes` (`IdempotencyKey`, plus the gateway's own `W2TKey`).
+   When an attempt's outcome is unknown (timeout, 5xx) the gateway lists the
+   conversation's recent messages and looks for the key before sending again;
+   when a previous holder of the key crashed or failed (`taken_over`), we look
+   first too.
+5. The message item is stored (keyed by MessageSid, so a duplicate is a no-op),
+   the conversation and its leads are updated, and changes are published; the
+   answer (202 + MessageView) is stored as the key's answer.
+
+API-created messages do not fire `onMessageAdded` (no `X-Twilio-Webhook-Enabled`):
+the relay records its own message here; delivery receipts still arrive through
+`/TwilioWebhooks/sync` and move the stored message's status forward.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException
+
+from app.core.phones import mask_phone
+from app.core.statuses import PipelineStatus, PipelineTrigger, auto_advance
+from app.relay import directory, store
+from app.relay.errors import ApiError
+from app.relay.feed import publish
+from app.relay.metrics import metrics_of
+from app.relay.twilio_client import KEY_ATTRIBUTE, is_transient
+
+log = logging.getLogger("app.relay.sends")
+
+#: Twilio: "Participant already exists" / "Conversation is closed".
+PARTICIPANT_EXISTS = 50433
+CONVERSATION_CLOSED = 50434
+#: Contact older than this needs quiet hours respected (TCPA-style rule).
+QUIET_HOURS_AFTER = timedelta(hours=24)
+MAX_ACTIVITY = 200
+#: Recent messages searched for an idempotency key before a resend.
+LOOKBACK = 100
+PREVIEW_CHARS = 140
+
+
+def staff_identity(staff_id: str) -> str:
+    return f"staff:{staff_id}"
+
+
+@dataclass(frozen=True)
+class Sender:
+    staff_id: str
+    name: str
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def conversation_leads(tables: Any, conv: dict[str, Any]) -> list[dict[str, Any]]:
+    leads = []
+    for lead_id in conv.get("LeadIds") or []:
+        item = store.get_lead(tables, str(lead_id))
+        if item is not None:
+            leads.append(item)
+    return leads
+
+
+def last_customer_contact(conv: dict[str, Any], leads: list[dict[str, Any]]) -> datetime | None:
+    """The customer's latest contact: an inbound text, or submitting a lead form."""
+    times = [_parse_time(conv.get("LastInboundAt"))]
+    for lead in leads:
+        times.append(_parse_time(lead.get("LastInboundAt")))
+        times.append(_parse_time(lead.get("DateSubmitted")))
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
+
+
+def is_opted_out(tables: Any, customer: str, proxy: str | None) -> bool:
+    """The customer texted STOP to the proxy number they talk to (or to every number)."""
+    item = tables.optouts.get_item(Key={"PhoneNumber": customer}, ConsistentRead=True).get("Item")
+    if not item:
+        return False
+    numbers = item.get("OptedOutNumbers") or {}
+    if not isinstance(numbers, dict):
+        return False
+    return (proxy is not None and proxy in numbers) or "*" in numbers
+
+
+def quiet_hours_next_allowed(
+    now: datetime, last_contact: datetime | None, customer_phone: str, location_tz: str | None
+) -> datetime | None:
+    """None when texting the customer is allowed now, else the next allowed moment.
+
+    `app.core.quiet_hours.check` exempts a customer who was in touch within 24 h
+    and otherwise applies the recipient's local window (location time zone, else
+    the area code's; federal 8:00-21:00 or the state's stricter one).
+    """
+    from app.core import quiet_hours
+
+    decision = quiet_hours.check(now, last_contact, location_tz, customer_phone or None)
+    return None if decision.allowed else decision.next_allowed_at
+
+
+def check_sendable(ctx: Any, conv: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """Raise the 409/422 that forbids this send; return the conversation's leads."""
+    if str(conv.get("State", "active")) == "closed":
+        raise ApiError(409, "conversation_closed", "Conversation is closed")
+    customer = str(conv.get("CustomerPhone", ""))
+    if conv.get("OptedOut") or is_opted_out(ctx.tables, customer, conv.get("CustomerProxy")):
+        raise ApiError(422, "recipient_opted_out", "The customer opted out of text messages (STOP)")
+    leads = conversation_leads(ctx.tables, conv)
+    last = last_customer_contact(conv, leads)
+    if last is None or now - last > QUIET_HOURS_AFTER:
+        location = directory.get_location(ctx.tables, str(conv.get("LocationId", "")))
+        tz = location.timezone if location else None
+        nxt = quiet_hours_next_allowed(now, last, customer, tz)
+        if nxt is not None:
+            raise ApiError(
+                422,
+                "quiet_hours",
+                "It is outside texting hours where the customer is; try again later",
+                nextAllowedAt=iso(nxt),
+            )
+    return leads
+
+
+# --------------------------------------------------------------------------- Twilio
+
+
+def _twilio_failure(request_like: Any, exc: Exception) -> ApiError:
+    """The answer for a Twilio failure (a 5xx is not stored: the retry looks first)."""
+    metrics = metrics_of(request_like)
+    if isinstance(exc, TwilioRestException):
+        metrics.twilio_error(exc.code or exc.status)
+        if exc.code == CONVERSATION_CLOSED:
+            return ApiError(409, "conversation_closed", "Conversation is closed")
+        if exc.status == 429 or exc.status >= 500:
+            return ApiError(
+                503,
+                "upstream_unavailable",
+                "Twilio is not answering; retry with the same Idempotency-Key",
+                headers={"Retry-After": "5"},
+            )
+        return ApiError(
+            502, "twilio_rejected", f"Twilio refused the message ({exc.code})", twilioCode=exc.code
+        )
+    metrics.twilio_error(type(exc).__name__)
+    return ApiError(
+        503,
+        "upstream_unavailable",
+        "Twilio is not answering; retry with the same Idempotency-Key",
+        headers={"Retry-After": "5"},
+    )
+
+
+def ensure_staff_participant(ctx: Any, conv: dict[str, Any], sender: Sender) -> None:
+    identity = staff_identity(sender.staff_id)
+    if identity in (conv.get("StaffParticipants") or []):
+        return
+    sid = str(conv["ConversationSid"])
+    gateway = ctx.twilio
+    try:
+        gateway.call(
+            "add_staff_participant",
+            lambda: gateway.conversations(sid).participants.create(
+                identity=identity,
+                attributes=json.dumps({"Role": "staff", "StaffId": sender.staff_id}),
+            ),
+        )
+    except TwilioRestException as exc:
+        if exc.code != PARTICIPANT_EXISTS:
+            raise
+
+    def add(item: dict[str, Any]) -> dict[str, Any] | None:
+        known = list(item.get("StaffParticipants") or [])
+        if identity in known:
+            return None
+        return {"StaffParticipants": [*known, identity]}
+
+    store.update_conversation(ctx.tables, sid, add)
+
+
+def _attributes(msg: Any) -> dict[str, Any]:
+    raw = getattr(msg, "attributes", None)
+    if isinstance(raw, dict):
+        return raw
+    try:
+        value = json.loads(raw or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def find_sent(ctx: Any, sid: str, key: str) -> Any | None:
+    """The conversation's recent message carrying `key`, if any.
+
+    Raises when Twilio cannot be asked: then the outcome is still unknown and the
+    caller must not send (the request fails with 503 and is retried later).
+    """
+    gateway = ctx.twilio
+    recent = gateway.call(
+        "list_messages",
+        lambda: gateway.conversations(sid).messages.list(order="desc", limit=LOOKBACK),
+    )
+    for msg in recent:
+        attrs = _attributes(msg)
+        if key in (attrs.get("IdempotencyKey"), attrs.get(KEY_ATTRIBUTE)):
+            return msg
+    return None
+
+
+def send_via_twilio(
+    ctx: Any, conv: dict[str, Any], sender: Sender, body: str, key: str, *, look_first: bool
+) -> Any:
+    """Create the message at most once for `key` (see the module doc)."""
+    sid = str(conv["ConversationSid"])
+    ensure_staff_participant(ctx, conv, sender)
+    if look_first:  # an earlier holder of the key may have sent it before failing
+        found = find_sent(ctx, sid, key)
+        if found is not None:
+            return found
+    ctx.crash_point("send.before_twilio")
+    kwargs = {
+        "author": staff_identity(sender.staff_id),
+        "body": body,
+        "attributes": json.dumps(
+            {
+                "IdempotencyKey": key,
+                KEY_ATTRIBUTE: key,
+                "StaffId": sender.staff_id,
+                "StaffName": sender.name,
+            }
+        ),
+    }
+    attempts = max(1, int(getattr(ctx.settings, "twilio_max_attempts", 3)))
+    for attempt in range(1, attempts + 1):
+        try:
+            msg = ctx.twilio.conversations(sid).messages.create(**kwargs)
+            break
+        except Exception as exc:
+            if not is_transient(exc) or attempt == attempts:
+                raise
+            # Outcome unknown: the message may exist. Look before sending again; if
+            # the look itself fails, give up (503) rather than risk a duplicate.
+            found = find_sent(ctx, sid, key)
+            if found is not None:
+                msg = found
+                break
+    ctx.crash_point("send.after_twilio")
+    return msg
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def _msg_created(msg: Any, fallback: datetime) -> str:
+    created = getattr(msg, "date_created", None)
+    parsed = _parse_time(created)
+    return iso(parsed or fallback)
+
+
+def record_sent(
+    ctx: Any,
+    conv: dict[str, Any],
+    leads: list[dict[str, Any]],
+    sender: Sender,
+    msg: Any,
+    body: str,
+    key: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Store the message and its effects; returns the MessageView JSON."""
+    sid = str(conv["ConversationSid"])
+    locations = store.conversation_locations(conv)
+    item: dict[str, Any] = {
+        "ConversationSid": sid,
+        "MessageSid": str(msg.sid),
+        "LocationId": str(conv.get("LocationId") or (locations[0] if locations else "")),
+        "Author": staff_identity(sender.staff_id),
+        "AuthorKind": "staff",
+        "StaffId": sender.staff_id,
+        "StaffName": sender.name,
+        "Body": body,
+        "Status": "queued",
+        "IdempotencyKey": key,
+        "CreatedAt": _msg_created(msg, now),
+        "Version": 1,
+    }
+    index = getattr(msg, "index", None)
+    if index is not None:
+        item["Index"] = int(index)
+    created = store.put_message_if_new(ctx.tables, item)
+    stored = item if created else store.get_message(ctx.tables, sid, str(msg.sid)) or item
+    view = store.message_view(stored)
+    if not created:
+        return view  # a resumed attempt: the effects below were applied by the first one
+    publish(ctx.change_log, locations, "message", str(msg.sid), int(stored.get("Version", 1)), view)
+    stamp = iso(now)
+    preview = body[:PREVIEW_CHARS]
+
+    def touch_conversation(c: dict[str, Any]) -> dict[str, Any]:
+        return {"LastMessageAt": stamp, "LastMessagePreview": preview, "UnreadCount": 0}
+
+    conv_item = store.update_conversation(ctx.tables, sid, touch_conversation)
+    if conv_item is not None:
+        for loc in store.conversation_locations(conv_item):
+            publish(
+                ctx.change_log,
+                loc,
+                "conversation",
+                sid,
+                int(conv_item.get("Version", 0)),
+                store.conversation_view(conv_item, loc),
+            )
+    for lead in leads:
+        if lead.get("Status") == "CLOSED":
+            continue
+
+        def touch_lead(lead_item: dict[str, Any]) -> dict[str, Any]:
+            current = PipelineStatus(str(lead_item.get("PipelineStatus", "new")))
+            nxt = auto_advance(current, PipelineTrigger.OUTBOUND_MESSAGE)
+            history = list(lead_item.get("Activity") or [])
+            history.append(store.activity("outbound", f"{sender.name}: {preview}", stamp))
+            if nxt != current:
+                history.append(store.activity("pipeline", f"{current.value} → {nxt.value}", stamp))
+            updates: dict[str, Any] = {
+                "LastActivityAt": stamp,
+                "Activity": history[-MAX_ACTIVITY:],
+                "PipelineStatus": nxt.value,
+            }
+            if not lead_item.get("FirstStaffReplyAt"):
+                updates["FirstStaffReplyAt"] = stamp
+            return updates
+
+        try:
+            lead_item = store.update_lead(ctx.tables, str(lead["LeadId"]), touch_lead)
+        except store.NotFound:
+            continue
+        if lead_item is not None:
+            publish(
+                ctx.change_log,
+                store.lead_location(lead_item),
+                "lead",
+                str(lead_item["LeadId"]),
+                int(lead_item.get("Version", 0)),
+                store.lead_view(lead_item),
+            )
+    log.info(
+        "staff message sent",
+        extra={
+            "conversation": sid,
+            "staff": sender.staff_id,
+            "to": mask_phone(conv.get("CustomerPhone", "")),
+        },
+    )
+    return view
+
+
+#: Exceptions of a Twilio call that `failure_answer` turns into an answer.
+TWILIO_ERRORS: tuple[type[Exception], ...] = (
+    TwilioException,  # TwilioRestException and the SDK's own (e.g. an unreadable page)
+    requests.exceptions.RequestException,
+)
+
+
+failure_answer = _twilio_failure
