@@ -176,6 +176,12 @@ class LeadsModel(QAbstractListModel):
                 return i
         return -1
 
+    def index_of_name(self, name: str) -> int:
+        for i, row in enumerate(self._rows):
+            if row.name == name:
+                return i
+        return -1
+
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         row = self.row_at(index.row())
         if row is None:

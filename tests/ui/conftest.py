@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import keyring
@@ -55,14 +56,21 @@ def themed_app(qapp: QApplication) -> QApplication:
 
 
 @pytest.fixture
-def loop(themed_app: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+def loop(themed_app: QApplication, qtbot: Any) -> Iterator[asyncio.AbstractEventLoop]:
     """A qasync loop that runs whenever Qt processes events (qtbot.wait*, keyClicks...)."""
     lp = qasync.QEventLoop(themed_app, already_running=True)
+    # a plain pool we can shut down: the engine's SQLite work runs here (asyncio.to_thread)
+    executor = ThreadPoolExecutor(4, thread_name_prefix="ui-test")
+    lp.set_default_executor(executor)
     asyncio.set_event_loop(lp)
     yield lp
     pending = [t for t in asyncio.all_tasks(lp) if not t.done()]
     for t in pending:
         t.cancel()
+    # finalise async generators (e.g. an SSE stream) on this loop, as loop.close() would
+    closing = asyncio.ensure_future(lp.shutdown_asyncgens())
+    qtbot.waitUntil(closing.done, timeout=5000)
+    executor.shutdown(wait=True, cancel_futures=True)
     asyncio.set_event_loop(None)
 
 
