@@ -373,7 +373,9 @@ class SyncEngine:
                 self._caught_up.set()
                 self._changed.set()
                 self._set_state(SyncState.ONLINE)
-                self._wake.set()  # the outbox may have waited for the relay
+                # (re)connected: rows backing off while the relay was away go now
+                await self.db.writer.run(store.expedite_pending)
+                self._wake.set()
                 async for sse in client.stream(self._cursor, self.heartbeat_timeout):
                     attempt = 0
                     changes, cursor = parse_stream_event(sse)

@@ -725,6 +725,15 @@ def requeue_inflight(conn: sa.Connection) -> int:
     return int(res.rowcount)
 
 
+def expedite_pending(conn: sa.Connection) -> int:
+    """The relay is reachable again: rows waiting out a backoff may go now."""
+    with conn.begin():
+        res = conn.exec_driver_sql(
+            "UPDATE outbox SET next_attempt_at = 0 WHERE state = 'pending' "
+            "AND next_attempt_at > 0")
+    return int(res.rowcount)
+
+
 def due_heads(
     conn: sa.Connection, busy_lanes: Iterable[str], limit: int = 64
 ) -> tuple[list[OutboxRow], float | None]:

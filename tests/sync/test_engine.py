@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import threading
 import time
@@ -18,6 +19,7 @@ from app.sync.api import (
     StatusChanged,
     SyncState,
 )
+from app.sync.retry import Backoff
 from tests.sync.fake_relay import FakeRelay, change, conv_data, lead_data, msg_data
 
 
@@ -145,8 +147,13 @@ async def test_relay_down_then_back_drains_the_queue(fake_relay: Any,
         await engine.send_message("CH0", f"offline {i}")
     await asyncio.sleep(0.8)  # several failed attempts meanwhile
     assert relay.sent == [] and engine.status().pending == 5
+    # long backoff timers from now on: reconnecting must cut them short
+    engine.backoff = Backoff(base=10.0, cap=30.0, rng=random.Random(3))
+    await asyncio.sleep(0.5)
     relay.down = False
+    t0 = time.monotonic()
     assert await engine.wait_idle(15)
+    assert time.monotonic() - t0 < 5
     assert [b for _, b in relay.sent] == [f"offline {i}" for i in range(5)]
     assert engine.status().state is SyncState.ONLINE
     assert any(isinstance(e, StatusChanged) and e.status.last_error for e in rec.events)
