@@ -1,0 +1,126 @@
+"""Build the real installers, unpack the .deb into a temporary root and run the
+installed program offscreen: `--version`, then a demo start that opens the main
+window, syncs the seeded leads and quits by itself.
+
+Takes minutes (PyInstaller): runs only with `-m packaging` (see conftest.py).
+`W2T_PACKAGING_DIST=/path/to/dist` reuses a build made by packaging/build-linux.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+import app
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD_TIMEOUT = 1200  # a cold PyInstaller build on two busy cores
+
+pytestmark = [pytest.mark.slow, pytest.mark.packaging, pytest.mark.timeout(BUILD_TIMEOUT + 600)]
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    ready = os.environ.get("W2T_PACKAGING_DIST")
+    if ready:
+        return Path(ready)
+    if shutil.which("dpkg-deb") is None:
+        pytest.skip("needs dpkg-deb")
+    try:
+        import PyInstaller  # noqa: F401
+    except ImportError:
+        pytest.skip("needs PyInstaller (pip install '.[packaging]')")
+    work = tmp_path_factory.mktemp("installers")
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "W2T_DIST": str(work / "dist"),
+        "W2T_BUILD": str(work / "build"),
+    }
+    result = subprocess.run(
+        [str(ROOT / "packaging" / "build-linux")],
+        env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return work / "dist"
+
+
+@pytest.fixture(scope="module")
+def installed(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    debs = sorted(dist.glob(f"web2text_{app.__version__}_*.deb"))
+    assert debs, f"no .deb in {dist}"
+    root = tmp_path_factory.mktemp("root")
+    subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(root)], check=True, timeout=300)
+    return root
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("W2T_", "QT_", "AWS_"))}
+    env.update(
+        QT_QPA_PLATFORM="offscreen",
+        HOME=str(home),
+        XDG_DATA_HOME=str(home / ".local/share"),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+    )
+    env.pop("PYTHONPATH", None)  # the frozen program must not need the source tree
+    return env
+
+
+def test_installed_version(installed: Path, tmp_path: Path) -> None:
+    program = installed / "opt/web2text/web2text"
+    assert os.readlink(installed / "usr/bin/web2text") == "/opt/web2text/web2text"
+    result = subprocess.run(
+        [str(program), "--version"], env=_env(tmp_path), cwd=tmp_path,
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"web2text {app.__version__}"
+
+
+def test_installed_demo_opens_and_quits(installed: Path, tmp_path: Path) -> None:
+    program = installed / "opt/web2text/web2text"
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(program), "--demo", "--quit-after", "5"], env=_env(tmp_path), cwd=tmp_path,
+        capture_output=True, text=True, timeout=300,
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Traceback" not in result.stderr, result.stderr[-4000:]
+    assert elapsed >= 5  # it stayed up until --quit-after, then left by itself
+
+    # The demo lived in its own folder, and the engine synced the seeded inbox into it.
+    demo = tmp_path / ".local/share/Web2Text/demo"
+    assert (demo / ".web2text-demo").exists()
+    stores = list(demo.rglob("sync.db"))
+    assert stores, sorted(str(p) for p in demo.rglob("*"))
+    with sqlite3.connect(stores[0]) as db:
+        leads = db.execute("SELECT count(*) FROM leads").fetchone()[0]
+        messages = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+    assert leads >= 25, leads  # the staff member's two locations' share of ~40
+    assert messages >= leads
+    # Nothing outside the demo folder: the real profile stays untouched.
+    assert not (tmp_path / ".local/share/Web2Text/profiles.json").exists()
+
+
+def test_tarball_runs(dist: Path, tmp_path: Path) -> None:
+    tarballs = sorted(dist.glob(f"web2text-{app.__version__}-linux-*.tar.gz"))
+    assert tarballs
+    with tarfile.open(tarballs[-1]) as tar:
+        tar.extractall(tmp_path, filter="tar")
+    top = tmp_path / tarballs[-1].name.removesuffix(".tar.gz")
+    result = subprocess.run(
+        [str(top / "web2text"), "--version"], env=_env(tmp_path), cwd=tmp_path,
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert app.__version__ in result.stdout
