@@ -53,6 +53,11 @@ class ChangesBatch:
     has_more: bool
 
 
+#: 4xx reasons that mean "not yet" rather than "no": the same Idempotency-Key is
+#: still being processed (e.g. by the request of a desktop that crashed mid-send)
+TRANSIENT_REASONS = frozenset({"idempotency_in_progress"})
+
+
 def _error_body(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
@@ -76,6 +81,12 @@ def raise_for(response: httpx.Response) -> None:
     body = _error_body(response)
     reason = str(body.get("reason") or f"http_{status}")
     message = str(body.get("message") or response.reason_phrase or f"HTTP {status}")
+    if reason in TRANSIENT_REASONS:
+        raise RelayTransientError(
+            f"relay answered {status} {reason}",
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+            status=status,
+        )
     raise RelayFinalError(status, reason, message, body)
 
 

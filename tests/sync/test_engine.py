@@ -307,3 +307,14 @@ async def test_queries_and_applies_never_block_the_event_loop(
     await tick
     # SQLite work ran on the worker threads: the loop kept ticking
     assert max(lags) < 0.25, max(lags)
+
+
+async def test_key_still_in_progress_on_the_relay_is_retried_not_failed(
+        fake_relay: Any, engine_factory: Any) -> None:
+    relay, url = fake_relay
+    seed(relay)
+    relay.fail_next(409, "idempotency_in_progress", headers={"Retry-After": "0"})
+    engine, rec = await engine_factory(url)
+    await engine.send_message("CH0", "after a crash")
+    assert await engine.wait_idle(10)
+    assert relay.sent == [("CH0", "after a crash")] and rec.of(OutboxItemFailed) == []
