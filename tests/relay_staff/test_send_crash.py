@@ -1,0 +1,132 @@
+"""Crash injection during a staff send: the relay *process* dies between steps
+(W2T_CRASH_AT), is restarted, and the desktop's retry with the same
+Idempotency-Key ends with exactly one text on the customer's handset."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.relay import store
+from app.relay.ddb import Tables
+from app.sandbox.servers import free_port
+from app.sandbox.twilio_sim import SimHandle
+from tests.relay_staff.helpers import make_conversation
+from tests.support.relay import Seed, init_tables, new_prefix, seed_dealer
+from tests.support.twilio_sim import running_simulator, sim_client
+
+pytestmark = pytest.mark.dynamodb
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimHandle]:
+    with running_simulator() as handle:
+        yield handle
+
+
+class RelayProcess:
+    def __init__(self, env: dict[str, str], port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app.relay.cli", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("relay process did not start")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def _env(
+    dynamodb_endpoint: str, sim: SimHandle, prefix: str, port: int, **extra: str
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("W2T_")}
+    env.update(
+        W2T_TABLE_PREFIX=prefix,
+        W2T_DYNAMODB_ENDPOINT=dynamodb_endpoint,
+        TWILIO_ACCOUNT_SID=sim.account_sid,
+        TWILIO_AUTH_TOKEN=sim.auth_token,
+        W2T_TWILIO_BASE_URL=sim.url,
+        W2T_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        W2T_ENVIRONMENT="test",
+        W2T_BACKGROUND="0",
+        W2T_IDEMPOTENCY_LEASE="1.5",
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",
+        AWS_DEFAULT_REGION="us-east-1",
+        **extra,
+    )
+    return env
+
+
+@pytest.mark.parametrize("step", ["send.before_twilio", "send.after_twilio"])
+def test_crash_during_send_then_retry_sends_exactly_once(
+    dynamodb_endpoint: str, sim: SimHandle, step: str
+) -> None:
+    prefix = new_prefix()
+    settings = init_tables(dynamodb_endpoint, prefix)
+    seed: Seed = seed_dealer(settings, web2text_number="+13125550161")
+    tables = Tables.from_settings(settings)
+    conv = make_conversation(tables, sim, seed)
+    port = free_port()
+    headers = {"Authorization": seed.staff_key, "Idempotency-Key": f"crash-{step}"}
+    url = f"http://127.0.0.1:{port}/v1/conversations/{conv.sid}/messages"
+
+    crashing = RelayProcess(_env(dynamodb_endpoint, sim, prefix, port, W2T_CRASH_AT=step), port)
+    try:
+        with pytest.raises(httpx.HTTPError):  # the process dies mid-request
+            httpx.post(url, json={"body": "See you at noon"}, headers=headers, timeout=20)
+        assert crashing.proc.wait(10) == 17
+    finally:
+        crashing.stop()
+    created = sim_client(sim).conversations.v1.conversations(conv.sid).messages.list()
+    assert len(created) == (1 if step == "send.after_twilio" else 0)
+
+    relay = RelayProcess(_env(dynamodb_endpoint, sim, prefix, port), port)
+    try:
+        answers = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            r = httpx.post(url, json={"body": "See you at noon"}, headers=headers, timeout=20)
+            answers.append(r.status_code)
+            if r.status_code == 202:
+                break
+            assert r.status_code == 409 and r.json()["reason"] == "idempotency_in_progress"
+            time.sleep(float(r.headers.get("retry-after", "1")) / 2)
+        assert answers[-1] == 202, answers
+        view = r.json()
+        sim.wait_idle()
+        texts = [m["body"] for m in sim.handset(conv.customer)]
+        assert texts == ["See you at noon"]
+        stored = store.get_message(tables, conv.sid, view["messageSid"])
+        assert stored is not None and stored["IdempotencyKey"] == f"crash-{step}"
+        again = httpx.post(url, json={"body": "See you at noon"}, headers=headers, timeout=20)
+        assert again.status_code == 202 and again.json() == view
+    finally:
+        relay.stop()
