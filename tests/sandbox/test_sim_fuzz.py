@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from typing import Any
 
 import pytest
 import schemathesis
@@ -33,7 +34,7 @@ schema.config.phases.update(phases=["fuzzing"])
     suppress_health_check=list(HealthCheck),
 )
 def test_generated_requests_never_break_the_simulator(
-    case: schemathesis.Case, twilio_sim: SimHandle
+    case: schemathesis.Case[Any], twilio_sim: SimHandle
 ) -> None:
     token = base64.b64encode(f"{twilio_sim.account_sid}:{twilio_sim.auth_token}".encode())
     response = case.call(

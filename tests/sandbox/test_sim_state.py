@@ -116,3 +116,42 @@ def test_config_validation() -> None:
     ):
         with pytest.raises(SimConfigError):
             SimConfig(**{**good, **bad}).validate()  # type: ignore[arg-type]
+
+
+def test_control_client_and_handle_conveniences(client: Client, twilio_sim: SimHandle) -> None:
+    from app.sandbox.twilio_sim import SimControl, SimControlError
+    from app.sandbox.twilio_sim.faults import FaultError
+    from tests.sandbox.helpers import P2, STORE
+
+    conv = pair_conversation(client)
+    with SimControl(twilio_sim.url) as control:
+        result = control.inbound(CUSTOMER, P1, "from the control client")
+        assert result["conversation_sid"] == conv
+        twilio_sim.wait_idle()
+        assert [m["body"] for m in control.handset(STORE)] == ["from the control client"]
+        control.set_line_types({STORE: "landline"})
+        assert twilio_sim.state.line_types[STORE] == "landline"
+        with pytest.raises(SimControlError) as exc:
+            control.set_line_types({STORE: "carrier-pigeon"})
+        assert exc.value.status == 400 and exc.value.reason == "invalid_line_type"
+        control.set_faults({"carrier_errors": {STORE: 30006}})
+        assert twilio_sim.state.faults.carrier_error(STORE) == 30006
+        control.clear_faults()
+        assert control.tick(0) == 0
+        control.set_webhook_url(None)
+        control.reset()
+        assert twilio_sim.state.list_conversations() == []
+        assert control.idle() in (True, False)
+
+    conv = pair_conversation(client)
+    twilio_sim.inbound(STORE, P2, "from the handle")
+    twilio_sim.wait_idle()
+    assert twilio_sim.handset(CUSTOMER)[-1]["body"] == "from the handle"
+    twilio_sim.set_faults({"rate_429": 1})
+    with pytest.raises(TwilioRestException):
+        client.conversations.v1.conversations.create()
+    twilio_sim.set_faults({})
+    with pytest.raises(FaultError):
+        twilio_sim.set_faults({"rate_429": 5})
+    twilio_sim.set_line_types({CUSTOMER: "invalid"})
+    assert client.lookups.v2.phone_numbers(CUSTOMER).fetch().valid is False

@@ -4,12 +4,15 @@ the Messaging Service pool, driven by the real twilio SDK through each domain's
 
 from app.sandbox.twilio_sim.app import SimRuntime, create_sim_app
 from app.sandbox.twilio_sim.config import SimConfig, SimConfigError
+from app.sandbox.twilio_sim.control import SimControl, SimControlError
 from app.sandbox.twilio_sim.server import SimHandle, start_simulator
 from app.sandbox.twilio_sim.webhooks import compute_signature
 
 __all__ = [
     "SimConfig",
     "SimConfigError",
+    "SimControl",
+    "SimControlError",
     "SimHandle",
     "SimRuntime",
     "compute_signature",

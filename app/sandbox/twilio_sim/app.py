@@ -27,7 +27,7 @@ from app.sandbox.twilio_sim.errors import TwilioApiError, bad_param, not_found
 from app.sandbox.twilio_sim.faults import FaultError, FaultState, parse_faults
 from app.sandbox.twilio_sim.models import RecordedRequest
 from app.sandbox.twilio_sim.scheduler import Scheduler
-from app.sandbox.twilio_sim.state import LINE_TYPES, SimState, _is_e164
+from app.sandbox.twilio_sim.state import LineTypeError, SimState, _is_e164
 from app.sandbox.twilio_sim.webhooks import WebhookDispatcher
 
 log = logging.getLogger("app.sandbox.twilio_sim")
@@ -549,15 +549,10 @@ async def sim_lookup(request: Request) -> dict[str, Any]:
     body = await _json_body(request)
     if not isinstance(body, dict):
         raise _ControlError(400, "invalid_lookup", "Expected an object of number: line type")
-    allowed = (*LINE_TYPES, "invalid")
-    for number, line_type in body.items():
-        if not _is_e164(number):
-            raise _ControlError(400, "invalid_phone", "Lookup keys must be E.164 numbers")
-        if line_type not in allowed:
-            raise _ControlError(
-                400, "invalid_line_type", f"Line type must be one of {', '.join(allowed)}"
-            )
-    _rt(request).state.set_line_types(body)
+    try:
+        _rt(request).state.set_line_types(body)
+    except LineTypeError as err:
+        raise _ControlError(400, err.reason, str(err)) from None
     return {"line_types": dict(_rt(request).state.line_types)}
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from app.sandbox.servers import UvicornThread
 from app.sandbox.twilio_sim.app import SimRuntime, create_sim_app
 from app.sandbox.twilio_sim.config import SimConfig
+from app.sandbox.twilio_sim.faults import parse_faults
 from app.sandbox.twilio_sim.sids import new_sid
 from app.sandbox.twilio_sim.state import SimState
 
@@ -59,6 +60,17 @@ class SimHandle:
 
     def handset(self, phone: str) -> list[dict[str, str]]:
         return self._runtime.state.handset(phone)
+
+    def inbound(self, from_: str, to: str, body: str) -> dict[str, Any]:
+        """`from_` texts pool number `to` (like POST /_sim/inbound)."""
+        return self._runtime.state.inbound(from_, to, body)
+
+    def set_faults(self, faults: dict[str, Any]) -> None:
+        """Like POST /_sim/faults; raises FaultError for an invalid setting."""
+        self._runtime.faults.set(parse_faults(faults))
+
+    def set_line_types(self, mapping: dict[str, str]) -> None:
+        self._runtime.state.set_line_types(mapping)
 
     def advance(self, seconds: float) -> int:
         """Move the simulated clock forward and run due timers (like POST /_sim/tick)."""

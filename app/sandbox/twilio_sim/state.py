@@ -85,6 +85,12 @@ _duration = TypeAdapter(timedelta)
 Form = Any  # starlette FormData or any mapping with get()/getlist()
 
 
+class LineTypeError(ValueError):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def parse_duration(name: str, value: str) -> timedelta:
     """ISO-8601 duration such as PT1M or P7D (Twilio's timer format)."""
     if not value.startswith("P"):
@@ -166,6 +172,15 @@ class SimState:
             ]
 
     def set_line_types(self, mapping: dict[str, str]) -> None:
+        """Line types Lookup reports from now on (`invalid` makes a number invalid)."""
+        for number, line_type in mapping.items():
+            if not _is_e164(number):
+                raise LineTypeError("invalid_phone", "Lookup keys must be E.164 numbers")
+            if line_type not in (*LINE_TYPES, "invalid"):
+                raise LineTypeError(
+                    "invalid_line_type",
+                    f"Line type must be one of {', '.join((*LINE_TYPES, 'invalid'))}",
+                )
         with self.lock:
             self.line_types.update(mapping)
 
