@@ -194,7 +194,7 @@ def highlight_html(snippet: str, t: theme.Theme) -> str:
 
 
 class SearchDelegate(QStyledItemDelegate):
-    HEIGHT = 62
+    HEIGHT = 74
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         return QSize(280, self.HEIGHT)
@@ -232,7 +232,9 @@ class SearchDelegate(QStyledItemDelegate):
         doc.setHtml(f'<span style="color:{t.text_muted}">{highlight_html(hit.snippet, t)}</span>')
         doc.setTextWidth(r.width() - 28)
         p.translate(r.left() + 14, head.bottom() + 4)
-        p.setClipRect(QRect(0, 0, r.width() - 28, 22))
+        # at most two whole lines of the snippet
+        line = QFontMetrics(doc.defaultFont()).lineSpacing()
+        p.setClipRect(QRect(0, 0, r.width() - 28, 2 * line + 2))
         ctx = QAbstractTextDocumentLayout.PaintContext()
         doc.documentLayout().draw(p, ctx)
         p.restore()

@@ -291,6 +291,8 @@ class MainWindow(QMainWindow):
         self.pane = ConversationPane(self.thread_model)
         self.panel = LeadPanel()
         self.panel.setMinimumWidth(270)
+        # the quiet-hours rule depends on the customer's last message: re-check once loaded
+        self.thread_model.loaded.connect(lambda _fresh: self.pane.composer.refresh_warning())
         self.pane.togglePanel.connect(lambda: self.panel.setVisible(not self.panel.isVisible()))
         self.pane.composer.send.connect(self._send)
         self.pane.view.retryRequested.connect(self._retry)

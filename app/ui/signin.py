@@ -173,6 +173,7 @@ class SignInDialog(QDialog):
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)
         self.error_label.show()
+        self.adjustSize()
 
     def _submit(self) -> None:
         self.sign_in_button.setEnabled(False)

@@ -275,3 +275,54 @@ def test_offline_banner_and_status_bar(window: MainWindow, engine: FakeEngine, q
     assert not window.offline_banner.isVisible() and "Syncing" in window.state_label.text()
     engine.set_status(SyncStatus(SyncState.ONLINE))
     assert "Online" in window.state_label.text() and window.queue_label.text() == ""
+
+
+def test_quiet_hours_warning_only_without_recent_customer_text(
+    window: MainWindow, engine: FakeEngine, qtbot
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from app.ui.quiet import quiet_hours_warning
+
+    # 3 AM in Chicago, last customer text two days ago → warning with the next allowed time
+    night = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    text = quiet_hours_warning(
+        night,
+        phone="+13125550142",
+        location_tz="America/Chicago",
+        last_inbound_at=datetime(2026, 3, 8, 15, 0, tzinfo=UTC),
+    )
+    assert text is not None and "8:00 AM" in text and "4:00 AM" in text  # CDT since March 8
+    # the customer texted an hour ago → answering is fine at any hour
+    assert (
+        quiet_hours_warning(
+            night,
+            phone="+13125550142",
+            location_tz="America/Chicago",
+            last_inbound_at=datetime(2026, 3, 10, 8, 0, tzinfo=UTC),
+        )
+        is None
+    )
+    # midday → fine
+    assert (
+        quiet_hours_warning(
+            datetime(2026, 3, 10, 18, 0, tzinfo=UTC),
+            phone="+13125550142",
+            location_tz="America/Chicago",
+            last_inbound_at=None,
+        )
+        is None
+    )
+    # in the window: Maria texted minutes ago, so no warning whatever the hour
+    open_lead(window, qtbot, "Maria Gonzalez")
+    qtbot.waitUntil(lambda: not window.pane.composer.warning.isVisible())
+    window.pane.composer.refresh_warning(datetime.now(UTC))
+    assert not window.pane.composer.warning.isVisible()
+    # Tom's only text is 26 hours old: at 3-4 AM his time tomorrow the composer warns
+    from datetime import timedelta
+
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(hour=9, minute=0)
+    open_lead(window, qtbot, "Tom Becker")
+    window.pane.composer.refresh_warning(tomorrow)
+    assert window.pane.composer.warning.isVisible()
+    assert "Next allowed time" in window.pane.composer.warning.text()
