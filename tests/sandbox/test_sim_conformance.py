@@ -137,6 +137,15 @@ def _scenario(client: Client, sim: SimHandle, recorder: WebhookRecorder) -> None
     api.participants(staff.sid).delete()
     conversations(conv.sid).update(state="closed")
     conversations(other.sid).delete()
+    client.conversations.v1.conversation_with_participants.create(
+        friendly_name="atomic",
+        timers_inactive="PT5M",
+        participant=[
+            json.dumps({"messaging_binding": {"address": STORE, "proxy_address": P1}}),
+            json.dumps({"identity": "staff:2"}),
+        ],
+        x_twilio_webhook_enabled="false",
+    )
 
 
 @pytest.fixture
@@ -207,6 +216,7 @@ def test_every_response_matches_the_spec(
         ("GET", "/v1/Conversations/{ConversationSid}/Webhooks/{Sid}", 200),
         ("POST", "/v1/Conversations/{ConversationSid}/Webhooks/{Sid}", 200),
         ("GET", "/v1/ParticipantConversations", 200),
+        ("POST", "/v1/ConversationWithParticipants", 201),
     }
     assert expected <= checked, expected - checked
 

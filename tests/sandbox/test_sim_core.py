@@ -383,3 +383,36 @@ async def test_async_client_drives_the_simulator(twilio_sim: SimHandle) -> None:
         await client.http_client.session.close()
     wait_until(lambda: twilio_sim.handset(CUSTOMER), what="customer handset")
     assert twilio_sim.handset(CUSTOMER)[0]["body"] == "async hello"
+
+
+def test_conversation_with_participants_is_all_or_nothing(
+    client: Client, twilio_sim: SimHandle
+) -> None:
+    created = client.conversations.v1.conversation_with_participants.create(
+        friendly_name="atomic",
+        attributes='{"leadIds": ["L9"]}',
+        participant=[
+            json.dumps({"messaging_binding": {"address": CUSTOMER, "proxy_address": P1}}),
+            json.dumps({"messaging_binding": {"address": STORE, "proxy_address": P2}}),
+            json.dumps({"identity": "staff:3"}),
+        ],
+    )
+    assert created.sid.startswith("CH")
+    parts = client.conversations.v1.conversations(created.sid).participants.list()
+    assert len(parts) == 3
+
+    with pytest.raises(TwilioRestException) as exc:
+        client.conversations.v1.conversation_with_participants.create(
+            friendly_name="clash",
+            participant=[
+                json.dumps({"messaging_binding": {"address": "+12125550199", "proxy_address": P3}}),
+                json.dumps({"messaging_binding": {"address": CUSTOMER, "proxy_address": P1}}),
+            ],
+        )
+    assert exc.value.status == 409 and exc.value.code == 50416
+    assert created.sid in exc.value.msg
+    names = [c.friendly_name for c in client.conversations.v1.conversations.list()]
+    assert names == ["atomic"]  # nothing of the failed request remains
+    with pytest.raises(TwilioRestException) as exc:
+        client.conversations.v1.conversation_with_participants.create(participant=["not json"])
+    assert exc.value.status == 400

@@ -198,6 +198,16 @@ async def create_conversation(request: Request, form: TwilioForm) -> dict[str, A
     return views.conversation(conv, _base(request))
 
 
+@api.post("/v1/ConversationWithParticipants", status_code=201)
+async def create_conversation_with_participants(
+    request: Request, form: TwilioForm
+) -> dict[str, Any]:
+    rt = _rt(request)
+    with rt.state.lock:
+        conv = rt.state.create_conversation_with_participants(form, _hook(request))
+        return views.conversation(conv, _base(request))
+
+
 @api.get("/v1/Conversations")
 async def list_conversations(request: Request, form: TwilioForm) -> dict[str, Any]:
     rt = _rt(request)

@@ -226,6 +226,54 @@ class SimState:
             log.info("conversation %s created (%s)", conv.sid, state)
             return conv
 
+    def create_conversation_with_participants(
+        self, form: Form, webhook_enabled: str | None
+    ) -> Conversation:
+        """POST /v1/ConversationWithParticipants: all or nothing, under one lock."""
+        specs = _getlist(form, "Participant")
+        if len(specs) > 10:
+            raise bad_param("At most 10 participants can be added in a single request")
+        parsed: list[dict[str, str]] = []
+        for raw in specs:
+            try:
+                item = json.loads(raw)
+            except ValueError:
+                raise bad_param("Participant must be a JSON object") from None
+            if not isinstance(item, dict):
+                raise bad_param("Participant must be a JSON object")
+            binding = item.get("messaging_binding") or {}
+            if not isinstance(binding, dict):
+                raise bad_param("Participant messaging_binding must be a JSON object")
+            fields = {
+                "Identity": item.get("identity"),
+                "MessagingBinding.Address": binding.get("address"),
+                "MessagingBinding.ProxyAddress": binding.get("proxy_address"),
+                "MessagingBinding.ProjectedAddress": binding.get("projected_address"),
+                "Attributes": item.get("attributes"),
+                "RoleSid": item.get("role_sid"),
+            }
+            parsed.append({k: str(v) for k, v in fields.items() if v is not None})
+        with self.lock:
+            pairs = [
+                (p["MessagingBinding.Address"], p.get("MessagingBinding.ProxyAddress", ""))
+                for p in parsed
+                if "MessagingBinding.Address" in p
+            ]
+            if len(set(pairs)) != len(pairs):
+                raise TwilioApiError(409, 50437, "Group Participant already exists")
+            for address, proxy in pairs:
+                owner = self._binding_owner(address, proxy)
+                if owner is not None:
+                    raise binding_exists(owner.sid)
+            conv = self.create_conversation(form, webhook_enabled)
+            try:
+                for spec in parsed:
+                    self.add_participant(conv.sid, spec, webhook_enabled)
+            except TwilioApiError:
+                del self.conversations[conv.sid]  # all or nothing
+                raise
+            return conv
+
     def _by_unique_name(self, name: str) -> Conversation | None:
         for conv in self.conversations.values():
             if conv.unique_name == name:
