@@ -1,0 +1,335 @@
+"""Relay figures (issue 4), each against its baseline measured in the same run.
+
+    .venv/bin/python -m bench.relay.run [--seconds 10] [--concurrency 16] [--json out.json]
+
+Starts DynamoDB Local, the Twilio simulator and ONE relay process (a real
+`uvicorn` subprocess: `python -m app.relay.cli serve`), plus the baseline: a bare
+FastAPI endpoint doing one PutItem on the same DynamoDB Local (also its own
+uvicorn subprocess, see bench/relay/bare_app.py). Then, for a bounded time each
+(default 10 s, at most 20 s):
+
+1. baseline: `POST /put/{id}` on the bare app;
+2. lead creations: `POST /Lead/{uuid}/create` (a new LeadId and customer phone
+   each time; `SyncImmediately: false` unless `--sync`, so the figure is the
+   lead service itself, not the simulator's conversation set-up);
+3. webhooks: signed `POST /TwilioWebhooks/sync` `onMessageAdded` events (a new
+   MessageSid each, an inbound customer text) on a conversation that a real lead
+   opened through the simulator.
+
+Prints requests/s, p50 and p99 latency and the ratio to the baseline's rate
+(goal: at least 0.5x). Every phase counts only 2xx answers as done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from twilio.request_validator import RequestValidator
+
+from app.sandbox.servers import free_port
+from app.sandbox.twilio_sim import start_simulator
+from tests.support.dynamodb_local import client as ddb_client
+from tests.support.dynamodb_local import dynamodb_local
+from tests.support.relay import init_tables, seed_dealer
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT_SID = "AC" + "b" * 32
+AUTH_TOKEN = "bench-auth-token"
+POOL = ["+13125550101", "+13125550102", "+12125550103", "+14155550104", "+12145550105"]
+MAX_SECONDS = 20.0
+
+
+@dataclass
+class Figure:
+    name: str
+    done: int
+    failed: int
+    seconds: float
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    ratio: float | None = None
+    note: str = ""
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[k]
+
+
+async def _load(
+    name: str,
+    seconds: float,
+    concurrency: int,
+    request: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
+) -> Figure:
+    latencies: list[float] = []
+    failed = 0
+    codes: dict[int, int] = {}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        # warm-up: connections, thread pools, JIT-less caches
+        for _ in range(min(concurrency, 8)):
+            await request(client)
+        deadline = time.perf_counter() + seconds
+        started = time.perf_counter()
+
+        async def worker() -> None:
+            nonlocal failed
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                try:
+                    resp = await request(client)
+                    ok = 200 <= resp.status_code < 300
+                    codes[resp.status_code] = codes.get(resp.status_code, 0) + 1
+                except httpx.HTTPError:
+                    ok = False
+                if ok:
+                    latencies.append(time.perf_counter() - t0)
+                else:
+                    failed += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    note = "" if not failed else f"answers {dict(sorted(codes.items()))}"
+    return Figure(
+        name=name,
+        done=len(latencies),
+        failed=failed,
+        seconds=round(elapsed, 2),
+        rate=round(len(latencies) / elapsed, 1),
+        p50_ms=round(statistics.median(latencies) * 1000, 1) if latencies else float("nan"),
+        p99_ms=round(_percentile(latencies, 0.99) * 1000, 1),
+        note=note,
+    )
+
+
+def _spawn(args: list[str], env: dict[str, str], url: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"{args} did not start")
+        time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _lead_body(seed: Any, sync: bool) -> dict[str, Any]:
+    phone = "+1312555" + str(uuid.uuid4().int % 10000).zfill(4)
+    return {
+        "LeadType": "WEB2TEXT",
+        "UniversalRetailerId": seed.retailer_id,
+        "SyncImmediately": sync,
+        "Lead": {
+            "LocationId": seed.location_id,
+            "PageUrl": "https://dealer.example.com/rugs/1",
+            "Name": "Bench Customer",
+            "PhoneNumber": phone,
+            "PreferredMethodOfContact": "text",
+            "CustomerMessage": "Is this rug in stock?",
+        },
+    }
+
+
+def _open_conversation(relay_url: str, seed: Any) -> tuple[str, str] | None:
+    """Create one synced lead and wait for its conversation (for the webhook phase)."""
+    lead_id = str(uuid.uuid4())
+    body = _lead_body(seed, True)
+    headers = {"Authorization": f"Bearer {seed.lead_key}"}
+    r = httpx.post(f"{relay_url}/Lead/{lead_id}/create", json=body, headers=headers, timeout=30)
+    if r.status_code != 200:
+        return None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        state = httpx.get(f"{relay_url}/Lead/{lead_id}/status", headers=headers, timeout=10).json()
+        data = ((state.get("Integrations") or {}).get("Twilio") or {}).get("Data") or {}
+        if data.get("ConversationSID"):
+            return str(data["ConversationSID"]), str(body["Lead"]["PhoneNumber"])
+        time.sleep(0.2)
+    return None
+
+
+async def main_async(args: argparse.Namespace) -> list[Figure]:
+    seconds = min(float(args.seconds), MAX_SECONDS)
+    figures: list[Figure] = []
+    with dynamodb_local() as endpoint:
+        prefix = "TESTBENCH" + uuid.uuid4().hex[:6].upper()
+        settings = init_tables(endpoint, prefix)
+        bare_table = f"{prefix}_Bare"
+        ddb_client(endpoint).create_table(
+            TableName=bare_table,
+            AttributeDefinitions=[{"AttributeName": "Id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "Id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        relay_port, bare_port = free_port(), free_port()
+        relay_url, bare_url = f"http://127.0.0.1:{relay_port}", f"http://127.0.0.1:{bare_port}"
+        sim = start_simulator(ACCOUNT_SID, AUTH_TOKEN, webhook_url=None, pool=POOL)
+        seed = seed_dealer(
+            settings, web2text_number="+13125550188", pool=POOL, store_number="+13125550199"
+        )
+        base_env = {k: v for k, v in os.environ.items() if not k.startswith("W2T_")}
+        base_env.update(
+            AWS_ACCESS_KEY_ID="local",
+            AWS_SECRET_ACCESS_KEY="local",
+            AWS_DEFAULT_REGION="us-east-1",
+            W2T_DYNAMODB_ENDPOINT=endpoint,
+        )
+        relay_env = dict(
+            base_env,
+            W2T_TABLE_PREFIX=prefix,
+            TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+            TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+            W2T_TWILIO_BASE_URL=sim.url,
+            W2T_PUBLIC_URL=relay_url,
+            W2T_ENVIRONMENT="bench",
+        )
+        bare_env = dict(base_env, BENCH_TABLE=bare_table)
+        uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
+        relay = _spawn(
+            [sys.executable, "-m", "app.relay.cli", "serve", "--port", str(relay_port)],
+            relay_env,
+            relay_url,
+        )
+        bare = _spawn(
+            [*uvicorn, "bench.relay.bare_app:app", "--port", str(bare_port)], bare_env, bare_url
+        )
+        sim.set_webhook_url(f"{relay_url}/TwilioWebhooks/onIncomingMessage")
+        try:
+            baseline = await _load(
+                "baseline: bare FastAPI + one PutItem",
+                seconds,
+                args.concurrency,
+                lambda c: c.post(f"{bare_url}/put/{uuid.uuid4()}"),
+            )
+            figures.append(baseline)
+            headers = {"Authorization": f"Bearer {seed.lead_key}"}
+            leads = await _load(
+                f"lead creations (SyncImmediately={str(args.sync).lower()})",
+                seconds,
+                args.concurrency,
+                lambda c: c.post(
+                    f"{relay_url}/Lead/{uuid.uuid4()}/create",
+                    json=_lead_body(seed, args.sync),
+                    headers=headers,
+                ),
+            )
+            figures.append(leads)
+            opened = _open_conversation(relay_url, seed)
+            if opened is None:
+                figures.append(
+                    Figure(
+                        "webhooks (onMessageAdded)",
+                        0,
+                        0,
+                        0,
+                        0,
+                        float("nan"),
+                        float("nan"),
+                        note="no conversation could be opened",
+                    )
+                )
+            else:
+                sid, customer = opened
+                validator = RequestValidator(AUTH_TOKEN)
+                url = f"{relay_url}/TwilioWebhooks/sync"
+                counter = iter(range(10**9))
+
+                def webhook(c: httpx.AsyncClient) -> Awaitable[httpx.Response]:
+                    n = next(counter)
+                    params = {
+                        "EventType": "onMessageAdded",
+                        "AccountSid": ACCOUNT_SID,
+                        "ConversationSid": sid,
+                        "MessageSid": "IM" + uuid.uuid4().hex,
+                        "Index": str(1000 + n),
+                        "Author": customer,
+                        "Body": f"bench reply {n}",
+                        "Attributes": "{}",
+                        "DateCreated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        "Source": "SMS",
+                    }
+                    signature = validator.compute_signature(url, params)
+                    return c.post(
+                        url,
+                        content=urlencode(params),
+                        headers={
+                            "X-Twilio-Signature": signature,
+                            "Content-Type": "application/x-www-form-urlencoded",
+                        },
+                    )
+
+                figures.append(
+                    await _load("webhooks (onMessageAdded)", seconds, args.concurrency, webhook)
+                )
+        finally:
+            _stop(relay)
+            _stop(bare)
+            sim.stop()
+        for fig in figures[1:]:
+            if baseline.rate > 0 and fig.rate > 0:
+                fig.ratio = round(fig.rate / baseline.rate, 2)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
+        os.environ.setdefault(name, value)  # DynamoDB Local accepts any credentials
+    parser = argparse.ArgumentParser(description="relay throughput figures with their baseline")
+    parser.add_argument("--seconds", type=float, default=10.0, help="per phase (max 20)")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--sync", action="store_true", help="leads with SyncImmediately=true")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    figures = asyncio.run(main_async(args))
+    print(f"{'phase':45} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}  done/failed")
+    for f in figures:
+        ratio = "" if f.ratio is None else f"{f.ratio:.2f}x"
+        print(
+            f"{f.name:45} {f.rate:8.1f} {f.p50_ms:8.1f} {f.p99_ms:8.1f} {ratio:>6}  "
+            f"{f.done}/{f.failed} {f.note}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps([asdict(f) for f in figures], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
