@@ -10,11 +10,11 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
 
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Iterator
 
-import pytest  # noqa: E402
+import pytest
 
-from tests.support.dynamodb_local import dynamodb_local  # noqa: E402
+from tests.support.dynamodb_local import dynamodb_local
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,8 @@ CACHE_DIR = Path(os.environ.get("W2T_CACHE_DIR", Path.home() / ".cache" / "web2t
 
 
 def _find_jar_dir(root: Path) -> Path | None:
-    hits = sorted(glob.glob(str(root / "package" / "lib" / "dynamodb_local_*" / "DynamoDBLocal.jar")))
+    pattern = root / "package" / "lib" / "dynamodb_local_*" / "DynamoDBLocal.jar"
+    hits = sorted(glob.glob(str(pattern)))
     return Path(hits[-1]).parent if hits else None
 
 
