@@ -140,9 +140,10 @@ class AppController(QObject):
         stop = getattr(self._demo_module, "stop_demo", None)
         if callable(stop):
             with contextlib.suppress(Exception):
-                result = stop()
-                if inspect.isawaitable(result):
-                    await asyncio.wait_for(result, 10)
+                if inspect.iscoroutinefunction(stop):
+                    await asyncio.wait_for(stop(), 10)
+                else:  # stopping servers blocks: not on the Qt thread
+                    await asyncio.wait_for(asyncio.to_thread(stop), 15)
         self.tray.hide()
         self.window.close()
 
@@ -255,11 +256,12 @@ class AppController(QObject):
             ) from exc
         self._demo_module = demo
         start = demo.start_demo
-        result = (
-            await asyncio.to_thread(start)
-            if not inspect.iscoroutinefunction(start)
-            else await start()
-        )
+        # the demo resets its folder: keep it apart from real profiles
+        folder = self.options.data_dir / "demo"
+        if inspect.iscoroutinefunction(start):
+            result = await start(folder)
+        else:  # blocking (servers start, data is seeded): off the Qt thread
+            result = await asyncio.to_thread(start, folder)
         relay_url, key, data_dir = result
         return str(relay_url), str(key), str(data_dir)
 

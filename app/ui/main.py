@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import app
 
@@ -43,13 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("W2T_LOG_LEVEL", "WARNING"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    from PySide6.QtCore import Qt, QTimer
+def build(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """QApplication, qasync loop and controller, ready to run (benchmarks reuse this)."""
+    from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
@@ -67,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import qasync
 
-    from app.ui.controller import AppController, DemoUnavailable, Options
+    from app.ui.controller import AppController, Options
     from app.ui.profiles import default_data_dir
     from app.ui.resources import app_icon
     from app.ui.theme import ThemeManager
@@ -83,7 +80,20 @@ def main(argv: list[str] | None = None) -> int:
         relay_url=args.relay_url,
         quit_after=args.quit_after,
     )
-    controller = AppController(qapp, options)
+    return qapp, loop, AppController(qapp, options)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("W2T_LOG_LEVEL", "WARNING"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from PySide6.QtCore import QTimer
+
+    from app.ui.controller import DemoUnavailable
+
+    _qapp, loop, controller = build(args)
     # Ctrl+C in a terminal quits cleanly; the timer lets Python see the signal while Qt waits
     signal.signal(signal.SIGINT, lambda *_: controller.quit())
     signal.signal(signal.SIGTERM, lambda *_: controller.quit())
@@ -92,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     tick.timeout.connect(lambda: None)
     try:
         with loop:
-            return loop.run_until_complete(controller.run())
+            return int(loop.run_until_complete(controller.run()))
     except DemoUnavailable as exc:
         print(f"web2text: {exc}", file=sys.stderr)
         return 2

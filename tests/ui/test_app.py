@@ -372,4 +372,4 @@ def test_demo_without_sandbox_module_is_a_clear_message(tmp_path: Path) -> None:
         code, _, out = run_app(["--demo", "--data-dir", str(tmp_path)], tmp_path)
         assert code == 2 and "demo is not part of this build" in out
     else:
-        pytest.skip("app.sandbox.demo exists: covered by the end-to-end demo test")
+        pytest.skip("app.sandbox.demo exists: --demo is covered by test_e2e_relay")

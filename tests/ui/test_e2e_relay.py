@@ -268,3 +268,43 @@ def test_typed_message_goes_through_engine_to_relay(
     assert last().author_kind == "staff" and last().author_name
     ctrl.quit()
     qtbot.waitUntil(task.done, timeout=15000)
+
+
+def test_demo_flag_uses_start_demo_and_stops_it(
+    relay: tuple[RelayHandle, Seed],
+    tmp_path: Path,
+    memory_keyring: MemoryKeyring,
+    qtbot: Any,
+    loop: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--demo` calls app.sandbox.demo.start_demo() off the Qt thread, signs in with what it
+    returns (without touching the keyring), and stops the demo at quit. The real demo takes
+    over a minute to seed, so this stands it in with the test relay."""
+    import sys
+    import threading
+    import types
+
+    handle, seed = relay
+    calls: list[str] = []
+
+    def start_demo(folder: Path) -> tuple[str, str, str]:
+        calls.append(f"start:{threading.current_thread() is threading.main_thread()}:{folder.name}")
+        return handle.url, seed.staff_key, str(folder)
+
+    def stop_demo() -> None:
+        calls.append("stop")
+
+    fake = types.ModuleType("app.sandbox.demo")
+    fake.start_demo = start_demo  # type: ignore[attr-defined]
+    fake.stop_demo = stop_demo  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "app.sandbox.demo", fake)
+    ctrl = controller(tmp_path, demo=True)
+    task = asyncio.ensure_future(ctrl.run())
+    qtbot.waitUntil(lambda: ctrl.engine is not None, timeout=15000)
+    assert calls == ["start:False:demo"]  # on a worker thread, in <data-dir>/demo
+    assert ctrl.profile is not None and ctrl.profile.staff_id == seed.staff_id
+    assert not memory_keyring.store  # demo keys never reach the keyring
+    ctrl.quit()
+    qtbot.waitUntil(task.done, timeout=15000)
+    assert calls[-1] == "stop"
