@@ -91,6 +91,14 @@ def publish_message(ctx: RelayContext, conv: store.Item | None, msg: store.Item)
         publish(ctx.change_log, loc, "message", msg["MessageSid"], int(msg.get("Version", 1)), view)
 
 
+def _step(ctx: RelayContext, lead: store.Item, name: str) -> None:
+    """Between two side effects: the crash-test hook, and the lead's lease renewed."""
+    ctx.crash_point(name)
+    from app.relay.leads import service
+
+    service(ctx).renew(str(lead["LeadId"]))
+
+
 def _first_name(name: str) -> str:
     return (name or "").strip().split(" ")[0] or "there"
 
@@ -204,6 +212,10 @@ class TwilioIntegration:
                 pair = self._claim_pair(ctx, pair_key, lead_id, None)
                 if pair is None:
                     continue
+            if pair["State"] == "CLOSED":
+                if self._claim_pair(ctx, pair_key, lead_id, pair) is None:
+                    continue
+                pair = self._pair(ctx, pair_key) or pair
             if pair["State"] == "READY":
                 conv = store.get_conversation(ctx.tables, str(pair["ConversationSid"]))
                 if conv is not None and conv.get("State") != "closed":
@@ -265,14 +277,14 @@ class TwilioIntegration:
             "CustomerPhoneNumber": customer,
             "Web2TextPhoneNumber": w2t,
         }
-        ctx.crash_point("before_conversation_create")
+        _step(ctx, lead, "before_conversation_create")
         remote = tw.create_conversation(
             unique_name=unique,
             friendly_name=f"Web2Text {location.name}",
             attributes=attributes,
         )
         sid = str(remote.sid)
-        ctx.crash_point("after_conversation_create")
+        _step(ctx, lead, "after_conversation_create")
         now = store.now_iso()
         created = store.put_conversation(
             ctx.tables,
@@ -327,7 +339,7 @@ class TwilioIntegration:
                     raise
 
             proxies[role], _ = ctx.pool.allocate(address, sid, attach)
-            ctx.crash_point(f"after_participant_{role}")
+            _step(ctx, lead, f"after_participant_{role}")
         # scoped webhooks (listed first: never added twice)
         base = ctx.settings.public_url
         have = {str((w.configuration or {}).get("url", "")) for w in tw.webhooks(sid)}
@@ -420,7 +432,7 @@ class TwilioIntegration:
             if state == "sent":
                 continue
             set_progress(ctx, lead_id, **{step: "sending"})  # before the side effect
-            ctx.crash_point(f"before_{step}")
+            _step(ctx, lead, f"before_{step}")
             msg = ctx.twilio.send_message(
                 sid,
                 author=author,
@@ -429,7 +441,7 @@ class TwilioIntegration:
                 attributes={"SystemMessage": True},
                 look_first=state == "sending",
             )
-            ctx.crash_point(f"after_{step}")
+            _step(ctx, lead, f"after_{step}")
             record_api_message(ctx, sid, msg, author_kind="system", key=f"{lead_id}:{step}")
             set_progress(ctx, lead_id, **{step: "sent"})
 
@@ -504,10 +516,14 @@ def mark_conversation_closed(ctx: RelayContext, conv: store.Item) -> None:
         if address and proxy:
             ctx.pool.release(str(address), str(proxy), sid)
     try:
-        ctx.tables.pairs.delete_item(
+        # kept (not deleted) so the next conversation of the pair gets a new
+        # generation, hence a new Twilio unique name
+        ctx.tables.pairs.update_item(
             Key={"PairKey": conv["PairKey"]},
+            UpdateExpression="SET #s = :closed",
             ConditionExpression="ConversationSid = :sid",
-            ExpressionAttributeValues={":sid": sid},
+            ExpressionAttributeNames={"#s": "State"},
+            ExpressionAttributeValues={":sid": sid, ":closed": "CLOSED"},
         )
     except ClientError as exc:
         if not is_conditional_failure(exc):
@@ -547,7 +563,23 @@ def record_api_message(
     if store.put_message_if_new(ctx.tables, item):
         publish_message(ctx, conv, item)
         return item
-    return store.get_message(ctx.tables, sid, str(msg.sid)) or item
+    existing = store.get_message(ctx.tables, sid, str(msg.sid))
+    if existing is not None and existing.get("Placeholder"):
+        # a receipt overtook this answer: keep its status, fill in the rest
+
+        def fill(cur: store.Item) -> store.Updates | None:
+            if not cur.get("Placeholder"):
+                return None
+            skip = ("Status", "Version", "ConversationSid", "MessageSid")
+            updates = {k: v for k, v in item.items() if k not in skip}
+            updates["Placeholder"] = None
+            return updates
+
+        filled = store.update_message(ctx.tables, sid, str(msg.sid), fill)
+        if filled is not None:
+            publish_message(ctx, conv, filled)
+            return filled
+    return existing or item
 
 
 def _with_twilio_data(item: store.Item, data: dict[str, Any]) -> store.Updates | None:

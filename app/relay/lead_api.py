@@ -6,7 +6,6 @@ after it. Every POST accepts an `idempotency-key` header (same answer for
 handler runs in the background).
 """
 
-
 import json
 import logging
 import uuid

@@ -19,7 +19,9 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "w2t_request_id", default=None
 )
 
-_PHONE_RE = re.compile(r"\+?\d[\d\-\s().]{8,}\d")
+# E.164 ("+13125550142") or a formatted NANP number ("(312) 555-0142"); not digits
+# inside identifiers such as UUIDs or SIDs.
+_PHONE_RE = re.compile(r"(?<![\w-])(?:\+\d{8,15}|\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4})(?![\w-])")
 _STD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
 )

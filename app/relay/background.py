@@ -1,0 +1,175 @@
+"""Periodic work of a relay process: the lead sweeper, the pool refresh and the
+reconcile of conversations against Twilio.
+
+Each runs in its own daemon thread. Several relay instances may run them at
+once: the sweeper takes a per-lead lease (conditional write) before resuming a
+lead, and the reconcile takes a global lease item so only one instance runs it
+per interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from app.relay import store
+from app.relay.ddb import is_conditional_failure
+
+if TYPE_CHECKING:
+    from app.relay.context import RelayContext
+
+log = logging.getLogger("app.relay.background")
+
+
+class BackgroundWorkers:
+    def __init__(self, ctx: RelayContext) -> None:
+        self.ctx = ctx
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        from app.relay.leads import service
+
+        s = self.ctx.settings
+        jobs: list[tuple[str, float, Callable[[], Any]]] = [
+            ("sweeper", s.sweeper_interval_s, lambda: service(self.ctx).sweep()),
+            ("pool-refresh", s.pool_refresh_s, self._refresh_pool),
+        ]
+        if self.ctx.twilio is not None:
+            jobs.append(("reconcile", s.reconcile_interval_s, lambda: reconcile(self.ctx)))
+        for name, interval, fn in jobs:
+            t = threading.Thread(
+                target=self._loop, args=(name, interval, fn), name=f"w2t-{name}", daemon=True
+            )
+            t.start()
+            self._threads.append(t)
+
+    def _refresh_pool(self) -> None:
+        if self.ctx.pool is not None:
+            self.ctx.pool.refresh()
+
+    def _loop(self, name: str, interval: float, fn: Callable[[], Any]) -> None:
+        while not self._stop.wait(interval):
+            try:
+                fn()
+            except Exception:
+                log.exception("background job failed", extra={"job": name})
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=5)
+
+
+def _take_lease(ctx: RelayContext, name: str, seconds: float) -> bool:
+    now = int(time.time())
+    try:
+        ctx.tables.events.put_item(
+            Item={"EventKey": f"lease:{name}", "ExpiresAt": now + int(max(seconds, 1))},
+            ConditionExpression="attribute_not_exists(EventKey) OR ExpiresAt <= :now",
+            ExpressionAttributeValues={":now": now},
+        )
+        return True
+    except ClientError as exc:
+        if is_conditional_failure(exc):
+            return False
+        raise
+
+
+def reconcile(ctx: RelayContext, *, force: bool = False, message_limit: int = 30) -> dict[str, int]:
+    """Repair what missed webhooks left behind, for every non-closed conversation:
+    the conversation's state (closed/inactive at Twilio), messages never stored,
+    and receipts of messages whose status is not final."""
+    from app.relay.webhooks import _delivery_updated, _message_added, handle_state_event
+
+    stats = {"conversations": 0, "messages": 0, "states": 0, "receipts": 0}
+    if not force and not _take_lease(ctx, "reconcile", ctx.settings.reconcile_interval_s * 0.9):
+        return stats
+    kwargs: dict[str, Any] = {
+        "FilterExpression": "#s <> :closed",
+        "ExpressionAttributeNames": {"#s": "State"},
+        "ExpressionAttributeValues": {":closed": "closed"},
+    }
+    items: list[store.Item] = []
+    while True:
+        page = ctx.tables.conversations.scan(**kwargs)
+        items.extend(dict(i) for i in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    for conv in items:
+        sid = str(conv["ConversationSid"])
+        stats["conversations"] += 1
+        try:
+            remote = ctx.twilio.fetch_conversation(sid)
+            if remote is None:
+                continue
+            for msg in reversed(ctx.twilio.recent_messages(sid, message_limit)):
+                known = store.get_message(ctx.tables, sid, str(msg.sid))
+                if known is None or known.get("Placeholder"):
+                    _message_added(ctx, conv, _message_form(sid, msg))
+                    stats["messages"] += 1
+                    known = store.get_message(ctx.tables, sid, str(msg.sid))
+                if known is not None and known.get("Status") not in (
+                    "failed",
+                    "undelivered",
+                    "read",
+                ):
+                    for receipt in _receipts(ctx, sid, str(msg.sid)):
+                        _delivery_updated(ctx, conv, receipt)
+                        stats["receipts"] += 1
+            if str(remote.state) != conv.get("State"):
+                handle_state_event(
+                    ctx,
+                    {
+                        "EventType": "onConversationStateUpdated",
+                        "ConversationSid": sid,
+                        "StateTo": str(remote.state),
+                        "StateUpdated": f"reconcile-{int(time.time())}",
+                    },
+                )
+                stats["states"] += 1
+        except Exception:
+            log.exception("reconcile of a conversation failed", extra={"conversation": sid})
+    return stats
+
+
+def _message_form(sid: str, msg: Any) -> dict[str, str]:
+    created = getattr(msg, "date_created", None)
+    return {
+        "EventType": "onMessageAdded",
+        "ConversationSid": sid,
+        "MessageSid": str(msg.sid),
+        "Index": str(msg.index) if getattr(msg, "index", None) is not None else "",
+        "Author": str(msg.author or ""),
+        "Body": str(msg.body or ""),
+        "Attributes": msg.attributes if isinstance(msg.attributes, str) else "{}",
+        "DateCreated": created.isoformat().replace("+00:00", "Z") if created else store.now_iso(),
+    }
+
+
+def _receipts(ctx: RelayContext, sid: str, message_sid: str) -> list[dict[str, str]]:
+    receipts = ctx.twilio.call(
+        "list_receipts",
+        lambda: (
+            ctx.twilio.conversations(sid).messages(message_sid).delivery_receipts.list(limit=20)
+        ),
+    )
+    out = []
+    for r in receipts:
+        form = {
+            "EventType": "onDeliveryUpdated",
+            "ConversationSid": sid,
+            "MessageSid": message_sid,
+            "DeliveryReceiptSid": str(r.sid),
+            "Status": str(r.status),
+        }
+        if getattr(r, "error_code", None):
+            form["ErrorCode"] = str(r.error_code)
+        out.append(form)
+    return out

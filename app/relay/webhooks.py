@@ -1,0 +1,535 @@
+"""Twilio webhooks (compatible paths).
+
+- `POST /TwilioWebhooks/sync`: conversation-scoped events (messages, receipts).
+- `POST /TwilioWebhooks/close`: onConversationStateUpdated; closes the leads only
+  when `StateTo` is `closed`.
+- `POST /TwilioWebhooks/onIncomingMessage`: the Messaging Service's inbound
+  webhook; `OptOutType` STOP/START drives `OptedOutNumbers`.
+- `POST /TwilioWebhooks/checkOptInStatus`: API key, JSON `{"PhoneNumber"}`.
+
+Signed webhooks must carry a valid `X-Twilio-Signature` for W2T_PUBLIC_URL +
+path (403 `invalid_signature` otherwise). Everything an event changes is written
+before the 2xx; an event already handled (same MessageSid, same
+DeliveryReceiptSid+Status, ...) is acknowledged without effect, and statuses
+only move forward, so duplicates and reordering are harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import parse_qsl
+
+from botocore.exceptions import ClientError
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from twilio.request_validator import RequestValidator
+
+from app.core.optout import OptOutKind, classify
+from app.core.statuses import LeadStatus, PipelineStatus, PipelineTrigger, auto_advance
+from app.relay import directory, store
+from app.relay.auth import Principal, require_endpoint
+from app.relay.ddb import is_conditional_failure
+from app.relay.errors import ApiError
+from app.relay.integrations import _publish_conversation, mark_conversation_closed, publish_message
+from app.relay.leads import service
+
+if TYPE_CHECKING:
+    from app.relay.context import RelayContext
+
+log = logging.getLogger("app.relay.webhooks")
+router = APIRouter(prefix="/TwilioWebhooks", tags=["twilio"])
+
+EVENT_TTL_S = 7 * 24 * 3600
+TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+STOP_CLOSE_REASON = "Participant opted out of text messaging"
+
+
+async def _signed_form(request: Request) -> dict[str, str]:
+    """The form of a Twilio webhook whose signature is valid (else 403)."""
+    ctx = request.app.state.ctx
+    raw = await request.body()
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        pairs = []
+    form: dict[str, str] = {}
+    for k, v in pairs:
+        form.setdefault(k, v)
+    url = ctx.settings.public_url + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    signature = request.headers.get("x-twilio-signature", "")
+    validator = RequestValidator(ctx.settings.twilio_auth_token)
+    if not signature or not validator.validate(url, form, signature):
+        log.warning("webhook with a bad signature", extra={"path": request.url.path})
+        raise ApiError(403, "invalid_signature", "X-Twilio-Signature is INVALID")
+    return form
+
+
+def _seen(ctx: RelayContext, key: str) -> bool:
+    item = ctx.tables.events.get_item(Key={"EventKey": key}, ConsistentRead=True).get("Item")
+    return item is not None
+
+
+def _remember(ctx: RelayContext, key: str, kind: str) -> None:
+    try:
+        ctx.tables.events.put_item(
+            Item={
+                "EventKey": key,
+                "Kind": kind,
+                "At": store.now_iso(),
+                "ExpiresAt": int(time.time()) + EVENT_TTL_S,
+            },
+            ConditionExpression="attribute_not_exists(EventKey)",
+        )
+    except ClientError as exc:
+        if not is_conditional_failure(exc):
+            raise
+
+
+def _attrs(raw: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _publish_lead(ctx: RelayContext, item: store.Item | None) -> None:
+    if item is not None:
+        service(ctx)._publish_lead(item)
+
+
+# --------------------------------------------------------------------------- sync
+
+
+@router.post("/sync")
+async def sync_webhook(request: Request) -> Response:
+    form = await _signed_form(request)
+    ctx = request.app.state.ctx
+    await run_in_threadpool(handle_sync_event, ctx, form)
+    return Response(status_code=200)
+
+
+def event_key(form: dict[str, str]) -> str | None:
+    event = form.get("EventType", "")
+    if event == "onDeliveryUpdated":
+        return f"receipt:{form.get('DeliveryReceiptSid')}:{form.get('Status')}"
+    if event == "onMessageAdded":
+        return f"added:{form.get('MessageSid')}"
+    if event == "onMessageUpdated":
+        stamp = f"{form.get('DateUpdated', '')}:{form.get('Body', '')[:40]}"
+        return f"updated:{form.get('MessageSid')}:{stamp}"
+    if event == "onMessageRemoved":
+        return f"removed:{form.get('MessageSid')}"
+    if event == "onConversationStateUpdated":
+        state = f"{form.get('StateTo')}:{form.get('StateUpdated', '')}"
+        return f"state:{form.get('ConversationSid')}:{state}"
+    return None
+
+
+def handle_sync_event(ctx: RelayContext, form: dict[str, str]) -> None:
+    key = event_key(form)
+    if key is None:
+        return  # an event we do not subscribe to: acknowledge
+    if _seen(ctx, key):
+        return
+    sid = form.get("ConversationSid", "")
+    conv = store.get_conversation(ctx.tables, sid) if sid else None
+    event = form.get("EventType")
+    if conv is not None:
+        if event == "onMessageAdded":
+            _message_added(ctx, conv, form)
+        elif event == "onDeliveryUpdated":
+            _delivery_updated(ctx, conv, form)
+        elif event == "onMessageUpdated":
+            _message_updated(ctx, conv, form)
+        elif event == "onMessageRemoved":
+            _message_removed(ctx, conv, form)
+    _remember(ctx, key, str(event))
+
+
+def author_kind(conv: store.Item, author: str, attrs: dict[str, Any]) -> str:
+    if attrs.get("SystemMessage"):
+        return "system"
+    if attrs.get("StaffId"):
+        return "staff"
+    if author == conv.get("CustomerPhone"):
+        return "customer"
+    if author == conv.get("Web2TextNumber"):
+        return "store"
+    return "staff" if author.startswith("staff") else "system"
+
+
+def _message_added(ctx: RelayContext, conv: store.Item, form: dict[str, str]) -> None:
+    sid = conv["ConversationSid"]
+    attrs = _attrs(form.get("Attributes"))
+    author = form.get("Author", "")
+    kind = author_kind(conv, author, attrs)
+    body = form.get("Body", "")
+    at = form.get("DateCreated") or store.now_iso()
+    item: store.Item = {
+        "ConversationSid": sid,
+        "MessageSid": form.get("MessageSid", ""),
+        "Author": author,
+        "AuthorKind": kind,
+        "Body": body,
+        "Status": "delivered" if kind in ("customer", "store") else "sent",
+        "LocationId": conv.get("LocationId", ""),
+        "CreatedAt": at,
+        "Version": 1,
+    }
+    if form.get("Index", "").isdigit():
+        item["Index"] = int(form["Index"])
+    if attrs.get("W2TKey"):
+        item["IdempotencyKey"] = str(attrs["W2TKey"])
+    if attrs.get("StaffId"):
+        item["StaffId"] = str(attrs["StaffId"])
+        item["StaffName"] = str(attrs.get("StaffName") or attrs["StaffId"])
+    if not store.put_message_if_new(ctx.tables, item):
+        existing = store.get_message(ctx.tables, sid, item["MessageSid"])
+        if existing is None or not existing.get("Placeholder"):
+            return  # a duplicate: already handled
+        item = _fill_placeholder(ctx, existing, item) or existing
+    publish_message(ctx, conv, item)
+    _apply_message_effects(ctx, conv, item)
+
+
+def _fill_placeholder(
+    ctx: RelayContext, existing: store.Item, item: store.Item
+) -> store.Item | None:
+    def fn(cur: store.Item) -> store.Updates | None:
+        if not cur.get("Placeholder"):
+            return None
+        updates = {
+            k: v
+            for k, v in item.items()
+            if k not in ("Status", "Version", "ConversationSid", "MessageSid")
+        }
+        updates["Placeholder"] = None
+        return updates
+
+    return store.update_message(ctx.tables, existing["ConversationSid"], existing["MessageSid"], fn)
+
+
+def _apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item) -> None:
+    """Conversation and lead updates for a new message (customer text, store reply...)."""
+    kind = msg.get("AuthorKind")
+    at = str(msg.get("CreatedAt") or store.now_iso())
+    preview = str(msg.get("Body", ""))[:120]
+
+    def conv_fn(cur: store.Item) -> store.Updates:
+        updates: store.Updates = {"LastMessageAt": at, "LastMessagePreview": preview}
+        if kind == "customer":
+            updates["UnreadCount"] = int(cur.get("UnreadCount", 0)) + 1
+            updates["LastInboundAt"] = at
+        return updates
+
+    updated = store.update_conversation(ctx.tables, conv["ConversationSid"], conv_fn)
+    if updated is not None:
+        _publish_conversation(ctx, updated)
+    if kind not in ("customer", "store", "staff"):
+        return
+    possible = (
+        kind == "customer" and classify(str(msg.get("Body", ""))) is OptOutKind.POSSIBLE_OPT_OUT
+    )
+    trigger = (
+        PipelineTrigger.INBOUND_MESSAGE if kind == "customer" else PipelineTrigger.OUTBOUND_MESSAGE
+    )
+    for lead_id in list((updated or conv).get("LeadIds") or []):
+
+        def lead_fn(cur: store.Item) -> store.Updates | None:
+            if cur.get("Status") == LeadStatus.CLOSED:
+                return None
+            updates: store.Updates = {"LastActivityAt": at}
+            current = PipelineStatus(str(cur.get("PipelineStatus", "new")))
+            nxt = auto_advance(current, trigger)
+            activity = list(cur.get("Activity") or [])
+            if kind == "customer":
+                updates["LastInboundAt"] = at
+                activity.append(store.activity("inbound", preview, at))
+                if possible:
+                    updates["PossibleOptOut"] = True
+            else:
+                activity.append(store.activity("outbound", preview, at))
+                if not cur.get("FirstStaffReplyAt"):
+                    updates["FirstStaffReplyAt"] = at
+            if nxt != current:
+                updates["PipelineStatus"] = nxt.value
+                activity.append(store.activity("pipeline", f"{current.value} → {nxt.value}", at))
+            updates["Activity"] = activity[-200:]
+            return updates
+
+        try:
+            _publish_lead(ctx, store.update_lead(ctx.tables, str(lead_id), lead_fn))
+        except store.NotFound:
+            continue
+
+
+def _delivery_updated(ctx: RelayContext, conv: store.Item, form: dict[str, str]) -> None:
+    sid = conv["ConversationSid"]
+    msg_sid = form.get("MessageSid", "")
+    status = form.get("Status", "")
+    code = int(form["ErrorCode"]) if form.get("ErrorCode", "").isdigit() else None
+    updated = store.advance_message_status(
+        ctx.tables, sid, msg_sid, status, error_code=code, error_reason=_error_reason(code)
+    )
+    if updated is None and store.get_message(ctx.tables, sid, msg_sid) is None:
+        # The receipt overtook the message: keep the status on a placeholder that
+        # the message (webhook or API answer) fills in later.
+        placeholder = {
+            "ConversationSid": sid,
+            "MessageSid": msg_sid,
+            "Placeholder": True,
+            "Status": "queued",
+            "LocationId": conv.get("LocationId", ""),
+            "Body": "",
+            "AuthorKind": "system",
+            "Author": "",
+            "Version": 1,
+        }
+        store.put_message_if_new(ctx.tables, placeholder)
+        updated = store.advance_message_status(
+            ctx.tables, sid, msg_sid, status, error_code=code, error_reason=_error_reason(code)
+        )
+    if updated is not None and not updated.get("Placeholder"):
+        publish_message(ctx, conv, updated)
+
+
+def _error_reason(code: int | None) -> str | None:
+    return {
+        21610: "recipient_opted_out",
+        30003: "unreachable",
+        30005: "unknown_destination",
+        30006: "landline_or_unreachable_carrier",
+        30007: "carrier_filtered",
+    }.get(code or 0)
+
+
+def _message_updated(ctx: RelayContext, conv: store.Item, form: dict[str, str]) -> None:
+    sid, msg_sid = conv["ConversationSid"], form.get("MessageSid", "")
+    body = form.get("Body")
+    if body is None:
+        return
+    try:
+        updated = store.update_message(
+            ctx.tables,
+            sid,
+            msg_sid,
+            lambda cur: None if cur.get("Body") == body else {"Body": body},
+        )
+    except store.NotFound:
+        return
+    if updated is not None:
+        publish_message(ctx, conv, updated)
+
+
+def _message_removed(ctx: RelayContext, conv: store.Item, form: dict[str, str]) -> None:
+    sid, msg_sid = conv["ConversationSid"], form.get("MessageSid", "")
+    try:
+        updated = store.update_message(
+            ctx.tables,
+            sid,
+            msg_sid,
+            lambda cur: None if cur.get("Removed") else {"Removed": True, "Body": ""},
+        )
+    except store.NotFound:
+        return
+    if updated is not None:
+        publish_message(ctx, conv, updated)
+
+
+# --------------------------------------------------------------------------- close
+
+
+@router.post("/close")
+async def close_webhook(request: Request) -> Response:
+    form = await _signed_form(request)
+    ctx = request.app.state.ctx
+    await run_in_threadpool(handle_state_event, ctx, form)
+    return Response(status_code=200)
+
+
+def handle_state_event(ctx: RelayContext, form: dict[str, str]) -> None:
+    if form.get("EventType", "onConversationStateUpdated") != "onConversationStateUpdated":
+        return
+    key = event_key(dict(form, EventType="onConversationStateUpdated"))
+    assert key is not None
+    if _seen(ctx, key):
+        return
+    sid = form.get("ConversationSid", "")
+    state_to = form.get("StateTo", "")
+    conv = store.get_conversation(ctx.tables, sid) if sid else None
+    if conv is not None and state_to in ("active", "inactive"):
+        updated = store.update_conversation(
+            ctx.tables,
+            sid,
+            lambda cur: None if cur.get("State") in (state_to, "closed") else {"State": state_to},
+        )
+        if updated is not None:
+            _publish_conversation(ctx, updated)
+    elif conv is not None and state_to == "closed":
+        svc = service(ctx)
+        lead_ids = [str(x) for x in conv.get("LeadIds") or []]
+        for lead_id in lead_ids:  # record every CLOSED first, then run the integrations
+            svc.mark_closed(lead_id, "Inactivity", run_now=False)
+        for lead_id in lead_ids:
+            svc._safe_process(lead_id)
+        mark_conversation_closed(ctx, store.get_conversation(ctx.tables, sid) or conv)
+    _remember(ctx, key, "state")
+
+
+# --------------------------------------------------------------------------- inbound
+
+
+@router.post("/onIncomingMessage")
+async def incoming_webhook(request: Request) -> Response:
+    form = await _signed_form(request)
+    ctx = request.app.state.ctx
+    await run_in_threadpool(handle_incoming, ctx, form)
+    return Response(TWIML_EMPTY, media_type="text/xml")
+
+
+def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> None:
+    kind = (form.get("OptOutType") or "").upper()
+    if kind not in ("STOP", "START"):
+        return  # ordinary texts arrive through the conversation's own webhook
+    key = f"inbound:{form.get('MessageSid') or form.get('SmsSid')}:{kind}"
+    if _seen(ctx, key):
+        return
+    sender, pool_number = form.get("From", ""), form.get("To", "")
+    if not sender or not pool_number:
+        return
+    is_store = bool(directory.locations_with_number(ctx.tables, sender))
+    if kind == "STOP":
+        record_opt_out(ctx, sender, pool_number, form.get("Body", "STOP"))
+    else:
+        remove_opt_out(ctx, sender, pool_number)
+    for conv in _conversations_bound(ctx, sender, pool_number):
+        opted = kind == "STOP"
+        field = "StoreOptedOut" if is_store else "OptedOut"
+        updated = store.update_conversation(
+            ctx.tables,
+            conv["ConversationSid"],
+            lambda cur, f=field, o=opted: None if bool(cur.get(f)) == o else {f: o},
+        )
+        if updated is not None:
+            _publish_conversation(ctx, updated)
+        if opted and not is_store:
+            svc = service(ctx)
+            for lead_id in list(conv.get("LeadIds") or []):
+                _publish_lead(
+                    ctx,
+                    store.update_lead(
+                        ctx.tables,
+                        str(lead_id),
+                        lambda cur: None if cur.get("OptedOut") else {"OptedOut": True},
+                    ),
+                )
+                svc.mark_closed(str(lead_id), STOP_CLOSE_REASON, run_now=False)
+                svc._safe_process(str(lead_id))
+        elif opted and is_store:
+            _warn_store(ctx, conv)
+    _remember(ctx, key, "inbound")
+
+
+def _warn_store(ctx: RelayContext, conv: store.Item) -> None:
+    """The store's phone replied STOP: it no longer gets this conversation's texts.
+    Its leads stay open; staff see a warning (and the store is told in the app)."""
+    from app.relay.integrations import record_api_message
+
+    class _Local:
+        sid = f"W2T-warn-{conv['ConversationSid']}-{int(time.time())}"
+        index = None
+        author = "system"
+        body = (
+            "Warning: the store's phone opted out of texts from this conversation's number "
+            "(STOP). Reply START from the store's phone, or answer from the desktop app."
+        )
+
+    record_api_message(ctx, conv["ConversationSid"], _Local, author_kind="system")
+    log.warning("store phone opted out", extra={"conversation": conv["ConversationSid"]})
+
+
+def _conversations_bound(ctx: RelayContext, address: str, proxy: str) -> list[store.Item]:
+    item = ctx.tables.pool.get_item(
+        Key={"Pk": f"BIND#{address}", "Sk": proxy}, ConsistentRead=True
+    ).get("Item")
+    if not item:
+        return []
+    conv = store.get_conversation(ctx.tables, str(item["ConversationSid"]))
+    return [conv] if conv else []
+
+
+def record_opt_out(ctx: RelayContext, phone: str, pool_number: str, request_text: str) -> None:
+    """`OptedOutNumbers[pool_number] = {DateOptedOut, OptOutRequest}` (compatible item)."""
+    entry = {"DateOptedOut": store.now_iso(), "OptOutRequest": request_text[:160]}
+    try:
+        ctx.tables.optouts.update_item(
+            Key={"PhoneNumber": phone},
+            UpdateExpression="SET OptedOutNumbers.#n = :e",
+            ConditionExpression="attribute_exists(OptedOutNumbers)",
+            ExpressionAttributeNames={"#n": pool_number},
+            ExpressionAttributeValues={":e": entry},
+        )
+    except ClientError as exc:
+        if not is_conditional_failure(exc):
+            raise
+        try:
+            ctx.tables.optouts.put_item(
+                Item={"PhoneNumber": phone, "OptedOutNumbers": {pool_number: entry}},
+                ConditionExpression="attribute_not_exists(PhoneNumber)",
+            )
+        except ClientError as exc2:
+            if not is_conditional_failure(exc2):
+                raise
+            record_opt_out(ctx, phone, pool_number, request_text)  # created meanwhile
+
+
+def remove_opt_out(ctx: RelayContext, phone: str, pool_number: str) -> None:
+    try:
+        ctx.tables.optouts.update_item(
+            Key={"PhoneNumber": phone},
+            UpdateExpression="REMOVE OptedOutNumbers.#n",
+            ConditionExpression="attribute_exists(OptedOutNumbers)",
+            ExpressionAttributeNames={"#n": pool_number},
+        )
+    except ClientError as exc:
+        if not is_conditional_failure(exc):
+            raise
+
+
+# --------------------------------------------------------------------------- opt-in status
+
+OptInKey = Annotated[Principal, Depends(require_endpoint("TwilioWebhooks/getOptInNumber"))]
+
+
+@router.post("/checkOptInStatus")
+async def check_opt_in_status(request: Request, principal: OptInKey) -> JSONResponse:
+    raw = await request.body()
+    try:
+        body = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_request", "Body is INVALID - not valid JSON") from None
+    if not isinstance(body, dict) or "PhoneNumber" not in body:
+        raise ApiError(400, "invalid_request", "PhoneNumber is NONEXISTANT - required")
+    from app.core.phones import PhoneError, parse_phone
+
+    value = body["PhoneNumber"]
+    try:
+        phone = parse_phone(value) if isinstance(value, str) else parse_phone("")
+    except PhoneError:
+        raise ApiError(
+            400, "invalid_phone", "PhoneNumber is INVALID - not a valid phone number"
+        ) from None
+    ctx = request.app.state.ctx
+    from app.relay.leads import opted_out_numbers
+
+    numbers = await run_in_threadpool(opted_out_numbers, ctx.tables, phone)
+    if not numbers:
+        return JSONResponse({"Status": "OPTED-IN"})
+    return JSONResponse({"Status": "OPTED-OUT", "OptInNumbers": sorted(numbers)})

@@ -1,0 +1,597 @@
+"""Leads through the Twilio integration against the simulator (real twilio SDK):
+the three rules, system messages exactly once, proxy pool, close, webhooks,
+STOP/START, landlines, concurrency."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from app.relay import store
+from app.sandbox.twilio_sim import SimHandle, compute_signature, start_simulator
+from tests.support.relay import (
+    RelayHandle,
+    Seed,
+    issue_key,
+    seed_dealer,
+    seed_location,
+    start_relay,
+    tables_for,
+)
+
+SIM_SID = "AC" + "7" * 32
+SIM_TOKEN = "relay-flow-token"
+# A store needs its own proxy number in each of its open conversations: a big pool.
+POOL = [f"+1{area}55501{i:02d}" for area in ("312", "415", "212", "214") for i in range(10)]
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimHandle]:
+    handle = start_simulator(SIM_SID, SIM_TOKEN, pool=POOL, carrier_delay=0.0)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="module")
+def relay(dynamodb_endpoint: str, sim: SimHandle) -> Iterator[RelayHandle]:
+    handle = start_relay(dynamodb_endpoint, sim, sweeper_interval_s=1.0, stuck_after_s=15.0)
+    sim.set_webhook_url(handle.url + "/TwilioWebhooks/onIncomingMessage")
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="module")
+def seed(relay: RelayHandle, sim: SimHandle) -> Seed:
+    return seed_dealer(relay, web2text_number="+13125550190", pool=sim.pool)
+
+
+_phone_counter = iter(range(200, 999))
+
+
+def new_phone() -> str:
+    return f"+1312555{next(_phone_counter):04d}"
+
+
+def create(
+    relay: RelayHandle,
+    seed: Seed,
+    phone: str,
+    location: str | None = None,
+    lead_id: str | None = None,
+) -> str:
+    lead_id = lead_id or str(uuid.uuid4())
+    r = httpx.post(
+        relay.url + f"/Lead/{lead_id}/create",
+        headers={"Authorization": seed.lead_key},
+        json={
+            "LeadType": "WEB2TEXT",
+            "UniversalRetailerId": seed.retailer_id,
+            "Lead": {
+                "LocationId": location or seed.location_id,
+                "PageUrl": "https://a.example/x",
+                "Name": "Robin Buyer",
+                "PhoneNumber": phone,
+                "CustomerMessage": "Hi there",
+            },
+        },
+        timeout=15,
+    )
+    assert r.status_code == 200, r.text
+    return lead_id
+
+
+def status(relay: RelayHandle, seed: Seed, lead_id: str) -> dict[str, Any]:
+    return httpx.get(
+        relay.url + f"/Lead/{lead_id}/status", headers={"Authorization": seed.lead_key}, timeout=10
+    ).json()
+
+
+def wait_for(pred: Any, timeout: float = 15.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def synced(relay: RelayHandle, seed: Seed, lead_id: str, want: str = "SYNCED") -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        s = status(relay, seed, lead_id)
+        tw = s.get("Integrations", {}).get("Twilio", {})
+        if tw.get("SyncStatus") == "ERROR" and want != "ERROR":
+            raise AssertionError(f"Twilio ERROR: {tw}")
+        return s if tw.get("SyncStatus") == want else None
+
+    return wait_for(check, what=f"{lead_id} {want}")
+
+
+def sid_of(state: dict[str, Any]) -> str:
+    return state["Integrations"]["Twilio"]["Data"]["ConversationSID"]
+
+
+def bodies(sim: SimHandle, phone: str) -> list[str]:
+    return [m["body"] for m in sim.handset(phone)]
+
+
+def test_rule1_same_location_twice_one_conversation(
+    relay: RelayHandle, sim: SimHandle, seed: Seed
+) -> None:
+    phone = new_phone()
+    a = synced(relay, seed, create(relay, seed, phone))
+    sid = sid_of(a)
+    wait_for(
+        lambda: len(sim.handset(phone)) >= 1 and len(sim.handset(seed.web2text_number)) >= 1,
+        what="greeting and details",
+    )
+    b = synced(relay, seed, create(relay, seed, phone))
+    assert sid_of(b) == sid
+    conv = sim.state.get_conversation(sid)
+    import json as _json
+
+    assert isinstance(conv.attributes, str)  # always a JSON string
+    assert sorted(_json.loads(conv.attributes)["LeadIds"]) == sorted([a["LeadId"], b["LeadId"]])
+    sms = [p for p in conv.participants.values() if p.address]
+    assert {p.address for p in sms} == {phone, seed.web2text_number}
+    assert len(conv.webhooks) == 2  # sync + close, never added twice
+    sim.wait_idle()
+    greetings = [m for m in sim.handset(phone) if m["body"].startswith("Hi Robin")]
+    assert len(greetings) == 2  # one greeting per lead, each exactly once
+    customer_proxy = {m["from"] for m in greetings}
+    assert len(customer_proxy) == 1 and customer_proxy <= set(sim.pool)
+    details = [m for m in sim.handset(seed.web2text_number) if phone[-4:] in m["body"]]
+    assert len(details) == 2
+    # proximity: a 312 customer gets a 312 proxy number
+    assert next(iter(customer_proxy)).startswith("+1312")
+    item = store.get_conversation(tables_for(relay), sid)
+    assert item is not None and sorted(item["LeadIds"]) == sorted([a["LeadId"], b["LeadId"]])
+
+
+def test_rule2_and_rule3(relay: RelayHandle, sim: SimHandle, seed: Seed) -> None:
+    phone = new_phone()
+    other_number = "+13125550191"
+    loc2 = seed_location(relay, seed.retailer_id, other_number, name="Second store")
+    loc3 = seed_location(relay, seed.retailer_id, seed.web2text_number, name="Shares the number")
+    a = synced(relay, seed, create(relay, seed, phone))
+    b = synced(relay, seed, create(relay, seed, phone, location=loc2))
+    c = synced(relay, seed, create(relay, seed, phone, location=loc3))
+    assert sid_of(a) != sid_of(b)  # rule 2: different Web2Text numbers
+    assert sid_of(a) == sid_of(c)  # rule 3: same Web2Text number
+    item = store.get_conversation(tables_for(relay), sid_of(a))
+    assert item is not None and set(item["LocationIds"]) == {seed.location_id, loc3}
+
+
+def test_concurrent_leads_one_new_pair(relay: RelayHandle, sim: SimHandle, seed: Seed) -> None:
+    phone = new_phone()
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def go() -> None:
+        lead_id = create(relay, seed, phone)
+        with lock:
+            ids.append(lead_id)
+
+    threads = [threading.Thread(target=go) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sids = {sid_of(synced(relay, seed, i)) for i in ids}
+    assert len(sids) == 1
+    convs = [
+        c
+        for c in sim.state.list_conversations()
+        if any(p.address == phone for p in c.participants.values())
+    ]
+    assert len(convs) == 1
+    sim.wait_idle()
+    assert len([b for b in bodies(sim, phone) if b.startswith("Hi Robin")]) == 5
+
+
+def test_pool_concurrency_and_exhaustion(dynamodb_endpoint: str, sim: SimHandle) -> None:
+    """One store in many conversations: each needs its own proxy; racing leads never
+    share one; past the pool's size the lead is ERROR with the reason kept."""
+    relay = start_relay(dynamodb_endpoint, sim, background=False)
+    try:
+        seed = seed_dealer(relay, web2text_number="+13125550192", pool=sim.pool[:3])
+        phones = [new_phone() for _ in range(3)]
+        ids = [None] * 3
+
+        def go(i: int) -> None:
+            ids[i] = create(relay, seed, phones[i])  # type: ignore[call-overload]
+
+        threads = [threading.Thread(target=go, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        sids = [sid_of(synced(relay, seed, i)) for i in ids]  # type: ignore[arg-type]
+        assert len(set(sids)) == 3
+        store_proxies = [store.get_conversation(relay.tables, s)["StoreProxy"] for s in sids]  # type: ignore[index]
+        assert len(set(store_proxies)) == 3
+        extra = create(relay, seed, new_phone())
+        err = synced(relay, seed, extra, want="ERROR")
+        info = err["Integrations"]["Twilio"]["ErrorInfo"]
+        assert info["Type"] == "PoolExhausted"
+    finally:
+        relay.stop()
+
+
+def test_50416_falls_through_to_next_number(dynamodb_endpoint: str, sim: SimHandle) -> None:
+    relay = start_relay(dynamodb_endpoint, sim, background=False)
+    try:
+        seed = seed_dealer(relay, web2text_number="+13125550193", pool=sim.pool)
+        phone = new_phone()
+        # Somebody else (not in our tables) bound this customer to the nearest number.
+        client = relay.ctx.twilio
+        outside = client.conversations.create(friendly_name="outside")
+        client.conversations(outside.sid).participants.create(
+            messaging_binding_address=phone, messaging_binding_proxy_address=sim.pool[0]
+        )
+        state = synced(relay, seed, create(relay, seed, phone))
+        conv = store.get_conversation(relay.tables, sid_of(state))
+        assert conv is not None and conv["CustomerProxy"] != sim.pool[0]
+        assert conv["CustomerProxy"].startswith("+1312")  # still the nearest free one
+    finally:
+        relay.stop()
+
+
+def test_landline_rejected(relay: RelayHandle, sim: SimHandle, seed: Seed) -> None:
+    phone = new_phone()
+    sim.state.set_line_types({phone: "landline"})
+    lead_id = str(uuid.uuid4())
+    r = httpx.post(
+        relay.url + f"/Lead/{lead_id}/create",
+        headers={"Authorization": seed.lead_key},
+        json={
+            "UniversalRetailerId": seed.retailer_id,
+            "Lead": {
+                "LocationId": seed.location_id,
+                "PageUrl": "https://a.example",
+                "Name": "L",
+                "PhoneNumber": phone,
+                "CustomerMessage": "x",
+            },
+        },
+    )
+    assert r.status_code == 400 and r.json()["reason"] == "landline"
+    assert r.json()["message"].startswith("PhoneNumber is INVALID - ")
+
+
+def test_texts_both_ways_update_leads(relay: RelayHandle, sim: SimHandle, seed: Seed) -> None:
+    phone = new_phone()
+    lead_id = create(relay, seed, phone)
+    sid = sid_of(synced(relay, seed, lead_id))
+    conv = store.get_conversation(relay.tables, sid)
+    assert conv is not None
+    httpx.post(
+        sim.url + "/_sim/inbound",
+        json={"from": phone, "to": conv["CustomerProxy"], "body": "Do you have it in red?"},
+    )
+    wait_for(
+        lambda: any("in red" in b for b in bodies(sim, seed.web2text_number)),
+        what="store gets text",
+    )
+    item = wait_for(
+        lambda: (lambda i: i if i and i.get("LastInboundAt") else None)(
+            store.get_lead(relay.tables, lead_id)
+        ),
+        what="lead updated",
+    )
+    assert item["PipelineStatus"] == "engaged"
+    conv = store.get_conversation(relay.tables, sid)
+    assert conv is not None and conv["UnreadCount"] == 1
+    msgs = store.list_messages(relay.tables, sid)
+    inbound = [m for m in msgs if m["AuthorKind"] == "customer"]
+    assert len(inbound) == 1 and inbound[0]["Body"] == "Do you have it in red?"
+    # the store answers from its phone
+    httpx.post(
+        sim.url + "/_sim/inbound",
+        json={"from": seed.web2text_number, "to": conv["StoreProxy"], "body": "Yes we do!"},
+    )
+    wait_for(lambda: "Yes we do!" in bodies(sim, phone), what="customer gets reply")
+    item = wait_for(
+        lambda: (lambda i: i if i and i.get("FirstStaffReplyAt") else None)(
+            store.get_lead(relay.tables, lead_id)
+        ),
+        what="first reply",
+    )
+    assert item["PipelineStatus"] == "engaged"  # automatic moves never go back
+    # receipts moved our system messages forward
+    wait_for(
+        lambda: all(
+            m["Status"] == "delivered"
+            for m in store.list_messages(relay.tables, sid)
+            if m["AuthorKind"] == "system"
+        ),
+        what="delivered receipts",
+    )
+
+
+def test_possible_opt_out_flagged(relay: RelayHandle, sim: SimHandle, seed: Seed) -> None:
+    phone = new_phone()
+    lead_id = create(relay, seed, phone)
+    sid = sid_of(synced(relay, seed, lead_id))
+    conv = store.get_conversation(relay.tables, sid)
+    assert conv is not None
+    httpx.post(
+        sim.url + "/_sim/inbound",
+        json={"from": phone, "to": conv["CustomerProxy"], "body": "please stop texting me"},
+    )
+    wait_for(
+        lambda: (store.get_lead(relay.tables, lead_id) or {}).get("PossibleOptOut"),
+        what="possible opt-out flag",
+    )
+    assert status(relay, seed, lead_id)["Status"] == "ACTIVE"
+
+
+def test_close_last_lead_closes_conversation(
+    relay: RelayHandle, sim: SimHandle, seed: Seed
+) -> None:
+    phone = new_phone()
+    a = create(relay, seed, phone)
+    sid = sid_of(synced(relay, seed, a))
+    b = create(relay, seed, phone)
+    synced(relay, seed, b)
+    r = httpx.post(
+        relay.url + f"/Lead/{a}/close",
+        headers={"Authorization": seed.lead_key},
+        json={"reason": "Duplicate"},
+    )
+    assert r.status_code == 200 and r.json()["Status"] == "CLOSED"
+    synced(relay, seed, a, want="CLOSED")
+    assert sim.state.get_conversation(sid).state == "active"
+    conv = store.get_conversation(relay.tables, sid)
+    assert conv is not None and conv["LeadIds"] == [b]
+    httpx.post(relay.url + f"/Lead/{b}/close", headers={"Authorization": seed.lead_key}, json={})
+    s = synced(relay, seed, b, want="CLOSED")
+    assert s["Integrations"]["Twilio"]["Data"]["ConversationStatus"] == "closed"
+    assert sim.state.get_conversation(sid).state == "closed"
+    sim.wait_idle()
+    notices = [x for x in bodies(sim, seed.web2text_number) if "this lead was closed" in x]
+    assert len(notices) == 1
+    # the pair is free again: a new lead opens a new conversation
+    c = synced(relay, seed, create(relay, seed, phone))
+    assert sid_of(c) != sid
+
+
+def test_stop_and_start_from_customer(relay: RelayHandle, sim: SimHandle, seed: Seed) -> None:
+    phone = new_phone()
+    lead_id = create(relay, seed, phone)
+    sid = sid_of(synced(relay, seed, lead_id))
+    conv = store.get_conversation(relay.tables, sid)
+    assert conv is not None
+    proxy = conv["CustomerProxy"]
+    httpx.post(sim.url + "/_sim/inbound", json={"from": phone, "to": proxy, "body": "STOP"})
+    s = wait_for(
+        lambda: (lambda st: st if st["Status"] == "CLOSED" else None)(status(relay, seed, lead_id)),
+        what="closed by STOP",
+    )
+    assert s["CloseReason"] == "Participant opted out of text messaging"
+    item = relay.tables.optouts.get_item(Key={"PhoneNumber": phone})["Item"]
+    assert set(item["OptedOutNumbers"]) == {proxy}
+    assert item["OptedOutNumbers"][proxy]["OptOutRequest"] == "STOP"
+    opt_key = issue_key(relay, ["TwilioWebhooks/getOptInNumber"])
+    r = httpx.post(
+        relay.url + "/TwilioWebhooks/checkOptInStatus",
+        headers={"Authorization": opt_key},
+        json={"PhoneNumber": phone},
+    )
+    assert r.json() == {"Status": "OPTED-OUT", "OptInNumbers": [proxy]}
+    # a new lead from an opted-out phone is refused
+    bad = httpx.post(
+        relay.url + f"/Lead/{uuid.uuid4()}/create",
+        headers={"Authorization": seed.lead_key},
+        json={
+            "UniversalRetailerId": seed.retailer_id,
+            "Lead": {
+                "LocationId": seed.location_id,
+                "PageUrl": "https://a.example",
+                "Name": "R",
+                "PhoneNumber": phone,
+                "CustomerMessage": "x",
+            },
+        },
+    )
+    assert bad.status_code == 400 and bad.json()["reason"] == "recipient_opted_out"
+    httpx.post(sim.url + "/_sim/inbound", json={"from": phone, "to": proxy, "body": "START"})
+    wait_for(
+        lambda: (
+            httpx.post(
+                relay.url + "/TwilioWebhooks/checkOptInStatus",
+                headers={"Authorization": opt_key},
+                json={"PhoneNumber": phone},
+            ).json()
+            == {"Status": "OPTED-IN"}
+        ),
+        what="opted in again",
+    )
+    for bad_body in ({}, {"PhoneNumber": "12"}, [1]):
+        r = httpx.post(
+            relay.url + "/TwilioWebhooks/checkOptInStatus",
+            headers={"Authorization": opt_key},
+            json=bad_body,
+        )
+        assert r.status_code == 400
+    assert (
+        httpx.post(
+            relay.url + "/TwilioWebhooks/checkOptInStatus", json={"PhoneNumber": phone}
+        ).status_code
+        == 401
+    )
+    assert (
+        httpx.post(
+            relay.url + "/TwilioWebhooks/checkOptInStatus",
+            headers={"Authorization": issue_key(relay, ["Lead/status"])},
+            json={"PhoneNumber": phone},
+        ).status_code
+        == 403
+    )
+
+
+def test_stop_from_store_warns_instead(relay: RelayHandle, sim: SimHandle, seed: Seed) -> None:
+    phone = new_phone()
+    lead_id = create(relay, seed, phone)
+    sid = sid_of(synced(relay, seed, lead_id))
+    conv = store.get_conversation(relay.tables, sid)
+    assert conv is not None
+    httpx.post(
+        sim.url + "/_sim/inbound",
+        json={"from": seed.web2text_number, "to": conv["StoreProxy"], "body": "STOP"},
+    )
+    wait_for(
+        lambda: (store.get_conversation(relay.tables, sid) or {}).get("StoreOptedOut"),
+        what="store opt-out recorded",
+    )
+    assert status(relay, seed, lead_id)["Status"] == "ACTIVE"
+    warnings = [
+        m for m in store.list_messages(relay.tables, sid) if m["Body"].startswith("Warning")
+    ]
+    assert len(warnings) == 1
+    item = relay.tables.optouts.get_item(Key={"PhoneNumber": seed.web2text_number})["Item"]
+    assert conv["StoreProxy"] in item["OptedOutNumbers"]
+    httpx.post(
+        sim.url + "/_sim/inbound",
+        json={"from": seed.web2text_number, "to": conv["StoreProxy"], "body": "START"},
+    )
+    wait_for(
+        lambda: not (store.get_conversation(relay.tables, sid) or {}).get("StoreOptedOut"),
+        what="store opted in",
+    )
+
+
+def _signed_post(
+    relay: RelayHandle,
+    path: str,
+    form: dict[str, str],
+    token: str = SIM_TOKEN,
+    url: str | None = None,
+) -> httpx.Response:
+    sig = compute_signature(token, url or relay.settings.public_url + path, form)
+    return httpx.post(
+        relay.url + path,
+        content=urlencode(form),
+        headers={"X-Twilio-Signature": sig, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+
+def test_webhook_signatures(relay: RelayHandle) -> None:
+    form = {"EventType": "onMessageAdded", "ConversationSid": "CHx", "MessageSid": "IMx"}
+    for path in (
+        "/TwilioWebhooks/sync",
+        "/TwilioWebhooks/close",
+        "/TwilioWebhooks/onIncomingMessage",
+    ):
+        r = httpx.post(relay.url + path, data=form)
+        assert r.status_code == 403 and r.json()["reason"] == "invalid_signature"
+        assert _signed_post(relay, path, form, token="wrong").status_code == 403
+        assert _signed_post(relay, path, form, url="http://elsewhere" + path).status_code == 403
+        assert _signed_post(relay, path, form).status_code == 200
+
+
+def test_duplicate_and_reordered_webhooks(relay: RelayHandle, sim: SimHandle, seed: Seed) -> None:
+    phone = new_phone()
+    lead_id = create(relay, seed, phone)
+    sid = sid_of(synced(relay, seed, lead_id))
+    sim.wait_idle()
+    before = store.get_conversation(relay.tables, sid)
+    assert before is not None
+    msg = {
+        "EventType": "onMessageAdded",
+        "ConversationSid": sid,
+        "MessageSid": "IM" + "d" * 32,
+        "Index": "50",
+        "Author": phone,
+        "Body": "dup test",
+        "Attributes": "{}",
+        "DateCreated": "2026-01-01T00:00:00Z",
+    }
+    delivered = {
+        "EventType": "onDeliveryUpdated",
+        "ConversationSid": sid,
+        "MessageSid": msg["MessageSid"],
+        "DeliveryReceiptSid": "DY" + "1" * 32,
+        "Status": "delivered",
+    }
+    sent = dict(delivered, Status="sent")
+    # receipt first (reordered), then the message twice, then an older receipt
+    assert _signed_post(relay, "/TwilioWebhooks/sync", delivered).status_code == 200
+    assert _signed_post(relay, "/TwilioWebhooks/sync", msg).status_code == 200
+    assert _signed_post(relay, "/TwilioWebhooks/sync", msg).status_code == 200
+    assert _signed_post(relay, "/TwilioWebhooks/sync", sent).status_code == 200
+    m = store.get_message(relay.tables, sid, msg["MessageSid"])
+    assert m is not None and m["Status"] == "delivered" and m["Body"] == "dup test"
+    assert not m.get("Placeholder")
+    after = store.get_conversation(relay.tables, sid)
+    assert after is not None and after["UnreadCount"] == before["UnreadCount"] + 1
+    failed = dict(delivered, DeliveryReceiptSid="DY" + "2" * 32, Status="failed", ErrorCode="30003")
+    _signed_post(relay, "/TwilioWebhooks/sync", failed)
+    _signed_post(relay, "/TwilioWebhooks/sync", dict(delivered, DeliveryReceiptSid="DY" + "3" * 32))
+    m = store.get_message(relay.tables, sid, msg["MessageSid"])
+    assert m is not None and m["Status"] == "failed" and m["ErrorCode"] == 30003
+
+
+def test_close_webhook_only_on_closed(relay: RelayHandle, sim: SimHandle, seed: Seed) -> None:
+    phone = new_phone()
+    lead_id = create(relay, seed, phone)
+    sid = sid_of(synced(relay, seed, lead_id))
+    form = {
+        "EventType": "onConversationStateUpdated",
+        "ConversationSid": sid,
+        "StateFrom": "active",
+        "StateTo": "inactive",
+        "StateUpdated": "2026-01-01T00:00:00Z",
+    }
+    assert _signed_post(relay, "/TwilioWebhooks/close", form).status_code == 200
+    assert status(relay, seed, lead_id)["Status"] == "ACTIVE"
+    assert (store.get_conversation(relay.tables, sid) or {})["State"] == "inactive"
+    # a new lead reactivates the conversation
+    b = synced(relay, seed, create(relay, seed, phone))
+    assert (
+        sid_of(b) == sid and (store.get_conversation(relay.tables, sid) or {})["State"] == "active"
+    )
+    # Twilio's timer closes it: the close webhook closes both leads
+    sim.state.update_conversation(sid, {"State": "closed"}, "true")
+    s = wait_for(
+        lambda: (lambda st: st if st["Status"] == "CLOSED" else None)(status(relay, seed, lead_id)),
+        what="closed by webhook",
+    )
+    assert s["CloseReason"] == "Inactivity"
+    synced(relay, seed, b["LeadId"], want="CLOSED")
+    assert status(relay, seed, b["LeadId"])["CloseReason"] == "Inactivity"
+
+
+def test_reconcile_repairs_missed_webhooks(relay: RelayHandle, sim: SimHandle, seed: Seed) -> None:
+    from app.relay.background import reconcile
+
+    phone = new_phone()
+    lead_id = create(relay, seed, phone)
+    sid = sid_of(synced(relay, seed, lead_id))
+    conv = store.get_conversation(relay.tables, sid)
+    assert conv is not None
+    # The webhook is lost: the relay's sync webhook is removed at the simulator first.
+    for hook in list(sim.state.get_conversation(sid).webhooks.values()):
+        hook.url = "http://127.0.0.1:9/nowhere"
+    httpx.post(
+        sim.url + "/_sim/inbound",
+        json={"from": phone, "to": conv["CustomerProxy"], "body": "lost?"},
+    )
+    sim.wait_idle()
+    assert not [m for m in store.list_messages(relay.tables, sid) if m["Body"] == "lost?"]
+    stats = reconcile(relay.ctx, force=True)
+    assert stats["messages"] >= 1
+    got = [m for m in store.list_messages(relay.tables, sid) if m["Body"] == "lost?"]
+    assert len(got) == 1 and got[0]["AuthorKind"] == "customer"
+    assert (store.get_lead(relay.tables, lead_id) or {}).get("PipelineStatus") == "engaged"
+    sim.state.update_conversation(sid, {"State": "closed"}, None)  # no webhook at all
+    reconcile(relay.ctx, force=True)
+    assert status(relay, seed, lead_id)["Status"] == "CLOSED"
