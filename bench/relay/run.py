@@ -41,7 +41,6 @@ import httpx
 from twilio.request_validator import RequestValidator
 
 from app.sandbox.servers import free_port
-from app.sandbox.twilio_sim import start_simulator
 from tests.support.dynamodb_local import client as ddb_client
 from tests.support.dynamodb_local import dynamodb_local
 from tests.support.relay import init_tables, seed_dealer
@@ -64,6 +63,33 @@ class Figure:
     p99_ms: float
     ratio: float | None = None
     note: str = ""
+    #: CPU milliseconds per completed request, by process, during the phase
+    cpu_ms_per_request: dict[str, float] | None = None
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _find_pid(*needles: str) -> int | None:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if all(n in cmd for n in needles):
+            return int(entry.name)
+    return None
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -79,6 +105,7 @@ async def _load(
     seconds: float,
     concurrency: int,
     request: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
+    pids: dict[str, int],
 ) -> Figure:
     latencies: list[float] = []
     failed = 0
@@ -88,6 +115,7 @@ async def _load(
         # warm-up: connections, thread pools, JIT-less caches
         for _ in range(min(concurrency, 8)):
             await request(client)
+        cpu_before = {name_: _cpu_seconds(pid) for name_, pid in pids.items()}
         deadline = time.perf_counter() + seconds
         started = time.perf_counter()
 
@@ -108,6 +136,11 @@ async def _load(
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
+        done = max(1, len(latencies))
+        cpu = {
+            name_: round((_cpu_seconds(pid) - cpu_before[name_]) * 1000 / done, 2)
+            for name_, pid in pids.items()
+        }
     note = "" if not failed else f"answers {dict(sorted(codes.items()))}"
     return Figure(
         name=name,
@@ -118,6 +151,7 @@ async def _load(
         p50_ms=round(statistics.median(latencies) * 1000, 1) if latencies else float("nan"),
         p99_ms=round(_percentile(latencies, 0.99) * 1000, 1),
         note=note,
+        cpu_ms_per_request=cpu,
     )
 
 
@@ -197,7 +231,9 @@ async def main_async(args: argparse.Namespace) -> list[Figure]:
         )
         relay_port, bare_port = free_port(), free_port()
         relay_url, bare_url = f"http://127.0.0.1:{relay_port}", f"http://127.0.0.1:{bare_port}"
-        sim = start_simulator(ACCOUNT_SID, AUTH_TOKEN, webhook_url=None, pool=POOL)
+        sim_port = free_port()
+        sim_url = f"http://127.0.0.1:{sim_port}"
+        mg_sid = "MG" + "c" * 32
         seed = seed_dealer(
             settings, web2text_number="+13125550188", pool=POOL, store_number="+13125550199"
         )
@@ -213,12 +249,38 @@ async def main_async(args: argparse.Namespace) -> list[Figure]:
             W2T_TABLE_PREFIX=prefix,
             TWILIO_ACCOUNT_SID=ACCOUNT_SID,
             TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-            W2T_TWILIO_BASE_URL=sim.url,
+            W2T_TWILIO_BASE_URL=sim_url,
+            TWILIO_MESSAGING_SERVICE_SID=mg_sid,
             W2T_PUBLIC_URL=relay_url,
             W2T_ENVIRONMENT="bench",
         )
         bare_env = dict(base_env, BENCH_TABLE=bare_table)
         uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
+        # The simulator runs in its own process so that it does not share the load
+        # generator's interpreter (GIL) and its CPU can be accounted separately.
+        sim = _spawn(
+            [
+                sys.executable,
+                "-m",
+                "app.sandbox.sim_cli",
+                "--port",
+                str(sim_port),
+                "--account-sid",
+                ACCOUNT_SID,
+                "--auth-token",
+                AUTH_TOKEN,
+                "--webhook-url",
+                f"{relay_url}/TwilioWebhooks/onIncomingMessage",
+                "--pool",
+                ",".join(POOL),
+                "--messaging-service-sid",
+                mg_sid,
+                "--log-level",
+                "warning",
+            ],
+            base_env,
+            sim_url,
+        )
         relay = _spawn(
             [sys.executable, "-m", "app.relay.cli", "serve", "--port", str(relay_port)],
             relay_env,
@@ -227,13 +289,17 @@ async def main_async(args: argparse.Namespace) -> list[Figure]:
         bare = _spawn(
             [*uvicorn, "bench.relay.bare_app:app", "--port", str(bare_port)], bare_env, bare_url
         )
-        sim.set_webhook_url(f"{relay_url}/TwilioWebhooks/onIncomingMessage")
+        java = _find_pid("DynamoDBLocal.jar", f"-port {endpoint.rsplit(':', 1)[1]}")
+        pids = {"bench": os.getpid(), "relay": relay.pid, "bare": bare.pid, "sim": sim.pid}
+        if java is not None:
+            pids["dynamodb"] = java
         try:
             baseline = await _load(
                 "baseline: bare FastAPI + one PutItem",
                 seconds,
                 args.concurrency,
                 lambda c: c.post(f"{bare_url}/put/{uuid.uuid4()}"),
+                pids,
             )
             figures.append(baseline)
             headers = {"Authorization": f"Bearer {seed.lead_key}"}
@@ -246,6 +312,7 @@ async def main_async(args: argparse.Namespace) -> list[Figure]:
                     json=_lead_body(seed, args.sync),
                     headers=headers,
                 ),
+                pids,
             )
             figures.append(leads)
             opened = _open_conversation(relay_url, seed)
@@ -293,12 +360,14 @@ async def main_async(args: argparse.Namespace) -> list[Figure]:
                     )
 
                 figures.append(
-                    await _load("webhooks (onMessageAdded)", seconds, args.concurrency, webhook)
+                    await _load(
+                        "webhooks (onMessageAdded)", seconds, args.concurrency, webhook, pids
+                    )
                 )
         finally:
             _stop(relay)
             _stop(bare)
-            sim.stop()
+            _stop(sim)
         for fig in figures[1:]:
             if baseline.rate > 0 and fig.rate > 0:
                 fig.ratio = round(fig.rate / baseline.rate, 2)
@@ -326,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{f.name:45} {f.rate:8.1f} {f.p50_ms:8.1f} {f.p99_ms:8.1f} {ratio:>6}  "
             f"{f.done}/{f.failed} {f.note}"
         )
+        if f.cpu_ms_per_request:
+            print(f"{'':45} CPU ms per request: {f.cpu_ms_per_request}")
     if args.json:
         args.json.write_text(json.dumps([asdict(f) for f in figures], indent=2))
     return 0

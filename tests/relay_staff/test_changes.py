@@ -206,3 +206,45 @@ def test_latest_cursor_skips_history(ddb: Any, table: str) -> None:
     cursor = log.latest_cursor(["L", "Empty"])
     log.record("L", "lead", "new", 2, {})
     assert _ids(log.read(["L", "Empty"], cursor)) == ["new"]
+
+
+def test_record_many_is_contiguous_and_survives_a_sealed_seq(ddb: Any, table: str) -> None:
+    clock = Clock()
+    log = ChangeLog(ddb, table, hole_grace=2, clock=clock)
+    assert log.record_many("L", []) == []
+    seqs = log.record_many("L", [("message", "IM1", 1, {"a": 1}), ("lead", "LD1", 4, {})])
+    assert seqs == [1, 2]
+    page = log.read(["L"], None)
+    assert [(c.entity, c.entity_id, c.version) for c in page.changes] == [
+        ("message", "IM1", 1),
+        ("lead", "LD1", 4),
+    ]
+    # a batch whose reserved seqs got sealed by a reader is re-written as a whole
+    reader_sealed = threading.Event()
+    took = threading.Event()
+
+    def stall(loc: str, first: int) -> None:
+        if threading.current_thread().name == "slow" and first == 3:
+            took.set()
+            assert reader_sealed.wait(10)
+
+    log.before_put = stall
+    batch = [("conversation", "CH1", 2, {}), ("lead", "LD1", 5, {})]
+    slow = threading.Thread(target=log.record_many, args=("L", batch), name="slow")
+    slow.start()
+    assert took.wait(10)
+    log.record("L", "message", "IM2", 1, {})  # seq 5, after the reserved 3-4
+    clock.now += 5
+    first = log.read(["L"], page.cursor)
+    assert [c.entity_id for c in first.changes] == ["IM2"]  # 3 and 4 sealed as gaps
+    reader_sealed.set()
+    slow.join(10)
+    second = log.read(["L"], first.cursor)
+    assert [(c.entity_id, c.seq) for c in second.changes] == [("CH1", 6), ("LD1", 7)]
+
+
+def test_record_changes_over_the_transaction_limit(ddb: Any, table: str) -> None:
+    log = ChangeLog(ddb, table)
+    seqs = ch.record_changes(log, "L", [("message", f"IM{i}", 1, {}) for i in range(130)])
+    assert seqs == list(range(1, 131))
+    assert len(log.read(["L"], None, limit=500).changes) == 130
