@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import inspect
 import logging
 import os
@@ -248,7 +249,7 @@ class AppController(QObject):
 
     async def _start_demo(self) -> tuple[str, str, str]:
         try:
-            import app.sandbox.demo as demo
+            demo = importlib.import_module("app.sandbox.demo")
         except ImportError as exc:
             raise DemoUnavailable(
                 "The demo is not part of this build (app.sandbox.demo is missing). "
