@@ -220,3 +220,36 @@ def test_invalid_webhook_configuration(client: Client) -> None:
     assert updated.configuration["url"] == "https://x.test/b"
     client.conversations.v1.conversations(conv).webhooks(hook.sid).delete()
     assert hooks.list() == []
+
+
+def test_a_slow_conversation_does_not_hold_up_others(
+    client: Client, twilio_sim: SimHandle, webhook_recorder: WebhookRecorder
+) -> None:
+    from tests.support.twilio_sim import start_webhook_recorder
+
+    slow = start_webhook_recorder()
+    try:
+        slow.delay = 2.0
+        conv_a = client.conversations.v1.conversations.create().sid
+        conv_b = client.conversations.v1.conversations.create().sid
+        add_webhook(client, conv_a, f"{slow.url}/a", ["onMessageAdded"])
+        add_webhook(client, conv_b, f"{webhook_recorder.url}/b", ["onMessageAdded"])
+        client.conversations.v1.conversations(conv_a).messages.create(
+            body="a1", x_twilio_webhook_enabled="true"
+        )
+        client.conversations.v1.conversations(conv_a).messages.create(
+            body="a2", x_twilio_webhook_enabled="true"
+        )
+        client.conversations.v1.conversations(conv_b).messages.create(
+            body="b", x_twilio_webhook_enabled="true"
+        )
+        a_first = slow.wait_for(1, path="/a")[0]
+        b = webhook_recorder.wait_for(1, path="/b")[0]
+        # Delivered serially, b could only start once a1 had been answered (2 s later).
+        assert b.at - a_first.at < 2.0
+        a_all = slow.wait_for(2, path="/a", timeout=15)
+        assert [r.form["Body"] for r in a_all] == ["a1", "a2"]  # in order per conversation
+        assert a_all[1].at - a_all[0].at >= 1.9  # one at a time within a conversation
+        twilio_sim.wait_idle(timeout=15)
+    finally:
+        slow.stop()

@@ -48,6 +48,7 @@ class SimRuntime:
             timeout=config.webhook_timeout,
             max_attempts=config.webhook_max_attempts,
             retry_delay=config.webhook_retry_delay,
+            workers=config.webhook_workers,
         )
         self.carrier = Scheduler("twilio-sim-carrier")
         self.state = SimState(config, self.clock, self.faults, self.dispatcher, self.carrier)

@@ -37,6 +37,8 @@ class SimConfig:
     webhook_timeout: float = 5.0
     webhook_max_attempts: int = 3
     webhook_retry_delay: float = 0.25
+    # Parallel webhook senders; webhooks of one conversation still go one at a time.
+    webhook_workers: int = 4
     # Real time between a receipt going `sent` and the handset receiving it.
     carrier_delay: float = 0.02
     # How often the timer loop looks for conversations whose timers are due.
@@ -69,6 +71,8 @@ class SimConfig:
             raise SimConfigError("pool numbers must be unique")
         if self.time_scale <= 0:
             raise SimConfigError("time_scale must be positive")
+        if self.webhook_workers < 1:
+            raise SimConfigError("webhook_workers must be at least 1")
         if self.webhook_max_attempts < 1:
             raise SimConfigError("webhook_max_attempts must be at least 1")
         return self

@@ -894,6 +894,7 @@ class SimState:
                     method="POST",
                     params=params,
                     kind="onIncomingMessage",
+                    key=f"inbound:{from_}",
                     with_retry_count=False,
                     on_success=_bind(self._twiml_reply, from_, to),
                 )
@@ -977,7 +978,9 @@ class SimState:
                 "WebhookType": "webhook",
             }
             self.dispatcher.submit(
-                WebhookEvent(url=hook.url, method=hook.method, params=full, kind=event_type)
+                WebhookEvent(
+                    url=hook.url, method=hook.method, params=full, kind=event_type, key=conv.sid
+                )
             )
 
     def _message_params(self, msg: Message) -> dict[str, str]:

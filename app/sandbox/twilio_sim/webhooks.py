@@ -15,13 +15,15 @@ from urllib.parse import urlencode
 import httpx
 
 from app.sandbox.twilio_sim.faults import FaultState
+from app.sandbox.twilio_sim.keyed import KeyedWorkers
 from app.sandbox.twilio_sim.scheduler import Scheduler
 from app.sandbox.twilio_sim.sids import new_sid
 
 log = logging.getLogger(__name__)
 
-# How long a "reordered" webhook is held back so that later ones overtake it.
-REORDER_DELAY = 0.3
+# A "reordered" webhook is held back until a later webhook of the same key has been
+# sent (so it really is overtaken), or at most this long when none comes.
+REORDER_MAX_HOLD = 3.0
 DUPLICATE_DELAY = 0.05
 
 
@@ -41,8 +43,11 @@ class WebhookEvent:
     method: str  # "POST" or "GET"
     params: dict[str, str]
     kind: str  # EventType, or "onIncomingMessage" for the Messaging Service webhook
+    # Webhooks with the same key are delivered one after the other, in order.
+    key: str = ""
     with_retry_count: bool = True
     token: str = field(default_factory=lambda: new_sid("WE"))
+    duplicate: bool = False  # fault: deliver it a second time after the first attempt
     on_success: Callable[[httpx.Response], None] | None = None
 
 
@@ -64,42 +69,77 @@ class WebhookDispatcher:
         timeout: float,
         max_attempts: int,
         retry_delay: float,
+        workers: int = 4,
     ) -> None:
         self._auth_token = auth_token
         self._faults = faults
         self._timeout = timeout
         self._max_attempts = max_attempts
         self._retry_delay = retry_delay
-        self._scheduler = Scheduler("twilio-sim-webhooks")
+        # The scheduler only times things (reordering, duplicates, retry backoff); the
+        # sending happens on the keyed workers.
+        self._scheduler = Scheduler("twilio-sim-webhook-timer")
+        self._workers = KeyedWorkers("twilio-sim-webhooks", workers)
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
+        self._held: dict[str, list[WebhookEvent]] = {}
         self.deliveries: deque[DeliveryRecord] = deque(maxlen=5000)
 
     def start(self) -> None:
         self._client = httpx.Client(timeout=self._timeout, follow_redirects=False)
         self._scheduler.start()
+        self._workers.start()
 
     def stop(self) -> None:
         self._scheduler.stop()
+        self._workers.stop()
         if self._client is not None:
             self._client.close()
             self._client = None
 
     def clear(self) -> None:
         self._scheduler.clear()
+        self._workers.clear()
         with self._lock:
+            self._held.clear()
             self.deliveries.clear()
 
     def idle(self) -> bool:
-        return self._scheduler.idle()
+        with self._lock:
+            held = any(self._held.values())
+        return not held and self._scheduler.idle() and self._workers.idle()
 
     def submit(self, event: WebhookEvent) -> None:
         faults = self._faults.snapshot()
-        delay = REORDER_DELAY if self._faults.roll(faults.webhook_reorder_rate) else 0.0
-        self._scheduler.call_later(delay, lambda: self._attempt(event, 0))
-        if self._faults.roll(faults.webhook_duplicate_rate):
-            # Same event, same idempotency token: what a receiver must dedupe.
-            self._scheduler.call_later(delay + DUPLICATE_DELAY, lambda: self._attempt(event, 0))
+        # Same event, same idempotency token: what a receiver must dedupe.
+        event.duplicate = self._faults.roll(faults.webhook_duplicate_rate)
+        if self._faults.roll(faults.webhook_reorder_rate):
+            with self._lock:
+                self._held.setdefault(event.key, []).append(event)
+            self._scheduler.call_later(REORDER_MAX_HOLD, lambda: self._release(event.key, event))
+        else:
+            self._later(0, event, 0)
+
+    def _release(self, key: str, only: WebhookEvent | None = None) -> None:
+        with self._lock:
+            held = self._held.get(key, [])
+            released = [e for e in held if only is None or e is only]
+            remaining = [e for e in held if e not in released]
+            if remaining:
+                self._held[key] = remaining
+            else:
+                self._held.pop(key, None)
+        for event in released:
+            self._later(0, event, 0)
+
+    def _later(self, delay: float, event: WebhookEvent, attempt: int) -> None:
+        def send() -> None:
+            self._attempt(event, attempt)
+
+        if delay <= 0:
+            self._workers.submit(event.key, send)
+        else:
+            self._scheduler.call_later(delay, lambda: self._workers.submit(event.key, send))
 
     def _attempt(self, event: WebhookEvent, attempt: int) -> None:
         params = dict(event.params)
@@ -132,6 +172,12 @@ class WebhookDispatcher:
             self.deliveries.append(
                 DeliveryRecord(event.kind, event.url, event.token, attempt, status, error)
             )
+            overtaken = bool(self._held.get(event.key)) and event not in self._held[event.key]
+        if overtaken:
+            self._release(event.key)
+        if attempt == 0 and event.duplicate:
+            event.duplicate = False
+            self._later(DUPLICATE_DELAY, event, 0)
         if status is not None and 200 <= status < 300:
             log.debug("webhook %s delivered (attempt %d)", event.kind, attempt)
             if event.on_success is not None and response is not None:
@@ -147,7 +193,7 @@ class WebhookDispatcher:
                 attempt + 1,
                 delay,
             )
-            self._scheduler.call_later(delay, lambda: self._attempt(event, attempt + 1))
+            self._later(delay, event, attempt + 1)
         else:
             log.warning(
                 "webhook %s gave up after %d attempt(s): %s",
