@@ -27,7 +27,7 @@ from app.sandbox.twilio_sim.errors import TwilioApiError, bad_param, not_found
 from app.sandbox.twilio_sim.faults import FaultError, FaultState, parse_faults
 from app.sandbox.twilio_sim.models import RecordedRequest
 from app.sandbox.twilio_sim.scheduler import Scheduler
-from app.sandbox.twilio_sim.state import LineTypeError, SimState, _is_e164
+from app.sandbox.twilio_sim.state import LineTypeError, SimState, is_e164
 from app.sandbox.twilio_sim.webhooks import WebhookDispatcher
 
 log = logging.getLogger("app.sandbox.twilio_sim")
@@ -550,7 +550,7 @@ async def sim_inbound(request: Request) -> dict[str, Any]:
 
 @control.get("/handset/{phone}")
 async def sim_handset(phone: str, request: Request) -> dict[str, Any]:
-    if not _is_e164(phone):
+    if not is_e164(phone):
         raise _ControlError(400, "invalid_phone", "The phone must be an E.164 number")
     return {"messages": _rt(request).state.handset(phone)}
 

@@ -20,7 +20,7 @@ class Scheduler:
     def __init__(self, name: str) -> None:
         self._name = name
         self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._heap: list[tuple[float, int, Callable[[], None], bool]] = []
         self._seq = itertools.count()
         self._stopping = False
         self._busy = 0
@@ -44,9 +44,12 @@ class Scheduler:
         with self._cond:
             self._thread = None
 
-    def call_later(self, delay: float, job: Callable[[], None]) -> None:
+    def call_later(self, delay: float, job: Callable[[], None], counts: bool = True) -> None:
+        """Run `job` after `delay` seconds. A job with `counts=False` is a fallback that
+        does not keep the scheduler from being idle."""
         with self._cond:
-            heapq.heappush(self._heap, (time.monotonic() + max(delay, 0.0), next(self._seq), job))
+            due = time.monotonic() + max(delay, 0.0)
+            heapq.heappush(self._heap, (due, next(self._seq), job, counts))
             self._cond.notify_all()
 
     def clear(self) -> None:
@@ -56,7 +59,7 @@ class Scheduler:
     def idle(self) -> bool:
         """True when nothing is queued or running (used by tests and `wait_idle`)."""
         with self._cond:
-            return not self._heap and self._busy == 0
+            return self._busy == 0 and not any(counts for *_, counts in self._heap)
 
     def pending(self) -> int:
         with self._cond:
@@ -70,7 +73,7 @@ class Scheduler:
                         return
                     now = time.monotonic()
                     if self._heap and self._heap[0][0] <= now:
-                        _, _, job = heapq.heappop(self._heap)
+                        _, _, job, _ = heapq.heappop(self._heap)
                         self._busy += 1
                         break
                     timeout = (self._heap[0][0] - now) if self._heap else None

@@ -174,7 +174,7 @@ class SimState:
     def set_line_types(self, mapping: dict[str, str]) -> None:
         """Line types Lookup reports from now on (`invalid` makes a number invalid)."""
         for number, line_type in mapping.items():
-            if not _is_e164(number):
+            if not is_e164(number):
                 raise LineTypeError("invalid_phone", "Lookup keys must be E.164 numbers")
             if line_type not in (*LINE_TYPES, "invalid"):
                 raise LineTypeError(
@@ -828,7 +828,7 @@ class SimState:
     def inbound(self, from_: str, to: str, body: str) -> dict[str, Any]:
         """A phone texts a pool number."""
         for name, value in (("from", from_), ("to", to)):
-            if not _is_e164(value):
+            if not is_e164(value):
                 raise bad_param(f"{name} must be an E.164 phone number")
         if to not in self.pool:
             raise bad_param("to must be one of the simulator's pool numbers")
@@ -1063,7 +1063,7 @@ def _bind(fn: Callable[..., None], *args: Any) -> Callable[..., None]:
     return call
 
 
-def _is_e164(value: str) -> bool:
+def is_e164(value: str) -> bool:
     return (
         isinstance(value, str)
         and value.startswith("+")

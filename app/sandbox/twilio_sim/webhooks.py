@@ -116,7 +116,9 @@ class WebhookDispatcher:
         if self._faults.roll(faults.webhook_reorder_rate):
             with self._lock:
                 self._held.setdefault(event.key, []).append(event)
-            self._scheduler.call_later(REORDER_MAX_HOLD, lambda: self._release(event.key, event))
+            self._scheduler.call_later(
+                REORDER_MAX_HOLD, lambda: self._release(event.key, event), counts=False
+            )
         else:
             self._later(0, event, 0)
 
