@@ -491,12 +491,15 @@ def build_seed(seed: int = 7, leads: int = 40) -> list[LeadSeed]:
 
     # The one who opts out: staff wrote to them once, and a few seconds into the
     # demo they answer STOP (the conversation then shows as opted out).
-    quitter = next(
-        lead for lead in out if not lead.history and lead.location_key == "lakeshore-new"
-    )
+    candidates = [lead for lead in out[:-4] if lead.location_key != "prairie-naperville"]
+    quitter = next((lead for lead in candidates if not lead.history), None)
+    quitter = quitter or (candidates or out)[0]
     staff = staff_by_location[quitter.location_key]
+    lines = STAFF_LINES_CARS if quitter.location_key.startswith("lakeshore") else (
+        STAFF_LINES_FLOORING
+    )
     quitter.history = [
-        Step("staff", STAFF_LINES_CARS[0].format(
+        Step("staff", lines[0].format(
             first=quitter.first_name, staff=staff.name.split()[0],
             model=quitter.product, variant=quitter.variant,
         ))

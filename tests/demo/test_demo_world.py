@@ -1,0 +1,141 @@
+"""The demo end to end in this process: moto's DynamoDB server, the Twilio
+simulator and the relay on loopback, seeded through the real APIs, with the
+simulated world running (a small seed and short delays keep it quick)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from app.sandbox import demo_data as data
+from app.sandbox.demo import DemoHandle, start_demo, stop_demo
+
+T = TypeVar("T")
+
+
+def wait_for(predicate: Callable[[], T], timeout: float, what: str) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoHandle]:
+    folder = tmp_path_factory.mktemp("demo-data") / "demo"
+    handle = start_demo(
+        folder,
+        leads=10,
+        lead_interval=2.0,
+        reply_delay=(0.2, 0.6),
+        store_answer_rate=1.0,
+        stop_after=1.0,
+    )
+    try:
+        assert handle.history_done.wait(180), "histories did not finish"
+        yield handle
+    finally:
+        stop_demo()
+
+
+def _get(handle: DemoHandle, path: str, key: str) -> Any:
+    resp = httpx.get(f"{handle.relay_url}{path}", headers={"Authorization": f"Bearer {key}"})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def test_handle_is_what_the_desktop_unpacks(demo: DemoHandle) -> None:
+    relay_url, key, data_dir = demo
+    assert relay_url == demo.relay_url and relay_url.startswith("http://127.0.0.1:")
+    assert key == demo.staff_key and key not in repr(demo)
+    assert Path(data_dir) == demo.data_dir and (demo.data_dir / ".web2text-demo").exists()
+    assert demo.is_demo is True
+    # The key lives in memory only: no file in the demo folder holds it.
+    for path in demo.data_dir.rglob("*"):
+        if path.is_file():
+            assert key.encode() not in path.read_bytes()
+
+
+def test_staff_identity_sees_two_locations_sharing_a_number(demo: DemoHandle) -> None:
+    me = _get(demo, "/v1/me", demo.staff_key)
+    assert me["staffId"] == "demo-jordan" and me["name"] == "Jordan Reyes"
+    numbers = {loc["web2textNumber"] for loc in me["locations"]}
+    assert len(me["locations"]) == 2 and numbers == {data.SHARED_NUMBER}
+
+
+def test_seeded_leads_went_through_the_lead_api(demo: DemoHandle) -> None:
+    plan = data.build_seed(7, 10)
+    assert demo.stats.leads_seeded == len(plan) and not demo.stats.errors
+    sids = {}
+    for lead in plan:
+        state = _get(demo, f"/Lead/{lead.lead_id}/status", demo.lead_key)
+        assert state["Status"] == "ACTIVE"
+        assert state["Lead"]["PhoneNumber"] == lead.phone
+        sids[lead.lead_id] = state["Integrations"]["Twilio"]["Data"]["ConversationSID"]
+    # Rule 3 (two locations, one number) and rule 1 (same form twice): shared conversations.
+    by_pair: dict[tuple[str, str], set[str]] = {}
+    for lead in plan:
+        pair = (lead.phone, data.location(lead.location_key).web2text_number)
+        by_pair.setdefault(pair, set()).add(sids[lead.lead_id])
+    assert all(len(s) == 1 for s in by_pair.values())
+    assert len(set(sids.values())) == len(plan) - 2
+
+
+def test_histories_reached_the_phones(demo: DemoHandle) -> None:
+    sim: Any = demo._sim  # type: ignore[attr-defined]
+    plan = data.build_seed(7, 10)
+    assert demo.stats.messages_seeded == sum(len(lead.history) for lead in plan)
+    talked = next(lead for lead in plan if any(s.speaker == "staff" for s in lead.history))
+    bodies = [m["body"] for m in sim.handset(talked.phone)]
+    staff_lines = [s.text for s in talked.history if s.speaker == "staff"]
+    assert all(line in bodies for line in staff_lines)
+
+
+def test_customer_answers_a_few_seconds_after_staff_write(demo: DemoHandle) -> None:
+    sim: Any = demo._sim  # type: ignore[attr-defined]
+    track = next(
+        t for t in demo.tracks.values()
+        if t.replies and not t.texts_stop and t.store_number == data.SHARED_NUMBER
+    )
+    before = len([r for r in sim.state.inbound_log if r["from"] == track.customer])
+    resp = httpx.post(
+        f"{demo.relay_url}/v1/conversations/{track.conversation_sid}/messages",
+        json={"body": "Hi! Are you still interested?"},
+        headers={"Authorization": f"Bearer {demo.staff_key}", "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert resp.status_code == 202, resp.text
+    wait_for(
+        lambda: len([r for r in sim.state.inbound_log if r["from"] == track.customer]) > before,
+        30, "the customer's reply",
+    )
+    # ... and with store_answer_rate=1 the store phone answers that conversation too.
+    wait_for(
+        lambda: any(
+            r["from"] == track.store_number and r["to"] == track.store_proxy
+            for r in sim.state.inbound_log
+        ),
+        60, "the store phone's answer",
+    )
+
+
+def test_one_customer_texts_stop(demo: DemoHandle) -> None:
+    sim: Any = demo._sim  # type: ignore[attr-defined]
+    quitter = next(t for t in demo.tracks.values() if t.texts_stop)
+    wait_for(lambda: quitter.opted_out, 30, "the STOP")
+    stop = [r for r in sim.state.inbound_log if r["from"] == quitter.customer]
+    assert stop[-1]["body"] == "STOP" and stop[-1]["opt_out_type"] == "STOP"
+
+
+def test_new_website_leads_keep_arriving(demo: DemoHandle) -> None:
+    before = demo.stats.live_leads
+    wait_for(lambda: demo.stats.live_leads > before, 60, "a new website lead")
