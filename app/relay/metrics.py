@@ -9,15 +9,20 @@ mix their counts). `install(app)` adds the middleware and `app.state.metrics`;
     metrics_of(request).send("accepted")
     metrics_of(request).twilio_error(50416)
 
-`metrics_of(...)` accepts a Request, a FastAPI/Starlette app or anything with
-`.app`/`.state`; it returns a no-op sink when metrics are not installed, so
-callers never need to check.
+`metrics_of(...)` accepts a Request, a FastAPI/Starlette app, the app's
+`RelayContext` or anything with `.app`/`.state`; it returns a no-op sink when
+metrics are not installed, so callers never need to check. Webhooks
+(`/TwilioWebhooks/*`) are counted by the middleware itself, by `EventType` or
+`OptOutType` of their form body and the answer's class (ok/rejected/error).
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from prometheus_client import (
@@ -27,6 +32,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -65,12 +72,13 @@ class RelayMetrics:
             ["outcome"],
             registry=self.registry,
         )
-        self.twilio_errors = Counter(
-            "w2t_twilio_errors_total",
-            "Errors answered by the Twilio API, by Twilio error code (or HTTP status)",
-            ["code"],
-            registry=self.registry,
-        )
+        # Twilio errors come from two places: calls counted here and the Twilio
+        # gateway's own per-code tally (`TwilioGateway.calls_by_code`), merged at
+        # scrape time into one `w2t_twilio_errors_total{code}`.
+        self._twilio_lock = threading.Lock()
+        self._twilio_counts: dict[str, int] = {}
+        self.gateway: Any = None  # set by install(): the app's TwilioGateway
+        self.registry.register(_TwilioErrors(self))
         self.stream_clients = Counter(
             "w2t_stream_connections_total",
             "Server-sent event streams opened",
@@ -84,10 +92,42 @@ class RelayMetrics:
         self.sends.labels(outcome=outcome).inc()
 
     def twilio_error(self, code: int | str | None) -> None:
-        self.twilio_errors.labels(code=str(code) if code is not None else "unknown").inc()
+        label = str(code) if code is not None else "unknown"
+        with self._twilio_lock:
+            self._twilio_counts[label] = self._twilio_counts.get(label, 0) + 1
+
+    def twilio_error_counts(self) -> dict[str, int]:
+        with self._twilio_lock:
+            merged = dict(self._twilio_counts)
+        by_code = getattr(self.gateway, "calls_by_code", None)
+        if isinstance(by_code, dict):
+            for code, n in list(by_code.items()):
+                merged[str(code)] = merged.get(str(code), 0) + int(n)
+        return merged
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
+
+
+class _TwilioErrors(Collector):
+    def __init__(self, metrics: RelayMetrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> list[CounterMetricFamily]:
+        return [self._family()]
+
+    def _family(self) -> CounterMetricFamily:
+        return CounterMetricFamily(
+            "w2t_twilio_errors",
+            "Errors answered by the Twilio API, by Twilio error code (or HTTP status)",
+            labels=["code"],
+        )
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = self._family()
+        for code, n in sorted(self._metrics.twilio_error_counts().items()):
+            family.add_metric([code], n)
+        yield family
 
 
 class _NoMetrics:
@@ -104,11 +144,31 @@ class _NoMetrics:
 
 
 def metrics_of(obj: Any) -> RelayMetrics | _NoMetrics:
-    """The metrics of the app behind a Request / app / object holding `.app`."""
+    """The metrics of the app behind a Request / app / `RelayContext` (its extras)."""
+    extras = getattr(obj, "extras", None)
+    if isinstance(extras, dict) and isinstance(extras.get("metrics"), RelayMetrics):
+        return extras["metrics"]  # type: ignore[no-any-return]
     app = getattr(obj, "app", obj)
     state = getattr(app, "state", None)
     found = getattr(state, "metrics", None) if state is not None else None
     return found if isinstance(found, RelayMetrics) else _NoMetrics()
+
+
+#: Paths whose requests are Twilio webhooks, counted by kind.
+WEBHOOK_PREFIX = "/TwilioWebhooks/"
+
+
+def webhook_kind(path: str, body: bytes) -> str:
+    """`onMessageAdded`, `STOP`, ... from a webhook's form body; else the path's last part."""
+    try:
+        form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=200)
+    except ValueError:
+        form = {}
+    for field in ("EventType", "OptOutType"):
+        values = form.get(field)
+        if values and values[0].isalnum() and len(values[0]) <= 40:
+            return values[0]
+    return path.rsplit("/", 1)[-1][:40] or "unknown"
 
 
 class MetricsMiddleware:
@@ -124,6 +184,14 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = {"code": 500}
+        is_webhook = str(scope.get("path", "")).startswith(WEBHOOK_PREFIX)
+        seen: list[bytes] = []
+
+        async def tee_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and sum(map(len, seen)) < 65536:
+                seen.append(message.get("body", b""))
+            return message
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -131,8 +199,12 @@ class MetricsMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, tee_receive if is_webhook else receive, send_wrapper)
         finally:
+            if is_webhook:
+                code = status["code"]
+                outcome = "ok" if code < 400 else ("rejected" if code < 500 else "error")
+                self.metrics.webhook(webhook_kind(str(scope["path"]), b"".join(seen)), outcome)
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = str(scope.get("method", ""))
@@ -148,6 +220,12 @@ def install(app: Any) -> RelayMetrics:
         return existing
     metrics = RelayMetrics()
     app.state.metrics = metrics
+    ctx = getattr(app.state, "ctx", None)
+    if ctx is not None:
+        metrics.gateway = getattr(ctx, "twilio", None)
+        extras = getattr(ctx, "extras", None)
+        if isinstance(extras, dict):
+            extras["metrics"] = metrics  # lets code holding only the context count
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return metrics
 

@@ -160,9 +160,8 @@ def check_sendable(ctx: Any, conv: dict[str, Any], now: datetime) -> list[dict[s
 
 def _twilio_failure(request_like: Any, exc: Exception) -> ApiError:
     """The answer for a Twilio failure (a 5xx is not stored: the retry looks first)."""
-    metrics = metrics_of(request_like)
+    # Twilio errors themselves are counted where they happen (gateway, create loop).
     if isinstance(exc, TwilioRestException):
-        metrics.twilio_error(exc.code or exc.status)
         if exc.code == CONVERSATION_CLOSED:
             return ApiError(409, "conversation_closed", "Conversation is closed")
         if exc.status == 429 or exc.status >= 500:
@@ -175,7 +174,6 @@ def _twilio_failure(request_like: Any, exc: Exception) -> ApiError:
         return ApiError(
             502, "twilio_rejected", f"Twilio refused the message ({exc.code})", twilioCode=exc.code
         )
-    metrics.twilio_error(type(exc).__name__)
     return ApiError(
         503,
         "upstream_unavailable",
@@ -269,6 +267,7 @@ def send_via_twilio(
             msg = ctx.twilio.conversations(sid).messages.create(**kwargs)
             break
         except Exception as exc:
+            metrics_of(ctx).twilio_error(getattr(exc, "code", None) or type(exc).__name__)
             if not is_transient(exc) or attempt == attempts:
                 raise
             # Outcome unknown: the message may exist. Look before sending again; if

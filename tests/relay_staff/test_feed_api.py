@@ -255,7 +255,17 @@ def test_metrics_count_requests_per_app(pair: tuple[RelayHandle, RelayHandle], s
     assert 'route="/v1/me",status="401"' not in other
     metrics_of_a = a.app.state.metrics
     metrics_of_a.twilio_error(50416)
-    metrics_of_a.webhook("onMessageAdded", "stored")
+    # the gateway's own per-code tally is merged into the same series
+    if a.ctx.twilio is not None:
+        a.ctx.twilio.calls_by_code["50416"] = a.ctx.twilio.calls_by_code.get("50416", 0) + 2
+    # webhooks are counted by kind from their form body (here: a bad signature)
+    r = httpx.post(
+        f"{a.url}/TwilioWebhooks/sync",
+        data={"EventType": "onMessageAdded", "ConversationSid": "CH1"},
+        headers={"X-Twilio-Signature": "bogus"},
+    )
+    assert r.status_code == 403
     text = httpx.get(f"{a.url}/metrics").text
-    assert 'w2t_twilio_errors_total{code="50416"} 1.0' in text
-    assert 'w2t_webhooks_total{kind="onMessageAdded",outcome="stored"} 1.0' in text
+    expected = 3.0 if a.ctx.twilio is not None else 1.0
+    assert f'w2t_twilio_errors_total{{code="50416"}} {expected}' in text
+    assert 'w2t_webhooks_total{kind="onMessageAdded",outcome="rejected"} 1.0' in text
