@@ -135,6 +135,11 @@ def _register(
 ) -> None:
     schema = _LEAD_BODY_SCHEMA if path.endswith("create") else {"type": "object"}
     doc = _body_doc(schema) if body else {}
+    # The handlers read LeadId from request.path_params: declare it, or the
+    # document is invalid OpenAPI (a template parameter with no definition).
+    doc["parameters"] = [
+        {"name": "LeadId", "in": "path", "required": True, "schema": {"type": "string"}}
+    ]
     for background in (False, True):
         router.add_api_route(
             path + ("/send" if background else ""),
