@@ -1,0 +1,32 @@
+"""Fixtures of the relay QA suite: a real relay on DynamoDB Local with the Twilio
+simulator (one per test module) and a seeded `World`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from app.sandbox.twilio_sim import SimHandle, start_simulator
+from tests.relay_qa.helpers import POOL, SIM_SID, SIM_TOKEN, World, build_world
+from tests.support.relay import RelayHandle, start_relay
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimHandle]:
+    handle = start_simulator(SIM_SID, SIM_TOKEN, pool=POOL, carrier_delay=0.0)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="module")
+def relay(dynamodb_endpoint: str, sim: SimHandle) -> Iterator[RelayHandle]:
+    handle = start_relay(dynamodb_endpoint, sim, reconcile_interval_s=3600.0)
+    sim.set_webhook_url(handle.url + "/TwilioWebhooks/onIncomingMessage")
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="module")
+def world(relay: RelayHandle, sim: SimHandle) -> World:
+    return build_world(relay, sim)
