@@ -23,7 +23,7 @@ CONVERSATION_PAIRS = "ConversationPairs"
 MESSAGES = "Messages"
 WEBHOOK_EVENTS = "WebhookEvents"
 CHANGE_LOG = "ChangeLog"
-LOCATION_SEQ = "LocationSeq"
+LOCATION_SEQ = "LocationSeq"  # unused: the counters live in ChangeLog at Seq=0 (no table)
 IDEMPOTENCY = "Idempotency"
 
 
@@ -114,12 +114,7 @@ SPECS: tuple[TableSpec, ...] = (
         CHANGE_LOG,
         ("LocationId", "S"),
         ("Seq", "N"),
-        doc="per-location change log (owned by app.relay.changes)",
-    ),
-    TableSpec(
-        LOCATION_SEQ,
-        ("LocationId", "S"),
-        doc="per-location change sequence counters (owned by app.relay.changes)",
+        doc="per-location change log; Seq=0 holds the location's counter (app.relay.changes)",
     ),
     TableSpec(
         IDEMPOTENCY,
