@@ -8,22 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-try:  # the core engineer's module; the fallback keeps the relay importable meanwhile
-    from app.core.errors import error_body as _core_error_body
-except ImportError:  # pragma: no cover - only before app.core.errors exists
-    _core_error_body = None
+from app.core.errors import error_body as _core_error_body
 
 
 def error_body(code: int, message: str, reason: str, **extra: Any) -> dict[str, Any]:
-    if _core_error_body is not None:
-        try:
-            body = dict(_core_error_body(code, message, reason))
-        except TypeError:
-            body = {"code": code, "message": message, "reason": str(reason)}
-    else:
-        body = {"code": code, "message": message, "reason": str(reason)}
-    body.update(extra)
-    return body
+    return _core_error_body(code, message, str(reason), **extra)
 
 
 class ApiError(Exception):

@@ -43,7 +43,7 @@ NOT_FOUND = 20404
 KEY_ATTRIBUTE = "W2TKey"  # the relay's idempotency key inside message Attributes
 
 
-class RewritingHttpClient(TwilioHttpClient):
+class RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]
     """Sends every `https://<domain>.twilio.com/...` request to one base URL instead."""
 
     def __init__(self, base_url: str | None, timeout: float) -> None:
@@ -65,8 +65,17 @@ def make_client(settings: Settings) -> Client:
 
 def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, TwilioRestException):
-        return exc.status == 429 or exc.status >= 500
+        status = int(exc.status)
+        return status == 429 or status >= 500
     return isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout)
+
+
+def _error_label(exc: BaseException) -> str:
+    code = twilio_code(exc)
+    if code is not None:
+        return str(code)
+    status = getattr(exc, "status", None)
+    return str(status) if status is not None else type(exc).__name__
 
 
 def twilio_code(exc: BaseException) -> int | None:
@@ -79,7 +88,7 @@ def _retry_after(state: RetryCallState) -> float:
     if isinstance(details, dict):
         ra = details.get("retry_after") or details.get("Retry-After")
         try:
-            return min(float(ra), 10.0)
+            return min(float(str(ra)), 10.0)
         except (TypeError, ValueError):
             pass
     return float(wait_exponential_jitter(initial=0.2, max=3.0)(state))
@@ -115,7 +124,7 @@ class TwilioGateway:
         try:
             return retrying(fn)
         except Exception as exc:
-            code = str(twilio_code(exc) or getattr(exc, "status", type(exc).__name__))
+            code = _error_label(exc)
             self.calls_by_code[code] = self.calls_by_code.get(code, 0) + 1
             log.warning("twilio call failed", extra={"call": what, "error": code})
             raise
@@ -249,7 +258,7 @@ class TwilioGateway:
                 return self.conversations(sid).messages.create(**kwargs)
             except Exception as exc:
                 if not is_transient(exc) or attempt == self.attempts:
-                    code = str(twilio_code(exc) or getattr(exc, "status", type(exc).__name__))
+                    code = _error_label(exc)
                     self.calls_by_code[code] = self.calls_by_code.get(code, 0) + 1
                     raise
                 # Outcome unknown: it may have been created. Look before sending again.

@@ -412,11 +412,11 @@ def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> None:
     for conv in _conversations_bound(ctx, sender, pool_number):
         opted = kind == "STOP"
         field = "StoreOptedOut" if is_store else "OptedOut"
-        updated = store.update_conversation(
-            ctx.tables,
-            conv["ConversationSid"],
-            lambda cur, f=field, o=opted: None if bool(cur.get(f)) == o else {f: o},
-        )
+
+        def flag(cur: store.Item, f: str = field, o: bool = opted) -> store.Updates | None:
+            return None if bool(cur.get(f)) == o else {f: o}
+
+        updated = store.update_conversation(ctx.tables, conv["ConversationSid"], flag)
         if updated is not None:
             _publish_conversation(ctx, updated)
         if opted and not is_store:

@@ -1,0 +1,172 @@
+"""Crash injection: the real `web2text-relay serve` process is killed between two
+steps of a lead's processing (W2T_CRASH_AT), restarted, and finishes the lead by
+itself: one conversation, one greeting, one lead-details text."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.relay import store
+from app.sandbox.servers import free_port
+from app.sandbox.twilio_sim import SimHandle, start_simulator
+from tests.support.relay import init_tables, new_prefix, seed_dealer, tables_for
+
+SIM_SID = "AC" + "8" * 32
+SIM_TOKEN = "crash-token"
+POOL = [f"+1{a}55501{i:02d}" for a in ("312", "415") for i in range(6)]
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimHandle]:
+    handle = start_simulator(SIM_SID, SIM_TOKEN, pool=POOL, carrier_delay=0.0)
+    yield handle
+    handle.stop()
+
+
+class RelayProcess:
+    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "app.relay.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=self.log,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"relay exited during start-up ({self.proc.returncode})")
+            if time.monotonic() > deadline:
+                raise TimeoutError("relay did not start")
+            time.sleep(0.1)
+
+    def wait_exit(self, timeout: float = 60) -> int:
+        return self.proc.wait(timeout)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+STEPS = [
+    "after_conversation_create",  # conversation exists at Twilio, nothing recorded yet
+    "after_participant_customer",  # one participant added
+    "after_details",  # the store's text went out, not yet marked sent
+]
+SLOW_STEPS = ["before_conversation_create", "before_details", "after_greeting"]
+
+
+_FULL = pytest.mark.skipif(
+    not os.environ.get("W2T_RUN_SLOW"), reason="full crash matrix: set W2T_RUN_SLOW=1"
+)
+
+
+@pytest.mark.parametrize(
+    "step", STEPS + [pytest.param(s, marks=[pytest.mark.slow, _FULL]) for s in SLOW_STEPS]
+)
+def test_crash_between_steps_resumes_exactly_once(
+    dynamodb_endpoint: str, sim: SimHandle, tmp_path: Path, step: str
+) -> None:
+    prefix = new_prefix()
+    settings = init_tables(dynamodb_endpoint, prefix)
+    number = f"+1312555{int(time.time() * 1000) % 10000:04d}"
+    seed = seed_dealer(settings, web2text_number=number, pool=POOL)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("W2T_", "TWILIO_"))}
+    env.update(
+        W2T_TABLE_PREFIX=prefix,
+        W2T_DYNAMODB_ENDPOINT=dynamodb_endpoint,
+        TWILIO_ACCOUNT_SID=SIM_SID,
+        TWILIO_AUTH_TOKEN=SIM_TOKEN,
+        W2T_TWILIO_BASE_URL=sim.url,
+        W2T_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        W2T_STUCK_AFTER="2",
+        W2T_SWEEPER_INTERVAL="0.5",
+        W2T_RECONCILE_INTERVAL="3600",
+    )
+    customer = f"+1415555{int(time.time() * 1000) % 10000:04d}"
+    lead_id = str(uuid.uuid4())
+    crashing = RelayProcess(dict(env, W2T_CRASH_AT=step), port, tmp_path / "relay.log")
+    try:
+        r = httpx.post(
+            crashing.url + f"/Lead/{lead_id}/create",
+            headers={"Authorization": seed.lead_key},
+            json={
+                "UniversalRetailerId": seed.retailer_id,
+                "Lead": {
+                    "LocationId": seed.location_id,
+                    "PageUrl": "https://a.example",
+                    "Name": "Casey Crash",
+                    "PhoneNumber": customer,
+                    "CustomerMessage": "hi",
+                },
+            },
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
+        assert crashing.wait_exit() == 17  # died at the step
+    finally:
+        crashing.stop()
+    item = store.get_lead(tables_for(settings), lead_id)
+    assert item is not None and item["Integrations"]["Twilio"]["SyncStatus"] == "NOT SYNCED"
+
+    restarted = RelayProcess(env, port, tmp_path / "relay.log")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            state = httpx.get(
+                restarted.url + f"/Lead/{lead_id}/status",
+                headers={"Authorization": seed.lead_key},
+                timeout=10,
+            ).json()
+            tw = state["Integrations"]["Twilio"]
+            if tw["SyncStatus"] == "SYNCED":
+                break
+            assert tw["SyncStatus"] != "ERROR", tw
+            assert time.monotonic() < deadline, f"not resumed: {tw}"
+            time.sleep(0.2)
+        sim.wait_idle()
+        convs = [
+            c
+            for c in sim.state.list_conversations()
+            if any(p.address == customer for p in c.participants.values())
+        ]
+        assert len(convs) == 1
+        assert {p.address for p in convs[0].participants.values()} == {customer, number}
+        assert convs[0].sid == tw["Data"]["ConversationSID"]
+        greetings = [m for m in sim.handset(customer) if m["body"].startswith("Hi Casey")]
+        assert len(greetings) == 1
+        details = [m for m in sim.handset(number) if "Casey Crash" in m["body"]]
+        assert len(details) == 1
+        assert len(convs[0].webhooks) == 2
+    finally:
+        restarted.stop()
