@@ -19,17 +19,19 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.pool import NullPool
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 DB_FILENAME = "sync.db"
+#: the newest migration; a store already there opens without importing Alembic
+#: (half a second of start-up for `web2text-sync`). `test_migrations` checks it.
+HEAD_REVISION = "0002"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 10_000
 
@@ -80,6 +82,8 @@ def make_engine(path: Path, *, immediate: bool) -> sa.Engine:
 
 
 def _alembic_config(connection: sa.Connection | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -88,17 +92,32 @@ def _alembic_config(connection: sa.Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None
     return head
 
 
 def current_revision(connection: sa.Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    exists = connection.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'").first()
+    if exists is None:
+        return None
+    row = connection.exec_driver_sql("SELECT version_num FROM alembic_version").first()
+    return None if row is None else str(row[0])
 
 
 def migrate(connection: sa.Connection, revision: str = "head") -> None:
     """Bring the store's schema to `revision` (default: the newest)."""
+    if revision == "head" and current_revision(connection) == HEAD_REVISION:
+        if connection.in_transaction():
+            connection.rollback()
+        return
+    if connection.in_transaction():
+        connection.rollback()
+    from alembic import command
+
     command.upgrade(_alembic_config(connection), revision)
     if connection.in_transaction():
         connection.commit()

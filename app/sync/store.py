@@ -332,9 +332,14 @@ def _apply_messages(
         row = existing_by_sid.get(sid)
         if row is None and key:
             # our own send coming back from the relay: the pending row takes its SID
-            row = existing_by_key.get(key)
+            # (once: another message carrying the same key is not ours)
+            row = existing_by_key.pop(key, None)
+            if row is not None and row[1] is not None:
+                row = None
         if row is None:
-            inserts.append(_message_insert(d, sid, str(ULID()), key, status, version))
+            # the key is kept only on our own rows: the relay may reuse one key on
+            # several messages it writes (e.g. a lead's greeting and store notice)
+            inserts.append(_message_insert(d, sid, str(ULID()), None, status, version))
             result.message_sids.add(sid)
             if str(_g(d, "authorKind", "author_kind")) == "customer":
                 new_customer.append(d)
@@ -425,7 +430,41 @@ def _chunks(seq: Sequence[str], n: int) -> Iterable[Sequence[str]]:
 def apply_changes(
     conn: sa.Connection, changes: Sequence[dict[str, Any]], cursor: str | None
 ) -> ApplyResult:
-    """Apply one batch of changes and the new cursor in one transaction."""
+    """Apply one batch of changes and the new cursor in one transaction.
+
+    Should the batch break a constraint (data no relay should send), it is
+    applied change by change instead, skipping the offending ones: one bad
+    change must not stop the feed forever.
+    """
+    try:
+        return _apply_batch(conn, changes, cursor)
+    except sqlite3.IntegrityError as exc:
+        log.warning("batch of %d changes failed (%s); applying one by one", len(changes), exc)
+    total = ApplyResult()
+    for change in changes:
+        try:
+            one = _apply_batch(conn, [change], None)
+        except sqlite3.IntegrityError as exc:
+            total.skipped += 1
+            log.warning("skipping change %s/%s: %s", change.get("entity"), change.get("id"), exc)
+            continue
+        total.lead_ids |= one.lead_ids
+        total.conversation_sids |= one.conversation_sids
+        total.message_sids |= one.message_sids
+        total.location_ids |= one.location_ids
+        total.inbound += one.inbound
+        total.confirmed.update(one.confirmed)
+        total.skipped += one.skipped
+    if cursor is not None:
+        with conn.begin():
+            _set_meta(conn, "cursor", cursor)
+            _set_meta(conn, "last_synced_at", now_iso())
+    return total
+
+
+def _apply_batch(
+    conn: sa.Connection, changes: Sequence[dict[str, Any]], cursor: str | None
+) -> ApplyResult:
     result = ApplyResult()
     leads: list[tuple[Any, ...]] = []
     convs: list[tuple[Any, ...]] = []

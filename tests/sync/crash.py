@@ -47,6 +47,21 @@ def queue_messages(data_dir: Path, plan: list[tuple[str, str]]) -> None:
         db.close()
 
 
+def accepted_count(data_dir: Path, total: int) -> Callable[[], int]:
+    """Progress as the store sees it: queued rows no longer in the outbox."""
+    import sqlite3
+
+    def count() -> int:
+        conn = sqlite3.connect(data_dir / "sync.db", timeout=10)
+        try:
+            (left,) = conn.execute("SELECT count(*) FROM outbox").fetchone()
+        finally:
+            conn.close()
+        return int(total - left)
+
+    return count
+
+
 def drill(
     data_dir: Path,
     relay_url: str,
@@ -64,9 +79,10 @@ def drill(
     mid = 0
     for _ in range(kills):
         before = delivered()
-        proc = subprocess.Popen(
-            [SCRIPT, "--data-dir", str(data_dir), "--relay-url", relay_url, "run"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(data_dir / "drill.log", "ab") as log_file:
+            proc = subprocess.Popen(
+                [SCRIPT, "--data-dir", str(data_dir), "--relay-url", relay_url, "-v", "run"],
+                env=env, stdout=subprocess.DEVNULL, stderr=log_file)
         # a random moment, biased into delivery: once this process has delivered
         # something (or after max_s), wait a random bit more and kill it
         deadline = time.monotonic() + rng.uniform(min_s, max_s)

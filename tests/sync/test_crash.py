@@ -32,6 +32,7 @@ def _run(tmp_path: Path, fake_relay: Any, messages: int, kills: int, seed: int) 
     assert result.killed_mid_delivery >= 5, result  # the kills did land during delivery
 
 
+@pytest.mark.slow  # CI runs the same drill against the real relay (test_integration_send)
 def test_sigkill_during_delivery_loses_and_duplicates_nothing(
         tmp_path: Path, fake_relay: Any) -> None:
     _run(tmp_path, fake_relay, messages=30, kills=15, seed=int(os.environ.get("SEED", 5)))

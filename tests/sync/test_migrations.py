@@ -9,7 +9,13 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from app.sync import store
-from app.sync.db import Database, _alembic_config, current_revision, head_revision
+from app.sync.db import (
+    HEAD_REVISION,
+    Database,
+    _alembic_config,
+    current_revision,
+    head_revision,
+)
 from tests.sync.schemas.make_dump import dump
 
 SCHEMAS = Path(__file__).with_name("schemas")
@@ -65,3 +71,7 @@ def test_empty_file_migrates_to_head(tmp_path: Path) -> None:
         assert {"leads", "messages", "outbox", "messages_fts", "leads_fts"} <= tables
     finally:
         db.close()
+
+
+def test_head_constant_matches_the_migrations() -> None:
+    assert head_revision() == HEAD_REVISION

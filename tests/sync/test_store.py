@@ -254,3 +254,29 @@ def test_thread_pages_oldest_first(db: Database) -> None:
 
 def _update(conn, lead_id: str, kwargs: dict) -> str:  # type: ignore[no-untyped-def]
     return store.enqueue_update_lead(conn, lead_id, me=ME, **kwargs)
+
+
+def test_a_key_reused_by_the_relay_on_several_messages_does_not_stop_the_feed(
+        db: Database) -> None:
+    first = change("message", msg_data("IMg1", "CH1", "Greeting", kind="system", key="lead-k"))
+    second = change("message", msg_data("IMg2", "CH1", "New lead!", kind="system", key="lead-k"))
+    result = apply(db, first, second, cursor="5")
+    assert result.message_sids == {"IMg1", "IMg2"}
+    assert apply(db, change("message", msg_data("IMg3", "CH1", "x", key="lead-k")),
+                 cursor="6").message_sids == {"IMg3"}
+    assert db.reader.call(store.cursor_of) == "6"
+
+
+def test_a_batch_breaking_a_constraint_is_applied_change_by_change(db: Database) -> None:
+    msg = db.writer.call(store.enqueue_send, "CH1", "mine", ME)
+    [row] = db.reader.call(store.list_outbox)
+    # two relay messages claiming our key in one batch: the first takes the pending row,
+    # the second becomes its own message; nothing is lost and the cursor moves on
+    a = change("message", msg_data("IMa", "CH1", "mine", kind="staff", key=row.idempotency_key))
+    b = change("message", msg_data("IMb", "CH1", "other", kind="staff",
+                                   key=row.idempotency_key))
+    result = apply(db, a, b, cursor="7")
+    assert result.confirmed == {msg.local_id: "IMa"}
+    assert sorted(m.message_sid or "" for m in db.reader.call(store.thread, "CH1", 10, None)) \
+        == ["IMa", "IMb"]
+    assert db.reader.call(store.cursor_of) == "7"
