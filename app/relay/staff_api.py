@@ -38,7 +38,7 @@ from app.core.wire import (
     StaffView,
 )
 from app.relay import directory, sends, store
-from app.relay.auth import Principal, require_staff
+from app.relay.auth import Principal, lookup_key, presented_key, require_staff
 from app.relay.changes import DEFAULT_LIMIT, MAX_LIMIT, ChangeLog, InvalidCursor
 from app.relay.errors import ApiError
 from app.relay.feed import publish
@@ -53,6 +53,8 @@ Staff = Annotated[Principal, Depends(require_staff())]
 
 DEFAULT_HEARTBEAT_S = 15.0
 DEFAULT_POLL_S = 0.2
+#: An open stream re-checks its key this often: a revoked key's stream ends.
+DEFAULT_REAUTH_S = 60.0
 #: Changes read per poll of the stream (a reconnecting client catches up in pages).
 STREAM_PAGE = 200
 
@@ -229,13 +231,28 @@ async def stream(
     heartbeat = max(
         0.05, _tunable(request, "stream_heartbeat_s", "W2T_STREAM_HEARTBEAT", DEFAULT_HEARTBEAT_S)
     )
+    reauth = max(0.1, _tunable(request, "stream_reauth_s", "W2T_STREAM_REAUTH", DEFAULT_REAUTH_S))
+    key = presented_key(request) or ""
+    tables = _ctx(request).tables
     metrics = metrics_of(request)
     if isinstance(metrics, RelayMetrics):
         metrics.stream_clients.inc()
 
+    async def key_still_valid() -> bool:
+        try:
+            return await run_in_threadpool(lookup_key, tables, key) is not None
+        except Exception:  # DynamoDB hiccup: keep the stream, check again later
+            return True
+
     async def events() -> AsyncIterator[ServerSentEvent]:
         page = first
+        checked = anyio.current_time()
         while True:
+            if anyio.current_time() - checked >= reauth:
+                checked = anyio.current_time()
+                if not await key_still_valid():
+                    log.info("stream closed: key revoked", extra={"staff": staff.staff_id})
+                    return
             for rec in page.changes:
                 yield ServerSentEvent(
                     data=json.dumps(rec.wire(), separators=(",", ":")),

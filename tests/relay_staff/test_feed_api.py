@@ -269,3 +269,30 @@ def test_metrics_count_requests_per_app(pair: tuple[RelayHandle, RelayHandle], s
     expected = 3.0 if a.ctx.twilio is not None else 1.0
     assert f'w2t_twilio_errors_total{{code="50416"}} {expected}' in text
     assert 'w2t_webhooks_total{kind="onMessageAdded",outcome="rejected"} 1.0' in text
+
+
+def test_stream_ends_when_the_key_is_revoked(
+    pair: tuple[RelayHandle, RelayHandle], seed: Seed
+) -> None:
+    from app.relay import auth
+
+    a, _ = pair
+    key = issue_staff_key(a, seed.retailer_id, [seed.location_id], staff_id="s-revoked")
+    a.ctx.extras["stream_reauth_s"] = 0.3
+    try:
+        with (
+            httpx.Client(timeout=10) as client,
+            client.stream(
+                "GET", f"{a.url}/v1/stream", headers={**_auth(key), "Last-Event-ID": ""}
+            ) as resp,
+        ):
+            assert resp.status_code == 200
+            auth.revoke_key(a.tables, key)
+            started = time.monotonic()
+            for _ in resp.iter_lines():
+                if time.monotonic() - started > 8:
+                    break
+            assert time.monotonic() - started < 5  # the server closed the stream
+    finally:
+        a.ctx.extras.pop("stream_reauth_s", None)
+    assert httpx.get(f"{a.url}/v1/me", headers=_auth(key)).status_code == 401
