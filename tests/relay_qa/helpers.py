@@ -4,6 +4,8 @@ signatures."""
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import time
 import uuid
@@ -37,6 +39,32 @@ MESSAGE_FORM = re.compile(r"^(?P<what>[A-Za-z.]+) is (?P<kind>INVALID|NONEXISTAN
 TIMEOUT = 15.0
 
 _phones = iter(range(300, 9999))
+
+
+@functools.cache
+def _openapi() -> str:
+    from app.relay.app import create_app
+    from app.relay.config import Settings
+
+    settings = Settings(table_prefix="TESTQASPEC", dynamodb_endpoint="http://127.0.0.1:9")
+    return json.dumps(create_app(settings).openapi())
+
+
+def relay_openapi() -> dict[str, Any]:
+    """The OpenAPI document the relay serves, built by the same `create_app` without
+    a server (usable at collection time; tests check the served one is identical)."""
+    return dict(json.loads(_openapi()))
+
+
+def operations() -> list[tuple[str, str]]:
+    """Every (METHOD, path template) of the relay's OpenAPI document."""
+    spec = relay_openapi()
+    return sorted(
+        (method.upper(), path)
+        for path, ops in spec["paths"].items()
+        for method in ops
+        if method in ("get", "post", "put", "patch", "delete")
+    )
 
 
 def new_phone() -> str:

@@ -22,22 +22,13 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 
-from app.relay.app import create_app
-from app.relay.config import Settings
-from tests.relay_qa.helpers import SNAKE, World
+from tests.relay_qa.helpers import SNAKE, World, relay_openapi
 
 EXAMPLES = int(os.environ.get("W2T_QA_FUZZ_EXAMPLES", "10"))
 SLOW_EXAMPLES = int(os.environ.get("W2T_QA_FUZZ_SLOW_EXAMPLES", "100"))
 # /v1/stream answers a never-ending event stream to a valid key: exercised by the
 # auth matrix and test_bad_input instead.
 EXCLUDED = "/v1/stream"
-
-
-def relay_openapi() -> dict[str, Any]:
-    """The OpenAPI document the relay serves (built by the same `create_app`; the
-    test below checks that the running relay serves exactly this document)."""
-    settings = Settings(table_prefix="TESTQASPEC", dynamodb_endpoint="http://127.0.0.1:9")
-    return dict(create_app(settings).openapi())
 
 
 SPEC = relay_openapi()
