@@ -204,7 +204,8 @@ def build_world(relay: RelayHandle, sim: SimHandle, *, with_conversation: bool =
     a3 = seed_location(relay, seed.retailer_id, "+13125550166", name="Warehouse")
     # A location whose Web2Text number was removed (other systems write the directory too).
     tables_for(relay).directory.update_item(
-        Key={"Id": a3}, UpdateExpression="REMOVE Web2TextPhoneNumber ADD Version :one",
+        Key={"Id": a3},
+        UpdateExpression="REMOVE Web2TextPhoneNumber ADD Version :one",
         ExpressionAttributeValues={":one": 1},
     )
     rb = seed_retailer(relay, name="Other Floors")

@@ -112,7 +112,8 @@ def _wrong_keys(world: World, keys: Keys, endpoint: str) -> dict[str, str]:
 def _request(world: World, method: str, path: str) -> tuple[str, dict[str, str], Any]:
     """A well-formed request for the route (url, extra headers, JSON body or None)."""
     values = {
-        "LeadId": new_id() if path.endswith(("create", "close", "create/send", "close/send"))
+        "LeadId": new_id()
+        if path.endswith(("create", "close", "create/send", "close/send"))
         else world.lead_id,
         "UniversalRetailerId": world.seed.retailer_id,
         "sid": world.conversation_sid,
@@ -139,7 +140,12 @@ def _request(world: World, method: str, path: str) -> tuple[str, dict[str, str],
 
 @contextmanager
 def _send(
-    method: str, url: str, headers: dict[str, str], *, json: Any = None, content: bytes | None = None
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    *,
+    json: Any = None,
+    content: bytes | None = None,
 ) -> Iterator[httpx.Response]:
     # Streamed so that /v1/stream (an endless event stream) answers with its status.
     with httpx.stream(
@@ -186,7 +192,11 @@ def test_route_auth_matrix(world: World, keys: Keys, method: str, path: str) -> 
         if method != "GET":
             expect(f"{label} key, broken body", key, 403, "forbidden", **broken)
     right = world.staff_key if endpoint == STAFF else world.all_key
-    for label, auth in (("Bearer", f"Bearer {right}"), ("bare", right), ("bearer", f"bearer {right}")):
+    for label, auth in (
+        ("Bearer", f"Bearer {right}"),
+        ("bare", right),
+        ("bearer", f"bearer {right}"),
+    ):
         url, extra, body = _request(world, method, path)  # fresh ids for each attempt
         r = _status(method, url, {**extra, "Authorization": auth}, json=body)
         if r.status_code in (401, 403) or r.status_code >= 500:
@@ -208,16 +218,22 @@ def test_endpoint_list_grants_exactly_what_it_names(world: World) -> None:
     assert httpx.get(f"{world.url}/Lead/{world.lead_id}/status", headers=auth).status_code == 200
     r = httpx.get(f"{world.url}/Dealer/{world.seed.retailer_id}/status", headers=auth)
     assert r.status_code == 200
-    assert_error(httpx.post(f"{world.url}/Lead/{world.lead_id}/sync", headers=auth), 403, "forbidden")
+    assert_error(
+        httpx.post(f"{world.url}/Lead/{world.lead_id}/sync", headers=auth), 403, "forbidden"
+    )
     find = issue_key(world.relay, ["Admin/bulk/FIND"])
     r = httpx.post(
-        f"{world.url}/Admin/bulk", headers={"Authorization": find},
-        json={"Operation": "FIND", "Filter": {"LeadId": world.lead_id}}, timeout=TIMEOUT,
+        f"{world.url}/Admin/bulk",
+        headers={"Authorization": find},
+        json={"Operation": "FIND", "Filter": {"LeadId": world.lead_id}},
+        timeout=TIMEOUT,
     )
     assert r.status_code == 200 and r.json()["Count"] == 1, r.text
     r = httpx.post(
-        f"{world.url}/Admin/bulk", headers={"Authorization": find},
-        json={"Operation": "CLOSE", "Filter": {"LeadId": world.lead_id}}, timeout=TIMEOUT,
+        f"{world.url}/Admin/bulk",
+        headers={"Authorization": find},
+        json={"Operation": "CLOSE", "Filter": {"LeadId": world.lead_id}},
+        timeout=TIMEOUT,
     )
     assert_error(r, 403, "forbidden")
     assert world.status(world.lead_id)["Status"] != "CLOSED"
@@ -324,7 +340,11 @@ def test_staff_entity_routes_are_scoped_to_locations(world: World) -> None:
     retailer's key with 403, before reading the body; unknown ids are 404."""
     staff_routes = {p for m, p in OPERATIONS if required_endpoint(m, p) == STAFF}
     entity_routes = {p for p in staff_routes if "{" in p}
-    named = {"/v1/conversations/{sid}/messages", "/v1/conversations/{sid}/read", "/v1/leads/{lead_id}"}
+    named = {
+        "/v1/conversations/{sid}/messages",
+        "/v1/conversations/{sid}/read",
+        "/v1/leads/{lead_id}",
+    }
     assert entity_routes == named, f"new staff entity route(s): {entity_routes - named}"
     misissued = issue_staff_key(  # retailer A's staff, but listing retailer B's location
         world.relay, world.seed.retailer_id, [world.location_b1], staff_id="staff-misissued"
@@ -339,13 +359,19 @@ def test_staff_entity_routes_are_scoped_to_locations(world: World) -> None:
         for label, key in strangers.items():
             for auth in (f"Bearer {key}", key):
                 r = httpx.request(
-                    method, world.url + path, headers={**headers, "Authorization": auth},
-                    json=body, timeout=TIMEOUT,
+                    method,
+                    world.url + path,
+                    headers={**headers, "Authorization": auth},
+                    json=body,
+                    timeout=TIMEOUT,
                 )
                 assert_error(r, 403, "forbidden")
             r = httpx.request(
-                method, world.url + path, headers={**headers, "Authorization": key},
-                content=b"{broken", timeout=TIMEOUT,
+                method,
+                world.url + path,
+                headers={**headers, "Authorization": key},
+                content=b"{broken",
+                timeout=TIMEOUT,
             )
             assert r.status_code == 403, (label, path, r.text)
     for method, path, headers, body in _staff_entity_requests(world):
@@ -353,8 +379,11 @@ def test_staff_entity_routes_are_scoped_to_locations(world: World) -> None:
             world.lead_id, new_id()
         )
         r = httpx.request(
-            method, world.url + unknown, headers={**headers, "Authorization": world.staff_key},
-            json=body, timeout=TIMEOUT,
+            method,
+            world.url + unknown,
+            headers={**headers, "Authorization": world.staff_key},
+            json=body,
+            timeout=TIMEOUT,
         )
         assert r.status_code == 404, (unknown, r.text)
         assert_error(r, 404)
@@ -380,8 +409,10 @@ def test_staff_feed_and_me_show_only_their_locations(world: World) -> None:
         cursor = ""
         while True:
             r = httpx.get(
-                world.url + "/v1/changes", params={"cursor": cursor, "limit": 500},
-                headers={"Authorization": key}, timeout=TIMEOUT,
+                world.url + "/v1/changes",
+                params={"cursor": cursor, "limit": 500},
+                headers={"Authorization": key},
+                timeout=TIMEOUT,
             )
             assert r.status_code == 200, r.text
             page = r.json()

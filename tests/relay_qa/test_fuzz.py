@@ -121,9 +121,7 @@ def _exercise(case: schemathesis.Case, world: World) -> None:
 
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-def test_generated_requests_never_give_server_errors(
-    case: schemathesis.Case, world: World
-) -> None:
+def test_generated_requests_never_give_server_errors(case: schemathesis.Case, world: World) -> None:
     _exercise(case, world)
 
 
