@@ -13,8 +13,8 @@ uvicorn subprocess, see bench/relay/bare_app.py). Then, for a bounded time each
    each time; `SyncImmediately: false` unless `--sync`, so the figure is the
    lead service itself, not the simulator's conversation set-up);
 3. webhooks: signed `POST /TwilioWebhooks/sync` `onMessageAdded` events (a new
-   MessageSid each, an inbound customer text) on a conversation that a real lead
-   opened through the simulator.
+   MessageSid each, an inbound customer text), round-robin over `--conversations`
+   (8) conversations that real leads opened through the simulator.
 
 Prints requests/s, p50 and p99 latency and the ratio to the baseline's rate
 (goal: at least 0.5x). Every phase counts only 2xx answers as done.
@@ -32,6 +32,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from twilio.request_validator import RequestValidator
 from app.sandbox.servers import free_port
 from tests.support.dynamodb_local import client as ddb_client
 from tests.support.dynamodb_local import dynamodb_local
-from tests.support.relay import init_tables, seed_dealer
+from tests.support.relay import init_tables, seed_dealer, seed_location
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_SID = "AC" + "b" * 32
@@ -106,6 +107,7 @@ async def _load(
     concurrency: int,
     request: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
     pids: dict[str, int],
+    profile: Path | None = None,
 ) -> Figure:
     latencies: list[float] = []
     failed = 0
@@ -116,6 +118,27 @@ async def _load(
         for _ in range(min(concurrency, 8)):
             await request(client)
         cpu_before = {name_: _cpu_seconds(pid) for name_, pid in pids.items()}
+        spy = None
+        if profile is not None and "relay" in pids:
+            # py-spy (optional, `pip install py-spy`): collapsed stacks of the relay
+            spy = subprocess.Popen(
+                [
+                    "py-spy",
+                    "record",
+                    "--pid",
+                    str(pids["relay"]),
+                    "--duration",
+                    str(max(1, int(seconds))),
+                    "--format",
+                    "raw",
+                    "--threads",
+                    "--nonblocking",
+                    "--output",
+                    str(profile),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         deadline = time.perf_counter() + seconds
         started = time.perf_counter()
 
@@ -136,6 +159,8 @@ async def _load(
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
+        if spy is not None:
+            spy.wait(30)
         done = max(1, len(latencies))
         cpu = {
             name_: round((_cpu_seconds(pid) - cpu_before[name_]) * 1000 / done, 2)
@@ -198,10 +223,14 @@ def _lead_body(seed: Any, sync: bool) -> dict[str, Any]:
     }
 
 
-def _open_conversation(relay_url: str, seed: Any) -> tuple[str, str] | None:
+def _open_conversation(
+    relay_url: str, seed: Any, location_id: str | None = None
+) -> tuple[str, str] | None:
     """Create one synced lead and wait for its conversation (for the webhook phase)."""
     lead_id = str(uuid.uuid4())
     body = _lead_body(seed, True)
+    if location_id:
+        body["Lead"]["LocationId"] = location_id
     headers = {"Authorization": f"Bearer {seed.lead_key}"}
     r = httpx.post(f"{relay_url}/Lead/{lead_id}/create", json=body, headers=headers, timeout=30)
     if r.status_code != 200:
@@ -313,10 +342,28 @@ async def main_async(args: argparse.Namespace) -> list[Figure]:
                     headers=headers,
                 ),
                 pids,
+                args.profile / "leads.txt" if args.profile else None,
             )
             figures.append(leads)
-            opened = _open_conversation(relay_url, seed)
-            if opened is None:
+            # Webhooks spread over several conversations (one per location, each
+            # with its own store phone), as live traffic is: a burst on a single
+            # conversation would mostly measure version-conflict retries.
+            locations = [seed.location_id] + [
+                seed_location(
+                    settings,
+                    seed.retailer_id,
+                    f"+1312555{200 + i:04d}",
+                    name=f"Bench store {i}",
+                    store_number=f"+1312555{300 + i:04d}",
+                )
+                for i in range(max(0, args.conversations - 1))
+            ]
+            with ThreadPoolExecutor(4) as pool:
+                results = list(
+                    pool.map(lambda loc: _open_conversation(relay_url, seed, loc), locations)
+                )
+            conversations = [x for x in results if x is not None]
+            if not conversations:
                 figures.append(
                     Figure(
                         "webhooks (onMessageAdded)",
@@ -330,13 +377,13 @@ async def main_async(args: argparse.Namespace) -> list[Figure]:
                     )
                 )
             else:
-                sid, customer = opened
                 validator = RequestValidator(AUTH_TOKEN)
                 url = f"{relay_url}/TwilioWebhooks/sync"
                 counter = iter(range(10**9))
 
                 def webhook(c: httpx.AsyncClient) -> Awaitable[httpx.Response]:
                     n = next(counter)
+                    sid, customer = conversations[n % len(conversations)]
                     params = {
                         "EventType": "onMessageAdded",
                         "AccountSid": ACCOUNT_SID,
@@ -361,7 +408,12 @@ async def main_async(args: argparse.Namespace) -> list[Figure]:
 
                 figures.append(
                     await _load(
-                        "webhooks (onMessageAdded)", seconds, args.concurrency, webhook, pids
+                        "webhooks (onMessageAdded)",
+                        seconds,
+                        args.concurrency,
+                        webhook,
+                        pids,
+                        args.profile / "webhooks.txt" if args.profile else None,
                     )
                 )
         finally:
@@ -385,8 +437,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="per phase (max 20)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--sync", action="store_true", help="leads with SyncImmediately=true")
+    parser.add_argument(
+        "--conversations", type=int, default=8, help="conversations the webhooks are spread over"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--profile", type=Path, help="directory for py-spy collapsed stacks of the relay"
+    )
     args = parser.parse_args(argv)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     figures = asyncio.run(main_async(args))
     print(f"{'phase':45} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}  done/failed")
     for f in figures:
