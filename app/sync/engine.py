@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -32,6 +32,7 @@ from app.sync import store
 from app.sync.api import (
     UNSET,
     ChangesApplied,
+    Engine,
     EngineError,
     EngineEvent,
     EngineListener,
@@ -586,3 +587,9 @@ def _lead_change(lead: dict[str, Any]) -> dict[str, Any]:
 def _log_task_error(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("engine task failed: %r", task.exception())
+
+
+if TYPE_CHECKING:  # mypy proves that SyncEngine implements the UI's Engine protocol
+
+    def _implements_engine(engine: SyncEngine) -> Engine:
+        return engine
