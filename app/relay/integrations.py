@@ -332,13 +332,20 @@ class TwilioIntegration:
                 try:
                     return tw.add_sms_participant(sid, address, proxy, role)
                 except TwilioRestException as exc:
-                    if exc.code == BINDING_EXISTS:
-                        raise BindingTaken(exc.code) from None
-                    if exc.code == PARTICIPANT_EXISTS:
-                        return None
-                    raise
+                    if exc.code not in (BINDING_EXISTS, PARTICIPANT_EXISTS):
+                        raise
+                    # An earlier attempt whose answer was lost may have added it.
+                    mine = tw.participant_with_address(sid, address)
+                    if mine is not None:
+                        return mine
+                    raise BindingTaken(exc.code) from None
 
-            proxies[role], _ = ctx.pool.allocate(address, sid, attach)
+            proxy, part = ctx.pool.allocate(address, sid, attach)
+            actual = str(((part and part.messaging_binding) or {}).get("proxy_address") or proxy)
+            if actual != proxy:
+                ctx.pool.claim(address, actual, sid)
+                ctx.pool.release(address, proxy, sid)
+            proxies[role] = actual
             _step(ctx, lead, f"after_participant_{role}")
         # scoped webhooks (listed first: never added twice)
         base = ctx.settings.public_url

@@ -37,6 +37,7 @@ from app.relay.ddb import is_conditional_failure
 from app.relay.errors import ApiError
 from app.relay.feed import publish
 from app.relay.integrations import REGISTRY, Integration, RetryLater
+from app.relay.twilio_client import is_transient
 
 if TYPE_CHECKING:
     from app.relay.context import RelayContext
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("app.relay.leads")
 
 PENDING = "P"
+#: transient failures (Twilio 429/5xx, timeouts) retried by the sweeper before giving up
+MAX_TRANSIENT_ATTEMPTS = 5
 INVALID = ValidationKind.INVALID
 NONEXISTANT = ValidationKind.NONEXISTANT
 
@@ -386,6 +389,8 @@ class LeadService:
                 retry_later = True
                 log.info("lead step postponed", extra={"lead": lead_id, "why": str(exc)})
             except Exception as exc:
+                if is_transient(exc) and self._bump_attempts(lead_id) < MAX_TRANSIENT_ATTEMPTS:
+                    retry_later = True  # the sweeper tries again once the lease runs out
                 log.warning(
                     "integration failed",
                     extra={"lead": lead_id, "integration": integ.name, "error": type(exc).__name__},
@@ -397,12 +402,26 @@ class LeadService:
         def finish(cur: store.Item) -> store.Updates | None:
             if cur.get("PendingShard") != PENDING:
                 return None
-            updates: store.Updates = {"PendingShard": None, "PendingAt": None, "PendingOp": None}
+            updates: store.Updates = {
+                "PendingShard": None,
+                "PendingAt": None,
+                "PendingOp": None,
+                "ProcessAttempts": None,
+            }
             if cur.get("Status") == LeadStatus.SYNCING:
                 updates["Status"] = LeadStatus.ACTIVE.value
             return updates
 
         return self.update_lead(lead_id, finish)
+
+    def _bump_attempts(self, lead_id: str) -> int:
+        resp = self.tables.leads.update_item(
+            Key={"LeadId": lead_id},
+            UpdateExpression="ADD ProcessAttempts :one",
+            ExpressionAttributeValues={":one": 1},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(resp["Attributes"]["ProcessAttempts"])
 
     def _set_integration(
         self, lead_id: str, name: str, status: SyncStatus, data: dict[str, Any] | None, error: Any

@@ -71,7 +71,7 @@ class ProxyPool:
         )
         return [dict(i) for i in resp.get("Items", [])]
 
-    def _claim(self, address: str, proxy: str, conversation_sid: str) -> bool:
+    def claim(self, address: str, proxy: str, conversation_sid: str) -> bool:
         try:
             self.tables.pool.put_item(
                 Item={
@@ -117,7 +117,7 @@ class ProxyPool:
         order = [str(p) for p in mine] + proxy_candidates(address, self.numbers, bound)
         codes: list[int] = []
         for proxy in order:
-            if not self._claim(address, proxy, conversation_sid):
+            if not self.claim(address, proxy, conversation_sid):
                 continue  # another lead took it a moment ago
             try:
                 return proxy, attach(proxy)

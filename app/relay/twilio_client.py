@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -24,7 +25,7 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential_jitter,
 )
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -63,9 +64,19 @@ def make_client(settings: Settings) -> Client:
     return Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
 
 
-def is_transient(exc: BaseException) -> bool:
+def _status_of(exc: BaseException) -> int | None:
     if isinstance(exc, TwilioRestException):
-        status = int(exc.status)
+        return int(exc.status)
+    if isinstance(exc, TwilioException) and len(exc.args) >= 2:
+        # list pages fail as TwilioException("Unable to fetch page", response)
+        code = getattr(exc.args[1], "status_code", None)
+        return int(code) if isinstance(code, int) else None
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    status = _status_of(exc)
+    if status is not None:
         return status == 429 or status >= 500
     return isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout)
 
@@ -74,12 +85,15 @@ def _error_label(exc: BaseException) -> str:
     code = twilio_code(exc)
     if code is not None:
         return str(code)
-    status = getattr(exc, "status", None)
+    status = _status_of(exc)
     return str(status) if status is not None else type(exc).__name__
 
 
 def twilio_code(exc: BaseException) -> int | None:
     return getattr(exc, "code", None) if isinstance(exc, TwilioRestException) else None
+
+
+_BACKOFF = wait_exponential_jitter(multiplier=0.2, max=3.0)
 
 
 def _retry_after(state: RetryCallState) -> float:
@@ -91,7 +105,7 @@ def _retry_after(state: RetryCallState) -> float:
             return min(float(str(ra)), 10.0)
         except (TypeError, ValueError):
             pass
-    return float(wait_exponential_jitter(initial=0.2, max=3.0)(state))
+    return float(_BACKOFF(state))
 
 
 def _attrs(raw: Any) -> dict[str, Any]:
@@ -191,21 +205,58 @@ class TwilioGateway:
             "list_participants", lambda: self.conversations(sid).participants.list(limit=100)
         )
 
+    def create_checked(
+        self, what: str, create: Callable[[], T], existing: Callable[[], T | None]
+    ) -> T:
+        """A create that is not safe to repeat blindly: after a transient failure
+        (the outcome is unknown) look with `existing()` before trying again."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return create()
+            except Exception as exc:
+                if not is_transient(exc) or attempt == self.attempts:
+                    code = _error_label(exc)
+                    self.calls_by_code[code] = self.calls_by_code.get(code, 0) + 1
+                    log.warning("twilio call failed", extra={"call": what, "error": code})
+                    raise
+                time.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
+                try:
+                    found = existing()
+                except Exception:
+                    found = None
+                if found is not None:
+                    return found
+        raise RuntimeError("unreachable")  # pragma: no cover
+
+    def participant_with_address(self, sid: str, address: str) -> Any | None:
+        for part in self.participants(sid):
+            binding = getattr(part, "messaging_binding", None) or {}
+            if binding.get("address") == address:
+                return part
+        return None
+
     def add_sms_participant(self, sid: str, address: str, proxy: str, role: str) -> Any:
-        return self.call(
+        return self.create_checked(
             "add_participant",
             lambda: self.conversations(sid).participants.create(
                 messaging_binding_address=address,
                 messaging_binding_proxy_address=proxy,
                 attributes=json.dumps({"Role": role}),
             ),
+            lambda: self.participant_with_address(sid, address),
         )
 
     def webhooks(self, sid: str) -> list[Any]:
         return self.call("list_webhooks", lambda: self.conversations(sid).webhooks.list(limit=50))
 
     def add_webhook(self, sid: str, url: str, filters: list[str]) -> Any:
-        return self.call(
+        def existing() -> Any | None:
+            for hook in self.webhooks(sid):
+                if (getattr(hook, "configuration", None) or {}).get("url") == url:
+                    return hook
+            return None
+
+        return self.create_checked(
             "add_webhook",
             lambda: self.conversations(sid).webhooks.create(
                 target="webhook",
@@ -213,6 +264,7 @@ class TwilioGateway:
                 configuration_method="POST",
                 configuration_filters=filters,
             ),
+            existing,
         )
 
     def recent_messages(self, sid: str, limit: int = 50) -> list[Any]:

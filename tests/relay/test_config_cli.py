@@ -10,7 +10,8 @@ import uuid
 import boto3
 import pytest
 
-from app.relay import auth
+from app.relay import auth, directory
+from app.relay.cli import main
 from app.relay.config import ConfigError, Settings
 from app.relay.ddb import Tables
 from app.relay.tables import SPECS, table_name
@@ -84,9 +85,12 @@ def test_serve_without_config_exits_non_zero_with_message() -> None:
     assert "TWILIO_ACCOUNT_SID" in res.stderr
 
 
-def test_admin_cli_end_to_end(dynamodb_endpoint: str) -> None:
+def test_admin_cli_end_to_end(
+    dynamodb_endpoint: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     prefix = new_prefix()
     env = {"W2T_TABLE_PREFIX": prefix, "W2T_DYNAMODB_ENDPOINT": dynamodb_endpoint}
+    # the real console script, as a process, for the first command and one key
     res = _cli(env, "admin", "init-tables")
     assert res.returncode == 0, res.stderr
     names = set(
@@ -95,12 +99,36 @@ def test_admin_cli_end_to_end(dynamodb_endpoint: str) -> None:
     for spec in SPECS:
         assert table_name(prefix, spec.suffix) in names
     assert f"{prefix}_Web2Text_LeadStates" in names
-    # idempotent
-    assert _cli(env, "admin", "init-tables").returncode == 0
-
-    rid, lid = str(uuid.uuid4()), str(uuid.uuid4())
     res = _cli(
         env,
+        "admin",
+        "issue-key",
+        "--endpoints",
+        "Lead/create,Lead/status",
+        "--description",
+        "website",
+    )
+    assert res.returncode == 0
+    key = res.stdout.strip()
+    assert res.stdout == key + "\n" and key.startswith("w2t_")
+
+    # the rest in-process (same `main`), to keep the run short
+    for k in [k for k in os.environ if k.startswith(("W2T_", "TWILIO_"))]:
+        monkeypatch.delenv(k)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse errors
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    assert run("admin", "init-tables")[0] == 0  # idempotent
+    rid, lid = str(uuid.uuid4()), str(uuid.uuid4())
+    code, _, err = run(
         "admin",
         "add-location",
         "--retailer-id",
@@ -112,12 +140,9 @@ def test_admin_cli_end_to_end(dynamodb_endpoint: str) -> None:
         "--web2text-number",
         "+13125550188",
     )
-    assert res.returncode != 0 and "add-retailer first" in res.stderr
-    assert (
-        _cli(env, "admin", "add-retailer", "--retailer-id", rid, "--name", "Acme").returncode == 0
-    )
-    res = _cli(
-        env,
+    assert code != 0 and "add-retailer first" in err
+    assert run("admin", "add-retailer", "--retailer-id", rid, "--name", "Acme")[0] == 0
+    code, _, err = run(
         "admin",
         "add-location",
         "--retailer-id",
@@ -131,9 +156,8 @@ def test_admin_cli_end_to_end(dynamodb_endpoint: str) -> None:
         "--timezone",
         "America/Chicago",
     )
-    assert res.returncode == 0, res.stderr
-    bad = _cli(
-        env,
+    assert code == 0, err
+    code, _, err = run(
         "admin",
         "add-location",
         "--retailer-id",
@@ -145,23 +169,24 @@ def test_admin_cli_end_to_end(dynamodb_endpoint: str) -> None:
         "--web2text-number",
         "+13125550188",
     )
-    assert bad.returncode == 2 and "UUID" in bad.stderr
-    assert _cli(env, "admin", "add-pool-number", "+13125550101", "+14155550102").returncode == 0
-
-    res = _cli(
-        env,
+    assert code == 2 and "UUID" in err
+    code, _, err = run(
         "admin",
-        "issue-key",
-        "--endpoints",
-        "Lead/create,Lead/status",
-        "--description",
-        "website",
+        "add-location",
+        "--retailer-id",
+        rid,
+        "--location-id",
+        lid,
+        "--name",
+        "Main",
+        "--web2text-number",
+        "12",
+        "--timezone",
+        "Mars/Base",
     )
-    assert res.returncode == 0
-    key = res.stdout.strip()
-    assert res.stdout == key + "\n" and key.startswith("w2t_")
-    res = _cli(
-        env,
+    assert code == 2
+    assert run("admin", "add-pool-number", "+13125550101", "+14155550102")[0] == 0
+    code, out, _ = run(
         "admin",
         "issue-key",
         "--staff",
@@ -174,22 +199,23 @@ def test_admin_cli_end_to_end(dynamodb_endpoint: str) -> None:
         "--locations",
         lid,
     )
-    staff_key = res.stdout.strip()
-    assert res.returncode == 0 and staff_key and "\n" not in staff_key
-    assert _cli(env, "admin", "issue-key", "--staff", "--staff-id", "s1").returncode == 2
+    staff_key = out.strip()
+    assert code == 0 and staff_key and out == staff_key + "\n"
+    assert run("admin", "issue-key", "--staff", "--staff-id", "s1")[0] == 2
+    assert run("admin", "issue-key")[0] == 2
 
     settings = Settings(table_prefix=prefix, dynamodb_endpoint=dynamodb_endpoint)
     tables = Tables.from_settings(settings)
     item = tables.api_keys.get_item(Key={"API_Key": auth.hash_key(key)})["Item"]
-    assert item["Active"] is True and sorted(item["AuthorizedEndpoints"]) == [
-        "Lead/create",
-        "Lead/status",
-    ]
-    assert tables.api_keys.get_item(Key={"API_Key": key}).get("Item") is None  # never stored plain
+    assert item["Active"] is True
+    assert sorted(item["AuthorizedEndpoints"]) == ["Lead/create", "Lead/status"]
+    assert tables.api_keys.get_item(Key={"API_Key": key}).get("Item") is None  # never plain
     staff = tables.api_keys.get_item(Key={"API_Key": auth.hash_key(staff_key)})["Item"]
     assert staff["StaffId"] == "s1" and staff["Locations"] == [lid] and staff["RetailerId"] == rid
     loc = tables.directory.get_item(Key={"Id": lid})["Item"]
     assert loc["Web2TextPhoneNumber"] == "+13125550188" and loc["Timezone"] == "America/Chicago"
+    pool = directory.pool_numbers(tables)
+    assert sorted(pool) == ["+13125550101", "+14155550102"]
 
     # legacy plain key -> migrate-keys hashes it; it still works afterwards
     tables.api_keys.put_item(
@@ -201,11 +227,13 @@ def test_admin_cli_end_to_end(dynamodb_endpoint: str) -> None:
         }
     )
     assert auth.lookup_key(tables, "legacy-plain-key") is not None
-    res = _cli(env, "admin", "migrate-keys")
-    assert res.returncode == 0 and "1 key(s) migrated" in res.stderr
+    # the stored hash of a key is not itself a key
+    assert auth.lookup_key(tables, auth.hash_key(key)) is None
+    code, _, err = run("admin", "migrate-keys")
+    assert code == 0 and "1 key(s) migrated" in err
     assert tables.api_keys.get_item(Key={"API_Key": "legacy-plain-key"}).get("Item") is None
     assert auth.lookup_key(tables, "legacy-plain-key") is not None
 
-    assert _cli(env, "admin", "revoke-key", key).returncode == 0
+    assert run("admin", "revoke-key", key)[0] == 0
     assert auth.lookup_key(tables, key) is None
-    assert _cli(env, "admin", "revoke-key", "no-such-key").returncode == 1
+    assert run("admin", "revoke-key", "no-such-key")[0] == 1
