@@ -56,3 +56,23 @@ def test_run_until_idle_delivers_and_exits(tmp_path: Path, fake_relay: Any) -> N
     code, out = run_cli("--data-dir", d, "run", "--until-idle", "--timeout", "20",
                         token="bad")
     assert code == 4 and out["state"] == "auth_required"
+
+
+def test_run_stops_cleanly_on_sigterm(tmp_path: Path, fake_relay: Any) -> None:
+    import signal
+    import time
+
+    relay, url = fake_relay
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+           "W2T_TOKEN": TOKEN}
+    d = str(tmp_path / "data")
+    proc = subprocess.Popen([SCRIPT, "--data-dir", d, "--relay-url", url, "run"], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while relay.stream_connections == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)  # online: following the stream
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    status = json.loads(out.strip().splitlines()[-1])
+    assert status["pending"] == 0 and status["online"] is True  # the state it stopped in
