@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -102,10 +103,25 @@ def main(argv: list[str] | None = None) -> int:
     tick.timeout.connect(lambda: None)
     try:
         with loop:
-            return int(loop.run_until_complete(controller.run()))
+            code = int(loop.run_until_complete(controller.run()))
     except DemoUnavailable as exc:
         print(f"web2text: {exc}", file=sys.stderr)
-        return 2
+        code = 2
+    # Destroy the Qt objects while the QApplication still exists: left to interpreter
+    # finalization, PySide6 may free them in an order that aborts the process.
+    tick.stop()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    del tick, loop
+    gc.collect()
+    _qapp.shutdown()
+    # Everything is closed by now (engine stopped, SQLite closed, tasks cancelled). Skip
+    # interpreter finalization: PySide6 6.12 can abort there ("none_dealloc") while
+    # collecting wrappers, which would turn a clean quit into exit code 134.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -308,3 +308,36 @@ def test_demo_flag_uses_start_demo_and_stops_it(
     ctrl.quit()
     qtbot.waitUntil(task.done, timeout=15000)
     assert calls[-1] == "stop"
+
+
+def test_web2text_process_with_a_real_engine_quits_cleanly(
+    relay: tuple[RelayHandle, Seed], tmp_path: Path
+) -> None:
+    """The console script, provisioned from the environment, with the real engine syncing:
+    `--quit-after` closes it with exit code 0 (no hang, no crash at exit)."""
+    import os
+    import subprocess
+    import sys
+
+    handle, seed = relay
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "W2T_TOKEN": seed.staff_key,
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+    script = Path(sys.executable).with_name("web2text")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "app.ui.main"]
+    started = time.monotonic()
+    proc = subprocess.run(
+        [*cmd, "--data-dir", str(tmp_path), "--relay-url", handle.url, "--quit-after", "4"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert time.monotonic() - started < 30
+    # provisioned: the profile exists, the engine opened its own store
+    assert (tmp_path / "profiles.json").exists()
+    assert any((tmp_path / "profiles").iterdir())

@@ -1,0 +1,297 @@
+"""One measured process for bench_ui (run by it; prints one JSON line).
+
+    python -m bench.ui.child bare
+    python -m bench.ui.child app   --data-dir D [--full]
+    python -m bench.ui.child stall --data-dir D --changes N
+
+W2T_BENCH_T0 is the parent's time.time() just before it started this process, so
+"first paint" includes interpreter start and imports, as a user would see it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import statistics
+import sys
+import time
+from typing import Any
+
+T0 = float(os.environ.get("W2T_BENCH_T0", time.time()))
+
+
+def rss_mb() -> dict[str, float]:
+    out = {}
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key, value = line.split(":", 1)
+                out[key] = round(int(value.split()[0]) / 1024, 1)
+    return {"rss_mb": out.get("VmRSS", 0.0), "peak_rss_mb": out.get("VmHWM", 0.0)}
+
+
+def done(result: dict[str, Any]) -> None:
+    print(json.dumps(result), flush=True)
+    sys.stdout.flush()
+    os._exit(0)  # skip teardown: only the measurement matters here
+
+
+def first_paint_probe(widget: Any, ready: Any, on_paint: Any) -> Any:
+    """Calls on_paint() once `widget` has painted while ready() is true."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class Probe(QObject):
+        fired = False
+
+        def eventFilter(self, obj: Any, event: Any) -> bool:
+            if not self.fired and event.type() == QEvent.Type.Paint and ready():
+                self.fired = True
+                QTimer.singleShot(0, on_paint)  # after this paint completes
+            return False
+
+    probe = Probe()
+    widget.installEventFilter(probe)
+    return probe
+
+
+def bare() -> None:
+    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+
+    app = QApplication(sys.argv[:1])
+    w = QMainWindow()
+    w.setWindowTitle("bare")
+    w.setCentralWidget(QLabel("hello"))
+    w.resize(1280, 800)
+
+    def painted() -> None:
+        done({"first_paint_s": time.time() - T0, **rss_mb()})
+
+    probe = first_paint_probe(w.centralWidget(), lambda: True, painted)
+    w.show()
+    _ = probe
+    app.exec()
+
+
+def app_run(data_dir: str, full: bool) -> None:
+    from app.ui.main import build, parse_args
+
+    qapp, loop, ctrl = build(parse_args(["--data-dir", data_dir, "--theme", "light"]))
+    w = ctrl.window
+    result: dict[str, Any] = {}
+    keep: list[Any] = []
+
+    async def measure() -> None:
+        from bench.ui.dataset import BIG_LEAD, BIG_SID
+
+        engine = ctrl.engine
+        assert engine is not None
+        opens, open_base, searches, search_base = [], [], [], []
+        for k in range(7):
+            w.open_lead(f"lead{k + 1}")  # something else first, so each open is fresh
+            while w.thread_model.conversation_sid != f"CH{k + 1}" or not w.thread_model.rowCount():
+                await asyncio.sleep(0.005)
+            await asyncio.sleep(0.05)
+            painted = loop.create_future()
+            probe = first_paint_probe(
+                w.pane.view.viewport(),
+                lambda: (
+                    w.thread_model.conversation_sid == BIG_SID and w.thread_model.rowCount() > 0
+                ),
+                lambda f=painted: f.done() or f.set_result(time.perf_counter()),
+            )
+            t = time.perf_counter()
+            w.open_lead(BIG_LEAD)
+            opens.append(await painted - t)
+            w.pane.view.viewport().removeEventFilter(probe)
+            t = time.perf_counter()
+            await engine.thread(BIG_SID, limit=200)
+            open_base.append(time.perf_counter() - t)
+        for q in [
+            "tacoma",
+            "warranty",
+            "Customer 04217",
+            "saturday delivery",
+            "plank",
+            "+1312",
+            "financing",
+        ]:
+            w.search.clear()
+            await asyncio.sleep(0.05)
+            painted = loop.create_future()
+            probe = first_paint_probe(
+                w.results_view.viewport(),
+                lambda q=q: w.search_model.query == q and w.search_model.rowCount() > 0,
+                lambda f=painted: f.done() or f.set_result(time.perf_counter()),
+            )
+            w.search.blockSignals(True)
+            w.search.setText(q)
+            w.search.blockSignals(False)
+            w.list_stack.setCurrentWidget(w.results_view)
+            t = time.perf_counter()
+            w.search_model.search(q)  # what the debounce timer fires
+            searches.append(await asyncio.wait_for(painted, 10) - t)
+            w.results_view.viewport().removeEventFilter(probe)
+            t = time.perf_counter()
+            await engine.search(q, limit=50)
+            search_base.append(time.perf_counter() - t)
+        result.update(
+            {
+                "open_big_ms": [round(x * 1000, 2) for x in opens],
+                "open_big_query_only_ms": [round(x * 1000, 2) for x in open_base],
+                "search_ms": [round(x * 1000, 2) for x in searches],
+                "search_query_only_ms": [round(x * 1000, 2) for x in search_base],
+                "after_use": rss_mb(),
+            }
+        )
+        t = time.perf_counter()
+        ctrl.quit()
+        result["quit_started"] = t
+
+    def painted() -> None:
+        result.update(
+            {
+                "first_paint_s": time.time() - T0,
+                **rss_mb(),
+                "rows": w.leads_model.rowCount(),
+                "total": w.leads_model.total,
+            }
+        )
+        if full:
+            keep.append(asyncio.ensure_future(measure()))
+        else:
+            done(result)
+
+    probe = first_paint_probe(
+        w.leads_view.viewport(), lambda: w.leads_model.rowCount() > 0, painted
+    )
+    with loop:
+        loop.run_until_complete(ctrl.run())
+    result["quit_s"] = round(
+        time.perf_counter() - result.pop("quit_started", time.perf_counter()), 3
+    )
+    _ = qapp, probe
+    done(result)
+
+
+def stall(data_dir: str, n_changes: int) -> None:
+    from PySide6.QtCore import Qt, QTimer
+
+    from app.sandbox.servers import UvicornThread
+    from app.sync.api import SyncState
+    from app.ui.main import build, parse_args
+    from tests.sync.fake_relay import FakeRelay, change, conv_data, lead_data, msg_data
+
+    relay = FakeRelay()
+    server = UvicornThread(relay.app).start()
+    with open(os.path.join(data_dir, "profiles.json"), encoding="utf-8") as f:
+        profiles = json.load(f)
+    profiles["profiles"][0]["relay_url"] = server.url
+    profiles["last"] = f"{server.url}|S1"
+    with open(os.path.join(data_dir, "profiles.json"), "w", encoding="utf-8") as f:
+        json.dump(profiles, f)
+    qapp, loop, ctrl = build(parse_args(["--data-dir", data_dir, "--theme", "light"]))
+    w = ctrl.window
+    beats: list[float] = []
+    interval_ms = 5
+    timer = QTimer()
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.setInterval(interval_ms)
+    timer.timeout.connect(lambda: beats.append(time.perf_counter()))
+    result: dict[str, Any] = {"interval_ms": interval_ms, "changes": n_changes}
+    keep: list[Any] = []
+
+    def gaps(start: float, end: float) -> list[float]:
+        xs = [b for b in beats if start <= b <= end]
+        return [(b - a) * 1000 for a, b in itertools.pairwise(xs)]
+
+    async def scenario() -> None:
+        engine = ctrl.engine
+        while engine is None or engine.status().state is not SyncState.ONLINE:
+            await asyncio.sleep(0.05)
+            engine = ctrl.engine
+        while w.leads_model.rowCount() == 0:
+            await asyncio.sleep(0.05)
+        timer.start()
+        idle_start = time.perf_counter()
+        await asyncio.sleep(3.0)
+        idle_end = time.perf_counter()
+        changes: list[dict[str, Any]] = []
+        i = 0
+        while len(changes) < n_changes:
+            sid = f"CHs{i}"
+            changes.append(change("conversation", conv_data(sid, unread=1, at=1e6 + i)))
+            changes.append(
+                change(
+                    "lead",
+                    lead_data(
+                        f"leads{i}",
+                        sid,
+                        name=f"Stream {i}",
+                        phone=f"+1773{5550000 + i:07d}",
+                        at=1e6 + i,
+                    ),
+                )
+            )
+            for j in range(8):
+                changes.append(
+                    change("message", msg_data(f"IMs{i}x{j}", sid, f"live {i} {j}", at=1e6 + i + j))
+                )
+            i += 1
+        changes = changes[:n_changes]
+        base_cursor = len(relay.log)
+        busy_start = time.perf_counter()
+        relay.publish(*changes)
+        target = str(base_cursor + len(changes))
+        while engine.status().cursor != target:
+            await asyncio.sleep(0.02)
+        applied = time.perf_counter()
+        await asyncio.sleep(1.0)  # let the inbox and locations refresh after the last batch
+        busy_end = time.perf_counter()
+        timer.stop()
+        idle, busy = gaps(idle_start, idle_end), gaps(busy_start, busy_end)
+        result.update(
+            {
+                "apply_s": round(applied - busy_start, 2),
+                "busy_max_gap_ms": round(max(busy), 1),
+                "busy_p99_gap_ms": round(sorted(busy)[int(len(busy) * 0.99)], 1),
+                "idle_max_gap_ms": round(max(idle), 1),
+                "idle_p99_gap_ms": round(sorted(idle)[int(len(idle) * 0.99)], 1),
+                "beats_busy": len(busy),
+                "beats_idle": len(idle),
+                "inbox_total_after": w.leads_model.total,
+                **rss_mb(),
+            }
+        )
+        ctrl.quit()
+
+    def start() -> None:
+        keep.append(asyncio.ensure_future(scenario()))
+
+    QTimer.singleShot(0, start)
+    with loop:
+        loop.run_until_complete(ctrl.run())
+    server.stop()
+    _ = qapp, statistics
+    done(result)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("mode", choices=["bare", "app", "stall"])
+    p.add_argument("--data-dir")
+    p.add_argument("--full", action="store_true")
+    p.add_argument("--changes", type=int, default=10_000)
+    a = p.parse_args()
+    if a.mode == "bare":
+        bare()
+    elif a.mode == "app":
+        app_run(a.data_dir, a.full)
+    else:
+        stall(a.data_dir, a.changes)
+
+
+if __name__ == "__main__":
+    main()
