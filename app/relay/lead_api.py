@@ -62,7 +62,7 @@ async def _json_body(request: Request, *, optional: bool = False) -> Any:
         raise ApiError(400, "invalid_request", "Body is NONEXISTANT - a JSON body is required")
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: RecursionError
         raise ApiError(400, "invalid_request", "Body is INVALID - not valid JSON") from None
 
 
