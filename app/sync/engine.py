@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -108,6 +109,7 @@ class SyncEngine:
         self._last_error: str | None = None
         self._cursor: str | None = None
         self._last_synced_at: datetime | None = None
+        self._lock_fd: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -121,7 +123,13 @@ class SyncEngine:
         if self._db is not None:
             return
         self._stopping = False
-        self._db = await Database.open_async(self.data_dir)
+        self._lock_fd = _lock_store(self.data_dir)
+        try:
+            self._db = await Database.open_async(self.data_dir)
+        except BaseException:
+            _unlock_store(self._lock_fd)
+            self._lock_fd = None
+            raise
         requeued = await self.db.writer.run(store.requeue_inflight)
         if requeued:
             log.info("requeued %d outbox rows that were in flight", requeued)
@@ -161,6 +169,8 @@ class SyncEngine:
             with contextlib.suppress(Exception):
                 await db.writer.run(store.requeue_inflight)
             await asyncio.to_thread(db.close)
+        _unlock_store(self._lock_fd)
+        self._lock_fd = None
         self._caught_up.clear()
         self._set_state(SyncState.STOPPED)
 
@@ -568,6 +578,32 @@ class SyncEngine:
                        base={k: now_values[k] for k in patch if k in now_values})
         await self.db.writer.run(store.update_payload, row.outbox_id, payload)
         await self.db.writer.run(store.mark_retry, row.outbox_id, 0.0, "rebased after 412")
+
+
+def _lock_store(data_dir: Path) -> int | None:
+    """One running engine per store: two would deliver one outbox out of order.
+
+    An advisory lock the OS drops when the process dies, so a crash never leaves
+    the store locked. (`web2text-sync send`/`status` do not take it.)
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: single-instance is the app's job
+        return None
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(data_dir / "engine.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise EngineError("store_in_use",
+                          f"another engine is already running on {data_dir}") from None
+    return fd
+
+
+def _unlock_store(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)  # closing the descriptor releases the flock
 
 
 def _enqueue_update(conn: Any, lead_id: str, kwargs: dict[str, Any]) -> str:

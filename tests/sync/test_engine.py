@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from app.sync.api import (
     ChangesApplied,
     InboundMessages,
@@ -318,3 +320,20 @@ async def test_key_still_in_progress_on_the_relay_is_retried_not_failed(
     await engine.send_message("CH0", "after a crash")
     assert await engine.wait_idle(10)
     assert relay.sent == [("CH0", "after a crash")] and rec.of(OutboxItemFailed) == []
+
+
+async def test_one_engine_per_store(tmp_path: Path) -> None:
+    from app.sync.api import EngineError
+    from app.sync.engine import SyncEngine
+
+    first = SyncEngine(tmp_path / "s")
+    await first.start()
+    second = SyncEngine(tmp_path / "s")
+    try:
+        with pytest.raises(EngineError) as err:
+            await second.start()
+        assert err.value.reason == "store_in_use"
+    finally:
+        await first.stop()
+    await second.start()  # free again once the first stopped
+    await second.stop()
