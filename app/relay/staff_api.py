@@ -283,7 +283,7 @@ async def stream(
 def _parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: RecursionError
         raise ApiError(400, "invalid_json", "The body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_request", "The body must be a JSON object")
