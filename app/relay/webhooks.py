@@ -513,7 +513,7 @@ async def check_opt_in_status(request: Request, principal: OptInKey) -> JSONResp
     raw = await request.body()
     try:
         body = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: RecursionError
         raise ApiError(400, "invalid_request", "Body is INVALID - not valid JSON") from None
     if not isinstance(body, dict) or "PhoneNumber" not in body:
         raise ApiError(400, "invalid_request", "PhoneNumber is NONEXISTANT - required")
