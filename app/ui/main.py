@@ -107,21 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     except DemoUnavailable as exc:
         print(f"web2text: {exc}", file=sys.stderr)
         code = 2
-    # Destroy the Qt objects while the QApplication still exists: left to interpreter
-    # finalization, PySide6 may free them in an order that aborts the process.
+    # Destroy the Qt objects while the QApplication still exists, rather than leaving
+    # the order to interpreter finalization.
     tick.stop()
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     del tick, loop
     gc.collect()
     _qapp.shutdown()
-    # Everything is closed by now (engine stopped, SQLite closed, tasks cancelled). Skip
-    # interpreter finalization: PySide6 6.12 can abort there ("none_dealloc") while
-    # collecting wrappers, which would turn a clean quit into exit code 134.
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    return code
 
 
 if __name__ == "__main__":
