@@ -178,14 +178,14 @@ class AppController(QObject):
             from app.ui.signin import normalize_relay_url
 
             profile = self._profile_from(normalize_relay_url(opts.relay_url), info)
-            self._store_key(profile, token)
+            await self._store_key(profile, token)
             await self.start_engine(profile, token)
             return True
         last = self.profiles.last_used()
         if opts.relay_url and (last is None or last.relay_url != opts.relay_url.rstrip("/")):
             return await self._ask_sign_in(relay_url=opts.relay_url)
         if last is not None:
-            key = self.secrets.get(last) or token or None
+            key = await asyncio.to_thread(self.secrets.get, last) or token or None
             if key:
                 await self.start_engine(last, key)
                 return True
@@ -201,9 +201,10 @@ class AppController(QObject):
         self.profiles.save(profile)
         return profile
 
-    def _store_key(self, profile: Profile, key: str) -> None:
+    async def _store_key(self, profile: Profile, key: str) -> None:
+        # keyring backends talk D-Bus / the OS store synchronously: off the Qt thread
         try:
-            self.secrets.put(profile, key)
+            await asyncio.to_thread(self.secrets.put, profile, key)
         except KeyringUnavailable as exc:
             self.secrets.remember_for_session(profile, key)
             self.window.show_notice("Key not saved", str(exc), None, None)
@@ -242,7 +243,7 @@ class AppController(QObject):
             return False
         url, key, info = done.result()  # type: ignore[misc]
         profile = self._profile_from(url, info)
-        self._store_key(profile, key)
+        await self._store_key(profile, key)
         await self.start_engine(profile, key)
         self.lock_screen.hide()
         return True
@@ -352,7 +353,7 @@ class AppController(QObject):
         self.tasks.spawn(self._switch(profile))
 
     async def _switch(self, profile: Profile) -> None:
-        key = self.secrets.get(profile)
+        key = await asyncio.to_thread(self.secrets.get, profile)
         if not key:
             await self._ask_sign_in(
                 relay_url=profile.relay_url, switch=True, note=f"Sign in as {profile.staff_name}."

@@ -392,3 +392,46 @@ def test_many_void_qt_calls_do_not_kill_the_process(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0 and "alive" in proc.stdout, proc.stderr[-1000:]
+
+
+def test_without_keyring_the_key_is_kept_for_the_session_with_a_notice(
+    tmp_path: Path, qtbot: Any, loop: Any, run: Any
+) -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        ctrl = make_controller(tmp_path, {})
+        ctrl.window.show()
+        p = Profile("s1", "Ann", "https://relay.example.com")
+        run(ctrl._store_key(p, "session-key"))
+        assert ctrl.window.notice.isVisible()
+        assert "W2T_TOKEN" in ctrl.window.notice.label.text()
+        assert ctrl.secrets.get(p) == "session-key"
+        assert "session-key" not in "".join(f.read_text() for f in tmp_path.glob("*.json"))
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_theme_follows_light_and_dark(qapp: QApplication) -> None:
+    from PySide6.QtGui import QPalette
+
+    from app.ui import theme
+
+    manager = theme.ThemeManager(qapp, force="dark")
+    try:
+        assert theme.current().dark
+        assert (
+            qapp.palette().color(QPalette.ColorRole.Window).name().lower()
+            == theme.DARK.window.lower()
+        )
+        assert theme.DARK.surface in qapp.styleSheet()
+        manager._force = "light"
+        manager.apply()
+        assert not theme.current().dark
+        assert (
+            qapp.palette().color(QPalette.ColorRole.Window).name().lower()
+            == theme.LIGHT.window.lower()
+        )
+    finally:
+        manager._force = "light"
+        manager.apply()
