@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -248,7 +249,12 @@ def _open_conversation(
 async def main_async(args: argparse.Namespace) -> list[Figure]:
     seconds = min(float(args.seconds), MAX_SECONDS)
     figures: list[Figure] = []
-    with dynamodb_local() as endpoint:
+    local = (
+        contextlib.nullcontext(args.dynamodb_endpoint)
+        if args.dynamodb_endpoint
+        else dynamodb_local()
+    )
+    with local as endpoint:
         prefix = "TESTBENCH" + uuid.uuid4().hex[:6].upper()
         settings = init_tables(endpoint, prefix)
         bare_table = f"{prefix}_Bare"
@@ -441,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
         "--conversations", type=int, default=8, help="conversations the webhooks are spread over"
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--dynamodb-endpoint", help="use this DynamoDB Local instead of starting one"
+    )
     parser.add_argument(
         "--profile", type=Path, help="directory for py-spy collapsed stacks of the relay"
     )
