@@ -154,7 +154,7 @@ class LeadService:
                 "the location does not belong to this retailer",
                 ErrorReason.LOCATION_NOT_IN_RETAILER,
             )
-        if not location.web2text_number:
+        if not location.web2text_number or not _usable_number(location.web2text_number):
             raise _invalid(
                 "LocationId",
                 INVALID,
@@ -665,6 +665,17 @@ def _error_info(exc: BaseException) -> dict[str, Any]:
     if codes:
         info["Codes"] = list(codes)
     return info
+
+
+def _usable_number(number: str) -> bool:
+    """Other systems write the directory too: a malformed number cannot reach Twilio."""
+    from app.core.phones import PhoneError, parse_phone
+
+    try:
+        parse_phone(number)
+    except PhoneError:
+        return False
+    return True
 
 
 def _dec(value: float) -> Any:
