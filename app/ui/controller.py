@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
@@ -34,7 +35,7 @@ EngineFactory = Callable[[Profile, str, Path], Engine]
 def default_engine_factory(profile: Profile, key: str, data_dir: Path) -> Engine:
     from app.sync.engine import SyncEngine
 
-    return SyncEngine(data_dir=data_dir, relay_url=profile.relay_url, token=key)  # type: ignore[return-value]
+    return SyncEngine(data_dir=data_dir, relay_url=profile.relay_url, token=key)
 
 
 @dataclass
@@ -185,9 +186,10 @@ class AppController(QObject):
         if opts.relay_url and (last is None or last.relay_url != opts.relay_url.rstrip("/")):
             return await self._ask_sign_in(relay_url=opts.relay_url)
         if last is not None:
-            key = await asyncio.to_thread(self.secrets.get, last) or token or None
-            if key:
-                await self.start_engine(last, key)
+            stored: str | None = await asyncio.to_thread(self.secrets.get, last)
+            chosen = stored or token or None
+            if chosen:
+                await self.start_engine(last, chosen)
                 return True
             return await self._ask_sign_in(
                 relay_url=last.relay_url,
@@ -232,9 +234,10 @@ class AppController(QObject):
         dlg.signedIn.connect(ok)
         dlg.rejected.connect(cancelled)
         dlg.open()
-        quit_wait = asyncio.ensure_future(self._quit.wait())
+        quit_wait: asyncio.Future[bool] = asyncio.ensure_future(self._quit.wait())
         try:
-            await asyncio.wait([done, quit_wait], return_when=asyncio.FIRST_COMPLETED)
+            waiters: list[asyncio.Future[Any]] = [done, quit_wait]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
             quit_wait.cancel()
             self.signin = None

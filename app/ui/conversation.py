@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -81,8 +81,8 @@ class ThreadView(QListView):
         item = self.currentIndex().data(ROW_ROLE)
         return item.message if isinstance(item, MessageItem) else None
 
-    def _menu(self, pos: object) -> None:
-        index = self.indexAt(pos)  # type: ignore[arg-type]
+    def _menu(self, pos: QPoint) -> None:
+        index = self.indexAt(pos)
         item = index.data(ROW_ROLE)
         if not isinstance(item, MessageItem):
             return
@@ -99,7 +99,7 @@ class ThreadView(QListView):
                 discard = QAction("Discard", menu)
                 discard.triggered.connect(lambda: self.discardRequested.emit(m))
                 menu.addAction(discard)
-        menu.popup(self.viewport().mapToGlobal(pos))  # type: ignore[arg-type]
+        menu.popup(self.viewport().mapToGlobal(pos))
 
     def keyPressEvent(self, event: object) -> None:
         from PySide6.QtGui import QKeyEvent

@@ -80,8 +80,8 @@ class LeadDelegate(QStyledItemDelegate):
             return
         t = theme.current()
         now = self.now or fmt.now_utc()
-        r = option.rect  # type: ignore[attr-defined]
-        state = option.state  # type: ignore[attr-defined]
+        r = option.rect
+        state = option.state
         p.save()
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         if state & QStyle.StateFlag.State_Selected:
@@ -92,7 +92,7 @@ class LeadDelegate(QStyledItemDelegate):
         p.setPen(t.color("border"))
         p.drawLine(r.left() + 64, r.bottom(), r.right(), r.bottom())
 
-        base = option.font  # type: ignore[attr-defined]
+        base = option.font
         # avatar
         av = QRect(r.left() + 14, r.top() + 14, 38, 38)
         color = QColor(AVATAR_COLORS[zlib.crc32(row.lead_id.encode()) % len(AVATAR_COLORS)])
@@ -204,15 +204,15 @@ class SearchDelegate(QStyledItemDelegate):
         if hit is None:
             return
         t = theme.current()
-        r = option.rect  # type: ignore[attr-defined]
+        r = option.rect
         p.save()
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        if option.state & QStyle.StateFlag.State_Selected:  # type: ignore[attr-defined]
+        if option.state & QStyle.StateFlag.State_Selected:
             p.fillRect(r, t.color("selection"))
             p.fillRect(QRect(r.left(), r.top(), 3, r.height()), t.color("accent"))
         p.setPen(t.color("border"))
         p.drawLine(r.left() + 14, r.bottom(), r.right(), r.bottom())
-        base = option.font  # type: ignore[attr-defined]
+        base = option.font
         p.setFont(_font(base, bold=True))
         p.setPen(t.color("text"))
         head = QRect(r.left() + 14, r.top() + 8, r.width() - 28, 20)
@@ -308,7 +308,7 @@ class BubbleDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         item = index.data(ROW_ROLE)
-        width = option.rect.width() or 600  # type: ignore[attr-defined]
+        width = option.rect.width() or 600
         view = self.parent()
         if hasattr(view, "viewport"):
             width = view.viewport().width()  # type: ignore[union-attr]
@@ -316,7 +316,7 @@ class BubbleDelegate(QStyledItemDelegate):
             return QSize(width, 40)
         if not isinstance(item, MessageItem):
             return QSize(width, 0)
-        lay = self.layout(QRect(0, 0, width, 0), item.message, item.show_author, option.font)  # type: ignore[attr-defined]
+        lay = self.layout(QRect(0, 0, width, 0), item.message, item.show_author, option.font)
         return QSize(width, lay.height)
 
     def author_text(self, m: ThreadMessage) -> str:
@@ -341,8 +341,8 @@ class BubbleDelegate(QStyledItemDelegate):
     def paint(self, p: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         item = index.data(ROW_ROLE)
         t = theme.current()
-        r: QRect = option.rect  # type: ignore[attr-defined]
-        base: QFont = option.font  # type: ignore[attr-defined]
+        r: QRect = option.rect
+        base: QFont = option.font
         p.save()
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         if isinstance(item, DayItem):
@@ -387,7 +387,7 @@ class BubbleDelegate(QStyledItemDelegate):
         if (
             option.state & QStyle.StateFlag.State_HasFocus
             or option.state & QStyle.StateFlag.State_Selected
-        ):  # type: ignore[attr-defined]
+        ):
             p.setPen(t.color("accent"))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRoundedRect(lay.bubble.adjusted(-2, -2, 2, 2), 16, 16)
@@ -430,9 +430,9 @@ class BubbleDelegate(QStyledItemDelegate):
 
     def editorEvent(
         self, event: QEvent, model: object, option: QStyleOptionViewItem, index: Index
-    ) -> bool:  # type: ignore[override]
+    ) -> bool:
         if event.type() == QEvent.Type.MouseButtonRelease and isinstance(event, QMouseEvent):
-            rect = self.retry_rect(option.rect, index, option.font)  # type: ignore[attr-defined]
+            rect = self.retry_rect(option.rect, index, option.font)
             pos: QPoint = event.position().toPoint()
             if rect is not None and rect.contains(pos):
                 item = index.data(ROW_ROLE)
@@ -442,4 +442,4 @@ class BubbleDelegate(QStyledItemDelegate):
 
 
 def palette_color(option: QStyleOptionViewItem, role: QPalette.ColorRole) -> QColor:
-    return option.palette.color(role)  # type: ignore[attr-defined]
+    return option.palette.color(role)

@@ -156,8 +156,8 @@ class LeadPanel(QScrollArea):
         )
         if lead.status == "CLOSED":
             rows.append(("Closed", lead.close_reason or "Closed"))
-        for label, value in rows:
-            key = QLabel(label)
+        for caption, value in rows:
+            key = QLabel(caption)
             key.setObjectName("Muted")
             self.info.addRow(key, _value(value))
 

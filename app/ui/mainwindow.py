@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
@@ -399,7 +400,7 @@ class MainWindow(QMainWindow):
             self.set_status(engine.status())
             self.reload_locations()
 
-    def _bridge_slots(self) -> list[tuple[object, Callable[..., None]]]:
+    def _bridge_slots(self) -> list[tuple[Any, Callable[..., None]]]:
         assert self.bridge is not None
         b = self.bridge
         return [
@@ -627,8 +628,8 @@ class MainWindow(QMainWindow):
                 self.leads_view.viewport().update()
         self._update_composer_context(lead)
         if open_thread and lead.conversation_sid:
-            row = self.leads_model.row_at(self.leads_model.index_of(lead_id))
-            if row is None or row.unread:
+            shown = self.leads_model.row_at(self.leads_model.index_of(lead_id))
+            if shown is None or shown.unread:
                 await self._mark_read(lead.conversation_sid)
 
     async def _mark_read(self, conversation_sid: str) -> None:
