@@ -233,6 +233,9 @@ def create_app(settings: Settings, *, twilio_client: Any = None) -> FastAPI:
         finally:
             if workers is not None:
                 workers.stop()
+            leads = ctx.extras.get("leads")
+            if leads is not None:  # queued lead work is resumed by the sweeper anyway
+                leads.executor.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
         title="Web2Text relay",

@@ -153,7 +153,10 @@ def _register(
 async def _create(request: Request, principal: Principal) -> Callable[[], Any]:
     body = await _json_body(request)
     lead_id = request.path_params["LeadId"]
-    return lambda: service(request.app.state.ctx).create(lead_id, body, principal)
+    key = request.headers.get("idempotency-key")
+    return lambda: service(request.app.state.ctx).create(
+        lead_id, body, principal, idempotency_key=key
+    )
 
 
 async def _sync(request: Request, principal: Principal) -> Callable[[], Any]:

@@ -104,7 +104,9 @@ class LeadService:
 
     # ------------------------------------------------------------------ create
 
-    def create(self, raw_id: str, body: Any, principal: Principal) -> store.Item:
+    def create(
+        self, raw_id: str, body: Any, principal: Principal, *, idempotency_key: str | None = None
+    ) -> store.Item:
         lead_id = self._lead_id(raw_id)
         try:
             req = parse_create_request(lead_id, body)
@@ -113,6 +115,16 @@ class LeadService:
         if not principal.may_access_retailer(req.retailer_id):
             raise ApiError(403, "forbidden", "API key is not authorized for this retailer")
         existing = store.get_lead(self.tables, lead_id)
+        if (
+            existing is not None
+            and idempotency_key
+            and existing.get("CreateIdempotencyKey") == idempotency_key
+        ):
+            # The same request retried after a crash that lost its first answer:
+            # answer the lead, and make sure its processing goes on.
+            if existing.get("PendingShard") == PENDING:
+                self.submit(lead_id)
+            return store.lead_state(existing)
         decision = check_handler(
             LeadHandler.CREATE, LeadStatus(existing["Status"]) if existing else None
         )
@@ -198,6 +210,8 @@ class LeadService:
             "OptedOut": False,
             "Progress": {},
         }
+        if idempotency_key:
+            item["CreateIdempotencyKey"] = idempotency_key[:255]
         if req.sync_immediately:
             item.update(
                 PendingShard=PENDING, PendingAt=_lease_until(self._lease_s()), PendingOp="create"

@@ -491,3 +491,38 @@ def test_admin_bulk(relay: RelayHandle, seed: Seed) -> None:
 def test_directory_versioning(relay: RelayHandle, seed: Seed) -> None:
     loc = directory.get_location(tables_for(relay), seed.location_id)
     assert loc is not None and loc.version >= 1
+
+
+def test_create_retried_after_lost_answer(relay: RelayHandle, seed: Seed) -> None:
+    """The first attempt stored the lead but its idempotency record was lost (the
+    process died before completing it): the retry with the same key answers 200."""
+    lead_id = new_id()
+    key = "retry-" + lead_id
+    r1 = post(
+        relay,
+        f"/Lead/{lead_id}/create",
+        seed.lead_key,
+        body(seed),
+        headers={"idempotency-key": key},
+    )
+    assert r1.status_code == 200
+    idem = relay.tables.idempotency
+    for item in idem.scan()["Items"]:
+        if key in str(item["Key"]):
+            idem.delete_item(Key={"Key": item["Key"]})
+    r2 = post(
+        relay,
+        f"/Lead/{lead_id}/create",
+        seed.lead_key,
+        body(seed),
+        headers={"idempotency-key": key},
+    )
+    assert r2.status_code == 200 and r2.json()["LeadId"] == lead_id
+    r3 = post(
+        relay,
+        f"/Lead/{lead_id}/create",
+        seed.lead_key,
+        body(seed),
+        headers={"idempotency-key": "another-key"},
+    )
+    assert r3.status_code == 409

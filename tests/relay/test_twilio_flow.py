@@ -724,3 +724,50 @@ def test_sweeper_two_instances_resume_once(
         assert len([b for b in bodies(sim, phone) if b.startswith("Hi Robin")]) == 1
     finally:
         other.stop()
+
+
+def test_simulator_duplicates_and_reorders_webhooks(
+    relay: RelayHandle, sim: SimHandle, seed: Seed
+) -> None:
+    phone = new_phone()
+    lead_id = create(relay, seed, phone)
+    sid = sid_of(synced(relay, seed, lead_id))
+    sim.wait_idle()
+    conv = store.get_conversation(relay.tables, sid)
+    assert conv is not None
+    r = httpx.post(
+        sim.url + "/_sim/faults",
+        json={"webhook_duplicate_rate": 1.0, "webhook_reorder_rate": 0.5, "seed": 3},
+    )
+    assert r.status_code == 200
+    try:
+        for text in ("one", "two", "three"):
+            httpx.post(
+                sim.url + "/_sim/inbound",
+                json={"from": phone, "to": conv["CustomerProxy"], "body": text},
+            )
+        sim.wait_idle(timeout=20)
+    finally:
+        httpx.post(sim.url + "/_sim/faults", json={})
+    msgs = [m for m in store.list_messages(relay.tables, sid) if m["AuthorKind"] == "customer"]
+    assert sorted(m["Body"] for m in msgs) == ["one", "three", "two"]
+    after = store.get_conversation(relay.tables, sid)
+    assert after is not None and after["UnreadCount"] == 3
+    lead = store.get_lead(relay.tables, lead_id)
+    assert lead is not None and len([a for a in lead["Activity"] if a["kind"] == "inbound"]) == 3
+
+
+def test_logs_mask_phones_and_never_show_keys(
+    relay: RelayHandle, seed: Seed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    phone = new_phone()
+    capsys.readouterr()
+    create(relay, seed, phone)
+    httpx.get(relay.url + "/Lead/x/status", headers={"Authorization": "Bearer secret-key-123"})
+    logging.getLogger("app.relay.test").info("texting %s", phone, extra={"to": phone})
+    out = capsys.readouterr().err
+    assert '"logger": "app.relay.test"' in out and '"request_id"' in out
+    assert phone not in out and "secret-key-123" not in out and seed.lead_key not in out
+    assert f"***-**{phone[-2:]}" in out
