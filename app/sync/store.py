@@ -75,10 +75,16 @@ def parse_ts(value: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+_UTC_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?(?:Z|\+00:00)")
+
+
 def norm_ts(value: Any) -> str | None:
     """Timestamps are stored as UTC ISO text so that they sort as strings."""
     if value is None or value == "":
         return None
+    if isinstance(value, str) and _UTC_Z.fullmatch(value):
+        # already UTC in the canonical shape (the relay's own format): no parsing
+        return value if value[-1] != "Z" else value[:-1] + "+00:00"
     if isinstance(value, datetime):
         dt = value
     else:
@@ -339,7 +345,8 @@ def _apply_messages(
         if row is None:
             # the key is kept only on our own rows: the relay may reuse one key on
             # several messages it writes (e.g. a lead's greeting and store notice)
-            inserts.append(_message_insert(d, sid, str(ULID()), None, status, version))
+            # a mirrored message's local id is its SID (unique already; no ULID to make)
+            inserts.append(_message_insert(d, sid, sid, None, status, version))
             result.message_sids.add(sid)
             if str(_g(d, "authorKind", "author_kind")) == "customer":
                 new_customer.append(d)
