@@ -415,12 +415,22 @@ def _start(
     # The pool is loaded when the relay starts, so the directory comes first.
     relay_app = create_app(settings)
     _quiet_logs()  # again: create_app configures the relay's own log handler
-    relay = UvicornThread(relay_app, port=port, timeout_graceful_shutdown=2)
+    relay = UvicornThread(relay_app, port=port, timeout_graceful_shutdown=5)
     relay.start()
     stops.append(lambda: relay.stop(timeout=5))
-    # Stop the simulator before the relay, or its last webhooks hit a closed port.
-    stops.remove(sim.stop)
-    stops.append(sim.stop)
+
+    def drain() -> None:
+        # Runs after the world stopped and before the relay stops: the relay's
+        # lead processing still needs the simulator and DynamoDB, and the
+        # simulator's last webhooks still need the relay.
+        with contextlib.suppress(TimeoutError):
+            sim.wait_idle(3.0)
+        # What is cut off now (a history text still on its way when the user
+        # quits) does not matter any more: keep tracebacks of it off the terminal.
+        for name in ("app.sandbox.twilio_sim", "uvicorn.error", "app.relay"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+    stops.append(drain)
     sim.set_webhook_url(f"{relay_url}/TwilioWebhooks/onIncomingMessage")
 
     handle = DemoHandle(

@@ -134,6 +134,16 @@ def test_one_customer_texts_stop(demo: DemoHandle) -> None:
     wait_for(lambda: quitter.opted_out, 30, "the STOP")
     stop = [r for r in sim.state.inbound_log if r["from"] == quitter.customer]
     assert stop[-1]["body"] == "STOP" and stop[-1]["opt_out_type"] == "STOP"
+    # The relay closes the customer's lead once the simulator's webhook lands.
+    lead_id = quitter.leads[0].lead_id
+
+    def closed() -> bool:
+        state = _get(demo, f"/Lead/{lead_id}/status", demo.lead_key)
+        return bool(state["Status"] == "CLOSED")
+
+    wait_for(closed, 90, "the opted-out lead to close")
+    state = _get(demo, f"/Lead/{lead_id}/status", demo.lead_key)
+    assert state["CloseReason"] == "Participant opted out of text messaging"
 
 
 def test_new_website_leads_keep_arriving(demo: DemoHandle) -> None:
