@@ -85,6 +85,9 @@ class FakeRelay:
         self.reads: list[str] = []
         self.requests: list[str] = []
         self.stream_connections = 0
+        self.last_event_ids: list[str | None] = []  # Last-Event-ID of each stream request
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.send_delay = 0.0  # seconds each accepted send takes (crash tests)
         self.location = {"locationId": LOC, "retailerId": "R1", "name": "Downtown",
                          "web2textNumber": "+13125550100", "version": 1}
@@ -144,6 +147,7 @@ class FakeRelay:
         async def stream(cursor: str | None = None,
                          last_event_id: str | None = Header(None)) -> EventSourceResponse:
             relay.stream_connections += 1
+            relay.last_event_ids.append(last_event_id)
             position = int(last_event_id or cursor or 0)
 
             async def events() -> Any:
@@ -165,8 +169,13 @@ class FakeRelay:
         async def send(sid: str, request: Request,
                        idempotency_key: str = Header(...)) -> JSONResponse:
             body = (await request.json())["body"]
-            if relay.send_delay:
-                await asyncio.sleep(relay.send_delay)
+            relay.in_flight += 1
+            relay.max_in_flight = max(relay.max_in_flight, relay.in_flight)
+            try:
+                if relay.send_delay:
+                    await asyncio.sleep(relay.send_delay)
+            finally:
+                relay.in_flight -= 1
             with relay.lock:
                 if idempotency_key in relay.idem:
                     status, answer = relay.idem[idempotency_key]

@@ -354,3 +354,35 @@ async def test_one_engine_per_store(tmp_path: Path) -> None:
         await first.stop()
     await second.start()  # free again once the first stopped
     await second.stop()
+
+
+async def test_conversations_deliver_in_parallel_each_in_order(
+        fake_relay: Any, engine_factory: Any) -> None:
+    relay, url = fake_relay
+    seed(relay, 4)
+    relay.send_delay = 0.2
+    engine, _ = await engine_factory(url)
+    for i in range(3):
+        for c in range(4):
+            await engine.send_message(f"CH{c}", f"{c}-{i}")
+    t0 = time.monotonic()
+    assert await engine.wait_idle(20)
+    assert relay.max_in_flight >= 3  # several conversations at once …
+    for c in range(4):  # … but one at a time, in order, within each
+        assert [b for conv, b in relay.sent if conv == f"CH{c}"] == [f"{c}-{i}" for i in range(3)]
+    assert time.monotonic() - t0 < 12 * 0.2  # faster than one by one
+
+
+async def test_stream_resumes_with_last_event_id(fake_relay: Any, engine_factory: Any) -> None:
+    relay, url = fake_relay
+    seed(relay)
+    engine, rec = await engine_factory(url)
+    await rec.wait_for(lambda: engine.status().state is SyncState.ONLINE)
+    cursor = engine.status().cursor
+    relay.down = True  # the stream ends; the engine reconnects
+    await rec.wait_for(lambda: engine.status().state is SyncState.OFFLINE)
+    relay.down = False
+    deadline = time.monotonic() + 10
+    while relay.stream_connections < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)  # the relay's counter does not wake the recorder
+    assert relay.last_event_ids[-1] == cursor
