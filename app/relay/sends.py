@@ -18,8 +18,10 @@ relay instances:
    when a previous holder of the key crashed or failed (`taken_over`), we look
    first too.
 5. The message item is stored (keyed by MessageSid, so a duplicate is a no-op),
-   the conversation and its leads are updated, and changes are published; the
-   answer (202 + MessageView) is stored as the key's answer.
+   the conversation and its leads are updated (idempotently: a resumed attempt
+   completes what a crashed one left undone, without doubling anything), and
+   changes are published; the answer (202 + MessageView) is stored as the key's
+   answer.
 
 API-created messages do not fire `onMessageAdded` (no `X-Twilio-Webhook-Enabled`):
 the relay records its own message here; delivery receipts still arrive through
@@ -320,16 +322,25 @@ def record_sent(
     if index is not None:
         item["Index"] = int(index)
     created = store.put_message_if_new(ctx.tables, item)
+    ctx.crash_point("send.after_store")
     stored = item if created else store.get_message(ctx.tables, sid, str(msg.sid)) or item
     view = store.message_view(stored)
-    if not created:
-        return view  # a resumed attempt: the effects below were applied by the first one
+    # The effects below are idempotent and applied on every attempt: an attempt
+    # that crashed after storing the message may not have applied them (a repeated
+    # change of the same version is ignored by every receiver).
     publish(ctx.change_log, locations, "message", str(msg.sid), int(stored.get("Version", 1)), view)
-    stamp = iso(now)
+    sent_at = str(stored.get("CreatedAt") or iso(now))
+    sent_time = _parse_time(sent_at) or now
     preview = body[:PREVIEW_CHARS]
 
-    def touch_conversation(c: dict[str, Any]) -> dict[str, Any]:
-        return {"LastMessageAt": stamp, "LastMessagePreview": preview, "UnreadCount": 0}
+    def touch_conversation(c: dict[str, Any]) -> dict[str, Any] | None:
+        last = _parse_time(c.get("LastMessageAt"))
+        if last is not None and last > sent_time:
+            return None  # a newer message is already the conversation's latest
+        updates = {"LastMessageAt": sent_at, "LastMessagePreview": preview, "UnreadCount": 0}
+        if all(c.get(k) == v for k, v in updates.items()):
+            return None
+        return updates
 
     conv_item = store.update_conversation(ctx.tables, sid, touch_conversation)
     if conv_item is not None:
@@ -342,24 +353,35 @@ def record_sent(
                 int(conv_item.get("Version", 0)),
                 store.conversation_view(conv_item, loc),
             )
+    line = f"{sender.name}: {preview}"
     for lead in leads:
         if lead.get("Status") == "CLOSED":
             continue
 
-        def touch_lead(lead_item: dict[str, Any]) -> dict[str, Any]:
+        def touch_lead(lead_item: dict[str, Any]) -> dict[str, Any] | None:
+            history = list(lead_item.get("Activity") or [])
+            if any(
+                a.get("kind") == "outbound" and a.get("at") == sent_at and a.get("text") == line
+                for a in history
+                if isinstance(a, dict)
+            ):
+                return None  # this message's effects are already there
             current = PipelineStatus(str(lead_item.get("PipelineStatus", "new")))
             nxt = auto_advance(current, PipelineTrigger.OUTBOUND_MESSAGE)
-            history = list(lead_item.get("Activity") or [])
-            history.append(store.activity("outbound", f"{sender.name}: {preview}", stamp))
+            history.append(store.activity("outbound", line, sent_at))
             if nxt != current:
-                history.append(store.activity("pipeline", f"{current.value} → {nxt.value}", stamp))
+                history.append(
+                    store.activity("pipeline", f"{current.value} → {nxt.value}", sent_at)
+                )
             updates: dict[str, Any] = {
-                "LastActivityAt": stamp,
                 "Activity": history[-MAX_ACTIVITY:],
                 "PipelineStatus": nxt.value,
             }
+            last_activity = _parse_time(lead_item.get("LastActivityAt"))
+            if last_activity is None or last_activity < sent_time:
+                updates["LastActivityAt"] = sent_at
             if not lead_item.get("FirstStaffReplyAt"):
-                updates["FirstStaffReplyAt"] = stamp
+                updates["FirstStaffReplyAt"] = sent_at
             return updates
 
         try:

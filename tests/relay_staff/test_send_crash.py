@@ -85,7 +85,7 @@ def _env(
     return env
 
 
-@pytest.mark.parametrize("step", ["send.before_twilio", "send.after_twilio"])
+@pytest.mark.parametrize("step", ["send.before_twilio", "send.after_twilio", "send.after_store"])
 def test_crash_during_send_then_retry_sends_exactly_once(
     dynamodb_endpoint: str, sim: SimHandle, step: str
 ) -> None:
@@ -106,7 +106,7 @@ def test_crash_during_send_then_retry_sends_exactly_once(
     finally:
         crashing.stop()
     created = sim_client(sim).conversations.v1.conversations(conv.sid).messages.list()
-    assert len(created) == (1 if step == "send.after_twilio" else 0)
+    assert len(created) == (0 if step == "send.before_twilio" else 1)
 
     relay = RelayProcess(_env(dynamodb_endpoint, sim, prefix, port), port)
     try:
@@ -128,5 +128,12 @@ def test_crash_during_send_then_retry_sends_exactly_once(
         assert stored is not None and stored["IdempotencyKey"] == f"crash-{step}"
         again = httpx.post(url, json={"body": "See you at noon"}, headers=headers, timeout=20)
         assert again.status_code == 202 and again.json() == view
+        # the effects are complete and not doubled, whatever step the crash hit
+        lead = store.get_lead(tables, conv.lead_id)
+        assert lead is not None and lead["PipelineStatus"] == "contacted"
+        assert lead["FirstStaffReplyAt"]
+        assert [a["kind"] for a in lead["Activity"]].count("outbound") == 1
+        conv_item = store.get_conversation(tables, conv.sid)
+        assert conv_item is not None and conv_item["LastMessagePreview"] == "See you at noon"
     finally:
         relay.stop()
