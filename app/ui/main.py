@@ -58,7 +58,8 @@ def build(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(qapp, QApplication)
     qapp.setApplicationName("Web2Text")
-    qapp.setApplicationDisplayName("Web2Text")
+    # The demo's visible marker: Qt adds the display name to every window title.
+    qapp.setApplicationDisplayName("Web2Text — Demo" if args.demo else "Web2Text")
     qapp.setOrganizationName("Web2Text")
     qapp.setApplicationVersion(app.__version__)
     qapp.setDesktopFileName("web2text")
