@@ -405,6 +405,14 @@ class SyncEngine:
                 self._changed.set()
                 await asyncio.sleep(AUTH_RETRY_SECONDS)
             except (RelayTransientError, RelayFinalError) as exc:
+                if isinstance(exc, RelayFinalError) and exc.status == 403:
+                    # a known key without the staff API (e.g. a website key): the
+                    # user has to provide a staff key, retrying will not help
+                    self._caught_up.clear()
+                    self._set_state(SyncState.AUTH_REQUIRED, f"{exc.reason}: {exc.message}")
+                    self._changed.set()
+                    await asyncio.sleep(AUTH_RETRY_SECONDS)
+                    continue
                 if isinstance(exc, RelayFinalError) and exc.reason == "invalid_cursor":
                     # the relay no longer knows our position (its log was reset):
                     # start over from the beginning; applying is idempotent

@@ -106,3 +106,16 @@ async def test_revoked_key_is_auth_required(relay: tuple[RelayHandle, Seed],
         await rec.wait_for(lambda: engine.status().state is SyncState.AUTH_REQUIRED, timeout=10)
     finally:
         await engine.stop()
+
+
+async def test_a_non_staff_key_is_auth_required(relay: tuple[RelayHandle, Seed],
+                                               tmp_path: Path) -> None:
+    handle, seed = relay
+    engine = fast_engine(tmp_path / "lead-key", handle.url, seed.lead_key)
+    rec = Recorder()
+    engine.add_listener(rec)
+    await engine.start()
+    try:
+        await rec.wait_for(lambda: engine.status().state is SyncState.AUTH_REQUIRED, timeout=10)
+    finally:
+        await engine.stop()
