@@ -155,7 +155,7 @@ def _change_log(request: Request) -> ChangeLog:
 # --------------------------------------------------------------------------- /v1/me
 
 
-@router.get("/me", response_model=StaffView, response_model_by_alias=True)
+@router.get("/me", response_model=StaffView, response_model_by_alias=True, responses=ERRORS)
 async def me(request: Request, staff: Staff) -> JSONResponse:
     """The staff member behind the key and the locations it may see."""
     tables = _ctx(request).tables
@@ -185,7 +185,7 @@ def _visible_locations(request: Request, staff: Principal) -> list[str]:
     return staff_locations(request, staff)
 
 
-@router.get("/changes", response_model=ChangesPage, response_model_by_alias=True)
+@router.get("/changes", response_model=ChangesPage, response_model_by_alias=True, responses=ERRORS)
 async def changes(
     request: Request,
     staff: Staff,
@@ -205,7 +205,10 @@ async def changes(
 @router.get(
     "/stream",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "server-sent events"}},
+    responses={
+        **ERRORS,
+        200: {"content": {"text/event-stream": {}}, "description": "server-sent events"},
+    },
 )
 async def stream(
     request: Request,
