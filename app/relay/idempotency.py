@@ -345,6 +345,7 @@ async def run_idempotent(
     key: str | None,
     request_fingerprint: str,
     call: Callable[[Begin], Awaitable[Response]],
+    remember: Callable[[int], bool] | None = None,
 ) -> Response:
     """Run `call` at most once per (scope, key); repeats get the first answer.
 
@@ -353,7 +354,10 @@ async def run_idempotent(
     stored and replayed (with header `Idempotent-Replayed: true`); after a 5xx or
     an exception the record is abandoned (not deleted): a retry with the same
     key runs again at once, with `taken_over=True`, because the failed attempt
-    may have had its side effect. Without a key `call` simply runs. Errors: 400
+    may have had its side effect. `remember(status)` narrows what is stored
+    (e.g. only 2xx when rejections have no side effect and the client retries
+    them later with the same key): an answer below 500 that is not remembered
+    deletes the record. Without a key `call` simply runs. Errors: 400
     `invalid_idempotency_key`, 422 `idempotency_conflict`, 409
     `idempotency_in_progress` (with Retry-After).
     """
@@ -391,6 +395,9 @@ async def run_idempotent(
         raise
     if response.status_code >= 500:
         await run_in_threadpool(store.abandon, record_key, begin.token)
+        return response
+    if remember is not None and not remember(response.status_code):
+        await run_in_threadpool(store.release, record_key, begin.token)
         return response
     body = _json_body(response)
     if body is _NOT_JSON:

@@ -385,6 +385,9 @@ async def send_message(
         key=idempotency_key,
         request_fingerprint=fingerprint(sid, body),
         call=attempt,
+        # Rejections (closed, opted out, quiet hours) sent nothing: forget them so
+        # the desktop's retry with the same key can succeed later.
+        remember=lambda status: 200 <= status < 300,
     )
     if response.headers.get("idempotent-replayed"):
         metrics.send("replayed")

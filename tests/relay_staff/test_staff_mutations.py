@@ -249,6 +249,15 @@ def test_quiet_hours_apply_only_after_24h_without_contact(
     assert body["reason"] == "quiet_hours"
     allowed_at = datetime.fromisoformat(body["nextAllowedAt"].replace("Z", "+00:00"))
     assert timedelta(0) < allowed_at - datetime.now(UTC) < timedelta(hours=8)
+    # the rejection is not remembered: the same key is retried once it is allowed
+    # (here: the customer writes in, which lifts the quiet hours)
+    a.tables.conversations.update_item(
+        Key={"ConversationSid": stale.sid},
+        UpdateExpression="SET LastInboundAt = :now",
+        ExpressionAttributeValues={":now": datetime.now(UTC).isoformat()},
+    )
+    retry = _send(a, key, stale.sid, "late offer", "k-quiet")
+    assert retry.status_code == 202, retry.text
     fresh = make_conversation(a, sim, seed, location_id=night)  # submitted just now
     assert _send(a, key, fresh.sid, "thanks for your interest", "k-quiet-2").status_code == 202
 
