@@ -42,7 +42,13 @@ from app.relay.auth import Principal, lookup_key, presented_key, require_staff
 from app.relay.changes import DEFAULT_LIMIT, MAX_LIMIT, ChangeLog, InvalidCursor
 from app.relay.errors import ApiError
 from app.relay.feed import publish
-from app.relay.idempotency import Begin, IdempotencyStore, fingerprint, run_idempotent
+from app.relay.idempotency import (
+    Begin,
+    BeginState,
+    IdempotencyStore,
+    fingerprint,
+    run_idempotent,
+)
 from app.relay.metrics import RelayMetrics, metrics_of
 
 log = logging.getLogger("app.relay.staff")
@@ -490,45 +496,69 @@ async def patch_lead(
     staff: Staff,
     lead_id: Annotated[str, Path(max_length=128)],
     if_match: Annotated[str | None, Header(max_length=64)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JSONResponse:
-    """Pipeline status, assignee, note; only if the lead is still at the If-Match version."""
+    """Pipeline status, assignee, note; only if the lead is still at the If-Match version.
+
+    With an `Idempotency-Key` (the desktop sends one), a repeat of a request
+    whose answer was lost gets that answer (200) instead of a 412 against its
+    own change.
+    """
     ctx = _ctx(request)
     lead = await run_in_threadpool(_load_lead, request, staff, lead_id)
     expected = _if_match_version(if_match)
-    patch = _parse_patch(await request.body())
-    now = sends.iso(datetime.now(UTC))
-    try:
-        item = await run_in_threadpool(
-            store.update_lead,
-            ctx.tables,
-            lead_id,
-            _apply_patch(patch, staff, now),
-            expected_version=expected,
+    raw = await request.body()
+    patch = _parse_patch(raw)
+
+    async def attempt(begin: Begin) -> JSONResponse:
+        now = sends.iso(datetime.now(UTC))
+        try:
+            item = await run_in_threadpool(
+                store.update_lead,
+                ctx.tables,
+                lead_id,
+                _apply_patch(patch, staff, now),
+                expected_version=expected,
+            )
+        except store.VersionConflict as exc:
+            current = exc.current or lead
+            return _error_response(
+                ApiError(
+                    412,
+                    "version_conflict",
+                    "The lead changed since you loaded it; here is the current version",
+                    current=store.lead_view(current),
+                )
+            )
+        except store.NotFound:
+            return _error_response(ApiError(404, "lead_not_found", "No lead with this LeadId"))
+        if item is None:  # nothing changed: answer the current state, no new version
+            item = lead
+        else:
+            await run_in_threadpool(
+                publish,
+                ctx.change_log,
+                store.lead_location(item),
+                "lead",
+                lead_id,
+                int(item.get("Version", 0)),
+                store.lead_view(item),
+            )
+        return JSONResponse(
+            store.lead_view(item), headers={"ETag": f'"{int(item.get("Version", 0))}"'}
         )
-    except store.VersionConflict as exc:
-        current = exc.current or lead
-        raise ApiError(
-            412,
-            "version_conflict",
-            "The lead changed since you loaded it; here is the current version",
-            current=store.lead_view(current),
-        ) from None
-    except store.NotFound:
-        raise ApiError(404, "lead_not_found", "No lead with this LeadId") from None
-    if item is None:  # nothing changed: answer the current state, no new version
-        item = lead
-    else:
-        view = store.lead_view(item)
-        await run_in_threadpool(
-            publish,
-            ctx.change_log,
-            store.lead_location(item),
-            "lead",
-            lead_id,
-            int(item.get("Version", 0)),
-            view,
-        )
-    return JSONResponse(store.lead_view(item), headers={"ETag": f'"{int(item.get("Version", 0))}"'})
+
+    idem = ctx.idempotency
+    if idempotency_key is None or not isinstance(idem, IdempotencyStore):
+        return await attempt(Begin(BeginState.NEW))
+    response = await run_idempotent(
+        idem,
+        scope=f"staff:{staff.staff_id}:lead",
+        key=idempotency_key,
+        request_fingerprint=fingerprint(lead_id, str(expected), raw),
+        call=attempt,
+    )
+    return response  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- read

@@ -450,6 +450,27 @@ def test_patch_bad_bodies(
     assert r.status_code == 400 and r.json()["reason"] == reason, r.text
 
 
+def test_patch_repeat_with_its_key_gets_its_answer_not_a_conflict(
+    relays: tuple[RelayHandle, RelayHandle], sim: SimHandle, seed: Seed
+) -> None:
+    """The desktop's PATCH succeeded but the answer was lost: its retry (same
+    Idempotency-Key) must see its own 200, not a 412 against itself."""
+    a, b = relays
+    conv = make_conversation(a, sim, seed)
+    headers = {**_h(seed.staff_key), "If-Match": '"1"', "Idempotency-Key": "patch-1"}
+    url = f"/v1/leads/{conv.lead_id}"
+    first = httpx.patch(a.url + url, json={"status": "won"}, headers=headers)
+    assert first.status_code == 200 and first.json()["version"] == 2
+    again = httpx.patch(b.url + url, json={"status": "won"}, headers=headers)
+    assert again.status_code == 200 and again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    # without the key the same request is a conflict with the current lead
+    bare = httpx.patch(
+        a.url + url, json={"status": "won"}, headers={**_h(seed.staff_key), "If-Match": '"1"'}
+    )
+    assert bare.status_code == 412 and bare.json()["current"]["version"] == 2
+
+
 def test_concurrent_patches_one_wins(
     relays: tuple[RelayHandle, RelayHandle], sim: SimHandle, seed: Seed
 ) -> None:
