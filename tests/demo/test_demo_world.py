@@ -4,6 +4,7 @@ simulated world running (a small seed and short delays keep it quick)."""
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -149,3 +150,15 @@ def test_one_customer_texts_stop(demo: DemoHandle) -> None:
 def test_new_website_leads_keep_arriving(demo: DemoHandle) -> None:
     before = demo.stats.live_leads
     wait_for(lambda: demo.stats.live_leads > before, 60, "a new website lead")
+
+
+def test_stop_frees_every_port(demo: DemoHandle) -> None:
+    """Last in this module: it stops the shared demo."""
+    urls = [demo.relay_url, demo.simulator_url, demo.dynamodb_url]
+    demo.stop()
+    demo.stop()  # idempotent
+    for url in urls:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.socket() as sock:
+            sock.settimeout(1)
+            assert sock.connect_ex((host, int(port))) != 0, url
