@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.sync.api import LeadDetail, ThreadMessage
+from app.sync.api import LeadDetail, LeadRow, ThreadMessage
 from app.ui import fmt
 from app.ui.composer import Composer
 from app.ui.delegates import BubbleDelegate
@@ -232,6 +232,13 @@ class ConversationPane(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.stack)
 
+    def show_row(self, row: LeadRow) -> None:
+        """Show the header and start the thread from an inbox row; show_lead completes it."""
+        self.stack.setCurrentIndex(1)
+        self.title.setText(row.name or fmt.format_phone(row.phone))
+        self.subtitle.setText(fmt.format_phone(row.phone))
+        self.model.open(row.conversation_sid)
+
     def show_lead(self, lead: LeadDetail | None) -> None:
         previous = self.lead
         self.lead = lead
@@ -246,7 +253,7 @@ class ConversationPane(QWidget):
             parts.append("Closed" + (f" — {lead.close_reason}" if lead.close_reason else ""))
         self.subtitle.setText("  ·  ".join(p for p in parts if p))
         if previous is None or previous.conversation_sid != lead.conversation_sid:
-            self.model.open(lead.conversation_sid)
+            self.model.open(lead.conversation_sid)  # no-op when show_row already opened it
         if lead.opted_out:
             self.optout_banner.set_text(
                 f"{lead.name or 'This customer'} opted out of text messages (texted STOP). "

@@ -264,12 +264,38 @@ class BubbleDelegate(QStyledItemDelegate):
     PAD_X, PAD_Y, GAP, SIDE = 12, 8, 4, 18
     MAX_FRACTION = 0.68
 
+    def __init__(self, parent: object = None) -> None:
+        super().__init__(parent)  # type: ignore[arg-type]
+        # fonts, metrics and bubble heights are reused: a thread lays out hundreds of rows
+        self._font_cache: dict[
+            str, tuple[QFont, QFont, QFont, QFontMetrics, QFontMetrics, QFontMetrics]
+        ] = {}
+        self._heights: dict[tuple[str, str, bool, int, int], int] = {}
+
+    def _metrics(
+        self, base: QFont
+    ) -> tuple[QFont, QFont, QFont, QFontMetrics, QFontMetrics, QFontMetrics]:
+        key = base.key()
+        cached = self._font_cache.get(key)
+        if cached is None:
+            body = QFont(base)  # a copy: the option's font dies with the option
+            author, meta = _font(base, size_delta=-1.5, bold=True), _font(base, size_delta=-1.5)
+            cached = (
+                body,
+                author,
+                meta,
+                QFontMetrics(body),
+                QFontMetrics(author),
+                QFontMetrics(meta),
+            )
+            self._font_cache[key] = cached
+        return cached
+
     def _fonts(self, base: QFont) -> tuple[QFont, QFont, QFont]:
-        return base, _font(base, size_delta=-1.5, bold=True), _font(base, size_delta=-1.5)
+        return self._metrics(base)[:3]
 
     def layout(self, rect: QRect, m: ThreadMessage, show_author: bool, base: QFont) -> BubbleLayout:
-        body_font, author_font, meta_font = self._fonts(base)
-        bfm, afm, mfm = QFontMetrics(body_font), QFontMetrics(author_font), QFontMetrics(meta_font)
+        _b, _a, _m, bfm, afm, mfm = self._metrics(base)
         max_text = max(120, int(rect.width() * self.MAX_FRACTION) - 2 * self.PAD_X)
         br = bfm.boundingRect(
             QRect(0, 0, max_text, 100000),
@@ -316,8 +342,15 @@ class BubbleDelegate(QStyledItemDelegate):
             return QSize(width, 40)
         if not isinstance(item, MessageItem):
             return QSize(width, 0)
-        lay = self.layout(QRect(0, 0, width, 0), item.message, item.show_author, option.font)
-        return QSize(width, lay.height)
+        m = item.message
+        key = (m.local_id, m.status, item.show_author, width, hash(m.body))
+        height = self._heights.get(key)
+        if height is None:
+            if len(self._heights) > 20_000:
+                self._heights.clear()
+            height = self.layout(QRect(0, 0, width, 0), m, item.show_author, option.font).height
+            self._heights[key] = height
+        return QSize(width, height)
 
     def author_text(self, m: ThreadMessage) -> str:
         if m.author_kind == "store":

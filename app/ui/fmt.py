@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 PIPELINE_LABELS = {
     "new": "New",
@@ -101,6 +102,7 @@ def clock(dt: datetime) -> str:
     return f"{hour}:{ldt.minute:02d} {'AM' if ldt.hour < 12 else 'PM'}"
 
 
+@lru_cache(maxsize=20_000)
 def format_phone(e164: str) -> str:
     try:
         from app.core.phones import format_phone as core_format

@@ -20,6 +20,18 @@ from app.sync.api import LeadDetail, Me
 from app.ui import fmt
 
 PIPELINE = ["new", "contacted", "engaged", "appointment", "won", "lost"]
+FIELDS = [
+    "Name",
+    "Phone",
+    "Prefers",
+    "Message",
+    "Page",
+    "Product",
+    "Source",
+    "Location",
+    "Submitted",
+    "Closed",
+]
 
 
 def _section(title: str) -> QLabel:
@@ -74,6 +86,15 @@ class LeadPanel(QScrollArea):
         self.info.setHorizontalSpacing(12)
         self.info.setVerticalSpacing(6)
         self.info.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+        # one row per field, made once and refilled per lead (switching leads stays cheap)
+        self._values: dict[str, QLabel] = {}
+        self._rows: dict[str, int] = {}
+        for caption in FIELDS:
+            key = QLabel(caption)
+            key.setObjectName("Muted")
+            self._rows[caption] = self.info.rowCount()
+            self._values[caption] = _value("")
+            self.info.addRow(key, self._values[caption])
 
         self.notes_box = QVBoxLayout()
         self.notes_box.setSpacing(6)
@@ -118,11 +139,12 @@ class LeadPanel(QScrollArea):
     def set_lead(self, lead: LeadDetail | None, me: Me | None) -> None:
         self._lead, self._me = lead, me
         self.setEnabled(lead is not None)
-        _clear(self.info)
         _clear(self.notes_box)
         _clear(self.activity_box)
         self.assignee.clear()
         if lead is None:
+            for caption in FIELDS:
+                self.info.setRowVisible(self._rows[caption], False)
             return
         self.pipeline.setCurrentIndex(
             max(0, PIPELINE.index(lead.pipeline_status)) if lead.pipeline_status in PIPELINE else 0
@@ -156,10 +178,12 @@ class LeadPanel(QScrollArea):
         )
         if lead.status == "CLOSED":
             rows.append(("Closed", lead.close_reason or "Closed"))
-        for caption, value in rows:
-            key = QLabel(caption)
-            key.setObjectName("Muted")
-            self.info.addRow(key, _value(value))
+        shown = dict(rows)
+        for caption in FIELDS:
+            value_label = self._values[caption]
+            value_label.setText(shown.get(caption, ""))
+            value_label.setAccessibleName(shown.get(caption, ""))
+            self.info.setRowVisible(self._rows[caption], caption in shown)
 
         if not lead.notes:
             empty = QLabel("No notes yet.")
@@ -209,7 +233,7 @@ def _esc(text: str) -> str:
     return html.escape(text)
 
 
-def _clear(layout: QFormLayout | QVBoxLayout) -> None:
+def _clear(layout: QVBoxLayout) -> None:
     while layout.count():
         item = layout.takeAt(0)
         widget = item.widget() if item is not None else None

@@ -596,6 +596,11 @@ class MainWindow(QMainWindow):
         return self.current.conversation_sid if self.current else None
 
     def open_lead(self, lead_id: str) -> None:
+        row = self.leads_model.row_at(self.leads_model.index_of(lead_id))
+        if row is not None and row.conversation_sid:
+            # the inbox row already names the conversation: start loading the thread now,
+            # alongside the lead's details, instead of one after the other
+            self.pane.show_row(row)
         self.tasks.spawn(self._load_lead(lead_id, open_thread=True))
 
     def open_conversation(self, conversation_sid: str | None, lead_id: str | None) -> None:

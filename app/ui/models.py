@@ -233,7 +233,7 @@ def message_accessible_text(m: ThreadMessage) -> str:
 class ThreadModel(QAbstractListModel):
     """One conversation's messages with day separators; older pages on demand."""
 
-    PAGE = 200
+    PAGE = 80  # a screenful is ~10 bubbles; older pages load as the view reaches the top
     loaded = Signal(bool)  # True: a fresh conversation (scroll to the end)
 
     def __init__(self, tasks: Tasks, parent: Any = None) -> None:
@@ -264,6 +264,8 @@ class ThreadModel(QAbstractListModel):
         self.open(None)
 
     def open(self, conversation_sid: str | None) -> None:
+        if conversation_sid is not None and conversation_sid == self._sid:
+            return  # already shown or loading (the inbox row opened it before the lead came)
         self._sid = conversation_sid
         self._generation += 1
         self.beginResetModel()
