@@ -202,7 +202,7 @@ class TwilioIntegration:
         known = ((lead.get("Integrations") or {}).get("Twilio") or {}).get("Data") or {}
         if known.get("ConversationSID"):
             conv = store.get_conversation(ctx.tables, str(known["ConversationSID"]))
-            if conv is not None and conv.get("SetupDone"):
+            if conv is not None and conv.get("SetupDone") and conv.get("State") != "closed":
                 return str(known["ConversationSID"])
         deadline = time.monotonic() + PAIR_WAIT_S
         lease_ms = max(ctx.settings.stuck_after_s, 1.0) * 1000

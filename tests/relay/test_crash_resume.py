@@ -79,10 +79,14 @@ class RelayProcess:
 
 STEPS = [
     "after_conversation_create",  # conversation exists at Twilio, nothing recorded yet
-    "after_participant_customer",  # one participant added
     "after_details",  # the store's text went out, not yet marked sent
 ]
-SLOW_STEPS = ["before_conversation_create", "before_details", "after_greeting"]
+SLOW_STEPS = [
+    "before_conversation_create",
+    "after_participant_customer",  # one participant added
+    "before_details",
+    "after_greeting",
+]
 
 
 _FULL = pytest.mark.skipif(

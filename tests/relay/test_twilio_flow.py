@@ -313,6 +313,20 @@ def test_texts_both_ways_update_leads(relay: RelayHandle, sim: SimHandle, seed: 
         what="first reply",
     )
     assert item["PipelineStatus"] == "engaged"  # automatic moves never go back
+    # the desktop's feed got the lead, the conversation and the messages
+    changes: list[Any] = []
+    cursor = None
+    while True:
+        page = relay.ctx.change_log.read([seed.location_id], cursor, 500)
+        changes.extend(page.changes)
+        cursor = page.cursor
+        if not page.has_more:
+            break
+    seen = {(c.entity, c.entity_id) for c in changes}
+    assert ("lead", lead_id) in seen and ("conversation", sid) in seen
+    assert ("message", inbound[0]["MessageSid"]) in seen
+    latest_lead = [c for c in changes if c.entity == "lead" and c.entity_id == lead_id][-1]
+    assert latest_lead.data["pipelineStatus"] == "engaged"
     # receipts moved our system messages forward
     wait_for(
         lambda: all(
