@@ -85,7 +85,12 @@ def reconcile(ctx: RelayContext, *, force: bool = False, message_limit: int = 30
     """Repair what missed webhooks left behind, for every non-closed conversation:
     the conversation's state (closed/inactive at Twilio), messages never stored,
     and receipts of messages whose status is not final."""
-    from app.relay.webhooks import _delivery_updated, _message_added, handle_state_event
+    from app.relay.webhooks import (
+        _delivery_updated,
+        _message_added,
+        effects_stale,
+        handle_state_event,
+    )
 
     stats = {"conversations": 0, "messages": 0, "states": 0, "receipts": 0}
     if not force and not _take_lease(ctx, "reconcile", ctx.settings.reconcile_interval_s * 0.9):
@@ -111,7 +116,7 @@ def reconcile(ctx: RelayContext, *, force: bool = False, message_limit: int = 30
                 continue
             for msg in reversed(ctx.twilio.recent_messages(sid, message_limit)):
                 known = store.get_message(ctx.tables, sid, str(msg.sid))
-                if known is None or known.get("Placeholder"):
+                if known is None or known.get("Placeholder") or effects_stale(known):
                     _message_added(ctx, conv, _message_form(sid, msg))
                     stats["messages"] += 1
                     known = store.get_message(ctx.tables, sid, str(msg.sid))

@@ -44,7 +44,6 @@ def _build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the relay (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--workers", type=int, default=1)
 
     admin = sub.add_parser("admin", help="tables, directory, pool and keys")
     asub = admin.add_subparsers(dest="admin_command", required=True)

@@ -190,13 +190,49 @@ def _message_added(ctx: RelayContext, conv: store.Item, form: dict[str, str]) ->
     if attrs.get("StaffId"):
         item["StaffId"] = str(attrs["StaffId"])
         item["StaffName"] = str(attrs.get("StaffName") or attrs["StaffId"])
+    # The message's effects on the conversation and leads are applied after it is
+    # stored; `EffectsPending` (claim time) stays until they are, so a crash in
+    # between is finished by a later duplicate or by the reconcile.
+    item["EffectsPending"] = int(time.time())
     if not store.put_message_if_new(ctx.tables, item):
         existing = store.get_message(ctx.tables, sid, item["MessageSid"])
-        if existing is None or not existing.get("Placeholder"):
-            return  # a duplicate: already handled
-        item = _fill_placeholder(ctx, existing, item) or existing
+        if existing is None:
+            return
+        if existing.get("Placeholder"):
+            item = _fill_placeholder(ctx, existing, item) or existing
+        elif effects_stale(existing) and _reclaim_effects(ctx, existing):
+            item = existing
+        else:
+            return  # a duplicate: already handled (or being handled)
     publish_message(ctx, conv, item)
     _apply_message_effects(ctx, conv, item)
+    ctx.tables.messages.update_item(
+        Key={"ConversationSid": sid, "MessageSid": item["MessageSid"]},
+        UpdateExpression="REMOVE EffectsPending",
+    )
+
+
+EFFECTS_LEASE_S = 30
+
+
+def effects_stale(msg: store.Item) -> bool:
+    pending = msg.get("EffectsPending")
+    return pending is not None and time.time() - float(pending) > EFFECTS_LEASE_S
+
+
+def _reclaim_effects(ctx: RelayContext, msg: store.Item) -> bool:
+    try:
+        ctx.tables.messages.update_item(
+            Key={"ConversationSid": msg["ConversationSid"], "MessageSid": msg["MessageSid"]},
+            UpdateExpression="SET EffectsPending = :now",
+            ConditionExpression="EffectsPending = :old",
+            ExpressionAttributeValues={":now": int(time.time()), ":old": msg["EffectsPending"]},
+        )
+        return True
+    except ClientError as exc:
+        if is_conditional_failure(exc):
+            return False
+        raise
 
 
 def _fill_placeholder(

@@ -785,3 +785,48 @@ def test_logs_mask_phones_and_never_show_keys(
     assert '"logger": "app.relay.test"' in out and '"request_id"' in out
     assert phone not in out and "secret-key-123" not in out and seed.lead_key not in out
     assert f"***-**{phone[-2:]}" in out
+
+
+def test_effects_finished_after_crash_between_store_and_effects(
+    relay: RelayHandle, sim: SimHandle, seed: Seed
+) -> None:
+    """A message stored by an instance that died before updating the conversation
+    and the leads: Twilio's retry of the webhook finishes the job, once."""
+    phone = new_phone()
+    lead_id = create(relay, seed, phone)
+    sid = sid_of(synced(relay, seed, lead_id))
+    sim.wait_idle()
+    before = store.get_conversation(relay.tables, sid)
+    assert before is not None
+    msg_sid = "IM" + "e" * 32
+    relay.tables.messages.put_item(
+        Item={
+            "ConversationSid": sid,
+            "MessageSid": msg_sid,
+            "Author": phone,
+            "AuthorKind": "customer",
+            "Body": "half done",
+            "Status": "delivered",
+            "LocationId": seed.location_id,
+            "CreatedAt": "2026-01-01T00:00:00Z",
+            "Version": 1,
+            "EffectsPending": 1,
+        }
+    )
+    form = {
+        "EventType": "onMessageAdded",
+        "ConversationSid": sid,
+        "MessageSid": msg_sid,
+        "Index": "60",
+        "Author": phone,
+        "Body": "half done",
+        "Attributes": "{}",
+        "DateCreated": "2026-01-01T00:00:00Z",
+    }
+    assert _signed_post(relay, "/TwilioWebhooks/sync", form).status_code == 200
+    assert _signed_post(relay, "/TwilioWebhooks/sync", form).status_code == 200
+    after = store.get_conversation(relay.tables, sid)
+    assert after is not None and after["UnreadCount"] == before["UnreadCount"] + 1
+    m = store.get_message(relay.tables, sid, msg_sid)
+    assert m is not None and "EffectsPending" not in m
+    assert (store.get_lead(relay.tables, lead_id) or {}).get("PipelineStatus") == "engaged"
