@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.relay import changes as ch
 from app.relay.changes import ChangeLog, InvalidCursor
@@ -248,3 +250,21 @@ def test_record_changes_over_the_transaction_limit(ddb: Any, table: str) -> None
     seqs = ch.record_changes(log, "L", [("message", f"IM{i}", 1, {}) for i in range(130)])
     assert seqs == list(range(1, 131))
     assert len(log.read(["L"], None, limit=500).changes) == 130
+
+
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=40), st.integers(min_value=0, max_value=2**53), max_size=20
+    )
+)
+def test_cursor_round_trip(positions: dict[str, int]) -> None:
+    assert ch.decode_cursor(ch.encode_cursor(positions)) == positions
+
+
+@given(st.text(max_size=200))
+def test_any_text_is_a_cursor_or_invalid_cursor(text: str) -> None:
+    try:
+        positions = ch.decode_cursor(text)
+    except InvalidCursor:
+        return
+    assert all(isinstance(v, int) and v >= 0 for v in positions.values())

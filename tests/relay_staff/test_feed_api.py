@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
+from app.relay import store
 from tests.support.relay import (
     RelayHandle,
     Seed,
@@ -34,7 +36,7 @@ def pair(dynamodb_endpoint: str) -> Iterator[tuple[RelayHandle, RelayHandle]]:
     a = start_relay(dynamodb_endpoint, prefix=prefix, background=False)
     b = start_relay(dynamodb_endpoint, prefix=prefix, background=False)
     for relay in (a, b):
-        relay.ctx.extras.update(stream_heartbeat_s=0.3, stream_poll_s=0.1)
+        relay.ctx.extras.update(stream_heartbeat_s=0.3)  # polling stays at its default
     yield a, b
     a.stop()
     b.stop()
@@ -175,8 +177,25 @@ def test_change_through_one_instance_reaches_a_stream_on_another(
     assert ready.wait(10)
     time.sleep(0.5)
     assert not [e for _, e in got if e.event == "change"]  # nothing after the cursor
+    sid = "CH" + uuid.uuid4().hex
+    store.put_conversation(
+        a.tables,
+        {
+            "ConversationSid": sid,
+            "LocationId": seed.location_id,
+            "LocationIds": [seed.location_id],
+            "CustomerPhone": "+13125550100",
+            "Web2TextNumber": "+13125550177",
+            "State": "active",
+            "LeadIds": [],
+            "UnreadCount": 4,
+            "Version": 6,
+        },
+    )
     written = time.monotonic()
-    a.ctx.change_log.record(seed.location_id, "conversation", "CH-live", 7, {"x": 1})
+    # a staff action through instance A (an HTTP request, not a direct write)
+    r = httpx.post(f"{a.url}/v1/conversations/{sid}/read", headers=_auth(seed.staff_key))
+    assert r.status_code == 200, r.text
     deadline = written + 3
     while time.monotonic() < deadline and not [e for _, e in got if e.event == "change"]:
         time.sleep(0.02)
@@ -185,7 +204,9 @@ def test_change_through_one_instance_reaches_a_stream_on_another(
     assert changes, "no change arrived on the other instance's stream"
     at, event = changes[0]
     assert at - written < 1.0
-    assert json.loads(event.data)["id"] == "CH-live"
+    change = json.loads(event.data)
+    assert (change["entity"], change["id"], change["version"]) == ("conversation", sid, 7)
+    assert change["data"]["unreadCount"] == 0
     # the event id resumes right after this change (on either instance)
     after = httpx.get(
         f"{a.url}/v1/changes", headers=_auth(seed.staff_key), params={"cursor": event.id}
@@ -194,7 +215,7 @@ def test_change_through_one_instance_reaches_a_stream_on_another(
     before = httpx.get(
         f"{a.url}/v1/changes", headers=_auth(seed.staff_key), params={"cursor": cursor}
     ).json()
-    assert [c["id"] for c in before["changes"]] == ["CH-live"]
+    assert [c["id"] for c in before["changes"]] == [sid]
 
 
 def test_stream_heartbeats_and_resumes_with_last_event_id(
