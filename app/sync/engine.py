@@ -584,8 +584,7 @@ class SyncEngine:
             return
         payload.update(patch=patch, baseVersion=version,
                        base={k: now_values[k] for k in patch if k in now_values})
-        await self.db.writer.run(store.update_payload, row.outbox_id, payload)
-        await self.db.writer.run(store.mark_retry, row.outbox_id, 0.0, "rebased after 412")
+        await self.db.writer.run(store.rebase_row, row.outbox_id, payload)
 
 
 def _lock_store(data_dir: Path) -> int | None:

@@ -838,10 +838,21 @@ def mark_failed(conn: sa.Connection, outbox_id: str, reason: str, message: str) 
             _restore_lead(conn, str(lead[0]))
 
 
-def update_payload(conn: sa.Connection, outbox_id: str, payload: dict[str, Any]) -> None:
+def rebase_row(conn: sa.Connection, outbox_id: str, payload: dict[str, Any]) -> str:
+    """A lead edit re-based after a 412 becomes a new request: new payload, new key.
+
+    The old key's request was answered for good (412, no effect); reusing it with
+    another If-Match would be a different request under the same key, which the
+    relay rightly refuses (`idempotency_conflict`). Both are written before the
+    new attempt, so a crash in between resends the re-based request, not the old.
+    """
+    key = str(ULID())
     with conn.begin():
         conn.exec_driver_sql(
-            "UPDATE outbox SET payload = ? WHERE outbox_id = ?", (json.dumps(payload), outbox_id))
+            "UPDATE outbox SET payload = ?, idempotency_key = ?, state = 'pending', "
+            "next_attempt_at = 0, last_error = 'rebased after 412' WHERE outbox_id = ?",
+            (json.dumps(payload), key, outbox_id))
+    return key
 
 
 def mark_delivered(

@@ -80,6 +80,7 @@ class FakeRelay:
         self.leads: dict[str, dict[str, Any]] = {}
         self.sent: list[tuple[str, str]] = []  # (conversation, body): the handset
         self.idem: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.patch_idem: dict[str, tuple[str, int, Any]] = {}
         self.faults: list[tuple[int, dict[str, Any], dict[str, str]]] = []
         self.down = False
         self.reads: list[str] = []
@@ -189,9 +190,29 @@ class FakeRelay:
             return JSONResponse(data, status_code=202)
 
         @app.patch("/v1/leads/{lead_id}")
-        async def patch(lead_id: str, request: Request,
-                        if_match: str = Header(...)) -> JSONResponse:
+        async def patch(lead_id: str, request: Request, if_match: str = Header(...),
+                        idempotency_key: str | None = Header(None)) -> JSONResponse:
             patch = await request.json()
+            fingerprint = json.dumps([lead_id, if_match, patch], sort_keys=True)
+            if idempotency_key is not None:
+                # like the relay: a key answers once; the same key for another request
+                # (e.g. another If-Match) is refused
+                with relay.lock:
+                    seen = relay.patch_idem.get(idempotency_key)
+                if seen is not None:
+                    if seen[0] != fingerprint:
+                        return JSONResponse({"code": 422, "message": "key reused",
+                                             "reason": "idempotency_conflict"}, status_code=422)
+                    return JSONResponse(seen[2], status_code=seen[1])
+            answer = await patch_once(lead_id, patch, if_match)
+            if idempotency_key is not None:
+                with relay.lock:
+                    relay.patch_idem[idempotency_key] = (
+                        fingerprint, answer.status_code, json.loads(answer.body))
+            return answer
+
+        async def patch_once(lead_id: str, patch: dict[str, Any],
+                             if_match: str) -> JSONResponse:
             with relay.lock:
                 lead = relay.leads.get(lead_id)
                 if lead is None:
