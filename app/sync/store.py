@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from ulid import ULID
@@ -47,6 +47,13 @@ from app.sync.api import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class Executor(Protocol):
+    """What the mirror helpers need: a SQLAlchemy `Connection`, or `_RawConn` on the
+    apply hot path (the driver connection inside the same transaction)."""
+
+    def exec_driver_sql(self, sql: str, params: Any = ..., /) -> Any: ...
 
 # outbox kinds
 SEND_MESSAGE = "send_message"
@@ -113,7 +120,7 @@ def get_meta(conn: sa.Connection, key: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def _set_meta(conn: sa.Connection, key: str, value: str) -> None:
+def _set_meta(conn: Executor, key: str, value: str) -> None:
     conn.exec_driver_sql(
         "INSERT INTO meta (key, value) VALUES (?, ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -184,7 +191,7 @@ class MalformedChange(ValueError):
     pass
 
 
-def _apply_location(conn: sa.Connection, d: dict[str, Any], version: int) -> bool:
+def _apply_location(conn: Executor, d: dict[str, Any], version: int) -> bool:
     res = conn.exec_driver_sql(
         """INSERT INTO locations (location_id, retailer_id, name, web2text_number,
                store_number, timezone, version, data)
@@ -310,7 +317,7 @@ def _dedupe_messages(
 
 
 def _apply_messages(
-    conn: sa.Connection, items: list[tuple[dict[str, Any], int]], result: ApplyResult
+    conn: Executor, items: list[tuple[dict[str, Any], int]], result: ApplyResult
 ) -> None:
     if not items:
         return
@@ -500,30 +507,30 @@ def _apply_batch(
                         change.get("entity") if isinstance(change, dict) else "?",
                         change.get("id") if isinstance(change, dict) else "?", exc)
     with _driver_tx(conn) as cur:
-        conn = _RawConn(cur.connection)  # type: ignore[assignment]  # hot path, see _driver_tx
+        ex = _RawConn(cur.connection)  # hot path, see _driver_tx
         for loc, version in locations:
-            if _apply_location(conn, loc, version):
+            if _apply_location(ex, loc, version):
                 result.location_ids.add(str(_g(loc, "locationId", "location_id")))
         for params in leads:
-            if conn.exec_driver_sql(_LEAD_SQL, params).rowcount:
+            if ex.exec_driver_sql(_LEAD_SQL, params).rowcount:
                 result.lead_ids.add(params[0])
             else:
                 result.skipped += 1
         for params in convs:
-            if conn.exec_driver_sql(_CONV_SQL, params).rowcount:
+            if ex.exec_driver_sql(_CONV_SQL, params).rowcount:
                 result.conversation_sids.add(params[0])
             else:
                 result.skipped += 1
         # leads first so that inbound notifications can name the customer
-        _apply_messages(conn, messages, result)
-        _overlay_pending(conn, result.lead_ids, result.conversation_sids)
+        _apply_messages(ex, messages, result)
+        _overlay_pending(ex, result.lead_ids, result.conversation_sids)
         if cursor is not None:
-            _set_meta(conn, "cursor", cursor)
-            _set_meta(conn, "last_synced_at", now_iso())
+            _set_meta(ex, "cursor", cursor)
+            _set_meta(ex, "last_synced_at", now_iso())
     return result
 
 
-def _overlay_pending(conn: sa.Connection, lead_ids: set[str], conv_sids: set[str]) -> None:
+def _overlay_pending(conn: Executor, lead_ids: set[str], conv_sids: set[str]) -> None:
     """Re-apply queued local edits over freshly mirrored rows."""
     if not lead_ids and not conv_sids:
         return
@@ -540,7 +547,7 @@ def _overlay_pending(conn: sa.Connection, lead_ids: set[str], conv_sids: set[str
                 (conv_sid,))
 
 
-def _apply_lead_patch_locally(conn: sa.Connection, lead_id: str, payload: dict[str, Any]) -> None:
+def _apply_lead_patch_locally(conn: Executor, lead_id: str, payload: dict[str, Any]) -> None:
     patch = payload["patch"]
     if "status" in patch:
         conn.exec_driver_sql(
