@@ -340,16 +340,27 @@ class ChangeLog:
         return run, True
 
     def read(
-        self, locations: Sequence[str], cursor: str | None, limit: int = DEFAULT_LIMIT
+        self,
+        locations: Sequence[str],
+        cursor: str | None,
+        limit: int = DEFAULT_LIMIT,
+        *,
+        only: Iterable[str] | None = None,
     ) -> ChangesPage:
-        """Changes after `cursor` for `locations`, merged; at most `limit` changes."""
+        """Changes after `cursor` for `locations`, merged; at most `limit` changes.
+
+        `only`: query just these locations (the others keep their position in
+        the returned cursor): a stream skips the locations it knows are idle.
+        """
         limit = max(1, min(int(limit), MAX_LIMIT))
         start = decode_cursor(cursor)
         positions = {loc: start.get(loc, 0) for loc in locations}
+        wanted = set(locations) if only is None else set(only) & set(locations)
         runs: dict[str, list[tuple[int, dict[str, Any] | None]]] = {}
         more: dict[str, bool] = {}
         for loc in locations:
-            runs[loc], more[loc] = self._contiguous(loc, positions[loc], limit)
+            if loc in wanted:
+                runs[loc], more[loc] = self._contiguous(loc, positions[loc], limit)
         # k-way merge by write time; each location's run stays in seq order, so the
         # cursor of every location always covers a prefix of its log.
         heap: list[tuple[int, int, str, int]] = []
@@ -370,17 +381,30 @@ class ChangeLog:
         has_more = bool(heap) or any(more.values())
         return ChangesPage(out, encode_cursor(positions), has_more)
 
+    def counters(self, locations: Iterable[str]) -> dict[str, int]:
+        """The last seq handed out per location (0: none), read in batches of 100."""
+        wanted = sorted(set(locations))
+        out = dict.fromkeys(wanted, 0)
+        for start in range(0, len(wanted), 100):
+            keys: list[dict[str, Any]] = [
+                {"LocationId": {"S": loc}, "Seq": {"N": str(COUNTER_SEQ)}}
+                for loc in wanted[start : start + 100]
+            ]
+            for _ in range(10):
+                resp = self._ddb.batch_get_item(
+                    RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}}
+                )
+                for item in resp.get("Responses", {}).get(self.table_name, []):
+                    out[item["LocationId"]["S"]] = int(item.get("NextSeq", {"N": "0"})["N"])
+                keys = resp.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+                if not keys:
+                    break
+                time.sleep(0.05)
+        return out
+
     def latest_cursor(self, locations: Iterable[str]) -> str:
         """A cursor at the current end of each location's log (skip history)."""
-        positions: dict[str, int] = {}
-        for loc in locations:
-            resp = self._ddb.get_item(
-                TableName=self.table_name,
-                Key={"LocationId": {"S": loc}, "Seq": {"N": str(COUNTER_SEQ)}},
-                ConsistentRead=True,
-            )
-            positions[loc] = int(resp.get("Item", {}).get("NextSeq", {"N": "0"})["N"])
-        return encode_cursor(positions)
+        return encode_cursor(self.counters(locations))
 
 
 def _at(item: dict[str, Any] | None) -> int:

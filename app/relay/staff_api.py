@@ -39,7 +39,8 @@ from app.core.wire import (
 )
 from app.relay import directory, sends, store
 from app.relay.auth import Principal, lookup_key, presented_key, require_staff
-from app.relay.changes import DEFAULT_LIMIT, MAX_LIMIT, ChangeLog, InvalidCursor
+from app.relay.changes import DEFAULT_LIMIT, MAX_LIMIT, ChangeLog, InvalidCursor, decode_cursor
+from app.relay.changes import ChangesPage as LogPage
 from app.relay.errors import ApiError
 from app.relay.feed import publish
 from app.relay.idempotency import (
@@ -50,6 +51,7 @@ from app.relay.idempotency import (
     run_idempotent,
 )
 from app.relay.metrics import RelayMetrics, metrics_of
+from app.relay.stream import watch_of
 
 log = logging.getLogger("app.relay.staff")
 
@@ -253,6 +255,19 @@ async def stream(
         except Exception:  # DynamoDB hiccup: keep the stream, check again later
             return True
 
+    watch = watch_of(_ctx(request).extras, log_, poll * 0.9)
+
+    def _next_page(position: str, backlog: bool) -> LogPage:
+        """Query only the locations whose change counter is past our position."""
+        if backlog:
+            return log_.read(locations, position, STREAM_PAGE)
+        at = decode_cursor(position)
+        counters = watch.counters(locations)
+        busy = [loc for loc in locations if counters.get(loc, 0) > at.get(loc, 0)]
+        if not busy:
+            return LogPage([], position, False)
+        return log_.read(locations, position, STREAM_PAGE, only=busy)
+
     async def events() -> AsyncIterator[ServerSentEvent]:
         page = first
         checked = anyio.current_time()
@@ -269,11 +284,12 @@ async def stream(
                     id=rec.cursor_after,
                 )
             position = page.cursor
-            if not page.has_more:
+            backlog = page.has_more
+            if not backlog:
                 await anyio.sleep(poll)
             while True:
                 try:
-                    page = await run_in_threadpool(log_.read, locations, position, STREAM_PAGE)
+                    page = await run_in_threadpool(_next_page, position, backlog)
                     break
                 except Exception as exc:  # DynamoDB hiccup: keep the stream, retry
                     log.warning("stream poll failed", extra={"error": type(exc).__name__})

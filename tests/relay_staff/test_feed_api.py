@@ -317,3 +317,54 @@ def test_stream_ends_when_the_key_is_revoked(
     finally:
         a.ctx.extras.pop("stream_reauth_s", None)
     assert httpx.get(f"{a.url}/v1/me", headers=_auth(key)).status_code == 401
+
+
+def test_idle_streams_share_one_counter_read_and_do_not_query(
+    pair: tuple[RelayHandle, RelayHandle], seed: Seed
+) -> None:
+    a, b = pair
+    loc = seed_location(a, seed.retailer_id, "+13125550122", name="Idle Store")
+    key = issue_staff_key(a, seed.retailer_id, [loc], staff_id="s-idle")
+    a.ctx.change_log.record(loc, "lead", "before", 1, {})
+    calls: dict[str, int] = {"Query": 0, "BatchGetItem": 0}
+
+    def count(model: Any, **_: Any) -> None:
+        if model.name in calls:
+            calls[model.name] += 1
+
+    client = b.ctx.tables.client
+    outs: list[list[Any]] = [[], [], []]
+    stop = threading.Event()
+    readies = [threading.Event() for _ in outs]
+    threads = [
+        threading.Thread(target=_collect, args=(b.url, key, {}, out, stop, ready), daemon=True)
+        for out, ready in zip(outs, readies, strict=True)
+    ]
+    for t in threads:
+        t.start()
+    assert all(r.wait(10) for r in readies)
+    wait_for = time.monotonic() + 5
+    while time.monotonic() < wait_for and not all(
+        any(e.event == "change" for _, e in out) for out in outs
+    ):
+        time.sleep(0.05)  # each stream delivered the existing change
+    client.meta.events.register("before-call.dynamodb", count)
+    try:
+        time.sleep(1.5)
+        idle = dict(calls)
+        written = time.monotonic()
+        a.ctx.change_log.record(loc, "lead", "after", 2, {})
+        deadline = written + 3
+        while time.monotonic() < deadline and not all(
+            any(json.loads(e.data)["id"] == "after" for _, e in out if e.event == "change")
+            for out in outs
+        ):
+            time.sleep(0.02)
+    finally:
+        client.meta.events.unregister("before-call.dynamodb", count)
+        stop.set()
+    assert idle["Query"] == 0, idle  # three idle streams, not a single Query
+    assert 0 < idle["BatchGetItem"] <= 12, idle  # ~one shared read per 200 ms tick
+    for out in outs:
+        ids = [json.loads(e.data)["id"] for _, e in out if e.event == "change"]
+        assert ids == ["before", "after"]
