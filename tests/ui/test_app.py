@@ -385,6 +385,10 @@ def test_many_void_qt_calls_do_not_kill_the_process(tmp_path: Path) -> None:
         "from PySide6.QtGui import QFont\n"
         "a = QApplication([]); f = QFont()\n"
         "for _ in range(400_000): f.setBold(True)\n"
+        "from PySide6.QtCore import QObject, Signal\n"
+        "class O(QObject):\n    b = Signal(bool)\n"
+        "o = O(); o.b.connect(lambda v: None)\n"
+        "for _ in range(100_000): o.b.emit(False)\n"
         "print('alive')\n"
     )
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
