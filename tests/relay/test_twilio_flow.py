@@ -161,6 +161,21 @@ def test_rule1_same_location_twice_one_conversation(
     assert next(iter(customer_proxy)).startswith("+1312")
     item = store.get_conversation(tables_for(relay), sid)
     assert item is not None and sorted(item["LeadIds"]) == sorted([a["LeadId"], b["LeadId"]])
+    # sync re-runs the integration: same conversation, nothing sent again
+    r = httpx.post(
+        relay.url + f"/Lead/{a['LeadId']}/sync", headers={"Authorization": seed.lead_key}
+    )
+    assert r.status_code == 200 and r.json()["Status"] in ("SYNCING", "ACTIVE")
+    again = wait_for(
+        lambda: (lambda st: st if st["Status"] == "ACTIVE" else None)(
+            status(relay, seed, a["LeadId"])
+        ),
+        what="sync done",
+    )
+    assert sid_of(again) == sid
+    assert again["Integrations"]["Twilio"]["Data"]["ConversationStatus"] == "active"
+    sim.wait_idle()
+    assert len([m for m in sim.handset(phone) if m["body"].startswith("Hi Robin")]) == 2
 
 
 def test_rule2_and_rule3(relay: RelayHandle, sim: SimHandle, seed: Seed) -> None:
