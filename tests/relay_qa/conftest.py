@@ -1,5 +1,8 @@
 """Fixtures of the relay QA suite: a real relay on DynamoDB Local with the Twilio
-simulator (one per test module) and a seeded `World`."""
+simulator and a seeded `World`, shared by the package's modules (building a world
+syncs a lead through Twilio: the slowest part of the suite). Tests add their own
+leads and keys and never close the world's lead; test_fuzz.py, which may close
+anything, runs on a relay (and tables) of its own."""
 
 from __future__ import annotations
 
@@ -12,14 +15,14 @@ from tests.relay_qa.helpers import POOL, SIM_SID, SIM_TOKEN, World, build_world
 from tests.support.relay import RelayHandle, start_relay
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def sim() -> Iterator[SimHandle]:
     handle = start_simulator(SIM_SID, SIM_TOKEN, pool=POOL, carrier_delay=0.0)
     yield handle
     handle.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def relay(dynamodb_endpoint: str, sim: SimHandle) -> Iterator[RelayHandle]:
     handle = start_relay(dynamodb_endpoint, sim, reconcile_interval_s=3600.0)
     sim.set_webhook_url(handle.url + "/TwilioWebhooks/onIncomingMessage")
@@ -27,6 +30,6 @@ def relay(dynamodb_endpoint: str, sim: SimHandle) -> Iterator[RelayHandle]:
     handle.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def world(relay: RelayHandle, sim: SimHandle) -> World:
     return build_world(relay, sim)

@@ -198,8 +198,14 @@ class World:
         return dict(r.json())
 
 
-def build_world(relay: RelayHandle, sim: SimHandle, *, with_conversation: bool = True) -> World:
-    seed = seed_dealer(relay, web2text_number="+13125550177", pool=sim.pool)
+def build_world(
+    relay: RelayHandle,
+    sim: SimHandle,
+    *,
+    with_conversation: bool = True,
+    web2text_number: str = "+13125550177",
+) -> World:
+    seed = seed_dealer(relay, web2text_number=web2text_number, pool=sim.pool)
     a2 = seed_location(relay, seed.retailer_id, "+14155550177", name="Uptown")
     a3 = seed_location(relay, seed.retailer_id, "+13125550166", name="Warehouse")
     # A location whose Web2Text number was removed (other systems write the directory too).

@@ -6,14 +6,18 @@ Each generated case is sent as generated (random ids: the validation paths) and
 again with its ids and body ids swapped for real ones (the retailer, location,
 lead and conversation of the seeded world: the paths behind validation, down to
 the Twilio simulator). The default run is bounded (W2T_QA_FUZZ_EXAMPLES, 10 per
-operation); the `slow` variant runs W2T_QA_FUZZ_SLOW_EXAMPLES (100) with the
-coverage phase too.
+operation). The `slow` variant adds schemathesis' coverage phase and runs
+W2T_QA_FUZZ_SLOW_EXAMPLES per operation; it is skipped unless that variable is set
+(it takes many minutes):
+
+    W2T_QA_FUZZ_SLOW_EXAMPLES=100 .venv/bin/pytest tests/relay_qa/test_fuzz.py -k long
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,7 +26,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 
-from tests.relay_qa.helpers import SNAKE, World, relay_openapi
+from app.sandbox.twilio_sim import SimHandle
+from tests.relay_qa.helpers import SNAKE, World, build_world, relay_openapi
+from tests.support.relay import start_relay
 
 EXAMPLES = int(os.environ.get("W2T_QA_FUZZ_EXAMPLES", "10"))
 SLOW_EXAMPLES = int(os.environ.get("W2T_QA_FUZZ_SLOW_EXAMPLES", "100"))
@@ -32,6 +38,15 @@ EXCLUDED = "/v1/stream"
 
 
 SPEC = relay_openapi()
+
+
+@pytest.fixture(scope="module")
+def world(dynamodb_endpoint: str, sim: SimHandle) -> Iterator[World]:
+    """A world on a relay and tables of its own: generated requests may close every
+    lead (`/Admin/bulk` with `"Filter": "*"`), which must not touch other modules."""
+    relay = start_relay(dynamodb_endpoint, sim)
+    yield build_world(relay, sim, web2text_number="+13125550155")
+    relay.stop()
 
 
 def _load(phases: list[str]) -> Any:
@@ -126,6 +141,10 @@ def test_generated_requests_never_give_server_errors(case: schemathesis.Case, wo
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    "W2T_QA_FUZZ_SLOW_EXAMPLES" not in os.environ,
+    reason="long fuzz run: set W2T_QA_FUZZ_SLOW_EXAMPLES (e.g. 100)",
+)
 @schema_long.parametrize()
 @settings(max_examples=SLOW_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_generated_requests_never_give_server_errors_long(
