@@ -82,11 +82,10 @@ def raise_for(response: httpx.Response) -> None:
     reason = str(body.get("reason") or f"http_{status}")
     message = str(body.get("message") or response.reason_phrase or f"HTTP {status}")
     if reason in TRANSIENT_REASONS:
-        raise RelayTransientError(
-            f"relay answered {status} {reason}",
-            retry_after=parse_retry_after(response.headers.get("retry-after")),
-            status=status,
-        )
+        # Retry-After here is when the other holder's lease would run out, an upper
+        # bound: the holder usually finishes (and its answer is replayed) much
+        # sooner, so the ordinary backoff polls instead of waiting the lease out
+        raise RelayTransientError(f"relay answered {status} {reason}", status=status)
     raise RelayFinalError(status, reason, message, body)
 
 

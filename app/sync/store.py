@@ -774,7 +774,9 @@ def requeue_inflight(conn: sa.Connection) -> int:
     """Rows in flight when the last process died go back to the queue (same key)."""
     with conn.begin():
         res = conn.exec_driver_sql(
-            "UPDATE outbox SET state = 'pending', next_attempt_at = 0 WHERE state = 'inflight'")
+            # an interrupted attempt is not a failure: it does not grow the backoff
+            "UPDATE outbox SET state = 'pending', next_attempt_at = 0, "
+            "attempts = max(0, attempts - 1) WHERE state = 'inflight'")
     return int(res.rowcount)
 
 

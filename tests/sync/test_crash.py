@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.sync.crash import drill, queue_messages
+from tests.sync.crash import accepted_count, drill, queue_messages
 from tests.sync.fake_relay import TOKEN, change, conv_data, lead_data
 
 
@@ -23,13 +23,14 @@ def _run(tmp_path: Path, fake_relay: Any, messages: int, kills: int, seed: int) 
     plan = [("CHa" if i % 3 else "CHb", f"message {i:03d}") for i in range(messages)]
     data_dir = tmp_path / "desk"
     queue_messages(data_dir, plan)
-    result = drill(data_dir, url, TOKEN, kills, lambda: len(relay.sent), seed=seed)
+    result = drill(data_dir, url, TOKEN, kills, accepted_count(data_dir, messages), seed=seed,
+                   min_s=0.5, max_s=10.0, jitter_s=0.3)
     assert result.final_code == 0, result.final_status
     assert result.final_status["pending"] == 0 and result.final_status["failed"] == 0
     for conv in ("CHa", "CHb"):
         expected = [body for c, body in plan if c == conv]
         assert [body for c, body in relay.sent if c == conv] == expected  # once, in order
-    assert result.killed_mid_delivery >= 5, result  # the kills did land during delivery
+    assert result.killed_mid_delivery >= min(5, kills // 3), result  # kills landed mid-delivery
 
 
 @pytest.mark.slow  # CI runs the same drill against the real relay (test_integration_send)

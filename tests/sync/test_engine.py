@@ -332,10 +332,10 @@ async def test_key_still_in_progress_on_the_relay_is_retried_not_failed(
         fake_relay: Any, engine_factory: Any) -> None:
     relay, url = fake_relay
     seed(relay)
-    relay.fail_next(409, "idempotency_in_progress", headers={"Retry-After": "0"})
+    relay.fail_next(409, "idempotency_in_progress", headers={"Retry-After": "30"})
     engine, rec = await engine_factory(url)
     await engine.send_message("CH0", "after a crash")
-    assert await engine.wait_idle(10)
+    assert await engine.wait_idle(10)  # polled again well before the 30 s lease ran out
     assert relay.sent == [("CH0", "after a crash")] and rec.of(OutboxItemFailed) == []
 
 

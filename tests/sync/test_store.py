@@ -170,8 +170,10 @@ def test_outbox_lanes_in_order_and_requeue_of_inflight(db: Database) -> None:
     assert db.writer.call(store.mark_inflight, a1.outbox_id)
     heads, _ = db.reader.call(store.due_heads, [], 10)
     assert [h.payload["body"] for h in heads] == ["b1"]  # a2 waits behind in-flight a1
-    # the process dies here; on start the in-flight row is first in its lane again
+    # the process dies here; on start the in-flight row is first in its lane again,
+    # and the interrupted attempt does not count as a failure for the backoff
     assert db.writer.call(store.requeue_inflight) == 1
+    assert [r.attempts for r in db.reader.call(store.list_outbox)][:1] == [0]
     heads, _ = db.reader.call(store.due_heads, ["c:CHb"], 10)
     assert [h.payload["body"] for h in heads] == ["a1"]
     # a row waiting for its retry time blocks its lane and reports when it is due
