@@ -153,6 +153,7 @@ def main() -> None:
             "ok": full["after_use"]["peak_rss_mb"] <= 300,
         }
         results["quit_s"] = full.get("quit_s")
+        a.out.write_text(json.dumps(results, indent=2) + "\n")
         stall_dir = profile_dir(Path(tmp) / "stall", engine_dir, copy=True)
         s = child("stall", "--data-dir", str(stall_dir), "--changes", str(a.changes), timeout=600)
         results["ui_stall"] = {
