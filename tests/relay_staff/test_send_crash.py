@@ -85,14 +85,19 @@ def _env(
     return env
 
 
-@pytest.mark.parametrize("step", ["send.before_twilio", "send.after_twilio", "send.after_store"])
-def test_crash_during_send_then_retry_sends_exactly_once(
-    dynamodb_endpoint: str, sim: SimHandle, step: str
-) -> None:
+@pytest.fixture(scope="module")
+def world(dynamodb_endpoint: str) -> tuple[str, Seed, Tables]:
     prefix = new_prefix()
     settings = init_tables(dynamodb_endpoint, prefix)
-    seed: Seed = seed_dealer(settings, web2text_number="+13125550161")
-    tables = Tables.from_settings(settings)
+    seed = seed_dealer(settings, web2text_number="+13125550161")
+    return prefix, seed, Tables.from_settings(settings)
+
+
+@pytest.mark.parametrize("step", ["send.before_twilio", "send.after_twilio", "send.after_store"])
+def test_crash_during_send_then_retry_sends_exactly_once(
+    dynamodb_endpoint: str, sim: SimHandle, world: tuple[str, Seed, Tables], step: str
+) -> None:
+    prefix, seed, tables = world
     conv = make_conversation(tables, sim, seed)
     port = free_port()
     headers = {"Authorization": seed.staff_key, "Idempotency-Key": f"crash-{step}"}
