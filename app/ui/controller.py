@@ -274,6 +274,10 @@ class AppController(QObject):
 
     async def start_engine(self, profile: Profile, key: str) -> None:
         await self._stop_engine()
+        if self.engine_factory is default_engine_factory:
+            # the engine's stack (SQLAlchemy, Alembic, httpx) takes a second to import:
+            # do it on a worker thread so the window keeps painting meanwhile
+            await asyncio.to_thread(importlib.import_module, "app.sync.engine")
         engine = self.engine_factory(profile, key, self.profiles.engine_dir(profile))
         bridge = EngineBridge(self)
         engine.add_listener(bridge)

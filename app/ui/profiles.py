@@ -16,8 +16,6 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import keyring
-import keyring.errors
 from platformdirs import user_data_dir
 
 log = logging.getLogger(__name__)
@@ -67,12 +65,17 @@ class Secrets:
 
     @staticmethod
     def available() -> bool:
+        import keyring
+
         backend = keyring.get_keyring()
         return getattr(backend, "priority", 0) > 0 and "fail" not in type(backend).__module__
 
     def get(self, profile: Profile) -> str | None:
         if profile.key_user in self._session:
             return self._session[profile.key_user]
+        import keyring  # imported on use: backend discovery is slow, keep it off start-up
+        import keyring.errors
+
         try:
             return keyring.get_password(KEYRING_SERVICE, profile.key_user)
         except keyring.errors.KeyringError as exc:
@@ -81,6 +84,9 @@ class Secrets:
 
     def put(self, profile: Profile, key: str) -> None:
         """Save the key in the keyring; raises KeyringUnavailable if there is none."""
+        import keyring
+        import keyring.errors
+
         try:
             keyring.set_password(KEYRING_SERVICE, profile.key_user, key)
         except keyring.errors.NoKeyringError as exc:
@@ -94,6 +100,9 @@ class Secrets:
 
     def delete(self, profile: Profile) -> None:
         self._session.pop(profile.key_user, None)
+        import keyring
+        import keyring.errors
+
         with contextlib.suppress(keyring.errors.KeyringError):
             keyring.delete_password(KEYRING_SERVICE, profile.key_user)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
@@ -21,6 +21,9 @@ from PySide6.QtWidgets import (
 
 from app.ui.resources import render_svg
 from app.ui.tasks import Tasks
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class SignInError(Exception):
@@ -69,6 +72,8 @@ async def check_key(
     relay_url: str, key: str, *, client: httpx.AsyncClient | None = None, timeout: float = 10.0
 ) -> StaffInfo:
     """Ask the relay who this key belongs to."""
+    import httpx  # imported on use: it costs ~0.4 s of start-up otherwise
+
     key = key.strip()
     if not key:
         raise SignInError("key_missing", "Enter your staff key.")

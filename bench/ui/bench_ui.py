@@ -120,6 +120,9 @@ def main() -> None:
             "ratio": round(o / b, 2),
             "goal": "<= 2.0",
             "ok": o / b <= 2.0,
+            "ours_window_paint_s": [round(r.get("shell_paint_s", 0), 3) for r in ours],
+            "ours_window_paint_median_s": round(med([r.get("shell_paint_s", 0) for r in ours]), 3),
+            "window_paint_ratio": round(med([r.get("shell_paint_s", 0) for r in ours]) / b, 2),
             "rows_loaded": ours[0]["rows"],
             "leads_on_disk": ours[0]["total"],
         }

@@ -162,9 +162,12 @@ def app_run(data_dir: str, full: bool) -> None:
 
             traceback.print_exc()
             result["error"] = repr(exc)
-            result["debug"] = [w.search_model.query, w.search_model.rowCount(),
-                               type(w.list_stack.currentWidget()).__name__,
-                               w.results_view.isVisible()]
+            result["debug"] = [
+                w.search_model.query,
+                w.search_model.rowCount(),
+                type(w.list_stack.currentWidget()).__name__,
+                w.results_view.isVisible(),
+            ]
             ctrl.quit()
 
     def painted() -> None:
@@ -184,12 +187,16 @@ def app_run(data_dir: str, full: bool) -> None:
     probe = first_paint_probe(
         w.leads_view.viewport(), lambda: w.leads_model.rowCount() > 0, painted
     )
+    shell = first_paint_probe(
+        w, lambda: True, lambda: result.setdefault("shell_paint_s", time.time() - T0)
+    )
+
     with loop:
         loop.run_until_complete(ctrl.run())
     result["quit_s"] = round(
         time.perf_counter() - result.pop("quit_started", time.perf_counter()), 3
     )
-    _ = qapp, probe
+    _ = qapp, probe, shell
     done(result)
 
 
