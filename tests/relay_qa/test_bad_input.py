@@ -17,6 +17,7 @@ import pytest
 
 from app.relay import directory
 from tests.relay_qa.helpers import (
+    HTTP,
     TIMEOUT,
     World,
     assert_error,
@@ -58,7 +59,7 @@ def places(world: World) -> Places:
         UpdateExpression="SET Web2TextPhoneNumber = :n",
         ExpressionAttributeValues={":n": "555-CALL-NOW"},
     )
-    httpx.post(world.sim.url + "/_sim/lookup", json={LANDLINE: "landline"}, timeout=TIMEOUT)
+    HTTP.post(world.sim.url + "/_sim/lookup", json={LANDLINE: "landline"}, timeout=TIMEOUT)
     # The customer texts STOP to a pool number: the signed inbound webhook records it.
     phone = new_phone()
     path = "/TwilioWebhooks/onIncomingMessage"
@@ -69,7 +70,7 @@ def places(world: World) -> Places:
         "Body": "STOP",
         "OptOutType": "STOP",
     }
-    r = httpx.post(
+    r = HTTP.post(
         world.url + path,
         data=params,
         headers={"X-Twilio-Signature": sign(world.relay.settings.public_url + path, params)},
@@ -100,7 +101,7 @@ def _post(
     hdrs = {"Authorization": f"Bearer {key or world.all_key}", **(headers or {})}
     if content is not None:
         hdrs.setdefault("Content-Type", "application/json")
-    return httpx.post(world.url + path, json=json, content=content, headers=hdrs, timeout=TIMEOUT)
+    return HTTP.post(world.url + path, json=json, content=content, headers=hdrs, timeout=TIMEOUT)
 
 
 def _absent(world: World, lead_id: str) -> None:
@@ -181,7 +182,7 @@ def test_body_size_cap(world: World) -> None:
         yield b'"}}'
 
     lead_id = new_id()
-    r = httpx.post(
+    r = HTTP.post(
         f"{world.url}/Lead/{lead_id}/create",
         content=chunks(),
         headers={"Authorization": world.all_key, "Content-Type": "application/json"},
@@ -510,7 +511,7 @@ def test_non_uuid_ids_in_paths(world: World, bad: str) -> None:
         ("POST", f"/Lead/{bad}/status", None),
         ("GET", f"/Lead/{bad}/status", None),
     ):
-        r = httpx.request(
+        r = HTTP.request(
             method,
             world.url + path,
             json=payload,
@@ -518,7 +519,7 @@ def test_non_uuid_ids_in_paths(world: World, bad: str) -> None:
             timeout=TIMEOUT,
         )
         assert_error(r, 400, "invalid_field", what="LeadId", kind="INVALID")
-    r = httpx.get(
+    r = HTTP.get(
         f"{world.url}/Dealer/{bad}/status",
         headers={"Authorization": world.all_key},
         timeout=TIMEOUT,
@@ -535,7 +536,7 @@ def test_unknown_ids(world: World) -> None:
         r = _post(world, f"/Lead/{lead_id}/{path}")
         assert_error(r, 404, "lead_not_found", what="LeadId", kind="NONEXISTANT")
     _absent(world, lead_id)  # asking never creates
-    r = httpx.get(
+    r = HTTP.get(
         f"{world.url}/Dealer/{uuid.uuid4()}/status",
         headers={"Authorization": world.all_key},
         timeout=TIMEOUT,
@@ -776,7 +777,7 @@ def test_every_json_route_rejects_unreadable_bodies(world: World) -> None:
                 "Idempotency-Key": new_id(),
                 "If-Match": '"1"',
             }
-            r = httpx.request(
+            r = HTTP.request(
                 method, world.url + path, content=content, headers=headers, timeout=TIMEOUT
             )
             if r.status_code != 400:

@@ -20,14 +20,13 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 
 from app.sandbox.twilio_sim import SimHandle
-from tests.relay_qa.helpers import SNAKE, World, build_world, relay_openapi
+from tests.relay_qa.helpers import HTTP, SNAKE, World, build_world, relay_openapi
 from tests.support.relay import start_relay
 
 EXAMPLES = int(os.environ.get("W2T_QA_FUZZ_EXAMPLES", "10"))
@@ -65,7 +64,7 @@ schema_long = _load(["examples", "coverage", "fuzzing"])
 
 
 def test_served_openapi_is_the_fuzzed_one(world: World) -> None:
-    served = httpx.get(world.url + "/openapi.json", timeout=20)
+    served = HTTP.get(world.url + "/openapi.json", timeout=20)
     assert served.status_code == 200
     assert served.json() == json.loads(json.dumps(SPEC))
     assert EXCLUDED in SPEC["paths"]  # a renamed stream route must be excluded anew

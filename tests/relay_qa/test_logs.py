@@ -21,7 +21,7 @@ import pytest
 
 from app.sandbox.servers import free_port
 from app.sandbox.twilio_sim import SimHandle, start_simulator
-from tests.relay_qa.helpers import TIMEOUT, lead_body, new_id, wait_for
+from tests.relay_qa.helpers import HTTP, TIMEOUT, lead_body, new_id, wait_for
 from tests.support.relay import init_tables, new_prefix, seed_dealer, seed_location
 
 SID = "AC" + "4" * 32
@@ -89,7 +89,7 @@ def test_logs_hold_no_phone_numbers_and_no_secrets(
         staff = {"Authorization": seed.staff_key}
         # a lead, synced through Twilio (the greeting reaches the customer)
         lead_id = new_id()
-        r = httpx.post(
+        r = HTTP.post(
             f"{url}/Lead/{lead_id}/create",
             json=lead_body(seed.retailer_id, seed.location_id, "(312) 555-0688"),
             headers=lead,
@@ -97,7 +97,7 @@ def test_logs_hold_no_phone_numbers_and_no_secrets(
         )
         assert r.status_code == 200, r.text
         wait_for(lambda: log_sim.handset(CUSTOMER), what="the greeting on the customer's phone")
-        state = httpx.get(f"{url}/Lead/{lead_id}/status", headers=lead, timeout=TIMEOUT).json()
+        state = HTTP.get(f"{url}/Lead/{lead_id}/status", headers=lead, timeout=TIMEOUT).json()
         sid = state["Integrations"]["Twilio"]["Data"]["ConversationSID"]
         conv = log_sim.state.get_conversation(sid)
         proxies = {p.address: p.proxy_address for p in conv.participants.values()}
@@ -110,7 +110,7 @@ def test_logs_hold_no_phone_numbers_and_no_secrets(
             what="the store's reply on the customer's phone",
         )
         # a staff reply from the desktop
-        r = httpx.post(
+        r = HTTP.post(
             f"{url}/v1/conversations/{sid}/messages",
             json={"body": "We open at 9"},
             headers={**staff, "Idempotency-Key": new_id()},
@@ -122,7 +122,7 @@ def test_logs_hold_no_phone_numbers_and_no_secrets(
         check = {"PhoneNumber": SECOND_CUSTOMER}
         wait_for(
             lambda: (
-                httpx.post(
+                HTTP.post(
                     f"{url}/TwilioWebhooks/checkOptInStatus", json=check, headers=lead
                 ).json()["Status"]
                 == "OPTED-OUT"
@@ -135,12 +135,12 @@ def test_logs_hold_no_phone_numbers_and_no_secrets(
             lead_body(seed.retailer_id, seed.location_id, STORE_NUMBER),  # the store's phone
             lead_body(seed.retailer_id, other_location, "+1 312 555 06"),  # invalid phone
         ):
-            r = httpx.post(f"{url}/Lead/{new_id()}/create", json=body, headers=lead)
+            r = HTTP.post(f"{url}/Lead/{new_id()}/create", json=body, headers=lead)
             assert r.status_code == 400, r.text
         fake_key = "w2t_qa-probe-" + uuid.uuid4().hex
-        r = httpx.get(f"{url}/Lead/{lead_id}/status", headers={"Authorization": fake_key})
+        r = HTTP.get(f"{url}/Lead/{lead_id}/status", headers={"Authorization": fake_key})
         assert r.status_code == 401
-        r = httpx.post(
+        r = HTTP.post(
             f"{url}/TwilioWebhooks/onIncomingMessage",
             data={"From": CUSTOMER, "To": POOL[1], "Body": "forged"},
             headers={"X-Twilio-Signature": "forged"},
@@ -185,6 +185,6 @@ def test_logs_hold_no_phone_numbers_and_no_secrets(
 
 def _healthy(url: str) -> bool:
     try:
-        return httpx.get(url + "/healthz", timeout=2).status_code == 200
+        return HTTP.get(url + "/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False

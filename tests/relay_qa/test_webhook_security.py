@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.relay_qa.helpers import (
+    HTTP,
     SIM_TOKEN,
     TIMEOUT,
     World,
@@ -68,7 +69,7 @@ def _post(
     if signature is not None:
         headers["X-Twilio-Signature"] = signature
     content = kw.pop("content", urlencode(params).encode())
-    return httpx.post(world.url + path, content=content, headers=headers, timeout=TIMEOUT, **kw)
+    return HTTP.post(world.url + path, content=content, headers=headers, timeout=TIMEOUT, **kw)
 
 
 def _public(world: World, path: str) -> str:
@@ -154,7 +155,7 @@ def test_simulator_signed_webhooks_reach_the_relay(world: World) -> None:
     world.sim.inbound(world.customer, proxy, text)
 
     def arrived() -> bool:
-        r = httpx.get(
+        r = HTTP.get(
             world.url + "/v1/changes",
             params={"limit": 500},
             headers={"Authorization": world.staff_key},
@@ -171,7 +172,7 @@ def test_simulator_signed_webhooks_reach_the_relay(world: World) -> None:
 
 def _opt_in(world: World, key: str | None, body: Any = None, **kw: Any) -> httpx.Response:
     headers = {} if key is None else {"Authorization": f"Bearer {key}"}
-    return httpx.post(
+    return HTTP.post(
         world.url + "/TwilioWebhooks/checkOptInStatus",
         json=body,
         headers=headers,
@@ -186,7 +187,7 @@ def test_check_opt_in_status_needs_its_endpoint(world: World) -> None:
     assert_error(_opt_in(world, None, body), 401, "unauthorized")
     url = _public(world, "/TwilioWebhooks/checkOptInStatus")
     # a Twilio signature is not a key
-    r = httpx.post(
+    r = HTTP.post(
         world.url + "/TwilioWebhooks/checkOptInStatus",
         json=body,
         headers={"X-Twilio-Signature": sign(url, {})},
@@ -243,7 +244,7 @@ def test_check_opt_in_status_follows_stop_and_start(world: World) -> None:
 def test_check_opt_in_status_bad_input(
     world: World, label: str, content: bytes, reason: str
 ) -> None:
-    r = httpx.post(
+    r = HTTP.post(
         world.url + "/TwilioWebhooks/checkOptInStatus",
         content=content,
         headers={"Authorization": world.all_key, "Content-Type": "application/json"},
