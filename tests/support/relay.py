@@ -54,6 +54,7 @@ class RelayHandle:
     settings: Settings
     server: UvicornThread
     app: Any
+    sim: Any = None  # the simulator handle it talks to, if any
 
     @property
     def ctx(self) -> Any:
@@ -101,9 +102,17 @@ def start_relay(
     dynamodb_endpoint: str,
     sim_handle: Any = None,
     prefix: str | None = None,
+    *,
+    register_inbound: bool = True,
     **overrides: Any,
 ) -> RelayHandle:
-    """A relay on a free loopback port; its tables are created first (idempotent)."""
+    """A relay on a free loopback port; its tables are created first (idempotent).
+
+    With a simulator handle, the simulator's Messaging Service inbound webhook is
+    pointed at this relay (`register_inbound=False` leaves it alone), and
+    `seed_dealer(handle)` seeds the simulator's pool. `overrides` are Settings
+    fields (e.g. `background=False`, `stuck_after_s=2.0`).
+    """
     prefix = prefix or new_prefix()
     init_tables(dynamodb_endpoint, prefix)
     port = free_port()
@@ -112,7 +121,9 @@ def start_relay(
     if sim_handle is None:
         app.state.ctx.twilio = None  # no Twilio at all: the Twilio integration does not apply
     server = UvicornThread(app, port=port).start()
-    return RelayHandle(url=server.url, settings=settings, server=server, app=app)
+    if sim_handle is not None and register_inbound and hasattr(sim_handle, "set_webhook_url"):
+        sim_handle.set_webhook_url(server.url + "/TwilioWebhooks/onIncomingMessage")
+    return RelayHandle(url=server.url, settings=settings, server=server, app=app, sim=sim_handle)
 
 
 @dataclass
@@ -201,6 +212,8 @@ def seed_dealer(
     location_id = seed_location(
         target, retailer_id, web2text_number, store_number=store_number, timezone=timezone
     )
+    if pool is None and isinstance(target, RelayHandle) and getattr(target.sim, "pool", None):
+        pool = list(target.sim.pool)  # the simulator only accepts its own numbers
     pool = list(DEFAULT_POOL if pool is None else pool)
     if pool:
         seed_pool(target, pool)
