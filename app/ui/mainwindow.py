@@ -417,19 +417,36 @@ class MainWindow(QMainWindow):
         cur = self.current
         if cur is None:
             return
-        if (
-            cur.lead_id in ev.lead_ids
-            or (cur.conversation_sid and cur.conversation_sid in ev.conversation_sids)
-            or ev.message_sids
-        ):
+        mine = cur.lead_id in ev.lead_ids or (
+            cur.conversation_sid is not None and cur.conversation_sid in ev.conversation_sids
+        )
+        if mine:
             self.thread_model.reload()
-            self.tasks.spawn(self._load_lead(cur.lead_id, open_thread=False))
+            self._reload_current_soon()
             if (
                 self.isActiveWindow()
                 and not ev.local
                 and cur.conversation_sid in ev.conversation_sids
             ):
                 self.tasks.spawn(self._mark_read(cur.conversation_sid))
+        elif ev.message_sids:
+            # a message change does not name its conversation: refresh the open thread
+            # (one coalesced query), not the lead's details
+            self.thread_model.reload()
+
+    def _reload_current_soon(self) -> None:
+        """Re-read the open lead's details, at most every 150 ms during bursts."""
+        if not hasattr(self, "_lead_timer"):
+            self._lead_timer = QTimer(self)
+            self._lead_timer.setSingleShot(True)
+            self._lead_timer.setInterval(150)
+            self._lead_timer.timeout.connect(self._reload_current)
+        if not self._lead_timer.isActive():
+            self._lead_timer.start()
+
+    def _reload_current(self) -> None:
+        if self.current is not None:
+            self.tasks.spawn(self._load_lead(self.current.lead_id, open_thread=False))
 
     def _on_outbox_failed(self, ev: OutboxItemFailed) -> None:
         self.error_label.setText(f"Not sent: {ev.message}")

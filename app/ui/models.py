@@ -78,6 +78,9 @@ class LeadsModel(QAbstractListModel):
         self._filter = LeadFilter()
         self._generation = 0
         self._fetching = False
+        self._inflight = False
+        self._dirty = False
+        self._inflight_filter = self._filter
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(40)  # coalesce bursts of engine changes
@@ -113,9 +116,26 @@ class LeadsModel(QAbstractListModel):
 
     def _start_reload(self) -> None:
         self._generation += 1
+        if self._inflight and self._inflight_filter == self._filter:
+            # one query at a time: a burst of changes must not queue reloads in the engine
+            self._dirty = True
+            return
+        self._spawn_reload()
+
+    def _spawn_reload(self) -> None:
+        self._inflight, self._dirty = True, False
+        self._inflight_filter = self._filter
         self._tasks.spawn(self._reload(self._generation))
 
     async def _reload(self, generation: int) -> None:
+        try:
+            await self._reload_once(generation)
+        finally:
+            self._inflight = False
+            if self._dirty:
+                self._spawn_reload()
+
+    async def _reload_once(self, generation: int) -> None:
         engine = self._engine
         if engine is None:
             return
@@ -123,7 +143,9 @@ class LeadsModel(QAbstractListModel):
         flt = self._filter
         rows = list(await engine.list_leads(flt, 0, want))
         total = await engine.count_leads(flt)
-        if generation != self._generation:
+        if generation != self._generation and not self._dirty:
+            return
+        if flt != self._filter:
             return
         self.beginResetModel()
         self._rows, self._total = rows, total
