@@ -67,7 +67,19 @@ async def _signed_form(request: Request) -> dict[str, str]:
     if not signature or not validator.validate(url, form, signature):
         log.warning("webhook with a bad signature", extra={"path": request.url.path})
         raise ApiError(403, "invalid_signature", "X-Twilio-Signature is INVALID")
+    # These values become DynamoDB keys (never empty, at most 1024/2048 bytes): refuse
+    # what cannot be one with a 400 instead of failing the write with a 500.
+    for name in _KEY_FIELDS:
+        if len(form.get(name, "")) > 256:
+            raise ApiError(400, "invalid_request", f"{name} is INVALID - over 256 characters")
+    if form.get("EventType") in _MESSAGE_EVENTS and not form.get("MessageSid"):
+        raise ApiError(400, "invalid_request", "MessageSid is NONEXISTANT - required")
     return form
+
+
+_KEY_FIELDS = ("ConversationSid", "MessageSid", "SmsSid", "DeliveryReceiptSid", "From", "To")
+_KEY_FIELDS += ("Status", "StateTo", "StateUpdated", "DateUpdated")
+_MESSAGE_EVENTS = ("onMessageAdded", "onMessageUpdated", "onMessageRemoved", "onDeliveryUpdated")
 
 
 def _seen(ctx: RelayContext, key: str) -> bool:
