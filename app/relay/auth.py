@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import Request
 
+from app.relay.cache import TtlCache
 from app.relay.errors import ApiError
 
 STAFF_ENDPOINT = "v1/*"
@@ -115,6 +116,24 @@ def lookup_key(tables: Any, presented: str) -> dict[str, Any] | None:
     return dict(item)
 
 
+#: active key records by (table, presented key's hash): see `cached_lookup_key`
+_KEYS: TtlCache[dict[str, Any]] = TtlCache()
+
+
+def cached_lookup_key(tables: Any, presented: str, ttl: float) -> dict[str, Any] | None:
+    """`lookup_key` with an in-process cache of *active* records for `ttl` seconds.
+
+    A key revoked through another process keeps working here for at most `ttl`
+    (documented: `W2T_CACHE_TTL`); `revoke_key` in this process drops it at once.
+    Unknown and inactive keys are never cached, so a new key works immediately
+    and a refused key costs a read each time (as before).
+    """
+    if not presented or len(presented) > 512:
+        return None
+    cache_key = (tables.api_keys.name, hash_key(presented))
+    return _KEYS.get_or_load(cache_key, ttl, lambda: lookup_key(tables, presented))
+
+
 def presented_key(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if not header:
@@ -129,7 +148,8 @@ def authenticate(request: Request) -> Principal:
     key = presented_key(request)
     if key is None:
         raise ApiError(401, "unauthorized", "Authorization is missing - send the API key")
-    item = lookup_key(request.app.state.ctx.tables, key)
+    ctx = request.app.state.ctx
+    item = cached_lookup_key(ctx.tables, key, ctx.settings.cache_ttl_s)
     if item is None:
         raise ApiError(401, "unauthorized", "API key is INVALID - unknown or revoked key")
     principal = principal_from_item(item)
@@ -202,6 +222,9 @@ def issue_key(
 
 def revoke_key(tables: Any, key: str) -> bool:
     """Deactivate a key given in plain (or its stored id); True if one was found."""
+    # whichever form the caller gave (plain key or stored id), no cached record
+    # of it may outlive the revocation in this process
+    _KEYS.discard_where(lambda k: k[0] == tables.api_keys.name)
     for candidate in (hash_key(key), key):
         item = tables.api_keys.get_item(Key={"API_Key": candidate}).get("Item")
         if item is not None:
@@ -210,6 +233,8 @@ def revoke_key(tables: Any, key: str) -> bool:
                 UpdateExpression="SET Active = :f, DateRevoked = :now",
                 ExpressionAttributeValues={":f": False, ":now": datetime.now(UTC).isoformat()},
             )
+            # again: a request may have cached the record between the two steps
+            _KEYS.discard_where(lambda k: k[0] == tables.api_keys.name)
             return True
     return False
 

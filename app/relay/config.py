@@ -83,6 +83,9 @@ class Settings:
     stuck_after_s: float = 30.0
     reconcile_interval_s: float = 300.0
     pool_refresh_s: float = 60.0
+    #: how long an instance reuses an API-key record or a retailer/location item it
+    #: read (0: always read); bounds how late a revocation elsewhere takes effect
+    cache_ttl_s: float = 15.0
     background: bool = True
     crash_at: str | None = None  # test hook: exit the process at this named step
 
@@ -138,6 +141,7 @@ class Settings:
             stuck_after_s=_float(env, "W2T_STUCK_AFTER", 30.0),
             reconcile_interval_s=_float(env, "W2T_RECONCILE_INTERVAL", 300.0),
             pool_refresh_s=_float(env, "W2T_POOL_REFRESH", 60.0),
+            cache_ttl_s=max(0.0, _float(env, "W2T_CACHE_TTL", 15.0)),
             background=env.get("W2T_BACKGROUND", "1") not in ("0", "false", "no"),
             crash_at=env.get("W2T_CRASH_AT") or None,
         )

@@ -15,6 +15,8 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
+from app.relay.cache import TtlCache
+
 RETAILER = "RETAILER"
 LOCATION = "LOCATION"
 RETAILER_STATUSES = ("Customer", "Churned_Customer")
@@ -115,6 +117,7 @@ def put_retailer(
         },
         ReturnValues="ALL_NEW",
     )
+    _CACHE.discard((tables.directory.name, retailer_id))
     return Retailer.from_item(resp["Attributes"])
 
 
@@ -154,6 +157,7 @@ def put_location(
         },
         ReturnValues="ALL_NEW",
     )
+    _CACHE.discard((tables.directory.name, location_id))
     return Location.from_item(resp["Attributes"])
 
 
@@ -169,6 +173,30 @@ def get_location(tables: Any, location_id: str) -> Location | None:
     if item is None or item.get("Kind") != LOCATION:
         return None
     return Location.from_item(item)
+
+
+#: retailers and locations read by the lead service's hot path (see app.relay.cache)
+_CACHE: TtlCache[Retailer | Location] = TtlCache()
+
+
+def cached_retailer(tables: Any, retailer_id: str, ttl: float) -> Retailer | None:
+    """`get_retailer`, reusing what this process read within `ttl` seconds.
+
+    A retailer churned or opted out by another process is seen within `ttl`
+    (`W2T_CACHE_TTL`); `put_retailer` here drops the entry at once.
+    """
+    value = _CACHE.get_or_load(
+        (tables.directory.name, retailer_id), ttl, lambda: get_retailer(tables, retailer_id)
+    )
+    return value if isinstance(value, Retailer) else None
+
+
+def cached_location(tables: Any, location_id: str, ttl: float) -> Location | None:
+    """`get_location` with the same cache and bound as `cached_retailer`."""
+    value = _CACHE.get_or_load(
+        (tables.directory.name, location_id), ttl, lambda: get_location(tables, location_id)
+    )
+    return value if isinstance(value, Location) else None
 
 
 def get_locations(tables: Any, location_ids: list[str] | tuple[str, ...]) -> list[Location]:

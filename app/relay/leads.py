@@ -114,7 +114,11 @@ class LeadService:
             raise _err(e) from None
         if not principal.may_access_retailer(req.retailer_id):
             raise ApiError(403, "forbidden", "API key is not authorized for this retailer")
-        existing = store.get_lead(self.tables, lead_id)
+        # Without an idempotency key the existence check waits: the conditional put
+        # below refuses a taken LeadId anyway, and a request that fails a check is
+        # looked up then, so a taken LeadId still answers 409 before any other
+        # reason (one read fewer per creation).
+        existing = store.get_lead(self.tables, lead_id) if idempotency_key else None
         if (
             existing is not None
             and idempotency_key
@@ -125,75 +129,13 @@ class LeadService:
             if existing.get("PendingShard") == PENDING:
                 self.submit(lead_id)
             return store.lead_state(existing)
-        decision = check_handler(
-            LeadHandler.CREATE, LeadStatus(existing["Status"]) if existing else None
-        )
-        if not decision.allowed:
-            raise ApiError(
-                decision.http_status, decision.reason or "lead_exists", decision.message or ""
-            )
-        retailer = directory.get_retailer(self.tables, req.retailer_id)
-        if retailer is None:
-            raise _invalid(
-                "UniversalRetailerId",
-                NONEXISTANT,
-                "no retailer with this id",
-                ErrorReason.UNKNOWN_RETAILER,
-            )
-        if retailer.status == "Churned_Customer":
-            raise _invalid(
-                "UniversalRetailerId",
-                INVALID,
-                "the retailer is a churned customer",
-                ErrorReason.RETAILER_CHURNED,
-            )
-        if retailer.web2text_opt_out:
-            raise _invalid(
-                "UniversalRetailerId",
-                INVALID,
-                "the retailer opted out of Web2Text",
-                ErrorReason.RETAILER_OPTED_OUT,
-            )
-        location = directory.get_location(self.tables, req.location_id)
-        if location is None:
-            raise _invalid(
-                "LocationId", NONEXISTANT, "no location with this id", ErrorReason.UNKNOWN_LOCATION
-            )
-        if location.retailer_id != req.retailer_id:
-            raise _invalid(
-                "LocationId",
-                INVALID,
-                "the location does not belong to this retailer",
-                ErrorReason.LOCATION_NOT_IN_RETAILER,
-            )
-        if not location.web2text_number or not _usable_number(location.web2text_number):
-            raise _invalid(
-                "LocationId",
-                INVALID,
-                "the location has no usable Web2Text number",
-                ErrorReason.LOCATION_WITHOUT_NUMBER,
-            )
-        if self.ctx.twilio is not None and self.ctx.twilio.line_type(req.phone) == "landline":
-            raise _invalid(
-                "PhoneNumber",
-                INVALID,
-                "a landline cannot receive text messages",
-                ErrorReason.LANDLINE,
-            )
-        if req.phone in {location.web2text_number, location.store_number}:
-            raise _invalid(
-                "PhoneNumber",
-                INVALID,
-                "the same as the store's number",
-                ErrorReason.SAME_AS_STORE_NUMBER,
-            )
-        if opted_out_numbers(self.tables, req.phone):
-            raise _invalid(
-                "PhoneNumber",
-                INVALID,
-                "the customer opted out of text messaging",
-                ErrorReason.RECIPIENT_OPTED_OUT,
-            )
+        self._refuse_existing(existing)
+        try:
+            self._check_create(req)
+        except ApiError:
+            if not idempotency_key:
+                self._refuse_existing(store.get_lead(self.tables, lead_id))
+            raise
 
         now = datetime.now(UTC)
         state = initial_lead_state(req, now).to_dict()
@@ -227,6 +169,82 @@ class LeadService:
         if req.sync_immediately:
             self.submit(lead_id)
         return store.lead_state(item)
+
+    def _refuse_existing(self, existing: store.Item | None) -> None:
+        decision = check_handler(
+            LeadHandler.CREATE, LeadStatus(existing["Status"]) if existing else None
+        )
+        if not decision.allowed:
+            raise ApiError(
+                decision.http_status, decision.reason or "lead_exists", decision.message or ""
+            )
+
+    def _check_create(self, req: Any) -> None:
+        """The directory and phone checks of a creation, in the documented order."""
+        # Directory items are read through a short in-process cache (W2T_CACHE_TTL).
+        ttl = self.ctx.settings.cache_ttl_s
+        retailer = directory.cached_retailer(self.tables, req.retailer_id, ttl)
+        if retailer is None:
+            raise _invalid(
+                "UniversalRetailerId",
+                NONEXISTANT,
+                "no retailer with this id",
+                ErrorReason.UNKNOWN_RETAILER,
+            )
+        if retailer.status == "Churned_Customer":
+            raise _invalid(
+                "UniversalRetailerId",
+                INVALID,
+                "the retailer is a churned customer",
+                ErrorReason.RETAILER_CHURNED,
+            )
+        if retailer.web2text_opt_out:
+            raise _invalid(
+                "UniversalRetailerId",
+                INVALID,
+                "the retailer opted out of Web2Text",
+                ErrorReason.RETAILER_OPTED_OUT,
+            )
+        location = directory.cached_location(self.tables, req.location_id, ttl)
+        if location is None:
+            raise _invalid(
+                "LocationId", NONEXISTANT, "no location with this id", ErrorReason.UNKNOWN_LOCATION
+            )
+        if location.retailer_id != req.retailer_id:
+            raise _invalid(
+                "LocationId",
+                INVALID,
+                "the location does not belong to this retailer",
+                ErrorReason.LOCATION_NOT_IN_RETAILER,
+            )
+        if not location.web2text_number or not _usable_number(location.web2text_number):
+            raise _invalid(
+                "LocationId",
+                INVALID,
+                "the location has no usable Web2Text number",
+                ErrorReason.LOCATION_WITHOUT_NUMBER,
+            )
+        if self.ctx.twilio is not None and self.ctx.twilio.line_type(req.phone) == "landline":
+            raise _invalid(
+                "PhoneNumber",
+                INVALID,
+                "a landline cannot receive text messages",
+                ErrorReason.LANDLINE,
+            )
+        if req.phone in {_as_e164(location.web2text_number), _as_e164(location.store_number)}:
+            raise _invalid(
+                "PhoneNumber",
+                INVALID,
+                "the same as the store's number",
+                ErrorReason.SAME_AS_STORE_NUMBER,
+            )
+        if opted_out_numbers(self.tables, req.phone):
+            raise _invalid(
+                "PhoneNumber",
+                INVALID,
+                "the customer opted out of text messaging",
+                ErrorReason.RECIPIENT_OPTED_OUT,
+            )
 
     # ------------------------------------------------------------------ status/sync/close
 
@@ -679,6 +697,16 @@ def _error_info(exc: BaseException) -> dict[str, Any]:
     if codes:
         info["Codes"] = list(codes)
     return info
+
+
+def _as_e164(number: str | None) -> str | None:
+    """A directory number in E.164 (other systems may store "(312) 555-0100")."""
+    from app.core.phones import PhoneError, parse_phone
+
+    try:
+        return parse_phone(number) if number else None
+    except PhoneError:
+        return number
 
 
 def _usable_number(number: str) -> bool:

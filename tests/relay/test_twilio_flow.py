@@ -222,7 +222,7 @@ def test_concurrent_leads_one_new_pair(relay: RelayHandle, sim: SimHandle, seed:
 def test_pool_concurrency_and_exhaustion(dynamodb_endpoint: str, sim: SimHandle) -> None:
     """One store in many conversations: each needs its own proxy; racing leads never
     share one; past the pool's size the lead is ERROR with the reason kept."""
-    relay = start_relay(dynamodb_endpoint, sim, background=False)
+    relay = start_relay(dynamodb_endpoint, sim, background=False, register_inbound=False)
     try:
         seed = seed_dealer(relay, web2text_number="+13125550192", pool=sim.pool[:3])
         phones = [new_phone() for _ in range(3)]
@@ -249,7 +249,7 @@ def test_pool_concurrency_and_exhaustion(dynamodb_endpoint: str, sim: SimHandle)
 
 
 def test_50416_falls_through_to_next_number(dynamodb_endpoint: str, sim: SimHandle) -> None:
-    relay = start_relay(dynamodb_endpoint, sim, background=False)
+    relay = start_relay(dynamodb_endpoint, sim, background=False, register_inbound=False)
     try:
         seed = seed_dealer(relay, web2text_number="+13125550193", pool=sim.pool)
         phone = new_phone()
@@ -708,7 +708,11 @@ def test_sweeper_two_instances_resume_once(
     from app.relay.leads import service
 
     other = start_relay(
-        dynamodb_endpoint, sim, prefix=relay.settings.table_prefix, background=False
+        dynamodb_endpoint,
+        sim,
+        prefix=relay.settings.table_prefix,
+        background=False,
+        register_inbound=False,
     )
     try:
         phone = new_phone()
