@@ -28,6 +28,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from app.relay.cache import TtlCache
 from app.relay.ddb import is_conditional_failure
 
 Item = dict[str, Any]
@@ -248,6 +249,11 @@ def activity(kind: str, text: str, at: str | None = None) -> Item:
 # --------------------------------------------------------------------------- conversations
 
 
+#: conversations this process last read or wrote, by (table, sid): see `recent_conversation`
+_RECENT: TtlCache[Item] = TtlCache(max_entries=4096)
+RECENT_TTL_S = 30.0
+
+
 def get_conversation(tables: Any, sid: str) -> Item | None:
     item = tables.conversations.get_item(Key={"ConversationSid": sid}, ConsistentRead=True).get(
         "Item"
@@ -278,6 +284,56 @@ def update_conversation(
     return _rmw(
         tables.conversations, {"ConversationSid": sid}, fn, expected_version=expected_version
     )
+
+
+def bump_conversation(tables: Any, sid: str, sets: Updates, adds: dict[str, int]) -> Item:
+    """One UpdateItem without a read, for changes that do not depend on the item:
+    SET `sets`, ADD `adds` (counters) and ADD 1 to `Version`, so a concurrent
+    version-guarded `update_conversation` still sees the change and retries.
+    Returns the new item; NotFound when the conversation does not exist.
+    """
+    names: dict[str, str] = {"#k": "ConversationSid", "#ver": "Version"}
+    values: dict[str, Any] = {":one": 1}
+    set_parts, add_parts = [], ["#ver :one"]
+    for i, (attr, value) in enumerate(sets.items()):
+        names[f"#s{i}"], values[f":s{i}"] = attr, value
+        set_parts.append(f"#s{i} = :s{i}")
+    for i, (attr, delta) in enumerate(adds.items()):
+        names[f"#d{i}"], values[f":d{i}"] = attr, delta
+        add_parts.append(f"#d{i} :d{i}")
+    expr = "ADD " + ", ".join(add_parts)
+    if set_parts:
+        expr = "SET " + ", ".join(set_parts) + " " + expr
+    try:
+        resp = tables.conversations.update_item(
+            Key={"ConversationSid": sid},
+            UpdateExpression=expr,
+            ConditionExpression="attribute_exists(#k)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if is_conditional_failure(exc):
+            raise NotFound(sid) from None
+        raise
+    item = dict(resp["Attributes"])
+    _RECENT.put((tables.conversations.name, sid), item, RECENT_TTL_S)
+    return dict(item)
+
+
+def recent_conversation(tables: Any, sid: str) -> Item | None:
+    """The conversation as this process last read or wrote it (at most RECENT_TTL_S
+    ago), else read. Only for what never changes after creation (the customer, the
+    Web2Text number, LocationId): anything else must come from a fresh read or write
+    (`bump_conversation` returns one)."""
+    item = _RECENT.get((tables.conversations.name, sid))
+    if item is not None:
+        return dict(item)
+    item = get_conversation(tables, sid)
+    if item is not None:
+        _RECENT.put((tables.conversations.name, sid), dict(item), RECENT_TTL_S)
+    return item
 
 
 def conversation_locations(item: Item) -> list[str]:

@@ -34,6 +34,7 @@ from app.relay import directory, store
 from app.relay.auth import Principal, require_endpoint
 from app.relay.ddb import is_conditional_failure
 from app.relay.errors import ApiError
+from app.relay.feed import batched
 from app.relay.integrations import _publish_conversation, mark_conversation_closed, publish_message
 from app.relay.leads import service
 
@@ -148,11 +149,21 @@ def handle_sync_event(ctx: RelayContext, form: dict[str, str]) -> None:
     key = event_key(form)
     if key is None:
         return  # an event we do not subscribe to: acknowledge
-    if _seen(ctx, key):
+    event = form.get("EventType")
+    # A new message is deduplicated by the message item itself (a conditional put on
+    # its MessageSid, stored before the 2xx): no event record to read or write.
+    by_item = event == "onMessageAdded"
+    if not by_item and _seen(ctx, key):
         return
     sid = form.get("ConversationSid", "")
-    conv = store.get_conversation(ctx.tables, sid) if sid else None
-    event = form.get("EventType")
+    if not sid:
+        conv = None
+    elif by_item:
+        # a new message needs only what never changes (customer, Web2Text number,
+        # location) before its own write; the rest comes fresh from that write
+        conv = store.recent_conversation(ctx.tables, sid)
+    else:
+        conv = store.get_conversation(ctx.tables, sid)
     if conv is not None:
         if event == "onMessageAdded":
             _message_added(ctx, conv, form)
@@ -162,7 +173,8 @@ def handle_sync_event(ctx: RelayContext, form: dict[str, str]) -> None:
             _message_updated(ctx, conv, form)
         elif event == "onMessageRemoved":
             _message_removed(ctx, conv, form)
-    _remember(ctx, key, str(event))
+    if not by_item:
+        _remember(ctx, key, str(event))
 
 
 def author_kind(conv: store.Item, author: str, attrs: dict[str, Any]) -> str:
@@ -216,8 +228,14 @@ def _message_added(ctx: RelayContext, conv: store.Item, form: dict[str, str]) ->
             item = existing
         else:
             return  # a duplicate: already handled (or being handled)
-    publish_message(ctx, conv, item)
-    _apply_message_effects(ctx, conv, item)
+    # the message, conversation and lead changes: one counter update + one
+    # transaction per location instead of two calls each
+    with batched(ctx.change_log):
+        # published to the locations of the conversation as just written (`conv`
+        # may be a cached copy); the batch is one transaction per location, so the
+        # message, conversation and lead changes are seen together
+        fresh = _apply_message_effects(ctx, conv, item)
+        publish_message(ctx, fresh, item)
     ctx.tables.messages.update_item(
         Key={"ConversationSid": sid, "MessageSid": item["MessageSid"]},
         UpdateExpression="REMOVE EffectsPending",
@@ -264,31 +282,31 @@ def _fill_placeholder(
     return store.update_message(ctx.tables, existing["ConversationSid"], existing["MessageSid"], fn)
 
 
-def _apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item) -> None:
-    """Conversation and lead updates for a new message (customer text, store reply...)."""
+def _apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item) -> store.Item:
+    """Conversation and lead updates for a new message (customer text, store reply...);
+    returns the conversation as written."""
     kind = msg.get("AuthorKind")
     at = str(msg.get("CreatedAt") or store.now_iso())
     preview = str(msg.get("Body", ""))[:120]
 
-    def conv_fn(cur: store.Item) -> store.Updates:
-        updates: store.Updates = {"LastMessageAt": at, "LastMessagePreview": preview}
-        if kind == "customer":
-            updates["UnreadCount"] = int(cur.get("UnreadCount", 0)) + 1
-            updates["LastInboundAt"] = at
-        return updates
-
-    updated = store.update_conversation(ctx.tables, conv["ConversationSid"], conv_fn)
-    if updated is not None:
-        _publish_conversation(ctx, updated)
+    # Nothing here depends on the current item (the unread count is an ADD), so one
+    # UpdateItem without a read; it bumps Version like every other update.
+    sets: store.Updates = {"LastMessageAt": at, "LastMessagePreview": preview}
+    adds: dict[str, int] = {}
+    if kind == "customer":
+        adds["UnreadCount"] = 1
+        sets["LastInboundAt"] = at
+    updated = store.bump_conversation(ctx.tables, conv["ConversationSid"], sets, adds)
+    _publish_conversation(ctx, updated)
     if kind not in ("customer", "store", "staff"):
-        return
+        return updated
     possible = (
         kind == "customer" and classify(str(msg.get("Body", ""))) is OptOutKind.POSSIBLE_OPT_OUT
     )
     trigger = (
         PipelineTrigger.INBOUND_MESSAGE if kind == "customer" else PipelineTrigger.OUTBOUND_MESSAGE
     )
-    for lead_id in list((updated or conv).get("LeadIds") or []):
+    for lead_id in list(updated.get("LeadIds") or []):
 
         def lead_fn(cur: store.Item) -> store.Updates | None:
             if cur.get("Status") == LeadStatus.CLOSED:
@@ -316,6 +334,7 @@ def _apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item)
             _publish_lead(ctx, store.update_lead(ctx.tables, str(lead_id), lead_fn))
         except store.NotFound:
             continue
+    return updated
 
 
 def _delivery_updated(ctx: RelayContext, conv: store.Item, form: dict[str, str]) -> None:
