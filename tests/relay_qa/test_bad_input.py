@@ -41,6 +41,7 @@ class Places:
     with_store: str  # location of retailer A with a store number
     store_number: str
     bad_number_loc: str  # location of retailer A whose stored number is not a phone
+    national_loc: str  # location of retailer A whose number is stored as "(312) 555-0415"
     opted_out_phone: str
 
 
@@ -58,6 +59,12 @@ def places(world: World) -> Places:
         Key={"Id": bad},
         UpdateExpression="SET Web2TextPhoneNumber = :n",
         ExpressionAttributeValues={":n": "555-CALL-NOW"},
+    )
+    national = seed_location(relay, world.seed.retailer_id, "+13125550415", name="National")
+    tables_for(relay).directory.update_item(
+        Key={"Id": national},
+        UpdateExpression="SET Web2TextPhoneNumber = :n",
+        ExpressionAttributeValues={":n": "(312) 555-0415"},
     )
     HTTP.post(world.sim.url + "/_sim/lookup", json={LANDLINE: "landline"}, timeout=TIMEOUT)
     # The customer texts STOP to a pool number: the signed inbound webhook records it.
@@ -85,6 +92,7 @@ def places(world: World) -> Places:
         with_store=with_store,
         store_number=store_number,
         bad_number_loc=bad,
+        national_loc=national,
         opted_out_phone=phone,
     )
 
@@ -305,6 +313,22 @@ FIELD_CASES: list[tuple[str, Any, int, str, str, str]] = [
         400,
         "same_as_store_number",
         "PhoneNumber",
+        "INVALID",
+    ),
+    (
+        "phone is the store's number stored in national form",
+        lambda b, w, p: b["Lead"].update(LocationId=p.national_loc, PhoneNumber="+13125550415"),
+        400,
+        "same_as_store_number",
+        "PhoneNumber",
+        "INVALID",
+    ),
+    (
+        "top-level LocationId differs from Lead.LocationId",
+        lambda b, w, p: b.update(LocationId=w.location_a2),
+        400,
+        "invalid_field",
+        "LocationId",
         "INVALID",
     ),
     (
@@ -786,3 +810,33 @@ def test_every_json_route_rejects_unreadable_bodies(world: World) -> None:
                 assert_error(r, 400)
     assert not failures, "\n".join(failures)
     assert world.status(world.lead_id)["Status"] == "ACTIVE"
+
+
+def test_concurrent_creates_of_one_lead_id(world: World) -> None:
+    """Eight websites retry the same LeadId at once: one 200, seven 409, one lead."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lead_id = new_id()
+    bodies = [
+        lead_body(world.seed.retailer_id, world.seed.location_id, new_phone()) for _ in range(8)
+    ]
+    for b in bodies:
+        b["SyncImmediately"] = False
+
+    def create(body: dict[str, Any]) -> Any:
+        with httpx.Client(timeout=TIMEOUT) as client:
+            return client.post(
+                f"{world.url}/Lead/{lead_id}/create",
+                json=body,
+                headers={"Authorization": world.all_key},
+            )
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(create, bodies))
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [200] + [409] * 7, [(r.status_code, r.text[:100]) for r in answers]
+    winner = next(r.json() for r in answers if r.status_code == 200)
+    for r in answers:
+        if r.status_code == 409:
+            assert_error(r, 409, "lead_exists")
+    assert _stable(world.status(lead_id)) == _stable(winner)
