@@ -210,6 +210,16 @@ def _moto_server() -> Any:
     from werkzeug.serving import make_server
 
     class DynamoDBDispatcher(DomainDispatcherApplication):
+        serial = threading.Lock()
+
+        def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+            # moto's backend is not thread-safe: TransactWriteItems deep-copies a
+            # table that other request threads are changing ("dictionary changed
+            # size during iteration", a 500). One request at a time, which costs
+            # little: the GIL serializes this pure-Python work anyway.
+            with self.serial:
+                return super().__call__(environ, start_response)
+
         def get_application(self, environ: dict[str, Any]) -> Any:
             path = environ.get("PATH_INFO", "")
             if isinstance(path, str) and path.startswith("/moto-api"):
@@ -572,7 +582,9 @@ class World:
     async def _conversation_of(self, lead: LeadSeed, timeout: float = 30.0) -> str | None:
         """The lead's ConversationSID once the relay has synced it to Twilio."""
         deadline = time.monotonic() + timeout
-        delay = 0.05
+        # Each status read is DynamoDB work for the same busy process, so poll gently.
+        delay = 0.3
+        await asyncio.sleep(delay)
         while time.monotonic() < deadline:
             resp = await self._http().get(
                 f"{self.handle.relay_url}/Lead/{lead.lead_id}/status",
@@ -587,7 +599,7 @@ class World:
                     log.warning("demo lead %s: Twilio sync failed", lead.lead_id)
                     return None
             await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
+            delay = min(delay * 1.5, 1.5)
         log.warning("demo lead %s: no conversation after %ss", lead.lead_id, timeout)
         return None
 
