@@ -24,7 +24,8 @@ def sim() -> Iterator[SimHandle]:
 
 @pytest.fixture(scope="package")
 def relay(dynamodb_endpoint: str, sim: SimHandle) -> Iterator[RelayHandle]:
-    handle = start_relay(dynamodb_endpoint, sim, reconcile_interval_s=3600.0)
+    # A short key/directory cache: revocations by other processes must land within it.
+    handle = start_relay(dynamodb_endpoint, sim, reconcile_interval_s=3600.0, cache_ttl_s=2.0)
     sim.set_webhook_url(handle.url + "/TwilioWebhooks/onIncomingMessage")
     yield handle
     handle.stop()

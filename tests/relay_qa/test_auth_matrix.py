@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -424,3 +425,23 @@ def test_staff_feed_and_me_show_only_their_locations(world: World) -> None:
         seen = changes(key)
         assert all(c["locationId"] != world.seed.location_id for c in seen)
         assert all(c["id"] not in (world.lead_id, world.conversation_sid) for c in seen)
+
+
+def test_key_revoked_by_another_process_stops_working_within_the_cache_ttl(world: World) -> None:
+    """The relay caches active key records for `cache_ttl_s` (W2T_CACHE_TTL): a key
+    revoked elsewhere (the admin CLI, another instance: a plain UpdateItem on the
+    table, which this process's cache never hears of) is refused once that runs out."""
+    key = issue_key(world.relay, ["*"], description="qa: revoked elsewhere")
+    url = f"{world.url}/Lead/{world.lead_id}/status"
+    assert HTTP.get(url, headers={"Authorization": key}).status_code == 200  # now cached
+    tables_for(world.relay).api_keys.update_item(
+        Key={"API_Key": hash_key(key)},
+        UpdateExpression="SET Active = :f",
+        ExpressionAttributeValues={":f": False},
+    )
+    ttl = world.relay.settings.cache_ttl_s
+    started = time.monotonic()
+    while HTTP.get(url, headers={"Authorization": key}).status_code == 200:
+        assert time.monotonic() - started < ttl + 3.0, "revoked key still accepted"
+        time.sleep(0.2)
+    assert_error(HTTP.get(url, headers={"Authorization": key}), 401, "unauthorized")
