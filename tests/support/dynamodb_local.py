@@ -78,6 +78,9 @@ def dynamodb_local(port: int | None = None) -> Iterator[str]:
             "-jar",
             str(jar_dir / "DynamoDBLocal.jar"),
             "-inMemory",
+            # One database for every access key and region: a test (or an in-process demo)
+            # that changes AWS_* credentials must still see the same tables.
+            "-sharedDb",
             "-port",
             str(port),
         ],
