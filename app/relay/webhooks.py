@@ -78,8 +78,8 @@ async def _signed_form(request: Request) -> dict[str, str]:
     return form
 
 
-_KEY_FIELDS = ("ConversationSid", "MessageSid", "SmsSid", "DeliveryReceiptSid", "From", "To")
-_KEY_FIELDS += ("Status", "StateTo", "StateUpdated", "DateUpdated")
+_KEY_FIELDS: tuple[str, ...] = ("ConversationSid", "MessageSid", "SmsSid", "DeliveryReceiptSid")
+_KEY_FIELDS += ("From", "To", "Status", "StateTo", "StateUpdated", "DateUpdated")
 _MESSAGE_EVENTS = ("onMessageAdded", "onMessageUpdated", "onMessageRemoved", "onDeliveryUpdated")
 
 
