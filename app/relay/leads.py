@@ -159,18 +159,10 @@ class LeadService:
                 PendingShard=PENDING, PendingAt=_lease_until(self._lease_s()), PendingOp="create"
             )
         try:
-            # the customer's opt-out check and the conditional put, in one transaction
-            store.put_new_lead_unless_opted_out(self.tables, item, req.phone)
+            store.put_new_lead(self.tables, item)
         except store.AlreadyExists:
             raise ApiError(
                 409, "lead_exists", "LeadId is INVALID - a lead with this LeadId already exists"
-            ) from None
-        except store.RecipientOptedOut:
-            raise _invalid(
-                "PhoneNumber",
-                INVALID,
-                "the customer opted out of text messaging",
-                ErrorReason.RECIPIENT_OPTED_OUT,
             ) from None
         self._publish_lead(item)
         log.info("lead created", extra={"lead": lead_id, "location": req.location_id})
@@ -246,7 +238,13 @@ class LeadService:
                 "the same as the store's number",
                 ErrorReason.SAME_AS_STORE_NUMBER,
             )
-        # the opt-out check is the last one: the put's transaction carries it
+        if opted_out_numbers(self.tables, req.phone):
+            raise _invalid(
+                "PhoneNumber",
+                INVALID,
+                "the customer opted out of text messaging",
+                ErrorReason.RECIPIENT_OPTED_OUT,
+            )
 
     # ------------------------------------------------------------------ status/sync/close
 

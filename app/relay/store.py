@@ -164,55 +164,6 @@ def put_new_lead(tables: Any, item: Item) -> None:
         raise
 
 
-class RecipientOptedOut(Exception):
-    pass
-
-
-def put_new_lead_unless_opted_out(tables: Any, item: Item, phone: str) -> None:
-    """`put_new_lead` and the customer's opt-out check in one transaction (a
-    ConditionCheck on `OptedOutNumbers` + the conditional put) instead of a read
-    and a write. AlreadyExists when the LeadId is taken (checked first, as the
-    lead service answers it first), RecipientOptedOut when `phone` opted out of
-    any pool number."""
-    from boto3.dynamodb.types import TypeSerializer
-
-    ser = TypeSerializer()
-    items = [
-        {
-            "ConditionCheck": {
-                "TableName": tables.optouts.name,
-                "Key": {"PhoneNumber": {"S": phone}},
-                "ConditionExpression": (
-                    "attribute_not_exists(OptedOutNumbers) OR size(OptedOutNumbers) = :zero"
-                ),
-                "ExpressionAttributeValues": {":zero": {"N": "0"}},
-            }
-        },
-        {
-            "Put": {
-                "TableName": tables.leads.name,
-                "Item": {k: ser.serialize(v) for k, v in item.items()},
-                "ConditionExpression": "attribute_not_exists(LeadId)",
-            }
-        },
-    ]
-    for attempt in range(5):
-        try:
-            tables.client.transact_write_items(TransactItems=items)
-            return
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            codes = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
-            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                raise AlreadyExists(item["LeadId"]) from None
-            if codes and codes[0] == "ConditionalCheckFailed":
-                raise RecipientOptedOut(phone) from None
-            if "TransactionConflict" not in codes or attempt == 4:
-                raise
-            time.sleep(0.01 * (attempt + 1))  # a concurrent STOP/START on that phone
-
-
 def update_lead(
     tables: Any,
     lead_id: str,
