@@ -70,7 +70,7 @@ def test_served_openapi_is_the_fuzzed_one(world: World) -> None:
     assert EXCLUDED in SPEC["paths"]  # a renamed stream route must be excluded anew
 
 
-def _real_ids(case: schemathesis.Case, world: World) -> bool:
+def _real_ids(case: schemathesis.Case[Any], world: World) -> bool:
     """Swap generated ids for the world's real ones; False when there was nothing to swap."""
     swapped = False
     real = {
@@ -100,7 +100,7 @@ def _real_ids(case: schemathesis.Case, world: World) -> bool:
 MAX_REQUEST_HEAD = 16 * 1024
 
 
-def _check(case: schemathesis.Case, response: Any, key_kind: str) -> None:
+def _check(case: schemathesis.Case[Any], response: Any, key_kind: str) -> None:
     where = f"[{key_kind}] {case.method} {case.formatted_path} -> {response.status_code}"
     curl = case.as_curl_command()[:1500]
     assert response.status_code < 500, f"{where}: {response.text[:500]}\n{curl}"
@@ -117,7 +117,7 @@ def _check(case: schemathesis.Case, response: Any, key_kind: str) -> None:
         assert isinstance(body["message"], str) and body["message"], f"{where}: {body}"
 
 
-def _exercise(case: schemathesis.Case, world: World) -> None:
+def _exercise(case: schemathesis.Case[Any], world: World) -> None:
     """The generated case with both keys (the matching kind goes deep, the other must
     be refused before anything is parsed), then with real ids and the matching key."""
     staff_route = case.path.startswith("/v1/")
@@ -133,9 +133,11 @@ def _exercise(case: schemathesis.Case, world: World) -> None:
         _check(case, response, kind + "+real ids")
 
 
-@schema.parametrize()
+@schema.parametrize()  # type: ignore[untyped-decorator]
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-def test_generated_requests_never_give_server_errors(case: schemathesis.Case, world: World) -> None:
+def test_generated_requests_never_give_server_errors(
+    case: schemathesis.Case[Any], world: World
+) -> None:
     _exercise(case, world)
 
 
@@ -144,9 +146,9 @@ def test_generated_requests_never_give_server_errors(case: schemathesis.Case, wo
     "W2T_QA_FUZZ_SLOW_EXAMPLES" not in os.environ,
     reason="long fuzz run: set W2T_QA_FUZZ_SLOW_EXAMPLES (e.g. 100)",
 )
-@schema_long.parametrize()
+@schema_long.parametrize()  # type: ignore[untyped-decorator]
 @settings(max_examples=SLOW_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_generated_requests_never_give_server_errors_long(
-    case: schemathesis.Case, world: World
+    case: schemathesis.Case[Any], world: World
 ) -> None:
     _exercise(case, world)

@@ -100,7 +100,7 @@ def test_logs_hold_no_phone_numbers_and_no_secrets(
         state = HTTP.get(f"{url}/Lead/{lead_id}/status", headers=lead, timeout=TIMEOUT).json()
         sid = state["Integrations"]["Twilio"]["Data"]["ConversationSID"]
         conv = log_sim.state.get_conversation(sid)
-        proxies = {p.address: p.proxy_address for p in conv.participants.values()}
+        proxies = {str(p.address): str(p.proxy_address) for p in conv.participants.values()}
         # the customer and the store text each other (signed webhooks into the relay)
         log_sim.inbound(CUSTOMER, proxies[CUSTOMER], "Is the grey one in stock?")
         store_phone = next(a for a in proxies if a != CUSTOMER)

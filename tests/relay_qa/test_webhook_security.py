@@ -145,11 +145,7 @@ def test_simulator_signed_webhooks_reach_the_relay(world: World) -> None:
     text lands in the relay (the staff feed shows it)."""
     conv = world.sim.state.get_conversation(world.conversation_sid)
     proxy = next(
-        p.proxy_address
-        for p in (
-            conv.participants.values() if isinstance(conv.participants, dict) else conv.participants
-        )
-        if p.address == world.customer
+        str(p.proxy_address) for p in conv.participants.values() if p.address == world.customer
     )
     text = f"qa signed {uuid.uuid4().hex[:8]}"
     world.sim.inbound(world.customer, proxy, text)
