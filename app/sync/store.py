@@ -1181,6 +1181,42 @@ def _fts_query(query: str) -> tuple[str | None, str]:
     return " AND ".join('"' + w.replace('"', '""') + '"' for w in words), like
 
 
+#: message search looks at this many times `limit` most recently stored matches
+SEARCH_CANDIDATES = 4
+#: characters of context kept before the first match in a message snippet
+SNIPPET_BEFORE = 24
+SNIPPET_LENGTH = 96
+
+
+def _match_words(match: str) -> list[str]:
+    """The words of an FTS expression made by `_fts_query` (quoted, `""` escaped)."""
+    return [w.replace('""', '"') for w in re.findall(r'"((?:[^"]|"")*)"', match)]
+
+
+def _mark(text: str, words: Sequence[str]) -> str:
+    """`text` with every case-insensitive occurrence of the words between match marks."""
+    if not words or not text:
+        return text
+    pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)),
+                         re.IGNORECASE)
+    return pattern.sub(lambda m: f"{MATCH_START}{m.group(0)}{MATCH_END}", text)
+
+
+def _snippet(body: str, words: Sequence[str]) -> str:
+    """A window of the body around the first match, matches marked, cuts shown as '…'."""
+    lowered = body.lower()
+    found = [i for i in (lowered.find(w.lower()) for w in words) if i >= 0]
+    first = min(found) if found else 0
+    start = max(0, first - SNIPPET_BEFORE)
+    # start on a word boundary when one is near (a cut word reads like a typo)
+    space = body.rfind(" ", max(0, start - 12), start + 1)
+    if start > 0 and space >= 0:
+        start = space + 1
+    end = min(len(body), start + SNIPPET_LENGTH)
+    text = _mark(body[start:end], words)
+    return ("…" if start > 0 else "") + text + ("…" if end < len(body) else "")
+
+
 def search(conn: sa.Connection, query: str, limit: int) -> list[SearchHit]:
     match, like = _fts_query(query)
     hits: list[SearchHit] = []
@@ -1196,19 +1232,29 @@ def search(conn: sa.Connection, query: str, limit: int) -> list[SearchHit]:
                                "LIMIT ?", (like, limit))
         snippet_rows = [(r[0], r[1], r[2], r[3]) for r in msg_rows]
     else:
-        lead_rows = _read(conn, f"""SELECT d.lead_id, d.conversation_sid, d.name,
-                highlight(leads_fts, 0, '{MATCH_START}', '{MATCH_END}'),
-                highlight(leads_fts, 1, '{MATCH_START}', '{MATCH_END}'), d.last_activity_at
-            FROM leads_fts JOIN leads d ON d.id = leads_fts.rowid
-            WHERE leads_fts MATCH ? ORDER BY rank LIMIT ?""", (match, limit))
+        words = _match_words(match)
+        # rank only the rowids; names and phones are marked in Python for the rows
+        # returned (highlight() in the ranked query ran for every match)
+        lead_rows = _read(conn, """SELECT d.lead_id, d.conversation_sid, d.name, d.phone,
+                d.last_activity_at
+            FROM (SELECT rowid AS id, rank AS r FROM leads_fts WHERE leads_fts MATCH ?
+                  ORDER BY rank LIMIT ?) AS top
+            JOIN leads d ON d.id = top.id ORDER BY top.r""", (match, limit))
         for r in lead_rows:
             hits.append(SearchHit(lead_id=r[0], conversation_sid=r[1], kind="lead",
-                                  snippet=f"{r[3]} {r[4]}", title=r[2], at=parse_ts(r[5])))
-        msg_rows = _read(conn, f"""SELECT m.message_sid, m.conversation_sid,
-                snippet(messages_fts, 0, '{MATCH_START}', '{MATCH_END}', '…', 12), m.created_at
-            FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
-            WHERE messages_fts MATCH ? ORDER BY m.created_at DESC LIMIT ?""", (match, limit))
-        snippet_rows = [(r[0], r[1], r[2], r[3]) for r in msg_rows]
+                                  snippet=f"{_mark(r[2], words)} {_mark(r[3], words)}",
+                                  title=r[2], at=parse_ts(r[4])))
+        # Newest first without sorting every match: FTS5 walks its rowids backwards
+        # and stops after a few times `limit` candidates (rowids follow arrival
+        # order, which is close to recency); those are ordered by created_at. The
+        # snippet is cut in Python for the returned rows only.
+        msg_rows = _read(conn, """SELECT m.message_sid, m.conversation_sid, m.body, m.created_at
+            FROM messages m WHERE m.id IN (
+                SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?
+                ORDER BY rowid DESC LIMIT ?)
+            ORDER BY m.created_at DESC, m.id DESC LIMIT ?""",
+                         (match, limit * SEARCH_CANDIDATES, limit))
+        snippet_rows = [(r[0], r[1], _snippet(r[2], words), r[3]) for r in msg_rows]
     names = {}
     convs = {r[1] for r in snippet_rows}
     if convs:

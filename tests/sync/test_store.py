@@ -245,6 +245,28 @@ def test_full_text_search_over_bodies_names_and_phones(db: Database) -> None:
     assert db.reader.call(store.search, "walnut", 10) == []
 
 
+def test_message_search_is_newest_first_limited_with_a_marked_window(db: Database) -> None:
+    # recency is created_at among the most recently stored matches: a newer message
+    # stored before a few older ones still comes first, an old one stored late
+    # does not jump ahead
+    apply(db, change("lead", lead_data("lead1", "CH1", name="Alice Smith")),
+          *[change("message", msg_data(f"IM{i}", "CH1", f"oak number {i}", at=i))
+            for i in range(27)],
+          change("message", msg_data("IMnew", "CH1", "oak stairs, newest", at=50)),
+          *[change("message", msg_data(f"IM{i}", "CH1", f"oak number {i}", at=i))
+            for i in range(27, 30)],
+          change("message", msg_data("IMold", "CH1", "oak, an old one", at=-100)))
+    hits = db.reader.call(store.search, "OAK", 5)
+    assert [h.message_sid for h in hits] == ["IMnew", "IM29", "IM28", "IM27", "IM26"]
+    assert all(h.title == "Alice Smith" and h.lead_id == "lead1" for h in hits)
+    assert hits[0].snippet == f"{MATCH_START}oak{MATCH_END} stairs, newest"
+    long_body = "lorem ipsum dolor sit amet " * 20 + "the Walnut plank " + "x " * 200
+    apply(db, change("message", msg_data("IMlong", "CH1", long_body, at=60)))
+    snippet = db.reader.call(store.search, "walnut", 1)[0].snippet
+    assert f"{MATCH_START}Walnut{MATCH_END} plank" in snippet
+    assert snippet.startswith("…") and snippet.endswith("…") and len(snippet) < 120
+
+
 def test_thread_pages_oldest_first(db: Database) -> None:
     for i in range(5):
         apply(db, change("message", msg_data(f"IM{i}", "CH1", f"m{i}", at=i)))
