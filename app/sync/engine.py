@@ -22,12 +22,13 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from httpx_sse import ServerSentEvent
 
 from app.sync import store
 from app.sync.api import (
@@ -66,6 +67,11 @@ log = logging.getLogger(__name__)
 
 #: wait before trying a refused key again (the user may fix it in the meantime)
 AUTH_RETRY_SECONDS = 30.0
+#: bounds of one batch of live stream events (one transaction, one listener event)
+STREAM_BATCH_EVENTS = 500
+STREAM_BATCH_BYTES = 1_000_000
+#: events received ahead of the writer before the stream reader waits
+STREAM_QUEUE_EVENTS = 5_000
 
 
 class SyncEngine:
@@ -359,6 +365,72 @@ class SyncEngine:
         if result.inbound:
             self._emit(InboundMessages(tuple(result.inbound), during_catch_up=catch_up))
 
+    async def _stream_batches(
+        self, client: RelayClient
+    ) -> AsyncGenerator[list[ServerSentEvent], None]:
+        """The live stream's events, grouped: every event already received, up to a bound.
+
+        A reader task keeps receiving while a batch is applied, so under a burst
+        the next batch holds everything that arrived meanwhile (one writer job,
+        one transaction and one listener event per batch instead of per change);
+        a lone event is handed on at once, with no added wait.
+        """
+        queue: asyncio.Queue[ServerSentEvent | Exception] = asyncio.Queue(
+            maxsize=STREAM_QUEUE_EVENTS)
+
+        async def read() -> None:
+            try:
+                async for sse in client.stream(self._cursor, self.heartbeat_timeout):
+                    await queue.put(sse)
+            except Exception as exc:  # handed to the sync loop, which classifies it
+                await queue.put(exc)
+
+        reader = asyncio.create_task(read(), name="w2t-stream-reader")
+        try:
+            while True:
+                item = await queue.get()
+                batch: list[ServerSentEvent] = []
+                size = 0
+                while True:
+                    if isinstance(item, Exception):
+                        if batch:  # apply what arrived before the error first
+                            yield batch
+                        raise item
+                    batch.append(item)
+                    size += len(item.data)
+                    if (len(batch) >= STREAM_BATCH_EVENTS or size >= STREAM_BATCH_BYTES
+                            or queue.empty()):
+                        break
+                    item = queue.get_nowait()
+                yield batch
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    async def _apply_stream(self, events: list[ServerSentEvent]) -> None:
+        """Apply a batch of stream events as one transaction, cursor included.
+
+        JSON parsing happens in the writer job too: nothing per change runs on
+        the event loop (the UI thread in the desktop app).
+        """
+        result, cursor = await self.db.writer.run(_apply_stream_events, events, self._cursor)
+        if cursor is not None:
+            self._cursor = cursor
+        self._last_synced_at = datetime.now(UTC)
+        if result is None:
+            return
+        if not result.empty:
+            self._emit(ChangesApplied(
+                lead_ids=frozenset(result.lead_ids),
+                conversation_sids=frozenset(result.conversation_sids),
+                message_sids=frozenset(result.message_sids),
+                location_ids=frozenset(result.location_ids),
+                initial_catch_up=False,
+            ))
+        if result.inbound:
+            self._emit(InboundMessages(tuple(result.inbound), during_catch_up=False))
+
     async def _catch_up(self, client: RelayClient) -> None:
         while True:
             batch = await client.changes(self._cursor, self.batch_size)
@@ -387,16 +459,11 @@ class SyncEngine:
                 # (re)connected: rows backing off while the relay was away go now
                 await self.db.writer.run(store.expedite_pending)
                 self._wake.set()
-                async for sse in client.stream(self._cursor, self.heartbeat_timeout):
-                    attempt = 0
-                    changes, cursor = parse_stream_event(sse)
-                    if changes:
-                        await self._apply(changes, cursor, catch_up=False)
-                    else:
-                        self._last_synced_at = datetime.now(UTC)
-                        if cursor and cursor != self._cursor:
-                            self._cursor = cursor
-                            await self.db.writer.run(store.set_meta, "cursor", cursor)
+                # closed on the way out, so its reader task never outlives the stream
+                async with contextlib.aclosing(self._stream_batches(client)) as batches:
+                    async for batch in batches:
+                        attempt = 0
+                        await self._apply_stream(batch)
             except asyncio.CancelledError:
                 raise
             except RelayAuthError as exc:
@@ -585,6 +652,31 @@ class SyncEngine:
         payload.update(patch=patch, baseVersion=version,
                        base={k: now_values[k] for k in patch if k in now_values})
         await self.db.writer.run(store.rebase_row, row.outbox_id, payload)
+
+
+def _apply_stream_events(
+    conn: Any, events: Sequence[ServerSentEvent], known_cursor: str | None
+) -> tuple[store.ApplyResult | None, str | None]:
+    """Writer job: parse stream events and apply their changes as one batch.
+
+    The cursor stored with the batch is the last one the events carry (as if
+    each event had been applied in turn). Events without changes (heartbeats)
+    only move the stored cursor. Returns the result (None when nothing was
+    applied) and the cursor now stored (None when unchanged).
+    """
+    changes: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for sse in events:
+        items, event_cursor = parse_stream_event(sse)
+        changes.extend(items)
+        if event_cursor:
+            cursor = event_cursor
+    if changes:
+        return store.apply_changes(conn, changes, cursor), cursor
+    if cursor and cursor != known_cursor:
+        store.set_meta(conn, "cursor", cursor)
+        return None, cursor
+    return None, None
 
 
 def _lock_store(data_dir: Path) -> int | None:

@@ -386,3 +386,45 @@ async def test_stream_resumes_with_last_event_id(fake_relay: Any, engine_factory
     while relay.stream_connections < 2 and time.monotonic() < deadline:
         await asyncio.sleep(0.02)  # the relay's counter does not wake the recorder
     assert relay.last_event_ids[-1] == cursor
+
+
+async def test_a_live_burst_is_applied_in_batches_in_order(
+        fake_relay: Any, engine_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A burst of stream events becomes a few transactions, not one per change."""
+    from app.sync import store
+
+    relay, url = fake_relay
+    seed(relay, 2)
+    engine, rec = await engine_factory(url)
+    await rec.wait_for(lambda: engine.status().state is SyncState.ONLINE)
+    base = len(relay.log)
+    batches: list[tuple[int, str | None]] = []
+    original = store.apply_changes
+
+    def spy(conn: Any, changes: Any, cursor: str | None) -> Any:
+        batches.append((len(changes), cursor))
+        time.sleep(0.05)  # a slow disk: the next events pile up meanwhile
+        return original(conn, changes, cursor)
+
+    monkeypatch.setattr(store, "apply_changes", spy)
+    # the same message three times, versions rising: the last one must win
+    burst = [change("message", msg_data(f"IMb{i}", "CH1", f"burst {i}", at=100 + i))
+             for i in range(600)]
+    burst += [change("message", msg_data("IMb0", "CH1", f"edit {v}", version=v, at=100))
+              for v in (2, 3, 4)]
+    relay.publish(*burst)
+    final = str(base + len(burst))
+    await rec.wait_for(lambda: engine.status().cursor == final, timeout=30)
+    assert sum(n for n, _ in batches) == len(burst)
+    assert 1 < len(batches) < 100, len(batches)  # coalesced, and bounded per batch
+    assert all(n <= 500 for n, _ in batches)
+    # each batch's cursor is its last event's id: cursors rise, the last is the end
+    cursors = [int(c) for _, c in batches if c is not None]
+    assert cursors == sorted(cursors) and cursors[-1] == base + len(burst)
+    live = [e for e in rec.of(ChangesApplied) if e.message_sids & {"IMb1", "IMb599"}]
+    assert not any(e.initial_catch_up for e in live)
+    thread = await engine.thread("CH1", limit=1000)
+    bodies = {m.message_sid: m.body for m in thread}
+    assert bodies["IMb0"] == "edit 4" and len([s for s in bodies if s.startswith("IMb")]) == 600
+    # the stored cursor is the one the engine reports (a restart resumes there)
+    assert await engine.db.reader.run(store.get_meta, "cursor") == final
