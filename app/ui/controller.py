@@ -162,6 +162,7 @@ class AppController(QObject):
     async def _first_start(self) -> bool:
         opts = self.options
         if opts.demo:
+            self.window.set_demo(True)
             relay_url, key, data_dir = await self._start_demo()
             info = await check_key(relay_url, key)
             profile = Profile(info.staff_id, info.name, relay_url, info.retailer_id)

@@ -261,6 +261,13 @@ class MainWindow(QMainWindow):
         brand = QLabel("Web2Text")
         brand.setObjectName("HeaderTitle")
         top.addWidget(brand)
+        # Shown only on the embedded demo, so nobody mistakes sample leads for real ones.
+        self.demo_badge = QLabel("DEMO")
+        self.demo_badge.setObjectName("DemoBadge")
+        self.demo_badge.setAccessibleName("Demo mode")
+        self.demo_badge.setToolTip("Sample data on a simulated Twilio: nothing is really texted")
+        self.demo_badge.hide()
+        top.addWidget(self.demo_badge)
         top.addStretch(1)
         top.addWidget(self.switch_button)
         top.addWidget(self.lock_button)
@@ -390,9 +397,7 @@ class MainWindow(QMainWindow):
         self.pane.show_lead(None)
         self.panel.set_lead(None, None)
         self.panel.hide()
-        me = engine.me if engine is not None else None
-        self.staff_label.setText(f"Signed in as {me.name}" if me else "")
-        self.setWindowTitle(f"Web2Text — {me.name}" if me else "Web2Text")
+        self._show_identity()
         self.leads_model.set_engine(engine)
         self.search_model.set_engine(engine)
         self.thread_model.set_engine(engine)
@@ -453,8 +458,20 @@ class MainWindow(QMainWindow):
         if self.current and ev.conversation_sid == self.current.conversation_sid:
             self.thread_model.reload()
 
+    def set_demo(self, demo: bool) -> None:
+        self.demo_badge.setVisible(demo)
+
+    def _show_identity(self) -> None:
+        # The engine learns who is signed in from /v1/me after it starts, so this runs
+        # again on status changes until the name is known.
+        me = self.engine.me if self.engine is not None else None
+        self.staff_label.setText(f"Signed in as {me.name}" if me else "")
+        self.setWindowTitle(f"Web2Text — {me.name}" if me else "Web2Text")
+
     def set_status(self, status: SyncStatus) -> None:
         self._status = status
+        if self.engine is not None and not self.staff_label.text():
+            self._show_identity()
         text, color = STATE_TEXT.get(status.state, (str(status.state), "text_muted"))
         from app.ui import theme
 

@@ -110,6 +110,7 @@ def test_start_with_saved_profile_then_quit(
     assert e.key_used == "key-staff-1"  # type: ignore[attr-defined]
     assert e.data_dir == tmp_path / "profiles" / "staff-1"  # type: ignore[attr-defined]
     assert "Dana Whitfield" in ctrl.window.windowTitle()
+    assert not ctrl.window.demo_badge.isVisibleTo(ctrl.window)  # only the demo is marked
     qtbot.waitUntil(lambda: ctrl.window.leads_model.rowCount() == len(e.leads))
     started = time.monotonic()
     ctrl.quit()

@@ -305,6 +305,9 @@ def test_demo_flag_uses_start_demo_and_stops_it(
     assert calls == ["start:False:demo"]  # on a worker thread, in <data-dir>/demo
     assert ctrl.profile is not None and ctrl.profile.staff_id == seed.staff_id
     assert not memory_keyring.store  # demo keys never reach the keyring
+    window = ctrl.window
+    assert window.demo_badge.isVisibleTo(window) and window.demo_badge.text() == "DEMO"
+    qtbot.waitUntil(lambda: window.staff_label.text().startswith("Signed in as "), timeout=15000)
     ctrl.quit()
     qtbot.waitUntil(task.done, timeout=15000)
     assert calls[-1] == "stop"
