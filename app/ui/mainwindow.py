@@ -460,6 +460,11 @@ class MainWindow(QMainWindow):
 
     def set_demo(self, demo: bool) -> None:
         self.demo_badge.setVisible(demo)
+        if demo and self.engine is None:
+            # Seeding the demo takes a while; say so instead of an empty, "stopped" window.
+            text = "Preparing the demo: sample leads and simulated customers (about a minute)…"
+            self.state_label.setText(text)
+            self.state_label.setAccessibleDescription(text)
 
     def _show_identity(self) -> None:
         # The engine learns who is signed in from /v1/me after it starts, so this runs

@@ -141,3 +141,13 @@ def test_new_lead_appears_live(window: MainWindow, engine: FakeEngine, qtbot) ->
 
 def test_filter_dataclass_roundtrip() -> None:
     assert LeadFilter(unread_only=True) != LeadFilter()
+
+
+def test_demo_marker_and_preparing_status(qtbot) -> None:  # type: ignore[no-untyped-def]
+    fresh = MainWindow(tray_available=False)
+    qtbot.addWidget(fresh)
+    fresh.show()
+    assert not fresh.demo_badge.isVisible()
+    fresh.set_demo(True)  # before the demo's engine exists: seeding is announced
+    assert fresh.demo_badge.isVisible() and fresh.demo_badge.text() == "DEMO"
+    assert fresh.state_label.text().startswith("Preparing the demo")
