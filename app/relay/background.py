@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from app.relay import store
-from app.relay.ddb import is_conditional_failure
+from app.relay.ddb import all_items, is_conditional_failure
 
 if TYPE_CHECKING:
     from app.relay.context import RelayContext
@@ -95,19 +95,13 @@ def reconcile(ctx: RelayContext, *, force: bool = False, message_limit: int = 30
     stats = {"conversations": 0, "messages": 0, "states": 0, "receipts": 0}
     if not force and not _take_lease(ctx, "reconcile", ctx.settings.reconcile_interval_s * 0.9):
         return stats
-    kwargs: dict[str, Any] = {
-        "FilterExpression": "#s <> :closed",
-        "ExpressionAttributeNames": {"#s": "State"},
-        "ExpressionAttributeValues": {":closed": "closed"},
-    }
-    items: list[store.Item] = []
-    while True:
-        page = ctx.tables.conversations.scan(**kwargs)
-        items.extend(dict(i) for i in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    for conv in items:
+    open_conversations = all_items(
+        ctx.tables.conversations.scan,
+        FilterExpression="#s <> :closed",
+        ExpressionAttributeNames={"#s": "State"},
+        ExpressionAttributeValues={":closed": "closed"},
+    )
+    for conv in list(open_conversations):
         sid = str(conv["ConversationSid"])
         stats["conversations"] += 1
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -116,3 +117,16 @@ class Tables:
 def is_conditional_failure(exc: BaseException) -> bool:
     code = getattr(exc, "response", {}).get("Error", {}).get("Code")
     return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def all_items(
+    operation: Callable[..., Mapping[str, Any]], **kwargs: Any
+) -> Iterator[dict[str, Any]]:
+    """Every item of a paginated Query or Scan (`table.query` / `table.scan`), page by page."""
+    while True:
+        page = operation(**kwargs)
+        for item in page.get("Items", []):
+            yield dict(item)
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

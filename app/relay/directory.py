@@ -16,6 +16,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from app.relay.cache import TtlCache
+from app.relay.ddb import all_items
 
 RETAILER = "RETAILER"
 LOCATION = "LOCATION"
@@ -209,17 +210,11 @@ def get_locations(tables: Any, location_ids: list[str] | tuple[str, ...]) -> lis
 
 
 def locations_of_retailer(tables: Any, retailer_id: str) -> list[Location]:
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "IndexName": "ByRetailer",
-        "KeyConditionExpression": Key("RetailerId").eq(retailer_id),
-    }
-    while True:
-        page = tables.directory.query(**kwargs)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = all_items(
+        tables.directory.query,
+        IndexName="ByRetailer",
+        KeyConditionExpression=Key("RetailerId").eq(retailer_id),
+    )
     return sorted(
         (Location.from_item(i) for i in items if i.get("Kind") == LOCATION),
         key=lambda loc: loc.name,
@@ -228,17 +223,11 @@ def locations_of_retailer(tables: Any, retailer_id: str) -> list[Location]:
 
 def locations_with_number(tables: Any, web2text_number: str) -> list[Location]:
     """Every location whose Web2Text number is `web2text_number` (rule 3 shares one)."""
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "IndexName": "ByWeb2TextNumber",
-        "KeyConditionExpression": Key("Web2TextPhoneNumber").eq(web2text_number),
-    }
-    while True:
-        page = tables.directory.query(**kwargs)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = all_items(
+        tables.directory.query,
+        IndexName="ByWeb2TextNumber",
+        KeyConditionExpression=Key("Web2TextPhoneNumber").eq(web2text_number),
+    )
     return [Location.from_item(i) for i in items if i.get("Kind") == LOCATION]
 
 
@@ -253,14 +242,7 @@ def add_pool_numbers(tables: Any, numbers: list[str]) -> int:
 
 
 def pool_numbers(tables: Any) -> list[str]:
-    numbers: list[str] = []
-    kwargs: dict[str, Any] = {
-        "KeyConditionExpression": Key("Pk").eq(POOL_PK),
-        "ConsistentRead": True,
-    }
-    while True:
-        page = tables.pool.query(**kwargs)
-        numbers.extend(str(i["Sk"]) for i in page.get("Items", []) if not i.get("Disabled"))
-        if "LastEvaluatedKey" not in page:
-            return numbers
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    members = all_items(
+        tables.pool.query, KeyConditionExpression=Key("Pk").eq(POOL_PK), ConsistentRead=True
+    )
+    return [str(i["Sk"]) for i in members if not i.get("Disabled")]

@@ -33,7 +33,7 @@ from app.core.lead_schema import (
 from app.core.statuses import LeadHandler, LeadStatus, SyncStatus, check_handler
 from app.relay import directory, store
 from app.relay.auth import Principal
-from app.relay.ddb import is_conditional_failure
+from app.relay.ddb import all_items, is_conditional_failure
 from app.relay.errors import ApiError
 from app.relay.feed import publish
 from app.relay.integrations import REGISTRY, Integration, RetryLater
@@ -628,14 +628,7 @@ class LeadService:
         )
 
     def _scan_leads(self) -> list[store.Item]:
-        items: list[store.Item] = []
-        kwargs: dict[str, Any] = {}
-        while True:
-            page = self.tables.leads.scan(**kwargs)
-            items.extend(dict(i) for i in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return list(all_items(self.tables.leads.scan))
 
 
 BULK_FILTER_KEYS = (

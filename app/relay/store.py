@@ -19,6 +19,7 @@ the new item; callers publish it to the change feed (`app.relay.feed.publish`).
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from app.relay.cache import TtlCache
-from app.relay.ddb import is_conditional_failure
+from app.relay.ddb import all_items, is_conditional_failure
 
 Item = dict[str, Any]
 Updates = dict[str, Any]  # top-level attribute -> new value (None: REMOVE)
@@ -227,19 +228,13 @@ def lead_view(item: Item) -> Item:
 
 
 def leads_of_location(tables: Any, location_id: str, limit: int = 500) -> list[Item]:
-    items: list[Item] = []
-    kwargs: dict[str, Any] = {
-        "IndexName": "ByLocation",
-        "KeyConditionExpression": Key("LocationId").eq(location_id),
-        "ScanIndexForward": False,
-    }
-    while len(items) < limit:
-        page = tables.leads.query(**kwargs)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return [dict(i) for i in items[:limit]]
+    newest_first = all_items(
+        tables.leads.query,
+        IndexName="ByLocation",
+        KeyConditionExpression=Key("LocationId").eq(location_id),
+        ScanIndexForward=False,
+    )
+    return list(itertools.islice(newest_first, limit))
 
 
 def activity(kind: str, text: str, at: str | None = None) -> Item:
@@ -363,17 +358,13 @@ def conversation_view(item: Item, location_id: str | None = None) -> Item:
 
 
 def conversations_of_location(tables: Any, location_id: str) -> list[Item]:
-    items: list[Item] = []
-    kwargs: dict[str, Any] = {
-        "FilterExpression": "contains(LocationIds, :loc)",
-        "ExpressionAttributeValues": {":loc": location_id},
-    }
-    while True:
-        page = tables.conversations.scan(**kwargs)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return [dict(i) for i in items]
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return list(
+        all_items(
+            tables.conversations.scan,
+            FilterExpression="contains(LocationIds, :loc)",
+            ExpressionAttributeValues={":loc": location_id},
+        )
+    )
 
 
 # --------------------------------------------------------------------------- messages
