@@ -1029,14 +1029,17 @@ def _lead_where(f: LeadFilter, me: Me | None) -> tuple[str, list[Any]]:
     if f.query and f.query.strip():
         match, like = _fts_query(f.query)
         if match is not None:
+            unconfirmed, unconfirmed_params = _unconfirmed_match(_match_words(match))
             clauses.append(
                 "(d.id IN (SELECT rowid FROM leads_fts WHERE leads_fts MATCH ?) OR "
                 "d.conversation_sid IN (SELECT m.conversation_sid FROM messages m WHERE m.id IN "
-                "(SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)))")
-            params += [match, match]
+                f"(SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?) OR m.id IN "
+                f"({unconfirmed})))")
+            params += [match, match, *unconfirmed_params]
         else:
-            clauses.append("(d.name LIKE ? OR d.phone LIKE ? OR d.conversation_sid IN "
-                           "(SELECT conversation_sid FROM messages WHERE body LIKE ?))")
+            clauses.append("(d.name LIKE ? ESCAPE '\\' OR d.phone LIKE ? ESCAPE '\\' OR "
+                           "d.conversation_sid IN (SELECT conversation_sid FROM messages "
+                           "WHERE body LIKE ? ESCAPE '\\'))")
             params += [like, like, like]
     where = " AND ".join(clauses) if clauses else "1"
     return where, params
@@ -1175,10 +1178,25 @@ def _fts_query(query: str) -> tuple[str | None, str]:
         words = [digits]
     else:
         words = [w for w in text.split() if w]
-    like = "%" + text.replace("%", r"\%").replace("_", r"\_") + "%"
+    like = _like_pattern(text)
     if not words or any(len(w) < 3 for w in words):
         return None, like
     return " AND ".join('"' + w.replace('"', '""') + '"' for w in words), like
+
+
+def _like_pattern(text: str) -> str:
+    """`%text%` for `LIKE ? ESCAPE '\\'`, the user's `%` and `_` taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return "%" + escaped + "%"
+
+
+def _unconfirmed_match(words: Sequence[str]) -> tuple[str, list[str]]:
+    """Messages the relay has not confirmed yet are not in messages_fts (migration
+    0003 keeps the durable enqueue free of FTS work); they are few, so they are
+    matched here by LIKE on every word, through the MessageSid index."""
+    clause = " AND ".join(["body LIKE ? ESCAPE '\\'"] * len(words))
+    return (f"SELECT id FROM messages WHERE message_sid IS NULL AND {clause}",
+            [_like_pattern(w) for w in words])
 
 
 #: message search looks at this many times `limit` most recently stored matches
@@ -1222,13 +1240,15 @@ def search(conn: sa.Connection, query: str, limit: int) -> list[SearchHit]:
     hits: list[SearchHit] = []
     if match is None:
         lead_rows = _read(conn, "SELECT lead_id, conversation_sid, name, phone, last_activity_at "
-                                "FROM leads WHERE name LIKE ? OR phone LIKE ? LIMIT ?",
+                                "FROM leads WHERE name LIKE ? ESCAPE '\\' "
+                                "OR phone LIKE ? ESCAPE '\\' LIMIT ?",
                           (like, like, limit))
         for r in lead_rows:
             hits.append(SearchHit(lead_id=r[0], conversation_sid=r[1], kind="lead",
                                   snippet=f"{r[2]} {r[3]}", title=r[2], at=parse_ts(r[4])))
         msg_rows = _read(conn, "SELECT m.message_sid, m.conversation_sid, m.body, m.created_at "
-                               "FROM messages m WHERE m.body LIKE ? ORDER BY m.created_at DESC "
+                               "FROM messages m WHERE m.body LIKE ? ESCAPE '\\' "
+                               "ORDER BY m.created_at DESC "
                                "LIMIT ?", (like, limit))
         snippet_rows = [(r[0], r[1], r[2], r[3]) for r in msg_rows]
     else:
@@ -1248,12 +1268,14 @@ def search(conn: sa.Connection, query: str, limit: int) -> list[SearchHit]:
         # and stops after a few times `limit` candidates (rowids follow arrival
         # order, which is close to recency); those are ordered by created_at. The
         # snippet is cut in Python for the returned rows only.
-        msg_rows = _read(conn, """SELECT m.message_sid, m.conversation_sid, m.body, m.created_at
+        unconfirmed, unconfirmed_params = _unconfirmed_match(words)
+        msg_rows = _read(conn, f"""SELECT m.message_sid, m.conversation_sid, m.body,
+                m.created_at
             FROM messages m WHERE m.id IN (
                 SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?
-                ORDER BY rowid DESC LIMIT ?)
+                ORDER BY rowid DESC LIMIT ?) OR m.id IN ({unconfirmed})
             ORDER BY m.created_at DESC, m.id DESC LIMIT ?""",
-                         (match, limit * SEARCH_CANDIDATES, limit))
+                         (match, limit * SEARCH_CANDIDATES, *unconfirmed_params, limit))
         snippet_rows = [(r[0], r[1], _snippet(r[2], words), r[3]) for r in msg_rows]
     names = {}
     convs = {r[1] for r in snippet_rows}

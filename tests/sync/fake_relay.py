@@ -208,7 +208,7 @@ class FakeRelay:
             if idempotency_key is not None:
                 with relay.lock:
                     relay.patch_idem[idempotency_key] = (
-                        fingerprint, answer.status_code, json.loads(answer.body))
+                        fingerprint, answer.status_code, json.loads(bytes(answer.body)))
             return answer
 
         async def patch_once(lead_id: str, patch: dict[str, Any],

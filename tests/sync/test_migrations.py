@@ -55,6 +55,12 @@ def test_upgrade_from_saved_store_keeps_data_and_indexes_it(tmp_path: Path,
         hits = db.reader.call(store.search, "walnut", 10)
         assert [h.message_sid for h in hits] == ["IMold1"]
         assert db.reader.call(store.search, "Oldschema", 10)[0].lead_id == "lead-old-1"
+        # the unconfirmed staff message is found once, whether or not the old
+        # schema had indexed it (0003 indexes a message only once it has a MessageSid)
+        pending = db.reader.call(store.search, "do!", 10)
+        assert [(h.message_sid, h.conversation_sid) for h in pending] == [(None, "CHold1")]
+        assert db.reader.call(lambda c: c.exec_driver_sql(
+            "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH '\"do!\"'").scalar()) == 0
         # the in-flight outbox row of the old store is still there and requeues
         assert db.writer.call(store.requeue_inflight) == 1
         assert db.reader.call(store.outbox_counts) == (1, 0)

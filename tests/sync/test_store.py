@@ -304,3 +304,38 @@ def test_a_batch_breaking_a_constraint_is_applied_change_by_change(db: Database)
     assert sorted(m.message_sid or "" for m in db.reader.call(store.thread, "CH1", 10, None)) \
         == ["IMa", "IMb"]
     assert db.reader.call(store.cursor_of) == "7"
+
+
+def _fts_rowids(db: Database) -> list[int]:
+    return [r[0] for r in db.reader.call(lambda c: c.exec_driver_sql(
+        "SELECT rowid FROM messages_fts WHERE messages_fts MATCH '\"mahogany\"'").fetchall())]
+
+
+def test_a_queued_message_is_found_before_the_relay_confirms_it_and_indexed_once_after(
+        db: Database) -> None:
+    apply(db, change("lead", lead_data("lead1", "CH1", name="Alice Smith")))
+    queued = db.writer.call(store.enqueue_send, "CH1", "We have mahogany 50% off_today", ME)
+    # the durable enqueue leaves the FTS index alone; search still finds the message
+    assert _fts_rowids(db) == []
+    hits = db.reader.call(store.search, "mahogany", 10)
+    assert [(h.kind, h.lead_id, h.message_sid) for h in hits] == [("message", "lead1", None)]
+    assert f"{MATCH_START}mahogany{MATCH_END}" in hits[0].snippet
+    inbox = db.reader.call(store.list_leads, LeadFilter(query="mahogany"), 0, 10, ME)
+    assert [r.lead_id for r in inbox] == ["lead1"]
+    # LIKE wildcards typed by the user are literal
+    assert len(db.reader.call(store.search, "50% off_t", 10)) == 1
+    assert db.reader.call(store.search, "5_% off", 10) == []
+    assert db.reader.call(store.list_leads, LeadFilter(query="50%_"), 0, 10, ME) == []
+
+    key = db.reader.call(lambda c: c.exec_driver_sql(
+        "SELECT idempotency_key FROM messages WHERE local_id = ?",
+        (queued.local_id,)).scalar())
+    apply(db, change("message", msg_data("IMq1", "CH1", "We have mahogany 50% off_today",
+                                         kind="staff", key=key, at=9)))
+    assert len(_fts_rowids(db)) == 1
+    hits = db.reader.call(store.search, "mahogany", 10)
+    assert [h.message_sid for h in hits] == ["IMq1"]
+    # edits and deletes of confirmed rows keep the index exact
+    apply(db, change("message", msg_data("IMq1", "CH1", "teak instead", kind="staff",
+                                         key=key, version=2, at=9)))
+    assert _fts_rowids(db) == [] and db.reader.call(store.search, "mahogany", 10) == []

@@ -58,9 +58,36 @@ def dump(revision: str) -> str:
         engine.dispose()
         raw = sqlite3.connect(path)
         try:
-            return "\n".join(raw.iterdump()) + "\n"
+            return "\n".join(_replayable(raw)) + "\n"
         finally:
             raw.close()
+
+
+def _replayable(raw: sqlite3.Connection) -> list[str]:
+    """`iterdump()` with FTS5 tables as `CREATE VIRTUAL TABLE` + 'rebuild'.
+
+    iterdump writes a virtual table by poking sqlite_master under writable_schema
+    and inserting into the table and its shadow tables, which does not replay
+    (the triggers of the next insert cannot see the table). External-content
+    indexes are rebuilt from their content tables instead, as the store would.
+    """
+    virtual = raw.execute(
+        "SELECT name, sql FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%' "
+        "ORDER BY name").fetchall()
+    names = [name for name, _ in virtual]
+
+    def is_fts_internal(statement: str) -> bool:
+        return (statement.startswith(("PRAGMA writable_schema", "INSERT INTO sqlite_master"))
+                or any(statement.startswith((f'INSERT INTO "{n}', f"CREATE TABLE '{n}_"))
+                       for n in names))
+
+    statements = [s for s in raw.iterdump() if not is_fts_internal(s)]
+    commit = statements.pop()
+    assert commit == "COMMIT;", commit
+    for name, sql in virtual:
+        statements.append(sql + ";")
+        statements.append(f"INSERT INTO {name} ({name}) VALUES ('rebuild');")
+    return [*statements, commit]
 
 
 if __name__ == "__main__":
