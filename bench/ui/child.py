@@ -201,19 +201,27 @@ def app_run(data_dir: str, full: bool) -> None:
 
 
 def stall(data_dir: str, n_changes: int) -> None:
+    import subprocess
+    import urllib.request
+
     from PySide6.QtCore import Qt, QTimer
 
-    from app.sandbox.servers import UvicornThread
     from app.sync.api import SyncState
     from app.ui.main import build, parse_args
-    from tests.sync.fake_relay import FakeRelay, change, conv_data, lead_data, msg_data
+    from tests.sync.fake_relay import TOKEN
 
-    relay = FakeRelay()
-    server = UvicornThread(relay.app).start()
+    # the relay stand-in runs in its own process, as a real relay would (see relay_proc)
+    relay = subprocess.Popen(
+        [sys.executable, "-m", "bench.ui.relay_proc"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert relay.stdout is not None
+    url = relay.stdout.readline().strip()
     with open(os.path.join(data_dir, "profiles.json"), encoding="utf-8") as f:
         profiles = json.load(f)
-    profiles["profiles"][0]["relay_url"] = server.url
-    profiles["last"] = f"{server.url}|S1"
+    profiles["profiles"][0]["relay_url"] = url
+    profiles["last"] = f"{url}|S1"
     with open(os.path.join(data_dir, "profiles.json"), "w", encoding="utf-8") as f:
         json.dump(profiles, f)
     qapp, loop, ctrl = build(parse_args(["--data-dir", data_dir, "--theme", "light"]))
@@ -231,6 +239,15 @@ def stall(data_dir: str, n_changes: int) -> None:
         xs = [b for b in beats if start <= b <= end]
         return [(b - a) * 1000 for a, b in itertools.pairwise(xs)]
 
+    def publish() -> str:
+        req = urllib.request.Request(
+            f"{url}/bench/publish?n={n_changes}",
+            method="POST",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return str(json.loads(resp.read())["cursor"])
+
     async def scenario() -> None:
         engine = ctrl.engine
         while engine is None or engine.status().state is not SyncState.ONLINE:
@@ -242,33 +259,9 @@ def stall(data_dir: str, n_changes: int) -> None:
         idle_start = time.perf_counter()
         await asyncio.sleep(3.0)
         idle_end = time.perf_counter()
-        changes: list[dict[str, Any]] = []
-        i = 0
-        while len(changes) < n_changes:
-            sid = f"CHs{i}"
-            changes.append(change("conversation", conv_data(sid, unread=1, at=1e6 + i)))
-            changes.append(
-                change(
-                    "lead",
-                    lead_data(
-                        f"leads{i}",
-                        sid,
-                        name=f"Stream {i}",
-                        phone=f"+1773{5550000 + i:07d}",
-                        at=1e6 + i,
-                    ),
-                )
-            )
-            for j in range(8):
-                changes.append(
-                    change("message", msg_data(f"IMs{i}x{j}", sid, f"live {i} {j}", at=1e6 + i + j))
-                )
-            i += 1
-        changes = changes[:n_changes]
-        base_cursor = len(relay.log)
         busy_start = time.perf_counter()
-        relay.publish(*changes)
-        target = str(base_cursor + len(changes))
+        # the request blocks: off the Qt thread, like everything else the app waits on
+        target = await asyncio.to_thread(publish)
         while engine.status().cursor != target:
             await asyncio.sleep(0.02)
         applied = time.perf_counter()
@@ -295,9 +288,12 @@ def stall(data_dir: str, n_changes: int) -> None:
         keep.append(asyncio.ensure_future(scenario()))
 
     QTimer.singleShot(0, start)
-    with loop:
-        loop.run_until_complete(ctrl.run())
-    server.stop()
+    try:
+        with loop:
+            loop.run_until_complete(ctrl.run())
+    finally:
+        relay.terminate()
+        relay.wait(10)
     _ = qapp, statistics
     done(result)
 
