@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import AsyncGenerator, Sequence
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from filelock import FileLock, Timeout
 from httpx_sse import ServerSentEvent
 
 from app.sync import store
@@ -115,7 +115,7 @@ class SyncEngine:
         self._last_error: str | None = None
         self._cursor: str | None = None
         self._last_synced_at: datetime | None = None
-        self._lock_fd: int | None = None
+        self._lock: FileLock | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -129,12 +129,12 @@ class SyncEngine:
         if self._db is not None:
             return
         self._stopping = False
-        self._lock_fd = _lock_store(self.data_dir)
+        self._lock = _lock_store(self.data_dir)
         try:
             self._db = await Database.open_async(self.data_dir)
         except BaseException:
-            _unlock_store(self._lock_fd)
-            self._lock_fd = None
+            _unlock_store(self._lock)
+            self._lock = None
             raise
         requeued = await self.db.writer.run(store.requeue_inflight)
         if requeued:
@@ -175,8 +175,8 @@ class SyncEngine:
             with contextlib.suppress(Exception):
                 await db.writer.run(store.requeue_inflight)
             await asyncio.to_thread(db.close)
-        _unlock_store(self._lock_fd)
-        self._lock_fd = None
+        _unlock_store(self._lock)
+        self._lock = None
         self._caught_up.clear()
         self._set_state(SyncState.STOPPED)
 
@@ -679,30 +679,27 @@ def _apply_stream_events(
     return None, None
 
 
-def _lock_store(data_dir: Path) -> int | None:
+def _lock_store(data_dir: Path) -> FileLock:
     """One running engine per store: two would deliver one outbox out of order.
 
-    An advisory lock the OS drops when the process dies, so a crash never leaves
-    the store locked. (`web2text-sync send`/`status` do not take it.)
+    An OS lock (flock, or LockFileEx on Windows) that goes away with the
+    process, so a crash never leaves the store locked. (`web2text-sync
+    send`/`status` do not take it.)
     """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: single-instance is the app's job
-        return None
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(data_dir / "engine.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    # thread_local=False: the UI may stop the engine from another thread than started it
+    lock = FileLock(data_dir / "engine.lock", mode=0o600, thread_local=False)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
+        lock.acquire(timeout=0)
+    except Timeout:
         raise EngineError("store_in_use",
                           f"another engine is already running on {data_dir}") from None
-    return fd
+    return lock
 
 
-def _unlock_store(fd: int | None) -> None:
-    if fd is not None:
-        os.close(fd)  # closing the descriptor releases the flock
+def _unlock_store(lock: FileLock | None) -> None:
+    if lock is not None:
+        lock.release()
 
 
 def _enqueue_update(conn: Any, lead_id: str, kwargs: dict[str, Any]) -> str:
