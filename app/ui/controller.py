@@ -11,14 +11,21 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
-from app.sync.api import ChangesApplied, Engine, InboundMessages, SyncState, SyncStatus
+from app.sync.api import (
+    ChangesApplied,
+    Engine,
+    InboundMessages,
+    LeadFilter,
+    SyncState,
+    SyncStatus,
+)
+from app.ui import snapshot
 from app.ui.bridge import EngineBridge
-from app.ui.kiosk import IdleWatcher, LockScreen
 from app.ui.mainwindow import MainWindow
 from app.ui.notify_policy import NotificationPolicy
 from app.ui.profiles import KeyringUnavailable, Profile, ProfileStore, Secrets
@@ -26,6 +33,9 @@ from app.ui.settings import Settings, SettingsDialog
 from app.ui.signin import SignInDialog, SignInError, StaffInfo, check_key
 from app.ui.tasks import Tasks
 from app.ui.tray import TrayController
+
+if TYPE_CHECKING:
+    from app.ui.kiosk import IdleWatcher, LockScreen
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +86,23 @@ class AppController(QObject):
         self.settings = Settings.load(self.settings_path)
         self.tasks = Tasks("controller")
         self.policy = NotificationPolicy()
-        self.tray = TrayController(self, available=tray_available)
+        # the tray icon is drawn once the window has painted (after_first_paint)
+        self.tray = TrayController(self, available=tray_available, deferred=True)
         self.window = MainWindow(kiosk=options.kiosk, tray_available=self.tray.available)
         self.window.set_templates(self.settings.templates)
-        self.lock_screen = LockScreen(self.window)
+        self._lock_screen: LockScreen | None = None
+        self._first_paint_done = False
+        self._painted = asyncio.Event()
+        self._paint_probe = _FirstPaint(self._painted)
+        self.window.installEventFilter(self._paint_probe)
+        self._engine_import: asyncio.Future[Any] | None = None
+        self._snapshot_path: Path | None = None
+        self._snapshot_timer = QTimer(self)
+        self._snapshot_timer.setSingleShot(True)
+        self._snapshot_timer.setInterval(2000)  # at most one write per 2 s of inbox activity
+        self._snapshot_timer.timeout.connect(lambda: self.tasks.spawn(self._save_snapshot()))
+        self._unread_after_rows = False
+        self.window.leads_model.loaded.connect(self._on_leads_loaded)
         self.idle: IdleWatcher | None = None
         self.engine: Engine | None = None
         self.bridge: EngineBridge | None = None
@@ -100,8 +123,20 @@ class AppController(QObject):
         self.window.switchStaffRequested.connect(self.lock)
         self.window.lockRequested.connect(self.lock)
         self.window.destroyed.connect(lambda *_: self.quit())
-        self.lock_screen.staffChosen.connect(self._on_staff_chosen)
-        self.lock_screen.addStaffRequested.connect(lambda: self._ask_sign_in(switch=True))
+
+    @property
+    def lock_screen(self) -> LockScreen:
+        """Kiosk lock / staff switch screen, built on first use."""
+        if self._lock_screen is None:
+            from app.ui.kiosk import LockScreen
+
+            self._lock_screen = LockScreen(self.window)
+            self._lock_screen.staffChosen.connect(self._on_staff_chosen)
+            self._lock_screen.addStaffRequested.connect(lambda: self._ask_sign_in(switch=True))
+        return self._lock_screen
+
+    def _locked(self) -> bool:
+        return self._lock_screen is not None and self._lock_screen.isVisible()
 
     # ------------------------------------------------------------------ run / quit
 
@@ -110,6 +145,14 @@ class AppController(QObject):
             QTimer.singleShot(int(self.options.quit_after * 1000), self.quit)
         self.window.closedWithoutTray.connect(self.quit)
         self.show_window()
+        if await self._show_snapshot():
+            # rows are on screen with the window: let it paint before the engine's
+            # imports and queries take the interpreter
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._painted.wait(), 1.0)
+        else:
+            self._preload_engine()  # no rows to show until the engine answers: start now
+        QTimer.singleShot(0, self.after_first_paint)
         try:
             started = await self._first_start()
         except DemoUnavailable as exc:
@@ -120,6 +163,8 @@ class AppController(QObject):
             # nobody signed in (dialog cancelled): nothing to show
             self.quit()
         if self.options.kiosk:
+            from app.ui.kiosk import IdleWatcher
+
             self.idle = IdleWatcher(self.app, self.settings.idle_lock_minutes, self)
             self.idle.idle.connect(self.lock)
         await self._quit.wait()
@@ -136,6 +181,10 @@ class AppController(QObject):
             self.idle.stop()
         if self.signin is not None:
             self.signin.reject()
+        if self._snapshot_timer.isActive():
+            self._snapshot_timer.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._save_snapshot(), 2)
         await self._stop_engine()
         await self.window.tasks.cancel_all()
         await self.tasks.cancel_all()
@@ -187,6 +236,8 @@ class AppController(QObject):
         if opts.relay_url and (last is None or last.relay_url != opts.relay_url.rstrip("/")):
             return await self._ask_sign_in(relay_url=opts.relay_url)
         if last is not None:
+            # the keyring lookup and the engine's imports overlap (both off this thread)
+            self._preload_engine()
             stored: str | None = await asyncio.to_thread(self.secrets.get, last)
             chosen = stored or token or None
             if chosen:
@@ -276,9 +327,9 @@ class AppController(QObject):
     async def start_engine(self, profile: Profile, key: str) -> None:
         await self._stop_engine()
         if self.engine_factory is default_engine_factory:
-            # the engine's stack (SQLAlchemy, Alembic, httpx) takes a second to import:
-            # do it on a worker thread so the window keeps painting meanwhile
-            await asyncio.to_thread(importlib.import_module, "app.sync.engine")
+            self._preload_engine()
+            assert self._engine_import is not None
+            await self._engine_import
         engine = self.engine_factory(profile, key, self.profiles.engine_dir(profile))
         bridge = EngineBridge(self)
         engine.add_listener(bridge)
@@ -288,9 +339,10 @@ class AppController(QObject):
         await engine.start()
         self.engine, self.bridge, self.profile = engine, bridge, profile
         self.policy = NotificationPolicy()
+        self._snapshot_path = snapshot.snapshot_path(self.options.data_dir, profile.key_user)
+        self._unread_after_rows = True  # the tray count follows the inbox's first page
         self.window.set_engine(engine, bridge)
         self._on_status(engine.status())
-        self._unread_timer.start()
         self.engineStarted.emit(engine)
 
     async def _stop_engine(self) -> None:
@@ -318,11 +370,7 @@ class AppController(QObject):
             self._unread_timer.start()
 
     def _on_inbound(self, batch: InboundMessages) -> None:
-        focused = (
-            self.window.isVisible()
-            and self.window.isActiveWindow()
-            and not self.lock_screen.isVisible()
-        )
+        focused = self.window.isVisible() and self.window.isActiveWindow() and not self._locked()
         for n in self.policy.decide(batch, self.window.open_conversation_sid, focused):
             if self.tray.available:
                 self.tray.notify(n)
@@ -331,10 +379,62 @@ class AppController(QObject):
                 self.window.show_notice(n.title, n.body, n.conversation_sid, n.lead_id)
 
     async def _refresh_unread(self) -> None:
+        self.after_first_paint()  # the tray icon exists before it shows a count
         if self.engine is None:
             return
         rows = await self.engine.list_locations()
         self.tray.set_unread(sum(r.unread for r in rows))
+
+    # ------------------------------------------------------------------ start-up order
+
+    def _preload_engine(self) -> None:
+        """Import the engine's stack (SQLAlchemy, httpx: a few hundred ms) on a worker
+        thread, once, so the window keeps painting meanwhile."""
+        if self._engine_import is None and self.engine_factory is default_engine_factory:
+            self._engine_import = asyncio.ensure_future(
+                asyncio.to_thread(importlib.import_module, "app.sync.engine")
+            )
+
+    async def _show_snapshot(self) -> bool:
+        """Paint the last profile's inbox as it was last shown (snapshot.py)."""
+        last = self.profiles.last_used()
+        if last is None or self.options.demo or self.options.relay_url:
+            return False
+        path = snapshot.snapshot_path(self.options.data_dir, last.key_user)
+        cached = await asyncio.to_thread(snapshot.load, path)
+        if cached is None or self.engine is not None:
+            return False
+        self.window.show_cached_inbox(*cached)
+        return True
+
+    def _on_leads_loaded(self) -> None:
+        model = self.window.leads_model
+        if self._unread_after_rows:
+            self._unread_after_rows = False
+            self._unread_timer.start()
+        fresh = self.engine is not None and not model.cached and model.filter == LeadFilter()
+        if fresh and not self._snapshot_timer.isActive():
+            self._snapshot_timer.start()
+
+    async def _save_snapshot(self) -> None:
+        model, path = self.window.leads_model, self._snapshot_path
+        if path is None or not model.counted or model.filter != LeadFilter():
+            return
+        rows = [r for r in (model.row_at(i) for i in range(min(model.rowCount(), 100))) if r]
+        if rows:
+            await asyncio.to_thread(snapshot.save, path, rows, model.total)
+
+    def after_first_paint(self) -> None:
+        """What nobody sees in the first frame: window and tray icons (SVG renders)."""
+        if self._first_paint_done:
+            return
+        self._first_paint_done = True
+        from app.ui.resources import app_icon
+
+        icon = app_icon()
+        self.app.setWindowIcon(icon)
+        self.window.setWindowIcon(icon)
+        self.tray.show_icon()
 
     # ------------------------------------------------------------------ settings / kiosk
 
@@ -370,3 +470,17 @@ class AppController(QObject):
         self.profiles.save(profile)
         await self.start_engine(profile, key)
         self.lock_screen.hide()
+
+
+class _FirstPaint(QObject):
+    """Sets `event` when the watched window first paints."""
+
+    def __init__(self, event: asyncio.Event) -> None:
+        super().__init__()
+        self._event = event
+
+    def eventFilter(self, obj: QObject, ev: QEvent) -> bool:
+        if ev.type() == QEvent.Type.Paint and not self._event.is_set():
+            self._event.set()
+            obj.removeEventFilter(self)
+        return False

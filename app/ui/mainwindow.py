@@ -45,8 +45,6 @@ from app.ui.conversation import Banner, ConversationPane, empty_state
 from app.ui.delegates import LeadDelegate, SearchDelegate
 from app.ui.leadpanel import PIPELINE, LeadPanel
 from app.ui.models import ROW_ROLE, LeadsModel, SearchModel, ThreadModel
-from app.ui.quiet import quiet_hours_warning
-from app.ui.resources import app_icon
 from app.ui.tasks import Tasks
 
 log = logging.getLogger(__name__)
@@ -148,9 +146,11 @@ class MainWindow(QMainWindow):
         self._location_tz: dict[str, str | None] = {}
         self._location_names: dict[str, str] = {}
         self._last_inbound: datetime | None = None
+        self._pending_open: str | None = None  # clicked before the engine was there
+        self._locations_after_rows = False
+        self._jump: JumpDialog | None = None
         self.on_error: Callable[[str], None] | None = None
         self.setWindowTitle("Web2Text")
-        self.setWindowIcon(app_icon())
         self.resize(1280, 800)
         self.setMinimumSize(900, 560)
 
@@ -373,8 +373,6 @@ class MainWindow(QMainWindow):
             s.activated.connect(slot)
             return s
 
-        self.jump = JumpDialog(self)
-        self.jump.chosen.connect(self.open_lead)
         add("Ctrl+K", lambda: self.jump.popup(self.engine))
         add("Ctrl+F", self.focus_search)
         add("Ctrl+Return", self.pane.composer.submit)
@@ -382,6 +380,18 @@ class MainWindow(QMainWindow):
         add("Alt+Up", lambda: self.step_lead(-1))
         add("Alt+Down", lambda: self.step_lead(1))
         add("Escape", self.escape)
+
+    @property
+    def jump(self) -> JumpDialog:
+        """The Ctrl+K popup, built on first use (nothing of it is seen at start)."""
+        if self._jump is None:
+            self._jump = JumpDialog(self)
+            self._jump.chosen.connect(self.open_lead)
+        return self._jump
+
+    def show_cached_inbox(self, rows: list[Any], total: int) -> None:
+        """The inbox as last shown (see snapshot.py) until the engine's first answer."""
+        self.leads_model.show_cached(rows, total)
 
     # ------------------------------------------------------------------ engine
 
@@ -394,6 +404,8 @@ class MainWindow(QMainWindow):
             for sig, slot in self._bridge_slots():
                 sig.connect(slot)
         self.current = None
+        if engine is None:
+            self._pending_open = None
         self.pane.show_lead(None)
         self.panel.set_lead(None, None)
         self.panel.hide()
@@ -403,7 +415,12 @@ class MainWindow(QMainWindow):
         self.thread_model.set_engine(engine)
         if engine is not None:
             self.set_status(engine.status())
-            self.reload_locations()
+            # the first page of the inbox goes first; the location counts (a sum over
+            # every conversation) follow once it is painted
+            self._locations_after_rows = True
+            pending, self._pending_open = self._pending_open, None
+            if pending is not None:
+                self.open_lead(pending)
 
     def _bridge_slots(self) -> list[tuple[Any, Callable[..., None]]]:
         assert self.bridge is not None
@@ -557,6 +574,10 @@ class MainWindow(QMainWindow):
             self.list_stack.setCurrentWidget(self.leads_view if total else self.no_leads)
 
     def _on_leads_loaded(self) -> None:
+        if self._locations_after_rows:
+            self._locations_after_rows = False
+            # (a moment later: its query would queue in front of the first paint)
+            QTimer.singleShot(100, self, self.reload_locations)
         if self.current is None:
             return
         row = self.leads_model.index_of(self.current.lead_id)
@@ -618,8 +639,8 @@ class MainWindow(QMainWindow):
             self.open_lead(hit.lead_id)
 
     def escape(self) -> None:
-        if self.jump.isVisible():
-            self.jump.hide()
+        if self._jump is not None and self._jump.isVisible():
+            self._jump.hide()
         elif self.search.text():
             self.search.clear()
             self.leads_view.setFocus()
@@ -636,6 +657,13 @@ class MainWindow(QMainWindow):
 
     def open_lead(self, lead_id: str) -> None:
         row = self.leads_model.row_at(self.leads_model.index_of(lead_id))
+        if self.engine is None:
+            # a row of the start-up snapshot, clicked before the engine is up: show what
+            # the row knows and open the lead as soon as the engine is there
+            self._pending_open = lead_id
+            if row is not None:
+                self.pane.show_row(row)
+            return
         if row is not None and row.conversation_sid:
             # the inbox row already names the conversation: start loading the thread now,
             # alongside the lead's details, instead of one after the other
@@ -701,6 +729,9 @@ class MainWindow(QMainWindow):
                 (m.created_at for m in self.thread_model.messages if m.author_kind == "customer"),
                 default=None,
             )
+            # phonenumbers and zoneinfo load on first use, not on the start-up path
+            from app.ui.quiet import quiet_hours_warning
+
             return quiet_hours_warning(
                 now, phone=phone, location_tz=tz, last_inbound_at=last_inbound
             )

@@ -69,6 +69,10 @@ class LeadsModel(QAbstractListModel):
     loaded = Signal()  # a reload finished (rows replaced)
     countChanged = Signal(int)
 
+    #: a burst of engine changes becomes at most one reload per this many ms: each
+    #: reload re-reads and repaints the visible rows, so more would only cost the UI
+    COALESCE_MS = 100
+
     def __init__(self, tasks: Tasks, parent: Any = None) -> None:
         super().__init__(parent)
         self._tasks = tasks
@@ -80,20 +84,42 @@ class LeadsModel(QAbstractListModel):
         self._fetching = False
         self._inflight = False
         self._dirty = False
+        self._cached = False  # rows come from the start-up snapshot, not the engine
+        self._counted = False  # total is the engine's count (not a page's length)
         self._inflight_filter = self._filter
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
-        self._reload_timer.setInterval(40)  # coalesce bursts of engine changes
+        self._reload_timer.setInterval(self.COALESCE_MS)
         self._reload_timer.timeout.connect(self._start_reload)
 
     # ---- configuration
 
     def set_engine(self, engine: Engine | None) -> None:
+        keep = engine is not None and self._engine is None and self._cached
         self._engine = engine
-        self.beginResetModel()
-        self._rows, self._total = [], 0
-        self.endResetModel()
+        if not keep:  # the snapshot's rows stay until the engine's first answer
+            self.beginResetModel()
+            self._rows, self._total, self._cached = [], 0, False
+            self.endResetModel()
         self.reload(now=True)
+
+    def show_cached(self, rows: Sequence[LeadRow], total: int) -> None:
+        """Rows saved at the last run, shown until the engine answers (see snapshot.py)."""
+        if self._engine is not None or self._rows or not rows:
+            return
+        self.beginResetModel()
+        self._rows, self._total, self._cached = list(rows), max(total, len(rows)), True
+        self.endResetModel()
+        self.countChanged.emit(self._total)
+
+    @property
+    def cached(self) -> bool:
+        return self._cached
+
+    @property
+    def counted(self) -> bool:
+        """The rows and their total are both the engine's latest answer."""
+        return self._counted and not self._cached
 
     @property
     def filter(self) -> LeadFilter:
@@ -139,20 +165,26 @@ class LeadsModel(QAbstractListModel):
         engine = self._engine
         if engine is None:
             return
-        want = max(self.PAGE, len(self._rows))
+        want = max(self.PAGE, len(self._rows)) if not self._cached else self.PAGE
         flt = self._filter
         rows = list(await engine.list_leads(flt, 0, want))
-        total = await engine.count_leads(flt)
-        if generation != self._generation and not self._dirty:
+        if (generation != self._generation and not self._dirty) or flt != self._filter:
             return
-        if flt != self._filter:
-            return
+        # the rows first, the count after: the first page paints without waiting for
+        # a COUNT over every lead (until it comes, the total is what is known)
+        known = self._total if not self._cached else 0
         self.beginResetModel()
-        self._rows, self._total = rows, total
+        self._rows, self._cached, self._counted = rows, False, False
+        self._total = max(len(rows), known if len(rows) >= want else len(rows))
         self._fetching = False
         self.endResetModel()
-        self.countChanged.emit(total)
         self.loaded.emit()
+        total = await engine.count_leads(flt)
+        if flt != self._filter or self._cached:
+            return
+        self._total = max(total, len(self._rows))
+        self._counted = True
+        self.countChanged.emit(self._total)
 
     # ---- lazy paging
 

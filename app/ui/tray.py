@@ -15,7 +15,15 @@ class TrayController(QObject):
     conversationRequested = Signal(object, object)  # conversation_sid, lead_id
     quitRequested = Signal()
 
-    def __init__(self, parent: QObject | None = None, available: bool | None = None) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        available: bool | None = None,
+        *,
+        deferred: bool = False,
+    ) -> None:
+        """`deferred`: the icon (an SVG render and the badge) is made by `show_icon()`,
+        which the app calls once its window has painted."""
         super().__init__(parent)
         self.available = QSystemTrayIcon.isSystemTrayAvailable() if available is None else available
         self.unread = 0
@@ -30,13 +38,18 @@ class TrayController(QObject):
         self.menu.addAction(self.open_action)
         self.menu.addSeparator()
         self.menu.addAction(self.quit_action)
-        if self.available:
-            self.icon = QSystemTrayIcon(tray_icon(0), self)
-            self.icon.setContextMenu(self.menu)
-            self.icon.activated.connect(self._activated)
-            self.icon.messageClicked.connect(self.open_last)
-            self.icon.show()
-        self.set_unread(0)
+        if not deferred:
+            self.show_icon()
+
+    def show_icon(self) -> None:
+        if not self.available or self.icon is not None:
+            return
+        self.icon = QSystemTrayIcon(tray_icon(self.unread), self)
+        self.icon.setContextMenu(self.menu)
+        self.icon.activated.connect(self._activated)
+        self.icon.messageClicked.connect(self.open_last)
+        self.icon.setToolTip(self.tooltip())
+        self.icon.show()
 
     def tooltip(self) -> str:
         if self.unread <= 0:
@@ -52,6 +65,7 @@ class TrayController(QObject):
     def notify(self, n: Notification) -> None:
         self.shown.append(n)
         self._last = n
+        self.show_icon()
         if self.icon is not None:
             self.icon.showMessage(n.title, n.body, app_icon(), 8000)
 

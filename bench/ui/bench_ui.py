@@ -114,27 +114,47 @@ def main() -> None:
     results: dict[str, Any] = {"data": info, "machine_cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
         data = profile_dir(Path(tmp) / "app", engine_dir, copy=False)
-        bare, ours = [], []
         child("bare"), child("app", "--data-dir", str(data))  # bytecode written, files cached
+        # First start on a PC (no inbox snapshot yet): the rows come from the engine.
+        bare, first = [], []
         for _ in range(a.runs):  # interleaved, so machine load hits both alike
+            shutil.rmtree(data / "inbox-cache", ignore_errors=True)
             bare.append(child("bare"))
-            ours.append(child("app", "--data-dir", str(data)))
+            first.append(child("app", "--data-dir", str(data)))
+        # Every later start: the previous session (run here once, quit like a user) left
+        # the snapshot of its first page, painted with the window; the engine's rows follow.
+        child("app", "--data-dir", str(data), "--session")
+        usual = []
+        for _ in range(a.runs):
+            bare.append(child("bare"))
+            usual.append(child("app", "--data-dir", str(data)))
         b = med([r["first_paint_s"] for r in bare])
-        o = med([r["first_paint_s"] for r in ours])
+
+        def series(runs: list[dict[str, Any]]) -> dict[str, Any]:
+            o = med([r["first_paint_s"] for r in runs])
+            shell = med([r.get("shell_paint_s", 0) for r in runs])
+            live = med([r.get("live_paint_s", 0) for r in runs])
+            return {
+                "ours_s": [round(r["first_paint_s"], 3) for r in runs],
+                "ours_median_s": round(o, 3),
+                "ratio": round(o / b, 2),
+                "ok": o / b <= 2.0,
+                "from_snapshot": [bool(r.get("from_snapshot")) for r in runs],
+                "window_paint_median_s": round(shell, 3),
+                "window_paint_ratio": round(shell / b, 2),
+                "engine_rows_paint_median_s": round(live, 3),
+                "engine_rows_ratio": round(live / b, 2),
+                "rows_painted": runs[0]["rows"],
+            }
+
         results["cold_start"] = {
             "figure": "process start → first paint of the inbox with rows",
-            "ours_s": [round(r["first_paint_s"], 3) for r in ours],
-            "baseline_bare_window_s": [round(r["first_paint_s"], 3) for r in bare],
-            "ours_median_s": round(o, 3),
-            "baseline_median_s": round(b, 3),
-            "ratio": round(o / b, 2),
             "goal": "<= 2.0",
-            "ok": o / b <= 2.0,
-            "ours_window_paint_s": [round(r.get("shell_paint_s", 0), 3) for r in ours],
-            "ours_window_paint_median_s": round(med([r.get("shell_paint_s", 0) for r in ours]), 3),
-            "window_paint_ratio": round(med([r.get("shell_paint_s", 0) for r in ours]) / b, 2),
-            "rows_loaded": ours[0]["rows"],
-            "leads_on_disk": ours[0]["total"],
+            "baseline_bare_window_s": [round(r["first_paint_s"], 3) for r in bare],
+            "baseline_median_s": round(b, 3),
+            "leads_on_disk": info["leads"],
+            "usual_start": series(usual),
+            "first_start_on_this_pc": series(first),
         }
         full = child("app", "--data-dir", str(data), "--full")
         results["open_conversation"] = {

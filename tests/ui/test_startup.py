@@ -1,0 +1,215 @@
+"""Start-up order and refresh coalescing: the inbox snapshot painted with the window,
+clicks before the engine is up, the first page before the count, and bursts of engine
+changes folded into few refreshes that still show what changed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from app.sync.api import ChangesApplied, LeadFilter
+from app.ui import snapshot
+from app.ui.controller import AppController, Options
+from app.ui.mainwindow import MainWindow
+from app.ui.models import LeadsModel
+from app.ui.profiles import Profile, ProfileStore, Secrets
+from app.ui.tasks import Tasks
+from tests.ui.conftest import MemoryKeyring
+from tests.ui.fake_engine import FakeEngine, demo_engine
+
+
+def names(model: LeadsModel) -> list[str]:
+    return [model.row_at(i).name for i in range(model.rowCount())]  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------- coalescing
+
+
+def test_burst_of_changes_is_one_refresh_that_shows_the_new_row(
+    window: MainWindow, engine: FakeEngine, qtbot: Any
+) -> None:
+    qtbot.wait(300)  # the start-up reloads are done
+    before = engine.calls.count("list_leads")
+    new = engine.add_lead("Zed Newcomer", "+13125550999", minutes_ago=0)
+    for _ in range(60):  # what a busy stream delivers within a few milliseconds
+        engine.emit(ChangesApplied(lead_ids=frozenset({new.lead_id})))
+    qtbot.waitUntil(lambda: names(window.leads_model)[:1] == ["Zed Newcomer"])
+    qtbot.wait(LeadsModel.COALESCE_MS * 3)
+    # 60 change events, at most two queries (one coalesced reload, plus one for changes
+    # that arrived while it ran), never one per event
+    assert 1 <= engine.calls.count("list_leads") - before <= 2
+    assert window.count_label.text() == f"{len(engine.leads)} leads"
+
+
+def test_changes_spread_over_time_keep_refreshing(
+    window: MainWindow, engine: FakeEngine, qtbot: Any
+) -> None:
+    """Coalescing must not starve: a steady trickle still shows each new lead."""
+    for i in range(3):
+        new = engine.add_lead(f"Trickle {i}", f"+1312555098{i}", minutes_ago=-i)
+        engine.emit(ChangesApplied(lead_ids=frozenset({new.lead_id})))
+        qtbot.waitUntil(lambda i=i: names(window.leads_model)[:1] == [f"Trickle {i}"])
+
+
+def test_first_page_paints_before_the_count_arrives(qtbot: Any, run: Any) -> None:
+    e = FakeEngine()
+    e.add_location("loc-1", "Store")
+    for i in range(150):
+        e.add_lead(f"Customer {i:03d}", f"+1312555{i:04d}", minutes_ago=i)
+    order: list[str] = []
+    model = LeadsModel(Tasks())
+    model.loaded.connect(lambda: order.append(f"rows:{model.rowCount()}"))
+    model.countChanged.connect(lambda n: order.append(f"count:{n}"))
+    model.set_engine(e)
+    qtbot.waitUntil(lambda: len(order) == 2)
+    assert order == ["rows:100", "count:150"]
+    assert model.total == 150 and model.canFetchMore() and model.counted
+
+
+# --------------------------------------------------------------------------- snapshot file
+
+
+def test_snapshot_roundtrip_is_private_and_ignores_damage(tmp_path: Path, run: Any) -> None:
+    e = demo_engine()
+    rows = list(run(e.list_leads(LeadFilter(), 0, 100)))
+    assert any(r.awaiting_first_reply_since for r in rows)  # datetimes and None both
+    path = snapshot.snapshot_path(tmp_path, "https://relay.example.com|s1")
+    snapshot.save(path, rows, 42)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert snapshot.load(path) == (rows, 42)
+    # one file per staff profile
+    assert snapshot.snapshot_path(tmp_path, "https://relay.example.com|s2") != path
+    path.write_text("{not json")
+    assert snapshot.load(path) is None
+    path.write_text(json.dumps({"format": 999, "rows": [], "total": 0}))
+    assert snapshot.load(path) is None
+    path.write_text(json.dumps({"format": snapshot.FORMAT, "rows": [{"x": 1}], "total": 1}))
+    assert snapshot.load(path) is None
+    assert snapshot.load(tmp_path / "missing.json") is None
+
+
+# --------------------------------------------------------------------------- start-up
+
+
+class GatedEngine(FakeEngine):
+    """A fake engine whose start waits until the test opens the gate."""
+
+    def __init__(self) -> None:
+        base = demo_engine()
+        super().__init__(base.me)
+        self.__dict__.update(
+            {k: v for k, v in base.__dict__.items() if k not in ("listeners", "calls")}
+        )
+        self.gate = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.gate.wait()
+        await super().start()
+
+
+def controller(tmp_path: Path, engine: FakeEngine) -> AppController:
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    return AppController(
+        app,
+        Options(data_dir=tmp_path),
+        engine_factory=lambda profile, key, data_dir: engine,
+        tray_available=False,
+        env={},
+    )
+
+
+def test_snapshot_paints_rows_before_the_engine_and_a_click_waits_for_it(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any, run: Any
+) -> None:
+    profile = Profile("staff-1", "Dana Whitfield", "https://relay.example.com", "ret-1")
+    ProfileStore(tmp_path).save(profile)
+    Secrets().put(profile, "key-1")
+    engine = GatedEngine()
+    live = list(run(engine.list_leads(LeadFilter(), 0, 100)))
+    # the last session saw an older state: Maria's row said something else
+    stale = [
+        replace(r, last_message_preview="(from the last session)") if i == 0 else r
+        for i, r in enumerate(live)
+    ]
+    snapshot.save(snapshot.snapshot_path(tmp_path, profile.key_user), stale, len(stale))
+
+    ctrl = controller(tmp_path, engine)
+    task = asyncio.ensure_future(ctrl.run())
+    w = ctrl.window
+    # rows on screen while the engine is still starting
+    qtbot.waitUntil(lambda: w.leads_model.rowCount() == len(stale) and w.isVisible())
+    assert ctrl.engine is None and w.leads_model.cached
+    assert w.leads_model.row_at(0).last_message_preview == "(from the last session)"  # type: ignore[union-attr]
+    assert w.count_label.text() == f"{len(stale)} leads"
+    # a click on a snapshot row before the engine is up: the header shows at once...
+    target = w.leads_model.row_at(1)
+    assert target is not None
+    rect = w.leads_view.visualRect(w.leads_model.index(1))
+    qtbot.mouseClick(w.leads_view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: w.pane.title.text() == target.name)
+    assert w.current is None  # nothing to load it from yet
+    # ...and the conversation opens once the engine is there
+    engine.gate.set()
+    qtbot.waitUntil(lambda: ctrl.engine is engine and not w.leads_model.cached)
+    qtbot.waitUntil(lambda: w.current is not None and w.current.lead_id == target.lead_id)
+    qtbot.waitUntil(lambda: w.thread_model.rowCount() > 0)
+    # the engine's rows replaced the snapshot's
+    assert w.leads_model.row_at(0) == live[0]
+    # quitting saves what the engine showed, for the next start
+    qtbot.waitUntil(lambda: w.leads_model.counted)
+    ctrl.quit()
+    qtbot.waitUntil(task.done, timeout=5000)
+    saved = snapshot.load(snapshot.snapshot_path(tmp_path, profile.key_user))
+    assert saved is not None and saved[0][0] == live[0] and saved[1] == len(live)
+
+
+def test_no_snapshot_first_start_fills_from_the_engine(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
+) -> None:
+    profile = Profile("staff-1", "Dana Whitfield", "https://relay.example.com", "ret-1")
+    ProfileStore(tmp_path).save(profile)
+    Secrets().put(profile, "key-1")
+    engine = demo_engine()
+    ctrl = controller(tmp_path, engine)
+    task = asyncio.ensure_future(ctrl.run())
+    w = ctrl.window
+    qtbot.waitUntil(lambda: w.leads_model.rowCount() == len(engine.leads))
+    assert not w.leads_model.cached and ctrl.engine is engine
+    # the location counts follow the first page
+    qtbot.waitUntil(lambda: w.location.count() > 1)
+    ctrl.quit()
+    qtbot.waitUntil(task.done, timeout=5000)
+
+
+def test_snapshot_is_per_profile_and_only_of_the_unfiltered_inbox(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
+) -> None:
+    profile = Profile("staff-1", "Dana Whitfield", "https://relay.example.com", "ret-1")
+    ProfileStore(tmp_path).save(profile)
+    Secrets().put(profile, "key-1")
+    engine = demo_engine()
+    ctrl = controller(tmp_path, engine)
+    ctrl._snapshot_timer.setInterval(50)  # instead of 2 s, to keep the test short
+    task = asyncio.ensure_future(ctrl.run())
+    w = ctrl.window
+    path = snapshot.snapshot_path(tmp_path, profile.key_user)
+    qtbot.waitUntil(lambda: w.leads_model.rowCount() == len(engine.leads))
+    qtbot.waitUntil(path.exists)  # saved while the app runs, not only at quit
+    w.unassigned_chip.click()  # a filtered view is not the inbox to show at start
+    qtbot.waitUntil(lambda: 0 < w.leads_model.rowCount() < len(engine.leads))
+    qtbot.waitUntil(lambda: w.leads_model.counted)
+    ctrl.quit()
+    qtbot.waitUntil(task.done, timeout=5000)
+    saved = snapshot.load(path)
+    assert saved is not None and len(saved[0]) == len(engine.leads)
+    assert saved[1] == len(engine.leads)
+    assert not snapshot.snapshot_path(tmp_path, "https://relay.example.com|staff-2").exists()
