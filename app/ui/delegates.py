@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +26,7 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPalette,
+    QPixmap,
     QTextDocument,
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
@@ -61,18 +63,76 @@ def pill_width(fm: QFontMetrics, text: str, pad: int = 8) -> int:
     return fm.horizontalAdvance(text) + 2 * pad
 
 
+@dataclass(frozen=True)
+class _LeadFonts:
+    initials: QFont
+    time: QFont
+    time_bold: QFont
+    name: QFont
+    small: QFont
+    small_bold: QFont
+    chip: QFont
+    assignee: QFont
+    tfm: QFontMetrics
+    tfm_bold: QFontMetrics
+    nfm: QFontMetrics
+    sfm: QFontMetrics
+    cfm: QFontMetrics
+    afm: QFontMetrics
+
+    @classmethod
+    def of(cls, base: QFont) -> _LeadFonts:
+        time, time_bold = _font(base, size_delta=-1), _font(base, size_delta=-1, bold=True)
+        name, small = _font(base, size_delta=0.5, bold=True), _font(base, size_delta=-0.5)
+        chip, assignee = _font(base, size_delta=-1.5, bold=True), _font(base, size_delta=-1.5)
+        return cls(
+            initials=_font(base, bold=True),
+            time=time,
+            time_bold=time_bold,
+            name=name,
+            small=small,
+            small_bold=_font(small, bold=True),
+            chip=chip,
+            assignee=assignee,
+            tfm=QFontMetrics(time),
+            tfm_bold=QFontMetrics(time_bold),
+            nfm=QFontMetrics(name),
+            sfm=QFontMetrics(small),
+            cfm=QFontMetrics(chip),
+            afm=QFontMetrics(assignee),
+        )
+
+
 class LeadDelegate(QStyledItemDelegate):
-    """Avatar, name, time, preview, pipeline chip, assignee, speed-to-lead timer, unread badge."""
+    """Avatar, name, time, preview, pipeline chip, assignee, speed-to-lead timer, unread badge.
+
+    Painting a row costs ~60 Qt calls; the inbox repaints its visible rows after every
+    (coalesced) refresh while changes stream in, and most rows did not change. So each
+    row is drawn once into a pixmap kept under a key of everything it shows (the row's
+    data, the texts that depend on the clock, size, state, theme, font, pixel ratio);
+    a repaint of an unchanged row is one drawPixmap.
+    """
 
     HEIGHT = 78
     URGENT_AFTER_S = 5 * 60
+    CACHE_ROWS = 300  # a few screens of rows (about 70 KB each at 2x)
 
     def __init__(self, parent: object = None) -> None:
         super().__init__(parent)  # type: ignore[arg-type]
         self.now: datetime | None = None  # tests pin the clock
+        self._fonts: dict[str, _LeadFonts] = {}
+        self._pixmaps: OrderedDict[tuple[object, ...], QPixmap] = OrderedDict()
+        self.drawn = 0  # rows drawn from scratch (the rest came from the cache)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         return QSize(280, self.HEIGHT)
+
+    def _fonts_for(self, base: QFont) -> _LeadFonts:
+        key = base.key()
+        fonts = self._fonts.get(key)
+        if fonts is None:
+            fonts = self._fonts[key] = _LeadFonts.of(base)
+        return fonts
 
     def paint(self, p: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         row: LeadRow | None = index.data(ROW_ROLE)
@@ -82,17 +142,68 @@ class LeadDelegate(QStyledItemDelegate):
         now = self.now or fmt.now_utc()
         r = option.rect
         state = option.state
-        p.save()
+        selected = bool(state & QStyle.StateFlag.State_Selected)
+        hover = not selected and bool(state & QStyle.StateFlag.State_MouseOver)
+        when = fmt.relative_time(row.last_activity_at, now)
+        waiting, urgent = "", False
+        if row.awaiting_first_reply_since is not None and not row.opted_out:
+            waiting = fmt.waiting_time(row.awaiting_first_reply_since, now)
+            urgent = (now - row.awaiting_first_reply_since).total_seconds() >= self.URGENT_AFTER_S
+        device = p.device()
+        dpr = device.devicePixelRatioF() if device is not None else 1.0
+        base = option.font
+        size = (r.width(), r.height(), dpr)
+        key = (row, size, selected, hover, t.dark, base.key(), when, waiting, urgent)
+        pixmap = self._pixmaps.get(key)
+        if pixmap is None:
+            pixmap = QPixmap(max(1, round(r.width() * dpr)), max(1, round(r.height() * dpr)))
+            pixmap.setDevicePixelRatio(dpr)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
+            self._draw(
+                painter,
+                QRect(0, 0, r.width(), r.height()),
+                row,
+                t,
+                self._fonts_for(base),
+                selected=selected,
+                hover=hover,
+                when=when,
+                waiting=waiting,
+                urgent=urgent,
+            )
+            painter.end()
+            self.drawn += 1
+            self._pixmaps[key] = pixmap
+            if len(self._pixmaps) > self.CACHE_ROWS:
+                self._pixmaps.popitem(last=False)
+        else:
+            self._pixmaps.move_to_end(key)
+        p.drawPixmap(r.topLeft(), pixmap)
+
+    def _draw(
+        self,
+        p: QPainter,
+        r: QRect,
+        row: LeadRow,
+        t: theme.Theme,
+        f: _LeadFonts,
+        *,
+        selected: bool,
+        hover: bool,
+        when: str,
+        waiting: str,
+        urgent: bool,
+    ) -> None:
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        if state & QStyle.StateFlag.State_Selected:
+        if selected:
             p.fillRect(r, t.color("selection"))
             p.fillRect(QRect(r.left(), r.top(), 3, r.height()), t.color("accent"))
-        elif state & QStyle.StateFlag.State_MouseOver:
+        elif hover:
             p.fillRect(r, t.color("surface_alt"))
         p.setPen(t.color("border"))
         p.drawLine(r.left() + 64, r.bottom(), r.right(), r.bottom())
 
-        base = option.font
         # avatar
         av = QRect(r.left() + 14, r.top() + 14, 38, 38)
         color = QColor(AVATAR_COLORS[zlib.crc32(row.lead_id.encode()) % len(AVATAR_COLORS)])
@@ -100,26 +211,22 @@ class LeadDelegate(QStyledItemDelegate):
         p.setBrush(color)
         p.drawEllipse(av)
         p.setPen(QColor("white"))
-        p.setFont(_font(base, bold=True))
+        p.setFont(f.initials)
         p.drawText(av, Qt.AlignmentFlag.AlignCenter, fmt.initials(row.name))
 
         left = av.right() + 12
         right = r.right() - 14
         unread = row.unread > 0
         # line 1: name + time
-        time_font = _font(base, size_delta=-1, bold=unread)
-        tfm = QFontMetrics(time_font)
-        when = fmt.relative_time(row.last_activity_at, now)
+        tfm = f.tfm_bold if unread else f.tfm
         tw = tfm.horizontalAdvance(when)
-        p.setFont(time_font)
+        p.setFont(f.time_bold if unread else f.time)
         p.setPen(t.color("accent") if unread else t.color("text_muted"))
         line1 = QRect(left, r.top() + 11, right - left, 20)
         p.drawText(line1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, when)
-        name_font = _font(base, size_delta=0.5, bold=True)
-        nfm = QFontMetrics(name_font)
-        p.setFont(name_font)
+        p.setFont(f.name)
         p.setPen(t.color("text"))
-        name = nfm.elidedText(
+        name = f.nfm.elidedText(
             row.name or fmt.format_phone(row.phone),
             Qt.TextElideMode.ElideRight,
             line1.width() - tw - 10,
@@ -128,17 +235,16 @@ class LeadDelegate(QStyledItemDelegate):
 
         # line 2: preview + unread badge
         line2 = QRect(left, line1.bottom() + 2, right - left, 18)
-        small = _font(base, size_delta=-0.5, bold=False)
-        sfm = QFontMetrics(small)
+        sfm = f.sfm
         badge_w = 0
         if unread:
             btext = "99+" if row.unread > 99 else str(row.unread)
             badge_w = max(20, sfm.horizontalAdvance(btext) + 12)
             badge = QRect(right - badge_w, line2.top(), badge_w, 18)
-            draw_pill(p, badge, t.color("accent"), QColor("white"), btext, _font(small, bold=True))
+            draw_pill(p, badge, t.color("accent"), QColor("white"), btext, f.small_bold)
         preview = row.last_message_preview or fmt.format_phone(row.phone)
         preview = " ".join(preview.split())
-        p.setFont(_font(small, bold=False))
+        p.setFont(f.small)
         p.setPen(t.color("text") if unread else t.color("text_muted"))
         p.drawText(
             line2.adjusted(0, 0, -(badge_w + 8), 0),
@@ -147,8 +253,6 @@ class LeadDelegate(QStyledItemDelegate):
         )
 
         # line 3: pipeline chip, speed-to-lead timer, assignee
-        chip_font = _font(base, size_delta=-1.5, bold=True)
-        cfm = QFontMetrics(chip_font)
         x = left
         y = line2.bottom() + 4
         label = fmt.PIPELINE_LABELS.get(row.pipeline_status, row.pipeline_status)
@@ -156,35 +260,31 @@ class LeadDelegate(QStyledItemDelegate):
             label = f"{label} · Closed"
         if row.opted_out:
             label = "Opted out"
-        w = pill_width(cfm, label, 7)
+        w = pill_width(f.cfm, label, 7)
         chip_bg = t.color("danger_bg") if row.opted_out else t.color("surface_alt")
         chip_fg = t.color("danger") if row.opted_out else t.color("text_muted")
-        draw_pill(p, QRect(x, y, w, 17), chip_bg, chip_fg, label, chip_font)
+        draw_pill(p, QRect(x, y, w, 17), chip_bg, chip_fg, label, f.chip)
         x += w + 6
-        if row.awaiting_first_reply_since is not None and not row.opted_out:
-            waited = (now - row.awaiting_first_reply_since).total_seconds()
-            text = "Waiting " + fmt.waiting_time(row.awaiting_first_reply_since, now)
-            w = pill_width(cfm, text, 7)
-            urgent = waited >= self.URGENT_AFTER_S
+        if waiting:
+            text = "Waiting " + waiting
+            w = pill_width(f.cfm, text, 7)
             draw_pill(
                 p,
                 QRect(x, y, w, 17),
                 t.color("danger_bg") if urgent else t.color("warning_bg"),
                 t.color("danger") if urgent else t.color("warning"),
                 text,
-                chip_font,
+                f.chip,
             )
             x += w + 6
         assignee = row.assignee_name or "Unassigned"
-        p.setFont(_font(base, size_delta=-1.5))
+        p.setFont(f.assignee)
         p.setPen(t.color("text_muted"))
-        afm = QFontMetrics(p.font())
         p.drawText(
             QRect(x + 2, y, right - x - 2, 17),
             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-            afm.elidedText(assignee, Qt.TextElideMode.ElideRight, right - x - 2),
+            f.afm.elidedText(assignee, Qt.TextElideMode.ElideRight, right - x - 2),
         )
-        p.restore()
 
 
 def highlight_html(snippet: str, t: theme.Theme) -> str:
@@ -195,6 +295,33 @@ def highlight_html(snippet: str, t: theme.Theme) -> str:
 
 class SearchDelegate(QStyledItemDelegate):
     HEIGHT = 74
+    CACHE_DOCS = 200
+
+    def __init__(self, parent: object = None) -> None:
+        super().__init__(parent)  # type: ignore[arg-type]
+        # a highlighted snippet is a rich-text layout: built once per hit and width,
+        # not on every repaint (hovering, scrolling)
+        self._docs: OrderedDict[tuple[object, ...], tuple[QTextDocument, int]] = OrderedDict()
+
+    def _snippet_doc(
+        self, snippet: str, width: int, t: theme.Theme, base: QFont
+    ) -> tuple[QTextDocument, int]:
+        key = (snippet, width, t.dark, base.key())
+        cached = self._docs.get(key)
+        if cached is not None:
+            self._docs.move_to_end(key)
+            return cached
+        doc = QTextDocument()
+        font = _font(base, size_delta=-0.5)
+        doc.setDefaultFont(font)
+        doc.setDocumentMargin(0)
+        doc.setHtml(f'<span style="color:{t.text_muted}">{highlight_html(snippet, t)}</span>')
+        doc.setTextWidth(width)
+        cached = (doc, QFontMetrics(font).lineSpacing())
+        self._docs[key] = cached
+        if len(self._docs) > self.CACHE_DOCS:
+            self._docs.popitem(last=False)
+        return cached
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         return QSize(280, self.HEIGHT)
@@ -226,14 +353,9 @@ class SearchDelegate(QStyledItemDelegate):
             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
             f"{kind}{' · ' + when if when else ''}",
         )
-        doc = QTextDocument()
-        doc.setDefaultFont(_font(base, size_delta=-0.5))
-        doc.setDocumentMargin(0)
-        doc.setHtml(f'<span style="color:{t.text_muted}">{highlight_html(hit.snippet, t)}</span>')
-        doc.setTextWidth(r.width() - 28)
+        doc, line = self._snippet_doc(hit.snippet, r.width() - 28, t, base)
         p.translate(r.left() + 14, head.bottom() + 4)
         # at most two whole lines of the snippet
-        line = QFontMetrics(doc.defaultFont()).lineSpacing()
         p.setClipRect(QRect(0, 0, r.width() - 28, 2 * line + 2))
         ctx = QAbstractTextDocumentLayout.PaintContext()
         doc.documentLayout().draw(p, ctx)

@@ -9,6 +9,7 @@ import json
 import os
 import stat
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +214,34 @@ def test_snapshot_is_per_profile_and_only_of_the_unfiltered_inbox(
     assert saved is not None and len(saved[0]) == len(engine.leads)
     assert saved[1] == len(engine.leads)
     assert not snapshot.snapshot_path(tmp_path, "https://relay.example.com|staff-2").exists()
+
+
+# --------------------------------------------------------------------------- painting
+
+
+def test_unchanged_rows_repaint_from_cache_and_changed_rows_are_redrawn(
+    window: MainWindow, engine: FakeEngine, qtbot: Any
+) -> None:
+    delegate = window.lead_delegate
+    delegate.now = datetime.now(UTC)  # relative times must not tick during the test
+    viewport = window.leads_view.viewport()
+    first = viewport.grab().toImage()
+    drawn = delegate.drawn
+    assert drawn >= len(engine.leads)
+    viewport.repaint()
+    assert delegate.drawn == drawn  # nothing changed: every row came from the cache
+    assert viewport.grab().toImage() == first
+    # a customer texts in: that row moves to the top with the new preview and is drawn
+    # afresh; the picture changes
+    lead = next(iter(engine.leads.values()))
+    engine.receive(lead.lead_id, "Is the oak plank still on sale?")
+    qtbot.waitUntil(
+        lambda: (
+            window.leads_model.row_at(0) is not None
+            and window.leads_model.row_at(0).last_message_preview  # type: ignore[union-attr]
+            == "Is the oak plank still on sale?"
+        )
+    )
+    viewport.repaint()
+    assert delegate.drawn > drawn
+    assert viewport.grab().toImage() != first
