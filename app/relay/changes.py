@@ -26,6 +26,22 @@ put leaves seq 5 empty for ever. So:
   the grace period only trades latency after a crashed writer against extra
   writes by slow ones.
 
+Group commit
+------------
+`ChangeLog.append` is what the relay writes through. Concurrent writers of one
+location (threads of this process) are queued; one of them writes everything
+queued so far as ONE item (`Entity = "group"`, `Changes` = a JSON list of
+[entity, id, version, data]) under ONE seq: one counter update and one
+conditional put for many changes instead of two calls per change (or a
+transaction per batch), while every caller still returns only once its changes
+are stored. The changes of one `append` call always share one item, so they
+are seen together. A reader expands a group item into its changes in order;
+a page never splits a group (the cursor is per seq): a page holds at most
+`limit` changes, except that a single group bigger than `limit` is delivered
+whole. Inside a group, every change but the last carries the cursor *before*
+the group as its event id, so a stream resumed from one of them gets the
+whole group again (receivers ignore versions they already have).
+
 Order between locations does not matter (every change carries the entity's
 version and receivers ignore versions they already have), so the cursor is a
 map location -> last delivered seq, sent to clients as opaque base64url JSON.
@@ -37,9 +53,10 @@ import base64
 import binascii
 import heapq
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -59,6 +76,10 @@ TABLE_SPEC: dict[str, Any] = {
 
 COUNTER_SEQ = 0
 GAP_ENTITY = "gap"
+GROUP_ENTITY = "group"
+#: bounds of one group item (DynamoDB items are at most 400 KB)
+GROUP_MAX_CHANGES = 100
+GROUP_MAX_BYTES = 300_000
 ENTITIES = frozenset({"location", "lead", "conversation", "message"})
 DEFAULT_HOLE_GRACE = 2.0
 MAX_LIMIT = 500
@@ -146,6 +167,24 @@ def decode_cursor(cursor: str | None) -> dict[str, int]:
 
 # -- the log -----------------------------------------------------------------------------
 
+Change = tuple[str, str, int, dict[str, Any]]  # entity, entity_id, version, data
+
+
+@dataclass(eq=False)
+class _Waiter:
+    """One `append` call queued for its location's group commit."""
+
+    changes: list[str]  # each change as its JSON text
+    event: threading.Event = field(default_factory=threading.Event)
+    state: str = "waiting"  # waiting -> lead (promoted) | done
+    seqs: list[int] = field(default_factory=list)
+    error: BaseException | None = None
+
+    def result(self) -> list[int]:
+        if self.error is not None:
+            raise self.error
+        return self.seqs
+
 
 class ChangeLog:
     """The change log table (a plain boto3 low-level client taking attribute-value
@@ -165,6 +204,111 @@ class ChangeLog:
         self._clock = clock
         #: test hook: called between taking a seq and writing it (crash/late-writer tests)
         self.before_put: Callable[[str, int], None] | None = None
+        self._group_lock = threading.Lock()
+        self._queues: dict[str, list[_Waiter]] = {}  # location -> waiting appends
+
+    # -- group commit -----------------------------------------------------------------
+
+    def append(self, location_id: str, changes: Sequence[Change]) -> list[int]:
+        """Record `changes` (entity, entity_id, version, data) of one location, together
+        with whatever other threads are appending to that location right now: one
+        counter update and one put for the lot (see "Group commit" above). Returns
+        once they are stored: the seq of each change (equal for changes sharing an item).
+        Raises what the write raised (every caller of a failed group does).
+        """
+        for entity, *_ in changes:
+            if entity not in ENTITIES:
+                raise ValueError(f"unknown entity {entity!r}")
+        if not changes:
+            return []
+        me = _Waiter(
+            [
+                json.dumps(
+                    [entity, entity_id, int(version), data], separators=(",", ":"), default=str
+                )
+                for entity, entity_id, version, data in changes
+            ]
+        )
+        with self._group_lock:
+            queue = self._queues.setdefault(location_id, [])
+            queue.append(me)
+            leader = len(queue) == 1  # nobody is writing this location: lead
+        if not leader:
+            me.event.wait()
+            if me.state == "done":
+                return me.result()
+        # Leader: write the front of the queue (this call's changes first), then hand
+        # the lead to the next waiter, so no caller ever writes more than one group.
+        with self._group_lock:
+            queue = self._queues[location_id]
+            batch = _take_group(queue)
+        try:
+            for waiter, seq in self._write_groups(location_id, batch):
+                waiter.seqs.append(seq)
+        except BaseException as exc:  # every caller of the group gets the failure
+            for waiter in batch:
+                waiter.error = exc
+        with self._group_lock:
+            del queue[: len(batch)]
+            if queue:
+                queue[0].state = "lead"
+                queue[0].event.set()
+            else:
+                del self._queues[location_id]
+        for waiter in batch:
+            waiter.state = "done"
+            if waiter is not me:
+                waiter.event.set()
+        return me.result()
+
+    def _write_groups(self, location_id: str, batch: list[_Waiter]) -> list[tuple[_Waiter, int]]:
+        """Store the batch's changes as group items (one unless they are too big for
+        one item); returns (waiter, seq) for each change, in order."""
+        items: list[list[tuple[_Waiter, str]]] = [[]]
+        size = 0
+        for waiter in batch:
+            need = sum(len(c) + 1 for c in waiter.changes)
+            if items[-1] and size + need > GROUP_MAX_BYTES:
+                items.append([])
+                size = 0
+            for change in waiter.changes:
+                if items[-1] and (
+                    size + len(change) > GROUP_MAX_BYTES or len(items[-1]) >= GROUP_MAX_CHANGES
+                ):
+                    items.append([])
+                    size = 0
+                items[-1].append((waiter, change))
+                size += len(change) + 1
+        last = self.next_seq(location_id, len(items))
+        out: list[tuple[_Waiter, int]] = []
+        for i, members in enumerate(items):
+            seq = self._put_group(location_id, last - len(items) + 1 + i, [c for _, c in members])
+            out.extend((waiter, seq) for waiter, _ in members)
+        return out
+
+    def _put_group(self, location_id: str, seq: int, changes: list[str]) -> int:
+        """Put one group item at `seq` (a new seq if a reader sealed it); its seq."""
+        for _ in range(10):
+            if self.before_put is not None:
+                self.before_put(location_id, seq)
+            try:
+                self._ddb.put_item(
+                    TableName=self.table_name,
+                    Item={
+                        "LocationId": {"S": location_id},
+                        "Seq": {"N": str(seq)},
+                        "Entity": {"S": GROUP_ENTITY},
+                        "Changes": {"S": "[" + ",".join(changes) + "]"},
+                        "At": {"N": str(int(self._clock() * 1000))},
+                    },
+                    ConditionExpression="attribute_not_exists(Seq)",
+                )
+                return seq
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                seq = self.next_seq(location_id)  # sealed as a gap meanwhile: another seq
+        raise RuntimeError("could not append to the change log after 10 attempts")
 
     # -- writing --------------------------------------------------------------------
 
@@ -370,11 +514,31 @@ class ChangeLog:
         heapq.heapify(heap)
         out: list[ChangeRecord] = []
         while heap and len(out) < limit:
-            _, seq, loc, idx = heapq.heappop(heap)
+            entry = heapq.heappop(heap)
+            _, seq, loc, idx = entry
             item = runs[loc][idx][1]
+            changes = _changes_of(item)
+            if out and len(out) + len(changes) > limit:
+                heapq.heappush(heap, entry)  # a group is never split: next page
+                break
+            # the run is contiguous: the position before this item is seq - 1
+            before = encode_cursor({**positions, loc: seq - 1}) if len(changes) > 1 else ""
             positions[loc] = seq
-            if item is not None:
-                out.append(_record(loc, seq, item, encode_cursor(positions)))
+            after = encode_cursor(positions)
+            for i, (entity, entity_id, version, data) in enumerate(changes):
+                cursor_after = after if i == len(changes) - 1 else before
+                out.append(
+                    ChangeRecord(
+                        location_id=loc,
+                        seq=seq,
+                        entity=entity,
+                        entity_id=entity_id,
+                        version=version,
+                        data=data,
+                        at_ms=int(item["At"]["N"]) if item is not None else 0,
+                        cursor_after=cursor_after,
+                    )
+                )
             if idx + 1 < len(runs[loc]):
                 nxt = runs[loc][idx + 1]
                 heapq.heappush(heap, (_at(nxt[1]), nxt[0], loc, idx + 1))
@@ -411,17 +575,34 @@ def _at(item: dict[str, Any] | None) -> int:
     return -1 if item is None else int(item["At"]["N"])
 
 
-def _record(loc: str, seq: int, item: dict[str, Any], cursor_after: str) -> ChangeRecord:
-    return ChangeRecord(
-        location_id=loc,
-        seq=seq,
-        entity=item["Entity"]["S"],
-        entity_id=item["EntityId"]["S"],
-        version=int(item["Version"]["N"]),
-        data=json.loads(item["Data"]["S"]),
-        at_ms=int(item["At"]["N"]),
-        cursor_after=cursor_after,
-    )
+def _changes_of(item: dict[str, Any] | None) -> list[Change]:
+    """The changes a log item holds: none (a gap), one, or a group's, in order."""
+    if item is None or item["Entity"]["S"] == GAP_ENTITY:
+        return []
+    if item["Entity"]["S"] == GROUP_ENTITY:
+        return [
+            (str(entity), str(entity_id), int(version), data)
+            for entity, entity_id, version, data in json.loads(item["Changes"]["S"])
+        ]
+    return [
+        (
+            item["Entity"]["S"],
+            item["EntityId"]["S"],
+            int(item["Version"]["N"]),
+            json.loads(item["Data"]["S"]),
+        )
+    ]
+
+
+def _take_group(queue: list[_Waiter]) -> list[_Waiter]:
+    """The waiters at the front of a queue that go into one write (at least one)."""
+    taken, count = [], 0
+    for waiter in queue:
+        if taken and count + len(waiter.changes) > GROUP_MAX_CHANGES:
+            break
+        taken.append(waiter)
+        count += len(waiter.changes)
+    return taken
 
 
 def record_change(
@@ -432,7 +613,8 @@ def record_change(
     version: int,
     data: dict[str, Any],
 ) -> int:
-    """Append a change to the log. `target` is a `ChangeLog` or has a `.change_log`."""
+    """Append a change to the log under its own seq. `target` is a `ChangeLog` or has a
+    `.change_log`. (The relay itself writes through `ChangeLog.append`.)"""
     log = target if isinstance(target, ChangeLog) else target.change_log
     return int(log.record(location_id, entity, entity_id, version, data))
 
@@ -440,8 +622,8 @@ def record_change(
 def record_changes(
     target: Any, location_id: str, changes: Sequence[tuple[str, str, int, dict[str, Any]]]
 ) -> list[int]:
-    """Append several changes (entity, entity_id, version, data) of one location at once:
-    one counter update and one transaction instead of two calls per change."""
+    """Append several changes (entity, entity_id, version, data) of one location at once,
+    each under its own seq: one counter update and one transaction."""
     log = target if isinstance(target, ChangeLog) else target.change_log
     return list(log.record_many(location_id, changes))
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -47,6 +48,26 @@ class Tables:
     prefix: str
     resource: Any
     client: Any
+    #: DynamoDB calls made through `client` and `resource`, by operation (for /metrics
+    #: and the benchmark's calls-per-request figure)
+    calls: dict[str, int] = field(default_factory=dict)
+    _calls_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        resource_meta = getattr(self.resource, "meta", None)
+        for client in (self.client, getattr(resource_meta, "client", None)):
+            events = getattr(getattr(client, "meta", None), "events", None)
+            if events is not None:
+                events.register("before-call.dynamodb", self._count_call)
+
+    def _count_call(self, model: Any = None, **_: Any) -> None:
+        name = str(getattr(model, "name", "unknown"))
+        with self._calls_lock:
+            self.calls[name] = self.calls.get(name, 0) + 1
+
+    def call_counts(self) -> dict[str, int]:
+        with self._calls_lock:
+            return dict(self.calls)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Tables:

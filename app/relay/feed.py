@@ -32,10 +32,10 @@ _batch = threading.local()
 @contextmanager
 def batched(change_log: Any) -> Iterator[None]:
     """Collect this thread's `publish` calls to `change_log` and record them on exit,
-    per location in one counter update + one transaction (`record_changes`)
-    instead of two calls per change. Order is kept; the batch is recorded even if
-    the block raises (what was published before the failure is announced, as it
-    would have been without batching). Nested blocks join the outer one.
+    per location as one `ChangeLog.append` (one group item: seen together). Order
+    is kept; the batch is recorded even if the block raises (what was published
+    before the failure is announced, as it would have been without batching).
+    Nested blocks join the outer one.
     """
     if change_log is None or getattr(_batch, "log", None) is not None:
         yield
@@ -52,16 +52,12 @@ def batched(change_log: Any) -> Iterator[None]:
 def _record_batch(
     change_log: Any, changes: list[tuple[str, str, str, int, dict[str, Any]]]
 ) -> None:
-    try:
-        from app.relay.changes import record_changes
-    except ImportError:  # pragma: no cover
-        return
     by_location: dict[str, list[tuple[str, str, int, dict[str, Any]]]] = {}
     for loc, entity, entity_id, version, data in changes:
         by_location.setdefault(loc, []).append((entity, entity_id, version, data))
     for loc, items in by_location.items():
         try:
-            record_changes(change_log, loc, items)
+            change_log.append(loc, items)
         except Exception:
             log.exception("change feed write failed", extra={"location": loc, "count": len(items)})
 
@@ -76,16 +72,13 @@ def publish(
 ) -> None:
     if change_log is None:
         return
-    try:
-        from app.relay.changes import record_change
-    except ImportError:  # pragma: no cover
-        return
     locs = [location_ids] if isinstance(location_ids, str) else list(dict.fromkeys(location_ids))
     if change_log is getattr(_batch, "log", None):
         _batch.changes.extend((loc, entity, entity_id, int(version), data) for loc in locs)
         return
     for loc in locs:
         try:
-            record_change(change_log, loc, entity, entity_id, int(version), data)
+            # group commit: written with what other threads append to `loc` right now
+            change_log.append(loc, [(entity, entity_id, int(version), data)])
         except Exception:
             log.exception("change feed write failed", extra={"entity": entity, "id": entity_id})

@@ -79,6 +79,8 @@ class RelayMetrics:
         self._twilio_counts: dict[str, int] = {}
         self.gateway: Any = None  # set by install(): the app's TwilioGateway
         self.registry.register(_TwilioErrors(self))
+        self.tables: Any = None  # set by install(): the app's Tables (DynamoDB call counts)
+        self.registry.register(_DynamoCalls(self))
         self.stream_clients = Counter(
             "w2t_stream_connections_total",
             "Server-sent event streams opened",
@@ -127,6 +129,26 @@ class _TwilioErrors(Collector):
         family = self._family()
         for code, n in sorted(self._metrics.twilio_error_counts().items()):
             family.add_metric([code], n)
+        yield family
+
+
+class _DynamoCalls(Collector):
+    def __init__(self, metrics: RelayMetrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> list[CounterMetricFamily]:
+        return [self._family()]
+
+    def _family(self) -> CounterMetricFamily:
+        return CounterMetricFamily(
+            "w2t_dynamodb_calls", "DynamoDB API calls made, by operation", labels=["operation"]
+        )
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = self._family()
+        counts = getattr(self._metrics.tables, "call_counts", None)
+        for operation, n in sorted((counts() if counts is not None else {}).items()):
+            family.add_metric([operation], n)
         yield family
 
 
@@ -223,6 +245,7 @@ def install(app: Any) -> RelayMetrics:
     ctx = getattr(app.state, "ctx", None)
     if ctx is not None:
         metrics.gateway = getattr(ctx, "twilio", None)
+        metrics.tables = getattr(ctx, "tables", None)
         extras = getattr(ctx, "extras", None)
         if isinstance(extras, dict):
             extras["metrics"] = metrics  # lets code holding only the context count

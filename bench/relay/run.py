@@ -67,6 +67,8 @@ class Figure:
     note: str = ""
     #: CPU milliseconds per completed request, by process, during the phase
     cpu_ms_per_request: dict[str, float] | None = None
+    #: DynamoDB calls the relay made per completed request, by operation (its /metrics)
+    ddb_calls_per_request: dict[str, float] | None = None
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -94,6 +96,26 @@ def _find_pid(*needles: str) -> int | None:
     return None
 
 
+def _ddb_calls(metrics_url: str | None) -> dict[str, float]:
+    """The relay's `w2t_dynamodb_calls_total` by operation (empty without a URL)."""
+    if not metrics_url:
+        return {}
+    out: dict[str, float] = {}
+    text = httpx.get(metrics_url, timeout=10).text
+    for line in text.splitlines():
+        if line.startswith("w2t_dynamodb_calls_total{"):
+            labels, _, value = line.rpartition(" ")
+            operation = labels.split('operation="', 1)[1].split('"', 1)[0]
+            out[operation] = float(value)
+    return out
+
+
+def _py_spy() -> str:
+    """py-spy next to this interpreter (a venv's bin is often not on PATH), else PATH's."""
+    local = Path(sys.executable).with_name("py-spy")
+    return str(local) if local.exists() else "py-spy"
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -109,6 +131,7 @@ async def _load(
     request: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
     pids: dict[str, int],
     profile: Path | None = None,
+    metrics_url: str | None = None,
 ) -> Figure:
     latencies: list[float] = []
     failed = 0
@@ -119,12 +142,13 @@ async def _load(
         for _ in range(min(concurrency, 8)):
             await request(client)
         cpu_before = {name_: _cpu_seconds(pid) for name_, pid in pids.items()}
+        calls_before = _ddb_calls(metrics_url)
         spy = None
         if profile is not None and "relay" in pids:
             # py-spy (optional, `pip install py-spy`): collapsed stacks of the relay
             spy = subprocess.Popen(
                 [
-                    "py-spy",
+                    _py_spy(),
                     "record",
                     "--pid",
                     str(pids["relay"]),
@@ -134,6 +158,7 @@ async def _load(
                     "raw",
                     "--threads",
                     "--nonblocking",
+                    "--gil",  # only the thread holding the GIL: where the CPU goes
                     "--output",
                     str(profile),
                 ],
@@ -163,6 +188,8 @@ async def _load(
         if spy is not None:
             spy.wait(30)
         done = max(1, len(latencies))
+        # every request of the phase has had its answer: the calls of the phase are counted
+        calls_after = _ddb_calls(metrics_url)
         cpu = {
             name_: round((_cpu_seconds(pid) - cpu_before[name_]) * 1000 / done, 2)
             for name_, pid in pids.items()
@@ -178,6 +205,15 @@ async def _load(
         p99_ms=round(_percentile(latencies, 0.99) * 1000, 1),
         note=note,
         cpu_ms_per_request=cpu,
+        ddb_calls_per_request=(
+            {
+                op: round((n - calls_before.get(op, 0)) / max(1, len(latencies)), 2)
+                for op, n in sorted(calls_after.items())
+                if n - calls_before.get(op, 0) > 0
+            }
+            if metrics_url
+            else None
+        ),
     )
 
 
@@ -349,6 +385,7 @@ async def main_async(args: argparse.Namespace) -> list[Figure]:
                 ),
                 pids,
                 args.profile / "leads.txt" if args.profile else None,
+                f"{relay_url}/metrics",
             )
             figures.append(leads)
             # Webhooks spread over several conversations (one per location, each
@@ -420,6 +457,7 @@ async def main_async(args: argparse.Namespace) -> list[Figure]:
                         webhook,
                         pids,
                         args.profile / "webhooks.txt" if args.profile else None,
+                        f"{relay_url}/metrics",
                     )
                 )
         finally:
@@ -466,6 +504,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         if f.cpu_ms_per_request:
             print(f"{'':45} CPU ms per request: {f.cpu_ms_per_request}")
+        if f.ddb_calls_per_request:
+            total = round(sum(f.ddb_calls_per_request.values()), 2)
+            print(f"{'':45} DynamoDB calls per request: {total} {f.ddb_calls_per_request}")
     if args.json:
         args.json.write_text(json.dumps([asdict(f) for f in figures], indent=2))
     return 0

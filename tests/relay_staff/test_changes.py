@@ -268,3 +268,114 @@ def test_any_text_is_a_cursor_or_invalid_cursor(text: str) -> None:
     except InvalidCursor:
         return
     assert all(isinstance(v, int) and v >= 0 for v in positions.values())
+
+
+# -- group commit (`ChangeLog.append`, what the relay writes through) ---------------------
+
+
+def _items(ddb: Any, table: str, loc: str) -> list[dict[str, Any]]:
+    resp = ddb.query(
+        TableName=table,
+        KeyConditionExpression="LocationId = :l AND Seq > :z",
+        ExpressionAttributeValues={":l": {"S": loc}, ":z": {"N": "0"}},
+        ConsistentRead=True,
+    )
+    return list(resp["Items"])
+
+
+def test_append_groups_concurrent_writers_into_few_items(ddb: Any, table: str) -> None:
+    log = ChangeLog(ddb, table)
+    first_put = threading.Event()
+    release = threading.Event()
+
+    def hold_first(loc: str, seq: int) -> None:
+        if not first_put.is_set():
+            first_put.set()
+            assert release.wait(10)  # the others queue up behind this write
+
+    log.before_put = hold_first
+    names = [f"w{i}" for i in range(16)]
+    with ThreadPoolExecutor(16) as pool:
+        futures = [
+            pool.submit(
+                log.append,
+                "L",
+                [
+                    ("message", f"{n}-m", 1, {}),
+                    ("conversation", f"{n}-c", 2, {}),
+                    ("lead", n, 3, {}),
+                ],
+            )
+            for n in names
+        ]
+        assert first_put.wait(10)
+        time.sleep(0.3)
+        release.set()
+        seqs = [f.result(10) for f in futures]
+    # each call's changes share one item; the 15 queued calls went out together
+    assert all(len(set(s)) == 1 for s in seqs)
+    assert len(_items(ddb, table, "L")) == 2
+    page = log.read(["L"], None, limit=500)
+    got = [c.entity_id for c in page.changes]
+    assert sorted(got) == sorted(x for n in names for x in (f"{n}-m", f"{n}-c", n))
+    for n in names:  # one call's changes stay together and in order
+        i = got.index(f"{n}-m")
+        assert got[i : i + 3] == [f"{n}-m", f"{n}-c", n]
+
+
+def test_a_page_never_splits_a_group_and_resumes_before_it(ddb: Any, table: str) -> None:
+    log = ChangeLog(ddb, table)
+    log.record("L", "lead", "single", 1, {})
+    log.append(
+        "L",
+        [("message", "IM1", 1, {"b": 1}), ("conversation", "CH1", 2, {}), ("lead", "LD1", 3, {})],
+    )
+    log.record("L", "lead", "last", 1, {})
+    page = log.read(["L"], None, limit=3)
+    assert _ids(page) == ["single"] and page.has_more  # the group would not fit
+    group = log.read(["L"], page.cursor, limit=2)  # alone and bigger than limit: whole
+    assert _ids(group) == ["IM1", "CH1", "LD1"] and group.has_more
+    assert group.changes[0].wire()["data"] == {"b": 1}
+    assert group.changes[-1].cursor_after == group.cursor
+    # an event id inside the group resumes at the group's start (no change skipped)
+    again = log.read(["L"], group.changes[1].cursor_after, limit=10)
+    assert _ids(again) == ["IM1", "CH1", "LD1", "last"]
+    rest = log.read(["L"], group.cursor, limit=10)
+    assert _ids(rest) == ["last"] and not rest.has_more
+
+
+def test_append_whose_seq_was_sealed_takes_a_new_one(ddb: Any, table: str) -> None:
+    clock = Clock()
+    log = ChangeLog(ddb, table, hole_grace=2, clock=clock)
+    took = threading.Event()
+    sealed = threading.Event()
+
+    def stall(loc: str, seq: int) -> None:
+        if threading.current_thread().name == "slow" and seq == 1:
+            took.set()
+            assert sealed.wait(10)
+
+    log.before_put = stall
+    result: list[list[int]] = []
+    slow = threading.Thread(
+        target=lambda: result.append(log.append("L", [("lead", "A", 1, {}), ("lead", "B", 1, {})])),
+        name="slow",
+    )
+    slow.start()
+    assert took.wait(10)
+    log.record("L", "message", "IM9", 1, {})  # seq 2, after the reserved 1
+    clock.now += 5
+    first = log.read(["L"], None)
+    assert _ids(first) == ["IM9"]  # seq 1 sealed as a gap
+    sealed.set()
+    slow.join(10)
+    assert result == [[3, 3]]
+    assert _ids(log.read(["L"], first.cursor)) == ["A", "B"]
+
+
+def test_append_refuses_unknown_entities_and_accepts_nothing(ddb: Any, table: str) -> None:
+    log = ChangeLog(ddb, table)
+    assert log.append("L", []) == []
+    with pytest.raises(ValueError):
+        log.append("L", [("bogus", "x", 1, {})])
+    assert _items(ddb, table, "L") == []
