@@ -44,8 +44,11 @@ EngineFactory = Callable[[Profile, str, Path], Engine]
 
 def default_engine_factory(profile: Profile, key: str, data_dir: Path) -> Engine:
     from app.sync.engine import SyncEngine
+    from app.ui.engine_host import ThreadedEngine
 
-    return SyncEngine(data_dir=data_dir, relay_url=profile.relay_url, token=key)
+    # the engine's network and stream parsing run on a thread of their own, not on the
+    # Qt thread (engine_host.py)
+    return ThreadedEngine(SyncEngine(data_dir=data_dir, relay_url=profile.relay_url, token=key))
 
 
 @dataclass
@@ -435,6 +438,10 @@ class AppController(QObject):
         self.app.setWindowIcon(icon)
         self.window.setWindowIcon(icon)
         self.tray.show_icon()
+        # modules the first paint did not need but a row, the composer or the quiet-hours
+        # check soon will (phonenumbers alone is ~40 ms): imported now, off this thread,
+        # rather than in the middle of painting a row
+        self.tasks.spawn(asyncio.to_thread(_preload, "app.ui.quiet", "app.core.phones"))
 
     # ------------------------------------------------------------------ settings / kiosk
 
@@ -470,6 +477,12 @@ class AppController(QObject):
         self.profiles.save(profile)
         await self.start_engine(profile, key)
         self.lock_screen.hide()
+
+
+def _preload(*modules: str) -> None:
+    for name in modules:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
 
 
 class _FirstPaint(QObject):

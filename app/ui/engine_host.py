@@ -1,0 +1,193 @@
+"""The sync engine on its own thread and asyncio loop, behind the same `Engine` interface.
+
+The engine's network side runs Python for every byte the relay sends: httpx and h11
+parse the stream, httpx-sse splits it into events, the outbox builds requests. On the
+Qt thread (the qasync loop) a burst of stream events meant tens of milliseconds at a
+time without a repaint: an async generator parsing a buffered chunk never yields. So
+the desktop runs the engine on a loop of its own in a worker thread (point 9 of the
+desktop issue: store *and network* work stay off the UI thread):
+
+- every command and query is a coroutine submitted to the engine's loop
+  (`run_coroutine_threadsafe`) and awaited on the Qt loop (`wrap_future`); cancelling
+  the awaiting task cancels the engine-side one;
+- engine events are handed to the Qt loop (`call_soon_threadsafe`) in order, and the
+  listeners (the EngineBridge) see them there, as before;
+- `status()` and `me` read the engine's current values (plain attribute reads).
+
+What is left on the Qt thread is the UI's own work; the engine thread competes only for
+the interpreter lock, which the Qt thread gets back within the switch interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Coroutine, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from app.sync.api import (
+    UNSET,
+    Engine,
+    EngineEvent,
+    EngineListener,
+    LeadDetail,
+    LeadFilter,
+    LeadRow,
+    LocationRow,
+    Me,
+    SearchHit,
+    SyncStatus,
+    ThreadMessage,
+    _Unset,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class ThreadedEngine:
+    """Runs `inner` on a dedicated thread's asyncio loop; implements `Engine`."""
+
+    def __init__(self, inner: Engine, name: str = "w2t-engine") -> None:
+        self.inner = inner
+        self._name = name
+        self._listeners: list[EngineListener] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ui_loop: asyncio.AbstractEventLoop | None = None
+        inner.add_listener(self)  # events arrive on the engine's loop: see on_event
+
+    # ---- the engine's thread
+
+    def _ensure_thread(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+
+            def run() -> None:
+                asyncio.set_event_loop(loop)
+                loop.call_soon(ready.set)
+                try:
+                    loop.run_forever()
+                finally:
+                    with contextlib.suppress(Exception):
+                        loop.run_until_complete(loop.shutdown_asyncgens())
+                        loop.run_until_complete(loop.shutdown_default_executor())
+                    loop.close()
+
+            self._thread = threading.Thread(target=run, name=self._name, daemon=True)
+            self._thread.start()
+            ready.wait(10)
+            self._loop = loop
+        return self._loop
+
+    async def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        loop = self._ensure_thread()
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+
+    # ---- events: engine loop → Qt loop
+
+    def on_event(self, event: EngineEvent) -> None:
+        ui = self._ui_loop
+        if ui is None or ui.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the UI loop closed meanwhile (quitting)
+            ui.call_soon_threadsafe(self._dispatch, event)
+
+    def _dispatch(self, event: EngineEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener.on_event(event)
+            except Exception:  # like the engine: a faulty listener must not stop the rest
+                log.exception("engine listener failed on %s", type(event).__name__)
+
+    def add_listener(self, listener: EngineListener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: EngineListener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    # ---- lifecycle
+
+    async def start(self) -> None:
+        self._ui_loop = asyncio.get_running_loop()
+        await self._call(self.inner.start())
+
+    async def stop(self) -> None:
+        try:
+            if self._loop is not None:
+                await self._call(self.inner.stop())
+        finally:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+            if loop is not None and thread is not None:
+                loop.call_soon_threadsafe(loop.stop)
+                await asyncio.to_thread(thread.join, 10)
+
+    def status(self) -> SyncStatus:
+        return self.inner.status()
+
+    @property
+    def me(self) -> Me | None:
+        return self.inner.me
+
+    # ---- commands
+
+    async def send_message(self, conversation_sid: str, body: str) -> ThreadMessage:
+        return await self._call(self.inner.send_message(conversation_sid, body))
+
+    async def update_lead(
+        self,
+        lead_id: str,
+        *,
+        status: str | _Unset = UNSET,
+        assignee_id: str | _Unset | None = UNSET,
+        note: str | None = None,
+    ) -> LeadDetail:
+        return await self._call(
+            self.inner.update_lead(lead_id, status=status, assignee_id=assignee_id, note=note)
+        )
+
+    async def mark_read(self, conversation_sid: str) -> None:
+        await self._call(self.inner.mark_read(conversation_sid))
+
+    async def retry(self, outbox_id: str) -> None:
+        await self._call(self.inner.retry(outbox_id))
+
+    async def discard(self, outbox_id: str) -> None:
+        await self._call(self.inner.discard(outbox_id))
+
+    # ---- queries
+
+    async def list_locations(self) -> Sequence[LocationRow]:
+        return await self._call(self.inner.list_locations())
+
+    async def list_leads(
+        self, filter: LeadFilter, offset: int = 0, limit: int = 100
+    ) -> Sequence[LeadRow]:
+        return await self._call(self.inner.list_leads(filter, offset, limit))
+
+    async def count_leads(self, filter: LeadFilter) -> int:
+        return await self._call(self.inner.count_leads(filter))
+
+    async def get_lead(self, lead_id: str) -> LeadDetail | None:
+        return await self._call(self.inner.get_lead(lead_id))
+
+    async def thread(
+        self, conversation_sid: str, limit: int = 200, before: datetime | None = None
+    ) -> Sequence[ThreadMessage]:
+        return await self._call(self.inner.thread(conversation_sid, limit, before))
+
+    async def search(self, query: str, limit: int = 50) -> Sequence[SearchHit]:
+        return await self._call(self.inner.search(query, limit))
+
+
+if __debug__:
+
+    def _implements_engine(engine: ThreadedEngine) -> Engine:
+        return engine  # mypy checks ThreadedEngine against the Engine protocol
