@@ -175,6 +175,70 @@ def update_lead(
     return _rmw(tables.leads, {"LeadId": lead_id}, fn, expected_version=expected_version)
 
 
+#: the most recent activity entries a lead keeps (older ones are dropped)
+MAX_ACTIVITY = 200
+#: an appended Activity list is trimmed back to MAX_ACTIVITY once it is this long
+_ACTIVITY_TRIM_AT = MAX_ACTIVITY + 20
+
+
+def note_lead_message(
+    tables: Any,
+    lead_id: str,
+    entry: Item,
+    sets: Updates,
+    *,
+    set_if_missing: Updates | None = None,
+) -> Item | None:
+    """A new message's effect on a lead, in ONE UpdateItem without a read: append
+    `entry` to `Activity` (`list_append`), SET `sets`, SET each of `set_if_missing`
+    only where the attribute is absent (`if_not_exists`) and ADD 1 to `Version`, on
+    the condition that the lead exists and is not CLOSED.
+
+    Nothing written depends on what the item held, so no read is needed and no
+    concurrent writer's change is lost; bumping `Version` makes any concurrent
+    version-guarded `update_lead` see the change and retry. Returns the new item,
+    or None when the lead is missing or closed. A list grown past
+    `_ACTIVITY_TRIM_AT` entries is trimmed back to the last MAX_ACTIVITY (a
+    version-guarded update, once every few dozen messages).
+    """
+    names: dict[str, str] = {"#k": "LeadId", "#ver": "Version", "#act": "Activity", "#st": "Status"}
+    values: dict[str, Any] = {":one": 1, ":entry": [entry], ":none": [], ":closed": "CLOSED"}
+    parts = ["#act = list_append(if_not_exists(#act, :none), :entry)"]
+    for i, (attr, value) in enumerate(sets.items()):
+        names[f"#s{i}"], values[f":s{i}"] = attr, value
+        parts.append(f"#s{i} = :s{i}")
+    for i, (attr, value) in enumerate((set_if_missing or {}).items()):
+        names[f"#m{i}"], values[f":m{i}"] = attr, value
+        parts.append(f"#m{i} = if_not_exists(#m{i}, :m{i})")
+    try:
+        resp = tables.leads.update_item(
+            Key={"LeadId": lead_id},
+            UpdateExpression="SET " + ", ".join(parts) + " ADD #ver :one",
+            ConditionExpression="attribute_exists(#k) AND "
+            "(attribute_not_exists(#st) OR #st <> :closed)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if is_conditional_failure(exc):
+            return None
+        raise
+    item = dict(resp["Attributes"])
+    if len(item.get("Activity") or []) >= _ACTIVITY_TRIM_AT:
+        trimmed = update_lead(
+            tables,
+            lead_id,
+            lambda cur: (
+                {"Activity": list(cur["Activity"])[-MAX_ACTIVITY:]}
+                if len(cur.get("Activity") or []) > MAX_ACTIVITY
+                else None
+            ),
+        )
+        item = trimmed or item
+    return item
+
+
 def lead_state(item: Item) -> Item:
     """The compatible lead state (what the lead service answers)."""
     state = {k: plain(item[k]) for k in LEAD_STATE_KEYS if k in item}

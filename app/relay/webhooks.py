@@ -307,33 +307,43 @@ def _apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item)
         PipelineTrigger.INBOUND_MESSAGE if kind == "customer" else PipelineTrigger.OUTBOUND_MESSAGE
     )
     for lead_id in list(updated.get("LeadIds") or []):
+        # One UpdateItem without a read (`store.note_lead_message`): the activity is
+        # appended and the times set whatever the lead held; only a pipeline move
+        # (the first reply, once per lead) needs a version-guarded read-modify-write.
+        lead_sets: store.Updates = {"LastActivityAt": at}
+        if_missing: store.Updates = {}
+        if kind == "customer":
+            lead_sets["LastInboundAt"] = at
+            if possible:
+                lead_sets["PossibleOptOut"] = True
+            entry = store.activity("inbound", preview, at)
+        else:
+            if_missing["FirstStaffReplyAt"] = at
+            entry = store.activity("outbound", preview, at)
+        lead = store.note_lead_message(
+            ctx.tables, str(lead_id), entry, lead_sets, set_if_missing=if_missing
+        )
+        if lead is None:
+            continue  # missing or closed
+        current = PipelineStatus(str(lead.get("PipelineStatus", "new")))
+        if auto_advance(current, trigger) != current:
 
-        def lead_fn(cur: store.Item) -> store.Updates | None:
-            if cur.get("Status") == LeadStatus.CLOSED:
-                return None
-            updates: store.Updates = {"LastActivityAt": at}
-            current = PipelineStatus(str(cur.get("PipelineStatus", "new")))
-            nxt = auto_advance(current, trigger)
-            activity = list(cur.get("Activity") or [])
-            if kind == "customer":
-                updates["LastInboundAt"] = at
-                activity.append(store.activity("inbound", preview, at))
-                if possible:
-                    updates["PossibleOptOut"] = True
-            else:
-                activity.append(store.activity("outbound", preview, at))
-                if not cur.get("FirstStaffReplyAt"):
-                    updates["FirstStaffReplyAt"] = at
-            if nxt != current:
-                updates["PipelineStatus"] = nxt.value
-                activity.append(store.activity("pipeline", f"{current.value} → {nxt.value}", at))
-            updates["Activity"] = activity[-200:]
-            return updates
+            def advance(cur: store.Item) -> store.Updates | None:
+                if cur.get("Status") == LeadStatus.CLOSED:
+                    return None
+                now = PipelineStatus(str(cur.get("PipelineStatus", "new")))
+                nxt = auto_advance(now, trigger)
+                if nxt == now:
+                    return None
+                note = store.activity("pipeline", f"{now.value} → {nxt.value}", at)
+                activity = [*list(cur.get("Activity") or []), note]
+                return {"PipelineStatus": nxt.value, "Activity": activity[-store.MAX_ACTIVITY :]}
 
-        try:
-            _publish_lead(ctx, store.update_lead(ctx.tables, str(lead_id), lead_fn))
-        except store.NotFound:
-            continue
+            try:
+                lead = store.update_lead(ctx.tables, str(lead_id), advance) or lead
+            except store.NotFound:
+                continue
+        _publish_lead(ctx, lead)
     return updated
 
 

@@ -159,6 +159,8 @@ async def _load(
                     "--threads",
                     "--nonblocking",
                     "--gil",  # only the thread holding the GIL: where the CPU goes
+                    "--rate",
+                    "250",
                     "--output",
                     str(profile),
                 ],
