@@ -419,7 +419,8 @@ class AppController(QObject):
         if self._unread_after_rows:
             self._unread_after_rows = False
             self._unread_timer.start()
-            _freeze_startup_objects()
+            if self.engine_factory is default_engine_factory:  # the app, not a test's fake
+                _freeze_startup_objects()
         fresh = self.engine is not None and not model.cached and model.filter == LeadFilter()
         if fresh and not self._snapshot_timer.isActive():
             self._snapshot_timer.start()
