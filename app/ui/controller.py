@@ -148,8 +148,10 @@ class AppController(QObject):
         if self.options.quit_after is not None:
             QTimer.singleShot(int(self.options.quit_after * 1000), self.quit)
         self.window.closedWithoutTray.connect(self.quit)
+        # before the window maps, so its first frame has the rows: one small local file,
+        # read like profiles.json and settings.json already are
+        self._show_snapshot()
         self.show_window()
-        await self._show_snapshot()
         # the window (with the snapshot's rows, if any) paints first; the engine's imports
         # and queries would only share the interpreter with it and delay it
         with contextlib.suppress(TimeoutError):
@@ -402,13 +404,13 @@ class AppController(QObject):
                 asyncio.to_thread(importlib.import_module, "app.sync.engine")
             )
 
-    async def _show_snapshot(self) -> bool:
-        """Paint the last profile's inbox as it was last shown (snapshot.py)."""
+    def _show_snapshot(self) -> bool:
+        """Show the last profile's inbox as it was last shown (snapshot.py)."""
         last = self.profiles.last_used()
         if last is None or self.options.demo or self.options.relay_url:
             return False
         path = snapshot.snapshot_path(self.options.data_dir, last.key_user)
-        cached = await asyncio.to_thread(snapshot.load, path)
+        cached = snapshot.load(path)
         if cached is None or self.engine is not None:
             return False
         self.window.show_cached_inbox(*cached)
