@@ -21,15 +21,17 @@ from PySide6.QtCore import (
 from PySide6.QtGui import (
     QAbstractTextDocumentLayout,
     QColor,
+    QCursor,
     QFont,
     QFontMetrics,
     QMouseEvent,
     QPainter,
+    QPaintEvent,
     QPalette,
     QPixmap,
     QTextDocument,
 )
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.sync.api import MATCH_END, MATCH_START, LeadRow, SearchHit, ThreadMessage
 from app.ui import fmt, theme
@@ -285,6 +287,61 @@ class LeadDelegate(QStyledItemDelegate):
             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
             f.afm.elidedText(assignee, Qt.TextElideMode.ElideRight, right - x - 2),
         )
+
+
+class OnePassListView(QListView):
+    """A QListView whose visible rows are painted in one Python call per paint event.
+
+    QListView paints row by row, calling the (Python) delegate for each: every call
+    re-enters the interpreter from C++ and must take the GIL first, and while the
+    engine's threads are busy each of those waits up to a switch interval (5 ms). A
+    repaint of eight rows during a burst of changes cost 30-120 ms of waiting for
+    10 ms of work. Here one Python paintEvent asks the delegate for each visible row:
+    one GIL acquisition per repaint. Selection, hover, keyboard and accessibility
+    are QListView's own; only the painting loop moved.
+    """
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        model = self.model()
+        delegate = self.itemDelegate()
+        if model is None or delegate is None:
+            return
+        rows = model.rowCount()
+        if rows == 0:
+            return
+        viewport = self.viewport()
+        area = event.rect()
+        first = self.indexAt(area.topLeft())
+        start = first.row() if first.isValid() else 0
+        hover = QModelIndex()
+        if viewport.underMouse():
+            hover = self.indexAt(viewport.mapFromGlobal(QCursor.pos()))
+        selection = self.selectionModel()
+        current = self.currentIndex()
+        has_focus = self.hasFocus()
+        painter = QPainter(viewport)
+        try:
+            for row in range(start, rows):
+                index = model.index(row, 0)
+                rect = self.visualRect(index)
+                if rect.top() > area.bottom():
+                    break
+                if not rect.intersects(area):
+                    continue
+                option = QStyleOptionViewItem()
+                self.initViewItemOption(option)
+                option.rect = rect
+                state = option.state
+                if selection is not None and selection.isSelected(index):
+                    state |= QStyle.StateFlag.State_Selected
+                if index == hover:
+                    state |= QStyle.StateFlag.State_MouseOver
+                if has_focus and index == current:
+                    state |= QStyle.StateFlag.State_HasFocus
+                option.state = state
+                delegate.paint(painter, option, index)
+        finally:
+            painter.end()
 
 
 def highlight_html(snippet: str, t: theme.Theme) -> str:

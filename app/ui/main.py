@@ -57,6 +57,10 @@ def _skip_httpx_cli() -> None:
 def build(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     """QApplication, qasync loop and controller, ready to run (benchmarks reuse this)."""
     _skip_httpx_cli()
+    # The engine's threads run Python too; when the Qt thread wants the interpreter
+    # back (a paint, a timer) the holder gives it up after at most this long. 1 ms
+    # instead of the default 5 keeps those waits from adding up during a repaint.
+    sys.setswitchinterval(0.001)
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication

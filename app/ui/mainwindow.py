@@ -42,7 +42,7 @@ from app.ui import fmt
 from app.ui.bridge import EngineBridge
 from app.ui.composer import Template
 from app.ui.conversation import Banner, ConversationPane, empty_state
-from app.ui.delegates import LeadDelegate, SearchDelegate
+from app.ui.delegates import LeadDelegate, OnePassListView, SearchDelegate
 from app.ui.leadpanel import PIPELINE, LeadPanel
 from app.ui.models import ROW_ROLE, LeadsModel, SearchModel, ThreadModel
 from app.ui.tasks import Tasks
@@ -220,7 +220,7 @@ class MainWindow(QMainWindow):
             chips.addWidget(chip)
         chips.addStretch(1)
 
-        self.leads_view = QListView()
+        self.leads_view = OnePassListView()
         self.leads_view.setAccessibleName("Leads")
         self.leads_view.setModel(self.leads_model)
         self.lead_delegate = LeadDelegate(self.leads_view)
