@@ -245,3 +245,26 @@ def test_unchanged_rows_repaint_from_cache_and_changed_rows_are_redrawn(
     viewport.repaint()
     assert delegate.drawn > drawn
     assert viewport.grab().toImage() != first
+
+
+def test_one_pass_painting_shows_selection_like_qlistview(window: MainWindow, qtbot: Any) -> None:
+    from app.ui import theme
+
+    view = window.leads_view
+    rect = view.visualRect(window.leads_model.index(1))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: view.currentIndex().row() == 1)
+    image = view.viewport().grab().toImage()
+    dpr = image.devicePixelRatio()
+    accent = theme.current().color("accent").rgb()
+    selection = theme.current().color("selection").rgb()
+
+    def px(x: int, y: int) -> int:
+        return image.pixel(int(x * dpr), int(y * dpr))
+
+    # the selected row: accent bar on its left edge and the selection background
+    assert px(rect.left() + 1, rect.center().y()) == accent
+    assert px(rect.left() + 8, rect.top() + 4) == selection
+    # its neighbours are not selected
+    other = view.visualRect(window.leads_model.index(2))
+    assert px(other.left() + 1, other.center().y()) != accent
