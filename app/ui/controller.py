@@ -90,7 +90,7 @@ class AppController(QObject):
         self.settings = Settings.load(self.settings_path)
         self.tasks = Tasks("controller")
         self.policy = NotificationPolicy()
-        # the tray icon is drawn once the window has painted (after_first_paint)
+        # the tray icon is drawn once the inbox's first page is in (after_first_rows)
         self.tray = TrayController(self, available=tray_available, deferred=True)
         self.window = MainWindow(kiosk=options.kiosk, tray_available=self.tray.available)
         self.window.set_templates(self.settings.templates)
@@ -156,7 +156,9 @@ class AppController(QObject):
         # and queries would only share the interpreter with it and delay it
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._painted.wait(), 0.5)
-        QTimer.singleShot(0, self.after_first_paint)
+        # icons and preloads wait for the first rows (they would only compete with the
+        # engine's start for the interpreter), or 3 s at most (no profile yet, sign-in)
+        QTimer.singleShot(3000, self.after_first_rows)
         try:
             started = await self._first_start()
         except DemoUnavailable as exc:
@@ -388,7 +390,7 @@ class AppController(QObject):
                 self.window.show_notice(n.title, n.body, n.conversation_sid, n.lead_id)
 
     async def _refresh_unread(self) -> None:
-        self.after_first_paint()  # the tray icon exists before it shows a count
+        self.after_first_rows()  # the tray icon exists before it shows a count
         if self.engine is None:
             return
         rows = await self.engine.list_locations()
@@ -421,6 +423,7 @@ class AppController(QObject):
         if self._unread_after_rows:
             self._unread_after_rows = False
             self._unread_timer.start()
+            QTimer.singleShot(0, self.after_first_rows)
             if self.engine_factory is default_engine_factory:  # the app, not a test's fake
                 _freeze_startup_objects()
         fresh = self.engine is not None and not model.cached and model.filter == LeadFilter()
@@ -435,8 +438,9 @@ class AppController(QObject):
         if rows:
             await asyncio.to_thread(snapshot.save, path, rows, model.total)
 
-    def after_first_paint(self) -> None:
-        """What nobody sees in the first frame: window and tray icons (SVG renders)."""
+    def after_first_rows(self) -> None:
+        """What the first frame does without: window and tray icons (SVG renders), and
+        modules a row, the composer or the quiet-hours check will soon need."""
         if self._first_paint_done:
             return
         self._first_paint_done = True

@@ -84,7 +84,7 @@ def build(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from app.ui.profiles import default_data_dir
     from app.ui.theme import ThemeManager
 
-    # (the window icon is rendered after the first paint: AppController.after_first_paint)
+    # (the window icon is rendered once the first rows are in: AppController.after_first_rows)
     ThemeManager(qapp, force=None if args.theme == "system" else args.theme)
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
