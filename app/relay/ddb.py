@@ -21,6 +21,10 @@ def _boto_config(settings: Settings) -> Config:
         read_timeout=settings.ddb_timeout_s,
         retries={"max_attempts": settings.ddb_max_attempts, "mode": "standard"},
         max_pool_connections=50,
+        # botocore re-walks every request (whole lead items, activity lists and all)
+        # against the API model before sending it; DynamoDB validates it anyway and
+        # answers a ValidationException, so the client-side walk is pure cost
+        parameter_validation=False,
     )
 
 

@@ -13,6 +13,7 @@ Processing state in the lead item (relay-owned attributes):
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -692,6 +693,9 @@ def _error_info(exc: BaseException) -> dict[str, Any]:
     return info
 
 
+# Both parse the same few directory numbers on every lead creation (pure functions
+# of the text, so cached: parsing a number costs more than a DynamoDB call's setup).
+@functools.lru_cache(maxsize=4096)
 def _as_e164(number: str | None) -> str | None:
     """A directory number in E.164 (other systems may store "(312) 555-0100")."""
     from app.core.phones import PhoneError, parse_phone
@@ -702,6 +706,7 @@ def _as_e164(number: str | None) -> str | None:
         return number
 
 
+@functools.lru_cache(maxsize=4096)
 def _usable_number(number: str) -> bool:
     """Other systems write the directory too: a malformed number cannot reach Twilio."""
     from app.core.phones import PhoneError, parse_phone

@@ -246,7 +246,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _lead_body(seed: Any, sync: bool) -> dict[str, Any]:
-    phone = "+1312555" + str(uuid.uuid4().int % 10000).zfill(4)
+    # 1000-9999: never one of the seeded store, Web2Text or pool numbers (0101-0399)
+    phone = "+1312555" + str(1000 + uuid.uuid4().int % 9000)
     return {
         "LeadType": "WEB2TEXT",
         "UniversalRetailerId": seed.retailer_id,
