@@ -7,6 +7,7 @@ generation counter drops answers that arrive after a newer request.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -72,6 +73,10 @@ class LeadsModel(QAbstractListModel):
     #: a burst of engine changes becomes at most one reload per this many ms: each
     #: reload re-reads and repaints the visible rows, so more would only cost the UI
     COALESCE_MS = 100
+    #: while changes keep streaming in (a refresh less than BURST_WINDOW_MS ago), the
+    #: inbox refreshes four times a second: still live, at a third of the repaints
+    BURST_COALESCE_MS = 250
+    BURST_WINDOW_MS = 500
 
     def __init__(self, tasks: Tasks, parent: Any = None) -> None:
         super().__init__(parent)
@@ -85,6 +90,7 @@ class LeadsModel(QAbstractListModel):
         self._inflight = False
         self._dirty = False
         self._cached = False  # rows come from the start-up snapshot, not the engine
+        self._last_reload = 0.0  # time.monotonic() of the last refresh started
         self._counted = False  # total is the engine's count (not a page's length)
         self._inflight_filter = self._filter
         self._reload_timer = QTimer(self)
@@ -138,9 +144,11 @@ class LeadsModel(QAbstractListModel):
             self._reload_timer.stop()
             self._start_reload()
         elif not self._reload_timer.isActive():
-            self._reload_timer.start()
+            busy = time.monotonic() - self._last_reload < self.BURST_WINDOW_MS / 1000
+            self._reload_timer.start(self.BURST_COALESCE_MS if busy else self.COALESCE_MS)
 
     def _start_reload(self) -> None:
+        self._last_reload = time.monotonic()
         self._generation += 1
         if self._inflight and self._inflight_filter == self._filter:
             # one query at a time: a burst of changes must not queue reloads in the engine

@@ -60,6 +60,21 @@ def test_changes_spread_over_time_keep_refreshing(
         qtbot.waitUntil(lambda i=i: names(window.leads_model)[:1] == [f"Trickle {i}"])
 
 
+def test_a_sustained_stream_refreshes_a_few_times_a_second_and_ends_current(
+    window: MainWindow, engine: FakeEngine, qtbot: Any
+) -> None:
+    qtbot.wait(600)  # quiet: the start-up refreshes are over
+    before = engine.calls.count("list_leads")
+    for i in range(40):  # a change every 30 ms for 1.2 s
+        new = engine.add_lead(f"Stream {i:02d}", f"+131255507{i:02d}", minutes_ago=-i)
+        engine.emit(ChangesApplied(lead_ids=frozenset({new.lead_id})))
+        qtbot.wait(30)
+    qtbot.waitUntil(lambda: names(window.leads_model)[:1] == ["Stream 39"])
+    refreshes = engine.calls.count("list_leads") - before
+    # ~1.2 s of changes: one refresh per 100 ms would be 12+; in a burst it is 4 a second
+    assert 2 <= refreshes <= 8, refreshes
+
+
 def test_first_page_paints_before_the_count_arrives(qtbot: Any, run: Any) -> None:
     e = FakeEngine()
     e.add_location("loc-1", "Store")
