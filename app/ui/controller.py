@@ -103,7 +103,7 @@ class AppController(QObject):
         self._snapshot_path: Path | None = None
         self._snapshot_timer = QTimer(self)
         self._snapshot_timer.setSingleShot(True)
-        self._snapshot_timer.setInterval(2000)  # at most one write per 2 s of inbox activity
+        self._snapshot_timer.setInterval(2000)
         self._snapshot_timer.timeout.connect(lambda: self.tasks.spawn(self._save_snapshot()))
         self._unread_after_rows = False
         self.window.leads_model.loaded.connect(self._on_leads_loaded)
@@ -426,8 +426,9 @@ class AppController(QObject):
             QTimer.singleShot(0, self.after_first_rows)
             if self.engine_factory is default_engine_factory:  # the app, not a test's fake
                 _freeze_startup_objects()
-        fresh = self.engine is not None and not model.cached and model.filter == LeadFilter()
-        if fresh and not self._snapshot_timer.isActive():
+        if self.engine is not None and not model.cached and model.filter == LeadFilter():
+            # restarted on every refresh: saved once the inbox has been quiet for 2 s (and
+            # at quit), not in the middle of a burst of changes
             self._snapshot_timer.start()
 
     async def _save_snapshot(self) -> None:
