@@ -277,6 +277,10 @@ class AppController(QObject):
     async def _ask_sign_in(
         self, *, relay_url: str = "", note: str = "", switch: bool = False
     ) -> bool:
+        if self.engine is None:
+            # nobody is signed in: the last session's inbox snapshot does not stay on
+            # screen behind the sign-in dialog
+            self.window.leads_model.set_engine(None)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[tuple[str, str, StaffInfo] | None] = loop.create_future()
         dlg = SignInDialog(

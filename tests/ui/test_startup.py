@@ -283,3 +283,18 @@ def test_one_pass_painting_shows_selection_like_qlistview(window: MainWindow, qt
     # its neighbours are not selected
     other = view.visualRect(window.leads_model.index(2))
     assert px(other.left() + 1, other.center().y()) != accent
+
+
+def test_snapshot_is_not_left_behind_a_sign_in_dialog(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any, run: Any
+) -> None:
+    profile = Profile("staff-1", "Dana Whitfield", "https://relay.example.com", "ret-1")
+    ProfileStore(tmp_path).save(profile)  # but no key in the keyring: sign in again
+    rows = list(run(demo_engine().list_leads(LeadFilter(), 0, 100)))
+    snapshot.save(snapshot.snapshot_path(tmp_path, profile.key_user), rows, len(rows))
+    ctrl = controller(tmp_path, demo_engine())
+    task = asyncio.ensure_future(ctrl.run())
+    qtbot.waitUntil(lambda: ctrl.signin is not None and ctrl.signin.isVisible())
+    assert ctrl.window.leads_model.rowCount() == 0 and not ctrl.window.leads_model.cached
+    ctrl.quit()
+    qtbot.waitUntil(task.done, timeout=5000)
