@@ -155,7 +155,9 @@ class LeadDelegate(QStyledItemDelegate):
         dpr = device.devicePixelRatioF() if device is not None else 1.0
         base = option.font
         size = (r.width(), r.height(), dpr)
-        key = (row, size, selected, hover, t.dark, base.key(), when, waiting, urgent)
+        # (phones_loaded: a phone's display form can change once, see fmt.format_phone)
+        style = (selected, hover, t.dark, base.key(), fmt.phones_loaded())
+        key = (row, size, style, when, waiting, urgent)
         pixmap = self._pixmaps.get(key)
         if pixmap is None:
             pixmap = QPixmap(max(1, round(r.width() * dpr)), max(1, round(r.height() * dpr)))

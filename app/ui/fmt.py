@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -102,16 +104,38 @@ def clock(dt: datetime) -> str:
     return f"{hour}:{ldt.minute:02d} {'AM' if ldt.hour < 12 else 'PM'}"
 
 
-@lru_cache(maxsize=20_000)
+def phones_loaded() -> bool:
+    """Whether phone formatting is exact yet (phonenumbers is imported off the Qt thread
+    once the first rows are in; until then NANP numbers use the plain US form)."""
+    return "app.core.phones" in sys.modules
+
+
 def format_phone(e164: str) -> str:
+    if not phones_loaded() and _NANP.fullmatch(e164):
+        # importing phonenumbers takes ~50 ms: not in the middle of the first paint. For
+        # US/CA numbers this is what it would say; not cached, so the exact form (e.g.
+        # international for other +1 countries) is used once it is loaded
+        return _nanp(e164)
+    return _format_phone(e164)
+
+
+@lru_cache(maxsize=20_000)
+def _format_phone(e164: str) -> str:
     try:
         from app.core.phones import format_phone as core_format
 
         return str(core_format(e164))
     except Exception:  # formatting is cosmetic: fall back to the raw number
         if e164.startswith("+1") and len(e164) == 12:
-            return f"({e164[2:5]}) {e164[5:8]}-{e164[8:]}"
+            return _nanp(e164)
         return e164
+
+
+_NANP = re.compile(r"\+1\d{10}")
+
+
+def _nanp(e164: str) -> str:
+    return f"({e164[2:5]}) {e164[5:8]}-{e164[8:]}"
 
 
 def initials(name: str) -> str:

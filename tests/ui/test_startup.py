@@ -298,3 +298,24 @@ def test_snapshot_is_not_left_behind_a_sign_in_dialog(
     assert ctrl.window.leads_model.rowCount() == 0 and not ctrl.window.leads_model.cached
     ctrl.quit()
     qtbot.waitUntil(task.done, timeout=5000)
+
+
+def test_phone_display_without_phonenumbers_then_exact(monkeypatch: Any) -> None:
+    """Before phonenumbers is loaded (it is, off the Qt thread, after the first rows)
+    US numbers show in their usual form; once loaded every number is exact."""
+    import sys
+
+    from app.core import phones
+    from app.ui import fmt
+
+    assert fmt.phones_loaded()
+    exact_us = fmt.format_phone("+13125550142")
+    exact_jm = fmt.format_phone("+18765550123")  # +1, but Jamaica: international form
+    assert exact_us == "(312) 555-0142" and exact_jm == phones.format_phone("+18765550123")
+    monkeypatch.delitem(sys.modules, "app.core.phones")
+    assert not fmt.phones_loaded()
+    assert fmt.format_phone("+13125550142") == exact_us
+    assert fmt.format_phone("+18765550123") == "(876) 555-0123"  # provisional, not cached
+    assert fmt.format_phone("+447911123456") == phones.format_phone("+447911123456")
+    monkeypatch.undo()
+    assert fmt.format_phone("+18765550123") == exact_jm
