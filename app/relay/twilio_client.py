@@ -223,7 +223,13 @@ class TwilioGateway:
                 try:
                     found = existing()
                 except Exception:
-                    found = None
+                    # Whether the create took effect is still unknown: creating again
+                    # could make a second one. Give up on this attempt; the step is
+                    # retried later (the sweeper), and that retry looks first.
+                    code = _error_label(exc)
+                    self.calls_by_code[code] = self.calls_by_code.get(code, 0) + 1
+                    log.warning("twilio call failed", extra={"call": what, "error": code})
+                    raise exc from None
                 if found is not None:
                     return found
         raise RuntimeError("unreachable")  # pragma: no cover

@@ -1,0 +1,60 @@
+"""`TwilioGateway.create_checked`: a create whose outcome is unknown (a transient
+failure after Twilio may have acted) is repeated only once a look found nothing;
+when the look itself fails, nothing is created again (a later retry looks first)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from twilio.base.exceptions import TwilioRestException
+
+from app.relay.twilio_client import TwilioGateway
+from tests.support.relay import relay_settings
+
+
+def _gateway() -> TwilioGateway:
+    settings = relay_settings("http://127.0.0.1:1", None, "TESTGW", 1, twilio_max_attempts=3)
+    return TwilioGateway(settings, client=object())  # type: ignore[arg-type]
+
+
+def _unknown_outcome() -> TwilioRestException:
+    return TwilioRestException(503, "https://example.test", "upstream failed")
+
+
+def test_no_second_create_when_the_look_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.relay.twilio_client.time.sleep", lambda s: None)
+    gw = _gateway()
+    creates: list[int] = []
+
+    def create() -> Any:
+        creates.append(1)
+        raise _unknown_outcome()
+
+    def look() -> Any:
+        raise TwilioRestException(429, "https://example.test", "too many requests")
+
+    with pytest.raises(TwilioRestException) as err:
+        gw.create_checked("add_webhook", create, look)
+    assert err.value.status == 503 and creates == [1]
+    assert gw.calls_by_code.get("503") == 1
+
+
+def test_found_by_the_look_or_created_again_when_absent(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.relay.twilio_client.time.sleep", lambda s: None)
+    gw = _gateway()
+    made: list[str] = []
+
+    def create_once_then_ok() -> str:
+        made.append("try")
+        if len(made) == 1:
+            raise _unknown_outcome()
+        return "created"
+
+    assert gw.create_checked("x", create_once_then_ok, lambda: None) == "created"
+    assert made == ["try", "try"]
+
+    def create_failing() -> str:
+        raise _unknown_outcome()
+
+    assert gw.create_checked("x", create_failing, lambda: "it was made") == "it was made"
