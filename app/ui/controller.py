@@ -95,7 +95,7 @@ class AppController(QObject):
         self.window = MainWindow(kiosk=options.kiosk, tray_available=self.tray.available)
         self.window.set_templates(self.settings.templates)
         self._lock_screen: LockScreen | None = None
-        self._first_paint_done = False
+        self._after_rows_done = False
         self._painted = asyncio.Event()
         self._paint_probe = _FirstPaint(self._painted)
         self.window.installEventFilter(self._paint_probe)
@@ -106,6 +106,10 @@ class AppController(QObject):
         self._snapshot_timer.setInterval(2000)
         self._snapshot_timer.timeout.connect(lambda: self.tasks.spawn(self._save_snapshot()))
         self._unread_after_rows = False
+        self._after_rows_timer = QTimer(self)
+        self._after_rows_timer.setSingleShot(True)
+        self._after_rows_timer.setInterval(3000)
+        self._after_rows_timer.timeout.connect(self.after_first_rows)
         self.window.leads_model.loaded.connect(self._on_leads_loaded)
         self.idle: IdleWatcher | None = None
         self.engine: Engine | None = None
@@ -158,7 +162,7 @@ class AppController(QObject):
             await asyncio.wait_for(self._painted.wait(), 0.5)
         # icons and preloads wait for the first rows (they would only compete with the
         # engine's start for the interpreter), or 3 s at most (no profile yet, sign-in)
-        QTimer.singleShot(3000, self.after_first_rows)
+        self._after_rows_timer.start()
         try:
             started = await self._first_start()
         except DemoUnavailable as exc:
@@ -183,6 +187,8 @@ class AppController(QObject):
     async def shutdown(self) -> None:
         """Stop everything in order; bounded so a stuck peer cannot hang the exit."""
         self.window.quitting = True
+        self._after_rows_timer.stop()
+        self._unread_timer.stop()
         if self.idle is not None:
             self.idle.stop()
         if self.signin is not None:
@@ -427,7 +433,7 @@ class AppController(QObject):
         if self._unread_after_rows:
             self._unread_after_rows = False
             self._unread_timer.start()
-            QTimer.singleShot(0, self.after_first_rows)
+            QTimer.singleShot(0, self, self.after_first_rows)
             if self.engine_factory is default_engine_factory:  # the app, not a test's fake
                 _freeze_startup_objects()
         if self.engine is not None and not model.cached and model.filter == LeadFilter():
@@ -446,9 +452,10 @@ class AppController(QObject):
     def after_first_rows(self) -> None:
         """What the first frame does without: window and tray icons (SVG renders), and
         modules a row, the composer or the quiet-hours check will soon need."""
-        if self._first_paint_done:
+        if self._after_rows_done or self._quit.is_set():
             return
-        self._first_paint_done = True
+        self._after_rows_done = True
+        self._after_rows_timer.stop()
         from app.ui.resources import app_icon
 
         icon = app_icon()
