@@ -96,6 +96,7 @@ class AppController(QObject):
         self.window.set_templates(self.settings.templates)
         self._lock_screen: LockScreen | None = None
         self._after_rows_done = False
+        self._gc_frozen = False
         self._painted = asyncio.Event()
         self._paint_probe = _FirstPaint(self._painted)
         self.window.installEventFilter(self._paint_probe)
@@ -214,6 +215,9 @@ class AppController(QObject):
                     await asyncio.wait_for(asyncio.to_thread(stop), 15)
         self.tray.hide()
         self.window.close()
+        if self._gc_frozen:  # the app is ending: hand those objects back to the collector
+            gc.unfreeze()
+            self._gc_frozen = False
 
     def show_window(self) -> None:
         if self.options.kiosk:
@@ -436,6 +440,7 @@ class AppController(QObject):
             QTimer.singleShot(0, self, self.after_first_rows)
             if self.engine_factory is default_engine_factory:  # the app, not a test's fake
                 _freeze_startup_objects()
+                self._gc_frozen = True
         if self.engine is not None and not model.cached and model.filter == LeadFilter():
             # restarted on every refresh: saved once the inbox has been quiet for 2 s (and
             # at quit), not in the middle of a burst of changes
