@@ -1003,7 +1003,7 @@ def list_locations(conn: sa.Connection, me: Me | None) -> list[LocationRow]:
 
 _LEAD_COLUMNS = """d.lead_id, d.conversation_sid, d.location_id, d.name, d.phone, d.status,
     d.pipeline_status, c.last_message_preview,
-    max(d.last_activity_at, coalesce(c.last_message_at, '')) AS activity,
+    d.activity_at,
     coalesce(c.unread_count, 0), d.assignee_id, d.assignee_name, d.date_submitted,
     d.first_staff_reply_at, d.opted_out OR coalesce(c.opted_out, 0), d.possible_opt_out"""
 
@@ -1065,7 +1065,7 @@ def list_leads(
         conn,
         f"SELECT {_LEAD_COLUMNS} FROM leads d LEFT JOIN conversations c "
         f"ON c.conversation_sid = d.conversation_sid WHERE {where} "
-        f"ORDER BY activity DESC, d.lead_id LIMIT ? OFFSET ?",
+        f"ORDER BY d.activity_at DESC, d.lead_id LIMIT ? OFFSET ?",
         (*params, int(limit), int(offset)),
     )
     return [_lead_row(r) for r in rows]

@@ -9,6 +9,7 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from app.sync import store
+from app.sync.api import LeadFilter
 from app.sync.db import (
     HEAD_REVISION,
     Database,
@@ -51,6 +52,10 @@ def test_upgrade_from_saved_store_keeps_data_and_indexes_it(tmp_path: Path,
         detail = db.reader.call(store.get_lead, "lead-old-1")
         assert detail is not None and detail.pipeline_status == "contacted"
         assert db.reader.call(store.cursor_of) == "c-41"
+        # the inbox order column (0004) is filled in for rows of the old store
+        [row] = db.reader.call(store.list_leads, LeadFilter(), 0, 10, None)
+        assert row.lead_id == "lead-old-1"
+        assert row.last_activity_at.isoformat() == "2025-12-01T10:05:00+00:00"
         # rows written under the old schema are searchable after the FTS migration
         hits = db.reader.call(store.search, "walnut", 10)
         assert [h.message_sid for h in hits] == ["IMold1"]

@@ -339,3 +339,34 @@ def test_a_queued_message_is_found_before_the_relay_confirms_it_and_indexed_once
     apply(db, change("message", msg_data("IMq1", "CH1", "teak instead", kind="staff",
                                          key=key, version=2, at=9)))
     assert _fts_rowids(db) == [] and db.reader.call(store.search, "mahogany", 10) == []
+
+
+def test_inbox_order_follows_the_later_of_lead_activity_and_last_message(db: Database) -> None:
+    def order(f: LeadFilter | None = None) -> list[str]:
+        return [r.lead_id for r in db.reader.call(store.list_leads, f or LeadFilter(), 0, 10, ME)]
+
+    # the lead arrives before its conversation and the other way round
+    apply(db, change("lead", lead_data("leadA", "CHA", at=10)),
+          change("conversation", conv_data("CHB", at=5)),
+          change("lead", lead_data("leadB", "CHB", at=20)),
+          change("lead", lead_data("leadC", None, at=30)))
+    assert order() == ["leadC", "leadB", "leadA"]
+    # a new message in A's conversation (the conversation row appears later)
+    apply(db, change("conversation", conv_data("CHA", at=40)))
+    assert order() == ["leadA", "leadC", "leadB"]
+    # B's conversation moves on; then B's own activity moves past it
+    apply(db, change("conversation", conv_data("CHB", at=50, version=2)))
+    assert order() == ["leadB", "leadA", "leadC"]
+    apply(db, change("lead", lead_data("leadC", None, at=60, version=2)))
+    assert order() == ["leadC", "leadB", "leadA"]
+    # an older conversation version changes nothing; ties go by lead id
+    apply(db, change("conversation", conv_data("CHB", at=99, version=1)))
+    apply(db, change("lead", lead_data("leadD", "CHB", at=0)))
+    assert order() == ["leadC", "leadB", "leadD", "leadA"]
+    assert order(LeadFilter(location_id="L1")) == order()
+    # the stored order is exactly what the old computed expression gives
+    recomputed = db.reader.call(lambda c: [r[0] for r in c.exec_driver_sql(
+        "SELECT d.lead_id FROM leads d LEFT JOIN conversations c "
+        "ON c.conversation_sid = d.conversation_sid "
+        "ORDER BY max(d.last_activity_at, coalesce(c.last_message_at, '')) DESC, d.lead_id")])
+    assert order() == recomputed

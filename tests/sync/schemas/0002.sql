@@ -132,8 +132,8 @@ DELETE FROM "sqlite_sequence";
 INSERT INTO "sqlite_sequence" VALUES('outbox',1);
 CREATE VIRTUAL TABLE leads_fts USING fts5(
         name, phone, content='leads', content_rowid='id', tokenize='trigram');
-INSERT INTO leads_fts (leads_fts) VALUES ('rebuild');
+INSERT INTO leads_fts (rowid, name, phone) SELECT id, name, phone FROM leads WHERE id IN (1);
 CREATE VIRTUAL TABLE messages_fts USING fts5(
         body, content='messages', content_rowid='id', tokenize='trigram');
-INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+INSERT INTO messages_fts (rowid, body) SELECT id, body FROM messages WHERE id IN (1, 2);
 COMMIT;

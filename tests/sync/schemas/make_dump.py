@@ -8,6 +8,7 @@ are committed (never *.db files) and `test_migrations` upgrades each to head.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import sys
 import tempfile
@@ -64,12 +65,14 @@ def dump(revision: str) -> str:
 
 
 def _replayable(raw: sqlite3.Connection) -> list[str]:
-    """`iterdump()` with FTS5 tables as `CREATE VIRTUAL TABLE` + 'rebuild'.
+    """`iterdump()` with each FTS5 table as `CREATE VIRTUAL TABLE` + the rows it indexed.
 
     iterdump writes a virtual table by poking sqlite_master under writable_schema
     and inserting into the table and its shadow tables, which does not replay
-    (the triggers of the next insert cannot see the table). External-content
-    indexes are rebuilt from their content tables instead, as the store would.
+    (the triggers of the next insert cannot see the table). An external-content
+    index is written instead as its creation plus re-inserting, from its content
+    table, exactly the rows it held (found through fts5vocab): the triggers of a
+    revision may leave rows out of the index.
     """
     virtual = raw.execute(
         "SELECT name, sql FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%' "
@@ -85,8 +88,21 @@ def _replayable(raw: sqlite3.Connection) -> list[str]:
     commit = statements.pop()
     assert commit == "COMMIT;", commit
     for name, sql in virtual:
+        content = re.search(r"content='(\w+)'", sql)
+        rowid = re.search(r"content_rowid='(\w+)'", sql)
+        assert content and rowid, f"only external-content FTS5 tables are dumped: {name}"
+        columns = [r[1] for r in raw.execute(f"PRAGMA table_info({name})")]
+        raw.execute(f"CREATE VIRTUAL TABLE temp.{name}_vocab USING fts5vocab"
+                    f"(main, {name}, instance)")
+        indexed = [r[0] for r in raw.execute(
+            f"SELECT DISTINCT doc FROM temp.{name}_vocab ORDER BY doc")]
         statements.append(sql + ";")
-        statements.append(f"INSERT INTO {name} ({name}) VALUES ('rebuild');")
+        if indexed:
+            cols = ", ".join(columns)
+            ids = ", ".join(str(i) for i in indexed)
+            statements.append(
+                f"INSERT INTO {name} (rowid, {cols}) SELECT {rowid.group(1)}, {cols} "
+                f"FROM {content.group(1)} WHERE {rowid.group(1)} IN ({ids});")
     return [*statements, commit]
 
 
