@@ -6,10 +6,11 @@ badges) use, so the palette, the style sheet and the delegates never disagree.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
 from app.ui.resources import resource_text
@@ -125,6 +126,10 @@ def palette_for(theme: Theme) -> QPalette:
     return p
 
 
+#: the style sheet's universal base size, e.g. `QWidget { font-size: 10pt; }`
+_BASE_FONT_RULE = re.compile(r"^QWidget\s*\{\s*font-size:\s*([\d.]+)pt;\s*\}[ \t]*$", re.M)
+
+
 def style_sheet(theme: Theme) -> str:
     qss = resource_text("web2text.qss")
     # longest names first: "@text_muted" must not be eaten by "@text"
@@ -132,6 +137,20 @@ def style_sheet(theme: Theme) -> str:
         if isinstance(value, str):
             qss = qss.replace("@" + key, value)
     return qss
+
+
+def split_base_font(qss: str) -> tuple[str, float | None]:
+    """The style sheet without its universal font-size rule, and that size.
+
+    A `QWidget { font-size }` rule gives every widget a style-sheet font of its own to
+    resolve when it is polished: about a quarter of the time it takes to build the
+    main window. The same size as the application's default font is inherited by
+    every widget instead, for free; rules for particular widgets still apply.
+    """
+    match = _BASE_FONT_RULE.search(qss)
+    if match is None:
+        return qss, None
+    return qss[: match.start()] + qss[match.end() :], float(match.group(1))
 
 
 class ThemeManager(QObject):
@@ -156,7 +175,12 @@ class ThemeManager(QObject):
         self.theme = DARK if dark else LIGHT
         set_current(self.theme)
         self._app.setPalette(palette_for(self.theme))
-        self._app.setStyleSheet(style_sheet(self.theme))
+        qss, base_pt = split_base_font(style_sheet(self.theme))
+        if base_pt is not None and self._app.font().pointSizeF() != base_pt:
+            font = QFont(self._app.font())
+            font.setPointSizeF(base_pt)
+            self._app.setFont(font)
+        self._app.setStyleSheet(qss)
         self.changed.emit(self.theme)
 
 

@@ -319,3 +319,15 @@ def test_phone_display_without_phonenumbers_then_exact(monkeypatch: Any) -> None
     assert "app.core.phones" not in sys.modules  # and nothing imported it meanwhile
     monkeypatch.undo()
     assert fmt.format_phone("+18765550123") == exact_jm
+
+
+def test_base_font_size_moves_from_the_style_sheet_to_the_application_font(
+    themed_app: Any,
+) -> None:
+    from app.ui.theme import LIGHT, split_base_font, style_sheet
+
+    qss, size = split_base_font(style_sheet(LIGHT))
+    assert size == 10.0 and "QWidget { font-size" not in qss
+    assert "#HeaderTitle { font-size: 13pt" in qss  # particular rules stay
+    assert themed_app.font().pointSizeF() == size  # what every widget inherits
+    assert split_base_font("QLabel { color: red; }") == ("QLabel { color: red; }", None)
