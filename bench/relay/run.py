@@ -64,6 +64,9 @@ class Figure:
     p50_ms: float
     p99_ms: float
     ratio: float | None = None
+    #: baseline's CPU per request (all processes) / this phase's: the rate ratio the
+    #: phases would have if the machine's cores were the only limit and all theirs
+    cpu_ratio: float | None = None
     note: str = ""
     #: CPU milliseconds per completed request, by process, during the phase
     cpu_ms_per_request: dict[str, float] | None = None
@@ -368,6 +371,16 @@ async def main_async(args: argparse.Namespace) -> list[Figure]:
         if java is not None:
             pids["dynamodb"] = java
         try:
+            if args.warmup > 0:
+                # DynamoDB Local's JIT warms up over its first thousand calls or so:
+                # measured cold, the baseline (the first phase) would pay for it alone.
+                await _load(
+                    "warm-up",
+                    min(args.warmup, MAX_SECONDS),
+                    args.concurrency,
+                    lambda c: c.post(f"{bare_url}/put/{uuid.uuid4()}"),
+                    pids,
+                )
             baseline = await _load(
                 "baseline: bare FastAPI + one PutItem",
                 seconds,
@@ -467,9 +480,13 @@ async def main_async(args: argparse.Namespace) -> list[Figure]:
             _stop(relay)
             _stop(bare)
             _stop(sim)
+        base_cpu = sum((baseline.cpu_ms_per_request or {}).values())
         for fig in figures[1:]:
             if baseline.rate > 0 and fig.rate > 0:
                 fig.ratio = round(fig.rate / baseline.rate, 2)
+            fig_cpu = sum((fig.cpu_ms_per_request or {}).values())
+            if base_cpu > 0 and fig_cpu > 0:
+                fig.cpu_ratio = round(base_cpu / fig_cpu, 2)
     return figures
 
 
@@ -483,6 +500,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="relay throughput figures with their baseline")
     parser.add_argument("--seconds", type=float, default=10.0, help="per phase (max 20)")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=3.0,
+        help="seconds of unmeasured baseline load first (DynamoDB Local's JIT)",
+    )
     parser.add_argument("--sync", action="store_true", help="leads with SyncImmediately=true")
     parser.add_argument(
         "--conversations", type=int, default=8, help="conversations the webhooks are spread over"
@@ -506,7 +529,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{f.done}/{f.failed} {f.note}"
         )
         if f.cpu_ms_per_request:
-            print(f"{'':45} CPU ms per request: {f.cpu_ms_per_request}")
+            total = round(sum(f.cpu_ms_per_request.values()), 1)
+            print(f"{'':45} CPU ms per request: {total} {f.cpu_ms_per_request}")
+        if f.cpu_ratio is not None:
+            print(f"{'':45} CPU-cost ratio to the baseline: {f.cpu_ratio:.2f}x")
         if f.ddb_calls_per_request:
             total = round(sum(f.ddb_calls_per_request.values()), 2)
             print(f"{'':45} DynamoDB calls per request: {total} {f.ddb_calls_per_request}")

@@ -23,6 +23,8 @@ def test_relay_bench_runs(tmp_path: Path, dynamodb_endpoint: str) -> None:
             "bench.relay.run",
             "--seconds",
             "0.5",
+            "--warmup",
+            "0.5",
             "--concurrency",
             "2",
             "--conversations",
@@ -43,3 +45,6 @@ def test_relay_bench_runs(tmp_path: Path, dynamodb_endpoint: str) -> None:
     for figure in figures:
         assert figure["done"] > 0 and figure["failed"] == 0, figure
     assert all(f["ratio"] is not None for f in figures[1:])
+    assert all(f["cpu_ratio"] is not None for f in figures[1:])
+    # the relay's own count of its DynamoDB calls, per request
+    assert all(sum(f["ddb_calls_per_request"].values()) >= 1 for f in figures[1:])
