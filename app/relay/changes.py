@@ -596,7 +596,8 @@ def _changes_of(item: dict[str, Any] | None) -> list[Change]:
 
 def _take_group(queue: list[_Waiter]) -> list[_Waiter]:
     """The waiters at the front of a queue that go into one write (at least one)."""
-    taken, count = [], 0
+    taken: list[_Waiter] = []
+    count = 0
     for waiter in queue:
         if taken and count + len(waiter.changes) > GROUP_MAX_CHANGES:
             break
