@@ -25,13 +25,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import NullPool
 
+from app.sync.inbox import DB_FILENAME, HEAD_REVISION
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
-DB_FILENAME = "sync.db"
-#: the newest migration; a store already there opens without importing Alembic
-#: (half a second of start-up for `web2text-sync`). `test_migrations` checks it.
-HEAD_REVISION = "0004"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 10_000
 

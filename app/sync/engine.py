@@ -61,6 +61,7 @@ from app.sync.client import (
     parse_stream_event,
 )
 from app.sync.db import Database
+from app.sync.inbox import parse_ts
 from app.sync.retry import Backoff
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ class SyncEngine:
         self._me = await self.db.reader.run(store.get_me)
         self._cursor = await self.db.reader.run(store.cursor_of)
         synced = await self.db.reader.run(store.get_meta, "last_synced_at")
-        self._last_synced_at = store.parse_ts(synced)
+        self._last_synced_at = parse_ts(synced)
         await self._refresh_counts(emit=False)
         if self.relay_url and self._token:
             self._client = RelayClient(self.relay_url, self._token,

@@ -45,6 +45,15 @@ from app.sync.api import (
     ThreadMessage,
     ThreadStatus,
 )
+from app.sync.inbox import (
+    count_leads_sql,
+    fts_query,
+    lead_row,
+    list_leads_sql,
+    match_words,
+    parse_ts,
+    unconfirmed_match,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +82,6 @@ LOCAL_STATUSES = frozenset({ThreadStatus.PENDING.value, ThreadStatus.FAILED_LOCA
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
-
-def parse_ts(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    text = value.replace("Z", "+00:00") if value.endswith("Z") else value
-    dt = datetime.fromisoformat(text)
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 _UTC_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?(?:Z|\+00:00)")
@@ -1001,81 +1003,14 @@ def list_locations(conn: sa.Connection, me: Me | None) -> list[LocationRow]:
     ]
 
 
-_LEAD_COLUMNS = """d.lead_id, d.conversation_sid, d.location_id, d.name, d.phone, d.status,
-    d.pipeline_status, c.last_message_preview,
-    d.activity_at,
-    coalesce(c.unread_count, 0), d.assignee_id, d.assignee_name, d.date_submitted,
-    d.first_staff_reply_at, d.opted_out OR coalesce(c.opted_out, 0), d.possible_opt_out"""
-
-
-def _lead_where(f: LeadFilter, me: Me | None) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if f.location_id is not None:
-        clauses.append("d.location_id = ?")
-        params.append(f.location_id)
-    if f.unread_only:
-        clauses.append("coalesce(c.unread_count, 0) > 0")
-    if f.mine:
-        clauses.append("d.assignee_id = ?")
-        params.append(me.staff_id if me else "")
-    if f.unassigned:
-        clauses.append("d.assignee_id IS NULL")
-    if f.pipeline_status is not None:
-        clauses.append("d.pipeline_status = ?")
-        params.append(f.pipeline_status)
-    if not f.include_closed:
-        clauses.append("d.status != 'CLOSED'")
-    if f.query and f.query.strip():
-        match, like = _fts_query(f.query)
-        if match is not None:
-            unconfirmed, unconfirmed_params = _unconfirmed_match(_match_words(match))
-            clauses.append(
-                "(d.id IN (SELECT rowid FROM leads_fts WHERE leads_fts MATCH ?) OR "
-                "d.conversation_sid IN (SELECT m.conversation_sid FROM messages m WHERE m.id IN "
-                f"(SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?) OR m.id IN "
-                f"({unconfirmed})))")
-            params += [match, match, *unconfirmed_params]
-        else:
-            clauses.append("(d.name LIKE ? ESCAPE '\\' OR d.phone LIKE ? ESCAPE '\\' OR "
-                           "d.conversation_sid IN (SELECT conversation_sid FROM messages "
-                           "WHERE body LIKE ? ESCAPE '\\'))")
-            params += [like, like, like]
-    where = " AND ".join(clauses) if clauses else "1"
-    return where, params
-
-
-def _lead_row(r: Any) -> LeadRow:
-    return LeadRow(
-        lead_id=r[0], conversation_sid=r[1], location_id=r[2], name=r[3], phone=r[4],
-        status=r[5], pipeline_status=r[6], last_message_preview=r[7],
-        last_activity_at=parse_ts(r[8]) or datetime.now(UTC), unread=int(r[9]),
-        assignee_id=r[10], assignee_name=r[11],
-        awaiting_first_reply_since=(parse_ts(r[12]) if r[13] is None and r[5] != "CLOSED"
-                                    else None),
-        opted_out=bool(r[14]), possible_opt_out=bool(r[15]),
-    )
-
-
 def list_leads(
     conn: sa.Connection, f: LeadFilter, offset: int, limit: int, me: Me | None
 ) -> list[LeadRow]:
-    where, params = _lead_where(f, me)
-    rows = _read(
-        conn,
-        f"SELECT {_LEAD_COLUMNS} FROM leads d LEFT JOIN conversations c "
-        f"ON c.conversation_sid = d.conversation_sid WHERE {where} "
-        f"ORDER BY d.activity_at DESC, d.lead_id LIMIT ? OFFSET ?",
-        (*params, int(limit), int(offset)),
-    )
-    return [_lead_row(r) for r in rows]
+    return [lead_row(r) for r in _read(conn, *list_leads_sql(f, offset, limit, me))]
 
 
 def count_leads(conn: sa.Connection, f: LeadFilter, me: Me | None) -> int:
-    where, params = _lead_where(f, me)
-    rows = _read(conn, f"SELECT count(*) FROM leads d LEFT JOIN conversations c "
-                       f"ON c.conversation_sid = d.conversation_sid WHERE {where}", tuple(params))
-    return int(rows[0][0])
+    return int(_read(conn, *count_leads_sql(f, me))[0][0])
 
 
 def get_lead(conn: sa.Connection, lead_id: str) -> LeadDetail | None:
@@ -1165,50 +1100,11 @@ def thread(
     return [_thread_message(r) for r in rows]
 
 
-def _fts_query(query: str) -> tuple[str | None, str]:
-    """An FTS5 MATCH expression for what the user typed, and a LIKE pattern fallback.
-
-    Each word is quoted (FTS syntax characters in user input are literal). A
-    phone-looking query is reduced to its digits. Trigram tokens need three
-    characters; shorter words fall back to LIKE.
-    """
-    text = query.strip()
-    digits = re.sub(r"\D", "", text)
-    if digits and len(digits) >= 3 and re.fullmatch(r"[\d\s()+.\-]+", text):
-        words = [digits]
-    else:
-        words = [w for w in text.split() if w]
-    like = _like_pattern(text)
-    if not words or any(len(w) < 3 for w in words):
-        return None, like
-    return " AND ".join('"' + w.replace('"', '""') + '"' for w in words), like
-
-
-def _like_pattern(text: str) -> str:
-    """`%text%` for `LIKE ? ESCAPE '\\'`, the user's `%` and `_` taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return "%" + escaped + "%"
-
-
-def _unconfirmed_match(words: Sequence[str]) -> tuple[str, list[str]]:
-    """Messages the relay has not confirmed yet are not in messages_fts (migration
-    0003 keeps the durable enqueue free of FTS work); they are few, so they are
-    matched here by LIKE on every word, through the MessageSid index."""
-    clause = " AND ".join(["body LIKE ? ESCAPE '\\'"] * len(words))
-    return (f"SELECT id FROM messages WHERE message_sid IS NULL AND {clause}",
-            [_like_pattern(w) for w in words])
-
-
 #: message search looks at this many times `limit` most recently stored matches
 SEARCH_CANDIDATES = 4
 #: characters of context kept before the first match in a message snippet
 SNIPPET_BEFORE = 24
 SNIPPET_LENGTH = 96
-
-
-def _match_words(match: str) -> list[str]:
-    """The words of an FTS expression made by `_fts_query` (quoted, `""` escaped)."""
-    return [w.replace('""', '"') for w in re.findall(r'"((?:[^"]|"")*)"', match)]
 
 
 def _mark(text: str, words: Sequence[str]) -> str:
@@ -1236,7 +1132,7 @@ def _snippet(body: str, words: Sequence[str]) -> str:
 
 
 def search(conn: sa.Connection, query: str, limit: int) -> list[SearchHit]:
-    match, like = _fts_query(query)
+    match, like = fts_query(query)
     hits: list[SearchHit] = []
     if match is None:
         lead_rows = _read(conn, "SELECT lead_id, conversation_sid, name, phone, last_activity_at "
@@ -1252,7 +1148,7 @@ def search(conn: sa.Connection, query: str, limit: int) -> list[SearchHit]:
                                "LIMIT ?", (like, limit))
         snippet_rows = [(r[0], r[1], r[2], r[3]) for r in msg_rows]
     else:
-        words = _match_words(match)
+        words = match_words(match)
         # rank only the rowids; names and phones are marked in Python for the rows
         # returned (highlight() in the ranked query ran for every match)
         lead_rows = _read(conn, """SELECT d.lead_id, d.conversation_sid, d.name, d.phone,
@@ -1268,7 +1164,7 @@ def search(conn: sa.Connection, query: str, limit: int) -> list[SearchHit]:
         # and stops after a few times `limit` candidates (rowids follow arrival
         # order, which is close to recency); those are ordered by created_at. The
         # snippet is cut in Python for the returned rows only.
-        unconfirmed, unconfirmed_params = _unconfirmed_match(words)
+        unconfirmed, unconfirmed_params = unconfirmed_match(words)
         msg_rows = _read(conn, f"""SELECT m.message_sid, m.conversation_sid, m.body,
                 m.created_at
             FROM messages m WHERE m.id IN (

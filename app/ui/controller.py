@@ -21,11 +21,9 @@ from app.sync.api import (
     ChangesApplied,
     Engine,
     InboundMessages,
-    LeadFilter,
     SyncState,
     SyncStatus,
 )
-from app.ui import snapshot
 from app.ui.bridge import EngineBridge
 from app.ui.mainwindow import MainWindow
 from app.ui.notify_policy import NotificationPolicy
@@ -39,6 +37,10 @@ if TYPE_CHECKING:
     from app.ui.kiosk import IdleWatcher, LockScreen
 
 log = logging.getLogger(__name__)
+
+#: how long the window waits for the stored first page of the inbox before it shows
+#: without rows (the engine fills them in a moment later)
+FIRST_PAGE_WAIT_S = 0.5
 
 EngineFactory = Callable[[Profile, str, Path], Engine]
 
@@ -101,11 +103,6 @@ class AppController(QObject):
         self._paint_probe = _FirstPaint(self._painted)
         self.window.installEventFilter(self._paint_probe)
         self._engine_import: asyncio.Future[Any] | None = None
-        self._snapshot_path: Path | None = None
-        self._snapshot_timer = QTimer(self)
-        self._snapshot_timer.setSingleShot(True)
-        self._snapshot_timer.setInterval(2000)
-        self._snapshot_timer.timeout.connect(lambda: self.tasks.spawn(self._save_snapshot()))
         self._unread_after_rows = False
         self._after_rows_timer = QTimer(self)
         self._after_rows_timer.setSingleShot(True)
@@ -153,11 +150,12 @@ class AppController(QObject):
         if self.options.quit_after is not None:
             QTimer.singleShot(int(self.options.quit_after * 1000), self.quit)
         self.window.closedWithoutTray.connect(self.quit)
-        # before the window maps, so its first frame has the rows: one small local file,
-        # read like profiles.json and settings.json already are
-        self._show_snapshot()
+        # before the window maps, so its first frame has the rows: the first page read
+        # straight from the local store, with the standard library only (the engine's
+        # stack is imported later); bounded, so a busy disk cannot hold the window back
+        await self._show_stored_inbox()
         self.show_window()
-        # the window (with the snapshot's rows, if any) paints first; the engine's imports
+        # the window (with the stored rows, if any) paints first; the engine's imports
         # and queries would only share the interpreter with it and delay it
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._painted.wait(), 0.5)
@@ -194,15 +192,6 @@ class AppController(QObject):
             self.idle.stop()
         if self.signin is not None:
             self.signin.reject()
-        if self._snapshot_timer.isActive():
-            self._snapshot_timer.stop()
-            model = self.window.leads_model
-            for _ in range(50):  # a count still on its way: save the engine's total
-                if model.counted or self.engine is None:
-                    break
-                await asyncio.sleep(0.02)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._save_snapshot(), 2)
         await self._stop_engine()
         await self.window.tasks.cancel_all()
         await self.tasks.cancel_all()
@@ -288,7 +277,7 @@ class AppController(QObject):
         self, *, relay_url: str = "", note: str = "", switch: bool = False
     ) -> bool:
         if self.engine is None:
-            # nobody is signed in: the last session's inbox snapshot does not stay on
+            # nobody is signed in: the stored inbox of the last profile does not stay on
             # screen behind the sign-in dialog
             self.window.leads_model.set_engine(None)
         loop = asyncio.get_running_loop()
@@ -364,7 +353,6 @@ class AppController(QObject):
         await engine.start()
         self.engine, self.bridge, self.profile = engine, bridge, profile
         self.policy = NotificationPolicy()
-        self._snapshot_path = snapshot.snapshot_path(self.options.data_dir, profile.key_user)
         self._unread_after_rows = True  # the tray count follows the inbox's first page
         self.window.set_engine(engine, bridge)
         self._on_status(engine.status())
@@ -420,20 +408,25 @@ class AppController(QObject):
                 asyncio.to_thread(importlib.import_module, "app.sync.engine")
             )
 
-    def _show_snapshot(self) -> bool:
-        """Show the last profile's inbox as it was last shown (snapshot.py)."""
+    async def _show_stored_inbox(self) -> bool:
+        """Show the last profile's inbox from its local store until the engine is up."""
         last = self.profiles.last_used()
         if last is None or self.options.demo or self.options.relay_url:
             return False
-        path = snapshot.snapshot_path(self.options.data_dir, last.key_user)
-        cached = snapshot.load(path)
-        if cached is None or self.engine is not None:
+        from app.sync import inbox
+
+        try:
+            page = await asyncio.wait_for(
+                asyncio.to_thread(inbox.first_page, self.profiles.engine_dir(last)),
+                FIRST_PAGE_WAIT_S)
+        except TimeoutError:
             return False
-        self.window.show_cached_inbox(*cached)
+        if page is None or self.engine is not None:
+            return False
+        self.window.show_cached_inbox(*page)
         return True
 
     def _on_leads_loaded(self) -> None:
-        model = self.window.leads_model
         if self._unread_after_rows:
             self._unread_after_rows = False
             self._unread_timer.start()
@@ -441,18 +434,6 @@ class AppController(QObject):
             if self.engine_factory is default_engine_factory:  # the app, not a test's fake
                 _freeze_startup_objects()
                 self._gc_frozen = True
-        if self.engine is not None and not model.cached and model.filter == LeadFilter():
-            # restarted on every refresh: saved once the inbox has been quiet for 2 s (and
-            # at quit), not in the middle of a burst of changes
-            self._snapshot_timer.start()
-
-    async def _save_snapshot(self) -> None:
-        model, path = self.window.leads_model, self._snapshot_path
-        if path is None or not model.counted or model.filter != LeadFilter():
-            return
-        rows = [r for r in (model.row_at(i) for i in range(min(model.rowCount(), 100))) if r]
-        if rows:
-            await asyncio.to_thread(snapshot.save, path, rows, model.total)
 
     def after_first_rows(self) -> None:
         """What the first frame does without: window and tray icons (SVG renders), and

@@ -107,7 +107,11 @@ def clock(dt: datetime) -> str:
 def phones_loaded() -> bool:
     """Whether phone formatting is exact yet (phonenumbers is imported off the Qt thread
     once the first rows are in; until then NANP numbers use the plain US form)."""
-    return "app.core.phones" in sys.modules
+    module = sys.modules.get("app.core.phones")
+    # in sys.modules from the moment its import *starts* on the preload thread: using it
+    # before that import has finished would wait on the import lock, in a paint
+    spec = getattr(module, "__spec__", None)
+    return module is not None and not getattr(spec, "_initializing", False)
 
 
 def format_phone(e164: str) -> str:

@@ -390,7 +390,8 @@ class MainWindow(QMainWindow):
         return self._jump
 
     def show_cached_inbox(self, rows: list[Any], total: int) -> None:
-        """The inbox as last shown (see snapshot.py) until the engine's first answer."""
+        """The inbox read from the local store at start-up (`app.sync.inbox.first_page`) until
+        the engine's first answer."""
         self.leads_model.show_cached(rows, total)
 
     # ------------------------------------------------------------------ engine
@@ -658,7 +659,7 @@ class MainWindow(QMainWindow):
     def open_lead(self, lead_id: str) -> None:
         row = self.leads_model.row_at(self.leads_model.index_of(lead_id))
         if self.engine is None:
-            # a row of the start-up snapshot, clicked before the engine is up: show what
+            # a row of the stored first page, clicked before the engine is up: show what
             # the row knows and open the lead as soon as the engine is there
             self._pending_open = lead_id
             if row is not None:

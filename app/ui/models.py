@@ -89,7 +89,7 @@ class LeadsModel(QAbstractListModel):
         self._fetching = False
         self._inflight = False
         self._dirty = False
-        self._cached = False  # rows come from the start-up snapshot, not the engine
+        self._cached = False  # rows read from the store at start-up, not by the engine
         self._last_reload = 0.0  # time.monotonic() of the last refresh started
         self._counted = False  # total is the engine's count (not a page's length)
         self._inflight_filter = self._filter
@@ -103,14 +103,14 @@ class LeadsModel(QAbstractListModel):
     def set_engine(self, engine: Engine | None) -> None:
         keep = engine is not None and self._engine is None and self._cached
         self._engine = engine
-        if not keep:  # the snapshot's rows stay until the engine's first answer
+        if not keep:  # the stored first page stays until the engine's first answer
             self.beginResetModel()
             self._rows, self._total, self._cached = [], 0, False
             self.endResetModel()
         self.reload(now=True)
 
     def show_cached(self, rows: Sequence[LeadRow], total: int) -> None:
-        """Rows saved at the last run, shown until the engine answers (see snapshot.py)."""
+        """Rows read from the store at start-up, shown until the engine answers."""
         if self._engine is not None or self._rows or not rows:
             return
         self.beginResetModel()

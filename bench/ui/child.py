@@ -77,7 +77,7 @@ def bare() -> None:
 
 def app_run(data_dir: str, full: bool, session: bool = False) -> None:
     """`full`: the open/search/memory figures after the first paint. `session`: wait for
-    the engine's rows, then quit like a user (the inbox snapshot is saved on the way)."""
+    the engine's rows, then quit like a user."""
     from app.ui.main import build, parse_args
 
     qapp, loop, ctrl = build(parse_args(["--data-dir", data_dir, "--theme", "light"]))
@@ -86,8 +86,8 @@ def app_run(data_dir: str, full: bool, session: bool = False) -> None:
     keep: list[Any] = []
 
     def cached() -> bool:
-        # rows from the start-up snapshot (getattr: the bench also measures builds
-        # from before there was one)
+        # rows read straight from the store at start-up, before the engine is up
+        # (getattr: the bench also measures builds from before there was such a read)
         return bool(getattr(w.leads_model, "cached", False))
 
     async def measure() -> None:
@@ -180,7 +180,7 @@ def app_run(data_dir: str, full: bool, session: bool = False) -> None:
 
     def live_painted() -> None:
         # the engine's own first page on screen (the same moment as first_paint_s when
-        # there was no snapshot to show)
+        # the store could not be read at start-up)
         if "live_paint_s" in result:
             return
         result["live_paint_s"] = time.time() - T0
@@ -195,7 +195,7 @@ def app_run(data_dir: str, full: bool, session: bool = False) -> None:
         result.update(
             {
                 "first_paint_s": time.time() - T0,
-                "from_snapshot": cached(),
+                "from_store": cached(),
                 **rss_mb(),
                 "rows": w.leads_model.rowCount(),
                 "total": w.leads_model.total,

@@ -11,12 +11,12 @@ from alembic.script import ScriptDirectory
 from app.sync import store
 from app.sync.api import LeadFilter
 from app.sync.db import (
-    HEAD_REVISION,
     Database,
     _alembic_config,
     current_revision,
     head_revision,
 )
+from app.sync.inbox import HEAD_REVISION
 from tests.sync.schemas.make_dump import dump
 
 SCHEMAS = Path(__file__).with_name("schemas")

@@ -1,14 +1,10 @@
-"""Start-up order and refresh coalescing: the inbox snapshot painted with the window,
+"""Start-up order and refresh coalescing: the stored inbox painted with the window,
 clicks before the engine is up, the first page before the count, and bursts of engine
 changes folded into few refreshes that still show what changed."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import stat
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,13 +12,15 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from app.sync import store
 from app.sync.api import ChangesApplied, LeadFilter
-from app.ui import snapshot
+from app.sync.db import Database
 from app.ui.controller import AppController, Options
 from app.ui.mainwindow import MainWindow
 from app.ui.models import LeadsModel
 from app.ui.profiles import Profile, ProfileStore, Secrets
 from app.ui.tasks import Tasks
+from tests.sync.fake_relay import change, lead_data
 from tests.ui.conftest import MemoryKeyring
 from tests.ui.fake_engine import FakeEngine, demo_engine
 
@@ -90,28 +88,6 @@ def test_first_page_paints_before_the_count_arrives(qtbot: Any, run: Any) -> Non
     assert model.total == 150 and model.canFetchMore() and model.counted
 
 
-# --------------------------------------------------------------------------- snapshot file
-
-
-def test_snapshot_roundtrip_is_private_and_ignores_damage(tmp_path: Path, run: Any) -> None:
-    e = demo_engine()
-    rows = list(run(e.list_leads(LeadFilter(), 0, 100)))
-    assert any(r.awaiting_first_reply_since for r in rows)  # datetimes and None both
-    path = snapshot.snapshot_path(tmp_path, "https://relay.example.com|s1")
-    snapshot.save(path, rows, 42)
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert snapshot.load(path) == (rows, 42)
-    # one file per staff profile
-    assert snapshot.snapshot_path(tmp_path, "https://relay.example.com|s2") != path
-    path.write_text("{not json")
-    assert snapshot.load(path) is None
-    path.write_text(json.dumps({"format": 999, "rows": [], "total": 0}))
-    assert snapshot.load(path) is None
-    path.write_text(json.dumps({"format": snapshot.FORMAT, "rows": [{"x": 1}], "total": 1}))
-    assert snapshot.load(path) is None
-    assert snapshot.load(tmp_path / "missing.json") is None
-
-
 # --------------------------------------------------------------------------- start-up
 
 
@@ -143,7 +119,19 @@ def controller(tmp_path: Path, engine: FakeEngine) -> AppController:
     )
 
 
-def test_snapshot_paints_rows_before_the_engine_and_a_click_waits_for_it(
+def store_inbox(tmp_path: Path, profile: Profile, rows: list[Any]) -> None:
+    """The profile's local store as the engine left it: these leads, newest first."""
+    db = Database.open(ProfileStore(tmp_path).engine_dir(profile))
+    try:
+        db.writer.call(store.apply_changes, [
+            change("lead", lead_data(r.lead_id, r.conversation_sid, name=f"{r.name} (stored)",
+                                     phone=r.phone, at=-i))
+            for i, r in enumerate(rows)], "c1")
+    finally:
+        db.close()
+
+
+def test_stored_inbox_paints_rows_before_the_engine_and_a_click_waits_for_it(
     tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any, run: Any
 ) -> None:
     profile = Profile("staff-1", "Dana Whitfield", "https://relay.example.com", "ret-1")
@@ -151,22 +139,17 @@ def test_snapshot_paints_rows_before_the_engine_and_a_click_waits_for_it(
     Secrets().put(profile, "key-1")
     engine = GatedEngine()
     live = list(run(engine.list_leads(LeadFilter(), 0, 100)))
-    # the last session saw an older state: Maria's row said something else
-    stale = [
-        replace(r, last_message_preview="(from the last session)") if i == 0 else r
-        for i, r in enumerate(live)
-    ]
-    snapshot.save(snapshot.snapshot_path(tmp_path, profile.key_user), stale, len(stale))
+    store_inbox(tmp_path, profile, live)
 
     ctrl = controller(tmp_path, engine)
     task = asyncio.ensure_future(ctrl.run())
     w = ctrl.window
-    # rows on screen while the engine is still starting
-    qtbot.waitUntil(lambda: w.leads_model.rowCount() == len(stale) and w.isVisible())
+    # rows from the local store on screen while the engine is still starting
+    qtbot.waitUntil(lambda: w.leads_model.rowCount() == len(live) and w.isVisible())
     assert ctrl.engine is None and w.leads_model.cached
-    assert w.leads_model.row_at(0).last_message_preview == "(from the last session)"  # type: ignore[union-attr]
-    assert w.count_label.text() == f"{len(stale)} leads"
-    # a click on a snapshot row before the engine is up: the header shows at once...
+    assert names(w.leads_model) == [f"{r.name} (stored)" for r in live]
+    assert w.count_label.text() == f"{len(live)} leads"
+    # a click on a stored row before the engine is up: the header shows at once...
     target = w.leads_model.row_at(1)
     assert target is not None
     rect = w.leads_view.visualRect(w.leads_model.index(1))
@@ -178,17 +161,13 @@ def test_snapshot_paints_rows_before_the_engine_and_a_click_waits_for_it(
     qtbot.waitUntil(lambda: ctrl.engine is engine and not w.leads_model.cached)
     qtbot.waitUntil(lambda: w.current is not None and w.current.lead_id == target.lead_id)
     qtbot.waitUntil(lambda: w.thread_model.rowCount() > 0)
-    # the engine's rows replaced the snapshot's
+    # the engine's rows replaced the stored ones
     assert w.leads_model.row_at(0) == live[0]
-    # quitting saves what the engine showed, for the next start
-    qtbot.waitUntil(lambda: w.leads_model.counted)
     ctrl.quit()
     qtbot.waitUntil(task.done, timeout=5000)
-    saved = snapshot.load(snapshot.snapshot_path(tmp_path, profile.key_user))
-    assert saved is not None and saved[0][0] == live[0] and saved[1] == len(live)
 
 
-def test_no_snapshot_first_start_fills_from_the_engine(
+def test_no_store_yet_first_start_fills_from_the_engine(
     tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
 ) -> None:
     profile = Profile("staff-1", "Dana Whitfield", "https://relay.example.com", "ret-1")
@@ -204,31 +183,6 @@ def test_no_snapshot_first_start_fills_from_the_engine(
     qtbot.waitUntil(lambda: w.location.count() > 1)
     ctrl.quit()
     qtbot.waitUntil(task.done, timeout=5000)
-
-
-def test_snapshot_is_per_profile_and_only_of_the_unfiltered_inbox(
-    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
-) -> None:
-    profile = Profile("staff-1", "Dana Whitfield", "https://relay.example.com", "ret-1")
-    ProfileStore(tmp_path).save(profile)
-    Secrets().put(profile, "key-1")
-    engine = demo_engine()
-    ctrl = controller(tmp_path, engine)
-    ctrl._snapshot_timer.setInterval(50)  # instead of 2 s, to keep the test short
-    task = asyncio.ensure_future(ctrl.run())
-    w = ctrl.window
-    path = snapshot.snapshot_path(tmp_path, profile.key_user)
-    qtbot.waitUntil(lambda: w.leads_model.rowCount() == len(engine.leads))
-    qtbot.waitUntil(path.exists)  # saved while the app runs, not only at quit
-    w.unassigned_chip.click()  # a filtered view is not the inbox to show at start
-    qtbot.waitUntil(lambda: 0 < w.leads_model.rowCount() < len(engine.leads))
-    qtbot.waitUntil(lambda: w.leads_model.counted)
-    ctrl.quit()
-    qtbot.waitUntil(task.done, timeout=5000)
-    saved = snapshot.load(path)
-    assert saved is not None and len(saved[0]) == len(engine.leads)
-    assert saved[1] == len(engine.leads)
-    assert not snapshot.snapshot_path(tmp_path, "https://relay.example.com|staff-2").exists()
 
 
 # --------------------------------------------------------------------------- painting
@@ -285,13 +239,12 @@ def test_one_pass_painting_shows_selection_like_qlistview(window: MainWindow, qt
     assert px(other.left() + 1, other.center().y()) != accent
 
 
-def test_snapshot_is_not_left_behind_a_sign_in_dialog(
+def test_stored_inbox_is_not_left_behind_a_sign_in_dialog(
     tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any, run: Any
 ) -> None:
     profile = Profile("staff-1", "Dana Whitfield", "https://relay.example.com", "ret-1")
     ProfileStore(tmp_path).save(profile)  # but no key in the keyring: sign in again
-    rows = list(run(demo_engine().list_leads(LeadFilter(), 0, 100)))
-    snapshot.save(snapshot.snapshot_path(tmp_path, profile.key_user), rows, len(rows))
+    store_inbox(tmp_path, profile, list(run(demo_engine().list_leads(LeadFilter(), 0, 100))))
     ctrl = controller(tmp_path, demo_engine())
     task = asyncio.ensure_future(ctrl.run())
     qtbot.waitUntil(lambda: ctrl.signin is not None and ctrl.signin.isVisible())
@@ -319,6 +272,11 @@ def test_phone_display_without_phonenumbers_then_exact(monkeypatch: Any) -> None
     assert "app.core.phones" not in sys.modules  # and nothing imported it meanwhile
     monkeypatch.undo()
     assert fmt.format_phone("+18765550123") == exact_jm
+    # while the preload thread is still importing it, it is not loaded yet (a paint must
+    # not wait on that import's lock)
+    monkeypatch.setattr(phones.__spec__, "_initializing", True, raising=False)
+    assert not fmt.phones_loaded()
+    assert fmt.format_phone("+13125550142") == exact_us
 
 
 def test_base_font_size_moves_from_the_style_sheet_to_the_application_font(
