@@ -55,7 +55,7 @@ STATE_TEXT = {
     SyncState.CONNECTING: ("Connecting…", "text_muted"),
     SyncState.OFFLINE: ("Offline", "danger"),
     SyncState.AUTH_REQUIRED: ("Sign-in needed", "danger"),
-    SyncState.STOPPED: ("Stopped", "text_muted"),
+    SyncState.STOPPED: ("Not connected", "text_muted"),  # before the engine starts, after it stops
 }
 
 
