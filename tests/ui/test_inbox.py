@@ -148,7 +148,7 @@ def test_demo_marker_and_preparing_status(qtbot) -> None:  # type: ignore[no-unt
     qtbot.addWidget(fresh)
     fresh.show()
     assert not fresh.demo_badge.isVisible()
-    assert fresh.state_label.text() == "Not connected"  # no engine yet
+    assert fresh.state_label.text().endswith(" Not connected")  # no engine yet
     fresh.set_demo(True)  # before the demo's engine exists: seeding is announced
     assert fresh.demo_badge.isVisible() and fresh.demo_badge.text() == "DEMO"
     assert fresh.state_label.text().startswith("Preparing the demo")
