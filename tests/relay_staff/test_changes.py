@@ -379,3 +379,53 @@ def test_append_refuses_unknown_entities_and_accepts_nothing(ddb: Any, table: st
     with pytest.raises(ValueError):
         log.append("L", [("bogus", "x", 1, {})])
     assert _items(ddb, table, "L") == []
+
+
+def test_a_failed_group_write_fails_its_callers_and_the_queue_goes_on(ddb: Any, table: str) -> None:
+    clock = Clock()
+    log = ChangeLog(ddb, table, hole_grace=2, clock=clock)
+    real = ddb
+    entered = threading.Event()
+    release = threading.Event()
+    calls = {"put": 0}
+
+    class Flaky:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def put_item(self, **kw: Any) -> Any:
+            calls["put"] += 1
+            if calls["put"] == 1:
+                entered.set()
+                assert release.wait(10)  # the others queue behind this write...
+                raise RuntimeError("DynamoDB is down")  # ...which then fails
+            return real.put_item(**kw)
+
+    log._ddb = Flaky()
+    results: dict[str, Any] = {}
+
+    def writer(name: str) -> None:
+        try:
+            results[name] = log.append("L", [("lead", name, 1, {})])
+        except RuntimeError as exc:
+            results[name] = exc
+
+    first = threading.Thread(target=writer, args=("first",))
+    first.start()
+    assert entered.wait(10)
+    others = [threading.Thread(target=writer, args=(f"w{i}",)) for i in range(5)]
+    for t in others:
+        t.start()
+    time.sleep(0.3)
+    release.set()
+    for t in [first, *others]:
+        t.join(10)
+        assert not t.is_alive()  # nobody is left waiting
+    assert isinstance(results["first"], RuntimeError)  # its own group failed
+    stored = [n for n, r in results.items() if isinstance(r, list)]
+    assert sorted(stored) == [f"w{i}" for i in range(5)]  # the next leader wrote theirs
+    # the failed group's seq stays a hole until the grace period seals it
+    assert _ids(log.read(["L"], None)) == []
+    clock.now += 5
+    assert sorted(_ids(log.read(["L"], None))) == sorted(stored)
+    assert log.append("L", [("lead", "later", 1, {})])  # and the log still works
