@@ -53,6 +53,7 @@ import base64
 import binascii
 import heapq
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -73,6 +74,8 @@ TABLE_SPEC: dict[str, Any] = {
     ],
     "BillingMode": "PAY_PER_REQUEST",
 }
+
+log = logging.getLogger("app.relay.changes")
 
 COUNTER_SEQ = 0
 GAP_ENTITY = "gap"
@@ -206,6 +209,21 @@ class ChangeLog:
         self.before_put: Callable[[str, int], None] | None = None
         self._group_lock = threading.Lock()
         self._queues: dict[str, list[_Waiter]] = {}  # location -> waiting appends
+        self._appended: list[Callable[[str, int], None]] = []
+
+    def on_appended(self, listener: Callable[[str, int], None]) -> None:
+        """Call `listener(location_id, last_seq)` after each append through this object
+        is stored (from the appending thread), so this process's streams need not
+        wait for their next poll to see it. A failing listener never fails an append.
+        """
+        self._appended.append(listener)
+
+    def _announce(self, location_id: str, seq: int) -> None:
+        for listener in list(self._appended):
+            try:
+                listener(location_id, seq)
+            except Exception:  # a stream's wake-up is an optimisation; the poll remains
+                log.exception("change listener failed")
 
     # -- group commit -----------------------------------------------------------------
 
@@ -242,12 +260,16 @@ class ChangeLog:
         with self._group_lock:
             queue = self._queues[location_id]
             batch = _take_group(queue)
+        written: list[int] = []
         try:
             for waiter, seq in self._write_groups(location_id, batch):
                 waiter.seqs.append(seq)
+                written.append(seq)
         except BaseException as exc:  # every caller of the group gets the failure
             for waiter in batch:
                 waiter.error = exc
+        if written:
+            self._announce(location_id, max(written))
         with self._group_lock:
             del queue[: len(batch)]
             if queue:

@@ -286,7 +286,7 @@ async def stream(
             position = page.cursor
             backlog = page.has_more
             if not backlog:
-                await anyio.sleep(poll)
+                await watch.sleep(locations, poll)
             while True:
                 try:
                     page = await run_in_threadpool(_next_page, position, backlog)

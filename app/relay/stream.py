@@ -8,6 +8,11 @@ interval per process, shared by all streams of that process; a stream then
 queries only the locations whose counter is past its own position. An idle
 stream costs nothing beyond its share of the counter read.
 
+A change appended through this process (`ChangeLog.on_appended`) raises the
+watch's cached counter and wakes the streams of that location at once, so a
+webhook reaches a desktop streaming from the same instance without waiting for
+the next poll; changes written by other instances are still found by the poll.
+
 A counter ahead of a stream's position can also mean a change whose item is not
 written yet (the writer bumped the counter first) or a seq left empty by a
 crashed writer: the stream keeps querying that location each tick until its
@@ -16,6 +21,8 @@ position catches up, exactly as without the watch (see `app.relay.changes`).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -34,6 +41,33 @@ class CounterWatch:
         self._clock = clock
         self._lock = threading.Lock()
         self._values: dict[str, tuple[float, int]] = {}  # location -> (read at, counter)
+        #: streams sleeping until their next poll: (their loop, wake-up, their locations)
+        self._sleepers: set[tuple[asyncio.AbstractEventLoop, asyncio.Event, frozenset[str]]]
+        self._sleepers = set()
+        log.on_appended(self._appended)
+
+    def _appended(self, location_id: str, seq: int) -> None:
+        """A change of `location_id` up to `seq` was stored by this process."""
+        with self._lock:
+            known = self._values.get(location_id)
+            if known is not None and seq > known[1]:
+                self._values[location_id] = (known[0], seq)
+            woken = [s for s in self._sleepers if location_id in s[2]]
+        for loop, event, _ in woken:
+            with contextlib.suppress(RuntimeError):  # that stream's loop is closed
+                loop.call_soon_threadsafe(event.set)
+
+    async def sleep(self, locations: Iterable[str], seconds: float) -> None:
+        """Sleep `seconds`, or less if this process stores a change of `locations`."""
+        sleeper = (asyncio.get_running_loop(), asyncio.Event(), frozenset(locations))
+        with self._lock:
+            self._sleepers.add(sleeper)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sleeper[1].wait(), seconds)
+        finally:
+            with self._lock:
+                self._sleepers.discard(sleeper)
 
     def counters(self, locations: Iterable[str]) -> dict[str, int]:
         """Counters no older than `max_age` (blocking: call from a worker thread)."""

@@ -218,6 +218,57 @@ def test_change_through_one_instance_reaches_a_stream_on_another(
     assert [c["id"] for c in before["changes"]] == [sid]
 
 
+def test_a_change_stored_by_this_instance_wakes_its_streams_before_the_poll(
+    dynamodb_endpoint: str,
+) -> None:
+    relay = start_relay(dynamodb_endpoint, prefix=new_prefix(), background=False)
+    try:
+        # a poll far longer than the wait below: only the in-process wake-up can explain
+        # the change arriving in time
+        relay.ctx.extras.update(stream_heartbeat_s=0.3, stream_poll_s=5.0)
+        seed = seed_dealer(relay, web2text_number="+13125550188")
+        cursor = httpx.get(
+            f"{relay.url}/v1/changes", headers=_auth(seed.staff_key), params={"limit": 500}
+        ).json()["cursor"]
+        got: list[Any] = []
+        stop, ready = threading.Event(), threading.Event()
+        t = threading.Thread(
+            target=_collect,
+            args=(relay.url, seed.staff_key, {"Last-Event-ID": cursor}, got, stop, ready),
+            daemon=True,
+        )
+        t.start()
+        assert ready.wait(10)
+        time.sleep(0.3)  # the stream is asleep until its next poll
+        sids = []
+        for n in range(3):  # every change wakes it, not only the first
+            sid = "CH" + uuid.uuid4().hex
+            sids.append(sid)
+            store.put_conversation(relay.tables, {
+                "ConversationSid": sid, "LocationId": seed.location_id,
+                "LocationIds": [seed.location_id], "CustomerPhone": "+13125550100",
+                "Web2TextNumber": "+13125550188", "State": "active", "LeadIds": [],
+                "UnreadCount": 2, "Version": 1,
+            })
+            written = time.monotonic()
+            r = httpx.post(f"{relay.url}/v1/conversations/{sid}/read",
+                           headers=_auth(seed.staff_key))
+            assert r.status_code == 200, r.text
+
+            def arrived(sid: str = sid) -> list[float]:
+                return [at for at, e in got
+                        if e.event == "change" and json.loads(e.data)["id"] == sid]
+
+            deadline = written + 3
+            while time.monotonic() < deadline and not arrived():
+                time.sleep(0.01)
+            assert arrived(), f"change {n} did not arrive before the 5 s poll"
+            assert arrived()[0] - written < 1.0
+        stop.set()
+    finally:
+        relay.stop()
+
+
 def test_stream_heartbeats_and_resumes_with_last_event_id(
     pair: tuple[RelayHandle, RelayHandle], seed: Seed
 ) -> None:
