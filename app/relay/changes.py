@@ -268,8 +268,6 @@ class ChangeLog:
         except BaseException as exc:  # every caller of the group gets the failure
             for waiter in batch:
                 waiter.error = exc
-        if written:
-            self._announce(location_id, max(written))
         with self._group_lock:
             del queue[: len(batch)]
             if queue:
@@ -281,6 +279,8 @@ class ChangeLog:
             waiter.state = "done"
             if waiter is not me:
                 waiter.event.set()
+        if written:  # after the group is handed on: listeners never hold up appends
+            self._announce(location_id, max(written))
         return me.result()
 
     def _write_groups(self, location_id: str, batch: list[_Waiter]) -> list[tuple[_Waiter, int]]:

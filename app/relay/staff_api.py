@@ -233,12 +233,16 @@ async def stream(
     log_ = _change_log(request)
     locations = _visible_locations(request, staff)
     start = last_event_id if last_event_id else cursor
+    poll = max(0.02, _tunable(request, "stream_poll_s", "W2T_STREAM_POLL", DEFAULT_POLL_S))
+    watch = watch_of(_ctx(request).extras, log_, poll * 0.9)
+    # taken before each read of the log: a change stored by this instance while the
+    # stream is reading or sending (not asleep) then cuts its next sleep short
+    announced = watch.mark(locations)
     # Validate before answering 200: a bad cursor is a 400, not a broken stream.
     try:
         first = await run_in_threadpool(log_.read, locations, start, STREAM_PAGE)
     except InvalidCursor as exc:
         raise ApiError(400, exc.reason, str(exc)) from None
-    poll = max(0.02, _tunable(request, "stream_poll_s", "W2T_STREAM_POLL", DEFAULT_POLL_S))
     heartbeat = max(
         0.05, _tunable(request, "stream_heartbeat_s", "W2T_STREAM_HEARTBEAT", DEFAULT_HEARTBEAT_S)
     )
@@ -255,8 +259,6 @@ async def stream(
         except Exception:  # DynamoDB hiccup: keep the stream, check again later
             return True
 
-    watch = watch_of(_ctx(request).extras, log_, poll * 0.9)
-
     def _next_page(position: str, backlog: bool) -> LogPage:
         """Query only the locations whose change counter is past our position."""
         if backlog:
@@ -269,7 +271,7 @@ async def stream(
         return log_.read(locations, position, STREAM_PAGE, only=busy)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
-        page = first
+        page, since = first, announced
         checked = anyio.current_time()
         while True:
             if anyio.current_time() - checked >= reauth:
@@ -286,9 +288,10 @@ async def stream(
             position = page.cursor
             backlog = page.has_more
             if not backlog:
-                await watch.sleep(locations, poll)
+                await watch.sleep(locations, poll, since)
             while True:
                 try:
+                    since = watch.mark(locations)
                     page = await run_in_threadpool(_next_page, position, backlog)
                     break
                 except Exception as exc:  # DynamoDB hiccup: keep the stream, retry

@@ -39,8 +39,15 @@ class CounterWatch:
         self._log = log
         self.max_age = max_age
         self._clock = clock
+        #: guards the cache and the sleepers only, never held across a DynamoDB call (an
+        #: append announcing its change must not wait behind a stream's counter read)
         self._lock = threading.Lock()
+        #: one counter read at a time: concurrent streams share its result
+        self._refresh = threading.Lock()
         self._values: dict[str, tuple[float, int]] = {}  # location -> (read at, counter)
+        #: changes announced per location, so a stream can tell whether one came in
+        #: while it was not asleep (between two of its reads)
+        self._announced: dict[str, int] = {}
         #: streams sleeping until their next poll: (their loop, wake-up, their locations)
         self._sleepers: set[tuple[asyncio.AbstractEventLoop, asyncio.Event, frozenset[str]]]
         self._sleepers = set()
@@ -52,15 +59,26 @@ class CounterWatch:
             known = self._values.get(location_id)
             if known is not None and seq > known[1]:
                 self._values[location_id] = (known[0], seq)
+            self._announced[location_id] = self._announced.get(location_id, 0) + 1
             woken = [s for s in self._sleepers if location_id in s[2]]
         for loop, event, _ in woken:
             with contextlib.suppress(RuntimeError):  # that stream's loop is closed
                 loop.call_soon_threadsafe(event.set)
 
-    async def sleep(self, locations: Iterable[str], seconds: float) -> None:
-        """Sleep `seconds`, or less if this process stores a change of `locations`."""
-        sleeper = (asyncio.get_running_loop(), asyncio.Event(), frozenset(locations))
+    def mark(self, locations: Iterable[str]) -> int:
+        """How many changes of `locations` were announced so far (take it before reading
+        the log, pass it to `sleep`)."""
         with self._lock:
+            return sum(self._announced.get(loc, 0) for loc in set(locations))
+
+    async def sleep(self, locations: Iterable[str], seconds: float, since: int) -> None:
+        """Sleep `seconds`, or less if this process stores a change of `locations`;
+        not at all if one was stored since `mark()` returned `since`."""
+        wanted = frozenset(locations)
+        sleeper = (asyncio.get_running_loop(), asyncio.Event(), wanted)
+        with self._lock:
+            if sum(self._announced.get(loc, 0) for loc in wanted) != since:
+                return
             self._sleepers.add(sleeper)
         try:
             with contextlib.suppress(TimeoutError):
@@ -72,25 +90,31 @@ class CounterWatch:
     def counters(self, locations: Iterable[str]) -> dict[str, int]:
         """Counters no older than `max_age` (blocking: call from a worker thread)."""
         wanted = set(locations)
-        with self._lock:  # one refresh at a time: concurrent streams share its result
-            now = self._clock()
-            stale = [
-                loc
-                for loc in wanted
-                if loc not in self._values or now - self._values[loc][0] >= self.max_age
-            ]
+        with self._refresh:
+            with self._lock:
+                now = self._clock()
+                stale = [
+                    loc
+                    for loc in wanted
+                    if loc not in self._values or now - self._values[loc][0] >= self.max_age
+                ]
             if stale:
-                fresh = self._log.counters(stale)
+                fresh = self._log.counters(stale)  # DynamoDB, outside `_lock`
                 read_at = self._clock()
-                for loc, value in fresh.items():
-                    self._values[loc] = (read_at, value)
+                with self._lock:
+                    for loc, value in fresh.items():
+                        # an append announced meanwhile may already be past the read
+                        known = self._values.get(loc, (read_at, 0))[1]
+                        self._values[loc] = (read_at, max(value, known))
+        with self._lock:
             return {loc: self._values[loc][1] for loc in wanted}
 
 
 def watch_of(extras: dict[str, object], log: ChangeLog, max_age: float) -> CounterWatch:
     """The app's shared watch (kept in `ctx.extras`), created on first use."""
     watch = extras.get("_counter_watch")
-    if not isinstance(watch, CounterWatch) or watch.max_age != max_age:
+    if not isinstance(watch, CounterWatch):
         watch = CounterWatch(log, max_age)
         extras["_counter_watch"] = watch
+    watch.max_age = max_age  # one watch per app: it is registered with the log for good
     return watch

@@ -264,6 +264,31 @@ def test_a_change_stored_by_this_instance_wakes_its_streams_before_the_poll(
                 time.sleep(0.01)
             assert arrived(), f"change {n} did not arrive before the 5 s poll"
             assert arrived()[0] - written < 1.0
+        # a burst: changes stored while the stream is reading or sending, not asleep,
+        # still cut its next sleep short
+        burst = []
+        for _ in range(4):
+            sid = "CH" + uuid.uuid4().hex
+            burst.append(sid)
+            store.put_conversation(relay.tables, {
+                "ConversationSid": sid, "LocationId": seed.location_id,
+                "LocationIds": [seed.location_id], "CustomerPhone": "+13125550100",
+                "Web2TextNumber": "+13125550188", "State": "active", "LeadIds": [],
+                "UnreadCount": 2, "Version": 1,
+            })
+        written = time.monotonic()
+        for sid in burst:
+            r = httpx.post(f"{relay.url}/v1/conversations/{sid}/read",
+                           headers=_auth(seed.staff_key))
+            assert r.status_code == 200, r.text
+
+        def seen() -> set[str]:
+            return {json.loads(e.data)["id"] for _, e in got if e.event == "change"}
+
+        while time.monotonic() < written + 4 and not set(burst) <= seen():
+            time.sleep(0.01)
+        assert set(burst) <= seen()
+        assert time.monotonic() - written < 2.0  # well before the 5 s poll
         stop.set()
     finally:
         relay.stop()

@@ -1,0 +1,92 @@
+"""`CounterWatch` (app/relay/stream.py) over a fake change-log port: the in-process
+wake-up never waits behind a counter read, and a change announced while a stream is
+not asleep cuts its next sleep short. (The real log and streams: test_feed_api.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from app.relay.stream import CounterWatch, watch_of
+
+
+class SlowLog:
+    """The two ChangeLog methods the watch uses; `counters` blocks until released."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Callable[[str, int], None]] = []
+        self.release = threading.Event()
+        self.reading = threading.Event()
+        self.values: dict[str, int] = {"L1": 5, "L2": 1}
+
+    def on_appended(self, listener: Callable[[str, int], None]) -> None:
+        self.listeners.append(listener)
+
+    def counters(self, locations: Iterable[str]) -> dict[str, int]:
+        self.reading.set()
+        assert self.release.wait(5)
+        return {loc: self.values.get(loc, 0) for loc in locations}
+
+    def announce(self, location: str, seq: int) -> None:
+        for listener in self.listeners:
+            listener(location, seq)
+
+
+def test_an_append_is_not_held_up_by_a_slow_counter_read() -> None:
+    log = SlowLog()
+    watch = CounterWatch(log, max_age=30.0)  # type: ignore[arg-type]
+    reader = threading.Thread(target=watch.counters, args=(["L1"],))
+    reader.start()
+    assert log.reading.wait(5)  # the read is in DynamoDB now
+    started = time.monotonic()
+    log.announce("L1", 9)  # what ChangeLog.append does once its change is stored
+    assert time.monotonic() - started < 0.1
+    log.release.set()
+    reader.join(5)
+    assert watch.counters(["L1"]) == {"L1": 5}  # cached by the read
+    log.announce("L1", 9)  # an announce raises the cached counter, no read needed
+    log.release.clear()
+    assert watch.counters(["L1"]) == {"L1": 9}
+
+
+def test_a_change_announced_between_sleeps_cuts_the_next_sleep_short() -> None:
+    log = SlowLog()
+    log.release.set()
+    watch = CounterWatch(log, max_age=0.2)  # type: ignore[arg-type]
+
+    async def scenario() -> tuple[float, float, float]:
+        mark = watch.mark(["L1"])
+        log.announce("L1", 6)  # while the stream reads / sends, not asleep
+        t = time.monotonic()
+        await watch.sleep(["L1"], 5.0, mark)
+        missed = time.monotonic() - t
+        # asleep: woken by an announce of its location from another thread
+        mark = watch.mark(["L1"])
+        threading.Timer(0.05, log.announce, ("L1", 7)).start()
+        t = time.monotonic()
+        await watch.sleep(["L1"], 5.0, mark)
+        woken = time.monotonic() - t
+        # another location's change does not wake it
+        mark = watch.mark(["L1"])
+        threading.Timer(0.05, log.announce, ("L2", 3)).start()
+        t = time.monotonic()
+        await watch.sleep(["L1"], 0.4, mark)
+        return missed, woken, time.monotonic() - t
+
+    missed, woken, other = asyncio.run(scenario())
+    assert missed < 0.05
+    assert woken < 1.0
+    assert other >= 0.35
+    assert watch._sleepers == set()  # every sleeper left
+
+
+def test_one_watch_per_app_whatever_the_poll() -> None:
+    log = SlowLog()
+    extras: dict[str, Any] = {}
+    first = watch_of(extras, log, 0.18)  # type: ignore[arg-type]
+    again = watch_of(extras, log, 0.9)  # type: ignore[arg-type]
+    assert first is again and again.max_age == 0.9
+    assert len(log.listeners) == 1
