@@ -170,6 +170,7 @@ def first_page(
         return None
     try:
         conn.execute("PRAGMA query_only = ON")
+        conn.execute("BEGIN")  # one snapshot: the revision, the rows and the total agree
         revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         if revision is None or revision[0] != HEAD_REVISION:
             return None

@@ -7,6 +7,12 @@ MessageSid (queued, in flight, failed) are matched with LIKE at search time
 instead (`store.search`), and the row enters the index in the transaction that
 records its MessageSid, which happens anyway.
 
+From here on the index deliberately lacks the rows without a MessageSid. Never
+'rebuild' messages_fts (it would index them, and their confirmation would index
+them twice): rebuild it with 'delete-all' and then
+`INSERT INTO messages_fts (rowid, body) SELECT id, body FROM messages
+WHERE message_sid IS NOT NULL`.
+
 Revision ID: 0003
 Revises: 0002
 """
