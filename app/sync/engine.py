@@ -688,13 +688,20 @@ def _lock_store(data_dir: Path) -> FileLock:
     send`/`status` do not take it.)
     """
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # thread_local=False: the UI may stop the engine from another thread than started it
-    lock = FileLock(data_dir / "engine.lock", mode=0o600, thread_local=False)
+    # thread_local=False: the UI may stop the engine from another thread than started it.
+    # No soft-lock fallback on a file system without OS locks: a plain lock file would
+    # outlive a crash and keep the store "in use" until someone deleted it.
+    lock = FileLock(data_dir / "engine.lock", mode=0o600, thread_local=False,
+                    fallback_to_soft=False)
     try:
         lock.acquire(timeout=0)
     except Timeout:
         raise EngineError("store_in_use",
                           f"another engine is already running on {data_dir}") from None
+    except OSError as exc:
+        raise EngineError("store_lock_unavailable",
+                          f"the file system of {data_dir} cannot lock files ({exc.strerror})"
+                          ) from None
     return lock
 
 

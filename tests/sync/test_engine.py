@@ -428,3 +428,24 @@ async def test_a_live_burst_is_applied_in_batches_in_order(
     assert bodies["IMb0"] == "edit 4" and len([s for s in bodies if s.startswith("IMb")]) == 600
     # the stored cursor is the one the engine reports (a restart resumes there)
     assert await engine.db.reader.run(store.get_meta, "cursor") == final
+
+
+async def test_a_file_system_without_locks_is_a_clear_error_not_a_stuck_lock_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import fcntl
+
+    from app.sync.api import EngineError
+    from app.sync.engine import SyncEngine
+
+    def no_locks(fd: int, op: int) -> None:
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    engine = SyncEngine(tmp_path / "s")
+    with pytest.raises(EngineError) as err:
+        await engine.start()
+    assert err.value.reason == "store_lock_unavailable"
+    monkeypatch.undo()
+    await engine.start()  # a file system that can lock: starts, nothing left behind
+    await engine.stop()
