@@ -355,6 +355,10 @@ class SyncEngine:
         if cursor is not None:
             self._cursor = cursor
         self._last_synced_at = datetime.now(UTC)
+        self._emit_applied(result, catch_up)
+
+    def _emit_applied(self, result: store.ApplyResult, catch_up: bool) -> None:
+        """The listener events of one applied batch."""
         if not result.empty:
             self._emit(ChangesApplied(
                 lead_ids=frozenset(result.lead_ids),
@@ -419,18 +423,8 @@ class SyncEngine:
         if cursor is not None:
             self._cursor = cursor
         self._last_synced_at = datetime.now(UTC)
-        if result is None:
-            return
-        if not result.empty:
-            self._emit(ChangesApplied(
-                lead_ids=frozenset(result.lead_ids),
-                conversation_sids=frozenset(result.conversation_sids),
-                message_sids=frozenset(result.message_sids),
-                location_ids=frozenset(result.location_ids),
-                initial_catch_up=False,
-            ))
-        if result.inbound:
-            self._emit(InboundMessages(tuple(result.inbound), during_catch_up=False))
+        if result is not None:
+            self._emit_applied(result, catch_up=False)
 
     async def _catch_up(self, client: RelayClient) -> None:
         while True:
