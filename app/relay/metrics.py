@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -78,9 +78,14 @@ class RelayMetrics:
         self._twilio_lock = threading.Lock()
         self._twilio_counts: dict[str, int] = {}
         self.gateway: Any = None  # set by install(): the app's TwilioGateway
-        self.registry.register(_TwilioErrors(self))
+        self.registry.register(_CountsCollector(
+            "w2t_twilio_errors",
+            "Errors answered by the Twilio API, by Twilio error code (or HTTP status)",
+            "code", self.twilio_error_counts))
         self.tables: Any = None  # set by install(): the app's Tables (DynamoDB call counts)
-        self.registry.register(_DynamoCalls(self))
+        self.registry.register(_CountsCollector(
+            "w2t_dynamodb_calls", "DynamoDB API calls made, by operation", "operation",
+            self._dynamodb_call_counts))
         self.stream_clients = Counter(
             "w2t_stream_connections_total",
             "Server-sent event streams opened",
@@ -98,6 +103,10 @@ class RelayMetrics:
         with self._twilio_lock:
             self._twilio_counts[label] = self._twilio_counts.get(label, 0) + 1
 
+    def _dynamodb_call_counts(self) -> dict[str, int]:
+        counts = getattr(self.tables, "call_counts", None)
+        return dict(counts()) if counts is not None else {}
+
     def twilio_error_counts(self) -> dict[str, int]:
         with self._twilio_lock:
             merged = dict(self._twilio_counts)
@@ -111,44 +120,25 @@ class RelayMetrics:
         return bytes(generate_latest(self.registry))
 
 
-class _TwilioErrors(Collector):
-    def __init__(self, metrics: RelayMetrics) -> None:
-        self._metrics = metrics
+class _CountsCollector(Collector):
+    """A counter family read at scrape time from counts kept elsewhere (by label)."""
+
+    def __init__(
+        self, name: str, documentation: str, label: str, counts: Callable[[], dict[str, int]]
+    ) -> None:
+        self._name, self._documentation, self._label = name, documentation, label
+        self._counts = counts
 
     def describe(self) -> list[CounterMetricFamily]:
         return [self._family()]
 
     def _family(self) -> CounterMetricFamily:
-        return CounterMetricFamily(
-            "w2t_twilio_errors",
-            "Errors answered by the Twilio API, by Twilio error code (or HTTP status)",
-            labels=["code"],
-        )
+        return CounterMetricFamily(self._name, self._documentation, labels=[self._label])
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = self._family()
-        for code, n in sorted(self._metrics.twilio_error_counts().items()):
-            family.add_metric([code], n)
-        yield family
-
-
-class _DynamoCalls(Collector):
-    def __init__(self, metrics: RelayMetrics) -> None:
-        self._metrics = metrics
-
-    def describe(self) -> list[CounterMetricFamily]:
-        return [self._family()]
-
-    def _family(self) -> CounterMetricFamily:
-        return CounterMetricFamily(
-            "w2t_dynamodb_calls", "DynamoDB API calls made, by operation", labels=["operation"]
-        )
-
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        family = self._family()
-        counts = getattr(self._metrics.tables, "call_counts", None)
-        for operation, n in sorted((counts() if counts is not None else {}).items()):
-            family.add_metric([operation], n)
+        for value, n in sorted(self._counts().items()):
+            family.add_metric([value], n)
         yield family
 
 
