@@ -75,9 +75,8 @@ def bare() -> None:
     app.exec()
 
 
-def app_run(data_dir: str, full: bool, session: bool = False) -> None:
-    """`full`: the open/search/memory figures after the first paint. `session`: wait for
-    the engine's rows, then quit like a user."""
+def app_run(data_dir: str, full: bool) -> None:
+    """`full`: the open/search/memory figures after the first paint."""
     from app.ui.main import build, parse_args
 
     qapp, loop, ctrl = build(parse_args(["--data-dir", data_dir, "--theme", "light"]))
@@ -186,8 +185,6 @@ def app_run(data_dir: str, full: bool, session: bool = False) -> None:
         result["live_paint_s"] = time.time() - T0
         if full:
             keep.append(asyncio.ensure_future(guarded()))
-        elif session:
-            ctrl.quit()
         else:
             done(result)
 
@@ -328,13 +325,12 @@ def main() -> None:
     p.add_argument("mode", choices=["bare", "app", "stall"])
     p.add_argument("--data-dir")
     p.add_argument("--full", action="store_true")
-    p.add_argument("--session", action="store_true")
     p.add_argument("--changes", type=int, default=10_000)
     a = p.parse_args()
     if a.mode == "bare":
         bare()
     elif a.mode == "app":
-        app_run(a.data_dir, a.full, a.session)
+        app_run(a.data_dir, a.full)
     else:
         stall(a.data_dir, a.changes)
 

@@ -140,6 +140,18 @@ def test_stream_bad_cursor_is_400(pair: tuple[RelayHandle, RelayHandle], seed: S
     assert r.status_code == 400 and r.json()["reason"] == "invalid_cursor"
 
 
+def _new_conversation(relay: RelayHandle, seed: Seed, number: str, **fields: Any) -> str:
+    """A conversation item written straight to the table (no change recorded)."""
+    sid = "CH" + uuid.uuid4().hex
+    store.put_conversation(relay.tables, {
+        "ConversationSid": sid, "LocationId": seed.location_id,
+        "LocationIds": [seed.location_id], "CustomerPhone": "+13125550100",
+        "Web2TextNumber": number, "State": "active", "LeadIds": [],
+        "UnreadCount": 2, "Version": 1, **fields,
+    })
+    return sid
+
+
 def _collect(
     url: str,
     key: str,
@@ -177,21 +189,7 @@ def test_change_through_one_instance_reaches_a_stream_on_another(
     assert ready.wait(10)
     time.sleep(0.5)
     assert not [e for _, e in got if e.event == "change"]  # nothing after the cursor
-    sid = "CH" + uuid.uuid4().hex
-    store.put_conversation(
-        a.tables,
-        {
-            "ConversationSid": sid,
-            "LocationId": seed.location_id,
-            "LocationIds": [seed.location_id],
-            "CustomerPhone": "+13125550100",
-            "Web2TextNumber": "+13125550177",
-            "State": "active",
-            "LeadIds": [],
-            "UnreadCount": 4,
-            "Version": 6,
-        },
-    )
+    sid = _new_conversation(a, seed, "+13125550177", UnreadCount=4, Version=6)
     written = time.monotonic()
     # a staff action through instance A (an HTTP request, not a direct write)
     r = httpx.post(f"{a.url}/v1/conversations/{sid}/read", headers=_auth(seed.staff_key))
@@ -242,14 +240,8 @@ def test_a_change_stored_by_this_instance_wakes_its_streams_before_the_poll(
         time.sleep(0.3)  # the stream is asleep until its next poll
         sids = []
         for n in range(3):  # every change wakes it, not only the first
-            sid = "CH" + uuid.uuid4().hex
+            sid = _new_conversation(relay, seed, "+13125550188")
             sids.append(sid)
-            store.put_conversation(relay.tables, {
-                "ConversationSid": sid, "LocationId": seed.location_id,
-                "LocationIds": [seed.location_id], "CustomerPhone": "+13125550100",
-                "Web2TextNumber": "+13125550188", "State": "active", "LeadIds": [],
-                "UnreadCount": 2, "Version": 1,
-            })
             written = time.monotonic()
             r = httpx.post(f"{relay.url}/v1/conversations/{sid}/read",
                            headers=_auth(seed.staff_key))
@@ -268,14 +260,7 @@ def test_a_change_stored_by_this_instance_wakes_its_streams_before_the_poll(
         # still cut its next sleep short
         burst = []
         for _ in range(4):
-            sid = "CH" + uuid.uuid4().hex
-            burst.append(sid)
-            store.put_conversation(relay.tables, {
-                "ConversationSid": sid, "LocationId": seed.location_id,
-                "LocationIds": [seed.location_id], "CustomerPhone": "+13125550100",
-                "Web2TextNumber": "+13125550188", "State": "active", "LeadIds": [],
-                "UnreadCount": 2, "Version": 1,
-            })
+            burst.append(_new_conversation(relay, seed, "+13125550188"))
         written = time.monotonic()
         for sid in burst:
             r = httpx.post(f"{relay.url}/v1/conversations/{sid}/read",
