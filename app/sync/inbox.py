@@ -21,7 +21,7 @@ from app.sync.api import LeadFilter, LeadRow, Me
 DB_FILENAME = "sync.db"
 #: the newest migration; a store already there opens without importing Alembic
 #: (half a second of start-up for `web2text-sync`). `test_migrations` checks it.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 #: rows read by `first_page`: a screenful and then some (the inbox pages in more)
 FIRST_PAGE_ROWS = 100
 
@@ -70,9 +70,13 @@ def match_words(match: str) -> list[str]:
 def unconfirmed_match(words: Sequence[str]) -> tuple[str, list[str]]:
     """Messages the relay has not confirmed yet are not in messages_fts (migration
     0003 keeps the durable enqueue free of FTS work); they are few, so they are
-    matched here by LIKE on every word, through the MessageSid index."""
-    clause = " AND ".join(["body LIKE ? ESCAPE '\\'"] * len(words))
-    return (f"SELECT id FROM messages WHERE message_sid IS NULL AND {clause}",
+    matched here by LIKE on every word. Each has its send row in the outbox until
+    it is confirmed, so they are found from there (0005 left no index that holds
+    the messages without a MessageSid)."""
+    clause = " AND ".join(["m.body LIKE ? ESCAPE '\\'"] * len(words))
+    return ("SELECT m.id FROM outbox o JOIN messages m "
+            "ON m.local_id = json_extract(o.payload, '$.localId') "
+            f"WHERE o.kind = 'send_message' AND m.message_sid IS NULL AND {clause}",
             [like_pattern(w) for w in words])
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from alembic.script import ScriptDirectory
 
 from app.sync import store
@@ -15,8 +18,11 @@ from app.sync.db import (
     _alembic_config,
     current_revision,
     head_revision,
+    make_engine,
+    migrate,
 )
 from app.sync.inbox import HEAD_REVISION
+from tests.sync.fake_relay import change, msg_data
 from tests.sync.schemas.make_dump import dump
 
 SCHEMAS = Path(__file__).with_name("schemas")
@@ -86,3 +92,131 @@ def test_empty_file_migrates_to_head(tmp_path: Path) -> None:
 
 def test_head_constant_matches_the_migrations() -> None:
     assert head_revision() == HEAD_REVISION
+
+
+def _structure(conn: sa.Connection) -> dict[str, Any]:
+    """Tables, indexes, triggers and their columns, keys and flags: what a schema is,
+    whatever its SQL text says (a rebuilt table's SQL is quoted differently)."""
+    objects = conn.exec_driver_sql(
+        "SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' "
+        "ORDER BY type, name").fetchall()
+    out: dict[str, Any] = {"objects": [tuple(o) for o in objects]}
+    for kind, name, _table in objects:
+        if kind == "table" and not name.startswith(("messages_fts", "leads_fts")):
+            out[f"columns {name}"] = conn.exec_driver_sql(
+                f"PRAGMA table_info({name})").fetchall()
+            out[f"keys {name}"] = conn.exec_driver_sql(
+                f"PRAGMA foreign_key_list({name})").fetchall()
+            out[f"indexes {name}"] = sorted(
+                (r[1], r[2], r[3], r[4]) for r in conn.exec_driver_sql(
+                    f"PRAGMA index_list({name})").fetchall())
+            sql = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = ?", (name,)).scalar()
+            out[f"autoincrement {name}"] = "AUTOINCREMENT" in str(sql)
+    return out
+
+
+def _revisions_with_parent() -> list[tuple[str, str]]:
+    script = ScriptDirectory.from_config(_alembic_config())
+    return [(r.revision, str(r.down_revision)) for r in script.walk_revisions()
+            if r.down_revision is not None]
+
+
+@pytest.mark.parametrize(("revision", "parent"), _revisions_with_parent())
+def test_downgrade_gives_back_the_parent_schema(tmp_path: Path, revision: str,
+                                                parent: str) -> None:
+    expected_engine = make_engine(tmp_path / "expected.db", immediate=True)
+    engine = make_engine(tmp_path / "down.db", immediate=True)
+    try:
+        with expected_engine.connect() as conn:
+            migrate(conn, parent)
+            expected = _structure(conn)
+        with engine.connect() as conn:
+            migrate(conn, revision)
+            command.downgrade(_alembic_config(conn), parent)
+            conn.commit()
+            assert current_revision(conn) == parent
+            assert _structure(conn) == expected
+    finally:
+        expected_engine.dispose()
+        engine.dispose()
+
+
+def test_lean_enqueue_rebuild_keeps_rows_both_ways(tmp_path: Path) -> None:
+    # 0005 rebuilds the outbox and messages tables: every row, id and index entry
+    # survives the upgrade and the downgrade, and search still finds them
+    path = tmp_path / "sync.db"
+    raw = sqlite3.connect(path)
+    raw.executescript((SCHEMAS / "0004.sql").read_text())
+    before = raw.execute("SELECT * FROM messages ORDER BY id").fetchall()
+    outbox = raw.execute("SELECT * FROM outbox ORDER BY seq").fetchall()
+    raw.close()
+    # a message of ours is renamed to its idempotency key, and its send row with it
+    renamed = {"01OLDPENDING": "IK-old-1"}
+    after = [(m[0], renamed.get(m[1], m[1]), *m[2:]) for m in before]
+    outbox_after = [(*o[:7], o[7].replace('"localId": "01OLDPENDING"', '"localId":"IK-old-1"')
+                     .replace('{"body": "We do!", ', '{"body":"We do!",'), *o[8:])
+                    for o in outbox]
+    assert outbox_after != outbox
+    engine = make_engine(path, immediate=True)
+    try:
+        with engine.connect() as conn:
+            migrate(conn)
+            assert conn.exec_driver_sql("SELECT * FROM messages ORDER BY id").fetchall() == after
+            assert conn.exec_driver_sql(
+                "SELECT * FROM outbox ORDER BY seq").fetchall() == outbox_after
+            assert [h.message_sid for h in store.search(conn, "walnut", 10)] == ["IMold1"]
+            assert [h.message_sid for h in store.search(conn, "do!", 10)] == [None]
+            conn.rollback()
+            command.downgrade(_alembic_config(conn), "0004")
+            conn.commit()
+            assert conn.exec_driver_sql("SELECT * FROM messages ORDER BY id").fetchall() == after
+            assert conn.exec_driver_sql(
+                "SELECT * FROM outbox ORDER BY seq").fetchall() == outbox_after
+            # the old outbox's AUTOINCREMENT continues above the rows it holds
+            assert conn.exec_driver_sql(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").scalar() == max(
+                    r[0] for r in outbox)
+    finally:
+        engine.dispose()
+
+
+def test_queued_message_writes_few_btrees(tmp_path: Path) -> None:
+    # The durable enqueue's cost is one page per b-tree it writes (WAL,
+    # synchronous=FULL): the outbox row + its id index, the message row + its
+    # local id and thread indexes. A new index on either table shows up here first.
+    db = Database.open(tmp_path)
+    try:
+        wal = tmp_path / "sync.db-wal"
+
+        def pages_of_one_enqueue() -> int:
+            side = sqlite3.connect(tmp_path / "sync.db")
+            try:
+                assert side.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+            finally:
+                side.close()
+            assert wal.stat().st_size == 0
+            db.writer.call(store.enqueue_send, "CH1", "hello", None)
+            return (wal.stat().st_size - 32) // (4096 + 24)  # header, then frames
+
+        pages_of_one_enqueue()  # the first message of a conversation splits nothing
+        assert pages_of_one_enqueue() <= 5
+    finally:
+        db.close()
+
+
+def test_migrated_own_message_is_matched_by_its_key(tmp_path: Path) -> None:
+    # The relay's copy of a message queued under the old schema carries the key the
+    # old store held; after 0005 it still lands on that message, not beside it.
+    raw = sqlite3.connect(tmp_path / "sync.db")
+    raw.executescript((SCHEMAS / "0004.sql").read_text())
+    raw.close()
+    db = Database.open(tmp_path)
+    try:
+        echo = msg_data("IMnew1", "CHold1", "We do!", kind="staff", key="IK-old-1", version=2)
+        db.writer.call(store.apply_changes, [change("message", echo)], "c-42")
+        rows = db.reader.call(lambda c: c.exec_driver_sql(
+            "SELECT local_id, message_sid FROM messages WHERE body = 'We do!'").fetchall())
+        assert rows == [("IK-old-1", "IMnew1")]
+    finally:
+        db.close()
