@@ -60,6 +60,9 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return int(_float(env, name, default))
 
 
+_OFF = ("0", "false", "no", "off")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the relay reads from its environment (see docs/relay.md)."""
@@ -87,6 +90,8 @@ class Settings:
     #: read (0: always read); bounds how late a revocation elsewhere takes effect
     cache_ttl_s: float = 15.0
     background: bool = True
+    #: data-plane DynamoDB calls through `app.relay.ddb_lean` (W2T_DDB_LEAN=0: botocore)
+    ddb_lean: bool = True
     crash_at: str | None = None  # test hook: exit the process at this named step
 
     @property
@@ -143,5 +148,6 @@ class Settings:
             pool_refresh_s=_float(env, "W2T_POOL_REFRESH", 60.0),
             cache_ttl_s=max(0.0, _float(env, "W2T_CACHE_TTL", 15.0)),
             background=env.get("W2T_BACKGROUND", "1") not in ("0", "false", "no"),
+            ddb_lean=env.get("W2T_DDB_LEAN", "1").strip().lower() not in _OFF,
             crash_at=env.get("W2T_CRASH_AT") or None,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from botocore.config import Config
 
 from app.relay import tables as t
 from app.relay.config import Settings
+from app.relay.ddb_lean import LeanClient, LeanTable, lean_enabled
 
 
 def _boto_config(settings: Settings) -> Config:
@@ -78,11 +80,34 @@ def install_plain_json_parsing(client: Any) -> None:
         client.meta.events.register(f"before-parse.dynamodb.{operation}", _parse_plain_json)
 
 
-def make_client(settings: Settings) -> Any:
+def make_client(settings: Settings, session: Any = None) -> Any:
     """A low-level DynamoDB client (credentials from the standard AWS_* chain)."""
-    client = boto3.session.Session().client("dynamodb", **_kwargs(settings))
+    client = (session or boto3.session.Session()).client("dynamodb", **_kwargs(settings))
     install_plain_json_parsing(client)
     return client
+
+
+def make_lean_client(
+    settings: Settings, *, on_call: Any = None, env: Any = None
+) -> LeanClient | None:
+    """A `LeanClient` for these settings, or None when it is turned off
+    (`W2T_DDB_LEAN=0`, a proxy) or there are no credentials to sign with (the
+    botocore client then raises its usual NoCredentialsError)."""
+    if not settings.ddb_lean or not lean_enabled(os.environ if env is None else env):
+        return None
+    session = boto3.session.Session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        return None
+    botocore_client = make_client(settings, session)
+    return LeanClient(
+        botocore_client,
+        credentials,
+        region=str(botocore_client.meta.region_name),
+        timeout_s=settings.ddb_timeout_s,
+        max_attempts=settings.ddb_max_attempts,
+        on_call=on_call,
+    )
 
 
 def make_resource(settings: Settings) -> Any:
@@ -110,11 +135,15 @@ class Tables:
             events = getattr(getattr(client, "meta", None), "events", None)
             if events is not None:
                 events.register("before-call.dynamodb", self._count_call)
+        if isinstance(self.client, LeanClient):
+            self.client.on_call = self.count
 
     def _count_call(self, model: Any = None, **_: Any) -> None:
-        name = str(getattr(model, "name", "unknown"))
+        self.count(str(getattr(model, "name", "unknown")))
+
+    def count(self, operation: str) -> None:
         with self._calls_lock:
-            self.calls[name] = self.calls.get(name, 0) + 1
+            self.calls[operation] = self.calls.get(operation, 0) + 1
 
     def call_counts(self) -> dict[str, int]:
         with self._calls_lock:
@@ -124,11 +153,19 @@ class Tables:
     def from_settings(cls, settings: Settings) -> Tables:
         # `client` is a plain low-level client (attribute-value dicts); the resource's
         # own client serializes Python values and must not be handed to code that
-        # already writes {"S": ...} shapes (changes, idempotency).
-        return cls(settings.table_prefix, make_resource(settings), make_client(settings))
+        # already writes {"S": ...} shapes (changes, idempotency). Data-plane calls
+        # go through `LeanClient` (see ddb_lean.py) unless it is turned off.
+        lean = make_lean_client(settings)
+        client = lean if lean is not None else make_client(settings)
+        return cls(settings.table_prefix, make_resource(settings), client)
 
     def table(self, suffix: str) -> Any:
-        return self.resource.Table(t.table_name(self.prefix, suffix))
+        table = self.resource.Table(t.table_name(self.prefix, suffix))
+        if isinstance(self.client, LeanClient):
+            # item calls (get/put/update/delete) through the lean client, Python
+            # values in and out as with the resource; query/scan stay the resource's
+            return LeanTable(self.client, table)
+        return table
 
     def name(self, suffix: str) -> str:
         return t.table_name(self.prefix, suffix)

@@ -388,12 +388,13 @@ def test_idle_streams_share_one_counter_read_and_do_not_query(
     key = issue_staff_key(a, seed.retailer_id, [loc], staff_id="s-idle")
     a.ctx.change_log.record(loc, "lead", "before", 1, {})
     calls: dict[str, int] = {"Query": 0, "BatchGetItem": 0}
+    client = b.ctx.tables.client  # the change log's client (a LeanClient by default)
+    counted = client.on_call
 
-    def count(model: Any, **_: Any) -> None:
-        if model.name in calls:
-            calls[model.name] += 1
-
-    client = b.ctx.tables.client
+    def count(operation: str) -> None:
+        if operation in calls:
+            calls[operation] += 1
+        counted(operation)
     outs: list[list[Any]] = [[], [], []]
     stop = threading.Event()
     readies = [threading.Event() for _ in outs]
@@ -409,7 +410,7 @@ def test_idle_streams_share_one_counter_read_and_do_not_query(
         any(e.event == "change" for _, e in out) for out in outs
     ):
         time.sleep(0.05)  # each stream delivered the existing change
-    client.meta.events.register("before-call.dynamodb", count)
+    client.on_call = count
     try:
         time.sleep(1.5)
         idle = dict(calls)
@@ -422,7 +423,7 @@ def test_idle_streams_share_one_counter_read_and_do_not_query(
         ):
             time.sleep(0.02)
     finally:
-        client.meta.events.unregister("before-call.dynamodb", count)
+        client.on_call = counted
         stop.set()
     assert idle["Query"] == 0, idle  # three idle streams, not a single Query
     assert 0 < idle["BatchGetItem"] <= 12, idle  # ~one shared read per 200 ms tick

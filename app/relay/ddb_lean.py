@@ -1,0 +1,348 @@
+"""A lean transport for DynamoDB's data-plane calls, with the low-level client's API.
+
+Why: botocore spends ~1.5 ms of Python per call on the relay's small requests
+(endpoint rules, a dozen event hooks, model-driven serialization, urllib3 through
+its own request/response classes), about four times what the HTTP exchange
+itself costs. A webhook makes six calls, so that overhead was the relay's largest
+share of CPU per request. `LeanClient` makes the same JSON-protocol request with
+well-kept pieces and nothing else per call:
+
+- the endpoint comes from the botocore client built for the same settings
+  (`meta.endpoint_url`: DynamoDB Local, or the regional AWS endpoint);
+- credentials come from the same boto3 session (`get_frozen_credentials()` per
+  call, so refreshed task-role credentials are picked up);
+- requests are signed with botocore's own `SigV4Auth`;
+- they travel over a urllib3 connection pool with the same connect/read timeouts;
+- answers are read with `json.loads`; their CRC32 (`x-amz-crc32`) is checked;
+- errors raise botocore's modeled `ClientError` subclasses with the same
+  `response` shape (`Error.Code`, `Error.Message`, extra members such as
+  `CancellationReasons`), so callers cannot tell the difference;
+- throttling, transient errors (5xx, connection errors, timeouts, CRC32
+  mismatches) are retried like botocore's "standard" retry mode: at most
+  `max_attempts` attempts, exponential backoff with full jitter (max 20 s).
+
+Only the data-plane operations go this way (`LEAN_OPERATIONS`); everything else
+(`describe_table`, `create_table`, `meta`, `exceptions`, paginators, ...) is the
+botocore client's. `LeanTable` gives the resource `Table` API (Python values,
+`Decimal` numbers, via boto3's own `TypeSerializer`/`TypeDeserializer`) for
+get/put/update/delete, and hands query/scan/batch_writer to the boto3 Table.
+`W2T_DDB_LEAN=0` turns all of it off (plain botocore everywhere); so does an
+HTTP(S) proxy in the environment (botocore knows how to use one; this does not).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import random
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import urllib3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+from botocore.httpsession import get_cert_path
+
+log = logging.getLogger("app.relay.ddb")
+
+#: operations LeanClient sends itself (the ones whose answers are plain JSON)
+LEAN_OPERATIONS: dict[str, str] = {
+    "get_item": "GetItem",
+    "put_item": "PutItem",
+    "update_item": "UpdateItem",
+    "delete_item": "DeleteItem",
+    "query": "Query",
+    "scan": "Scan",
+    "batch_get_item": "BatchGetItem",
+    "batch_write_item": "BatchWriteItem",
+    "transact_get_items": "TransactGetItems",
+    "transact_write_items": "TransactWriteItems",
+}
+
+#: error codes botocore's standard retry mode retries (throttling and transient)
+RETRYABLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalServerError",
+    }
+)
+RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+MAX_BACKOFF_S = 20.0
+
+_TARGET_PREFIX = "DynamoDB_20120810."
+_USER_AGENT = "web2text-relay lean-dynamodb"
+
+
+class _Retryable(Exception):
+    """An attempt that may be retried; `error` is what to raise after the last one."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, set | frozenset):  # string/number sets as botocore accepts them
+        return list(value)
+    raise TypeError(f"cannot send a {type(value).__name__} to DynamoDB")
+
+
+def _decode_binary(value: Any) -> Any:
+    """botocore hands binary attribute values (`B`, `BS`) back as bytes, not base64."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if k == "B" and isinstance(v, str) and len(value) == 1:
+                out[k] = base64.b64decode(v)
+            elif k == "BS" and isinstance(v, list) and len(value) == 1:
+                out[k] = [base64.b64decode(x) for x in v]
+            else:
+                out[k] = _decode_binary(v)
+        return out
+    if isinstance(value, list):
+        return [_decode_binary(v) for v in value]
+    return value
+
+
+class LeanClient:
+    """The data-plane subset of a DynamoDB low-level client (attribute-value dicts)."""
+
+    def __init__(
+        self,
+        botocore_client: Any,
+        credentials: Any,
+        *,
+        region: str,
+        timeout_s: float,
+        max_attempts: int,
+        on_call: Callable[[str], None] | None = None,
+        pool_size: int = 50,
+    ) -> None:
+        self._client = botocore_client
+        self._credentials = credentials
+        self._region = region
+        self._max_attempts = max(1, max_attempts)
+        self.on_call = on_call
+        self.endpoint_url: str = str(botocore_client.meta.endpoint_url).rstrip("/") + "/"
+        self._pool = urllib3.PoolManager(
+            num_pools=4,
+            maxsize=pool_size,
+            timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s),
+            retries=False,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=get_cert_path(True),
+        )
+        for name, operation in LEAN_OPERATIONS.items():
+            setattr(self, name, self._method(operation))
+
+    @property
+    def meta(self) -> Any:
+        return self._client.meta
+
+    @property
+    def exceptions(self) -> Any:
+        return self._client.exceptions
+
+    def __getattr__(self, name: str) -> Any:
+        # control-plane calls, waiters, paginators: the botocore client's own
+        return getattr(self._client, name)
+
+    def _method(self, operation: str) -> Callable[..., dict[str, Any]]:
+        def call(**params: Any) -> dict[str, Any]:
+            return self.call(operation, params)
+
+        call.__name__ = operation
+        return call
+
+    def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Send one DynamoDB request (with the standard retries); the parsed answer."""
+        if self.on_call is not None:
+            self.on_call(operation)
+        body = json.dumps(params, default=_json_default, separators=(",", ":")).encode()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._attempt(operation, body, attempt - 1)
+            except _Retryable as exc:
+                if attempt >= self._max_attempts:
+                    raise exc.error from None
+                delay = random.random() * min(MAX_BACKOFF_S, 2.0 ** (attempt - 1))
+                log.debug(
+                    "DynamoDB call retried",
+                    extra={"operation": operation, "attempt": attempt, "error": str(exc.error)},
+                )
+                time.sleep(delay)
+
+    def _botocore_error(self, exc: urllib3.exceptions.HTTPError) -> BotoCoreError:
+        """The exception botocore raises for the same transport failure."""
+        url = self.endpoint_url
+        if isinstance(exc, urllib3.exceptions.NewConnectionError):  # a ConnectTimeoutError too
+            return EndpointConnectionError(endpoint_url=url, error=exc)
+        if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
+            return ConnectTimeoutError(endpoint_url=url, error=exc)
+        if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+            return ReadTimeoutError(endpoint_url=url, error=exc)
+        if isinstance(exc, urllib3.exceptions.ProtocolError):
+            return ConnectionClosedError(endpoint_url=url, error=exc)
+        return EndpointConnectionError(endpoint_url=url, error=exc)
+
+    def _attempt(self, operation: str, body: bytes, retries: int) -> dict[str, Any]:
+        creds = self._credentials.get_frozen_credentials()
+        request = AWSRequest(
+            method="POST",
+            url=self.endpoint_url,
+            data=body,
+            headers={
+                "Content-Type": "application/x-amz-json-1.0",
+                "X-Amz-Target": _TARGET_PREFIX + operation,
+            },
+        )
+        SigV4Auth(creds, "dynamodb", self._region).add_auth(request)
+        headers = dict(request.headers.items())
+        headers["User-Agent"] = _USER_AGENT
+        try:
+            resp = self._pool.request(
+                "POST", self.endpoint_url, body=body, headers=headers, redirect=False
+            )
+        except urllib3.exceptions.HTTPError as exc:  # connection refused/reset, timeouts
+            raise _Retryable(self._botocore_error(exc)) from None
+        data: bytes = resp.data
+        crc = resp.headers.get("x-amz-crc32")
+        if crc is not None and zlib.crc32(data) & 0xFFFFFFFF != int(crc):
+            failed = _error_response("CRC32CheckFailed", "answer checksum mismatch", resp.status)
+            raise _Retryable(ClientError(failed, operation))  # type: ignore[arg-type]
+        meta = {
+            "RequestId": resp.headers.get("x-amzn-requestid", ""),
+            "HTTPStatusCode": resp.status,
+            "HTTPHeaders": {k.lower(): v for k, v in resp.headers.items()},
+            "RetryAttempts": retries,
+        }
+        try:
+            parsed = json.loads(data) if data else {}
+        except ValueError:
+            parsed = {}
+        if not isinstance(parsed, dict):
+            parsed = {}
+        if resp.status == 200:
+            if b'"B":' in data or b'"BS":' in data:
+                parsed = _decode_binary(parsed)
+            parsed["ResponseMetadata"] = meta
+            return parsed
+        code = str(parsed.get("__type", "")).rsplit("#", 1)[-1] or str(resp.status)
+        message = str(parsed.get("message") or parsed.get("Message") or "")
+        error = _error_response(code, message, resp.status)
+        error["ResponseMetadata"] = meta
+        for key, value in parsed.items():
+            if key not in ("__type", "message", "Message"):
+                error[key] = value
+        failure = self._client.exceptions.from_code(code)(error, operation)
+        if code in RETRYABLE_CODES or resp.status in RETRYABLE_STATUS:
+            raise _Retryable(failure)
+        raise failure
+
+
+def _error_response(code: str, message: str, status: int) -> dict[str, Any]:
+    return {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+
+
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")
+
+
+def lean_enabled(env: Mapping[str, str]) -> bool:
+    """Off with W2T_DDB_LEAN=0, or when an HTTP(S) proxy is configured."""
+    if env.get("W2T_DDB_LEAN", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return not any(env.get(name) for name in _PROXY_VARIABLES)
+
+
+_SNAKE = {operation: name for name, operation in LEAN_OPERATIONS.items()}
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+
+
+def to_av(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Python values (str, Decimal, int, bool, None, list, dict, sets) as attribute values."""
+    return {k: _SERIALIZER.serialize(v) for k, v in item.items()}
+
+
+def from_av(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _DESERIALIZER.deserialize(v) for k, v in item.items()}
+
+
+#: request members holding attribute values (serialized), answers' (deserialized)
+_AV_MAP_PARAMS = ("Key", "Item", "ExpressionAttributeValues", "ExclusiveStartKey")
+_AV_MAP_ANSWERS = ("Item", "Attributes", "LastEvaluatedKey")
+
+
+class LeanTable:
+    """The boto3 resource `Table` API over `LeanClient` for item calls (get, put,
+    update, delete: Python values in and out, exactly as the resource), the boto3
+    Table itself for the rest (query/scan with condition objects, batch_writer)."""
+
+    def __init__(self, client: LeanClient, table: Any) -> None:
+        self._lean = client
+        self._table = table
+        self.name: str = table.name
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+    def _call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(params.get("ConditionExpression", ""), str):
+            # a boto3 condition object: the resource knows how to build it
+            method = getattr(self._table, _SNAKE[operation])
+            return dict(method(**params))
+        params["TableName"] = self.name
+        for member in _AV_MAP_PARAMS:
+            if member in params:
+                params[member] = to_av(params[member])
+        answer = self._lean.call(operation, params)
+        for member in _AV_MAP_ANSWERS:
+            if member in answer:
+                answer[member] = from_av(answer[member])
+        return answer
+
+    def get_item(self, **params: Any) -> dict[str, Any]:
+        return self._call("GetItem", params)
+
+    def put_item(self, **params: Any) -> dict[str, Any]:
+        return self._call("PutItem", params)
+
+    def update_item(self, **params: Any) -> dict[str, Any]:
+        return self._call("UpdateItem", params)
+
+    def delete_item(self, **params: Any) -> dict[str, Any]:
+        return self._call("DeleteItem", params)

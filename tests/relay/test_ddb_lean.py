@@ -1,0 +1,325 @@
+"""`app.relay.ddb_lean`: the lean data-plane transport answers exactly as botocore
+does (DynamoDB Local: values, pages, batches, transactions, errors), retries what
+botocore's standard mode retries and nothing else (a local fake endpoint), and is
+what `Tables` uses unless turned off."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+import zlib
+from collections.abc import Iterator
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from app.relay import ddb_lean
+from app.relay.config import Settings
+from app.relay.ddb import Tables, make_client, make_lean_client
+from app.relay.ddb_lean import LeanClient, LeanTable, lean_enabled
+from app.sandbox.servers import free_port
+
+pytestmark = pytest.mark.dynamodb
+
+
+@pytest.fixture(autouse=True)
+def _local_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+
+
+def _settings(endpoint: str, **kw: Any) -> Settings:
+    return Settings(table_prefix="TESTLEAN", dynamodb_endpoint=endpoint, **kw)
+
+
+def _lean(endpoint: str, **kw: Any) -> LeanClient:
+    lean = make_lean_client(_settings(endpoint, **kw), env={})
+    assert lean is not None
+    return lean
+
+
+@pytest.fixture(scope="module")
+def table_name(dynamodb_endpoint: str) -> str:
+    name = "TESTLEAN" + uuid.uuid4().hex[:8]
+    boto3.client(
+        "dynamodb",
+        endpoint_url=dynamodb_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    ).create_table(
+        TableName=name,
+        AttributeDefinitions=[
+            {"AttributeName": "Pk", "AttributeType": "S"},
+            {"AttributeName": "Sk", "AttributeType": "N"},
+        ],
+        KeySchema=[
+            {"AttributeName": "Pk", "KeyType": "HASH"},
+            {"AttributeName": "Sk", "KeyType": "RANGE"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name
+
+
+ITEM: dict[str, Any] = {
+    "Pk": "p",
+    "Sk": 1,
+    "Text": 'ünïcødé "quoted" \\ {"B": 1}',
+    "Int": 42,
+    "Dec": Decimal("3.25"),
+    "Flag": True,
+    "Nothing": None,
+    "Tags": {"a", "b"},
+    "Nums": {1, 2},
+    "Blob": b"\x00\xffbinary",
+    "Blobs": {b"x", b"y"},
+    "Nested": {"List": [1, "two", {"Three": [Decimal("3.5")]}], "Empty": {}},
+}
+
+
+def _strip(answer: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in answer.items() if k != "ResponseMetadata"}
+
+
+def test_item_calls_read_and_write_exactly_as_the_resource(
+    dynamodb_endpoint: str, table_name: str
+) -> None:
+    resource = boto3.session.Session().resource(
+        "dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1"
+    )
+    plain = resource.Table(table_name)
+    lean = LeanTable(_lean(dynamodb_endpoint), plain)
+    lean.put_item(Item=ITEM)
+    key = {"Pk": "p", "Sk": 1}
+    assert lean.get_item(Key=key, ConsistentRead=True)["Item"] == ITEM
+    assert plain.get_item(Key=key, ConsistentRead=True)["Item"] == ITEM
+    plain.put_item(Item=dict(ITEM, Sk=2))
+    assert lean.get_item(Key={"Pk": "p", "Sk": 2}, ConsistentRead=True)["Item"] == dict(ITEM, Sk=2)
+
+    expr: dict[str, Any] = {
+        "Key": key,
+        "UpdateExpression": "SET #l = list_append(#l, :e) ADD #n :one",
+        "ExpressionAttributeNames": {"#l": "List", "#n": "Int"},
+        "ExpressionAttributeValues": {":e": [{"at": "x"}], ":one": 1},
+        "ReturnValues": "ALL_NEW",
+    }
+    plain.update_item(
+        Key=key,
+        UpdateExpression="SET #l = :empty",
+        ExpressionAttributeNames={"#l": "List"},
+        ExpressionAttributeValues={":empty": []},
+    )
+    by_lean = lean.update_item(**expr)["Attributes"]
+    by_plain = plain.update_item(**expr)["Attributes"]
+    assert by_lean["Int"] == 43 and by_plain["Int"] == 44
+    assert by_lean["List"] == [{"at": "x"}] and by_plain["List"] == [{"at": "x"}, {"at": "x"}]
+    old = lean.delete_item(Key={"Pk": "p", "Sk": 2}, ReturnValues="ALL_OLD")["Attributes"]
+    assert old == dict(ITEM, Sk=2)
+    assert "Item" not in lean.get_item(Key={"Pk": "p", "Sk": 2}, ConsistentRead=True)
+    # query/scan are the resource's own (condition objects)
+    from boto3.dynamodb.conditions import Key
+
+    assert [i["Sk"] for i in lean.query(KeyConditionExpression=Key("Pk").eq("p"))["Items"]] == [1]
+
+
+def test_client_calls_answer_as_botocore(dynamodb_endpoint: str, table_name: str) -> None:
+    lean = _lean(dynamodb_endpoint)
+    slow = make_client(_settings(dynamodb_endpoint))
+    for sk in range(10, 16):
+        lean.put_item(
+            TableName=table_name,
+            Item={"Pk": {"S": "q"}, "Sk": {"N": str(sk)}, "B": {"B": b"\x01" * sk}},
+        )
+    query = {
+        "TableName": table_name,
+        "KeyConditionExpression": "Pk = :p",
+        "ExpressionAttributeValues": {":p": {"S": "q"}},
+        "Limit": 4,
+    }
+    first = lean.query(**query)
+    assert _strip(first) == _strip(slow.query(**query))
+    assert isinstance(first["Items"][0]["B"]["B"], bytes)
+    rest = {**query, "ExclusiveStartKey": first["LastEvaluatedKey"]}
+    assert _strip(lean.query(**rest)) == _strip(slow.query(**rest))
+    batch = {table_name: {"Keys": [{"Pk": {"S": "q"}, "Sk": {"N": "11"}}], "ConsistentRead": True}}
+    assert _strip(lean.batch_get_item(RequestItems=batch)) == _strip(
+        slow.batch_get_item(RequestItems=batch)
+    )
+    assert first["ResponseMetadata"]["HTTPStatusCode"] == 200
+    # control-plane calls are the botocore client's
+    assert lean.describe_table(TableName=table_name)["Table"]["TableName"] == table_name
+
+
+def test_errors_are_botocores_modeled_client_errors(
+    dynamodb_endpoint: str, table_name: str
+) -> None:
+    lean = _lean(dynamodb_endpoint)
+    slow = make_client(_settings(dynamodb_endpoint))
+    put = {
+        "TableName": table_name,
+        "Item": {"Pk": {"S": "c"}, "Sk": {"N": "1"}},
+        "ConditionExpression": "attribute_not_exists(Pk)",
+    }
+    lean.put_item(**put)
+    with pytest.raises(lean.exceptions.ConditionalCheckFailedException) as by_lean:
+        lean.put_item(**put)
+    with pytest.raises(ClientError) as by_slow:
+        slow.put_item(**put)
+    assert by_lean.value.response["Error"] == by_slow.value.response["Error"]
+    assert str(by_lean.value) == str(by_slow.value)
+
+    cond = dict(put, ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    with pytest.raises(ClientError) as with_item:
+        lean.put_item(**cond)
+    with pytest.raises(ClientError) as with_item_slow:
+        slow.put_item(**cond)
+    assert with_item.value.response.get("Item") == with_item_slow.value.response.get("Item")
+
+    transact = {
+        "TransactItems": [
+            {"Put": put},
+            {"Put": dict(put, Item={"Pk": {"S": "c2"}, "Sk": {"N": "1"}})},
+        ]
+    }
+    with pytest.raises(ClientError) as tx:
+        lean.transact_write_items(**transact)
+    with pytest.raises(ClientError) as tx_slow:
+        slow.transact_write_items(**transact)
+    assert tx.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert tx.value.response["Error"] == tx_slow.value.response["Error"]
+    assert tx.value.response.get("CancellationReasons") == tx_slow.value.response.get(
+        "CancellationReasons"
+    )
+
+    with pytest.raises(ClientError) as bad:
+        lean.update_item(
+            TableName=table_name, Key={"Pk": {"S": "c"}, "Sk": {"N": "1"}}, UpdateExpression="SET"
+        )
+    assert bad.value.response["Error"]["Code"] == "ValidationException"
+    assert bad.value.response["ResponseMetadata"]["RetryAttempts"] == 0
+
+
+# --------------------------------------------------------------------------- retries
+
+
+class _Fake:
+    """A local endpoint answering a scripted list of (status, body, crc_ok)."""
+
+    def __init__(self, script: list[tuple[int, dict[str, Any], bool]]) -> None:
+        self.script = script
+        self.requests: list[dict[str, str]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                fake.requests.append(dict(self.headers.items()))
+                status, body, crc_ok = fake.script[min(len(fake.requests), len(fake.script)) - 1]
+                data = json.dumps(body).encode()
+                crc = zlib.crc32(data) & 0xFFFFFFFF
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.0")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("x-amz-crc32", str(crc if crc_ok else crc ^ 1))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ddb_lean.random, "random", lambda: 0.0)
+
+
+@pytest.fixture
+def fake() -> Iterator[list[_Fake]]:
+    made: list[_Fake] = []
+    yield made
+    for f in made:
+        f.server.shutdown()
+        f.server.server_close()
+
+
+THROTTLED = (400, {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException"}, True)
+OK = (200, {"Item": {"Pk": {"S": "x"}}}, True)
+
+
+@pytest.mark.usefixtures("no_backoff")
+@pytest.mark.parametrize(
+    ("script", "attempts"),
+    [
+        ([THROTTLED, THROTTLED, OK], 3),
+        ([(500, {"__type": "InternalServerError", "message": "boom"}, True), OK], 2),
+        ([(503, {}, True), OK], 2),
+        ([(200, {"Item": {}}, False), OK], 2),  # CRC32 mismatch
+    ],
+)
+def test_retryable_failures_are_retried(
+    fake: list[_Fake], script: list[tuple[int, dict[str, Any], bool]], attempts: int
+) -> None:
+    f = _Fake(script)
+    fake.append(f)
+    lean = _lean(f.url, ddb_max_attempts=4)
+    answer = lean.get_item(TableName="TESTX", Key={"Pk": {"S": "x"}})
+    assert answer["Item"] == {"Pk": {"S": "x"}}
+    assert len(f.requests) == attempts
+    assert answer["ResponseMetadata"]["RetryAttempts"] == attempts - 1
+    first = f.requests[0]
+    assert first["X-Amz-Target"] == "DynamoDB_20120810.GetItem"
+    assert first["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=local/")
+
+
+@pytest.mark.usefixtures("no_backoff")
+def test_retries_are_bounded_and_final_errors_are_not_retried(fake: list[_Fake]) -> None:
+    f = _Fake([THROTTLED])
+    fake.append(f)
+    lean = _lean(f.url, ddb_max_attempts=3)
+    with pytest.raises(ClientError) as throttled:
+        lean.put_item(TableName="TESTX", Item={"Pk": {"S": "x"}})
+    assert throttled.value.response["Error"]["Code"] == "ThrottlingException"
+    assert len(f.requests) == 3
+
+    g = _Fake([(400, {"__type": "x#ConditionalCheckFailedException", "message": "no"}, True)])
+    fake.append(g)
+    lean = _lean(g.url, ddb_max_attempts=3)
+    with pytest.raises(lean.exceptions.ConditionalCheckFailedException):
+        lean.put_item(TableName="TESTX", Item={"Pk": {"S": "x"}})
+    assert len(g.requests) == 1
+
+
+@pytest.mark.usefixtures("no_backoff")
+def test_unreachable_endpoint_raises_botocores_connection_error() -> None:
+    lean = _lean(f"http://127.0.0.1:{free_port()}", ddb_max_attempts=2)
+    with pytest.raises(EndpointConnectionError):
+        lean.get_item(TableName="TESTX", Key={"Pk": {"S": "x"}})
+
+
+def test_tables_use_the_lean_client_unless_turned_off(
+    dynamodb_endpoint: str, table_name: str
+) -> None:
+    tables = Tables.from_settings(_settings(dynamodb_endpoint))
+    assert isinstance(tables.client, LeanClient)
+    assert isinstance(tables.leads, LeanTable)
+    tables.client.get_item(TableName=table_name, Key={"Pk": {"S": "n"}, "Sk": {"N": "0"}})
+    assert tables.call_counts() == {"GetItem": 1}  # reaches /metrics like botocore's calls
+    off = Tables.from_settings(_settings(dynamodb_endpoint, ddb_lean=False))
+    assert not isinstance(off.client, LeanClient)
+    assert not isinstance(off.leads, LeanTable)
+    off.client.get_item(TableName=table_name, Key={"Pk": {"S": "n"}, "Sk": {"N": "0"}})
+    assert off.call_counts() == {"GetItem": 1}
+    env = {"W2T_TABLE_PREFIX": "TEST", "W2T_DDB_LEAN": "0"}
+    assert Settings.from_env(env, require_twilio=False).ddb_lean is False
+    assert lean_enabled({}) and not lean_enabled({"W2T_DDB_LEAN": "off"})
+    assert not lean_enabled({"HTTPS_PROXY": "http://proxy:3128"})
