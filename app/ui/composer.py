@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from PySide6.QtCore import Qt, Signal
@@ -21,12 +20,9 @@ from PySide6.QtWidgets import (
 
 from app.core import segments as core_segments
 from app.core import templates as core_templates
+from app.ui.settings import Template
 
-
-@dataclass(frozen=True)
-class Template:
-    name: str
-    body: str
+__all__ = ["Composer", "MessageEdit", "Template", "describe_segments"]
 
 
 class MessageEdit(QPlainTextEdit):

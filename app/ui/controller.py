@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from app.sync.api import (
@@ -29,12 +29,13 @@ from app.ui.mainwindow import MainWindow
 from app.ui.notify_policy import NotificationPolicy
 from app.ui.profiles import KeyringUnavailable, Profile, ProfileStore, Secrets
 from app.ui.settings import Settings, SettingsDialog
-from app.ui.signin import SignInDialog, SignInError, StaffInfo, check_key
+from app.ui.startup import StoredFirstPage
 from app.ui.tasks import Tasks
 from app.ui.tray import TrayController
 
 if TYPE_CHECKING:
     from app.ui.kiosk import IdleWatcher, LockScreen
+    from app.ui.signin import SignInDialog, StaffInfo
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class AppController(QObject):
         secrets: Secrets | None = None,
         tray_available: bool | None = None,
         env: Mapping[str, str] | None = None,
+        stored_first_page: StoredFirstPage | None = None,
     ) -> None:
         super().__init__()
         self.app = app
@@ -99,6 +101,8 @@ class AppController(QObject):
         self._lock_screen: LockScreen | None = None
         self._after_rows_done = False
         self._gc_frozen = False
+        self._stored = stored_first_page
+        self._first_frame_shown = False
         self._painted = asyncio.Event()
         self._paint_probe = _FirstPaint(self._painted)
         self.window.installEventFilter(self._paint_probe)
@@ -146,19 +150,44 @@ class AppController(QObject):
 
     # ------------------------------------------------------------------ run / quit
 
+    def show_first_frame(self) -> None:
+        """Show the window with the stored rows and let it paint, before the asyncio loop
+        exists (`main.run`): the loop, qasync and the engine come after the first frame.
+
+        Blocks for at most FIRST_PAGE_WAIT_S for the rows and as long again for the paint.
+        """
+        stored = self._stored or self._stored_first_page()
+        page = stored.result(FIRST_PAGE_WAIT_S)
+        if page is not None:
+            self.window.show_cached_inbox(*page)
+        self.show_window()
+        if not self._painted.is_set():
+            # a local Qt loop until the window has painted (or 0.5 s): no input is taken
+            # before the app's loop runs, and nothing here needs asyncio
+            wait = QEventLoop()
+            self._paint_probe.then = wait.quit
+            QTimer.singleShot(int(FIRST_PAGE_WAIT_S * 1000), wait.quit)
+            wait.exec(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+            self._paint_probe.then = None
+        # what the paint left queued (its own follow-ups) finishes with the frame
+        self.app.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+        self._first_frame_shown = True
+
     async def run(self) -> int:
         if self.options.quit_after is not None:
             QTimer.singleShot(int(self.options.quit_after * 1000), self.quit)
         self.window.closedWithoutTray.connect(self.quit)
-        # before the window maps, so its first frame has the rows: the first page read
-        # straight from the local store, with the standard library only (the engine's
-        # stack is imported later); bounded, so a busy disk cannot hold the window back
-        await self._show_stored_inbox()
-        self.show_window()
-        # the window (with the stored rows, if any) paints first; the engine's imports
-        # and queries would only share the interpreter with it and delay it
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._painted.wait(), 0.5)
+        if not self._first_frame_shown:  # started on a running loop (tests)
+            # before the window maps, so its first frame has the rows: the first page
+            # read straight from the local store, with the standard library only (the
+            # engine's stack is imported later); bounded, so a busy disk cannot hold the
+            # window back
+            await self._show_stored_inbox()
+            self.show_window()
+            # the window (with the stored rows, if any) paints first; the engine's
+            # imports and queries would only share the interpreter with it and delay it
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._painted.wait(), 0.5)
         # icons and preloads wait for the first rows (they would only compete with the
         # engine's start for the interpreter), or 3 s at most (no profile yet, sign-in)
         self._after_rows_timer.start()
@@ -219,6 +248,9 @@ class AppController(QObject):
     # ------------------------------------------------------------------ profiles
 
     async def _first_start(self) -> bool:
+        # (sign-in is imported when a start needs it: not on the first frame's path)
+        from app.ui.signin import SignInError, check_key
+
         opts = self.options
         if opts.demo:
             self.window.set_demo(True)
@@ -280,6 +312,8 @@ class AppController(QObject):
             # nobody is signed in: the stored inbox of the last profile does not stay on
             # screen behind the sign-in dialog
             self.window.leads_model.set_engine(None)
+        from app.ui.signin import SignInDialog
+
         loop = asyncio.get_running_loop()
         done: asyncio.Future[tuple[str, str, StaffInfo] | None] = loop.create_future()
         dlg = SignInDialog(
@@ -343,6 +377,8 @@ class AppController(QObject):
         if self.engine_factory is default_engine_factory:
             self._preload_engine()
             assert self._engine_import is not None
+            # the rest of the window is built while the engine's modules import
+            self.window.finish_build()
             await self._engine_import
         engine = self.engine_factory(profile, key, self.profiles.engine_dir(profile))
         bridge = EngineBridge(self)
@@ -408,19 +444,15 @@ class AppController(QObject):
                 asyncio.to_thread(importlib.import_module, "app.sync.engine")
             )
 
+    def _stored_first_page(self) -> StoredFirstPage:
+        return StoredFirstPage.for_start(
+            self.options.data_dir, demo=self.options.demo, relay_url=self.options.relay_url
+        )
+
     async def _show_stored_inbox(self) -> bool:
         """Show the last profile's inbox from its local store until the engine is up."""
-        last = self.profiles.last_used()
-        if last is None or self.options.demo or self.options.relay_url:
-            return False
-        from app.sync import inbox
-
-        try:
-            page = await asyncio.wait_for(
-                asyncio.to_thread(inbox.first_page, self.profiles.engine_dir(last)),
-                FIRST_PAGE_WAIT_S)
-        except TimeoutError:
-            return False
+        stored = self._stored or self._stored_first_page()
+        page = await asyncio.to_thread(stored.result, FIRST_PAGE_WAIT_S)
         if page is None or self.engine is not None:
             return False
         self.window.show_cached_inbox(*page)
@@ -510,14 +542,17 @@ def _preload(*modules: str) -> None:
 
 
 class _FirstPaint(QObject):
-    """Sets `event` when the watched window first paints."""
+    """Sets `event` when the watched window first paints (and calls `then`, if set)."""
 
     def __init__(self, event: asyncio.Event) -> None:
         super().__init__()
         self._event = event
+        self.then: Callable[[], None] | None = None
 
     def eventFilter(self, obj: QObject, ev: QEvent) -> bool:
         if ev.type() == QEvent.Type.Paint and not self._event.is_set():
             self._event.set()
             obj.removeEventFilter(self)
+            if self.then is not None:
+                QTimer.singleShot(0, self.then)  # once this paint is done
         return False

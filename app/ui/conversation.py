@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (
@@ -19,9 +21,12 @@ from PySide6.QtWidgets import (
 
 from app.sync.api import LeadDetail, LeadRow, ThreadMessage
 from app.ui import fmt
-from app.ui.composer import Composer
 from app.ui.delegates import BubbleDelegate
 from app.ui.models import ROW_ROLE, MessageItem, ThreadModel
+
+if TYPE_CHECKING:
+    from app.ui.composer import Composer
+    from app.ui.settings import Template
 
 
 class ThreadView(QListView):
@@ -166,10 +171,43 @@ def empty_state(title: str, text: str) -> QWidget:
 
 
 class ConversationPane(QWidget):
-    """Shows one lead's conversation; MainWindow wires its signals to engine commands."""
+    """Shows one lead's conversation; MainWindow wires its signals to engine commands.
+
+    Until a lead is opened it shows an empty state; the thread page (header, banners,
+    thread view, composer) is built on first use (`ensure_built`, which the app calls
+    once its first frame has painted), so the window's first frame does without it.
+    """
 
     markLostRequested = Signal(str)
     togglePanel = Signal()
+    sendRequested = Signal(str)  # the composer's text
+    retryRequested = Signal(object)  # ThreadMessage
+    discardRequested = Signal(object)
+
+    # the thread page's parts (made by _build_thread_page on first access)
+    title: QLabel
+    subtitle: QLabel
+    panel_button: QPushButton
+    optout_banner: Banner
+    possible_banner: Banner
+    mark_lost_button: QPushButton
+    keep_button: QPushButton
+    view: ThreadView
+    composer: Composer
+
+    _PAGE_PARTS = frozenset(
+        {
+            "title",
+            "subtitle",
+            "panel_button",
+            "optout_banner",
+            "possible_banner",
+            "mark_lost_button",
+            "keep_button",
+            "view",
+            "composer",
+        }
+    )
 
     def __init__(self, model: ThreadModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -178,6 +216,36 @@ class ConversationPane(QWidget):
         self.model = model
         self.lead: LeadDetail | None = None
         self._dismissed_possible: set[str] = set()
+        self._built = False
+        self._templates: list[Template] = []
+        self.stack = QStackedWidget()
+        self.empty = empty_state(
+            "No conversation open",
+            "Pick a lead on the left to read and answer their texts.\n"
+            "Ctrl+K jumps to a lead by name or phone.",
+        )
+        self.stack.addWidget(self.empty)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack)
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for attributes not set yet: the thread page's parts
+        if name in ConversationPane._PAGE_PARTS and not self.__dict__.get("_built", True):
+            self.ensure_built()
+            return getattr(self, name)
+        raise AttributeError(name)
+
+    @property
+    def built(self) -> bool:
+        return self._built
+
+    def ensure_built(self) -> None:
+        """Build the thread page (once)."""
+        if self._built:
+            return
+        self._built = True
+        from app.ui.composer import Composer
 
         header = QWidget()
         header.setObjectName("ConversationHeader")
@@ -208,8 +276,15 @@ class ConversationPane(QWidget):
         self.mark_lost_button.clicked.connect(self._mark_lost)
         self.keep_button.clicked.connect(self._dismiss_possible)
 
-        self.view = ThreadView(model)
+        self.view = ThreadView(self.model)
+        self.view.retryRequested.connect(self.retryRequested)
+        self.view.discardRequested.connect(self.discardRequested)
         self.composer = Composer()
+        self.composer.send.connect(self.sendRequested)
+        self.composer.set_templates(self._templates)
+        # the quiet-hours rule depends on the customer's last message: re-check once loaded
+        self.model.loaded.connect(lambda _fresh: self.composer.refresh_warning())
+
         thread_page = QWidget()
         tl = QVBoxLayout(thread_page)
         tl.setContentsMargins(0, 0, 0, 0)
@@ -219,21 +294,28 @@ class ConversationPane(QWidget):
         tl.addWidget(self.possible_banner)
         tl.addWidget(self.view, 1)
         tl.addWidget(self.composer)
-
-        self.stack = QStackedWidget()
-        self.empty = empty_state(
-            "No conversation open",
-            "Pick a lead on the left to read and answer their texts.\n"
-            "Ctrl+K jumps to a lead by name or phone.",
-        )
-        self.stack.addWidget(self.empty)
         self.stack.addWidget(thread_page)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.stack)
+
+    def set_templates(self, templates: list[Template]) -> None:
+        self._templates = list(templates)
+        if self._built:
+            self.composer.set_templates(self._templates)
+
+    def submit(self) -> None:
+        """Ctrl+Enter: send what the composer holds (nothing before it exists)."""
+        if self._built:
+            self.composer.submit()
+
+    def refresh_warning(self) -> None:
+        if self._built:
+            self.composer.refresh_warning()
+
+    def composer_has_focus(self) -> bool:
+        return self._built and self.composer.edit.hasFocus()
 
     def show_row(self, row: LeadRow) -> None:
         """Show the header and start the thread from an inbox row; show_lead completes it."""
+        self.ensure_built()
         self.stack.setCurrentIndex(1)
         self.title.setText(row.name or fmt.format_phone(row.phone))
         self.subtitle.setText(fmt.format_phone(row.phone))
@@ -246,6 +328,7 @@ class ConversationPane(QWidget):
             self.stack.setCurrentIndex(0)
             self.model.open(None)
             return
+        self.ensure_built()
         self.stack.setCurrentIndex(1)
         self.title.setText(lead.name or fmt.format_phone(lead.phone))
         parts = [fmt.format_phone(lead.phone), lead.location_name or ""]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -31,7 +30,13 @@ from PySide6.QtGui import (
     QPixmap,
     QTextDocument,
 )
-from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import (
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
 
 from app.sync.api import MATCH_END, MATCH_START, LeadRow, SearchHit, ThreadMessage
 from app.ui import fmt, theme
@@ -303,6 +308,14 @@ class OnePassListView(QListView):
     are QListView's own; only the painting loop moved.
     """
 
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # A viewport made here already has its Python object. Qt's own would get one
+        # on the first viewport() call, and the first QWidget that Qt made and Python
+        # sees costs PySide ~20 ms of resolving every lazily loaded widget class to
+        # find its type: inside the first paint (paintEvent asks for the viewport).
+        self.setViewport(QWidget())
+
     def paintEvent(self, event: QPaintEvent) -> None:
         model = self.model()
         delegate = self.itemDelegate()
@@ -347,6 +360,8 @@ class OnePassListView(QListView):
 
 
 def highlight_html(snippet: str, t: theme.Theme) -> str:
+    import html  # search's only; html.entities is a few ms of start-up
+
     out = html.escape(snippet)
     mark = f'<span style="background:{t.warning_bg}; color:{t.text}; font-weight:600">'
     return out.replace(MATCH_START, mark).replace(MATCH_END, "</span>")

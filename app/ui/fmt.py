@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
+PIPELINE = ["new", "contacted", "engaged", "appointment", "won", "lost"]
 PIPELINE_LABELS = {
     "new": "New",
     "contacted": "Contacted",

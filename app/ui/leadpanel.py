@@ -18,8 +18,9 @@ from PySide6.QtWidgets import (
 
 from app.sync.api import LeadDetail, Me
 from app.ui import fmt
+from app.ui.fmt import PIPELINE
 
-PIPELINE = ["new", "contacted", "engaged", "appointment", "won", "lost"]
+__all__ = ["PIPELINE", "LeadPanel"]
 FIELDS = [
     "Name",
     "Phone",

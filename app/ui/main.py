@@ -54,13 +54,18 @@ def _skip_httpx_cli() -> None:
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
-def build(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    """QApplication, qasync loop and controller, ready to run (benchmarks reuse this)."""
+def build(args: argparse.Namespace) -> tuple[Any, Any]:
+    """QApplication and controller with its window built, not shown yet, and no event
+    loop yet (`run` paints the first frame before it creates one; benchmarks reuse
+    both)."""
     _skip_httpx_cli()
-    # The engine's threads run Python too; when the Qt thread wants the interpreter
-    # back (a paint, a timer) the holder gives it up after at most this long. 1 ms
-    # instead of the default 5 keeps those waits from adding up during a repaint.
-    sys.setswitchinterval(0.001)
+    from app.ui.profiles import default_data_dir
+    from app.ui.startup import StoredFirstPage
+
+    data_dir = args.data_dir or default_data_dir()
+    # the first frame's rows are read from the store while Qt loads and the window is built
+    stored = StoredFirstPage.for_start(data_dir, demo=args.demo, relay_url=args.relay_url)
+
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
@@ -78,24 +83,46 @@ def build(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     qapp.setApplicationVersion(app.__version__)
     qapp.setDesktopFileName("web2text")
 
-    import qasync
-
     from app.ui.controller import AppController, Options
-    from app.ui.profiles import default_data_dir
     from app.ui.theme import ThemeManager
 
     # (the window icon is rendered once the first rows are in: AppController.after_first_rows)
-    ThemeManager(qapp, force=None if args.theme == "system" else args.theme)
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
+    themes = ThemeManager(
+        qapp, force=None if args.theme == "system" else args.theme, with_style_sheet=False
+    )
     options = Options(
-        data_dir=args.data_dir or default_data_dir(),
+        data_dir=data_dir,
         kiosk=args.kiosk,
         demo=args.demo,
         relay_url=args.relay_url,
         quit_after=args.quit_after,
     )
-    return qapp, loop, AppController(qapp, options)
+    controller = AppController(qapp, options, stored_first_page=stored)
+    # the window is built plain and polished under the style sheet once (theme.py)
+    themes.apply()
+    return qapp, controller
+
+
+def run(qapp: Any, controller: Any) -> int:
+    """The first frame, then the asyncio loop (qasync) and the controller on it."""
+    # The window paints with the stored rows before asyncio's loop exists: qasync, the
+    # loop and the engine's start-up are not in front of the first frame.
+    controller.show_first_frame()
+    # The engine's threads run Python too; when the Qt thread wants the interpreter
+    # back (a paint, a timer) the holder gives it up after at most this long. 1 ms
+    # instead of the default 5 keeps those waits from adding up during a repaint.
+    # (From here on: before the first frame, the one other thread reads the stored
+    # rows, and handing the interpreter back and forth every 1 ms only slowed both.)
+    sys.setswitchinterval(0.001)
+    import qasync
+
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    try:
+        with loop:
+            return int(loop.run_until_complete(controller.run()))
+    finally:
+        asyncio.set_event_loop(None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.ui.controller import DemoUnavailable
 
-    _qapp, loop, controller = build(args)
+    _qapp, controller = build(args)
     # Ctrl+C in a terminal quits cleanly; the timer lets Python see the signal while Qt waits
     signal.signal(signal.SIGINT, lambda *_: controller.quit())
     signal.signal(signal.SIGTERM, lambda *_: controller.quit())
@@ -116,8 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     tick.start(200)
     tick.timeout.connect(lambda: None)
     try:
-        with loop:
-            code = int(loop.run_until_complete(controller.run()))
+        code = run(_qapp, controller)
     except DemoUnavailable as exc:
         print(f"web2text: {exc}", file=sys.stderr)
         code = 2
@@ -126,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     tick.stop()
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    del tick, loop
+    del tick
     gc.collect()
     _qapp.shutdown()
     return code

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.templates import split_name
 from app.sync.api import (
     ChangesApplied,
     Engine,
@@ -40,12 +39,15 @@ from app.sync.api import (
 )
 from app.ui import fmt
 from app.ui.bridge import EngineBridge
-from app.ui.composer import Template
 from app.ui.conversation import Banner, ConversationPane, empty_state
 from app.ui.delegates import LeadDelegate, OnePassListView, SearchDelegate
-from app.ui.leadpanel import PIPELINE, LeadPanel
+from app.ui.fmt import PIPELINE
 from app.ui.models import ROW_ROLE, LeadsModel, SearchModel, ThreadModel
 from app.ui.tasks import Tasks
+
+if TYPE_CHECKING:
+    from app.ui.leadpanel import LeadPanel
+    from app.ui.settings import Template
 
 log = logging.getLogger(__name__)
 
@@ -234,26 +236,14 @@ class MainWindow(QMainWindow):
         self.leads_model.loaded.connect(self._on_leads_loaded)
         self.leads_model.countChanged.connect(self._on_count)
 
-        self.results_view = QListView()
-        self.results_view.setAccessibleName("Search results")
-        self.results_view.setModel(self.search_model)
-        self.results_view.setItemDelegate(SearchDelegate(self.results_view))
-        self.results_view.setFrameShape(QFrame.Shape.NoFrame)
-        self.results_view.activated.connect(self._open_hit)
-        self.results_view.clicked.connect(self._open_hit)
         self.search_model.searched.connect(self._on_searched)
 
+        # the search results and the empty states are built when first shown
         self.list_stack = QStackedWidget()
         self.list_stack.addWidget(self.leads_view)
-        self.list_stack.addWidget(self.results_view)
-        self.no_leads = empty_state(
-            "No leads here",
-            "New website leads show up here the moment "
-            "they arrive. Try another filter or location.",
-        )
-        self.no_results = empty_state("No matches", "Nothing matches that search.")
-        self.list_stack.addWidget(self.no_leads)
-        self.list_stack.addWidget(self.no_results)
+        self._results_view: QListView | None = None
+        self._no_leads: QWidget | None = None
+        self._no_results: QWidget | None = None
         self.count_label = QLabel()
         self.count_label.setObjectName("Muted")
 
@@ -296,29 +286,23 @@ class MainWindow(QMainWindow):
         side.addWidget(line)
         side.addWidget(self.list_stack, 1)
 
+        # the pane's thread page and the lead panel are not in the first frame: built by
+        # finish_build() once it has painted, or on first use (ConversationPane, panel)
         self.pane = ConversationPane(self.thread_model)
-        self.panel = LeadPanel()
-        self.panel.setMinimumWidth(270)
-        # the quiet-hours rule depends on the customer's last message: re-check once loaded
-        self.thread_model.loaded.connect(lambda _fresh: self.pane.composer.refresh_warning())
         self.pane.togglePanel.connect(lambda: self.panel.setVisible(not self.panel.isVisible()))
-        self.pane.composer.send.connect(self._send)
-        self.pane.view.retryRequested.connect(self._retry)
-        self.pane.view.discardRequested.connect(self._discard)
+        self.pane.sendRequested.connect(self._send)
+        self.pane.retryRequested.connect(self._retry)
+        self.pane.discardRequested.connect(self._discard)
         self.pane.markLostRequested.connect(lambda lid: self._update_lead(lid, status="lost"))
-        self.panel.statusChosen.connect(lambda lid, s: self._update_lead(lid, status=s))
-        self.panel.assigneeChosen.connect(lambda lid, a: self._update_lead(lid, assignee_id=a))
-        self.panel.noteAdded.connect(lambda lid, n: self._update_lead(lid, note=n))
+        self._panel: LeadPanel | None = None
 
         self.splitter = QSplitter()
         self.splitter.setHandleWidth(1)
         self.splitter.addWidget(sidebar)
         self.splitter.addWidget(self.pane)
-        self.splitter.addWidget(self.panel)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setStretchFactor(2, 0)
-        self.splitter.setSizes([360, 620, 300])
+        self.splitter.setSizes([360, 920])
         self.splitter.setChildrenCollapsible(False)
 
         self.offline_banner = Banner("warning", "Offline")
@@ -355,8 +339,61 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.error_label, 1)
         self.setStatusBar(bar)
         self.set_status(self._status)
-        self.pane.show_lead(None)
-        self.panel.hide()
+
+    def finish_build(self) -> None:
+        """Build what the first frame did without (the app calls it once that painted)."""
+        self.pane.ensure_built()
+        _ = self.panel, self.results_view
+
+    @property
+    def panel(self) -> LeadPanel:
+        """The lead panel (hidden until a lead is opened), built on first use."""
+        if self._panel is None:
+            from app.ui.leadpanel import LeadPanel
+
+            panel = self._panel = LeadPanel()
+            panel.setMinimumWidth(270)
+            panel.statusChosen.connect(lambda lid, s: self._update_lead(lid, status=s))
+            panel.assigneeChosen.connect(lambda lid, a: self._update_lead(lid, assignee_id=a))
+            panel.noteAdded.connect(lambda lid, n: self._update_lead(lid, note=n))
+            panel.hide()
+            sizes = self.splitter.sizes()
+            self.splitter.addWidget(panel)
+            self.splitter.setStretchFactor(2, 0)
+            # room for it when it shows, taken from the conversation
+            self.splitter.setSizes([sizes[0], max(300, sizes[1] - 300), 300])
+        return self._panel
+
+    @property
+    def results_view(self) -> QListView:
+        if self._results_view is None:
+            view = self._results_view = QListView()
+            view.setAccessibleName("Search results")
+            view.setModel(self.search_model)
+            view.setItemDelegate(SearchDelegate(view))
+            view.setFrameShape(QFrame.Shape.NoFrame)
+            view.activated.connect(self._open_hit)
+            view.clicked.connect(self._open_hit)
+            self.list_stack.addWidget(view)
+        return self._results_view
+
+    @property
+    def no_leads(self) -> QWidget:
+        if self._no_leads is None:
+            self._no_leads = empty_state(
+                "No leads here",
+                "New website leads show up here the moment "
+                "they arrive. Try another filter or location.",
+            )
+            self.list_stack.addWidget(self._no_leads)
+        return self._no_leads
+
+    @property
+    def no_results(self) -> QWidget:
+        if self._no_results is None:
+            self._no_results = empty_state("No matches", "Nothing matches that search.")
+            self.list_stack.addWidget(self._no_results)
+        return self._no_results
 
     def _chip(self, text: str) -> QPushButton:
         chip = QPushButton(text)
@@ -375,8 +412,8 @@ class MainWindow(QMainWindow):
 
         add("Ctrl+K", lambda: self.jump.popup(self.engine))
         add("Ctrl+F", self.focus_search)
-        add("Ctrl+Return", self.pane.composer.submit)
-        add("Ctrl+Enter", self.pane.composer.submit)
+        add("Ctrl+Return", self.pane.submit)
+        add("Ctrl+Enter", self.pane.submit)
         add("Alt+Up", lambda: self.step_lead(-1))
         add("Alt+Down", lambda: self.step_lead(1))
         add("Escape", self.escape)
@@ -401,6 +438,8 @@ class MainWindow(QMainWindow):
             for sig, slot in self._bridge_slots():
                 sig.disconnect(slot)
         self.engine, self.bridge = engine, bridge
+        if engine is not None:
+            self.finish_build()
         if bridge is not None:
             for sig, slot in self._bridge_slots():
                 sig.connect(slot)
@@ -408,8 +447,9 @@ class MainWindow(QMainWindow):
         if engine is None:
             self._pending_open = None
         self.pane.show_lead(None)
-        self.panel.set_lead(None, None)
-        self.panel.hide()
+        if self._panel is not None:
+            self._panel.set_lead(None, None)
+            self._panel.hide()
         self._show_identity()
         self.leads_model.set_engine(engine)
         self.search_model.set_engine(engine)
@@ -645,7 +685,7 @@ class MainWindow(QMainWindow):
         elif self.search.text():
             self.search.clear()
             self.leads_view.setFocus()
-        elif self.pane.composer.edit.hasFocus():
+        elif self.pane.composer_has_focus():
             self.leads_view.setFocus()
         elif self.notice.isVisible():
             self.notice.hide()
@@ -711,6 +751,8 @@ class MainWindow(QMainWindow):
 
     def _update_composer_context(self, lead: LeadDetail) -> None:
         me = self.engine.me if self.engine else None
+        from app.core.templates import split_name  # with the composer, not at start-up
+
         first, last = split_name(lead.name)
         self.pane.composer.set_merge_fields(
             {
@@ -741,7 +783,7 @@ class MainWindow(QMainWindow):
 
     def set_templates(self, templates: list[Template]) -> None:
         self._templates = list(templates)
-        self.pane.composer.set_templates(self._templates)
+        self.pane.set_templates(self._templates)
 
     def _send(self, text: str) -> None:
         lead = self.current
@@ -813,7 +855,7 @@ class MainWindow(QMainWindow):
 
     def _tick(self) -> None:
         self.leads_view.viewport().update()
-        self.pane.composer.refresh_warning()
+        self.pane.refresh_warning()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.quitting:

@@ -16,14 +16,14 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from platformdirs import user_data_dir
-
 log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "Web2Text"
 
 
 def default_data_dir() -> Path:
+    from platformdirs import user_data_dir  # on use: its import is a few ms of start-up
+
     return Path(user_data_dir("Web2Text", appauthor=False))
 
 

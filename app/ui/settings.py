@@ -23,8 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.templates import MERGE_FIELDS, TemplateError, fields
-from app.ui.composer import Template
+
+@dataclass(frozen=True)
+class Template:
+    """A reply template (merge fields such as {first_name}, see app.core.templates)."""
+
+    name: str
+    body: str
+
 
 DEFAULT_TEMPLATES = [
     Template(
@@ -99,6 +105,8 @@ class SettingsDialog(QDialog):
         self.body_edit.setAccessibleName("Template text")
         self.name_edit.textEdited.connect(self._store)
         self.body_edit.textChanged.connect(self._store)
+        from app.core.templates import MERGE_FIELDS  # the dialog's, not start-up's
+
         fields = QLabel("Merge fields: " + "  ".join("{" + f + "}" for f in MERGE_FIELDS))
         fields.setObjectName("Muted")
         fields.setWordWrap(True)
@@ -199,6 +207,8 @@ class SettingsDialog(QDialog):
             self._reload_list(row)
 
     def _save(self) -> None:
+        from app.core.templates import TemplateError, fields
+
         for i, t in enumerate(self._templates):
             try:
                 fields(t.body)

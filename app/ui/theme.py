@@ -158,19 +158,25 @@ class ThemeManager(QObject):
 
     changed = Signal(object)
 
-    def __init__(self, app: QApplication, force: str | None = None) -> None:
+    def __init__(
+        self, app: QApplication, force: str | None = None, *, with_style_sheet: bool = True
+    ) -> None:
+        """`with_style_sheet=False`: palette, font and theme now, the style sheet only at
+        `apply()`. Widgets built under an application style sheet are polished one by
+        one, again at every reparenting: building the main window that way took twice
+        as long as building it plain and applying the sheet once afterwards (main.build)."""
         super().__init__(app)
         self._app = app
         self._force = force  # "light" | "dark" | None (follow the system)
         self.theme = LIGHT
         app.setStyle("Fusion")
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_scheme)
-        self.apply()
+        self.apply(with_style_sheet=with_style_sheet)
 
     def _on_scheme(self, _scheme: Qt.ColorScheme) -> None:
         self.apply()
 
-    def apply(self) -> None:
+    def apply(self, *, with_style_sheet: bool = True) -> None:
         dark = self._force == "dark" if self._force else system_prefers_dark()
         self.theme = DARK if dark else LIGHT
         set_current(self.theme)
@@ -180,7 +186,8 @@ class ThemeManager(QObject):
             font = QFont(self._app.font())
             font.setPointSizeF(base_pt)
             self._app.setFont(font)
-        self._app.setStyleSheet(qss)
+        if with_style_sheet:
+            self._app.setStyleSheet(qss)
         self.changed.emit(self.theme)
 
 

@@ -1,0 +1,59 @@
+"""The first frame's inbox rows, read from the local store on a worker thread.
+
+Standard library and `app.ui.profiles` only: `main.build` starts the read before it
+imports Qt, so the store is read while PySide6 loads and the window is built, and the
+rows are there by the time the window maps (docs/desktop.md, "Start-up order").
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from app.ui.profiles import ProfileStore
+
+log = logging.getLogger(__name__)
+
+Page = tuple[list[Any], int]  # (LeadRow rows, total)
+
+
+class StoredFirstPage:
+    """`app.sync.inbox.first_page` of one store, on a daemon thread of its own."""
+
+    def __init__(self, store_dir: Path | None) -> None:
+        self.store_dir = store_dir
+        self._done = threading.Event()
+        self._page: Page | None = None
+        if store_dir is None:
+            self._done.set()
+            return
+        # a daemon: a store that hangs (a network drive) never holds the exit back
+        threading.Thread(target=self._read, name="w2t-first-page", daemon=True).start()
+
+    @classmethod
+    def for_start(
+        cls, data_dir: Path, *, demo: bool = False, relay_url: str | None = None
+    ) -> StoredFirstPage:
+        """The last profile's store, unless this start signs in afresh (demo, provisioning)
+        and so will not show that profile."""
+        if demo or relay_url:
+            return cls(None)
+        last = ProfileStore(data_dir).last_used()
+        return cls(None if last is None else ProfileStore(data_dir).engine_dir(last))
+
+    def _read(self) -> None:
+        try:
+            from app.sync import inbox  # stdlib sqlite3 only: not the engine's stack
+
+            assert self.store_dir is not None
+            self._page = inbox.first_page(self.store_dir)
+        except Exception:  # a broken store only costs the head start
+            log.exception("reading the stored first page failed")
+        finally:
+            self._done.set()
+
+    def result(self, timeout: float) -> Page | None:
+        """The rows and total, or None (no store, not readable, or not within `timeout`)."""
+        return self._page if self._done.wait(timeout) else None
