@@ -74,7 +74,10 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
     QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
         Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
     )
-    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    # Fusion everywhere (the palette and style sheet are made for it), chosen here
+    # rather than by setStyle (see ThemeManager's set_style)
+    qapp = existing or QApplication([*sys.argv[:1], "-style", "Fusion"])
     assert isinstance(qapp, QApplication)
     qapp.setApplicationName("Web2Text")
     # The demo's visible marker: Qt adds the display name to every window title.
@@ -88,7 +91,10 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
 
     # (the window icon is rendered once the first rows are in: AppController.after_first_rows)
     themes = ThemeManager(
-        qapp, force=None if args.theme == "system" else args.theme, with_style_sheet=False
+        qapp,
+        force=None if args.theme == "system" else args.theme,
+        with_style_sheet=False,
+        set_style=existing is not None,
     )
     options = Options(
         data_dir=data_dir,

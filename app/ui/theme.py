@@ -159,17 +159,27 @@ class ThemeManager(QObject):
     changed = Signal(object)
 
     def __init__(
-        self, app: QApplication, force: str | None = None, *, with_style_sheet: bool = True
+        self,
+        app: QApplication,
+        force: str | None = None,
+        *,
+        with_style_sheet: bool = True,
+        set_style: bool = True,
     ) -> None:
         """`with_style_sheet=False`: palette, font and theme now, the style sheet only at
         `apply()`. Widgets built under an application style sheet are polished one by
         one, again at every reparenting: building the main window that way took twice
-        as long as building it plain and applying the sheet once afterwards (main.build)."""
+        as long as building it plain and applying the sheet once afterwards (main.build).
+
+        `set_style=False`: the application was made with Fusion already (`-style
+        Fusion` in its arguments, main.build). `setStyle` returns the style, and
+        PySide then makes the Python type QStyle (its enums: ~13 ms) for nothing."""
         super().__init__(app)
         self._app = app
         self._force = force  # "light" | "dark" | None (follow the system)
         self.theme = LIGHT
-        app.setStyle("Fusion")
+        if set_style:
+            app.setStyle("Fusion")
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_scheme)
         self.apply(with_style_sheet=with_style_sheet)
 
