@@ -88,6 +88,7 @@ def reconcile(ctx: RelayContext, *, force: bool = False, message_limit: int = 30
     from app.relay.webhooks import (
         _delivery_updated,
         _message_added,
+        effects_missing,
         effects_stale,
         handle_state_event,
     )
@@ -108,9 +109,14 @@ def reconcile(ctx: RelayContext, *, force: bool = False, message_limit: int = 30
             remote = ctx.twilio.fetch_conversation(sid)
             if remote is None:
                 continue
+            leads: dict[str, store.Item | None] = {}  # read at most once per conversation
             for msg in reversed(ctx.twilio.recent_messages(sid, message_limit)):
                 known = store.get_message(ctx.tables, sid, str(msg.sid))
-                if known is None or known.get("Placeholder") or effects_stale(known):
+                if (
+                    known is None
+                    or known.get("Placeholder")
+                    or (effects_stale(known) and effects_missing(ctx, conv, known, leads))
+                ):
                     _message_added(ctx, conv, _message_form(sid, msg))
                     stats["messages"] += 1
                     known = store.get_message(ctx.tables, sid, str(msg.sid))

@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 
 from app.relay.cache import TtlCache
 from app.relay.ddb import all_items, is_conditional_failure
+from app.relay.ddb_lean import from_av
 
 Item = dict[str, Any]
 Updates = dict[str, Any]  # top-level attribute -> new value (None: REMOVE)
@@ -63,6 +64,24 @@ class NotFound(Exception):
 
 class AlreadyExists(Exception):
     pass
+
+
+class AlreadyApplied(Exception):
+    """A message's effect is already in the item (`EFFECTS_ATTR` holds its MessageSid);
+    `item` is the item as it is."""
+
+    def __init__(self, item: Item) -> None:
+        super().__init__("already applied")
+        self.item = item
+
+
+#: the MessageSids whose effects a conversation or lead item holds, newest last:
+#: what makes a message's effects idempotent (a redelivered or recovered message
+#: finds its MessageSid there and changes nothing). Kept to the last EFFECTS_KEEP
+#: (trimmed back once the list reaches _EFFECTS_TRIM_AT).
+EFFECTS_ATTR = "EffectsApplied"
+EFFECTS_KEEP = 50
+_EFFECTS_TRIM_AT = EFFECTS_KEEP + 20
 
 
 def now_iso() -> str:
@@ -188,6 +207,7 @@ def note_lead_message(
     sets: Updates,
     *,
     set_if_missing: Updates | None = None,
+    message_sid: str | None = None,
 ) -> Item | None:
     """A new message's effect on a lead, in ONE UpdateItem without a read: append
     `entry` to `Activity` (`list_append`), SET `sets`, SET each of `set_if_missing`
@@ -200,10 +220,19 @@ def note_lead_message(
     or None when the lead is missing or closed. A list grown past
     `_ACTIVITY_TRIM_AT` entries is trimmed back to the last MAX_ACTIVITY (a
     version-guarded update, once every few dozen messages).
+
+    With `message_sid` the effect is idempotent: the sid is appended to
+    `EFFECTS_ATTR` in the same update, on the condition that it is not there yet
+    (None as well when it is: the message's effect is already in the lead).
     """
     names: dict[str, str] = {"#k": "LeadId", "#ver": "Version", "#act": "Activity", "#st": "Status"}
     values: dict[str, Any] = {":one": 1, ":entry": [entry], ":none": [], ":closed": "CLOSED"}
     parts = ["#act = list_append(if_not_exists(#act, :none), :entry)"]
+    condition = "attribute_exists(#k) AND (attribute_not_exists(#st) OR #st <> :closed)"
+    if message_sid is not None:
+        names["#fx"], values[":sid"], values[":sids"] = EFFECTS_ATTR, message_sid, [message_sid]
+        parts.append("#fx = list_append(if_not_exists(#fx, :none), :sids)")
+        condition += " AND NOT contains(#fx, :sid)"
     for i, (attr, value) in enumerate(sets.items()):
         names[f"#s{i}"], values[f":s{i}"] = attr, value
         parts.append(f"#s{i} = :s{i}")
@@ -214,8 +243,7 @@ def note_lead_message(
         resp = tables.leads.update_item(
             Key={"LeadId": lead_id},
             UpdateExpression="SET " + ", ".join(parts) + " ADD #ver :one",
-            ConditionExpression="attribute_exists(#k) AND "
-            "(attribute_not_exists(#st) OR #st <> :closed)",
+            ConditionExpression=condition,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
@@ -225,18 +253,22 @@ def note_lead_message(
             return None
         raise
     item = dict(resp["Attributes"])
-    if len(item.get("Activity") or []) >= _ACTIVITY_TRIM_AT:
-        trimmed = update_lead(
-            tables,
-            lead_id,
-            lambda cur: (
-                {"Activity": list(cur["Activity"])[-MAX_ACTIVITY:]}
-                if len(cur.get("Activity") or []) > MAX_ACTIVITY
-                else None
-            ),
-        )
+    if (
+        len(item.get("Activity") or []) >= _ACTIVITY_TRIM_AT
+        or len(item.get(EFFECTS_ATTR) or []) >= _EFFECTS_TRIM_AT
+    ):
+        trimmed = update_lead(tables, lead_id, _trim_lead_lists)
         item = trimmed or item
     return item
+
+
+def _trim_lead_lists(cur: Item) -> Updates | None:
+    updates: Updates = {}
+    if len(cur.get("Activity") or []) > MAX_ACTIVITY:
+        updates["Activity"] = list(cur["Activity"])[-MAX_ACTIVITY:]
+    if len(cur.get(EFFECTS_ATTR) or []) > EFFECTS_KEEP:
+        updates[EFFECTS_ATTR] = list(cur[EFFECTS_ATTR])[-EFFECTS_KEEP:]
+    return updates or None
 
 
 def lead_state(item: Item) -> Item:
@@ -345,15 +377,32 @@ def update_conversation(
     )
 
 
-def bump_conversation(tables: Any, sid: str, sets: Updates, adds: dict[str, int]) -> Item:
+def bump_conversation(
+    tables: Any,
+    sid: str,
+    sets: Updates,
+    adds: dict[str, int],
+    *,
+    message_sid: str | None = None,
+) -> Item:
     """One UpdateItem without a read, for changes that do not depend on the item:
     SET `sets`, ADD `adds` (counters) and ADD 1 to `Version`, so a concurrent
     version-guarded `update_conversation` still sees the change and retries.
     Returns the new item; NotFound when the conversation does not exist.
+
+    With `message_sid` the change is idempotent: the sid is appended to
+    `EFFECTS_ATTR` in the same update, on the condition that it is not there yet;
+    AlreadyApplied (with the item as it is) when it is.
     """
     names: dict[str, str] = {"#k": "ConversationSid", "#ver": "Version"}
     values: dict[str, Any] = {":one": 1}
     set_parts, add_parts = [], ["#ver :one"]
+    condition = "attribute_exists(#k)"
+    if message_sid is not None:
+        names["#fx"], values[":sid"] = EFFECTS_ATTR, message_sid
+        values[":sids"], values[":none"] = [message_sid], []
+        set_parts.append("#fx = list_append(if_not_exists(#fx, :none), :sids)")
+        condition += " AND NOT contains(#fx, :sid)"
     for i, (attr, value) in enumerate(sets.items()):
         names[f"#s{i}"], values[f":s{i}"] = attr, value
         set_parts.append(f"#s{i} = :s{i}")
@@ -367,16 +416,33 @@ def bump_conversation(tables: Any, sid: str, sets: Updates, adds: dict[str, int]
         resp = tables.conversations.update_item(
             Key={"ConversationSid": sid},
             UpdateExpression=expr,
-            ConditionExpression="attribute_exists(#k)",
+            ConditionExpression=condition,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as exc:
-        if is_conditional_failure(exc):
+        if not is_conditional_failure(exc):
+            raise
+        current: Any = exc.response.get("Item")  # ReturnValuesOnConditionCheckFailure
+        if not current:
             raise NotFound(sid) from None
-        raise
+        raise AlreadyApplied(from_av(current)) from None
     item = dict(resp["Attributes"])
+    if len(item.get(EFFECTS_ATTR) or []) >= _EFFECTS_TRIM_AT:
+        item = (
+            update_conversation(
+                tables,
+                sid,
+                lambda cur: (
+                    {EFFECTS_ATTR: list(cur[EFFECTS_ATTR])[-EFFECTS_KEEP:]}
+                    if len(cur.get(EFFECTS_ATTR) or []) > EFFECTS_KEEP
+                    else None
+                ),
+            )
+            or item
+        )
     _RECENT.put((tables.conversations.name, sid), item, RECENT_TTL_S)
     return dict(item)
 

@@ -214,55 +214,82 @@ def _message_added(ctx: RelayContext, conv: store.Item, form: dict[str, str]) ->
     if attrs.get("StaffId"):
         item["StaffId"] = str(attrs["StaffId"])
         item["StaffName"] = str(attrs.get("StaffName") or attrs["StaffId"])
-    # The message's effects on the conversation and leads are applied after it is
-    # stored; `EffectsPending` (claim time) stays until they are, so a crash in
-    # between is finished by a later duplicate or by the reconcile.
+    # The message's effects on the conversation and its leads are applied after it
+    # is stored, each idempotent per MessageSid (`store.EFFECTS_ATTR`), so a crash
+    # in between is finished by Twilio's retry of the webhook or by the reconcile,
+    # applying only what is missing. `EffectsPending` (the time this webhook stored
+    # it) marks a message whose effects the relay owes (a message the relay stored
+    # from its own API answer carries none).
     item["EffectsPending"] = int(time.time())
+    recovering = False
     if not store.put_message_if_new(ctx.tables, item):
         existing = store.get_message(ctx.tables, sid, item["MessageSid"])
         if existing is None:
             return
         if existing.get("Placeholder"):
             item = _fill_placeholder(ctx, existing, item) or existing
-        elif effects_stale(existing) and _reclaim_effects(ctx, existing):
-            item = existing
+        elif effects_owed(existing):
+            # a redelivery (or the reconcile): apply whatever the first delivery
+            # did not (nothing, usually); concurrent deliveries apply each once
+            item, recovering = existing, True
         else:
-            return  # a duplicate: already handled (or being handled)
+            return  # a duplicate of a message whose effects are long done
+    ctx.crash_point("after_message_stored")
     # the message, conversation and lead changes: one counter update + one
-    # transaction per location instead of two calls each
+    # group item per location instead of two calls each
     with batched(ctx.change_log):
         # published to the locations of the conversation as just written (`conv`
-        # may be a cached copy); the batch is one transaction per location, so the
+        # may be a cached copy); the batch is one group item per location, so the
         # message, conversation and lead changes are seen together
-        fresh = _apply_message_effects(ctx, conv, item)
+        fresh = _apply_message_effects(ctx, conv, item, recovering=recovering)
         publish_message(ctx, fresh, item)
-    ctx.tables.messages.update_item(
-        Key={"ConversationSid": sid, "MessageSid": item["MessageSid"]},
-        UpdateExpression="REMOVE EffectsPending",
-    )
 
 
+#: a reconcile leaves a message this young to the webhook that is storing it
 EFFECTS_LEASE_S = 30
+#: how long after it was stored a message's effects are still checked for and
+#: completed on a redelivery or by the reconcile (Twilio retries within minutes;
+#: the reconcile runs every W2T_RECONCILE_INTERVAL, 5 min)
+EFFECTS_RECOVERY_S = 3600
+
+
+def effects_owed(msg: store.Item, *, min_age_s: float = 0.0) -> bool:
+    """Whether `msg` was stored by a webhook (so it has effects) recently enough
+    that they may still be incomplete and can be completed idempotently."""
+    pending = msg.get("EffectsPending")
+    if pending is None:
+        return False
+    age = time.time() - float(pending)
+    return min_age_s <= age <= EFFECTS_RECOVERY_S
 
 
 def effects_stale(msg: store.Item) -> bool:
-    pending = msg.get("EffectsPending")
-    return pending is not None and time.time() - float(pending) > EFFECTS_LEASE_S
+    """A message the reconcile may finish: owed effects, older than the lease."""
+    return effects_owed(msg, min_age_s=EFFECTS_LEASE_S)
 
 
-def _reclaim_effects(ctx: RelayContext, msg: store.Item) -> bool:
-    try:
-        ctx.tables.messages.update_item(
-            Key={"ConversationSid": msg["ConversationSid"], "MessageSid": msg["MessageSid"]},
-            UpdateExpression="SET EffectsPending = :now",
-            ConditionExpression="EffectsPending = :old",
-            ExpressionAttributeValues={":now": int(time.time()), ":old": msg["EffectsPending"]},
-        )
+def effects_missing(
+    ctx: RelayContext, conv: store.Item, msg: store.Item, leads: dict[str, store.Item | None]
+) -> bool:
+    """Whether a stored message's effects are missing from its conversation or one of
+    its open leads (`leads`: a per-conversation cache of lead reads)."""
+    sid = str(msg["MessageSid"])
+    if sid not in (conv.get(store.EFFECTS_ATTR) or []):
         return True
-    except ClientError as exc:
-        if is_conditional_failure(exc):
-            return False
-        raise
+    if msg.get("AuthorKind") not in ("customer", "store", "staff"):
+        return False
+    created = str(msg.get("CreatedAt") or "")
+    for lead_id in [str(x) for x in conv.get("LeadIds") or []]:
+        if lead_id not in leads:
+            leads[lead_id] = store.get_lead(ctx.tables, lead_id)
+        lead = leads[lead_id]
+        if lead is None or lead.get("Status") == LeadStatus.CLOSED:
+            continue
+        if str(lead.get("DateSubmitted") or "") > created:
+            continue  # the lead joined after this message
+        if sid not in (lead.get(store.EFFECTS_ATTR) or []):
+            return True
+    return False
 
 
 def _fill_placeholder(
@@ -282,12 +309,17 @@ def _fill_placeholder(
     return store.update_message(ctx.tables, existing["ConversationSid"], existing["MessageSid"], fn)
 
 
-def _apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item) -> store.Item:
-    """Conversation and lead updates for a new message (customer text, store reply...);
-    returns the conversation as written."""
+def _apply_message_effects(
+    ctx: RelayContext, conv: store.Item, msg: store.Item, *, recovering: bool = False
+) -> store.Item:
+    """Conversation and lead updates for a new message (customer text, store reply...),
+    each applied at most once per MessageSid; returns the conversation as it is.
+    `recovering`: a redelivery, which also finishes a lead's pipeline move that a
+    crash may have left out."""
     kind = msg.get("AuthorKind")
     at = str(msg.get("CreatedAt") or store.now_iso())
     preview = str(msg.get("Body", ""))[:120]
+    msg_sid = str(msg["MessageSid"])
 
     # Nothing here depends on the current item (the unread count is an ADD), so one
     # UpdateItem without a read; it bumps Version like every other update.
@@ -296,8 +328,14 @@ def _apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item)
     if kind == "customer":
         adds["UnreadCount"] = 1
         sets["LastInboundAt"] = at
-    updated = store.bump_conversation(ctx.tables, conv["ConversationSid"], sets, adds)
-    _publish_conversation(ctx, updated)
+    try:
+        updated = store.bump_conversation(
+            ctx.tables, conv["ConversationSid"], sets, adds, message_sid=msg_sid
+        )
+        _publish_conversation(ctx, updated)
+    except store.AlreadyApplied as done:
+        updated = done.item
+    ctx.crash_point("after_conversation_effect")
     if kind not in ("customer", "store", "staff"):
         return updated
     possible = (
@@ -321,10 +359,24 @@ def _apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item)
             if_missing["FirstStaffReplyAt"] = at
             entry = store.activity("outbound", preview, at)
         lead = store.note_lead_message(
-            ctx.tables, str(lead_id), entry, lead_sets, set_if_missing=if_missing
+            ctx.tables,
+            str(lead_id),
+            entry,
+            lead_sets,
+            set_if_missing=if_missing,
+            message_sid=msg_sid,
         )
-        if lead is None:
-            continue  # missing or closed
+        if lead is None and recovering:
+            # already noted (or closed/missing): a crash may still have left out
+            # the pipeline move, which is forward-only and so safe to retry
+            lead = store.get_lead(ctx.tables, str(lead_id))
+            if lead is None or lead.get("Status") == LeadStatus.CLOSED:
+                continue
+            noted = False
+        elif lead is None:
+            continue  # missing, closed, or noted by a concurrent redelivery
+        else:
+            noted = True
         current = PipelineStatus(str(lead.get("PipelineStatus", "new")))
         if auto_advance(current, trigger) != current:
 
@@ -340,10 +392,13 @@ def _apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item)
                 return {"PipelineStatus": nxt.value, "Activity": activity[-store.MAX_ACTIVITY :]}
 
             try:
-                lead = store.update_lead(ctx.tables, str(lead_id), advance) or lead
+                moved = store.update_lead(ctx.tables, str(lead_id), advance)
             except store.NotFound:
                 continue
-        _publish_lead(ctx, lead)
+            if moved is not None:
+                lead, noted = moved, True
+        if noted:
+            _publish_lead(ctx, lead)
     return updated
 
 

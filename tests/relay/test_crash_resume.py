@@ -174,3 +174,104 @@ def test_crash_between_steps_resumes_exactly_once(
         assert len(convs[0].webhooks) == 2
     finally:
         restarted.stop()
+
+
+@pytest.mark.parametrize("step", ["after_message_stored", "after_conversation_effect"])
+def test_webhook_crash_then_redelivery_applies_effects_once(
+    dynamodb_endpoint: str, sim: SimHandle, tmp_path: Path, step: str
+) -> None:
+    """The relay process dies while handling a customer's text (after storing the
+    message, or after the conversation's update and before the lead's); Twilio
+    redelivers the webhook to the restarted relay, twice: the conversation and the
+    lead each get the message's effects exactly once."""
+    from urllib.parse import urlencode
+
+    from app.sandbox.twilio_sim import compute_signature
+
+    prefix = new_prefix()
+    settings = init_tables(dynamodb_endpoint, prefix)
+    tables = tables_for(settings)
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("W2T_", "TWILIO_"))}
+    env.update(
+        W2T_TABLE_PREFIX=prefix,
+        W2T_DYNAMODB_ENDPOINT=dynamodb_endpoint,
+        TWILIO_ACCOUNT_SID=SIM_SID,
+        TWILIO_AUTH_TOKEN=SIM_TOKEN,
+        W2T_TWILIO_BASE_URL=sim.url,
+        W2T_PUBLIC_URL=public,
+        W2T_BACKGROUND="0",
+    )
+    customer = f"+1415555{int(time.time() * 1000) % 10000:04d}"
+    lead_id, sid, msg_sid = str(uuid.uuid4()), "CH" + uuid.uuid4().hex, "IM" + uuid.uuid4().hex
+    store.put_new_lead(
+        tables,
+        {
+            "LeadId": lead_id,
+            "Status": "ACTIVE",
+            "DateSubmitted": "2026-01-01T00:00:00Z",
+            "LocationId": "loc-crash",
+            "PipelineStatus": "new",
+            "Activity": [],
+            "Version": 1,
+        },
+    )
+    store.put_conversation(
+        tables,
+        {
+            "ConversationSid": sid,
+            "LocationId": "loc-crash",
+            "LocationIds": ["loc-crash"],
+            "CustomerPhone": customer,
+            "Web2TextNumber": "+13125550100",
+            "LeadIds": [lead_id],
+            "State": "active",
+            "UnreadCount": 0,
+            "Version": 1,
+        },
+    )
+    form = {
+        "EventType": "onMessageAdded",
+        "ConversationSid": sid,
+        "MessageSid": msg_sid,
+        "Index": "3",
+        "Author": customer,
+        "Body": "are you open sunday?",
+        "Attributes": "{}",
+        "DateCreated": "2026-01-02T00:00:00Z",
+    }
+    path = "/TwilioWebhooks/sync"
+    headers = {
+        "X-Twilio-Signature": compute_signature(SIM_TOKEN, public + path, form),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+    crashing = RelayProcess(dict(env, W2T_CRASH_AT=step), port, tmp_path / "relay.log")
+    try:
+        with pytest.raises(httpx.HTTPError):  # no answer: Twilio will redeliver
+            httpx.post(crashing.url + path, content=urlencode(form), headers=headers, timeout=30)
+        assert crashing.wait_exit() == 17
+    finally:
+        crashing.stop()
+    half = store.get_conversation(tables, sid) or {}
+    assert half["UnreadCount"] == (1 if step == "after_conversation_effect" else 0)
+    assert (store.get_lead(tables, lead_id) or {})["Activity"] == []
+
+    restarted = RelayProcess(env, port, tmp_path / "relay.log")
+    try:
+        for _ in range(2):  # the redelivery, and one more duplicate
+            r = httpx.post(restarted.url + path, content=urlencode(form), headers=headers)
+            assert r.status_code == 200, r.text
+    finally:
+        restarted.stop()
+    conv = store.get_conversation(tables, sid) or {}
+    assert conv["UnreadCount"] == 1 and conv[store.EFFECTS_ATTR] == [msg_sid]
+    assert conv["LastMessagePreview"] == "are you open sunday?"
+    lead = store.get_lead(tables, lead_id) or {}
+    assert [a["text"] for a in lead["Activity"] if a["kind"] == "inbound"] == [
+        "are you open sunday?"
+    ]
+    assert lead[store.EFFECTS_ATTR] == [msg_sid]
+    assert lead["PipelineStatus"] == "engaged" and lead["LastInboundAt"] == form["DateCreated"]
+    assert len(store.list_messages(tables, sid)) == 1

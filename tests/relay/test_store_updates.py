@@ -94,3 +94,54 @@ def test_activity_stays_bounded(tables: Tables) -> None:
     assert [a["text"] for a in item["Activity"][-2:]] == ["new 1", "new 2"]
     stored = store.get_lead(tables, lead_id)
     assert stored is not None and stored["Activity"] == item["Activity"]
+
+
+def test_effects_are_applied_once_per_message_sid(tables: Tables) -> None:
+    """`message_sid` makes a message's effects idempotent: a second application (a
+    redelivery, a recovery, a concurrent duplicate) changes nothing."""
+    lead_id = _lead(tables, Version=1, Activity=[])
+    entry = store.activity("inbound", "once", "2026-01-01T00:00:00Z")
+
+    def note(_: int) -> object:
+        return store.note_lead_message(tables, lead_id, entry, {}, message_sid="IM1")
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(note, range(6)))
+    assert sum(r is not None for r in results) == 1
+    item = store.get_lead(tables, lead_id) or {}
+    assert [a["text"] for a in item["Activity"]] == ["once"]
+    assert item[store.EFFECTS_ATTR] == ["IM1"] and item["Version"] == 2
+
+    sid = "CH" + uuid.uuid4().hex
+    tables.conversations.put_item(Item={"ConversationSid": sid, "Version": 1, "UnreadCount": 0})
+
+    def bump(_: int) -> bool:
+        try:
+            store.bump_conversation(tables, sid, {}, {"UnreadCount": 1}, message_sid="IM1")
+            return True
+        except store.AlreadyApplied as done:
+            assert done.item["UnreadCount"] == 1
+            return False
+
+    with ThreadPoolExecutor(6) as pool:
+        assert sum(pool.map(bump, range(6))) == 1
+    conv = store.get_conversation(tables, sid) or {}
+    assert conv["UnreadCount"] == 1 and conv[store.EFFECTS_ATTR] == ["IM1"]
+    with pytest.raises(store.NotFound):
+        store.bump_conversation(tables, "CHmissing", {}, {}, message_sid="IM1")
+
+
+def test_effects_lists_stay_bounded(tables: Tables) -> None:
+    lead_id = _lead(tables, Version=1)
+    sid = "CH" + uuid.uuid4().hex
+    tables.conversations.put_item(Item={"ConversationSid": sid, "Version": 1})
+    total = store.EFFECTS_KEEP + 45
+    for i in range(total):
+        entry = store.activity("inbound", f"m{i}", f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z")
+        assert store.note_lead_message(tables, lead_id, entry, {}, message_sid=f"IM{i}")
+        store.bump_conversation(tables, sid, {}, {}, message_sid=f"IM{i}")
+    for item in (store.get_lead(tables, lead_id), store.get_conversation(tables, sid)):
+        assert item is not None
+        sids = item[store.EFFECTS_ATTR]
+        assert store.EFFECTS_KEEP <= len(sids) < store.EFFECTS_KEEP + 20
+        assert sids == [f"IM{i}" for i in range(total - len(sids), total)]  # newest kept

@@ -303,10 +303,11 @@ def test_texts_both_ways_update_leads(relay: RelayHandle, sim: SimHandle, seed: 
         lambda: any("in red" in b for b in bodies(sim, seed.web2text_number)),
         what="store gets text",
     )
+    # the activity and times land first, the pipeline move right after (its own update)
     item = wait_for(
-        lambda: (lambda i: i if i and i.get("LastInboundAt") else None)(
-            store.get_lead(relay.tables, lead_id)
-        ),
+        lambda: (
+            lambda i: i if i and i.get("LastInboundAt") and i["PipelineStatus"] != "new" else None
+        )(store.get_lead(relay.tables, lead_id)),
         what="lead updated",
     )
     assert item["PipelineStatus"] == "engaged"
@@ -836,7 +837,7 @@ def test_effects_finished_after_crash_between_store_and_effects(
             "LocationId": seed.location_id,
             "CreatedAt": "2026-01-01T00:00:00Z",
             "Version": 1,
-            "EffectsPending": 1,
+            "EffectsPending": int(time.time()) - 60,
         }
     )
     form = {
@@ -853,6 +854,57 @@ def test_effects_finished_after_crash_between_store_and_effects(
     assert _signed_post(relay, "/TwilioWebhooks/sync", form).status_code == 200
     after = store.get_conversation(relay.tables, sid)
     assert after is not None and after["UnreadCount"] == before["UnreadCount"] + 1
-    m = store.get_message(relay.tables, sid, msg_sid)
-    assert m is not None and "EffectsPending" not in m
-    assert (store.get_lead(relay.tables, lead_id) or {}).get("PipelineStatus") == "engaged"
+    assert after[store.EFFECTS_ATTR].count(msg_sid) == 1
+    lead = store.get_lead(relay.tables, lead_id) or {}
+    assert lead.get("PipelineStatus") == "engaged"
+    assert [a["text"] for a in lead["Activity"]].count("half done") == 1
+    assert lead[store.EFFECTS_ATTR].count(msg_sid) == 1
+
+
+def test_reconcile_finishes_a_message_whose_lead_effect_was_lost(
+    relay: RelayHandle, sim: SimHandle, seed: Seed
+) -> None:
+    """The instance died after the conversation's update and before the lead's, and
+    Twilio did not redeliver: the reconcile applies the lead's part, once, and
+    leaves the conversation's alone."""
+    from app.relay.background import reconcile
+
+    phone = new_phone()
+    lead_id = create(relay, seed, phone)
+    sid = sid_of(synced(relay, seed, lead_id))
+    conv = store.get_conversation(relay.tables, sid)
+    assert conv is not None
+    httpx.post(
+        sim.url + "/_sim/inbound",
+        json={"from": phone, "to": conv["CustomerProxy"], "body": "half way"},
+    )
+    sim.wait_idle()
+    deadline = time.monotonic() + 10
+    while not (
+        msgs := [m for m in store.list_messages(relay.tables, sid) if m["Body"] == "half way"]
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    msg_sid = msgs[0]["MessageSid"]
+    # the crash, after the fact: the lead's part undone, the message 60 s old
+    store.update_lead(
+        relay.tables,
+        lead_id,
+        lambda cur: {
+            "Activity": [a for a in cur["Activity"] if a["text"] != "half way"],
+            store.EFFECTS_ATTR: [s for s in cur[store.EFFECTS_ATTR] if s != msg_sid],
+            "LastInboundAt": None,
+        },
+    )
+    store.update_message(
+        relay.tables, sid, msg_sid, lambda cur: {"EffectsPending": int(time.time()) - 60}
+    )
+    unread = (store.get_conversation(relay.tables, sid) or {})["UnreadCount"]
+    for _ in range(2):
+        reconcile(relay.ctx, force=True)
+        lead = store.get_lead(relay.tables, lead_id) or {}
+        assert [a["text"] for a in lead["Activity"]].count("half way") == 1
+        assert lead[store.EFFECTS_ATTR].count(msg_sid) == 1 and lead.get("LastInboundAt")
+        after = store.get_conversation(relay.tables, sid) or {}
+        assert after["UnreadCount"] == unread
+        assert after[store.EFFECTS_ATTR].count(msg_sid) == 1
