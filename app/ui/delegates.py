@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import zlib
 from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from PySide6.QtCore import (
     QEvent,
@@ -69,8 +69,7 @@ def pill_width(fm: QFontMetrics, text: str, pad: int = 8) -> int:
     return fm.horizontalAdvance(text) + 2 * pad
 
 
-@dataclass(frozen=True)
-class _LeadFonts:
+class _LeadFonts(NamedTuple):
     initials: QFont
     time: QFont
     time_bold: QFont
@@ -459,8 +458,7 @@ class SearchDelegate(QStyledItemDelegate):
 # --------------------------------------------------------------------------- bubbles
 
 
-@dataclass
-class BubbleLayout:
+class BubbleLayout(NamedTuple):
     author: QRect | None
     bubble: QRect
     text: QRect

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -151,6 +151,7 @@ class MainWindow(QMainWindow):
         self._pending_open: str | None = None  # clicked before the engine was there
         self._locations_after_rows = False
         self._jump: JumpDialog | None = None
+        self._finished = False  # finish_build() done
         self.on_error: Callable[[str], None] | None = None
         self.setWindowTitle("Web2Text")
         self.resize(1280, 800)
@@ -160,7 +161,6 @@ class MainWindow(QMainWindow):
         self.search_model = SearchModel(self.tasks, self)
         self.thread_model = ThreadModel(self.tasks, self)
         self._build()
-        self._shortcuts()
         self._clock = QTimer(self)
         self._clock.setInterval(30_000)  # relative times and speed-to-lead timers tick
         self._clock.timeout.connect(self._tick)
@@ -341,9 +341,15 @@ class MainWindow(QMainWindow):
         self.set_status(self._status)
 
     def finish_build(self) -> None:
-        """Build what the first frame did without (the app calls it once that painted)."""
+        """Build what the first frame did without (the app calls it once that painted):
+        the conversation's thread page, the lead panel, search results, shortcuts (no
+        key press is handled before the app's loop runs anyway)."""
+        if self._finished:
+            return
+        self._finished = True
         self.pane.ensure_built()
         _ = self.panel, self.results_view
+        self._shortcuts()
 
     @property
     def panel(self) -> LeadPanel:
@@ -404,6 +410,8 @@ class MainWindow(QMainWindow):
         return chip
 
     def _shortcuts(self) -> None:
+        from PySide6.QtGui import QKeySequence, QShortcut
+
         def add(seq: str | QKeySequence, slot: Callable[[], None]) -> QShortcut:
             s = QShortcut(QKeySequence(seq), self)
             s.setContext(Qt.ShortcutContext.WindowShortcut)

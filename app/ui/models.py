@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -260,13 +260,11 @@ class LeadsModel(QAbstractListModel):
 # --------------------------------------------------------------------------- thread
 
 
-@dataclass(frozen=True)
-class DayItem:
+class DayItem(NamedTuple):
     day: date
 
 
-@dataclass(frozen=True)
-class MessageItem:
+class MessageItem(NamedTuple):
     message: ThreadMessage
     show_author: bool
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 import sys
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QIcon
 
 
 @cache
@@ -47,6 +51,8 @@ def render_svg(name: str, size: int) -> QPixmap:
 
 @cache
 def app_icon() -> QIcon:
+    from PySide6.QtGui import QIcon  # icons come after the first frame
+
     icon = QIcon()
     for size in (16, 24, 32, 48, 64, 128, 256):
         icon.addPixmap(render_svg("app-icon.svg", size))
@@ -55,6 +61,8 @@ def app_icon() -> QIcon:
 
 def tray_icon(unread: int, size: int = 32) -> QIcon:
     """The tray icon with the unread count drawn on it (capped at 99+)."""
+    from PySide6.QtGui import QColor, QFont, QIcon
+
     base = render_svg("tray-icon.svg", size)
     if unread <= 0:
         return QIcon(base)

@@ -1,0 +1,160 @@
+"""The settings dialog: reply templates and the kiosk idle lock."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.settings import Settings, Template
+
+
+class SettingsDialog(QDialog):
+    """Templates (name + body with merge fields) and the kiosk idle lock."""
+
+    saved = Signal(object)  # Settings
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings — Web2Text")
+        self.setMinimumSize(620, 420)
+        self._templates = list(settings.templates)
+        self._settings = settings
+
+        self.list = QListWidget()
+        self.list.setAccessibleName("Templates")
+        self.list.currentRowChanged.connect(self._show)
+        self.name_edit = QLineEdit()
+        self.name_edit.setAccessibleName("Template name")
+        self.body_edit = QPlainTextEdit()
+        self.body_edit.setAccessibleName("Template text")
+        self.name_edit.textEdited.connect(self._store)
+        self.body_edit.textChanged.connect(self._store)
+        from app.core.templates import MERGE_FIELDS  # the dialog's, not start-up's
+
+        fields = QLabel("Merge fields: " + "  ".join("{" + f + "}" for f in MERGE_FIELDS))
+        fields.setObjectName("Muted")
+        fields.setWordWrap(True)
+        fields.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.add_button = QPushButton("New template")
+        self.add_button.clicked.connect(self._add)
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.clicked.connect(self._delete)
+        self.idle = QSpinBox()
+        self.idle.setRange(1, 240)
+        self.idle.setSuffix(" min")
+        self.idle.setValue(settings.idle_lock_minutes)
+        self.idle.setAccessibleName("Lock after idle minutes")
+
+        left = QVBoxLayout()
+        left.addWidget(self.list, 1)
+        lb = QHBoxLayout()
+        lb.addWidget(self.add_button)
+        lb.addWidget(self.delete_button)
+        left.addLayout(lb)
+        right = QFormLayout()
+        right.addRow("Name", self.name_edit)
+        right.addRow("Text", self.body_edit)
+        right.addRow("", fields)
+        top = QHBoxLayout()
+        top.addLayout(left, 2)
+        top.addLayout(right, 3)
+        self.error = QLabel()
+        self.error.setObjectName("Banner")
+        self.error.setProperty("kind", "danger")
+        self.error.setWordWrap(True)
+        self.error.setAccessibleName("Template error")
+        self.error.hide()
+        kiosk = QFormLayout()
+        kiosk.addRow("Kiosk: lock after", self.idle)
+        save = QPushButton("Save")
+        save.setObjectName("Primary")
+        save.setAccessibleName("Save settings")
+        save.clicked.connect(self._save)
+        cancel = QPushButton("Cancel")
+        cancel.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(cancel)
+        buttons.addWidget(save)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 18, 20, 16)
+        layout.setSpacing(12)
+        title = QLabel("Message templates")
+        title.setObjectName("HeaderTitle")
+        layout.addWidget(title)
+        layout.addLayout(top, 1)
+        layout.addWidget(self.error)
+        layout.addLayout(kiosk)
+        layout.addLayout(buttons)
+        self._reload_list(0)
+
+    def _reload_list(self, select: int) -> None:
+        self.list.blockSignals(True)
+        self.list.clear()
+        for t in self._templates:
+            QListWidgetItem(t.name or "(untitled)", self.list)
+        self.list.blockSignals(False)
+        if self._templates:
+            self.list.setCurrentRow(min(select, len(self._templates) - 1))
+        self._show(self.list.currentRow())
+
+    def _show(self, row: int) -> None:
+        has = 0 <= row < len(self._templates)
+        self.name_edit.setEnabled(has)
+        self.body_edit.setEnabled(has)
+        self.delete_button.setEnabled(has)
+        self.name_edit.blockSignals(True)
+        self.body_edit.blockSignals(True)
+        self.name_edit.setText(self._templates[row].name if has else "")
+        self.body_edit.setPlainText(self._templates[row].body if has else "")
+        self.name_edit.blockSignals(False)
+        self.body_edit.blockSignals(False)
+
+    def _store(self) -> None:
+        row = self.list.currentRow()
+        if 0 <= row < len(self._templates):
+            self._templates[row] = Template(self.name_edit.text(), self.body_edit.toPlainText())
+            item = self.list.item(row)
+            if item is not None:
+                item.setText(self.name_edit.text() or "(untitled)")
+
+    def _add(self) -> None:
+        self._templates.append(Template("New template", "Hi {first_name}, "))
+        self._reload_list(len(self._templates) - 1)
+        self.name_edit.setFocus()
+        self.name_edit.selectAll()
+
+    def _delete(self) -> None:
+        row = self.list.currentRow()
+        if 0 <= row < len(self._templates):
+            del self._templates[row]
+            self._reload_list(row)
+
+    def _save(self) -> None:
+        from app.core.templates import TemplateError, fields
+
+        for i, t in enumerate(self._templates):
+            try:
+                fields(t.body)
+            except TemplateError as exc:
+                self.list.setCurrentRow(i)
+                self.error.setText(f"“{t.name}” can't be saved: {exc}")
+                self.error.show()
+                return
+        self._settings.templates = [t for t in self._templates if t.name.strip() and t.body.strip()]
+        self._settings.idle_lock_minutes = self.idle.value()
+        self.saved.emit(self._settings)
+        self.accept()
