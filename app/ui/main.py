@@ -63,8 +63,6 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
     from app.ui.startup import StoredFirstPage
 
     data_dir = args.data_dir or default_data_dir()
-    # the first frame's rows are read from the store while Qt loads and the window is built
-    stored = StoredFirstPage.for_start(data_dir, demo=args.demo, relay_url=args.relay_url)
 
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication
@@ -87,6 +85,11 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
     qapp.setDesktopFileName("web2text")
 
     from app.ui.controller import AppController, Options
+
+    # The first frame's rows are read from the store while the window is built. Not
+    # earlier: a thread importing Python beside PySide6's import (which holds the
+    # interpreter for long stretches) made both slower, ~40 ms in all.
+    stored = StoredFirstPage.for_start(data_dir, demo=args.demo, relay_url=args.relay_url)
     from app.ui.theme import ThemeManager
 
     # (the window icon is rendered once the first rows are in: AppController.after_first_rows)

@@ -1,8 +1,9 @@
 """The first frame's inbox rows, read from the local store on a worker thread.
 
-Standard library and `app.ui.profiles` only: `main.build` starts the read before it
-imports Qt, so the store is read while PySide6 loads and the window is built, and the
-rows are there by the time the window maps (docs/desktop.md, "Start-up order").
+Standard library and `app.ui.profiles` only. `main.build` starts the read once the
+window's modules are imported, so the store is read (sqlite3 lets go of the
+interpreter) while the window is built, and the rows are there by the time the window
+maps (docs/desktop.md, "Start-up order").
 """
 
 from __future__ import annotations
