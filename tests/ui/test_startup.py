@@ -289,3 +289,79 @@ def test_base_font_size_moves_from_the_style_sheet_to_the_application_font(
     assert "#HeaderTitle { font-size: 13pt" in qss  # particular rules stay
     assert themed_app.font().pointSizeF() == size  # what every widget inherits
     assert split_base_font("QLabel { color: red; }") == ("QLabel { color: red; }", None)
+
+
+# --------------------------------------------------------------------------- first frame
+
+FIRST_FRAME = r"""
+import json, sys, time
+from app.ui.main import build, parse_args, run
+from PySide6.QtCore import QEvent, QObject
+
+qapp, ctrl = build(parse_args(["--data-dir", sys.argv[1], "--quit-after", "0.3"]))
+w = ctrl.window
+seen = {}
+
+class Probe(QObject):
+    def eventFilter(self, obj, ev):
+        if ev.type() == QEvent.Type.Paint and w.leads_model.rowCount() and "rows" not in seen:
+            seen["rows"] = [w.leads_model.row_at(i).name for i in range(3)]
+            seen["cached"] = w.leads_model.cached
+            # what the first frame had loaded when it painted
+            import PySide6.QtWidgets as widgets
+            seen["loaded"] = sorted(m for m in ("qasync", "app.sync.engine", "sqlalchemy",
+                "httpx", "app.ui.composer", "app.ui.leadpanel", "app.ui.settings_dialog",
+                "app.ui.signin") if m in sys.modules)
+            seen["qstyle_type"] = "QStyle" in vars(widgets)
+            seen["thread_page"] = w.pane.built
+        return False
+
+probe = Probe()
+w.leads_view.viewport().installEventFilter(probe)
+ctrl.show_first_frame()
+seen["painted_before_loop"] = "rows" in seen
+started = time.monotonic()
+code = run(qapp, ctrl)  # then the app's loop: the engine starts, --quit-after ends it
+seen["code"] = code
+seen["engine_started"] = ctrl.profile is not None
+seen["thread_page_after"] = w.pane.built and w.pane.composer.objectName() == "Composer"
+print(json.dumps(seen))
+"""
+
+
+def test_first_frame_paints_stored_rows_before_the_event_loop_and_engine_exist(
+    tmp_path: Path, qtbot: Any, loop: Any, run: Any
+) -> None:
+    """The real start-up path (main.build, then main.run) in a fresh interpreter: the
+    window paints with the stored rows before qasync, the engine's stack, the composer
+    or the lead panel are imported (and without PySide making QStyle's type); the
+    loop then starts the engine and the rest of the window is built."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    profile = Profile("staff-1", "Dana Whitfield", "http://127.0.0.1:9", "ret-1")
+    ProfileStore(tmp_path).save(profile)
+    live = list(run(demo_engine().list_leads(LeadFilter(), 0, 100)))
+    store_inbox(tmp_path, profile, live)
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", FIRST_FRAME, str(tmp_path)],
+        cwd=root,
+        env={
+            **os.environ,
+            "QT_QPA_PLATFORM": "offscreen",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+            "W2T_TOKEN": "staff-key-1",  # the relay is unreachable: the engine goes offline
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["painted_before_loop"] and seen["cached"]
+    assert seen["rows"] == [f"{r.name} (stored)" for r in live[:3]]
+    assert seen["loaded"] == [] and not seen["qstyle_type"] and not seen["thread_page"]
+    assert seen["code"] == 0 and seen["engine_started"] and seen["thread_page_after"]
