@@ -89,6 +89,8 @@ class Settings:
     #: how long an instance reuses an API-key record or a retailer/location item it
     #: read (0: always read); bounds how late a revocation elsewhere takes effect
     cache_ttl_s: float = 15.0
+    #: how long an instance reuses a Twilio Lookup line type per phone (0: never)
+    lookup_cache_ttl_s: float = 24 * 3600.0
     background: bool = True
     #: data-plane DynamoDB calls through `app.relay.ddb_lean` (W2T_DDB_LEAN=0: botocore)
     ddb_lean: bool = True
@@ -147,6 +149,7 @@ class Settings:
             reconcile_interval_s=_float(env, "W2T_RECONCILE_INTERVAL", 300.0),
             pool_refresh_s=_float(env, "W2T_POOL_REFRESH", 60.0),
             cache_ttl_s=max(0.0, _float(env, "W2T_CACHE_TTL", 15.0)),
+            lookup_cache_ttl_s=max(0.0, _float(env, "W2T_LOOKUP_CACHE_TTL", 24 * 3600.0)),
             background=env.get("W2T_BACKGROUND", "1") not in ("0", "false", "no"),
             ddb_lean=env.get("W2T_DDB_LEAN", "1").strip().lower() not in _OFF,
             crash_at=env.get("W2T_CRASH_AT") or None,

@@ -29,6 +29,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from app.relay.cache import TtlCache
 from app.relay.config import Settings
 
 log = logging.getLogger("app.relay.twilio")
@@ -126,6 +127,9 @@ class TwilioGateway:
         self.client = client or make_client(settings)
         self.attempts = settings.twilio_max_attempts
         self.calls_by_code: dict[str, int] = {}  # for /metrics
+        # Lookup answers by phone: Lookup is billed per request, and a number's line
+        # type rarely changes (W2T_LOOKUP_CACHE_TTL; unknown answers are not kept)
+        self._line_types: TtlCache[str] = TtlCache(max_entries=20_000)
 
     def call(self, what: str, fn: Callable[[], T]) -> T:
         """Run `fn` with bounded retries on transient failures."""
@@ -329,7 +333,13 @@ class TwilioGateway:
         raise RuntimeError("unreachable")  # pragma: no cover
 
     def line_type(self, phone: str) -> str | None:
-        """Twilio Lookup v2 line type (`mobile`, `landline`, ...), or None if unknown."""
+        """Twilio Lookup v2 line type (`mobile`, `landline`, ...), or None if unknown.
+        A known answer is reused for `lookup_cache_ttl_s` seconds (this process)."""
+        return self._line_types.get_or_load(
+            phone, self.settings.lookup_cache_ttl_s, lambda: self._lookup_line_type(phone)
+        )
+
+    def _lookup_line_type(self, phone: str) -> str | None:
         try:
             result = self.call(
                 "lookup",

@@ -323,3 +323,17 @@ def test_tables_use_the_lean_client_unless_turned_off(
     assert Settings.from_env(env, require_twilio=False).ddb_lean is False
     assert lean_enabled({}) and not lean_enabled({"W2T_DDB_LEAN": "off"})
     assert not lean_enabled({"HTTPS_PROXY": "http://proxy:3128"})
+
+
+def test_fast_deserializer_reads_exactly_as_boto3s() -> None:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    item = TypeSerializer().serialize(
+        dict(ITEM, Big=Decimal("12345678901234567890.123"), Neg=-7, Exp=Decimal("1E+3"))
+    )["M"]
+    item["Raw"] = {"N": "0001.500"}  # as another system may have written it
+    fast = ddb_lean.from_av(item)
+    assert fast == {k: TypeDeserializer().deserialize(v) for k, v in item.items()}
+    assert type(fast["Int"]) is Decimal and str(fast["Raw"]) == "1.500"
+    with pytest.raises(TypeError):
+        ddb_lean.from_av({"Bad": {}})

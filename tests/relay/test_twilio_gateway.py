@@ -58,3 +58,52 @@ def test_found_by_the_look_or_created_again_when_absent(monkeypatch: pytest.Monk
         raise _unknown_outcome()
 
     assert gw.create_checked("x", create_failing, lambda: "it was made") == "it was made"
+
+
+class _Lookups:
+    """The slice of twilio's Client that `line_type` uses, answering from a dict."""
+
+    def __init__(self, answers: dict[str, str | None]) -> None:
+        self.answers = answers
+        self.fetched: list[str] = []
+        self.lookups = self
+        self.v2 = self
+
+    def phone_numbers(self, phone: str) -> Any:
+        outer = self
+
+        class _Ctx:
+            def fetch(self, fields: str) -> Any:
+                assert fields == "line_type_intelligence"
+                outer.fetched.append(phone)
+                kind = outer.answers.get(phone)
+                if kind == "outage":
+                    raise TwilioRestException(500, "https://lookups.test", "down")
+                return type("R", (), {"line_type_intelligence": {"type": kind} if kind else None})
+
+        return _Ctx()
+
+
+def test_line_types_are_cached_per_phone_for_the_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.relay.twilio_client.time.sleep", lambda s: None)
+    answers: dict[str, str | None] = {"+13125550001": "mobile", "+13125550002": "outage"}
+    lookups = _Lookups(answers)
+    settings = relay_settings("http://127.0.0.1:1", None, "TESTGW", 1, twilio_max_attempts=2)
+    gw = TwilioGateway(settings, client=lookups)  # type: ignore[arg-type]
+    assert gw.line_type("+13125550001") == "mobile"
+    answers["+13125550001"] = "landline"
+    assert gw.line_type("+13125550001") == "mobile"  # reused: one billed Lookup
+    assert lookups.fetched == ["+13125550001"]
+    # an outage (None) is not kept: the next lead looks again
+    assert gw.line_type("+13125550002") is None
+    answers["+13125550002"] = "landline"
+    assert gw.line_type("+13125550002") == "landline"
+    assert lookups.fetched.count("+13125550002") == 3  # 2 attempts, then 1
+
+    no_cache = TwilioGateway(
+        settings.with_overrides(lookup_cache_ttl_s=0.0),
+        client=lookups,  # type: ignore[arg-type]
+    )
+    assert no_cache.line_type("+13125550001") == "landline"
+    assert no_cache.line_type("+13125550001") == "landline"
+    assert lookups.fetched.count("+13125550001") == 3
