@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from collections import OrderedDict
 from datetime import datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from PySide6.QtCore import (
     QEvent,
@@ -18,7 +18,6 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import (
-    QAbstractTextDocumentLayout,
     QColor,
     QCursor,
     QFont,
@@ -28,7 +27,6 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPalette,
     QPixmap,
-    QTextDocument,
 )
 from PySide6.QtWidgets import (
     QListView,
@@ -40,6 +38,9 @@ from PySide6.QtWidgets import (
 from app.sync.api import MATCH_END, MATCH_START, LeadRow, SearchHit, ThreadMessage
 from app.ui import fmt, theme
 from app.ui.models import ROW_ROLE, DayItem, MessageItem
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QTextDocument
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -402,6 +403,8 @@ class SearchDelegate(QStyledItemDelegate):
         if cached is not None:
             self._docs.move_to_end(key)
             return cached
+        from PySide6.QtGui import QTextDocument  # search's only: not the first frame's
+
         doc = QTextDocument()
         font = _font(base, size_delta=-0.5)
         doc.setDefaultFont(font)
@@ -450,6 +453,8 @@ class SearchDelegate(QStyledItemDelegate):
         p.translate(r.left() + 14, head.bottom() + 4)
         # at most two whole lines of the snippet
         p.setClipRect(QRect(0, 0, r.width() - 28, 2 * line + 2))
+        from PySide6.QtGui import QAbstractTextDocumentLayout
+
         ctx = QAbstractTextDocumentLayout.PaintContext()
         doc.documentLayout().draw(p, ctx)
         p.restore()
