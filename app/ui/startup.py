@@ -30,6 +30,11 @@ class StoredFirstPage:
         if store_dir is None:
             self._done.set()
             return
+        # imported here, so that the thread needs the interpreter for little more than
+        # making the rows: the query itself runs without it (sqlite3 lets go of it)
+        from app.sync import inbox  # stdlib sqlite3 only: not the engine's stack
+
+        self._first_page = inbox.first_page
         # a daemon: a store that hangs (a network drive) never holds the exit back
         threading.Thread(target=self._read, name="w2t-first-page", daemon=True).start()
 
@@ -46,10 +51,8 @@ class StoredFirstPage:
 
     def _read(self) -> None:
         try:
-            from app.sync import inbox  # stdlib sqlite3 only: not the engine's stack
-
             assert self.store_dir is not None
-            self._page = inbox.first_page(self.store_dir)
+            self._page = self._first_page(self.store_dir)
         except Exception:  # a broken store only costs the head start
             log.exception("reading the stored first page failed")
         finally:
