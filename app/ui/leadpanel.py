@@ -41,9 +41,16 @@ def _section(title: str) -> QLabel:
     return label
 
 
-def _value(text: str) -> QLabel:
-    label = QLabel(text)
+def _wrapping(label: QLabel) -> QLabel:
+    """Wrapped text that never widens the panel: a word longer than a line (a page URL)
+    is cut at the panel's edge instead of pushing the menus and buttons out of sight."""
     label.setWordWrap(True)
+    label.setMinimumWidth(1)
+    return label
+
+
+def _value(text: str) -> QLabel:
+    label = _wrapping(QLabel(text))
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setAccessibleName(text)
     return label
@@ -196,15 +203,16 @@ class LeadPanel(QScrollArea):
                 + (" · saving…" if note.pending else "")
                 + f"<br>{_esc(note.body)}"
             )
-            label = QLabel(text)
-            label.setWordWrap(True)
+            label = _wrapping(QLabel(text))
             label.setAccessibleName(f"Note by {note.author_name}: {note.body}")
             self.notes_box.addWidget(label)
         for item in sorted(lead.activity, key=lambda a: a.at, reverse=True)[:50]:
-            label = QLabel(
-                f"<span style='opacity:0.7'>{fmt.relative_time(item.at)}</span> · {_esc(item.text)}"
+            label = _wrapping(
+                QLabel(
+                    f"<span style='opacity:0.7'>{fmt.relative_time(item.at)}</span>"
+                    f" · {_esc(item.text)}"
+                )
             )
-            label.setWordWrap(True)
             label.setObjectName("Muted")
             label.setAccessibleName(item.text)
             self.activity_box.addWidget(label)

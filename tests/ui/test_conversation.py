@@ -326,3 +326,25 @@ def test_quiet_hours_warning_only_without_recent_customer_text(
     window.pane.composer.refresh_warning(tomorrow)
     assert window.pane.composer.warning.isVisible()
     assert "Next allowed time" in window.pane.composer.warning.text()
+
+
+def test_a_long_page_url_does_not_push_the_lead_panel_out_of_sight(
+    window: MainWindow, engine: FakeEngine, qtbot
+) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    lead = next(d for d in engine.leads.values() if d.name == "Maria Gonzalez")
+    # no break opportunity in a long host name: wrapping cannot make it narrower
+    long_url = "https://www.lakeshoremotorsandfinecarsofnorthernillinois.example/used"
+    engine.leads[lead.lead_id] = replace(lead, page_url=long_url)
+    open_lead(window, qtbot, "Maria Gonzalez")
+    panel = window.panel
+    qtbot.waitUntil(lambda: any(lbl.text() == long_url for lbl in panel.findChildren(
+        type(window.count_label))))
+    qtbot.wait(50)  # layout
+    body, viewport = panel.widget(), panel.viewport()
+    # the panel's content fits its width: the status menu and the Add button stay whole
+    assert body.width() <= viewport.width()
+    for w in (panel.pipeline, panel.note_button):
+        right = w.mapTo(body, w.rect().topRight()).x()
+        assert right <= viewport.width(), (type(w).__name__, right, viewport.width())
