@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import importlib
@@ -33,6 +32,8 @@ from app.ui.tasks import Tasks
 from app.ui.tray import TrayController
 
 if TYPE_CHECKING:
+    import asyncio
+
     from app.ui.kiosk import IdleWatcher, LockScreen
     from app.ui.signin import SignInDialog, StaffInfo
 
@@ -106,8 +107,9 @@ class AppController(QObject):
         self._gc_frozen = False
         self._stored = stored_first_page
         self._first_frame_shown = False
-        self._painted = asyncio.Event()
-        self._paint_probe = _FirstPaint(self._painted)
+        self._painted = False  # the window has painted
+        self._paint_waiters: list[Callable[[], None]] = []
+        self._paint_probe = _FirstPaint(self._on_first_paint)
         self.window.installEventFilter(self._paint_probe)
         self._engine_import: asyncio.Future[Any] | None = None
         self._unread_after_rows = False
@@ -121,7 +123,7 @@ class AppController(QObject):
         self.bridge: EngineBridge | None = None
         self.profile: Profile | None = None
         self.signin: SignInDialog | None = None
-        self._quit = asyncio.Event()
+        self._quit_event: asyncio.Event | None = None
         self._demo_module: object | None = None
         self._unread_timer = QTimer(self)
         self._unread_timer.setSingleShot(True)
@@ -164,19 +166,37 @@ class AppController(QObject):
         if page is not None:
             self.window.show_cached_inbox(*page)
         self.show_window()
-        if not self._painted.is_set():
+        if not self._painted:
             # a local Qt loop until the window has painted (or 0.5 s): no input is taken
             # before the app's loop runs, and nothing here needs asyncio
             wait = QEventLoop()
-            self._paint_probe.then = wait.quit
+            self._paint_waiters.append(lambda: QTimer.singleShot(0, wait.quit))
             QTimer.singleShot(int(FIRST_PAGE_WAIT_S * 1000), wait.quit)
             wait.exec(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
-            self._paint_probe.then = None
+            self._paint_waiters.clear()
         # what the paint left queued (its own follow-ups) finishes with the frame
         self.app.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
         self._first_frame_shown = True
 
+    def _on_first_paint(self) -> None:
+        self._painted = True
+        waiters, self._paint_waiters = self._paint_waiters, []
+        for wake in waiters:
+            wake()
+
+    @property
+    def _quit(self) -> asyncio.Event:
+        """Set when the app should end (made on first use: asyncio is not imported
+        before the first frame)."""
+        if self._quit_event is None:
+            import asyncio
+
+            self._quit_event = asyncio.Event()
+        return self._quit_event
+
     async def run(self) -> int:
+        import asyncio
+
         if self.options.quit_after is not None:
             QTimer.singleShot(int(self.options.quit_after * 1000), self.quit)
         self.window.closedWithoutTray.connect(self.quit)
@@ -189,8 +209,13 @@ class AppController(QObject):
             self.show_window()
             # the window (with the stored rows, if any) paints first; the engine's
             # imports and queries would only share the interpreter with it and delay it
+            painted = asyncio.Event()
+            if self._painted:
+                painted.set()
+            else:
+                self._paint_waiters.append(painted.set)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._painted.wait(), 0.5)
+                await asyncio.wait_for(painted.wait(), 0.5)
         # icons and preloads wait for the first rows (they would only compete with the
         # engine's start for the interpreter), or 3 s at most (no profile yet, sign-in)
         self._after_rows_timer.start()
@@ -217,6 +242,8 @@ class AppController(QObject):
 
     async def shutdown(self) -> None:
         """Stop everything in order; bounded so a stuck peer cannot hang the exit."""
+        import asyncio
+
         self.window.quitting = True
         self._after_rows_timer.stop()
         self._unread_timer.stop()
@@ -251,6 +278,8 @@ class AppController(QObject):
     # ------------------------------------------------------------------ profiles
 
     async def _first_start(self) -> bool:
+        import asyncio
+
         # (sign-in is imported when a start needs it: not on the first frame's path)
         from app.ui.signin import SignInError, check_key
 
@@ -301,6 +330,8 @@ class AppController(QObject):
         return profile
 
     async def _store_key(self, profile: Profile, key: str) -> None:
+        import asyncio
+
         # keyring backends talk D-Bus / the OS store synchronously: off the Qt thread
         try:
             await asyncio.to_thread(self.secrets.put, profile, key)
@@ -311,6 +342,8 @@ class AppController(QObject):
     async def _ask_sign_in(
         self, *, relay_url: str = "", note: str = "", switch: bool = False
     ) -> bool:
+        import asyncio
+
         if self.engine is None:
             # nobody is signed in: the stored inbox of the last profile does not stay on
             # screen behind the sign-in dialog
@@ -355,6 +388,8 @@ class AppController(QObject):
         return True
 
     async def _start_demo(self) -> tuple[str, str, str]:
+        import asyncio
+
         try:
             demo = importlib.import_module("app.sandbox.demo")
         except ImportError as exc:
@@ -398,6 +433,8 @@ class AppController(QObject):
         self.engineStarted.emit(engine)
 
     async def _stop_engine(self) -> None:
+        import asyncio
+
         engine, bridge = self.engine, self.bridge
         self.engine = self.bridge = None
         if engine is None:
@@ -442,6 +479,8 @@ class AppController(QObject):
     def _preload_engine(self) -> None:
         """Import the engine's stack (SQLAlchemy, httpx: a few hundred ms) on a worker
         thread, once, so the window keeps painting meanwhile."""
+        import asyncio
+
         if self._engine_import is None and self.engine_factory is default_engine_factory:
             self._engine_import = asyncio.ensure_future(
                 asyncio.to_thread(importlib.import_module, "app.sync.engine")
@@ -454,6 +493,8 @@ class AppController(QObject):
 
     async def _show_stored_inbox(self) -> bool:
         """Show the last profile's inbox from its local store until the engine is up."""
+        import asyncio
+
         stored = self._stored or self._stored_first_page()
         page = await asyncio.to_thread(stored.result, FIRST_PAGE_WAIT_S)
         if page is None or self.engine is not None:
@@ -473,6 +514,8 @@ class AppController(QObject):
     def after_first_rows(self) -> None:
         """What the first frame does without: window and tray icons (SVG renders), and
         modules a row, the composer or the quiet-hours check will soon need."""
+        import asyncio
+
         if self._after_rows_done or self._quit.is_set():
             return
         self._after_rows_done = True
@@ -515,6 +558,8 @@ class AppController(QObject):
         self.tasks.spawn(self._switch(profile))
 
     async def _switch(self, profile: Profile) -> None:
+        import asyncio
+
         key = await asyncio.to_thread(self.secrets.get, profile)
         if not key:
             await self._ask_sign_in(
@@ -547,17 +592,15 @@ def _preload(*modules: str) -> None:
 
 
 class _FirstPaint(QObject):
-    """Sets `event` when the watched window first paints (and calls `then`, if set)."""
+    """Calls `on_paint` when the watched window first paints."""
 
-    def __init__(self, event: asyncio.Event) -> None:
+    def __init__(self, on_paint: Callable[[], None]) -> None:
         super().__init__()
-        self._event = event
-        self.then: Callable[[], None] | None = None
+        self._on_paint: Callable[[], None] | None = on_paint
 
     def eventFilter(self, obj: QObject, ev: QEvent) -> bool:
-        if ev.type() == QEvent.Type.Paint and not self._event.is_set():
-            self._event.set()
+        if ev.type() == QEvent.Type.Paint and self._on_paint is not None:
+            on_paint, self._on_paint = self._on_paint, None
             obj.removeEventFilter(self)
-            if self.then is not None:
-                QTimer.singleShot(0, self.then)  # once this paint is done
+            on_paint()
         return False

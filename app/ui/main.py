@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import logging
 import os
@@ -123,6 +122,8 @@ def run(qapp: Any, controller: Any) -> int:
     # (From here on: before the first frame, the one other thread reads the stored
     # rows, and handing the interpreter back and forth every 1 ms only slowed both.)
     sys.setswitchinterval(0.001)
+    import asyncio
+
     import qasync
 
     loop = qasync.QEventLoop(qapp)

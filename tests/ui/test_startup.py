@@ -309,9 +309,9 @@ class Probe(QObject):
             seen["cached"] = w.leads_model.cached
             # what the first frame had loaded when it painted
             import PySide6.QtWidgets as widgets
-            seen["loaded"] = sorted(m for m in ("qasync", "app.sync.engine", "sqlalchemy",
-                "httpx", "app.ui.composer", "app.ui.leadpanel", "app.ui.settings_dialog",
-                "app.ui.signin") if m in sys.modules)
+            seen["loaded"] = sorted(m for m in ("asyncio", "qasync", "app.sync.engine",
+                "sqlalchemy", "httpx", "app.ui.composer", "app.ui.leadpanel",
+                "app.ui.settings_dialog", "app.ui.signin") if m in sys.modules)
             seen["qstyle_type"] = "QStyle" in vars(widgets)
             seen["thread_page"] = w.pane.built
         return False
@@ -333,7 +333,7 @@ def test_first_frame_paints_stored_rows_before_the_event_loop_and_engine_exist(
     tmp_path: Path, qtbot: Any, loop: Any, run: Any
 ) -> None:
     """The real start-up path (main.build, then main.run) in a fresh interpreter: the
-    window paints with the stored rows before qasync, the engine's stack, the composer
+    window paints with the stored rows before asyncio, qasync, the engine's stack, the composer
     or the lead panel are imported (and without PySide making QStyle's type); the
     loop then starts the engine and the rest of the window is built."""
     import json
