@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from app.relay.cache import TtlCache
 from app.relay.errors import ApiError
@@ -157,11 +158,28 @@ def authenticate(request: Request) -> Principal:
     return principal
 
 
-def require_endpoint(endpoint: str) -> Callable[[Request], Principal]:
+async def authenticate_async(request: Request) -> Principal:
+    """`authenticate` for async dependencies: a key record this process holds in its
+    cache is used right here on the event loop; only a DynamoDB read goes to the
+    thread pool (a sync dependency cost every request a thread hand-off)."""
+    key = presented_key(request)
+    ctx = request.app.state.ctx
+    ttl = ctx.settings.cache_ttl_s
+    if key is None or ttl <= 0 or len(key) > 512:
+        return await run_in_threadpool(authenticate, request)
+    item = _KEYS.get((ctx.tables.api_keys.name, hash_key(key)))
+    if item is None:
+        return await run_in_threadpool(authenticate, request)
+    principal = principal_from_item(item)
+    request.state.principal = principal
+    return principal
+
+
+def require_endpoint(endpoint: str) -> Callable[[Request], Awaitable[Principal]]:
     """Dependency: the caller's key must list `endpoint` (or `*`). 401 unknown, 403 not allowed."""
 
-    def dependency(request: Request) -> Principal:
-        principal = authenticate(request)
+    async def dependency(request: Request) -> Principal:
+        principal = await authenticate_async(request)
         if not principal.allows(endpoint):
             raise ApiError(403, "forbidden", f"API key is not authorized for {endpoint}")
         return principal
@@ -170,11 +188,11 @@ def require_endpoint(endpoint: str) -> Callable[[Request], Principal]:
     return dependency
 
 
-def require_staff() -> Callable[[Request], Principal]:
+def require_staff() -> Callable[[Request], Awaitable[Principal]]:
     """Dependency: a staff key (StaffId + Locations). 401 unknown, 403 not a staff key."""
 
-    def dependency(request: Request) -> Principal:
-        principal = authenticate(request)
+    async def dependency(request: Request) -> Principal:
+        principal = await authenticate_async(request)
         if not principal.is_staff:
             raise ApiError(403, "forbidden", "API key is not a staff key")
         return principal

@@ -9,14 +9,14 @@ handler runs in the background).
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.relay.auth import Principal, authenticate, require_endpoint
+from app.relay.auth import Principal, authenticate_async, require_endpoint
 from app.relay.errors import ApiError
 from app.relay.leads import service
 
@@ -117,7 +117,7 @@ async def _run(
 
 
 def _route(
-    endpoint_dep: Callable[[Request], Principal],
+    endpoint_dep: Callable[[Request], Awaitable[Principal]],
     make: Callable[[Request, Principal], Any],
     background: bool,
 ) -> Callable[..., Any]:
@@ -204,8 +204,8 @@ def dealer_status(
     return service(request.app.state.ctx).dealer_status(UniversalRetailerId, principal)
 
 
-def _require_bulk(request: Request) -> Principal:
-    principal = authenticate(request)
+async def _require_bulk(request: Request) -> Principal:
+    principal = await authenticate_async(request)
     if not any(principal.allows(f"Admin/bulk/{op}") for op in ("SYNC", "CLOSE", "FIND")):
         raise ApiError(403, "forbidden", "API key is not authorized for Admin/bulk")
     return principal
