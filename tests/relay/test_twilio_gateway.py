@@ -4,6 +4,7 @@ when the look itself fails, nothing is created again (a later retry looks first)
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -107,3 +108,19 @@ def test_line_types_are_cached_per_phone_for_the_ttl(monkeypatch: pytest.MonkeyP
     assert no_cache.line_type("+13125550001") == "landline"
     assert no_cache.line_type("+13125550001") == "landline"
     assert lookups.fetched.count("+13125550001") == 3
+
+
+def test_requests_reads_the_environment_only_when_it_holds_network_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.relay.twilio_client import RewritingHttpClient, uses_network_environment
+
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name.endswith("CA_BUNDLE"):
+            monkeypatch.delenv(name)
+    assert RewritingHttpClient(None, 5).session.trust_env is False
+    for name in ("HTTPS_PROXY", "no_proxy", "REQUESTS_CA_BUNDLE"):
+        with monkeypatch.context() as m:
+            m.setenv(name, "x")
+            assert uses_network_environment(os.environ)
+            assert RewritingHttpClient(None, 5).session.trust_env is True
