@@ -145,3 +145,20 @@ def test_effects_lists_stay_bounded(tables: Tables) -> None:
         sids = item[store.EFFECTS_ATTR]
         assert store.EFFECTS_KEEP <= len(sids) < store.EFFECTS_KEEP + 20
         assert sids == [f"IM{i}" for i in range(total - len(sids), total)]  # newest kept
+
+
+def test_already_applied_with_botocore_too(settings: Settings) -> None:
+    """The same answers when DynamoDB calls go through botocore (W2T_DDB_LEAN=0)."""
+    tables = Tables.from_settings(settings.with_overrides(ddb_lean=False))
+    sid = "CH" + uuid.uuid4().hex
+    tables.conversations.put_item(Item={"ConversationSid": sid, "Version": 1, "UnreadCount": 0})
+    store.bump_conversation(tables, sid, {}, {"UnreadCount": 1}, message_sid="IMb")
+    with pytest.raises(store.AlreadyApplied) as done:
+        store.bump_conversation(tables, sid, {}, {"UnreadCount": 1}, message_sid="IMb")
+    assert done.value.item["UnreadCount"] == 1 and done.value.item["Version"] == 2
+    with pytest.raises(store.NotFound):
+        store.bump_conversation(tables, "CHmissing", {}, {}, message_sid="IMb")
+    lead_id = _lead(tables, Version=1)
+    entry = store.activity("inbound", "x", "2026-01-01T00:00:00Z")
+    assert store.note_lead_message(tables, lead_id, entry, {}, message_sid="IMb") is not None
+    assert store.note_lead_message(tables, lead_id, entry, {}, message_sid="IMb") is None
