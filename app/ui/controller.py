@@ -24,7 +24,6 @@ from app.sync.api import (
 )
 from app.ui.bridge import EngineBridge
 from app.ui.mainwindow import MainWindow
-from app.ui.notify_policy import NotificationPolicy
 from app.ui.profiles import KeyringUnavailable, Profile, ProfileStore, Secrets
 from app.ui.settings import Settings
 from app.ui.startup import StoredFirstPage
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from app.ui.kiosk import IdleWatcher, LockScreen
+    from app.ui.notify_policy import NotificationPolicy
     from app.ui.signin import SignInDialog, StaffInfo
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class AppController(QObject):
         self.settings_path = options.data_dir / "settings.json"
         self.settings = Settings.load(self.settings_path)
         self.tasks = Tasks("controller")
-        self.policy = NotificationPolicy()
+        self.policy: NotificationPolicy | None = None  # one per engine start
         # the tray icon is drawn once the inbox's first page is in (after_first_rows)
         self.tray = TrayController(self, available=tray_available, deferred=True)
         self.window = MainWindow(kiosk=options.kiosk, tray_available=self.tray.available)
@@ -426,6 +426,8 @@ class AppController(QObject):
         bridge.changesApplied.connect(self._on_changes)
         await engine.start()
         self.engine, self.bridge, self.profile = engine, bridge, profile
+        from app.ui.notify_policy import NotificationPolicy
+
         self.policy = NotificationPolicy()
         self._unread_after_rows = True  # the tray count follows the inbox's first page
         self.window.set_engine(engine, bridge)
@@ -451,7 +453,7 @@ class AppController(QObject):
     # ------------------------------------------------------------------ events
 
     def _on_status(self, status: SyncStatus) -> None:
-        if status.state is SyncState.ONLINE:
+        if status.state is SyncState.ONLINE and self.policy is not None:
             self.policy.catch_up_finished()
 
     def _on_changes(self, _ev: ChangesApplied) -> None:
@@ -459,6 +461,8 @@ class AppController(QObject):
             self._unread_timer.start()
 
     def _on_inbound(self, batch: InboundMessages) -> None:
+        if self.policy is None:  # (events come from a started engine, which made one)
+            return
         focused = self.window.isVisible() and self.window.isActiveWindow() and not self._locked()
         for n in self.policy.decide(batch, self.window.open_conversation_sid, focused):
             if self.tray.available:

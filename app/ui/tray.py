@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+from typing import TYPE_CHECKING
 
-from app.ui.notify_policy import Notification
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QSystemTrayIcon
+
 from app.ui.resources import app_icon, tray_icon
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QMenu
+
+    from app.ui.notify_policy import Notification
 
 
 class TrayController(QObject):
@@ -30,16 +36,39 @@ class TrayController(QObject):
         self.shown: list[Notification] = []  # what was shown (tests, diagnostics)
         self._last: Notification | None = None
         self.icon: QSystemTrayIcon | None = None
-        self.menu = QMenu()
-        self.open_action = QAction("Open Web2Text", self.menu)
-        self.open_action.triggered.connect(self.openRequested)
-        self.quit_action = QAction("Quit", self.menu)
-        self.quit_action.triggered.connect(self.quitRequested)
-        self.menu.addAction(self.open_action)
-        self.menu.addSeparator()
-        self.menu.addAction(self.quit_action)
+        self._menu: tuple[QMenu, QAction, QAction] | None = None
         if not deferred:
             self.show_icon()
+
+    def _make_menu(self) -> tuple[QMenu, QAction, QAction]:
+        """Open / Quit, made with the icon (QAction's Python type alone is ~3 ms of a
+        start-up that shows no tray menu yet)."""
+        if self._menu is None:
+            from PySide6.QtGui import QAction
+            from PySide6.QtWidgets import QMenu
+
+            menu = QMenu()
+            open_action = QAction("Open Web2Text", menu)
+            open_action.triggered.connect(self.openRequested)
+            quit_action = QAction("Quit", menu)
+            quit_action.triggered.connect(self.quitRequested)
+            menu.addAction(open_action)
+            menu.addSeparator()
+            menu.addAction(quit_action)
+            self._menu = (menu, open_action, quit_action)
+        return self._menu
+
+    @property
+    def menu(self) -> QMenu:
+        return self._make_menu()[0]
+
+    @property
+    def open_action(self) -> QAction:
+        return self._make_menu()[1]
+
+    @property
+    def quit_action(self) -> QAction:
+        return self._make_menu()[2]
 
     def show_icon(self) -> None:
         if not self.available or self.icon is not None:
