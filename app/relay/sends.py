@@ -54,7 +54,6 @@ PARTICIPANT_EXISTS = 50433
 CONVERSATION_CLOSED = 50434
 #: Contact older than this needs quiet hours respected (TCPA-style rule).
 QUIET_HOURS_AFTER = timedelta(hours=24)
-MAX_ACTIVITY = 200
 #: Recent messages searched for an idempotency key before a resend.
 LOOKBACK = 100
 PREVIEW_CHARS = 140
@@ -374,7 +373,7 @@ def record_sent(
                     store.activity("pipeline", f"{current.value} → {nxt.value}", sent_at)
                 )
             updates: dict[str, Any] = {
-                "Activity": history[-MAX_ACTIVITY:],
+                "Activity": store.bounded_activity(history),
                 "PipelineStatus": nxt.value,
             }
             last_activity = _parse_time(lead_item.get("LastActivityAt"))

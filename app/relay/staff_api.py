@@ -492,7 +492,7 @@ def _apply_patch(patch: LeadPatch, staff: Principal, now: str) -> Any:
             history.append(store.activity("note", f"{name} added a note", now))
         if not updates:
             return None
-        updates["Activity"] = history[-sends.MAX_ACTIVITY :]
+        updates["Activity"] = store.bounded_activity(history)
         updates["LastActivityAt"] = now
         return updates
 

@@ -198,6 +198,35 @@ def update_lead(
 MAX_ACTIVITY = 200
 #: an appended Activity list is trimmed back to MAX_ACTIVITY once it is this long
 _ACTIVITY_TRIM_AT = MAX_ACTIVITY + 20
+#: Activity entries that stand for a message; a lead keeps only the latest of them.
+#: The messages themselves are in the conversation; the lead's history is its
+#: lifecycle (created, pipeline moves, assignments, notes, opt-outs), which a busy
+#: conversation must not push out. It also keeps the lead item small: every
+#: message rewrites it, returns it and carries it in a change to each desktop.
+MESSAGE_ACTIVITY_KINDS = frozenset({"inbound", "outbound"})
+MESSAGE_ACTIVITY_KEEP = 20
+#: trimmed back to MESSAGE_ACTIVITY_KEEP once this many are there (appends need no read)
+_MESSAGE_ACTIVITY_TRIM_AT = MESSAGE_ACTIVITY_KEEP + 20
+
+
+def _is_message_entry(entry: Any) -> bool:
+    return isinstance(entry, dict) and entry.get("kind") in MESSAGE_ACTIVITY_KINDS
+
+
+def bounded_activity(entries: list[Any]) -> list[Any]:
+    """`entries` (oldest first) with only the latest MESSAGE_ACTIVITY_KEEP message
+    entries and, of what is left, the latest MAX_ACTIVITY; order kept."""
+    messages = [i for i, entry in enumerate(entries) if _is_message_entry(entry)]
+    dropped = set(messages[: max(0, len(messages) - MESSAGE_ACTIVITY_KEEP)])
+    kept = [entry for i, entry in enumerate(entries) if i not in dropped]
+    return kept[-MAX_ACTIVITY:]
+
+
+def _activity_needs_trim(entries: list[Any]) -> bool:
+    return (
+        len(entries) >= _ACTIVITY_TRIM_AT
+        or sum(1 for entry in entries if _is_message_entry(entry)) >= _MESSAGE_ACTIVITY_TRIM_AT
+    )
 
 
 def note_lead_message(
@@ -217,9 +246,9 @@ def note_lead_message(
     Nothing written depends on what the item held, so no read is needed and no
     concurrent writer's change is lost; bumping `Version` makes any concurrent
     version-guarded `update_lead` see the change and retry. Returns the new item,
-    or None when the lead is missing or closed. A list grown past
-    `_ACTIVITY_TRIM_AT` entries is trimmed back to the last MAX_ACTIVITY (a
-    version-guarded update, once every few dozen messages).
+    or None when the lead is missing or closed. A list grown past its bounds
+    (`_activity_needs_trim`) is trimmed back with `bounded_activity` (a
+    version-guarded update, once every 20 messages).
 
     With `message_sid` the effect is idempotent: the sid is appended to
     `EFFECTS_ATTR` in the same update, on the condition that it is not there yet
@@ -254,7 +283,7 @@ def note_lead_message(
         raise
     item = dict(resp["Attributes"])
     if (
-        len(item.get("Activity") or []) >= _ACTIVITY_TRIM_AT
+        _activity_needs_trim(list(item.get("Activity") or []))
         or len(item.get(EFFECTS_ATTR) or []) >= _EFFECTS_TRIM_AT
     ):
         trimmed = update_lead(tables, lead_id, _trim_lead_lists)
@@ -264,8 +293,10 @@ def note_lead_message(
 
 def _trim_lead_lists(cur: Item) -> Updates | None:
     updates: Updates = {}
-    if len(cur.get("Activity") or []) > MAX_ACTIVITY:
-        updates["Activity"] = list(cur["Activity"])[-MAX_ACTIVITY:]
+    activity = list(cur.get("Activity") or [])
+    bounded = bounded_activity(activity)
+    if bounded != activity:
+        updates["Activity"] = bounded
     if len(cur.get(EFFECTS_ATTR) or []) > EFFECTS_KEEP:
         updates[EFFECTS_ATTR] = list(cur[EFFECTS_ATTR])[-EFFECTS_KEEP:]
     return updates or None

@@ -389,7 +389,7 @@ def _apply_message_effects(
                     return None
                 note = store.activity("pipeline", f"{now.value} → {nxt.value}", at)
                 activity = [*list(cur.get("Activity") or []), note]
-                return {"PipelineStatus": nxt.value, "Activity": activity[-store.MAX_ACTIVITY :]}
+                return {"PipelineStatus": nxt.value, "Activity": store.bounded_activity(activity)}
 
             try:
                 moved = store.update_lead(ctx.tables, str(lead_id), advance)

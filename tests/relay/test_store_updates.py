@@ -84,7 +84,8 @@ def test_closed_or_missing_leads_are_left_alone(tables: Tables) -> None:
 
 
 def test_activity_stays_bounded(tables: Tables) -> None:
-    old = [store.activity("inbound", f"old {i}", "2026-01-01T00:00:00Z") for i in range(218)]
+    # lifecycle entries beyond MAX_ACTIVITY: the oldest go
+    old = [store.activity("note", f"old {i}", "2026-01-01T00:00:00Z") for i in range(218)]
     lead_id = _lead(tables, Version=1, Activity=old)
     entry = store.activity("inbound", "new 1", "2026-01-02T00:00:00Z")
     item = store.note_lead_message(tables, lead_id, entry, {})
@@ -94,6 +95,43 @@ def test_activity_stays_bounded(tables: Tables) -> None:
     assert [a["text"] for a in item["Activity"][-2:]] == ["new 1", "new 2"]
     stored = store.get_lead(tables, lead_id)
     assert stored is not None and stored["Activity"] == item["Activity"]
+
+
+def test_message_entries_never_push_out_the_lead_history(tables: Tables) -> None:
+    # A chatty conversation keeps only its latest message entries in the lead;
+    # the lifecycle (created, pipeline moves, notes) stays, however many texts come.
+    history = [
+        store.activity("created", "Lead submitted on the website", "2026-01-01T00:00:00Z"),
+        store.activity("pipeline", "new → contacted", "2026-01-01T00:01:00Z"),
+    ]
+    lead_id = _lead(tables, Version=1, Activity=history)
+    lengths = []
+    for i in range(150):
+        at = f"2026-01-01T{1 + i // 60:02d}:{i % 60:02d}:00Z"
+        entry = store.activity("inbound" if i % 2 else "outbound", f"text {i}", at)
+        item = store.note_lead_message(tables, lead_id, entry, {})
+        assert item is not None
+        lengths.append(len(item["Activity"]))
+    stored = store.get_lead(tables, lead_id)
+    assert stored is not None
+    kinds = [a["kind"] for a in stored["Activity"]]
+    assert kinds[:2] == ["created", "pipeline"]
+    messages = [a["text"] for a in stored["Activity"] if a["kind"] in ("inbound", "outbound")]
+    assert store.MESSAGE_ACTIVITY_KEEP <= len(messages) < 2 * store.MESSAGE_ACTIVITY_KEEP + 2
+    assert messages[-1] == "text 149"
+    assert messages == [f"text {i}" for i in range(150 - len(messages), 150)]
+    # bounded all along: the item never grew with the conversation
+    assert max(lengths) <= 2 + 2 * store.MESSAGE_ACTIVITY_KEEP
+
+
+def test_bounded_activity_keeps_order_and_lifecycle() -> None:
+    entries = [store.activity("created", "c", "t0")]
+    entries += [store.activity("inbound", f"m{i}", f"t{i}") for i in range(30)]
+    entries += [store.activity("note", "n", "t99")]
+    bounded = store.bounded_activity(entries)
+    assert bounded[0]["kind"] == "created" and bounded[-1]["kind"] == "note"
+    assert [a["text"] for a in bounded[1:-1]] == [f"m{i}" for i in range(10, 30)]
+    assert store.bounded_activity(bounded) == bounded
 
 
 def test_effects_are_applied_once_per_message_sid(tables: Tables) -> None:
