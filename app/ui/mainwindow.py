@@ -139,6 +139,9 @@ class MainWindow(QMainWindow):
         self.kiosk = kiosk
         self.tray_available = tray_available
         self.tasks = Tasks("window")
+        # a window deleted without the controller's quit (e.g. by its parent) must not
+        # have its loads resume into deleted widgets
+        self.destroyed.connect(self.tasks.cancel_pending)
         self.engine: Engine | None = None
         self.bridge: EngineBridge | None = None
         self.quitting = False

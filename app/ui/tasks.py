@@ -42,6 +42,12 @@ class Tasks:
     def running(self) -> int:
         return len(self._tasks)
 
+    def cancel_pending(self) -> None:
+        """Cancel every task without waiting: for an owner being destroyed, whose
+        tasks must not resume into its deleted widgets."""
+        for task in list(self._tasks):
+            task.cancel()
+
     async def cancel_all(self) -> None:
         import asyncio
 

@@ -440,3 +440,26 @@ def test_theme_follows_light_and_dark(qapp: QApplication) -> None:
     finally:
         manager._force = "light"
         manager.apply()
+
+
+def test_deleted_window_cancels_its_pending_loads(qtbot: Any, loop: Any) -> None:
+    # A window deleted while a load is awaiting (a test's teardown, a parent going
+    # away) must not resume into its deleted widgets: the load is cancelled, and no
+    # "Internal C++ object already deleted" error is logged.
+    from app.ui.mainwindow import MainWindow
+
+    window = MainWindow(tray_available=False)
+    gate: asyncio.Future[None] = loop.create_future()
+    touched: list[str] = []
+
+    async def load() -> None:
+        await gate
+        touched.append(window.location.currentText())
+
+    task = window.tasks.spawn(load())
+    errors = window.tasks.errors
+    window.deleteLater()
+    qtbot.waitUntil(task.done, timeout=5000)
+    gate.set_result(None)
+    qtbot.wait(50)
+    assert task.cancelled() and touched == [] and errors == []
