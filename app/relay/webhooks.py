@@ -221,7 +221,6 @@ def _message_added(ctx: RelayContext, conv: store.Item, form: dict[str, str]) ->
     # it) marks a message whose effects the relay owes (a message the relay stored
     # from its own API answer carries none).
     item["EffectsPending"] = int(time.time())
-    recovering = False
     if not store.put_message_if_new(ctx.tables, item):
         existing = store.get_message(ctx.tables, sid, item["MessageSid"])
         if existing is None:
@@ -231,7 +230,7 @@ def _message_added(ctx: RelayContext, conv: store.Item, form: dict[str, str]) ->
         elif effects_owed(existing):
             # a redelivery (or the reconcile): apply whatever the first delivery
             # did not (nothing, usually); concurrent deliveries apply each once
-            item, recovering = existing, True
+            item = existing
         else:
             return  # a duplicate of a message whose effects are long done
     ctx.crash_point("after_message_stored")
@@ -241,7 +240,7 @@ def _message_added(ctx: RelayContext, conv: store.Item, form: dict[str, str]) ->
         # published to the locations of the conversation as just written (`conv`
         # may be a cached copy); the batch is one group item per location, so the
         # message, conversation and lead changes are seen together
-        fresh = _apply_message_effects(ctx, conv, item, recovering=recovering)
+        fresh = _apply_message_effects(ctx, conv, item)
         publish_message(ctx, fresh, item)
 
 
@@ -309,13 +308,14 @@ def _fill_placeholder(
     return store.update_message(ctx.tables, existing["ConversationSid"], existing["MessageSid"], fn)
 
 
-def _apply_message_effects(
-    ctx: RelayContext, conv: store.Item, msg: store.Item, *, recovering: bool = False
-) -> store.Item:
+def _apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item) -> store.Item:
     """Conversation and lead updates for a new message (customer text, store reply...),
     each applied at most once per MessageSid; returns the conversation as it is.
-    `recovering`: a redelivery, which also finishes a lead's pipeline move that a
-    crash may have left out."""
+
+    An effect found already applied (a redelivery after a crash, or a DynamoDB call
+    retried after it had succeeded) is published again, since a crash before the
+    change batch was recorded would have lost its change and receivers ignore
+    versions they have; a lead's pipeline move, forward-only, is finished too."""
     kind = msg.get("AuthorKind")
     at = str(msg.get("CreatedAt") or store.now_iso())
     preview = str(msg.get("Body", ""))[:120]
@@ -335,6 +335,7 @@ def _apply_message_effects(
         _publish_conversation(ctx, updated)
     except store.AlreadyApplied as done:
         updated = done.item
+        _publish_conversation(ctx, updated)
     ctx.crash_point("after_conversation_effect")
     if kind not in ("customer", "store", "staff"):
         return updated
@@ -366,17 +367,13 @@ def _apply_message_effects(
             set_if_missing=if_missing,
             message_sid=msg_sid,
         )
-        if lead is None and recovering:
-            # already noted (or closed/missing): a crash may still have left out
-            # the pipeline move, which is forward-only and so safe to retry
+        if lead is None:
+            # closed, missing, or this message already noted: then its pipeline
+            # move may be what a crash left out (or what the first attempt of a
+            # retried call never got to), and its change may never have been written
             lead = store.get_lead(ctx.tables, str(lead_id))
             if lead is None or lead.get("Status") == LeadStatus.CLOSED:
                 continue
-            noted = False
-        elif lead is None:
-            continue  # missing, closed, or noted by a concurrent redelivery
-        else:
-            noted = True
         current = PipelineStatus(str(lead.get("PipelineStatus", "new")))
         if auto_advance(current, trigger) != current:
 
@@ -396,9 +393,8 @@ def _apply_message_effects(
             except store.NotFound:
                 continue
             if moved is not None:
-                lead, noted = moved, True
-        if noted:
-            _publish_lead(ctx, lead)
+                lead = moved
+        _publish_lead(ctx, lead)
     return updated
 
 

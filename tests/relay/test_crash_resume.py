@@ -275,3 +275,13 @@ def test_webhook_crash_then_redelivery_applies_effects_once(
     assert lead[store.EFFECTS_ATTR] == [msg_sid]
     assert lead["PipelineStatus"] == "engaged" and lead["LastInboundAt"] == form["DateCreated"]
     assert len(store.list_messages(tables, sid)) == 1
+    # the crashed delivery's changes were never written (the batch is recorded at
+    # its end): the redelivery publishes the conversation and the lead as they are
+    # now, so desktops see the unread count, preview and pipeline move
+    from app.relay.feed import make_change_log
+
+    changes = make_change_log(tables).read(["loc-crash"], None, limit=100).changes
+    latest = {(c.entity, c.entity_id): c.version for c in changes}
+    assert latest[("conversation", sid)] == int(conv["Version"])
+    assert latest[("lead", lead_id)] == int(lead["Version"])
+    assert ("message", msg_sid) in latest
