@@ -530,6 +530,9 @@ class AppController(QObject):
         self.app.setWindowIcon(icon)
         self.window.setWindowIcon(icon)
         self.tray.show_icon()
+        # shortcuts and the panes not in the first frame, whether or not an engine
+        # starts (sign-in first, a failed start): the keyboard works from here on
+        self.window.finish_build()
         # modules the first paint did not need but a row, the composer or the quiet-hours
         # check soon will (phonenumbers alone is ~40 ms): imported now, off this thread,
         # rather than in the middle of painting a row

@@ -344,7 +344,8 @@ class MainWindow(QMainWindow):
         self.set_status(self._status)
 
     def finish_build(self) -> None:
-        """Build what the first frame did without (the app calls it once that painted):
+        """Build what the first frame did without (the app calls it once rows painted,
+        or after a few seconds without any, and again when an engine starts):
         the conversation's thread page, the lead panel, search results, shortcuts (no
         key press is handled before the app's loop runs anyway)."""
         if self._finished:

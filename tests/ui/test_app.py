@@ -463,3 +463,28 @@ def test_deleted_window_cancels_its_pending_loads(qtbot: Any, loop: Any) -> None
     gate.set_result(None)
     qtbot.wait(50)
     assert task.cancelled() and touched == [] and errors == []
+
+
+def test_keyboard_works_before_any_engine_starts(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
+) -> None:
+    # First run: the sign-in dialog is up and no engine exists, yet the window's
+    # shortcuts are there once its first rows (or none, after a moment) are shown.
+    # (Offscreen, the window does not become active behind the modal dialog, so
+    # the shortcuts are checked rather than typed; test_inbox and test_conversation
+    # type them.)
+    from PySide6.QtGui import QKeySequence, QShortcut
+
+    ctrl = make_controller(tmp_path, {})
+    task = asyncio.ensure_future(ctrl.run())
+    qtbot.waitUntil(lambda: ctrl.signin is not None and ctrl.signin.isVisible())
+    ctrl.after_first_rows()  # what the start-up timer does after a few seconds
+    assert ctrl.engine is None
+    w = ctrl.window
+    keys = {s.key().toString(): s for s in w.findChildren(QShortcut)}
+    assert {"Ctrl+K", "Ctrl+F", "Alt+Up", "Alt+Down", "Esc"} <= set(keys)
+    assert keys["Ctrl+F"].key() == QKeySequence("Ctrl+F") and keys["Ctrl+F"].isEnabled()
+    dlg = ctrl.signin
+    assert dlg is not None
+    qtbot.keyClick(dlg, Qt.Key.Key_Escape)
+    qtbot.waitUntil(task.done, timeout=5000)
