@@ -11,7 +11,9 @@ well-kept pieces and nothing else per call:
   (`meta.endpoint_url`: DynamoDB Local, or the regional AWS endpoint);
 - credentials come from the same boto3 session (`get_frozen_credentials()` per
   call, so refreshed task-role credentials are picked up);
-- requests are signed with botocore's own `SigV4Auth`;
+- requests are signed with Signature V4 by `_Signer`: the algorithm of botocore's
+  `SigV4Auth` for this one request shape (POST, JSON body, the same signed
+  headers), its derived key kept for the day (a test checks both sign alike);
 - they travel over a urllib3 connection pool with the same connect/read timeouts;
 - answers are read with `json.loads`; their CRC32 (`x-amz-crc32`) is checked;
 - errors raise botocore's modeled `ClientError` subclasses with the same
@@ -33,6 +35,8 @@ HTTP(S) proxy in the environment (botocore knows how to use one; this does not).
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import logging
 import random
@@ -40,11 +44,10 @@ import time
 import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import urllib3
 from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -54,6 +57,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from botocore.httpsession import get_cert_path
+from botocore.utils import normalize_url_path
 
 log = logging.getLogger("app.relay.ddb")
 
@@ -133,6 +137,91 @@ def _decode_binary(value: Any) -> Any:
     return value
 
 
+_SIGV4_ALGORITHM = "AWS4-HMAC-SHA256"
+
+
+class _Signer:
+    """Signature V4 headers for the lean client's requests: POST to one endpoint,
+    a JSON body, headers Content-Type, Host, X-Amz-Date, X-Amz-Target (and
+    X-Amz-Security-Token with temporary credentials), the body's SHA-256 signed.
+
+    It is botocore's `SigV4Auth.add_auth` for this one shape (the test compares
+    the two): that generic signer re-parses the URL, builds an `HTTPHeaders`
+    message and derives the signing key with four HMACs on every call, ~55 us of
+    a call's ~0.4 ms of relay CPU. The endpoint's parts are worked out once here
+    and the derived key is kept while the date and the secret key stay the same.
+    """
+
+    def __init__(self, endpoint_url: str, region: str, service: str) -> None:
+        parts = urlsplit(endpoint_url)
+        host = parts.hostname or ""
+        if ":" in host:  # an IPv6 literal
+            host = f"[{host}]"
+        if parts.port is not None and parts.port != {"http": 80, "https": 443}.get(parts.scheme):
+            host = f"{host}:{parts.port}"
+        #: the Host header sent, which must be the one signed
+        self.host = host
+        self._region, self._service = region, service
+        path = quote(normalize_url_path(parts.path), safe="/~")
+        query = (
+            "&".join(
+                f"{k}={v}"
+                for k, v in sorted(pair.partition("=")[::2] for pair in parts.query.split("&"))
+            )
+            if parts.query
+            else ""
+        )
+        self._request_head = f"POST\n{path}\n{query}\n"
+        self._key: tuple[str, str, bytes] = ("", "", b"")  # (date, secret, derived key)
+
+    def _signing_key(self, secret: str, date: str) -> bytes:
+        cached = self._key
+        if cached[0] == date and cached[1] == secret:
+            return cached[2]
+        key = (f"AWS4{secret}").encode()
+        for part in (date, self._region, self._service, "aws4_request"):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        self._key = (date, secret, key)  # one tuple: threads see an old or a new one
+        return key
+
+    def headers(
+        self, credentials: Any, target: str, body: bytes, *, amz_date: str | None = None
+    ) -> dict[str, str]:
+        """The request's headers with their `Authorization`, signed at `amz_date`
+        (`YYYYMMDDTHHMMSSZ`, UTC; now by default)."""
+        stamp = amz_date or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        date = stamp[:8]
+        token = credentials.token
+        headers = {
+            "Content-Type": "application/x-amz-json-1.0",
+            "Host": self.host,
+            "X-Amz-Date": stamp,
+            "X-Amz-Target": target,
+        }
+        canonical = (
+            f"content-type:application/x-amz-json-1.0\nhost:{self.host}\nx-amz-date:{stamp}\n"
+        )
+        if token:
+            headers["X-Amz-Security-Token"] = token
+            canonical += f"x-amz-security-token:{' '.join(token.split())}\n"
+            signed = "content-type;host;x-amz-date;x-amz-security-token;x-amz-target"
+        else:
+            signed = "content-type;host;x-amz-date;x-amz-target"
+        canonical += f"x-amz-target:{target}\n"
+        request = f"{self._request_head}{canonical}\n{signed}\n{hashlib.sha256(body).hexdigest()}"
+        scope = f"{date}/{self._region}/{self._service}/aws4_request"
+        to_sign = (
+            f"{_SIGV4_ALGORITHM}\n{stamp}\n{scope}\n{hashlib.sha256(request.encode()).hexdigest()}"
+        )
+        key = self._signing_key(credentials.secret_key, date)
+        signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        headers["Authorization"] = (
+            f"{_SIGV4_ALGORITHM} Credential={credentials.access_key}/{scope}, "
+            f"SignedHeaders={signed}, Signature={signature}"
+        )
+        return headers
+
+
 class LeanClient:
     """The data-plane subset of a DynamoDB low-level client (attribute-value dicts)."""
 
@@ -168,6 +257,7 @@ class LeanClient:
             ),
         )
         self._path = urllib3.util.parse_url(self.endpoint_url).request_uri
+        self._signer = _Signer(self.endpoint_url, region, "dynamodb")
         for name, operation in LEAN_OPERATIONS.items():
             setattr(self, name, self._method(operation))
 
@@ -224,19 +314,10 @@ class LeanClient:
         return EndpointConnectionError(endpoint_url=url, error=exc)
 
     def _attempt(self, operation: str, body: bytes, retries: int) -> dict[str, Any]:
-        creds = self._credentials.get_frozen_credentials()
-        request = AWSRequest(
-            method="POST",
-            url=self.endpoint_url,
-            data=body,
-            headers={
-                "Content-Type": "application/x-amz-json-1.0",
-                "X-Amz-Target": _TARGET_PREFIX + operation,
-            },
+        headers = self._signer.headers(
+            self._credentials.get_frozen_credentials(), _TARGET_PREFIX + operation, body
         )
-        SigV4Auth(creds, "dynamodb", self._region).add_auth(request)
-        headers = dict(request.headers.items())
-        headers["User-Agent"] = _USER_AGENT
+        headers["User-Agent"] = _USER_AGENT  # not signed, as botocore's
         try:
             resp = self._pool.urlopen(
                 "POST", self._path, body=body, headers=headers, redirect=False

@@ -337,3 +337,52 @@ def test_fast_deserializer_reads_exactly_as_boto3s() -> None:
     assert type(fast["Int"]) is Decimal and str(fast["Raw"]) == "1.500"
     with pytest.raises(TypeError):
         ddb_lean.from_av({"Bad": {}})
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://127.0.0.1:8000/",
+        "https://dynamodb.us-east-1.amazonaws.com/",
+        "https://dynamodb.eu-west-1.amazonaws.com:443",
+        "http://[::1]:8000/",
+        "http://localhost:8000/base/../x//y?b=2&a=1",
+    ],
+)
+@pytest.mark.parametrize("token", [None, "IQoJb3JpZ2luX2VjE  token/with+chars=="])
+def test_signer_signs_exactly_as_botocores_sigv4(
+    monkeypatch: pytest.MonkeyPatch, endpoint: str, token: str | None
+) -> None:
+    import datetime
+
+    from botocore import auth as botocore_auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    body = json.dumps({"TableName": "T", "Key": {"Pk": {"S": "ünï"}}}).encode()
+    target = "DynamoDB_20120810.GetItem"
+
+    def by_botocore(secret: str, at: datetime.datetime) -> dict[str, str]:
+        monkeypatch.setattr(botocore_auth, "get_current_datetime", lambda *a, **k: at)
+        creds = Credentials("AKIDEXAMPLE", secret, token).get_frozen_credentials()
+        request = AWSRequest(
+            method="POST",
+            url=endpoint,
+            data=body,
+            headers={"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target},
+        )
+        botocore_auth.SigV4Auth(creds, "dynamodb", "us-east-1").add_auth(request)
+        return dict(request.headers.items())
+
+    signer = ddb_lean._Signer(endpoint, "us-east-1", "dynamodb")
+    # the same key twice (kept), then a rotated secret, then the next day: new keys
+    for secret, at in [
+        ("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", datetime.datetime(2026, 12, 6, 21, 5, 9)),
+        ("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", datetime.datetime(2026, 12, 6, 23, 59, 59)),
+        ("another-secret", datetime.datetime(2026, 12, 6, 23, 59, 59)),
+        ("another-secret", datetime.datetime(2026, 12, 7, 0, 0, 0)),
+    ]:
+        creds = Credentials("AKIDEXAMPLE", secret, token).get_frozen_credentials()
+        got = signer.headers(creds, target, body, amz_date=at.strftime("%Y%m%dT%H%M%SZ"))
+        assert got.pop("Host") == botocore_auth._host_from_url(endpoint)
+        assert got == by_botocore(secret, at)
