@@ -2,49 +2,56 @@
 
 Table `{P}_Web2Text_ChangeLog`: hash `LocationId` (S), range `Seq` (N).
 
-- `Seq = 0` of each location is its counter item (`NextSeq`), bumped with an
-  atomic `UpdateItem ADD`, so every change of a location gets a unique,
-  increasing sequence number from any relay instance.
-- `Seq >= 1` are change items: `Entity`, `EntityId`, `Version`, `Data` (the
-  entity's full view as a JSON string), `At` (epoch ms when written).
+Items `Seq >= 1` hold changes: a group item (`Entity = "group"`, `Changes` = a
+JSON list of [entity, id, version, data], `At` = epoch ms when written), or,
+written by `record`/`record_many`, one change each (`Entity`, `EntityId`,
+`Version`, `Data` = the entity's full view as a JSON string, `At`).
 
-The counter-then-put race
--------------------------
-Two writers take seq 5 and 6; 6 lands first. A reader that advanced its cursor
-to 6 would never see 5. And a writer that crashes between the counter and the
-put leaves seq 5 empty for ever. So:
+Sequence numbers without a counter
+----------------------------------
+A writer puts its item at *head + 1*, where head is the highest seq it knows
+to exist, with `attribute_not_exists(Seq)`. When the put fails, another writer
+(another relay instance) took that seq: it reads the location's real head
+(one consistent Query, newest first, Limit 1) and tries again. Each process
+remembers each location's head from its own puts and reads, so with one
+writer per location — one relay instance, or several that the stream watch
+keeps informed — an append is ONE conditional put.
 
-* A reader only ever delivers a *contiguous* prefix of a location's log: it
-  stops at the first missing seq (a *hole*) and its cursor stays before it.
-* A hole followed by an item written more than `hole_grace` ago (default 2 s)
-  is **sealed**: the reader puts a `gap` item into it with
-  `attribute_not_exists`, then continues past it. Writers put their change
-  with the same condition, so a late writer whose seq was sealed fails and
-  simply takes a new seq. Whoever wins the conditional put decides: either the
-  change is in the hole (and is delivered) or it is re-written later with a
-  higher seq. No change is lost and none is skipped, whatever the clocks say;
-  the grace period only trades latency after a crashed writer against extra
-  writes by slow ones.
+A seq is only ever written when the seq before it already exists (the writer
+saw it: its own put, a failed put on it, or a consistent read). So the log
+never has holes, and a reader that has seen seq N has seen every seq below it:
+the cursor may simply advance past everything read. A crashed writer leaves
+nothing behind (there is no reservation to abandon). The earlier design
+reserved seqs with an `UpdateItem ADD` on a counter item (`Seq = 0`) and had
+readers seal the holes crashed writers left: one write more per append and a
+grace period of latency after a crash. Readers skip a leftover counter item
+and `gap` items.
 
 Group commit
 ------------
 `ChangeLog.append` is what the relay writes through. Concurrent writers of one
 location (threads of this process) are queued; one of them writes everything
-queued so far as ONE item (`Entity = "group"`, `Changes` = a JSON list of
-[entity, id, version, data]) under ONE seq: one counter update and one
-conditional put for many changes instead of two calls per change (or a
-transaction per batch), while every caller still returns only once its changes
-are stored. The changes of one `append` call always share one item, so they
-are seen together. A reader expands a group item into its changes in order;
-a page never splits a group (the cursor is per seq): a page holds at most
-`limit` changes, except that a single group bigger than `limit` is delivered
-whole. Inside a group, every change but the last carries the cursor *before*
-the group as its event id, so a stream resumed from one of them gets the
-whole group again (receivers ignore versions they already have).
+queued so far as ONE group item under ONE seq, while every caller still returns
+only once its changes are stored. Writers of one location never race each other
+inside a process, so the head they remember stays exact. The changes of one
+`append` call always share one item, so they are seen together. A reader
+expands a group item into its changes in order; a page never splits a group
+(the cursor is per seq): a page holds at most `limit` changes, except that a
+single group bigger than `limit` is delivered whole. Inside a group, every
+change but the last carries the cursor *before* the group as its event id, so a
+stream resumed from one of them gets the whole group again (receivers ignore
+versions they already have).
 
 Order between locations does not matter (every change carries the entity's
 version and receivers ignore versions they already have), so the cursor is a
 map location -> last delivered seq, sent to clients as opaque base64url JSON.
+
+Change detection (`heads`)
+--------------------------
+Because there are no holes, "did location L change since seq k?" is "does
+(L, k + 1) exist?": one BatchGetItem answers it for 100 locations at a time
+(keys only), and only the locations that did change need a Query for their new
+head. The streams of a process share this (`app.relay.stream.HeadWatch`).
 """
 
 from __future__ import annotations
@@ -56,7 +63,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,14 +84,13 @@ TABLE_SPEC: dict[str, Any] = {
 
 log = logging.getLogger("app.relay.changes")
 
-COUNTER_SEQ = 0
+#: items an earlier build's readers wrote into holes (holes no longer occur)
 GAP_ENTITY = "gap"
 GROUP_ENTITY = "group"
 #: bounds of one group item (DynamoDB items are at most 400 KB)
 GROUP_MAX_CHANGES = 100
 GROUP_MAX_BYTES = 300_000
 ENTITIES = frozenset({"location", "lead", "conversation", "message"})
-DEFAULT_HOLE_GRACE = 2.0
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
 _CURSOR_VERSION = 1
@@ -198,18 +204,19 @@ class ChangeLog:
         client: Any,
         table_name: str,
         *,
-        hole_grace: float = DEFAULT_HOLE_GRACE,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._ddb = client
         self.table_name = table_name
-        self.hole_grace = hole_grace
         self._clock = clock
-        #: test hook: called between taking a seq and writing it (crash/late-writer tests)
+        #: test hook: called right before each conditional put of `seq` (race tests)
         self.before_put: Callable[[str, int], None] | None = None
         self._group_lock = threading.Lock()
         self._queues: dict[str, list[_Waiter]] = {}  # location -> waiting appends
         self._appended: list[Callable[[str, int], None]] = []
+        #: location -> highest seq known to exist (from puts and reads of this process)
+        self._heads: dict[str, int] = {}
+        self._heads_lock = threading.Lock()
 
     def on_appended(self, listener: Callable[[str, int], None]) -> None:
         """Call `listener(location_id, last_seq)` after each append through this object
@@ -225,13 +232,123 @@ class ChangeLog:
             except Exception:  # a stream's wake-up is an optimisation; the poll remains
                 log.exception("change listener failed")
 
-    # -- group commit -----------------------------------------------------------------
+    # -- heads ------------------------------------------------------------------------
+
+    def _saw(self, location_id: str, seq: int) -> int:
+        """`seq` of `location_id` exists: remember it if it is the highest seen."""
+        with self._heads_lock:
+            head = max(self._heads.get(location_id, 0), seq)
+            self._heads[location_id] = head
+            return head
+
+    def head(self, location_id: str) -> int:
+        """The location's highest seq in the table (0: empty), read consistently."""
+        resp = self._ddb.query(
+            TableName=self.table_name,
+            KeyConditionExpression="LocationId = :loc AND Seq > :zero",
+            ExpressionAttributeValues={":loc": {"S": location_id}, ":zero": {"N": "0"}},
+            ProjectionExpression="Seq",
+            ScanIndexForward=False,
+            ConsistentRead=True,
+            Limit=1,
+        )
+        items = resp.get("Items", [])
+        return self._saw(location_id, int(items[0]["Seq"]["N"]) if items else 0)
+
+    def _known_head(self, location_id: str) -> int:
+        with self._heads_lock:
+            known = self._heads.get(location_id)
+        return self.head(location_id) if known is None else known
+
+    def heads(
+        self, locations: Iterable[str], known: Mapping[str, int] | None = None
+    ) -> dict[str, int]:
+        """The current head of each location. For a location with a known head (from
+        `known`, else from this process's own puts and reads), one keys-only
+        BatchGetItem per 100 locations checks whether seq `head + 1` exists; only
+        those that moved, and the ones never seen, are queried. (The log has no
+        holes: nothing past a head exists unless the seq right after it does.)"""
+        wanted = sorted(set(locations))
+        with self._heads_lock:
+            start_from = {loc: self._heads[loc] for loc in wanted if loc in self._heads}
+        start_from.update((loc, head) for loc, head in (known or {}).items() if loc in wanted)
+        known = start_from
+        out: dict[str, int] = {}
+        probe = [loc for loc in wanted if loc in known]
+        moved = [loc for loc in wanted if loc not in known]
+        for start in range(0, len(probe), 100):
+            chunk = probe[start : start + 100]
+            keys: list[dict[str, Any]] = [
+                {"LocationId": {"S": loc}, "Seq": {"N": str(known[loc] + 1)}} for loc in chunk
+            ]
+            found: set[str] = set()
+            for _ in range(10):
+                resp = self._ddb.batch_get_item(
+                    RequestItems={
+                        self.table_name: {
+                            "Keys": keys,
+                            "ConsistentRead": True,
+                            "ProjectionExpression": "LocationId",
+                        }
+                    }
+                )
+                found.update(
+                    item["LocationId"]["S"]
+                    for item in resp.get("Responses", {}).get(self.table_name, [])
+                )
+                keys = resp.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+                if not keys:
+                    break
+                time.sleep(0.05)
+            else:
+                found.update(k["LocationId"]["S"] for k in keys)  # unanswered: look
+            for loc in chunk:
+                if loc in found:
+                    moved.append(loc)
+                else:
+                    out[loc] = self._saw(loc, known[loc])
+        for loc in moved:
+            out[loc] = self.head(loc)
+        return out
+
+    def latest_cursor(self, locations: Iterable[str]) -> str:
+        """A cursor at the current end of each location's log (skip history)."""
+        return encode_cursor(self.heads(locations))
+
+    # -- writing ----------------------------------------------------------------------
+
+    def _put_next(self, location_id: str, attributes: dict[str, Any]) -> int:
+        """Put an item with `attributes` at the location's next seq; that seq."""
+        seq = self._known_head(location_id) + 1
+        for _ in range(_PUT_ATTEMPTS):
+            if self.before_put is not None:
+                self.before_put(location_id, seq)
+            try:
+                self._ddb.put_item(
+                    TableName=self.table_name,
+                    Item={
+                        "LocationId": {"S": location_id},
+                        "Seq": {"N": str(seq)},
+                        **attributes,
+                        "At": {"N": str(int(self._clock() * 1000))},
+                    },
+                    ConditionExpression="attribute_not_exists(Seq)",
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                # another instance wrote this seq: it exists, so the head is at least it
+                self._saw(location_id, seq)
+                seq = self.head(location_id) + 1
+                continue
+            return self._saw(location_id, seq)
+        raise RuntimeError(f"could not append to the change log after {_PUT_ATTEMPTS} attempts")
 
     def append(self, location_id: str, changes: Sequence[Change]) -> list[int]:
         """Record `changes` (entity, entity_id, version, data) of one location, together
         with whatever other threads are appending to that location right now: one
-        counter update and one put for the lot (see "Group commit" above). Returns
-        once they are stored: the seq of each change (equal for changes sharing an item).
+        put for the lot (see "Group commit" above). Returns once they are stored:
+        the seq of each change (equal for changes sharing an item).
         Raises what the write raised (every caller of a failed group does).
         """
         for entity, *_ in changes:
@@ -301,72 +418,37 @@ class ChangeLog:
                     size = 0
                 items[-1].append((waiter, change))
                 size += len(change) + 1
-        last = self.next_seq(location_id, len(items))
         out: list[tuple[_Waiter, int]] = []
-        for i, members in enumerate(items):
-            seq = self._put_group(location_id, last - len(items) + 1 + i, [c for _, c in members])
+        for members in items:
+            seq = self._put_next(
+                location_id,
+                {
+                    "Entity": {"S": GROUP_ENTITY},
+                    "Changes": {"S": "[" + ",".join(c for _, c in members) + "]"},
+                },
+            )
             out.extend((waiter, seq) for waiter, _ in members)
         return out
 
-    def _put_group(self, location_id: str, seq: int, changes: list[str]) -> int:
-        """Put one group item at `seq` (a new seq if a reader sealed it); its seq."""
-        for _ in range(10):
-            if self.before_put is not None:
-                self.before_put(location_id, seq)
-            try:
-                self._ddb.put_item(
-                    TableName=self.table_name,
-                    Item={
-                        "LocationId": {"S": location_id},
-                        "Seq": {"N": str(seq)},
-                        "Entity": {"S": GROUP_ENTITY},
-                        "Changes": {"S": "[" + ",".join(changes) + "]"},
-                        "At": {"N": str(int(self._clock() * 1000))},
-                    },
-                    ConditionExpression="attribute_not_exists(Seq)",
-                )
-                return seq
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise
-                seq = self.next_seq(location_id)  # sealed as a gap meanwhile: another seq
-        raise RuntimeError("could not append to the change log after 10 attempts")
-
-    # -- writing --------------------------------------------------------------------
-
-    def next_seq(self, location_id: str, count: int = 1) -> int:
-        """Reserve `count` seqs; returns the last one (the first is `last - count + 1`)."""
-        resp = self._ddb.update_item(
-            TableName=self.table_name,
-            Key={"LocationId": {"S": location_id}, "Seq": {"N": str(COUNTER_SEQ)}},
-            UpdateExpression="ADD NextSeq :n",
-            ExpressionAttributeValues={":n": {"N": str(int(count))}},
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(resp["Attributes"]["NextSeq"]["N"])
-
-    def _item(
-        self, location_id: str, seq: int, entity: str, entity_id: str, version: int, data: Any
-    ) -> dict[str, Any]:
-        return {
-            "LocationId": {"S": location_id},
-            "Seq": {"N": str(seq)},
-            "Entity": {"S": entity},
-            "EntityId": {"S": entity_id},
-            "Version": {"N": str(int(version))},
-            "Data": {"S": json.dumps(data, separators=(",", ":"), default=str)},
-            "At": {"N": str(int(self._clock() * 1000))},
-        }
+    def record(
+        self,
+        location_id: str,
+        entity: str,
+        entity_id: str,
+        version: int,
+        data: dict[str, Any],
+    ) -> int:
+        """Append one change as its own item (not grouped); returns its seq."""
+        if entity not in ENTITIES:
+            raise ValueError(f"unknown entity {entity!r}")
+        return self._put_next(location_id, _change_attributes(entity, entity_id, version, data))
 
     def record_many(
         self, location_id: str, changes: Sequence[tuple[str, str, int, dict[str, Any]]]
     ) -> list[int]:
-        """Append several changes of one location in two calls (counter + transaction).
-
-        `changes` are (entity, entity_id, version, data). Same guarantees as
-        `record`: if a reader sealed any of the reserved seqs, the transaction is
-        cancelled as a whole and retried with new seqs.
-        """
+        """Append several changes of one location under consecutive seqs, all or none
+        (one transaction of conditional puts; retried at the new head when another
+        writer took one of the seqs)."""
         if not changes:
             return []
         for entity, *_ in changes:
@@ -380,63 +462,39 @@ class ChangeLog:
                 for start in range(0, len(changes), 100)
                 for seq in self.record_many(location_id, changes[start : start + 100])
             ]
-        for _ in range(10):
-            last = self.next_seq(location_id, len(changes))
-            first = last - len(changes) + 1
+        first = self._known_head(location_id) + 1
+        for _ in range(_PUT_ATTEMPTS):
             if self.before_put is not None:
                 self.before_put(location_id, first)
-            items = [
-                self._item(location_id, first + i, *change) for i, change in enumerate(changes)
-            ]
+            at = {"N": str(int(self._clock() * 1000))}
             try:
                 self._ddb.transact_write_items(
                     TransactItems=[
                         {
                             "Put": {
                                 "TableName": self.table_name,
-                                "Item": item,
+                                "Item": {
+                                    "LocationId": {"S": location_id},
+                                    "Seq": {"N": str(first + i)},
+                                    **_change_attributes(*change),
+                                    "At": at,
+                                },
                                 "ConditionExpression": "attribute_not_exists(Seq)",
                             }
                         }
-                        for item in items
+                        for i, change in enumerate(changes)
                     ]
                 )
-                return list(range(first, last + 1))
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                     raise
-                # A seq was sealed (or a conflicting transaction ran): take new seqs.
-        raise RuntimeError("could not append to the change log after 10 attempts")
+                first = self.head(location_id) + 1  # another writer took some of them
+                continue
+            self._saw(location_id, first + len(changes) - 1)
+            return list(range(first, first + len(changes)))
+        raise RuntimeError(f"could not append to the change log after {_PUT_ATTEMPTS} attempts")
 
-    def record(
-        self,
-        location_id: str,
-        entity: str,
-        entity_id: str,
-        version: int,
-        data: dict[str, Any],
-    ) -> int:
-        """Append a change; returns its seq. Retries with a new seq if a reader sealed ours."""
-        if entity not in ENTITIES:
-            raise ValueError(f"unknown entity {entity!r}")
-        for _ in range(10):
-            seq = self.next_seq(location_id)
-            if self.before_put is not None:
-                self.before_put(location_id, seq)
-            try:
-                self._ddb.put_item(
-                    TableName=self.table_name,
-                    Item=self._item(location_id, seq, entity, entity_id, version, data),
-                    ConditionExpression="attribute_not_exists(Seq)",
-                )
-                return seq
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise
-                # A reader sealed this seq as a gap while we were slow: take another.
-        raise RuntimeError("could not append to the change log after 10 attempts")
-
-    # -- reading --------------------------------------------------------------------
+    # -- reading ----------------------------------------------------------------------
 
     def _query(self, location_id: str, after: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
         """Items with seq > after (at most `limit`), and whether more exist."""
@@ -445,65 +503,15 @@ class ChangeLog:
             KeyConditionExpression="LocationId = :loc AND Seq > :after",
             ExpressionAttributeValues={
                 ":loc": {"S": location_id},
-                ":after": {"N": str(max(after, COUNTER_SEQ))},
+                ":after": {"N": str(max(after, 0))},
             },
             ConsistentRead=True,
             Limit=limit,
         )
         items: list[dict[str, Any]] = resp.get("Items", [])
+        if items:
+            self._saw(location_id, int(items[-1]["Seq"]["N"]))
         return items, "LastEvaluatedKey" in resp
-
-    def _seal(self, location_id: str, seq: int) -> bool:
-        """Fill a stale hole with a gap item; False when the change landed first."""
-        try:
-            self._ddb.put_item(
-                TableName=self.table_name,
-                Item={
-                    "LocationId": {"S": location_id},
-                    "Seq": {"N": str(seq)},
-                    "Entity": {"S": GAP_ENTITY},
-                    "At": {"N": str(int(self._clock() * 1000))},
-                },
-                ConditionExpression="attribute_not_exists(Seq)",
-            )
-            return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            return False
-
-    def _contiguous(
-        self, location_id: str, after: int, limit: int
-    ) -> tuple[list[tuple[int, dict[str, Any] | None]], bool]:
-        """The deliverable run after `after`: [(seq, item or None for a gap)], more?"""
-        run: list[tuple[int, dict[str, Any] | None]] = []
-        expected = after + 1
-        for _ in range(4):  # re-query after sealing a hole, a few times at most
-            items, truncated = self._query(location_id, expected - 1, limit + 1)
-            now_ms = int(self._clock() * 1000)
-            restart = False
-            for item in items:
-                seq = int(item["Seq"]["N"])
-                while seq > expected:
-                    # Hole at `expected`: writers took their seq before this item's.
-                    age = (now_ms - int(item["At"]["N"])) / 1000.0
-                    if age < self.hole_grace:
-                        return run, False  # wait for the writer
-                    if self._seal(location_id, expected):
-                        run.append((expected, None))
-                        expected += 1
-                    else:
-                        restart = True  # the late change arrived: read it
-                        break
-                if restart:
-                    break
-                run.append((seq, None if item["Entity"]["S"] == GAP_ENTITY else item))
-                expected = seq + 1
-                if len(run) > limit:
-                    return run, True
-            if not restart:
-                return run, truncated
-        return run, True
 
     def read(
         self,
@@ -522,28 +530,27 @@ class ChangeLog:
         start = decode_cursor(cursor)
         positions = {loc: start.get(loc, 0) for loc in locations}
         wanted = set(locations) if only is None else set(only) & set(locations)
-        runs: dict[str, list[tuple[int, dict[str, Any] | None]]] = {}
+        runs: dict[str, list[dict[str, Any]]] = {}
         more: dict[str, bool] = {}
         for loc in locations:
             if loc in wanted:
-                runs[loc], more[loc] = self._contiguous(loc, positions[loc], limit)
+                runs[loc], more[loc] = self._query(loc, positions[loc], limit + 1)
         # k-way merge by write time; each location's run stays in seq order, so the
         # cursor of every location always covers a prefix of its log.
         heap: list[tuple[int, int, str, int]] = []
         for loc, run in runs.items():
             if run:
-                heap.append((_at(run[0][1]), run[0][0], loc, 0))
+                heap.append((_at(run[0]), _seq(run[0]), loc, 0))
         heapq.heapify(heap)
         out: list[ChangeRecord] = []
         while heap and len(out) < limit:
             entry = heapq.heappop(heap)
             _, seq, loc, idx = entry
-            item = runs[loc][idx][1]
+            item = runs[loc][idx]
             changes = _changes_of(item)
             if out and len(out) + len(changes) > limit:
                 heapq.heappush(heap, entry)  # a group is never split: next page
                 break
-            # the run is contiguous: the position before this item is seq - 1
             before = encode_cursor({**positions, loc: seq - 1}) if len(changes) > 1 else ""
             positions[loc] = seq
             after = encode_cursor(positions)
@@ -557,58 +564,51 @@ class ChangeLog:
                         entity_id=entity_id,
                         version=version,
                         data=data,
-                        at_ms=int(item["At"]["N"]) if item is not None else 0,
+                        at_ms=_at(item),
                         cursor_after=cursor_after,
                     )
                 )
             if idx + 1 < len(runs[loc]):
                 nxt = runs[loc][idx + 1]
-                heapq.heappush(heap, (_at(nxt[1]), nxt[0], loc, idx + 1))
+                heapq.heappush(heap, (_at(nxt), _seq(nxt), loc, idx + 1))
         has_more = bool(heap) or any(more.values())
         return ChangesPage(out, encode_cursor(positions), has_more)
 
-    def counters(self, locations: Iterable[str]) -> dict[str, int]:
-        """The last seq handed out per location (0: none), read in batches of 100."""
-        wanted = sorted(set(locations))
-        out = dict.fromkeys(wanted, 0)
-        for start in range(0, len(wanted), 100):
-            keys: list[dict[str, Any]] = [
-                {"LocationId": {"S": loc}, "Seq": {"N": str(COUNTER_SEQ)}}
-                for loc in wanted[start : start + 100]
-            ]
-            for _ in range(10):
-                resp = self._ddb.batch_get_item(
-                    RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}}
-                )
-                for item in resp.get("Responses", {}).get(self.table_name, []):
-                    out[item["LocationId"]["S"]] = int(item.get("NextSeq", {"N": "0"})["N"])
-                keys = resp.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
-                if not keys:
-                    break
-                time.sleep(0.05)
-        return out
 
-    def latest_cursor(self, locations: Iterable[str]) -> str:
-        """A cursor at the current end of each location's log (skip history)."""
-        return encode_cursor(self.counters(locations))
+_PUT_ATTEMPTS = 20
 
 
-def _at(item: dict[str, Any] | None) -> int:
-    return -1 if item is None else int(item["At"]["N"])
+def _change_attributes(entity: str, entity_id: str, version: int, data: Any) -> dict[str, Any]:
+    return {
+        "Entity": {"S": entity},
+        "EntityId": {"S": entity_id},
+        "Version": {"N": str(int(version))},
+        "Data": {"S": json.dumps(data, separators=(",", ":"), default=str)},
+    }
 
 
-def _changes_of(item: dict[str, Any] | None) -> list[Change]:
-    """The changes a log item holds: none (a gap), one, or a group's, in order."""
-    if item is None or item["Entity"]["S"] == GAP_ENTITY:
+def _at(item: dict[str, Any]) -> int:
+    return int(item["At"]["N"])
+
+
+def _seq(item: dict[str, Any]) -> int:
+    return int(item["Seq"]["N"])
+
+
+def _changes_of(item: dict[str, Any]) -> list[Change]:
+    """The changes a log item holds: one, a group's in order, or none (a `gap` item
+    written by an earlier build's readers)."""
+    entity = item["Entity"]["S"]
+    if entity == GAP_ENTITY:
         return []
-    if item["Entity"]["S"] == GROUP_ENTITY:
+    if entity == GROUP_ENTITY:
         return [
             (str(entity), str(entity_id), int(version), data)
             for entity, entity_id, version, data in json.loads(item["Changes"]["S"])
         ]
     return [
         (
-            item["Entity"]["S"],
+            entity,
             item["EntityId"]["S"],
             int(item["Version"]["N"]),
             json.loads(item["Data"]["S"]),
@@ -646,7 +646,7 @@ def record_changes(
     target: Any, location_id: str, changes: Sequence[tuple[str, str, int, dict[str, Any]]]
 ) -> list[int]:
     """Append several changes (entity, entity_id, version, data) of one location at once,
-    each under its own seq: one counter update and one transaction."""
+    each under its own seq, in one transaction."""
     log = target if isinstance(target, ChangeLog) else target.change_log
     return list(log.record_many(location_id, changes))
 

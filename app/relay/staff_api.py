@@ -260,12 +260,12 @@ async def stream(
             return True
 
     def _next_page(position: str, backlog: bool) -> LogPage:
-        """Query only the locations whose change counter is past our position."""
+        """Query only the locations whose change log head is past our position."""
         if backlog:
             return log_.read(locations, position, STREAM_PAGE)
         at = decode_cursor(position)
-        counters = watch.counters(locations)
-        busy = [loc for loc in locations if counters.get(loc, 0) > at.get(loc, 0)]
+        heads = watch.heads(locations)
+        busy = [loc for loc in locations if heads.get(loc, 0) > at.get(loc, 0)]
         if not busy:
             return LogPage([], position, False)
         return log_.read(locations, position, STREAM_PAGE, only=busy)

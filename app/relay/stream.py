@@ -2,21 +2,18 @@
 
 Every open stream polls (200 ms by default). Without sharing, each stream would
 Query every one of its locations on every tick, idle or not: N desktops × L
-locations queries per tick per instance. `CounterWatch` reads the locations'
-change counters (`ChangeLog.counters`, one BatchGetItem) at most once per
-interval per process, shared by all streams of that process; a stream then
-queries only the locations whose counter is past its own position. An idle
-stream costs nothing beyond its share of the counter read.
+locations queries per tick per instance. `HeadWatch` asks the change log for
+the locations' heads (`ChangeLog.heads`: one keys-only BatchGetItem per 100
+locations, checking whether the seq after each known head exists, plus a Query
+for each location that moved) at most once per interval per process, shared by
+all streams of that process; a stream then queries only the locations whose
+head is past its own position. An idle stream costs nothing beyond its share of
+that read.
 
 A change appended through this process (`ChangeLog.on_appended`) raises the
-watch's cached counter and wakes the streams of that location at once, so a
+watch's cached head and wakes the streams of that location at once, so a
 webhook reaches a desktop streaming from the same instance without waiting for
-the next poll; changes written by other instances are still found by the poll.
-
-A counter ahead of a stream's position can also mean a change whose item is not
-written yet (the writer bumped the counter first) or a seq left empty by a
-crashed writer: the stream keeps querying that location each tick until its
-position catches up, exactly as without the watch (see `app.relay.changes`).
+the next poll; changes written by other instances are found by the poll.
 """
 
 from __future__ import annotations
@@ -30,8 +27,8 @@ from collections.abc import Callable, Iterable
 from app.relay.changes import ChangeLog
 
 
-class CounterWatch:
-    """Per-process cache of change counters, refreshed at most every `max_age` s."""
+class HeadWatch:
+    """Per-process cache of the change log's heads, refreshed at most every `max_age` s."""
 
     def __init__(
         self, log: ChangeLog, max_age: float, clock: Callable[[], float] = time.monotonic
@@ -40,11 +37,11 @@ class CounterWatch:
         self.max_age = max_age
         self._clock = clock
         #: guards the cache and the sleepers only, never held across a DynamoDB call (an
-        #: append announcing its change must not wait behind a stream's counter read)
+        #: append announcing its change must not wait behind a stream's head read)
         self._lock = threading.Lock()
-        #: one counter read at a time: concurrent streams share its result
+        #: one head read at a time: concurrent streams share its result
         self._refresh = threading.Lock()
-        self._values: dict[str, tuple[float, int]] = {}  # location -> (read at, counter)
+        self._values: dict[str, tuple[float, int]] = {}  # location -> (read at, head)
         #: changes announced per location, so a stream can tell whether one came in
         #: while it was not asleep (between two of its reads)
         self._announced: dict[str, int] = {}
@@ -87,8 +84,8 @@ class CounterWatch:
             with self._lock:
                 self._sleepers.discard(sleeper)
 
-    def counters(self, locations: Iterable[str]) -> dict[str, int]:
-        """Counters no older than `max_age` (blocking: call from a worker thread)."""
+    def heads(self, locations: Iterable[str]) -> dict[str, int]:
+        """Heads no older than `max_age` (blocking: call from a worker thread)."""
         wanted = set(locations)
         with self._refresh:
             with self._lock:
@@ -98,23 +95,24 @@ class CounterWatch:
                     for loc in wanted
                     if loc not in self._values or now - self._values[loc][0] >= self.max_age
                 ]
+                known = {loc: self._values[loc][1] for loc in stale if loc in self._values}
             if stale:
-                fresh = self._log.counters(stale)  # DynamoDB, outside `_lock`
+                fresh = self._log.heads(stale, known)  # DynamoDB, outside `_lock`
                 read_at = self._clock()
                 with self._lock:
                     for loc, value in fresh.items():
                         # an append announced meanwhile may already be past the read
-                        known = self._values.get(loc, (read_at, 0))[1]
-                        self._values[loc] = (read_at, max(value, known))
+                        current = self._values.get(loc, (read_at, 0))[1]
+                        self._values[loc] = (read_at, max(value, current))
         with self._lock:
             return {loc: self._values[loc][1] for loc in wanted}
 
 
-def watch_of(extras: dict[str, object], log: ChangeLog, max_age: float) -> CounterWatch:
+def watch_of(extras: dict[str, object], log: ChangeLog, max_age: float) -> HeadWatch:
     """The app's shared watch (kept in `ctx.extras`), created on first use."""
-    watch = extras.get("_counter_watch")
-    if not isinstance(watch, CounterWatch):
-        watch = CounterWatch(log, max_age)
-        extras["_counter_watch"] = watch
+    watch = extras.get("_head_watch")
+    if not isinstance(watch, HeadWatch):
+        watch = HeadWatch(log, max_age)
+        extras["_head_watch"] = watch
     watch.max_age = max_age  # one watch per app: it is registered with the log for good
     return watch

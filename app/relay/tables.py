@@ -23,7 +23,7 @@ CONVERSATION_PAIRS = "ConversationPairs"
 MESSAGES = "Messages"
 WEBHOOK_EVENTS = "WebhookEvents"
 CHANGE_LOG = "ChangeLog"
-LOCATION_SEQ = "LocationSeq"  # unused: the counters live in ChangeLog at Seq=0 (no table)
+LOCATION_SEQ = "LocationSeq"  # unused: the change log needs no counter (changes.py)
 IDEMPOTENCY = "Idempotency"
 
 

@@ -116,8 +116,9 @@ def test_batched_publish_records_in_order_per_location(settings: Settings) -> No
         feed.publish(log, a, "conversation", "CH1", 2, {"n": 2})
         feed.publish(log, a, "lead", "L1", 3, {"n": 3})
         assert calls == []  # nothing written inside the block
-    # each location: counter + one put (a: one group item holding the three changes)
-    assert sorted(calls) == sorted(["update_item", "put_item", "update_item", "put_item"])
+    # each location: its head read (first sight) + one put (a: one group item holding
+    # the three changes)
+    assert sorted(calls) == sorted(["query", "put_item", "query", "put_item"])
     page = log.read([a], None)
     assert [(c.entity, c.entity_id) for c in page.changes] == [
         ("message", "IM1"),
@@ -125,3 +126,7 @@ def test_batched_publish_records_in_order_per_location(settings: Settings) -> No
         ("lead", "L1"),
     ]
     assert [(c.entity, c.entity_id) for c in log.read([b], None).changes] == [("message", "IM1")]
+    calls.clear()
+    with feed.batched(log):
+        feed.publish(log, a, "lead", "L1", 4, {"n": 4})
+    assert calls == ["put_item"]  # the head is known now: one put

@@ -1,4 +1,5 @@
-"""The per-location change log on DynamoDB Local: order, cursors, holes, races."""
+"""The per-location change log on DynamoDB Local: order, cursors, seqs without holes, races
+between threads and between relay instances (two `ChangeLog` objects on one table)."""
 
 from __future__ import annotations
 
@@ -16,14 +17,6 @@ from app.relay import changes as ch
 from app.relay.changes import ChangeLog, InvalidCursor
 
 pytestmark = pytest.mark.dynamodb
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -104,72 +97,116 @@ def test_bad_cursors_are_rejected(ddb: Any, table: str, bad: str) -> None:
         ChangeLog(ddb, table).read(["A"], bad)
 
 
-def test_reader_does_not_skip_a_change_written_late(ddb: Any, table: str) -> None:
-    """Writer 1 takes seq 1, writer 2 takes seq 2 and lands first: the reader waits."""
-    log = ChangeLog(ddb, table, hole_grace=30)
-    took_seq = threading.Event()
-    may_put = threading.Event()
+class Counting:
+    """The DynamoDB client, counting the calls made through it by operation."""
 
-    def slow(loc: str, seq: int) -> None:
-        if threading.current_thread().name == "slow":
-            took_seq.set()
-            assert may_put.wait(10)
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.calls: dict[str, int] = {}
 
-    log.before_put = slow
-    slow_writer = threading.Thread(
-        target=log.record, args=("L", "lead", "late", 1, {}), name="slow"
-    )
-    slow_writer.start()
-    assert took_seq.wait(10)
-    assert log.record("L", "lead", "early", 1, {}) == 2
-    page = log.read(["L"], None)
-    assert page.changes == [] and not page.has_more
-    may_put.set()
-    slow_writer.join(10)
-    page = log.read(["L"], page.cursor)
-    assert _ids(page) == ["late", "early"]
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.real, name)
+
+        def call(**kw: Any) -> Any:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return method(**kw)
+
+        return call
 
 
-def test_hole_of_a_crashed_writer_is_sealed_after_grace(ddb: Any, table: str) -> None:
-    clock = Clock()
-    log = ChangeLog(ddb, table, hole_grace=2, clock=clock)
-    assert log.next_seq("L") == 1  # a writer took seq 1 and crashed before its put
-    log.record("L", "lead", "after-crash", 1, {})
-    assert log.read(["L"], None).changes == []
-    clock.now += 3
-    page = log.read(["L"], None)
-    assert _ids(page) == ["after-crash"]
-    assert ch.decode_cursor(page.cursor) == {"L": 2}
+def test_an_append_is_one_put_once_the_head_is_known(ddb: Any, table: str) -> None:
+    counting = Counting(ddb)
+    log = ChangeLog(counting, table)
+    assert log.append("L", [("lead", "a", 1, {})]) == [1]
+    assert counting.calls == {"query": 1, "put_item": 1}  # first sight of L: read its head
+    counting.calls.clear()
+    assert log.append("L", [("lead", "b", 1, {}), ("message", "m", 1, {})]) == [2, 2]
+    assert log.record("L", "lead", "c", 2, {}) == 3
+    assert counting.calls == {"put_item": 2}
+    # a process that starts later finds the head and goes on from it
+    assert ChangeLog(ddb, table).append("L", [("lead", "d", 1, {})]) == [4]
 
 
-def test_writer_slower_than_grace_rewrites_under_a_new_seq(ddb: Any, table: str) -> None:
-    clock = Clock()
-    log = ChangeLog(ddb, table, hole_grace=2, clock=clock)
-    reader_sealed = threading.Event()
-    took_seq = threading.Event()
+def test_another_instance_taking_the_seq_moves_the_writer_on(ddb: Any, table: str) -> None:
+    one, two = ChangeLog(ddb, table), ChangeLog(ddb, table)
+    assert one.record("L", "lead", "a", 1, {}) == 1
+    for name in ("b", "c", "d"):
+        two.record("L", "lead", name, 1, {})  # `one` still believes the head is 1
+    counting = Counting(ddb)
+    one._ddb = counting
+    assert one.append("L", [("lead", "e", 1, {})]) == [5]
+    # the put on seq 2 failed, one query found the head, the put on 5 landed
+    assert counting.calls == {"put_item": 2, "query": 1}
+    assert _ids(one.read(["L"], None)) == ["a", "b", "c", "d", "e"]
+
+
+def test_a_stalled_writer_is_overtaken_and_nothing_waits_for_it(ddb: Any, table: str) -> None:
+    """Instance 1 decides on seq 1 and stalls; instance 2 writes seq 1 and readers see
+    it at once (no hole to wait on); instance 1 then lands on seq 2."""
+    slow_log, fast_log = ChangeLog(ddb, table), ChangeLog(ddb, table)
+    assert slow_log.head("L") == 0
+    chose = threading.Event()
+    go_on = threading.Event()
 
     def stall(loc: str, seq: int) -> None:
-        if threading.current_thread().name == "slow" and seq == 1:
-            took_seq.set()
-            assert reader_sealed.wait(10)
+        if seq == 1:
+            chose.set()
+            assert go_on.wait(10)
 
-    log.before_put = stall
-    slow = threading.Thread(target=log.record, args=("L", "lead", "slow", 1, {}), name="slow")
+    slow_log.before_put = stall
+    result: list[list[int]] = []
+    slow = threading.Thread(
+        target=lambda: result.append(slow_log.append("L", [("lead", "late", 1, {})]))
+    )
     slow.start()
-    assert took_seq.wait(10)
-    log.record("L", "lead", "fast", 1, {})
-    clock.now += 5
-    first = log.read(["L"], None)
-    assert _ids(first) == ["fast"]  # seq 1 was sealed as a gap
-    reader_sealed.set()
+    assert chose.wait(10)
+    assert fast_log.record("L", "lead", "early", 1, {}) == 1
+    page = fast_log.read(["L"], None)
+    assert _ids(page) == ["early"]
+    go_on.set()
     slow.join(10)
-    second = log.read(["L"], first.cursor)
-    assert _ids(second) == ["slow"]  # rewritten as seq 3: not lost
-    assert second.changes[0].seq == 3
+    assert result == [[2]]
+    assert _ids(fast_log.read(["L"], page.cursor)) == ["late"]
+
+
+def test_a_writer_that_dies_before_its_put_leaves_no_hole(ddb: Any, table: str) -> None:
+    log = ChangeLog(ddb, table)
+    log.record("L", "lead", "first", 1, {})
+
+    def crash(loc: str, seq: int) -> None:
+        raise SystemExit("killed between choosing seq 2 and writing it")
+
+    log.before_put = crash
+    with pytest.raises(SystemExit):
+        log.record("L", "lead", "lost-with-the-process", 1, {})
+    other = ChangeLog(ddb, table)
+    assert other.record("L", "lead", "next", 1, {}) == 2  # seq 2 was never taken
+    assert _ids(other.read(["L"], None)) == ["first", "next"]
+
+
+def test_heads_check_known_heads_and_query_only_what_moved(ddb: Any, table: str) -> None:
+    log = ChangeLog(ddb, table)
+    locations = [f"L{i:03}" for i in range(150)]
+    for loc in locations[:3]:
+        log.record(loc, "lead", "x", 1, {})
+    counting = Counting(ddb)
+    watcher = ChangeLog(counting, table)
+    heads = watcher.heads(locations)  # nothing known: every head is read
+    assert heads == {loc: (1 if loc in locations[:3] else 0) for loc in locations}
+    assert counting.calls == {"query": 150}
+    counting.calls.clear()
+    log.record("L000", "lead", "y", 2, {})
+    log.record("L149", "lead", "z", 1, {})
+    assert watcher.heads(locations, heads) == {**heads, "L000": 2, "L149": 1}
+    # two keys-only BatchGetItems (100 + 50 keys) and a Query for each of the two that moved
+    assert counting.calls == {"batch_get_item": 2, "query": 2}
+    latest = watcher.latest_cursor(["L000", "L100"])
+    assert ch.decode_cursor(latest) == {"L000": 2, "L100": 0}
 
 
 def test_concurrent_writers_every_change_exactly_once(ddb: Any, table: str) -> None:
     log = ChangeLog(ddb, table)
+    instances = [log, ChangeLog(ddb, table), ChangeLog(ddb, table)]
     names = [f"c{i}" for i in range(40)]
     got: list[str] = []
     stop = threading.Event()
@@ -189,7 +226,12 @@ def test_concurrent_writers_every_change_exactly_once(ddb: Any, table: str) -> N
     t.start()
     with ThreadPoolExecutor(6) as pool:
         list(
-            pool.map(lambda n: log.record("L" if int(n[1:]) % 2 else "M", "lead", n, 1, {}), names)
+            pool.map(
+                lambda n: instances[int(n[1:]) % 3].append(
+                    "L" if int(n[1:]) % 2 else "M", [("lead", n, 1, {})]
+                ),
+                names,
+            )
         )
     stop.set()
     t.join(30)
@@ -210,9 +252,8 @@ def test_latest_cursor_skips_history(ddb: Any, table: str) -> None:
     assert _ids(log.read(["L", "Empty"], cursor)) == ["new"]
 
 
-def test_record_many_is_contiguous_and_survives_a_sealed_seq(ddb: Any, table: str) -> None:
-    clock = Clock()
-    log = ChangeLog(ddb, table, hole_grace=2, clock=clock)
+def test_record_many_is_contiguous_and_moves_past_another_instance(ddb: Any, table: str) -> None:
+    log = ChangeLog(ddb, table)
     assert log.record_many("L", []) == []
     seqs = log.record_many("L", [("message", "IM1", 1, {"a": 1}), ("lead", "LD1", 4, {})])
     assert seqs == [1, 2]
@@ -221,28 +262,11 @@ def test_record_many_is_contiguous_and_survives_a_sealed_seq(ddb: Any, table: st
         ("message", "IM1", 1),
         ("lead", "LD1", 4),
     ]
-    # a batch whose reserved seqs got sealed by a reader is re-written as a whole
-    reader_sealed = threading.Event()
-    took = threading.Event()
-
-    def stall(loc: str, first: int) -> None:
-        if threading.current_thread().name == "slow" and first == 3:
-            took.set()
-            assert reader_sealed.wait(10)
-
-    log.before_put = stall
+    ChangeLog(ddb, table).record("L", "message", "IM2", 1, {})  # another instance: seq 3
     batch = [("conversation", "CH1", 2, {}), ("lead", "LD1", 5, {})]
-    slow = threading.Thread(target=log.record_many, args=("L", batch), name="slow")
-    slow.start()
-    assert took.wait(10)
-    log.record("L", "message", "IM2", 1, {})  # seq 5, after the reserved 3-4
-    clock.now += 5
-    first = log.read(["L"], page.cursor)
-    assert [c.entity_id for c in first.changes] == ["IM2"]  # 3 and 4 sealed as gaps
-    reader_sealed.set()
-    slow.join(10)
-    second = log.read(["L"], first.cursor)
-    assert [(c.entity_id, c.seq) for c in second.changes] == [("CH1", 6), ("LD1", 7)]
+    assert log.record_many("L", batch) == [4, 5]  # 3-4 was refused as a whole, then 4-5
+    rest = log.read(["L"], page.cursor)
+    assert [(c.entity_id, c.seq) for c in rest.changes] == [("IM2", 3), ("CH1", 4), ("LD1", 5)]
 
 
 def test_record_changes_over_the_transaction_limit(ddb: Any, table: str) -> None:
@@ -344,35 +368,6 @@ def test_a_page_never_splits_a_group_and_resumes_before_it(ddb: Any, table: str)
     assert _ids(rest) == ["last"] and not rest.has_more
 
 
-def test_append_whose_seq_was_sealed_takes_a_new_one(ddb: Any, table: str) -> None:
-    clock = Clock()
-    log = ChangeLog(ddb, table, hole_grace=2, clock=clock)
-    took = threading.Event()
-    sealed = threading.Event()
-
-    def stall(loc: str, seq: int) -> None:
-        if threading.current_thread().name == "slow" and seq == 1:
-            took.set()
-            assert sealed.wait(10)
-
-    log.before_put = stall
-    result: list[list[int]] = []
-    slow = threading.Thread(
-        target=lambda: result.append(log.append("L", [("lead", "A", 1, {}), ("lead", "B", 1, {})])),
-        name="slow",
-    )
-    slow.start()
-    assert took.wait(10)
-    log.record("L", "message", "IM9", 1, {})  # seq 2, after the reserved 1
-    clock.now += 5
-    first = log.read(["L"], None)
-    assert _ids(first) == ["IM9"]  # seq 1 sealed as a gap
-    sealed.set()
-    slow.join(10)
-    assert result == [[3, 3]]
-    assert _ids(log.read(["L"], first.cursor)) == ["A", "B"]
-
-
 def test_append_refuses_unknown_entities_and_accepts_nothing(ddb: Any, table: str) -> None:
     log = ChangeLog(ddb, table)
     assert log.append("L", []) == []
@@ -382,8 +377,7 @@ def test_append_refuses_unknown_entities_and_accepts_nothing(ddb: Any, table: st
 
 
 def test_a_failed_group_write_fails_its_callers_and_the_queue_goes_on(ddb: Any, table: str) -> None:
-    clock = Clock()
-    log = ChangeLog(ddb, table, hole_grace=2, clock=clock)
+    log = ChangeLog(ddb, table)
     real = ddb
     entered = threading.Event()
     release = threading.Event()
@@ -424,8 +418,8 @@ def test_a_failed_group_write_fails_its_callers_and_the_queue_goes_on(ddb: Any, 
     assert isinstance(results["first"], RuntimeError)  # its own group failed
     stored = [n for n, r in results.items() if isinstance(r, list)]
     assert sorted(stored) == [f"w{i}" for i in range(5)]  # the next leader wrote theirs
-    # the failed group's seq stays a hole until the grace period seals it
-    assert _ids(log.read(["L"], None)) == []
-    clock.now += 5
-    assert sorted(_ids(log.read(["L"], None))) == sorted(stored)
+    # the failed group took no seq: the others are readable at once, from seq 1
+    page = log.read(["L"], None)
+    assert sorted(_ids(page)) == sorted(stored)
+    assert page.changes[0].seq == 1
     assert log.append("L", [("lead", "later", 1, {})])  # and the log still works

@@ -143,12 +143,21 @@ def test_stream_bad_cursor_is_400(pair: tuple[RelayHandle, RelayHandle], seed: S
 def _new_conversation(relay: RelayHandle, seed: Seed, number: str, **fields: Any) -> str:
     """A conversation item written straight to the table (no change recorded)."""
     sid = "CH" + uuid.uuid4().hex
-    store.put_conversation(relay.tables, {
-        "ConversationSid": sid, "LocationId": seed.location_id,
-        "LocationIds": [seed.location_id], "CustomerPhone": "+13125550100",
-        "Web2TextNumber": number, "State": "active", "LeadIds": [],
-        "UnreadCount": 2, "Version": 1, **fields,
-    })
+    store.put_conversation(
+        relay.tables,
+        {
+            "ConversationSid": sid,
+            "LocationId": seed.location_id,
+            "LocationIds": [seed.location_id],
+            "CustomerPhone": "+13125550100",
+            "Web2TextNumber": number,
+            "State": "active",
+            "LeadIds": [],
+            "UnreadCount": 2,
+            "Version": 1,
+            **fields,
+        },
+    )
     return sid
 
 
@@ -243,13 +252,15 @@ def test_a_change_stored_by_this_instance_wakes_its_streams_before_the_poll(
             sid = _new_conversation(relay, seed, "+13125550188")
             sids.append(sid)
             written = time.monotonic()
-            r = httpx.post(f"{relay.url}/v1/conversations/{sid}/read",
-                           headers=_auth(seed.staff_key))
+            r = httpx.post(
+                f"{relay.url}/v1/conversations/{sid}/read", headers=_auth(seed.staff_key)
+            )
             assert r.status_code == 200, r.text
 
             def arrived(sid: str = sid) -> list[float]:
-                return [at for at, e in got
-                        if e.event == "change" and json.loads(e.data)["id"] == sid]
+                return [
+                    at for at, e in got if e.event == "change" and json.loads(e.data)["id"] == sid
+                ]
 
             deadline = written + 3
             while time.monotonic() < deadline and not arrived():
@@ -263,8 +274,9 @@ def test_a_change_stored_by_this_instance_wakes_its_streams_before_the_poll(
             burst.append(_new_conversation(relay, seed, "+13125550188"))
         written = time.monotonic()
         for sid in burst:
-            r = httpx.post(f"{relay.url}/v1/conversations/{sid}/read",
-                           headers=_auth(seed.staff_key))
+            r = httpx.post(
+                f"{relay.url}/v1/conversations/{sid}/read", headers=_auth(seed.staff_key)
+            )
             assert r.status_code == 200, r.text
 
         def seen() -> set[str]:
@@ -380,7 +392,7 @@ def test_stream_ends_when_the_key_is_revoked(
     assert httpx.get(f"{a.url}/v1/me", headers=_auth(key)).status_code == 401
 
 
-def test_idle_streams_share_one_counter_read_and_do_not_query(
+def test_idle_streams_share_one_head_check_and_do_not_query(
     pair: tuple[RelayHandle, RelayHandle], seed: Seed
 ) -> None:
     a, b = pair
@@ -395,6 +407,7 @@ def test_idle_streams_share_one_counter_read_and_do_not_query(
         if operation in calls:
             calls[operation] += 1
         counted(operation)
+
     outs: list[list[Any]] = [[], [], []]
     stop = threading.Event()
     readies = [threading.Event() for _ in outs]

@@ -1,6 +1,7 @@
-"""`CounterWatch` (app/relay/stream.py) over a fake change-log port: the in-process
-wake-up never waits behind a counter read, and a change announced while a stream is
-not asleep cuts its next sleep short. (The real log and streams: test_feed_api.py.)"""
+"""`HeadWatch` (app/relay/stream.py) over a fake change-log port: the in-process
+wake-up never waits behind a head read, a refresh hands the log the heads it knows,
+and a change announced while a stream is not asleep cuts its next sleep short.
+(The real log and streams: test_feed_api.py.)"""
 
 from __future__ import annotations
 
@@ -10,22 +11,26 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from app.relay.stream import CounterWatch, watch_of
+from app.relay.stream import HeadWatch, watch_of
 
 
 class SlowLog:
-    """The two ChangeLog methods the watch uses; `counters` blocks until released."""
+    """The two ChangeLog methods the watch uses; `heads` blocks until released."""
 
     def __init__(self) -> None:
         self.listeners: list[Callable[[str, int], None]] = []
         self.release = threading.Event()
         self.reading = threading.Event()
         self.values: dict[str, int] = {"L1": 5, "L2": 1}
+        self.known: list[dict[str, int]] = []
 
     def on_appended(self, listener: Callable[[str, int], None]) -> None:
         self.listeners.append(listener)
 
-    def counters(self, locations: Iterable[str]) -> dict[str, int]:
+    def heads(
+        self, locations: Iterable[str], known: dict[str, int] | None = None
+    ) -> dict[str, int]:
+        self.known.append(dict(known or {}))
         self.reading.set()
         assert self.release.wait(5)
         return {loc: self.values.get(loc, 0) for loc in locations}
@@ -35,10 +40,10 @@ class SlowLog:
             listener(location, seq)
 
 
-def test_an_append_is_not_held_up_by_a_slow_counter_read() -> None:
+def test_an_append_is_not_held_up_by_a_slow_head_read() -> None:
     log = SlowLog()
-    watch = CounterWatch(log, max_age=30.0)  # type: ignore[arg-type]
-    reader = threading.Thread(target=watch.counters, args=(["L1"],))
+    watch = HeadWatch(log, max_age=30.0)  # type: ignore[arg-type]
+    reader = threading.Thread(target=watch.heads, args=(["L1"],))
     reader.start()
     assert log.reading.wait(5)  # the read is in DynamoDB now
     started = time.monotonic()
@@ -46,16 +51,16 @@ def test_an_append_is_not_held_up_by_a_slow_counter_read() -> None:
     assert time.monotonic() - started < 0.1
     log.release.set()
     reader.join(5)
-    assert watch.counters(["L1"]) == {"L1": 5}  # cached by the read
-    log.announce("L1", 9)  # an announce raises the cached counter, no read needed
+    assert watch.heads(["L1"]) == {"L1": 5}  # cached by the read
+    log.announce("L1", 9)  # an announce raises the cached head, no read needed
     log.release.clear()
-    assert watch.counters(["L1"]) == {"L1": 9}
+    assert watch.heads(["L1"]) == {"L1": 9}
 
 
 def test_a_change_announced_between_sleeps_cuts_the_next_sleep_short() -> None:
     log = SlowLog()
     log.release.set()
-    watch = CounterWatch(log, max_age=0.2)  # type: ignore[arg-type]
+    watch = HeadWatch(log, max_age=0.2)  # type: ignore[arg-type]
 
     async def scenario() -> tuple[float, float, float]:
         mark = watch.mark(["L1"])
@@ -90,3 +95,20 @@ def test_one_watch_per_app_whatever_the_poll() -> None:
     again = watch_of(extras, log, 0.9)  # type: ignore[arg-type]
     assert first is again and again.max_age == 0.9
     assert len(log.listeners) == 1
+
+
+def test_a_refresh_passes_the_heads_the_watch_knows() -> None:
+    log = SlowLog()
+    log.release.set()
+    now = [0.0]
+    watch = HeadWatch(log, max_age=0.2, clock=lambda: now[0])  # type: ignore[arg-type]
+    assert watch.heads(["L1", "L2"]) == {"L1": 5, "L2": 1}
+    assert log.known == [{}]  # nothing known yet: the log looks every head up
+    log.announce("L2", 4)
+    now[0] = 0.1
+    assert watch.heads(["L1", "L2"]) == {"L1": 5, "L2": 4}
+    assert len(log.known) == 1  # still fresh: no read
+    now[0] = 0.5
+    log.values = {"L1": 7, "L2": 4}
+    assert watch.heads(["L1", "L2"]) == {"L1": 7, "L2": 4}
+    assert log.known[-1] == {"L1": 5, "L2": 4}  # the log only checks what moved past these
