@@ -6,17 +6,22 @@ what `Tables` uses unless turned off."""
 from __future__ import annotations
 
 import json
+import shutil
+import ssl
+import subprocess
 import threading
+import time
 import uuid
 import zlib
 from collections.abc import Iterator
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from app.relay import ddb_lean
 from app.relay.config import Settings
@@ -386,3 +391,106 @@ def test_signer_signs_exactly_as_botocores_sigv4(
         got = signer.headers(creds, target, body, amz_date=at.strftime("%Y%m%dT%H%M%SZ"))
         assert got.pop("Host") == botocore_auth._host_from_url(endpoint)
         assert got == by_botocore(secret, at)
+
+
+class _KeepAlive:
+    """An HTTP/1.1 endpoint keeping connections open (closing one idle `idle_s`),
+    answering OK, or stalling `stall_s` first; counts connections and requests."""
+
+    def __init__(self, *, idle_s: float = 5.0, stall_s: float = 0.0) -> None:
+        self.connections = 0
+        self.requests = 0
+        server_self = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            timeout = idle_s  # the server closes a connection idle this long
+
+            def setup(self) -> None:
+                super().setup()
+                server_self.connections += 1
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                server_self.requests += 1
+                if stall_s:
+                    time.sleep(stall_s)
+                data = json.dumps(OK[1]).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_connections_are_kept_alive_and_one_closed_while_idle_is_replaced() -> None:
+    endpoint = _KeepAlive(idle_s=0.2)
+    try:
+        lean = _lean(endpoint.url, ddb_max_attempts=1)
+        for _ in range(5):
+            assert lean.get_item(TableName="TESTX", Key={"Pk": {"S": "x"}})["Item"]
+        assert (endpoint.requests, endpoint.connections) == (5, 1)
+        time.sleep(0.6)  # the server has closed the idle connection meanwhile
+        answer = lean.get_item(TableName="TESTX", Key={"Pk": {"S": "x"}})
+        # noticed before sending: no failed attempt, a new connection
+        assert answer["ResponseMetadata"]["RetryAttempts"] == 0
+        assert (endpoint.requests, endpoint.connections) == (6, 2)
+    finally:
+        endpoint.close()
+
+
+@pytest.mark.usefixtures("no_backoff")
+def test_a_stalled_answer_is_botocores_read_timeout_retried() -> None:
+    endpoint = _KeepAlive(stall_s=0.5)
+    try:
+        lean = _lean(endpoint.url, ddb_max_attempts=2, ddb_timeout_s=0.1)
+        with pytest.raises(ReadTimeoutError):
+            lean.get_item(TableName="TESTX", Key={"Pk": {"S": "x"}})
+        assert endpoint.requests == 2
+        assert endpoint.connections == 2  # a timed-out connection is never reused
+    finally:
+        endpoint.close()
+
+
+@pytest.mark.usefixtures("no_backoff")
+def test_https_endpoints_are_verified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    endpoint = _KeepAlive()
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    endpoint.server.socket = tls.wrap_socket(endpoint.server.socket, server_side=True)
+    url = endpoint.url.replace("http:", "https:")
+    try:
+        # a certificate the default CA bundle does not vouch for: refused
+        with pytest.raises(EndpointConnectionError):
+            _lean(url, ddb_max_attempts=1).get_item(TableName="TESTX", Key={"Pk": {"S": "x"}})
+        # trusted: the answer comes over TLS, the connection kept alive
+        monkeypatch.setattr(ddb_lean, "get_cert_path", lambda verify: str(cert))
+        lean = _lean(url, ddb_max_attempts=1)
+        for _ in range(2):
+            assert lean.get_item(TableName="TESTX", Key={"Pk": {"S": "x"}})["Item"]
+        assert endpoint.requests == 2
+    finally:
+        endpoint.close()
