@@ -28,7 +28,8 @@ well-kept pieces and nothing else per call:
 Only the data-plane operations go this way (`LEAN_OPERATIONS`); everything else
 (`describe_table`, `create_table`, `meta`, `exceptions`, paginators, ...) is the
 botocore client's. `LeanTable` gives the resource `Table` API (Python values,
-`Decimal` numbers, via boto3's own `TypeSerializer`/`TypeDeserializer`) for
+`Decimal` numbers, as boto3's `TypeSerializer`/`TypeDeserializer` write and read
+them, the common types inline, the rest by them; tests compare) for
 get/put/update/delete, and hands query/scan/batch_writer to the boto3 Table.
 `W2T_DDB_LEAN=0` turns all of it off (plain botocore everywhere); so does an
 HTTP(S) proxy in the environment (botocore knows how to use one; this does not).
@@ -437,31 +438,52 @@ def lean_enabled(env: Mapping[str, str]) -> bool:
 _SNAKE = {operation: name for name, operation in LEAN_OPERATIONS.items()}
 
 
-class _Deserializer(TypeDeserializer):
+class _Serializer(TypeSerializer):
+    """boto3's TypeSerializer with the exact common types (str, dict, list, bool,
+    None) written inline: its per-value chain of `isinstance` checks
+    against abstract base classes and `getattr` dispatch cost ~0.3 ms for a lead
+    item with its activity list. Everything else (sets, bytes, subclasses, floats'
+    TypeError) is the base class's, which comes back here for nested values."""
+
+    def serialize(self, value: Any) -> Any:
+        kind = type(value)
+        if kind is str:
+            return {"S": value}
+        if kind is dict:
+            return {"M": {k: self.serialize(v) for k, v in value.items()}}
+        if kind is list:
+            return {"L": [self.serialize(v) for v in value]}
+        if kind is bool:
+            return {"BOOL": value}
+        if value is None:
+            return {"NULL": True}
+        return super().serialize(value)  # numbers (a third check there) and the rest
+
+
+_SERIALIZER = _Serializer()
+_BASE_DESERIALIZER = TypeDeserializer()
+_create_decimal = DYNAMODB_CONTEXT.create_decimal
+
+
+def _read(value: Any) -> Any:
     """boto3's TypeDeserializer with the common types (S, M, L, N, BOOL, NULL) read
-    inline: its per-value `getattr` dispatch was ~15% of a webhook's relay CPU for a
-    lead item with its activity list. Every other type is the base class's."""
-
-    def deserialize(self, value: Any) -> Any:
-        if len(value) == 1:
-            ((tag, inner),) = value.items()
-            if tag == "S":
-                return inner
-            if tag == "M":
-                return {k: self.deserialize(v) for k, v in inner.items()}
-            if tag == "L":
-                return [self.deserialize(v) for v in inner]
-            if tag == "N":
-                return DYNAMODB_CONTEXT.create_decimal(inner)
-            if tag == "BOOL":
-                return inner
-            if tag == "NULL":
-                return None
-        return super().deserialize(value)
-
-
-_SERIALIZER = TypeSerializer()
-_DESERIALIZER = _Deserializer()
+    inline: its per-value `getattr` dispatch was ~15% of a webhook's relay CPU for
+    a lead item with its activity list. Every other type is the base class's."""
+    if len(value) == 1:
+        ((tag, inner),) = value.items()
+        if tag == "S":
+            return inner
+        if tag == "M":
+            return {k: _read(v) for k, v in inner.items()}
+        if tag == "L":
+            return [_read(v) for v in inner]
+        if tag == "N":
+            return _create_decimal(inner)
+        if tag == "BOOL":
+            return inner
+        if tag == "NULL":
+            return None
+    return _BASE_DESERIALIZER.deserialize(value)
 
 
 def to_av(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -470,7 +492,7 @@ def to_av(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def from_av(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _DESERIALIZER.deserialize(v) for k, v in item.items()}
+    return {k: _read(v) for k, v in item.items()}
 
 
 #: request members holding attribute values (serialized), answers' (deserialized)

@@ -344,6 +344,36 @@ def test_fast_deserializer_reads_exactly_as_boto3s() -> None:
         ddb_lean.from_av({"Bad": {}})
 
 
+def test_fast_serializer_writes_exactly_as_boto3s() -> None:
+    import enum
+    from collections import OrderedDict
+
+    from boto3.dynamodb.types import Binary, TypeSerializer
+
+    class Kind(enum.StrEnum):
+        A = "a"
+
+    class Level(enum.IntEnum):
+        TWO = 2
+
+    item = dict(
+        ITEM,
+        Big=Decimal("12345678901234567890.123"),
+        Neg=-7,
+        Tuple=("x", 1, {"y": [None, True]}),
+        Ordered=OrderedDict(b="1", a=[Decimal("0.1")]),
+        Enums=[Kind.A, Level.TWO],
+        Bin=Binary(b"\x01"),
+        Raw=bytearray(b"\x02"),
+    )
+    assert ddb_lean.to_av(item) == {k: TypeSerializer().serialize(v) for k, v in item.items()}
+    for bad in (1.5, Decimal("Infinity"), object(), {"nested": [2.5]}, 10**40):
+        with pytest.raises(Exception) as by_boto3:
+            TypeSerializer().serialize(bad)
+        with pytest.raises(type(by_boto3.value)):
+            ddb_lean.to_av({"Bad": bad})
+
+
 @pytest.mark.parametrize(
     "endpoint",
     [
