@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 import pytest
+import requests
 from twilio.base.exceptions import TwilioRestException
 
 from app.relay.twilio_client import TwilioGateway
@@ -110,17 +111,41 @@ def test_line_types_are_cached_per_phone_for_the_ttl(monkeypatch: pytest.MonkeyP
     assert lookups.fetched.count("+13125550001") == 3
 
 
-def test_requests_reads_the_environment_only_when_it_holds_network_settings(
+def test_requests_reads_the_environment_only_when_it_holds_proxy_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from app.relay.twilio_client import RewritingHttpClient, uses_network_environment
+    from app.relay.twilio_client import RewritingHttpClient, uses_proxy_environment
 
     for name in list(os.environ):
         if name.lower().endswith("_proxy") or name.endswith("CA_BUNDLE"):
             monkeypatch.delenv(name)
-    assert RewritingHttpClient(None, 5).session.trust_env is False
-    for name in ("HTTPS_PROXY", "no_proxy", "REQUESTS_CA_BUNDLE"):
+    client = RewritingHttpClient(None, 5)
+    assert client.session.trust_env is False and client.session.verify is True
+    for name in ("HTTPS_PROXY", "no_proxy", "all_proxy"):
         with monkeypatch.context() as m:
             m.setenv(name, "x")
-            assert uses_network_environment(os.environ)
+            assert uses_proxy_environment(os.environ)
             assert RewritingHttpClient(None, 5).session.trust_env is True
+    # a CA bundle alone: given to the session once, as requests would use it
+    url = "https://api.twilio.com/"
+    for env, expected in [
+        ({"REQUESTS_CA_BUNDLE": "/etc/ca-a.pem"}, "/etc/ca-a.pem"),
+        ({"CURL_CA_BUNDLE": "/etc/ca-b.pem"}, "/etc/ca-b.pem"),
+        ({"REQUESTS_CA_BUNDLE": "/etc/ca-a.pem", "CURL_CA_BUNDLE": "/b"}, "/etc/ca-a.pem"),
+        ({"REQUESTS_CA_BUNDLE": "", "CURL_CA_BUNDLE": "/etc/ca-b.pem"}, "/etc/ca-b.pem"),
+    ]:
+        with monkeypatch.context() as m:
+            for name, value in env.items():
+                m.setenv(name, value)
+            assert not uses_proxy_environment(os.environ)
+            session = RewritingHttpClient(None, 5).session
+            assert session.trust_env is False
+            trusting = requests.Session()
+            assert trusting.trust_env is True
+            # what requests works out per request, reading the environment: the same
+            assert session.merge_environment_settings(url, {}, None, None, None) == (
+                trusting.merge_environment_settings(url, {}, None, None, None)
+            )
+            assert session.merge_environment_settings(url, {}, None, None, None)["verify"] == (
+                expected
+            )
