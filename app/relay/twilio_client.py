@@ -63,6 +63,16 @@ class RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]
                 self.session.verify = bundle
             self.session.trust_env = False
 
+    # The SDK formats a dozen INFO lines per call (URL, query, every header) before
+    # the logger drops them; format them only when they are going to be written.
+    def log_request(self, kwargs: dict[str, Any]) -> None:
+        if self.logger.isEnabledFor(logging.INFO):
+            super().log_request(kwargs)
+
+    def log_response(self, status_code: int, response: Any) -> None:
+        if self.logger.isEnabledFor(logging.INFO):
+            super().log_response(status_code, response)
+
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         if self._base is not None:
             parts = urlsplit(url)

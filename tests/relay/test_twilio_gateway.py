@@ -4,6 +4,7 @@ when the look itself fails, nothing is created again (a later retry looks first)
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -149,3 +150,34 @@ def test_requests_reads_the_environment_only_when_it_holds_proxy_settings(
             assert session.merge_environment_settings(url, {}, None, None, None)["verify"] == (
                 expected
             )
+
+
+def test_sdk_request_logs_are_formatted_only_when_written(caplog: pytest.LogCaptureFixture) -> None:
+    from app.relay.twilio_client import RewritingHttpClient
+
+    class Unprintable(dict[str, str]):
+        def __str__(self) -> str:
+            raise AssertionError("formatted although nobody writes it")
+
+        __repr__ = __str__
+
+    client = RewritingHttpClient(None, 5)
+    request = {
+        "method": "GET",
+        "url": "https://lookups.twilio.com/v2/PhoneNumbers/x",
+        "params": Unprintable(Fields="line_type_intelligence"),
+        "headers": {"Accept": "application/json", "Authorization": "Basic secret"},
+    }
+    with caplog.at_level(logging.WARNING, logger=client.logger.name):
+        client.log_request(request)
+        client.log_response(200, type("R", (), {"headers": Unprintable()})())
+    assert caplog.records == []
+    request["params"] = {"Fields": "line_type_intelligence"}
+    with caplog.at_level(logging.INFO, logger=client.logger.name):
+        client.log_request(request)
+    lines = [r.getMessage() for r in caplog.records]
+    assert (
+        "GET Request: https://lookups.twilio.com/v2/PhoneNumbers/x?Fields=line_type_intelligence"
+        in lines
+    )
+    assert not any("secret" in line for line in lines)
