@@ -123,7 +123,11 @@ class AppController(QObject):
         self.bridge: EngineBridge | None = None
         self.profile: Profile | None = None
         self.signin: SignInDialog | None = None
+        # a quit can be asked for before the asyncio loop exists (the window closed during
+        # the first frame): a flag until then, the event once something waits on it
+        self._quit_requested = False
         self._quit_event: asyncio.Event | None = None
+        self._start: asyncio.Future[bool] | None = None  # run()'s first start, while under way
         self._demo_module: object | None = None
         self._unread_timer = QTimer(self)
         self._unread_timer.setSingleShot(True)
@@ -138,6 +142,10 @@ class AppController(QObject):
         self.window.switchStaffRequested.connect(self.lock)
         self.window.lockRequested.connect(self.lock)
         self.window.destroyed.connect(lambda *_: self.quit())
+        # from the start, not only once the loop runs: a window closed during the first
+        # frame or while the engine starts must end the app or leave the tray, as later
+        self.window.closedWithoutTray.connect(self.quit)
+        self.window.closeToTray.connect(self.tray.show_icon)
 
     @property
     def lock_screen(self) -> LockScreen:
@@ -192,14 +200,19 @@ class AppController(QObject):
             import asyncio
 
             self._quit_event = asyncio.Event()
+            if self._quit_requested:
+                self._quit_event.set()
         return self._quit_event
 
     async def run(self) -> int:
         import asyncio
 
         if self.options.quit_after is not None:
-            QTimer.singleShot(int(self.options.quit_after * 1000), self.quit)
-        self.window.closedWithoutTray.connect(self.quit)
+            # an installer's smoke test, there to prove that the app starts: a start under
+            # way is finished before it quits (a sign-in dialog still closes)
+            QTimer.singleShot(
+                int(self.options.quit_after * 1000), lambda: self.quit(cut_start=False)
+            )
         if not self._first_frame_shown:  # started on a running loop (tests)
             # before the window maps, so its first frame has the rows: the first page
             # read straight from the local store, with the standard library only (the
@@ -219,16 +232,28 @@ class AppController(QObject):
         # icons and preloads wait for the first rows (they would only compete with the
         # engine's start for the interpreter), or 3 s at most (no profile yet, sign-in)
         self._after_rows_timer.start()
+        # the start (keyring, the engine's imports and start, the demo) can take seconds: a
+        # quit meanwhile (the window closed with no tray to live in, Ctrl+C) cuts it short
+        # (see quit) instead of ending the app only once the engine is up
+        start = self._start = asyncio.ensure_future(self._first_start())
+        if self._quit_requested:  # the window was closed during the first frame
+            start.cancel()
         try:
-            started = await self._first_start()
-        except DemoUnavailable as exc:
-            self.failed.emit(str(exc))
-            await self.shutdown()
-            raise
-        if not started and not self._quit.is_set():
-            # nobody signed in (dialog cancelled): nothing to show
-            self.quit()
-        if self.options.kiosk:
+            await asyncio.wait([start])
+        finally:
+            self._start = None
+            start.cancel()  # (done already, unless run() itself is cancelled)
+        if not start.cancelled():
+            try:
+                started = start.result()
+            except DemoUnavailable as exc:
+                self.failed.emit(str(exc))
+                await self.shutdown()
+                raise
+            if not started and not self._quit_requested:
+                # nobody signed in (dialog cancelled): nothing to show
+                self.quit()
+        if self.options.kiosk and not self._quit_requested:
             from app.ui.kiosk import IdleWatcher
 
             self.idle = IdleWatcher(self.app, self.settings.idle_lock_minutes, self)
@@ -237,8 +262,14 @@ class AppController(QObject):
         await self.shutdown()
         return 0
 
-    def quit(self) -> None:
-        self._quit.set()
+    def quit(self, *, cut_start: bool = True) -> None:
+        """End the app. A start still under way is cut short, and what it had started
+        stopped (start_engine), unless `cut_start` is false; a sign-in dialog closes."""
+        self._quit_requested = True
+        if self._quit_event is not None:
+            self._quit_event.set()
+        if cut_start and self._start is not None:
+            self._start.cancel()
 
     async def shutdown(self) -> None:
         """Stop everything in order; bounded so a stuck peer cannot hang the exit."""
@@ -371,14 +402,17 @@ class AppController(QObject):
         dlg.rejected.connect(cancelled)
         dlg.open()
         quit_wait: asyncio.Future[bool] = asyncio.ensure_future(self._quit.wait())
+        signed_in = False
         try:
             waiters: list[asyncio.Future[Any]] = [done, quit_wait]
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            signed_in = done.done() and done.result() is not None
         finally:
             quit_wait.cancel()
             self.signin = None
-        if not done.done() or done.result() is None:
-            dlg.reject()
+            if not signed_in:  # cancelled, or the app quits (which may cut the start short)
+                dlg.reject()
+        if not signed_in:
             return False
         url, key, info = done.result()  # type: ignore[misc]
         profile = self._profile_from(url, info)
@@ -404,13 +438,23 @@ class AppController(QObject):
         if inspect.iscoroutinefunction(start):
             result = await start(folder)
         else:  # blocking (servers start, data is seeded): off the Qt thread
-            result = await asyncio.to_thread(start, folder)
+            starting = asyncio.ensure_future(asyncio.to_thread(start, folder))
+            try:
+                result = await asyncio.shield(starting)
+            except asyncio.CancelledError:
+                # the app quits meanwhile: the thread cannot be interrupted, so it finishes
+                # first; stop_demo (shutdown) then stops what it started rather than
+                # leaving its servers running in a process without a window
+                await asyncio.wait([starting])
+                raise
         relay_url, key, data_dir = result
         return str(relay_url), str(key), str(data_dir)
 
     # ------------------------------------------------------------------ engine
 
     async def start_engine(self, profile: Profile, key: str) -> None:
+        import asyncio
+
         await self._stop_engine()
         if self.engine_factory is default_engine_factory:
             self._preload_engine()
@@ -424,7 +468,18 @@ class AppController(QObject):
         bridge.inboundMessages.connect(self._on_inbound)
         bridge.statusChanged.connect(self._on_status)
         bridge.changesApplied.connect(self._on_changes)
-        await engine.start()
+        try:
+            await engine.start()
+        except BaseException:
+            # cancelled (the app quit while it started) or failed: whatever it opened is
+            # closed, as a started engine's would be at quit
+            engine.remove_listener(bridge)
+            bridge.deleteLater()
+            try:
+                await asyncio.wait_for(engine.stop(), timeout=10)
+            except Exception:
+                log.exception("engine did not stop cleanly after an unfinished start")
+            raise
         self.engine, self.bridge, self.profile = engine, bridge, profile
         from app.ui.notify_policy import NotificationPolicy
 
@@ -520,7 +575,7 @@ class AppController(QObject):
         modules a row, the composer or the quiet-hours check will soon need."""
         import asyncio
 
-        if self._after_rows_done or self._quit.is_set():
+        if self._after_rows_done or self._quit_requested:
             return
         self._after_rows_done = True
         self._after_rows_timer.stop()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
@@ -101,20 +102,22 @@ class GatedEngine(FakeEngine):
             {k: v for k, v in base.__dict__.items() if k not in ("listeners", "calls")}
         )
         self.gate = asyncio.Event()
+        self.starting = False
 
     async def start(self) -> None:
+        self.starting = True
         await self.gate.wait()
         await super().start()
 
 
-def controller(tmp_path: Path, engine: FakeEngine) -> AppController:
+def controller(tmp_path: Path, engine: FakeEngine, *, tray: bool = False) -> AppController:
     app = QApplication.instance()
     assert isinstance(app, QApplication)
     return AppController(
         app,
         Options(data_dir=tmp_path),
         engine_factory=lambda profile, key, data_dir: engine,
-        tray_available=False,
+        tray_available=tray,
         env={},
     )
 
@@ -185,6 +188,109 @@ def test_no_store_yet_first_start_fills_from_the_engine(
     qtbot.waitUntil(task.done, timeout=5000)
 
 
+def signed_in(tmp_path: Path) -> Profile:
+    """A PC where Dana signed in before: her profile, her key in the keyring."""
+    profile = Profile("staff-1", "Dana Whitfield", "https://relay.example.com", "ret-1")
+    ProfileStore(tmp_path).save(profile)
+    Secrets().put(profile, "key-1")
+    return profile
+
+
+def close_early(ctrl: AppController, engine: GatedEngine, when: str, qtbot: Any) -> Any:
+    """Start the app and close its window `when`: during the first frame (before the
+    app's loop runs `run()`) or while the engine is still starting. The run's task."""
+    if when == "first frame":
+        ctrl.show_first_frame()
+        ctrl.window.close()
+        return asyncio.ensure_future(ctrl.run())
+    task = asyncio.ensure_future(ctrl.run())
+    qtbot.waitUntil(lambda: engine.starting and ctrl.window.isVisible())
+    ctrl.window.close()
+    return task
+
+
+@pytest.mark.parametrize("when", ["first frame", "engine starting"])
+def test_window_closed_before_the_tray_icon_exists_goes_to_the_tray(
+    when: str, tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
+) -> None:
+    """The tray icon is drawn once the first rows are in (or after 3 s): a window closed
+    before that hid into a tray that was not there yet."""
+    signed_in(tmp_path)
+    engine = GatedEngine()
+    ctrl = controller(tmp_path, engine, tray=True)
+    assert ctrl.tray.icon is None
+    task = close_early(ctrl, engine, when, qtbot)
+    assert not ctrl.window.isVisible()
+    icon = ctrl.tray.icon
+    assert icon is not None and icon.isVisible()
+    # the app lives on in the tray, as after any later close
+    engine.gate.set()
+    qtbot.waitUntil(lambda: ctrl.engine is engine)
+    assert not task.done() and not ctrl.window.isVisible()
+    ctrl.tray.open_action.trigger()
+    qtbot.waitUntil(ctrl.window.isVisible)
+    ctrl.tray.quit_action.trigger()
+    qtbot.waitUntil(task.done, timeout=5000)
+    assert task.result() == 0 and engine.stopped
+
+
+@pytest.mark.parametrize("when", ["first frame", "engine starting"])
+def test_window_closed_early_without_a_tray_quits(
+    when: str, tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
+) -> None:
+    """No tray to live in: closing the window quits, also before the engine is up (the
+    start is not waited for: the gate never opens) and before the app's loop runs."""
+    signed_in(tmp_path)
+    engine = GatedEngine()
+    ctrl = controller(tmp_path, engine)
+    task = close_early(ctrl, engine, when, qtbot)
+    qtbot.waitUntil(task.done, timeout=3000)
+    assert task.result() == 0 and ctrl.engine is None and ctrl.tray.icon is None
+    # an engine whose start was under way is stopped like a started one
+    assert engine.stopped == engine.starting
+    assert ctrl.tasks.running == 0 and ctrl.window.tasks.running == 0
+
+
+def test_window_closed_while_the_demo_starts_quits_once_the_demo_can_be_stopped(
+    tmp_path: Path, qtbot: Any, loop: Any, monkeypatch: Any
+) -> None:
+    """`start_demo` blocks on a worker thread and cannot be interrupted: a quit during it
+    lets it finish, then stops what it started (a demo left running would keep the
+    process alive with no window)."""
+    import sys
+    import threading
+    import types
+
+    release = threading.Event()
+    calls: list[str] = []
+
+    def start_demo(folder: Path) -> tuple[str, str, str]:
+        calls.append("start")
+        release.wait(10)
+        calls.append("started")
+        return "http://127.0.0.1:9", "key", str(folder)
+
+    def stop_demo() -> None:
+        calls.append("stop")
+
+    fake = types.ModuleType("app.sandbox.demo")
+    fake.start_demo = start_demo  # type: ignore[attr-defined]
+    fake.stop_demo = stop_demo  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "app.sandbox.demo", fake)
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    ctrl = AppController(app, Options(data_dir=tmp_path, demo=True), tray_available=False, env={})
+    task = asyncio.ensure_future(ctrl.run())
+    qtbot.waitUntil(lambda: calls == ["start"] and ctrl.window.isVisible())
+    ctrl.window.close()
+    qtbot.wait(200)
+    assert not task.done()  # the demo is still starting: nothing to stop yet
+    release.set()
+    qtbot.waitUntil(task.done, timeout=5000)
+    assert task.result() == 0 and calls == ["start", "started", "stop"]
+    assert ctrl.engine is None
+
+
 # --------------------------------------------------------------------------- painting
 
 
@@ -248,9 +354,12 @@ def test_stored_inbox_is_not_left_behind_a_sign_in_dialog(
     ctrl = controller(tmp_path, demo_engine())
     task = asyncio.ensure_future(ctrl.run())
     qtbot.waitUntil(lambda: ctrl.signin is not None and ctrl.signin.isVisible())
+    dlg = ctrl.signin
+    assert dlg is not None
     assert ctrl.window.leads_model.rowCount() == 0 and not ctrl.window.leads_model.cached
     ctrl.quit()
     qtbot.waitUntil(task.done, timeout=5000)
+    assert not dlg.isVisible()  # quitting cut the start short: its dialog closed too
 
 
 def test_phone_display_without_phonenumbers_then_exact(monkeypatch: Any) -> None:
