@@ -8,7 +8,7 @@ import importlib
 import inspect
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 #: how long the window waits for the stored first page of the inbox before it shows
 #: without rows (the engine fills them in a moment later)
 FIRST_PAGE_WAIT_S = 0.5
+#: how long the first frame waits for the window's paint before the app goes on (the
+#: asyncio loop, the engine's imports and start) without it
+FIRST_PAINT_WAIT_S = 0.5
 
 EngineFactory = Callable[[Profile, str, Path], Engine]
 
@@ -108,7 +111,7 @@ class AppController(QObject):
         self._stored = stored_first_page
         self._first_frame_shown = False
         self._painted = False  # the window has painted
-        self._paint_waiters: list[Callable[[], None]] = []
+        self._paint_wait: QEventLoop | None = None  # show_first_frame's, while it waits
         self._paint_probe = _FirstPaint(self._on_first_paint)
         self.window.installEventFilter(self._paint_probe)
         self._engine_import: asyncio.Future[Any] | None = None
@@ -164,33 +167,41 @@ class AppController(QObject):
     # ------------------------------------------------------------------ run / quit
 
     def show_first_frame(self) -> None:
-        """Show the window with the stored rows and let it paint, before the asyncio loop
-        exists (`main.run`): the loop, qasync and the engine come after the first frame.
+        """Show the window with the inbox's stored rows and let it paint, before anything
+        of the engine: the app's one first-frame path (once; later calls do nothing).
 
-        Blocks for at most FIRST_PAGE_WAIT_S for the rows and as long again for the paint.
+        `main.run` calls it before the asyncio loop exists (qasync, the loop and the
+        engine come after the first frame); `run()` calls it too, for starts on a loop
+        that already runs (the tests). Blocks for at most FIRST_PAGE_WAIT_S for the rows
+        and FIRST_PAINT_WAIT_S for the paint, which it waits for in a local Qt event loop
+        that takes no input: so not from inside an asyncio task (that loop would run
+        other tasks' steps inside it).
         """
+        if self._first_frame_shown:
+            return
+        self._first_frame_shown = True
         stored = self._stored or self._stored_first_page()
+        # before the window maps, so that its first frame has the rows (bounded: a busy
+        # disk cannot hold the window back)
         page = stored.result(FIRST_PAGE_WAIT_S)
         if page is not None:
             self.window.show_cached_inbox(*page)
         self.show_window()
         if not self._painted:
-            # a local Qt loop until the window has painted (or 0.5 s): no input is taken
-            # before the app's loop runs, and nothing here needs asyncio
-            wait = QEventLoop()
-            self._paint_waiters.append(lambda: QTimer.singleShot(0, wait.quit))
-            QTimer.singleShot(int(FIRST_PAGE_WAIT_S * 1000), wait.quit)
+            # the engine's imports and queries would only share the interpreter with the
+            # paint and delay it; nothing here needs asyncio
+            wait = self._paint_wait = QEventLoop()
+            QTimer.singleShot(int(FIRST_PAINT_WAIT_S * 1000), wait, wait.quit)
             wait.exec(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
-            self._paint_waiters.clear()
+            self._paint_wait = None
         # what the paint left queued (its own follow-ups) finishes with the frame
         self.app.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
-        self._first_frame_shown = True
 
     def _on_first_paint(self) -> None:
         self._painted = True
-        waiters, self._paint_waiters = self._paint_waiters, []
-        for wake in waiters:
-            wake()
+        wait = self._paint_wait
+        if wait is not None:  # once the paint is through, not in the middle of it
+            QTimer.singleShot(0, wait, wait.quit)
 
     @property
     def _quit(self) -> asyncio.Event:
@@ -204,7 +215,17 @@ class AppController(QObject):
                 self._quit_event.set()
         return self._quit_event
 
-    async def run(self) -> int:
+    def run(self) -> Coroutine[Any, Any, int]:
+        """The app, as a coroutine for the asyncio loop (`loop.run_until_complete(
+        controller.run())`), that returns the exit code once the app has quit.
+
+        Shows the first frame first, unless `main.run` already did: not itself a
+        coroutine function, because that waits in a local Qt event loop, which must run
+        where run() is called rather than inside the loop's task."""
+        self.show_first_frame()
+        return self._run()
+
+    async def _run(self) -> int:
         import asyncio
 
         if self.options.quit_after is not None:
@@ -213,22 +234,6 @@ class AppController(QObject):
             QTimer.singleShot(
                 int(self.options.quit_after * 1000), lambda: self.quit(cut_start=False)
             )
-        if not self._first_frame_shown:  # started on a running loop (tests)
-            # before the window maps, so its first frame has the rows: the first page
-            # read straight from the local store, with the standard library only (the
-            # engine's stack is imported later); bounded, so a busy disk cannot hold the
-            # window back
-            await self._show_stored_inbox()
-            self.show_window()
-            # the window (with the stored rows, if any) paints first; the engine's
-            # imports and queries would only share the interpreter with it and delay it
-            painted = asyncio.Event()
-            if self._painted:
-                painted.set()
-            else:
-                self._paint_waiters.append(painted.set)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(painted.wait(), 0.5)
         # icons and preloads wait for the first rows (they would only compete with the
         # engine's start for the interpreter), or 3 s at most (no profile yet, sign-in)
         self._after_rows_timer.start()
@@ -549,17 +554,6 @@ class AppController(QObject):
         return StoredFirstPage.for_start(
             self.options.data_dir, demo=self.options.demo, relay_url=self.options.relay_url
         )
-
-    async def _show_stored_inbox(self) -> bool:
-        """Show the last profile's inbox from its local store until the engine is up."""
-        import asyncio
-
-        stored = self._stored or self._stored_first_page()
-        page = await asyncio.to_thread(stored.result, FIRST_PAGE_WAIT_S)
-        if page is None or self.engine is not None:
-            return False
-        self.window.show_cached_inbox(*page)
-        return True
 
     def _on_leads_loaded(self) -> None:
         if self._unread_after_rows:

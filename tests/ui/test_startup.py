@@ -5,13 +5,14 @@ changes folded into few refreshes that still show what changed."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtWidgets import QApplication, QWidget
 
 from app.sync import store
 from app.sync.api import ChangesApplied, LeadFilter
@@ -122,6 +123,21 @@ def controller(tmp_path: Path, engine: FakeEngine, *, tray: bool = False) -> App
     )
 
 
+class FirstPaint(QObject):
+    """Calls `seen()` at the watched widget's first paint."""
+
+    def __init__(self, widget: QWidget, seen: Callable[[], None]) -> None:
+        super().__init__()
+        self.seen: Callable[[], None] | None = seen
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, ev: QEvent) -> bool:
+        if ev.type() == QEvent.Type.Paint and self.seen is not None:
+            seen, self.seen = self.seen, None
+            seen()
+        return False
+
+
 def store_inbox(tmp_path: Path, profile: Profile, rows: list[Any]) -> None:
     """The profile's local store as the engine left it: these leads, newest first."""
     db = Database.open(ProfileStore(tmp_path).engine_dir(profile))
@@ -145,10 +161,15 @@ def test_stored_inbox_paints_rows_before_the_engine_and_a_click_waits_for_it(
     store_inbox(tmp_path, profile, live)
 
     ctrl = controller(tmp_path, engine)
-    task = asyncio.ensure_future(ctrl.run())
+    painted: list[int] = []
     w = ctrl.window
-    # rows from the local store on screen while the engine is still starting
-    qtbot.waitUntil(lambda: w.leads_model.rowCount() == len(live) and w.isVisible())
+    probe = FirstPaint(w.leads_view.viewport(), lambda: painted.append(w.leads_model.rowCount()))
+    task = asyncio.ensure_future(ctrl.run())
+    # started on a loop that already runs, the first frame is the one main.run shows:
+    # painted with the rows from the local store by the time run() returns, before the
+    # engine is even asked to start
+    assert painted == [len(live)] and w.isVisible() and not engine.starting
+    del probe
     assert ctrl.engine is None and w.leads_model.cached
     assert names(w.leads_model) == [f"{r.name} (stored)" for r in live]
     assert w.count_label.text() == f"{len(live)} leads"
