@@ -114,7 +114,7 @@ SPECS: tuple[TableSpec, ...] = (
         CHANGE_LOG,
         ("LocationId", "S"),
         ("Seq", "N"),
-        doc="per-location change log; Seq=0 holds the location's counter (app.relay.changes)",
+        doc="per-location change log, Seq = 1, 2, ... without holes (app.relay.changes)",
     ),
     TableSpec(
         IDEMPOTENCY,
