@@ -111,8 +111,9 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
         quit_after=args.quit_after,
     )
     controller = AppController(qapp, options, stored_first_page=stored)
-    # the window is built plain and polished under the style sheet once (theme.py)
-    themes.apply()
+    # the window is built plain and polished under the style sheet once (theme.py); the
+    # palette and font are in force already
+    themes.apply_style_sheet()
     return qapp, controller
 
 

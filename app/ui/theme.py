@@ -171,9 +171,10 @@ class ThemeManager(QObject):
         set_style: bool = True,
     ) -> None:
         """`with_style_sheet=False`: palette, font and theme now, the style sheet only at
-        `apply()`. Widgets built under an application style sheet are polished one by
-        one, again at every reparenting: building the main window that way took twice
-        as long as building it plain and applying the sheet once afterwards (main.build).
+        `apply_style_sheet()`. Widgets built under an application style sheet are
+        polished one by one, again at every reparenting: building the main window that
+        way took twice as long as building it plain and applying the sheet once
+        afterwards (main.build).
 
         `set_style=False`: the application was made with Fusion already (`-style
         Fusion` in its arguments, main.build). `setStyle` returns the style, and
@@ -182,6 +183,7 @@ class ThemeManager(QObject):
         self._app = app
         self._force = force  # "light" | "dark" | None (follow the system)
         self.theme = LIGHT
+        self._qss = ""  # the style sheet of the theme in force
         if set_style:
             app.setStyle("Fusion")
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_scheme)
@@ -200,9 +202,15 @@ class ThemeManager(QObject):
             font = QFont(self._app.font())
             font.setPointSizeF(base_pt)
             self._app.setFont(font)
+        self._qss = qss
         if with_style_sheet:
-            self._app.setStyleSheet(qss)
+            self.apply_style_sheet()
         self.changed.emit(self.theme)
+
+    def apply_style_sheet(self) -> None:
+        """The style sheet of the theme `apply()` chose (deferred with
+        `with_style_sheet=False`): palette and font are not set again."""
+        self._app.setStyleSheet(self._qss)
 
 
 _current: list[Theme] = [LIGHT]

@@ -421,6 +421,55 @@ def test_base_font_size_moves_from_the_style_sheet_to_the_application_font(
     assert split_base_font("QLabel { color: red; }") == ("QLabel { color: red; }", None)
 
 
+THEME_ONCE = r"""
+import json, sys
+from app.ui import theme
+
+calls = {"palette_for": 0, "style_sheet": 0}
+
+def counted(name, f):
+    def wrapper(*args, **kwargs):
+        calls[name] += 1
+        return f(*args, **kwargs)
+    return wrapper
+
+theme.palette_for = counted("palette_for", theme.palette_for)
+theme.style_sheet = counted("style_sheet", theme.style_sheet)
+from PySide6.QtGui import QPalette
+from app.ui.main import build, parse_args
+
+qapp, ctrl = build(parse_args(["--data-dir", sys.argv[1], "--theme", "dark"]))
+window = qapp.palette().color(QPalette.ColorRole.Window).name()
+print(json.dumps({**calls, "sheet": theme.DARK.surface in qapp.styleSheet(),
+                  "window": window, "dark": theme.current().dark}))
+"""
+
+
+def test_start_up_applies_the_theme_and_its_style_sheet_once(tmp_path: Path) -> None:
+    """`main.build` sets the palette and font before the window is built and the style
+    sheet after it (theme.py): each once, the style sheet read and filled in once."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", THEME_ONCE, str(tmp_path)],
+        cwd=root,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["palette_for"] == 1 and seen["style_sheet"] == 1, seen
+    from app.ui.theme import DARK
+
+    assert seen["sheet"] and seen["dark"] and seen["window"].lower() == DARK.window.lower()
+
+
 # --------------------------------------------------------------------------- first frame
 
 FIRST_FRAME = r"""
