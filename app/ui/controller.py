@@ -26,7 +26,7 @@ from app.ui.bridge import EngineBridge
 from app.ui.mainwindow import MainWindow
 from app.ui.profiles import KeyringUnavailable, Profile, ProfileStore, Secrets
 from app.ui.settings import Settings
-from app.ui.startup import StoredFirstPage
+from app.ui.startup import StoredFirstPage, remove_old_snapshots
 from app.ui.tasks import Tasks
 from app.ui.tray import TrayController
 
@@ -586,6 +586,8 @@ class AppController(QObject):
         # check soon will (phonenumbers alone is ~40 ms): imported now, off this thread,
         # rather than in the middle of painting a row
         self.tasks.spawn(asyncio.to_thread(_preload, "app.ui.quiet", "app.core.phones"))
+        # an earlier build's copies of the inbox, left in the data folder
+        self.tasks.spawn(asyncio.to_thread(remove_old_snapshots, self.options.data_dir))
 
     # ------------------------------------------------------------------ settings / kiosk
 

@@ -19,6 +19,29 @@ log = logging.getLogger(__name__)
 
 Page = tuple[list[Any], int]  # (LeadRow rows, total)
 
+#: where builds before the stored first page kept a JSON copy of each profile's inbox
+#: (names, phones, message previews), in the data folder: nothing reads it any more
+OLD_SNAPSHOTS = "inbox-cache"
+
+
+def remove_old_snapshots(data_dir: Path) -> None:
+    """Delete the inbox snapshots an earlier build left in `data_dir`, if any.
+
+    Blocking (call it off the Qt thread). Never raises for the file system: a folder
+    that cannot be deleted is logged and tried again at the next start."""
+    import shutil  # (not on the first frame's path)
+
+    folder = data_dir / OLD_SNAPSHOTS
+    # only the folder that build made: nothing through a link, nothing else of that name
+    if folder.is_symlink() or not folder.is_dir():
+        return
+    try:
+        shutil.rmtree(folder)
+    except OSError as exc:
+        log.warning("could not delete the old inbox snapshots in %s: %s", folder, exc)
+    else:
+        log.info("deleted the old inbox snapshots in %s", folder)
+
 
 class StoredFirstPage:
     """`app.sync.inbox.first_page` of one store, on a daemon thread of its own."""

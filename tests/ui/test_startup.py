@@ -312,6 +312,68 @@ def test_window_closed_while_the_demo_starts_quits_once_the_demo_can_be_stopped(
     assert ctrl.engine is None
 
 
+def test_inbox_snapshots_of_an_earlier_build_are_deleted_off_the_qt_thread(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any, monkeypatch: Any
+) -> None:
+    """Builds before the stored first page kept JSON copies of each profile's inbox
+    (names, phones, previews) in <data-dir>/inbox-cache; nothing reads them now."""
+    import shutil
+    import threading
+
+    profile = signed_in(tmp_path)
+    old = tmp_path / "inbox-cache"
+    old.mkdir(mode=0o700)
+    (old / "5f1c0b8e2a9d4c7e6b3a1f00.json").write_text('{"format": 1, "total": 0, "rows": []}')
+    (old / "5f1c0b8e2a9d4c7e6b3a1f00.json.tmp").write_text('{"format": 1')
+    (tmp_path / "inbox-cache.json").write_text("not ours to delete")
+    threads: list[str] = []
+    rmtree = shutil.rmtree
+
+    def watched(path: Any, *args: Any, **kwargs: Any) -> None:
+        threads.append(threading.current_thread().name)
+        rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", watched)
+    engine = demo_engine()
+    ctrl = controller(tmp_path, engine)
+    task = asyncio.ensure_future(ctrl.run())
+    qtbot.waitUntil(lambda: not old.exists())
+    assert threads and threads[0] != threading.main_thread().name
+    # the rest of the data folder stays as it was
+    assert ProfileStore(tmp_path).last_used() == profile
+    assert (tmp_path / "inbox-cache.json").read_text() == "not ours to delete"
+    qtbot.waitUntil(lambda: ctrl.engine is engine)
+    ctrl.quit()
+    qtbot.waitUntil(task.done, timeout=5000)
+    assert task.result() == 0 and len(threads) == 1  # once
+
+
+def test_inbox_snapshots_that_cannot_be_deleted_do_not_stop_the_start(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any, monkeypatch: Any,
+    caplog: Any,
+) -> None:
+    import shutil
+
+    signed_in(tmp_path)
+    old = tmp_path / "inbox-cache"
+    old.mkdir()
+    (old / "5f1c0b8e2a9d4c7e6b3a1f00.json").write_text("{}")
+
+    def refused(path: Any, *args: Any, **kwargs: Any) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(shutil, "rmtree", refused)
+    engine = demo_engine()
+    ctrl = controller(tmp_path, engine)
+    task = asyncio.ensure_future(ctrl.run())
+    qtbot.waitUntil(lambda: "inbox snapshots" in caplog.text)
+    qtbot.waitUntil(lambda: ctrl.engine is engine and ctrl.window.leads_model.rowCount() > 0)
+    assert old.exists() and not ctrl.tasks.errors
+    ctrl.quit()
+    qtbot.waitUntil(task.done, timeout=5000)
+    assert task.result() == 0
+
+
 # --------------------------------------------------------------------------- painting
 
 
