@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
-PIPELINE = ["new", "contacted", "engaged", "appointment", "won", "lost"]
+#: the pipeline's statuses as shown (their order: app.core.statuses.PIPELINE_ORDER)
 PIPELINE_LABELS = {
     "new": "New",
     "contacted": "Contacted",

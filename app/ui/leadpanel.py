@@ -16,11 +16,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.statuses import PIPELINE_ORDER
 from app.sync.api import LeadDetail, Me
 from app.ui import fmt
-from app.ui.fmt import PIPELINE
 
-__all__ = ["PIPELINE", "LeadPanel"]
+__all__ = ["LeadPanel"]
 FIELDS = [
     "Name",
     "Phone",
@@ -80,8 +80,8 @@ class LeadPanel(QScrollArea):
 
         self.pipeline = QComboBox()
         self.pipeline.setAccessibleName("Pipeline status")
-        for status in PIPELINE:
-            self.pipeline.addItem(fmt.PIPELINE_LABELS[status], status)
+        for status in PIPELINE_ORDER:
+            self.pipeline.addItem(fmt.PIPELINE_LABELS[status], status.value)
         self.pipeline.activated.connect(self._on_pipeline)
         self.assignee = QComboBox()
         self.assignee.setAccessibleName("Assignee")
@@ -155,7 +155,9 @@ class LeadPanel(QScrollArea):
                 self.info.setRowVisible(self._rows[caption], False)
             return
         self.pipeline.setCurrentIndex(
-            max(0, PIPELINE.index(lead.pipeline_status)) if lead.pipeline_status in PIPELINE else 0
+            PIPELINE_ORDER.index(lead.pipeline_status)
+            if lead.pipeline_status in PIPELINE_ORDER
+            else 0
         )
         self.assignee.addItem("Unassigned", None)
         if me is not None:

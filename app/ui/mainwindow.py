@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.statuses import PIPELINE_ORDER
 from app.sync.api import (
     ChangesApplied,
     Engine,
@@ -41,7 +42,6 @@ from app.ui import fmt
 from app.ui.bridge import EngineBridge
 from app.ui.conversation import Banner, ConversationPane, empty_state
 from app.ui.delegates import LeadDelegate, OnePassListView, SearchDelegate
-from app.ui.fmt import PIPELINE
 from app.ui.models import ROW_ROLE, LeadsModel, SearchModel, ThreadModel
 from app.ui.tasks import Tasks
 
@@ -216,8 +216,8 @@ class MainWindow(QMainWindow):
         self.status_filter.setAccessibleName("Status filter")
         self.status_filter.setObjectName("StatusFilter")
         self.status_filter.addItem("Any status", None)
-        for s in PIPELINE:
-            self.status_filter.addItem(fmt.PIPELINE_LABELS[s], s)
+        for s in PIPELINE_ORDER:
+            self.status_filter.addItem(fmt.PIPELINE_LABELS[s], s.value)
         self.status_filter.activated.connect(self._apply_filters)
         chips = QHBoxLayout()
         chips.setSpacing(6)

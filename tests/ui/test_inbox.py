@@ -86,6 +86,18 @@ def test_filters_by_clicking_chips(window: MainWindow, engine: FakeEngine, qtbot
     assert window.count_label.text() == "1 lead"
 
 
+def test_pipeline_menus_follow_the_core_pipeline_order(window: MainWindow) -> None:
+    """The status filter and the lead panel list app.core's pipeline, in its order, with
+    a label for each status and plain strings as what is chosen."""
+    from app.core.statuses import PIPELINE_ORDER
+
+    for combo, first in ((window.status_filter, 1), (window.panel.pipeline, 0)):
+        data = [combo.itemData(i) for i in range(first, combo.count())]
+        assert data == [s.value for s in PIPELINE_ORDER]
+        assert all(type(d) is str for d in data)
+        assert [combo.itemText(i) for i in range(first, combo.count())][3] == "Appointment"
+
+
 def test_location_switcher_shows_unread_and_filters(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
     qtbot.waitUntil(lambda: window.location.count() == 3)
     items = [window.location.itemText(i) for i in range(3)]
