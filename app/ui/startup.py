@@ -69,8 +69,9 @@ class StoredFirstPage:
         and so will not show that profile."""
         if demo or relay_url:
             return cls(None)
-        last = ProfileStore(data_dir).last_used()
-        return cls(None if last is None else ProfileStore(data_dir).engine_dir(last))
+        profiles = ProfileStore(data_dir)
+        last = profiles.last_used()
+        return cls(None if last is None else profiles.engine_dir(last))
 
     def _read(self) -> None:
         try:
