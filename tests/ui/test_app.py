@@ -20,7 +20,8 @@ from PySide6.QtWidgets import QApplication
 from app.sync.api import ChangesApplied, Me, SyncState, SyncStatus
 from app.ui.controller import AppController, Options
 from app.ui.profiles import KEYRING_SERVICE, KeyringUnavailable, Profile, ProfileStore, Secrets
-from app.ui.settings import Settings, SettingsDialog
+from app.ui.settings import Settings
+from app.ui.settings_dialog import SettingsDialog
 from tests.ui.conftest import MemoryKeyring, activate
 from tests.ui.fake_engine import FakeEngine, demo_engine
 
