@@ -6,7 +6,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 
 class Template(NamedTuple):
@@ -67,11 +67,3 @@ class Settings:
         )
         os.replace(tmp, path)
 
-
-def __getattr__(name: str) -> Any:
-    # the dialog's module (Qt widgets) loads when it is asked for, not at start-up
-    if name == "SettingsDialog":
-        from app.ui.settings_dialog import SettingsDialog
-
-        return SettingsDialog
-    raise AttributeError(name)
