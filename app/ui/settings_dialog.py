@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QFormLayout,
     QHBoxLayout,
@@ -13,12 +14,21 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from app.ui.settings import Settings, Template
+
+#: what the kiosk lock offers (a setting saved with another value is offered too)
+IDLE_LOCK_CHOICES = (1, 2, 5, 10, 15, 30, 60, 120, 240)
+
+
+def _minutes_label(minutes: int) -> str:
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour" if hours == 1 else f"{hours} hours"
+    return f"{minutes} min"
 
 
 class SettingsDialog(QDialog):
@@ -52,10 +62,14 @@ class SettingsDialog(QDialog):
         self.add_button.clicked.connect(self._add)
         self.delete_button = QPushButton("Delete")
         self.delete_button.clicked.connect(self._delete)
-        self.idle = QSpinBox()
-        self.idle.setRange(1, 240)
-        self.idle.setSuffix(" min")
-        self.idle.setValue(settings.idle_lock_minutes)
+        # A list of choices rather than a spin box: under the app's style sheet Qt
+        # draws a spin box's step buttons as empty slivers (and its text not at all
+        # without them).
+        self.idle = QComboBox()
+        minutes = sorted({*IDLE_LOCK_CHOICES, settings.idle_lock_minutes})
+        for m in minutes:
+            self.idle.addItem(_minutes_label(m), m)
+        self.idle.setCurrentIndex(minutes.index(settings.idle_lock_minutes))
         self.idle.setAccessibleName("Lock after idle minutes")
 
         left = QVBoxLayout()
@@ -155,6 +169,6 @@ class SettingsDialog(QDialog):
                 self.error.show()
                 return
         self._settings.templates = [t for t in self._templates if t.name.strip() and t.body.strip()]
-        self._settings.idle_lock_minutes = self.idle.value()
+        self._settings.idle_lock_minutes = int(self.idle.currentData())
         self.saved.emit(self._settings)
         self.accept()

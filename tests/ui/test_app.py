@@ -317,6 +317,25 @@ def test_settings_dialog_manages_templates(tmp_path: Path, qtbot: Any, loop: Any
     assert bad.error.isVisible() and "nickname" in bad.error.text()
 
 
+def test_settings_idle_lock_is_chosen_from_the_keyboard(qtbot: Any, loop: Any) -> None:
+    dlg = SettingsDialog(Settings(idle_lock_minutes=7))  # saved by hand: offered too
+    qtbot.addWidget(dlg)
+    dlg.show()
+    labels = [dlg.idle.itemText(i) for i in range(dlg.idle.count())]
+    assert labels[:5] == ["1 min", "2 min", "5 min", "7 min", "10 min"]
+    assert labels[-3:] == ["1 hour", "2 hours", "4 hours"]
+    assert dlg.idle.currentText() == "7 min"
+    dlg.idle.setFocus()
+    qtbot.keyClick(dlg.idle, Qt.Key.Key_Down)
+    qtbot.keyClick(dlg.idle, Qt.Key.Key_Down)
+    assert dlg.idle.currentText() == "15 min"
+    saved: list[Settings] = []
+    dlg.saved.connect(saved.append)
+    save = next(b for b in dlg.findChildren(type(dlg.add_button)) if b.text() == "Save")
+    qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
+    assert saved and saved[0].idle_lock_minutes == 15
+
+
 def test_changes_refresh_tray_unread(
     tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
 ) -> None:
