@@ -1,6 +1,7 @@
 """Relay figures (issue 4), each against its baseline measured in the same run.
 
-    .venv/bin/python -m bench.relay.run [--seconds 10] [--concurrency 16] [--json out.json]
+    .venv/bin/python -m bench.relay.run [--seconds 10] [--rounds 4] [--concurrency 16]
+                                        [--json out.json]
 
 Starts DynamoDB Local, the Twilio simulator and ONE relay process (a real
 `uvicorn` subprocess: `python -m app.relay.cli serve`), plus the baseline: a bare
@@ -15,6 +16,12 @@ uvicorn subprocess, see bench/relay/bare_app.py). Then, for a bounded time each
 3. webhooks: signed `POST /TwilioWebhooks/sync` `onMessageAdded` events (a new
    MessageSid each, an inbound customer text), round-robin over `--conversations`
    (8) conversations that real leads opened through the simulator.
+
+The three phases take turns in `--rounds` slices (default 4: baseline, leads,
+webhooks, baseline, leads, ... each for seconds/rounds), so that a machine
+whose speed drifts during the run (a shared VM: the same work took 1.5x the CPU
+a minute later in runs here) weighs on the baseline and the phases alike;
+`--rounds 1` runs each phase in one go, as before round 4.
 
 Prints requests/s, p50 and p99 latency and the ratio to the baseline's rate
 (goal: at least 0.5x). Every phase counts only 2xx answers as done.
@@ -127,15 +134,39 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
+@dataclass
+class Sample:
+    """What one slice of load measured (slices of one phase are added up)."""
+
+    latencies: list[float]
+    failed: int
+    codes: dict[int, int]
+    elapsed: float
+    cpu_seconds: dict[str, float]
+    ddb_calls: dict[str, float]
+
+    def add(self, other: Sample) -> Sample:
+        return Sample(
+            self.latencies + other.latencies,
+            self.failed + other.failed,
+            {k: self.codes.get(k, 0) + other.codes.get(k, 0) for k in {*self.codes, *other.codes}},
+            self.elapsed + other.elapsed,
+            {k: self.cpu_seconds.get(k, 0) + v for k, v in other.cpu_seconds.items()},
+            {
+                k: self.ddb_calls.get(k, 0) + other.ddb_calls.get(k, 0)
+                for k in {*self.ddb_calls, *other.ddb_calls}
+            },
+        )
+
+
 async def _load(
-    name: str,
     seconds: float,
     concurrency: int,
     request: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
     pids: dict[str, int],
     profile: Path | None = None,
     metrics_url: str | None = None,
-) -> Figure:
+) -> Sample:
     latencies: list[float] = []
     failed = 0
     codes: dict[int, int] = {}
@@ -192,31 +223,39 @@ async def _load(
         elapsed = time.perf_counter() - started
         if spy is not None:
             spy.wait(30)
-        done = max(1, len(latencies))
-        # every request of the phase has had its answer: the calls of the phase are counted
+        # every request of the slice has had its answer: the calls of the slice are counted
         calls_after = _ddb_calls(metrics_url)
-        cpu = {
-            name_: round((_cpu_seconds(pid) - cpu_before[name_]) * 1000 / done, 2)
-            for name_, pid in pids.items()
-        }
-    note = "" if not failed else f"answers {dict(sorted(codes.items()))}"
+        cpu = {name_: _cpu_seconds(pid) - cpu_before[name_] for name_, pid in pids.items()}
+    return Sample(
+        latencies,
+        failed,
+        codes,
+        elapsed,
+        cpu,
+        {op: n - calls_before.get(op, 0) for op, n in calls_after.items()},
+    )
+
+
+def _figure(name: str, sample: Sample, with_calls: bool) -> Figure:
+    done = max(1, len(sample.latencies))
+    note = "" if not sample.failed else f"answers {dict(sorted(sample.codes.items()))}"
     return Figure(
         name=name,
-        done=len(latencies),
-        failed=failed,
-        seconds=round(elapsed, 2),
-        rate=round(len(latencies) / elapsed, 1),
-        p50_ms=round(statistics.median(latencies) * 1000, 1) if latencies else float("nan"),
-        p99_ms=round(_percentile(latencies, 0.99) * 1000, 1),
+        done=len(sample.latencies),
+        failed=sample.failed,
+        seconds=round(sample.elapsed, 2),
+        rate=round(len(sample.latencies) / sample.elapsed, 1) if sample.elapsed else 0.0,
+        p50_ms=(
+            round(statistics.median(sample.latencies) * 1000, 1)
+            if sample.latencies
+            else float("nan")
+        ),
+        p99_ms=round(_percentile(sample.latencies, 0.99) * 1000, 1),
         note=note,
-        cpu_ms_per_request=cpu,
+        cpu_ms_per_request={k: round(v * 1000 / done, 2) for k, v in sample.cpu_seconds.items()},
         ddb_calls_per_request=(
-            {
-                op: round((n - calls_before.get(op, 0)) / max(1, len(latencies)), 2)
-                for op, n in sorted(calls_after.items())
-                if n - calls_before.get(op, 0) > 0
-            }
-            if metrics_url
+            {op: round(n / done, 2) for op, n in sorted(sample.ddb_calls.items()) if n > 0}
+            if with_calls
             else None
         ),
     )
@@ -375,35 +414,12 @@ async def main_async(args: argparse.Namespace) -> list[Figure]:
                 # DynamoDB Local's JIT warms up over its first thousand calls or so:
                 # measured cold, the baseline (the first phase) would pay for it alone.
                 await _load(
-                    "warm-up",
                     min(args.warmup, MAX_SECONDS),
                     args.concurrency,
                     lambda c: c.post(f"{bare_url}/put/{uuid.uuid4()}"),
                     pids,
                 )
-            baseline = await _load(
-                "baseline: bare FastAPI + one PutItem",
-                seconds,
-                args.concurrency,
-                lambda c: c.post(f"{bare_url}/put/{uuid.uuid4()}"),
-                pids,
-            )
-            figures.append(baseline)
             headers = {"Authorization": f"Bearer {seed.lead_key}"}
-            leads = await _load(
-                f"lead creations (SyncImmediately={str(args.sync).lower()})",
-                seconds,
-                args.concurrency,
-                lambda c: c.post(
-                    f"{relay_url}/Lead/{uuid.uuid4()}/create",
-                    json=_lead_body(seed, args.sync),
-                    headers=headers,
-                ),
-                pids,
-                args.profile / "leads.txt" if args.profile else None,
-                f"{relay_url}/metrics",
-            )
-            figures.append(leads)
             # Webhooks spread over several conversations (one per location, each
             # with its own store phone), as live traffic is: a burst on a single
             # conversation would mostly measure version-conflict retries.
@@ -422,6 +438,85 @@ async def main_async(args: argparse.Namespace) -> list[Figure]:
                     pool.map(lambda loc: _open_conversation(relay_url, seed, loc), locations)
                 )
             conversations = [x for x in results if x is not None]
+            validator = RequestValidator(AUTH_TOKEN)
+            url = f"{relay_url}/TwilioWebhooks/sync"
+            counter = iter(range(10**9))
+
+            def webhook(c: httpx.AsyncClient) -> Awaitable[httpx.Response]:
+                n = next(counter)
+                sid, customer = conversations[n % len(conversations)]
+                params = {
+                    "EventType": "onMessageAdded",
+                    "AccountSid": ACCOUNT_SID,
+                    "ConversationSid": sid,
+                    "MessageSid": "IM" + uuid.uuid4().hex,
+                    "Index": str(1000 + n),
+                    "Author": customer,
+                    "Body": f"bench reply {n}",
+                    "Attributes": "{}",
+                    "DateCreated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "Source": "SMS",
+                }
+                signature = validator.compute_signature(url, params)
+                return c.post(
+                    url,
+                    content=urlencode(params),
+                    headers={
+                        "X-Twilio-Signature": signature,
+                        "Content-Type": "application/x-www-form-urlencoded",
+                    },
+                )
+
+            # (name, request, profile file stem, relay metrics URL)
+            phases: list[
+                tuple[str, Callable[[httpx.AsyncClient], Awaitable[httpx.Response]], str, str]
+            ] = [
+                (
+                    "baseline: bare FastAPI + one PutItem",
+                    lambda c: c.post(f"{bare_url}/put/{uuid.uuid4()}"),
+                    "",
+                    "",
+                ),
+                (
+                    f"lead creations (SyncImmediately={str(args.sync).lower()})",
+                    lambda c: c.post(
+                        f"{relay_url}/Lead/{uuid.uuid4()}/create",
+                        json=_lead_body(seed, args.sync),
+                        headers=headers,
+                    ),
+                    "leads",
+                    f"{relay_url}/metrics",
+                ),
+            ]
+            if conversations:
+                phases.append(
+                    ("webhooks (onMessageAdded)", webhook, "webhooks", f"{relay_url}/metrics")
+                )
+            # The phases take turns in `rounds` slices (baseline, leads, webhooks,
+            # baseline, ...), so that a machine whose speed drifts during the run
+            # (a shared VM) weighs on the baseline and the phases alike; a phase's
+            # figures add up its slices.
+            rounds = max(1, int(args.rounds))
+            samples: dict[str, Sample] = {}
+            for r in range(rounds):
+                for name, request, stem, metrics_url in phases:
+                    profile = None
+                    if args.profile and stem:
+                        profile = args.profile / (
+                            f"{stem}.txt" if rounds == 1 else f"{stem}-{r + 1}.txt"
+                        )
+                    sample = await _load(
+                        seconds / rounds,
+                        args.concurrency,
+                        request,
+                        pids,
+                        profile,
+                        metrics_url or None,
+                    )
+                    samples[name] = samples[name].add(sample) if name in samples else sample
+            for name, _, _, metrics_url in phases:
+                figures.append(_figure(name, samples[name], bool(metrics_url)))
+            baseline = figures[0]
             if not conversations:
                 figures.append(
                     Figure(
@@ -433,47 +528,6 @@ async def main_async(args: argparse.Namespace) -> list[Figure]:
                         float("nan"),
                         float("nan"),
                         note="no conversation could be opened",
-                    )
-                )
-            else:
-                validator = RequestValidator(AUTH_TOKEN)
-                url = f"{relay_url}/TwilioWebhooks/sync"
-                counter = iter(range(10**9))
-
-                def webhook(c: httpx.AsyncClient) -> Awaitable[httpx.Response]:
-                    n = next(counter)
-                    sid, customer = conversations[n % len(conversations)]
-                    params = {
-                        "EventType": "onMessageAdded",
-                        "AccountSid": ACCOUNT_SID,
-                        "ConversationSid": sid,
-                        "MessageSid": "IM" + uuid.uuid4().hex,
-                        "Index": str(1000 + n),
-                        "Author": customer,
-                        "Body": f"bench reply {n}",
-                        "Attributes": "{}",
-                        "DateCreated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                        "Source": "SMS",
-                    }
-                    signature = validator.compute_signature(url, params)
-                    return c.post(
-                        url,
-                        content=urlencode(params),
-                        headers={
-                            "X-Twilio-Signature": signature,
-                            "Content-Type": "application/x-www-form-urlencoded",
-                        },
-                    )
-
-                figures.append(
-                    await _load(
-                        "webhooks (onMessageAdded)",
-                        seconds,
-                        args.concurrency,
-                        webhook,
-                        pids,
-                        args.profile / "webhooks.txt" if args.profile else None,
-                        f"{relay_url}/metrics",
                     )
                 )
         finally:
@@ -505,6 +559,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=3.0,
         help="seconds of unmeasured baseline load first (DynamoDB Local's JIT)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="the phases take turns in this many slices of seconds/rounds each",
     )
     parser.add_argument("--sync", action="store_true", help="leads with SyncImmediately=true")
     parser.add_argument(
