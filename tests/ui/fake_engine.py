@@ -10,9 +10,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-from collections.abc import Sequence
+import sys
+import types
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from app.sync.api import (
     MATCH_END,
@@ -564,3 +568,16 @@ def demo_engine() -> FakeEngine:
         message="Looking for a 2019 Tacoma, still available?",
     )
     return e
+
+
+def install_fake_demo(
+    monkeypatch: Any,
+    start_demo: Callable[[Path], tuple[str, str, str]],
+    stop_demo: Callable[[], None],
+) -> None:
+    """Stand `start_demo`/`stop_demo` in for `app.sandbox.demo` (the real one starts a
+    relay, a simulator and moto) for the rest of the test."""
+    fake = types.ModuleType("app.sandbox.demo")
+    fake.start_demo = start_demo  # type: ignore[attr-defined]
+    fake.stop_demo = stop_demo  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "app.sandbox.demo", fake)

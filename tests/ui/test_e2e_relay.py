@@ -25,6 +25,7 @@ from app.ui.models import MessageItem
 from app.ui.profiles import KEYRING_SERVICE
 from tests.support.relay import RelayHandle, Seed, seed_dealer, start_relay
 from tests.ui.conftest import MemoryKeyring, open_lead
+from tests.ui.fake_engine import install_fake_demo
 
 pytestmark = pytest.mark.dynamodb
 
@@ -281,9 +282,7 @@ def test_demo_flag_uses_start_demo_and_stops_it(
     """`--demo` calls app.sandbox.demo.start_demo() off the Qt thread, signs in with what it
     returns (without touching the keyring), and stops the demo at quit. The real demo takes
     over a minute to seed, so this stands it in with the test relay."""
-    import sys
     import threading
-    import types
 
     handle, seed = relay
     calls: list[str] = []
@@ -295,10 +294,7 @@ def test_demo_flag_uses_start_demo_and_stops_it(
     def stop_demo() -> None:
         calls.append("stop")
 
-    fake = types.ModuleType("app.sandbox.demo")
-    fake.start_demo = start_demo  # type: ignore[attr-defined]
-    fake.stop_demo = stop_demo  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "app.sandbox.demo", fake)
+    install_fake_demo(monkeypatch, start_demo, stop_demo)
     ctrl = controller(tmp_path, demo=True)
     task = asyncio.ensure_future(ctrl.run())
     qtbot.waitUntil(lambda: ctrl.engine is not None, timeout=15000)

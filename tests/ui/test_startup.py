@@ -24,7 +24,7 @@ from app.ui.profiles import Profile, ProfileStore, Secrets
 from app.ui.tasks import Tasks
 from tests.sync.fake_relay import change, lead_data
 from tests.ui.conftest import MemoryKeyring
-from tests.ui.fake_engine import FakeEngine, demo_engine
+from tests.ui.fake_engine import FakeEngine, demo_engine, install_fake_demo
 
 
 def names(model: LeadsModel) -> list[str]:
@@ -278,9 +278,7 @@ def test_window_closed_while_the_demo_starts_quits_once_the_demo_can_be_stopped(
     """`start_demo` blocks on a worker thread and cannot be interrupted: a quit during it
     lets it finish, then stops what it started (a demo left running would keep the
     process alive with no window)."""
-    import sys
     import threading
-    import types
 
     release = threading.Event()
     calls: list[str] = []
@@ -294,10 +292,7 @@ def test_window_closed_while_the_demo_starts_quits_once_the_demo_can_be_stopped(
     def stop_demo() -> None:
         calls.append("stop")
 
-    fake = types.ModuleType("app.sandbox.demo")
-    fake.start_demo = start_demo  # type: ignore[attr-defined]
-    fake.stop_demo = stop_demo  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "app.sandbox.demo", fake)
+    install_fake_demo(monkeypatch, start_demo, stop_demo)
     app = QApplication.instance()
     assert isinstance(app, QApplication)
     ctrl = AppController(app, Options(data_dir=tmp_path, demo=True), tray_available=False, env={})
