@@ -63,6 +63,20 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
 _OFF = ("0", "false", "no", "off")
 
 
+def ddb_lean_requested(env: Mapping[str, str]) -> bool:
+    """W2T_DDB_LEAN: data-plane DynamoDB calls through `app.relay.ddb_lean` unless
+    it is 0/false/no/off (the one place the variable is read)."""
+    return env.get("W2T_DDB_LEAN", "1").strip().lower() not in _OFF
+
+
+def proxy_in_environment(env: Mapping[str, str]) -> bool:
+    """Whether `env` holds proxy settings (`*_proxy` in any case, `no_proxy`
+    included). requests (Twilio) and botocore read them; the fast paths that skip
+    that reading (the lean DynamoDB client, the Twilio session without
+    `trust_env`) are only taken when this is False."""
+    return any(name.lower().endswith("_proxy") for name in env)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the relay reads from its environment (see docs/relay.md)."""
@@ -151,6 +165,6 @@ class Settings:
             cache_ttl_s=max(0.0, _float(env, "W2T_CACHE_TTL", 15.0)),
             lookup_cache_ttl_s=max(0.0, _float(env, "W2T_LOOKUP_CACHE_TTL", 24 * 3600.0)),
             background=env.get("W2T_BACKGROUND", "1") not in ("0", "false", "no"),
-            ddb_lean=env.get("W2T_DDB_LEAN", "1").strip().lower() not in _OFF,
+            ddb_lean=ddb_lean_requested(env),
             crash_at=env.get("W2T_CRASH_AT") or None,
         )

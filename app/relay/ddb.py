@@ -14,8 +14,8 @@ import boto3
 from botocore.config import Config
 
 from app.relay import tables as t
-from app.relay.config import Settings
-from app.relay.ddb_lean import LeanClient, LeanTable, lean_enabled
+from app.relay.config import Settings, proxy_in_environment
+from app.relay.ddb_lean import LeanClient, LeanTable
 
 
 def _boto_config(settings: Settings) -> Config:
@@ -93,7 +93,8 @@ def make_lean_client(
     """A `LeanClient` for these settings, or None when it is turned off
     (`W2T_DDB_LEAN=0`, a proxy) or there are no credentials to sign with (the
     botocore client then raises its usual NoCredentialsError)."""
-    if not settings.ddb_lean or not lean_enabled(os.environ if env is None else env):
+    # W2T_DDB_LEAN was read into `settings`; the environment is asked about proxies
+    if not settings.ddb_lean or proxy_in_environment(os.environ if env is None else env):
         return None
     session = boto3.session.Session()
     credentials = session.get_credentials()

@@ -32,7 +32,8 @@ botocore client's. `LeanTable` gives the resource `Table` API (Python values,
 them, the common types inline, the rest by them; tests compare) for
 get/put/update/delete, and hands query/scan/batch_writer to the boto3 Table.
 `W2T_DDB_LEAN=0` turns all of it off (plain botocore everywhere); so does an
-HTTP(S) proxy in the environment (botocore knows how to use one; this does not).
+proxy setting in the environment (`config.proxy_in_environment`: botocore knows
+how to use one; this does not).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ from botocore.exceptions import (
 from botocore.httpsession import get_cert_path
 from botocore.utils import normalize_url_path
 from urllib3.util.wait import wait_for_read
+
+from app.relay.config import ddb_lean_requested, proxy_in_environment
 
 log = logging.getLogger("app.relay.ddb")
 
@@ -425,14 +428,9 @@ def _error_response(code: str, message: str, status: int) -> dict[str, Any]:
     }
 
 
-_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")
-
-
 def lean_enabled(env: Mapping[str, str]) -> bool:
-    """Off with W2T_DDB_LEAN=0, or when an HTTP(S) proxy is configured."""
-    if env.get("W2T_DDB_LEAN", "1").strip().lower() in ("0", "false", "no", "off"):
-        return False
-    return not any(env.get(name) for name in _PROXY_VARIABLES)
+    """Off with W2T_DDB_LEAN=0, or when the environment holds proxy settings."""
+    return ddb_lean_requested(env) and not proxy_in_environment(env)
 
 
 _SNAKE = {operation: name for name, operation in LEAN_OPERATIONS.items()}

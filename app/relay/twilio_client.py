@@ -31,7 +31,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from app.relay.cache import TtlCache
-from app.relay.config import Settings
+from app.relay.config import Settings, proxy_in_environment
 
 log = logging.getLogger("app.relay.twilio")
 T = TypeVar("T")
@@ -52,7 +52,7 @@ class RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]
     def __init__(self, base_url: str | None, timeout: float) -> None:
         super().__init__(timeout=timeout)
         self._base = urlsplit(base_url) if base_url else None
-        if self.session is not None and not uses_proxy_environment(os.environ):
+        if self.session is not None and not proxy_in_environment(os.environ):
             # requests re-reads the proxy and CA-bundle variables from os.environ on
             # every request (a fifth of a Lookup's CPU). Without a proxy the one
             # thing it can find there is a CA bundle: given to the session once, it
@@ -79,11 +79,6 @@ class RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]
             path = self._base.path.rstrip("/") + parts.path
             url = urlunsplit((self._base.scheme, self._base.netloc, path, parts.query, ""))
         return super().request(method, url, *args, **kwargs)
-
-
-def uses_proxy_environment(env: Mapping[str, str]) -> bool:
-    """Whether requests would find proxy settings in `env` (`*_proxy`, `no_proxy`)."""
-    return any(name.lower().endswith("_proxy") for name in env)
 
 
 def _ca_bundle(env: Mapping[str, str]) -> str | None:

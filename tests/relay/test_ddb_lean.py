@@ -328,6 +328,11 @@ def test_tables_use_the_lean_client_unless_turned_off(
     assert Settings.from_env(env, require_twilio=False).ddb_lean is False
     assert lean_enabled({}) and not lean_enabled({"W2T_DDB_LEAN": "off"})
     assert not lean_enabled({"HTTPS_PROXY": "http://proxy:3128"})
+    # the same proxy test as the Twilio session's (one function): any *_proxy name
+    assert not lean_enabled({"all_proxy": "socks5://proxy:1080"})
+    assert not lean_enabled({"NO_PROXY": "localhost"})
+    assert make_lean_client(_settings(dynamodb_endpoint), env={"https_proxy": "x"}) is None
+    assert make_lean_client(_settings(dynamodb_endpoint, ddb_lean=False), env={}) is None
 
 
 def test_fast_deserializer_reads_exactly_as_boto3s() -> None:

@@ -115,7 +115,8 @@ def test_line_types_are_cached_per_phone_for_the_ttl(monkeypatch: pytest.MonkeyP
 def test_requests_reads_the_environment_only_when_it_holds_proxy_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from app.relay.twilio_client import RewritingHttpClient, uses_proxy_environment
+    from app.relay.config import proxy_in_environment
+    from app.relay.twilio_client import RewritingHttpClient
 
     for name in list(os.environ):
         if name.lower().endswith("_proxy") or name.endswith("CA_BUNDLE"):
@@ -125,7 +126,7 @@ def test_requests_reads_the_environment_only_when_it_holds_proxy_settings(
     for name in ("HTTPS_PROXY", "no_proxy", "all_proxy"):
         with monkeypatch.context() as m:
             m.setenv(name, "x")
-            assert uses_proxy_environment(os.environ)
+            assert proxy_in_environment(os.environ)
             assert RewritingHttpClient(None, 5).session.trust_env is True
     # a CA bundle alone: given to the session once, as requests would use it
     url = "https://api.twilio.com/"
@@ -138,7 +139,7 @@ def test_requests_reads_the_environment_only_when_it_holds_proxy_settings(
         with monkeypatch.context() as m:
             for name, value in env.items():
                 m.setenv(name, value)
-            assert not uses_proxy_environment(os.environ)
+            assert not proxy_in_environment(os.environ)
             session = RewritingHttpClient(None, 5).session
             assert session.trust_env is False
             trusting = requests.Session()
