@@ -168,10 +168,15 @@ class TwilioGateway:
         try:
             return retrying(fn)
         except Exception as exc:
-            code = _error_label(exc)
-            self.calls_by_code[code] = self.calls_by_code.get(code, 0) + 1
-            log.warning("twilio call failed", extra={"call": what, "error": code})
+            self._failed(what, exc)
             raise
+
+    def _failed(self, what: str, exc: BaseException, *, warn: bool = True) -> None:
+        """Count a call that failed for good (/metrics) and, with `warn`, log it."""
+        code = _error_label(exc)
+        self.calls_by_code[code] = self.calls_by_code.get(code, 0) + 1
+        if warn:
+            log.warning("twilio call failed", extra={"call": what, "error": code})
 
     @property
     def conversations(self) -> Any:
@@ -245,9 +250,7 @@ class TwilioGateway:
                 return create()
             except Exception as exc:
                 if not is_transient(exc) or attempt == self.attempts:
-                    code = _error_label(exc)
-                    self.calls_by_code[code] = self.calls_by_code.get(code, 0) + 1
-                    log.warning("twilio call failed", extra={"call": what, "error": code})
+                    self._failed(what, exc)
                     raise
                 time.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
                 try:
@@ -256,9 +259,7 @@ class TwilioGateway:
                     # Whether the create took effect is still unknown: creating again
                     # could make a second one. Give up on this attempt; the step is
                     # retried later (the sweeper), and that retry looks first.
-                    code = _error_label(exc)
-                    self.calls_by_code[code] = self.calls_by_code.get(code, 0) + 1
-                    log.warning("twilio call failed", extra={"call": what, "error": code})
+                    self._failed(what, exc)
                     raise exc from None
                 if found is not None:
                     return found
@@ -346,8 +347,8 @@ class TwilioGateway:
                 return self.conversations(sid).messages.create(**kwargs)
             except Exception as exc:
                 if not is_transient(exc) or attempt == self.attempts:
-                    code = _error_label(exc)
-                    self.calls_by_code[code] = self.calls_by_code.get(code, 0) + 1
+                    # counted only (this path has never logged the failure itself)
+                    self._failed("send_message", exc, warn=False)
                     raise
                 # Outcome unknown: it may have been created. Look before sending again.
                 try:
