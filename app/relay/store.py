@@ -84,6 +84,16 @@ EFFECTS_KEEP = 50
 _EFFECTS_TRIM_AT = EFFECTS_KEEP + 20
 
 
+def _effects_need_trim(item: Item) -> bool:
+    return len(item.get(EFFECTS_ATTR) or []) >= _EFFECTS_TRIM_AT
+
+
+def _effects_trim(item: Item) -> Updates:
+    """The update keeping `item`'s last EFFECTS_KEEP sids (nothing when it has no more)."""
+    effects = list(item.get(EFFECTS_ATTR) or [])
+    return {EFFECTS_ATTR: effects[-EFFECTS_KEEP:]} if len(effects) > EFFECTS_KEEP else {}
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
@@ -282,10 +292,7 @@ def note_lead_message(
             return None
         raise
     item = dict(resp["Attributes"])
-    if (
-        _activity_needs_trim(list(item.get("Activity") or []))
-        or len(item.get(EFFECTS_ATTR) or []) >= _EFFECTS_TRIM_AT
-    ):
+    if _activity_needs_trim(list(item.get("Activity") or [])) or _effects_need_trim(item):
         trimmed = update_lead(tables, lead_id, _trim_lead_lists)
         item = trimmed or item
     return item
@@ -297,8 +304,7 @@ def _trim_lead_lists(cur: Item) -> Updates | None:
     bounded = bounded_activity(activity)
     if bounded != activity:
         updates["Activity"] = bounded
-    if len(cur.get(EFFECTS_ATTR) or []) > EFFECTS_KEEP:
-        updates[EFFECTS_ATTR] = list(cur[EFFECTS_ATTR])[-EFFECTS_KEEP:]
+    updates.update(_effects_trim(cur))
     return updates or None
 
 
@@ -461,19 +467,8 @@ def bump_conversation(
             raise NotFound(sid) from None
         raise AlreadyApplied(from_av(current)) from None
     item = dict(resp["Attributes"])
-    if len(item.get(EFFECTS_ATTR) or []) >= _EFFECTS_TRIM_AT:
-        item = (
-            update_conversation(
-                tables,
-                sid,
-                lambda cur: (
-                    {EFFECTS_ATTR: list(cur[EFFECTS_ATTR])[-EFFECTS_KEEP:]}
-                    if len(cur.get(EFFECTS_ATTR) or []) > EFFECTS_KEEP
-                    else None
-                ),
-            )
-            or item
-        )
+    if _effects_need_trim(item):
+        item = update_conversation(tables, sid, lambda cur: _effects_trim(cur) or None) or item
     _RECENT.put((tables.conversations.name, sid), item, RECENT_TTL_S)
     return dict(item)
 
