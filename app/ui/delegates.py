@@ -129,6 +129,9 @@ class LeadDelegate(QStyledItemDelegate):
         self._fonts: dict[str, _LeadFonts] = {}
         self._pixmaps: OrderedDict[tuple[object, ...], QPixmap] = OrderedDict()
         self.drawn = 0  # rows drawn from scratch (the rest came from the cache)
+        #: location id -> name, shown on each row when the inbox mixes locations (a
+        #: shopper who wrote to two stores is two leads with one name); empty: not shown
+        self.location_names: dict[str, str] = {}
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         return QSize(280, self.HEIGHT)
@@ -171,7 +174,8 @@ class LeadDelegate(QStyledItemDelegate):
         size = (r.width(), r.height(), dpr)
         # (phones_loaded: a phone's display form can change once, see fmt.format_phone)
         style = (selected, hover, t.dark, base.key(), fmt.phones_loaded())
-        key = (row, size, style, when, waiting, urgent)
+        place = self.location_names.get(row.location_id, "")
+        key = (row, size, style, when, waiting, urgent, place)
         pixmap = self._pixmaps.get(key)
         if pixmap is None:
             pixmap = QPixmap(max(1, round(r.width() * dpr)), max(1, round(r.height() * dpr)))
@@ -189,6 +193,7 @@ class LeadDelegate(QStyledItemDelegate):
                 when=when,
                 waiting=waiting,
                 urgent=urgent,
+                place=place,
             )
             painter.end()
             self.drawn += 1
@@ -212,6 +217,7 @@ class LeadDelegate(QStyledItemDelegate):
         when: str,
         waiting: str,
         urgent: bool,
+        place: str = "",
     ) -> None:
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         if selected:
@@ -270,7 +276,7 @@ class LeadDelegate(QStyledItemDelegate):
             sfm.elidedText(preview, Qt.TextElideMode.ElideRight, line2.width() - badge_w - 8),
         )
 
-        # line 3: pipeline chip, speed-to-lead timer, assignee
+        # line 3: pipeline chip, speed-to-lead timer, location (in a mixed inbox), assignee
         x = left
         y = line2.bottom() + 4
         label = fmt.PIPELINE_LABELS.get(row.pipeline_status, row.pipeline_status)
@@ -296,6 +302,12 @@ class LeadDelegate(QStyledItemDelegate):
             )
             x += w + 6
         assignee = row.assignee_name or "Unassigned"
+        if place:
+            # the assignee stays whole; the location gets what room is left
+            room = right - x - 6 - f.afm.horizontalAdvance(f" · {assignee}")
+            if room >= f.afm.horizontalAdvance("Naper…"):  # a stub would say nothing
+                place = f.afm.elidedText(place, Qt.TextElideMode.ElideRight, room)
+                assignee = f"{place} · {assignee}"
         p.setFont(f.assignee)
         p.setPen(t.color("text_muted"))
         p.drawText(

@@ -605,9 +605,19 @@ class MainWindow(QMainWindow):
         self.location.setCurrentIndex(max(0, self.location.findData(current)))
         self.location.blockSignals(False)
         self.location.setEnabled(len(rows) > 1 or self.location.currentIndex() != 0)
+        self._show_row_locations()
+
+    def _show_row_locations(self) -> None:
+        """Rows name their location while the inbox shows several locations."""
+        mixed = self.location.currentData() is None and len(self._location_names) > 1
+        names = dict(self._location_names) if mixed else {}
+        if names != self.lead_delegate.location_names:
+            self.lead_delegate.location_names = names
+            self.leads_view.viewport().update()
 
     def _on_location(self, _i: int) -> None:
         self._apply_filters()
+        self._show_row_locations()
 
     # ------------------------------------------------------------------ inbox
 

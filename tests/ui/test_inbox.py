@@ -108,6 +108,48 @@ def test_location_switcher_shows_unread_and_filters(window: MainWindow, qtbot) -
     qtbot.waitUntil(lambda: set(names(window)) == {"Priya Raman", "Alicia Moore"})
 
 
+def test_rows_name_their_location_while_the_inbox_mixes_locations(  # type: ignore[no-untyped-def]
+    window: MainWindow, qtbot
+) -> None:
+    """A shopper who wrote to two stores is two leads with one name: in "All locations"
+    each row says which store it is; one store's inbox does not repeat its name."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QImage, QPainter
+
+    qtbot.waitUntil(lambda: window.location.count() == 3)
+    delegate = window.lead_delegate
+    assert delegate.location_names == window._location_names
+    assert "Naperville Showroom" in delegate.location_names.values()
+
+    def picture() -> QImage:
+        image = QImage(640, delegate.HEIGHT, QImage.Format.Format_ARGB32)
+        image.fill(0)
+        painter = QPainter(image)
+        delegate.paint_row(
+            painter,
+            QRect(0, 0, 640, delegate.HEIGHT),  # room for the name
+            window.leads_model.index(0, 0),
+            selected=False,
+            hover=False,
+            font=window.leads_view.font(),
+        )
+        painter.end()
+        return image
+
+    with_place = picture()
+    window.location.setCurrentIndex(window.location.findData("loc-2"))
+    window.location.activated.emit(window.location.currentIndex())
+    qtbot.waitUntil(lambda: set(names(window)) == {"Priya Raman", "Alicia Moore"})
+    assert delegate.location_names == {}
+    window.location.setCurrentIndex(0)
+    window.location.activated.emit(0)
+    qtbot.waitUntil(lambda: len(names(window)) > 2)
+    assert delegate.location_names == window._location_names
+    assert picture() == with_place  # the same row, the same picture
+    delegate.location_names = {}
+    assert picture() != with_place  # ...and the name is what differs
+
+
 def test_lazy_paging_fetches_more_on_scroll(qtbot, run) -> None:  # type: ignore[no-untyped-def]
     e = FakeEngine()
     e.add_location("loc-1", "Store")
