@@ -121,15 +121,22 @@ def _rmw(
     fn: Callable[[Item], Updates | None],
     *,
     expected_version: int | None = None,
+    current: Item | None = None,
     tries: int = 20,
 ) -> Item | None:
     """Apply `fn(item) -> updates` with a Version condition; None when `fn` changes nothing.
 
     `fn` may raise to abort. Raises NotFound when the item does not exist,
-    VersionConflict when `expected_version` is given and differs.
+    VersionConflict when `expected_version` is given and differs. `current`: the
+    whole item as the caller just wrote it (ReturnValues=ALL_NEW); the first try
+    starts from it instead of a read. If it is stale by then, the Version
+    condition fails and the next try reads, as after any lost race.
     """
     for attempt in range(tries):
-        item = table.get_item(Key=key, ConsistentRead=True).get("Item")
+        if attempt == 0 and current is not None:
+            item: Item | None = current
+        else:
+            item = table.get_item(Key=key, ConsistentRead=True).get("Item")
         if item is None:
             raise NotFound(str(key))
         seen = _version(item)
@@ -200,8 +207,11 @@ def update_lead(
     fn: Callable[[Item], Updates | None],
     *,
     expected_version: int | None = None,
+    current: Item | None = None,
 ) -> Item | None:
-    return _rmw(tables.leads, {"LeadId": lead_id}, fn, expected_version=expected_version)
+    return _rmw(
+        tables.leads, {"LeadId": lead_id}, fn, expected_version=expected_version, current=current
+    )
 
 
 #: the most recent activity entries a lead keeps (older ones are dropped)
@@ -258,7 +268,8 @@ def note_lead_message(
     version-guarded `update_lead` see the change and retry. Returns the new item,
     or None when the lead is missing or closed. A list grown past its bounds
     (`_activity_needs_trim`) is trimmed back with `bounded_activity` (a
-    version-guarded update, once every 20 messages).
+    version-guarded update, once every 20 messages, computed from the item this
+    update returned: no read unless another write got in between).
 
     With `message_sid` the effect is idempotent: the sid is appended to
     `EFFECTS_ATTR` in the same update, on the condition that it is not there yet
@@ -293,7 +304,8 @@ def note_lead_message(
         raise
     item = dict(resp["Attributes"])
     if _activity_needs_trim(list(item.get("Activity") or [])) or _effects_need_trim(item):
-        trimmed = update_lead(tables, lead_id, _trim_lead_lists)
+        # the update answered the whole item (ALL_NEW): trim from it, no read
+        trimmed = update_lead(tables, lead_id, _trim_lead_lists, current=item)
         item = trimmed or item
     return item
 
@@ -408,9 +420,14 @@ def update_conversation(
     fn: Callable[[Item], Updates | None],
     *,
     expected_version: int | None = None,
+    current: Item | None = None,
 ) -> Item | None:
     return _rmw(
-        tables.conversations, {"ConversationSid": sid}, fn, expected_version=expected_version
+        tables.conversations,
+        {"ConversationSid": sid},
+        fn,
+        expected_version=expected_version,
+        current=current,
     )
 
 
@@ -468,7 +485,10 @@ def bump_conversation(
         raise AlreadyApplied(from_av(current)) from None
     item = dict(resp["Attributes"])
     if _effects_need_trim(item):
-        item = update_conversation(tables, sid, lambda cur: _effects_trim(cur) or None) or item
+        trim = update_conversation(
+            tables, sid, lambda cur: _effects_trim(cur) or None, current=item
+        )
+        item = trim or item
     _RECENT.put((tables.conversations.name, sid), item, RECENT_TTL_S)
     return dict(item)
 

@@ -185,6 +185,47 @@ def test_effects_lists_stay_bounded(tables: Tables) -> None:
         assert sids == [f"IM{i}" for i in range(total - len(sids), total)]  # newest kept
 
 
+def test_trims_start_from_the_item_in_hand(tables: Tables) -> None:
+    """The trim after an append computes from the ALL_NEW item: no GetItem."""
+    lead_id = _lead(tables, Version=1)
+    sid = "CH" + uuid.uuid4().hex
+    tables.conversations.put_item(Item={"ConversationSid": sid, "Version": 1})
+    for i in range(store.EFFECTS_KEEP + 19):  # one short of the trim mark
+        entry = store.activity("note", f"n{i}")
+        assert store.note_lead_message(tables, lead_id, entry, {}, message_sid=f"IM{i}")
+        store.bump_conversation(tables, sid, {}, {}, message_sid=f"IM{i}")
+    before = tables.call_counts()
+    last = f"IM{store.EFFECTS_KEEP + 19}"
+    lead = store.note_lead_message(
+        tables, lead_id, store.activity("note", "last"), {}, message_sid=last
+    )
+    conv = store.bump_conversation(tables, sid, {}, {}, message_sid=last)
+    after = tables.call_counts()
+    assert lead is not None and len(lead[store.EFFECTS_ATTR]) == store.EFFECTS_KEEP
+    assert len(conv[store.EFFECTS_ATTR]) == store.EFFECTS_KEEP
+    assert after.get("GetItem", 0) == before.get("GetItem", 0)
+    assert after["UpdateItem"] - before["UpdateItem"] == 4  # append + trim, twice
+
+
+def test_a_stale_item_in_hand_loses_no_write(tables: Tables) -> None:
+    """The item handed to update_lead is out of date (another write since): the
+    Version condition fails, the retry reads, and both changes are kept."""
+    lead_id = _lead(tables, Version=1, Activity=[])
+    stale = store.get_lead(tables, lead_id)
+    assert stale is not None
+    store.update_lead(tables, lead_id, lambda cur: {"Note": "other writer"})
+    seen: list[object] = []
+
+    def fn(cur: store.Item) -> store.Updates:
+        seen.append(cur.get("Note"))
+        return {"Trimmed": True}
+
+    item = store.update_lead(tables, lead_id, fn, current=stale)
+    assert seen == [None, "other writer"]  # the stale try, then the read one
+    assert item is not None and item["Note"] == "other writer" and item["Trimmed"] is True
+    assert item["Version"] == 3
+
+
 def test_already_applied_with_botocore_too(settings: Settings) -> None:
     """The same answers when DynamoDB calls go through botocore (W2T_DDB_LEAN=0)."""
     tables = Tables.from_settings(settings.with_overrides(ddb_lean=False))
