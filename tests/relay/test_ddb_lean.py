@@ -11,7 +11,6 @@ import ssl
 import subprocess
 import threading
 import time
-import uuid
 import zlib
 from collections.abc import Iterator
 from decimal import Decimal
@@ -46,30 +45,6 @@ def _lean(endpoint: str, **kw: Any) -> LeanClient:
     lean = make_lean_client(_settings(endpoint, **kw), env={})
     assert lean is not None
     return lean
-
-
-@pytest.fixture(scope="module")
-def table_name(dynamodb_endpoint: str) -> str:
-    name = "TESTLEAN" + uuid.uuid4().hex[:8]
-    boto3.client(
-        "dynamodb",
-        endpoint_url=dynamodb_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    ).create_table(
-        TableName=name,
-        AttributeDefinitions=[
-            {"AttributeName": "Pk", "AttributeType": "S"},
-            {"AttributeName": "Sk", "AttributeType": "N"},
-        ],
-        KeySchema=[
-            {"AttributeName": "Pk", "KeyType": "HASH"},
-            {"AttributeName": "Sk", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name
 
 
 ITEM: dict[str, Any] = {

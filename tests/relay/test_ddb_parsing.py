@@ -4,7 +4,6 @@ errors), and binary values still take botocore's path."""
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -28,24 +27,6 @@ def _resource(endpoint: str, fast: bool) -> Any:
     if fast:
         install_plain_json_parsing(res.meta.client)
     return res
-
-
-@pytest.fixture(scope="module")
-def table_name(dynamodb_endpoint: str) -> str:
-    name = "TESTPARSE" + uuid.uuid4().hex[:8]
-    _resource(dynamodb_endpoint, False).meta.client.create_table(
-        TableName=name,
-        AttributeDefinitions=[
-            {"AttributeName": "Pk", "AttributeType": "S"},
-            {"AttributeName": "Sk", "AttributeType": "N"},
-        ],
-        KeySchema=[
-            {"AttributeName": "Pk", "KeyType": "HASH"},
-            {"AttributeName": "Sk", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name
 
 
 ITEM: dict[str, Any] = {
