@@ -88,15 +88,16 @@ def make_client(settings: Settings, session: Any = None) -> Any:
 
 
 def make_lean_client(
-    settings: Settings, *, on_call: Any = None, env: Any = None
+    settings: Settings, *, on_call: Any = None, env: Any = None, session: Any = None
 ) -> LeanClient | None:
     """A `LeanClient` for these settings, or None when it is turned off
     (`W2T_DDB_LEAN=0`, a proxy) or there are no credentials to sign with (the
-    botocore client then raises its usual NoCredentialsError)."""
+    botocore client then raises its usual NoCredentialsError). It signs with
+    `session`'s credentials (default: a new session's)."""
     # W2T_DDB_LEAN was read into `settings`; the environment is asked about proxies
     if not settings.ddb_lean or proxy_in_environment(os.environ if env is None else env):
         return None
-    session = boto3.session.Session()
+    session = session or boto3.session.Session()
     credentials = session.get_credentials()
     if credentials is None:
         return None
@@ -111,9 +112,9 @@ def make_lean_client(
     )
 
 
-def make_resource(settings: Settings) -> Any:
+def make_resource(settings: Settings, session: Any = None) -> Any:
     """A DynamoDB service resource (Table objects, Python values, Decimal numbers)."""
-    resource = boto3.session.Session().resource("dynamodb", **_kwargs(settings))
+    resource = (session or boto3.session.Session()).resource("dynamodb", **_kwargs(settings))
     install_plain_json_parsing(resource.meta.client)
     return resource
 
@@ -151,14 +152,18 @@ class Tables:
             return dict(self.calls)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Tables:
+    def from_settings(cls, settings: Settings, session: Any = None) -> Tables:
         # `client` is a plain low-level client (attribute-value dicts); the resource's
         # own client serializes Python values and must not be handed to code that
         # already writes {"S": ...} shapes (changes, idempotency). Data-plane calls
         # go through `LeanClient` (see ddb_lean.py) unless it is turned off.
-        lean = make_lean_client(settings)
-        client = lean if lean is not None else make_client(settings)
-        return cls(settings.table_prefix, make_resource(settings), client)
+        # One boto3 session serves all of them: the credential chain is walked once
+        # (a container or instance role is one metadata fetch, not one per client)
+        # and every client refreshes the same credentials object.
+        session = session or boto3.session.Session()
+        lean = make_lean_client(settings, session=session)
+        client = lean if lean is not None else make_client(settings, session)
+        return cls(settings.table_prefix, make_resource(settings, session), client)
 
     def table(self, suffix: str) -> Any:
         table = self.resource.Table(t.table_name(self.prefix, suffix))

@@ -13,13 +13,16 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
+from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from app.relay import ddb_lean
@@ -308,6 +311,66 @@ def test_tables_use_the_lean_client_unless_turned_off(
     assert not lean_enabled({"NO_PROXY": "localhost"})
     assert make_lean_client(_settings(dynamodb_endpoint), env={"https_proxy": "x"}) is None
     assert make_lean_client(_settings(dynamodb_endpoint, ddb_lean=False), env={}) is None
+
+
+class _Provider(CredentialProvider):
+    """A credential provider that counts its loads and hands out credentials
+    refreshed from `keys` (the next one each time the clock passes their expiry)."""
+
+    METHOD = "w2t-test"
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+        self.loads = 0
+        self.now = datetime.now(UTC)
+
+    def _metadata(self) -> dict[str, str]:
+        key = self.keys.pop(0)
+        expiry = self.now + timedelta(hours=1)
+        return {
+            "access_key": key,
+            "secret_key": "secret-" + key,
+            "token": "token-" + key,
+            "expiry_time": expiry.isoformat(),
+        }
+
+    def load(self) -> RefreshableCredentials:
+        self.loads += 1
+        first = self._metadata()
+        return RefreshableCredentials(
+            first["access_key"],
+            first["secret_key"],
+            first["token"],
+            datetime.fromisoformat(first["expiry_time"]),
+            self._metadata,
+            self.METHOD,
+            time_fetcher=lambda: self.now,
+        )
+
+
+def _session_with(provider: _Provider) -> boto3.session.Session:
+    core = botocore.session.Session()
+    core.register_component("credential_provider", CredentialResolver([provider]))
+    return boto3.session.Session(botocore_session=core, region_name="us-east-1")
+
+
+def _signed_key(headers: dict[str, str]) -> str:
+    return headers["Authorization"].split("Credential=", 1)[1].split("/", 1)[0]
+
+
+def test_one_session_serves_the_lean_client_the_client_and_the_resource(
+    fake: list[_Fake],
+) -> None:
+    """Tables resolves credentials once, and every client it builds signs with them."""
+    f = _Fake([OK])
+    fake.append(f)
+    provider = _Provider(["AKIDFIRST"])
+    tables = Tables.from_settings(_settings(f.url), session=_session_with(provider))
+    assert isinstance(tables.client, LeanClient)
+    tables.client.get_item(TableName="TESTX", Key={"Pk": {"S": "x"}})
+    tables.resource.meta.client.get_item(TableName="TESTX", Key={"Pk": {"S": "x"}})
+    assert [_signed_key(h) for h in f.requests] == ["AKIDFIRST", "AKIDFIRST"]
+    assert provider.loads == 1
 
 
 def test_fast_deserializer_reads_exactly_as_boto3s() -> None:
