@@ -373,6 +373,25 @@ def test_one_session_serves_the_lean_client_the_client_and_the_resource(
     assert provider.loads == 1
 
 
+def test_the_next_call_is_signed_with_refreshed_credentials(fake: list[_Fake]) -> None:
+    """When the session's credentials expire and refresh (a task role's every few
+    hours), the lean client's next request carries the new key and token."""
+    f = _Fake([OK])
+    fake.append(f)
+    provider = _Provider(["AKIDFIRST", "AKIDSECOND"])
+    lean = make_lean_client(_settings(f.url), env={}, session=_session_with(provider))
+    assert lean is not None
+    lean.get_item(TableName="TESTX", Key={"Pk": {"S": "x"}})
+    provider.now += timedelta(hours=2)  # past the expiry: the next use refreshes
+    lean.get_item(TableName="TESTX", Key={"Pk": {"S": "x"}})
+    assert [_signed_key(h) for h in f.requests] == ["AKIDFIRST", "AKIDSECOND"]
+    assert [h["X-Amz-Security-Token"] for h in f.requests] == [
+        "token-AKIDFIRST",
+        "token-AKIDSECOND",
+    ]
+    assert provider.loads == 1 and provider.keys == []  # refreshed, not resolved again
+
+
 def test_fast_deserializer_reads_exactly_as_boto3s() -> None:
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
