@@ -256,6 +256,20 @@ class LeadDelegate(QStyledItemDelegate):
             line1.width() - tw - 10,
         )
         p.drawText(line1, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+        if place:
+            # in a mixed inbox, the location after the name, in what room the name leaves
+            # (none: not drawn; a stub would say nothing)
+            sep = f.afm.horizontalAdvance(" · ")
+            x_place = left + f.nfm.horizontalAdvance(name) + sep
+            room = line1.right() - tw - 10 - x_place
+            if room >= f.afm.horizontalAdvance("Pre-Ow…"):
+                p.setFont(f.assignee)
+                p.setPen(t.color("text_muted"))
+                p.drawText(
+                    QRect(x_place - sep, line1.top(), room + sep, line1.height()),
+                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                    " · " + f.afm.elidedText(place, Qt.TextElideMode.ElideRight, room),
+                )
 
         # line 2: preview + unread badge
         line2 = QRect(left, line1.bottom() + 2, right - left, 18)
@@ -276,7 +290,7 @@ class LeadDelegate(QStyledItemDelegate):
             sfm.elidedText(preview, Qt.TextElideMode.ElideRight, line2.width() - badge_w - 8),
         )
 
-        # line 3: pipeline chip, speed-to-lead timer, location (in a mixed inbox), assignee
+        # line 3: pipeline chip, speed-to-lead timer, assignee
         x = left
         y = line2.bottom() + 4
         label = fmt.PIPELINE_LABELS.get(row.pipeline_status, row.pipeline_status)
@@ -302,12 +316,6 @@ class LeadDelegate(QStyledItemDelegate):
             )
             x += w + 6
         assignee = row.assignee_name or "Unassigned"
-        if place:
-            # the assignee stays whole; the location gets what room is left
-            room = right - x - 6 - f.afm.horizontalAdvance(f" · {assignee}")
-            if room >= f.afm.horizontalAdvance("Naper…"):  # a stub would say nothing
-                place = f.afm.elidedText(place, Qt.TextElideMode.ElideRight, room)
-                assignee = f"{place} · {assignee}"
         p.setFont(f.assignee)
         p.setPen(t.color("text_muted"))
         p.drawText(

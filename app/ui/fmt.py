@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -150,3 +151,26 @@ def initials(name: str) -> str:
     if len(parts) == 1:
         return parts[0][:1].upper()
     return (parts[0][:1] + parts[-1][:1]).upper()
+
+
+_NAME_SEPARATORS = (" – ", " — ", " - ", ": ", ", ", " | ")
+
+
+def short_location_names(names: Mapping[str, str]) -> dict[str, str]:
+    """Location names without the words all of them start with, up to a separator:
+    "Lakeshore Motors – New Vehicles" and "Lakeshore Motors – Pre-Owned" read as
+    "New Vehicles" and "Pre-Owned" in rows that have little room. Unchanged when
+    there is one name, no shared part ending at a separator, or a name would be empty."""
+    values = list(names.values())
+    if len(values) < 2:
+        return dict(names)
+    shared = values[0]
+    for value in values[1:]:
+        while not value.startswith(shared):
+            shared = shared[:-1]
+    cut = max(
+        (shared.rfind(sep) + len(sep) for sep in _NAME_SEPARATORS if sep in shared), default=0
+    )
+    if cut == 0 or any(not value[cut:].strip() for value in values):
+        return dict(names)
+    return {key: value[cut:].strip() for key, value in names.items()}

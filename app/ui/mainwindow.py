@@ -610,7 +610,7 @@ class MainWindow(QMainWindow):
     def _show_row_locations(self) -> None:
         """Rows name their location while the inbox shows several locations."""
         mixed = self.location.currentData() is None and len(self._location_names) > 1
-        names = dict(self._location_names) if mixed else {}
+        names = fmt.short_location_names(self._location_names) if mixed else {}
         if names != self.lead_delegate.location_names:
             self.lead_delegate.location_names = names
             self.leads_view.viewport().update()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import QApplication
 
 from app.sync.api import LeadFilter
+from app.ui import fmt
 from app.ui.mainwindow import MainWindow
 from app.ui.models import LeadsModel
 from app.ui.tasks import Tasks
@@ -118,7 +120,7 @@ def test_rows_name_their_location_while_the_inbox_mixes_locations(  # type: igno
 
     qtbot.waitUntil(lambda: window.location.count() == 3)
     delegate = window.lead_delegate
-    assert delegate.location_names == window._location_names
+    assert delegate.location_names == fmt.short_location_names(window._location_names)
     assert "Naperville Showroom" in delegate.location_names.values()
 
     def picture() -> QImage:
@@ -127,7 +129,7 @@ def test_rows_name_their_location_while_the_inbox_mixes_locations(  # type: igno
         painter = QPainter(image)
         delegate.paint_row(
             painter,
-            QRect(0, 0, 640, delegate.HEIGHT),  # room for the name
+            QRect(0, 0, 640, delegate.HEIGHT),  # room for the location
             window.leads_model.index(0, 0),
             selected=False,
             hover=False,
@@ -144,7 +146,7 @@ def test_rows_name_their_location_while_the_inbox_mixes_locations(  # type: igno
     window.location.setCurrentIndex(0)
     window.location.activated.emit(0)
     qtbot.waitUntil(lambda: len(names(window)) > 2)
-    assert delegate.location_names == window._location_names
+    assert delegate.location_names == fmt.short_location_names(window._location_names)
     assert picture() == with_place  # the same row, the same picture
     delegate.location_names = {}
     assert picture() != with_place  # ...and the name is what differs
@@ -206,3 +208,31 @@ def test_demo_marker_and_preparing_status(qtbot) -> None:  # type: ignore[no-unt
     fresh.set_demo(True)  # before the demo's engine exists: seeding is announced
     assert fresh.demo_badge.isVisible() and fresh.demo_badge.text() == "DEMO"
     assert fresh.state_label.text().startswith("Preparing the demo")
+
+
+@pytest.mark.parametrize(
+    ("names", "short"),
+    [
+        (
+            {"a": "Lakeshore Motors – New Vehicles", "b": "Lakeshore Motors – Pre-Owned"},
+            {"a": "New Vehicles", "b": "Pre-Owned"},
+        ),
+        (
+            {"a": "Acme: North", "b": "Acme: South", "c": "Acme: East"},
+            {"a": "North", "b": "South", "c": "East"},
+        ),
+        (
+            {"a": "Lakeshore Motors – New", "b": "Lakeshore Motors – Newer"},
+            {"a": "New", "b": "Newer"},
+        ),
+        # nothing shared up to a separator, a name left empty, one name, none: as they are
+        ({"a": "Naperville Showroom", "b": "Naples Showroom"}, None),
+        ({"a": "Store – A", "b": "Store – "}, None),
+        ({"a": "Only – One"}, None),
+        ({}, None),
+    ],
+)
+def test_short_location_names_drop_what_every_name_starts_with(
+    names: dict[str, str], short: dict[str, str] | None
+) -> None:
+    assert fmt.short_location_names(names) == (names if short is None else short)
