@@ -70,11 +70,15 @@ def ddb_lean_requested(env: Mapping[str, str]) -> bool:
 
 
 def proxy_in_environment(env: Mapping[str, str]) -> bool:
-    """Whether `env` holds proxy settings (`*_proxy` in any case, `no_proxy`
-    included). requests (Twilio) and botocore read them; the fast paths that skip
-    that reading (the lean DynamoDB client, the Twilio session without
-    `trust_env`) are only taken when this is False."""
-    return any(name.lower().endswith("_proxy") for name in env)
+    """Whether `env` names a proxy (a non-empty `*_proxy` in any case other than
+    `no_proxy`, which alone sends nothing through a proxy). requests (Twilio) and
+    botocore read them; the fast paths that skip that reading (the lean DynamoDB
+    client, the Twilio session without `trust_env`) are only taken when this is
+    False."""
+    return any(
+        name.lower().endswith("_proxy") and name.lower() != "no_proxy" and value.strip()
+        for name, value in env.items()
+    )
 
 
 @dataclass(frozen=True)

@@ -306,9 +306,10 @@ def test_tables_use_the_lean_client_unless_turned_off(
     assert Settings.from_env(env, require_twilio=False).ddb_lean is False
     assert lean_enabled({}) and not lean_enabled({"W2T_DDB_LEAN": "off"})
     assert not lean_enabled({"HTTPS_PROXY": "http://proxy:3128"})
-    # the same proxy test as the Twilio session's (one function): any *_proxy name
+    # the same proxy test as the Twilio session's (one function): any non-empty
+    # *_proxy name but no_proxy, which alone sends nothing through a proxy
     assert not lean_enabled({"all_proxy": "socks5://proxy:1080"})
-    assert not lean_enabled({"NO_PROXY": "localhost"})
+    assert lean_enabled({"NO_PROXY": "localhost"}) and lean_enabled({"HTTPS_PROXY": ""})
     assert make_lean_client(_settings(dynamodb_endpoint), env={"https_proxy": "x"}) is None
     assert make_lean_client(_settings(dynamodb_endpoint, ddb_lean=False), env={}) is None
 

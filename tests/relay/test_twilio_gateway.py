@@ -123,11 +123,17 @@ def test_requests_reads_the_environment_only_when_it_holds_proxy_settings(
             monkeypatch.delenv(name)
     client = RewritingHttpClient(None, 5)
     assert client.session.trust_env is False and client.session.verify is True
-    for name in ("HTTPS_PROXY", "no_proxy", "all_proxy"):
+    for name in ("HTTPS_PROXY", "http_proxy", "all_proxy"):
         with monkeypatch.context() as m:
             m.setenv(name, "x")
             assert proxy_in_environment(os.environ)
             assert RewritingHttpClient(None, 5).session.trust_env is True
+    # no_proxy alone, or an empty proxy variable, names no proxy: the fast session
+    for name, value in (("no_proxy", "localhost"), ("NO_PROXY", "*"), ("HTTPS_PROXY", "")):
+        with monkeypatch.context() as m:
+            m.setenv(name, value)
+            assert not proxy_in_environment(os.environ)
+            assert RewritingHttpClient(None, 5).session.trust_env is False
     # a CA bundle alone: given to the session once, as requests would use it
     url = "https://api.twilio.com/"
     for env, expected in [
