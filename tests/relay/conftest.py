@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
-import boto3
 import pytest
 
+from tests.support.dynamodb_local import create_pk_sk_table
 from tests.support.relay import RelayHandle, Seed, seed_dealer, start_relay
 
 
@@ -28,23 +27,4 @@ def seed(relay: RelayHandle) -> Seed:
 def table_name(dynamodb_endpoint: str) -> str:
     """A fresh table keyed Pk (S) / Sk (N), one per test module: the shape the
     DynamoDB transport tests (test_ddb_lean, test_ddb_parsing) read and write."""
-    name = "TESTPKSK" + uuid.uuid4().hex[:8]
-    boto3.client(
-        "dynamodb",
-        endpoint_url=dynamodb_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    ).create_table(
-        TableName=name,
-        AttributeDefinitions=[
-            {"AttributeName": "Pk", "AttributeType": "S"},
-            {"AttributeName": "Sk", "AttributeType": "N"},
-        ],
-        KeySchema=[
-            {"AttributeName": "Pk", "KeyType": "HASH"},
-            {"AttributeName": "Sk", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name
+    return create_pk_sk_table(dynamodb_endpoint, "TESTPKSK", "N")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 import boto3
 import pytest
 from boto3.dynamodb.conditions import Key
 
 from app.relay.ddb import all_items
+from tests.support.dynamodb_local import create_pk_sk_table
 
 pytestmark = pytest.mark.dynamodb
 
@@ -21,18 +20,7 @@ def test_all_items_reads_every_page(dynamodb_endpoint: str) -> None:
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
-    table = ddb.create_table(
-        TableName=f"TEST_pages_{uuid.uuid4().hex[:8]}",
-        KeySchema=[
-            {"AttributeName": "Pk", "KeyType": "HASH"},
-            {"AttributeName": "Sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "Pk", "AttributeType": "S"},
-            {"AttributeName": "Sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table = ddb.Table(create_pk_sk_table(dynamodb_endpoint, "TEST_pages_", "S"))
     with table.batch_writer() as batch:
         for i in range(7):
             batch.put_item(Item={"Pk": "P", "Sk": f"{i:02d}"})

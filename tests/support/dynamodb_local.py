@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tarfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -109,3 +110,22 @@ def dynamodb_local(port: int | None = None) -> Iterator[str]:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def create_pk_sk_table(endpoint: str, prefix: str, sort_type: str) -> str:
+    """A new table keyed `Pk` (S) and `Sk` (`sort_type`: "S" or "N") with a unique
+    name starting with `prefix`; its name."""
+    name = prefix + uuid.uuid4().hex[:8]
+    client(endpoint).create_table(
+        TableName=name,
+        AttributeDefinitions=[
+            {"AttributeName": "Pk", "AttributeType": "S"},
+            {"AttributeName": "Sk", "AttributeType": sort_type},
+        ],
+        KeySchema=[
+            {"AttributeName": "Pk", "KeyType": "HASH"},
+            {"AttributeName": "Sk", "KeyType": "RANGE"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name
