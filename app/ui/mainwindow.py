@@ -613,6 +613,7 @@ class MainWindow(QMainWindow):
         names = fmt.short_location_names(self._location_names) if mixed else {}
         if names != self.lead_delegate.location_names:
             self.lead_delegate.location_names = names
+            self.leads_model.location_names = names  # what screen readers are told
             self.leads_view.viewport().update()
 
     def _on_location(self, _i: int) -> None:

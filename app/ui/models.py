@@ -40,9 +40,12 @@ KIND_ROLE = Qt.ItemDataRole.UserRole + 2
 Index = QModelIndex | QPersistentModelIndex
 
 
-def lead_accessible_text(row: LeadRow, now: datetime | None = None) -> str:
+def lead_accessible_text(
+    row: LeadRow, now: datetime | None = None, location_name: str = ""
+) -> str:
     parts = [
         row.name or "Unknown customer",
+        location_name,
         fmt.format_phone(row.phone),
         fmt.PIPELINE_LABELS.get(row.pipeline_status, row.pipeline_status),
     ]
@@ -82,6 +85,8 @@ class LeadsModel(QAbstractListModel):
         super().__init__(parent)
         self._tasks = tasks
         self._engine: Engine | None = None
+        #: location id -> the name a row shows (the inbox mixes locations), said too
+        self.location_names: dict[str, str] = {}
         self._rows: list[LeadRow] = []
         self._total = 0
         self._filter = LeadFilter()
@@ -253,7 +258,9 @@ class LeadsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return row.name
         if role in (Qt.ItemDataRole.AccessibleTextRole, Qt.ItemDataRole.ToolTipRole):
-            return lead_accessible_text(row)
+            return lead_accessible_text(
+                row, location_name=self.location_names.get(row.location_id, "")
+            )
         return None
 
 

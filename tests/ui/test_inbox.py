@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 from app.sync.api import LeadFilter
 from app.ui import fmt
 from app.ui.mainwindow import MainWindow
-from app.ui.models import LeadsModel
+from app.ui.models import ROW_ROLE, LeadsModel
 from app.ui.tasks import Tasks
 from tests.ui.fake_engine import FakeEngine
 
@@ -139,6 +139,10 @@ def test_rows_name_their_location_while_the_inbox_mixes_locations(  # type: igno
         return image
 
     with_place = picture()
+    first = window.leads_model.index(0, 0)
+    said = first.data(Qt.ItemDataRole.AccessibleTextRole)
+    row = first.data(ROW_ROLE)
+    assert delegate.location_names[row.location_id] in said  # screen readers hear it too
     window.location.setCurrentIndex(window.location.findData("loc-2"))
     window.location.activated.emit(window.location.currentIndex())
     qtbot.waitUntil(lambda: set(names(window)) == {"Priya Raman", "Alicia Moore"})
