@@ -168,7 +168,7 @@ class Settings:
             pool_refresh_s=_float(env, "W2T_POOL_REFRESH", 60.0),
             cache_ttl_s=max(0.0, _float(env, "W2T_CACHE_TTL", 15.0)),
             lookup_cache_ttl_s=max(0.0, _float(env, "W2T_LOOKUP_CACHE_TTL", 24 * 3600.0)),
-            background=env.get("W2T_BACKGROUND", "1") not in ("0", "false", "no"),
+            background=env.get("W2T_BACKGROUND", "1").strip().lower() not in _OFF,
             ddb_lean=ddb_lean_requested(env),
             crash_at=env.get("W2T_CRASH_AT") or None,
         )

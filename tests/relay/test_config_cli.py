@@ -62,6 +62,12 @@ def test_settings_errors_name_the_variable(change: dict[str, str], needle: str) 
         Settings.from_env(dict(BASE_ENV, **change))
 
 
+@pytest.mark.parametrize("value", ["0", "false", "no", "off", " OFF "])
+def test_background_is_switched_off_with_the_same_words_as_every_flag(value: str) -> None:
+    assert Settings.from_env(dict(BASE_ENV, W2T_BACKGROUND=value)).background is False
+    assert Settings.from_env(dict(BASE_ENV, W2T_BACKGROUND="1")).background is True
+
+
 def test_prefix_accepts_test_suffix_and_prod_dev() -> None:
     for prefix in ("PROD", "DEV", "TEST", "TESTAB12"):
         assert Settings.from_env(dict(BASE_ENV, W2T_TABLE_PREFIX=prefix)).table_prefix == prefix
