@@ -63,7 +63,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -260,19 +260,15 @@ class ChangeLog:
             known = self._heads.get(location_id)
         return self.head(location_id) if known is None else known
 
-    def heads(
-        self, locations: Iterable[str], known: Mapping[str, int] | None = None
-    ) -> dict[str, int]:
-        """The current head of each location. For a location with a known head (from
-        `known`, else from this process's own puts and reads), one keys-only
+    def heads(self, locations: Iterable[str]) -> dict[str, int]:
+        """The current head of each location. For a location whose head this process
+        knows (from its own puts and reads: never past the table's), one keys-only
         BatchGetItem per 100 locations checks whether seq `head + 1` exists; only
         those that moved, and the ones never seen, are queried. (The log has no
         holes: nothing past a head exists unless the seq right after it does.)"""
         wanted = sorted(set(locations))
         with self._heads_lock:
-            start_from = {loc: self._heads[loc] for loc in wanted if loc in self._heads}
-        start_from.update((loc, head) for loc, head in (known or {}).items() if loc in wanted)
-        known = start_from
+            known = {loc: self._heads[loc] for loc in wanted if loc in self._heads}
         out: dict[str, int] = {}
         probe = [loc for loc in wanted if loc in known]
         moved = [loc for loc in wanted if loc not in known]

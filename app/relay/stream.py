@@ -95,9 +95,8 @@ class HeadWatch:
                     for loc in wanted
                     if loc not in self._values or now - self._values[loc][0] >= self.max_age
                 ]
-                known = {loc: self._values[loc][1] for loc in stale if loc in self._values}
             if stale:
-                fresh = self._log.heads(stale, known)  # DynamoDB, outside `_lock`
+                fresh = self._log.heads(stale)  # DynamoDB, outside `_lock`
                 read_at = self._clock()
                 with self._lock:
                     for loc, value in fresh.items():

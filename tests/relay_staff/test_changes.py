@@ -197,7 +197,7 @@ def test_heads_check_known_heads_and_query_only_what_moved(ddb: Any, table: str)
     counting.calls.clear()
     log.record("L000", "lead", "y", 2, {})
     log.record("L149", "lead", "z", 1, {})
-    assert watcher.heads(locations, heads) == {**heads, "L000": 2, "L149": 1}
+    assert watcher.heads(locations) == {**heads, "L000": 2, "L149": 1}  # it knows them now
     # two keys-only BatchGetItems (100 + 50 keys) and a Query for each of the two that moved
     assert counting.calls == {"batch_get_item": 2, "query": 2}
     latest = watcher.latest_cursor(["L000", "L100"])
