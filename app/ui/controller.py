@@ -131,6 +131,7 @@ class AppController(QObject):
         self._quit_requested = False
         self._quit_event: asyncio.Event | None = None
         self._start: asyncio.Future[bool] | None = None  # run()'s first start, while under way
+        self._start_cut = False  # quit() has cancelled it
         self._demo_module: object | None = None
         self._unread_timer = QTimer(self)
         self._unread_timer.setSingleShot(True)
@@ -273,8 +274,12 @@ class AppController(QObject):
         self._quit_requested = True
         if self._quit_event is not None:
             self._quit_event.set()
-        if cut_start and self._start is not None:
-            self._start.cancel()
+        start = self._start
+        # once: a second quit (Ctrl+C after closing, Quit clicked twice) must not cancel
+        # the cut start's own clean-up (stopping its engine, waiting for the demo)
+        if cut_start and start is not None and not self._start_cut:
+            self._start_cut = True
+            start.cancel()
 
     async def shutdown(self) -> None:
         """Stop everything in order; bounded so a stuck peer cannot hang the exit."""
@@ -458,7 +463,6 @@ class AppController(QObject):
     # ------------------------------------------------------------------ engine
 
     async def start_engine(self, profile: Profile, key: str) -> None:
-        import asyncio
 
         await self._stop_engine()
         if self.engine_factory is default_engine_factory:
@@ -478,12 +482,7 @@ class AppController(QObject):
         except BaseException:
             # cancelled (the app quit while it started) or failed: whatever it opened is
             # closed, as a started engine's would be at quit
-            engine.remove_listener(bridge)
-            bridge.deleteLater()
-            try:
-                await asyncio.wait_for(engine.stop(), timeout=10)
-            except Exception:
-                log.exception("engine did not stop cleanly after an unfinished start")
+            await self._close_engine(engine, bridge)
             raise
         self.engine, self.bridge, self.profile = engine, bridge, profile
         from app.ui.notify_policy import NotificationPolicy
@@ -495,18 +494,24 @@ class AppController(QObject):
         self.engineStarted.emit(engine)
 
     async def _stop_engine(self) -> None:
-        import asyncio
 
         engine, bridge = self.engine, self.bridge
         self.engine = self.bridge = None
         if engine is None:
             return
         self.window.set_engine(None, None)
+        await self._close_engine(engine, bridge)
+
+    async def _close_engine(self, engine: Engine, bridge: EngineBridge | None) -> None:
+        """Detach `bridge` and stop `engine`, bounded; shielded, so that a cancel of
+        the caller (a quit) cannot leave the engine half stopped."""
+        import asyncio
+
         if bridge is not None:
             engine.remove_listener(bridge)
             bridge.deleteLater()
         try:
-            await asyncio.wait_for(engine.stop(), timeout=10)
+            await asyncio.shield(asyncio.wait_for(engine.stop(), timeout=10))
         except (TimeoutError, Exception):
             log.exception("engine did not stop cleanly")
 

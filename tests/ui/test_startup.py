@@ -272,6 +272,28 @@ def test_window_closed_early_without_a_tray_quits(
     assert ctrl.tasks.running == 0 and ctrl.window.tasks.running == 0
 
 
+def test_a_second_quit_does_not_cut_the_clean_up_of_the_first(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
+) -> None:
+    """Ctrl+C after closing the window, or Quit clicked twice: the engine a cut start
+    had opened is still stopped whole."""
+
+    class SlowToStop(GatedEngine):
+        async def stop(self) -> None:
+            await asyncio.sleep(0.3)
+            await super().stop()
+
+    signed_in(tmp_path)
+    engine = SlowToStop()
+    ctrl = controller(tmp_path, engine)
+    task = close_early(ctrl, engine, "engine starting", qtbot)
+    qtbot.wait(50)  # the cut start is stopping the engine now
+    ctrl.quit()
+    qtbot.waitUntil(task.done, timeout=3000)
+    assert task.result() == 0
+    qtbot.waitUntil(lambda: engine.stopped, timeout=2000)
+
+
 def test_window_closed_while_the_demo_starts_quits_once_the_demo_can_be_stopped(
     tmp_path: Path, qtbot: Any, loop: Any, monkeypatch: Any
 ) -> None:
@@ -299,7 +321,9 @@ def test_window_closed_while_the_demo_starts_quits_once_the_demo_can_be_stopped(
     task = asyncio.ensure_future(ctrl.run())
     qtbot.waitUntil(lambda: calls == ["start"] and ctrl.window.isVisible())
     ctrl.window.close()
-    qtbot.wait(200)
+    qtbot.wait(100)
+    ctrl.quit()  # a second quit (Ctrl+C) does not stop the wait for the demo
+    qtbot.wait(100)
     assert not task.done()  # the demo is still starting: nothing to stop yet
     release.set()
     qtbot.waitUntil(task.done, timeout=5000)
