@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from app.sync.api import MATCH_END, MATCH_START, LeadRow, SearchHit, ThreadMessage
 from app.ui import fmt, theme
-from app.ui.models import ROW_ROLE, DayItem, MessageItem
+from app.ui.models import LOCATION_ROLE, ROW_ROLE, DayItem, MessageItem
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QTextDocument
@@ -109,6 +109,10 @@ class _LeadFonts(NamedTuple):
         )
 
 
+#: the least of a location's name worth drawing after a lead's name (less says nothing)
+_SHORTEST_PLACE = "Pre-Ow…"
+
+
 class LeadDelegate(QStyledItemDelegate):
     """Avatar, name, time, preview, pipeline chip, assignee, speed-to-lead timer, unread badge.
 
@@ -129,9 +133,6 @@ class LeadDelegate(QStyledItemDelegate):
         self._fonts: dict[str, _LeadFonts] = {}
         self._pixmaps: OrderedDict[tuple[object, ...], QPixmap] = OrderedDict()
         self.drawn = 0  # rows drawn from scratch (the rest came from the cache)
-        #: location id -> name, shown on each row when the inbox mixes locations (a
-        #: shopper who wrote to two stores is two leads with one name); empty: not shown
-        self.location_names: dict[str, str] = {}
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         return QSize(280, self.HEIGHT)
@@ -174,7 +175,8 @@ class LeadDelegate(QStyledItemDelegate):
         size = (r.width(), r.height(), dpr)
         # (phones_loaded: a phone's display form can change once, see fmt.format_phone)
         style = (selected, hover, t.dark, base.key(), fmt.phones_loaded())
-        place = self.location_names.get(row.location_id, "")
+        # in a mixed inbox (a shopper who wrote to two stores is two leads, one name)
+        place: str = index.data(LOCATION_ROLE) or ""
         key = (row, size, style, when, waiting, urgent, place)
         pixmap = self._pixmaps.get(key)
         if pixmap is None:
@@ -262,7 +264,7 @@ class LeadDelegate(QStyledItemDelegate):
             sep = f.afm.horizontalAdvance(" · ")
             x_place = left + f.nfm.horizontalAdvance(name) + sep
             room = line1.right() - tw - 10 - x_place
-            if room >= f.afm.horizontalAdvance("Pre-Ow…"):
+            if room >= f.afm.horizontalAdvance(_SHORTEST_PLACE):
                 p.setFont(f.assignee)
                 p.setPen(t.color("text_muted"))
                 p.drawText(

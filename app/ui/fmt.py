@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -164,10 +165,7 @@ def short_location_names(names: Mapping[str, str]) -> dict[str, str]:
     values = list(names.values())
     if len(values) < 2:
         return dict(names)
-    shared = values[0]
-    for value in values[1:]:
-        while not value.startswith(shared):
-            shared = shared[:-1]
+    shared = os.path.commonprefix(values)  # noqa: RUF071 (names, not paths: by character)
     cut = max(
         (shared.rfind(sep) + len(sep) for sep in _NAME_SEPARATORS if sep in shared), default=0
     )

@@ -596,9 +596,10 @@ class MainWindow(QMainWindow):
         self.location.clear()
         total = sum(r.unread for r in rows)
         self.location.addItem(f"All locations{f'  ({total} unread)' if total else ''}", None)
+        # the locations the staff member has now (a switch of profile drops the others)
+        self._location_tz = {r.location_id: r.timezone for r in rows}
+        self._location_names = {r.location_id: r.name for r in rows}
         for r in rows:
-            self._location_tz[r.location_id] = r.timezone
-            self._location_names[r.location_id] = r.name
             self.location.addItem(
                 f"{r.name}{f'  ({r.unread} unread)' if r.unread else ''}", r.location_id
             )
@@ -611,10 +612,7 @@ class MainWindow(QMainWindow):
         """Rows name their location while the inbox shows several locations."""
         mixed = self.location.currentData() is None and len(self._location_names) > 1
         names = fmt.short_location_names(self._location_names) if mixed else {}
-        if names != self.lead_delegate.location_names:
-            self.lead_delegate.location_names = names
-            self.leads_model.location_names = names  # what screen readers are told
-            self.leads_view.viewport().update()
+        self.leads_model.set_location_names(names)
 
     def _on_location(self, _i: int) -> None:
         self._apply_filters()

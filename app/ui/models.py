@@ -36,6 +36,8 @@ from app.ui.tasks import Tasks
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 KIND_ROLE = Qt.ItemDataRole.UserRole + 2
+#: a lead row's location as the row shows it ("" while the inbox shows one location)
+LOCATION_ROLE = Qt.ItemDataRole.UserRole + 3
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -85,8 +87,8 @@ class LeadsModel(QAbstractListModel):
         super().__init__(parent)
         self._tasks = tasks
         self._engine: Engine | None = None
-        #: location id -> the name a row shows (the inbox mixes locations), said too
-        self.location_names: dict[str, str] = {}
+        #: location id -> the name a row shows and says (the inbox mixes locations)
+        self._location_names: dict[str, str] = {}
         self._rows: list[LeadRow] = []
         self._total = 0
         self._filter = LeadFilter()
@@ -257,11 +259,26 @@ class LeadsModel(QAbstractListModel):
             return row
         if role == Qt.ItemDataRole.DisplayRole:
             return row.name
+        if role == LOCATION_ROLE:
+            return self._location_names.get(row.location_id, "")
         if role in (Qt.ItemDataRole.AccessibleTextRole, Qt.ItemDataRole.ToolTipRole):
             return lead_accessible_text(
-                row, location_name=self.location_names.get(row.location_id, "")
+                row, location_name=self._location_names.get(row.location_id, "")
             )
         return None
+
+    def set_location_names(self, names: dict[str, str]) -> None:
+        """Rows name their location from now on (`{}`: they do not); views repaint and
+        screen readers are told."""
+        if names == self._location_names:
+            return
+        self._location_names = dict(names)
+        if self._rows:
+            self.dataChanged.emit(
+                self.index(0, 0),
+                self.index(len(self._rows) - 1, 0),
+                [LOCATION_ROLE, Qt.ItemDataRole.AccessibleTextRole],
+            )
 
 
 # --------------------------------------------------------------------------- thread

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 from app.sync.api import LeadFilter
 from app.ui import fmt
 from app.ui.mainwindow import MainWindow
-from app.ui.models import ROW_ROLE, LeadsModel
+from app.ui.models import LOCATION_ROLE, ROW_ROLE, LeadsModel
 from app.ui.tasks import Tasks
 from tests.ui.fake_engine import FakeEngine
 
@@ -111,26 +111,37 @@ def test_location_switcher_shows_unread_and_filters(window: MainWindow, qtbot) -
 
 
 def test_rows_name_their_location_while_the_inbox_mixes_locations(  # type: ignore[no-untyped-def]
-    window: MainWindow, qtbot
+    window: MainWindow, engine: FakeEngine, qtbot
 ) -> None:
     """A shopper who wrote to two stores is two leads with one name: in "All locations"
     each row says which store it is; one store's inbox does not repeat its name."""
     from PySide6.QtCore import QRect
     from PySide6.QtGui import QImage, QPainter
 
+    model = window.leads_model
+
+    def places() -> dict[str, str]:
+        return {
+            model.index(i, 0).data(ROW_ROLE).location_id: model.index(i, 0).data(LOCATION_ROLE)
+            for i in range(model.rowCount())
+        }
+
     qtbot.waitUntil(lambda: window.location.count() == 3)
-    delegate = window.lead_delegate
-    assert delegate.location_names == fmt.short_location_names(window._location_names)
-    assert "Naperville Showroom" in delegate.location_names.values()
+    assert places() == {
+        loc: name
+        for loc, name in fmt.short_location_names(window._location_names).items()
+        if loc in places()
+    }
+    assert "Naperville Showroom" in places().values()
 
     def picture() -> QImage:
-        image = QImage(640, delegate.HEIGHT, QImage.Format.Format_ARGB32)
+        image = QImage(640, window.lead_delegate.HEIGHT, QImage.Format.Format_ARGB32)
         image.fill(0)
         painter = QPainter(image)
-        delegate.paint_row(
+        window.lead_delegate.paint_row(
             painter,
-            QRect(0, 0, 640, delegate.HEIGHT),  # room for the location
-            window.leads_model.index(0, 0),
+            QRect(0, 0, 640, window.lead_delegate.HEIGHT),  # room for the location
+            model.index(0, 0),
             selected=False,
             hover=False,
             font=window.leads_view.font(),
@@ -139,20 +150,23 @@ def test_rows_name_their_location_while_the_inbox_mixes_locations(  # type: igno
         return image
 
     with_place = picture()
-    first = window.leads_model.index(0, 0)
+    first = model.index(0, 0)
     said = first.data(Qt.ItemDataRole.AccessibleTextRole)
-    row = first.data(ROW_ROLE)
-    assert delegate.location_names[row.location_id] in said  # screen readers hear it too
+    assert first.data(LOCATION_ROLE) in said  # screen readers hear it too
     window.location.setCurrentIndex(window.location.findData("loc-2"))
     window.location.activated.emit(window.location.currentIndex())
     qtbot.waitUntil(lambda: set(names(window)) == {"Priya Raman", "Alicia Moore"})
-    assert delegate.location_names == {}
+    assert set(places().values()) == {""}
     window.location.setCurrentIndex(0)
     window.location.activated.emit(0)
     qtbot.waitUntil(lambda: len(names(window)) > 2)
-    assert delegate.location_names == fmt.short_location_names(window._location_names)
     assert picture() == with_place  # the same row, the same picture
-    delegate.location_names = {}
+    # the staff member keeps one location (a profile switch, a store closed): no names
+    for loc in [loc for loc in engine.locations if loc != "loc-1"]:
+        del engine.locations[loc]
+    window.reload_locations()
+    qtbot.waitUntil(lambda: window.location.count() == 2)
+    assert set(places().values()) == {""}
     assert picture() != with_place  # ...and the name is what differs
 
 
