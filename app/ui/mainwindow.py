@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.statuses import PIPELINE_ORDER
 from app.sync.api import (
     ChangesApplied,
     Engine,
@@ -216,8 +215,10 @@ class MainWindow(QMainWindow):
         self.status_filter.setAccessibleName("Status filter")
         self.status_filter.setObjectName("StatusFilter")
         self.status_filter.addItem("Any status", None)
-        for s in PIPELINE_ORDER:
-            self.status_filter.addItem(fmt.PIPELINE_LABELS[s], s.value)
+        # the labels are in pipeline order (a test holds them to PIPELINE_ORDER): the
+        # first frame does not wait for app.core.statuses to import
+        for value, label in fmt.PIPELINE_LABELS.items():
+            self.status_filter.addItem(label, value)
         self.status_filter.activated.connect(self._apply_filters)
         chips = QHBoxLayout()
         chips.setSpacing(6)

@@ -571,7 +571,8 @@ class Probe(QObject):
             import PySide6.QtWidgets as widgets
             seen["loaded"] = sorted(m for m in ("asyncio", "qasync", "app.sync.engine",
                 "sqlalchemy", "httpx", "app.ui.composer", "app.ui.leadpanel",
-                "app.ui.settings_dialog", "app.ui.signin") if m in sys.modules)
+                "app.ui.settings_dialog", "app.ui.signin", "app.core.statuses")
+                if m in sys.modules)
             seen["qstyle_type"] = "QStyle" in vars(widgets)
             seen["thread_page"] = w.pane.built
         return False
