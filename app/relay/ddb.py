@@ -109,6 +109,8 @@ def make_lean_client(
         timeout_s=settings.ddb_timeout_s,
         max_attempts=settings.ddb_max_attempts,
         on_call=on_call,
+        # botocore's own resolution: AWS_CA_BUNDLE, then the profile's ca_bundle
+        ca_bundle=session._session.get_config_variable("ca_bundle"),
     )
 
 

@@ -31,7 +31,7 @@ botocore client's. `LeanTable` gives the resource `Table` API (Python values,
 `Decimal` numbers, as boto3's `TypeSerializer`/`TypeDeserializer` write and read
 them, the common types inline, the rest by them; tests compare) for
 get/put/update/delete, and hands query/scan/batch_writer to the boto3 Table.
-`W2T_DDB_LEAN=0` turns all of it off (plain botocore everywhere); so does an
+`W2T_DDB_LEAN=0` turns all of it off (plain botocore everywhere); so does a
 proxy setting in the environment (`config.proxy_in_environment`: botocore knows
 how to use one; this does not).
 """
@@ -64,8 +64,6 @@ from botocore.exceptions import (
 from botocore.httpsession import get_cert_path
 from botocore.utils import normalize_url_path
 from urllib3.util.wait import wait_for_read
-
-from app.relay.config import ddb_lean_requested, proxy_in_environment
 
 log = logging.getLogger("app.relay.ddb")
 
@@ -241,15 +239,21 @@ class _Connections:
     replaced; a failure during an exchange closes the connection.
     """
 
-    def __init__(self, endpoint_url: str, timeout_s: float, size: int) -> None:
+    def __init__(
+        self, endpoint_url: str, timeout_s: float, size: int, ca_bundle: str | None = None
+    ) -> None:
         parts = urlsplit(endpoint_url)
         self._https = parts.scheme == "https"
         self._host = parts.hostname or ""
-        self._port = parts.port
+        # explicit: http.client would read a bare IPv6 host ("::1") as host:port
+        self._port = parts.port or (443 if self._https else 80)
         self._timeout = timeout_s
         self._size = size
+        # the bundle botocore would verify against (AWS_CA_BUNDLE / ca_bundle), else its own
         self._context = (
-            ssl.create_default_context(cafile=get_cert_path(True)) if self._https else None
+            ssl.create_default_context(cafile=ca_bundle or get_cert_path(True))
+            if self._https
+            else None
         )
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -294,6 +298,7 @@ class LeanClient:
         max_attempts: int,
         on_call: Callable[[str], None] | None = None,
         pool_size: int = 50,
+        ca_bundle: str | None = None,
     ) -> None:
         self._client = botocore_client
         self._credentials = credentials
@@ -304,7 +309,7 @@ class LeanClient:
         self._signer = _Signer(self.endpoint_url, region, "dynamodb")
         parts = urlsplit(self.endpoint_url)
         self._path = parts.path + (f"?{parts.query}" if parts.query else "")
-        self._pool = _Connections(self.endpoint_url, timeout_s, pool_size)
+        self._pool = _Connections(self.endpoint_url, timeout_s, pool_size, ca_bundle)
         for name, operation in LEAN_OPERATIONS.items():
             setattr(self, name, self._method(operation))
 
@@ -426,11 +431,6 @@ def _error_response(code: str, message: str, status: int) -> dict[str, Any]:
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": status},
     }
-
-
-def lean_enabled(env: Mapping[str, str]) -> bool:
-    """Off with W2T_DDB_LEAN=0, or when the environment holds proxy settings."""
-    return ddb_lean_requested(env) and not proxy_in_environment(env)
 
 
 _SNAKE = {operation: name for name, operation in LEAN_OPERATIONS.items()}

@@ -177,8 +177,8 @@ def _rmw(
             if not is_conditional_failure(exc):
                 raise
             if expected_version is not None:
-                current = table.get_item(Key=key, ConsistentRead=True).get("Item")
-                raise VersionConflict(current) from None
+                latest = table.get_item(Key=key, ConsistentRead=True).get("Item")
+                raise VersionConflict(latest) from None
             time.sleep(min(0.005 * (attempt + 1), 0.05))
     raise RuntimeError(f"could not update {key} after {tries} attempts (contention)")
 

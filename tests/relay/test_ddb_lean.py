@@ -26,9 +26,9 @@ from botocore.credentials import CredentialProvider, CredentialResolver, Refresh
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from app.relay import ddb_lean
-from app.relay.config import Settings
+from app.relay.config import Settings, ddb_lean_requested
 from app.relay.ddb import Tables, make_client, make_lean_client
-from app.relay.ddb_lean import LeanClient, LeanTable, lean_enabled
+from app.relay.ddb_lean import LeanClient, LeanTable
 from app.sandbox.servers import free_port
 
 pytestmark = pytest.mark.dynamodb
@@ -304,12 +304,13 @@ def test_tables_use_the_lean_client_unless_turned_off(
     assert off.call_counts() == {"GetItem": 1}
     env = {"W2T_TABLE_PREFIX": "TEST", "W2T_DDB_LEAN": "0"}
     assert Settings.from_env(env, require_twilio=False).ddb_lean is False
-    assert lean_enabled({}) and not lean_enabled({"W2T_DDB_LEAN": "off"})
-    assert not lean_enabled({"HTTPS_PROXY": "http://proxy:3128"})
+    assert ddb_lean_requested({}) and not ddb_lean_requested({"W2T_DDB_LEAN": "off"})
     # the same proxy test as the Twilio session's (one function): any non-empty
     # *_proxy name but no_proxy, which alone sends nothing through a proxy
-    assert not lean_enabled({"all_proxy": "socks5://proxy:1080"})
-    assert lean_enabled({"NO_PROXY": "localhost"}) and lean_enabled({"HTTPS_PROXY": ""})
+    for proxied in ({"HTTPS_PROXY": "http://proxy:3128"}, {"all_proxy": "socks5://p:1080"}):
+        assert make_lean_client(_settings(dynamodb_endpoint), env=proxied) is None
+    for direct in ({"NO_PROXY": "localhost"}, {"HTTPS_PROXY": ""}):
+        assert make_lean_client(_settings(dynamodb_endpoint), env=direct) is not None
     assert make_lean_client(_settings(dynamodb_endpoint), env={"https_proxy": "x"}) is None
     assert make_lean_client(_settings(dynamodb_endpoint, ddb_lean=False), env={}) is None
 
@@ -581,11 +582,27 @@ def test_https_endpoints_are_verified(tmp_path: Path, monkeypatch: pytest.Monkey
         # a certificate the default CA bundle does not vouch for: refused
         with pytest.raises(EndpointConnectionError):
             _lean(url, ddb_max_attempts=1).get_item(TableName="TESTX", Key={"Pk": {"S": "x"}})
-        # trusted: the answer comes over TLS, the connection kept alive
-        monkeypatch.setattr(ddb_lean, "get_cert_path", lambda verify: str(cert))
+        # trusted through AWS_CA_BUNDLE, as botocore would: the answer comes over TLS,
+        # the connection kept alive
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(cert))
         lean = _lean(url, ddb_max_attempts=1)
         for _ in range(2):
             assert lean.get_item(TableName="TESTX", Key={"Pk": {"S": "x"}})["Item"]
         assert endpoint.requests == 2
     finally:
         endpoint.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "port"),
+    [
+        ("https://dynamodb.us-east-1.amazonaws.com/", "dynamodb.us-east-1.amazonaws.com", 443),
+        ("http://127.0.0.1:8000/", "127.0.0.1", 8000),
+        ("https://[::1]/", "::1", 443),
+        ("http://[::1]/", "::1", 80),
+    ],
+)
+def test_connections_go_to_the_endpoints_host_and_port(url: str, host: str, port: int) -> None:
+    # http.client given the bare IPv6 host and no port would read "::1" as ":" port 1
+    conn = ddb_lean._Connections(url, 1.0, 1).new()
+    assert (conn.host, conn.port) == (host, port)
