@@ -51,3 +51,9 @@ def binding_exists(conversation_sid: str) -> TwilioApiError:
         f"A binding for this participant and proxy address already exists in Conversation "
         f"{conversation_sid}",
     )
+
+
+def conversation_closed(conversation_sid: str) -> TwilioApiError:
+    return TwilioApiError(
+        409, 50434, f"Conversation {conversation_sid} is closed and cannot be modified"
+    )

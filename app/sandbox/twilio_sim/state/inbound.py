@@ -1,0 +1,167 @@
+"""A phone texts a pool number: opt-out keywords, the message in the conversation that
+binds the pair, the Messaging Service inbound webhook and Twilio's automatic replies."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import xml.etree.ElementTree as ET
+from functools import partial
+from typing import Any
+
+import httpx
+import phonenumbers
+
+from app.core.optout import twilio_opt_out_type
+from app.core.segments import analyze as analyze_segments
+from app.sandbox.twilio_sim.config import SimConfig
+from app.sandbox.twilio_sim.errors import bad_param
+from app.sandbox.twilio_sim.logutil import mask
+from app.sandbox.twilio_sim.sids import new_sid
+from app.sandbox.twilio_sim.state.carrier import Carrier
+from app.sandbox.twilio_sim.state.inputs import is_e164
+from app.sandbox.twilio_sim.state.messages import MessageStore
+from app.sandbox.twilio_sim.state.messaging import MessagingService
+from app.sandbox.twilio_sim.state.participants import ParticipantStore
+from app.sandbox.twilio_sim.state.phones import Phones
+from app.sandbox.twilio_sim.webhooks import WebhookDispatcher, WebhookEvent
+
+log = logging.getLogger("app.sandbox.twilio_sim")
+
+
+class InboundTexts:
+    def __init__(
+        self,
+        lock: threading.RLock,
+        config: SimConfig,
+        dispatcher: WebhookDispatcher,
+        messaging: MessagingService,
+        phones: Phones,
+        participants: ParticipantStore,
+        messages: MessageStore,
+        carrier: Carrier,
+    ) -> None:
+        self.lock = lock
+        self.config = config
+        self.dispatcher = dispatcher
+        self.messaging = messaging
+        self.phones = phones
+        self.participants = participants
+        self.messages = messages
+        self.carrier = carrier
+        self.log: list[dict[str, Any]] = []  # every text, as /_sim/inbound answered it
+
+    def reset(self) -> None:
+        with self.lock:
+            self.log.clear()
+
+    def inbound(self, from_: str, to: str, body: str) -> dict[str, Any]:
+        """`from_` texts pool number `to`; returns what `/_sim/inbound` answers."""
+        for name, value in (("from", from_), ("to", to)):
+            if not is_e164(value):
+                raise bad_param(f"{name} must be an E.164 phone number")
+        if not self.messaging.serves(to):
+            raise bad_param("to must be one of the simulator's pool numbers")
+        kind = twilio_opt_out_type(body)
+        with self.lock:
+            record = self._receive(new_sid("SM"), from_, to, body, kind)
+            webhook_url = self.messaging.webhook_url
+        log.info(
+            "inbound %s -> %s%s%s",
+            mask(from_),
+            mask(to),
+            f" ({kind})" if kind else "",
+            f" into {record['conversation_sid']}" if record["conversation_sid"] else "",
+        )
+        reply = self._keyword_reply(kind)
+        if reply:
+            self.carrier.text_handset(from_, to, reply)
+        if webhook_url:
+            self._post_webhook(webhook_url, record)
+        return record
+
+    def _receive(
+        self, sms_sid: str, from_: str, to: str, body: str, kind: str | None
+    ) -> dict[str, Any]:
+        """Apply the keyword and add the text to the conversation of (from_, to), if any."""
+        self.phones.keyword(from_, to, kind)
+        conv = self.participants.binding_owner(from_, to)
+        message_sid = None
+        if conv is not None:
+            msg = self.messages.add(conv.sid, {"Author": from_, "Body": body}, None, "SMS")
+            message_sid = msg.sid
+        record = {
+            "sid": sms_sid,
+            "from": from_,
+            "to": to,
+            "body": body,
+            "opt_out_type": kind,
+            "conversation_sid": conv.sid if conv else None,
+            "message_sid": message_sid,
+        }
+        self.log.append(record)
+        return record
+
+    def _keyword_reply(self, kind: str | None) -> str | None:
+        return {
+            "HELP": self.config.help_reply,
+            "STOP": self.config.stop_reply,
+            "START": self.config.start_reply,
+        }.get(kind or "")
+
+    def _post_webhook(self, url: str, record: dict[str, Any]) -> None:
+        from_, to, body, sms_sid = record["from"], record["to"], record["body"], record["sid"]
+        params = {
+            "ToCountry": _region(to),
+            "FromCountry": _region(from_),
+            "SmsMessageSid": sms_sid,
+            "SmsSid": sms_sid,
+            "MessageSid": sms_sid,
+            "SmsStatus": "received",
+            "NumMedia": "0",
+            "NumSegments": str(_segments(body)),
+            "Body": body,
+            "To": to,
+            "From": from_,
+            "AccountSid": self.config.account_sid,
+            "MessagingServiceSid": self.config.messaging_service_sid,
+            "ApiVersion": "2010-04-01",
+        }
+        if record["opt_out_type"]:
+            params["OptOutType"] = record["opt_out_type"]
+        self.dispatcher.submit(
+            WebhookEvent(
+                url=url,
+                method="POST",
+                params=params,
+                kind="onIncomingMessage",
+                key=f"inbound:{from_}",
+                with_retry_count=False,
+                on_success=partial(self._twiml_reply, from_, to),
+            )
+        )
+
+    def _twiml_reply(self, phone: str, pool_number: str, response: httpx.Response) -> None:
+        """A TwiML <Message> answer to the inbound webhook is texted back, as Twilio does."""
+        text = response.text.strip()
+        if not text.startswith("<"):
+            return
+        try:
+            root = ET.fromstring(text)
+        except ET.ParseError:
+            return
+        for element in root.iter("Message"):
+            body = "".join(element.itertext()).strip()
+            if body:
+                self.carrier.text_handset(phone, pool_number, body)
+
+
+def _region(e164: str) -> str:
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164)) or "US"
+    except phonenumbers.NumberParseException:
+        return "US"
+
+
+def _segments(body: str) -> int:
+    return max(int(analyze_segments(body).segments), 1)
