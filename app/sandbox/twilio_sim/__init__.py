@@ -2,9 +2,10 @@
 the Messaging Service pool, driven by the real twilio SDK through each domain's
 `base_url`. See docs/sandbox.md."""
 
-from app.sandbox.twilio_sim.app import SimRuntime, create_sim_app
+from app.sandbox.twilio_sim.app import create_sim_app
 from app.sandbox.twilio_sim.config import SimConfig, SimConfigError
 from app.sandbox.twilio_sim.control import SimControl, SimControlError
+from app.sandbox.twilio_sim.runtime import SimRuntime
 from app.sandbox.twilio_sim.server import SimHandle, start_simulator
 from app.sandbox.twilio_sim.webhooks import compute_signature
 

@@ -1,4 +1,5 @@
-"""Errors answered in Twilio's JSON shape: {"code", "message", "more_info", "status"}."""
+"""The simulator's errors: Twilio's JSON shape {"code", "message", "more_info", "status"}
+on Twilio's paths, the project's {"code", "message", "reason"} on the `/_sim` plane."""
 
 from __future__ import annotations
 
@@ -57,3 +58,15 @@ def conversation_closed(conversation_sid: str) -> TwilioApiError:
     return TwilioApiError(
         409, 50434, f"Conversation {conversation_sid} is closed and cannot be modified"
     )
+
+
+class ControlError(Exception):
+    """A refused `/_sim` request. The control plane is ours, so it answers in the
+    project's error shape with a stable snake_case reason."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, message
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.status, "message": self.message, "reason": self.reason}

@@ -6,9 +6,10 @@ import time
 from typing import Any
 
 from app.sandbox.servers import UvicornThread
-from app.sandbox.twilio_sim.app import SimRuntime, create_sim_app
+from app.sandbox.twilio_sim.app import create_sim_app
 from app.sandbox.twilio_sim.config import SimConfig
 from app.sandbox.twilio_sim.faults import parse_faults
+from app.sandbox.twilio_sim.runtime import SimRuntime
 from app.sandbox.twilio_sim.sids import new_sid
 from app.sandbox.twilio_sim.state import SimState
 

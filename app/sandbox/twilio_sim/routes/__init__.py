@@ -1,0 +1,28 @@
+"""The simulator's HTTP routes, one router per resource family. A new family (a new
+Twilio resource, a new `/_sim` verb) is a module here plus one line below."""
+
+from fastapi import APIRouter
+
+from app.sandbox.twilio_sim.routes import (
+    control,
+    conversation_webhooks,
+    conversations,
+    lookups,
+    messages,
+    messaging,
+    participants,
+)
+
+# Twilio's REST paths: authenticated, recorded, subject to the API faults.
+TWILIO_ROUTERS: tuple[APIRouter, ...] = (
+    conversations.router,
+    participants.router,
+    messages.router,
+    conversation_webhooks.router,
+    lookups.router,
+    messaging.router,
+)
+# The `/_sim` control plane: no auth, no faults, errors in the project's shape.
+CONTROL_ROUTERS: tuple[APIRouter, ...] = (control.router,)
+
+__all__ = ["CONTROL_ROUTERS", "TWILIO_ROUTERS"]
