@@ -144,32 +144,8 @@ class WebhookDispatcher:
             self._scheduler.call_later(delay, lambda: self._workers.submit(event.key, send))
 
     def _attempt(self, event: WebhookEvent, attempt: int) -> None:
-        params = dict(event.params)
-        if event.with_retry_count:
-            params["RetryCount"] = str(attempt)
-        headers = {
-            "I-Twilio-Idempotency-Token": event.token,
-            "User-Agent": "TwilioProxy/1.1",
-            "Accept": "*/*",
-        }
-        status: int | None = None
-        error: str | None = None
-        response: httpx.Response | None = None
-        assert self._client is not None
-        try:
-            if event.method == "GET":
-                sep = "&" if "?" in event.url else "?"
-                url = event.url + sep + urlencode(sorted(params.items()))
-                headers["X-Twilio-Signature"] = compute_signature(self._auth_token, url, None)
-                response = self._client.get(url, headers=headers)
-            else:
-                headers["X-Twilio-Signature"] = compute_signature(
-                    self._auth_token, event.url, params
-                )
-                response = self._client.post(event.url, data=params, headers=headers)
-            status = response.status_code
-        except httpx.HTTPError as exc:
-            error = type(exc).__name__
+        response, error = self._post(event, attempt)
+        status = response.status_code if response is not None else None
         with self._lock:
             self.deliveries.append(
                 DeliveryRecord(event.kind, event.url, event.token, attempt, status, error)
@@ -180,26 +156,47 @@ class WebhookDispatcher:
         if attempt == 0 and event.duplicate:
             event.duplicate = False
             self._later(DUPLICATE_DELAY, event, 0)
-        if status is not None and 200 <= status < 300:
+        if response is not None and 200 <= response.status_code < 300:
             log.debug("webhook %s delivered (attempt %d)", event.kind, attempt)
-            if event.on_success is not None and response is not None:
+            if event.on_success is not None:
                 event.on_success(response)
             return
-        retryable = status is None or status >= 500 or status == 429
+        self._retry_or_give_up(event, attempt, status or error)
+
+    def _post(self, event: WebhookEvent, attempt: int) -> tuple[httpx.Response | None, str | None]:
+        """One signed request: the response, or the name of the error that stopped it."""
+        params = dict(event.params)
+        if event.with_retry_count:
+            params["RetryCount"] = str(attempt)
+        headers = {
+            "I-Twilio-Idempotency-Token": event.token,
+            "User-Agent": "TwilioProxy/1.1",
+            "Accept": "*/*",
+        }
+        assert self._client is not None
+        try:
+            if event.method == "GET":
+                sep = "&" if "?" in event.url else "?"
+                url = event.url + sep + urlencode(sorted(params.items()))
+                headers["X-Twilio-Signature"] = compute_signature(self._auth_token, url, None)
+                return self._client.get(url, headers=headers), None
+            headers["X-Twilio-Signature"] = compute_signature(self._auth_token, event.url, params)
+            return self._client.post(event.url, data=params, headers=headers), None
+        except httpx.HTTPError as exc:
+            return None, type(exc).__name__
+
+    def _retry_or_give_up(
+        self, event: WebhookEvent, attempt: int, outcome: int | str | None
+    ) -> None:
+        """No answer, a 5xx or a 429 is tried again with backoff; other answers are final."""
+        retryable = not isinstance(outcome, int) or outcome >= 500 or outcome == 429
         if retryable and attempt + 1 < self._max_attempts:
             delay = self._retry_delay * (2**attempt)
             log.info(
-                "webhook %s failed (%s), retry %d in %.2fs",
-                event.kind,
-                status or error,
-                attempt + 1,
-                delay,
+                "webhook %s failed (%s), retry %d in %.2fs", event.kind, outcome, attempt + 1, delay
             )
             self._later(delay, event, attempt + 1)
         else:
             log.warning(
-                "webhook %s gave up after %d attempt(s): %s",
-                event.kind,
-                attempt + 1,
-                status or error,
+                "webhook %s gave up after %d attempt(s): %s", event.kind, attempt + 1, outcome
             )
