@@ -57,6 +57,16 @@ def test_wrong_credentials_get_twilio_401(twilio_sim: SimHandle) -> None:
     assert body["status"] == 401 and body["code"] == 20003
 
 
+@pytest.mark.parametrize("user_is_bad", [False, True])
+def test_non_ascii_credentials_get_twilio_401(twilio_sim: SimHandle, user_is_bad: bool) -> None:
+    user, token = twilio_sim.account_sid, "geheim-\u00e9"
+    if user_is_bad:
+        user, token = "AC\u00e9", twilio_sim.auth_token
+    raw = httpx.get(f"{twilio_sim.url}/v1/Conversations", auth=(user, token))
+    assert raw.status_code == 401
+    assert raw.json()["code"] == 20003
+
+
 def test_conversation_lifecycle(client: Client, twilio_sim: SimHandle) -> None:
     conv = client.conversations.v1.conversations.create(
         friendly_name="Lead 1", attributes='{"a": 1}', unique_name="lead-1"

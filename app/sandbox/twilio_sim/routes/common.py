@@ -65,9 +65,9 @@ def _authenticated(request: Request, rt: SimRuntime) -> bool:
         user, _, password = base64.b64decode(header[6:]).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return False
-    return hmac.compare_digest(user, rt.config.account_sid) and hmac.compare_digest(
-        password, rt.config.auth_token
-    )
+    # Bytes, not str: compare_digest refuses str with non-ASCII characters.
+    user_ok = hmac.compare_digest(user.encode(), rt.config.account_sid.encode())
+    return user_ok and hmac.compare_digest(password.encode(), rt.config.auth_token.encode())
 
 
 async def _form(request: Request) -> FormData:
