@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from app.sync.api import LeadDetail, LeadRow, ThreadMessage
 from app.ui import fmt
-from app.ui.delegates import BubbleDelegate
+from app.ui.bubble_delegate import BubbleDelegate
 from app.ui.models import ROW_ROLE, MessageItem, ThreadModel
 
 if TYPE_CHECKING:

@@ -40,8 +40,10 @@ from app.sync.api import (
 from app.ui import fmt
 from app.ui.bridge import EngineBridge
 from app.ui.conversation import Banner, ConversationPane, empty_state
-from app.ui.delegates import LeadDelegate, OnePassListView, SearchDelegate
+from app.ui.lead_delegate import LeadDelegate
 from app.ui.models import ROW_ROLE, LeadsModel, SearchModel, ThreadModel
+from app.ui.onepass_view import OnePassListView
+from app.ui.search_delegate import SearchDelegate
 from app.ui.tasks import Tasks
 
 if TYPE_CHECKING:

@@ -229,7 +229,7 @@ def test_search_highlights_and_opens(window: MainWindow, qtbot) -> None:  # type
     hit = window.search_model.hit_at(0)
     from app.sync.api import MATCH_START
     from app.ui import theme
-    from app.ui.delegates import highlight_html
+    from app.ui.search_delegate import highlight_html
 
     assert hit is not None and MATCH_START in hit.snippet
     assert "<span" in highlight_html(
