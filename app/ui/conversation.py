@@ -173,7 +173,8 @@ def empty_state(title: str, text: str) -> QWidget:
 
 
 class ConversationPane(QWidget):
-    """Shows one lead's conversation; MainWindow wires its signals to engine commands.
+    """Shows one lead's conversation; `ConversationController` gives it its model and
+    acts on its signals.
 
     Until a lead is opened it shows an empty state; the thread page (header, banners,
     thread view, composer) is built on first use (`ensure_built`, which the app calls
@@ -211,11 +212,11 @@ class ConversationPane(QWidget):
         }
     )
 
-    def __init__(self, model: ThreadModel, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("ConversationPane")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.model = model
+        self.model: ThreadModel | None = None
         self.lead: LeadDetail | None = None
         self._dismissed_possible: set[str] = set()
         self._built = False
@@ -242,11 +243,16 @@ class ConversationPane(QWidget):
     def built(self) -> bool:
         return self._built
 
+    def show_model(self, model: ThreadModel) -> None:
+        """The thread the view will show (set once, before the thread page is built)."""
+        self.model = model
+
     def ensure_built(self) -> None:
         """Build the thread page (once)."""
         if self._built:
             return
         self._built = True
+        assert self.model is not None, "show_model() comes first"
         from app.ui.composer import Composer
 
         header = QWidget()
@@ -316,19 +322,16 @@ class ConversationPane(QWidget):
         return self._built and self.composer.edit.hasFocus()
 
     def show_row(self, row: LeadRow) -> None:
-        """Show the header and start the thread from an inbox row; show_lead completes it."""
+        """Show the header from an inbox row; show_lead completes it."""
         self.ensure_built()
         self.stack.setCurrentIndex(1)
         self.title.setText(row.name or fmt.format_phone(row.phone))
         self.subtitle.setText(fmt.format_phone(row.phone))
-        self.model.open(row.conversation_sid)
 
     def show_lead(self, lead: LeadDetail | None) -> None:
-        previous = self.lead
         self.lead = lead
         if lead is None:
             self.stack.setCurrentIndex(0)
-            self.model.open(None)
             return
         self.ensure_built()
         self.stack.setCurrentIndex(1)
@@ -337,8 +340,6 @@ class ConversationPane(QWidget):
         if lead.status == "CLOSED":
             parts.append("Closed" + (f" — {lead.close_reason}" if lead.close_reason else ""))
         self.subtitle.setText("  ·  ".join(p for p in parts if p))
-        if previous is None or previous.conversation_sid != lead.conversation_sid:
-            self.model.open(lead.conversation_sid)  # no-op when show_row already opened it
         if lead.opted_out:
             self.optout_banner.set_text(
                 f"{lead.name or 'This customer'} opted out of text messages (texted STOP). "

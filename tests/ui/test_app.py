@@ -111,7 +111,7 @@ def test_start_with_saved_profile_then_quit(
     assert e.key_used == "key-staff-1"  # type: ignore[attr-defined]
     assert e.data_dir == tmp_path / "profiles" / "staff-1"  # type: ignore[attr-defined]
     assert "Dana Whitfield" in ctrl.window.windowTitle()
-    assert not ctrl.window.demo_badge.isVisibleTo(ctrl.window)  # only the demo is marked
+    assert not ctrl.window.sidebar.demo_badge.isVisibleTo(ctrl.window)  # only the demo is marked
     qtbot.waitUntil(lambda: ctrl.window.leads_model.rowCount() == len(e.leads))
     started = time.monotonic()
     ctrl.quit()
@@ -280,7 +280,7 @@ def test_kiosk_locks_when_idle_and_switches_staff(
         )
     )
     # the Lock button locks at once
-    qtbot.mouseClick(w.lock_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(w.sidebar.lock_button, Qt.MouseButton.LeftButton)
     assert ctrl.lock_screen.isVisible()
     ctrl.quit()
     qtbot.waitUntil(task.done, timeout=5000)
@@ -474,7 +474,7 @@ def test_deleted_window_cancels_its_pending_loads(qtbot: Any, loop: Any) -> None
 
     async def load() -> None:
         await gate
-        touched.append(window.location.currentText())
+        touched.append(window.sidebar.location.currentText())
 
     task = window.tasks.spawn(load())
     errors = window.tasks.errors

@@ -129,7 +129,7 @@ def test_send_failure_shows_reason_and_retry(window: MainWindow, engine: FakeEng
     qtbot.keyClicks(window.pane.composer.edit, "hello?")
     qtbot.keyClick(window.pane.composer.edit, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: bubbles(window)[-1].message.status == "failed_local")
-    assert "The customer opted out" in window.error_label.text()
+    assert "The customer opted out" in window.status_bar.error_label.text()
     view = window.pane.view
     view.setFocus()
     view.setCurrentIndex(window.thread_model.index(window.thread_model.rowCount() - 1))
@@ -161,7 +161,7 @@ def test_lead_panel_shows_submission_and_edits(
     open_lead(window, qtbot, "Maria Gonzalez")
     panel = window.panel
     assert panel.isVisible()
-    shown = " | ".join(lbl.text() for lbl in panel.findChildren(type(window.count_label)))
+    shown = " | ".join(lbl.text() for lbl in panel.findChildren(type(window.sidebar.count_label)))
     for expected in (
         "(312) 555-0142",
         "Oak Natural",
@@ -187,11 +187,11 @@ def test_lead_panel_shows_submission_and_edits(
     qtbot.waitUntil(
         lambda: (
             "Wants samples Saturday"
-            in " ".join(lbl.text() for lbl in panel.findChildren(type(window.count_label)))
+            in " ".join(lbl.text() for lbl in panel.findChildren(type(window.sidebar.count_label)))
         )
     )
     # the inbox row reflects it (mine filter now finds her)
-    qtbot.mouseClick(window.mine_chip, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.sidebar.mine_chip, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.leads_model.index_of(window.current.lead_id) >= 0)  # type: ignore[union-attr]
 
 
@@ -247,7 +247,7 @@ def test_search_highlights_and_opens(window: MainWindow, qtbot) -> None:  # type
 
 def test_search_without_matches_shows_empty_state(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
     qtbot.keyClicks(window.search, "zzzz-nothing")
-    qtbot.waitUntil(lambda: window.list_stack.currentWidget() is window.no_results)
+    qtbot.waitUntil(lambda: window.list_stack.currentWidget() is window.sidebar.no_results)
 
 
 def test_ctrl_k_jumps_to_lead(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -268,13 +268,14 @@ def test_offline_banner_and_status_bar(window: MainWindow, engine: FakeEngine, q
         SyncStatus(SyncState.OFFLINE, pending=2, failed=1, last_error="relay unreachable")
     )
     assert window.offline_banner.isVisible()
-    assert "Offline" in window.state_label.text()
-    assert window.queue_label.text() == "2 waiting to send · 1 failed"
-    assert window.error_label.text() == "relay unreachable"
+    assert "Offline" in window.status_bar.state_label.text()
+    assert window.status_bar.queue_label.text() == "2 waiting to send · 1 failed"
+    assert window.status_bar.error_label.text() == "relay unreachable"
     engine.set_status(SyncStatus(SyncState.SYNCING))
-    assert not window.offline_banner.isVisible() and "Syncing" in window.state_label.text()
+    bar = window.status_bar
+    assert not window.offline_banner.isVisible() and "Syncing" in bar.state_label.text()
     engine.set_status(SyncStatus(SyncState.ONLINE))
-    assert "Online" in window.state_label.text() and window.queue_label.text() == ""
+    assert "Online" in bar.state_label.text() and bar.queue_label.text() == ""
 
 
 def test_quiet_hours_warning_only_without_recent_customer_text(
@@ -340,7 +341,7 @@ def test_a_long_page_url_does_not_push_the_lead_panel_out_of_sight(
     open_lead(window, qtbot, "Maria Gonzalez")
     panel = window.panel
     qtbot.waitUntil(lambda: any(lbl.text() == long_url for lbl in panel.findChildren(
-        type(window.count_label))))
+        type(window.sidebar.count_label))))
     qtbot.wait(50)  # layout
     body, viewport = panel.widget(), panel.viewport()
     # the panel's content fits its width: the status menu and the Add button stay whole

@@ -170,7 +170,7 @@ def test_sign_in_dialog_against_real_relay_then_live_inbox(
         lambda: ctrl.engine is not None and ctrl.engine.status().state is SyncState.ONLINE,
         timeout=15000,
     )
-    qtbot.waitUntil(lambda: "Online" in w.state_label.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "Online" in w.status_bar.state_label.text(), timeout=5000)
     qtbot.waitUntil(
         lambda: any(
             w.leads_model.row_at(i).name == "Alma Ortiz"  # type: ignore[union-attr]
@@ -302,8 +302,9 @@ def test_demo_flag_uses_start_demo_and_stops_it(
     assert ctrl.profile is not None and ctrl.profile.staff_id == seed.staff_id
     assert not memory_keyring.store  # demo keys never reach the keyring
     window = ctrl.window
-    assert window.demo_badge.isVisibleTo(window) and window.demo_badge.text() == "DEMO"
-    qtbot.waitUntil(lambda: window.staff_label.text().startswith("Signed in as "), timeout=15000)
+    side = window.sidebar
+    assert side.demo_badge.isVisibleTo(window) and side.demo_badge.text() == "DEMO"
+    qtbot.waitUntil(lambda: side.staff_label.text().startswith("Signed in as "), timeout=15000)
     ctrl.quit()
     qtbot.waitUntil(task.done, timeout=15000)
     assert calls[-1] == "stop"

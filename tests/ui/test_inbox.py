@@ -69,23 +69,23 @@ def test_speed_to_lead_timer_and_relative_time_painted(window: MainWindow, qtbot
 
 
 def test_filters_by_clicking_chips(window: MainWindow, engine: FakeEngine, qtbot) -> None:  # type: ignore[no-untyped-def]
-    qtbot.mouseClick(window.mine_chip, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.sidebar.mine_chip, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: names(window) == ["James Whitaker"])
-    qtbot.mouseClick(window.mine_chip, Qt.MouseButton.LeftButton)
-    qtbot.mouseClick(window.unassigned_chip, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.sidebar.mine_chip, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.sidebar.unassigned_chip, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "James Whitaker" not in names(window) and len(names(window)) == 4)
-    qtbot.mouseClick(window.unassigned_chip, Qt.MouseButton.LeftButton)
-    qtbot.mouseClick(window.unread_chip, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.sidebar.unassigned_chip, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.sidebar.unread_chip, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
         lambda: (
             set(names(window)) == {"Maria Gonzalez", "Kevin O'Brien", "Tom Becker", "Alicia Moore"}
         )
     )
-    qtbot.mouseClick(window.unread_chip, Qt.MouseButton.LeftButton)
-    window.status_filter.setCurrentIndex(window.status_filter.findData("appointment"))
-    window.status_filter.activated.emit(window.status_filter.currentIndex())
+    qtbot.mouseClick(window.sidebar.unread_chip, Qt.MouseButton.LeftButton)
+    window.sidebar.status_filter.setCurrentIndex(window.sidebar.status_filter.findData("appointment"))
+    window.sidebar.status_filter.activated.emit(window.sidebar.status_filter.currentIndex())
     qtbot.waitUntil(lambda: names(window) == ["Priya Raman"])
-    assert window.count_label.text() == "1 lead"
+    assert window.sidebar.count_label.text() == "1 lead"
 
 
 def test_pipeline_menus_follow_the_core_pipeline_order(window: MainWindow) -> None:
@@ -93,7 +93,7 @@ def test_pipeline_menus_follow_the_core_pipeline_order(window: MainWindow) -> No
     a label for each status and plain strings as what is chosen."""
     from app.core.statuses import PIPELINE_ORDER
 
-    for combo, first in ((window.status_filter, 1), (window.panel.pipeline, 0)):
+    for combo, first in ((window.sidebar.status_filter, 1), (window.panel.pipeline, 0)):
         data = [combo.itemData(i) for i in range(first, combo.count())]
         assert data == [s.value for s in PIPELINE_ORDER]
         assert all(type(d) is str for d in data)
@@ -101,12 +101,12 @@ def test_pipeline_menus_follow_the_core_pipeline_order(window: MainWindow) -> No
 
 
 def test_location_switcher_shows_unread_and_filters(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
-    qtbot.waitUntil(lambda: window.location.count() == 3)
-    items = [window.location.itemText(i) for i in range(3)]
+    qtbot.waitUntil(lambda: window.sidebar.location.count() == 3)
+    items = [window.sidebar.location.itemText(i) for i in range(3)]
     assert items[0].startswith("All locations") and "unread" in items[0]
     assert any(t.startswith("Naperville Showroom") and "(3 unread)" in t for t in items)
-    window.location.setCurrentIndex(window.location.findData("loc-2"))
-    window.location.activated.emit(window.location.currentIndex())
+    window.sidebar.location.setCurrentIndex(window.sidebar.location.findData("loc-2"))
+    window.sidebar.location.activated.emit(window.sidebar.location.currentIndex())
     qtbot.waitUntil(lambda: set(names(window)) == {"Priya Raman", "Alicia Moore"})
 
 
@@ -126,10 +126,10 @@ def test_rows_name_their_location_while_the_inbox_mixes_locations(  # type: igno
             for i in range(model.rowCount())
         }
 
-    qtbot.waitUntil(lambda: window.location.count() == 3)
+    qtbot.waitUntil(lambda: window.sidebar.location.count() == 3)
     assert places() == {
         loc: name
-        for loc, name in fmt.short_location_names(window._location_names).items()
+        for loc, name in fmt.short_location_names(window.inbox.location_names).items()
         if loc in places()
     }
     assert "Naperville Showroom" in places().values()
@@ -153,19 +153,19 @@ def test_rows_name_their_location_while_the_inbox_mixes_locations(  # type: igno
     first = model.index(0, 0)
     said = first.data(Qt.ItemDataRole.AccessibleTextRole)
     assert first.data(LOCATION_ROLE) in said  # screen readers hear it too
-    window.location.setCurrentIndex(window.location.findData("loc-2"))
-    window.location.activated.emit(window.location.currentIndex())
+    window.sidebar.location.setCurrentIndex(window.sidebar.location.findData("loc-2"))
+    window.sidebar.location.activated.emit(window.sidebar.location.currentIndex())
     qtbot.waitUntil(lambda: set(names(window)) == {"Priya Raman", "Alicia Moore"})
     assert set(places().values()) == {""}
-    window.location.setCurrentIndex(0)
-    window.location.activated.emit(0)
+    window.sidebar.location.setCurrentIndex(0)
+    window.sidebar.location.activated.emit(0)
     qtbot.waitUntil(lambda: len(names(window)) > 2)
     assert picture() == with_place  # the same row, the same picture
     # the staff member keeps one location (a profile switch, a store closed): no names
     for loc in [loc for loc in engine.locations if loc != "loc-1"]:
         del engine.locations[loc]
     window.reload_locations()
-    qtbot.waitUntil(lambda: window.location.count() == 2)
+    qtbot.waitUntil(lambda: window.sidebar.location.count() == 2)
     assert set(places().values()) == {""}
     assert picture() != with_place  # ...and the name is what differs
 
@@ -221,11 +221,11 @@ def test_demo_marker_and_preparing_status(qtbot) -> None:  # type: ignore[no-unt
     fresh = MainWindow(tray_available=False)
     qtbot.addWidget(fresh)
     fresh.show()
-    assert not fresh.demo_badge.isVisible()
-    assert fresh.state_label.text().endswith(" Not connected")  # no engine yet
+    assert not fresh.sidebar.demo_badge.isVisible()
+    assert fresh.status_bar.state_label.text().endswith(" Not connected")  # no engine yet
     fresh.set_demo(True)  # before the demo's engine exists: seeding is announced
-    assert fresh.demo_badge.isVisible() and fresh.demo_badge.text() == "DEMO"
-    assert fresh.state_label.text().startswith("Preparing the demo")
+    assert fresh.sidebar.demo_badge.isVisible() and fresh.sidebar.demo_badge.text() == "DEMO"
+    assert fresh.status_bar.state_label.text().startswith("Preparing the demo")
 
 
 @pytest.mark.parametrize(

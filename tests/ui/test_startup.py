@@ -47,7 +47,7 @@ def test_burst_of_changes_is_one_refresh_that_shows_the_new_row(
     # 60 change events, at most two queries (one coalesced reload, plus one for changes
     # that arrived while it ran), never one per event
     assert 1 <= engine.calls.count("list_leads") - before <= 2
-    assert window.count_label.text() == f"{len(engine.leads)} leads"
+    assert window.sidebar.count_label.text() == f"{len(engine.leads)} leads"
 
 
 def test_changes_spread_over_time_keep_refreshing(
@@ -172,7 +172,7 @@ def test_stored_inbox_paints_rows_before_the_engine_and_a_click_waits_for_it(
     del probe
     assert ctrl.engine is None and w.leads_model.cached
     assert names(w.leads_model) == [f"{r.name} (stored)" for r in live]
-    assert w.count_label.text() == f"{len(live)} leads"
+    assert w.sidebar.count_label.text() == f"{len(live)} leads"
     # a click on a stored row before the engine is up: the header shows at once...
     target = w.leads_model.row_at(1)
     assert target is not None
@@ -204,7 +204,7 @@ def test_no_store_yet_first_start_fills_from_the_engine(
     qtbot.waitUntil(lambda: w.leads_model.rowCount() == len(engine.leads))
     assert not w.leads_model.cached and ctrl.engine is engine
     # the location counts follow the first page
-    qtbot.waitUntil(lambda: w.location.count() > 1)
+    qtbot.waitUntil(lambda: w.sidebar.location.count() > 1)
     ctrl.quit()
     qtbot.waitUntil(task.done, timeout=5000)
 

@@ -1,0 +1,196 @@
+"""The conversation pane's controller: one lead's thread, the composer, message commands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+
+from app.sync.api import (
+    ChangesApplied,
+    Engine,
+    EngineError,
+    LeadDetail,
+    LeadRow,
+    OutboxItemFailed,
+    ThreadMessage,
+)
+from app.ui.bridge import BridgeSlots, EngineBridge, OwnCommands
+from app.ui.conversation import ConversationPane
+from app.ui.models import ThreadModel
+from app.ui.tasks import Tasks
+
+if TYPE_CHECKING:
+    from app.ui.settings import Template
+
+
+class ConversationController(QObject):
+    """Owns the thread's model (`ThreadModel`) and the commands on messages: send,
+    retry, discard, mark read.
+
+    It reloads the thread for changes to its conversation (or to messages, which do
+    not name theirs), but not for the echo of its own send or mark-read: a sent
+    message is added from the send's answer, and marking read changes no bubble.
+    """
+
+    error = Signal(str)  # a command the engine refused, or a send that failed later
+
+    def __init__(self, pane: ConversationPane, tasks: Tasks, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pane = pane
+        self.model = ThreadModel(tasks, self)
+        self._tasks = tasks
+        self._engine: Engine | None = None
+        self._events = BridgeSlots(
+            lambda b: [
+                (b.changesApplied, self._on_changes),
+                (b.outboxFailed, self._on_outbox_failed),
+            ]
+        )
+        #: sends and mark-reads under way: their echo needs no reload
+        self._answered = OwnCommands()
+        #: retries under way: their echo (which looks like a send's) must reload
+        self._retrying = OwnCommands()
+        self.lead: LeadDetail | None = None
+        self._templates: list[Template] = []
+        pane.show_model(self.model)
+        pane.sendRequested.connect(self._send)
+        pane.retryRequested.connect(self._retry)
+        pane.discardRequested.connect(self._discard)
+
+    @property
+    def conversation_sid(self) -> str | None:
+        return self.lead.conversation_sid if self.lead else None
+
+    def set_engine(self, engine: Engine | None, bridge: EngineBridge | None) -> None:
+        self._engine = engine
+        self._events.attach(bridge)
+        self.show_lead(None)
+        self.model.set_engine(engine)
+
+    # ------------------------------------------------------------------ what is shown
+
+    def show_row(self, row: LeadRow) -> None:
+        """The header from an inbox row, and its thread loading: `show_lead` completes it."""
+        self.pane.show_row(row)
+        self.model.open(row.conversation_sid)
+
+    def show_lead(
+        self, lead: LeadDetail | None, *, location_name: str = "", location_tz: str | None = None
+    ) -> None:
+        previous, self.lead = self.lead, lead
+        self.pane.show_lead(lead)
+        if lead is None:
+            self.model.open(None)
+            return
+        if previous is None or previous.conversation_sid != lead.conversation_sid:
+            self.model.open(lead.conversation_sid)  # no-op when show_row already opened it
+        self._set_composer_context(lead, location_name, location_tz)
+
+    def set_templates(self, templates: list[Template]) -> None:
+        self._templates = list(templates)
+        self.pane.set_templates(self._templates)
+
+    def _set_composer_context(
+        self, lead: LeadDetail, location_name: str, location_tz: str | None
+    ) -> None:
+        me = self._engine.me if self._engine else None
+        from app.core.templates import split_name  # with the composer, not at start-up
+
+        first, last = split_name(lead.name)
+        composer = self.pane.composer
+        composer.set_merge_fields(
+            {
+                "first_name": first,
+                "last_name": last,
+                "staff_name": me.name.split()[0] if me and me.name else "",
+                "location_name": lead.location_name or location_name,
+            }
+        )
+        composer.set_templates(self._templates)
+        phone, model = lead.phone, self.model
+
+        def check(now: datetime) -> str | None:
+            last_inbound = max(
+                (m.created_at for m in model.messages if m.author_kind == "customer"),
+                default=None,
+            )
+            # phonenumbers and zoneinfo load on first use, not on the start-up path
+            from app.ui.quiet import quiet_hours_warning
+
+            return quiet_hours_warning(
+                now, phone=phone, location_tz=location_tz, last_inbound_at=last_inbound
+            )
+
+        composer.set_quiet_hours_check(check)
+
+    # ------------------------------------------------------------------ engine events
+
+    def _on_changes(self, ev: ChangesApplied) -> None:
+        sid = self.conversation_sid
+        if sid is None:
+            return
+        if sid in ev.conversation_sids:
+            if self._answered.echo_of_conversation(ev, sid) and not self._retrying.busy(sid):
+                return
+            self.model.reload()
+            if self.pane.isActiveWindow() and not ev.local:
+                self.mark_read()
+        elif ev.message_sids:
+            # a message change does not name its conversation: refresh the open thread
+            # (one coalesced query)
+            self.model.reload()
+
+    def _on_outbox_failed(self, ev: OutboxItemFailed) -> None:
+        self.error.emit(f"Not sent: {ev.message}")
+        if ev.conversation_sid is not None and ev.conversation_sid == self.conversation_sid:
+            self.model.reload()
+
+    # ------------------------------------------------------------------ commands
+
+    def mark_read(self) -> None:
+        sid = self.conversation_sid
+        if self._engine is not None and sid is not None:
+            self._tasks.spawn(self._mark_read(self._engine, sid))
+
+    async def _mark_read(self, engine: Engine, sid: str) -> None:
+        with self._answered.running(sid):
+            await engine.mark_read(sid)
+
+    def _send(self, text: str) -> None:
+        sid = self.conversation_sid
+        if self._engine is None or sid is None:
+            return
+        self.pane.composer.clear()
+        self._tasks.spawn(self._do_send(self._engine, sid, text))
+
+    async def _do_send(self, engine: Engine, sid: str, text: str) -> None:
+        try:
+            with self._answered.running(sid):
+                msg = await engine.send_message(sid, text)
+        except EngineError as exc:
+            self.pane.composer.edit.setPlainText(text)
+            self.error.emit(exc.message)
+            return
+        self.model.add_local(msg)
+
+    def _retry(self, m: ThreadMessage) -> None:
+        if self._engine is None:
+            return
+        if m.outbox_id:
+            self._tasks.spawn(self._retry_outbox(self._engine, m.conversation_sid, m.outbox_id))
+        else:  # Twilio reported it failed: send the text again as a new message
+            self._tasks.spawn(self._do_send(self._engine, m.conversation_sid, m.body))
+
+    async def _retry_outbox(self, engine: Engine, sid: str, outbox_id: str) -> None:
+        with self._retrying.running(sid):
+            await engine.retry(outbox_id)
+
+    def _discard(self, m: ThreadMessage) -> None:
+        if self._engine is not None and m.outbox_id:
+            self._tasks.spawn(self._discard_and_reload(self._engine, m.outbox_id))
+
+    async def _discard_and_reload(self, engine: Engine, outbox_id: str) -> None:
+        await engine.discard(outbox_id)
+        self.model.reload()

@@ -1,0 +1,235 @@
+"""The inbox pane's controller: the leads list, its filters and locations, and search."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QObject, Qt, QTimer, Signal
+
+from app.sync.api import ChangesApplied, Engine, LeadRow
+from app.ui import fmt
+from app.ui.bridge import BridgeSlots, EngineBridge
+from app.ui.models import ROW_ROLE, LeadsModel, SearchModel
+from app.ui.sidebar import Sidebar
+from app.ui.tasks import Tasks
+
+
+class InboxController(QObject):
+    """Owns the inbox's models (`LeadsModel`, `SearchModel`) and the sidebar's filters.
+
+    Every engine change may move a row, so each one reloads the list (coalesced by
+    the model), the locations' unread counts (soon after) and a search on screen.
+    """
+
+    leadChosen = Signal(str)  # lead_id: the user picked a row or a search hit
+
+    #: the locations' unread counts follow a burst of changes at most this often
+    LOCATIONS_COALESCE_MS = 250
+    #: a search runs this long after the last keystroke
+    SEARCH_DELAY_MS = 120
+
+    def __init__(self, view: Sidebar, tasks: Tasks, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.view = view
+        self.model = LeadsModel(tasks, self)
+        self.search_model = SearchModel(tasks, self)
+        self._tasks = tasks
+        self._engine: Engine | None = None
+        self._events = BridgeSlots(lambda b: [(b.changesApplied, self._on_changes)])
+        #: the staff member's locations (a switch of profile drops the others)
+        self.location_names: dict[str, str] = {}
+        self.location_timezones: dict[str, str | None] = {}
+        self._open_lead: str | None = None  # kept selected across reloads
+        self._locations_after_rows = False
+        self._search_timer = _single_shot(self, self.SEARCH_DELAY_MS, self._run_search)
+        self._locations_timer = _single_shot(
+            self, self.LOCATIONS_COALESCE_MS, self.reload_locations
+        )
+        view.show_models(self.model, self.search_model)
+        self._connect_view()
+
+    def _connect_view(self) -> None:
+        v = self.view
+        v.location.activated.connect(self._on_location)
+        v.search.textChanged.connect(self._on_search_text)
+        for chip in v.chips:
+            chip.toggled.connect(self._apply_filters)
+        v.status_filter.activated.connect(self._apply_filters)
+        v.leads_view.selectionModel().currentChanged.connect(self._on_current_row)
+        v.hitActivated.connect(self._open_hit)
+        self.model.loaded.connect(self._on_loaded)
+        self.model.countChanged.connect(self._on_count)
+        self.search_model.searched.connect(self._on_searched)
+
+    # ------------------------------------------------------------------ engine
+
+    def set_engine(self, engine: Engine | None, bridge: EngineBridge | None) -> None:
+        self._engine = engine
+        self._events.attach(bridge)
+        self._open_lead = None
+        self.model.set_engine(engine)
+        self.search_model.set_engine(engine)
+        # the first page of the inbox goes first; the location counts (a sum over
+        # every conversation) follow once it is painted
+        self._locations_after_rows = engine is not None
+
+    def show_cached(self, rows: Sequence[LeadRow], total: int) -> None:
+        """The inbox read from the local store at start-up, until the engine's first answer."""
+        self.model.show_cached(rows, total)
+
+    def _on_changes(self, _ev: ChangesApplied) -> None:
+        self.model.reload()
+        if not self._locations_timer.isActive():
+            self._locations_timer.start()
+        if self.search_model.query:
+            self._search_timer.start()
+
+    # ------------------------------------------------------------------ rows
+
+    def row(self, lead_id: str) -> LeadRow | None:
+        return self.model.row_at(self.model.index_of(lead_id))
+
+    def show_open(self, lead_id: str) -> None:
+        """The lead now open in the window: its row is selected (and stays selected
+        across reloads) without opening it again."""
+        self._open_lead = lead_id
+        row = self.model.index_of(lead_id)
+        view = self.view.leads_view
+        if row >= 0 and view.currentIndex().row() != row:
+            sm = view.selectionModel()
+            sm.blockSignals(True)
+            view.setCurrentIndex(self.model.index(row))
+            sm.blockSignals(False)
+            view.viewport().update()
+
+    def _on_current_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        row = current.data(ROW_ROLE)
+        if row is not None and row.lead_id != self._open_lead:
+            self.leadChosen.emit(row.lead_id)
+
+    def _on_loaded(self) -> None:
+        if self._locations_after_rows:
+            self._locations_after_rows = False
+            # (a moment later: its query would queue in front of the first paint)
+            QTimer.singleShot(100, self, self.reload_locations)
+        if self._open_lead is None:
+            return
+        row = self.model.index_of(self._open_lead)
+        sm = self.view.leads_view.selectionModel()
+        if row >= 0:
+            sm.blockSignals(True)
+            sm.setCurrentIndex(
+                self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect
+            )
+            sm.blockSignals(False)
+            self.view.leads_view.viewport().update()
+
+    def _on_count(self, total: int) -> None:
+        self.view.count_label.setText(f"{total} lead{'s' if total != 1 else ''}")
+        if not self.search_model.query:
+            self.view.show_list(self.view.leads_view if total else self.view.no_leads)
+
+    def step(self, delta: int) -> None:
+        """Alt+Up/Down: the previous or next row of the list on screen (a search hit opens)."""
+        results = self.view.showing_results()
+        view = self.view.results_view if results else self.view.leads_view
+        model = view.model()
+        n = model.rowCount()
+        if n == 0:
+            return
+        row = view.currentIndex().row()
+        row = 0 if row < 0 else max(0, min(n - 1, row + delta))
+        view.setCurrentIndex(model.index(row, 0))
+        if results:
+            self._open_hit(model.index(row, 0))
+
+    def tick(self) -> None:
+        """Relative times and speed-to-lead timers move on."""
+        self.view.leads_view.viewport().update()
+
+    # ------------------------------------------------------------------ filters
+
+    def _apply_filters(self) -> None:
+        v = self.view
+        me = self._engine.me if self._engine else None
+        self.model.update_filter(
+            location_id=v.location.currentData(),
+            unread_only=v.unread_chip.isChecked(),
+            mine=v.mine_chip.isChecked() and me is not None,
+            unassigned=v.unassigned_chip.isChecked(),
+            pipeline_status=v.status_filter.currentData(),
+        )
+
+    def _on_location(self, _i: int) -> None:
+        self._apply_filters()
+        self._show_row_locations()
+
+    def reload_locations(self) -> None:
+        self._tasks.spawn(self._load_locations())
+
+    async def _load_locations(self) -> None:
+        if self._engine is None:
+            return
+        rows = list(await self._engine.list_locations())
+        combo = self.view.location
+        current = combo.currentData()
+        combo.blockSignals(True)
+        combo.clear()
+        total = sum(r.unread for r in rows)
+        combo.addItem(f"All locations{f'  ({total} unread)' if total else ''}", None)
+        self.location_timezones = {r.location_id: r.timezone for r in rows}
+        self.location_names = {r.location_id: r.name for r in rows}
+        for r in rows:
+            combo.addItem(f"{r.name}{f'  ({r.unread} unread)' if r.unread else ''}", r.location_id)
+        combo.setCurrentIndex(max(0, combo.findData(current)))
+        combo.blockSignals(False)
+        combo.setEnabled(len(rows) > 1 or combo.currentIndex() != 0)
+        self._show_row_locations()
+
+    def _show_row_locations(self) -> None:
+        """Rows name their location while the inbox shows several locations."""
+        mixed = self.view.location.currentData() is None and len(self.location_names) > 1
+        names = fmt.short_location_names(self.location_names) if mixed else {}
+        self.model.set_location_names(names)
+
+    # ------------------------------------------------------------------ search
+
+    def focus_search(self) -> None:
+        self.view.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.view.search.selectAll()
+
+    def clear_search(self) -> bool:
+        """Esc: clear a search (True), or say there was none (False)."""
+        if not self.view.search.text():
+            return False
+        self.view.search.clear()
+        self.view.leads_view.setFocus()
+        return True
+
+    def _on_search_text(self, text: str) -> None:
+        if not text.strip():
+            self._search_timer.stop()
+            self.search_model.search("")
+            self.view.show_list(self.view.leads_view if self.model.total else self.view.no_leads)
+            return
+        self._search_timer.start()
+
+    def _run_search(self) -> None:
+        self.search_model.search(self.view.search.text())
+
+    def _on_searched(self, _query: str, hits: int) -> None:
+        self.view.show_list(self.view.results_view if hits else self.view.no_results)
+        self.view.count_label.setText(f"{hits} match{'es' if hits != 1 else ''}")
+
+    def _open_hit(self, index: QModelIndex) -> None:
+        hit = index.data(ROW_ROLE)
+        if hit is not None and hit.lead_id:
+            self.leadChosen.emit(hit.lead_id)
+
+
+def _single_shot(parent: QObject, ms: int, slot: Callable[[], None]) -> QTimer:
+    timer = QTimer(parent)
+    timer.setSingleShot(True)
+    timer.setInterval(ms)
+    timer.timeout.connect(slot)
+    return timer
