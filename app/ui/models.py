@@ -363,6 +363,11 @@ class ThreadModel(QAbstractListModel):
         if self._sid and not self._reload_timer.isActive():
             self._reload_timer.start()
 
+    @property
+    def reload_pending(self) -> bool:
+        """A reload was asked for and has not started yet (it waits for more changes)."""
+        return self._reload_timer.isActive()
+
     def _spawn_load(self, fresh: bool) -> None:
         self._generation += 1
         self._tasks.spawn(self._load(self._generation, fresh))

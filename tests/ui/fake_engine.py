@@ -70,6 +70,8 @@ class FakeEngine:
         self.started = False
         self.stopped = False
         self.fail_next_send: tuple[str, str] | None = None
+        #: sends stay in the outbox (pending) instead of being delivered at once
+        self.hold_sends = False
         self.calls: list[str] = []
 
     # ---- seeding helpers (tests)
@@ -238,7 +240,10 @@ class FakeEngine:
             first_staff_reply_at=lead.first_staff_reply_at or m.created_at,
         )
         self._status = replace(self._status, pending=self._status.pending + 1)
-        asyncio.get_running_loop().call_soon(self._deliver, m, lead.lead_id)
+        # the local effect is reported before the command returns, as SyncEngine does
+        self.emit(ChangesApplied(conversation_sids=frozenset({conversation_sid}), local=True))
+        if not self.hold_sends:
+            asyncio.get_running_loop().call_soon(self._deliver, m, lead.lead_id)
         return m
 
     def _deliver(self, m: ThreadMessage, lead_id: str) -> None:

@@ -69,6 +69,36 @@ def test_enter_sends_and_bubble_appears_pending(
     qtbot.waitUntil(lambda: bubbles(window)[-1].message.status == "sent")
 
 
+def test_a_send_refreshes_the_thread_once(
+    window: MainWindow, engine: FakeEngine, qtbot
+) -> None:  # type: ignore[no-untyped-def]
+    # The engine reports a send's local effect (ChangesApplied, local) before it returns
+    # the pending message. The bubble comes from that answer: the thread is not read
+    # again for the same message.
+    open_lead(window, qtbot, "Maria Gonzalez")
+    model = window.thread_model
+    qtbot.waitUntil(lambda: window.tasks.running == 0 and not model.reload_pending)
+    engine.hold_sends = True  # stays pending: nothing but the send itself happens
+    refreshes: list[str] = []
+    model.modelReset.connect(lambda: refreshes.append("reset"))
+    model.rowsInserted.connect(lambda *_: refreshes.append("insert"))
+    reads = engine.calls.count("thread")
+    edit = window.pane.composer.edit
+    qtbot.keyClicks(edit, "On my way")
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: bubbles(window)[-1].message.body == "On my way")
+    # the echo came before the answer: a reload it caused would be waiting or running
+    qtbot.waitUntil(lambda: window.tasks.running == 0)
+    assert not model.reload_pending
+    assert refreshes == ["insert"]
+    assert engine.calls.count("thread") == reads
+    assert bubbles(window)[-1].message.status == "pending"
+    # a change to the conversation from elsewhere still reloads it
+    engine.receive(window.current.lead_id, "Great, thanks")  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: bubbles(window)[-1].message.body == "Great, thanks")
+    assert refreshes == ["insert", "reset"] and engine.calls.count("thread") == reads + 1
+
+
 def test_ctrl_enter_and_send_button(window: MainWindow, engine: FakeEngine, qtbot) -> None:  # type: ignore[no-untyped-def]
     open_lead(window, qtbot, "Kevin O'Brien")
     activate(window, qtbot)
