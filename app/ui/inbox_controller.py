@@ -27,6 +27,8 @@ class InboxController(QObject):
     LOCATIONS_COALESCE_MS = 250
     #: a search runs this long after the last keystroke
     SEARCH_DELAY_MS = 120
+    #: the locations' first load waits this long after the first rows
+    FIRST_LOCATIONS_DELAY_MS = 100
 
     def __init__(self, view: Sidebar, tasks: Tasks, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -44,6 +46,10 @@ class InboxController(QObject):
         self._search_timer = _single_shot(self, self.SEARCH_DELAY_MS, self._run_search)
         self._locations_timer = _single_shot(
             self, self.LOCATIONS_COALESCE_MS, self.reload_locations
+        )
+        # (a moment after the first rows: its query would queue in front of their paint)
+        self._first_locations_timer = _single_shot(
+            self, self.FIRST_LOCATIONS_DELAY_MS, self.reload_locations
         )
         view.show_models(self.model, self.search_model)
         self._connect_view()
@@ -67,6 +73,9 @@ class InboxController(QObject):
         self._engine = engine
         self._events.attach(bridge)
         self._open_lead = None
+        # nothing scheduled for the previous engine runs for the next one (or none)
+        for timer in (self._search_timer, self._locations_timer, self._first_locations_timer):
+            timer.stop()
         self.model.set_engine(engine)
         self.search_model.set_engine(engine)
         # the first page of the inbox goes first; the location counts (a sum over
@@ -110,8 +119,7 @@ class InboxController(QObject):
     def _on_loaded(self) -> None:
         if self._locations_after_rows:
             self._locations_after_rows = False
-            # (a moment later: its query would queue in front of the first paint)
-            QTimer.singleShot(100, self, self.reload_locations)
+            self._first_locations_timer.start()
         if self._open_lead is None:
             return
         row = self.model.index_of(self._open_lead)

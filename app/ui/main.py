@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from PySide6.QtCore import QTimer
 
-    from app.ui.controller import DemoUnavailable
+    from app.ui.demo_host import DemoUnavailable
 
     _qapp, controller = build(args)
     # Ctrl+C in a terminal quits cleanly; the timer lets Python see the signal while Qt waits

@@ -352,6 +352,7 @@ class ThreadModel(QAbstractListModel):
             return  # already shown or loading (the inbox row opened it before the lead came)
         self._sid = conversation_sid
         self._generation += 1
+        self._reload_timer.stop()  # a reload of the previous conversation is moot
         self.beginResetModel()
         self._messages, self._items = [], []
         self.has_older = False

@@ -282,6 +282,14 @@ def test_kiosk_locks_when_idle_and_switches_staff(
     # the Lock button locks at once
     qtbot.mouseClick(w.sidebar.lock_button, Qt.MouseButton.LeftButton)
     assert ctrl.lock_screen.isVisible()
+    # "Add staff…" opens the sign-in dialog on this relay; cancelled, the lock stays
+    qtbot.mouseClick(ctrl.lock_screen.add_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ctrl.signin is not None and ctrl.signin.isVisible())
+    dlg = ctrl.signin
+    assert dlg is not None and dlg.url_edit.text() == "https://relay.example.com"
+    dlg.reject()
+    qtbot.waitUntil(lambda: ctrl.signin is None)
+    assert ctrl.lock_screen.isVisible() and ctrl.profile.staff_id == "s-bo"
     ctrl.quit()
     qtbot.waitUntil(task.done, timeout=5000)
 
@@ -428,7 +436,7 @@ def test_without_keyring_the_key_is_kept_for_the_session_with_a_notice(
         ctrl = make_controller(tmp_path, {})
         ctrl.window.show()
         p = Profile("s1", "Ann", "https://relay.example.com")
-        run(ctrl._store_key(p, "session-key"))
+        run(ctrl.sign_in.store_key(p, "session-key"))
         assert ctrl.window.notice.isVisible()
         assert "W2T_TOKEN" in ctrl.window.notice.label.text()
         assert ctrl.secrets.get(p) == "session-key"

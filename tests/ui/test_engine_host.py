@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.sync.api import ChangesApplied, EngineEvent, LeadFilter, LeadRow, SyncState
-from app.ui.controller import default_engine_factory
 from app.ui.engine_host import ThreadedEngine
+from app.ui.engine_lifecycle import default_engine_factory
 from app.ui.profiles import Profile
 from tests.ui.fake_engine import FakeEngine, demo_engine
 

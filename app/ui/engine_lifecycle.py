@@ -1,0 +1,90 @@
+"""Making, starting and stopping a staff member's engine."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject
+
+from app.sync.api import Engine
+from app.ui.bridge import EngineBridge
+from app.ui.profiles import Profile
+
+if TYPE_CHECKING:
+    import asyncio
+
+log = logging.getLogger(__name__)
+
+EngineFactory = Callable[[Profile, str, Path], Engine]
+
+#: the engine's module (SQLAlchemy, httpx: heavy), imported on a worker thread
+ENGINE_MODULE = "app.sync.engine"
+#: a stop that takes longer is given up (a stuck relay cannot hang the exit)
+STOP_TIMEOUT_S = 10
+
+
+def default_engine_factory(profile: Profile, key: str, data_dir: Path) -> Engine:
+    from app.sync.engine import SyncEngine
+    from app.ui.engine_host import ThreadedEngine
+
+    # the engine's network and stream parsing run on a thread of their own, not on the
+    # Qt thread (engine_host.py)
+    return ThreadedEngine(SyncEngine(data_dir=data_dir, relay_url=profile.relay_url, token=key))
+
+
+class EngineImport:
+    """The engine's stack (SQLAlchemy, httpx) imported on a worker thread, once, so the
+    window keeps painting meanwhile; a test's fake engine needs none of it."""
+
+    def __init__(self, needed: bool) -> None:
+        self._needed = needed
+        self._future: asyncio.Future[Any] | None = None
+
+    def start(self) -> None:
+        import asyncio
+
+        if self._needed and self._future is None:
+            self._future = asyncio.ensure_future(
+                asyncio.to_thread(importlib.import_module, ENGINE_MODULE)
+            )
+
+    async def wait(self) -> None:
+        self.start()
+        if self._future is not None:
+            await self._future
+
+
+async def open_engine(
+    factory: EngineFactory, profile: Profile, key: str, data_dir: Path, parent: QObject
+) -> tuple[Engine, EngineBridge]:
+    """A started engine and the bridge that turns its events into Qt signals.
+
+    A start that fails or is cancelled (the app quits meanwhile) closes what it opened.
+    """
+    engine = factory(profile, key, data_dir)
+    bridge = EngineBridge(parent)
+    engine.add_listener(bridge)
+    try:
+        await engine.start()
+    except BaseException:
+        await close_engine(engine, bridge)
+        raise
+    return engine, bridge
+
+
+async def close_engine(engine: Engine, bridge: EngineBridge | None) -> None:
+    """Detach `bridge` and stop `engine`, bounded; shielded, so that a cancel of the
+    caller (a quit) cannot leave the engine half stopped."""
+    import asyncio
+
+    if bridge is not None:
+        engine.remove_listener(bridge)
+        bridge.deleteLater()
+    try:
+        await asyncio.shield(asyncio.wait_for(engine.stop(), timeout=STOP_TIMEOUT_S))
+    except (TimeoutError, Exception):
+        log.exception("engine did not stop cleanly")
