@@ -6,8 +6,6 @@ from typing import NamedTuple
 
 from PySide6.QtCore import (
     QEvent,
-    QModelIndex,
-    QPersistentModelIndex,
     QPoint,
     QRect,
     QSize,
@@ -19,10 +17,9 @@ from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from app.sync.api import ThreadMessage
 from app.ui import fmt, theme
-from app.ui.models import ROW_ROLE, DayItem, MessageItem
 from app.ui.painting import draw_pill, font_variant, pill_width
-
-Index = QModelIndex | QPersistentModelIndex
+from app.ui.roles import ROW_ROLE, Index
+from app.ui.thread_model import DayItem, MessageItem
 
 OUTGOING = frozenset({"staff", "store"})
 

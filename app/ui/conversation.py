@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
 from app.sync.api import LeadDetail, LeadRow, ThreadMessage
 from app.ui import fmt
 from app.ui.bubble_delegate import BubbleDelegate
-from app.ui.models import ROW_ROLE, MessageItem, ThreadModel
+from app.ui.roles import ROW_ROLE
+from app.ui.thread_model import MessageItem, ThreadModel
 
 if TYPE_CHECKING:
     from app.ui.composer import Composer

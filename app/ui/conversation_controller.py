@@ -18,8 +18,8 @@ from app.sync.api import (
 )
 from app.ui.bridge import BridgeSlots, EngineBridge, OwnCommands
 from app.ui.conversation import ConversationPane
-from app.ui.models import ThreadModel
 from app.ui.tasks import Tasks
+from app.ui.thread_model import ThreadModel
 
 if TYPE_CHECKING:
     from app.ui.settings import Template

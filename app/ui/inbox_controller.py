@@ -9,7 +9,9 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, QObject, Qt, QTimer
 from app.sync.api import ChangesApplied, Engine, LeadRow
 from app.ui import fmt
 from app.ui.bridge import BridgeSlots, EngineBridge
-from app.ui.models import ROW_ROLE, LeadsModel, SearchModel
+from app.ui.leads_model import LeadsModel
+from app.ui.roles import ROW_ROLE
+from app.ui.search_model import SearchModel
 from app.ui.sidebar import Sidebar
 from app.ui.tasks import Tasks
 

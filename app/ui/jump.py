@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QLineEdit, QListView, QVBoxLayout, QWidget
 
 from app.sync.api import Engine
 from app.ui.lead_delegate import LeadDelegate
-from app.ui.models import LeadsModel
+from app.ui.leads_model import LeadsModel
 from app.ui.tasks import Tasks
 
 

@@ -7,16 +7,14 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import NamedTuple
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPixmap
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from app.sync.api import LeadRow
 from app.ui import fmt, theme
-from app.ui.models import LOCATION_ROLE, ROW_ROLE
 from app.ui.painting import draw_pill, font_variant, pill_width
-
-Index = QModelIndex | QPersistentModelIndex
+from app.ui.roles import LOCATION_ROLE, ROW_ROLE, Index
 
 AVATAR_COLORS = ["#5B8DEF", "#E2725B", "#3DA67A", "#A66CE0", "#D9A21B", "#2BA5B5", "#D9547F"]
 

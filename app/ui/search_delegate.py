@@ -5,19 +5,18 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from app.sync.api import MATCH_END, MATCH_START, SearchHit
 from app.ui import fmt, theme
-from app.ui.models import ROW_ROLE
 from app.ui.painting import font_variant
+from app.ui.roles import ROW_ROLE, Index
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QTextDocument
 
-Index = QModelIndex | QPersistentModelIndex
 
 
 def highlight_html(snippet: str, t: theme.Theme) -> str:

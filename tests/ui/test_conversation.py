@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAccessible
 
 from app.ui.mainwindow import MainWindow
-from app.ui.models import DayItem, MessageItem
+from app.ui.thread_model import DayItem, MessageItem
 from tests.ui.conftest import activate, open_lead
 from tests.ui.fake_engine import FakeEngine
 

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import QApplication
 
 from app.sync.api import SyncState
 from app.ui.controller import AppController, Options
-from app.ui.models import MessageItem
 from app.ui.profiles import KEYRING_SERVICE
+from app.ui.thread_model import MessageItem
 from tests.support.relay import RelayHandle, Seed, seed_dealer, start_relay
 from tests.ui.conftest import MemoryKeyring, open_lead
 from tests.ui.fake_engine import install_fake_demo

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication
 from app.relay import store
 from app.sandbox.twilio_sim import SimHandle
 from app.ui.controller import AppController, Options
-from app.ui.models import MessageItem
+from app.ui.thread_model import MessageItem
 from tests.support.relay import RelayHandle, Seed, seed_dealer, start_relay
 from tests.support.twilio_sim import running_simulator, sim_client
 from tests.ui.conftest import MemoryKeyring, open_lead

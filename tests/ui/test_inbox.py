@@ -11,8 +11,9 @@ from PySide6.QtWidgets import QApplication
 
 from app.sync.api import LeadFilter
 from app.ui import fmt
+from app.ui.leads_model import LeadsModel
 from app.ui.mainwindow import MainWindow
-from app.ui.models import LOCATION_ROLE, ROW_ROLE, LeadsModel
+from app.ui.roles import LOCATION_ROLE, ROW_ROLE
 from app.ui.tasks import Tasks
 from tests.ui.fake_engine import FakeEngine
 

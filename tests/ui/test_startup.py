@@ -18,8 +18,8 @@ from app.sync import store
 from app.sync.api import ChangesApplied, LeadFilter
 from app.sync.db import Database
 from app.ui.controller import AppController, Options
+from app.ui.leads_model import LeadsModel
 from app.ui.mainwindow import MainWindow
-from app.ui.models import LeadsModel
 from app.ui.profiles import Profile, ProfileStore, Secrets
 from app.ui.tasks import Tasks
 from tests.sync.fake_relay import change, lead_data

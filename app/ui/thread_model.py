@@ -1,0 +1,195 @@
+"""One conversation's model: messages oldest first with day separators, older pages
+on demand (queries as in `leads_model`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any, NamedTuple
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, QTimer, Signal
+
+from app.sync.api import Engine, ThreadMessage
+from app.ui import fmt
+from app.ui.roles import ROW_ROLE, Index
+from app.ui.tasks import Tasks
+
+
+class DayItem(NamedTuple):
+    day: date
+
+
+class MessageItem(NamedTuple):
+    message: ThreadMessage
+    show_author: bool
+
+
+ThreadItem = DayItem | MessageItem
+
+
+def message_accessible_text(m: ThreadMessage) -> str:
+    who = {
+        "customer": f"{m.author_name or 'Customer'}",
+        "store": f"{m.author_name or 'Store'} from the store phone",
+        "staff": m.author_name or "Staff",
+        "system": "System",
+    }.get(m.author_kind, m.author_name)
+    status = fmt.STATUS_LABELS.get(m.status, m.status)
+    text = f"{who}, {fmt.clock(m.created_at)}: {m.body}"
+    if m.status in fmt.FAILED_STATUSES:
+        text += (
+            f". {status}: {m.error_message or m.error_reason or 'unknown reason'}. Retry available"
+        )
+    elif status and m.author_kind != "customer":
+        text += f". {status}"
+    return text
+
+
+class ThreadModel(QAbstractListModel):
+    """One conversation's messages with day separators; older pages on demand."""
+
+    PAGE = 80  # a screenful is ~10 bubbles; older pages load as the view reaches the top
+    loaded = Signal(bool)  # True: a fresh conversation (scroll to the end)
+
+    def __init__(self, tasks: Tasks, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._tasks = tasks
+        self._engine: Engine | None = None
+        self._sid: str | None = None
+        self._messages: list[ThreadMessage] = []
+        self._items: list[ThreadItem] = []
+        self._generation = 0
+        self.has_older = False
+        self._loading_older = False
+        self._reload_timer = QTimer(self)
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(30)
+        self._reload_timer.timeout.connect(lambda: self._spawn_load(fresh=False))
+
+    @property
+    def conversation_sid(self) -> str | None:
+        return self._sid
+
+    @property
+    def messages(self) -> list[ThreadMessage]:
+        return list(self._messages)
+
+    def set_engine(self, engine: Engine | None) -> None:
+        self._engine = engine
+        self.open(None)
+
+    def open(self, conversation_sid: str | None) -> None:
+        if conversation_sid is not None and conversation_sid == self._sid:
+            return  # already shown or loading (the inbox row opened it before the lead came)
+        self._sid = conversation_sid
+        self._generation += 1
+        self._reload_timer.stop()  # a reload of the previous conversation is moot
+        self.beginResetModel()
+        self._messages, self._items = [], []
+        self.has_older = False
+        self.endResetModel()
+        if conversation_sid:
+            self._spawn_load(fresh=True)
+
+    def reload(self) -> None:
+        if self._sid and not self._reload_timer.isActive():
+            self._reload_timer.start()
+
+    @property
+    def reload_pending(self) -> bool:
+        """A reload was asked for and has not started yet (it waits for more changes)."""
+        return self._reload_timer.isActive()
+
+    def _spawn_load(self, fresh: bool) -> None:
+        self._generation += 1
+        self._tasks.spawn(self._load(self._generation, fresh))
+
+    async def _load(self, generation: int, fresh: bool) -> None:
+        if self._engine is None or self._sid is None:
+            return
+        limit = max(self.PAGE, len(self._messages))
+        msgs = list(await self._engine.thread(self._sid, limit=limit))
+        if generation != self._generation:
+            return
+        self.has_older = len(msgs) >= limit
+        self._set_messages(msgs)
+        self.loaded.emit(fresh)
+
+    def load_older(self) -> None:
+        if not self.has_older or self._loading_older or not self._messages or self._sid is None:
+            return
+        self._loading_older = True
+        self._tasks.spawn(self._load_older(self._generation, self._messages[0].created_at))
+
+    async def _load_older(self, generation: int, before: datetime) -> None:
+        try:
+            if self._engine is None or self._sid is None:
+                return
+            older = list(await self._engine.thread(self._sid, limit=self.PAGE, before=before))
+            if generation != self._generation:
+                return
+            self.has_older = len(older) >= self.PAGE
+            known = {m.local_id for m in self._messages}
+            older = [m for m in older if m.local_id not in known]
+            if older:
+                self._set_messages(older + self._messages)
+        finally:
+            self._loading_older = False
+
+    def add_local(self, message: ThreadMessage) -> None:
+        """Show a just-queued message at once (the engine's next answer replaces it)."""
+        if message.conversation_sid != self._sid:
+            return
+        if any(m.local_id == message.local_id for m in self._messages):
+            return
+        self._set_messages([*self._messages, message], append_only=True)
+
+    def _set_messages(self, msgs: Sequence[ThreadMessage], append_only: bool = False) -> None:
+        items = build_items(msgs)
+        if append_only and items[: len(self._items)] == self._items:
+            start = len(self._items)
+            self.beginInsertRows(QModelIndex(), start, len(items) - 1)
+            self._messages, self._items = list(msgs), items
+            self.endInsertRows()
+            return
+        self.beginResetModel()
+        self._messages, self._items = list(msgs), items
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._items)
+
+    def item_at(self, i: int) -> ThreadItem | None:
+        return self._items[i] if 0 <= i < len(self._items) else None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        item = self.item_at(index.row())
+        if item is None:
+            return None
+        if role == ROW_ROLE:
+            return item
+        if isinstance(item, DayItem):
+            if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+                return fmt.day_label(item.day)
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return item.message.body
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return message_accessible_text(item.message)
+        return None
+
+
+def build_items(msgs: Sequence[ThreadMessage]) -> list[ThreadItem]:
+    items: list[ThreadItem] = []
+    last_day: date | None = None
+    last_author: tuple[str, str] | None = None
+    for m in msgs:
+        day = fmt.local(m.created_at).date()
+        if day != last_day:
+            items.append(DayItem(day))
+            last_day = day
+            last_author = None
+        author = (m.author_kind, m.author_name)
+        items.append(MessageItem(m, show_author=author != last_author))
+        last_author = author
+    return items
