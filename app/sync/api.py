@@ -1,7 +1,10 @@
 """The sync engine's interface for the desktop UI (and anything else embedding it).
 
 Pure Python: dataclasses, enums and Protocols, no I/O and no Qt. The UI codes
-against `Engine`; `app.sync.engine.SyncEngine` implements it.
+against `Engine`; `app.sync.engine.SyncEngine` implements it. The entry points at
+the end (`check_staff_key`, `make_engine`, `import_engine`) are how a UI reaches the
+relay client and the engine: they import them on use, so importing this module stays
+cheap.
 
 Threading contract: every `Engine` coroutine runs on the asyncio loop the engine
 was started on (in the desktop, the qasync loop on the Qt thread). The engine
@@ -20,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum, StrEnum
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 
@@ -304,6 +308,16 @@ class EngineError(Exception):
         self.message = message
 
 
+class KeyCheckError(EngineError):
+    """`check_staff_key` got no staff member: `reason` is unauthorized (401), forbidden
+    (403: not a staff key), relay_timeout, relay_unreachable, relay_error (another error
+    status, in `status`) or relay_bad_answer."""
+
+    def __init__(self, reason: str, message: str, status: int | None = None) -> None:
+        super().__init__(reason, message)
+        self.status = status
+
+
 class _Unset(Enum):
     """Sentinel type for "leave unchanged" in `Engine.update_lead`."""
 
@@ -385,3 +399,29 @@ class Engine(Protocol):
         """Messages oldest first; the last `limit` before `before` (None: the newest)."""
 
     async def search(self, query: str, limit: int = 50) -> Sequence[SearchHit]: ...
+
+
+# --------------------------------------------------------------------------- entry points
+# What a UI needs before, or to make, an engine. The engine's modules (SQLAlchemy,
+# httpx) are imported on the first call, not with this module.
+
+
+async def check_staff_key(relay_url: str, key: str, *, timeout: float = 10.0) -> Me:
+    """Who a staff key belongs to, asked of the relay once (`GET /v1/me`): a sign-in's
+    check before any engine exists. Raises `KeyCheckError`."""
+    from app.sync.client import check_staff_key as check
+
+    return await check(relay_url, key, timeout=timeout)
+
+
+def make_engine(data_dir: Path, relay_url: str, token: str) -> Engine:
+    """The sync engine for one staff member's store, not started yet."""
+    from app.sync.engine import SyncEngine
+
+    return SyncEngine(data_dir=data_dir, relay_url=relay_url, token=token)
+
+
+def import_engine() -> None:
+    """Import the engine's modules without making an engine (blocking: a warm-up for a
+    worker thread, so that `make_engine` is quick)."""
+    import app.sync.engine  # noqa: F401

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from httpx_sse import ServerSentEvent, aconnect_sse
 
+from app.sync.api import KeyCheckError, Me
 from app.sync.retry import parse_retry_after
 
 
@@ -218,3 +219,51 @@ def parse_stream_event(sse: ServerSentEvent) -> tuple[list[dict[str, Any]], str 
     else:
         items = []
     return [c for c in items if isinstance(c, dict)], cursor
+
+
+async def check_staff_key(
+    base_url: str,
+    token: str,
+    *,
+    timeout: float = 10.0,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Me:
+    """Who `token` belongs to (`GET /v1/me`, asked once, no retries): a sign-in's check
+    before any engine exists. Raises `KeyCheckError` with the reason why not."""
+    from app.core.wire import StaffView
+
+    client = RelayClient(base_url, token, timeout=timeout, transport=transport)
+    try:
+        body = await client.me()
+    except RelayAuthError as exc:
+        raise KeyCheckError("unauthorized", "the relay does not know this key", 401) from exc
+    except RelayFinalError as exc:
+        reason = "forbidden" if exc.status == 403 else "relay_error"
+        raise KeyCheckError(reason, exc.message, exc.status) from exc
+    except RelayTransientError as exc:
+        raise _unanswered(exc) from exc
+    finally:
+        await client.aclose()
+    try:
+        staff = StaffView.model_validate(body)
+    except ValueError as exc:
+        raise KeyCheckError("relay_bad_answer", "not a staff member's description") from exc
+    return Me(
+        staff_id=staff.staff_id,
+        name=staff.name or staff.staff_id,
+        retailer_id=staff.retailer_id,
+        location_ids=tuple(loc.location_id for loc in staff.locations),
+    )
+
+
+def _unanswered(exc: RelayTransientError) -> KeyCheckError:
+    """Why a check got no usable answer: no answer in time, no connection, an error
+    status (5xx, 429), or an answer that is not JSON."""
+    cause = exc.__cause__
+    if isinstance(cause, httpx.TimeoutException):
+        return KeyCheckError("relay_timeout", str(exc))
+    if isinstance(cause, httpx.TransportError):
+        return KeyCheckError("relay_unreachable", str(exc))
+    if exc.status is not None:
+        return KeyCheckError("relay_error", str(exc), exc.status)
+    return KeyCheckError("relay_bad_answer", str(exc))
