@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
-from app.sync.api import Engine
+from app.sync.api import Engine, import_engine, make_engine
 from app.ui.bridge import EngineBridge
 from app.ui.profiles import Profile
 
@@ -21,19 +20,16 @@ log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[Profile, str, Path], Engine]
 
-#: the engine's module (SQLAlchemy, httpx: heavy), imported on a worker thread
-ENGINE_MODULE = "app.sync.engine"
 #: a stop that takes longer is given up (a stuck relay cannot hang the exit)
 STOP_TIMEOUT_S = 10
 
 
 def default_engine_factory(profile: Profile, key: str, data_dir: Path) -> Engine:
-    from app.sync.engine import SyncEngine
     from app.ui.engine_host import ThreadedEngine
 
     # the engine's network and stream parsing run on a thread of their own, not on the
     # Qt thread (engine_host.py)
-    return ThreadedEngine(SyncEngine(data_dir=data_dir, relay_url=profile.relay_url, token=key))
+    return ThreadedEngine(make_engine(data_dir, profile.relay_url, key))
 
 
 class EngineImport:
@@ -48,9 +44,7 @@ class EngineImport:
         import asyncio
 
         if self._needed and self._future is None:
-            self._future = asyncio.ensure_future(
-                asyncio.to_thread(importlib.import_module, ENGINE_MODULE)
-            )
+            self._future = asyncio.ensure_future(asyncio.to_thread(import_engine))
 
     async def wait(self) -> None:
         self.start()

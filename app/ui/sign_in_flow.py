@@ -19,8 +19,9 @@ from app.ui.profiles import KeyringUnavailable, Profile, ProfileStore, Secrets
 if TYPE_CHECKING:
     import asyncio
 
+    from app.sync.api import Me
     from app.ui.mainwindow import MainWindow
-    from app.ui.signin import SignInDialog, StaffInfo
+    from app.ui.signin import SignInDialog
 
 #: a staff member and their key
 Who = tuple[Profile, str]
@@ -121,17 +122,17 @@ class SignIn:
 
     async def _dialog_answer(
         self, relay_url: str, note: str
-    ) -> tuple[str, str, StaffInfo] | None:
+    ) -> tuple[str, str, Me] | None:
         import asyncio
 
         from app.ui.signin import SignInDialog
 
-        done: asyncio.Future[tuple[str, str, StaffInfo] | None] = (
+        done: asyncio.Future[tuple[str, str, Me] | None] = (
             asyncio.get_running_loop().create_future()
         )
         dlg = self.dialog = SignInDialog(self._window, relay_url=relay_url, note=note)
 
-        def answer(result: tuple[str, str, StaffInfo] | None) -> None:
+        def answer(result: tuple[str, str, Me] | None) -> None:
             if not done.done():
                 done.set_result(result)
 
@@ -149,7 +150,7 @@ class SignIn:
                 dlg.reject()  # cancelled, or the app quits (which may cut the start short)
         return done.result() if done.done() else None
 
-    def _save_profile(self, relay_url: str, info: StaffInfo) -> Profile:
+    def _save_profile(self, relay_url: str, info: Me) -> Profile:
         profile = Profile(info.staff_id, info.name, relay_url, info.retailer_id)
         self.profiles.save(profile)
         return profile

@@ -1,10 +1,9 @@
-"""First-run sign-in: relay URL + staff key, checked with `GET /v1/me`."""
+"""First-run sign-in: relay URL + staff key, checked with the relay (`GET /v1/me`)
+through the engine's relay client."""
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from PySide6.QtCore import Qt, Signal
@@ -19,11 +18,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.sync.api import Me
 from app.ui.resources import render_svg
 from app.ui.tasks import Tasks
 
-if TYPE_CHECKING:
-    import httpx
+#: what a sign-in tells the user for each reason the engine's key check gives
+KEY_CHECK_MESSAGES = {
+    "unauthorized": "The relay doesn't recognise this key. Check it and try again.",
+    "forbidden": "This key isn't a staff key (it can't open the inbox).",
+    "relay_timeout": "The relay at {base} did not answer in time.",
+    "relay_unreachable": "Can't reach the relay at {base}.",
+    "relay_error": "The relay answered with an error ({status}).",
+    "relay_bad_answer": "The relay's answer was not understood.",
+}
 
 
 class SignInError(Exception):
@@ -31,14 +38,6 @@ class SignInError(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
-
-
-@dataclass(frozen=True)
-class StaffInfo:
-    staff_id: str
-    name: str
-    retailer_id: str
-    location_names: tuple[str, ...]
 
 
 def _is_loopback(host: str) -> bool:
@@ -68,51 +67,26 @@ def normalize_relay_url(text: str) -> str:
     return url
 
 
-async def check_key(
-    relay_url: str, key: str, *, client: httpx.AsyncClient | None = None, timeout: float = 10.0
-) -> StaffInfo:
-    """Ask the relay who this key belongs to."""
-    import httpx  # imported on use: it costs ~0.4 s of start-up otherwise
+async def check_key(relay_url: str, key: str, *, timeout: float = 10.0) -> Me:
+    """Ask the relay (through the engine's relay client) who this key belongs to."""
+    from app.sync.api import KeyCheckError, check_staff_key
 
     key = key.strip()
     if not key:
         raise SignInError("key_missing", "Enter your staff key.")
     base = normalize_relay_url(relay_url)
-    own = client is None
-    http = client or httpx.AsyncClient(timeout=timeout)
     try:
-        resp = await http.get(f"{base}/v1/me", headers={"Authorization": f"Bearer {key}"})
-    except httpx.TimeoutException as exc:
-        raise SignInError("relay_timeout", f"The relay at {base} did not answer in time.") from exc
-    except httpx.HTTPError as exc:
-        raise SignInError("relay_unreachable", f"Can't reach the relay at {base}.") from exc
-    finally:
-        if own:
-            await http.aclose()
-    if resp.status_code == 401:
-        raise SignInError(
-            "unauthorized", "The relay doesn't recognise this key. Check it and try again."
-        )
-    if resp.status_code == 403:
-        raise SignInError("forbidden", "This key isn't a staff key (it can't open the inbox).")
-    if resp.status_code != 200:
-        raise SignInError("relay_error", f"The relay answered with an error ({resp.status_code}).")
-    try:
-        data = resp.json()
-        return StaffInfo(
-            staff_id=str(data["staffId"]),
-            name=str(data.get("name") or data["staffId"]),
-            retailer_id=str(data.get("retailerId", "")),
-            location_names=tuple(str(x.get("name", "")) for x in data.get("locations", [])),
-        )
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise SignInError("relay_bad_answer", "The relay's answer was not understood.") from exc
+        return await check_staff_key(base, key, timeout=timeout)
+    except KeyCheckError as exc:
+        text = KEY_CHECK_MESSAGES.get(exc.reason, "The relay refused this key ({status}).")
+        status = exc.status if exc.status is not None else exc.message
+        raise SignInError(exc.reason, text.format(base=base, status=status)) from exc
 
 
 class SignInDialog(QDialog):
     """Non-modal-friendly: use `open()` and the `signedIn` signal (never `exec()` under qasync)."""
 
-    signedIn = Signal(str, str, object)  # relay_url, key, StaffInfo
+    signedIn = Signal(str, str, object)  # relay_url, key, Me
 
     def __init__(self, parent: QWidget | None = None, relay_url: str = "", note: str = "") -> None:
         super().__init__(parent)

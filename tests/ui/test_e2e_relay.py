@@ -8,6 +8,7 @@ through the relay's staff API.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -133,6 +134,45 @@ def controller(tmp_path: Path, **kw: Any) -> AppController:
     assert isinstance(app, QApplication)
     env = kw.pop("env", {})
     return AppController(app, Options(data_dir=tmp_path, **kw), tray_available=True, env=env)
+
+
+def test_check_key_asks_the_relay_through_the_engines_client(
+    relay: tuple[RelayHandle, Seed], run: Any
+) -> None:
+    from app.ui.signin import SignInError, check_key
+
+    handle, seed = relay
+    me = run(check_key(handle.url + "/", f"  {seed.staff_key} "))
+    assert (me.staff_id, me.retailer_id) == (seed.staff_id, seed.retailer_id)
+    assert me.location_ids == (seed.location_id,)
+
+    def reason(url: str, key: str, timeout: float = 10.0) -> tuple[str, str]:
+        try:
+            run(check_key(url, key, timeout=timeout))
+        except SignInError as exc:
+            return exc.reason, exc.message
+        raise AssertionError("the key was accepted")
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    closed.close()
+    silent = socket.socket()  # accepts connections, never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    silent_url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    try:
+        assert reason(handle.url, "not-a-real-key")[0] == "unauthorized"
+        assert reason(handle.url, seed.lead_key) == (
+            "forbidden", "This key isn't a staff key (it can't open the inbox)."
+        )
+        unreachable = f"Can't reach the relay at {closed_url}."
+        assert reason(closed_url, "k") == ("relay_unreachable", unreachable)
+        assert reason(silent_url, "k", timeout=0.3)[0] == "relay_timeout"
+        assert reason("http://relay.example.com", "k")[0] == "insecure_relay_url"
+        assert reason(handle.url, "  ")[0] == "key_missing"
+    finally:
+        silent.close()
 
 
 def test_sign_in_dialog_against_real_relay_then_live_inbox(
