@@ -3,7 +3,11 @@
 - `app/core` and `app/sync` never import Qt (PySide6, shiboken6, qasync);
 - `app/core` imports nothing that does I/O (sockets, HTTP clients, databases,
   AWS, Twilio, subprocesses, asyncio) and no other `app` package;
-- `app/relay` never imports `app.sync` or `app.ui`.
+- `app/relay` never imports `app.sync`, `app.ui` or `app.sandbox`;
+- `app/ui` reaches the engine only through its facade (`app.sync.api`, and
+  `app.sync.inbox` for the first frame's rows), the relay only through the engine
+  (no HTTP client of its own), and the sandbox only through the demo's entry point
+  (`app.sandbox.demo`, from `app/ui/demo_host.py` alone).
 
 The source is scanned with `ast` (static imports, `importlib.import_module(...)`
 and `__import__(...)` with a literal name), and the packages are also imported in
@@ -53,6 +57,21 @@ CORE_FORBIDDEN_IO = (
     "sse_starlette",
 )
 OTHER_APP_PACKAGES = ("app.sync", "app.ui", "app.relay", "app.sandbox")
+HTTP_CLIENTS = (
+    "httpx",
+    "httpx_sse",
+    "requests",
+    "aiohttp",
+    "urllib3",
+    "urllib.request",
+    "http.client",
+    "websockets",
+)
+#: what of the engine the desktop may import
+ENGINE_FACADE = ("app.sync.api", "app.sync.inbox")
+#: the sandbox's one door for the desktop, and the one module that opens it
+DEMO_ENTRY = "app.sandbox.demo"
+DEMO_HOST = Path("app/ui/demo_host.py")
 
 
 def imported_modules(source: str, module: str = "") -> Iterator[tuple[str, int]]:
@@ -102,17 +121,22 @@ def _matches(name: str, forbidden: tuple[str, ...]) -> str | None:
     return None
 
 
-def violations(package: str, forbidden: tuple[str, ...]) -> list[str]:
-    found = []
+def package_imports(package: str) -> Iterator[tuple[Path, int, str]]:
+    """(file relative to the checkout, line, imported name) for every import in `package`."""
     root = APP / package.split(".", 1)[1]
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(ROOT)
         module = ".".join(rel.with_suffix("").parts)
         for name, line in imported_modules(path.read_text(encoding="utf-8"), module):
-            hit = _matches(name, forbidden)
-            if hit:
-                found.append(f"{rel}:{line} imports {name}")
-    return found
+            yield rel, line, name
+
+
+def violations(package: str, forbidden: tuple[str, ...]) -> list[str]:
+    return [
+        f"{rel}:{line} imports {name}"
+        for rel, line, name in package_imports(package)
+        if _matches(name, forbidden)
+    ]
 
 
 # --------------------------------------------------------------------------- the scanner works
@@ -155,8 +179,34 @@ def test_core_imports_no_other_app_package() -> None:
     assert violations("app.core", OTHER_APP_PACKAGES) == []
 
 
-def test_relay_never_imports_sync_or_ui() -> None:
-    assert violations("app.relay", ("app.sync", "app.ui")) == []
+def test_relay_never_imports_sync_ui_or_sandbox() -> None:
+    assert violations("app.relay", ("app.sync", "app.ui", "app.sandbox")) == []
+
+
+def test_ui_reaches_the_engine_only_through_its_facade() -> None:
+    found = [
+        f"{rel}:{line} imports {name}"
+        for rel, line, name in package_imports("app.ui")
+        # (the bare package: `from app.sync import inbox` names it, and it is empty)
+        if _matches(name, ("app.sync",)) and name != "app.sync"
+        and not _matches(name, ENGINE_FACADE)
+    ]
+    assert found == []
+
+
+def test_ui_has_no_http_client_of_its_own() -> None:
+    assert violations("app.ui", HTTP_CLIENTS) == []
+
+
+def test_ui_reaches_the_sandbox_only_through_the_demo_entry_point() -> None:
+    found = [
+        f"{rel}:{line} imports {name}"
+        for rel, line, name in package_imports("app.ui")
+        if _matches(name, ("app.sandbox",)) and (name != DEMO_ENTRY or rel != DEMO_HOST)
+    ]
+    assert found == []
+    # the demo host does import it (else the rule above would hold for a broken --demo)
+    assert any(name == DEMO_ENTRY for rel, _, name in package_imports("app.ui") if rel == DEMO_HOST)
 
 
 _IMPORT_ALL = """

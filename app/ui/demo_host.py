@@ -15,10 +15,6 @@ from types import ModuleType
 
 log = logging.getLogger(__name__)
 
-#: the demo's entry point (a source checkout has it; an installed app may not)
-DEMO_MODULE = "app.sandbox.demo"
-
-
 class DemoUnavailable(Exception):
     pass
 
@@ -37,7 +33,8 @@ class DemoHost:
         import asyncio
 
         try:
-            demo = self._demo = importlib.import_module(DEMO_MODULE)
+            # the demo's entry point (a source checkout has it; an installed app may not)
+            demo = self._demo = importlib.import_module("app.sandbox.demo")
         except ImportError as exc:
             raise DemoUnavailable(
                 "The demo is not part of this build (app.sandbox.demo is missing). "
