@@ -61,6 +61,17 @@ def describe_segments(text: str) -> str:
     return f"{info.length} {chars} · {info.segments} {segs} · {encoding} · {info.chars_left} left"
 
 
+def _banner(kind: str, accessible: str) -> QLabel:
+    """A hidden one-line notice above the text box."""
+    label = QLabel()
+    label.setObjectName("Banner")
+    label.setProperty("kind", kind)
+    label.setWordWrap(True)
+    label.setAccessibleName(accessible)
+    label.hide()
+    return label
+
+
 class Composer(QWidget):
     send = Signal(str)
 
@@ -96,18 +107,8 @@ class Composer(QWidget):
         self.counter = QLabel()
         self.counter.setObjectName("Counter")
         self.counter.setAccessibleName("Character counter")
-        self.warning = QLabel()
-        self.warning.setObjectName("Banner")
-        self.warning.setProperty("kind", "warning")
-        self.warning.setWordWrap(True)
-        self.warning.setAccessibleName("Quiet hours warning")
-        self.warning.hide()
-        self.blocked = QLabel()
-        self.blocked.setObjectName("Banner")
-        self.blocked.setProperty("kind", "danger")
-        self.blocked.setWordWrap(True)
-        self.blocked.setAccessibleName("Composer disabled")
-        self.blocked.hide()
+        self.warning = _banner("warning", "Quiet hours warning")
+        self.blocked = _banner("danger", "Composer disabled")
 
         row = QHBoxLayout()
         row.setSpacing(10)

@@ -77,7 +77,25 @@ class LeadPanel(QScrollArea):
         self._layout = QVBoxLayout(body)
         self._layout.setContentsMargins(18, 16, 18, 18)
         self._layout.setSpacing(8)
+        self._layout.addWidget(_section("Pipeline"))
+        self._layout.addLayout(self._pipeline_form())
+        self._layout.addWidget(self.saving)
+        self._layout.addSpacing(10)
+        self._layout.addWidget(_section("Submitted"))
+        self._layout.addLayout(self._submitted_form())
+        self._layout.addSpacing(10)
+        self._layout.addWidget(_section("Notes"))
+        self._layout.addLayout(self._notes_box())
+        self._layout.addLayout(self._note_row())
+        self._layout.addSpacing(10)
+        self._layout.addWidget(_section("Activity"))
+        self.activity_box = QVBoxLayout()
+        self.activity_box.setSpacing(4)
+        self._layout.addLayout(self.activity_box)
+        self._layout.addStretch(1)
+        self.set_lead(None, None)
 
+    def _pipeline_form(self) -> QFormLayout:
         self.pipeline = QComboBox()
         self.pipeline.setAccessibleName("Pipeline status")
         for status in PIPELINE_ORDER:
@@ -89,7 +107,13 @@ class LeadPanel(QScrollArea):
         self.saving = QLabel("Saving…")
         self.saving.setObjectName("Muted")
         self.saving.hide()
+        form = QFormLayout()
+        form.setVerticalSpacing(8)
+        form.addRow("Status", self.pipeline)
+        form.addRow("Assignee", self.assignee)
+        return form
 
+    def _submitted_form(self) -> QFormLayout:
         self.info = QFormLayout()
         self.info.setHorizontalSpacing(12)
         self.info.setVerticalSpacing(6)
@@ -103,9 +127,14 @@ class LeadPanel(QScrollArea):
             self._rows[caption] = self.info.rowCount()
             self._values[caption] = _value("")
             self.info.addRow(key, self._values[caption])
+        return self.info
 
+    def _notes_box(self) -> QVBoxLayout:
         self.notes_box = QVBoxLayout()
         self.notes_box.setSpacing(6)
+        return self.notes_box
+
+    def _note_row(self) -> QHBoxLayout:
         self.note_edit = QLineEdit()
         self.note_edit.setPlaceholderText("Add a note for the team…")
         self.note_edit.setAccessibleName("Note")
@@ -113,32 +142,10 @@ class LeadPanel(QScrollArea):
         self.note_button = QPushButton("Add")
         self.note_button.setAccessibleName("Add note")
         self.note_button.clicked.connect(self._on_note)
-        note_row = QHBoxLayout()
-        note_row.addWidget(self.note_edit, 1)
-        note_row.addWidget(self.note_button)
-        self.activity_box = QVBoxLayout()
-        self.activity_box.setSpacing(4)
-
-        status_form = QFormLayout()
-        status_form.setVerticalSpacing(8)
-        status_form.addRow("Status", self.pipeline)
-        status_form.addRow("Assignee", self.assignee)
-
-        self._layout.addWidget(_section("Pipeline"))
-        self._layout.addLayout(status_form)
-        self._layout.addWidget(self.saving)
-        self._layout.addSpacing(10)
-        self._layout.addWidget(_section("Submitted"))
-        self._layout.addLayout(self.info)
-        self._layout.addSpacing(10)
-        self._layout.addWidget(_section("Notes"))
-        self._layout.addLayout(self.notes_box)
-        self._layout.addLayout(note_row)
-        self._layout.addSpacing(10)
-        self._layout.addWidget(_section("Activity"))
-        self._layout.addLayout(self.activity_box)
-        self._layout.addStretch(1)
-        self.set_lead(None, None)
+        row = QHBoxLayout()
+        row.addWidget(self.note_edit, 1)
+        row.addWidget(self.note_button)
+        return row
 
     @property
     def lead(self) -> LeadDetail | None:
@@ -154,6 +161,12 @@ class LeadPanel(QScrollArea):
             for caption in FIELDS:
                 self.info.setRowVisible(self._rows[caption], False)
             return
+        self._show_pipeline(lead, me)
+        self._show_submitted(lead)
+        self._show_notes(lead)
+        self._show_activity(lead)
+
+    def _show_pipeline(self, lead: LeadDetail, me: Me | None) -> None:
         self.pipeline.setCurrentIndex(
             PIPELINE_ORDER.index(lead.pipeline_status)
             if lead.pipeline_status in PIPELINE_ORDER
@@ -167,6 +180,7 @@ class LeadPanel(QScrollArea):
         self.assignee.setCurrentIndex(max(0, self.assignee.findData(lead.assignee_id)))
         self.saving.setVisible(lead.pending_update)
 
+    def _show_submitted(self, lead: LeadDetail) -> None:
         rows: list[tuple[str, str]] = [
             ("Name", lead.name),
             ("Phone", fmt.format_phone(lead.phone)),
@@ -195,6 +209,7 @@ class LeadPanel(QScrollArea):
             value_label.setAccessibleName(shown.get(caption, ""))
             self.info.setRowVisible(self._rows[caption], caption in shown)
 
+    def _show_notes(self, lead: LeadDetail) -> None:
         if not lead.notes:
             empty = QLabel("No notes yet.")
             empty.setObjectName("Muted")
@@ -208,6 +223,8 @@ class LeadPanel(QScrollArea):
             label = _wrapping(QLabel(text))
             label.setAccessibleName(f"Note by {note.author_name}: {note.body}")
             self.notes_box.addWidget(label)
+
+    def _show_activity(self, lead: LeadDetail) -> None:
         for item in sorted(lead.activity, key=lambda a: a.at, reverse=True)[:50]:
             label = _wrapping(
                 QLabel(

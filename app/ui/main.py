@@ -53,21 +53,9 @@ def _skip_httpx_cli() -> None:
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
-def build(args: argparse.Namespace) -> tuple[Any, Any]:
-    """QApplication and controller with its window built, not shown yet, and no event
-    loop yet (`run` paints the first frame before it creates one; benchmarks reuse
-    both)."""
-    _skip_httpx_cli()
-    # No cyclic garbage collection until the first frame has painted (`run` turns it
-    # back on): start-up makes tens of thousands of long-lived objects (Qt types and
-    # enums, modules, widgets) and little garbage; the collector's passes over them
-    # during the build (~35 of them) cost ~10 ms in front of the window.
-    gc.disable()
-    from app.ui.profiles import default_data_dir
-    from app.ui.startup import StoredFirstPage
-
-    data_dir = args.data_dir or default_data_dir()
-
+def _application(*, demo: bool) -> tuple[Any, bool]:
+    """The QApplication (made here unless one exists: benchmarks, tests) and whether it
+    existed before."""
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
@@ -83,10 +71,28 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
     assert isinstance(qapp, QApplication)
     qapp.setApplicationName("Web2Text")
     # The demo's visible marker: Qt adds the display name to every window title.
-    qapp.setApplicationDisplayName("Web2Text — Demo" if args.demo else "Web2Text")
+    qapp.setApplicationDisplayName("Web2Text — Demo" if demo else "Web2Text")
     qapp.setOrganizationName("Web2Text")
     qapp.setApplicationVersion(app.__version__)
     qapp.setDesktopFileName("web2text")
+    return qapp, existing is not None
+
+
+def build(args: argparse.Namespace) -> tuple[Any, Any]:
+    """QApplication and controller with its window built, not shown yet, and no event
+    loop yet (`run` paints the first frame before it creates one; benchmarks reuse
+    both)."""
+    _skip_httpx_cli()
+    # No cyclic garbage collection until the first frame has painted (`run` turns it
+    # back on): start-up makes tens of thousands of long-lived objects (Qt types and
+    # enums, modules, widgets) and little garbage; the collector's passes over them
+    # during the build (~35 of them) cost ~10 ms in front of the window.
+    gc.disable()
+    from app.ui.profiles import default_data_dir
+    from app.ui.startup import StoredFirstPage
+
+    data_dir = args.data_dir or default_data_dir()
+    qapp, existing = _application(demo=args.demo)
 
     from app.ui.controller import AppController, Options
 
@@ -101,7 +107,7 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
         qapp,
         force=None if args.theme == "system" else args.theme,
         with_style_sheet=False,
-        set_style=existing is not None,
+        set_style=existing,
     )
     options = Options(
         data_dir=data_dir,

@@ -42,7 +42,28 @@ class SettingsDialog(QDialog):
         self.setMinimumSize(620, 420)
         self._templates = list(settings.templates)
         self._settings = settings
+        self.error = QLabel()
+        self.error.setObjectName("Banner")
+        self.error.setProperty("kind", "danger")
+        self.error.setWordWrap(True)
+        self.error.setAccessibleName("Template error")
+        self.error.hide()
+        kiosk = QFormLayout()
+        kiosk.addRow("Kiosk: lock after", self._idle_choice(settings.idle_lock_minutes))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 18, 20, 16)
+        layout.setSpacing(12)
+        title = QLabel("Message templates")
+        title.setObjectName("HeaderTitle")
+        layout.addWidget(title)
+        layout.addLayout(self._templates_editor(), 1)
+        layout.addWidget(self.error)
+        layout.addLayout(kiosk)
+        layout.addLayout(self._buttons())
+        self._reload_list(0)
 
+    def _templates_editor(self) -> QHBoxLayout:
+        """The templates on the left, the chosen one's name and text on the right."""
         self.list = QListWidget()
         self.list.setAccessibleName("Templates")
         self.list.currentRowChanged.connect(self._show)
@@ -62,16 +83,6 @@ class SettingsDialog(QDialog):
         self.add_button.clicked.connect(self._add)
         self.delete_button = QPushButton("Delete")
         self.delete_button.clicked.connect(self._delete)
-        # A list of choices rather than a spin box: under the app's style sheet Qt
-        # draws a spin box's step buttons as empty slivers (and its text not at all
-        # without them).
-        self.idle = QComboBox()
-        minutes = sorted({*IDLE_LOCK_CHOICES, settings.idle_lock_minutes})
-        for m in minutes:
-            self.idle.addItem(_minutes_label(m), m)
-        self.idle.setCurrentIndex(minutes.index(settings.idle_lock_minutes))
-        self.idle.setAccessibleName("Lock after idle minutes")
-
         left = QVBoxLayout()
         left.addWidget(self.list, 1)
         lb = QHBoxLayout()
@@ -85,14 +96,21 @@ class SettingsDialog(QDialog):
         top = QHBoxLayout()
         top.addLayout(left, 2)
         top.addLayout(right, 3)
-        self.error = QLabel()
-        self.error.setObjectName("Banner")
-        self.error.setProperty("kind", "danger")
-        self.error.setWordWrap(True)
-        self.error.setAccessibleName("Template error")
-        self.error.hide()
-        kiosk = QFormLayout()
-        kiosk.addRow("Kiosk: lock after", self.idle)
+        return top
+
+    def _idle_choice(self, current: int) -> QComboBox:
+        # A list of choices rather than a spin box: under the app's style sheet Qt
+        # draws a spin box's step buttons as empty slivers (and its text not at all
+        # without them).
+        self.idle = QComboBox()
+        minutes = sorted({*IDLE_LOCK_CHOICES, current})
+        for m in minutes:
+            self.idle.addItem(_minutes_label(m), m)
+        self.idle.setCurrentIndex(minutes.index(current))
+        self.idle.setAccessibleName("Lock after idle minutes")
+        return self.idle
+
+    def _buttons(self) -> QHBoxLayout:
         save = QPushButton("Save")
         save.setObjectName("Primary")
         save.setAccessibleName("Save settings")
@@ -103,17 +121,7 @@ class SettingsDialog(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(cancel)
         buttons.addWidget(save)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(20, 18, 20, 16)
-        layout.setSpacing(12)
-        title = QLabel("Message templates")
-        title.setObjectName("HeaderTitle")
-        layout.addWidget(title)
-        layout.addLayout(top, 1)
-        layout.addWidget(self.error)
-        layout.addLayout(kiosk)
-        layout.addLayout(buttons)
-        self._reload_list(0)
+        return buttons
 
     def _reload_list(self, select: int) -> None:
         self.list.blockSignals(True)

@@ -125,6 +125,19 @@ class SignInDialog(QDialog):
         form.addRow("Relay", self.url_edit)
         form.addRow("Staff key", self.key_edit)
 
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(28, 24, 28, 20)
+        layout.setSpacing(12)
+        layout.addWidget(logo)
+        layout.addWidget(title)
+        layout.addWidget(sub)
+        layout.addSpacing(6)
+        layout.addLayout(form)
+        layout.addWidget(self.error_label)
+        layout.addLayout(self._buttons())
+        (self.key_edit if relay_url else self.url_edit).setFocus()
+
+    def _buttons(self) -> QHBoxLayout:
         self.sign_in_button = QPushButton("Sign in")
         self.sign_in_button.setObjectName("Primary")
         self.sign_in_button.setDefault(True)
@@ -136,18 +149,7 @@ class SignInDialog(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(cancel)
         buttons.addWidget(self.sign_in_button)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(28, 24, 28, 20)
-        layout.setSpacing(12)
-        layout.addWidget(logo)
-        layout.addWidget(title)
-        layout.addWidget(sub)
-        layout.addSpacing(6)
-        layout.addLayout(form)
-        layout.addWidget(self.error_label)
-        layout.addLayout(buttons)
-        (self.key_edit if relay_url else self.url_edit).setFocus()
+        return buttons
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)
