@@ -220,7 +220,7 @@ class InboxController(QObject):
         if not text.strip():
             self._search_timer.stop()
             self.search_model.search("")
-            self.view.show_list(self.view.leads_view if self.model.total else self.view.no_leads)
+            self._on_count(self.model.total)  # the inbox's list and count again
             return
         self._search_timer.start()
 

@@ -273,6 +273,8 @@ def test_search_highlights_and_opens(window: MainWindow, qtbot) -> None:  # type
     qtbot.keyClick(window.search, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: window.search.text() == "")
     assert window.list_stack.currentWidget() is window.leads_view
+    # the count is the inbox's again, not the search's
+    assert window.sidebar.count_label.text() == f"{window.leads_model.total} leads"
 
 
 def test_search_without_matches_shows_empty_state(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
