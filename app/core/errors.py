@@ -35,6 +35,7 @@ class ErrorReason(StrEnum):
     LEAD_EXISTS = "lead_exists"
     LEAD_NOT_FOUND = "lead_not_found"
     INVALID_STATUS = "invalid_status"
+    LEAD_BUSY = "lead_busy"
     VERSION_CONFLICT = "version_conflict"
     QUIET_HOURS = "quiet_hours"
     UNAUTHORIZED = "unauthorized"

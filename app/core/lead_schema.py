@@ -350,7 +350,8 @@ def _lead_type(value: object) -> str:
         return LEAD_TYPE_WEB2TEXT  # older callers did not send it
     if isinstance(value, str) and value.strip().upper() == LEAD_TYPE_WEB2TEXT:
         return LEAD_TYPE_WEB2TEXT
-    raise LeadValidationError("LeadType", INVALID, f"only {LEAD_TYPE_WEB2TEXT} is supported")
+    # ACTON requests are parsed by app.core.acton_schema
+    raise LeadValidationError("LeadType", INVALID, "must be WEB2TEXT or ACTON")
 
 
 def _location_id(body: Mapping[str, object], lead: Mapping[str, object]) -> str:

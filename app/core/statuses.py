@@ -150,45 +150,43 @@ class HandlerDecision:
 _OK: Final = HandlerDecision(allowed=True)
 
 #: The handler table: lead statuses each handler may run in. `None` stands for
-#: "no such lead". STATUS always runs (it answers `{"Status": "NONEXISTANT"}`).
+#: "no such lead". STATUS always runs (it answers `{"Status": "NONEXISTANT"}`);
+#: CLOSE runs on a closed lead too (as the original: it closes what is left open
+#: and keeps the first reason).
 HANDLER_ALLOWED: Final[dict[LeadHandler, frozenset[LeadStatus | None]]] = {
     LeadHandler.CREATE: frozenset({None}),
     LeadHandler.STATUS: frozenset({None, *LeadStatus}),
     LeadHandler.SYNC: frozenset({LeadStatus.ACTIVE, LeadStatus.SYNCING}),
-    LeadHandler.CLOSE: frozenset({LeadStatus.ACTIVE, LeadStatus.SYNCING}),
+    LeadHandler.CLOSE: frozenset({LeadStatus.ACTIVE, LeadStatus.SYNCING, LeadStatus.CLOSED}),
 }
 
 
-def check_handler(handler: LeadHandler, status: LeadStatus | None) -> HandlerDecision:
+def handler_refusal(lead_id: str, status: LeadStatus | str | None) -> str:
+    """The original's words when a handler may not run on a lead in `status`."""
+    shown = status.value if isinstance(status, LeadStatus) else (status or NONEXISTANT)
+    return f"Lead ID '{lead_id}' doesn't exist or is in incorrect status '{shown}'"
+
+
+def check_handler(
+    handler: LeadHandler, status: LeadStatus | None, lead_id: str = ""
+) -> HandlerDecision:
     """May `handler` run on a lead in `status` (`None`: the lead does not exist)?
 
-    - create: only when the LeadId is new (409 `lead_exists` otherwise);
+    Every refusal is a 409 with the original's message (`handler_refusal`):
+    - create: only when the LeadId is new (`lead_exists`);
     - status: always;
-    - sync: ACTIVE or SYNCING (409 `invalid_status`; 404 `lead_not_found` if missing);
-    - close: any existing lead not yet CLOSED (409 `invalid_status`; 404 if missing).
+    - sync: ACTIVE or SYNCING (`invalid_status`; `lead_not_found` if missing);
+    - close: any existing lead (`lead_not_found` if missing).
     """
     if status in HANDLER_ALLOWED[handler]:
         return _OK
     if handler is LeadHandler.CREATE:
-        return HandlerDecision(
-            False,
-            409,
-            ErrorReason.LEAD_EXISTS,
-            "LeadId is INVALID - a lead with this LeadId already exists",
-        )
-    if status is None:
-        return HandlerDecision(
-            False,
-            404,
-            ErrorReason.LEAD_NOT_FOUND,
-            f"LeadId is {NONEXISTANT} - no lead with this LeadId",
-        )
-    return HandlerDecision(
-        False,
-        409,
-        ErrorReason.INVALID_STATUS,
-        f"Lead is INVALID - cannot {handler.value} a lead whose status is {status.value}",
-    )
+        reason = ErrorReason.LEAD_EXISTS
+    elif status is None:
+        reason = ErrorReason.LEAD_NOT_FOUND
+    else:
+        reason = ErrorReason.INVALID_STATUS
+    return HandlerDecision(False, 409, reason, handler_refusal(lead_id, status))
 
 
 def handler_allowed(handler: LeadHandler, status: LeadStatus | None) -> bool:

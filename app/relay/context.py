@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,9 +26,15 @@ class RelayContext:
     idempotency: Any = None  # app.relay.idempotency.IdempotencyStore
     pool: Any = None  # app.relay.pool.ProxyPool
     extras: dict[str, Any] = field(default_factory=dict)
+    #: test hook: called with the name of each step reached (may block, to hold a
+    #: request at that step while a test sends another one)
+    on_step: Callable[[str], None] | None = None
 
     def crash_point(self, step: str) -> None:
-        """Test hook: with W2T_CRASH_AT=<step> the process dies right here (no cleanup)."""
+        """Test hooks: `on_step`, then with W2T_CRASH_AT=<step> the process dies right
+        here (no cleanup)."""
+        if self.on_step is not None:
+            self.on_step(step)
         if self.settings.crash_at and self.settings.crash_at == step:
             log.warning("W2T_CRASH_AT reached: exiting", extra={"step": step})
             os._exit(17)

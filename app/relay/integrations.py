@@ -91,12 +91,21 @@ def publish_message(ctx: RelayContext, conv: store.Item | None, msg: store.Item)
         publish(ctx.change_log, loc, "message", msg["MessageSid"], int(msg.get("Version", 1)), view)
 
 
-def _step(ctx: RelayContext, lead: store.Item, name: str) -> None:
-    """Between two side effects: the crash-test hook, and the lead's lease renewed."""
+def _step(ctx: RelayContext, lead: store.Item, name: str, *, closing: bool = False) -> None:
+    """Between two side effects: the crash-test hook, then the lead's lock. Before a
+    side effect (`before_*` steps) the lock is guarded: still held, and, unless
+    `closing`, no close asked; after one it is only checked."""
     ctx.crash_point(name)
+    token = lead.get("LockOwner")
+    if not token:
+        return  # not run by a lock holder (a test calling an integration directly)
     from app.relay.leads import service
 
-    service(ctx).renew(str(lead["LeadId"]))
+    lock = service(ctx).lock
+    if name.startswith("before_"):
+        lock.guard(str(lead["LeadId"]), str(token), closing=closing)
+    else:
+        lock.check(str(lead["LeadId"]), str(token))
 
 
 def _first_name(name: str) -> str:
@@ -145,6 +154,7 @@ class TwilioIntegration:
         customer = str((lead.get("Lead") or {}).get("PhoneNumber"))
         pair_key = f"{customer}|{location.web2text_number}"
         sid = self._ensure_conversation(ctx, pair_key, lead, location, customer)
+        _step(ctx, lead, "before_join")
         conv = self._join(ctx, sid, lead)
         self._system_messages(ctx, sid, lead, location, customer)
         return {"ConversationSID": sid, "ConversationStatus": conv.get("State", "active")}
@@ -266,9 +276,7 @@ class TwilioIntegration:
         """Create (or finish creating) the pair's conversation; resumable at every step."""
         tw = ctx.twilio
         pair_key = str(pair["PairKey"])
-        unique = (
-            "w2t-" + hashlib.sha256(pair_key.encode()).hexdigest()[:24] + f"-{int(pair['Gen'])}"
-        )
+        unique = conversation_unique_name(pair_key, int(pair["Gen"]))
         w2t = str(location.web2text_number)
         attributes = {
             "LeadIds": [lead["LeadId"]],
@@ -455,86 +463,15 @@ class TwilioIntegration:
     # ---- close ----
 
     def close(self, ctx: RelayContext, lead: store.Item, reason: str) -> dict[str, Any]:
-        lead_id = str(lead["LeadId"])
-        data = dict(((lead.get("Integrations") or {}).get("Twilio") or {}).get("Data") or {})
-        sid = data.get("ConversationSID")
-        if not sid:
-            return data
-        conv = store.get_conversation(ctx.tables, str(sid))
-        if conv is None:
-            return data
+        from app.relay.twilio_close import close_lead
 
-        def remove(item: store.Item) -> store.Updates | None:
-            ids = list(item.get("LeadIds") or [])
-            if lead_id not in ids:
-                return None
-            return {"LeadIds": [x for x in ids if x != lead_id]}
-
-        updated = store.update_conversation(ctx.tables, str(sid), remove)
-        if updated is not None:
-            _publish_conversation(ctx, updated)
-        conv = updated or store.get_conversation(ctx.tables, str(sid)) or conv
-        remaining = list(conv.get("LeadIds") or [])
-        if remaining:
-            remote = ctx.twilio.fetch_conversation(str(sid))
-            if remote is not None and remote.state != "closed":
-                attrs = _json(remote.attributes)
-                attrs["LeadIds"] = remaining
-                ctx.twilio.update_conversation(str(sid), attributes=attrs)
-            data["ConversationStatus"] = conv.get("State", "active")
-            return data
-        close_conversation(ctx, conv, notice=f"Web2Text: this lead was closed ({reason}).")
-        data["ConversationStatus"] = "closed"
-        return data
+        return close_lead(ctx, lead, reason)
 
 
-def close_conversation(ctx: RelayContext, conv: store.Item, *, notice: str | None) -> None:
-    """The last lead is out: notify the store, close at Twilio, free the proxy numbers."""
-    sid = str(conv["ConversationSid"])
-    remote = ctx.twilio.fetch_conversation(sid)
-    if remote is not None and remote.state != "closed":
-        if notice:
-            msg = ctx.twilio.send_message(
-                sid,
-                author=str(
-                    conv.get("CustomerPhone")
-                ),  # authored as the customer: the store gets it
-                body=notice,
-                key=f"{sid}:closed-notice",
-                attributes={"SystemMessage": True},
-                look_first=True,
-            )
-            record_api_message(ctx, sid, msg, author_kind="system", key=f"{sid}:closed-notice")
-        ctx.twilio.update_conversation(sid, state="closed")
-    mark_conversation_closed(ctx, conv)
-
-
-def mark_conversation_closed(ctx: RelayContext, conv: store.Item) -> None:
-    sid = str(conv["ConversationSid"])
-    updated = store.update_conversation(
-        ctx.tables, sid, lambda item: None if item.get("State") == "closed" else {"State": "closed"}
-    )
-    if updated is not None:
-        _publish_conversation(ctx, updated)
-    for address, proxy in (
-        (conv.get("CustomerPhone"), conv.get("CustomerProxy")),
-        (conv.get("Web2TextNumber"), conv.get("StoreProxy")),
-    ):
-        if address and proxy:
-            ctx.pool.release(str(address), str(proxy), sid)
-    try:
-        # kept (not deleted) so the next conversation of the pair gets a new
-        # generation, hence a new Twilio unique name
-        ctx.tables.pairs.update_item(
-            Key={"PairKey": conv["PairKey"]},
-            UpdateExpression="SET #s = :closed",
-            ConditionExpression="ConversationSid = :sid",
-            ExpressionAttributeNames={"#s": "State"},
-            ExpressionAttributeValues={":sid": sid, ":closed": "CLOSED"},
-        )
-    except ClientError as exc:
-        if not is_conditional_failure(exc):
-            raise
+def conversation_unique_name(pair_key: str, gen: int) -> str:
+    """The Twilio unique name of the pair's conversation of generation `gen` (a
+    resumed creator finds the one it made instead of making a second)."""
+    return "w2t-" + hashlib.sha256(pair_key.encode()).hexdigest()[:24] + f"-{gen}"
 
 
 def record_api_message(

@@ -27,7 +27,7 @@ _LEAD_BODY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["UniversalRetailerId", "Lead"],
     "properties": {
-        "LeadType": {"type": "string", "enum": ["WEB2TEXT"]},
+        "LeadType": {"type": "string", "enum": ["WEB2TEXT", "ACTON"]},
         "UniversalRetailerId": {"type": "string", "format": "uuid"},
         "SyncImmediately": {"type": "boolean"},
         "LocationId": {"type": "string", "format": "uuid"},

@@ -36,8 +36,9 @@ from app.relay.auth import Principal, require_endpoint
 from app.relay.ddb import is_conditional_failure
 from app.relay.errors import ApiError
 from app.relay.feed import batched
-from app.relay.integrations import _publish_conversation, mark_conversation_closed, publish_message
+from app.relay.integrations import _publish_conversation, publish_message
 from app.relay.leads import service
+from app.relay.twilio_close import mark_conversation_closed
 
 if TYPE_CHECKING:
     from app.relay.context import RelayContext
@@ -520,12 +521,9 @@ def handle_state_event(ctx: RelayContext, form: dict[str, str]) -> None:
         if updated is not None:
             _publish_conversation(ctx, updated)
     elif conv is not None and state_to == "closed":
-        svc = service(ctx)
-        lead_ids = [str(x) for x in conv.get("LeadIds") or []]
-        for lead_id in lead_ids:  # record every CLOSED first, then run the integrations
-            svc.mark_closed(lead_id, "Inactivity", run_now=False)
-        for lead_id in lead_ids:
-            svc._safe_process(lead_id)
+        # every close recorded first, then run (a lead another request is working on
+        # is closed by that request's holder when its current step ends)
+        service(ctx).close_owed([str(x) for x in conv.get("LeadIds") or []], "Inactivity")
         mark_conversation_closed(ctx, store.get_conversation(ctx.tables, sid) or conv)
     _remember(ctx, key, "state")
 
@@ -577,8 +575,7 @@ def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> None:
                         lambda cur: None if cur.get("OptedOut") else {"OptedOut": True},
                     ),
                 )
-                svc.mark_closed(str(lead_id), STOP_CLOSE_REASON, run_now=False)
-                svc._safe_process(str(lead_id))
+                svc.close_owed([str(lead_id)], STOP_CLOSE_REASON)
         elif opted and is_store:
             _warn_store(ctx, conv)
     _remember(ctx, key, "inbound")

@@ -154,7 +154,7 @@ def test_optional_parts_blank_become_absent() -> None:
     [
         (
             lambda b: b.update(LeadType="SMS"),
-            "LeadType is INVALID - only WEB2TEXT is supported",
+            "LeadType is INVALID - must be WEB2TEXT or ACTON",
             "invalid_field",
         ),
         (

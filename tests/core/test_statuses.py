@@ -121,27 +121,30 @@ ALL_STATES: list[LeadStatus | None] = [None, *LeadStatus]
         ("status", LeadStatus.ACTIVE, True, 200, None),
         ("status", LeadStatus.SYNCING, True, 200, None),
         ("status", LeadStatus.CLOSED, True, 200, None),
-        ("sync", None, False, 404, "lead_not_found"),
+        ("sync", None, False, 409, "lead_not_found"),
         ("sync", LeadStatus.ACTIVE, True, 200, None),
         ("sync", LeadStatus.SYNCING, True, 200, None),
         ("sync", LeadStatus.CLOSED, False, 409, "invalid_status"),
-        ("close", None, False, 404, "lead_not_found"),
+        ("close", None, False, 409, "lead_not_found"),
         ("close", LeadStatus.ACTIVE, True, 200, None),
         ("close", LeadStatus.SYNCING, True, 200, None),
-        ("close", LeadStatus.CLOSED, False, 409, "invalid_status"),
+        ("close", LeadStatus.CLOSED, True, 200, None),
     ],
 )
 def test_handler_table(
     handler: str, status: LeadStatus | None, allowed: bool, http: int, reason: str | None
 ) -> None:
-    decision = check_handler(LeadHandler(handler), status)
+    lead_id = "7a1c54d4-2f0e-4e0b-9d1b-3c2f1f0a9e11"
+    decision = check_handler(LeadHandler(handler), status, lead_id)
     assert decision.allowed is allowed
     assert decision.http_status == http
     assert decision.reason == reason
     assert handler_allowed(LeadHandler(handler), status) is allowed
-    if not allowed:
-        assert decision.message
-        assert " is INVALID - " in decision.message or " is NONEXISTANT - " in decision.message
+    if not allowed:  # the original's words
+        shown = status.value if status else "NONEXISTANT"
+        assert decision.message == (
+            f"Lead ID '{lead_id}' doesn't exist or is in incorrect status '{shown}'"
+        )
 
 
 def test_handler_table_is_complete() -> None:

@@ -286,7 +286,11 @@ def test_landline_rejected(relay: RelayHandle, sim: SimHandle, seed: Seed) -> No
         },
     )
     assert r.status_code == 400 and r.json()["reason"] == "landline"
-    assert r.json()["message"].startswith("PhoneNumber is INVALID - ")
+    assert r.json()["message"] == (
+        "Phone Number is INVALID - Twilio lookup reported this number as type 'landline' "
+        'which is outside the allowed types of phone numbers: ["mobile","nonFixedVoip",'
+        '"fixedVoip","personal"]'
+    )
 
 
 def test_texts_both_ways_update_leads(relay: RelayHandle, sim: SimHandle, seed: Seed) -> None:

@@ -35,7 +35,9 @@ SIM_TOKEN = "relay-qa-auth-token-5f1c"
 POOL = [f"+1{area}55502{i:02d}" for area in ("312", "415", "212") for i in range(8)]
 
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
-MESSAGE_FORM = re.compile(r"^(?P<what>[A-Za-z.]+) is (?P<kind>INVALID|NONEXISTANT) - (?P<text>.+)$")
+MESSAGE_FORM = re.compile(
+    r"^(?P<what>[A-Za-z. ]+?) is (?P<kind>INVALID|NONEXISTANT) - (?P<text>.+)$"
+)
 TIMEOUT = 15.0
 # One keep-alive client for the whole suite: a new httpx client per request costs
 # more CPU than the request itself on a busy machine.

@@ -290,13 +290,13 @@ FIELD_CASES: list[tuple[str, Any, int, str, str, str]] = [
     ),
     ("phone missing", _drop("PhoneNumber"), 400, "invalid_phone", "PhoneNumber", "NONEXISTANT"),
     ("phone null", _set(PhoneNumber=None), 400, "invalid_phone", "PhoneNumber", "NONEXISTANT"),
-    ("landline", _phone(lambda w, p: LANDLINE), 400, "landline", "PhoneNumber", "INVALID"),
+    ("landline", _phone(lambda w, p: LANDLINE), 400, "landline", "Phone Number", "INVALID"),
     (
         "phone is the Web2Text number",
         _phone(lambda w, p: w.seed.web2text_number),
         400,
         "same_as_store_number",
-        "PhoneNumber",
+        "Phone Number",
         "INVALID",
     ),
     (
@@ -304,7 +304,7 @@ FIELD_CASES: list[tuple[str, Any, int, str, str, str]] = [
         _phone(lambda w, p: "(312) 555-0177"),
         400,
         "same_as_store_number",
-        "PhoneNumber",
+        "Phone Number",
         "INVALID",
     ),
     (
@@ -312,7 +312,7 @@ FIELD_CASES: list[tuple[str, Any, int, str, str, str]] = [
         lambda b, w, p: b["Lead"].update(LocationId=p.with_store, PhoneNumber=p.store_number),
         400,
         "same_as_store_number",
-        "PhoneNumber",
+        "Phone Number",
         "INVALID",
     ),
     (
@@ -320,7 +320,7 @@ FIELD_CASES: list[tuple[str, Any, int, str, str, str]] = [
         lambda b, w, p: b["Lead"].update(LocationId=p.national_loc, PhoneNumber="+13125550415"),
         400,
         "same_as_store_number",
-        "PhoneNumber",
+        "Phone Number",
         "INVALID",
     ),
     (
@@ -336,7 +336,7 @@ FIELD_CASES: list[tuple[str, Any, int, str, str, str]] = [
         _phone(lambda w, p: p.opted_out_phone),
         400,
         "recipient_opted_out",
-        "PhoneNumber",
+        "Phone Number",
         "INVALID",
     ),
     (
@@ -344,7 +344,7 @@ FIELD_CASES: list[tuple[str, Any, int, str, str, str]] = [
         _top(UniversalRetailerId=str(uuid.uuid4())),
         400,
         "unknown_retailer",
-        "UniversalRetailerId",
+        "Client",
         "NONEXISTANT",
     ),
     (
@@ -352,7 +352,7 @@ FIELD_CASES: list[tuple[str, Any, int, str, str, str]] = [
         _place(lambda w, p: p.churned, lambda w, p: p.churned_loc),
         400,
         "retailer_churned",
-        "UniversalRetailerId",
+        "Client",
         "INVALID",
     ),
     (
@@ -360,7 +360,7 @@ FIELD_CASES: list[tuple[str, Any, int, str, str, str]] = [
         _place(lambda w, p: p.opted_out, lambda w, p: p.opted_out_loc),
         400,
         "retailer_opted_out",
-        "UniversalRetailerId",
+        "Client",
         "INVALID",
     ),
     (
@@ -368,7 +368,7 @@ FIELD_CASES: list[tuple[str, Any, int, str, str, str]] = [
         _set(LocationId=str(uuid.uuid4())),
         400,
         "unknown_location",
-        "LocationId",
+        "Location",
         "NONEXISTANT",
     ),
     (
@@ -376,7 +376,7 @@ FIELD_CASES: list[tuple[str, Any, int, str, str, str]] = [
         _place(None, lambda w, p: w.location_b1),
         400,
         "location_not_in_retailer",
-        "LocationId",
+        "Location",
         "INVALID",
     ),
     (
@@ -384,7 +384,7 @@ FIELD_CASES: list[tuple[str, Any, int, str, str, str]] = [
         _place(None, lambda w, p: w.location_a3_no_number),
         400,
         "location_without_number",
-        "LocationId",
+        "Location",
         "INVALID",
     ),
     (
@@ -392,7 +392,7 @@ FIELD_CASES: list[tuple[str, Any, int, str, str, str]] = [
         _place(None, lambda w, p: p.bad_number_loc),
         400,
         "location_without_number",
-        "LocationId",
+        "Location",
         "INVALID",
     ),
     (
@@ -556,9 +556,12 @@ def test_unknown_ids(world: World) -> None:
     assert world.status(lead_id) == {"Status": "NONEXISTANT"}
     r = _post(world, f"/Lead/{lead_id}/status")
     assert r.status_code == 200 and r.json() == {"Status": "NONEXISTANT"}
-    for path in ("sync", "close"):
+    for path in ("sync", "close"):  # the original's 409 and words
         r = _post(world, f"/Lead/{lead_id}/{path}")
-        assert_error(r, 404, "lead_not_found", what="LeadId", kind="NONEXISTANT")
+        body = assert_error(r, 409, "lead_not_found")
+        assert body["message"] == (
+            f"Lead ID '{lead_id}' doesn't exist or is in incorrect status 'NONEXISTANT'"
+        )
     _absent(world, lead_id)  # asking never creates
     r = HTTP.get(
         f"{world.url}/Dealer/{uuid.uuid4()}/status",
@@ -600,10 +603,14 @@ def test_close_bad_bodies_leave_the_lead_open(world: World) -> None:
         assert world.status(lead_id)["Status"] == "ACTIVE", label
     r = _post(world, f"/Lead/{lead_id}/close", json={"reason": "Bought elsewhere"})
     assert r.status_code == 200 and r.json()["CloseReason"] == "Bought elsewhere", r.text
+    # as the original: closing a closed lead answers it, the first reason kept
     r = _post(world, f"/Lead/{lead_id}/close", json={"reason": "again"})
-    assert_error(r, 409, "invalid_status", what="Lead", kind="INVALID")
+    assert r.status_code == 200 and r.json()["CloseReason"] == "Bought elsewhere", r.text
     r = _post(world, f"/Lead/{lead_id}/sync")
-    assert_error(r, 409, "invalid_status", what="Lead", kind="INVALID")
+    body = assert_error(r, 409, "invalid_status")
+    assert body["message"] == (
+        f"Lead ID '{lead_id}' doesn't exist or is in incorrect status 'CLOSED'"
+    )
     state = world.status(lead_id)
     assert state["Status"] == "CLOSED" and state["CloseReason"] == "Bought elsewhere"
 
@@ -688,7 +695,10 @@ def test_duplicate_lead_id_is_409_and_the_first_lead_is_unchanged(world: World) 
     ):
         r = _post(world, f"/Lead/{lead_id}/create", json=body)
         assert r.status_code == 409, (label, r.text)
-        assert_error(r, 409, "lead_exists", what="LeadId", kind="INVALID")
+        body = assert_error(r, 409, "lead_exists")
+        assert body["message"] == (
+            f"Lead ID '{lead_id}' doesn't exist or is in incorrect status 'ACTIVE'"
+        )
     # a bad repeat is refused for its body and changes nothing either
     bad = lead_body(world.seed.retailer_id, world.seed.location_id, "not a phone")
     assert_error(_post(world, f"/Lead/{lead_id}/create", json=bad), 400, "invalid_phone")
