@@ -5,8 +5,6 @@ itself: one conversation, one greeting, one lead-details text."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ from app.relay import store
 from app.sandbox.servers import free_port
 from app.sandbox.twilio_sim import SimHandle, start_simulator
 from tests.support.relay import init_tables, new_prefix, seed_dealer, tables_for
+from tests.support.relay_process import RelayProcess
 
 SIM_SID = "AC" + "8" * 32
 SIM_TOKEN = "crash-token"
@@ -30,51 +29,6 @@ def sim() -> Iterator[SimHandle]:
     handle = start_simulator(SIM_SID, SIM_TOKEN, pool=POOL, carrier_delay=0.0)
     yield handle
     handle.stop()
-
-
-class RelayProcess:
-    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = log.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "app.relay.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=self.log,
-            stderr=self.log,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"relay exited during start-up ({self.proc.returncode})")
-            if time.monotonic() > deadline:
-                raise TimeoutError("relay did not start")
-            time.sleep(0.1)
-
-    def wait_exit(self, timeout: float = 60) -> int:
-        return self.proc.wait(timeout)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
 
 
 STEPS = [
