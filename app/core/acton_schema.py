@@ -162,7 +162,7 @@ def _number(value: int | float, what: str) -> Decimal:
         number = Decimal(str(value))
     except InvalidOperation:
         raise LeadValidationError(what, INVALID, "not a number") from None
-    digits = number.normalize().as_tuple().digits if number else (0,)
-    if len(digits) > _MAX_DIGITS or not (-130 <= number.adjusted() <= 125):
+    significant = "".join(str(d) for d in number.as_tuple().digits).strip("0")
+    if len(significant) > _MAX_DIGITS or (number and not -130 <= number.adjusted() <= 125):
         raise LeadValidationError(what, INVALID, "a number too large or too precise")
     return number
