@@ -176,6 +176,8 @@ class LeadLock:
         at `due_at`; it releases only if no new request came (`PendingSeq` unchanged).
         False: new work is there (keep holding and run it); `LockLost` if not ours.
         """
+        with self._mutex:  # no renewal may race the release (it would read as lost)
+            self._held.pop(token, None)
         values: dict[str, Any] = {":me": token}
         if due_at is None:
             expr = "REMOVE LockOwner, LockUntil"
@@ -206,6 +208,7 @@ class LeadLock:
                 if not item:
                     return True
                 raise LockLost(lead_id) from None
+            self.hold(lead_id, token)  # still ours: new work to run
             return False
         self.forget(token)
         return True

@@ -272,15 +272,18 @@ class LeadService:
         refused = False
         try:
             self.runner.request_sync(lead_id)
-        except Refused:
+        except (Refused, store.NotFound):
             refused = True  # closed or closing: the close owed runs first
         except Exception:
             self.runner.drive(lead_id, token)
             raise
         final = self.runner.drive(lead_id, token)
-        if refused or final is None:
-            status = (final or {}).get("Status")
-            raise ApiError(409, ErrorReason.INVALID_STATUS, handler_refusal(lead_id, status))
+        if final is None:
+            refusal = handler_refusal(lead_id, None)
+            raise ApiError(409, ErrorReason.LEAD_NOT_FOUND, refusal)
+        if refused:
+            refusal = handler_refusal(lead_id, final.get("Status"))
+            raise ApiError(409, ErrorReason.INVALID_STATUS, refusal)
         return store.lead_state(final)
 
     def close(self, raw_id: str, body: Any, principal: Principal) -> store.Item:
