@@ -38,6 +38,8 @@ log = logging.getLogger("app.relay.lead_lock")
 
 #: the longest pause between two looks at a busy lock held by another process
 MAX_POLL_S = 0.25
+#: lost tokens remembered (a holder asks about its own token soon after losing it)
+MAX_LOST = 1000
 
 
 class Preempted(Exception):
@@ -63,7 +65,7 @@ class LeadLock:
         self.tables = tables
         self.lease_s = max(lease_s, 1.0)
         self._held: dict[str, str] = {}  # token -> lead id
-        self._lost: set[str] = set()
+        self._lost: dict[str, None] = {}  # insertion-ordered: the oldest go first
         self._mutex = threading.Lock()
         self._released = threading.Condition(self._mutex)
         self._heartbeat: threading.Thread | None = None
@@ -116,7 +118,7 @@ class LeadLock:
         Called by `try_acquire`, and by a creator that wrote the lock into a new item."""
         with self._mutex:
             self._held[token] = lead_id
-            self._lost.discard(token)
+            self._lost.pop(token, None)
             if self._heartbeat is None or not self._heartbeat.is_alive():
                 self._heartbeat = threading.Thread(
                     target=self._beat, name="w2t-lead-lock", daemon=True
@@ -218,7 +220,9 @@ class LeadLock:
         with self._released:
             self._held.pop(token, None)
             if lost:
-                self._lost.add(token)
+                self._lost[token] = None
+                while len(self._lost) > MAX_LOST:
+                    del self._lost[next(iter(self._lost))]
             self._released.notify_all()
 
     # ------------------------------------------------------------------ heartbeat
