@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.sandbox.twilio_sim import SimHandle
-from tests.relay_compat.conftest import STORE_NUMBER, WEB2TEXT_NUMBER, call, lead_request, new_id
+from tests.relay_compat.conftest import WEB2TEXT_NUMBER, call, lead_request, new_id
 from tests.support.relay import RelayHandle, Seed
 
 
@@ -57,7 +57,10 @@ def test_should_successfully_close_integrations_on_lead_close(
         assert sim.state.conversations[sid].state == "closed"
     # the customer got the greeting before the close, and nothing after it
     assert [m["body"].startswith("Hi Jordan") for m in sim.handset(phone)] == [True]
-    assert STORE_NUMBER != WEB2TEXT_NUMBER
+    # the store was told of the lead, then of its close
+    store_texts = [m["body"] for m in sim.handset(WEB2TEXT_NUMBER)]
+    assert any(request["Lead"]["CustomerMessage"] in b for b in store_texts)
+    assert any("this lead was closed (Test close reason)" in b for b in store_texts)
 
 
 def test_should_return_409_when_trying_to_close_a_non_existent_lead(
