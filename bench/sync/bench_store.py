@@ -27,6 +27,7 @@ from typing import Any
 from app.sync import store
 from app.sync.api import Me
 from app.sync.db import Database
+from app.sync.store import rows
 from tests.sync.fake_relay import change, conv_data, lead_data, msg_data
 
 ME = Me("S1", "Sam Staff", "R1", ("L1",))
@@ -148,19 +149,19 @@ def bench_apply(n: int, batch: int = 500) -> dict[str, Any]:
         base_db = Database.open(Path(tmp) / "raw")
         base_db.close()
         raw = _raw(Path(tmp) / "raw" / "sync.db")
-        rows = []
+        prepared = []
         for b in batches:  # rows prepared outside the timing: the baseline only inserts
-            rows.append((
-                [store._lead_params(c["data"], c["version"]) for c in b
+            prepared.append((
+                [rows.lead_params(c["data"], c["version"]) for c in b
                  if c["entity"] == "lead"],
-                [store._conv_params(c["data"], c["version"]) for c in b
+                [rows.conversation_params(c["data"], c["version"]) for c in b
                  if c["entity"] == "conversation"],
-                [store._message_insert(c["data"], c["id"], f"L{c['id']}", None,
-                                       c["data"]["status"], c["version"])
+                [rows.message_insert_params(c["data"], c["id"], f"L{c['id']}", None,
+                                            c["data"]["status"], c["version"])
                  for c in b if c["entity"] == "message"],
             ))
         t = time.perf_counter()
-        for leads, convs, msgs in rows:
+        for leads, convs, msgs in prepared:
             raw.execute("BEGIN")
             raw.executemany(
                 "INSERT INTO leads (lead_id, retailer_id, location_id, conversation_sid, status,"

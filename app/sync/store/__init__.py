@@ -1,0 +1,90 @@
+"""The local store's operations, one module per job.
+
+`mirror` (+ `mirror_messages`, `rows`) applies the relay's changes and `/v1/me`;
+`overlay` lays queued local edits over mirrored rows; `outbox` (+ `outbox_row`,
+`outbox_delivery`) queues what the user does and tracks its delivery; `queries`
+and `search` are what the UI reads; `meta` holds the cursor and `/v1/me`;
+`access` is how each of these jobs reaches SQLite.
+
+Every function takes the `Connection` of the `DbThread` it runs on (never the
+event loop) as its first argument and is blocking; a write opens exactly one
+transaction. Callers use what this package exports.
+"""
+
+from app.sync.store.meta import cursor_of, get_me, get_meta, set_meta
+from app.sync.store.mirror import apply_changes, save_me
+from app.sync.store.outbox import enqueue_mark_read, enqueue_send, enqueue_update_lead
+from app.sync.store.outbox_delivery import (
+    discard_row,
+    due_heads,
+    expedite_pending,
+    list_outbox,
+    mark_delivered,
+    mark_failed,
+    mark_inflight,
+    mark_retry,
+    outbox_counts,
+    rebase_row,
+    requeue_inflight,
+    retry_row,
+)
+from app.sync.store.outbox_row import (
+    FAILED,
+    INFLIGHT,
+    MARK_READ,
+    PENDING,
+    SEND_MESSAGE,
+    UPDATE_LEAD,
+    OutboxRow,
+)
+from app.sync.store.queries import (
+    count_leads,
+    get_lead,
+    lead_json,
+    list_leads,
+    list_locations,
+    thread,
+)
+from app.sync.store.result import ApplyResult
+from app.sync.store.rows import now_iso
+from app.sync.store.search import search
+
+__all__ = [
+    "FAILED",
+    "INFLIGHT",
+    "MARK_READ",
+    "PENDING",
+    "SEND_MESSAGE",
+    "UPDATE_LEAD",
+    "ApplyResult",
+    "OutboxRow",
+    "apply_changes",
+    "count_leads",
+    "cursor_of",
+    "discard_row",
+    "due_heads",
+    "enqueue_mark_read",
+    "enqueue_send",
+    "enqueue_update_lead",
+    "expedite_pending",
+    "get_lead",
+    "get_me",
+    "get_meta",
+    "lead_json",
+    "list_leads",
+    "list_locations",
+    "list_outbox",
+    "mark_delivered",
+    "mark_failed",
+    "mark_inflight",
+    "mark_retry",
+    "now_iso",
+    "outbox_counts",
+    "rebase_row",
+    "requeue_inflight",
+    "retry_row",
+    "save_me",
+    "search",
+    "set_meta",
+    "thread",
+]
