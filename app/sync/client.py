@@ -8,15 +8,17 @@ Errors are sorted into three kinds the engine acts on:
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from httpx_sse import ServerSentEvent, aconnect_sse
+from pydantic import ValidationError
 
+from app.core.wire import StaffView
 from app.sync.api import KeyCheckError, Me
+from app.sync.feed import FeedPage
 from app.sync.retry import parse_retry_after
 
 
@@ -49,7 +51,7 @@ class RelayFinalError(RelayError):
 
 @dataclass(frozen=True)
 class ChangesBatch:
-    changes: list[dict[str, Any]]
+    changes: list[Any]  # unparsed: each is validated on its own in the store's writer job
     cursor: str | None
     has_more: bool
 
@@ -130,22 +132,23 @@ class RelayClient:
             raise RelayTransientError("the relay answered with invalid JSON") from exc
         return body if isinstance(body, dict) else {}
 
-    async def me(self) -> dict[str, Any]:
-        return self._json(await self._request("GET", "/v1/me"))
+    async def me(self) -> StaffView:
+        body = self._json(await self._request("GET", "/v1/me"))
+        try:
+            return StaffView.model_validate(body)
+        except ValidationError as exc:
+            raise RelayTransientError("malformed /v1/me answer") from exc
 
     async def changes(self, cursor: str | None, limit: int = 500) -> ChangesBatch:
         params: dict[str, Any] = {"limit": limit}
         if cursor:
             params["cursor"] = cursor
         body = self._json(await self._request("GET", "/v1/changes", params=params))
-        changes = body.get("changes") or []
-        if not isinstance(changes, list):
-            raise RelayTransientError("malformed /v1/changes answer")
-        return ChangesBatch(
-            changes=[c for c in changes if isinstance(c, dict)],
-            cursor=body.get("cursor") or cursor,
-            has_more=bool(body.get("hasMore", body.get("has_more", False))),
-        )
+        try:
+            page = FeedPage.model_validate(body)
+        except ValidationError as exc:
+            raise RelayTransientError("malformed /v1/changes answer") from exc
+        return ChangesBatch(page.changes, page.cursor or cursor, page.has_more)
 
     async def send_message(self, conversation_sid: str, body: str, key: str) -> dict[str, Any]:
         response = await self._request(
@@ -196,31 +199,6 @@ class RelayClient:
         raise RelayTransientError("stream: the relay closed the connection")
 
 
-def parse_stream_event(sse: ServerSentEvent) -> tuple[list[dict[str, Any]], str | None]:
-    """The changes and cursor carried by one stream event (none for heartbeats).
-
-    Accepts a single change, a `{"changes": [...], "cursor"}` page, or a list of
-    changes; the event id is the resume cursor.
-    """
-    if sse.event in ("heartbeat", "ping", "keepalive") or not sse.data.strip():
-        return [], sse.id or None
-    try:
-        data = json.loads(sse.data)
-    except ValueError:
-        return [], sse.id or None
-    cursor: str | None = sse.id or None
-    if isinstance(data, dict) and "changes" in data:
-        cursor = data.get("cursor") or cursor
-        items = data.get("changes") or []
-    elif isinstance(data, dict) and "entity" in data:
-        items = [data]
-    elif isinstance(data, list):
-        items = data
-    else:
-        items = []
-    return [c for c in items if isinstance(c, dict)], cursor
-
-
 async def check_staff_key(
     base_url: str,
     token: str,
@@ -230,11 +208,9 @@ async def check_staff_key(
 ) -> Me:
     """Who `token` belongs to (`GET /v1/me`, asked once, no retries): a sign-in's check
     before any engine exists. Raises `KeyCheckError` with the reason why not."""
-    from app.core.wire import StaffView
-
     client = RelayClient(base_url, token, timeout=timeout, transport=transport)
     try:
-        body = await client.me()
+        staff = await client.me()
     except RelayAuthError as exc:
         raise KeyCheckError("unauthorized", "the relay does not know this key", 401) from exc
     except RelayFinalError as exc:
@@ -244,10 +220,6 @@ async def check_staff_key(
         raise _unanswered(exc) from exc
     finally:
         await client.aclose()
-    try:
-        staff = StaffView.model_validate(body)
-    except ValueError as exc:
-        raise KeyCheckError("relay_bad_answer", "not a staff member's description") from exc
     return Me(
         staff_id=staff.staff_id,
         name=staff.name or staff.staff_id,
@@ -258,7 +230,7 @@ async def check_staff_key(
 
 def _unanswered(exc: RelayTransientError) -> KeyCheckError:
     """Why a check got no usable answer: no answer in time, no connection, an error
-    status (5xx, 429), or an answer that is not JSON."""
+    status (5xx, 429), or an answer that is not JSON or not a staff member."""
     cause = exc.__cause__
     if isinstance(cause, httpx.TimeoutException):
         return KeyCheckError("relay_timeout", str(exc))

@@ -30,6 +30,7 @@ import httpx
 from filelock import FileLock, Timeout
 from httpx_sse import ServerSentEvent
 
+from app.core.wire import LeadView, MessageView
 from app.sync import store
 from app.sync.api import (
     UNSET,
@@ -58,9 +59,15 @@ from app.sync.client import (
     RelayClient,
     RelayFinalError,
     RelayTransientError,
-    parse_stream_event,
 )
 from app.sync.db import Database
+from app.sync.feed import (
+    LeadChange,
+    ReceivedChange,
+    accepted_message,
+    lead_answer,
+    parse_stream_event,
+)
 from app.sync.inbox import parse_ts
 from app.sync.retry import Backoff
 
@@ -349,13 +356,17 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ sync loop
 
-    async def _apply(self, changes: list[dict[str, Any]], cursor: str | None,
-                     catch_up: bool) -> None:
+    async def _apply(self, changes: list[Any], cursor: str | None, catch_up: bool) -> None:
         result = await self.db.writer.run(store.apply_changes, changes, cursor)
         if cursor is not None:
             self._cursor = cursor
         self._last_synced_at = datetime.now(UTC)
         self._emit_applied(result, catch_up)
+
+    async def _apply_lead(self, lead: ReceivedChange) -> None:
+        """A lead the relay answered with, mirrored like a change of the feed."""
+        result = await self.db.writer.run(store.apply_received, [lead])
+        self._emit_applied(result, catch_up=False)
 
     def _emit_applied(self, result: store.ApplyResult, catch_up: bool) -> None:
         """The listener events of one applied batch."""
@@ -569,13 +580,15 @@ class SyncEngine:
                 return
             await self._fail(row, exc.reason, exc.message)
             return
-        if row.kind == store.UPDATE_LEAD and response and (
-                "leadId" in response or "lead_id" in response):
-            await self._apply([_lead_change(response)], None, catch_up=False)
-        await self._delivered(row, response)
+        if row.kind == store.UPDATE_LEAD:
+            lead = lead_answer(response)
+            if lead is not None:
+                await self._apply_lead(lead)
+        await self._delivered(row, accepted_message(response)
+                              if row.kind == store.SEND_MESSAGE else None)
 
-    async def _delivered(self, row: store.OutboxRow, response: dict[str, Any] | None) -> None:
-        result = await self.db.writer.run(store.mark_delivered, row, response)
+    async def _delivered(self, row: store.OutboxRow, accepted: MessageView | None) -> None:
+        result = await self.db.writer.run(store.mark_delivered, row, accepted)
         sid = next(iter(result.message_sids), None)
         self._emit(OutboxItemDelivered(
             outbox_id=row.outbox_id, kind=row.kind, conversation_sid=row.conversation_sid,
@@ -605,22 +618,21 @@ class SyncEngine:
         is re-based on the current version and sent again; an edit of a field
         the other side changed to something else is a conflict for the user.
         """
-        current = exc.body.get("current")
-        lead_id = str(row.lead_id)
-        if isinstance(current, dict) and ("leadId" in current or "lead_id" in current):
-            await self._apply([_lead_change(current)], None, catch_up=False)
+        answered = lead_answer(exc.body.get("current"))
+        current: LeadView | None
+        if answered is not None:
+            await self._apply_lead(answered)
+            assert isinstance(answered.change, LeadChange)
+            current = answered.change.data
         else:
-            current = await self.db.reader.run(store.lead_json, lead_id)
-        if not isinstance(current, dict):
+            current = await self.db.reader.run(store.relay_lead, str(row.lead_id))
+        if current is None:
             await self._fail(row, "version_conflict", exc.message)
             return
         payload = dict(row.payload)
         patch = dict(payload["patch"])
         base = dict(payload.get("base", {}))
-        now_values = {
-            "status": current.get("pipelineStatus", current.get("pipeline_status")),
-            "assigneeId": current.get("assigneeId", current.get("assignee_id")),
-        }
+        now_values = {"status": current.pipeline_status.value, "assigneeId": current.assignee_id}
         conflicts = [
             name for name in ("status", "assigneeId")
             if name in patch and now_values[name] != base.get(name)
@@ -640,7 +652,7 @@ class SyncEngine:
         if not patch:
             await self._delivered(row, None)
             return
-        version = int(current.get("version", 0))
+        version = current.version
         if version <= int(payload["baseVersion"]) and attempt > 3:
             await self._fail(row, "version_conflict", exc.message)
             return
@@ -659,7 +671,7 @@ def _apply_stream_events(
     only move the stored cursor. Returns the result (None when nothing was
     applied) and the cursor now stored (None when unchanged).
     """
-    changes: list[dict[str, Any]] = []
+    changes: list[Any] = []
     cursor: str | None = None
     for sse in events:
         items, event_cursor = parse_stream_event(sse)
@@ -706,16 +718,6 @@ def _unlock_store(lock: FileLock | None) -> None:
 
 def _enqueue_update(conn: Any, lead_id: str, kwargs: dict[str, Any]) -> str:
     return store.enqueue_update_lead(conn, lead_id, **kwargs)
-
-
-def _lead_change(lead: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "entity": "lead",
-        "id": lead.get("leadId", lead.get("lead_id")),
-        "version": int(lead.get("version", 0)),
-        "locationId": lead.get("locationId", lead.get("location_id")),
-        "data": lead,
-    }
 
 
 def _log_task_error(task: asyncio.Task[None]) -> None:

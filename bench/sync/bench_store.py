@@ -27,6 +27,7 @@ from typing import Any
 from app.sync import store
 from app.sync.api import Me
 from app.sync.db import Database
+from app.sync.feed import ConversationChange, LeadChange, MessageChange, parse_change
 from app.sync.store import rows
 from tests.sync.fake_relay import change, conv_data, lead_data, msg_data
 
@@ -151,14 +152,15 @@ def bench_apply(n: int, batch: int = 500) -> dict[str, Any]:
         raw = _raw(Path(tmp) / "raw" / "sync.db")
         prepared = []
         for b in batches:  # rows prepared outside the timing: the baseline only inserts
+            parsed = [parse_change(c) for c in b]
             prepared.append((
-                [rows.lead_params(c["data"], c["version"]) for c in b
-                 if c["entity"] == "lead"],
-                [rows.conversation_params(c["data"], c["version"]) for c in b
-                 if c["entity"] == "conversation"],
-                [rows.message_insert_params(c["data"], c["id"], f"L{c['id']}", None,
-                                            c["data"]["status"], c["version"])
-                 for c in b if c["entity"] == "message"],
+                [rows.lead_params(p.change.data, p.change.version, p.data) for p in parsed
+                 if isinstance(p.change, LeadChange)],
+                [rows.conversation_params(p.change.data, p.change.version, p.data)
+                 for p in parsed if isinstance(p.change, ConversationChange)],
+                [rows.message_insert_params(p.change.data, f"L{p.change.id}",
+                                            p.change.data.status.value, p.change.version)
+                 for p in parsed if isinstance(p.change, MessageChange)],
             ))
         t = time.perf_counter()
         for leads, convs, msgs in prepared:

@@ -12,7 +12,7 @@ transaction. Callers use what this package exports.
 """
 
 from app.sync.store.meta import cursor_of, get_me, get_meta, set_meta
-from app.sync.store.mirror import apply_changes, save_me
+from app.sync.store.mirror import apply_changes, apply_received, save_me
 from app.sync.store.outbox import enqueue_mark_read, enqueue_send, enqueue_update_lead
 from app.sync.store.outbox_delivery import (
     discard_row,
@@ -40,9 +40,9 @@ from app.sync.store.outbox_row import (
 from app.sync.store.queries import (
     count_leads,
     get_lead,
-    lead_json,
     list_leads,
     list_locations,
+    relay_lead,
     thread,
 )
 from app.sync.store.result import ApplyResult
@@ -59,6 +59,7 @@ __all__ = [
     "ApplyResult",
     "OutboxRow",
     "apply_changes",
+    "apply_received",
     "count_leads",
     "cursor_of",
     "discard_row",
@@ -70,7 +71,6 @@ __all__ = [
     "get_lead",
     "get_me",
     "get_meta",
-    "lead_json",
     "list_leads",
     "list_locations",
     "list_outbox",
@@ -81,6 +81,7 @@ __all__ = [
     "now_iso",
     "outbox_counts",
     "rebase_row",
+    "relay_lead",
     "requeue_inflight",
     "retry_row",
     "save_me",

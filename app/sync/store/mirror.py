@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
+from app.core.wire import MessageView, StaffView
 from app.sync.api import Me
+from app.sync.feed import (
+    ConversationChange,
+    LeadChange,
+    MessageChange,
+    ReceivedChange,
+    parse_changes,
+)
 from app.sync.store.access import write_tx
 from app.sync.store.meta import put_cursor, put_me
 from app.sync.store.mirror_messages import apply_messages
@@ -25,9 +33,7 @@ from app.sync.store.rows import (
     CONVERSATION_UPSERT,
     LEAD_UPSERT,
     LOCATION_UPSERT,
-    MalformedChange,
     conversation_params,
-    field,
     lead_params,
     location_params,
 )
@@ -36,9 +42,23 @@ log = logging.getLogger(__name__)
 
 
 def apply_changes(
-    conn: sa.Connection, changes: Sequence[dict[str, Any]], cursor: str | None
+    conn: sa.Connection, changes: Sequence[object], cursor: str | None
 ) -> ApplyResult:
-    """Apply one batch of changes and the new cursor in one transaction.
+    """Apply one batch of the feed's changes (decoded JSON) and the new cursor.
+
+    The changes are parsed into the wire models here, in the writer job: none of
+    that per-change work runs on the engine's event loop.
+    """
+    received, skipped = parse_changes(changes)
+    result = apply_received(conn, received, cursor)
+    result.skipped += skipped
+    return result
+
+
+def apply_received(
+    conn: sa.Connection, changes: Sequence[ReceivedChange], cursor: str | None = None
+) -> ApplyResult:
+    """Apply parsed changes and the new cursor in one transaction.
 
     Should the batch break a constraint (data no relay should send), it is
     applied change by change instead, skipping the offending ones: one bad
@@ -49,12 +69,13 @@ def apply_changes(
     except sqlite3.IntegrityError as exc:
         log.warning("batch of %d changes failed (%s); applying one by one", len(changes), exc)
     total = ApplyResult()
-    for change in changes:
+    for received in changes:
         try:
-            total.add(_apply_batch(conn, [change], None))
+            total.add(_apply_batch(conn, [received], None))
         except sqlite3.IntegrityError as exc:
             total.skipped += 1
-            log.warning("skipping change %s/%s: %s", change.get("entity"), change.get("id"), exc)
+            log.warning("skipping change %s/%s: %s", received.change.entity,
+                        received.change.id, exc)
     if cursor is not None:
         with write_tx(conn) as cur:
             put_cursor(cur, cursor)
@@ -64,43 +85,29 @@ def apply_changes(
 class _Batch:
     """A batch's changes sorted by entity, as the rows to write."""
 
-    def __init__(self, changes: Sequence[dict[str, Any]], result: ApplyResult) -> None:
+    def __init__(self, changes: Sequence[ReceivedChange]) -> None:
         self.locations: list[tuple[Any, ...]] = []
         self.leads: list[tuple[Any, ...]] = []
         self.conversations: list[tuple[Any, ...]] = []
-        self.messages: list[tuple[dict[str, Any], int]] = []
-        for change in changes:
-            try:
-                self._sort(change, result)
-            except (KeyError, TypeError, ValueError) as exc:
-                result.skipped += 1
-                log.warning("skipping malformed change %s/%s: %s",
-                            change.get("entity") if isinstance(change, dict) else "?",
-                            change.get("id") if isinstance(change, dict) else "?", exc)
-
-    def _sort(self, change: dict[str, Any], result: ApplyResult) -> None:
-        entity = change["entity"]
-        data = change["data"]
-        version = int(change["version"])
-        if entity == "lead":
-            self.leads.append(lead_params(data, version))
-        elif entity == "conversation":
-            self.conversations.append(conversation_params(data, version))
-        elif entity == "message":
-            if not field(data, "messageSid", "message_sid"):
-                raise MalformedChange("message without messageSid")
-            self.messages.append((data, version))
-        elif entity == "location":
-            self.locations.append(location_params(data, version))
-        else:
-            result.skipped += 1  # a newer relay's entity kind: not ours to mirror
+        self.messages: list[tuple[MessageView, int]] = []
+        for received in changes:
+            change, data = received.change, received.data
+            if isinstance(change, LeadChange):
+                self.leads.append(lead_params(change.data, change.version, data))
+            elif isinstance(change, ConversationChange):
+                self.conversations.append(
+                    conversation_params(change.data, change.version, data))
+            elif isinstance(change, MessageChange):
+                self.messages.append((change.data, change.version))
+            else:
+                self.locations.append(location_params(change.data, change.version, data))
 
 
 def _apply_batch(
-    conn: sa.Connection, changes: Sequence[dict[str, Any]], cursor: str | None
+    conn: sa.Connection, changes: Sequence[ReceivedChange], cursor: str | None
 ) -> ApplyResult:
     result = ApplyResult()
-    batch = _Batch(changes, result)
+    batch = _Batch(changes)
     with write_tx(conn) as cur:
         _upsert(cur, LOCATION_UPSERT, batch.locations, result.location_ids, None)
         _upsert(cur, LEAD_UPSERT, batch.leads, result.lead_ids, result)
@@ -123,19 +130,14 @@ def _upsert(cur: sqlite3.Cursor, sql: str, rows: list[tuple[Any, ...]], ids: set
             count_skips.skipped += 1
 
 
-def save_me(conn: sa.Connection, staff: dict[str, Any]) -> tuple[Me, set[str]]:
+def save_me(conn: sa.Connection, staff: StaffView | Mapping[str, Any]) -> tuple[Me, set[str]]:
     """Store `/v1/me` (and the locations it lists); returns the Me and touched location ids."""
-    locations = field(staff, "locations", default=[]) or []
-    me = Me(
-        staff_id=str(field(staff, "staffId", "staff_id")),
-        name=str(field(staff, "name")),
-        retailer_id=str(field(staff, "retailerId", "retailer_id")),
-        location_ids=tuple(str(field(loc, "locationId", "location_id")) for loc in locations),
-    )
+    view = staff if isinstance(staff, StaffView) else StaffView.model_validate(staff)
+    me = Me(staff_id=view.staff_id, name=view.name, retailer_id=view.retailer_id,
+            location_ids=tuple(loc.location_id for loc in view.locations))
     touched: set[str] = set()
     with write_tx(conn) as cur:
         put_me(cur, me)
-        rows = [location_params(loc, int(field(loc, "version", default=0) or 0))
-                for loc in locations]
+        rows = [location_params(loc, loc.version, loc.to_dict()) for loc in view.locations]
         _upsert(cur, LOCATION_UPSERT, rows, touched, None)
     return me, touched

@@ -7,21 +7,19 @@ our own sends) and compared in Python; new rows go in with one `executemany`.
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
 from typing import Any
 
 from app.core.message_status import MessageStatus, advance, parse_status
+from app.core.statuses import AuthorKind
+from app.core.wire import MessageView
 from app.sync.api import InboundMessage, ThreadStatus
-from app.sync.inbox import parse_ts
 from app.sync.store.access import chunks, marks
 from app.sync.store.result import ApplyResult
 from app.sync.store.rows import (
     MESSAGE_INSERT,
     MESSAGE_UPDATE,
-    field,
     message_insert_params,
     message_update_params,
-    norm_ts,
 )
 
 #: local message statuses (before the relay's own statuses take over)
@@ -47,20 +45,18 @@ def merge_status(current: str, new: str) -> str:
     return advance(MessageStatus(cur), MessageStatus(nxt)).value
 
 
-def dedupe(
-    items: list[tuple[dict[str, Any], int]],
-) -> list[tuple[dict[str, Any], int, str]]:
+def dedupe(items: list[tuple[MessageView, int]]) -> list[tuple[MessageView, int, str]]:
     """One entry per message SID: the highest version, with statuses folded forward."""
-    best: dict[str, tuple[dict[str, Any], int, str]] = {}
-    for d, version in items:
-        sid = str(field(d, "messageSid", "message_sid"))
-        status = str(field(d, "status", default="queued"))
-        seen = best.get(sid)
+    best: dict[str, tuple[MessageView, int, str]] = {}
+    for view, version in items:
+        status = view.status.value
+        seen = best.get(view.message_sid)
         if seen is None:
-            best[sid] = (d, version, status)
+            best[view.message_sid] = (view, version, status)
             continue
         merged = merge_status(seen[2], status)
-        best[sid] = (d, version, merged) if version > seen[1] else (seen[0], seen[1], merged)
+        best[view.message_sid] = ((view, version, merged) if version > seen[1]
+                                  else (seen[0], seen[1], merged))
     return list(best.values())
 
 
@@ -83,29 +79,27 @@ def _existing(
 
 
 def apply_messages(
-    cur: sqlite3.Cursor, items: list[tuple[dict[str, Any], int]], result: ApplyResult
+    cur: sqlite3.Cursor, items: list[tuple[MessageView, int]], result: ApplyResult
 ) -> None:
     if not items:
         return
     unique = dedupe(items)
     result.skipped += len(items) - len(unique)
-    sids = [str(field(d, "messageSid", "message_sid")) for d, _, _ in unique]
-    keys = [k for k in (field(d, "idempotencyKey", "idempotency_key") for d, _, _ in unique)
-            if k]
-    by_sid, by_key = _existing(cur, sids, keys)
+    by_sid, by_key = _existing(cur, [view.message_sid for view, _, _ in unique],
+                               [view.idempotency_key for view, _, _ in unique
+                                if view.idempotency_key])
     inserts: list[tuple[Any, ...]] = []
-    new_customer: list[dict[str, Any]] = []
-    for (d, version, status), sid in zip(unique, sids, strict=True):
-        row = by_sid.get(sid) or _our_send(by_key, field(d, "idempotencyKey", "idempotency_key"))
+    new_customer: list[MessageView] = []
+    for view, version, status in unique:
+        sid = view.message_sid
+        row = by_sid.get(sid) or _our_send(by_key, view.idempotency_key)
         if row is None:
-            # a mirrored message's local id is its SID (unique already; no ULID to make);
-            # the key is kept only on our own rows: the relay may reuse one key on
-            # several messages it writes (e.g. a lead's greeting and store notice)
-            inserts.append(message_insert_params(d, sid, sid, None, status, version))
+            # a mirrored message's local id is its SID (unique already; no ULID to make)
+            inserts.append(message_insert_params(view, sid, status, version))
             result.message_sids.add(sid)
-            if str(field(d, "authorKind", "author_kind")) == "customer":
-                new_customer.append(d)
-        elif _update(cur, row, d, sid, status, version, result):
+            if view.author_kind is AuthorKind.CUSTOMER:
+                new_customer.append(view)
+        elif _update(cur, row, view, status, version, result):
             result.message_sids.add(sid)
         else:
             result.skipped += 1
@@ -115,10 +109,11 @@ def apply_messages(
         result.inbound.extend(inbound_of(cur, new_customer))
 
 
-def _our_send(by_key: dict[str, Existing], key: Any) -> Existing | None:
+def _our_send(by_key: dict[str, Existing], key: str | None) -> Existing | None:
     """Our own send coming back from the relay: its pending row takes the SID.
 
-    Once: another message carrying the same key is not ours.
+    Once: another message carrying the same key is not ours (the relay may reuse
+    one key on several messages it writes, e.g. a lead's greeting and store notice).
     """
     if not key:
         return None
@@ -126,22 +121,22 @@ def _our_send(by_key: dict[str, Existing], key: Any) -> Existing | None:
     return None if row is None or row[1] is not None else row
 
 
-def _update(cur: sqlite3.Cursor, row: Existing, d: dict[str, Any], sid: str, status: str,
-            version: int, result: ApplyResult) -> bool:
+def _update(cur: sqlite3.Cursor, row: Existing, view: MessageView, status: str, version: int,
+            result: ApplyResult) -> bool:
     """A newer version of a stored message; False when it is not newer."""
     rowid, old_sid, _old_key, old_status, old_version, local_id = row
     if version <= old_version:
         return False
     merged = merge_status(str(old_status), status)
-    cur.execute(MESSAGE_UPDATE, message_update_params(d, sid, merged, version, rowid))
+    cur.execute(MESSAGE_UPDATE, message_update_params(view, merged, version, rowid))
     if old_sid is None:
-        result.confirmed[str(local_id)] = sid
+        result.confirmed[str(local_id)] = view.message_sid
     return True
 
 
-def inbound_of(cur: sqlite3.Cursor, messages: list[dict[str, Any]]) -> list[InboundMessage]:
+def inbound_of(cur: sqlite3.Cursor, messages: list[MessageView]) -> list[InboundMessage]:
     """Notifications for new customer messages, named after their conversation's newest lead."""
-    convs = sorted({str(field(d, "conversationSid", "conversation_sid")) for d in messages})
+    convs = sorted({view.conversation_sid for view in messages})
     newest: dict[str, tuple[str, str]] = {}
     for chunk in chunks(convs):
         for conv, lead_id, name in cur.execute(
@@ -150,17 +145,15 @@ def inbound_of(cur: sqlite3.Cursor, messages: list[dict[str, Any]]) -> list[Inbo
                 tuple(chunk)):
             newest[conv] = (lead_id, name)
     out = []
-    for d in messages:
-        conv = str(field(d, "conversationSid", "conversation_sid"))
-        lead = newest.get(conv)
+    for view in messages:
+        lead = newest.get(view.conversation_sid)
         out.append(InboundMessage(
-            message_sid=str(field(d, "messageSid", "message_sid")),
-            conversation_sid=conv,
+            message_sid=view.message_sid,
+            conversation_sid=view.conversation_sid,
             lead_id=None if lead is None else str(lead[0]),
-            customer_name=str(lead[1]) if lead is not None else str(field(d, "author",
-                                                                          default="")),
-            location_id=str(field(d, "locationId", "location_id", "")),
-            body=str(field(d, "body", default="")),
-            at=parse_ts(norm_ts(field(d, "createdAt", "created_at"))) or datetime.now(UTC),
+            customer_name=str(lead[1]) if lead is not None else view.author,
+            location_id=view.location_id,
+            body=view.body,
+            at=view.created_at,
         ))
     return out

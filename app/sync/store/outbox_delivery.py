@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from ulid import ULID
 
+from app.core.wire import MessageView
 from app.sync.api import EngineError, ThreadStatus
 from app.sync.store.access import read_one, read_rows, write_tx
 from app.sync.store.outbox_row import (
@@ -27,7 +28,6 @@ from app.sync.store.outbox_row import (
 )
 from app.sync.store.overlay import apply_lead_patch, restore_lead
 from app.sync.store.result import ApplyResult
-from app.sync.store.rows import field
 
 #: the message a send row queued, found through its local id (`messages.outbox_id`
 #: has no index since migration 0005: a queued message writes one b-tree fewer)
@@ -126,14 +126,15 @@ def rebase_row(conn: sa.Connection, outbox_id: str, payload: dict[str, Any]) -> 
 
 
 def mark_delivered(
-    conn: sa.Connection, row: OutboxRow, response: dict[str, Any] | None
+    conn: sa.Connection, row: OutboxRow, accepted: MessageView | None = None
 ) -> ApplyResult:
-    """Remove the delivered row; a send's message becomes `accepted` (or the relay's status)."""
+    """Remove the delivered row; a send's message becomes `accepted`, or takes the
+    status and SID of the message the relay answered with."""
     result = ApplyResult()
     with write_tx(conn) as cur:
         if row.kind == SEND_MESSAGE and row.local_message_id:
-            sid = field(response or {}, "messageSid", "message_sid")
-            status = field(response or {}, "status")
+            sid = accepted.message_sid if accepted else None
+            status = accepted.status.value if accepted else None
             _confirm_send(cur, row.local_message_id, sid, status)
             if sid:
                 result.message_sids.add(str(sid))
@@ -143,7 +144,8 @@ def mark_delivered(
     return result
 
 
-def _confirm_send(cur: sqlite3.Cursor, local_id: str, sid: Any, status: Any) -> None:
+def _confirm_send(cur: sqlite3.Cursor, local_id: str, sid: str | None,
+                  status: str | None) -> None:
     """The relay took our message: its status, and its SID when the 202 named it."""
     cur.execute(
         "UPDATE messages SET status = CASE WHEN status IN "

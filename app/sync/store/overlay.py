@@ -13,7 +13,7 @@ import sqlite3
 from typing import Any
 
 from app.sync.store.outbox_row import MARK_READ, UPDATE_LEAD
-from app.sync.store.rows import lead_params
+from app.sync.store.rows import stored_lead
 
 
 def apply_lead_patch(cur: sqlite3.Cursor, lead_id: str, payload: dict[str, Any]) -> None:
@@ -47,12 +47,13 @@ def overlay_pending(cur: sqlite3.Cursor, lead_ids: set[str], conv_sids: set[str]
 
 def restore_lead(cur: sqlite3.Cursor, lead_id: str) -> None:
     """The lead as the relay last sent it, with the edits still queued on top."""
-    row = cur.execute(
-        "SELECT data, version FROM leads WHERE lead_id = ?", (lead_id,)).fetchone()
+    row = cur.execute("SELECT data FROM leads WHERE lead_id = ?", (lead_id,)).fetchone()
     if row is None:
         return
-    params = lead_params(json.loads(row[0]), int(row[1]))
-    cur.execute(
-        "UPDATE leads SET pipeline_status = ?, assignee_id = ?, assignee_name = ? "
-        "WHERE lead_id = ?", (params[5], params[6], params[7], lead_id))
+    view = stored_lead(row[0])
+    if view is not None:  # else a partial copy from an older build: nothing to restore from
+        cur.execute(
+            "UPDATE leads SET pipeline_status = ?, assignee_id = ?, assignee_name = ? "
+            "WHERE lead_id = ?",
+            (view.pipeline_status.value, view.assignee_id, view.assignee_name, lead_id))
     overlay_pending(cur, {lead_id}, set())

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.core.wire import LeadView, WireModel
 from app.sync.api import (
     ActivityItem,
     LeadDetail,
@@ -21,7 +22,7 @@ from app.sync.api import (
 from app.sync.inbox import count_leads_sql, lead_row, list_leads_sql, parse_ts
 from app.sync.store.access import read_one, read_rows
 from app.sync.store.outbox_row import FAILED
-from app.sync.store.rows import field, norm_ts
+from app.sync.store.rows import stored_lead, utc_text
 
 
 def list_locations(conn: sa.Connection, me: Me | None) -> list[LocationRow]:
@@ -53,19 +54,11 @@ def count_leads(conn: sa.Connection, f: LeadFilter, me: Me | None) -> int:
     return int(read_rows(conn, *count_leads_sql(f, me))[0][0])
 
 
-def _at(value: Any) -> datetime:
-    return parse_ts(norm_ts(value)) or datetime.now(UTC)
-
-
-def _notes(conn: sa.Connection, d: dict[str, Any], lead_id: str) -> tuple[list[NoteItem], bool]:
+def _notes(conn: sa.Connection, view: LeadView | None,
+           lead_id: str) -> tuple[list[NoteItem], bool]:
     """The lead's notes, queued ones last, and whether an edit of it is still queued."""
-    notes = [
-        NoteItem(note_id=str(field(n, "noteId", "note_id")),
-                 author_id=field(n, "authorId", "author_id"),
-                 author_name=str(field(n, "authorName", "author_name", "")),
-                 body=str(field(n, "body", default="")), at=_at(field(n, "at")))
-        for n in (field(d, "notes", default=[]) or [])
-    ]
+    notes = [NoteItem(note_id=n.note_id, author_id=n.author_id, author_name=n.author_name,
+                      body=n.body, at=n.at) for n in (view.notes if view else ())]
     pending_update = False
     for payload_text, state in read_rows(
             conn, "SELECT payload, state FROM outbox WHERE kind = 'update_lead' "
@@ -83,53 +76,60 @@ def _notes(conn: sa.Connection, d: dict[str, Any], lead_id: str) -> tuple[list[N
     return notes, pending_update
 
 
+_LEAD_COLUMNS = """d.retailer_id, d.location_id, l.name AS location_name, d.conversation_sid,
+    d.status, d.pipeline_status, d.assignee_id, d.assignee_name, d.name AS customer_name,
+    d.phone, d.date_submitted,
+    d.last_activity_at, d.first_staff_reply_at, d.opted_out, d.possible_opt_out, d.version,
+    d.data"""
+
+
 def get_lead(conn: sa.Connection, lead_id: str) -> LeadDetail | None:
-    row = read_one(conn, """SELECT d.data, d.pipeline_status, d.assignee_id, d.assignee_name,
-            l.name, d.version, d.conversation_sid FROM leads d
+    """The lead as shown: its columns (queued edits laid over), and from the relay's
+    copy what the customer submitted, the notes and the history."""
+    r = read_one(conn, f"""SELECT {_LEAD_COLUMNS} FROM leads d
         LEFT JOIN locations l ON l.location_id = d.location_id WHERE d.lead_id = ?""",
-                   (lead_id,))
-    if row is None:
+                 (lead_id,))
+    if r is None:
         return None
-    data, pipeline, assignee_id, assignee_name, location_name, version, conv = row
-    d = json.loads(data)
-    customer = field(d, "customer", default={}) or {}
-    notes, pending_update = _notes(conn, d, lead_id)
-    activity = tuple(
-        ActivityItem(at=_at(field(a, "at")), kind=str(field(a, "kind", default="")),
-                     text=str(field(a, "text", default="")))
-        for a in (field(d, "activity", default=[]) or [])
-    )
+    view = stored_lead(r.data)
+    customer = view.customer if view else None
+    notes, pending_update = _notes(conn, view, lead_id)
     others = read_rows(conn, "SELECT lead_id FROM leads WHERE conversation_sid = ? "
-                             "AND lead_id != ?", (conv, lead_id)) if conv else []
-    submitted = _at(field(d, "dateSubmitted", "date_submitted"))
+                             "AND lead_id != ?", (r.conversation_sid, lead_id)
+                       ) if r.conversation_sid else []
+    submitted = parse_ts(r.date_submitted) or datetime.now(UTC)
     return LeadDetail(
-        lead_id=lead_id, retailer_id=str(field(d, "retailerId", "retailer_id", "")),
-        location_id=str(field(d, "locationId", "location_id", "")), location_name=location_name,
-        conversation_sid=conv, status=str(field(d, "status", default="")),
-        pipeline_status=pipeline, assignee_id=assignee_id, assignee_name=assignee_name,
-        name=str(customer.get("name", "")), phone=str(customer.get("phone", "")),
-        preferred_contact=str(field(customer, "preferredContact", "preferred_contact", "text")),
-        customer_message=str(customer.get("message", "")),
-        page_url=str(field(customer, "pageUrl", "page_url", "")),
-        ip_address=field(customer, "ipAddress", "ip_address"),
-        product=customer.get("product"), traffic=customer.get("traffic"),
+        lead_id=lead_id, retailer_id=r.retailer_id, location_id=r.location_id,
+        location_name=r.location_name, conversation_sid=r.conversation_sid, status=r.status,
+        pipeline_status=r.pipeline_status, assignee_id=r.assignee_id,
+        assignee_name=r.assignee_name, name=r.customer_name, phone=r.phone,
+        preferred_contact=customer.preferred_contact.value if customer else "text",
+        customer_message=customer.message if customer else "",
+        page_url=customer.page_url if customer else "",
+        ip_address=customer.ip_address if customer else None,
+        product=_present(customer.product if customer else None),
+        traffic=_present(customer.traffic if customer else None),
         date_submitted=submitted,
-        last_activity_at=parse_ts(norm_ts(field(d, "lastActivityAt", "last_activity_at")))
-        or submitted,
-        first_staff_reply_at=parse_ts(norm_ts(field(d, "firstStaffReplyAt",
-                                                    "first_staff_reply_at"))),
-        opted_out=bool(field(d, "optedOut", "opted_out")),
-        possible_opt_out=bool(field(d, "possibleOptOut", "possible_opt_out")),
-        close_reason=field(d, "closeReason", "close_reason"), version=int(version),
-        notes=tuple(notes), activity=activity, pending_update=pending_update,
-        other_lead_ids=tuple(r[0] for r in others),
+        last_activity_at=parse_ts(r.last_activity_at) or submitted,
+        first_staff_reply_at=parse_ts(r.first_staff_reply_at),
+        opted_out=bool(r.opted_out), possible_opt_out=bool(r.possible_opt_out),
+        close_reason=view.close_reason if view else None, version=int(r.version),
+        notes=tuple(notes), pending_update=pending_update,
+        activity=tuple(ActivityItem(at=a.at, kind=a.kind, text=a.text)
+                       for a in (view.activity if view else ())),
+        other_lead_ids=tuple(o[0] for o in others),
     )
 
 
-def lead_json(conn: sa.Connection, lead_id: str) -> dict[str, Any] | None:
+def _present(info: WireModel | None) -> dict[str, str] | None:
+    """A product or traffic block as shown: the values given."""
+    return None if info is None else info.model_dump(exclude_none=True)
+
+
+def relay_lead(conn: sa.Connection, lead_id: str) -> LeadView | None:
     """The lead as the relay last sent it (without queued local edits)."""
     row = read_one(conn, "SELECT data FROM leads WHERE lead_id = ?", (lead_id,))
-    return None if row is None else dict(json.loads(row[0]))
+    return None if row is None else stored_lead(row[0])
 
 
 _THREAD_COLUMNS = ("local_id, message_sid, conversation_sid, author_kind, author, staff_name, "
@@ -154,7 +154,7 @@ def thread(
     cond = ""
     if before is not None:
         cond = "AND created_at < ?"
-        params.append(norm_ts(before))
+        params.append(utc_text(before))
     params.append(int(limit))
     rows = read_rows(conn, f"""SELECT {_THREAD_COLUMNS} FROM (
             SELECT id, {_THREAD_COLUMNS} FROM messages WHERE conversation_sid = ? {cond}

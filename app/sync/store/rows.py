@@ -6,9 +6,13 @@ Timestamps are stored as UTC ISO text (they sort as strings).
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+from pydantic import ValidationError
+
+from app.core.wire import ConversationView, LeadView, LocationView, MessageView
 
 LOCATION_UPSERT = """INSERT INTO locations (location_id, retailer_id, name, web2text_number,
         store_number, timezone, version, data)
@@ -58,127 +62,81 @@ MESSAGE_UPDATE = """UPDATE messages SET message_sid = ?, location_id = ?, idx = 
     WHERE id = ?"""
 
 
-class MalformedChange(ValueError):
-    pass
-
-
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
-_UTC_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?(?:Z|\+00:00)")
-
-
-def norm_ts(value: Any) -> str | None:
+def utc_text(value: datetime) -> str:
     """A timestamp as stored: UTC ISO text."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str) and _UTC_Z.fullmatch(value):
-        # already UTC in the canonical shape (the relay's own format): no parsing
-        return value if value[-1] != "Z" else value[:-1] + "+00:00"
-    if isinstance(value, datetime):
-        dt = value
-    else:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).isoformat()
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
 
 
-def field(d: dict[str, Any], camel: str, snake: str | None = None, default: Any = None) -> Any:
-    """A field of a change's data by its JSON (camelCase) name, or its snake_case name."""
-    if camel in d:
-        return d[camel]
-    if snake is not None and snake in d:
-        return d[snake]
-    return default
+def _opt_text(value: datetime | None) -> str | None:
+    return None if value is None else utc_text(value)
 
 
-def location_params(d: dict[str, Any], version: int) -> tuple[Any, ...]:
+def location_params(view: LocationView, version: int, data: Mapping[str, Any]) -> tuple[Any, ...]:
     return (
-        str(d["locationId"] if "locationId" in d else d["location_id"]),
-        str(field(d, "retailerId", "retailer_id", "")),
-        str(field(d, "name", default="")),
-        str(field(d, "web2textNumber", "web2text_number", "")),
-        field(d, "storeNumber", "store_number"),
-        field(d, "timezone"),
-        version,
-        json.dumps(d),
+        view.location_id, view.retailer_id, view.name, view.web2text_number,
+        view.store_number, view.timezone, version, json.dumps(data),
     )
 
 
-def lead_params(d: dict[str, Any], version: int) -> tuple[Any, ...]:
-    customer = field(d, "customer", default={}) or {}
-    submitted = norm_ts(field(d, "dateSubmitted", "date_submitted"))
-    if submitted is None:
-        raise MalformedChange("lead without dateSubmitted")
+def lead_params(view: LeadView, version: int, data: Mapping[str, Any]) -> tuple[Any, ...]:
     return (
-        str(d["leadId"] if "leadId" in d else d["lead_id"]),
-        str(field(d, "retailerId", "retailer_id", "")),
-        str(field(d, "locationId", "location_id")),
-        field(d, "conversationSid", "conversation_sid"),
-        str(field(d, "status", default="ACTIVE")),
-        str(field(d, "pipelineStatus", "pipeline_status", "new")),
-        field(d, "assigneeId", "assignee_id"),
-        field(d, "assigneeName", "assignee_name"),
-        str(customer.get("name", "")),
-        str(customer.get("phone", "")),
-        submitted,
-        norm_ts(field(d, "lastActivityAt", "last_activity_at")) or submitted,
-        norm_ts(field(d, "firstStaffReplyAt", "first_staff_reply_at")),
-        1 if field(d, "possibleOptOut", "possible_opt_out") else 0,
-        1 if field(d, "optedOut", "opted_out") else 0,
-        version,
-        json.dumps(d),
+        view.lead_id, view.retailer_id, view.location_id, view.conversation_sid,
+        view.status.value, view.pipeline_status.value, view.assignee_id, view.assignee_name,
+        view.customer.name, view.customer.phone, utc_text(view.date_submitted),
+        utc_text(view.last_activity_at), _opt_text(view.first_staff_reply_at),
+        1 if view.possible_opt_out else 0, 1 if view.opted_out else 0,
+        version, json.dumps(data),
     )
 
 
-def conversation_params(d: dict[str, Any], version: int) -> tuple[Any, ...]:
+def conversation_params(
+    view: ConversationView, version: int, data: Mapping[str, Any]
+) -> tuple[Any, ...]:
     return (
-        str(d["conversationSid"] if "conversationSid" in d else d["conversation_sid"]),
-        str(field(d, "locationId", "location_id")),
-        str(field(d, "customerPhone", "customer_phone", "")),
-        str(field(d, "web2textNumber", "web2text_number", "")),
-        str(field(d, "state", default="active")),
-        int(field(d, "unreadCount", "unread_count", 0) or 0),
-        norm_ts(field(d, "lastMessageAt", "last_message_at")),
-        field(d, "lastMessagePreview", "last_message_preview"),
-        1 if field(d, "optedOut", "opted_out") else 0,
-        version,
-        json.dumps(d),
+        view.conversation_sid, view.location_id, view.customer_phone, view.web2text_number,
+        view.state.value, view.unread_count, _opt_text(view.last_message_at),
+        view.last_message_preview, 1 if view.opted_out else 0, version, json.dumps(data),
     )
 
 
-def message_values(d: dict[str, Any]) -> tuple[Any, ...]:
+def _message_values(view: MessageView) -> tuple[Any, ...]:
     """location_id … body of a message row (insert and update alike)."""
-    return (
-        field(d, "locationId", "location_id"), field(d, "index"),
-        str(field(d, "author", default="")), str(field(d, "authorKind", "author_kind")),
-        field(d, "staffId", "staff_id"), field(d, "staffName", "staff_name"),
-        str(field(d, "body", default="")),
-    )
+    return (view.location_id, view.index, view.author, view.author_kind.value, view.staff_id,
+            view.staff_name, view.body)
 
 
 def message_insert_params(
-    d: dict[str, Any], sid: str, local_id: str, key: Any, status: str, version: int
+    view: MessageView, local_id: str, status: str, version: int
 ) -> tuple[Any, ...]:
-    created = norm_ts(field(d, "createdAt", "created_at"))
-    if created is None:
-        raise MalformedChange("message without createdAt")
+    """A mirrored message; the idempotency key is kept on our own rows only."""
     return (
-        local_id, sid, key or None,
-        str(d["conversationSid"] if "conversationSid" in d else d["conversation_sid"]),
-        *message_values(d), status,
-        field(d, "errorCode", "error_code"), field(d, "errorReason", "error_reason"),
-        created, version,
+        local_id, view.message_sid, None, view.conversation_sid, *_message_values(view),
+        status, view.error_code, view.error_reason, utc_text(view.created_at), version,
     )
 
 
 def message_update_params(
-    d: dict[str, Any], sid: str, status: str, version: int, rowid: int
+    view: MessageView, status: str, version: int, rowid: int
 ) -> tuple[Any, ...]:
     return (
-        sid, *message_values(d), status,
-        field(d, "errorCode", "error_code"), field(d, "errorReason", "error_reason"),
-        norm_ts(field(d, "createdAt", "created_at")) or now_iso(), version, rowid,
+        view.message_sid, *_message_values(view), status, view.error_code, view.error_reason,
+        utc_text(view.created_at), version, rowid,
     )
+
+
+def stored_lead(data: str) -> LeadView | None:
+    """A lead's stored JSON read back as its wire view.
+
+    None when it does not fit: rows mirrored before the feed was parsed into
+    the wire models may hold a partial copy.
+    """
+    try:
+        return LeadView.model_validate_json(data)
+    except ValidationError:
+        return None
