@@ -158,9 +158,8 @@ def bench_apply(n: int, batch: int = 500) -> dict[str, Any]:
                  if isinstance(p.change, LeadChange)],
                 [rows.conversation_params(p.change.data, p.change.version, p.data)
                  for p in parsed if isinstance(p.change, ConversationChange)],
-                [rows.message_insert_params(p.change.data, f"L{p.change.id}",
-                                            p.change.data.status.value, p.change.version)
-                 for p in parsed if isinstance(p.change, MessageChange)],
+                [rows.MessageRow.of(p.change.data, p.change.version).insert_params(
+                    f"L{p.change.id}") for p in parsed if isinstance(p.change, MessageChange)],
             ))
         t = time.perf_counter()
         for leads, convs, msgs in prepared:

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from app.core.wire import MessageView, StaffView
+from app.core.wire import StaffView
 from app.sync.api import Me
 from app.sync.feed import (
+    ChangeParser,
     ConversationChange,
     LeadChange,
     MessageChange,
     ReceivedChange,
-    parse_changes,
 )
 from app.sync.store.access import write_tx
 from app.sync.store.meta import put_cursor, put_me
@@ -33,6 +33,7 @@ from app.sync.store.rows import (
     CONVERSATION_UPSERT,
     LEAD_UPSERT,
     LOCATION_UPSERT,
+    MessageRow,
     conversation_params,
     lead_params,
     location_params,
@@ -40,42 +41,47 @@ from app.sync.store.rows import (
 
 log = logging.getLogger(__name__)
 
+_C = TypeVar("_C")
+
 
 def apply_changes(
     conn: sa.Connection, changes: Sequence[object], cursor: str | None
 ) -> ApplyResult:
     """Apply one batch of the feed's changes (decoded JSON) and the new cursor.
 
-    The changes are parsed into the wire models here, in the writer job: none of
-    that per-change work runs on the engine's event loop.
+    The changes are parsed into the wire models here, in the writer job (none of
+    that per-change work runs on the engine's event loop), one at a time: a
+    malformed change is skipped, not its batch.
     """
-    received, skipped = parse_changes(changes)
-    result = apply_received(conn, received, cursor)
-    result.skipped += skipped
-    return result
+    return _apply_safely(conn, changes, cursor, _Batch.parse)
 
 
 def apply_received(
     conn: sa.Connection, changes: Sequence[ReceivedChange], cursor: str | None = None
 ) -> ApplyResult:
-    """Apply parsed changes and the new cursor in one transaction.
+    """Apply changes parsed already (e.g. a lead the relay answered with)."""
+    return _apply_safely(conn, changes, cursor, _Batch.of)
+
+
+def _apply_safely(conn: sa.Connection, changes: Sequence[_C], cursor: str | None,
+                  sort: Callable[[Sequence[_C]], _Batch]) -> ApplyResult:
+    """One transaction for the batch and its cursor.
 
     Should the batch break a constraint (data no relay should send), it is
     applied change by change instead, skipping the offending ones: one bad
     change must not stop the feed forever.
     """
     try:
-        return _apply_batch(conn, changes, cursor)
+        return _apply_batch(conn, sort(changes), cursor)
     except sqlite3.IntegrityError as exc:
         log.warning("batch of %d changes failed (%s); applying one by one", len(changes), exc)
     total = ApplyResult()
-    for received in changes:
+    for change in changes:
         try:
-            total.add(_apply_batch(conn, [received], None))
+            total.add(_apply_batch(conn, sort([change]), None))
         except sqlite3.IntegrityError as exc:
             total.skipped += 1
-            log.warning("skipping change %s/%s: %s", received.change.entity,
-                        received.change.id, exc)
+            log.warning("skipping a change that breaks a constraint: %s", exc)
     if cursor is not None:
         with write_tx(conn) as cur:
             put_cursor(cur, cursor)
@@ -83,31 +89,50 @@ def apply_received(
 
 
 class _Batch:
-    """A batch's changes sorted by entity, as the rows to write."""
+    """A batch's changes sorted by entity, as the rows to write.
 
-    def __init__(self, changes: Sequence[ReceivedChange]) -> None:
+    Each change becomes its row values as soon as it is parsed, so a batch holds
+    tuples rather than models until it is written.
+    """
+
+    def __init__(self) -> None:
         self.locations: list[tuple[Any, ...]] = []
         self.leads: list[tuple[Any, ...]] = []
         self.conversations: list[tuple[Any, ...]] = []
-        self.messages: list[tuple[MessageView, int]] = []
+        self.messages: list[MessageRow] = []
+        self.skipped = 0
+
+    @classmethod
+    def parse(cls, changes: Sequence[object]) -> _Batch:
+        batch, parser = cls(), ChangeParser()
+        for raw in changes:
+            received = parser.parse(raw)
+            if received is not None:
+                batch.add(received)
+        batch.skipped = parser.skipped
+        return batch
+
+    @classmethod
+    def of(cls, changes: Sequence[ReceivedChange]) -> _Batch:
+        batch = cls()
         for received in changes:
-            change, data = received.change, received.data
-            if isinstance(change, LeadChange):
-                self.leads.append(lead_params(change.data, change.version, data))
-            elif isinstance(change, ConversationChange):
-                self.conversations.append(
-                    conversation_params(change.data, change.version, data))
-            elif isinstance(change, MessageChange):
-                self.messages.append((change.data, change.version))
-            else:
-                self.locations.append(location_params(change.data, change.version, data))
+            batch.add(received)
+        return batch
+
+    def add(self, received: ReceivedChange) -> None:
+        change, data = received.change, received.data
+        if isinstance(change, MessageChange):
+            self.messages.append(MessageRow.of(change.data, change.version))
+        elif isinstance(change, LeadChange):
+            self.leads.append(lead_params(change.data, change.version, data))
+        elif isinstance(change, ConversationChange):
+            self.conversations.append(conversation_params(change.data, change.version, data))
+        else:
+            self.locations.append(location_params(change.data, change.version, data))
 
 
-def _apply_batch(
-    conn: sa.Connection, changes: Sequence[ReceivedChange], cursor: str | None
-) -> ApplyResult:
-    result = ApplyResult()
-    batch = _Batch(changes)
+def _apply_batch(conn: sa.Connection, batch: _Batch, cursor: str | None) -> ApplyResult:
+    result = ApplyResult(skipped=batch.skipped)
     with write_tx(conn) as cur:
         _upsert(cur, LOCATION_UPSERT, batch.locations, result.location_ids, None)
         _upsert(cur, LEAD_UPSERT, batch.leads, result.lead_ids, result)

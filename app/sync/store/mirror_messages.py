@@ -7,19 +7,19 @@ our own sends) and compared in Python; new rows go in with one `executemany`.
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from typing import Any
 
 from app.core.message_status import MessageStatus, advance, parse_status
 from app.core.statuses import AuthorKind
-from app.core.wire import MessageView
 from app.sync.api import InboundMessage, ThreadStatus
+from app.sync.inbox import parse_ts
 from app.sync.store.access import chunks, marks
 from app.sync.store.result import ApplyResult
 from app.sync.store.rows import (
     MESSAGE_INSERT,
     MESSAGE_UPDATE,
-    message_insert_params,
-    message_update_params,
+    MessageRow,
 )
 
 #: local message statuses (before the relay's own statuses take over)
@@ -45,18 +45,16 @@ def merge_status(current: str, new: str) -> str:
     return advance(MessageStatus(cur), MessageStatus(nxt)).value
 
 
-def dedupe(items: list[tuple[MessageView, int]]) -> list[tuple[MessageView, int, str]]:
+def dedupe(items: list[MessageRow]) -> list[MessageRow]:
     """One entry per message SID: the highest version, with statuses folded forward."""
-    best: dict[str, tuple[MessageView, int, str]] = {}
-    for view, version in items:
-        status = view.status.value
-        seen = best.get(view.message_sid)
+    best: dict[str, MessageRow] = {}
+    for row in items:
+        seen = best.get(row.message_sid)
         if seen is None:
-            best[view.message_sid] = (view, version, status)
+            best[row.message_sid] = row
             continue
-        merged = merge_status(seen[2], status)
-        best[view.message_sid] = ((view, version, merged) if version > seen[1]
-                                  else (seen[0], seen[1], merged))
+        newer = row if row.version > seen.version else seen
+        best[row.message_sid] = newer._replace(status=merge_status(seen.status, row.status))
     return list(best.values())
 
 
@@ -78,28 +76,25 @@ def _existing(
     return by_sid, by_key
 
 
-def apply_messages(
-    cur: sqlite3.Cursor, items: list[tuple[MessageView, int]], result: ApplyResult
-) -> None:
+def apply_messages(cur: sqlite3.Cursor, items: list[MessageRow], result: ApplyResult) -> None:
     if not items:
         return
     unique = dedupe(items)
     result.skipped += len(items) - len(unique)
-    by_sid, by_key = _existing(cur, [view.message_sid for view, _, _ in unique],
-                               [view.idempotency_key for view, _, _ in unique
-                                if view.idempotency_key])
+    by_sid, by_key = _existing(cur, [m.message_sid for m in unique],
+                               [m.idempotency_key for m in unique if m.idempotency_key])
     inserts: list[tuple[Any, ...]] = []
-    new_customer: list[MessageView] = []
-    for view, version, status in unique:
-        sid = view.message_sid
-        row = by_sid.get(sid) or _our_send(by_key, view.idempotency_key)
+    new_customer: list[MessageRow] = []
+    for message in unique:
+        sid = message.message_sid
+        row = by_sid.get(sid) or _our_send(by_key, message.idempotency_key)
         if row is None:
             # a mirrored message's local id is its SID (unique already; no ULID to make)
-            inserts.append(message_insert_params(view, sid, status, version))
+            inserts.append(message.insert_params(sid))
             result.message_sids.add(sid)
-            if view.author_kind is AuthorKind.CUSTOMER:
-                new_customer.append(view)
-        elif _update(cur, row, view, status, version, result):
+            if message.author_kind == AuthorKind.CUSTOMER:
+                new_customer.append(message)
+        elif _update(cur, row, message, result):
             result.message_sids.add(sid)
         else:
             result.skipped += 1
@@ -121,22 +116,22 @@ def _our_send(by_key: dict[str, Existing], key: str | None) -> Existing | None:
     return None if row is None or row[1] is not None else row
 
 
-def _update(cur: sqlite3.Cursor, row: Existing, view: MessageView, status: str, version: int,
+def _update(cur: sqlite3.Cursor, row: Existing, message: MessageRow,
             result: ApplyResult) -> bool:
     """A newer version of a stored message; False when it is not newer."""
     rowid, old_sid, _old_key, old_status, old_version, local_id = row
-    if version <= old_version:
+    if message.version <= old_version:
         return False
-    merged = merge_status(str(old_status), status)
-    cur.execute(MESSAGE_UPDATE, message_update_params(view, merged, version, rowid))
+    merged = message._replace(status=merge_status(str(old_status), message.status))
+    cur.execute(MESSAGE_UPDATE, merged.update_params(rowid))
     if old_sid is None:
-        result.confirmed[str(local_id)] = view.message_sid
+        result.confirmed[str(local_id)] = message.message_sid
     return True
 
 
-def inbound_of(cur: sqlite3.Cursor, messages: list[MessageView]) -> list[InboundMessage]:
+def inbound_of(cur: sqlite3.Cursor, messages: list[MessageRow]) -> list[InboundMessage]:
     """Notifications for new customer messages, named after their conversation's newest lead."""
-    convs = sorted({view.conversation_sid for view in messages})
+    convs = sorted({m.conversation_sid for m in messages})
     newest: dict[str, tuple[str, str]] = {}
     for chunk in chunks(convs):
         for conv, lead_id, name in cur.execute(
@@ -145,15 +140,15 @@ def inbound_of(cur: sqlite3.Cursor, messages: list[MessageView]) -> list[Inbound
                 tuple(chunk)):
             newest[conv] = (lead_id, name)
     out = []
-    for view in messages:
-        lead = newest.get(view.conversation_sid)
+    for m in messages:
+        lead = newest.get(m.conversation_sid)
         out.append(InboundMessage(
-            message_sid=view.message_sid,
-            conversation_sid=view.conversation_sid,
+            message_sid=m.message_sid,
+            conversation_sid=m.conversation_sid,
             lead_id=None if lead is None else str(lead[0]),
-            customer_name=str(lead[1]) if lead is not None else view.author,
-            location_id=view.location_id,
-            body=view.body,
-            at=view.created_at,
+            customer_name=str(lead[1]) if lead is not None else m.author,
+            location_id=m.location_id,
+            body=m.body,
+            at=parse_ts(m.created_at) or datetime.now(UTC),
         ))
     return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -74,7 +74,8 @@ def utc_text(value: datetime) -> str:
 
 
 def _opt_text(value: datetime | None) -> str | None:
-    return None if value is None else utc_text(value)
+    # a wire timestamp is UTC already (`app.core.wire.UtcDatetime`)
+    return None if value is None else value.isoformat()
 
 
 def location_params(view: LocationView, version: int, data: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -88,8 +89,8 @@ def lead_params(view: LeadView, version: int, data: Mapping[str, Any]) -> tuple[
     return (
         view.lead_id, view.retailer_id, view.location_id, view.conversation_sid,
         view.status.value, view.pipeline_status.value, view.assignee_id, view.assignee_name,
-        view.customer.name, view.customer.phone, utc_text(view.date_submitted),
-        utc_text(view.last_activity_at), _opt_text(view.first_staff_reply_at),
+        view.customer.name, view.customer.phone, view.date_submitted.isoformat(),
+        view.last_activity_at.isoformat(), _opt_text(view.first_staff_reply_at),
         1 if view.possible_opt_out else 0, 1 if view.opted_out else 0,
         version, json.dumps(data),
     )
@@ -105,29 +106,45 @@ def conversation_params(
     )
 
 
-def _message_values(view: MessageView) -> tuple[Any, ...]:
-    """location_id … body of a message row (insert and update alike)."""
-    return (view.location_id, view.index, view.author, view.author_kind.value, view.staff_id,
-            view.staff_name, view.body)
+class MessageRow(NamedTuple):
+    """A mirrored message's values, taken from its view as soon as it is parsed (a
+    batch holds plain tuples, not models, until it is written)."""
 
+    message_sid: str
+    conversation_sid: str
+    idempotency_key: str | None
+    status: str
+    version: int
+    location_id: str
+    idx: int | None  # the message index in its conversation
+    author: str
+    author_kind: str
+    staff_id: str | None
+    staff_name: str | None
+    body: str
+    error_code: int | None
+    error_reason: str | None
+    created_at: str
 
-def message_insert_params(
-    view: MessageView, local_id: str, status: str, version: int
-) -> tuple[Any, ...]:
-    """A mirrored message; the idempotency key is kept on our own rows only."""
-    return (
-        local_id, view.message_sid, None, view.conversation_sid, *_message_values(view),
-        status, view.error_code, view.error_reason, utc_text(view.created_at), version,
-    )
+    @classmethod
+    def of(cls, view: MessageView, version: int) -> MessageRow:
+        return cls(view.message_sid, view.conversation_sid, view.idempotency_key,
+                   view.status.value, version, view.location_id, view.index, view.author,
+                   view.author_kind.value, view.staff_id, view.staff_name, view.body,
+                   view.error_code, view.error_reason, view.created_at.isoformat())
 
+    def insert_params(self, local_id: str) -> tuple[Any, ...]:
+        """For `MESSAGE_INSERT`; the idempotency key is kept on our own rows only."""
+        return (local_id, self.message_sid, None, self.conversation_sid, self.location_id,
+                self.idx, self.author, self.author_kind, self.staff_id, self.staff_name,
+                self.body, self.status, self.error_code, self.error_reason, self.created_at,
+                self.version)
 
-def message_update_params(
-    view: MessageView, status: str, version: int, rowid: int
-) -> tuple[Any, ...]:
-    return (
-        view.message_sid, *_message_values(view), status, view.error_code, view.error_reason,
-        utc_text(view.created_at), version, rowid,
-    )
+    def update_params(self, rowid: int) -> tuple[Any, ...]:
+        """For `MESSAGE_UPDATE` of the stored row `rowid`."""
+        return (self.message_sid, self.location_id, self.idx, self.author, self.author_kind,
+                self.staff_id, self.staff_name, self.body, self.status, self.error_code,
+                self.error_reason, self.created_at, self.version, rowid)
 
 
 def stored_lead(data: str) -> LeadView | None:
