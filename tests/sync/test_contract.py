@@ -215,8 +215,7 @@ def sim() -> Iterator[SimHandle]:
 
 @pytest.fixture(scope="module")
 def live(dynamodb_endpoint: str, sim: SimHandle) -> Iterator[tuple[RelayHandle, Seed]]:
-    relay = start_relay(dynamodb_endpoint, sim)
-    relay.ctx.extras.update(stream_heartbeat_s=0.5, stream_poll_s=0.05)
+    relay = start_relay(dynamodb_endpoint, sim)  # the relay's own stream settings
     seed = seed_dealer(relay, web2text_number="+13125550133", store_number="+13125550197",
                        pool=POOL)
     yield relay, seed
@@ -291,7 +290,8 @@ async def _caught_up(engine: SyncEngine, latest: dict[tuple[str, str], Any]) -> 
 async def test_live_relay_feed_round_trips_every_kind(
         live: tuple[RelayHandle, Seed], sim: SimHandle, tmp_path: Path) -> None:
     relay, seed = live
-    engine = fast_engine(tmp_path / "desk", relay.url, seed.staff_key)
+    # the relay's default heartbeat, well within the engine's timeout
+    engine = fast_engine(tmp_path / "desk", relay.url, seed.staff_key, heartbeat_timeout=45.0)
     rec = Recorder()
     engine.add_listener(rec)
     await engine.start()
