@@ -96,11 +96,14 @@ class Composer(QWidget):
         self.send_button.clicked.connect(self.submit)
         self.send_button.setEnabled(False)
         self.send_button.setMinimumWidth(84)
+        # a click leaves the keyboard in the text box (a Space must not send again)
+        self.send_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
 
         self.templates_button = QToolButton()
         self.templates_button.setText("Templates")
         self.templates_button.setAccessibleName("Templates")
         self.templates_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.templates_button.setToolTip("Insert a template (Ctrl+T)")
         self.templates_menu = QMenu(self.templates_button)
         self.templates_button.setMenu(self.templates_menu)
 
@@ -171,6 +174,16 @@ class Composer(QWidget):
         self.templates_button.setEnabled(reason is None)
         self.refresh_warning()
         self._on_text()
+
+    def open_templates(self) -> None:
+        """The templates menu under its button; Esc closes it, the keyboard stays here."""
+        if not self.templates_button.isEnabled():
+            return
+        below = self.templates_button.rect().bottomLeft()
+        self.templates_menu.popup(self.templates_button.mapToGlobal(below))
+        actions = [a for a in self.templates_menu.actions() if a.isEnabled()]
+        if actions:
+            self.templates_menu.setActiveAction(actions[0])
 
     def insert_template(self, template: Template) -> None:
         try:

@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from app.sync.api import Engine
+from app.ui import placement
 from app.ui.bridge import EngineBridge
 from app.ui.demo_host import DemoHost, DemoUnavailable
 from app.ui.engine_lifecycle import (
@@ -84,6 +85,12 @@ class AppController(QObject):
         self.tray = TrayController(self, available=tray_available, deferred=True)
         self.window = MainWindow(kiosk=options.kiosk, tray_available=self.tray.available)
         self.window.set_templates(self.settings.templates)
+        # on the screen it was on when it last closed, else sized from the screen's room
+        self.placement_path = options.data_dir / placement.FILE_NAME
+        self._placement = placement.restore(placement.load(self.placement_path))
+        placement.apply(self.window, self._placement)
+        self._placed = False  # shown once where _placement says
+        self._last_place: placement.Placement | None = None  # when it was last hidden
         self.notifier = Notifier(
             self.tray, self.window, locked=self._locked, before_count=self.after_first_rows,
             tasks=self.tasks, parent=self,
@@ -138,6 +145,7 @@ class AppController(QObject):
         # frame or while the engine starts must end the app or leave the tray, as later
         w.closedWithoutTray.connect(self.quit)
         w.closeToTray.connect(self.tray.show_icon)
+        w.closeToTray.connect(self._remember_placement)
 
     @property
     def policy(self) -> NotificationPolicy | None:
@@ -269,6 +277,7 @@ class AppController(QObject):
         await self.window.tasks.cancel_all()
         await self.tasks.cancel_all()
         await self._demo.stop()
+        await self._save_placement()
         self.tray.hide()
         self.window.close()
         if self._gc_frozen:  # the app is ending: hand those objects back to the collector
@@ -276,12 +285,29 @@ class AppController(QObject):
             self._gc_frozen = False
 
     def show_window(self) -> None:
-        if self.options.kiosk:
+        if not self._placed:
+            self._placed = True
+            placement.show_placed(self.window, self._placement, full_screen=self.options.kiosk)
+        elif self.options.kiosk:
             self.window.showFullScreen()
         else:
             self.window.show()
         self.window.raise_()
         self.window.activateWindow()
+
+    def _remember_placement(self) -> None:
+        """The window's screen and place as it is hidden (into the tray)."""
+        self._last_place = placement.remember(self.window)
+
+    async def _save_placement(self) -> None:
+        """Where the window is (or was when last hidden), for the next start; written
+        off the Qt thread."""
+        import asyncio
+
+        if self.window.isVisible():
+            self._remember_placement()
+        if self._last_place is not None:
+            await asyncio.to_thread(placement.save, self.placement_path, self._last_place)
 
     # ------------------------------------------------------------------ who is signed in
 
@@ -369,6 +395,7 @@ class AppController(QObject):
         dlg = SettingsDialog(self.settings, self.window)
         dlg.saved.connect(self._settings_saved)
         dlg.open()
+        dlg.activateWindow()  # the keyboard goes to it (Esc closes it)
 
     def _settings_saved(self, settings: Settings) -> None:
         self.settings = settings

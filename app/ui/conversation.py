@@ -136,7 +136,7 @@ class Banner(QFrame):
         self.hide()
 
     def add_button(self, text: str) -> QPushButton:
-        button = QPushButton(text)
+        button = keyboard_button(text)
         button.setAccessibleName(text)
         self.row.addWidget(button)
         return button
@@ -145,6 +145,14 @@ class Banner(QFrame):
         self.label.setText(text)
         self.label.setAccessibleName(text)
         self.setAccessibleDescription(text)
+
+
+def keyboard_button(text: str) -> QPushButton:
+    """A button that takes the keyboard only when tabbed to: a click leaves the focus
+    where the work is, so the next Space or Enter cannot press it again."""
+    button = QPushButton(text)
+    button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+    return button
 
 
 def empty_state(title: str, text: str) -> QWidget:
@@ -184,6 +192,7 @@ class ConversationPane(QWidget):
 
     markLostRequested = Signal(str)
     togglePanel = Signal()
+    backRequested = Signal()  # one column: the inbox again
     sendRequested = Signal(str)  # the composer's text
     retryRequested = Signal(object)  # ThreadMessage
     discardRequested = Signal(object)
@@ -191,6 +200,7 @@ class ConversationPane(QWidget):
     # the thread page's parts (made by _build_thread_page on first access)
     title: QLabel
     subtitle: QLabel
+    back_button: QPushButton
     panel_button: QPushButton
     optout_banner: Banner
     possible_banner: Banner
@@ -203,6 +213,7 @@ class ConversationPane(QWidget):
         {
             "title",
             "subtitle",
+            "back_button",
             "panel_button",
             "optout_banner",
             "possible_banner",
@@ -222,6 +233,8 @@ class ConversationPane(QWidget):
         self._dismissed_possible: set[str] = set()
         self._built = False
         self._templates: list[Template] = []
+        self._one_column = False
+        self._details_shown = True
         self.stack = QStackedWidget()
         self.empty = empty_state(
             "No conversation open",
@@ -263,18 +276,23 @@ class ConversationPane(QWidget):
         self.title.setObjectName("HeaderTitle")
         self.subtitle = QLabel()
         self.subtitle.setObjectName("HeaderSubtitle")
-        self.panel_button = QPushButton("Details")
+        self.back_button = keyboard_button("‹ Inbox")
+        self.back_button.setAccessibleName("Back to inbox")
+        self.back_button.setToolTip("Back to the inbox (Esc or Alt+Left)")
+        self.back_button.clicked.connect(self.backRequested)
+        self.panel_button = keyboard_button("Details")
         self.panel_button.setCheckable(True)
-        self.panel_button.setChecked(True)
         self.panel_button.setAccessibleName("Lead details")
-        self.panel_button.setToolTip("Show or hide the lead panel")
+        self.panel_button.setToolTip("Show or hide the lead's details (Ctrl+I)")
         self.panel_button.clicked.connect(self.togglePanel)
+        self.set_layout(one_column=self._one_column, details_shown=self._details_shown)
         titles = QVBoxLayout()
         titles.setSpacing(1)
         titles.addWidget(self.title)
         titles.addWidget(self.subtitle)
         hrow = QHBoxLayout(header)
         hrow.setContentsMargins(20, 10, 16, 10)
+        hrow.addWidget(self.back_button)
         hrow.addLayout(titles, 1)
         hrow.addWidget(self.panel_button)
 
@@ -322,12 +340,39 @@ class ConversationPane(QWidget):
     def composer_has_focus(self) -> bool:
         return self._built and self.composer.edit.hasFocus()
 
+    def focus_composer(self) -> None:
+        """The keyboard to the composer (to the thread while texting is off)."""
+        if not self._built or self.stack.currentIndex() != 1:
+            return
+        target = self.composer.edit if self.composer.edit.isEnabled() else self.view
+        target.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def open_templates(self) -> None:
+        """Ctrl+T: the templates menu, from the keyboard."""
+        if self._built and self.stack.currentIndex() == 1 and self.composer.isEnabled():
+            self.composer.open_templates()
+
+    def set_layout(self, *, one_column: bool, details_shown: bool) -> None:
+        """The window's layout: a back button in one column; Details checked while the
+        lead panel (or its drawer) is shown."""
+        self._one_column, self._details_shown = one_column, details_shown
+        if self._built:
+            self.back_button.setVisible(one_column)
+            self.panel_button.setChecked(details_shown)
+
     def show_row(self, row: LeadRow) -> None:
-        """Show the header from an inbox row; show_lead completes it."""
+        """Show the header from an inbox row; show_lead completes it. The composer
+        follows the row at once (a reply typed meanwhile goes to this conversation)."""
         self.ensure_built()
         self.stack.setCurrentIndex(1)
         self.title.setText(row.name or fmt.format_phone(row.phone))
         self.subtitle.setText(fmt.format_phone(row.phone))
+        if row.opted_out:
+            self.composer.set_blocked("Texting is off: the customer opted out.")
+        elif row.conversation_sid is None:
+            self.composer.set_blocked("This lead has no text conversation yet.")
+        else:
+            self.composer.set_blocked(None)
 
     def show_lead(self, lead: LeadDetail | None) -> None:
         self.lead = lead

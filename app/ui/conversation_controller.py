@@ -53,6 +53,9 @@ class ConversationController(QObject):
         #: retries under way: their echo (which looks like a send's) must reload
         self._retrying = OwnCommands()
         self.lead: LeadDetail | None = None
+        self._sid: str | None = None  # the conversation on screen (the row's, then the lead's)
+        #: what was typed and not sent, per conversation (kept while another one is open)
+        self._drafts: dict[str, str] = {}
         self._templates: list[Template] = []
         pane.show_model(self.model)
         pane.sendRequested.connect(self._send)
@@ -61,19 +64,38 @@ class ConversationController(QObject):
 
     @property
     def conversation_sid(self) -> str | None:
-        return self.lead.conversation_sid if self.lead else None
+        """The conversation on screen: its row's as soon as the row is shown, so a reply
+        typed before the lead's details are in goes to it (and never to the last one)."""
+        return self._sid
 
     def set_engine(self, engine: Engine | None, bridge: EngineBridge | None) -> None:
         self._engine = engine
         self._events.attach(bridge)
         self.show_lead(None)
+        self._drafts.clear()  # another staff member's, or nobody's
         self.model.set_engine(engine)
+
+    def _switch_to(self, sid: str | None) -> None:
+        """The composer keeps each conversation's unsent text while another is open."""
+        if sid == self._sid:
+            return
+        previous, self._sid = self._sid, sid
+        if not self.pane.built:
+            return
+        composer = self.pane.composer
+        text = composer.text()
+        if previous is not None and text.strip():
+            self._drafts[previous] = text
+        elif previous is not None:
+            self._drafts.pop(previous, None)
+        composer.edit.setPlainText(self._drafts.get(sid, "") if sid else "")
 
     # ------------------------------------------------------------------ what is shown
 
     def show_row(self, row: LeadRow) -> None:
         """The header from an inbox row, and its thread loading: `show_lead` completes it."""
         self.pane.show_row(row)
+        self._switch_to(row.conversation_sid)
         self.model.open(row.conversation_sid)
 
     def show_lead(
@@ -81,6 +103,7 @@ class ConversationController(QObject):
     ) -> None:
         previous, self.lead = self.lead, lead
         self.pane.show_lead(lead)
+        self._switch_to(lead.conversation_sid if lead else None)
         if lead is None:
             self.model.open(None)
             return
@@ -163,6 +186,7 @@ class ConversationController(QObject):
         if self._engine is None or sid is None:
             return
         self.pane.composer.clear()
+        self._drafts.pop(sid, None)
         self._tasks.spawn(self._do_send(self._engine, sid, text))
 
     async def _do_send(self, engine: Engine, sid: str, text: str) -> None:
@@ -170,7 +194,10 @@ class ConversationController(QObject):
             with self._answered.running(sid):
                 msg = await engine.send_message(sid, text)
         except EngineError as exc:
-            self.pane.composer.edit.setPlainText(text)
+            if sid == self._sid:
+                self.pane.composer.edit.setPlainText(text)
+            else:  # another conversation is open now: the text waits in its own draft
+                self._drafts[sid] = text
             self.error.emit(exc.message)
             return
         self.model.add_local(msg)

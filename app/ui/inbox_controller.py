@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    Qt,
+    QTimer,
+    Signal,
+    SignalInstance,
+)
+from PySide6.QtGui import QKeyEvent
 
 from app.sync.api import ChangesApplied, Engine, LeadRow
 from app.ui import fmt
@@ -21,9 +32,14 @@ class InboxController(QObject):
 
     Every engine change may move a row, so each one reloads the list (coalesced by
     the model), the locations' unread counts (soon after) and a search on screen.
+    While the pointer is over the list or the list has the keyboard, its rows hold
+    still (`LeadsModel.set_held`); the "3 new" pill, Home, or the pointer or the
+    keyboard leaving bring the new order in.
     """
 
-    leadChosen = Signal(str)  # lead_id: the user picked a row or a search hit
+    leadChosen = Signal(str)  # lead_id: the user moved to a row (arrow keys) or a hit
+    leadEntered = Signal(str)  # lead_id: Enter (or a double-click) on a row or a hit
+    leadClicked = Signal(str)  # lead_id: a row clicked
 
     #: the locations' unread counts follow a burst of changes at most this often
     LOCATIONS_COALESCE_MS = 250
@@ -44,6 +60,8 @@ class InboxController(QObject):
         self.location_names: dict[str, str] = {}
         self.location_timezones: dict[str, str | None] = {}
         self._open_lead: str | None = None  # kept selected across reloads
+        self._pointer_over = False
+        self._home_after_load = False  # Home let the new order in: go to its first row
         self._locations_after_rows = False
         self._search_timer = _single_shot(self, self.SEARCH_DELAY_MS, self._run_search)
         self._locations_timer = _single_shot(
@@ -63,8 +81,18 @@ class InboxController(QObject):
         for chip in v.chips:
             chip.toggled.connect(self._apply_filters)
         v.status_filter.activated.connect(self._apply_filters)
-        v.leads_view.selectionModel().currentChanged.connect(self._on_current_row)
+        # a row selected (arrow keys, a click), not merely current: the view makes its
+        # first row current, unselected, whenever it gets the keyboard with none
+        v.leads_view.selectionModel().selectionChanged.connect(self._on_selected)
+        v.leads_view.activated.connect(lambda i: self._emit_row(self.leadEntered, i))
+        v.leads_view.clicked.connect(lambda i: self._emit_row(self.leadClicked, i))
+        v.leads_view.installEventFilter(self)
+        v.search.installEventFilter(self)
+        v.search.returnPressed.connect(self.focus_list)
+        v.new_pill.clicked.connect(self.model.apply_new_order)
+        self.model.heldChanged.connect(v.new_pill.show_count)
         v.hitActivated.connect(self._open_hit)
+        v.hitEntered.connect(lambda i: self._emit_row(self.leadEntered, i))
         self.model.loaded.connect(self._on_loaded)
         self.model.countChanged.connect(self._on_count)
         self.search_model.searched.connect(self._on_searched)
@@ -113,15 +141,66 @@ class InboxController(QObject):
             sm.blockSignals(False)
             view.viewport().update()
 
-    def _on_current_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        row = current.data(ROW_ROLE)
+    def _on_selected(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        self._update_hold()
+        indexes = selected.indexes()
+        row = indexes[0].data(ROW_ROLE) if indexes else None
         if row is not None and row.lead_id != self._open_lead:
             self.leadChosen.emit(row.lead_id)
+
+    @staticmethod
+    def _emit_row(signal: SignalInstance, index: QModelIndex) -> None:
+        row = index.data(ROW_ROLE)
+        if row is not None and row.lead_id:
+            signal.emit(row.lead_id)
+
+    # ------------------------------------------------------------------ holding still
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if watched is self.view.search:
+            down = isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Down
+            if kind == QEvent.Type.KeyPress and down:
+                self.focus_list()
+                return True
+            return False
+        if kind == QEvent.Type.Enter:
+            self._pointer_over = True
+        elif kind == QEvent.Type.Leave:
+            self._pointer_over = False
+        elif kind not in (QEvent.Type.FocusIn, QEvent.Type.FocusOut):
+            if kind == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+                return self._on_list_key(event)
+            return False
+        self._update_hold()  # (Qt moves the focus before it sends FocusIn/FocusOut)
+        return False
+
+    def _update_hold(self) -> None:
+        """Held while the pointer is over the list or one of its rows has the keyboard."""
+        view = self.view.leads_view
+        current = view.currentIndex()
+        keyboard = view.hasFocus() and view.selectionModel().isSelected(current)
+        self.model.set_held(self._pointer_over or keyboard)
+
+    def _on_list_key(self, event: QKeyEvent) -> bool:
+        """Home in a held list lets the new order in and goes to its first row."""
+        if event.key() != Qt.Key.Key_Home or not self.model.held_count:
+            return False
+        self._home_after_load = True
+        self.model.apply_new_order()
+        return True
 
     def _on_loaded(self) -> None:
         if self._locations_after_rows:
             self._locations_after_rows = False
             self._first_locations_timer.start()
+        if self._home_after_load and not self.model.held_count:
+            self._home_after_load = False
+            view = self.view.leads_view
+            if self.model.rowCount():
+                view.setCurrentIndex(self.model.index(0))
+                view.scrollToTop()
+                return
         if self._open_lead is None:
             return
         row = self.model.index_of(self._open_lead)
@@ -207,6 +286,17 @@ class InboxController(QObject):
     def focus_search(self) -> None:
         self.view.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.view.search.selectAll()
+
+    def focus_list(self) -> None:
+        """Down or Enter in the search box: the keyboard to the list on screen (its
+        first row, when none is current)."""
+        v = self.view
+        view = v.results_view if v.showing_results() else v.leads_view
+        if view.model() is None or not view.model().rowCount():
+            return
+        view.setFocus(Qt.FocusReason.OtherFocusReason)
+        if not view.currentIndex().isValid():
+            view.setCurrentIndex(view.model().index(0, 0))
 
     def clear_search(self) -> bool:
         """Esc: clear a search (True), or say there was none (False)."""

@@ -45,8 +45,10 @@ class JumpDialog(QWidget):
         self.edit.returnPressed.connect(self._choose)
         self.list.activated.connect(lambda _i: self._choose())
         self.model.loaded.connect(self._select_first)
+        self._choose_when_found = False  # Enter came before the typed text's answer
 
     def popup(self, engine: Engine | None) -> None:
+        self._choose_when_found = False
         self.model.set_engine(engine)
         self.edit.clear()
         geo = self._window.geometry()
@@ -54,12 +56,29 @@ class JumpDialog(QWidget):
         self.show()
         self.edit.setFocus()
 
+    def _query(self) -> str | None:
+        return self.edit.text().strip() or None
+
     def _search(self) -> None:
-        self.model.update_filter(query=self.edit.text().strip() or None)
+        self._timer.stop()
+        self.model.update_filter(query=self._query())
+
+    def _found(self) -> bool:
+        """The rows shown answer the text as typed now."""
+        shown = self.model.shown_filter
+        return (
+            not self._timer.isActive()
+            and shown is not None
+            and shown.query == self._query()
+            and self.model.filter == shown
+        )
 
     def _select_first(self) -> None:
         if self.model.rowCount():
             self.list.setCurrentIndex(self.model.index(0))
+        if self._choose_when_found and self._found():
+            self._choose_when_found = False
+            self._choose()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Down, Qt.Key.Key_Up):
@@ -70,6 +89,13 @@ class JumpDialog(QWidget):
         super().keyPressEvent(event)
 
     def _choose(self) -> None:
+        """Enter: the lead selected, once the rows answer what was typed (typed fast,
+        Enter must not open the previous text's first match)."""
+        if not self._found():
+            self._choose_when_found = True
+            if self._timer.isActive() or self.model.filter.query != self._query():
+                self._search()
+            return
         row = self.model.row_at(self.list.currentIndex().row())
         if row is not None:
             self.hide()

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from PySide6.QtCore import QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from app.sync.api import LeadRow
@@ -72,6 +72,7 @@ class RowLook(NamedTuple):
 
     selected: bool
     hover: bool
+    focused: bool  # the row has the keyboard (a ring, so it shows where keys go)
     when: str  # relative time of the last activity
     waiting: str  # speed-to-lead timer ("" once answered)
     urgent: bool  # the timer ran past URGENT_AFTER_S
@@ -115,10 +116,15 @@ class LeadDelegate(QStyledItemDelegate):
         state = option.state
         selected = bool(state & QStyle.StateFlag.State_Selected)
         hover = bool(state & QStyle.StateFlag.State_MouseOver)
-        self.paint_row(p, option.rect, index, selected=selected, hover=hover, font=option.font)
+        focused = bool(state & QStyle.StateFlag.State_HasFocus)
+        self.paint_row(
+            p, option.rect, index, selected=selected, hover=hover, font=option.font,
+            focused=focused,
+        )
 
     def paint_row(
-        self, p: QPainter, r: QRect, index: Index, *, selected: bool, hover: bool, font: QFont
+        self, p: QPainter, r: QRect, index: Index, *, selected: bool, hover: bool, font: QFont,
+        focused: bool = False,
     ) -> None:
         """`paint` without a QStyleOptionViewItem (OnePassListView): no QStyle either,
         whose Python type alone (its enums) takes PySide ~13 ms to make, in the first
@@ -128,7 +134,9 @@ class LeadDelegate(QStyledItemDelegate):
             return
         # in a mixed inbox (a shopper who wrote to two stores is two leads, one name)
         place: str = index.data(LOCATION_ROLE) or ""
-        look = self._look(row, selected=selected, hover=hover and not selected, place=place)
+        look = self._look(
+            row, selected=selected, hover=hover and not selected, place=place, focused=focused
+        )
         device = p.device()
         dpr = device.devicePixelRatioF() if device is not None else 1.0
         t = theme.current()
@@ -145,14 +153,16 @@ class LeadDelegate(QStyledItemDelegate):
             self._pixmaps.move_to_end(key)
         p.drawPixmap(r.topLeft(), pixmap)
 
-    def _look(self, row: LeadRow, *, selected: bool, hover: bool, place: str) -> RowLook:
+    def _look(
+        self, row: LeadRow, *, selected: bool, hover: bool, place: str, focused: bool = False
+    ) -> RowLook:
         now = self.now or fmt.now_utc()
         waiting, urgent = "", False
         if row.awaiting_first_reply_since is not None and not row.opted_out:
             waiting = fmt.waiting_time(row.awaiting_first_reply_since, now)
             urgent = (now - row.awaiting_first_reply_since).total_seconds() >= self.URGENT_AFTER_S
         when = fmt.relative_time(row.last_activity_at, now)
-        return RowLook(selected, hover, when, waiting, urgent, place)
+        return RowLook(selected, hover, focused, when, waiting, urgent, place)
 
     def _render(
         self, row: LeadRow, look: RowLook, size: QSize, dpr: float, t: theme.Theme, base: QFont
@@ -191,6 +201,10 @@ def _draw_background(p: QPainter, r: QRect, t: theme.Theme, look: RowLook) -> No
         p.fillRect(r, t.color("surface_alt"))
     p.setPen(t.color("border"))
     p.drawLine(r.left() + 64, r.bottom(), r.right(), r.bottom())
+    if look.focused:
+        p.setPen(QPen(t.color("accent"), 2))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRoundedRect(r.adjusted(2, 2, -2, -2), 6, 6)
 
 
 def _draw_avatar(p: QPainter, r: QRect, row: LeadRow, f: _LeadFonts) -> QRect:

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 class LeadPanelController(QObject):
     """Owns the open lead (`current`) and the lead panel, built on first use and placed
-    by the window (`place_panel`); runs `update_lead` (pipeline, assignee, note).
+    and shown by the window (`place_panel`, `PaneLayout`); runs `update_lead` (pipeline,
+    assignee, note).
 
     The open lead is read again after changes to it or to its conversation (at most
     every RELOAD_MS during bursts), not after the echo of its own update, whose
@@ -70,9 +71,6 @@ class LeadPanelController(QObject):
             self._panel.set_lead(None, None)
             self._panel.hide()
 
-    def toggle(self) -> None:
-        self.panel.setVisible(not self.panel.isVisible())
-
     # ------------------------------------------------------------------ reading
 
     def open(self, lead_id: str) -> None:
@@ -88,9 +86,7 @@ class LeadPanelController(QObject):
         if not opened and (self.current is None or self.current.lead_id != lead_id):
             return  # another lead was opened meanwhile
         self._show(lead, engine)
-        if opened:
-            self.panel.show()
-        self.leadShown.emit(lead, opened)
+        self.leadShown.emit(lead, opened)  # the window shows the panel (PaneLayout)
 
     def _show(self, lead: LeadDetail, engine: Engine) -> None:
         self.current = lead

@@ -53,6 +53,8 @@ class LeadsModel(QAbstractListModel):
     PAGE = 100
     loaded = Signal()  # a reload finished (rows replaced)
     countChanged = Signal(int)
+    #: while held (set_held): how many leads the fresh order would bring up
+    heldChanged = Signal(int)
 
     #: a burst of engine changes becomes at most one reload per this many ms: each
     #: reload re-reads and repaints the visible rows, so more would only cost the UI
@@ -79,6 +81,10 @@ class LeadsModel(QAbstractListModel):
         self._last_reload = 0.0  # time.monotonic() of the last refresh started
         self._counted = False  # total is the engine's count (not a page's length)
         self._inflight_filter = self._filter
+        self._shown_filter: LeadFilter | None = None  # the filter of the rows shown
+        self._held = False
+        self._held_moved: set[str] = set()
+        self._held_reordered = False
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(self.COALESCE_MS)
@@ -103,6 +109,11 @@ class LeadsModel(QAbstractListModel):
         self._rows, self._total, self._cached = list(rows), max(total, len(rows)), True
         self.endResetModel()
         self.countChanged.emit(self._total)
+
+    @property
+    def shown_filter(self) -> LeadFilter | None:
+        """The filter the rows on screen answer (None before the first answer)."""
+        return self._shown_filter
 
     @property
     def cached(self) -> bool:
@@ -167,11 +178,11 @@ class LeadsModel(QAbstractListModel):
         # the rows first, the count after: the first page paints without waiting for
         # a COUNT over every lead (until it comes, the total is what is known)
         known = self._total if not self._cached else 0
-        self.beginResetModel()
-        self._rows, self._cached, self._counted = rows, False, False
-        self._total = max(len(rows), known if len(rows) >= want else len(rows))
-        self._fetching = False
-        self.endResetModel()
+        if self._held and self._rows and not self._cached and flt == self._shown_filter:
+            self._update_in_place(rows)
+        else:
+            self._replace_rows(rows, flt)
+            self._total = max(len(rows), known if len(rows) >= want else len(rows))
         self.loaded.emit()
         total = await engine.count_leads(flt)
         if flt != self._filter or self._cached:
@@ -179,6 +190,57 @@ class LeadsModel(QAbstractListModel):
         self._total = max(total, len(self._rows))
         self._counted = True
         self.countChanged.emit(self._total)
+
+    def _replace_rows(self, rows: list[LeadRow], flt: LeadFilter) -> None:
+        self.beginResetModel()
+        self._rows, self._cached, self._counted = rows, False, False
+        self._shown_filter = flt
+        self._fetching = False
+        self.endResetModel()
+        if self._held_moved or self._held_reordered:
+            self._held_moved, self._held_reordered = set(), False
+            self.heldChanged.emit(0)
+
+    def _update_in_place(self, rows: list[LeadRow]) -> None:
+        """Held: the rows keep their places and take their fresh data (held_order)."""
+        from app.ui.held_order import held_update
+
+        update = held_update(self._rows, rows)
+        self._rows = update.rows
+        self._counted = False
+        self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0))
+        self._held_reordered = self._held_reordered or update.reordered
+        if not update.moved <= self._held_moved:
+            self._held_moved |= update.moved
+            self.heldChanged.emit(len(self._held_moved))
+
+    # ---- holding still
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    @property
+    def held_count(self) -> int:
+        """Leads the held order keeps down (the "3 new" pill)."""
+        return len(self._held_moved)
+
+    def set_held(self, held: bool) -> None:
+        """Hold the rows' order (refreshes update them in place), or let the new order
+        in (at once, if a refresh came while held)."""
+        if held == self._held:
+            return
+        self._held = held
+        if not held and (self._held_moved or self._held_reordered):
+            self.reload(now=True)
+
+    def apply_new_order(self) -> None:
+        """The "3 new" pill: the new order now, even while held."""
+        if self._held_moved or self._held_reordered:
+            self._held_moved, self._held_reordered = set(), False
+            self.heldChanged.emit(0)
+            self._shown_filter = None  # the next answer replaces the rows
+            self.reload(now=True)
 
     # ---- lazy paging
 

@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QListView, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtGui import QCloseEvent, QResizeEvent
+from PySide6.QtWidgets import QApplication, QListView, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from app.sync.api import Engine, LeadDetail, LeadRow, SyncState, SyncStatus
 from app.ui.bridge import BridgeSlots, EngineBridge
@@ -22,6 +22,7 @@ from app.ui.conversation import Banner, ConversationPane
 from app.ui.conversation_controller import ConversationController
 from app.ui.inbox_controller import InboxController
 from app.ui.lead_panel_controller import LeadPanelController
+from app.ui.responsive import Mode, PaneLayout
 from app.ui.sidebar import Sidebar
 from app.ui.statusbar import SyncStatusBar
 from app.ui.tasks import Tasks
@@ -61,16 +62,20 @@ class MainWindow(QMainWindow):
         self.quitting = False
         self._status = SyncStatus(SyncState.STOPPED)
         self._pending_open: str | None = None  # clicked before the engine was there
+        self._opening: str | None = None  # the lead last asked for
+        self._focus_for: str | None = None  # the lead whose composer gets focus once shown
         self._jump: JumpDialog | None = None
         self._finished = False  # finish_build() done
         self._events = BridgeSlots(lambda b: [(b.statusChanged, self.set_status)])
         self.setWindowTitle("Web2Text")
+        # the app places it (app.ui.placement: the screen's room, or where it was)
         self.resize(1280, 800)
-        self.setMinimumSize(900, 560)
+        # one column below ONE_COLUMN_BELOW: a 1024×768 screen at 150 % is 683 px wide
+        self.setMinimumSize(360, 420)
         self._build()
         self.inbox = InboxController(self.sidebar, self.tasks, self)
         self.conversation = ConversationController(self.pane, self.tasks, self)
-        self.lead_panel = LeadPanelController(self._place_panel, self.tasks, self)
+        self.lead_panel = LeadPanelController(self.panes.place_panel, self.tasks, self)
         self._connect()
         # the models and widgets that app scripts, tests and benchmarks reach directly
         self.leads_model = self.inbox.model
@@ -83,6 +88,8 @@ class MainWindow(QMainWindow):
         self._clock.setInterval(30_000)  # relative times and speed-to-lead timers tick
         self._clock.timeout.connect(self._tick)
         self._clock.start()
+        # the keyboard starts in the inbox (not on the first button in the tab chain)
+        self.leads_view.setFocus(Qt.FocusReason.OtherFocusReason)
 
     # ------------------------------------------------------------------ layout
 
@@ -114,16 +121,11 @@ class MainWindow(QMainWindow):
         column.addWidget(self.notice)
         column.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
+        self.panes = PaneLayout(central, self.splitter, self.sidebar, self.pane)
+        self.panes.fit(self.width())
         self.status_bar = SyncStatusBar()
         self.setStatusBar(self.status_bar)
         self.set_status(self._status)
-
-    def _place_panel(self, panel: LeadPanel) -> None:
-        """The lead panel goes right of the conversation, its room taken from it."""
-        sizes = self.splitter.sizes()
-        self.splitter.addWidget(panel)
-        self.splitter.setStretchFactor(2, 0)
-        self.splitter.setSizes([sizes[0], max(300, sizes[1] - 300), 300])
 
     def _connect(self) -> None:
         side = self.sidebar
@@ -133,11 +135,15 @@ class MainWindow(QMainWindow):
         self.notice_close.clicked.connect(self.notice.hide)
         self.notice_open.clicked.connect(self._open_notice)
         self.inbox.leadChosen.connect(self.open_lead)
+        self.inbox.leadEntered.connect(lambda lead_id: self.open_lead(lead_id, focus=True))
+        self.inbox.leadClicked.connect(self._on_lead_clicked)
         self.lead_panel.leadShown.connect(self._on_lead_shown)
         self.lead_panel.error.connect(self.status_bar.show_error)
         self.conversation.error.connect(self.status_bar.show_error)
-        self.pane.togglePanel.connect(self.lead_panel.toggle)
+        self.pane.togglePanel.connect(self.panes.toggle_details)
+        self.pane.backRequested.connect(self.back_to_inbox)
         self.pane.markLostRequested.connect(self._mark_lost)
+        self.panes.changed.connect(self._on_panes_changed)
 
     def _mark_lost(self, lead_id: str) -> None:
         self.lead_panel.update(lead_id, status="lost")
@@ -163,11 +169,15 @@ class MainWindow(QMainWindow):
             s.activated.connect(slot)
 
         add("Ctrl+K", lambda: self.jump.popup(self.engine))
-        add("Ctrl+F", self.inbox.focus_search)
+        add("Ctrl+F", self.focus_search)
+        add("Ctrl+,", self.settingsRequested.emit)
+        add("Ctrl+T", self.pane.open_templates)
+        add("Ctrl+I", self.panes.toggle_details)
         add("Ctrl+Return", self.pane.submit)
         add("Ctrl+Enter", self.pane.submit)
         add("Alt+Up", lambda: self.inbox.step(-1))
         add("Alt+Down", lambda: self.inbox.step(1))
+        add("Alt+Left", self.back_to_inbox)
         add("Escape", self.escape)
 
     @property
@@ -189,7 +199,7 @@ class MainWindow(QMainWindow):
             from app.ui.jump import JumpDialog
 
             self._jump = JumpDialog(self, self.tasks)
-            self._jump.chosen.connect(self.open_lead)
+            self._jump.chosen.connect(lambda lead_id: self.open_lead(lead_id, focus=True))
         return self._jump
 
     def show_cached_inbox(self, rows: Sequence[LeadRow], total: int) -> None:
@@ -206,6 +216,8 @@ class MainWindow(QMainWindow):
         self._events.attach(bridge)
         if engine is None:
             self._pending_open = None
+        self._opening = self._focus_for = None
+        self.panes.set_has_lead(False)
         self.lead_panel.set_engine(engine, bridge)
         self.conversation.set_engine(engine, bridge)
         self._show_identity()
@@ -214,7 +226,7 @@ class MainWindow(QMainWindow):
             self.set_status(engine.status())
             pending, self._pending_open = self._pending_open, None
             if pending is not None:
-                self.open_lead(pending)
+                self.open_lead(pending, focus=self._focus_for == pending)
 
     def set_demo(self, demo: bool) -> None:
         self.sidebar.demo_badge.setVisible(demo)
@@ -258,7 +270,20 @@ class MainWindow(QMainWindow):
     def open_conversation_sid(self) -> str | None:
         return self.current.conversation_sid if self.current else None
 
-    def open_lead(self, lead_id: str) -> None:
+    def open_lead(self, lead_id: str, *, focus: bool = False) -> None:
+        """Show this lead; `focus`: to work on it (Enter in the inbox, Ctrl+K, a
+        notification): its conversation is shown (one column) and the composer gets
+        the keyboard. Without it (arrow keys, a click) the keyboard stays where it is."""
+        if focus:
+            self._focus_for = lead_id
+        elif self._focus_for != lead_id:
+            self._focus_for = None
+        current = self.current
+        if focus and current is not None and current.lead_id == lead_id == self._opening:
+            self._enter_lead()  # open already (the arrow keys went there)
+            self._focus_for = None
+            return
+        self._opening = lead_id
         row = self.inbox.row(lead_id)
         if self.engine is None:
             # a row of the stored first page, clicked before the engine is up: show what
@@ -266,12 +291,25 @@ class MainWindow(QMainWindow):
             self._pending_open = lead_id
             if row is not None:
                 self.conversation.show_row(row)
+                if focus:
+                    self._enter_lead()
             return
         if row is not None and row.conversation_sid:
             # the inbox row already names the conversation: start loading the thread now,
             # alongside the lead's details, instead of one after the other
             self.conversation.show_row(row)
+            if focus:  # typing can start now: the send goes to the row's conversation
+                self._enter_lead()
         self.lead_panel.open(lead_id)
+
+    def _enter_lead(self) -> None:
+        self.panes.lead_opened()
+        self.pane.focus_composer()
+
+    def _on_lead_clicked(self, lead_id: str) -> None:
+        """A row clicked: in one column that opens it (the inbox gives way)."""
+        if self.panes.mode is Mode.ONE_COLUMN:
+            self.open_lead(lead_id, focus=True)
 
     def _on_lead_shown(self, lead: LeadDetail, opened: bool) -> None:
         self.conversation.show_lead(
@@ -281,6 +319,10 @@ class MainWindow(QMainWindow):
         )
         if not opened:
             return
+        self.panes.set_has_lead(True)
+        if self._focus_for == lead.lead_id:
+            self._focus_for = None
+            self._enter_lead()  # again: the composer may only now be enabled
         self.inbox.show_open(lead.lead_id)
         row = self.inbox.row(lead.lead_id)
         if lead.conversation_sid and (row is None or row.unread):
@@ -292,12 +334,29 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
         if lead_id:
-            self.open_lead(lead_id)
+            self.open_lead(lead_id, focus=True)
 
     # ------------------------------------------------------------------ keys, notices, close
 
     def focus_search(self) -> None:
+        self.panes.show_inbox()
         self.inbox.focus_search()
+
+    def back_to_inbox(self) -> None:
+        """One column: the inbox again, the keyboard in its list."""
+        if self.panes.show_inbox():
+            self.leads_view.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _on_panes_changed(self) -> None:
+        self.pane.set_layout(
+            one_column=self.panes.mode is Mode.ONE_COLUMN,
+            details_shown=self.panes.panel_visible
+            or (self.panes.mode is Mode.WIDE and self.panes.details_wanted),
+        )
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.panes.fit(self.width())
 
     def step_lead(self, delta: int) -> None:
         self.inbox.step(delta)
@@ -306,16 +365,24 @@ class MainWindow(QMainWindow):
         self.inbox.reload_locations()
 
     def escape(self) -> None:
-        """Esc closes the jump popup, or clears the search, or leaves the composer, or
-        hides the notice: the first that applies."""
+        """Esc closes the jump popup, or the lead panel's drawer, or clears the search,
+        or leaves the conversation for the inbox's list, or hides the notice: the first
+        that applies."""
         if self._jump is not None and self._jump.isVisible():
             self._jump.hide()
-        elif self.inbox.clear_search():
+        elif self.panes.close_drawer() or self.inbox.clear_search():
             return
-        elif self.pane.composer_has_focus():
-            self.leads_view.setFocus()
+        elif self._focus_in_conversation():
+            self.panes.show_inbox()
+            self.leads_view.setFocus(Qt.FocusReason.OtherFocusReason)
         elif self.notice.isVisible():
             self.notice.hide()
+        else:
+            self.back_to_inbox()
+
+    def _focus_in_conversation(self) -> bool:
+        focused = QApplication.focusWidget()
+        return focused is not None and self.pane.isAncestorOf(focused)
 
     def show_notice(
         self, title: str, body: str, conversation_sid: str | None, lead_id: str | None

@@ -40,6 +40,8 @@ a repaint of a few rows wait several times longer than it drew). Here one
         if viewport.underMouse():
             hover = self.indexAt(viewport.mapFromGlobal(QCursor.pos()))
         selection = self.selectionModel()
+        # the current row has the keyboard while the list has it: a ring shows where
+        focused_row = self.currentIndex() if self.hasFocus() else QModelIndex()
         paint_row = getattr(delegate, "paint_row", None)
         font = self.font()
         painter = QPainter(viewport)
@@ -54,7 +56,7 @@ a repaint of a few rows wait several times longer than it drew). Here one
                 selected = selection is not None and selection.isSelected(index)
                 if paint_row is not None:  # LeadDelegate: what it draws, no style option
                     paint_row(painter, rect, index, selected=selected, hover=index == hover,
-                              font=font)
+                              font=font, focused=index == focused_row)
                 else:
                     self._paint_styled(painter, rect, index, selected, index == hover)
         finally:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.dialogs import keyboard_ready
 from app.ui.settings import Settings, Template
 
 #: what the kiosk lock offers (a setting saved with another value is offered too)
@@ -61,6 +62,8 @@ class SettingsDialog(QDialog):
         layout.addLayout(kiosk)
         layout.addLayout(self._buttons())
         self._reload_list(0)
+        self.shortcut_hint = keyboard_ready(self, "Settings", default=self.save_button)
+        self.list.setFocus()
 
     def _templates_editor(self) -> QHBoxLayout:
         """The templates on the left, the chosen one's name and text on the right."""
@@ -111,7 +114,7 @@ class SettingsDialog(QDialog):
         return self.idle
 
     def _buttons(self) -> QHBoxLayout:
-        save = QPushButton("Save")
+        save = self.save_button = QPushButton("Save")
         save.setObjectName("Primary")
         save.setAccessibleName("Save settings")
         save.clicked.connect(self._save)

@@ -5,7 +5,7 @@ Layout only: `InboxController` gives the lists their models and acts on the widg
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractItemModel, QEvent, QModelIndex, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -39,13 +39,49 @@ def _chip(text: str) -> QPushButton:
     chip.setObjectName("FilterChip")
     chip.setCheckable(True)
     chip.setAccessibleName(f"{text} filter")
+    # reached with Tab; a click leaves the keyboard where it was (a Space typed next
+    # must not toggle the filter again)
+    chip.setFocusPolicy(Qt.FocusPolicy.TabFocus)
     return chip
+
+
+class NewActivityPill(QPushButton):
+    """"3 new" over the top of the inbox while the list holds still (InboxController)."""
+
+    def __init__(self, view: QWidget) -> None:
+        super().__init__(view)
+        self.setObjectName("NewPill")
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Home in the list does it by keyboard
+        self.setToolTip("Show the inbox in its new order (or press Home in the list)")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.hide()
+        view.installEventFilter(self)
+
+    def show_count(self, count: int) -> None:
+        self.setText(f"{count} new ↑")
+        self.setAccessibleName(f"{count} new: show the new order")
+        self.setVisible(count > 0)
+        self._place()
+        self.raise_()
+
+    def _place(self) -> None:
+        view = self.parentWidget()
+        if view is None:
+            return
+        self.adjustSize()
+        self.move((view.width() - self.width()) // 2, 8)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize and self.isVisible():
+            self._place()
+        return False
 
 
 class Sidebar(QWidget):
     """The search results and the lists' empty states are built when first shown."""
 
-    hitActivated = Signal(QModelIndex)  # a search result clicked, or Enter on it
+    hitActivated = Signal(QModelIndex)  # a search result clicked
+    hitEntered = Signal(QModelIndex)  # Enter (or a double-click) on a search result
 
     def __init__(self, *, kiosk: bool = False, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -88,6 +124,7 @@ class Sidebar(QWidget):
         self.lock_button.setVisible(kiosk)
         self.location = QComboBox()
         self.location.setAccessibleName("Location")
+        self.location.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.location.addItem("All locations", None)
         self.search = QLineEdit()
         self.search.setAccessibleName("Search")
@@ -99,6 +136,7 @@ class Sidebar(QWidget):
         self.status_filter = QComboBox()
         self.status_filter.setAccessibleName("Status filter")
         self.status_filter.setObjectName("StatusFilter")
+        self.status_filter.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.status_filter.addItem("Any status", None)
         # the labels are in pipeline order (a test holds them to PIPELINE_ORDER): the
         # first frame does not wait for app.core.statuses to import
@@ -107,6 +145,7 @@ class Sidebar(QWidget):
         self.count_label = QLabel()
         self.count_label.setObjectName("Muted")
         self.leads_view = self._leads_view()
+        self.new_pill = NewActivityPill(self.leads_view)
         self.list_stack = QStackedWidget()
         self.list_stack.addWidget(self.leads_view)
 
@@ -180,7 +219,7 @@ class Sidebar(QWidget):
             view.setModel(self._search_model)
             view.setItemDelegate(SearchDelegate(view))
             view.setFrameShape(QFrame.Shape.NoFrame)
-            view.activated.connect(self.hitActivated)
+            view.activated.connect(self.hitEntered)
             view.clicked.connect(self.hitActivated)
             self.list_stack.addWidget(view)
         return self._results_view

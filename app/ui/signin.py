@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.sync.api import Me
+from app.ui.dialogs import keyboard_ready
 from app.ui.resources import render_svg
 from app.ui.tasks import Tasks
 
@@ -135,12 +136,12 @@ class SignInDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.error_label)
         layout.addLayout(self._buttons())
+        self.shortcut_hint = keyboard_ready(self, "Sign in", default=self.sign_in_button)
         (self.key_edit if relay_url else self.url_edit).setFocus()
 
     def _buttons(self) -> QHBoxLayout:
         self.sign_in_button = QPushButton("Sign in")
         self.sign_in_button.setObjectName("Primary")
-        self.sign_in_button.setDefault(True)
         self.sign_in_button.setAccessibleName("Sign in")
         self.sign_in_button.clicked.connect(self._submit)
         cancel = QPushButton("Cancel")
