@@ -18,8 +18,8 @@ from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 from app.sync.api import ThreadMessage
 from app.ui import fmt, theme
 from app.ui.painting import draw_pill, font_variant, pill_width
-from app.ui.roles import ROW_ROLE, Index
-from app.ui.thread_model import DayItem, MessageItem
+from app.ui.roles import AUTHOR_ROLE, ROW_ROLE, Index
+from app.ui.thread_model import DayItem, MessageItem, author_text
 
 OUTGOING = frozenset({"staff", "store"})
 
@@ -49,17 +49,6 @@ class _BubbleFonts(NamedTuple):
         author = font_variant(base, size_delta=-1.5, bold=True)
         meta = font_variant(base, size_delta=-1.5)
         return cls(body, author, meta, QFontMetrics(body), QFontMetrics(author), QFontMetrics(meta))
-
-
-def author_text(m: ThreadMessage) -> str:
-    """The name above a bubble; the store phone's messages say so."""
-    if m.author_kind == "store":
-        if m.author_name and "store phone" not in m.author_name.lower():
-            return f"{m.author_name} · from the store phone"
-        return m.author_name or "Store phone"
-    return m.author_name or {"customer": "Customer", "staff": "Staff", "system": ""}.get(
-        m.author_kind, ""
-    )
 
 
 def meta_text(m: ThreadMessage) -> str:
@@ -173,7 +162,10 @@ class BubbleDelegate(QStyledItemDelegate):
             from PySide6.QtWidgets import QStyle
 
             focus = QStyle.StateFlag.State_HasFocus | QStyle.StateFlag.State_Selected
-            self._paint_message(p, option.rect, item, option.font, bool(option.state & focus))
+            author = index.data(AUTHOR_ROLE) or author_text(item.message)
+            self._paint_message(
+                p, option.rect, item, option.font, bool(option.state & focus), author
+            )
         p.restore()
 
     @staticmethod
@@ -186,7 +178,7 @@ class BubbleDelegate(QStyledItemDelegate):
         draw_pill(p, pill, t.color("surface_alt"), t.color("text_muted"), label, f)
 
     def _paint_message(
-        self, p: QPainter, r: QRect, item: MessageItem, base: QFont, focused: bool
+        self, p: QPainter, r: QRect, item: MessageItem, base: QFont, focused: bool, author: str
     ) -> None:
         t = theme.current()
         m = item.message
@@ -201,7 +193,7 @@ class BubbleDelegate(QStyledItemDelegate):
         if lay.author is not None:
             p.setFont(f.author)
             p.setPen(t.color("text_muted"))
-            p.drawText(lay.author, align_h | Qt.AlignmentFlag.AlignVCenter, author_text(m))
+            p.drawText(lay.author, align_h | Qt.AlignmentFlag.AlignVCenter, author)
         self._paint_bubble(p, lay, m, f, t, focused)
         self._paint_meta(p, lay, m, f, t, align_h)
 

@@ -92,11 +92,12 @@ class ConversationController(QObject):
 
     # ------------------------------------------------------------------ what is shown
 
-    def show_row(self, row: LeadRow) -> None:
+    def show_row(self, row: LeadRow, *, location_name: str = "") -> None:
         """The header from an inbox row, and its thread loading: `show_lead` completes it."""
         self.pane.show_row(row)
         self._switch_to(row.conversation_sid)
         self.model.open(row.conversation_sid)
+        self.model.set_location_name(location_name)
 
     def show_lead(
         self, lead: LeadDetail | None, *, location_name: str = "", location_tz: str | None = None
@@ -109,6 +110,7 @@ class ConversationController(QObject):
             return
         if previous is None or previous.conversation_sid != lead.conversation_sid:
             self.model.open(lead.conversation_sid)  # no-op when show_row already opened it
+        self.model.set_location_name(lead.location_name or location_name)
         self._set_composer_context(lead, location_name, location_tz)
 
     def set_templates(self, templates: list[Template]) -> None:

@@ -290,17 +290,20 @@ class MainWindow(QMainWindow):
             # the row knows and open the lead as soon as the engine is there
             self._pending_open = lead_id
             if row is not None:
-                self.conversation.show_row(row)
+                self.conversation.show_row(row, location_name=self._location_of(row))
                 if focus:
                     self._enter_lead()
             return
         if row is not None and row.conversation_sid:
             # the inbox row already names the conversation: start loading the thread now,
             # alongside the lead's details, instead of one after the other
-            self.conversation.show_row(row)
+            self.conversation.show_row(row, location_name=self._location_of(row))
             if focus:  # typing can start now: the send goes to the row's conversation
                 self._enter_lead()
         self.lead_panel.open(lead_id)
+
+    def _location_of(self, row: LeadRow) -> str:
+        return self.inbox.location_names.get(row.location_id, "")
 
     def _enter_lead(self) -> None:
         self.panes.lead_opened()

@@ -11,7 +11,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, QTimer, Signal
 
 from app.sync.api import Engine, ThreadMessage
 from app.ui import fmt
-from app.ui.roles import ROW_ROLE, Index
+from app.ui.roles import AUTHOR_ROLE, ROW_ROLE, Index
 from app.ui.tasks import Tasks
 
 
@@ -27,12 +27,28 @@ class MessageItem(NamedTuple):
 ThreadItem = DayItem | MessageItem
 
 
-def message_accessible_text(m: ThreadMessage) -> str:
+AUTOMATIC = "Automatic message"
+
+
+def author_text(m: ThreadMessage, location_name: str = "") -> str:
+    """The name above a bubble. The store phone's messages say so; the relay's own
+    (greeting, the lead's details to the store, after-hours reply, notices) say they
+    are automatic and from which location, never the number they were sent from."""
+    if m.author_kind == "system":
+        return f"{AUTOMATIC} · {location_name}" if location_name else AUTOMATIC
+    if m.author_kind == "store":
+        if m.author_name and "store phone" not in m.author_name.lower():
+            return f"{m.author_name} · from the store phone"
+        return m.author_name or "Store phone"
+    return m.author_name or {"customer": "Customer", "staff": "Staff"}.get(m.author_kind, "")
+
+
+def message_accessible_text(m: ThreadMessage, location_name: str = "") -> str:
     who = {
         "customer": f"{m.author_name or 'Customer'}",
         "store": f"{m.author_name or 'Store'} from the store phone",
         "staff": m.author_name or "Staff",
-        "system": "System",
+        "system": f"{AUTOMATIC} from {location_name}" if location_name else AUTOMATIC,
     }.get(m.author_kind, m.author_name)
     status = fmt.STATUS_LABELS.get(m.status, m.status)
     text = f"{who}, {fmt.clock(m.created_at)}: {m.body}"
@@ -61,6 +77,7 @@ class ThreadModel(QAbstractListModel):
         self._generation = 0
         self.has_older = False
         self._loading_older = False
+        self._location_name = ""  # the conversation's location (automatic messages say it)
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(30)
@@ -73,6 +90,22 @@ class ThreadModel(QAbstractListModel):
     @property
     def messages(self) -> list[ThreadMessage]:
         return list(self._messages)
+
+    @property
+    def location_name(self) -> str:
+        return self._location_name
+
+    def set_location_name(self, name: str) -> None:
+        """The open conversation's location, which its automatic messages name."""
+        if name == self._location_name:
+            return
+        self._location_name = name
+        if self._items:
+            self.dataChanged.emit(
+                self.index(0, 0),
+                self.index(len(self._items) - 1, 0),
+                [AUTHOR_ROLE, Qt.ItemDataRole.AccessibleTextRole],
+            )
 
     def set_engine(self, engine: Engine | None) -> None:
         self._engine = engine
@@ -174,8 +207,10 @@ class ThreadModel(QAbstractListModel):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
             return item.message.body
+        if role == AUTHOR_ROLE:
+            return author_text(item.message, self._location_name)
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return message_accessible_text(item.message)
+            return message_accessible_text(item.message, self._location_name)
         return None
 
 

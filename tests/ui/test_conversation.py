@@ -381,3 +381,86 @@ def test_a_long_page_url_does_not_push_the_lead_panel_out_of_sight(
     for w in (panel.pipeline, panel.note_button):
         right = w.mapTo(body, w.rect().topRight()).x()
         assert right <= viewport.width(), (type(w).__name__, right, viewport.width())
+
+
+def test_automatic_messages_say_so_with_the_location_never_a_number(
+    window: MainWindow, engine: FakeEngine, qtbot  # type: ignore[no-untyped-def]
+) -> None:
+    """The relay's greeting, the lead's details to the store and an after-hours reply
+    are author_kind "system"; their author is the number they were sent from. The
+    thread names them "Automatic message" and the location, on screen (painted) and
+    to screen readers."""
+    from datetime import UTC, datetime, timedelta
+
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    from app.ui import theme
+    from app.ui.roles import AUTHOR_ROLE
+
+    maria = next(d for d in engine.leads.values() if d.name == "Maria Gonzalez")
+    start = datetime.now(UTC) - timedelta(minutes=2)
+    engine.add_message(
+        maria.lead_id, "system", "+18475550186",
+        "Hi Maria, thanks for your interest! Reply here to text with our team.", start,
+    )
+    engine.add_message(
+        maria.lead_id, "system", "+13125550142",
+        "New web lead: Maria Gonzalez, Oak Natural 7in plank", start + timedelta(seconds=1),
+    )
+    engine.add_message(
+        maria.lead_id, "system", "+18475550186",
+        "Thanks for your text! We're closed now and will answer at 9am.",
+        start + timedelta(minutes=1),
+    )
+    open_lead(window, qtbot, "Maria Gonzalez")
+    model = window.thread_model
+    system = [
+        i for i in range(model.rowCount())
+        if isinstance(model.item_at(i), MessageItem)
+        and model.item_at(i).message.author_kind == "system"  # type: ignore[union-attr]
+    ]
+    assert len(system) == 3
+    for i in system:
+        label = model.data(model.index(i), AUTHOR_ROLE)
+        spoken = model.data(model.index(i), Qt.ItemDataRole.AccessibleTextRole)
+        assert label == "Automatic message · Naperville Showroom"
+        assert spoken.startswith("Automatic message from Naperville Showroom, ")
+        assert "+1" not in label and "+1" not in spoken and "System" not in spoken
+    # the painted author line is that label: the bubble's paint, cut to its author
+    # line, is exactly the label drawn alone there
+    view = window.pane.view
+    index = model.index(system[0])
+    item = model.item_at(system[0])
+    assert isinstance(item, MessageItem) and item.show_author
+    option = QStyleOptionViewItem()
+    view.initViewItemOption(option)
+    option.rect = QRect(0, 0, view.viewport().width(), view.visualRect(index).height())
+    lay = view.delegate.layout(option.rect, item.message, True, option.font)
+    assert lay.author is not None
+
+    def image(paint) -> QImage:  # type: ignore[no-untyped-def]
+        img = QImage(option.rect.size(), QImage.Format.Format_ARGB32_Premultiplied)
+        img.fill(Qt.GlobalColor.transparent)
+        p = QPainter(img)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        paint(p)
+        p.end()
+        return img.copy(lay.author)
+
+    def label_alone(p: QPainter) -> None:
+        p.setFont(view.delegate._metrics(option.font).author)
+        p.setPen(theme.current().color("text_muted"))
+        p.drawText(
+            lay.author, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter,
+            "Automatic message · Naperville Showroom",
+        )
+
+    painted = image(lambda p: view.delegate.paint(p, option, index))
+    assert painted == image(label_alone)
+    assert any(
+        painted.pixelColor(x, y).alpha()
+        for x in range(painted.width())
+        for y in range(painted.height())
+    )

@@ -21,11 +21,13 @@ from typing import Any
 
 import httpx
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from app.sandbox.twilio_sim import SimHandle
 from app.sync.api import SyncState
 from app.ui.controller import AppController, Options
+from app.ui.roles import AUTHOR_ROLE
 from app.ui.thread_model import MessageItem
 from tests.support.relay import RelayHandle, Seed, seed_dealer, start_relay
 from tests.support.twilio_sim import running_simulator, wait_until
@@ -120,6 +122,28 @@ def test_customer_text_through_the_simulator_webhook_reaches_the_open_conversati
             for it in items
             if isinstance(it, MessageItem)
         ]
+
+    # the relay's greeting reads as automatic, from the location: never a phone number
+    def automatic() -> list[str]:
+        model = w.thread_model
+        return [
+            model.data(model.index(i), AUTHOR_ROLE)
+            for i in range(model.rowCount())
+            if isinstance(model.item_at(i), MessageItem)
+            and model.item_at(i).message.author_kind == "system"  # type: ignore[union-attr]
+        ]
+
+    qtbot.waitUntil(lambda: bool(automatic()), timeout=10000)
+    assert set(automatic()) == {"Automatic message · Main Street"}
+    greeting = next(
+        i for i in range(w.thread_model.rowCount())
+        if isinstance(w.thread_model.item_at(i), MessageItem)
+        and w.thread_model.item_at(i).message.author_kind == "system"  # type: ignore[union-attr]
+    )
+    spoken = w.thread_model.data(
+        w.thread_model.index(greeting), Qt.ItemDataRole.AccessibleTextRole
+    )
+    assert spoken.startswith("Automatic message from Main Street, ") and "+1" not in spoken
 
     # Gina texts the proxy number she was greeted from
     sim.inbound(GINA, gina_proxy, "Great, can I see it Saturday?")
