@@ -55,7 +55,9 @@ def test_deb_name_and_control(built: Path) -> None:
         ).stdout.strip()
     assert fields["Package"] == "web2text"
     assert fields["Version"] == app.__version__
-    assert fields["Depends"] == "libgl1, libegl1, libxkbcommon0, libfontconfig1"
+    assert fields["Depends"] == (
+        "libgl1, libegl1, libxkbcommon0, libfontconfig1, fonts-noto-color-emoji"
+    )
     assert int(fields["Installed-Size"]) > 0
 
 

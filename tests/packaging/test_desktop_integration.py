@@ -50,7 +50,10 @@ def test_deb_control_template_has_every_field() -> None:
     assert fields["Package"] == "web2text"
     assert fields["Version"] == "@VERSION@"
     deps = {d.strip() for d in fields["Depends"].split(",")}
-    assert deps == {"libgl1", "libegl1", "libxkbcommon0", "libfontconfig1"}
+    # (a color emoji font: customers' texts carry emoji, and without one Qt draws boxes)
+    assert deps == {
+        "libgl1", "libegl1", "libxkbcommon0", "libfontconfig1", "fonts-noto-color-emoji"
+    }
     assert "Description" in fields and "Maintainer" in fields
 
 
