@@ -198,6 +198,7 @@ class ConversationPane(QWidget):
     discardRequested = Signal(object)
 
     # the thread page's parts (made by _build_thread_page on first access)
+    header: QWidget
     title: QLabel
     subtitle: QLabel
     back_button: QPushButton
@@ -211,6 +212,7 @@ class ConversationPane(QWidget):
 
     _PAGE_PARTS = frozenset(
         {
+            "header",
             "title",
             "subtitle",
             "back_button",
@@ -269,7 +271,7 @@ class ConversationPane(QWidget):
         assert self.model is not None, "show_model() comes first"
         from app.ui.composer import Composer
 
-        header = QWidget()
+        header = self.header = QWidget()
         header.setObjectName("ConversationHeader")
         header.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.title = QLabel()
@@ -351,6 +353,12 @@ class ConversationPane(QWidget):
         """Ctrl+T: the templates menu, from the keyboard."""
         if self._built and self.stack.currentIndex() == 1 and self.composer.isEnabled():
             self.composer.open_templates()
+
+    def header_height(self) -> int:
+        """The conversation header's height while a conversation is shown (else 0)."""
+        if not self._built or self.stack.currentIndex() != 1:
+            return 0
+        return int(self.header.height())
 
     def set_layout(self, *, one_column: bool, details_shown: bool) -> None:
         """The window's layout: a back button in one column; Details checked while the

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import (
+    QCoreApplication,
     QEvent,
     QItemSelection,
     QItemSelectionModel,
@@ -157,6 +158,8 @@ class InboxController(QObject):
     # ------------------------------------------------------------------ holding still
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if QCoreApplication.closingDown():  # focus moves as the widgets are destroyed
+            return False
         kind = event.type()
         if watched is self.view.search:
             down = isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Down

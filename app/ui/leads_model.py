@@ -231,8 +231,9 @@ class LeadsModel(QAbstractListModel):
         if held == self._held:
             return
         self._held = held
-        if not held and (self._held_moved or self._held_reordered):
-            self.reload(now=True)
+        pending = self._held_moved or self._held_reordered
+        if not held and pending and self._engine is not None:
+            self.reload()  # (coalesced: the pointer may be back a moment later)
 
     def apply_new_order(self) -> None:
         """The "3 new" pill: the new order now, even while held."""

@@ -121,7 +121,15 @@ class MainWindow(QMainWindow):
         column.addWidget(self.notice)
         column.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
-        self.panes = PaneLayout(central, self.splitter, self.sidebar, self.pane)
+        self.panes = PaneLayout(
+            central,
+            self.splitter,
+            self.sidebar,
+            self.pane,
+            inbox_focus=self.sidebar.leads_view,
+            focus_pane=self.pane.focus_composer,
+            header_height=self.pane.header_height,
+        )
         self.panes.fit(self.width())
         self.status_bar = SyncStatusBar()
         self.setStatusBar(self.status_bar)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 
 from PySide6.QtCore import QEvent, QObject, QRect, Qt, Signal
@@ -44,13 +45,27 @@ class PaneLayout(QObject):
     changed = Signal()  # the mode, the drawer or the column shown changed
 
     def __init__(
-        self, host: QWidget, splitter: QSplitter, sidebar: QWidget, pane: QWidget
+        self,
+        host: QWidget,
+        splitter: QSplitter,
+        sidebar: QWidget,
+        pane: QWidget,
+        *,
+        inbox_focus: QWidget,
+        focus_pane: Callable[[], None],
+        header_height: Callable[[], int],
     ) -> None:
+        """`inbox_focus` and `focus_pane` take the keyboard when the column that had it
+        gives way; the drawer starts `header_height()` below the top (so the
+        conversation's Details button stays in reach)."""
         super().__init__(host)
         self._host = host  # the panel's parent while it is a drawer
         self._splitter = splitter
         self._sidebar = sidebar
         self._pane = pane
+        self._inbox_focus = inbox_focus
+        self._focus_pane = focus_pane
+        self._header_height = header_height
         self._panel: QWidget | None = None
         self.mode = Mode.WIDE
         self.details_wanted = True  # wide: the panel column is shown
@@ -81,6 +96,8 @@ class PaneLayout(QObject):
             return
         self.mode = mode
         self.drawer_open = False
+        # one column shows the conversation if the keyboard is in it, else the inbox
+        self.thread_shown = self.has_lead and _holds_focus(self._pane)
         self._put_panel()
         self._update()
 
@@ -158,8 +175,15 @@ class PaneLayout(QObject):
 
     def _update(self) -> None:
         one = self.mode is Mode.ONE_COLUMN
+        in_sidebar, in_pane = _holds_focus(self._sidebar), _holds_focus(self._pane)
         self._sidebar.setVisible(not one or not self.thread_shown)
         self._pane.setVisible(not one or self.thread_shown)
+        # the column that had the keyboard gave way: the other one takes it (Qt would
+        # hand it to the next widget in the tab chain: a button nobody aimed at)
+        if in_pane and not self._pane.isVisible():
+            self._inbox_focus.setFocus(Qt.FocusReason.OtherFocusReason)
+        elif in_sidebar and not self._sidebar.isVisible():
+            self._focus_pane()
         if self._panel is not None:
             self._panel.setVisible(self.panel_visible)
             if self.mode is not Mode.WIDE:
@@ -172,6 +196,7 @@ class PaneLayout(QObject):
         if panel is None or self.mode is Mode.WIDE:
             return
         area: QRect = self._splitter.geometry()
+        area.setTop(area.top() + self._header_height())
         width = min(DRAWER_WIDTH, max(240, area.width() - 48))
         panel.setGeometry(area.right() - width + 1, area.top(), width, area.height())
 
@@ -182,6 +207,11 @@ class PaneLayout(QObject):
         ):
             self._place_drawer()
         return False
+
+
+def _holds_focus(widget: QWidget) -> bool:
+    focused = QApplication.focusWidget()
+    return focused is not None and (focused is widget or widget.isAncestorOf(focused))
 
 
 def _usable(widget: QWidget) -> bool:

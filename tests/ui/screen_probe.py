@@ -3,6 +3,7 @@ with the sample inbox and a conversation open; prints what a person would notice
 (JSON) and can save a picture of it.
 
     QT_SCALE_FACTOR=1.5 python -m tests.ui.screen_probe [--shot PATH] [--lead NAME]
+        [--screen-shot PATH]   (the whole screen, with sample automatic and emoji texts)
 
 Run in a process of its own: the screen's size and the scale factor are fixed when
 the QApplication starts (tests/ui/test_screens.py, scripts/screenshots).
@@ -14,6 +15,7 @@ import argparse
 import asyncio
 import json
 import sys
+from datetime import timedelta
 from typing import Any
 
 import qasync
@@ -27,7 +29,7 @@ from app.ui.mainwindow import MainWindow
 from app.ui.responsive import Mode
 from app.ui.settings import DEFAULT_TEMPLATES
 from app.ui.theme import ThemeManager
-from tests.ui.fake_engine import demo_engine
+from tests.ui.fake_engine import FakeEngine, demo_engine
 
 
 def clipped_texts(window: QWidget) -> list[str]:
@@ -69,9 +71,30 @@ def _inside(inner: QRect, outer: QRect) -> bool:
     return room.contains(inner.topLeft()) and room.contains(inner.bottomRight())
 
 
-async def probe(app: QApplication, shot: str | None, lead: str, theme: str) -> dict[str, Any]:
+def add_samples(engine: FakeEngine, lead: str) -> None:
+    """What the pictures should show besides the demo inbox: the relay's automatic
+    greeting and details in the open thread, and a customer with an Arabic name who
+    texts emoji."""
+    detail = next(d for d in engine.leads.values() if d.name == lead)
+    first = min(m.created_at for m in engine.messages[detail.conversation_sid or ""])
+    engine.add_message(
+        detail.lead_id, "system", "+18475550186",
+        "Hi James, thanks for contacting Naperville Showroom! Reply here to text with us.",
+        first + timedelta(seconds=20),
+    )
+    engine.add_lead(
+        "نور حداد", "+17085550133", minutes_ago=1,
+        message="Do you have this rug in blue? 😍👍🏽",
+    )
+
+
+async def probe(
+    app: QApplication, shot: str | None, lead: str, theme: str, *, screen_shot: str | None = None
+) -> dict[str, Any]:
     ThemeManager(app, force=theme)
     engine = demo_engine()
+    if screen_shot:
+        add_samples(engine, lead)
     bridge = EngineBridge()
     engine.add_listener(bridge)
     await engine.start()
@@ -108,11 +131,14 @@ async def probe(app: QApplication, shot: str | None, lead: str, theme: str) -> d
         "clipped": clipped_texts(window),
         "smallest_font_px": smallest_font_px(window),
     }
-    if shot:
+    if shot or screen_shot:
         if window.panes.mode is not Mode.ONE_COLUMN:
             window.leads_view.setFocus()
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)
+    if shot:
         window.grab().save(shot)
+    if screen_shot:  # the whole screen, as the display server has it (Xvfb)
+        screen.grabWindow(0).save(screen_shot)
     window.quitting = True
     window.close()
     await engine.stop()
@@ -122,6 +148,7 @@ async def probe(app: QApplication, shot: str | None, lead: str, theme: str) -> d
 def main(argv: list[str] | None = None) -> int:
     args = argparse.ArgumentParser()
     args.add_argument("--shot", default=None)
+    args.add_argument("--screen-shot", default=None)
     args.add_argument("--lead", default="James Whitaker")
     args.add_argument("--theme", default="light")
     opts = args.parse_args(argv)
@@ -133,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
-        result = loop.run_until_complete(probe(app, opts.shot, opts.lead, opts.theme))
+        result = loop.run_until_complete(
+            probe(app, opts.shot, opts.lead, opts.theme, screen_shot=opts.screen_shot)
+        )
     print(json.dumps(result))
     return 0
 

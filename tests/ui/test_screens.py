@@ -76,11 +76,15 @@ def test_panes_follow_the_window_width(window: MainWindow, qtbot: Any) -> None:
     assert panel.geometry().right() == window.splitter.geometry().right()
     press(Qt.Key.Key_Escape)
     assert not panel.isVisible()
-    # one column: the inbox, then the conversation with a back button
+    # one column: the conversation the keyboard is in stays, with a back button
+    assert focused() is window.pane.composer.edit
     window.resize(ONE_COLUMN_BELOW - 200, 700)
     assert window.panes.mode is Mode.ONE_COLUMN
+    assert not window.sidebar.isVisible() and window.pane.isVisible()
+    assert window.pane.back_button.isVisible() and focused() is window.pane.composer.edit
+    press(Qt.Key.Key_Escape)  # the inbox, the keyboard in its list
     assert window.sidebar.isVisible() and not window.pane.isVisible()
-    window.leads_view.setFocus(Qt.FocusReason.OtherFocusReason)
+    assert focused() is window.leads_view
     press(Qt.Key.Key_Down)  # arrows choose a row, the inbox stays on screen
     assert window.sidebar.isVisible() and focused() is window.leads_view
     press(Qt.Key.Key_Return)
