@@ -55,6 +55,17 @@ def themed_app(qapp: QApplication) -> QApplication:
     return qapp
 
 
+@pytest.fixture(autouse=True)
+def pointer_away(qapp: QApplication) -> None:
+    """Each test starts with the mouse pointer off every window: a window shown under
+    the pointer a previous test left gets an Enter event, and the inbox holds its order
+    still under the pointer (held_order)."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QCursor
+
+    QCursor.setPos(QPoint(-10_000, -10_000))
+
+
 @pytest.fixture
 def loop(themed_app: QApplication, qtbot: Any) -> Iterator[asyncio.AbstractEventLoop]:
     """A qasync loop that runs whenever Qt processes events (qtbot.wait*, keyClicks...)."""

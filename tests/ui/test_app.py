@@ -434,6 +434,7 @@ def test_without_keyring_the_key_is_kept_for_the_session_with_a_notice(
     keyring.set_keyring(fail.Keyring())
     try:
         ctrl = make_controller(tmp_path, {})
+        qtbot.addWidget(ctrl.window)  # closed after the test: not left under the pointer
         ctrl.window.show()
         p = Profile("s1", "Ann", "https://relay.example.com")
         run(ctrl.sign_in.store_key(p, "session-key"))
