@@ -174,7 +174,7 @@ class MainWindow(QMainWindow):
         def add(seq: str, slot: Callable[[], None]) -> None:
             s = QShortcut(QKeySequence(seq), self)
             s.setContext(Qt.ShortcutContext.WindowShortcut)
-            s.activated.connect(slot)
+            s.activated.connect(lambda: None if self._locked() else slot())
 
         add("Ctrl+K", lambda: self.jump.popup(self.engine))
         add("Ctrl+F", self.focus_search)
@@ -187,6 +187,12 @@ class MainWindow(QMainWindow):
         add("Alt+Down", lambda: self.inbox.step(1))
         add("Alt+Left", self.back_to_inbox)
         add("Escape", self.escape)
+
+    def _locked(self) -> bool:
+        """The kiosk's lock screen covers the window: its shortcuts would show what the
+        lock hides (Ctrl+K lists customers)."""
+        lock = self.findChild(QWidget, "LockScreen")
+        return lock is not None and lock.isVisible()
 
     @property
     def panel(self) -> LeadPanel:

@@ -307,3 +307,22 @@ def test_accessible_names_stay_as_designed(window: MainWindow, qtbot: Any) -> No
     assert {"Leads", "Search", "Conversation", "Message", "Send", "Location"} <= names
     assert {"Back to inbox", "Lead details"} <= names
     assert "Web2Text" in window.windowTitle()
+
+
+def test_the_kiosk_lock_holds_the_windows_shortcuts_back(window: MainWindow, qtbot: Any) -> None:
+    """Locked, Ctrl+K would list the customers the lock screen hides."""
+    from app.ui.kiosk import LockScreen
+
+    activate(window, qtbot)
+    lock = LockScreen(window)
+    lock.lock()
+    qtbot.waitUntil(lambda: focused() is lock)
+    press(Qt.Key.Key_K, CTRL)
+    press(Qt.Key.Key_F, CTRL)
+    assert window._jump is None or not window.jump.isVisible()
+    assert not window.search.hasFocus()
+    lock.hide()
+    window.leads_view.setFocus()
+    press(Qt.Key.Key_K, CTRL)
+    qtbot.waitUntil(window.jump.isVisible)
+    press(Qt.Key.Key_Escape)
