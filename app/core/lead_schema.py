@@ -12,7 +12,9 @@ Body (DESIGN.md)::
 Older callers: a missing `LeadType` means WEB2TEXT; a top-level `LocationId` is
 accepted in place of `Lead.LocationId`.
 
-Rules: strings are trimmed; required strings must not be empty after trimming;
+Rules: control and bidirectional-override characters are refused in every
+string (`app.core.safe_text`; the message may hold line breaks); strings are
+trimmed; required strings must not be empty after trimming;
 optional strings that are empty become absent. Every string has a length cap
 (`MAX_LENGTHS`) so that one form cannot grow an item past DynamoDB's limits or
 an SMS past reason. UUIDs are stored in their canonical lower-case form.
@@ -39,6 +41,7 @@ from urllib.parse import urlsplit
 
 from app.core.errors import ErrorReason, error_body
 from app.core.phones import PhoneError, parse_phone
+from app.core.safe_text import unsafe_character
 from app.core.statuses import ContactMethod, LeadStatus, SyncStatus
 from app.core.wire import (
     LEAD_TYPE_WEB2TEXT,
@@ -195,7 +198,13 @@ LeadCreateRequest = LeadCreate
 
 
 def _text(
-    value: object, what: str, cap: int, *, required: bool, code: str = ErrorReason.INVALID_FIELD
+    value: object,
+    what: str,
+    cap: int,
+    *,
+    required: bool,
+    code: str = ErrorReason.INVALID_FIELD,
+    multiline: bool = False,
 ) -> str | None:
     if value is None:
         if required:
@@ -205,6 +214,9 @@ def _text(
         raise LeadValidationError(what, INVALID, "must be a string", code)
     if not _encodable(value):
         raise LeadValidationError(what, INVALID, "contains invalid characters", code)
+    bad = unsafe_character(value, multiline=multiline)
+    if bad is not None:
+        raise LeadValidationError(what, INVALID, f"contains a {bad}", ErrorReason.INVALID_FIELD)
     text = value.strip()
     if not text:
         if required:
@@ -224,8 +236,8 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _required_text(value: object, what: str, cap: int) -> str:
-    text = _text(value, what, cap, required=True)
+def _required_text(value: object, what: str, cap: int, *, multiline: bool = False) -> str:
+    text = _text(value, what, cap, required=True, multiline=multiline)
     assert text is not None
     return text
 
@@ -400,7 +412,10 @@ def parse_create_request(lead_id: str, body: object) -> LeadCreate:
         phone=_phone(lead.get("PhoneNumber")),
         preferred_contact=_contact(lead.get("PreferredMethodOfContact")),
         customer_message=_required_text(
-            lead.get("CustomerMessage"), "CustomerMessage", MAX_LENGTHS["CustomerMessage"]
+            lead.get("CustomerMessage"),
+            "CustomerMessage",
+            MAX_LENGTHS["CustomerMessage"],
+            multiline=True,
         ),
         product=_product(lead.get("AssociatedProductInfo")),
         traffic=_traffic(lead.get("Traffic")),
