@@ -187,6 +187,9 @@ def build_context(settings: Settings, twilio_client: Any = None) -> RelayContext
     tables = Tables.from_settings(settings)
     ctx = RelayContext(settings=settings, tables=tables)
     ctx.change_log = make_change_log(tables)
+    from app.relay.ratelimit import Limits
+
+    ctx.limits = Limits(tables, clock=lambda: ctx.clock())
     try:
         from app.relay.idempotency import IdempotencyStore
         from app.relay.tables import IDEMPOTENCY
@@ -203,7 +206,7 @@ def build_context(settings: Settings, twilio_client: Any = None) -> RelayContext
     try:
         from app.relay.pool import ProxyPool
 
-        ctx.pool = ProxyPool(tables)
+        ctx.pool = ProxyPool(tables, low_water=settings.pool_low_water)
     except ImportError:  # pragma: no cover
         ctx.pool = None
     return ctx

@@ -41,6 +41,10 @@ class Principal:
 
     key_id: str  # first characters of the key's hash: safe to log
     endpoints: frozenset[str]
+    #: the key's SHA-256 (legacy plain items too): what rates and idempotency are scoped by
+    key_ref: str = ""
+    #: lead-service requests per minute (`issue-key --rate`); None: the relay's default
+    rate_per_min: int | None = None
     description: str = ""
     staff_id: str | None = None
     name: str | None = None
@@ -55,9 +59,13 @@ class Principal:
     def allows(self, endpoint: str) -> bool:
         if "*" in self.endpoints or endpoint in self.endpoints:
             return True
-        # "Admin/bulk" grants every operation; "Admin/bulk/SYNC" only that one
+        # "Admin/bulk" grants every operation; "Admin/bulk/SYNC" only that one;
+        # "v1/*" every endpoint under "v1/"
         parts = endpoint.split("/")
-        return any("/".join(parts[:n]) in self.endpoints for n in range(1, len(parts)))
+        return any(
+            "/".join(parts[:n]) in self.endpoints or "/".join(parts[:n]) + "/*" in self.endpoints
+            for n in range(1, len(parts))
+        )
 
     def may_access_retailer(self, retailer_id: str | None) -> bool:
         if self.retailer_ids and retailer_id not in self.retailer_ids:
@@ -76,12 +84,25 @@ def _as_str_set(value: Any) -> frozenset[str]:
     return frozenset(str(v) for v in value)
 
 
+def _rate(value: Any) -> int | None:
+    try:
+        rate = int(value)
+    except (TypeError, ValueError):
+        return None
+    return rate if rate >= 0 else None
+
+
 def principal_from_item(item: dict[str, Any]) -> Principal:
     locations = item.get("Locations") or []
     if isinstance(locations, str):
         locations = [x for x in locations.split(",") if x]
+    # a legacy item is keyed by the plain key: its hash is the id it will have once
+    # migrated, so rates and idempotency records stay the key's own across migration
+    ref = str(item["API_Key"]) if item.get("KeyHashed") else hash_key(str(item["API_Key"]))
     return Principal(
-        key_id=str(item["API_Key"])[:8] if item.get("KeyHashed") else "legacy",
+        key_id=ref[:8],
+        key_ref=ref,
+        rate_per_min=_rate(item.get("RateLimitPerMinute")),
         endpoints=_as_str_set(item.get("AuthorizedEndpoints")),
         description=str(item.get("Description", "")),
         staff_id=str(item["StaffId"]) if item.get("StaffId") else None,
@@ -145,12 +166,18 @@ def presented_key(request: Request) -> str | None:
     return header or None
 
 
+def key_cache_ttl(settings: Any) -> float:
+    """How long this process reuses a key record: never past `key_cache_ttl_s` (the
+    5 s revocation bound), and not at all when `W2T_CACHE_TTL` is 0."""
+    return float(min(settings.cache_ttl_s, settings.key_cache_ttl_s))
+
+
 def authenticate(request: Request) -> Principal:
     key = presented_key(request)
     if key is None:
         raise ApiError(401, "unauthorized", "Authorization is missing - send the API key")
     ctx = request.app.state.ctx
-    item = cached_lookup_key(ctx.tables, key, ctx.settings.cache_ttl_s)
+    item = cached_lookup_key(ctx.tables, key, key_cache_ttl(ctx.settings))
     if item is None:
         raise ApiError(401, "unauthorized", "API key is INVALID - unknown or revoked key")
     principal = principal_from_item(item)
@@ -164,7 +191,7 @@ async def authenticate_async(request: Request) -> Principal:
     thread pool (a sync dependency cost every request a thread hand-off)."""
     key = presented_key(request)
     ctx = request.app.state.ctx
-    ttl = ctx.settings.cache_ttl_s
+    ttl = key_cache_ttl(ctx.settings)
     if key is None or ttl <= 0 or len(key) > 512:
         return await run_in_threadpool(authenticate, request)
     item = _KEYS.get((ctx.tables.api_keys.name, hash_key(key)))
@@ -176,25 +203,56 @@ async def authenticate_async(request: Request) -> Principal:
 
 
 def require_endpoint(endpoint: str) -> Callable[[Request], Awaitable[Principal]]:
-    """Dependency: the caller's key must list `endpoint` (or `*`). 401 unknown, 403 not allowed."""
+    """Dependency: the caller's key must list `endpoint` (or `*`). 401 unknown, 403 not
+    allowed, 429 `rate_limited` past the key's rate (`app.relay.ratelimit`)."""
 
     async def dependency(request: Request) -> Principal:
         principal = await authenticate_async(request)
         if not principal.allows(endpoint):
             raise ApiError(403, "forbidden", f"API key is not authorized for {endpoint}")
+        await run_in_threadpool(check_key_rate, request.app.state.ctx, principal)
         return principal
 
     dependency.__name__ = f"require_{endpoint.replace('/', '_')}"
     return dependency
 
 
+def check_key_rate(ctx: Any, principal: Principal) -> None:
+    """Count a lead-service request against the key's rate; 429 `rate_limited` beyond."""
+    limits = getattr(ctx, "limits", None)
+    if limits is None:
+        return
+    rate = principal.rate_per_min
+    if rate is None:
+        rate = ctx.settings.key_rate_per_min
+    refusal = limits.hit(f"key:{principal.key_ref}", rate, 60.0)
+    if refusal is not None:
+        raise refusal.error(
+            "rate_limited", f"API key is over its rate of {rate} requests per minute"
+        )
+
+
+def staff_endpoint(request: Request) -> str:
+    """The endpoint name of a staff route for AuthorizedEndpoints: its path template
+    without parameters, e.g. `v1/conversations/messages` for
+    `/v1/conversations/{sid}/messages` (`v1/*` grants them all)."""
+    route = request.scope.get("route")
+    template = str(getattr(route, "path", None) or request.url.path)
+    parts = [p for p in template.strip("/").split("/") if p and not p.startswith("{")]
+    return "/".join(parts)
+
+
 def require_staff() -> Callable[[Request], Awaitable[Principal]]:
-    """Dependency: a staff key (StaffId + Locations). 401 unknown, 403 not a staff key."""
+    """Dependency: a staff key (StaffId + Locations) whose AuthorizedEndpoints allow the
+    route (`staff_endpoint`). 401 unknown, 403 not a staff key or not authorized."""
 
     async def dependency(request: Request) -> Principal:
         principal = await authenticate_async(request)
         if not principal.is_staff:
             raise ApiError(403, "forbidden", "API key is not a staff key")
+        endpoint = staff_endpoint(request)
+        if not principal.allows(endpoint):
+            raise ApiError(403, "forbidden", f"API key is not authorized for {endpoint}")
         return principal
 
     return dependency
@@ -213,8 +271,10 @@ def issue_key(
     retailer_id: str | None = None,
     locations: Iterable[str] = (),
     retailer_ids: Iterable[str] = (),
+    rate_per_min: int | None = None,
 ) -> str:
-    """Create a key, store only its hash, return the key (shown once)."""
+    """Create a key, store only its hash, return the key (shown once). `rate_per_min`:
+    its lead-service requests per minute (None: the relay's `W2T_KEY_RATE`)."""
     key = new_key()
     item: dict[str, Any] = {
         "API_Key": hash_key(key),
@@ -234,6 +294,8 @@ def issue_key(
     rids = sorted(set(retailer_ids))
     if rids:
         item["RetailerIds"] = rids
+    if rate_per_min is not None:
+        item["RateLimitPerMinute"] = int(rate_per_min)
     tables.api_keys.put_item(Item=item, ConditionExpression="attribute_not_exists(API_Key)")
     return key
 

@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 ALLOWED_PREFIXES = ("PROD", "DEV", "TEST")
+#: the contract: a revoked key stops working within 5 s on every instance
+KEY_CACHE_TTL_MAX = 5.0
 
 
 class ConfigError(Exception):
@@ -63,6 +65,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
 _OFF = ("0", "false", "no", "off")
 
 
+def _key_cache_ttl(env: Mapping[str, str]) -> float:
+    value = _float(env, "W2T_KEY_CACHE_TTL", 3.0)
+    if value > KEY_CACHE_TTL_MAX:
+        raise ConfigError(
+            f"W2T_KEY_CACHE_TTL={value:g} is too long: a revoked key must stop working "
+            f"within {KEY_CACHE_TTL_MAX:g} s"
+        )
+    return value
+
+
 def ddb_lean_requested(env: Mapping[str, str]) -> bool:
     """W2T_DDB_LEAN: data-plane DynamoDB calls through `app.relay.ddb_lean` unless
     it is 0/false/no/off (the one place the variable is read)."""
@@ -109,6 +121,30 @@ class Settings:
     cache_ttl_s: float = 15.0
     #: how long an instance reuses a Twilio Lookup line type per phone (0: never)
     lookup_cache_ttl_s: float = 24 * 3600.0
+    #: how long an instance reuses an API-key record (at most KEY_CACHE_TTL_MAX: a key
+    #: revoked anywhere stops working everywhere, open streams included, within 5 s)
+    key_cache_ttl_s: float = 3.0
+    # abuse limits (docs/relay.md "Abuse limits"); every one holds across instances
+    #: requests per minute of a lead-service key without its own `--rate`
+    key_rate_per_min: int = 120
+    #: new leads one phone may get per retailer per 24 h
+    phone_leads_per_day: int = 5
+    #: staff texts per minute, per staff member and per conversation
+    staff_send_rate_per_min: int = 30
+    conversation_send_rate_per_min: int = 10
+    #: open `/v1/stream` connections per staff key
+    streams_per_key: int = 5
+    #: open conversations per Web2Text number (0: as many as the pool allows)
+    max_open_conversations: int = 50
+    #: a conversation whose customer has not written for this long is closed (0: never)
+    idle_close_after_s: float = 72 * 3600.0
+    idle_close_interval_s: float = 300.0
+    #: free pool numbers for an address under which the pool counts as low (warning)
+    pool_low_water: int = 5
+    #: how long a lead waits for Twilio Lookup to answer before it is given up
+    lookup_wait_s: float = 24 * 3600.0
+    #: bearer token of GET /metrics (unset: /metrics answers 404)
+    metrics_token: str = field(default="", repr=False)
     background: bool = True
     #: data-plane DynamoDB calls through `app.relay.ddb_lean` (W2T_DDB_LEAN=0: botocore)
     ddb_lean: bool = True
@@ -168,6 +204,18 @@ class Settings:
             pool_refresh_s=_float(env, "W2T_POOL_REFRESH", 60.0),
             cache_ttl_s=max(0.0, _float(env, "W2T_CACHE_TTL", 15.0)),
             lookup_cache_ttl_s=max(0.0, _float(env, "W2T_LOOKUP_CACHE_TTL", 24 * 3600.0)),
+            key_cache_ttl_s=_key_cache_ttl(env),
+            key_rate_per_min=_int(env, "W2T_KEY_RATE", 120),
+            phone_leads_per_day=_int(env, "W2T_PHONE_LEADS_PER_DAY", 5),
+            staff_send_rate_per_min=_int(env, "W2T_STAFF_SEND_RATE", 30),
+            conversation_send_rate_per_min=_int(env, "W2T_CONVERSATION_SEND_RATE", 10),
+            streams_per_key=_int(env, "W2T_STREAMS_PER_KEY", 5),
+            max_open_conversations=_int(env, "W2T_MAX_OPEN_CONVERSATIONS", 50),
+            idle_close_after_s=_float(env, "W2T_IDLE_CLOSE_AFTER", 72 * 3600.0),
+            idle_close_interval_s=_float(env, "W2T_IDLE_CLOSE_INTERVAL", 300.0),
+            pool_low_water=_int(env, "W2T_POOL_LOW_WATER", 5),
+            lookup_wait_s=_float(env, "W2T_LOOKUP_WAIT", 24 * 3600.0),
+            metrics_token=env.get("W2T_METRICS_TOKEN", "").strip(),
             background=env.get("W2T_BACKGROUND", "1").strip().lower() not in _OFF,
             ddb_lean=ddb_lean_requested(env),
             crash_at=env.get("W2T_CRASH_AT") or None,

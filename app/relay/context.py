@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,9 @@ class RelayContext:
     change_log: Any = None  # app.relay.changes.ChangeLog
     idempotency: Any = None  # app.relay.idempotency.IdempotencyStore
     pool: Any = None  # app.relay.pool.ProxyPool
+    limits: Any = None  # app.relay.ratelimit.Limits (rates and slots shared by instances)
+    #: epoch seconds; tests replace it to move the limits' windows and the idle close
+    clock: Callable[[], float] = time.time
     extras: dict[str, Any] = field(default_factory=dict)
     #: test hook: called with the name of each step reached (may block, to hold a
     #: request at that step while a test sends another one)

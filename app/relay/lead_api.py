@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.relay.auth import Principal, authenticate_async, require_endpoint
+from app.relay.auth import Principal, authenticate_async, check_key_rate, require_endpoint
 from app.relay.errors import ApiError
 from app.relay.leads import service
 
@@ -109,11 +109,25 @@ async def _run(
     path = request.url.path
     return await run_idempotent(
         ctx.idempotency,
-        scope=f"lead:{principal.key_id}:{path}",
+        scope=_idempotency_scope(principal, path, body),
         key=key,
         request_fingerprint=fingerprint(request.method, path, body),
         call=call,
     )
+
+
+def _idempotency_scope(principal: Principal, path: str, body: bytes) -> str:
+    """Records are the key's own (every legacy key has its own hash) and, for a body
+    naming a retailer, that retailer's: one key serving several retailers never
+    gets one retailer's answer for another's request."""
+    retailer = "-"
+    try:
+        parsed = json.loads(body) if body.strip() else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("UniversalRetailerId"), str):
+        retailer = parsed["UniversalRetailerId"].strip().lower()[:64] or "-"
+    return f"lead:{principal.key_ref or principal.key_id}:{retailer}:{path}"
 
 
 def _route(
@@ -208,6 +222,7 @@ async def _require_bulk(request: Request) -> Principal:
     principal = await authenticate_async(request)
     if not any(principal.allows(f"Admin/bulk/{op}") for op in ("SYNC", "CLOSE", "FIND")):
         raise ApiError(403, "forbidden", "API key is not authorized for Admin/bulk")
+    await run_in_threadpool(check_key_rate, request.app.state.ctx, principal)
     return principal
 
 

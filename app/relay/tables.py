@@ -25,6 +25,7 @@ WEBHOOK_EVENTS = "WebhookEvents"
 CHANGE_LOG = "ChangeLog"
 LOCATION_SEQ = "LocationSeq"  # unused: the change log needs no counter (changes.py)
 IDEMPOTENCY = "Idempotency"
+LIMITS = "Limits"
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,13 @@ SPECS: tuple[TableSpec, ...] = (
         ("Key", "S"),
         ttl_attribute="ExpiresAt",
         doc="Idempotency-Key records, 24 h TTL (owned by app.relay.idempotency)",
+    ),
+    TableSpec(
+        LIMITS,
+        ("Pk", "S"),
+        ("Sk", "S"),
+        ttl_attribute="ExpiresAt",
+        doc="rate windows and held slots shared by every instance (app.relay.ratelimit)",
     ),
 )
 

@@ -94,6 +94,10 @@ def relay_settings(
         stuck_after_s=2.0,
         reconcile_interval_s=3600.0,
         pool_refresh_s=5.0,
+        # Tests of other behaviour reuse one key and a few phones for many leads; the
+        # abuse tests (tests/relay_abuse) pass the limits they exercise.
+        key_rate_per_min=100_000,
+        phone_leads_per_day=1_000,
     )
     return settings.with_overrides(**overrides) if overrides else settings
 
