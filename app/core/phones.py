@@ -12,6 +12,7 @@ Public API:
 - ``mask_phone(value) -> str``: for logs, ``+1 312 ***-**34``; never raises.
 - ``area_code(e164) -> str | None``: the NANP area code (NPA), ``None`` elsewhere.
 - ``is_nanp(e164) -> bool``: country code 1 (US, CA and the Caribbean NANP).
+- ``region_of(e164) -> str | None``: the number's ISO region ("US", "CA", "JM").
 
 Validity rule (a product decision). The demo, the simulator and the tests use
 fictional 555-01xx numbers, and a shopper's number must never be rejected
@@ -207,3 +208,15 @@ def is_nanp(e164: str) -> bool:
     """True for a usable number in the North American Numbering Plan (+1)."""
     number = _try_number(e164)
     return number is not None and number.country_code == 1
+
+
+def region_of(e164: str) -> str | None:
+    """The ISO 3166 region of a usable number ("US", "CA", "JM"...), ``None`` if unknown.
+
+    NANP numbers share +1: the area code tells the US from Canada and the
+    Caribbean (+1 876 is Jamaica), which is what a country allow-list needs."""
+    number = _try_number(e164)
+    if number is None:
+        return None
+    region = phonenumbers.region_code_for_number(number)
+    return str(region) if region else None

@@ -37,6 +37,25 @@ def _timezone(text: str) -> str:
     return text
 
 
+def _rate(text: str) -> int:
+    """`N/min` (or a bare N): requests per minute."""
+    value = text.strip().lower()
+    for suffix in ("/min", "/minute", "/m"):
+        if value.endswith(suffix):
+            value = value[: -len(suffix)].strip()
+            break
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a rate like 120/min")
+    return int(value)
+
+
+def _countries(text: str) -> list[str]:
+    codes = [c.strip().upper() for c in text.split(",") if c.strip()]
+    if not codes or not all(len(c) == 2 and c.isalpha() for c in codes):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of ISO codes like US,CA")
+    return codes
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="web2text-relay", description="Web2Text hosted relay")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +74,12 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument("--website")
     r.add_argument("--status", choices=["Customer", "Churned_Customer"], default="Customer")
     r.add_argument("--web2text-opt-out", action="store_true")
+    r.add_argument(
+        "--countries",
+        type=_countries,
+        default=["US", "CA"],
+        help="ISO regions whose numbers its leads may text (default US,CA)",
+    )
 
     loc = asub.add_parser("add-location")
     loc.add_argument("--retailer-id", type=_uuid, required=True)
@@ -75,6 +100,9 @@ def _build_parser() -> argparse.ArgumentParser:
     key.add_argument("--name")
     key.add_argument("--retailer-id", type=_uuid)
     key.add_argument("--locations", help="comma-separated location UUIDs")
+    key.add_argument(
+        "--rate", type=_rate, help="lead-service requests per minute, e.g. 60/min (default 120)"
+    )
 
     rev = asub.add_parser("revoke-key")
     rev.add_argument("key")
@@ -108,6 +136,7 @@ def run_admin(args: argparse.Namespace, settings: Settings) -> int:
             website=args.website,
             status=args.status,
             web2text_opt_out=args.web2text_opt_out,
+            countries=args.countries,
         )
         print(f"retailer {r.retailer_id} saved (version {r.version})", file=sys.stderr)
         return 0
@@ -168,6 +197,7 @@ def _issue_key(args: argparse.Namespace, tables: Any) -> int:
             name=args.name,
             retailer_id=args.retailer_id,
             locations=locations,
+            rate_per_min=args.rate,
         )
     else:
         if not args.endpoints:
@@ -180,6 +210,7 @@ def _issue_key(args: argparse.Namespace, tables: Any) -> int:
             endpoints,
             description=args.description,
             retailer_ids=[args.retailer_id] if args.retailer_id else [],
+            rate_per_min=args.rate,
         )
     print(key)
     return 0

@@ -3,7 +3,8 @@
 
 Directory items: `Id` (retailer or location UUID), `Kind` (RETAILER|LOCATION),
 `RetailerId` (GSI `ByRetailer`), `Name`, `Version`, `UpdatedAt`; retailers add
-`Website`, `Status` (Customer|Churned_Customer), `Web2TextOptOut`; locations add
+`Website`, `Status` (Customer|Churned_Customer), `Web2TextOptOut`, `Countries`
+(ISO regions its leads may text; absent: US, CA); locations add
 `Web2TextPhoneNumber`, `StorePhoneNumber`, `Timezone`, `Status`.
 """
 
@@ -21,6 +22,8 @@ from app.relay.ddb import all_items
 RETAILER = "RETAILER"
 LOCATION = "LOCATION"
 RETAILER_STATUSES = ("Customer", "Churned_Customer")
+#: the countries a retailer's leads may be texted in when it names none
+DEFAULT_COUNTRIES = ("US", "CA")
 POOL_PK = "POOL"
 
 
@@ -36,9 +39,12 @@ class Retailer:
     status: str
     web2text_opt_out: bool
     version: int
+    #: ISO regions whose numbers its leads may text (`Countries`; default US, CA)
+    countries: tuple[str, ...] = DEFAULT_COUNTRIES
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Retailer:
+        countries = item.get("Countries")
         return cls(
             retailer_id=str(item["Id"]),
             name=str(item.get("Name", "")),
@@ -46,6 +52,9 @@ class Retailer:
             status=str(item.get("Status", "Customer")),
             web2text_opt_out=bool(item.get("Web2TextOptOut", False)),
             version=int(item.get("Version", 0)),
+            countries=tuple(str(c).upper() for c in countries)
+            if isinstance(countries, list | tuple | set) and countries
+            else DEFAULT_COUNTRIES,
         )
 
 
@@ -94,15 +103,20 @@ def put_retailer(
     website: str | None = None,
     status: str = "Customer",
     web2text_opt_out: bool = False,
+    countries: tuple[str, ...] | list[str] = DEFAULT_COUNTRIES,
 ) -> Retailer:
-    """Create or update a retailer (the admin CLI's add-retailer)."""
+    """Create or update a retailer (the admin CLI's add-retailer). `countries`: ISO
+    regions (e.g. "US", "CA") whose phone numbers its leads may text."""
     if status not in RETAILER_STATUSES:
         raise ValueError(f"status must be one of {', '.join(RETAILER_STATUSES)}")
+    regions = sorted({c.strip().upper() for c in countries if c.strip()})
+    if not regions or not all(len(c) == 2 and c.isalpha() for c in regions):
+        raise ValueError("countries must be two-letter ISO codes, e.g. US,CA")
     resp = tables.directory.update_item(
         Key={"Id": retailer_id},
         UpdateExpression=(
             "SET Kind = :k, RetailerId = :id, #n = :name, Website = :web, #s = :status, "
-            "Web2TextOptOut = :opt, UpdatedAt = :now ADD Version :one"
+            "Web2TextOptOut = :opt, Countries = :countries, UpdatedAt = :now ADD Version :one"
         ),
         ConditionExpression="attribute_not_exists(Id) OR Kind = :k",
         ExpressionAttributeNames={"#n": "Name", "#s": "Status"},
@@ -113,6 +127,7 @@ def put_retailer(
             ":web": website or "",
             ":status": status,
             ":opt": web2text_opt_out,
+            ":countries": regions,
             ":now": _now(),
             ":one": 1,
         },

@@ -19,10 +19,11 @@ from botocore.exceptions import ClientError
 from twilio.base.exceptions import TwilioRestException
 
 from app.core.phones import format_phone
+from app.core.safe_text import greeting_name
 from app.relay import directory, store
 from app.relay.ddb import is_conditional_failure
 from app.relay.feed import publish
-from app.relay.pool import BindingTaken
+from app.relay.pool import BindingTaken, PoolExhausted
 from app.relay.twilio_client import BINDING_EXISTS, PARTICIPANT_EXISTS
 
 if TYPE_CHECKING:
@@ -109,7 +110,8 @@ def _step(ctx: RelayContext, lead: store.Item, name: str, *, closing: bool = Fal
 
 
 def _first_name(name: str) -> str:
-    return (name or "").strip().split(" ")[0] or "there"
+    # a plain word or "there": never a link or a sentence (app.core.safe_text)
+    return greeting_name(name)
 
 
 def details_text(lead: store.Item, location: directory.Location | None) -> str:
@@ -148,6 +150,9 @@ class TwilioIntegration:
     # ---- create / sync ----
 
     def create(self, ctx: RelayContext, lead: store.Item) -> dict[str, Any]:
+        from app.relay.screening import require_checked_line
+
+        require_checked_line(ctx, lead)  # nobody is texted unchecked (Lookup)
         location = directory.get_location(ctx.tables, store.lead_location(lead))
         if location is None or not location.web2text_number:
             raise RuntimeError("the lead's location has no Web2Text number")
@@ -348,7 +353,13 @@ class TwilioIntegration:
                         return mine
                     raise BindingTaken(exc.code) from None
 
-            proxy, part = ctx.pool.allocate(address, sid, attach)
+            # a store takes one proxy per open conversation: its nearest
+            # W2T_MAX_OPEN_CONVERSATIONS numbers cap them; an exhausted pool waits
+            limit = ctx.settings.max_open_conversations if role == "store" else None
+            try:
+                proxy, part = ctx.pool.allocate(address, sid, attach, limit=limit)
+            except PoolExhausted as exc:
+                raise RetryLater(f"waiting for a free pool number: {exc}") from exc
             actual = str(((part and part.messaging_binding) or {}).get("proxy_address") or proxy)
             if actual != proxy:
                 ctx.pool.claim(address, actual, sid)

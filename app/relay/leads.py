@@ -34,7 +34,7 @@ from app.core.lead_schema import (
     parse_lead_id,
 )
 from app.core.statuses import LeadHandler, LeadStatus, check_handler, handler_refusal
-from app.relay import directory, store
+from app.relay import directory, screening, store
 from app.relay.auth import Principal
 from app.relay.dealer_status import (
     LOCATION_NO_NUMBER,
@@ -42,7 +42,6 @@ from app.relay.dealer_status import (
     LOCATION_NOT_IN_RETAILER,
     Check,
     dealer_status,
-    line_type_refused,
     location_unparsable,
     retailer_check,
 )
@@ -154,26 +153,34 @@ class LeadService:
         # looked up then, so a taken LeadId still answers 409 before any other
         # reason (one read fewer per creation).
         existing = store.get_lead(self.tables, lead_id) if idempotency_key else None
-        if existing is not None and existing.get("CreateIdempotencyKey") == idempotency_key:
+        marker = _create_marker(principal, idempotency_key) if idempotency_key else None
+        if (
+            existing is not None
+            and existing.get("CreateIdempotencyKey") == marker
+            and existing.get("UniversalRetailerId") == req.retailer_id
+        ):
             # The same request retried after a crash that lost its first answer:
             # answer the lead, and make sure its processing goes on.
             if existing.get("PendingShard") == PENDING:
                 self.submit(lead_id)
             return store.lead_state(existing)
         self._refuse_existing(existing, lead_id)
+        screened: store.Updates = {}
         if isinstance(req, LeadCreate):  # the original's ACTON validator: always VALID
             try:
-                self._check_create(req)
+                screened = self._check_create(req)
             except ApiError:
                 if not idempotency_key:
                     self._refuse_existing(store.get_lead(self.tables, lead_id), lead_id)
                 raise
-        return self._store_new(req, idempotency_key)
+        return self._store_new(req, marker, screened)
 
-    def _store_new(self, req: LeadCreate | ActOnCreate, idempotency_key: str | None) -> store.Item:
-        item = self._new_item(req)
-        if idempotency_key:
-            item["CreateIdempotencyKey"] = idempotency_key[:255]
+    def _store_new(
+        self, req: LeadCreate | ActOnCreate, marker: str | None, screened: store.Updates
+    ) -> store.Item:
+        item = {**self._new_item(req), **screened}
+        if marker:
+            item["CreateIdempotencyKey"] = marker
         token = new_token() if req.sync_immediately else None
         if token is not None:
             # created locked: the processing below holds the lead from its first moment
@@ -222,11 +229,13 @@ class LeadService:
         if existing is not None:
             self._allow(LeadHandler.CREATE, existing, lead_id)
 
-    def _check_create(self, req: LeadCreate) -> None:
+    def _check_create(self, req: LeadCreate) -> store.Updates:
         """The original's checks of a WEB2TEXT lead, in its order and words (plus ours:
-        the location must belong to the retailer; Lookup's answer is cached)."""
+        the location must belong to the retailer; Lookup's answer is cached), then the
+        abuse screening (`app.relay.screening`); the attributes it adds to the lead."""
         ttl = self.ctx.settings.cache_ttl_s
-        failed = retailer_check(directory.cached_retailer(self.tables, req.retailer_id, ttl))
+        retailer = directory.cached_retailer(self.tables, req.retailer_id, ttl)
+        failed = retailer_check(retailer)
         if failed is not None:
             raise failed.error()
         location = directory.cached_location(self.tables, req.location_id, ttl)
@@ -246,8 +255,11 @@ class LeadService:
             raise _check("Phone Number", "INVALID", SAME_AS_STORE, "same_as_store_number")
         if opted_out_numbers(self.tables, req.phone):
             raise _check("Phone Number", "INVALID", OPTED_OUT, "recipient_opted_out")
-        if self.ctx.twilio is not None and self.ctx.twilio.line_type(req.phone) == "landline":
-            raise _check("Phone Number", "INVALID", line_type_refused("landline"), "landline")
+        # country, the original's Lookup line types, open leads; last the phone's
+        # daily new-lead slot (429)
+        screened = screening.screen_phone(self.ctx, retailer, location, req.phone)
+        screening.take_phone_slot(self.ctx, req.retailer_id, req.phone)
+        return screened
 
     # ------------------------------------------------------------------ status/sync/close
 
@@ -346,6 +358,12 @@ class LeadService:
 
     def bulk(self, body: Any, principal: Principal) -> store.Item:
         return bulk(self, body, principal)
+
+
+def _create_marker(principal: Principal, idempotency_key: str) -> str:
+    """The creating request's idempotency key as the lead remembers it: the caller's
+    own (another key reusing it is another request, answered on its own)."""
+    return f"{principal.key_ref[:16]}:{idempotency_key}"[:255]
 
 
 def _check(name: str, status: str, reason: str, code: str) -> ApiError:

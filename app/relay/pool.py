@@ -9,6 +9,15 @@ still answers 50416 (bound in a conversation the table does not know), the
 claim is dropped and the next candidate tried; the code is kept for the error.
 
 The pool members are loaded before the relay serves and refreshed periodically.
+
+Health: `allocate(..., limit=N)` lets an address use only its N nearest pool
+numbers, so a store (whose Web2Text number takes one proxy per open
+conversation) holds at most N open conversations however many leads arrive
+(`W2T_MAX_OPEN_CONVERSATIONS`); the conditional bindings make the cap exact
+across instances. An allocation that leaves fewer than `low_water` free numbers
+for its address logs a "proxy pool low" warning and counts `low_events`; an
+exhausted one logs "proxy pool exhausted" and counts `exhausted_events` (both
+exported by /metrics). The caller makes an exhausted lead wait and retry.
 """
 
 from __future__ import annotations
@@ -49,10 +58,15 @@ def _bind_pk(address: str) -> str:
 
 
 class ProxyPool:
-    def __init__(self, tables: Any) -> None:
+    def __init__(self, tables: Any, *, low_water: int = 5) -> None:
         self.tables = tables
+        self.low_water = low_water
         self._numbers: list[str] = []
         self._lock = threading.Lock()
+        # health, read by /metrics (app.relay.metrics)
+        self.low_events = 0
+        self.exhausted_events = 0
+        self.last_free: int | None = None
 
     @property
     def numbers(self) -> list[str]:
@@ -101,33 +115,68 @@ class ProxyPool:
                 raise
 
     def allocate(
-        self, address: str, conversation_sid: str, attach: Callable[[str], T]
+        self,
+        address: str,
+        conversation_sid: str,
+        attach: Callable[[str], T],
+        *,
+        limit: int | None = None,
     ) -> tuple[str, T]:
         """Bind `address` to a pool number for `conversation_sid` and `attach` it.
 
         `attach(proxy)` adds the Twilio participant; it raises `BindingTaken` on
         50416. A binding this conversation already holds (a resumed step) is
-        reused first.
+        reused first. `limit`: only the address's `limit` nearest pool numbers may
+        be bound to it (its open conversations are capped at `limit`).
         """
         if not self._numbers:
             self.refresh()
         existing = self.bindings(address)
-        mine = [b["Sk"] for b in existing if b.get("ConversationSid") == conversation_sid]
+        mine = [str(b["Sk"]) for b in existing if b.get("ConversationSid") == conversation_sid]
         bound = {str(b["Sk"]) for b in existing}
-        order = [str(p) for p in mine] + proxy_candidates(address, self.numbers, bound)
+        allowed = proxy_candidates(address, self.numbers)
+        if limit is not None and limit > 0:
+            allowed = allowed[:limit]
+        order = mine + [p for p in allowed if p not in bound]
         codes: list[int] = []
         for proxy in order:
             if not self.claim(address, proxy, conversation_sid):
                 continue  # another lead took it a moment ago
             try:
-                return proxy, attach(proxy)
+                attached = attach(proxy)
             except BindingTaken as exc:
                 codes.append(exc.code)
                 log.info("proxy candidate already bound at Twilio", extra={"code": exc.code})
                 self.release(address, proxy, conversation_sid)
+                continue
             except Exception:
                 self.release(address, proxy, conversation_sid)
                 raise
+            self._note_free(address, len([p for p in allowed if p not in bound]) - 1)
+            return proxy, attached
         from app.relay.logs import mask_phone
 
+        with self._lock:
+            self.exhausted_events += 1
+            self.last_free = 0
+        log.warning(
+            "proxy pool exhausted",
+            extra={"address": mask_phone(address), "limit": limit, "pool": len(self._numbers)},
+        )
         raise PoolExhausted(mask_phone(address), codes)
+
+    def _note_free(self, address: str, free: int) -> None:
+        """After a binding: the numbers still free for `address` (alert when low)."""
+        free = max(free, 0)
+        with self._lock:
+            self.last_free = free
+            low = free < self.low_water
+            if low:
+                self.low_events += 1
+        if low:
+            from app.relay.logs import mask_phone
+
+            log.warning(
+                "proxy pool low",
+                extra={"address": mask_phone(address), "free": free, "pool": len(self._numbers)},
+            )

@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -360,11 +361,24 @@ class TwilioGateway:
         raise RuntimeError("unreachable")  # pragma: no cover
 
     def line_type(self, phone: str) -> str | None:
-        """Twilio Lookup v2 line type (`mobile`, `landline`, ...), or None if unknown.
-        A known answer is reused for `lookup_cache_ttl_s` seconds (this process)."""
-        return self._line_types.get_or_load(
+        """Twilio Lookup v2 line type (`mobile`, `landline`, ...; `invalid:<its
+        validation errors>` for a number Lookup calls invalid), or None when Lookup
+        cannot answer."""
+        try:
+            return self.classify_line(phone)
+        except LookupUnavailable:
+            return None
+
+    def classify_line(self, phone: str) -> str:
+        """The line type as `line_type`, or `LookupUnavailable` when Lookup cannot answer
+        (down, or no line type for a valid number). A known answer is reused for
+        `lookup_cache_ttl_s` seconds (this process); a failure is never kept."""
+        answer = self._line_types.get_or_load(
             phone, self.settings.lookup_cache_ttl_s, lambda: self._lookup_line_type(phone)
         )
+        if answer is None:
+            raise LookupUnavailable(phone)
+        return answer
 
     def _lookup_line_type(self, phone: str) -> str | None:
         try:
@@ -375,10 +389,29 @@ class TwilioGateway:
                 ),
             )
         except Exception:
-            return None  # a Lookup outage must not block leads
+            return None  # unknown: the caller decides (a lead waits, nobody is texted)
+        if getattr(result, "valid", True) is False:
+            errors = getattr(result, "validation_errors", None) or []
+            return "invalid:" + ",".join(str(e) for e in errors)
         info = getattr(result, "line_type_intelligence", None) or {}
         value = info.get("type") if isinstance(info, dict) else None
         return str(value) if value else None
+
+    def message_date(self, message_sid: str) -> datetime | None:
+        """When Twilio created an SMS/MMS (Messages API), or None if Twilio does not
+        know the sid; transient failures raise (the caller answers 5xx: retried)."""
+        try:
+            msg = self.call("fetch_message", lambda: self.client.messages(message_sid).fetch())
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        created = getattr(msg, "date_created", None)
+        return created if isinstance(created, datetime) else None
+
+
+class LookupUnavailable(Exception):
+    """Twilio Lookup gave no line type (an outage, or no answer for this number)."""
 
 
 def message_attributes(msg: Any) -> dict[str, Any]:

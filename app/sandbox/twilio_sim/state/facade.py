@@ -83,6 +83,7 @@ class SimState:
             self.participant_store,
             self.message_store,
             self.carrier,
+            clock,
         )
 
     # ------------------------------------------------- the account as a whole
@@ -236,6 +237,10 @@ class SimState:
     def inbound(self, from_: str, to: str, body: str) -> dict[str, Any]:
         """A phone texts a pool number."""
         return self.inbound_texts.inbound(from_, to, body)
+
+    def inbound_message(self, sid: str) -> dict[str, Any] | None:
+        """An inbound text as the Messages API (2010-04-01) knows it."""
+        return self.inbound_texts.message(sid)
 
     def handset(self, phone: str) -> list[dict[str, str]]:
         return self.phones.handset(phone)

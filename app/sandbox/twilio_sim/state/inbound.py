@@ -14,6 +14,7 @@ import phonenumbers
 
 from app.core.optout import twilio_opt_out_type
 from app.core.segments import analyze as analyze_segments
+from app.sandbox.twilio_sim.clock import SimClock, iso
 from app.sandbox.twilio_sim.config import SimConfig
 from app.sandbox.twilio_sim.errors import bad_param
 from app.sandbox.twilio_sim.logutil import mask
@@ -40,8 +41,10 @@ class InboundTexts:
         participants: ParticipantStore,
         messages: MessageStore,
         carrier: Carrier,
+        clock: SimClock,
     ) -> None:
         self.lock = lock
+        self.clock = clock
         self.config = config
         self.dispatcher = dispatcher
         self.messaging = messaging
@@ -98,9 +101,15 @@ class InboundTexts:
             "opt_out_type": kind,
             "conversation_sid": conv.sid if conv else None,
             "message_sid": message_sid,
+            "date_created": iso(self.clock.now()),  # the Messages API's time (2010 API)
         }
         self.log.append(record)
         return record
+
+    def message(self, sid: str) -> dict[str, Any] | None:
+        """The inbound text `sid` as `/_sim/inbound` answered it, or None."""
+        with self.lock:
+            return next((dict(r) for r in self.log if r["sid"] == sid), None)
 
     def _keyword_reply(self, kind: str | None) -> str | None:
         return {

@@ -8,6 +8,7 @@ from typing import Any
 
 import phonenumbers
 
+from app.sandbox.twilio_sim.errors import TwilioApiError
 from app.sandbox.twilio_sim.state.inputs import is_e164
 
 LINE_TYPES = (
@@ -18,14 +19,20 @@ LINE_TYPES = (
     "personal",
     "tollFree",
     "premium",
+    "satellite",
     "sharedCost",
     "uan",
     "voicemail",
     "pager",
     "unknown",
 )
-# Not a Twilio line type: makes Lookup report the number as invalid.
+# Not Twilio line types: `invalid` makes Lookup report the number as invalid,
+# `unavailable` makes Lookup answer 503 for it (down), `undetermined` gives a valid
+# number no line type (`type` null, `error_code` 60600: Lookup cannot tell).
 INVALID = "invalid"
+UNAVAILABLE = "unavailable"
+UNDETERMINED = "undetermined"
+SPECIALS = (INVALID, UNAVAILABLE, UNDETERMINED)
 
 
 class LineTypeError(ValueError):
@@ -44,14 +51,14 @@ class Lookups:
             self.line_types.clear()
 
     def set_line_types(self, mapping: dict[str, str]) -> None:
-        """Line types Lookup reports from now on (`invalid` makes a number invalid)."""
+        """Line types Lookup reports from now on (or one of `SPECIALS`)."""
         for number, line_type in mapping.items():
             if not is_e164(number):
                 raise LineTypeError("invalid_phone", "Lookup keys must be E.164 numbers")
-            if line_type not in (*LINE_TYPES, INVALID):
+            if line_type not in (*LINE_TYPES, *SPECIALS):
                 raise LineTypeError(
                     "invalid_line_type",
-                    f"Line type must be one of {', '.join((*LINE_TYPES, INVALID))}",
+                    f"Line type must be one of {', '.join((*LINE_TYPES, *SPECIALS))}",
                 )
         with self.lock:
             self.line_types.update(mapping)
@@ -67,16 +74,19 @@ class Lookups:
             parsed, e164, valid = None, raw, False
         with self.lock:
             line_type = self.line_types.get(e164, "mobile")
+        if line_type == UNAVAILABLE:
+            raise TwilioApiError(503, 20503, "Service Unavailable")
         if line_type == INVALID:
             valid = False
         body = _number_body(parsed, e164, valid)
         if "line_type_intelligence" in wanted and valid:
+            known = line_type != UNDETERMINED
             body["line_type_intelligence"] = {
-                "carrier_name": "Simulated Carrier",
-                "error_code": None,
-                "mobile_country_code": "310",
-                "mobile_network_code": "456",
-                "type": line_type,
+                "carrier_name": "Simulated Carrier" if known else None,
+                "error_code": None if known else 60600,
+                "mobile_country_code": "310" if known else None,
+                "mobile_network_code": "456" if known else None,
+                "type": line_type if known else None,
             }
         return body
 
