@@ -4,7 +4,8 @@
 - `POST /TwilioWebhooks/close`: onConversationStateUpdated; closes the leads only
   when `StateTo` is `closed`.
 - `POST /TwilioWebhooks/onIncomingMessage`: the Messaging Service's inbound
-  webhook; `OptOutType` STOP/START drives `OptedOutNumbers`.
+  webhook; `OptOutType` STOP/START drives `OptedOutNumbers` (`app.relay.optouts`,
+  in the order Twilio received them: a replay changes nothing).
 - `POST /TwilioWebhooks/checkOptInStatus`: API key, JSON `{"PhoneNumber"}`.
 
 Signed webhooks must carry a valid `X-Twilio-Signature` for W2T_PUBLIC_URL +
@@ -31,7 +32,7 @@ from twilio.request_validator import RequestValidator
 
 from app.core.optout import OptOutKind, classify
 from app.core.statuses import LeadStatus, PipelineStatus, PipelineTrigger, auto_advance
-from app.relay import directory, store
+from app.relay import directory, optouts, store
 from app.relay.auth import Principal, require_endpoint
 from app.relay.ddb import is_conditional_failure
 from app.relay.errors import ApiError
@@ -549,11 +550,19 @@ def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> None:
     sender, pool_number = form.get("From", ""), form.get("To", "")
     if not sender or not pool_number:
         return
+    # applied only when newer than the state (a replay after its dedupe record
+    # expired changes nothing): app.relay.optouts
+    message_sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    at = optouts.received_at(ctx, message_sid)
+    if at is None:
+        log.warning("opt-out text unknown to Twilio: ignored", extra={"kind": kind})
+        _remember(ctx, key, "inbound")
+        return
+    text = form.get("Body", kind)
+    if not optouts.apply_event(ctx, sender, pool_number, kind, at, message_sid, text):
+        _remember(ctx, key, "inbound")
+        return
     is_store = bool(directory.locations_with_number(ctx.tables, sender))
-    if kind == "STOP":
-        record_opt_out(ctx, sender, pool_number, form.get("Body", "STOP"))
-    else:
-        remove_opt_out(ctx, sender, pool_number)
     for conv in _conversations_bound(ctx, sender, pool_number):
         opted = kind == "STOP"
         field = "StoreOptedOut" if is_store else "OptedOut"
@@ -607,44 +616,6 @@ def _conversations_bound(ctx: RelayContext, address: str, proxy: str) -> list[st
         return []
     conv = store.get_conversation(ctx.tables, str(item["ConversationSid"]))
     return [conv] if conv else []
-
-
-def record_opt_out(ctx: RelayContext, phone: str, pool_number: str, request_text: str) -> None:
-    """`OptedOutNumbers[pool_number] = {DateOptedOut, OptOutRequest}` (compatible item)."""
-    entry = {"DateOptedOut": store.now_iso(), "OptOutRequest": request_text[:160]}
-    try:
-        ctx.tables.optouts.update_item(
-            Key={"PhoneNumber": phone},
-            UpdateExpression="SET OptedOutNumbers.#n = :e",
-            ConditionExpression="attribute_exists(OptedOutNumbers)",
-            ExpressionAttributeNames={"#n": pool_number},
-            ExpressionAttributeValues={":e": entry},
-        )
-    except ClientError as exc:
-        if not is_conditional_failure(exc):
-            raise
-        try:
-            ctx.tables.optouts.put_item(
-                Item={"PhoneNumber": phone, "OptedOutNumbers": {pool_number: entry}},
-                ConditionExpression="attribute_not_exists(PhoneNumber)",
-            )
-        except ClientError as exc2:
-            if not is_conditional_failure(exc2):
-                raise
-            record_opt_out(ctx, phone, pool_number, request_text)  # created meanwhile
-
-
-def remove_opt_out(ctx: RelayContext, phone: str, pool_number: str) -> None:
-    try:
-        ctx.tables.optouts.update_item(
-            Key={"PhoneNumber": phone},
-            UpdateExpression="REMOVE OptedOutNumbers.#n",
-            ConditionExpression="attribute_exists(OptedOutNumbers)",
-            ExpressionAttributeNames={"#n": pool_number},
-        )
-    except ClientError as exc:
-        if not is_conditional_failure(exc):
-            raise
 
 
 # --------------------------------------------------------------------------- opt-in status

@@ -9,6 +9,7 @@ from app.sandbox.twilio_sim.routes import (
     conversations,
     lookups,
     messages,
+    messages_2010,
     messaging,
     participants,
 )
@@ -21,6 +22,7 @@ TWILIO_ROUTERS: tuple[APIRouter, ...] = (
     conversation_webhooks.router,
     lookups.router,
     messaging.router,
+    messages_2010.router,
 )
 # The `/_sim` control plane: no auth, no faults, errors in the project's shape.
 CONTROL_ROUTERS: tuple[APIRouter, ...] = (control.router,)
