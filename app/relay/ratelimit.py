@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -62,7 +62,20 @@ class Slot:
 
 
 def _seconds_until(moment: float, now: float) -> int:
-    return max(1, math.ceil(moment - now))
+    # stored times have milliseconds: do not round 86400.0004 up to 86401
+    return max(1, math.ceil(moment - now - 0.001))
+
+
+def _free_indexes(held: dict[int, float], count: int, now: float) -> Iterator[int]:
+    """Slot numbers below `count` that are free or expired, lowest first (lazily:
+    `count` may be huge when a limit is effectively off)."""
+    index = 0
+    while index < count:
+        if held.get(index, 0.0) <= now:
+            yield index
+        index += 1
+        if index > len(held) + 8:
+            return  # past every held slot: enough free ones were offered
 
 
 def _num(value: float) -> Decimal:
@@ -109,6 +122,9 @@ class Limits:
         """Hold one of `count` slots of `scope` for `hold_s` seconds, or a Refusal."""
         owner = owner or uuid.uuid4().hex
         now = self.clock()
+        # times are stored with milliseconds: a slot whose end rounds a hair past
+        # `now` has run out all the same
+        over = now + 0.001
         pk = f"slots#{scope}"
         resp = self.table.query(KeyConditionExpression=Key("Pk").eq(pk), ConsistentRead=True)
         held = {
@@ -116,8 +132,7 @@ class Limits:
             for item in resp.get("Items", [])
             if str(item.get("Sk", "")).isdigit()
         }
-        free = [i for i in range(count) if held.get(i, 0.0) <= now]
-        for index in free:
+        for index in _free_indexes(held, count, over):
             try:
                 self.table.put_item(
                     Item={
@@ -128,13 +143,13 @@ class Limits:
                         "TakenAt": _num(now),
                     },
                     ConditionExpression="attribute_not_exists(Pk) OR ExpiresAt <= :now",
-                    ExpressionAttributeValues={":now": _num(now)},
+                    ExpressionAttributeValues={":now": _num(over)},
                 )
                 return Slot(scope, index, owner)
             except ClientError as exc:
                 if not is_conditional_failure(exc):
                     raise
-        live = [held[i] for i in range(count) if held.get(i, 0.0) > now]
+        live = [until for i, until in held.items() if i < count and until > over]
         return Refusal(_seconds_until(min(live), now) if live else 1)
 
     def renew_slot(self, slot: Slot, hold_s: float) -> bool:
