@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from app.relay.bounds import feed_sized
+
 log = logging.getLogger("app.relay.feed")
 
 
@@ -72,6 +74,7 @@ def publish(
 ) -> None:
     if change_log is None:
         return
+    data = feed_sized(entity, data)  # a huge lead's change is trimmed, never lost
     locs = [location_ids] if isinstance(location_ids, str) else list(dict.fromkeys(location_ids))
     if change_log is getattr(_batch, "log", None):
         _batch.changes.extend((loc, entity, entity_id, int(version), data) for loc in locs)

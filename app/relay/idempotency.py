@@ -400,8 +400,9 @@ async def run_idempotent(
         await run_in_threadpool(store.release, record_key, begin.token)
         return response
     body = _json_body(response)
-    if body is _NOT_JSON:
-        # Only JSON answers can be replayed; forget the record rather than lie later.
+    if body is _NOT_JSON or _too_big(body):
+        # Only JSON answers that fit in one record can be replayed; forget the record
+        # rather than lie later (or fail the request after its side effect).
         await run_in_threadpool(store.release, record_key, begin.token)
         return response
     stored = await run_in_threadpool(
@@ -415,6 +416,13 @@ async def run_idempotent(
 
 
 _NOT_JSON = object()
+#: the largest answer kept for replay (a DynamoDB item holds at most 400 KB)
+MAX_STORED_BODY = 300_000
+
+
+def _too_big(body: Any) -> bool:
+    """Whether the stored form of `body` (as `complete` writes it) passes the bound."""
+    return len(json.dumps(body, separators=(",", ":"), default=str)) > MAX_STORED_BODY
 
 
 def _json_body(response: Response) -> Any:

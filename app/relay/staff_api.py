@@ -18,12 +18,14 @@ from typing import Annotated, Any
 
 import anyio
 import ulid
+from botocore.exceptions import ClientError
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
+from app.core.safe_text import unsafe_character
 from app.core.statuses import PipelineStatus
 from app.core.wire import (
     MAX_MESSAGE_BODY,
@@ -38,7 +40,8 @@ from app.core.wire import (
     StaffView,
 )
 from app.relay import directory, sends, store
-from app.relay.auth import Principal, lookup_key, presented_key, require_staff
+from app.relay.auth import Principal, presented_key, require_staff
+from app.relay.bounds import check_new_note, item_too_large, lead_too_large
 from app.relay.changes import DEFAULT_LIMIT, MAX_LIMIT, ChangeLog, InvalidCursor, decode_cursor
 from app.relay.changes import ChangesPage as LogPage
 from app.relay.errors import ApiError
@@ -51,6 +54,12 @@ from app.relay.idempotency import (
     run_idempotent,
 )
 from app.relay.metrics import RelayMetrics, metrics_of
+from app.relay.staff_limits import (
+    REVOCATION_CHECK_S,
+    StreamGuard,
+    check_send_rate,
+    open_stream_slot,
+)
 from app.relay.stream import watch_of
 
 log = logging.getLogger("app.relay.staff")
@@ -61,8 +70,9 @@ Staff = Annotated[Principal, Depends(require_staff())]
 
 DEFAULT_HEARTBEAT_S = 15.0
 DEFAULT_POLL_S = 0.2
-#: An open stream re-checks its key this often: a revoked key's stream ends.
-DEFAULT_REAUTH_S = 60.0
+#: An open stream re-checks its key this often (through the key cache, at most
+#: W2T_KEY_CACHE_TTL old): a revoked key's stream ends within 5 s.
+DEFAULT_REAUTH_S = REVOCATION_CHECK_S
 #: Changes read per poll of the stream (a reconnecting client catches up in pages).
 STREAM_PAGE = 200
 
@@ -247,17 +257,12 @@ async def stream(
         0.05, _tunable(request, "stream_heartbeat_s", "W2T_STREAM_HEARTBEAT", DEFAULT_HEARTBEAT_S)
     )
     reauth = max(0.1, _tunable(request, "stream_reauth_s", "W2T_STREAM_REAUTH", DEFAULT_REAUTH_S))
-    key = presented_key(request) or ""
-    tables = _ctx(request).tables
+    # at most W2T_STREAMS_PER_KEY open streams per key, on every instance (429 beyond)
+    slot = await run_in_threadpool(open_stream_slot, _ctx(request), staff)
+    guard = StreamGuard(_ctx(request), presented_key(request) or "", slot, reauth)
     metrics = metrics_of(request)
     if isinstance(metrics, RelayMetrics):
         metrics.stream_clients.inc()
-
-    async def key_still_valid() -> bool:
-        try:
-            return await run_in_threadpool(lookup_key, tables, key) is not None
-        except Exception:  # DynamoDB hiccup: keep the stream, check again later
-            return True
 
     def _next_page(position: str, backlog: bool) -> LogPage:
         """Query only the locations whose change log head is past our position."""
@@ -271,14 +276,17 @@ async def stream(
         return log_.read(locations, position, STREAM_PAGE, only=busy)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
+        try:
+            async for event in stream_events():
+                yield event
+        finally:
+            await guard.close()
+
+    async def stream_events() -> AsyncIterator[ServerSentEvent]:
         page, since = first, announced
-        checked = anyio.current_time()
         while True:
-            if anyio.current_time() - checked >= reauth:
-                checked = anyio.current_time()
-                if not await key_still_valid():
-                    log.info("stream closed: key revoked", extra={"staff": staff.staff_id})
-                    return
+            if not await guard.allowed():  # key revoked, or its slot lost
+                return
             for rec in page.changes:
                 yield ServerSentEvent(
                     data=json.dumps(rec.wire(), separators=(",", ":")),
@@ -324,6 +332,9 @@ def _message_body(data: dict[str, Any]) -> str:
         raise ApiError(400, "invalid_request", "body: a string is required")
     if not body.strip():
         raise ApiError(400, "empty_message", "The message is empty")
+    bad = unsafe_character(body, multiline=True)
+    if bad is not None:
+        raise ApiError(400, "invalid_field", f"body is INVALID - contains a {bad}")
     if len(body) > MAX_MESSAGE_BODY:
         raise ApiError(
             422,
@@ -381,6 +392,7 @@ async def send_message(
         try:
             fresh = await run_in_threadpool(store.get_conversation, ctx.tables, sid) or conv
             leads = await run_in_threadpool(sends.check_sendable, ctx, fresh, now)
+            await run_in_threadpool(check_send_rate, ctx, staff, sid)  # 429 past the limits
         except ApiError as exc:
             metrics.send(exc.reason)
             return _error_response(exc)
@@ -406,7 +418,7 @@ async def send_message(
 
     response = await run_idempotent(
         idem,
-        scope=f"staff:{staff.staff_id}:send",
+        scope=f"staff:{staff.retailer_id}:{staff.staff_id}:send",
         key=idempotency_key,
         request_fingerprint=fingerprint(sid, body),
         call=attempt,
@@ -451,6 +463,9 @@ def _parse_patch(raw: bytes) -> LeadPatch:
         raise ApiError(400, "invalid_request", f"{field}: {first.get('msg', 'invalid')}") from None
     if patch.is_empty:
         raise ApiError(400, "empty_patch", "Nothing to change: give status, assigneeId or note")
+    bad = unsafe_character(patch.note, multiline=True) if patch.note is not None else None
+    if bad is not None:
+        raise ApiError(400, "invalid_field", f"note is INVALID - contains a {bad}")
     if patch.assignee_id is not None and not _ID_RE.match(patch.assignee_id):
         raise ApiError(400, "invalid_request", "assigneeId is not a valid staff id")
     return patch
@@ -479,6 +494,7 @@ def _apply_patch(patch: LeadPatch, staff: Principal, now: str) -> Any:
                 history.append(store.activity("assignment", text, now))
         if patch.note is not None:
             notes = list(item.get("Notes") or [])
+            check_new_note(notes, patch.note)  # 422/413: a lead item stays writable
             notes.append(
                 {
                     "noteId": str(ulid.ULID()),
@@ -551,6 +567,12 @@ async def patch_lead(
             )
         except store.NotFound:
             return _error_response(ApiError(404, "lead_not_found", "No lead with this LeadId"))
+        except ApiError as exc:  # a cap (app.relay.bounds)
+            return _error_response(exc)
+        except ClientError as exc:
+            if not item_too_large(exc):
+                raise
+            return _error_response(lead_too_large())
         if item is None:  # nothing changed: answer the current state, no new version
             item = lead
         else:
@@ -572,7 +594,7 @@ async def patch_lead(
         return await attempt(Begin(BeginState.NEW))
     response = await run_idempotent(
         idem,
-        scope=f"staff:{staff.staff_id}:lead",
+        scope=f"staff:{staff.retailer_id}:{staff.staff_id}:lead",
         key=idempotency_key,
         request_fingerprint=fingerprint(lead_id, str(expected), raw),
         call=attempt,
