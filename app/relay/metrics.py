@@ -9,6 +9,10 @@ mix their counts). `install(app)` adds the middleware and `app.state.metrics`;
     metrics_of(request).send("accepted")
     metrics_of(request).twilio_error(50416)
 
+`GET /metrics` is served only with `Authorization: Bearer <W2T_METRICS_TOKEN>`
+(404 when the relay has no token: the endpoint is off; 401 for a wrong one), so
+the public listener never hands its counters out.
+
 `metrics_of(...)` accepts a Request, a FastAPI/Starlette app, the app's
 `RelayContext` or anything with `.app`/`.state`; it returns a no-op sink when
 metrics are not installed, so callers never need to check. Webhooks
@@ -18,6 +22,7 @@ metrics are not installed, so callers never need to check. Webhooks
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,10 +37,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.relay.errors import ApiError
 
 #: Routes whose duration is a connection lifetime, not a request latency.
 _STREAMING_ROUTES = frozenset({"/v1/stream"})
@@ -86,6 +93,8 @@ class RelayMetrics:
         self.registry.register(_CountsCollector(
             "w2t_dynamodb_calls", "DynamoDB API calls made, by operation", "operation",
             self._dynamodb_call_counts))
+        self.pool: Any = None  # set by install(): the app's ProxyPool (pool health)
+        self.registry.register(_PoolCollector(lambda: self.pool))
         self.stream_clients = Counter(
             "w2t_stream_connections_total",
             "Server-sent event streams opened",
@@ -140,6 +149,41 @@ class _CountsCollector(Collector):
         for value, n in sorted(self._counts().items()):
             family.add_metric([value], n)
         yield family
+
+
+class _PoolCollector(Collector):
+    """Proxy-pool health read at scrape time from the app's `ProxyPool`: its size,
+    the allocations that left an address few free numbers (low) or none
+    (exhausted), and the free numbers the last allocation left."""
+
+    def __init__(self, pool: Callable[[], Any]) -> None:
+        self._pool = pool
+
+    def describe(self) -> list[Any]:
+        return list(self._families(None))
+
+    def collect(self) -> Iterator[Any]:
+        yield from self._families(self._pool())
+
+    def _families(self, pool: Any) -> Iterator[Any]:
+        size = GaugeMetricFamily("w2t_proxy_pool_numbers", "Numbers in the proxy pool")
+        low = CounterMetricFamily(
+            "w2t_proxy_pool_low",
+            "Allocations that left an address fewer than W2T_POOL_LOW_WATER free numbers",
+        )
+        gone = CounterMetricFamily(
+            "w2t_proxy_pool_exhausted", "Allocations that found no free number (the lead waits)"
+        )
+        free = GaugeMetricFamily(
+            "w2t_proxy_pool_last_free", "Free numbers the last allocation left its address"
+        )
+        if pool is not None:
+            size.add_metric([], len(pool.numbers))
+            low.add_metric([], pool.low_events)
+            gone.add_metric([], pool.exhausted_events)
+            if pool.last_free is not None:
+                free.add_metric([], pool.last_free)
+        yield from (size, low, gone, free)
 
 
 class _NoMetrics:
@@ -236,6 +280,7 @@ def install(app: Any) -> RelayMetrics:
     if ctx is not None:
         metrics.gateway = getattr(ctx, "twilio", None)
         metrics.tables = getattr(ctx, "tables", None)
+        metrics.pool = getattr(ctx, "pool", None)
         extras = getattr(ctx, "extras", None)
         if isinstance(extras, dict):
             extras["metrics"] = metrics  # lets code holding only the context count
@@ -248,6 +293,16 @@ router = APIRouter()
 
 @router.get("/metrics", tags=["ops"], include_in_schema=False)
 def prometheus_metrics(request: Request) -> Response:
+    """Prometheus text, only for `Authorization: Bearer <W2T_METRICS_TOKEN>`: 404 when no
+    token is configured (not served at all), 401 for a missing or wrong one."""
+    token = str(getattr(request.app.state.settings, "metrics_token", "") or "")
+    if not token:
+        raise ApiError(404, "not_found", "Not Found")
+    presented = request.headers.get("authorization", "").strip()
+    if presented[:7].lower() == "bearer ":
+        presented = presented[7:].strip()
+    if not hmac.compare_digest(presented.encode(), token.encode()):
+        raise ApiError(401, "unauthorized", "Send the metrics token: Authorization: Bearer <token>")
     metrics = metrics_of(request)
     body = metrics.render() if isinstance(metrics, RelayMetrics) else b""
     return Response(body, media_type=CONTENT_TYPE_LATEST)

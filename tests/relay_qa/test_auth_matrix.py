@@ -41,7 +41,7 @@ from tests.relay_qa.helpers import (
     operations,
     revoked_key,
 )
-from tests.support.relay import issue_key, issue_staff_key, tables_for
+from tests.support.relay import METRICS_AUTH, issue_key, issue_staff_key, tables_for
 
 STAFF = "staff"
 PUBLIC = "public"
@@ -207,9 +207,21 @@ def test_route_auth_matrix(world: World, keys: Keys, method: str, path: str) -> 
 
 
 def test_public_routes_need_no_key(world: World) -> None:
-    for path in ("/healthz", "/openapi.json", "/metrics"):
+    for path in ("/healthz", "/openapi.json"):
         r = HTTP.get(world.url + path, timeout=TIMEOUT)
         assert r.status_code == 200, (path, r.text)
+
+
+def test_metrics_need_the_metrics_token(world: World) -> None:
+    """/metrics is behind its own bearer token (W2T_METRICS_TOKEN), never public, and
+    no API key opens it."""
+    url = world.url + "/metrics"
+    assert_error(HTTP.get(url, timeout=TIMEOUT), 401, "unauthorized")
+    for key in (world.all_key, world.staff_key, "wrong"):
+        r = HTTP.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=TIMEOUT)
+        assert_error(r, 401, "unauthorized")
+    r = HTTP.get(url, headers=METRICS_AUTH, timeout=TIMEOUT)
+    assert r.status_code == 200 and "w2t_http_requests_total" in r.text, r.text[:300]
 
 
 def test_endpoint_list_grants_exactly_what_it_names(world: World) -> None:

@@ -15,6 +15,7 @@ from httpx_sse import connect_sse
 
 from app.relay import store
 from tests.support.relay import (
+    METRICS_AUTH,
     RelayHandle,
     Seed,
     issue_key,
@@ -333,7 +334,7 @@ def test_metrics_count_requests_per_app(pair: tuple[RelayHandle, RelayHandle], s
     for _ in range(3):
         httpx.get(f"{a.url}/v1/me", headers=_auth(seed.staff_key))
     httpx.get(f"{a.url}/v1/me")
-    text = httpx.get(f"{a.url}/metrics").text
+    text = httpx.get(f"{a.url}/metrics", headers=METRICS_AUTH).text
     line = next(
         x
         for x in text.splitlines()
@@ -345,7 +346,7 @@ def test_metrics_count_requests_per_app(pair: tuple[RelayHandle, RelayHandle], s
     assert 'route="/v1/me",status="401"' in text
     assert "w2t_http_request_duration_seconds_bucket" in text
     # the other instance has its own registry: it never served /v1/me with 401
-    other = httpx.get(f"{b.url}/metrics").text
+    other = httpx.get(f"{b.url}/metrics", headers=METRICS_AUTH).text
     assert 'route="/v1/me",status="401"' not in other
     metrics_of_a = a.app.state.metrics
     metrics_of_a.twilio_error(50416)
@@ -359,7 +360,7 @@ def test_metrics_count_requests_per_app(pair: tuple[RelayHandle, RelayHandle], s
         headers={"X-Twilio-Signature": "bogus"},
     )
     assert r.status_code == 403
-    text = httpx.get(f"{a.url}/metrics").text
+    text = httpx.get(f"{a.url}/metrics", headers=METRICS_AUTH).text
     expected = 3.0 if a.ctx.twilio is not None else 1.0
     assert f'w2t_twilio_errors_total{{code="50416"}} {expected}' in text
     assert 'w2t_webhooks_total{kind="onMessageAdded",outcome="rejected"} 1.0' in text

@@ -19,6 +19,7 @@ from app.sandbox.twilio_sim import SimHandle
 from tests.relay_staff.helpers import Conv
 from tests.relay_staff.helpers import make_conversation as _make_conversation
 from tests.support.relay import (
+    METRICS_AUTH,
     RelayHandle,
     Seed,
     issue_key,
@@ -188,7 +189,9 @@ def test_unknown_outcomes_never_duplicate(
     httpx.post(f"{sim.url}/_sim/faults", json={})
     sim.wait_idle()
     assert sorted(_texts(sim, conv.customer)) == sorted(bodies)
-    metrics = httpx.get(f"{a.url}/metrics").text + httpx.get(f"{b.url}/metrics").text
+    metrics = "".join(
+        httpx.get(f"{r.url}/metrics", headers=METRICS_AUTH).text for r in (a, b)
+    )
     assert "w2t_twilio_errors_total" in metrics
 
 

@@ -26,6 +26,9 @@ from app.sandbox.servers import UvicornThread, free_port
 
 TEST_ACCOUNT_SID = "AC" + "0" * 32
 TEST_AUTH_TOKEN = "test-auth-token"
+#: GET /metrics answers only with this bearer token (W2T_METRICS_TOKEN)
+METRICS_TOKEN = "test-metrics-token"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 def new_prefix() -> str:
@@ -98,6 +101,7 @@ def relay_settings(
         # abuse tests (tests/relay_abuse) pass the limits they exercise.
         key_rate_per_min=100_000,
         phone_leads_per_day=1_000,
+        metrics_token=METRICS_TOKEN,
     )
     return settings.with_overrides(**overrides) if overrides else settings
 
