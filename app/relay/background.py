@@ -1,5 +1,6 @@
-"""Periodic work of a relay process: the lead sweeper, the pool refresh and the
-reconcile of conversations against Twilio.
+"""Periodic work of a relay process: the lead sweeper, the pool refresh, the
+reconcile of conversations against Twilio and the close of idle conversations
+(`app.relay.idle`).
 
 Each runs in its own daemon thread. Several relay instances may run them at
 once: the sweeper takes a per-lead lease (conditional write) before resuming a
@@ -42,12 +43,20 @@ class BackgroundWorkers:
         ]
         if self.ctx.twilio is not None:
             jobs.append(("reconcile", s.reconcile_interval_s, lambda: reconcile(self.ctx)))
+            if s.idle_close_after_s > 0:
+                jobs.append(("idle-close", s.idle_close_interval_s, self._close_idle))
         for name, interval, fn in jobs:
             t = threading.Thread(
                 target=self._loop, args=(name, interval, fn), name=f"w2t-{name}", daemon=True
             )
             t.start()
             self._threads.append(t)
+
+    def _close_idle(self) -> None:
+        from app.relay.idle import close_idle_conversations
+
+        if _take_lease(self.ctx, "idle-close", self.ctx.settings.idle_close_interval_s * 0.9):
+            close_idle_conversations(self.ctx)
 
     def _refresh_pool(self) -> None:
         if self.ctx.pool is not None:

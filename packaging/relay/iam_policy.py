@@ -31,8 +31,9 @@ DATA_ACTIONS = [
     "dynamodb:Query",
     "dynamodb:UpdateItem",
 ]
-#: Tables read in full: `/Admin/bulk` with a filter (LeadStates) and `admin migrate-keys`.
-SCAN_TABLES = {t.LEAD_STATES, t.API_KEYS}
+#: Tables read in full: `/Admin/bulk` with a filter (LeadStates), `admin migrate-keys`,
+#: and the open conversations (the reconcile and the idle close).
+SCAN_TABLES = {t.LEAD_STATES, t.API_KEYS, t.CONVERSATIONS}
 #: `/healthz` describes the API keys table to prove DynamoDB is reachable.
 DESCRIBE_TABLES = {t.API_KEYS}
 ADMIN_ACTIONS = [
