@@ -9,8 +9,12 @@ given once is remembered in the store. The staff key comes from the keyring
 (service "web2text", user = the relay URL) or from `W2T_TOKEN`; a key given
 in `W2T_TOKEN` is saved to the keyring when one is available.
 
-Exit codes: 0 ok; 1 usage / local error; 2 `run --until-idle` finished with
-failed outbox rows; 3 no relay or key; 4 the relay refused the key; 5 timed out.
+The relay URL must be https:// (plain http:// only to this computer: localhost,
+127.0.0.1, ::1): the staff key is never sent in clear.
+
+Exit codes: 0 ok; 1 usage / local error (an http:// URL to another host too);
+2 `run --until-idle` finished with failed outbox rows; 3 no relay or key; 4 the
+relay refused the key; 5 timed out.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from app.core.relay_url import InsecureRelayUrl, check_relay_url
 from app.sync import store
 from app.sync.api import EngineError, SyncState
 from app.sync.db import Database, default_data_dir
@@ -69,6 +74,17 @@ def _relay_url(db: Database, given: str | None) -> str | None:
             db.writer.call(store.set_meta, "relay_url", url)
         return url
     return db.writer.call(store.get_meta, "relay_url")
+
+
+def _refuse_url(url: str) -> bool:
+    """Print why the key must not go to `url` (plain http to another host); True then."""
+    try:
+        check_relay_url(url)
+    except InsecureRelayUrl as exc:
+        _print({"error": exc.reason, "message": str(exc)})
+        print(f"web2text-sync: error: {exc}", file=sys.stderr)
+        return True
+    return False
 
 
 def _print(data: dict[str, Any]) -> None:
@@ -178,12 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.relay_url and _refuse_url(args.relay_url):
+        return 1  # never remembered
     data_dir = args.data_dir or default_data_dir()
     db = Database.open(data_dir)
     try:
         relay_url = _relay_url(db, args.relay_url)
         if args.command == "send":
             return cmd_send(db, args)
+        if relay_url and _refuse_url(relay_url):
+            return 1
         token = resolve_token(relay_url) if relay_url else None
         if args.command == "status":
             return cmd_status(db, relay_url, token)

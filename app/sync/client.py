@@ -16,6 +16,7 @@ import httpx
 from httpx_sse import ServerSentEvent, aconnect_sse
 from pydantic import ValidationError
 
+from app.core.relay_url import InsecureRelayUrl, check_relay_url
 from app.core.wire import StaffView
 from app.sync.api import KeyCheckError, Me
 from app.sync.feed import FeedPage
@@ -101,7 +102,8 @@ class RelayClient:
         timeout: float = 15.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        # the key never crosses the network in clear: https, or http to loopback only
+        self.base_url = check_relay_url(base_url)
         self._token = token
         self._timeout = timeout
         self._http = httpx.AsyncClient(
@@ -208,7 +210,10 @@ async def check_staff_key(
 ) -> Me:
     """Who `token` belongs to (`GET /v1/me`, asked once, no retries): a sign-in's check
     before any engine exists. Raises `KeyCheckError` with the reason why not."""
-    client = RelayClient(base_url, token, timeout=timeout, transport=transport)
+    try:
+        client = RelayClient(base_url, token, timeout=timeout, transport=transport)
+    except InsecureRelayUrl as exc:  # the key is never sent in clear
+        raise KeyCheckError(exc.reason, str(exc)) from exc
     try:
         staff = await client.me()
     except RelayAuthError as exc:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from filelock import FileLock
 
+from app.core.relay_url import InsecureRelayUrl, check_relay_url
 from app.sync import store
 from app.sync.api import (
     UNSET,
@@ -106,7 +107,10 @@ class SyncEngine:
             raise
         await self._load_state()
         self._follower, self._outbox = self._workers(self.db)
-        if self.relay_url and self._token:
+        insecure = _insecure_url(self.relay_url)
+        if insecure:
+            self._status.set_state(SyncState.OFFLINE, insecure)  # the key is not sent in clear
+        elif self.relay_url and self._token:
             self._status.set_state(SyncState.CONNECTING)
             self._start_tasks(self.relay_url, self._token)
         else:
@@ -180,7 +184,7 @@ class SyncEngine:
         Deliveries in progress finish with the client they started on.
         """
         self._token = token
-        if self._db is None or not self.relay_url:
+        if self._db is None or not self.relay_url or _insecure_url(self.relay_url):
             return
         tasks, self._tasks = self._tasks, []
         await self._stop_tasks(tasks)
@@ -308,6 +312,18 @@ class SyncEngine:
         if not query.strip():
             return []
         return await self.db.reader.run(store.search, query, limit)
+
+
+def _insecure_url(relay_url: str | None) -> str | None:
+    """Why the engine must not send its key to `relay_url` (plain http to another
+    host), or None."""
+    if not relay_url:
+        return None
+    try:
+        check_relay_url(relay_url)
+    except InsecureRelayUrl as exc:
+        return str(exc)
+    return None
 
 
 def _enqueue_update(conn: Any, lead_id: str, kwargs: dict[str, Any]) -> str:
