@@ -44,8 +44,8 @@ REVOCATION_BOUND_S = 5.0
 @pytest.fixture(scope="module")
 def pair(dynamodb_endpoint: str, sim: SimHandle) -> Iterator[tuple[RelayHandle, RelayHandle]]:
     prefix = new_prefix()
-    a = start_relay(dynamodb_endpoint, sim, prefix=prefix)
-    b = start_relay(dynamodb_endpoint, sim, prefix=prefix)
+    a = start_relay(dynamodb_endpoint, sim, prefix=prefix, streams_per_key=5)
+    b = start_relay(dynamodb_endpoint, sim, prefix=prefix, streams_per_key=5)
     yield a, b
     a.stop()
     b.stop()

@@ -97,10 +97,14 @@ def relay_settings(
         stuck_after_s=2.0,
         reconcile_interval_s=3600.0,
         pool_refresh_s=5.0,
-        # Tests of other behaviour reuse one key and a few phones for many leads; the
-        # abuse tests (tests/relay_abuse) pass the limits they exercise.
+        # Tests of other behaviour reuse one key, a few phones and one conversation
+        # for many leads, texts and streams; the abuse tests (tests/relay_abuse) pass
+        # the limits they exercise.
         key_rate_per_min=100_000,
         phone_leads_per_day=1_000,
+        staff_send_rate_per_min=100_000,
+        conversation_send_rate_per_min=100_000,
+        streams_per_key=1_000,
         metrics_token=METRICS_TOKEN,
     )
     return settings.with_overrides(**overrides) if overrides else settings
