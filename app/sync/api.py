@@ -311,7 +311,8 @@ class EngineError(Exception):
 class KeyCheckError(EngineError):
     """`check_staff_key` got no staff member: `reason` is unauthorized (401), forbidden
     (403: not a staff key), relay_timeout, relay_unreachable, relay_error (another error
-    status, in `status`) or relay_bad_answer."""
+    status, in `status`), relay_bad_answer, or insecure_relay_url / relay_url_invalid
+    (`app.core.relay_url`: the key is never sent over plain http to another host)."""
 
     def __init__(self, reason: str, message: str, status: int | None = None) -> None:
         super().__init__(reason, message)
