@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from app.core import segments as core_segments
 from app.core import templates as core_templates
+from app.ui.plain import plain_label
 from app.ui.settings import Template
 
 __all__ = ["Composer", "MessageEdit", "Template", "describe_segments"]
@@ -62,8 +63,8 @@ def describe_segments(text: str) -> str:
 
 
 def _banner(kind: str, accessible: str) -> QLabel:
-    """A hidden one-line notice above the text box."""
-    label = QLabel()
+    """A hidden one-line notice above the text box (plain text: it names templates)."""
+    label = plain_label()
     label.setObjectName("Banner")
     label.setProperty("kind", kind)
     label.setWordWrap(True)

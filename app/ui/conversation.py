@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from app.sync.api import LeadDetail, LeadRow, ThreadMessage
 from app.ui import fmt
 from app.ui.bubble_delegate import BubbleDelegate
+from app.ui.plain import plain_label
 from app.ui.roles import ROW_ROLE
 from app.ui.thread_model import MessageItem, ThreadModel
 
@@ -126,7 +127,7 @@ class Banner(QFrame):
         self.setObjectName("Banner")
         self.setProperty("kind", kind)
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.label = QLabel()
+        self.label = plain_label()  # it shows customers' names and texts
         self.label.setWordWrap(True)
         self.setAccessibleName(accessible)
         self.row = QHBoxLayout(self)
@@ -274,9 +275,9 @@ class ConversationPane(QWidget):
         header = self.header = QWidget()
         header.setObjectName("ConversationHeader")
         header.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.title = QLabel()
+        self.title = plain_label()
         self.title.setObjectName("HeaderTitle")
-        self.subtitle = QLabel()
+        self.subtitle = plain_label()
         self.subtitle.setObjectName("HeaderSubtitle")
         self.back_button = keyboard_button("‹ Inbox")
         self.back_button.setAccessibleName("Back to inbox")

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from app.core.statuses import PIPELINE_ORDER
 from app.sync.api import LeadDetail, Me
 from app.ui import fmt
+from app.ui.plain import plain_label
 
 __all__ = ["LeadPanel"]
 FIELDS = [
@@ -50,7 +51,7 @@ def _wrapping(label: QLabel) -> QLabel:
 
 
 def _value(text: str) -> QLabel:
-    label = _wrapping(QLabel(text))
+    label = _wrapping(plain_label(text))  # what the customer typed, as typed
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setAccessibleName(text)
     return label
@@ -216,22 +217,17 @@ class LeadPanel(QScrollArea):
             self.notes_box.addWidget(empty)
         for note in lead.notes:
             text = (
-                f"<b>{_esc(note.author_name)}</b> · {fmt.relative_time(note.at)}"
+                f"{note.author_name} · {fmt.relative_time(note.at)}"
                 + (" · saving…" if note.pending else "")
-                + f"<br>{_esc(note.body)}"
+                + f"\n{note.body}"
             )
-            label = _wrapping(QLabel(text))
+            label = _wrapping(plain_label(text))
             label.setAccessibleName(f"Note by {note.author_name}: {note.body}")
             self.notes_box.addWidget(label)
 
     def _show_activity(self, lead: LeadDetail) -> None:
         for item in sorted(lead.activity, key=lambda a: a.at, reverse=True)[:50]:
-            label = _wrapping(
-                QLabel(
-                    f"<span style='opacity:0.7'>{fmt.relative_time(item.at)}</span>"
-                    f" · {_esc(item.text)}"
-                )
-            )
+            label = _wrapping(plain_label(f"{fmt.relative_time(item.at)} · {item.text}"))
             label.setObjectName("Muted")
             label.setAccessibleName(item.text)
             self.activity_box.addWidget(label)
@@ -253,12 +249,6 @@ class LeadPanel(QScrollArea):
         if self._lead is not None and text:
             self.noteAdded.emit(self._lead.lead_id, text)
             self.note_edit.clear()
-
-
-def _esc(text: str) -> str:
-    import html
-
-    return html.escape(text)
 
 
 def _clear(layout: QVBoxLayout) -> None:

@@ -17,6 +17,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, QTimer, Signal
 
 from app.sync.api import Engine, LeadFilter, LeadRow
 from app.ui import fmt
+from app.ui.plain import tooltip
 from app.ui.roles import LOCATION_ROLE, ROW_ROLE, Index
 from app.ui.tasks import Tasks
 
@@ -304,9 +305,10 @@ class LeadsModel(QAbstractListModel):
         if role == LOCATION_ROLE:
             return self._location_names.get(row.location_id, "")
         if role in (Qt.ItemDataRole.AccessibleTextRole, Qt.ItemDataRole.ToolTipRole):
-            return lead_accessible_text(
+            text = lead_accessible_text(
                 row, location_name=self._location_names.get(row.location_id, "")
             )
+            return tooltip(text) if role == Qt.ItemDataRole.ToolTipRole else text
         return None
 
     def set_location_names(self, names: dict[str, str]) -> None:

@@ -405,7 +405,7 @@ class MainWindow(QMainWindow):
         self, title: str, body: str, conversation_sid: str | None, lead_id: str | None
     ) -> None:
         """In-window notification (where there is no system tray)."""
-        self.notice.set_text(f"<b>{title}</b> — {body}")
+        self.notice.set_text(f"{title} — {body}")  # as typed: a plain-text label
         self._notice_target = (conversation_sid, lead_id)
         self.notice_open.setVisible(lead_id is not None)
         self.notice.show()

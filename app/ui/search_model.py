@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, Signal
 
 from app.sync.api import MATCH_END, MATCH_START, Engine, SearchHit
+from app.ui.plain import tooltip
 from app.ui.roles import ROW_ROLE, Index
 from app.ui.tasks import Tasks
 
@@ -67,5 +68,6 @@ class SearchModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return hit.title
         if role in (Qt.ItemDataRole.AccessibleTextRole, Qt.ItemDataRole.ToolTipRole):
-            return f"{hit.title}: {strip_marks(hit.snippet)}"
+            text = f"{hit.title}: {strip_marks(hit.snippet)}"
+            return tooltip(text) if role == Qt.ItemDataRole.ToolTipRole else text
         return None

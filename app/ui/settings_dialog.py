@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.dialogs import keyboard_ready
+from app.ui.plain import plain_label
 from app.ui.settings import Settings, Template
 
 #: what the kiosk lock offers (a setting saved with another value is offered too)
@@ -43,7 +44,7 @@ class SettingsDialog(QDialog):
         self.setMinimumSize(620, 420)
         self._templates = list(settings.templates)
         self._settings = settings
-        self.error = QLabel()
+        self.error = plain_label()  # it names a template as typed
         self.error.setObjectName("Banner")
         self.error.setProperty("kind", "danger")
         self.error.setWordWrap(True)

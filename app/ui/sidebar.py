@@ -25,6 +25,7 @@ from app.ui import fmt
 from app.ui.conversation import empty_state
 from app.ui.lead_delegate import LeadDelegate
 from app.ui.onepass_view import OnePassListView
+from app.ui.plain import plain_label
 
 
 def _tool_button(text: str, accessible: str) -> QToolButton:
@@ -114,7 +115,7 @@ class Sidebar(QWidget):
         side.addWidget(self.list_stack, 1)
 
     def _make_widgets(self, kiosk: bool) -> None:
-        self.staff_label = QLabel()
+        self.staff_label = plain_label()  # a staff member's name
         self.staff_label.setObjectName("Muted")
         self.settings_button = _tool_button("⚙", "Settings")
         self.settings_button.setToolTip("Settings and templates")

@@ -60,6 +60,9 @@ class SignIn:
             return await self.ask(relay_url=self._relay_url)
         if last is None:
             return await self.ask()
+        refused = _insecure(last.relay_url)
+        if refused:  # saved by an older version: the key is never sent in clear
+            return await self.ask(relay_url=last.relay_url, note=refused)
         # the keyring lookup and the engine's imports overlap (both off this thread)
         self._preload_engine()
         key = await self._stored_key(last) or self._token or None
@@ -171,3 +174,14 @@ class SignIn:
         except KeyringUnavailable as exc:
             self._secrets.remember_for_session(profile, key)
             self._window.show_notice("Key not saved", str(exc), None, None)
+
+
+def _insecure(relay_url: str) -> str | None:
+    """Why a saved profile's relay must not get its key (plain http to another host)."""
+    from app.core.relay_url import InsecureRelayUrl, check_relay_url
+
+    try:
+        check_relay_url(relay_url)
+    except InsecureRelayUrl:
+        return "The relay address must start with https:// (keys are never sent unencrypted)."
+    return None

@@ -3,7 +3,6 @@ through the engine's relay client."""
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
 from PySide6.QtCore import Qt, Signal
@@ -18,8 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.relay_url import is_loopback_host
 from app.sync.api import Me
 from app.ui.dialogs import keyboard_ready
+from app.ui.plain import plain_label
 from app.ui.resources import render_svg
 from app.ui.tasks import Tasks
 
@@ -31,6 +32,8 @@ KEY_CHECK_MESSAGES = {
     "relay_unreachable": "Can't reach the relay at {base}.",
     "relay_error": "The relay answered with an error ({status}).",
     "relay_bad_answer": "The relay's answer was not understood.",
+    "insecure_relay_url": "The relay address must start with https:// "
+    "(keys are never sent unencrypted).",
 }
 
 
@@ -39,15 +42,6 @@ class SignInError(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
-
-
-def _is_loopback(host: str) -> bool:
-    if host in ("localhost",):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def normalize_relay_url(text: str) -> str:
@@ -60,7 +54,7 @@ def normalize_relay_url(text: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SignInError("relay_url_invalid", "That relay address doesn't look right.")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise SignInError(
             "insecure_relay_url",
             "The relay address must start with https:// (keys are never sent unencrypted).",
@@ -102,7 +96,7 @@ class SignInDialog(QDialog):
         title = QLabel("Sign in to Web2Text")
         title.setObjectName("HeaderTitle")
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        sub = QLabel(note or "Use the relay address and staff key from your manager.")
+        sub = plain_label(note or "Use the relay address and staff key from your manager.")
         sub.setObjectName("Muted")
         sub.setWordWrap(True)
         sub.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -114,7 +108,7 @@ class SignInDialog(QDialog):
         self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.key_edit.setPlaceholderText("Staff key")
         self.key_edit.setAccessibleName("Staff key")
-        self.error_label = QLabel()
+        self.error_label = plain_label()  # it may quote the relay's answer
         self.error_label.setObjectName("Banner")
         self.error_label.setProperty("kind", "danger")
         self.error_label.setWordWrap(True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from app.sync.api import SyncState, SyncStatus
+from app.ui.plain import plain_label
 
 STATE_TEXT = {
     SyncState.ONLINE: ("Online", "success"),
@@ -23,7 +24,7 @@ class SyncStatusBar(QStatusBar):
         self.state_label.setAccessibleName("Connection status")
         self.queue_label = QLabel()
         self.queue_label.setAccessibleName("Outbox")
-        self.error_label = QLabel()
+        self.error_label = plain_label()  # errors quote what the relay answered
         self.error_label.setAccessibleName("Last error")
         self.addWidget(self.state_label)
         self.addWidget(self.queue_label)
@@ -47,7 +48,9 @@ class SyncStatusBar(QStatusBar):
 
     def show_state_text(self, text: str) -> None:
         """A state the engine cannot report (it is not there yet)."""
-        self.state_label.setText(text)
+        import html
+
+        self.state_label.setText(html.escape(text))  # the label is rich (the dot)
         self.state_label.setAccessibleDescription(text)
 
     def show_error(self, text: str) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QSystemTrayIcon
 
+from app.ui.plain import notification_text
 from app.ui.resources import app_icon, tray_icon
 
 if TYPE_CHECKING:
@@ -96,7 +97,9 @@ class TrayController(QObject):
         self._last = n
         self.show_icon()
         if self.icon is not None:
-            self.icon.showMessage(n.title, n.body, app_icon(), 8000)
+            # some desktops render a notification's body as markup
+            title, body = notification_text(n.title), notification_text(n.body)
+            self.icon.showMessage(title, body, app_icon(), 8000)
 
     def open_last(self) -> None:
         """The user clicked the latest notification."""
