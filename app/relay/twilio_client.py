@@ -369,25 +369,28 @@ class TwilioGateway:
         except LookupUnavailable:
             return None
 
-    def classify_line(self, phone: str) -> str:
+    def classify_line(self, phone: str, *, retry: bool = True) -> str:
         """The line type as `line_type`, or `LookupUnavailable` when Lookup cannot answer
         (down, or no line type for a valid number). A known answer is reused for
-        `lookup_cache_ttl_s` seconds (this process); a failure is never kept."""
+        `lookup_cache_ttl_s` seconds (this process); a failure is never kept.
+        `retry=False`: one attempt (a caller holding a lease that retries later)."""
         answer = self._line_types.get_or_load(
-            phone, self.settings.lookup_cache_ttl_s, lambda: self._lookup_line_type(phone)
+            phone,
+            self.settings.lookup_cache_ttl_s,
+            lambda: self._lookup_line_type(phone, retry),
         )
         if answer is None:
             raise LookupUnavailable(phone)
         return answer
 
-    def _lookup_line_type(self, phone: str) -> str | None:
-        try:
-            result = self.call(
-                "lookup",
-                lambda: self.client.lookups.v2.phone_numbers(phone).fetch(
-                    fields="line_type_intelligence"
-                ),
+    def _lookup_line_type(self, phone: str, retry: bool = True) -> str | None:
+        def fetch() -> Any:
+            return self.client.lookups.v2.phone_numbers(phone).fetch(
+                fields="line_type_intelligence"
             )
+
+        try:
+            result = self.call("lookup", fetch) if retry else fetch()
         except Exception:
             return None  # unknown: the caller decides (a lead waits, nobody is texted)
         if getattr(result, "valid", True) is False:

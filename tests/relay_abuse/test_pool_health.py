@@ -48,7 +48,6 @@ def relay(dynamodb_endpoint: str, sim: SimHandle) -> Iterator[RelayHandle]:
         dynamodb_endpoint,
         sim,
         sweeper_interval_s=0.3,
-        stuck_after_s=1.0,
         max_open_conversations=CAP,
         pool_low_water=3,
         idle_close_after_s=IDLE_S,

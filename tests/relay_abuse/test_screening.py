@@ -25,8 +25,8 @@ from tests.support.relay import RelayHandle, Seed, seed_dealer, seed_location, s
 
 @pytest.fixture(scope="module")
 def relay(dynamodb_endpoint: str, sim: SimHandle) -> Iterator[RelayHandle]:
-    # the sweeper retries a waiting lead once its 2 s processing lease runs out
-    handle = start_relay(dynamodb_endpoint, sim, sweeper_interval_s=0.3, stuck_after_s=1.0)
+    # the sweeper retries a waiting lead once its processing lease (2 s) runs out
+    handle = start_relay(dynamodb_endpoint, sim, sweeper_interval_s=0.3)
     yield handle
     handle.stop()
 
