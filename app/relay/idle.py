@@ -66,15 +66,12 @@ def close_idle_conversations(ctx: RelayContext) -> int:
 
 
 def _close(ctx: RelayContext, conv: store.Item, leads: list[store.Item]) -> None:
-    from app.relay.integrations import close_conversation
     from app.relay.leads import service
+    from app.relay.twilio_close import close_conversation
 
-    svc = service(ctx)
     open_leads = [str(lead["LeadId"]) for lead in leads if lead.get("Status") != "CLOSED"]
-    for lead_id in open_leads:  # record every CLOSED first, then run the integrations
-        svc.mark_closed(lead_id, IDLE_CLOSE_REASON, run_now=False)
-    for lead_id in open_leads:
-        svc._safe_process(lead_id)
+    # each lead closes the normal way (its lock; a busy one when its holder lets go)
+    service(ctx).close_owed(open_leads, IDLE_CLOSE_REASON)
     fresh = store.get_conversation(ctx.tables, str(conv["ConversationSid"])) or conv
     if fresh.get("State") != "closed" and not fresh.get("LeadIds"):
         close_conversation(ctx, fresh, notice=None)
