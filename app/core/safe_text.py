@@ -11,8 +11,9 @@ Public API:
   "exe.png"), and the line and paragraph separators U+2028/U+2029 outside
   ``multiline`` texts.
 - ``greeting_name(full_name) -> str``: the first name the greeting texts back:
-  a plain word (Unicode letters, apostrophes, hyphens) from a name of at most
-  ``MAX_NAME_WORDS`` plain words, else ``"there"``. Words are split on every
+  the first word of a name of at most ``MAX_NAME_WORDS`` words when it is a plain
+  word (Unicode letters, apostrophes, hyphens) and no word of the name looks like
+  a link, an address or a price (``/ @ : $``, ``www.``), else ``"there"``. Words are split on every
   Unicode space (non-breaking, figure, ideographic...), so a "name" written
   with non-breaking spaces is the sentence it is, never one long word: a link,
   a price or a sentence never reaches a customer's phone in our greeting.
@@ -38,9 +39,8 @@ MAX_FIRST_NAME: Final = 30
 FALLBACK_NAME: Final = "there"
 
 _APOSTROPHES_HYPHENS: Final = "'\u2019-\u2010\u2011"
-# An initial or a title may end with a period ("J.", "Dr."): allowed in the other
-# words of a name, never in the first name we text back.
-_WORD_EDGE = re.compile(r"^[.]+|[.]+$")
+# a name holding one of these is a link, an e-mail address or a price, not a name
+_LINKISH = re.compile(r"[/@:$]|www\.", re.IGNORECASE)
 
 
 def unsafe_character(text: str, *, multiline: bool = False) -> str | None:
@@ -73,7 +73,7 @@ def greeting_name(full_name: str | None) -> str:
     words = (full_name or "").split()  # str.split() splits on every Unicode space
     if not words or len(words) > MAX_NAME_WORDS:
         return FALLBACK_NAME
-    if not all(_is_plain_word(_WORD_EDGE.sub("", w)) for w in words):
+    if any(_LINKISH.search(w) for w in words):
         return FALLBACK_NAME
     first = words[0]
     if not _is_plain_word(first) or len(first) > MAX_FIRST_NAME:

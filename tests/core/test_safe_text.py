@@ -47,6 +47,7 @@ def test_ordinary_text_is_safe() -> None:
         ("李 小龙", "李"),
         ("Ann\u00a0Lee", "Ann"),
         ("Ann B. Lee", "Ann"),
+        ("Sam Q0142", "Sam"),
         ("", "there"),
         ("   ", "there"),
         ("Pay\u00a0$1.99\u00a0at\u00a0https://evil.example/p", "there"),

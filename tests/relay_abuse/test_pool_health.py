@@ -68,11 +68,15 @@ def test_a_flood_texts_at_most_the_key_rate_and_the_pool_still_serves(
     relay: RelayHandle, sim: SimHandle
 ) -> None:
     records = _Records()
-    logging.getLogger("app.relay.pool").addHandler(records)
+    pool_log = logging.getLogger("app.relay.pool")
+    # another test's logging.config call may have disabled the existing loggers
+    was_disabled, pool_log.disabled = pool_log.disabled, False
+    pool_log.addHandler(records)
     try:
         _flood_and_recover(relay, sim, records)
     finally:
-        logging.getLogger("app.relay.pool").removeHandler(records)
+        pool_log.removeHandler(records)
+        pool_log.disabled = was_disabled
 
 
 def _flood_and_recover(relay: RelayHandle, sim: SimHandle, records: _Records) -> None:

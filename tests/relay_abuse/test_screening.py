@@ -41,7 +41,7 @@ def _refused(r: object, reason: str) -> dict[str, object]:
     assert getattr(r, "status_code") == 400, getattr(r, "text")  # noqa: B009
     body: dict[str, object] = getattr(r, "json")()  # noqa: B009
     assert body["reason"] == reason, body
-    assert str(body["message"]).startswith("PhoneNumber is INVALID - "), body
+    assert str(body["message"]).startswith("Phone Number is INVALID - "), body
     return body
 
 
