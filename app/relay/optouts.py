@@ -11,9 +11,9 @@ A STOP/START webhook is signed but carries no time, and its dedupe record
 flip the state back. So the relay asks Twilio when it received the text
 (`TwilioGateway.message_date`, the Messages API) and applies the event only if
 it is newer than the last one applied for that pool number (a conditional
-update on `OptOutEvents.<pool>.At`). Twilio's times have whole seconds: on a tie
-with another text a STOP applies and a START does not (when in doubt, the
-customer stays opted out). A text Twilio does not know is not applied either.
+update on `OptOutEvents.<pool>.At`). Twilio's times have whole seconds: another
+text of the same second applies in the order it arrives, the same text (sid)
+again does not. A text Twilio does not know is not applied either.
 """
 
 from __future__ import annotations
@@ -69,23 +69,24 @@ def apply_event(
     event = {"At": Decimal(str(round(at, 3))), "Sid": sid, "Kind": kind}
     names = {"#n": pool_number, "#ev": EVENTS_ATTR}
     values: dict[str, Any] = {":ev": event, ":at": event["At"], ":sid": sid}
-    condition = "attribute_not_exists(#ev.#n) OR #ev.#n.#at < :at"
+    # Twilio's times have whole seconds: another text of the same second applies
+    # in the order it arrives; the same text again, or an older one, does not
+    condition = (
+        "attribute_not_exists(#ev.#n) OR #ev.#n.#at < :at "
+        "OR (#ev.#n.#at = :at AND #ev.#n.#sid <> :sid)"
+    )
     if kind == "STOP":
         moment = datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
         values[":e"] = {"DateOptedOut": moment, "OptOutRequest": text[:160]}
         expression = "SET OptedOutNumbers.#n = :e, #ev.#n = :ev"
-        # Twilio's times have whole seconds: a tie goes to the STOP (another text)
-        condition += " OR (#ev.#n.#at = :at AND #ev.#n.#sid <> :sid)"
-        names["#sid"] = "Sid"
     else:
         expression = "REMOVE OptedOutNumbers.#n SET #ev.#n = :ev"
-        del values[":sid"]
     try:
         ctx.tables.optouts.update_item(
             Key={"PhoneNumber": phone},
             UpdateExpression=expression,
             ConditionExpression=condition,
-            ExpressionAttributeNames={**names, "#at": "At"},
+            ExpressionAttributeNames={**names, "#at": "At", "#sid": "Sid"},
             ExpressionAttributeValues=values,
         )
     except ClientError as exc:

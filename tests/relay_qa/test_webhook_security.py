@@ -216,8 +216,8 @@ def test_check_opt_in_status_follows_stop_and_start(world: World) -> None:
             == want,
             what=f"the {word} to show in checkOptInStatus",
         )
-        # Twilio's message times have whole seconds (a same-second START loses to
-        # the STOP): the customer's next text comes later by Twilio's clock
+        # the customer's next text comes later by Twilio's clock (its times have
+        # whole seconds)
         world.sim.advance(2)
 
 
