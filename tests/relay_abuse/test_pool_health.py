@@ -69,13 +69,17 @@ def test_a_flood_texts_at_most_the_key_rate_and_the_pool_still_serves(
 ) -> None:
     records = _Records()
     pool_log = logging.getLogger("app.relay.pool")
-    # another test's logging.config call may have disabled the existing loggers
-    was_disabled, pool_log.disabled = pool_log.disabled, False
+    # other tests quiet the relay's loggers (the demo raises "app.relay" to ERROR, an
+    # Alembic fileConfig disables existing loggers): hear the pool's warnings here
+    was_disabled, was_level = pool_log.disabled, pool_log.level
+    pool_log.disabled = False
+    pool_log.setLevel(logging.WARNING)
     pool_log.addHandler(records)
     try:
         _flood_and_recover(relay, sim, records)
     finally:
         pool_log.removeHandler(records)
+        pool_log.setLevel(was_level)
         pool_log.disabled = was_disabled
 
 
