@@ -75,18 +75,11 @@ def _key_cache_ttl(env: Mapping[str, str]) -> float:
     return value
 
 
-def ddb_lean_requested(env: Mapping[str, str]) -> bool:
-    """W2T_DDB_LEAN: data-plane DynamoDB calls through `app.relay.ddb_lean` unless
-    it is 0/false/no/off (the one place the variable is read)."""
-    return env.get("W2T_DDB_LEAN", "1").strip().lower() not in _OFF
-
-
 def proxy_in_environment(env: Mapping[str, str]) -> bool:
     """Whether `env` names a proxy (a non-empty `*_proxy` in any case other than
     `no_proxy`, which alone sends nothing through a proxy). requests (Twilio) and
-    botocore read them; the fast paths that skip that reading (the lean DynamoDB
-    client, the Twilio session without `trust_env`) are only taken when this is
-    False."""
+    botocore read them; the fast path that skips that reading (the Twilio session
+    without `trust_env`) is only taken when this is False."""
     return any(
         name.lower().endswith("_proxy") and name.lower() != "no_proxy" and value.strip()
         for name, value in env.items()
@@ -146,8 +139,6 @@ class Settings:
     #: bearer token of GET /metrics (unset: /metrics answers 404)
     metrics_token: str = field(default="", repr=False)
     background: bool = True
-    #: data-plane DynamoDB calls through `app.relay.ddb_lean` (W2T_DDB_LEAN=0: botocore)
-    ddb_lean: bool = True
     crash_at: str | None = None  # test hook: exit the process at this named step
 
     @property
@@ -217,6 +208,5 @@ class Settings:
             lookup_wait_s=_float(env, "W2T_LOOKUP_WAIT", 24 * 3600.0),
             metrics_token=env.get("W2T_METRICS_TOKEN", "").strip(),
             background=env.get("W2T_BACKGROUND", "1").strip().lower() not in _OFF,
-            ddb_lean=ddb_lean_requested(env),
             crash_at=env.get("W2T_CRASH_AT") or None,
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -14,8 +13,7 @@ import boto3
 from botocore.config import Config
 
 from app.relay import tables as t
-from app.relay.config import Settings, proxy_in_environment
-from app.relay.ddb_lean import LeanClient, LeanTable
+from app.relay.config import Settings
 
 
 def _boto_config(settings: Settings) -> Config:
@@ -87,33 +85,6 @@ def make_client(settings: Settings, session: Any = None) -> Any:
     return client
 
 
-def make_lean_client(
-    settings: Settings, *, on_call: Any = None, env: Any = None, session: Any = None
-) -> LeanClient | None:
-    """A `LeanClient` for these settings, or None when it is turned off
-    (`W2T_DDB_LEAN=0`, a proxy) or there are no credentials to sign with (the
-    botocore client then raises its usual NoCredentialsError). It signs with
-    `session`'s credentials (default: a new session's)."""
-    # W2T_DDB_LEAN was read into `settings`; the environment is asked about proxies
-    if not settings.ddb_lean or proxy_in_environment(os.environ if env is None else env):
-        return None
-    session = session or boto3.session.Session()
-    credentials = session.get_credentials()
-    if credentials is None:
-        return None
-    botocore_client = make_client(settings, session)
-    return LeanClient(
-        botocore_client,
-        credentials,
-        region=str(botocore_client.meta.region_name),
-        timeout_s=settings.ddb_timeout_s,
-        max_attempts=settings.ddb_max_attempts,
-        on_call=on_call,
-        # botocore's own resolution: AWS_CA_BUNDLE, then the profile's ca_bundle
-        ca_bundle=session._session.get_config_variable("ca_bundle"),
-    )
-
-
 def make_resource(settings: Settings, session: Any = None) -> Any:
     """A DynamoDB service resource (Table objects, Python values, Decimal numbers)."""
     resource = (session or boto3.session.Session()).resource("dynamodb", **_kwargs(settings))
@@ -139,8 +110,6 @@ class Tables:
             events = getattr(getattr(client, "meta", None), "events", None)
             if events is not None:
                 events.register("before-call.dynamodb", self._count_call)
-        if isinstance(self.client, LeanClient):
-            self.client.on_call = self.count
 
     def _count_call(self, model: Any = None, **_: Any) -> None:
         self.count(str(getattr(model, "name", "unknown")))
@@ -157,23 +126,16 @@ class Tables:
     def from_settings(cls, settings: Settings, session: Any = None) -> Tables:
         # `client` is a plain low-level client (attribute-value dicts); the resource's
         # own client serializes Python values and must not be handed to code that
-        # already writes {"S": ...} shapes (changes, idempotency). Data-plane calls
-        # go through `LeanClient` (see ddb_lean.py) unless it is turned off.
+        # already writes {"S": ...} shapes (changes, idempotency).
         # One boto3 session serves all of them: the credential chain is walked once
         # (a container or instance role is one metadata fetch, not one per client)
         # and every client refreshes the same credentials object.
         session = session or boto3.session.Session()
-        lean = make_lean_client(settings, session=session)
-        client = lean if lean is not None else make_client(settings, session)
+        client = make_client(settings, session)
         return cls(settings.table_prefix, make_resource(settings, session), client)
 
     def table(self, suffix: str) -> Any:
-        table = self.resource.Table(t.table_name(self.prefix, suffix))
-        if isinstance(self.client, LeanClient):
-            # item calls (get/put/update/delete) through the lean client, Python
-            # values in and out as with the resource; query/scan stay the resource's
-            return LeanTable(self.client, table)
-        return table
+        return self.resource.Table(t.table_name(self.prefix, suffix))
 
     def name(self, suffix: str) -> str:
         return t.table_name(self.prefix, suffix)

@@ -27,11 +27,11 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from app.relay.cache import TtlCache
 from app.relay.ddb import all_items, is_conditional_failure
-from app.relay.ddb_lean import from_av
 
 Item = dict[str, Any]
 Updates = dict[str, Any]  # top-level attribute -> new value (None: REMOVE)
@@ -389,6 +389,10 @@ def activity(kind: str, text: str, at: str | None = None) -> Item:
 # --------------------------------------------------------------------------- conversations
 
 
+#: reads the attribute values of an error answer (boto3's resource converts only
+#: successful answers to Python values)
+_DESERIALIZE = TypeDeserializer()
+
 #: conversations this process last read or wrote, by (table, sid): see `recent_conversation`
 _RECENT: TtlCache[Item] = TtlCache(max_entries=4096)
 RECENT_TTL_S = 30.0
@@ -482,7 +486,7 @@ def bump_conversation(
         current: Any = exc.response.get("Item")  # ReturnValuesOnConditionCheckFailure
         if not current:
             raise NotFound(sid) from None
-        raise AlreadyApplied(from_av(current)) from None
+        raise AlreadyApplied({k: _DESERIALIZE.deserialize(v) for k, v in current.items()}) from None
     item = dict(resp["Attributes"])
     if _effects_need_trim(item):
         trim = update_conversation(

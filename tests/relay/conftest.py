@@ -26,5 +26,5 @@ def seed(relay: RelayHandle) -> Seed:
 @pytest.fixture(scope="module")
 def table_name(dynamodb_endpoint: str) -> str:
     """A fresh table keyed Pk (S) / Sk (N), one per test module: the shape the
-    DynamoDB transport tests (test_ddb_lean, test_ddb_parsing) read and write."""
+    plain-JSON parsing tests (test_ddb_parsing) read and write."""
     return create_pk_sk_table(dynamodb_endpoint, "TESTPKSK", "N")

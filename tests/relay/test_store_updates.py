@@ -226,9 +226,10 @@ def test_a_stale_item_in_hand_loses_no_write(tables: Tables) -> None:
     assert item["Version"] == 3
 
 
-def test_already_applied_with_botocore_too(settings: Settings) -> None:
-    """The same answers when DynamoDB calls go through botocore (W2T_DDB_LEAN=0)."""
-    tables = Tables.from_settings(settings.with_overrides(ddb_lean=False))
+def test_already_applied_reads_the_error_answer(settings: Settings) -> None:
+    """A refused effect answers the item as it is, read from the error answer's
+    attribute values (ReturnValuesOnConditionCheckFailure)."""
+    tables = Tables.from_settings(settings)
     sid = "CH" + uuid.uuid4().hex
     tables.conversations.put_item(Item={"ConversationSid": sid, "Version": 1, "UnreadCount": 0})
     store.bump_conversation(tables, sid, {}, {"UnreadCount": 1}, message_sid="IMb")

@@ -401,13 +401,13 @@ def test_idle_streams_share_one_head_check_and_do_not_query(
     key = issue_staff_key(a, seed.retailer_id, [loc], staff_id="s-idle")
     a.ctx.change_log.record(loc, "lead", "before", 1, {})
     calls: dict[str, int] = {"Query": 0, "BatchGetItem": 0}
-    client = b.ctx.tables.client  # the change log's client (a LeanClient by default)
-    counted = client.on_call
+    # the change log's client (not the resource's, which the sweeper queries through)
+    events = b.ctx.tables.client.meta.events
 
-    def count(operation: str) -> None:
+    def count(model: Any = None, **_: Any) -> None:
+        operation = str(getattr(model, "name", ""))
         if operation in calls:
             calls[operation] += 1
-        counted(operation)
 
     outs: list[list[Any]] = [[], [], []]
     stop = threading.Event()
@@ -424,7 +424,7 @@ def test_idle_streams_share_one_head_check_and_do_not_query(
         any(e.event == "change" for _, e in out) for out in outs
     ):
         time.sleep(0.05)  # each stream delivered the existing change
-    client.on_call = count
+    events.register("before-call.dynamodb", count, unique_id="test-idle-count")
     try:
         time.sleep(1.5)
         idle = dict(calls)
@@ -437,7 +437,7 @@ def test_idle_streams_share_one_head_check_and_do_not_query(
         ):
             time.sleep(0.02)
     finally:
-        client.on_call = counted
+        events.unregister("before-call.dynamodb", unique_id="test-idle-count")
         stop.set()
     assert idle["Query"] == 0, idle  # three idle streams, not a single Query
     assert 0 < idle["BatchGetItem"] <= 12, idle  # ~one shared read per 200 ms tick
