@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from app.relay import store
+from app.relay import message_store, versioned
 from app.relay.ddb import all_items, is_conditional_failure
+from app.relay.versioned import Item
 
 if TYPE_CHECKING:
     from app.relay.context import RelayContext
@@ -118,9 +119,9 @@ def reconcile(ctx: RelayContext, *, force: bool = False, message_limit: int = 30
             remote = ctx.twilio.fetch_conversation(sid)
             if remote is None:
                 continue
-            leads: dict[str, store.Item | None] = {}  # read at most once per conversation
+            leads: dict[str, Item | None] = {}  # read at most once per conversation
             for msg in reversed(ctx.twilio.recent_messages(sid, message_limit)):
-                known = store.get_message(ctx.tables, sid, str(msg.sid))
+                known = message_store.get_message(ctx.tables, sid, str(msg.sid))
                 if (
                     known is None
                     or known.get("Placeholder")
@@ -128,7 +129,7 @@ def reconcile(ctx: RelayContext, *, force: bool = False, message_limit: int = 30
                 ):
                     _message_added(ctx, conv, _message_form(sid, msg))
                     stats["messages"] += 1
-                    known = store.get_message(ctx.tables, sid, str(msg.sid))
+                    known = message_store.get_message(ctx.tables, sid, str(msg.sid))
                 if known is not None and known.get("Status") not in (
                     "failed",
                     "undelivered",
@@ -163,7 +164,9 @@ def _message_form(sid: str, msg: Any) -> dict[str, str]:
         "Author": str(msg.author or ""),
         "Body": str(msg.body or ""),
         "Attributes": msg.attributes if isinstance(msg.attributes, str) else "{}",
-        "DateCreated": created.isoformat().replace("+00:00", "Z") if created else store.now_iso(),
+        "DateCreated": created.isoformat().replace("+00:00", "Z")
+        if created
+        else versioned.now_iso(),
     }
 
 

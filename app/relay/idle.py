@@ -18,7 +18,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from app.relay import store
+from app.relay import conversation_store, versioned
 from app.relay.ddb import all_items
 from app.relay.sends import _parse_time, conversation_leads, last_customer_contact
 
@@ -30,7 +30,7 @@ log = logging.getLogger("app.relay.idle")
 IDLE_CLOSE_REASON = "No reply from the customer"
 
 
-def last_contact(conv: store.Item, leads: list[store.Item]) -> datetime | None:
+def last_contact(conv: versioned.Item, leads: list[versioned.Item]) -> datetime | None:
     """The customer's latest sign of life in this conversation (or its creation)."""
     times = [last_customer_contact(conv, leads), _parse_time(conv.get("CreatedAt"))]
     known = [t for t in times if t is not None]
@@ -65,13 +65,13 @@ def close_idle_conversations(ctx: RelayContext) -> int:
     return closed
 
 
-def _close(ctx: RelayContext, conv: store.Item, leads: list[store.Item]) -> None:
+def _close(ctx: RelayContext, conv: versioned.Item, leads: list[versioned.Item]) -> None:
     from app.relay.leads import service
     from app.relay.twilio_close import close_conversation
 
     open_leads = [str(lead["LeadId"]) for lead in leads if lead.get("Status") != "CLOSED"]
     # each lead closes the normal way (its lock; a busy one when its holder lets go)
     service(ctx).close_owed(open_leads, IDLE_CLOSE_REASON)
-    fresh = store.get_conversation(ctx.tables, str(conv["ConversationSid"])) or conv
+    fresh = conversation_store.get_conversation(ctx.tables, str(conv["ConversationSid"])) or conv
     if fresh.get("State") != "closed" and not fresh.get("LeadIds"):
         close_conversation(ctx, fresh, notice=None)

@@ -20,11 +20,12 @@ from twilio.base.exceptions import TwilioRestException
 
 from app.core.phones import format_phone
 from app.core.safe_text import greeting_name
-from app.relay import directory, store
+from app.relay import conversation_store, directory, lead_store, message_store, versioned
 from app.relay.ddb import is_conditional_failure
 from app.relay.feed import publish
 from app.relay.pool import BindingTaken, PoolExhausted
 from app.relay.twilio_client import BINDING_EXISTS, PARTICIPANT_EXISTS
+from app.relay.versioned import Item, Updates
 
 if TYPE_CHECKING:
     from app.relay.context import RelayContext
@@ -43,56 +44,56 @@ class RetryLater(Exception):
 class Integration(Protocol):
     name: str
 
-    def applies(self, ctx: RelayContext, lead: store.Item) -> bool: ...
+    def applies(self, ctx: RelayContext, lead: Item) -> bool: ...
 
-    def create(self, ctx: RelayContext, lead: store.Item) -> dict[str, Any]: ...
+    def create(self, ctx: RelayContext, lead: Item) -> dict[str, Any]: ...
 
-    def sync(self, ctx: RelayContext, lead: store.Item) -> dict[str, Any]: ...
+    def sync(self, ctx: RelayContext, lead: Item) -> dict[str, Any]: ...
 
-    def close(self, ctx: RelayContext, lead: store.Item, reason: str) -> dict[str, Any]: ...
+    def close(self, ctx: RelayContext, lead: Item, reason: str) -> dict[str, Any]: ...
 
 
-def _progress(lead: store.Item) -> dict[str, Any]:
+def _progress(lead: Item) -> dict[str, Any]:
     return dict(lead.get("Progress") or {})
 
 
-def set_progress(ctx: RelayContext, lead_id: str, **steps: Any) -> store.Item:
+def set_progress(ctx: RelayContext, lead_id: str, **steps: Any) -> Item:
     """Record step states in the lead item (before/after a side effect)."""
 
-    def fn(item: store.Item) -> store.Updates | None:
+    def fn(item: Item) -> Updates | None:
         progress = _progress(item)
         if all(progress.get(k) == v for k, v in steps.items()):
             return None
         progress.update(steps)
         return {"Progress": progress}
 
-    updated = store.update_lead(ctx.tables, lead_id, fn)
-    return updated if updated is not None else (store.get_lead(ctx.tables, lead_id) or {})
+    updated = lead_store.update_lead(ctx.tables, lead_id, fn)
+    return updated if updated is not None else (lead_store.get_lead(ctx.tables, lead_id) or {})
 
 
-def _publish_conversation(ctx: RelayContext, conv: store.Item) -> None:
-    for loc in store.conversation_locations(conv):
+def _publish_conversation(ctx: RelayContext, conv: Item) -> None:
+    for loc in conversation_store.conversation_locations(conv):
         publish(
             ctx.change_log,
             loc,
             "conversation",
             conv["ConversationSid"],
             int(conv.get("Version", 0)),
-            store.conversation_view(conv, loc),
+            conversation_store.conversation_view(conv, loc),
         )
 
 
-def publish_message(ctx: RelayContext, conv: store.Item | None, msg: store.Item) -> None:
-    locs = store.conversation_locations(conv) if conv else [msg.get("LocationId", "")]
+def publish_message(ctx: RelayContext, conv: Item | None, msg: Item) -> None:
+    locs = conversation_store.conversation_locations(conv) if conv else [msg.get("LocationId", "")]
     for loc in locs:
         if not loc:
             continue
-        view = store.message_view(msg)
+        view = message_store.message_view(msg)
         view["locationId"] = loc
         publish(ctx.change_log, loc, "message", msg["MessageSid"], int(msg.get("Version", 1)), view)
 
 
-def _step(ctx: RelayContext, lead: store.Item, name: str, *, closing: bool = False) -> None:
+def _step(ctx: RelayContext, lead: Item, name: str, *, closing: bool = False) -> None:
     """Between two side effects: the crash-test hook, then the lead's lock. Before a
     side effect (`before_*` steps) the lock is guarded: still held, and, unless
     `closing`, no close asked; after one it is only checked."""
@@ -114,7 +115,7 @@ def _first_name(name: str) -> str:
     return greeting_name(name)
 
 
-def details_text(lead: store.Item, location: directory.Location | None) -> str:
+def details_text(lead: Item, location: directory.Location | None) -> str:
     info = lead.get("Lead") or {}
     lines = [
         f"New Web2Text lead{' for ' + location.name if location else ''}:",
@@ -130,7 +131,7 @@ def details_text(lead: store.Item, location: directory.Location | None) -> str:
     return "\n".join(lines)
 
 
-def greeting_text(lead: store.Item, location: directory.Location | None) -> str:
+def greeting_text(lead: Item, location: directory.Location | None) -> str:
     info = lead.get("Lead") or {}
     store_name = location.name if location else "our store"
     return (
@@ -144,16 +145,16 @@ class TwilioIntegration:
 
     name = "Twilio"
 
-    def applies(self, ctx: RelayContext, lead: store.Item) -> bool:
+    def applies(self, ctx: RelayContext, lead: Item) -> bool:
         return str(lead.get("LeadType", "WEB2TEXT")) == "WEB2TEXT" and ctx.twilio is not None
 
     # ---- create / sync ----
 
-    def create(self, ctx: RelayContext, lead: store.Item) -> dict[str, Any]:
+    def create(self, ctx: RelayContext, lead: versioned.Item) -> dict[str, Any]:
         from app.relay.screening import require_checked_line
 
         require_checked_line(ctx, lead)  # nobody is texted unchecked (Lookup)
-        location = directory.get_location(ctx.tables, store.lead_location(lead))
+        location = directory.get_location(ctx.tables, lead_store.lead_location(lead))
         if location is None or not location.web2text_number:
             raise RuntimeError("the lead's location has no Web2Text number")
         customer = str((lead.get("Lead") or {}).get("PhoneNumber"))
@@ -164,20 +165,20 @@ class TwilioIntegration:
         self._system_messages(ctx, sid, lead, location, customer)
         return {"ConversationSID": sid, "ConversationStatus": conv.get("State", "active")}
 
-    def sync(self, ctx: RelayContext, lead: store.Item) -> dict[str, Any]:
+    def sync(self, ctx: RelayContext, lead: Item) -> dict[str, Any]:
         data = self.create(ctx, lead)
         remote = ctx.twilio.fetch_conversation(data["ConversationSID"])
         if remote is not None:
             data["ConversationStatus"] = remote.state
         return data
 
-    def _pair(self, ctx: RelayContext, pair_key: str) -> store.Item | None:
+    def _pair(self, ctx: RelayContext, pair_key: str) -> Item | None:
         item = ctx.tables.pairs.get_item(Key={"PairKey": pair_key}, ConsistentRead=True).get("Item")
         return dict(item) if item else None
 
     def _claim_pair(
-        self, ctx: RelayContext, pair_key: str, lead_id: str, seen: store.Item | None
-    ) -> store.Item | None:
+        self, ctx: RelayContext, pair_key: str, lead_id: str, seen: Item | None
+    ) -> Item | None:
         """Make this lead the creator of the pair's conversation (conditional write)."""
         gen = int(seen.get("Gen", 0)) + 1 if seen else 1
         item = {
@@ -208,7 +209,7 @@ class TwilioIntegration:
         self,
         ctx: RelayContext,
         pair_key: str,
-        lead: store.Item,
+        lead: Item,
         location: directory.Location,
         customer: str,
     ) -> str:
@@ -216,7 +217,7 @@ class TwilioIntegration:
         # a resumed run: the conversation this lead already joined or created
         known = ((lead.get("Integrations") or {}).get("Twilio") or {}).get("Data") or {}
         if known.get("ConversationSID"):
-            conv = store.get_conversation(ctx.tables, str(known["ConversationSID"]))
+            conv = conversation_store.get_conversation(ctx.tables, str(known["ConversationSID"]))
             if conv is not None and conv.get("SetupDone") and conv.get("State") != "closed":
                 return str(known["ConversationSID"])
         deadline = time.monotonic() + PAIR_WAIT_S
@@ -232,7 +233,7 @@ class TwilioIntegration:
                     continue
                 pair = self._pair(ctx, pair_key) or pair
             if pair["State"] == "READY":
-                conv = store.get_conversation(ctx.tables, str(pair["ConversationSid"]))
+                conv = conversation_store.get_conversation(ctx.tables, str(pair["ConversationSid"]))
                 if conv is not None and conv.get("State") != "closed":
                     return str(pair["ConversationSid"])
                 if self._claim_pair(ctx, pair_key, lead_id, pair) is None:
@@ -248,7 +249,7 @@ class TwilioIntegration:
                     raise RetryLater("another lead is creating this conversation")
                 time.sleep(0.05)
 
-    def _take_over(self, ctx: RelayContext, pair: store.Item, lead_id: str) -> bool:
+    def _take_over(self, ctx: RelayContext, pair: Item, lead_id: str) -> bool:
         """A creator that crashed: continue its work (same generation, same unique name)."""
         try:
             ctx.tables.pairs.update_item(
@@ -273,8 +274,8 @@ class TwilioIntegration:
     def _build(
         self,
         ctx: RelayContext,
-        pair: store.Item,
-        lead: store.Item,
+        pair: Item,
+        lead: Item,
         location: directory.Location,
         customer: str,
     ) -> str:
@@ -298,8 +299,8 @@ class TwilioIntegration:
         )
         sid = str(remote.sid)
         _step(ctx, lead, "after_conversation_create")
-        now = store.now_iso()
-        created = store.put_conversation(
+        now = versioned.now_iso()
+        created = conversation_store.put_conversation(
             ctx.tables,
             {
                 "ConversationSid": sid,
@@ -324,7 +325,7 @@ class TwilioIntegration:
             ConditionExpression="Gen = :g",
             ExpressionAttributeValues={":sid": sid, ":g": int(pair["Gen"])},
         )
-        store.update_lead(
+        lead_store.update_lead(
             ctx.tables,
             str(lead["LeadId"]),
             lambda item: _with_twilio_data(
@@ -375,7 +376,7 @@ class TwilioIntegration:
         ):
             if base + path not in have:
                 tw.add_webhook(sid, base + path, filters)
-        conv = store.update_conversation(
+        conv = conversation_store.update_conversation(
             ctx.tables,
             sid,
             lambda item: {
@@ -396,17 +397,17 @@ class TwilioIntegration:
         log.info("conversation ready", extra={"conversation": sid, "new": created})
         return sid
 
-    def _join(self, ctx: RelayContext, sid: str, lead: store.Item) -> store.Item:
+    def _join(self, ctx: RelayContext, sid: str, lead: Item) -> Item:
         """Add the lead to the conversation's LeadIds (ours and Twilio's attributes)."""
         lead_id = str(lead["LeadId"])
-        loc = store.lead_location(lead)
+        loc = lead_store.lead_location(lead)
         remote = ctx.twilio.fetch_conversation(sid)
         remote_state = str(remote.state) if remote is not None else "active"
 
-        def fn(item: store.Item) -> store.Updates | None:
+        def fn(item: Item) -> Updates | None:
             ids = list(item.get("LeadIds") or [])
             locs = list(item.get("LocationIds") or [])
-            updates: store.Updates = {}
+            updates: Updates = {}
             if lead_id not in ids:
                 updates["LeadIds"] = [*ids, lead_id]
             if loc and loc not in locs:
@@ -415,10 +416,10 @@ class TwilioIntegration:
                 updates["State"] = "active"
             return updates or None
 
-        conv = store.update_conversation(ctx.tables, sid, fn)
+        conv = conversation_store.update_conversation(ctx.tables, sid, fn)
         if conv is not None:
             _publish_conversation(ctx, conv)
-        conv = conv or store.get_conversation(ctx.tables, sid) or {}
+        conv = conv or conversation_store.get_conversation(ctx.tables, sid) or {}
         remote_attrs = _json(getattr(remote, "attributes", None)) if remote is not None else {}
         wanted = dict(remote_attrs)
         wanted["LeadIds"] = list(conv.get("LeadIds") or [lead_id])
@@ -429,7 +430,7 @@ class TwilioIntegration:
             kwargs["state"] = "active"  # reactivate: a new lead joined
         if kwargs:
             ctx.twilio.update_conversation(sid, **kwargs)
-        store.update_lead(
+        lead_store.update_lead(
             ctx.tables,
             lead_id,
             lambda item: _with_twilio_data(
@@ -442,7 +443,7 @@ class TwilioIntegration:
         self,
         ctx: RelayContext,
         sid: str,
-        lead: store.Item,
+        lead: Item,
         location: directory.Location,
         customer: str,
     ) -> None:
@@ -453,7 +454,7 @@ class TwilioIntegration:
             ("greeting", w2t, greeting_text(lead, location)),  # to the customer
         )
         for step, author, body in steps:
-            current = store.get_lead(ctx.tables, lead_id) or lead
+            current = lead_store.get_lead(ctx.tables, lead_id) or lead
             state = _progress(current).get(step)
             if state == "sent":
                 continue
@@ -473,7 +474,7 @@ class TwilioIntegration:
 
     # ---- close ----
 
-    def close(self, ctx: RelayContext, lead: store.Item, reason: str) -> dict[str, Any]:
+    def close(self, ctx: RelayContext, lead: Item, reason: str) -> dict[str, Any]:
         from app.relay.twilio_close import close_lead
 
         return close_lead(ctx, lead, reason)
@@ -494,10 +495,10 @@ def record_api_message(
     key: str | None = None,
     staff_id: str | None = None,
     staff_name: str | None = None,
-) -> store.Item:
+) -> Item:
     """Store a message the relay created through the API (and announce it)."""
-    conv = store.get_conversation(ctx.tables, sid)
-    item: store.Item = {
+    conv = conversation_store.get_conversation(ctx.tables, sid)
+    item: Item = {
         "ConversationSid": sid,
         "MessageSid": str(msg.sid),
         "Index": int(msg.index) if getattr(msg, "index", None) is not None else None,
@@ -506,7 +507,7 @@ def record_api_message(
         "Body": str(msg.body or ""),
         "Status": "sent",
         "LocationId": (conv or {}).get("LocationId", ""),
-        "CreatedAt": store.now_iso(),
+        "CreatedAt": versioned.now_iso(),
         "Version": 1,
     }
     if key:
@@ -515,14 +516,14 @@ def record_api_message(
         item["StaffId"] = staff_id
         item["StaffName"] = staff_name or staff_id
     item = {k: v for k, v in item.items() if v is not None}
-    if store.put_message_if_new(ctx.tables, item):
+    if message_store.put_message_if_new(ctx.tables, item):
         publish_message(ctx, conv, item)
         return item
-    existing = store.get_message(ctx.tables, sid, str(msg.sid))
+    existing = message_store.get_message(ctx.tables, sid, str(msg.sid))
     if existing is not None and existing.get("Placeholder"):
         # a receipt overtook this answer: keep its status, fill in the rest
 
-        def fill(cur: store.Item) -> store.Updates | None:
+        def fill(cur: Item) -> Updates | None:
             if not cur.get("Placeholder"):
                 return None
             skip = ("Status", "Version", "ConversationSid", "MessageSid")
@@ -530,14 +531,14 @@ def record_api_message(
             updates["Placeholder"] = None
             return updates
 
-        filled = store.update_message(ctx.tables, sid, str(msg.sid), fill)
+        filled = message_store.update_message(ctx.tables, sid, str(msg.sid), fill)
         if filled is not None:
             publish_message(ctx, conv, filled)
             return filled
     return existing or item
 
 
-def _with_twilio_data(item: store.Item, data: dict[str, Any]) -> store.Updates | None:
+def _with_twilio_data(item: Item, data: dict[str, Any]) -> Updates | None:
     integrations = dict(item.get("Integrations") or {})
     twilio = dict(integrations.get("Twilio") or {"SyncStatus": "NOT SYNCED"})
     merged = dict(twilio.get("Data") or {})

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.core.statuses import LeadStatus
-from app.relay import store
+from app.relay import lead_store, versioned
 from app.relay.auth import Principal
 from app.relay.ddb import all_items
 from app.relay.errors import ApiError
 from app.relay.lead_runner import Refused
+from app.relay.versioned import Item
 
 if TYPE_CHECKING:
     from app.relay.leads import LeadService
@@ -84,7 +85,7 @@ def parse_bulk(body: Any, principal: Principal) -> BulkRequest:
     )
 
 
-def bulk(svc: LeadService, body: Any, principal: Principal) -> store.Item:
+def bulk(svc: LeadService, body: Any, principal: Principal) -> Item:
     req = parse_bulk(body, principal)
     matches = [
         item
@@ -93,7 +94,7 @@ def bulk(svc: LeadService, body: Any, principal: Principal) -> store.Item:
         and principal.may_access_retailer(str(item.get("UniversalRetailerId", "")))
     ]
     if req.op == "FIND":
-        found = [store.lead_state(i) if req.verbose else str(i["LeadId"]) for i in matches]
+        found = [lead_store.lead_state(i) if req.verbose else str(i["LeadId"]) for i in matches]
         return {"Count": len(found), "Result": found}
     ids = [str(i["LeadId"]) for i in matches if _requested(svc, req, i)]
     for lead_id in ids:
@@ -103,11 +104,11 @@ def bulk(svc: LeadService, body: Any, principal: Principal) -> store.Item:
             svc.drive_quietly(lead_id, wait_s=svc.wait_s)
     results: list[Any] = list(ids)
     if req.verbose and not req.run_async:
-        results = [store.lead_state(store.get_lead(svc.tables, i) or {}) for i in ids]
+        results = [lead_store.lead_state(lead_store.get_lead(svc.tables, i) or {}) for i in ids]
     return {"Count": len(results), "Result": results}
 
 
-def _requested(svc: LeadService, req: BulkRequest, item: store.Item) -> bool:
+def _requested(svc: LeadService, req: BulkRequest, item: Item) -> bool:
     """Record the operation on a non-closed lead (True), or skip it."""
     if item.get("Status") == LeadStatus.CLOSED:
         return False
@@ -116,17 +117,17 @@ def _requested(svc: LeadService, req: BulkRequest, item: store.Item) -> bool:
         if req.op == "CLOSE":
             return svc.runner.request_close(lead_id, req.reason) is not None
         return svc.runner.request_sync(lead_id) is not None
-    except (Refused, store.NotFound):
+    except (Refused, versioned.NotFound):
         return False
 
 
-def _matches(item: store.Item, conditions: dict[str, Any]) -> bool:
+def _matches(item: Item, conditions: dict[str, Any]) -> bool:
     lead = item.get("Lead") or {}
     twilio = (item.get("Integrations") or {}).get("Twilio") or {}
     values = {
         "Status": item.get("Status"),
         "UniversalRetailerId": item.get("UniversalRetailerId"),
-        "LocationId": store.lead_location(item),
+        "LocationId": lead_store.lead_location(item),
         "LeadId": item.get("LeadId"),
         "PhoneNumber": lead.get("PhoneNumber"),
         "SyncStatus": twilio.get("SyncStatus"),

@@ -31,11 +31,12 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from app.core.statuses import LeadStatus, SyncStatus
-from app.relay import store
+from app.relay import lead_store, versioned
 from app.relay.ddb import is_conditional_failure
 from app.relay.integrations import Integration, RetryLater
 from app.relay.lead_lock import CloseAsked, LeadLock, LockLost, Preempted
 from app.relay.twilio_client import is_transient
+from app.relay.versioned import Item, Updates
 
 if TYPE_CHECKING:
     from app.relay.context import RelayContext
@@ -60,7 +61,7 @@ class Outcome(Enum):
 class Refused(Exception):
     """A request the lead's status does not allow (the lead as it is now)."""
 
-    def __init__(self, item: store.Item) -> None:
+    def __init__(self, item: Item) -> None:
         super().__init__(str(item.get("Status")))
         self.item = item
 
@@ -71,7 +72,7 @@ class LeadRunner:
         ctx: RelayContext,
         lock: LeadLock,
         integrations: Callable[[], list[Integration]],
-        publish: Callable[[store.Item], None],
+        publish: Callable[[Item], None],
     ) -> None:
         self.ctx = ctx
         self.tables = ctx.tables
@@ -81,10 +82,10 @@ class LeadRunner:
 
     # ------------------------------------------------------------------ intents
 
-    def request_sync(self, lead_id: str) -> store.Item | None:
+    def request_sync(self, lead_id: str) -> Item | None:
         """Record a sync (Status SYNCING); `Refused` when CLOSED or closing."""
 
-        def fn(cur: store.Item) -> store.Updates | None:
+        def fn(cur: Item) -> Updates | None:
             if cur.get("Status") == LeadStatus.CLOSED or cur.get("CloseRequested"):
                 raise Refused(cur)
             return {
@@ -94,10 +95,10 @@ class LeadRunner:
 
         return self._update(lead_id, fn)
 
-    def request_close(self, lead_id: str, reason: str) -> store.Item | None:
+    def request_close(self, lead_id: str, reason: str) -> Item | None:
         """Record a close (None: the lead is CLOSED and nothing is left to close)."""
 
-        def fn(cur: store.Item) -> store.Updates | None:
+        def fn(cur: Item) -> Updates | None:
             if cur.get("Status") == LeadStatus.CLOSED and not self.close_left(cur):
                 return None
             return {"CloseRequested": cur.get("CloseRequested") or reason, **_pending("close", cur)}
@@ -106,7 +107,7 @@ class LeadRunner:
         self.ctx.crash_point("close_requested")
         return updated
 
-    def close_left(self, item: store.Item) -> bool:
+    def close_left(self, item: Item) -> bool:
         """Some applicable integration of `item` is not CLOSED yet."""
         states = item.get("Integrations") or {}
         return any(
@@ -115,15 +116,15 @@ class LeadRunner:
             if i.applies(self.ctx, item)
         )
 
-    def _update(self, lead_id: str, fn: Callable[[store.Item], Any]) -> store.Item | None:
-        item = store.update_lead(self.tables, lead_id, fn)
+    def _update(self, lead_id: str, fn: Callable[[Item], Any]) -> Item | None:
+        item = lead_store.update_lead(self.tables, lead_id, fn)
         if item is not None:
             self.publish(item)
         return item
 
     # ------------------------------------------------------------------ driving
 
-    def drive_if_free(self, lead_id: str, wait_s: float = 0.0) -> store.Item | None:
+    def drive_if_free(self, lead_id: str, wait_s: float = 0.0) -> Item | None:
         """Drive the lead if its lock can be had within `wait_s`; else its holder (or,
         if that one died, the sweeper) runs what was asked. None: it stayed busy."""
         token = self.lock.acquire(lead_id, wait_s)
@@ -131,11 +132,11 @@ class LeadRunner:
             return None
         return self.drive(lead_id, token)
 
-    def drive(self, lead_id: str, token: str) -> store.Item | None:
+    def drive(self, lead_id: str, token: str) -> Item | None:
         """Holding the lock (`token`): run everything the lead owes, then let go."""
         try:
             for _ in range(MAX_ROUNDS):
-                item = store.get_lead(self.tables, lead_id)
+                item = lead_store.get_lead(self.tables, lead_id)
                 if item is None:
                     self.lock.forget(token)
                     return None
@@ -148,19 +149,19 @@ class LeadRunner:
                 if self._run(item, token) is Outcome.RETRY and self.lock.release(
                     lead_id, token, pending_seq=item.get("PendingSeq"), due_at=self._later()
                 ):
-                    return store.get_lead(self.tables, lead_id)
+                    return lead_store.get_lead(self.tables, lead_id)
             self._let_go(lead_id, token)
         except LockLost:
             log.warning("lead lock lost: another holder goes on", extra={"lead": lead_id})
         except Exception:
             self._let_go(lead_id, token)
             raise
-        return store.get_lead(self.tables, lead_id)
+        return lead_store.get_lead(self.tables, lead_id)
 
     def _let_go(self, lead_id: str, token: str) -> None:
         """Leave what is pending to the sweeper (due after a lease)."""
         try:
-            item = store.get_lead(self.tables, lead_id) or {}
+            item = lead_store.get_lead(self.tables, lead_id) or {}
             if self.lock.release(
                 lead_id, token, pending_seq=item.get("PendingSeq"), due_at=self._later()
             ):
@@ -172,7 +173,7 @@ class LeadRunner:
     def _later(self) -> float:
         return time.time() + self.lock.lease_s
 
-    def _run(self, item: store.Item, token: str) -> Outcome:
+    def _run(self, item: Item, token: str) -> Outcome:
         closing = item.get("Status") == LeadStatus.CLOSED or bool(item.get("CloseRequested"))
         try:
             return self._close(item, token) if closing else self._sync(item, token)
@@ -182,12 +183,12 @@ class LeadRunner:
 
     # ------------------------------------------------------------------ passes
 
-    def _sync(self, item: store.Item, token: str) -> Outcome:
+    def _sync(self, item: Item, token: str) -> Outcome:
         lead_id = str(item["LeadId"])
         op = str(item.get("PendingOp") or "create")
         retry = False
         for integ in self.integrations():
-            cur = store.get_lead(self.tables, lead_id) or item
+            cur = lead_store.get_lead(self.tables, lead_id) or item
             if not integ.applies(self.ctx, cur):
                 continue
             state = (cur.get("Integrations") or {}).get(integ.name) or {}
@@ -209,14 +210,14 @@ class LeadRunner:
             return Outcome.RETRY
         return self._finish(item, token)
 
-    def _close(self, item: store.Item, token: str) -> Outcome:
+    def _close(self, item: Item, token: str) -> Outcome:
         lead_id = str(item["LeadId"])
         if item.get("Status") != LeadStatus.CLOSED:
             item = self._mark_closed(item, token)
         reason = str(item.get("CloseReason") or DEFAULT_CLOSE_REASON)
         retry = False
         for integ in self.integrations():
-            cur = store.get_lead(self.tables, lead_id) or item
+            cur = lead_store.get_lead(self.tables, lead_id) or item
             if not integ.applies(self.ctx, cur):
                 continue
             state = (cur.get("Integrations") or {}).get(integ.name) or {}
@@ -234,18 +235,18 @@ class LeadRunner:
             return Outcome.RETRY
         return self._finish(item, token)
 
-    def _mark_closed(self, item: store.Item, token: str) -> store.Item:
+    def _mark_closed(self, item: Item, token: str) -> Item:
         reason = str(item.get("CloseReason") or item.get("CloseRequested") or DEFAULT_CLOSE_REASON)
 
-        def fn(cur: store.Item) -> store.Updates | None:
+        def fn(cur: Item) -> Updates | None:
             if cur.get("Status") == LeadStatus.CLOSED:
                 return None
-            entry = store.activity("closed", reason)
+            entry = lead_store.activity("closed", reason)
             return {
                 "Status": LeadStatus.CLOSED.value,
                 "CloseReason": str(cur.get("CloseReason") or reason),
-                "LastActivityAt": store.now_iso(),
-                "Activity": store.bounded_activity([*list(cur.get("Activity") or []), entry]),
+                "LastActivityAt": versioned.now_iso(),
+                "Activity": lead_store.bounded_activity([*list(cur.get("Activity") or []), entry]),
             }
 
         return self._locked_update(str(item["LeadId"]), token, fn) or item
@@ -265,14 +266,14 @@ class LeadRunner:
         self._record(lead_id, token, name, SyncStatus.ERROR, None, _error_info(exc, closing))
         return retry
 
-    def _finish(self, item: store.Item, token: str) -> Outcome:
+    def _finish(self, item: Item, token: str) -> Outcome:
         """Nothing pending any more, unless a request came since `item` was read."""
         seq = item.get("PendingSeq")
 
-        def fn(cur: store.Item) -> store.Updates | None:
+        def fn(cur: Item) -> Updates | None:
             if cur.get("PendingSeq") != seq:
                 raise _NewRequest
-            updates: store.Updates = {
+            updates: Updates = {
                 "PendingShard": None,
                 "PendingAt": None,
                 "PendingOp": None,
@@ -299,13 +300,13 @@ class LeadRunner:
         data: dict[str, Any] | None,
         error: Any,
     ) -> None:
-        def fn(cur: store.Item) -> store.Updates | None:
+        def fn(cur: Item) -> Updates | None:
             integrations = dict(cur.get("Integrations") or {})
             state = dict(integrations.get(name) or {})
             state["SyncStatus"] = status.value
             state["Data"] = {**dict(state.get("Data") or {}), **(data or {})}
             if error is None:
-                state["LastSynced"] = store.now_iso()
+                state["LastSynced"] = versioned.now_iso()
                 state.pop("ErrorInfo", None)
             else:  # as the original: an error keeps the last successful sync's time
                 state["ErrorInfo"] = error
@@ -324,12 +325,12 @@ class LeadRunner:
         return int(resp["Attributes"]["ProcessAttempts"])
 
     def _locked_update(
-        self, lead_id: str, token: str, fn: Callable[[store.Item], store.Updates | None]
-    ) -> store.Item | None:
-        """`store.update_lead`, with the write also conditioned on still holding the lock
+        self, lead_id: str, token: str, fn: Callable[[Item], Updates | None]
+    ) -> Item | None:
+        """`lead_store.update_lead`, with the write also conditioned on still holding the lock
         (a holder whose lease ran out must not overwrite what the next one wrote)."""
         for attempt in range(20):
-            item = store.get_lead(self.tables, lead_id)
+            item = lead_store.get_lead(self.tables, lead_id)
             if item is None or item.get("LockOwner") != token:
                 self.lock.forget(token, lost=item is not None)
                 raise LockLost(lead_id)
@@ -347,9 +348,7 @@ class LeadRunner:
             return updated
         raise RuntimeError(f"could not update lead {lead_id} (contention)")
 
-    def _write_if_held(
-        self, lead_id: str, token: str, item: store.Item, updates: store.Updates
-    ) -> store.Item:
+    def _write_if_held(self, lead_id: str, token: str, item: Item, updates: Updates) -> Item:
         seen = int(item.get("Version", 0))
         names = {"#ver": "Version"}
         values: dict[str, Any] = {":next": seen + 1, ":seen": seen, ":me": token}
@@ -403,7 +402,7 @@ class _NewRequest(Exception):
     """A request came while the pass ran: look again instead of clearing it."""
 
 
-def _pending(op: str, cur: store.Item) -> store.Updates:
+def _pending(op: str, cur: Item) -> Updates:
     return {
         "PendingShard": PENDING,
         "PendingAt": Decimal(str(round(time.time(), 3))),
@@ -416,7 +415,7 @@ def _error_info(exc: BaseException, closing: bool) -> dict[str, Any]:
     info: dict[str, Any] = {
         "Message": str(exc)[:500],
         "Type": type(exc).__name__,
-        "At": store.now_iso(),
+        "At": versioned.now_iso(),
         "During": "close" if closing else "sync",
     }
     code = getattr(exc, "code", None)

@@ -34,7 +34,7 @@ from app.core.lead_schema import (
     parse_lead_id,
 )
 from app.core.statuses import LeadHandler, LeadStatus, check_handler, handler_refusal
-from app.relay import directory, screening, store
+from app.relay import directory, lead_store, screening, versioned
 from app.relay.auth import Principal
 from app.relay.dealer_status import (
     LOCATION_NO_NUMBER,
@@ -51,6 +51,7 @@ from app.relay.integrations import REGISTRY, Integration
 from app.relay.lead_bulk import bulk
 from app.relay.lead_lock import LeadLock, new_token
 from app.relay.lead_runner import DEFAULT_CLOSE_REASON, PENDING, LeadRunner, Refused
+from app.relay.versioned import Item
 
 if TYPE_CHECKING:
     from app.relay.context import RelayContext
@@ -92,13 +93,13 @@ class LeadService:
         except LeadValidationError as e:
             raise _err(e) from None
 
-    def _check_access(self, principal: Principal, item: store.Item) -> None:
+    def _check_access(self, principal: Principal, item: Item) -> None:
         if not principal.may_access_retailer(str(item.get("UniversalRetailerId", ""))):
             raise ApiError(403, "forbidden", "API key is not authorized for this retailer")
-        if principal.is_staff and not principal.may_access_location(store.lead_location(item)):
+        if principal.is_staff and not principal.may_access_location(lead_store.lead_location(item)):
             raise ApiError(403, "forbidden", "API key is not authorized for this location")
 
-    def _allow(self, handler: LeadHandler, item: store.Item | None, lead_id: str) -> None:
+    def _allow(self, handler: LeadHandler, item: Item | None, lead_id: str) -> None:
         status = LeadStatus(item["Status"]) if item else None
         decision = check_handler(handler, status, lead_id)
         if not decision.allowed:
@@ -114,8 +115,8 @@ class LeadService:
             headers={"Retry-After": str(max(1, int(self.lock.lease_s)))},
         )
 
-    def _publish_lead(self, item: store.Item) -> None:
-        loc = store.lead_location(item)
+    def _publish_lead(self, item: Item) -> None:
+        loc = lead_store.lead_location(item)
         if loc:
             publish(
                 self.ctx.change_log,
@@ -123,11 +124,11 @@ class LeadService:
                 "lead",
                 str(item["LeadId"]),
                 int(item.get("Version", 0)),
-                store.lead_view(item),
+                lead_store.lead_view(item),
             )
 
-    def update_lead(self, lead_id: str, fn: Any, **kw: Any) -> store.Item | None:
-        item = store.update_lead(self.tables, lead_id, fn, **kw)
+    def update_lead(self, lead_id: str, fn: Any, **kw: Any) -> Item | None:
+        item = lead_store.update_lead(self.tables, lead_id, fn, **kw)
         if item is not None:
             self._publish_lead(item)
         return item
@@ -136,7 +137,7 @@ class LeadService:
 
     def create(
         self, raw_id: str, body: Any, principal: Principal, *, idempotency_key: str | None = None
-    ) -> store.Item:
+    ) -> Item:
         lead_id = self._lead_id(raw_id)
         req: LeadCreate | ActOnCreate
         try:
@@ -152,7 +153,7 @@ class LeadService:
         # below refuses a taken LeadId anyway, and a request that fails a check is
         # looked up then, so a taken LeadId still answers 409 before any other
         # reason (one read fewer per creation).
-        existing = store.get_lead(self.tables, lead_id) if idempotency_key else None
+        existing = lead_store.get_lead(self.tables, lead_id) if idempotency_key else None
         marker = _create_marker(principal, idempotency_key) if idempotency_key else None
         if (
             existing is not None
@@ -163,21 +164,21 @@ class LeadService:
             # answer the lead, and make sure its processing goes on.
             if existing.get("PendingShard") == PENDING:
                 self.submit(lead_id)
-            return store.lead_state(existing)
+            return lead_store.lead_state(existing)
         self._refuse_existing(existing, lead_id)
-        screened: store.Updates = {}
+        screened: versioned.Updates = {}
         if isinstance(req, LeadCreate):  # the original's ACTON validator: always VALID
             try:
                 screened = self._check_create(req)
             except ApiError:
                 if not idempotency_key:
-                    self._refuse_existing(store.get_lead(self.tables, lead_id), lead_id)
+                    self._refuse_existing(lead_store.get_lead(self.tables, lead_id), lead_id)
                 raise
         return self._store_new(req, marker, screened)
 
     def _store_new(
-        self, req: LeadCreate | ActOnCreate, marker: str | None, screened: store.Updates
-    ) -> store.Item:
+        self, req: LeadCreate | ActOnCreate, marker: str | None, screened: versioned.Updates
+    ) -> versioned.Item:
         item = {**self._new_item(req), **screened}
         if marker:
             item["CreateIdempotencyKey"] = marker
@@ -194,9 +195,9 @@ class LeadService:
                 LockUntil=until,
             )
         try:
-            store.put_new_lead(self.tables, item)
-        except store.AlreadyExists:
-            taken = store.get_lead(self.tables, req.lead_id) or {"Status": "ACTIVE"}
+            lead_store.put_new_lead(self.tables, item)
+        except versioned.AlreadyExists:
+            taken = lead_store.get_lead(self.tables, req.lead_id) or {"Status": "ACTIVE"}
             raise ApiError(
                 409, ErrorReason.LEAD_EXISTS, handler_refusal(req.lead_id, taken.get("Status"))
             ) from None
@@ -205,10 +206,10 @@ class LeadService:
         if token is not None:
             self.lock.hold(req.lead_id, token)
             self.submit(req.lead_id, token)
-        return store.lead_state(item)
+        return lead_store.lead_state(item)
 
-    def _new_item(self, req: LeadCreate | ActOnCreate) -> store.Item:
-        iso = store.now_iso()
+    def _new_item(self, req: LeadCreate | ActOnCreate) -> Item:
+        iso = versioned.now_iso()
         if isinstance(req, ActOnCreate):
             return {**initial_acton_state(req, iso), "Version": 1, "Progress": {}}
         state = initial_lead_state(req, datetime.now(UTC)).to_dict()
@@ -218,18 +219,18 @@ class LeadService:
             "Version": 1,
             "PipelineStatus": "new",
             "Notes": [],
-            "Activity": [store.activity("created", "Lead submitted on the website", iso)],
+            "Activity": [lead_store.activity("created", "Lead submitted on the website", iso)],
             "LastActivityAt": iso,
             "PossibleOptOut": False,
             "OptedOut": False,
             "Progress": {},
         }
 
-    def _refuse_existing(self, existing: store.Item | None, lead_id: str) -> None:
+    def _refuse_existing(self, existing: Item | None, lead_id: str) -> None:
         if existing is not None:
             self._allow(LeadHandler.CREATE, existing, lead_id)
 
-    def _check_create(self, req: LeadCreate) -> store.Updates:
+    def _check_create(self, req: LeadCreate) -> versioned.Updates:
         """The original's checks of a WEB2TEXT lead, in its order and words (plus ours:
         the location must belong to the retailer; Lookup's answer is cached), then the
         abuse screening (`app.relay.screening`); the attributes it adds to the lead."""
@@ -263,18 +264,18 @@ class LeadService:
 
     # ------------------------------------------------------------------ status/sync/close
 
-    def status(self, raw_id: str, principal: Principal) -> store.Item:
+    def status(self, raw_id: str, principal: Principal) -> Item:
         lead_id = self._lead_id(raw_id)
-        item = store.get_lead(self.tables, lead_id)
+        item = lead_store.get_lead(self.tables, lead_id)
         if item is None:
             return {"Status": "NONEXISTANT"}
         self._check_access(principal, item)
-        return store.lead_state(item)
+        return lead_store.lead_state(item)
 
-    def sync(self, raw_id: str, principal: Principal) -> store.Item:
+    def sync(self, raw_id: str, principal: Principal) -> Item:
         """Run the integrations and answer the lead as they left it (as the original)."""
         lead_id = self._lead_id(raw_id)
-        item = store.get_lead(self.tables, lead_id)
+        item = lead_store.get_lead(self.tables, lead_id)
         if item is not None:
             self._check_access(principal, item)
         self._allow(LeadHandler.SYNC, item, lead_id)
@@ -284,7 +285,7 @@ class LeadService:
         refused = False
         try:
             self.runner.request_sync(lead_id)
-        except (Refused, store.NotFound):
+        except (Refused, versioned.NotFound):
             refused = True  # closed or closing: the close owed runs first
         except Exception:
             self.runner.drive(lead_id, token)
@@ -296,30 +297,30 @@ class LeadService:
         if refused:
             refusal = handler_refusal(lead_id, final.get("Status"))
             raise ApiError(409, ErrorReason.INVALID_STATUS, refusal)
-        return store.lead_state(final)
+        return lead_store.lead_state(final)
 
-    def close(self, raw_id: str, body: Any, principal: Principal) -> store.Item:
+    def close(self, raw_id: str, body: Any, principal: Principal) -> Item:
         """Close the lead and its integrations; answer the closed lead (as the original:
         a closed lead answers as it is, after closing what was left open)."""
         lead_id = self._lead_id(raw_id)
         reason = _close_reason(body)
-        item = store.get_lead(self.tables, lead_id)
+        item = lead_store.get_lead(self.tables, lead_id)
         if item is not None:
             self._check_access(principal, item)
         self._allow(LeadHandler.CLOSE, item, lead_id)
         assert item is not None
         try:
             requested = self.runner.request_close(lead_id, reason)
-        except store.NotFound:
+        except versioned.NotFound:
             refusal = handler_refusal(lead_id, None)
             raise ApiError(409, ErrorReason.LEAD_NOT_FOUND, refusal) from None
         if requested is None:  # closed, nothing left open
-            return store.lead_state(store.get_lead(self.tables, lead_id) or item)
+            return lead_store.lead_state(lead_store.get_lead(self.tables, lead_id) or item)
         token = self.lock.acquire(lead_id, self.wait_s)
         if token is None:
             raise self._busy(lead_id, "the close is recorded and runs when its current step ends")
         final = self.runner.drive(lead_id, token)
-        return store.lead_state(final or item)
+        return lead_store.lead_state(final or item)
 
     # ------------------------------------------------------------------ running
 
@@ -342,7 +343,7 @@ class LeadService:
         for lead_id in lead_ids:
             try:
                 self.runner.request_close(lead_id, reason)
-            except store.NotFound:
+            except versioned.NotFound:
                 continue
         for lead_id in lead_ids:
             self.drive_quietly(lead_id)
@@ -353,10 +354,10 @@ class LeadService:
 
     # ------------------------------------------------------------------ dealer / bulk
 
-    def dealer_status(self, raw_id: str, principal: Principal) -> store.Item:
+    def dealer_status(self, raw_id: str, principal: Principal) -> Item:
         return dealer_status(self.ctx, raw_id, principal)
 
-    def bulk(self, body: Any, principal: Principal) -> store.Item:
+    def bulk(self, body: Any, principal: Principal) -> Item:
         return bulk(self, body, principal)
 
 

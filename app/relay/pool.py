@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError
 from app.core.proxy import proxy_candidates
 from app.relay import directory
 from app.relay.ddb import is_conditional_failure
-from app.relay.store import now_iso
+from app.relay.versioned import now_iso
 
 log = logging.getLogger("app.relay.pool")
 T = TypeVar("T")

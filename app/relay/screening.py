@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Final
 
 from app.core.errors import ErrorReason
 from app.core.phones import region_of
-from app.relay import directory, store
+from app.relay import conversation_store, directory, lead_store, versioned
 from app.relay.dealer_status import (
     TEXTABLE_LINE_TYPES,
     Check,
@@ -81,7 +81,7 @@ def check_country(retailer: directory.Retailer, phone: str) -> None:
         )
 
 
-def check_line_type(ctx: RelayContext, phone: str) -> store.Updates:
+def check_line_type(ctx: RelayContext, phone: str) -> versioned.Updates:
     """Raise the line-type 400, or return the lead attributes to store: the checked
     type, or `LineTypeCheck = pending` when Lookup cannot answer now."""
     if ctx.twilio is None:
@@ -104,7 +104,7 @@ def check_conversation_room(ctx: RelayContext, phone: str, web2text_number: str)
     ).get("Item")
     if not pair or pair.get("State") == "CLOSED" or not pair.get("ConversationSid"):
         return
-    conv = store.get_conversation(ctx.tables, str(pair["ConversationSid"]))
+    conv = conversation_store.get_conversation(ctx.tables, str(pair["ConversationSid"]))
     if conv is None or conv.get("State") == "closed":
         return
     if len(conv.get("LeadIds") or []) >= MAX_OPEN_LEADS:
@@ -134,7 +134,7 @@ def take_phone_slot(ctx: RelayContext, retailer_id: str, phone: str) -> None:
 def screen_phone(
     ctx: RelayContext, retailer: directory.Retailer | None, location: directory.Location,
     phone: str,
-) -> store.Updates:
+) -> versioned.Updates:
     """Country, line type, open leads (in that order); the attributes to store."""
     if retailer is not None:
         check_country(retailer, phone)
@@ -148,7 +148,7 @@ class PhoneRefused(Exception):
     """A waiting lead's number turned out not to be textable (or Lookup never answered)."""
 
 
-def require_checked_line(ctx: RelayContext, lead: store.Item) -> None:
+def require_checked_line(ctx: RelayContext, lead: versioned.Item) -> None:
     """Before the Twilio integration texts anyone: a lead created while Lookup could
     not answer asks again. Raises RetryLater while it waits, PhoneRefused when the
     answer (or the lack of one for `W2T_LOOKUP_WAIT`) refuses the number."""
@@ -172,10 +172,10 @@ def require_checked_line(ctx: RelayContext, lead: store.Item) -> None:
     if refusal is not None:
         raise PhoneRefused(refusal.message)
 
-    def checked(cur: store.Item) -> store.Updates | None:
+    def checked(cur: versioned.Item) -> versioned.Updates | None:
         if cur.get("LineTypeCheck") != PENDING:
             return None
         return {"LineTypeCheck": None, "LineTypeSince": None, "LineType": kind}
 
-    store.update_lead(ctx.tables, str(lead["LeadId"]), checked)
+    lead_store.update_lead(ctx.tables, str(lead["LeadId"]), checked)
 

@@ -41,7 +41,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from app.core.phones import mask_phone
 from app.core.statuses import PipelineStatus, PipelineTrigger, auto_advance
-from app.relay import directory, store
+from app.relay import conversation_store, directory, lead_store, message_store, versioned
 from app.relay.errors import ApiError
 from app.relay.feed import publish
 from app.relay.metrics import metrics_of
@@ -91,7 +91,7 @@ def iso(value: datetime) -> str:
 def conversation_leads(tables: Any, conv: dict[str, Any]) -> list[dict[str, Any]]:
     leads = []
     for lead_id in conv.get("LeadIds") or []:
-        item = store.get_lead(tables, str(lead_id))
+        item = lead_store.get_lead(tables, str(lead_id))
         if item is not None:
             leads.append(item)
     return leads
@@ -207,7 +207,7 @@ def ensure_staff_participant(ctx: Any, conv: dict[str, Any], sender: Sender) -> 
             return None
         return {"StaffParticipants": [*known, identity]}
 
-    store.update_conversation(ctx.tables, sid, add)
+    conversation_store.update_conversation(ctx.tables, sid, add)
 
 
 def _attributes(msg: Any) -> dict[str, Any]:
@@ -302,7 +302,7 @@ def record_sent(
 ) -> dict[str, Any]:
     """Store the message and its effects; returns the MessageView JSON."""
     sid = str(conv["ConversationSid"])
-    locations = store.conversation_locations(conv)
+    locations = conversation_store.conversation_locations(conv)
     item: dict[str, Any] = {
         "ConversationSid": sid,
         "MessageSid": str(msg.sid),
@@ -320,10 +320,10 @@ def record_sent(
     index = getattr(msg, "index", None)
     if index is not None:
         item["Index"] = int(index)
-    created = store.put_message_if_new(ctx.tables, item)
+    created = message_store.put_message_if_new(ctx.tables, item)
     ctx.crash_point("send.after_store")
-    stored = item if created else store.get_message(ctx.tables, sid, str(msg.sid)) or item
-    view = store.message_view(stored)
+    stored = item if created else message_store.get_message(ctx.tables, sid, str(msg.sid)) or item
+    view = message_store.message_view(stored)
     # The effects below are idempotent and applied on every attempt: an attempt
     # that crashed after storing the message may not have applied them (a repeated
     # change of the same version is ignored by every receiver).
@@ -341,16 +341,16 @@ def record_sent(
             return None
         return updates
 
-    conv_item = store.update_conversation(ctx.tables, sid, touch_conversation)
+    conv_item = conversation_store.update_conversation(ctx.tables, sid, touch_conversation)
     if conv_item is not None:
-        for loc in store.conversation_locations(conv_item):
+        for loc in conversation_store.conversation_locations(conv_item):
             publish(
                 ctx.change_log,
                 loc,
                 "conversation",
                 sid,
                 int(conv_item.get("Version", 0)),
-                store.conversation_view(conv_item, loc),
+                conversation_store.conversation_view(conv_item, loc),
             )
     line = f"{sender.name}: {preview}"
     for lead in leads:
@@ -367,13 +367,13 @@ def record_sent(
                 return None  # this message's effects are already there
             current = PipelineStatus(str(lead_item.get("PipelineStatus", "new")))
             nxt = auto_advance(current, PipelineTrigger.OUTBOUND_MESSAGE)
-            history.append(store.activity("outbound", line, sent_at))
+            history.append(lead_store.activity("outbound", line, sent_at))
             if nxt != current:
                 history.append(
-                    store.activity("pipeline", f"{current.value} → {nxt.value}", sent_at)
+                    lead_store.activity("pipeline", f"{current.value} → {nxt.value}", sent_at)
                 )
             updates: dict[str, Any] = {
-                "Activity": store.bounded_activity(history),
+                "Activity": lead_store.bounded_activity(history),
                 "PipelineStatus": nxt.value,
             }
             last_activity = _parse_time(lead_item.get("LastActivityAt"))
@@ -384,17 +384,17 @@ def record_sent(
             return updates
 
         try:
-            lead_item = store.update_lead(ctx.tables, str(lead["LeadId"]), touch_lead)
-        except store.NotFound:
+            lead_item = lead_store.update_lead(ctx.tables, str(lead["LeadId"]), touch_lead)
+        except versioned.NotFound:
             continue
         if lead_item is not None:
             publish(
                 ctx.change_log,
-                store.lead_location(lead_item),
+                lead_store.lead_location(lead_item),
                 "lead",
                 str(lead_item["LeadId"]),
                 int(lead_item.get("Version", 0)),
-                store.lead_view(lead_item),
+                lead_store.lead_view(lead_item),
             )
     log.info(
         "staff message sent",

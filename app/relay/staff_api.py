@@ -39,7 +39,7 @@ from app.core.wire import (
     SendMessageRequest,
     StaffView,
 )
-from app.relay import directory, sends, store
+from app.relay import conversation_store, directory, lead_store, sends, versioned
 from app.relay.auth import Principal, presented_key, require_staff
 from app.relay.bounds import check_new_note, item_too_large, lead_too_large
 from app.relay.changes import DEFAULT_LIMIT, MAX_LIMIT, ChangeLog, InvalidCursor, decode_cursor
@@ -138,10 +138,12 @@ def _load_conversation(request: Request, staff: Principal, sid: str) -> dict[str
     """The conversation item; 404 unknown, 403 not one of the key's locations."""
     if not _ID_RE.match(sid):
         raise ApiError(404, "conversation_not_found", "No conversation with this sid")
-    conv = store.get_conversation(_ctx(request).tables, sid)
+    conv = conversation_store.get_conversation(_ctx(request).tables, sid)
     if conv is None:
         raise ApiError(404, "conversation_not_found", "No conversation with this sid")
-    if not set(store.conversation_locations(conv)) & set(staff_locations(request, staff)):
+    if not set(conversation_store.conversation_locations(conv)) & set(
+        staff_locations(request, staff)
+    ):
         raise _forbidden()
     return conv
 
@@ -149,7 +151,7 @@ def _load_conversation(request: Request, staff: Principal, sid: str) -> dict[str
 def _load_lead(request: Request, staff: Principal, lead_id: str) -> dict[str, Any]:
     if not _ID_RE.match(lead_id):
         raise ApiError(404, "lead_not_found", "No lead with this LeadId")
-    lead = store.get_lead(_ctx(request).tables, lead_id)
+    lead = lead_store.get_lead(_ctx(request).tables, lead_id)
     if lead is None:
         raise ApiError(404, "lead_not_found", "No lead with this LeadId")
     _check_lead_access(request, staff, lead)
@@ -159,7 +161,7 @@ def _load_lead(request: Request, staff: Principal, lead_id: str) -> dict[str, An
 def _check_lead_access(request: Request, staff: Principal, lead: dict[str, Any]) -> None:
     if staff.retailer_id and str(lead.get("UniversalRetailerId", "")) != staff.retailer_id:
         raise _forbidden()
-    if store.lead_location(lead) not in staff_locations(request, staff):
+    if lead_store.lead_location(lead) not in staff_locations(request, staff):
         raise _forbidden()
 
 
@@ -390,7 +392,10 @@ async def send_message(
     async def attempt(begin: Begin) -> JSONResponse:
         now = datetime.now(UTC)
         try:
-            fresh = await run_in_threadpool(store.get_conversation, ctx.tables, sid) or conv
+            fresh = (
+                await run_in_threadpool(conversation_store.get_conversation, ctx.tables, sid)
+                or conv
+            )
             leads = await run_in_threadpool(sends.check_sendable, ctx, fresh, now)
             await run_in_threadpool(check_send_rate, ctx, staff, sid)  # 429 past the limits
         except ApiError as exc:
@@ -482,7 +487,9 @@ def _apply_patch(patch: LeadPatch, staff: Principal, now: str) -> Any:
             if current != patch.status.value:
                 updates["PipelineStatus"] = patch.status.value
                 history.append(
-                    store.activity("pipeline", f"{name}: {current} → {patch.status.value}", now)
+                    lead_store.activity(
+                        "pipeline", f"{name}: {current} → {patch.status.value}", now
+                    )
                 )
         if patch.assignee_given:
             new_id = patch.assignee_id
@@ -491,7 +498,7 @@ def _apply_patch(patch: LeadPatch, staff: Principal, now: str) -> Any:
                 assignee_name = name if new_id == staff.staff_id else (new_id or None)
                 updates["AssigneeName"] = assignee_name
                 text = f"{name} assigned {assignee_name}" if new_id else f"{name} unassigned"
-                history.append(store.activity("assignment", text, now))
+                history.append(lead_store.activity("assignment", text, now))
         if patch.note is not None:
             notes = list(item.get("Notes") or [])
             check_new_note(notes, patch.note)  # 422/413: a lead item stays writable
@@ -505,10 +512,10 @@ def _apply_patch(patch: LeadPatch, staff: Principal, now: str) -> Any:
                 }
             )
             updates["Notes"] = notes
-            history.append(store.activity("note", f"{name} added a note", now))
+            history.append(lead_store.activity("note", f"{name} added a note", now))
         if not updates:
             return None
-        updates["Activity"] = store.bounded_activity(history)
+        updates["Activity"] = lead_store.bounded_activity(history)
         updates["LastActivityAt"] = now
         return updates
 
@@ -549,23 +556,23 @@ async def patch_lead(
         now = sends.iso(datetime.now(UTC))
         try:
             item = await run_in_threadpool(
-                store.update_lead,
+                lead_store.update_lead,
                 ctx.tables,
                 lead_id,
                 _apply_patch(patch, staff, now),
                 expected_version=expected,
             )
-        except store.VersionConflict as exc:
+        except versioned.VersionConflict as exc:
             current = exc.current or lead
             return _error_response(
                 ApiError(
                     412,
                     "version_conflict",
                     "The lead changed since you loaded it; here is the current version",
-                    current=store.lead_view(current),
+                    current=lead_store.lead_view(current),
                 )
             )
-        except store.NotFound:
+        except versioned.NotFound:
             return _error_response(ApiError(404, "lead_not_found", "No lead with this LeadId"))
         except ApiError as exc:  # a cap (app.relay.bounds)
             return _error_response(exc)
@@ -579,14 +586,14 @@ async def patch_lead(
             await run_in_threadpool(
                 publish,
                 ctx.change_log,
-                store.lead_location(item),
+                lead_store.lead_location(item),
                 "lead",
                 lead_id,
                 int(item.get("Version", 0)),
-                store.lead_view(item),
+                lead_store.lead_view(item),
             )
         return JSONResponse(
-            store.lead_view(item), headers={"ETag": f'"{int(item.get("Version", 0))}"'}
+            lead_store.lead_view(item), headers={"ETag": f'"{int(item.get("Version", 0))}"'}
         )
 
     idem = ctx.idempotency
@@ -620,12 +627,12 @@ async def mark_read(
         return {"UnreadCount": 0, "LastReadAt": now}
 
     try:
-        item = await run_in_threadpool(store.update_conversation, ctx.tables, sid, fn)
-    except store.NotFound:
+        item = await run_in_threadpool(conversation_store.update_conversation, ctx.tables, sid, fn)
+    except versioned.NotFound:
         raise ApiError(404, "conversation_not_found", "No conversation with this sid") from None
     mine = staff_locations(request, staff)
     if item is not None:
-        for loc in store.conversation_locations(item):
+        for loc in conversation_store.conversation_locations(item):
             await run_in_threadpool(
                 publish,
                 ctx.change_log,
@@ -633,8 +640,10 @@ async def mark_read(
                 "conversation",
                 sid,
                 int(item.get("Version", 0)),
-                store.conversation_view(item, loc),
+                conversation_store.conversation_view(item, loc),
             )
     current = item or conv
-    shown = next((loc for loc in store.conversation_locations(current) if loc in mine), None)
-    return JSONResponse(store.conversation_view(current, shown))
+    shown = next(
+        (loc for loc in conversation_store.conversation_locations(current) if loc in mine), None
+    )
+    return JSONResponse(conversation_store.conversation_view(current, shown))

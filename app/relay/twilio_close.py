@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from app.core.statuses import SyncStatus
-from app.relay import directory, store
+from app.relay import conversation_store, directory, lead_store
 from app.relay.ddb import is_conditional_failure
 from app.relay.integrations import (
     _json,
@@ -25,6 +25,7 @@ from app.relay.integrations import (
     conversation_unique_name,
     record_api_message,
 )
+from app.relay.versioned import Item, Updates
 
 if TYPE_CHECKING:
     from app.relay.context import RelayContext
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("app.relay.twilio_close")
 
 
-def close_lead(ctx: RelayContext, lead: store.Item, reason: str) -> dict[str, Any]:
+def close_lead(ctx: RelayContext, lead: Item, reason: str) -> dict[str, Any]:
     """The Twilio integration's close: the `Data` to keep."""
     lead_id = str(lead["LeadId"])
     twilio = (lead.get("Integrations") or {}).get("Twilio") or {}
@@ -42,20 +43,20 @@ def close_lead(ctx: RelayContext, lead: store.Item, reason: str) -> dict[str, An
     sid = data.get("ConversationSID")
     if not sid:
         return data
-    conv = store.get_conversation(ctx.tables, str(sid))
+    conv = conversation_store.get_conversation(ctx.tables, str(sid))
     if conv is None:
         return data
 
-    def remove(item: store.Item) -> store.Updates | None:
+    def remove(item: Item) -> Updates | None:
         ids = list(item.get("LeadIds") or [])
         if lead_id not in ids:
             return None
         return {"LeadIds": [x for x in ids if x != lead_id]}
 
-    updated = store.update_conversation(ctx.tables, str(sid), remove)
+    updated = conversation_store.update_conversation(ctx.tables, str(sid), remove)
     if updated is not None:
         _publish_conversation(ctx, updated)
-    conv = updated or store.get_conversation(ctx.tables, str(sid)) or conv
+    conv = updated or conversation_store.get_conversation(ctx.tables, str(sid)) or conv
     remaining = list(conv.get("LeadIds") or [])
     if remaining:
         remote = ctx.twilio.fetch_conversation(str(sid))
@@ -73,10 +74,10 @@ def close_lead(ctx: RelayContext, lead: store.Item, reason: str) -> dict[str, An
     return data
 
 
-def abandon_build(ctx: RelayContext, lead: store.Item) -> dict[str, Any]:
+def abandon_build(ctx: RelayContext, lead: Item) -> dict[str, Any]:
     """Close the conversation this lead was still creating (pair CREATING, owned by it)."""
     lead_id = str(lead["LeadId"])
-    location = directory.get_location(ctx.tables, store.lead_location(lead))
+    location = directory.get_location(ctx.tables, lead_store.lead_location(lead))
     if location is None or not location.web2text_number:
         return {}
     customer = str((lead.get("Lead") or {}).get("PhoneNumber"))
@@ -90,7 +91,7 @@ def abandon_build(ctx: RelayContext, lead: store.Item) -> dict[str, Any]:
         remote = ctx.twilio.fetch_conversation(conversation_unique_name(pair_key, gen))
         sid = remote.sid if remote is not None else None
     if sid:
-        conv = store.get_conversation(ctx.tables, str(sid))
+        conv = conversation_store.get_conversation(ctx.tables, str(sid))
         remote = ctx.twilio.fetch_conversation(str(sid))
         if remote is not None and remote.state != "closed":
             ctx.twilio.update_conversation(str(sid), state="closed")
@@ -116,7 +117,7 @@ def abandon_build(ctx: RelayContext, lead: store.Item) -> dict[str, Any]:
     return {"ConversationSID": str(sid), "ConversationStatus": "closed"} if sid else {}
 
 
-def close_conversation(ctx: RelayContext, conv: store.Item, *, notice: str | None) -> None:
+def close_conversation(ctx: RelayContext, conv: Item, *, notice: str | None) -> None:
     """The last lead is out: notify the store, close at Twilio, free the proxy numbers."""
     sid = str(conv["ConversationSid"])
     remote = ctx.twilio.fetch_conversation(sid)
@@ -135,9 +136,9 @@ def close_conversation(ctx: RelayContext, conv: store.Item, *, notice: str | Non
     mark_conversation_closed(ctx, conv)
 
 
-def mark_conversation_closed(ctx: RelayContext, conv: store.Item) -> None:
+def mark_conversation_closed(ctx: RelayContext, conv: Item) -> None:
     sid = str(conv["ConversationSid"])
-    updated = store.update_conversation(
+    updated = conversation_store.update_conversation(
         ctx.tables, sid, lambda item: None if item.get("State") == "closed" else {"State": "closed"}
     )
     if updated is not None:

@@ -32,7 +32,7 @@ from twilio.request_validator import RequestValidator
 
 from app.core.optout import OptOutKind, classify
 from app.core.statuses import LeadStatus, PipelineStatus, PipelineTrigger, auto_advance
-from app.relay import directory, optouts, store
+from app.relay import conversation_store, directory, lead_store, message_store, optouts, versioned
 from app.relay.auth import Principal, require_endpoint
 from app.relay.ddb import is_conditional_failure
 from app.relay.errors import ApiError
@@ -40,6 +40,7 @@ from app.relay.feed import batched
 from app.relay.integrations import _publish_conversation, publish_message
 from app.relay.leads import service
 from app.relay.twilio_close import mark_conversation_closed
+from app.relay.versioned import Item, Updates
 
 if TYPE_CHECKING:
     from app.relay.context import RelayContext
@@ -115,7 +116,7 @@ def _remember(ctx: RelayContext, key: str, kind: str) -> None:
             Item={
                 "EventKey": key,
                 "Kind": kind,
-                "At": store.now_iso(),
+                "At": versioned.now_iso(),
                 "ExpiresAt": int(time.time()) + EVENT_TTL_S,
             },
             ConditionExpression="attribute_not_exists(EventKey)",
@@ -133,7 +134,7 @@ def _attrs(raw: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _publish_lead(ctx: RelayContext, item: store.Item | None) -> None:
+def _publish_lead(ctx: RelayContext, item: Item | None) -> None:
     if item is not None:
         service(ctx)._publish_lead(item)
 
@@ -182,9 +183,9 @@ def handle_sync_event(ctx: RelayContext, form: dict[str, str]) -> None:
     elif by_item:
         # a new message needs only what never changes (customer, Web2Text number,
         # location) before its own write; the rest comes fresh from that write
-        conv = store.recent_conversation(ctx.tables, sid)
+        conv = conversation_store.recent_conversation(ctx.tables, sid)
     else:
-        conv = store.get_conversation(ctx.tables, sid)
+        conv = conversation_store.get_conversation(ctx.tables, sid)
     if conv is not None:
         if event == "onMessageAdded":
             _message_added(ctx, conv, form)
@@ -198,7 +199,7 @@ def handle_sync_event(ctx: RelayContext, form: dict[str, str]) -> None:
         _remember(ctx, key, str(event))
 
 
-def author_kind(conv: store.Item, author: str, attrs: dict[str, Any]) -> str:
+def author_kind(conv: Item, author: str, attrs: dict[str, Any]) -> str:
     if attrs.get("SystemMessage"):
         return "system"
     if attrs.get("StaffId"):
@@ -210,14 +211,14 @@ def author_kind(conv: store.Item, author: str, attrs: dict[str, Any]) -> str:
     return "staff" if author.startswith("staff") else "system"
 
 
-def _message_added(ctx: RelayContext, conv: store.Item, form: dict[str, str]) -> None:
+def _message_added(ctx: RelayContext, conv: Item, form: dict[str, str]) -> None:
     sid = conv["ConversationSid"]
     attrs = _attrs(form.get("Attributes"))
     author = form.get("Author", "")
     kind = author_kind(conv, author, attrs)
     body = form.get("Body", "")
-    at = form.get("DateCreated") or store.now_iso()
-    item: store.Item = {
+    at = form.get("DateCreated") or versioned.now_iso()
+    item: Item = {
         "ConversationSid": sid,
         "MessageSid": form.get("MessageSid", ""),
         "Author": author,
@@ -236,14 +237,14 @@ def _message_added(ctx: RelayContext, conv: store.Item, form: dict[str, str]) ->
         item["StaffId"] = str(attrs["StaffId"])
         item["StaffName"] = str(attrs.get("StaffName") or attrs["StaffId"])
     # The message's effects on the conversation and its leads are applied after it
-    # is stored, each idempotent per MessageSid (`store.EFFECTS_ATTR`), so a crash
+    # is stored, each idempotent per MessageSid (`versioned.EFFECTS_ATTR`), so a crash
     # in between is finished by Twilio's retry of the webhook or by the reconcile,
     # applying only what is missing. `EffectsPending` (the time this webhook stored
     # it) marks a message whose effects the relay owes (a message the relay stored
     # from its own API answer carries none).
     item["EffectsPending"] = int(time.time())
-    if not store.put_message_if_new(ctx.tables, item):
-        existing = store.get_message(ctx.tables, sid, item["MessageSid"])
+    if not message_store.put_message_if_new(ctx.tables, item):
+        existing = message_store.get_message(ctx.tables, sid, item["MessageSid"])
         if existing is None:
             return
         if existing.get("Placeholder"):
@@ -273,7 +274,7 @@ EFFECTS_LEASE_S = 30
 EFFECTS_RECOVERY_S = 3600
 
 
-def effects_owed(msg: store.Item, *, min_age_s: float = 0.0) -> bool:
+def effects_owed(msg: Item, *, min_age_s: float = 0.0) -> bool:
     """Whether `msg` was stored by a webhook (so it has effects) recently enough
     that they may still be incomplete and can be completed idempotently."""
     pending = msg.get("EffectsPending")
@@ -283,39 +284,37 @@ def effects_owed(msg: store.Item, *, min_age_s: float = 0.0) -> bool:
     return min_age_s <= age <= EFFECTS_RECOVERY_S
 
 
-def effects_stale(msg: store.Item) -> bool:
+def effects_stale(msg: Item) -> bool:
     """A message the reconcile may finish: owed effects, older than the lease."""
     return effects_owed(msg, min_age_s=EFFECTS_LEASE_S)
 
 
 def effects_missing(
-    ctx: RelayContext, conv: store.Item, msg: store.Item, leads: dict[str, store.Item | None]
+    ctx: RelayContext, conv: Item, msg: Item, leads: dict[str, Item | None]
 ) -> bool:
     """Whether a stored message's effects are missing from its conversation or one of
     its open leads (`leads`: a per-conversation cache of lead reads)."""
     sid = str(msg["MessageSid"])
-    if sid not in (conv.get(store.EFFECTS_ATTR) or []):
+    if sid not in (conv.get(versioned.EFFECTS_ATTR) or []):
         return True
     if msg.get("AuthorKind") not in ("customer", "store", "staff"):
         return False
     created = str(msg.get("CreatedAt") or "")
     for lead_id in [str(x) for x in conv.get("LeadIds") or []]:
         if lead_id not in leads:
-            leads[lead_id] = store.get_lead(ctx.tables, lead_id)
+            leads[lead_id] = lead_store.get_lead(ctx.tables, lead_id)
         lead = leads[lead_id]
         if lead is None or lead.get("Status") == LeadStatus.CLOSED:
             continue
         if str(lead.get("DateSubmitted") or "") > created:
             continue  # the lead joined after this message
-        if sid not in (lead.get(store.EFFECTS_ATTR) or []):
+        if sid not in (lead.get(versioned.EFFECTS_ATTR) or []):
             return True
     return False
 
 
-def _fill_placeholder(
-    ctx: RelayContext, existing: store.Item, item: store.Item
-) -> store.Item | None:
-    def fn(cur: store.Item) -> store.Updates | None:
+def _fill_placeholder(ctx: RelayContext, existing: Item, item: Item) -> Item | None:
+    def fn(cur: Item) -> Updates | None:
         if not cur.get("Placeholder"):
             return None
         updates = {
@@ -326,10 +325,12 @@ def _fill_placeholder(
         updates["Placeholder"] = None
         return updates
 
-    return store.update_message(ctx.tables, existing["ConversationSid"], existing["MessageSid"], fn)
+    return message_store.update_message(
+        ctx.tables, existing["ConversationSid"], existing["MessageSid"], fn
+    )
 
 
-def _apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item) -> store.Item:
+def _apply_message_effects(ctx: RelayContext, conv: Item, msg: Item) -> Item:
     """Conversation and lead updates for a new message (customer text, store reply...),
     each applied at most once per MessageSid; returns the conversation as it is.
 
@@ -338,23 +339,23 @@ def _apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item)
     change batch was recorded would have lost its change and receivers ignore
     versions they have; a lead's pipeline move, forward-only, is finished too."""
     kind = msg.get("AuthorKind")
-    at = str(msg.get("CreatedAt") or store.now_iso())
+    at = str(msg.get("CreatedAt") or versioned.now_iso())
     preview = str(msg.get("Body", ""))[:120]
     msg_sid = str(msg["MessageSid"])
 
     # Nothing here depends on the current item (the unread count is an ADD), so one
     # UpdateItem without a read; it bumps Version like every other update.
-    sets: store.Updates = {"LastMessageAt": at, "LastMessagePreview": preview}
+    sets: Updates = {"LastMessageAt": at, "LastMessagePreview": preview}
     adds: dict[str, int] = {}
     if kind == "customer":
         adds["UnreadCount"] = 1
         sets["LastInboundAt"] = at
     try:
-        updated = store.bump_conversation(
+        updated = conversation_store.bump_conversation(
             ctx.tables, conv["ConversationSid"], sets, adds, message_sid=msg_sid
         )
         _publish_conversation(ctx, updated)
-    except store.AlreadyApplied as done:
+    except versioned.AlreadyApplied as done:
         updated = done.item
         _publish_conversation(ctx, updated)
     ctx.crash_point("after_conversation_effect")
@@ -367,20 +368,20 @@ def _apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item)
         PipelineTrigger.INBOUND_MESSAGE if kind == "customer" else PipelineTrigger.OUTBOUND_MESSAGE
     )
     for lead_id in list(updated.get("LeadIds") or []):
-        # One UpdateItem without a read (`store.note_lead_message`): the activity is
+        # One UpdateItem without a read (`lead_store.note_lead_message`): the activity is
         # appended and the times set whatever the lead held; only a pipeline move
         # (the first reply, once per lead) needs a version-guarded read-modify-write.
-        lead_sets: store.Updates = {"LastActivityAt": at}
-        if_missing: store.Updates = {}
+        lead_sets: Updates = {"LastActivityAt": at}
+        if_missing: Updates = {}
         if kind == "customer":
             lead_sets["LastInboundAt"] = at
             if possible:
                 lead_sets["PossibleOptOut"] = True
-            entry = store.activity("inbound", preview, at)
+            entry = lead_store.activity("inbound", preview, at)
         else:
             if_missing["FirstStaffReplyAt"] = at
-            entry = store.activity("outbound", preview, at)
-        lead = store.note_lead_message(
+            entry = lead_store.activity("outbound", preview, at)
+        lead = lead_store.note_lead_message(
             ctx.tables,
             str(lead_id),
             entry,
@@ -392,26 +393,29 @@ def _apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item)
             # closed, missing, or this message already noted: then its pipeline
             # move may be what a crash left out (or what the first attempt of a
             # retried call never got to), and its change may never have been written
-            lead = store.get_lead(ctx.tables, str(lead_id))
+            lead = lead_store.get_lead(ctx.tables, str(lead_id))
             if lead is None or lead.get("Status") == LeadStatus.CLOSED:
                 continue
         current = PipelineStatus(str(lead.get("PipelineStatus", "new")))
         if auto_advance(current, trigger) != current:
 
-            def advance(cur: store.Item) -> store.Updates | None:
+            def advance(cur: Item) -> Updates | None:
                 if cur.get("Status") == LeadStatus.CLOSED:
                     return None
                 now = PipelineStatus(str(cur.get("PipelineStatus", "new")))
                 nxt = auto_advance(now, trigger)
                 if nxt == now:
                     return None
-                note = store.activity("pipeline", f"{now.value} → {nxt.value}", at)
+                note = lead_store.activity("pipeline", f"{now.value} → {nxt.value}", at)
                 activity = [*list(cur.get("Activity") or []), note]
-                return {"PipelineStatus": nxt.value, "Activity": store.bounded_activity(activity)}
+                return {
+                    "PipelineStatus": nxt.value,
+                    "Activity": lead_store.bounded_activity(activity),
+                }
 
             try:
-                moved = store.update_lead(ctx.tables, str(lead_id), advance)
-            except store.NotFound:
+                moved = lead_store.update_lead(ctx.tables, str(lead_id), advance)
+            except versioned.NotFound:
                 continue
             if moved is not None:
                 lead = moved
@@ -419,15 +423,15 @@ def _apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item)
     return updated
 
 
-def _delivery_updated(ctx: RelayContext, conv: store.Item, form: dict[str, str]) -> None:
+def _delivery_updated(ctx: RelayContext, conv: Item, form: dict[str, str]) -> None:
     sid = conv["ConversationSid"]
     msg_sid = form.get("MessageSid", "")
     status = form.get("Status", "")
     code = int(form["ErrorCode"]) if form.get("ErrorCode", "").isdigit() else None
-    updated = store.advance_message_status(
+    updated = message_store.advance_message_status(
         ctx.tables, sid, msg_sid, status, error_code=code, error_reason=_error_reason(code)
     )
-    if updated is None and store.get_message(ctx.tables, sid, msg_sid) is None:
+    if updated is None and message_store.get_message(ctx.tables, sid, msg_sid) is None:
         # The receipt overtook the message: keep the status on a placeholder that
         # the message (webhook or API answer) fills in later.
         placeholder = {
@@ -441,8 +445,8 @@ def _delivery_updated(ctx: RelayContext, conv: store.Item, form: dict[str, str])
             "Author": "",
             "Version": 1,
         }
-        store.put_message_if_new(ctx.tables, placeholder)
-        updated = store.advance_message_status(
+        message_store.put_message_if_new(ctx.tables, placeholder)
+        updated = message_store.advance_message_status(
             ctx.tables, sid, msg_sid, status, error_code=code, error_reason=_error_reason(code)
         )
     if updated is not None and not updated.get("Placeholder"):
@@ -459,34 +463,34 @@ def _error_reason(code: int | None) -> str | None:
     }.get(code or 0)
 
 
-def _message_updated(ctx: RelayContext, conv: store.Item, form: dict[str, str]) -> None:
+def _message_updated(ctx: RelayContext, conv: Item, form: dict[str, str]) -> None:
     sid, msg_sid = conv["ConversationSid"], form.get("MessageSid", "")
     body = form.get("Body")
     if body is None:
         return
     try:
-        updated = store.update_message(
+        updated = message_store.update_message(
             ctx.tables,
             sid,
             msg_sid,
             lambda cur: None if cur.get("Body") == body else {"Body": body},
         )
-    except store.NotFound:
+    except versioned.NotFound:
         return
     if updated is not None:
         publish_message(ctx, conv, updated)
 
 
-def _message_removed(ctx: RelayContext, conv: store.Item, form: dict[str, str]) -> None:
+def _message_removed(ctx: RelayContext, conv: Item, form: dict[str, str]) -> None:
     sid, msg_sid = conv["ConversationSid"], form.get("MessageSid", "")
     try:
-        updated = store.update_message(
+        updated = message_store.update_message(
             ctx.tables,
             sid,
             msg_sid,
             lambda cur: None if cur.get("Removed") else {"Removed": True, "Body": ""},
         )
-    except store.NotFound:
+    except versioned.NotFound:
         return
     if updated is not None:
         publish_message(ctx, conv, updated)
@@ -512,9 +516,9 @@ def handle_state_event(ctx: RelayContext, form: dict[str, str]) -> None:
         return
     sid = form.get("ConversationSid", "")
     state_to = form.get("StateTo", "")
-    conv = store.get_conversation(ctx.tables, sid) if sid else None
+    conv = conversation_store.get_conversation(ctx.tables, sid) if sid else None
     if conv is not None and state_to in ("active", "inactive"):
-        updated = store.update_conversation(
+        updated = conversation_store.update_conversation(
             ctx.tables,
             sid,
             lambda cur: None if cur.get("State") in (state_to, "closed") else {"State": state_to},
@@ -525,7 +529,7 @@ def handle_state_event(ctx: RelayContext, form: dict[str, str]) -> None:
         # every close recorded first, then run (a lead another request is working on
         # is closed by that request's holder when its current step ends)
         service(ctx).close_owed([str(x) for x in conv.get("LeadIds") or []], "Inactivity")
-        mark_conversation_closed(ctx, store.get_conversation(ctx.tables, sid) or conv)
+        mark_conversation_closed(ctx, conversation_store.get_conversation(ctx.tables, sid) or conv)
     _remember(ctx, key, "state")
 
 
@@ -567,10 +571,10 @@ def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> None:
         opted = kind == "STOP"
         field = "StoreOptedOut" if is_store else "OptedOut"
 
-        def flag(cur: store.Item, f: str = field, o: bool = opted) -> store.Updates | None:
+        def flag(cur: Item, f: str = field, o: bool = opted) -> Updates | None:
             return None if bool(cur.get(f)) == o else {f: o}
 
-        updated = store.update_conversation(ctx.tables, conv["ConversationSid"], flag)
+        updated = conversation_store.update_conversation(ctx.tables, conv["ConversationSid"], flag)
         if updated is not None:
             _publish_conversation(ctx, updated)
         if opted and not is_store:
@@ -578,7 +582,7 @@ def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> None:
             for lead_id in list(conv.get("LeadIds") or []):
                 _publish_lead(
                     ctx,
-                    store.update_lead(
+                    lead_store.update_lead(
                         ctx.tables,
                         str(lead_id),
                         lambda cur: None if cur.get("OptedOut") else {"OptedOut": True},
@@ -590,7 +594,7 @@ def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> None:
     _remember(ctx, key, "inbound")
 
 
-def _warn_store(ctx: RelayContext, conv: store.Item) -> None:
+def _warn_store(ctx: RelayContext, conv: Item) -> None:
     """The store's phone replied STOP: it no longer gets this conversation's texts.
     Its leads stay open; staff see a warning (and the store is told in the app)."""
     from app.relay.integrations import record_api_message
@@ -608,13 +612,13 @@ def _warn_store(ctx: RelayContext, conv: store.Item) -> None:
     log.warning("store phone opted out", extra={"conversation": conv["ConversationSid"]})
 
 
-def _conversations_bound(ctx: RelayContext, address: str, proxy: str) -> list[store.Item]:
+def _conversations_bound(ctx: RelayContext, address: str, proxy: str) -> list[Item]:
     item = ctx.tables.pool.get_item(
         Key={"Pk": f"BIND#{address}", "Sk": proxy}, ConsistentRead=True
     ).get("Item")
     if not item:
         return []
-    conv = store.get_conversation(ctx.tables, str(item["ConversationSid"]))
+    conv = conversation_store.get_conversation(ctx.tables, str(item["ConversationSid"]))
     return [conv] if conv else []
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.relay import store
+from app.relay import lead_store
 from app.relay.leads import service
 from app.sandbox.servers import free_port
 from app.sandbox.twilio_sim import SimHandle, start_simulator
@@ -83,7 +83,7 @@ def test_close_after_a_crash_mid_create_texts_nobody(
     finally:
         crashing.stop()
     tables = tables_for(settings)
-    held = store.get_lead(tables, lead_id) or {}
+    held = lead_store.get_lead(tables, lead_id) or {}
     assert held.get("LockOwner") and held.get("PendingShard") == "P", held
 
     other = start_relay(
@@ -126,5 +126,5 @@ def test_close_after_a_crash_mid_create_texts_nobody(
         KeyConditionExpression="Pk = :pk", ExpressionAttributeValues={":pk": f"BIND#{customer}"}
     )["Items"]
     assert bindings == []
-    item = store.get_lead(tables, lead_id) or {}
+    item = lead_store.get_lead(tables, lead_id) or {}
     assert not {"LockOwner", "PendingShard", "CloseRequested"} & set(item), item

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.relay import store
+from app.relay import conversation_store, lead_store, message_store, versioned
 from app.sandbox.servers import free_port
 from app.sandbox.twilio_sim import SimHandle, start_simulator
 from tests.support.relay import init_tables, new_prefix, seed_dealer, tables_for
@@ -94,7 +94,7 @@ def test_crash_between_steps_resumes_exactly_once(
         assert crashing.wait_exit() == 17  # died at the step
     finally:
         crashing.stop()
-    item = store.get_lead(tables_for(settings), lead_id)
+    item = lead_store.get_lead(tables_for(settings), lead_id)
     assert item is not None and item["Integrations"]["Twilio"]["SyncStatus"] == "NOT SYNCED"
 
     restarted = RelayProcess(env, port, tmp_path / "relay.log")
@@ -159,7 +159,7 @@ def test_webhook_crash_then_redelivery_applies_effects_once(
     )
     customer = f"+1415555{int(time.time() * 1000) % 10000:04d}"
     lead_id, sid, msg_sid = str(uuid.uuid4()), "CH" + uuid.uuid4().hex, "IM" + uuid.uuid4().hex
-    store.put_new_lead(
+    lead_store.put_new_lead(
         tables,
         {
             "LeadId": lead_id,
@@ -171,7 +171,7 @@ def test_webhook_crash_then_redelivery_applies_effects_once(
             "Version": 1,
         },
     )
-    store.put_conversation(
+    conversation_store.put_conversation(
         tables,
         {
             "ConversationSid": sid,
@@ -208,9 +208,9 @@ def test_webhook_crash_then_redelivery_applies_effects_once(
         assert crashing.wait_exit() == 17
     finally:
         crashing.stop()
-    half = store.get_conversation(tables, sid) or {}
+    half = conversation_store.get_conversation(tables, sid) or {}
     assert half["UnreadCount"] == (1 if step == "after_conversation_effect" else 0)
-    assert (store.get_lead(tables, lead_id) or {})["Activity"] == []
+    assert (lead_store.get_lead(tables, lead_id) or {})["Activity"] == []
 
     restarted = RelayProcess(env, port, tmp_path / "relay.log")
     try:
@@ -219,16 +219,16 @@ def test_webhook_crash_then_redelivery_applies_effects_once(
             assert r.status_code == 200, r.text
     finally:
         restarted.stop()
-    conv = store.get_conversation(tables, sid) or {}
-    assert conv["UnreadCount"] == 1 and conv[store.EFFECTS_ATTR] == [msg_sid]
+    conv = conversation_store.get_conversation(tables, sid) or {}
+    assert conv["UnreadCount"] == 1 and conv[versioned.EFFECTS_ATTR] == [msg_sid]
     assert conv["LastMessagePreview"] == "are you open sunday?"
-    lead = store.get_lead(tables, lead_id) or {}
+    lead = lead_store.get_lead(tables, lead_id) or {}
     assert [a["text"] for a in lead["Activity"] if a["kind"] == "inbound"] == [
         "are you open sunday?"
     ]
-    assert lead[store.EFFECTS_ATTR] == [msg_sid]
+    assert lead[versioned.EFFECTS_ATTR] == [msg_sid]
     assert lead["PipelineStatus"] == "engaged" and lead["LastInboundAt"] == form["DateCreated"]
-    assert len(store.list_messages(tables, sid)) == 1
+    assert len(message_store.list_messages(tables, sid)) == 1
     # the crashed delivery's changes were never written (the batch is recorded at
     # its end): the redelivery publishes the conversation and the lead as they are
     # now, so desktops see the unread count, preview and pipeline move

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from app.relay import store
+from app.relay import lead_store
 from app.sandbox.twilio_sim import SimHandle, compute_signature, start_simulator
 from tests.support.relay import RelayHandle, Seed, seed_dealer, start_relay
 
@@ -212,7 +212,7 @@ def test_sync_send_answers_at_once(relay: RelayHandle, sim: SimHandle, seed: See
     r = post(relay, seed, f"/Lead/{lead_id}/sync/send")
     assert r.status_code == 202 and r.json()["status"] == "Accepted"
     assert gate.reached.wait(HOLD_S)  # answered while the sync is held mid-way
-    assert (store.get_lead(relay.tables, lead_id) or {})["Status"] == "SYNCING"
+    assert (lead_store.get_lead(relay.tables, lead_id) or {})["Status"] == "SYNCING"
     gate.proceed.set()
     relay.ctx.on_step = None
     # the sync ends by itself; the lead's lock is let go
@@ -308,7 +308,7 @@ def test_close_webhook_during_a_sync_closes_it_without_a_text(
     relay.ctx.on_step = gate
     sync = Call(lambda: post(relay, seed, f"/Lead/{lead_id}/sync"))
     assert gate.reached.wait(HOLD_S)
-    lead = store.get_lead(relay.tables, lead_id) or {}
+    lead = lead_store.get_lead(relay.tables, lead_id) or {}
     sid = lead["Integrations"]["Twilio"]["Data"]["ConversationSID"]
     form = {
         "EventType": "onConversationStateUpdated",
@@ -374,5 +374,5 @@ def test_close_of_a_lead_never_synced_closes_every_integration(
     assert_closed(r.json(), "Spam")  # Twilio was NOT SYNCED: it ends CLOSED too
     assert conversations_of(sim, phone) == [] and bodies(sim, phone) == []
     # the lock is let go: nothing of the lead is left pending or held
-    item = store.get_lead(relay.tables, lead_id) or {}
+    item = lead_store.get_lead(relay.tables, lead_id) or {}
     assert not {"LockOwner", "PendingShard", "CloseRequested"} & set(item), item

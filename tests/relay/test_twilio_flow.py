@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from app.relay import store
+from app.relay import conversation_store, lead_store, message_store, versioned
 from app.sandbox.twilio_sim import SimHandle, compute_signature, start_simulator
 from tests.support.relay import (
     RelayHandle,
@@ -159,7 +159,7 @@ def test_rule1_same_location_twice_one_conversation(
     assert len(details) == 2
     # proximity: a 312 customer gets a 312 proxy number
     assert next(iter(customer_proxy)).startswith("+1312")
-    item = store.get_conversation(tables_for(relay), sid)
+    item = conversation_store.get_conversation(tables_for(relay), sid)
     assert item is not None and sorted(item["LeadIds"]) == sorted([a["LeadId"], b["LeadId"]])
     # sync re-runs the integration: same conversation, nothing sent again
     r = httpx.post(
@@ -188,7 +188,7 @@ def test_rule2_and_rule3(relay: RelayHandle, sim: SimHandle, seed: Seed) -> None
     c = synced(relay, seed, create(relay, seed, phone, location=loc3))
     assert sid_of(a) != sid_of(b)  # rule 2: different Web2Text numbers
     assert sid_of(a) == sid_of(c)  # rule 3: same Web2Text number
-    item = store.get_conversation(tables_for(relay), sid_of(a))
+    item = conversation_store.get_conversation(tables_for(relay), sid_of(a))
     assert item is not None and set(item["LocationIds"]) == {seed.location_id, loc3}
 
 
@@ -238,13 +238,15 @@ def test_pool_concurrency_and_exhaustion(dynamodb_endpoint: str, sim: SimHandle)
             t.join()
         sids = [sid_of(synced(relay, seed, i)) for i in ids]  # type: ignore[arg-type]
         assert len(set(sids)) == 3
-        store_proxies = [store.get_conversation(relay.tables, s)["StoreProxy"] for s in sids]  # type: ignore[index]
+        store_proxies = [
+            conversation_store.get_conversation(relay.tables, s)["StoreProxy"] for s in sids
+        ]  # type: ignore[index]
         assert len(set(store_proxies)) == 3
         # the store's three numbers are taken: the next lead waits, it does not fail
         extra_phone = new_phone()
         extra = create(relay, seed, extra_phone)
         wait_for(lambda: relay.ctx.pool.exhausted_events >= 1, what="the pool to run out")
-        waiting = store.get_lead(relay.tables, extra)
+        waiting = lead_store.get_lead(relay.tables, extra)
         assert waiting is not None and waiting.get("PendingShard") == "P", waiting
         assert waiting["Integrations"]["Twilio"]["SyncStatus"] == "NOT SYNCED", waiting
         assert not [m for m in sim.handset(extra_phone) if "thanks" in m["body"]]
@@ -254,7 +256,10 @@ def test_pool_concurrency_and_exhaustion(dynamodb_endpoint: str, sim: SimHandle)
         )
         assert r.status_code == 200, r.text
         wait_for(
-            lambda: (store.get_conversation(relay.tables, sids[0]) or {}).get("State") == "closed",
+            lambda: (conversation_store.get_conversation(relay.tables, sids[0]) or {}).get(
+                "State"
+            )
+            == "closed",
             what="the first conversation to close",
         )
         from app.relay.leads import service
@@ -278,7 +283,7 @@ def test_50416_falls_through_to_next_number(dynamodb_endpoint: str, sim: SimHand
             messaging_binding_address=phone, messaging_binding_proxy_address=sim.pool[0]
         )
         state = synced(relay, seed, create(relay, seed, phone))
-        conv = store.get_conversation(relay.tables, sid_of(state))
+        conv = conversation_store.get_conversation(relay.tables, sid_of(state))
         assert conv is not None and conv["CustomerProxy"] != sim.pool[0]
         assert conv["CustomerProxy"].startswith("+1312")  # still the nearest free one
     finally:
@@ -315,7 +320,7 @@ def test_texts_both_ways_update_leads(relay: RelayHandle, sim: SimHandle, seed: 
     phone = new_phone()
     lead_id = create(relay, seed, phone)
     sid = sid_of(synced(relay, seed, lead_id))
-    conv = store.get_conversation(relay.tables, sid)
+    conv = conversation_store.get_conversation(relay.tables, sid)
     assert conv is not None
     httpx.post(
         sim.url + "/_sim/inbound",
@@ -329,13 +334,13 @@ def test_texts_both_ways_update_leads(relay: RelayHandle, sim: SimHandle, seed: 
     item = wait_for(
         lambda: (
             lambda i: i if i and i.get("LastInboundAt") and i["PipelineStatus"] != "new" else None
-        )(store.get_lead(relay.tables, lead_id)),
+        )(lead_store.get_lead(relay.tables, lead_id)),
         what="lead updated",
     )
     assert item["PipelineStatus"] == "engaged"
-    conv = store.get_conversation(relay.tables, sid)
+    conv = conversation_store.get_conversation(relay.tables, sid)
     assert conv is not None and conv["UnreadCount"] == 1
-    msgs = store.list_messages(relay.tables, sid)
+    msgs = message_store.list_messages(relay.tables, sid)
     inbound = [m for m in msgs if m["AuthorKind"] == "customer"]
     assert len(inbound) == 1 and inbound[0]["Body"] == "Do you have it in red?"
     # the store answers from its phone
@@ -346,7 +351,7 @@ def test_texts_both_ways_update_leads(relay: RelayHandle, sim: SimHandle, seed: 
     wait_for(lambda: "Yes we do!" in bodies(sim, phone), what="customer gets reply")
     item = wait_for(
         lambda: (lambda i: i if i and i.get("FirstStaffReplyAt") else None)(
-            store.get_lead(relay.tables, lead_id)
+            lead_store.get_lead(relay.tables, lead_id)
         ),
         what="first reply",
     )
@@ -369,7 +374,7 @@ def test_texts_both_ways_update_leads(relay: RelayHandle, sim: SimHandle, seed: 
     wait_for(
         lambda: all(
             m["Status"] == "delivered"
-            for m in store.list_messages(relay.tables, sid)
+            for m in message_store.list_messages(relay.tables, sid)
             if m["AuthorKind"] == "system"
         ),
         what="delivered receipts",
@@ -380,14 +385,14 @@ def test_possible_opt_out_flagged(relay: RelayHandle, sim: SimHandle, seed: Seed
     phone = new_phone()
     lead_id = create(relay, seed, phone)
     sid = sid_of(synced(relay, seed, lead_id))
-    conv = store.get_conversation(relay.tables, sid)
+    conv = conversation_store.get_conversation(relay.tables, sid)
     assert conv is not None
     httpx.post(
         sim.url + "/_sim/inbound",
         json={"from": phone, "to": conv["CustomerProxy"], "body": "please stop texting me"},
     )
     wait_for(
-        lambda: (store.get_lead(relay.tables, lead_id) or {}).get("PossibleOptOut"),
+        lambda: (lead_store.get_lead(relay.tables, lead_id) or {}).get("PossibleOptOut"),
         what="possible opt-out flag",
     )
     assert status(relay, seed, lead_id)["Status"] == "ACTIVE"
@@ -409,7 +414,7 @@ def test_close_last_lead_closes_conversation(
     assert r.status_code == 200 and r.json()["Status"] == "CLOSED"
     synced(relay, seed, a, want="CLOSED")
     assert sim.state.get_conversation(sid).state == "active"
-    conv = store.get_conversation(relay.tables, sid)
+    conv = conversation_store.get_conversation(relay.tables, sid)
     assert conv is not None and conv["LeadIds"] == [b]
     httpx.post(relay.url + f"/Lead/{b}/close", headers={"Authorization": seed.lead_key}, json={})
     s = synced(relay, seed, b, want="CLOSED")
@@ -427,7 +432,7 @@ def test_stop_and_start_from_customer(relay: RelayHandle, sim: SimHandle, seed: 
     phone = new_phone()
     lead_id = create(relay, seed, phone)
     sid = sid_of(synced(relay, seed, lead_id))
-    conv = store.get_conversation(relay.tables, sid)
+    conv = conversation_store.get_conversation(relay.tables, sid)
     assert conv is not None
     proxy = conv["CustomerProxy"]
     httpx.post(sim.url + "/_sim/inbound", json={"from": phone, "to": proxy, "body": "STOP"})
@@ -501,19 +506,19 @@ def test_stop_from_store_warns_instead(relay: RelayHandle, sim: SimHandle, seed:
     phone = new_phone()
     lead_id = create(relay, seed, phone)
     sid = sid_of(synced(relay, seed, lead_id))
-    conv = store.get_conversation(relay.tables, sid)
+    conv = conversation_store.get_conversation(relay.tables, sid)
     assert conv is not None
     httpx.post(
         sim.url + "/_sim/inbound",
         json={"from": seed.web2text_number, "to": conv["StoreProxy"], "body": "STOP"},
     )
     wait_for(
-        lambda: (store.get_conversation(relay.tables, sid) or {}).get("StoreOptedOut"),
+        lambda: (conversation_store.get_conversation(relay.tables, sid) or {}).get("StoreOptedOut"),
         what="store opt-out recorded",
     )
     assert status(relay, seed, lead_id)["Status"] == "ACTIVE"
     warnings = [
-        m for m in store.list_messages(relay.tables, sid) if m["Body"].startswith("Warning")
+        m for m in message_store.list_messages(relay.tables, sid) if m["Body"].startswith("Warning")
     ]
     assert len(warnings) == 1
     item = relay.tables.optouts.get_item(Key={"PhoneNumber": seed.web2text_number})["Item"]
@@ -523,7 +528,9 @@ def test_stop_from_store_warns_instead(relay: RelayHandle, sim: SimHandle, seed:
         json={"from": seed.web2text_number, "to": conv["StoreProxy"], "body": "START"},
     )
     wait_for(
-        lambda: not (store.get_conversation(relay.tables, sid) or {}).get("StoreOptedOut"),
+        lambda: (
+            not (conversation_store.get_conversation(relay.tables, sid) or {}).get("StoreOptedOut")
+        ),
         what="store opted in",
     )
 
@@ -562,7 +569,7 @@ def test_duplicate_and_reordered_webhooks(relay: RelayHandle, sim: SimHandle, se
     lead_id = create(relay, seed, phone)
     sid = sid_of(synced(relay, seed, lead_id))
     sim.wait_idle()
-    before = store.get_conversation(relay.tables, sid)
+    before = conversation_store.get_conversation(relay.tables, sid)
     assert before is not None
     msg = {
         "EventType": "onMessageAdded",
@@ -587,15 +594,15 @@ def test_duplicate_and_reordered_webhooks(relay: RelayHandle, sim: SimHandle, se
     assert _signed_post(relay, "/TwilioWebhooks/sync", msg).status_code == 200
     assert _signed_post(relay, "/TwilioWebhooks/sync", msg).status_code == 200
     assert _signed_post(relay, "/TwilioWebhooks/sync", sent).status_code == 200
-    m = store.get_message(relay.tables, sid, msg["MessageSid"])
+    m = message_store.get_message(relay.tables, sid, msg["MessageSid"])
     assert m is not None and m["Status"] == "delivered" and m["Body"] == "dup test"
     assert not m.get("Placeholder")
-    after = store.get_conversation(relay.tables, sid)
+    after = conversation_store.get_conversation(relay.tables, sid)
     assert after is not None and after["UnreadCount"] == before["UnreadCount"] + 1
     failed = dict(delivered, DeliveryReceiptSid="DY" + "2" * 32, Status="failed", ErrorCode="30003")
     _signed_post(relay, "/TwilioWebhooks/sync", failed)
     _signed_post(relay, "/TwilioWebhooks/sync", dict(delivered, DeliveryReceiptSid="DY" + "3" * 32))
-    m = store.get_message(relay.tables, sid, msg["MessageSid"])
+    m = message_store.get_message(relay.tables, sid, msg["MessageSid"])
     assert m is not None and m["Status"] == "failed" and m["ErrorCode"] == 30003
 
 
@@ -612,11 +619,12 @@ def test_close_webhook_only_on_closed(relay: RelayHandle, sim: SimHandle, seed: 
     }
     assert _signed_post(relay, "/TwilioWebhooks/close", form).status_code == 200
     assert status(relay, seed, lead_id)["Status"] == "ACTIVE"
-    assert (store.get_conversation(relay.tables, sid) or {})["State"] == "inactive"
+    assert (conversation_store.get_conversation(relay.tables, sid) or {})["State"] == "inactive"
     # a new lead reactivates the conversation
     b = synced(relay, seed, create(relay, seed, phone))
     assert (
-        sid_of(b) == sid and (store.get_conversation(relay.tables, sid) or {})["State"] == "active"
+        sid_of(b) == sid
+        and (conversation_store.get_conversation(relay.tables, sid) or {})["State"] == "active"
     )
     # Twilio's timer closes it: the close webhook closes both leads
     sim.state.update_conversation(sid, {"State": "closed"}, "true")
@@ -635,7 +643,7 @@ def test_reconcile_repairs_missed_webhooks(relay: RelayHandle, sim: SimHandle, s
     phone = new_phone()
     lead_id = create(relay, seed, phone)
     sid = sid_of(synced(relay, seed, lead_id))
-    conv = store.get_conversation(relay.tables, sid)
+    conv = conversation_store.get_conversation(relay.tables, sid)
     assert conv is not None
     # The webhook is lost: the relay's sync webhook is removed at the simulator first.
     for hook in list(sim.state.get_conversation(sid).webhooks.values()):
@@ -645,12 +653,12 @@ def test_reconcile_repairs_missed_webhooks(relay: RelayHandle, sim: SimHandle, s
         json={"from": phone, "to": conv["CustomerProxy"], "body": "lost?"},
     )
     sim.wait_idle()
-    assert not [m for m in store.list_messages(relay.tables, sid) if m["Body"] == "lost?"]
+    assert not [m for m in message_store.list_messages(relay.tables, sid) if m["Body"] == "lost?"]
     stats = reconcile(relay.ctx, force=True)
     assert stats["messages"] >= 1
-    got = [m for m in store.list_messages(relay.tables, sid) if m["Body"] == "lost?"]
+    got = [m for m in message_store.list_messages(relay.tables, sid) if m["Body"] == "lost?"]
     assert len(got) == 1 and got[0]["AuthorKind"] == "customer"
-    assert (store.get_lead(relay.tables, lead_id) or {}).get("PipelineStatus") == "engaged"
+    assert (lead_store.get_lead(relay.tables, lead_id) or {}).get("PipelineStatus") == "engaged"
     sim.state.update_conversation(sid, {"State": "closed"}, None)  # no webhook at all
     reconcile(relay.ctx, force=True)
     assert status(relay, seed, lead_id)["Status"] == "CLOSED"
@@ -789,7 +797,7 @@ def test_simulator_duplicates_and_reorders_webhooks(
     lead_id = create(relay, seed, phone)
     sid = sid_of(synced(relay, seed, lead_id))
     sim.wait_idle()
-    conv = store.get_conversation(relay.tables, sid)
+    conv = conversation_store.get_conversation(relay.tables, sid)
     assert conv is not None
     r = httpx.post(
         sim.url + "/_sim/faults",
@@ -805,11 +813,13 @@ def test_simulator_duplicates_and_reorders_webhooks(
         sim.wait_idle(timeout=20)
     finally:
         httpx.post(sim.url + "/_sim/faults", json={})
-    msgs = [m for m in store.list_messages(relay.tables, sid) if m["AuthorKind"] == "customer"]
+    msgs = [
+        m for m in message_store.list_messages(relay.tables, sid) if m["AuthorKind"] == "customer"
+    ]
     assert sorted(m["Body"] for m in msgs) == ["one", "three", "two"]
-    after = store.get_conversation(relay.tables, sid)
+    after = conversation_store.get_conversation(relay.tables, sid)
     assert after is not None and after["UnreadCount"] == 3
-    lead = store.get_lead(relay.tables, lead_id)
+    lead = lead_store.get_lead(relay.tables, lead_id)
     assert lead is not None and len([a for a in lead["Activity"] if a["kind"] == "inbound"]) == 3
 
 
@@ -845,7 +855,7 @@ def test_effects_finished_after_crash_between_store_and_effects(
     lead_id = create(relay, seed, phone)
     sid = sid_of(synced(relay, seed, lead_id))
     sim.wait_idle()
-    before = store.get_conversation(relay.tables, sid)
+    before = conversation_store.get_conversation(relay.tables, sid)
     assert before is not None
     msg_sid = "IM" + "e" * 32
     relay.tables.messages.put_item(
@@ -874,13 +884,13 @@ def test_effects_finished_after_crash_between_store_and_effects(
     }
     assert _signed_post(relay, "/TwilioWebhooks/sync", form).status_code == 200
     assert _signed_post(relay, "/TwilioWebhooks/sync", form).status_code == 200
-    after = store.get_conversation(relay.tables, sid)
+    after = conversation_store.get_conversation(relay.tables, sid)
     assert after is not None and after["UnreadCount"] == before["UnreadCount"] + 1
-    assert after[store.EFFECTS_ATTR].count(msg_sid) == 1
-    lead = store.get_lead(relay.tables, lead_id) or {}
+    assert after[versioned.EFFECTS_ATTR].count(msg_sid) == 1
+    lead = lead_store.get_lead(relay.tables, lead_id) or {}
     assert lead.get("PipelineStatus") == "engaged"
     assert [a["text"] for a in lead["Activity"]].count("half done") == 1
-    assert lead[store.EFFECTS_ATTR].count(msg_sid) == 1
+    assert lead[versioned.EFFECTS_ATTR].count(msg_sid) == 1
 
 
 def test_reconcile_finishes_a_message_whose_lead_effect_was_lost(
@@ -894,7 +904,7 @@ def test_reconcile_finishes_a_message_whose_lead_effect_was_lost(
     phone = new_phone()
     lead_id = create(relay, seed, phone)
     sid = sid_of(synced(relay, seed, lead_id))
-    conv = store.get_conversation(relay.tables, sid)
+    conv = conversation_store.get_conversation(relay.tables, sid)
     assert conv is not None
     httpx.post(
         sim.url + "/_sim/inbound",
@@ -903,30 +913,32 @@ def test_reconcile_finishes_a_message_whose_lead_effect_was_lost(
     sim.wait_idle()
     deadline = time.monotonic() + 10
     while not (
-        msgs := [m for m in store.list_messages(relay.tables, sid) if m["Body"] == "half way"]
+        msgs := [
+            m for m in message_store.list_messages(relay.tables, sid) if m["Body"] == "half way"
+        ]
     ):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     msg_sid = msgs[0]["MessageSid"]
     # the crash, after the fact: the lead's part undone, the message 60 s old
-    store.update_lead(
+    lead_store.update_lead(
         relay.tables,
         lead_id,
         lambda cur: {
             "Activity": [a for a in cur["Activity"] if a["text"] != "half way"],
-            store.EFFECTS_ATTR: [s for s in cur[store.EFFECTS_ATTR] if s != msg_sid],
+            versioned.EFFECTS_ATTR: [s for s in cur[versioned.EFFECTS_ATTR] if s != msg_sid],
             "LastInboundAt": None,
         },
     )
-    store.update_message(
+    message_store.update_message(
         relay.tables, sid, msg_sid, lambda cur: {"EffectsPending": int(time.time()) - 60}
     )
-    unread = (store.get_conversation(relay.tables, sid) or {})["UnreadCount"]
+    unread = (conversation_store.get_conversation(relay.tables, sid) or {})["UnreadCount"]
     for _ in range(2):
         reconcile(relay.ctx, force=True)
-        lead = store.get_lead(relay.tables, lead_id) or {}
+        lead = lead_store.get_lead(relay.tables, lead_id) or {}
         assert [a["text"] for a in lead["Activity"]].count("half way") == 1
-        assert lead[store.EFFECTS_ATTR].count(msg_sid) == 1 and lead.get("LastInboundAt")
-        after = store.get_conversation(relay.tables, sid) or {}
+        assert lead[versioned.EFFECTS_ATTR].count(msg_sid) == 1 and lead.get("LastInboundAt")
+        after = conversation_store.get_conversation(relay.tables, sid) or {}
         assert after["UnreadCount"] == unread
-        assert after[store.EFFECTS_ATTR].count(msg_sid) == 1
+        assert after[versioned.EFFECTS_ATTR].count(msg_sid) == 1

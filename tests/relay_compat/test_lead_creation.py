@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from app.relay import store
+from app.relay import lead_store
 from app.sandbox.twilio_sim import SimHandle
 from tests.relay_compat.conftest import acton_request, call, lead_request, new_id
 from tests.support.relay import RelayHandle, Seed
@@ -147,7 +147,7 @@ def test_acton_lead_creation_with_immediate_sync(
     # The original answered SYNCING while ActOn and FloorForce ran; the relay has no
     # ACTON integration yet, so its sync ends at once, and never through Twilio.
     deadline = time.monotonic() + 15
-    while (store.get_lead(relay.tables, lead_id) or {}).get("PendingShard"):
+    while (lead_store.get_lead(relay.tables, lead_id) or {}).get("PendingShard"):
         assert time.monotonic() < deadline, "the ACTON lead's sync never ended"
         time.sleep(0.05)
     state = status(relay, seed, lead_id)

@@ -10,7 +10,7 @@ from typing import Any
 
 from twilio.rest import Client
 
-from app.relay import store
+from app.relay import conversation_store, lead_store
 from app.sandbox.twilio_sim import SimHandle
 from tests.support.relay import Seed
 from tests.support.twilio_sim import sim_client
@@ -61,7 +61,7 @@ def make_conversation(
     )
     lead_id = str(uuid.uuid4())
     when = (submitted or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
-    store.put_new_lead(
+    lead_store.put_new_lead(
         tables,
         {
             "LeadId": lead_id,
@@ -86,7 +86,7 @@ def make_conversation(
             "Version": 1,
         },
     )
-    store.put_conversation(
+    conversation_store.put_conversation(
         tables,
         {
             "ConversationSid": conv.sid,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
-from app.relay import store
+from app.relay import conversation_store
 from tests.support.relay import (
     METRICS_AUTH,
     RelayHandle,
@@ -144,7 +144,7 @@ def test_stream_bad_cursor_is_400(pair: tuple[RelayHandle, RelayHandle], seed: S
 def _new_conversation(relay: RelayHandle, seed: Seed, number: str, **fields: Any) -> str:
     """A conversation item written straight to the table (no change recorded)."""
     sid = "CH" + uuid.uuid4().hex
-    store.put_conversation(
+    conversation_store.put_conversation(
         relay.tables,
         {
             "ConversationSid": sid,

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.relay import store
+from app.relay import conversation_store, lead_store, message_store
 from app.relay.ddb import Tables
 from app.sandbox.servers import free_port
 from app.sandbox.twilio_sim import SimHandle
@@ -129,16 +129,16 @@ def test_crash_during_send_then_retry_sends_exactly_once(
         sim.wait_idle()
         texts = [m["body"] for m in sim.handset(conv.customer)]
         assert texts == ["See you at noon"]
-        stored = store.get_message(tables, conv.sid, view["messageSid"])
+        stored = message_store.get_message(tables, conv.sid, view["messageSid"])
         assert stored is not None and stored["IdempotencyKey"] == f"crash-{step}"
         again = httpx.post(url, json={"body": "See you at noon"}, headers=headers, timeout=20)
         assert again.status_code == 202 and again.json() == view
         # the effects are complete and not doubled, whatever step the crash hit
-        lead = store.get_lead(tables, conv.lead_id)
+        lead = lead_store.get_lead(tables, conv.lead_id)
         assert lead is not None and lead["PipelineStatus"] == "contacted"
         assert lead["FirstStaffReplyAt"]
         assert [a["kind"] for a in lead["Activity"]].count("outbound") == 1
-        conv_item = store.get_conversation(tables, conv.sid)
+        conv_item = conversation_store.get_conversation(tables, conv.sid)
         assert conv_item is not None and conv_item["LastMessagePreview"] == "See you at noon"
     finally:
         relay.stop()

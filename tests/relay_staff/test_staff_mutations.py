@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.relay import store
+from app.relay import lead_store
 from app.sandbox.twilio_sim import SimHandle
 from tests.relay_staff.helpers import Conv
 from tests.relay_staff.helpers import make_conversation as _make_conversation
@@ -126,7 +126,7 @@ def test_send_reaches_customer_and_store_once(
     parts = sim_client(sim).conversations.v1.conversations(conv.sid).participants.list()
     assert [p.identity for p in parts if p.identity] == [f"staff:{seed.staff_id}"]
     # effects: message stored, lead contacted with first reply time, changes published
-    lead = store.get_lead(a.tables, conv.lead_id)
+    lead = lead_store.get_lead(a.tables, conv.lead_id)
     assert lead is not None and lead["PipelineStatus"] == "contacted"
     assert lead["FirstStaffReplyAt"]
     changes = httpx.get(
@@ -375,7 +375,7 @@ def test_every_mutation_checks_the_keys_locations(
         assert r.status_code == 404, (path, r.text)
     sim.wait_idle()
     assert _texts(sim, conv.customer) == []
-    lead = store.get_lead(a.tables, conv.lead_id)
+    lead = lead_store.get_lead(a.tables, conv.lead_id)
     assert lead is not None and lead["PipelineStatus"] == "new"
 
 
@@ -424,7 +424,7 @@ def test_patch_lead_with_if_match(
     r = _patch(b, seed.staff_key, conv.lead_id, {"assigneeId": None}, 'W/"2"')
     assert r.status_code == 200 and r.json()["assigneeId"] is None and r.json()["version"] == 3
     # the shared item keeps its compatible attributes
-    item = store.get_lead(a.tables, conv.lead_id)
+    item = lead_store.get_lead(a.tables, conv.lead_id)
     assert (
         item is not None and item["Status"] == "ACTIVE" and item["Lead"]["Name"] == "Pat Customer"
     )
@@ -489,7 +489,7 @@ def test_concurrent_patches_one_wins(
     with ThreadPoolExecutor(6) as pool:
         answers = list(pool.map(patch, range(6)))
     assert sorted(r.status_code for r in answers) == [200] + [412] * 5
-    item = store.get_lead(a.tables, conv.lead_id)
+    item = lead_store.get_lead(a.tables, conv.lead_id)
     assert item is not None and int(item["Version"]) == 2
 
 

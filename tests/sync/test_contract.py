@@ -2,7 +2,8 @@
 code, lands in the local store as the relay sent it.
 
 - `test_relay_views_with_every_field_round_trip`: the relay's view builders
-  (`app.relay.store.*_view`, `directory.Location.view`) and change envelope
+  (`lead_view`, `conversation_view`, `message_view` of the relay's stores,
+  `directory.Location.view`) and change envelope
   (`ChangeRecord.wire`) over items with every optional field set, through JSON, into
   the store's mirror; no DynamoDB needed.
 - `test_live_relay_feed_round_trips_every_kind`: the real relay on DynamoDB Local with
@@ -32,8 +33,7 @@ from app.core.wire import (
     MessageView,
     StaffView,
 )
-from app.relay import directory
-from app.relay import store as relay_store
+from app.relay import conversation_store, directory, lead_store, message_store
 from app.relay.changes import ChangeRecord
 from app.sandbox.twilio_sim import SimHandle
 from app.sync import feed, store
@@ -161,9 +161,9 @@ def _relay_changes() -> list[dict[str, Any]]:
     items = _relay_items()
     views = {
         "location": directory.Location.from_item(items["location"]).view(),
-        "lead": relay_store.lead_view(items["lead"]),
-        "conversation": relay_store.conversation_view(items["conversation"], LOCATION),
-        "message": relay_store.message_view(items["message"]),
+        "lead": lead_store.lead_view(items["lead"]),
+        "conversation": conversation_store.conversation_view(items["conversation"], LOCATION),
+        "message": message_store.message_view(items["message"]),
     }
     ids = {"location": LOCATION, "lead": "lead-contract", "conversation": CONV,
            "message": "IMcontract"}

@@ -20,7 +20,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from app.relay import store
+from app.relay import conversation_store, lead_store
 from app.sandbox.twilio_sim import SimHandle
 from app.ui.controller import AppController, Options
 from app.ui.thread_model import MessageItem
@@ -90,12 +90,22 @@ def make_conversation(relay: RelayHandle, sim: SimHandle, seed: Seed, name: str)
         "UnreadCount": 0,
         "Version": 1,
     }
-    store.put_new_lead(relay.tables, lead)
-    store.put_conversation(relay.tables, conversation)
+    lead_store.put_new_lead(relay.tables, lead)
+    conversation_store.put_conversation(relay.tables, conversation)
     log = relay.ctx.change_log
-    log.record(seed.location_id, "conversation", conv.sid, 1, store.conversation_view(conversation))
     log.record(
-        seed.location_id, "lead", lead_id, 1, store.lead_view(store.get_lead(relay.tables, lead_id))
+        seed.location_id,
+        "conversation",
+        conv.sid,
+        1,
+        conversation_store.conversation_view(conversation),
+    )
+    log.record(
+        seed.location_id,
+        "lead",
+        lead_id,
+        1,
+        lead_store.lead_view(lead_store.get_lead(relay.tables, lead_id)),
     )
     return conv.sid, customer
 
