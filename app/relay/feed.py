@@ -1,4 +1,4 @@
-"""Adapter to the change feed (`app.relay.changes.record_change`).
+"""Adapter to the change feed (`app.relay.changes.ChangeLog.append`).
 
 Every lead, conversation or message the relay changes is announced here so the
 desktop sees it. A failure to record is logged, never raised: the entity itself

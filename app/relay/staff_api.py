@@ -42,8 +42,9 @@ from app.core.wire import (
 from app.relay import conversation_store, directory, lead_store, sends, versioned
 from app.relay.auth import Principal, presented_key, require_staff
 from app.relay.bounds import check_new_note, item_too_large, lead_too_large
-from app.relay.changes import DEFAULT_LIMIT, MAX_LIMIT, ChangeLog, InvalidCursor, decode_cursor
-from app.relay.changes import ChangesPage as LogPage
+from app.relay.change_records import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, decode_cursor
+from app.relay.change_records import ChangesPage as LogPage
+from app.relay.changes import ChangeLog
 from app.relay.errors import ApiError
 from app.relay.feed import publish
 from app.relay.idempotency import (

@@ -109,7 +109,7 @@ def test_batched_publish_records_in_order_per_location(settings: Settings) -> No
             calls.append(name)
             return getattr(real, name)
 
-    log._ddb = Counting()
+    log.table.client = Counting()
     a, b = "loc-batch-a", "loc-batch-b"
     with feed.batched(log):
         feed.publish(log, [a, b], "message", "IM1", 1, {"n": 1})

@@ -13,15 +13,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.relay import changes as ch
-from app.relay.changes import ChangeLog, InvalidCursor
+from app.relay import change_records as ch
+from app.relay.change_records import InvalidCursor
+from app.relay.change_table import TABLE_SPEC, TABLE_SUFFIX
+from app.relay.changes import ChangeLog, record_changes
 
 pytestmark = pytest.mark.dynamodb
 
 
 @pytest.fixture
 def table(make_table: Callable[[str, dict[str, Any]], str]) -> str:
-    return make_table(ch.TABLE_SUFFIX, ch.TABLE_SPEC)
+    return make_table(TABLE_SUFFIX, TABLE_SPEC)
 
 
 def _ids(page: ch.ChangesPage) -> list[str]:
@@ -133,7 +135,7 @@ def test_another_instance_taking_the_seq_moves_the_writer_on(ddb: Any, table: st
     for name in ("b", "c", "d"):
         two.record("L", "lead", name, 1, {})  # `one` still believes the head is 1
     counting = Counting(ddb)
-    one._ddb = counting
+    one.table.client = counting
     assert one.append("L", [("lead", "e", 1, {})]) == [5]
     # the put on seq 2 failed, one query found the head, the put on 5 landed
     assert counting.calls == {"put_item": 2, "query": 1}
@@ -153,7 +155,7 @@ def test_a_stalled_writer_is_overtaken_and_nothing_waits_for_it(ddb: Any, table:
             chose.set()
             assert go_on.wait(10)
 
-    slow_log.before_put = stall
+    slow_log.table.before_put = stall
     result: list[list[int]] = []
     slow = threading.Thread(
         target=lambda: result.append(slow_log.append("L", [("lead", "late", 1, {})]))
@@ -176,7 +178,7 @@ def test_a_writer_that_dies_before_its_put_leaves_no_hole(ddb: Any, table: str) 
     def crash(loc: str, seq: int) -> None:
         raise SystemExit("killed between choosing seq 2 and writing it")
 
-    log.before_put = crash
+    log.table.before_put = crash
     with pytest.raises(SystemExit):
         log.record("L", "lead", "lost-with-the-process", 1, {})
     other = ChangeLog(ddb, table)
@@ -271,7 +273,7 @@ def test_record_many_is_contiguous_and_moves_past_another_instance(ddb: Any, tab
 
 def test_record_changes_over_the_transaction_limit(ddb: Any, table: str) -> None:
     log = ChangeLog(ddb, table)
-    seqs = ch.record_changes(log, "L", [("message", f"IM{i}", 1, {}) for i in range(130)])
+    seqs = record_changes(log, "L", [("message", f"IM{i}", 1, {}) for i in range(130)])
     assert seqs == list(range(1, 131))
     assert len(log.read(["L"], None, limit=500).changes) == 130
 
@@ -317,7 +319,7 @@ def test_append_groups_concurrent_writers_into_few_items(ddb: Any, table: str) -
             first_put.set()
             assert release.wait(10)  # the others queue up behind this write
 
-    log.before_put = hold_first
+    log.table.before_put = hold_first
     names = [f"w{i}" for i in range(16)]
     with ThreadPoolExecutor(16) as pool:
         futures = [
@@ -395,7 +397,7 @@ def test_a_failed_group_write_fails_its_callers_and_the_queue_goes_on(ddb: Any, 
                 raise RuntimeError("DynamoDB is down")  # ...which then fails
             return real.put_item(**kw)
 
-    log._ddb = Flaky()
+    log.table.client = Flaky()
     results: dict[str, Any] = {}
 
     def writer(name: str) -> None:

@@ -34,7 +34,7 @@ from app.core.wire import (
     StaffView,
 )
 from app.relay import conversation_store, directory, lead_store, message_store
-from app.relay.changes import ChangeRecord
+from app.relay.change_records import ChangeRecord
 from app.sandbox.twilio_sim import SimHandle
 from app.sync import feed, store
 from app.sync.api import LeadDetail, LocationRow, SyncState, ThreadMessage
