@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
+import json
 import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,12 +17,28 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
 
+from app.relay import lead_api, metrics, staff_api, webhooks
+from app.relay.background import BackgroundWorkers
+from app.relay.cache import RelayCaches
+from app.relay.changes import ChangeLog
 from app.relay.config import Settings
 from app.relay.context import RelayContext
 from app.relay.ddb import Tables
 from app.relay.errors import ApiError, error_body
+from app.relay.idempotency import IdempotencyStore
+from app.relay.integrations import REGISTRY
+from app.relay.lead_lock import LeadLock
+from app.relay.leads import LeadService
 from app.relay.logs import configure_logging, request_id_var
+from app.relay.metrics import RelayMetrics
+from app.relay.pool import ProxyPool
+from app.relay.ratelimit import Limits
+from app.relay.stream import HeadWatch
+from app.relay.tables import CHANGE_LOG, IDEMPOTENCY
+from app.relay.twilio_client import TwilioGateway
 
 log = logging.getLogger("app.relay.http")
 
@@ -122,8 +138,6 @@ class RelayMiddleware:
 
 
 async def _send_error(send: Send, status: int, reason: str, message: str) -> None:
-    import json
-
     payload = json.dumps(error_body(status, message, reason)).encode()
     await send(
         {
@@ -170,85 +184,68 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(500, "Internal error", "internal_error"), status_code=500)
 
 
-def _optional_router(module: str) -> Any:
-    """The router of a module that may not exist yet (built by another engineer)."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            return None
-        raise
-    return getattr(mod, "router", None)
-
-
-def build_context(settings: Settings, twilio_client: Any = None) -> RelayContext:
-    from app.relay.feed import make_change_log
-
+def build_context(settings: Settings, twilio_client: Client | None = None) -> RelayContext:
+    """The relay's services, built once per app. `twilio_client`: a twilio `Client`
+    to use instead of building one."""
     tables = Tables.from_settings(settings)
-    ctx = RelayContext(settings=settings, tables=tables)
-    ctx.change_log = make_change_log(tables)
-    from app.relay.ratelimit import Limits
-
+    change_log = ChangeLog(tables.client, tables.name(CHANGE_LOG))
+    twilio = TwilioGateway(settings, client=twilio_client)
+    pool = ProxyPool(tables, low_water=settings.pool_low_water)
+    ctx = RelayContext(
+        settings=settings,
+        tables=tables,
+        twilio=twilio,
+        change_log=change_log,
+        idempotency=IdempotencyStore(
+            tables.client, tables.name(IDEMPOTENCY), lease_seconds=settings.idempotency_lease_s
+        ),
+        pool=pool,
+        metrics=RelayMetrics(tables, twilio, pool),
+        # streams poll every `stream_poll_s`: heads a little younger than that are fresh
+        head_watch=HeadWatch(change_log, settings.stream_poll_s * 0.9),
+        caches=RelayCaches(),
+        integrations=list(REGISTRY),
+        webhook_validator=RequestValidator(settings.twilio_auth_token),
+        lead_lock=LeadLock(tables, settings.stuck_after_s),
+    )
+    ctx.leads = LeadService(ctx)
     ctx.limits = Limits(tables, clock=lambda: ctx.clock())
-    try:
-        from app.relay.idempotency import IdempotencyStore
-        from app.relay.tables import IDEMPOTENCY
-
-        ctx.idempotency = IdempotencyStore(tables.client, tables.name(IDEMPOTENCY))
-    except ImportError:  # pragma: no cover
-        ctx.idempotency = None
-    try:
-        from app.relay.twilio_client import TwilioGateway
-
-        ctx.twilio = TwilioGateway(settings, client=twilio_client)
-    except ImportError:  # pragma: no cover - before the Twilio module lands
-        ctx.twilio = None
-    try:
-        from app.relay.pool import ProxyPool
-
-        ctx.pool = ProxyPool(tables, low_water=settings.pool_low_water)
-    except ImportError:  # pragma: no cover
-        ctx.pool = None
     return ctx
 
 
-def create_app(settings: Settings, *, twilio_client: Any = None) -> FastAPI:
-    """The relay app. `twilio_client`: a twilio `Client` to use instead of building one."""
-    configure_logging()
-    ctx = build_context(settings, twilio_client)
+def _lifespan(ctx: RelayContext) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start-up (the pool, the background workers) and shut-down of the app."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        workers = None
-        if ctx.pool is not None:
-            with contextlib.suppress(Exception):  # a missing table is reported by /healthz
-                await run_in_threadpool(ctx.pool.refresh)
-        try:
-            from app.relay.background import BackgroundWorkers
-
-            if settings.background:
-                workers = BackgroundWorkers(ctx)
-                workers.start()
-        except ImportError:  # pragma: no cover
-            workers = None
+        with contextlib.suppress(Exception):  # a missing table is reported by /healthz
+            await run_in_threadpool(ctx.pool.refresh)
+        workers = BackgroundWorkers(ctx) if ctx.settings.background else None
+        if workers is not None:
+            workers.start()
         try:
             yield
         finally:
             if workers is not None:
                 workers.stop()
-            leads = ctx.extras.get("leads")
-            if leads is not None:  # queued lead work is resumed by the sweeper anyway
-                leads.executor.shutdown(wait=False, cancel_futures=True)
+            # queued lead work is resumed by the sweeper anyway
+            ctx.leads.executor.shutdown(wait=False, cancel_futures=True)
 
+    return lifespan
+
+
+def create_app(settings: Settings, *, twilio_client: Client | None = None) -> FastAPI:
+    """The relay app. `twilio_client`: a twilio `Client` to use instead of building one."""
+    configure_logging()
+    ctx = build_context(settings, twilio_client)
     app = FastAPI(
         title="Web2Text relay",
         version="2.0.0",
-        lifespan=lifespan,
+        lifespan=_lifespan(ctx),
         docs_url=None,
         redoc_url=None,
     )
     app.state.ctx = ctx
-    app.state.settings = settings
     _install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"])
@@ -262,21 +259,9 @@ def create_app(settings: Settings, *, twilio_client: Any = None) -> FastAPI:
             )
         return JSONResponse({"status": "ok", "dynamodb": "ok", "prefix": settings.table_prefix})
 
-    for module in (
-        "app.relay.lead_api",
-        "app.relay.webhooks",
-        "app.relay.staff_api",
-        "app.relay.metrics",
-    ):
-        router = _optional_router(module)
-        if router is not None:
-            app.include_router(router)
-    with contextlib.suppress(ImportError, AttributeError):
-        from app.relay import metrics as _metrics
-
-        install = getattr(_metrics, "install", None)
-        if install is not None:
-            install(app)
+    for module in (lead_api, webhooks, staff_api, metrics):
+        app.include_router(module.router)
+    metrics.install(app, ctx.metrics)
 
     app.add_middleware(RelayMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -21,6 +21,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from app.relay.cache import TtlCache
+from app.relay.context import context_of
 from app.relay.errors import ApiError
 
 STAFF_ENDPOINT = "v1/*"
@@ -138,22 +139,21 @@ def lookup_key(tables: Any, presented: str) -> dict[str, Any] | None:
     return dict(item)
 
 
-#: active key records by (table, presented key's hash): see `cached_lookup_key`
-_KEYS: TtlCache[dict[str, Any]] = TtlCache()
-
-
-def cached_lookup_key(tables: Any, presented: str, ttl: float) -> dict[str, Any] | None:
-    """`lookup_key` with an in-process cache of *active* records for `ttl` seconds.
+def cached_lookup_key(
+    cache: TtlCache[dict[str, Any]], tables: Any, presented: str, ttl: float
+) -> dict[str, Any] | None:
+    """`lookup_key` with an in-process `cache` of *active* records for `ttl` seconds
+    (the app's `RelayCaches.keys`, by table and the presented key's hash).
 
     A key revoked through another process keeps working here for at most `ttl`
-    (documented: `W2T_CACHE_TTL`); `revoke_key` in this process drops it at once.
+    (`W2T_KEY_CACHE_TTL`, at most 5 s); `revoke_key` given this cache drops it at once.
     Unknown and inactive keys are never cached, so a new key works immediately
     and a refused key costs a read each time (as before).
     """
     if not presented or len(presented) > 512:
         return None
     cache_key = (tables.api_keys.name, hash_key(presented))
-    return _KEYS.get_or_load(cache_key, ttl, lambda: lookup_key(tables, presented))
+    return cache.get_or_load(cache_key, ttl, lambda: lookup_key(tables, presented))
 
 
 def presented_key(request: Request) -> str | None:
@@ -176,8 +176,8 @@ def authenticate(request: Request) -> Principal:
     key = presented_key(request)
     if key is None:
         raise ApiError(401, "unauthorized", "Authorization is missing - send the API key")
-    ctx = request.app.state.ctx
-    item = cached_lookup_key(ctx.tables, key, key_cache_ttl(ctx.settings))
+    ctx = context_of(request)
+    item = cached_lookup_key(ctx.caches.keys, ctx.tables, key, key_cache_ttl(ctx.settings))
     if item is None:
         raise ApiError(401, "unauthorized", "API key is INVALID - unknown or revoked key")
     principal = principal_from_item(item)
@@ -190,11 +190,11 @@ async def authenticate_async(request: Request) -> Principal:
     cache is used right here on the event loop; only a DynamoDB read goes to the
     thread pool (a sync dependency cost every request a thread hand-off)."""
     key = presented_key(request)
-    ctx = request.app.state.ctx
+    ctx = context_of(request)
     ttl = key_cache_ttl(ctx.settings)
     if key is None or ttl <= 0 or len(key) > 512:
         return await run_in_threadpool(authenticate, request)
-    item = _KEYS.get((ctx.tables.api_keys.name, hash_key(key)))
+    item = ctx.caches.keys.get((ctx.tables.api_keys.name, hash_key(key)))
     if item is None:
         return await run_in_threadpool(authenticate, request)
     principal = principal_from_item(item)
@@ -210,7 +210,7 @@ def require_endpoint(endpoint: str) -> Callable[[Request], Awaitable[Principal]]
         principal = await authenticate_async(request)
         if not principal.allows(endpoint):
             raise ApiError(403, "forbidden", f"API key is not authorized for {endpoint}")
-        await run_in_threadpool(check_key_rate, request.app.state.ctx, principal)
+        await run_in_threadpool(check_key_rate, context_of(request), principal)
         return principal
 
     dependency.__name__ = f"require_{endpoint.replace('/', '_')}"
@@ -300,11 +300,13 @@ def issue_key(
     return key
 
 
-def revoke_key(tables: Any, key: str) -> bool:
-    """Deactivate a key given in plain (or its stored id); True if one was found."""
+def revoke_key(tables: Any, key: str, *, cache: TtlCache[dict[str, Any]] | None = None) -> bool:
+    """Deactivate a key given in plain (or its stored id); True if one was found.
+    `cache`: a key cache (`cached_lookup_key`) that must forget it at once."""
+    forget = cache.discard_where if cache is not None else (lambda _: None)
     # whichever form the caller gave (plain key or stored id), no cached record
-    # of it may outlive the revocation in this process
-    _KEYS.discard_where(lambda k: k[0] == tables.api_keys.name)
+    # of it may outlive the revocation
+    forget(lambda k: k[0] == tables.api_keys.name)
     for candidate in (hash_key(key), key):
         item = tables.api_keys.get_item(Key={"API_Key": candidate}).get("Item")
         if item is not None:
@@ -314,7 +316,7 @@ def revoke_key(tables: Any, key: str) -> bool:
                 ExpressionAttributeValues={":f": False, ":now": datetime.now(UTC).isoformat()},
             )
             # again: a request may have cached the record between the two steps
-            _KEYS.discard_where(lambda k: k[0] == tables.api_keys.name)
+            forget(lambda k: k[0] == tables.api_keys.name)
             return True
     return False
 

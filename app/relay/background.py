@@ -35,12 +35,10 @@ class BackgroundWorkers:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        from app.relay.leads import service
-
         s = self.ctx.settings
         jobs: list[tuple[str, float, Callable[[], Any]]] = [
-            ("sweeper", s.sweeper_interval_s, lambda: service(self.ctx).sweep()),
-            ("pool-refresh", s.pool_refresh_s, self._refresh_pool),
+            ("sweeper", s.sweeper_interval_s, self.ctx.leads.sweep),
+            ("pool-refresh", s.pool_refresh_s, self.ctx.pool.refresh),
         ]
         if self.ctx.twilio is not None:
             jobs.append(("reconcile", s.reconcile_interval_s, lambda: reconcile(self.ctx)))
@@ -58,10 +56,6 @@ class BackgroundWorkers:
 
         if _take_lease(self.ctx, "idle-close", self.ctx.settings.idle_close_interval_s * 0.9):
             close_idle_conversations(self.ctx)
-
-    def _refresh_pool(self) -> None:
-        if self.ctx.pool is not None:
-            self.ctx.pool.refresh()
 
     def _loop(self, name: str, interval: float, fn: Callable[[], Any]) -> None:
         while not self._stop.wait(interval):
@@ -116,11 +110,11 @@ def reconcile(ctx: RelayContext, *, force: bool = False, message_limit: int = 30
         sid = str(conv["ConversationSid"])
         stats["conversations"] += 1
         try:
-            remote = ctx.twilio.fetch_conversation(sid)
+            remote = ctx.require_twilio().fetch_conversation(sid)
             if remote is None:
                 continue
             leads: dict[str, Item | None] = {}  # read at most once per conversation
-            for msg in reversed(ctx.twilio.recent_messages(sid, message_limit)):
+            for msg in reversed(ctx.require_twilio().recent_messages(sid, message_limit)):
                 known = message_store.get_message(ctx.tables, sid, str(msg.sid))
                 if (
                     known is None
@@ -171,11 +165,10 @@ def _message_form(sid: str, msg: Any) -> dict[str, str]:
 
 
 def _receipts(ctx: RelayContext, sid: str, message_sid: str) -> list[dict[str, str]]:
-    receipts = ctx.twilio.call(
+    tw = ctx.require_twilio()
+    receipts = tw.call(
         "list_receipts",
-        lambda: (
-            ctx.twilio.conversations(sid).messages(message_sid).delivery_receipts.list(limit=20)
-        ),
+        lambda: tw.conversations(sid).messages(message_sid).delivery_receipts.list(limit=20),
     )
     out = []
     for r in receipts:

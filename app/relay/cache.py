@@ -5,9 +5,10 @@ Why: DynamoDB Local (and DynamoDB's bill) charge per call, and every lead
 creation and API request used to re-read the same few items. An entry lives at
 most `ttl` seconds (`Settings.cache_ttl_s`, `W2T_CACHE_TTL`, default 15 s), so a
 change made by another instance (a revoked key, a churned retailer) takes effect
-here within that bound; a change made through this process (`revoke_key`, the
-directory's put functions) drops the entry at once. Thread-safe (the relay's
-sync routes run in a thread pool); bounded size (oldest entries dropped).
+here within that bound; a change made through the same cache (`revoke_key`, the
+directory's put functions, given it) drops the entry at once. Thread-safe (the
+relay's sync routes run in a thread pool); bounded size (oldest entries dropped).
+A relay app holds its caches in one `RelayCaches`, part of its services.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from app.relay.directory import Location, Retailer
 
 V = TypeVar("V")
 
@@ -70,3 +75,21 @@ class TtlCache(Generic[V]):
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+def _recent_conversations() -> TtlCache[dict[str, Any]]:
+    return TtlCache(max_entries=4096)
+
+
+@dataclass
+class RelayCaches:
+    """The in-process caches of one relay app."""
+
+    #: active API-key records by (table, presented key's hash): `auth.cached_lookup_key`
+    keys: TtlCache[dict[str, Any]] = field(default_factory=TtlCache)
+    #: retailers and locations read by the lead service's hot path (`directory.cached_*`)
+    directory: TtlCache[Retailer | Location] = field(default_factory=TtlCache)
+    #: conversations this process last read or wrote (`conversation_store.recent_conversation`)
+    conversations: TtlCache[dict[str, Any]] = field(default_factory=_recent_conversations)
+    #: location -> its retailer, for the staff API (a location never changes retailer)
+    location_retailers: dict[str, str] = field(default_factory=dict)

@@ -58,6 +58,11 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    """A duration where 0 means "the default" (a stream cannot poll without pause)."""
+    return _float(env, name, default) or default
+
+
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return int(_float(env, name, default))
 
@@ -84,6 +89,12 @@ def proxy_in_environment(env: Mapping[str, str]) -> bool:
         name.lower().endswith("_proxy") and name.lower() != "no_proxy" and value.strip()
         for name, value in env.items()
     )
+
+
+def ca_bundle_in_environment(env: Mapping[str, str]) -> str | None:
+    """The CA bundle requests would verify with, from `env` (as its
+    `merge_environment_settings` works it out)."""
+    return env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or None
 
 
 @dataclass(frozen=True)
@@ -139,7 +150,19 @@ class Settings:
     #: bearer token of GET /metrics (unset: /metrics answers 404)
     metrics_token: str = field(default="", repr=False)
     background: bool = True
-    crash_at: str | None = None  # test hook: exit the process at this named step
+    #: how often an open `/v1/stream` looks for changes written by other instances
+    stream_poll_s: float = 0.2
+    #: how often an idle stream sends a heartbeat comment (keeps proxies from closing it)
+    stream_heartbeat_s: float = 15.0
+    #: how often an open stream re-checks its key through the key cache (a revoked
+    #: key's stream ends within the 5 s revocation bound)
+    stream_reauth_s: float = 1.0
+    #: how long an idempotency record's holder may work before another may take over
+    idempotency_lease_s: float = 30.0
+    #: the environment names an HTTP(S) proxy (the Twilio session then reads it)
+    proxy_configured: bool = False
+    #: REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, given to the Twilio session
+    ca_bundle: str | None = None
 
     @property
     def production(self) -> bool:
@@ -208,5 +231,10 @@ class Settings:
             lookup_wait_s=_float(env, "W2T_LOOKUP_WAIT", 24 * 3600.0),
             metrics_token=env.get("W2T_METRICS_TOKEN", "").strip(),
             background=env.get("W2T_BACKGROUND", "1").strip().lower() not in _OFF,
-            crash_at=env.get("W2T_CRASH_AT") or None,
+            stream_poll_s=_positive(env, "W2T_STREAM_POLL", 0.2),
+            stream_heartbeat_s=_positive(env, "W2T_STREAM_HEARTBEAT", 15.0),
+            stream_reauth_s=_positive(env, "W2T_STREAM_REAUTH", 1.0),
+            idempotency_lease_s=_positive(env, "W2T_IDEMPOTENCY_LEASE", 30.0),
+            proxy_configured=proxy_in_environment(env),
+            ca_bundle=ca_bundle_in_environment(env),
         )

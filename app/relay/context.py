@@ -1,44 +1,83 @@
-"""What every request handler and background task of one relay process shares.
+"""The relay's services: what every request handler and background task of one
+relay process shares, built once by `app.relay.app.build_context`.
 
-Reached from a request as `request.app.state.ctx`.
+Reached from a request as `context_of(request)`.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
+from starlette.requests import Request
+from twilio.request_validator import RequestValidator
+
+from app.relay.cache import RelayCaches
 from app.relay.config import Settings
 from app.relay.ddb import Tables
 
-log = logging.getLogger("app.relay")
+if TYPE_CHECKING:
+    from app.relay.changes import ChangeLog
+    from app.relay.idempotency import IdempotencyStore
+    from app.relay.integrations import Integration
+    from app.relay.lead_lock import LeadLock
+    from app.relay.leads import LeadService
+    from app.relay.metrics import RelayMetrics
+    from app.relay.pool import ProxyPool
+    from app.relay.ratelimit import Limits
+    from app.relay.stream import HeadWatch
+    from app.relay.twilio_client import TwilioGateway
+
+
+def no_checkpoint(step: str) -> None:
+    """Production: a named step between two side effects is just passed."""
 
 
 @dataclass
 class RelayContext:
     settings: Settings
     tables: Tables
-    twilio: Any = None  # app.relay.twilio_client.TwilioGateway (None until configured)
-    change_log: Any = None  # app.relay.changes.ChangeLog
-    idempotency: Any = None  # app.relay.idempotency.IdempotencyStore
-    pool: Any = None  # app.relay.pool.ProxyPool
-    limits: Any = None  # app.relay.ratelimit.Limits (rates and slots shared by instances)
+    #: None only when a test runs the relay without Twilio (the integration does not apply)
+    twilio: TwilioGateway | None
+    change_log: ChangeLog
+    idempotency: IdempotencyStore
+    pool: ProxyPool
+    metrics: RelayMetrics
+    #: the change log's heads, shared by every stream of this process
+    head_watch: HeadWatch
+    caches: RelayCaches
+    #: the lead integrations `LeadRunner` runs, in order
+    integrations: list[Integration]
+    #: checks the `X-Twilio-Signature` of webhooks
+    webhook_validator: RequestValidator
+    #: the per-lead lock: the lead service holds it while a lead runs, and the
+    #: integrations guard each side effect with it
+    lead_lock: LeadLock
+    #: set right after this object is built (the service is built from it)
+    leads: LeadService = field(init=False)
+    #: rates and slots shared by instances (`app.relay.ratelimit`); set right after
+    limits: Limits = field(init=False)
     #: epoch seconds; tests replace it to move the limits' windows and the idle close
     clock: Callable[[], float] = time.time
-    extras: dict[str, Any] = field(default_factory=dict)
-    #: test hook: called with the name of each step reached (may block, to hold a
-    #: request at that step while a test sends another one)
-    on_step: Callable[[str], None] | None = None
+    #: called with the name of each step between two side effects (webhook effects,
+    #: lead processing, closes, sends). A no-op in production; tests install one:
+    #: the crash tests' kills the process at a step (`tests.support.crashing_relay`),
+    #: the interleaving tests' holds a request at a step while another one runs
+    checkpoint: Callable[[str], None] = no_checkpoint
 
-    def crash_point(self, step: str) -> None:
-        """Test hooks: `on_step`, then with W2T_CRASH_AT=<step> the process dies right
-        here (no cleanup)."""
-        if self.on_step is not None:
-            self.on_step(step)
-        if self.settings.crash_at and self.settings.crash_at == step:
-            log.warning("W2T_CRASH_AT reached: exiting", extra={"step": step})
-            os._exit(17)
+    def require_twilio(self) -> TwilioGateway:
+        """The Twilio gateway, for code that only runs with one (the Twilio
+        integration applies, the reconcile runs, only when there is one)."""
+        if self.twilio is None:
+            raise RuntimeError("Twilio is not configured")
+        return self.twilio
+
+
+def context_of(request: Request) -> RelayContext:
+    """The services of the app serving `request`."""
+    ctx = request.app.state.ctx
+    if not isinstance(ctx, RelayContext):  # pragma: no cover - create_app always sets it
+        raise RuntimeError("the app has no relay services")
+    return ctx

@@ -29,8 +29,7 @@ from app.relay.versioned import (
 #: successful answers to Python values)
 _DESERIALIZE = TypeDeserializer()
 
-#: conversations this process last read or wrote, by (table, sid): see `recent_conversation`
-_RECENT: TtlCache[Item] = TtlCache(max_entries=4096)
+#: how long a conversation this process read or wrote is reused (`recent_conversation`)
 RECENT_TTL_S = 30.0
 
 
@@ -78,6 +77,7 @@ def bump_conversation(
     adds: dict[str, int],
     *,
     message_sid: str | None = None,
+    recent: TtlCache[Item] | None = None,
 ) -> Item:
     """One UpdateItem without a read, for changes that do not depend on the item:
     SET `sets`, ADD `adds` (counters) and ADD 1 to `Version`, so a concurrent
@@ -86,7 +86,7 @@ def bump_conversation(
 
     With `message_sid` the change is idempotent: the sid is appended to
     `EFFECTS_ATTR` in the same update, on the condition that it is not there yet;
-    AlreadyApplied (with the item as it is) when it is.
+    AlreadyApplied (with the item as it is) when it is. `recent` keeps the new item.
     """
     names: dict[str, str] = {"#k": "ConversationSid", "#ver": "Version"}
     values: dict[str, Any] = {":one": 1}
@@ -127,21 +127,23 @@ def bump_conversation(
     if effects_need_trim(item):
         trim = update_conversation(tables, sid, lambda cur: effects_trim(cur) or None, current=item)
         item = trim or item
-    _RECENT.put((tables.conversations.name, sid), item, RECENT_TTL_S)
+    if recent is not None:
+        recent.put((tables.conversations.name, sid), item, RECENT_TTL_S)
     return dict(item)
 
 
-def recent_conversation(tables: Any, sid: str) -> Item | None:
-    """The conversation as this process last read or wrote it (at most RECENT_TTL_S
-    ago), else read. Only for what never changes after creation (the customer, the
-    Web2Text number, LocationId): anything else must come from a fresh read or write
-    (`bump_conversation` returns one)."""
-    item = _RECENT.get((tables.conversations.name, sid))
+def recent_conversation(recent: TtlCache[Item], tables: Any, sid: str) -> Item | None:
+    """The conversation as `recent` (the app's `RelayCaches.conversations`) holds it
+    from a read or write at most RECENT_TTL_S ago, else read. Only for what never
+    changes after creation (the customer, the Web2Text number, LocationId):
+    anything else must come from a fresh read or write (`bump_conversation`
+    returns one)."""
+    item = recent.get((tables.conversations.name, sid))
     if item is not None:
         return dict(item)
     item = get_conversation(tables, sid)
     if item is not None:
-        _RECENT.put((tables.conversations.name, sid), dict(item), RECENT_TTL_S)
+        recent.put((tables.conversations.name, sid), dict(item), RECENT_TTL_S)
     return item
 
 

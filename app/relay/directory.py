@@ -104,9 +104,11 @@ def put_retailer(
     status: str = "Customer",
     web2text_opt_out: bool = False,
     countries: tuple[str, ...] | list[str] = DEFAULT_COUNTRIES,
+    cache: TtlCache[Retailer | Location] | None = None,
 ) -> Retailer:
     """Create or update a retailer (the admin CLI's add-retailer). `countries`: ISO
-    regions (e.g. "US", "CA") whose phone numbers its leads may text."""
+    regions (e.g. "US", "CA") whose phone numbers its leads may text; `cache` (see
+    `cached_retailer`) forgets it at once."""
     if status not in RETAILER_STATUSES:
         raise ValueError(f"status must be one of {', '.join(RETAILER_STATUSES)}")
     regions = sorted({c.strip().upper() for c in countries if c.strip()})
@@ -133,7 +135,8 @@ def put_retailer(
         },
         ReturnValues="ALL_NEW",
     )
-    _CACHE.discard((tables.directory.name, retailer_id))
+    if cache is not None:
+        cache.discard((tables.directory.name, retailer_id))
     return Retailer.from_item(resp["Attributes"])
 
 
@@ -147,8 +150,10 @@ def put_location(
     store_number: str | None = None,
     timezone: str | None = None,
     status: str = "Active",
+    cache: TtlCache[Retailer | Location] | None = None,
 ) -> Location:
-    """Create or update a location of an existing retailer (the admin CLI's add-location)."""
+    """Create or update a location of an existing retailer (the admin CLI's
+    add-location); `cache` (see `cached_location`) forgets it at once."""
     if get_retailer(tables, retailer_id) is None:
         raise LookupError(f"retailer {retailer_id} does not exist (add-retailer first)")
     resp = tables.directory.update_item(
@@ -173,7 +178,8 @@ def put_location(
         },
         ReturnValues="ALL_NEW",
     )
-    _CACHE.discard((tables.directory.name, location_id))
+    if cache is not None:
+        cache.discard((tables.directory.name, location_id))
     return Location.from_item(resp["Attributes"])
 
 
@@ -191,25 +197,26 @@ def get_location(tables: Any, location_id: str) -> Location | None:
     return Location.from_item(item)
 
 
-#: retailers and locations read by the lead service's hot path (see app.relay.cache)
-_CACHE: TtlCache[Retailer | Location] = TtlCache()
-
-
-def cached_retailer(tables: Any, retailer_id: str, ttl: float) -> Retailer | None:
-    """`get_retailer`, reusing what this process read within `ttl` seconds.
+def cached_retailer(
+    cache: TtlCache[Retailer | Location], tables: Any, retailer_id: str, ttl: float
+) -> Retailer | None:
+    """`get_retailer`, reusing what `cache` (the app's `RelayCaches.directory`) holds
+    from a read within `ttl` seconds.
 
     A retailer churned or opted out by another process is seen within `ttl`
-    (`W2T_CACHE_TTL`); `put_retailer` here drops the entry at once.
+    (`W2T_CACHE_TTL`); `put_retailer` given this cache drops the entry at once.
     """
-    value = _CACHE.get_or_load(
+    value = cache.get_or_load(
         (tables.directory.name, retailer_id), ttl, lambda: get_retailer(tables, retailer_id)
     )
     return value if isinstance(value, Retailer) else None
 
 
-def cached_location(tables: Any, location_id: str, ttl: float) -> Location | None:
+def cached_location(
+    cache: TtlCache[Retailer | Location], tables: Any, location_id: str, ttl: float
+) -> Location | None:
     """`get_location` with the same cache and bound as `cached_retailer`."""
-    value = _CACHE.get_or_load(
+    value = cache.get_or_load(
         (tables.directory.name, location_id), ttl, lambda: get_location(tables, location_id)
     )
     return value if isinstance(value, Location) else None

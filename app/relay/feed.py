@@ -11,35 +11,28 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.relay.changes import ChangeLog
 
 from app.relay.bounds import feed_sized
 
 log = logging.getLogger("app.relay.feed")
 
 
-def make_change_log(tables: Any) -> Any:
-    try:
-        from app.relay.changes import ChangeLog
-    except ImportError:  # pragma: no cover
-        return None
-    from app.relay.tables import CHANGE_LOG
-
-    return ChangeLog(tables.client, tables.name(CHANGE_LOG))
-
-
 _batch = threading.local()
 
 
 @contextmanager
-def batched(change_log: Any) -> Iterator[None]:
+def batched(change_log: ChangeLog) -> Iterator[None]:
     """Collect this thread's `publish` calls to `change_log` and record them on exit,
     per location as one `ChangeLog.append` (one group item: seen together). Order
     is kept; the batch is recorded even if the block raises (what was published
     before the failure is announced, as it would have been without batching).
     Nested blocks join the outer one.
     """
-    if change_log is None or getattr(_batch, "log", None) is not None:
+    if getattr(_batch, "log", None) is not None:
         yield
         return
     _batch.log, _batch.changes = change_log, []
@@ -52,7 +45,7 @@ def batched(change_log: Any) -> Iterator[None]:
 
 
 def _record_batch(
-    change_log: Any, changes: list[tuple[str, str, str, int, dict[str, Any]]]
+    change_log: ChangeLog, changes: list[tuple[str, str, str, int, dict[str, Any]]]
 ) -> None:
     by_location: dict[str, list[tuple[str, str, int, dict[str, Any]]]] = {}
     for loc, entity, entity_id, version, data in changes:
@@ -65,15 +58,13 @@ def _record_batch(
 
 
 def publish(
-    change_log: Any,
+    change_log: ChangeLog,
     location_ids: list[str] | tuple[str, ...] | str,
     entity: str,
     entity_id: str,
     version: int,
     data: dict[str, Any],
 ) -> None:
-    if change_log is None:
-        return
     data = feed_sized(entity, data)  # a huge lead's change is trimmed, never lost
     locs = [location_ids] if isinstance(location_ids, str) else list(dict.fromkeys(location_ids))
     if change_log is getattr(_batch, "log", None):

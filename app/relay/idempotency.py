@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -125,13 +124,13 @@ class IdempotencyStore:
         table_name: str,
         *,
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
-        lease_seconds: float | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._ddb = client
         self.table_name = table_name
         self.ttl_seconds = ttl_seconds
-        self.lease_seconds = lease_seconds if lease_seconds is not None else _env_lease()
+        self.lease_seconds = lease_seconds
         self._clock = clock
 
     # -- protocol -----------------------------------------------------------------
@@ -301,16 +300,6 @@ class IdempotencyStore:
         if int(item.get(TTL_ATTRIBUTE, {"N": "0"})["N"]) < int(self._clock()):
             return None
         return item
-
-
-def _env_lease() -> float:
-    """`W2T_IDEMPOTENCY_LEASE` (seconds; crash tests shorten it), else 30 s."""
-    raw = os.environ.get("W2T_IDEMPOTENCY_LEASE", "")
-    try:
-        value = float(raw) if raw else DEFAULT_LEASE_SECONDS
-    except ValueError:
-        return DEFAULT_LEASE_SECONDS
-    return value if value > 0 else DEFAULT_LEASE_SECONDS
 
 
 def _num(value: float) -> str:

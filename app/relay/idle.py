@@ -66,12 +66,11 @@ def close_idle_conversations(ctx: RelayContext) -> int:
 
 
 def _close(ctx: RelayContext, conv: versioned.Item, leads: list[versioned.Item]) -> None:
-    from app.relay.leads import service
     from app.relay.twilio_close import close_conversation
 
     open_leads = [str(lead["LeadId"]) for lead in leads if lead.get("Status") != "CLOSED"]
     # each lead closes the normal way (its lock; a busy one when its holder lets go)
-    service(ctx).close_owed(open_leads, IDLE_CLOSE_REASON)
+    ctx.leads.close_owed(open_leads, IDLE_CLOSE_REASON)
     fresh = conversation_store.get_conversation(ctx.tables, str(conv["ConversationSid"])) or conv
     if fresh.get("State") != "closed" and not fresh.get("LeadIds"):
         close_conversation(ctx, fresh, notice=None)

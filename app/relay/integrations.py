@@ -94,20 +94,17 @@ def publish_message(ctx: RelayContext, conv: Item | None, msg: Item) -> None:
 
 
 def _step(ctx: RelayContext, lead: Item, name: str, *, closing: bool = False) -> None:
-    """Between two side effects: the crash-test hook, then the lead's lock. Before a
-    side effect (`before_*` steps) the lock is guarded: still held, and, unless
+    """Between two side effects: the named checkpoint, then the lead's lock. Before
+    a side effect (`before_*` steps) the lock is guarded: still held, and, unless
     `closing`, no close asked; after one it is only checked."""
-    ctx.crash_point(name)
+    ctx.checkpoint(name)
     token = lead.get("LockOwner")
     if not token:
         return  # not run by a lock holder (a test calling an integration directly)
-    from app.relay.leads import service
-
-    lock = service(ctx).lock
     if name.startswith("before_"):
-        lock.guard(str(lead["LeadId"]), str(token), closing=closing)
+        ctx.lead_lock.guard(str(lead["LeadId"]), str(token), closing=closing)
     else:
-        lock.check(str(lead["LeadId"]), str(token))
+        ctx.lead_lock.check(str(lead["LeadId"]), str(token))
 
 
 def _first_name(name: str) -> str:
@@ -167,7 +164,7 @@ class TwilioIntegration:
 
     def sync(self, ctx: RelayContext, lead: Item) -> dict[str, Any]:
         data = self.create(ctx, lead)
-        remote = ctx.twilio.fetch_conversation(data["ConversationSID"])
+        remote = ctx.require_twilio().fetch_conversation(data["ConversationSID"])
         if remote is not None:
             data["ConversationStatus"] = remote.state
         return data
@@ -280,7 +277,7 @@ class TwilioIntegration:
         customer: str,
     ) -> str:
         """Create (or finish creating) the pair's conversation; resumable at every step."""
-        tw = ctx.twilio
+        tw = ctx.require_twilio()
         pair_key = str(pair["PairKey"])
         unique = conversation_unique_name(pair_key, int(pair["Gen"]))
         w2t = str(location.web2text_number)
@@ -401,7 +398,7 @@ class TwilioIntegration:
         """Add the lead to the conversation's LeadIds (ours and Twilio's attributes)."""
         lead_id = str(lead["LeadId"])
         loc = lead_store.lead_location(lead)
-        remote = ctx.twilio.fetch_conversation(sid)
+        remote = ctx.require_twilio().fetch_conversation(sid)
         remote_state = str(remote.state) if remote is not None else "active"
 
         def fn(item: Item) -> Updates | None:
@@ -429,7 +426,7 @@ class TwilioIntegration:
         if remote_state == "inactive":
             kwargs["state"] = "active"  # reactivate: a new lead joined
         if kwargs:
-            ctx.twilio.update_conversation(sid, **kwargs)
+            ctx.require_twilio().update_conversation(sid, **kwargs)
         lead_store.update_lead(
             ctx.tables,
             lead_id,
@@ -460,7 +457,7 @@ class TwilioIntegration:
                 continue
             set_progress(ctx, lead_id, **{step: "sending"})  # before the side effect
             _step(ctx, lead, f"before_{step}")
-            msg = ctx.twilio.send_message(
+            msg = ctx.require_twilio().send_message(
                 sid,
                 author=author,
                 body=body,

@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.relay.auth import Principal, authenticate_async, check_key_rate, require_endpoint
+from app.relay.context import context_of
 from app.relay.errors import ApiError
-from app.relay.leads import service
 
 log = logging.getLogger("app.relay.lead_api")
 router = APIRouter()
@@ -78,7 +78,7 @@ async def _run(
     background: bool,
 ) -> Response:
     """Run `handler` (blocking) honouring idempotency-key and /send."""
-    ctx = request.app.state.ctx
+    ctx = context_of(request)
 
     async def call(_begin: Any = None) -> Response:
         if background:
@@ -92,7 +92,7 @@ async def _run(
                 except Exception:
                     log.exception("background request failed")
 
-            service(ctx).executor.submit(job)
+            ctx.leads.executor.submit(job)
             return JSONResponse({"invocationId": invocation, "status": "Accepted"}, status_code=202)
         try:
             result = await run_in_threadpool(handler)
@@ -101,7 +101,7 @@ async def _run(
         return JSONResponse(result)
 
     key = request.headers.get("idempotency-key")
-    if key is None or ctx.idempotency is None:
+    if key is None:
         return await call()
     from app.relay.idempotency import fingerprint, run_idempotent
 
@@ -168,30 +168,28 @@ async def _create(request: Request, principal: Principal) -> Callable[[], Any]:
     body = await _json_body(request)
     lead_id = request.path_params["LeadId"]
     key = request.headers.get("idempotency-key")
-    return lambda: service(request.app.state.ctx).create(
-        lead_id, body, principal, idempotency_key=key
-    )
+    return lambda: context_of(request).leads.create(lead_id, body, principal, idempotency_key=key)
 
 
 async def _sync(request: Request, principal: Principal) -> Callable[[], Any]:
     lead_id = request.path_params["LeadId"]
-    return lambda: service(request.app.state.ctx).sync(lead_id, principal)
+    return lambda: context_of(request).leads.sync(lead_id, principal)
 
 
 async def _close(request: Request, principal: Principal) -> Callable[[], Any]:
     body = await _json_body(request, optional=True)
     lead_id = request.path_params["LeadId"]
-    return lambda: service(request.app.state.ctx).close(lead_id, body, principal)
+    return lambda: context_of(request).leads.close(lead_id, body, principal)
 
 
 async def _status_post(request: Request, principal: Principal) -> Callable[[], Any]:
     lead_id = request.path_params["LeadId"]
-    return lambda: service(request.app.state.ctx).status(lead_id, principal)
+    return lambda: context_of(request).leads.status(lead_id, principal)
 
 
 async def _bulk(request: Request, principal: Principal) -> Callable[[], Any]:
     body = await _json_body(request)
-    return lambda: service(request.app.state.ctx).bulk(body, principal)
+    return lambda: context_of(request).leads.bulk(body, principal)
 
 
 _register("/Lead/{LeadId}/create", "Lead/create", _create, body=True)
@@ -206,7 +204,7 @@ DealerKey = Annotated[Principal, Depends(require_endpoint("Dealer/status"))]
 
 @router.get("/Lead/{LeadId}/status")
 def lead_status(LeadId: str, request: Request, principal: StatusKey) -> Any:
-    return service(request.app.state.ctx).status(LeadId, principal)
+    return context_of(request).leads.status(LeadId, principal)
 
 
 @router.get("/Dealer/{UniversalRetailerId}/status")
@@ -215,14 +213,14 @@ def dealer_status(
     request: Request,
     principal: DealerKey,
 ) -> Any:
-    return service(request.app.state.ctx).dealer_status(UniversalRetailerId, principal)
+    return context_of(request).leads.dealer_status(UniversalRetailerId, principal)
 
 
 async def _require_bulk(request: Request) -> Principal:
     principal = await authenticate_async(request)
     if not any(principal.allows(f"Admin/bulk/{op}") for op in ("SYNC", "CLOSE", "FIND")):
         raise ApiError(403, "forbidden", "API key is not authorized for Admin/bulk")
-    await run_in_threadpool(check_key_rate, request.app.state.ctx, principal)
+    await run_in_threadpool(check_key_rate, context_of(request), principal)
     return principal
 
 

@@ -33,8 +33,8 @@ from botocore.exceptions import ClientError
 from app.core.statuses import LeadStatus, SyncStatus
 from app.relay import lead_store, versioned
 from app.relay.ddb import is_conditional_failure
-from app.relay.integrations import Integration, RetryLater
-from app.relay.lead_lock import CloseAsked, LeadLock, LockLost, Preempted
+from app.relay.integrations import RetryLater
+from app.relay.lead_lock import CloseAsked, LockLost, Preempted
 from app.relay.twilio_client import is_transient
 from app.relay.versioned import Item, Updates
 
@@ -67,17 +67,13 @@ class Refused(Exception):
 
 
 class LeadRunner:
-    def __init__(
-        self,
-        ctx: RelayContext,
-        lock: LeadLock,
-        integrations: Callable[[], list[Integration]],
-        publish: Callable[[Item], None],
-    ) -> None:
+    """Runs the leads of one relay process, under its lock (`ctx.lead_lock`), through
+    its integrations (`ctx.integrations`); `publish` makes each lead change visible."""
+
+    def __init__(self, ctx: RelayContext, publish: Callable[[Item], None]) -> None:
         self.ctx = ctx
         self.tables = ctx.tables
-        self.lock = lock
-        self.integrations = integrations
+        self.lock = ctx.lead_lock
         self.publish = publish
 
     # ------------------------------------------------------------------ intents
@@ -104,7 +100,7 @@ class LeadRunner:
             return {"CloseRequested": cur.get("CloseRequested") or reason, **_pending("close", cur)}
 
         updated = self._update(lead_id, fn)
-        self.ctx.crash_point("close_requested")
+        self.ctx.checkpoint("close_requested")
         return updated
 
     def close_left(self, item: Item) -> bool:
@@ -112,7 +108,7 @@ class LeadRunner:
         states = item.get("Integrations") or {}
         return any(
             (states.get(i.name) or {}).get("SyncStatus") != SyncStatus.CLOSED
-            for i in self.integrations()
+            for i in self.ctx.integrations
             if i.applies(self.ctx, item)
         )
 
@@ -187,7 +183,7 @@ class LeadRunner:
         lead_id = str(item["LeadId"])
         op = str(item.get("PendingOp") or "create")
         retry = False
-        for integ in self.integrations():
+        for integ in self.ctx.integrations:
             cur = lead_store.get_lead(self.tables, lead_id) or item
             if not integ.applies(self.ctx, cur):
                 continue
@@ -216,7 +212,7 @@ class LeadRunner:
             item = self._mark_closed(item, token)
         reason = str(item.get("CloseReason") or DEFAULT_CLOSE_REASON)
         retry = False
-        for integ in self.integrations():
+        for integ in self.ctx.integrations:
             cur = lead_store.get_lead(self.tables, lead_id) or item
             if not integ.applies(self.ctx, cur):
                 continue

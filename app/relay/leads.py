@@ -47,9 +47,8 @@ from app.relay.dealer_status import (
 )
 from app.relay.errors import ApiError
 from app.relay.feed import publish
-from app.relay.integrations import REGISTRY, Integration
 from app.relay.lead_bulk import bulk
-from app.relay.lead_lock import LeadLock, new_token
+from app.relay.lead_lock import new_token
 from app.relay.lead_runner import DEFAULT_CLOSE_REASON, PENDING, LeadRunner, Refused
 from app.relay.versioned import Item
 
@@ -71,13 +70,8 @@ class LeadService:
         self.ctx = ctx
         self.tables = ctx.tables
         self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="w2t-lead")
-        self.lock = LeadLock(ctx.tables, ctx.settings.stuck_after_s)
-        self.runner = LeadRunner(ctx, self.lock, lambda: self.integrations, self._publish_lead)
-
-    @property
-    def integrations(self) -> list[Integration]:
-        extra = self.ctx.extras.get("integrations")
-        return list(extra) if extra is not None else list(REGISTRY)
+        self.lock = ctx.lead_lock
+        self.runner = LeadRunner(ctx, self._publish_lead)
 
     @property
     def wait_s(self) -> float:
@@ -235,11 +229,12 @@ class LeadService:
         the location must belong to the retailer; Lookup's answer is cached), then the
         abuse screening (`app.relay.screening`); the attributes it adds to the lead."""
         ttl = self.ctx.settings.cache_ttl_s
-        retailer = directory.cached_retailer(self.tables, req.retailer_id, ttl)
+        cache = self.ctx.caches.directory
+        retailer = directory.cached_retailer(cache, self.tables, req.retailer_id, ttl)
         failed = retailer_check(retailer)
         if failed is not None:
             raise failed.error()
-        location = directory.cached_location(self.tables, req.location_id, ttl)
+        location = directory.cached_location(cache, self.tables, req.location_id, ttl)
         if location is None:
             raise _check("Location", "NONEXISTANT", LOCATION_NONEXISTANT, "unknown_location")
         if location.retailer_id != req.retailer_id:
@@ -422,11 +417,3 @@ def _dec(value: float) -> Any:
     from decimal import Decimal
 
     return Decimal(str(round(value, 3)))
-
-
-def service(ctx: RelayContext) -> LeadService:
-    """The process's LeadService (one per RelayContext)."""
-    svc = ctx.extras.get("leads")
-    if svc is None:
-        svc = ctx.extras.setdefault("leads", LeadService(ctx))
-    return svc  # type: ignore[no-any-return]

@@ -2,22 +2,20 @@
 
 Each app gets a private `CollectorRegistry` (several relay apps run in one test
 process; the global default registry would refuse duplicate metric names and
-mix their counts). `install(app)` adds the middleware and `app.state.metrics`;
+mix their counts). The app's `RelayMetrics` is one of its services
+(`ctx.metrics`); `install(app, metrics)` adds the counting middleware and
 `router` serves `GET /metrics`. Other modules count with:
 
-    metrics_of(request).webhook("onMessageAdded", "stored")
-    metrics_of(request).send("accepted")
-    metrics_of(request).twilio_error(50416)
+    ctx.metrics.send("accepted")
+    ctx.metrics.twilio_error(50416)
 
 `GET /metrics` is served only with `Authorization: Bearer <W2T_METRICS_TOKEN>`
 (404 when the relay has no token: the endpoint is off; 401 for a wrong one), so
 the public listener never hands its counters out.
 
-`metrics_of(...)` accepts a Request, a FastAPI/Starlette app, the app's
-`RelayContext` or anything with `.app`/`.state`; it returns a no-op sink when
-metrics are not installed, so callers never need to check. Webhooks
-(`/TwilioWebhooks/*`) are counted by the middleware itself, by `EventType` or
-`OptOutType` of their form body and the answer's class (ok/rejected/error).
+Webhooks (`/TwilioWebhooks/*`) are counted by the middleware itself, by
+`EventType` or `OptOutType` of their form body and the answer's class
+(ok/rejected/error).
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ import hmac
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
@@ -37,12 +35,20 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.relay.context import context_of
+from app.relay.ddb import Tables
 from app.relay.errors import ApiError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from app.relay.pool import ProxyPool
+    from app.relay.twilio_client import TwilioGateway
 
 #: Routes whose duration is a connection lifetime, not a request latency.
 _STREAMING_ROUTES = frozenset({"/v1/stream"})
@@ -50,9 +56,16 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 
 
 class RelayMetrics:
-    """The relay's metrics; one instance per app."""
+    """The relay's metrics; one instance per app. `tables`: whose DynamoDB call
+    counts to report; `gateway`: whose Twilio error counts to merge in; `pool`:
+    whose health to report."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, tables: Tables, gateway: TwilioGateway | None, pool: ProxyPool | None = None
+    ) -> None:
+        self.tables = tables
+        self.gateway = gateway
+        self.pool = pool
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "w2t_http_requests_total",
@@ -84,17 +97,14 @@ class RelayMetrics:
         # scrape time into one `w2t_twilio_errors_total{code}`.
         self._twilio_lock = threading.Lock()
         self._twilio_counts: dict[str, int] = {}
-        self.gateway: Any = None  # set by install(): the app's TwilioGateway
         self.registry.register(_CountsCollector(
             "w2t_twilio_errors",
             "Errors answered by the Twilio API, by Twilio error code (or HTTP status)",
             "code", self.twilio_error_counts))
-        self.tables: Any = None  # set by install(): the app's Tables (DynamoDB call counts)
         self.registry.register(_CountsCollector(
             "w2t_dynamodb_calls", "DynamoDB API calls made, by operation", "operation",
             self._dynamodb_call_counts))
-        self.pool: Any = None  # set by install(): the app's ProxyPool (pool health)
-        self.registry.register(_PoolCollector(lambda: self.pool))
+        self.registry.register(_PoolCollector(pool))
         self.stream_clients = Counter(
             "w2t_stream_connections_total",
             "Server-sent event streams opened",
@@ -113,15 +123,13 @@ class RelayMetrics:
             self._twilio_counts[label] = self._twilio_counts.get(label, 0) + 1
 
     def _dynamodb_call_counts(self) -> dict[str, int]:
-        counts = getattr(self.tables, "call_counts", None)
-        return dict(counts()) if counts is not None else {}
+        return self.tables.call_counts()
 
     def twilio_error_counts(self) -> dict[str, int]:
         with self._twilio_lock:
             merged = dict(self._twilio_counts)
-        by_code = getattr(self.gateway, "calls_by_code", None)
-        if isinstance(by_code, dict):
-            for code, n in list(by_code.items()):
+        if self.gateway is not None:
+            for code, n in list(self.gateway.calls_by_code.items()):
                 merged[str(code)] = merged.get(str(code), 0) + int(n)
         return merged
 
@@ -156,16 +164,16 @@ class _PoolCollector(Collector):
     the allocations that left an address few free numbers (low) or none
     (exhausted), and the free numbers the last allocation left."""
 
-    def __init__(self, pool: Callable[[], Any]) -> None:
+    def __init__(self, pool: ProxyPool | None) -> None:
         self._pool = pool
 
-    def describe(self) -> list[Any]:
+    def describe(self) -> list[Metric]:
         return list(self._families(None))
 
-    def collect(self) -> Iterator[Any]:
-        yield from self._families(self._pool())
+    def collect(self) -> Iterator[Metric]:
+        yield from self._families(self._pool)
 
-    def _families(self, pool: Any) -> Iterator[Any]:
+    def _families(self, pool: ProxyPool | None) -> Iterator[Metric]:
         size = GaugeMetricFamily("w2t_proxy_pool_numbers", "Numbers in the proxy pool")
         low = CounterMetricFamily(
             "w2t_proxy_pool_low",
@@ -184,30 +192,6 @@ class _PoolCollector(Collector):
             if pool.last_free is not None:
                 free.add_metric([], pool.last_free)
         yield from (size, low, gone, free)
-
-
-class _NoMetrics:
-    """Stand-in when an app has no metrics installed."""
-
-    def webhook(self, kind: str, outcome: str = "ok") -> None:
-        pass
-
-    def send(self, outcome: str) -> None:
-        pass
-
-    def twilio_error(self, code: int | str | None) -> None:
-        pass
-
-
-def metrics_of(obj: Any) -> RelayMetrics | _NoMetrics:
-    """The metrics of the app behind a Request / app / `RelayContext` (its extras)."""
-    extras = getattr(obj, "extras", None)
-    if isinstance(extras, dict) and isinstance(extras.get("metrics"), RelayMetrics):
-        return extras["metrics"]  # type: ignore[no-any-return]
-    app = getattr(obj, "app", obj)
-    state = getattr(app, "state", None)
-    found = getattr(state, "metrics", None) if state is not None else None
-    return found if isinstance(found, RelayMetrics) else _NoMetrics()
 
 
 #: Paths whose requests are Twilio webhooks, counted by kind.
@@ -269,23 +253,9 @@ class MetricsMiddleware:
                 self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)
 
 
-def install(app: Any) -> RelayMetrics:
-    """Give `app` its metrics and the counting middleware (idempotent)."""
-    existing = getattr(app.state, "metrics", None)
-    if isinstance(existing, RelayMetrics):
-        return existing
-    metrics = RelayMetrics()
-    app.state.metrics = metrics
-    ctx = getattr(app.state, "ctx", None)
-    if ctx is not None:
-        metrics.gateway = getattr(ctx, "twilio", None)
-        metrics.tables = getattr(ctx, "tables", None)
-        metrics.pool = getattr(ctx, "pool", None)
-        extras = getattr(ctx, "extras", None)
-        if isinstance(extras, dict):
-            extras["metrics"] = metrics  # lets code holding only the context count
+def install(app: FastAPI, metrics: RelayMetrics) -> None:
+    """Count every request of `app` in `metrics`."""
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    return metrics
 
 
 router = APIRouter()
@@ -295,7 +265,7 @@ router = APIRouter()
 def prometheus_metrics(request: Request) -> Response:
     """Prometheus text, only for `Authorization: Bearer <W2T_METRICS_TOKEN>`: 404 when no
     token is configured (not served at all), 401 for a missing or wrong one."""
-    token = str(getattr(request.app.state.settings, "metrics_token", "") or "")
+    token = context_of(request).settings.metrics_token
     if not token:
         raise ApiError(404, "not_found", "Not Found")
     presented = request.headers.get("authorization", "").strip()
@@ -303,6 +273,4 @@ def prometheus_metrics(request: Request) -> Response:
         presented = presented[7:].strip()
     if not hmac.compare_digest(presented.encode(), token.encode()):
         raise ApiError(401, "unauthorized", "Send the metrics token: Authorization: Bearer <token>")
-    metrics = metrics_of(request)
-    body = metrics.render() if isinstance(metrics, RelayMetrics) else b""
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
+    return Response(context_of(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -160,7 +160,7 @@ def require_checked_line(ctx: RelayContext, lead: versioned.Item) -> None:
     try:
         # one attempt: retried by the sweeper, and never longer than the processing
         # lease (a second worker taking the lease over must not find it still asking)
-        kind = ctx.twilio.classify_line(phone, retry=False)
+        kind = ctx.require_twilio().classify_line(phone, retry=False)
     except LookupUnavailable:
         waited = ctx.clock() - float(lead.get("LineTypeSince") or ctx.clock())
         if waited > ctx.settings.lookup_wait_s:

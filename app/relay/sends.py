@@ -44,7 +44,6 @@ from app.core.statuses import PipelineStatus, PipelineTrigger, auto_advance
 from app.relay import conversation_store, directory, lead_store, message_store, versioned
 from app.relay.errors import ApiError
 from app.relay.feed import publish
-from app.relay.metrics import metrics_of
 from app.relay.twilio_client import KEY_ATTRIBUTE, is_transient
 
 log = logging.getLogger("app.relay.sends")
@@ -249,7 +248,7 @@ def send_via_twilio(
         found = find_sent(ctx, sid, key)
         if found is not None:
             return found
-    ctx.crash_point("send.before_twilio")
+    ctx.checkpoint("send.before_twilio")
     kwargs = {
         "author": staff_identity(sender.staff_id),
         "body": body,
@@ -268,7 +267,7 @@ def send_via_twilio(
             msg = ctx.twilio.conversations(sid).messages.create(**kwargs)
             break
         except Exception as exc:
-            metrics_of(ctx).twilio_error(getattr(exc, "code", None) or type(exc).__name__)
+            ctx.metrics.twilio_error(getattr(exc, "code", None) or type(exc).__name__)
             if not is_transient(exc) or attempt == attempts:
                 raise
             # Outcome unknown: the message may exist. Look before sending again; if
@@ -277,7 +276,7 @@ def send_via_twilio(
             if found is not None:
                 msg = found
                 break
-    ctx.crash_point("send.after_twilio")
+    ctx.checkpoint("send.after_twilio")
     return msg
 
 
@@ -321,7 +320,7 @@ def record_sent(
     if index is not None:
         item["Index"] = int(index)
     created = message_store.put_message_if_new(ctx.tables, item)
-    ctx.crash_point("send.after_store")
+    ctx.checkpoint("send.after_store")
     stored = item if created else message_store.get_message(ctx.tables, sid, str(msg.sid)) or item
     view = message_store.message_view(stored)
     # The effects below are idempotent and applied on every attempt: an attempt

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -45,23 +44,16 @@ from app.relay.bounds import check_new_note, item_too_large, lead_too_large
 from app.relay.change_records import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, decode_cursor
 from app.relay.change_records import ChangesPage as LogPage
 from app.relay.changes import ChangeLog
+from app.relay.context import RelayContext, context_of
 from app.relay.errors import ApiError
 from app.relay.feed import publish
 from app.relay.idempotency import (
     Begin,
     BeginState,
-    IdempotencyStore,
     fingerprint,
     run_idempotent,
 )
-from app.relay.metrics import RelayMetrics, metrics_of
-from app.relay.staff_limits import (
-    REVOCATION_CHECK_S,
-    StreamGuard,
-    check_send_rate,
-    open_stream_slot,
-)
-from app.relay.stream import watch_of
+from app.relay.staff_limits import StreamGuard, check_send_rate, open_stream_slot
 
 log = logging.getLogger("app.relay.staff")
 
@@ -69,38 +61,18 @@ router = APIRouter(prefix="/v1", tags=["staff"])
 
 Staff = Annotated[Principal, Depends(require_staff())]
 
-DEFAULT_HEARTBEAT_S = 15.0
-DEFAULT_POLL_S = 0.2
-#: An open stream re-checks its key this often (through the key cache, at most
-#: W2T_KEY_CACHE_TTL old): a revoked key's stream ends within 5 s.
-DEFAULT_REAUTH_S = REVOCATION_CHECK_S
 #: Changes read per poll of the stream (a reconnecting client catches up in pages).
 STREAM_PAGE = 200
 
 
-def _ctx(request: Request) -> Any:
-    return request.app.state.ctx
-
-
-def _tunable(request: Request, name: str, env: str, default: float) -> float:
-    """ctx.extras[name] (tests) > Settings.<name> > environment > default."""
-    ctx = _ctx(request)
-    value = ctx.extras.get(name) if isinstance(getattr(ctx, "extras", None), dict) else None
-    if value is None:
-        value = getattr(ctx.settings, name, None)
-    if value is None:
-        raw = os.environ.get(env, "")
-        try:
-            value = float(raw) if raw else None
-        except ValueError:
-            value = None
-    return float(default if value is None else value)
+def _ctx(request: Request) -> RelayContext:
+    return context_of(request)
 
 
 def _location_retailer(request: Request, location_id: str) -> str | None:
     """The retailer owning a location (cached: a location never changes retailer)."""
     ctx = _ctx(request)
-    cache: dict[str, str | None] = ctx.extras.setdefault("_location_retailer", {})
+    cache = ctx.caches.location_retailers
     if location_id not in cache:
         loc = directory.get_location(ctx.tables, location_id)
         if loc is None:
@@ -167,10 +139,7 @@ def _check_lead_access(request: Request, staff: Principal, lead: dict[str, Any])
 
 
 def _change_log(request: Request) -> ChangeLog:
-    log_ = _ctx(request).change_log
-    if not isinstance(log_, ChangeLog):
-        raise ApiError(503, "feed_unavailable", "The change feed is not configured")
-    return log_
+    return _ctx(request).change_log
 
 
 # --------------------------------------------------------------------------- /v1/me
@@ -246,8 +215,9 @@ async def stream(
     log_ = _change_log(request)
     locations = _visible_locations(request, staff)
     start = last_event_id if last_event_id else cursor
-    poll = max(0.02, _tunable(request, "stream_poll_s", "W2T_STREAM_POLL", DEFAULT_POLL_S))
-    watch = watch_of(_ctx(request).extras, log_, poll * 0.9)
+    settings = _ctx(request).settings
+    poll = max(0.02, settings.stream_poll_s)
+    watch = _ctx(request).head_watch
     # taken before each read of the log: a change stored by this instance while the
     # stream is reading or sending (not asleep) then cuts its next sleep short
     announced = watch.mark(locations)
@@ -256,16 +226,12 @@ async def stream(
         first = await run_in_threadpool(log_.read, locations, start, STREAM_PAGE)
     except InvalidCursor as exc:
         raise ApiError(400, exc.reason, str(exc)) from None
-    heartbeat = max(
-        0.05, _tunable(request, "stream_heartbeat_s", "W2T_STREAM_HEARTBEAT", DEFAULT_HEARTBEAT_S)
-    )
-    reauth = max(0.1, _tunable(request, "stream_reauth_s", "W2T_STREAM_REAUTH", DEFAULT_REAUTH_S))
+    heartbeat = max(0.05, settings.stream_heartbeat_s)
+    reauth = max(0.1, settings.stream_reauth_s)
     # at most W2T_STREAMS_PER_KEY open streams per key, on every instance (429 beyond)
     slot = await run_in_threadpool(open_stream_slot, _ctx(request), staff)
     guard = StreamGuard(_ctx(request), presented_key(request) or "", slot, reauth)
-    metrics = metrics_of(request)
-    if isinstance(metrics, RelayMetrics):
-        metrics.stream_clients.inc()
+    _ctx(request).metrics.stream_clients.inc()
 
     def _next_page(position: str, backlog: bool) -> LogPage:
         """Query only the locations whose change log head is past our position."""
@@ -375,7 +341,7 @@ async def send_message(
 ) -> JSONResponse:
     """Send a text to the conversation as the staff member (202 + the MessageView)."""
     ctx = _ctx(request)
-    metrics = metrics_of(request)
+    metrics = ctx.metrics
     if not idempotency_key or not idempotency_key.strip():
         raise ApiError(
             400, "idempotency_key_required", "Send an Idempotency-Key header with every message"
@@ -383,9 +349,6 @@ async def send_message(
     conv = await run_in_threadpool(_load_conversation, request, staff, sid)
     raw = await request.body()
     body = _message_body(_parse_json_object(raw))
-    idem = ctx.idempotency
-    if not isinstance(idem, IdempotencyStore):
-        raise ApiError(503, "idempotency_unavailable", "Idempotency records are not configured")
     if ctx.twilio is None:
         raise ApiError(503, "upstream_unavailable", "Twilio is not configured")
     sender = sends.Sender(staff.staff_id or "", staff.name or staff.staff_id or "")
@@ -423,7 +386,7 @@ async def send_message(
         return JSONResponse(view, status_code=202)
 
     response = await run_idempotent(
-        idem,
+        ctx.idempotency,
         scope=f"staff:{staff.retailer_id}:{staff.staff_id}:send",
         key=idempotency_key,
         request_fingerprint=fingerprint(sid, body),
@@ -597,11 +560,10 @@ async def patch_lead(
             lead_store.lead_view(item), headers={"ETag": f'"{int(item.get("Version", 0))}"'}
         )
 
-    idem = ctx.idempotency
-    if idempotency_key is None or not isinstance(idem, IdempotencyStore):
+    if idempotency_key is None:
         return await attempt(Begin(BeginState.NEW))
     response = await run_idempotent(
-        idem,
+        ctx.idempotency,
         scope=f"staff:{staff.retailer_id}:{staff.staff_id}:lead",
         key=idempotency_key,
         request_fingerprint=fingerprint(lead_id, str(expected), raw),

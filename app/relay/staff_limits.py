@@ -100,7 +100,7 @@ class StreamGuard:
         ttl = key_cache_ttl(self.ctx.settings)
         try:
             item: Any = await run_in_threadpool(
-                cached_lookup_key, self.ctx.tables, self.presented, ttl
+                cached_lookup_key, self.ctx.caches.keys, self.ctx.tables, self.presented, ttl
             )
         except Exception:  # DynamoDB hiccup: keep the stream, check again later
             return True

@@ -105,13 +105,3 @@ class HeadWatch:
                         self._values[loc] = (read_at, max(value, current))
         with self._lock:
             return {loc: self._values[loc][1] for loc in wanted}
-
-
-def watch_of(extras: dict[str, object], log: ChangeLog, max_age: float) -> HeadWatch:
-    """The app's shared watch (kept in `ctx.extras`), created on first use."""
-    watch = extras.get("_head_watch")
-    if not isinstance(watch, HeadWatch):
-        watch = HeadWatch(log, max_age)
-        extras["_head_watch"] = watch
-    watch.max_age = max_age  # one watch per app: it is registered with the log for good
-    return watch

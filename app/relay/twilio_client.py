@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -32,7 +31,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from app.relay.cache import TtlCache
-from app.relay.config import Settings, proxy_in_environment
+from app.relay.config import Settings
 
 log = logging.getLogger("app.relay.twilio")
 T = TypeVar("T")
@@ -50,18 +49,24 @@ KEY_ATTRIBUTE = "W2TKey"  # the relay's idempotency key inside message Attribute
 class RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]
     """Sends every `https://<domain>.twilio.com/...` request to one base URL instead."""
 
-    def __init__(self, base_url: str | None, timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: str | None,
+        timeout: float,
+        *,
+        proxy_configured: bool = False,
+        ca_bundle: str | None = None,
+    ) -> None:
         super().__init__(timeout=timeout)
         self._base = urlsplit(base_url) if base_url else None
-        if self.session is not None and not proxy_in_environment(os.environ):
+        if self.session is not None and not proxy_configured:
             # requests re-reads the proxy and CA-bundle variables from os.environ on
             # every request (a fifth of a Lookup's CPU). Without a proxy the one
             # thing it can find there is a CA bundle: given to the session once, it
             # is the `verify` requests would work out each time (netrc, the other
             # thing it reads, is never used: every Twilio request carries its auth).
-            bundle = _ca_bundle(os.environ)
-            if bundle:
-                self.session.verify = bundle
+            if ca_bundle:
+                self.session.verify = ca_bundle
             self.session.trust_env = False
 
     # The SDK formats a dozen INFO lines per call (URL, query, every header) before
@@ -82,13 +87,17 @@ class RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]
         return super().request(method, url, *args, **kwargs)
 
 
-def _ca_bundle(env: Mapping[str, str]) -> str | None:
-    """The CA bundle requests would verify with, from `env` (as `merge_environment_settings`)."""
-    return env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or None
+def make_http_client(settings: Settings) -> RewritingHttpClient:
+    return RewritingHttpClient(
+        settings.twilio_base_url,
+        settings.twilio_timeout_s,
+        proxy_configured=settings.proxy_configured,
+        ca_bundle=settings.ca_bundle,
+    )
 
 
 def make_client(settings: Settings) -> Client:
-    http = RewritingHttpClient(settings.twilio_base_url, settings.twilio_timeout_s)
+    http = make_http_client(settings)
     return Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
 
 

@@ -59,11 +59,12 @@ def close_lead(ctx: RelayContext, lead: Item, reason: str) -> dict[str, Any]:
     conv = updated or conversation_store.get_conversation(ctx.tables, str(sid)) or conv
     remaining = list(conv.get("LeadIds") or [])
     if remaining:
-        remote = ctx.twilio.fetch_conversation(str(sid))
+        tw = ctx.require_twilio()
+        remote = tw.fetch_conversation(str(sid))
         if remote is not None and remote.state != "closed":
             attrs = _json(remote.attributes)
             attrs["LeadIds"] = remaining
-            ctx.twilio.update_conversation(str(sid), attributes=attrs)
+            tw.update_conversation(str(sid), attributes=attrs)
         data["ConversationStatus"] = conv.get("State", "active")
         return data
     _step(ctx, lead, "before_close_notice", closing=True)
@@ -87,14 +88,15 @@ def abandon_build(ctx: RelayContext, lead: Item) -> dict[str, Any]:
         return {}
     gen = int(pair.get("Gen", 0))
     sid = pair.get("ConversationSid")
+    tw = ctx.require_twilio()
     if not sid:
-        remote = ctx.twilio.fetch_conversation(conversation_unique_name(pair_key, gen))
+        remote = tw.fetch_conversation(conversation_unique_name(pair_key, gen))
         sid = remote.sid if remote is not None else None
     if sid:
         conv = conversation_store.get_conversation(ctx.tables, str(sid))
-        remote = ctx.twilio.fetch_conversation(str(sid))
+        remote = tw.fetch_conversation(str(sid))
         if remote is not None and remote.state != "closed":
-            ctx.twilio.update_conversation(str(sid), state="closed")
+            tw.update_conversation(str(sid), state="closed")
         if conv is not None:
             mark_conversation_closed(ctx, conv)
     try:
@@ -120,10 +122,11 @@ def abandon_build(ctx: RelayContext, lead: Item) -> dict[str, Any]:
 def close_conversation(ctx: RelayContext, conv: Item, *, notice: str | None) -> None:
     """The last lead is out: notify the store, close at Twilio, free the proxy numbers."""
     sid = str(conv["ConversationSid"])
-    remote = ctx.twilio.fetch_conversation(sid)
+    tw = ctx.require_twilio()
+    remote = tw.fetch_conversation(sid)
     if remote is not None and remote.state != "closed":
         if notice:
-            msg = ctx.twilio.send_message(
+            msg = tw.send_message(
                 sid,
                 author=str(conv.get("CustomerPhone")),  # as the customer: the store gets it
                 body=notice,
@@ -132,7 +135,7 @@ def close_conversation(ctx: RelayContext, conv: Item, *, notice: str | None) -> 
                 look_first=True,
             )
             record_api_message(ctx, sid, msg, author_kind="system", key=f"{sid}:closed-notice")
-        ctx.twilio.update_conversation(sid, state="closed")
+        tw.update_conversation(sid, state="closed")
     mark_conversation_closed(ctx, conv)
 
 

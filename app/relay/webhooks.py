@@ -17,33 +17,28 @@ only move forward, so duplicates and reordering are harmless.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from botocore.exceptions import ClientError
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
-from twilio.request_validator import RequestValidator
 
 from app.core.optout import OptOutKind, classify
 from app.core.statuses import LeadStatus, PipelineStatus, PipelineTrigger, auto_advance
 from app.relay import conversation_store, directory, lead_store, message_store, optouts, versioned
 from app.relay.auth import Principal, require_endpoint
+from app.relay.context import RelayContext, context_of
 from app.relay.ddb import is_conditional_failure
 from app.relay.errors import ApiError
 from app.relay.feed import batched
 from app.relay.integrations import _publish_conversation, publish_message
-from app.relay.leads import service
 from app.relay.twilio_close import mark_conversation_closed
 from app.relay.versioned import Item, Updates
-
-if TYPE_CHECKING:
-    from app.relay.context import RelayContext
 
 log = logging.getLogger("app.relay.webhooks")
 router = APIRouter(prefix="/TwilioWebhooks", tags=["twilio"])
@@ -55,7 +50,7 @@ STOP_CLOSE_REASON = "Participant opted out of text messaging"
 
 async def _signed_form(request: Request) -> dict[str, str]:
     """The form of a Twilio webhook whose signature is valid (else 403)."""
-    ctx = request.app.state.ctx
+    ctx = context_of(request)
     raw = await request.body()
     try:
         pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
@@ -68,7 +63,7 @@ async def _signed_form(request: Request) -> dict[str, str]:
     if request.url.query:
         url += "?" + request.url.query
     signature = request.headers.get("x-twilio-signature", "")
-    validator = _validator(ctx.settings.twilio_auth_token)
+    validator = ctx.webhook_validator
     if not signature or not validator.validate(url, _SignedParams(form), signature):
         log.warning("webhook with a bad signature", extra={"path": request.url.path})
         raise ApiError(403, "invalid_signature", "X-Twilio-Signature is INVALID")
@@ -80,11 +75,6 @@ async def _signed_form(request: Request) -> dict[str, str]:
     if form.get("EventType") in _MESSAGE_EVENTS and not form.get("MessageSid"):
         raise ApiError(400, "invalid_request", "MessageSid is NONEXISTANT - required")
     return form
-
-
-@functools.lru_cache(maxsize=8)
-def _validator(auth_token: str) -> RequestValidator:
-    return RequestValidator(auth_token)
 
 
 class _SignedParams(dict[str, str]):
@@ -136,7 +126,7 @@ def _attrs(raw: str | None) -> dict[str, Any]:
 
 def _publish_lead(ctx: RelayContext, item: Item | None) -> None:
     if item is not None:
-        service(ctx)._publish_lead(item)
+        ctx.leads._publish_lead(item)
 
 
 # --------------------------------------------------------------------------- sync
@@ -145,7 +135,7 @@ def _publish_lead(ctx: RelayContext, item: Item | None) -> None:
 @router.post("/sync")
 async def sync_webhook(request: Request) -> Response:
     form = await _signed_form(request)
-    ctx = request.app.state.ctx
+    ctx = context_of(request)
     await run_in_threadpool(handle_sync_event, ctx, form)
     return Response(status_code=200)
 
@@ -183,7 +173,7 @@ def handle_sync_event(ctx: RelayContext, form: dict[str, str]) -> None:
     elif by_item:
         # a new message needs only what never changes (customer, Web2Text number,
         # location) before its own write; the rest comes fresh from that write
-        conv = conversation_store.recent_conversation(ctx.tables, sid)
+        conv = conversation_store.recent_conversation(ctx.caches.conversations, ctx.tables, sid)
     else:
         conv = conversation_store.get_conversation(ctx.tables, sid)
     if conv is not None:
@@ -255,7 +245,7 @@ def _message_added(ctx: RelayContext, conv: Item, form: dict[str, str]) -> None:
             item = existing
         else:
             return  # a duplicate of a message whose effects are long done
-    ctx.crash_point("after_message_stored")
+    ctx.checkpoint("after_message_stored")
     # the message, conversation and lead changes: one counter update + one
     # group item per location instead of two calls each
     with batched(ctx.change_log):
@@ -352,13 +342,18 @@ def _apply_message_effects(ctx: RelayContext, conv: Item, msg: Item) -> Item:
         sets["LastInboundAt"] = at
     try:
         updated = conversation_store.bump_conversation(
-            ctx.tables, conv["ConversationSid"], sets, adds, message_sid=msg_sid
+            ctx.tables,
+            conv["ConversationSid"],
+            sets,
+            adds,
+            message_sid=msg_sid,
+            recent=ctx.caches.conversations,
         )
         _publish_conversation(ctx, updated)
     except versioned.AlreadyApplied as done:
         updated = done.item
         _publish_conversation(ctx, updated)
-    ctx.crash_point("after_conversation_effect")
+    ctx.checkpoint("after_conversation_effect")
     if kind not in ("customer", "store", "staff"):
         return updated
     possible = (
@@ -502,7 +497,7 @@ def _message_removed(ctx: RelayContext, conv: Item, form: dict[str, str]) -> Non
 @router.post("/close")
 async def close_webhook(request: Request) -> Response:
     form = await _signed_form(request)
-    ctx = request.app.state.ctx
+    ctx = context_of(request)
     await run_in_threadpool(handle_state_event, ctx, form)
     return Response(status_code=200)
 
@@ -528,7 +523,7 @@ def handle_state_event(ctx: RelayContext, form: dict[str, str]) -> None:
     elif conv is not None and state_to == "closed":
         # every close recorded first, then run (a lead another request is working on
         # is closed by that request's holder when its current step ends)
-        service(ctx).close_owed([str(x) for x in conv.get("LeadIds") or []], "Inactivity")
+        ctx.leads.close_owed([str(x) for x in conv.get("LeadIds") or []], "Inactivity")
         mark_conversation_closed(ctx, conversation_store.get_conversation(ctx.tables, sid) or conv)
     _remember(ctx, key, "state")
 
@@ -539,7 +534,7 @@ def handle_state_event(ctx: RelayContext, form: dict[str, str]) -> None:
 @router.post("/onIncomingMessage")
 async def incoming_webhook(request: Request) -> Response:
     form = await _signed_form(request)
-    ctx = request.app.state.ctx
+    ctx = context_of(request)
     await run_in_threadpool(handle_incoming, ctx, form)
     return Response(TWIML_EMPTY, media_type="text/xml")
 
@@ -578,7 +573,7 @@ def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> None:
         if updated is not None:
             _publish_conversation(ctx, updated)
         if opted and not is_store:
-            svc = service(ctx)
+            svc = ctx.leads
             for lead_id in list(conv.get("LeadIds") or []):
                 _publish_lead(
                     ctx,
@@ -645,7 +640,7 @@ async def check_opt_in_status(request: Request, principal: OptInKey) -> JSONResp
         raise ApiError(
             400, "invalid_phone", "PhoneNumber is INVALID - not a valid phone number"
         ) from None
-    ctx = request.app.state.ctx
+    ctx = context_of(request)
     from app.relay.leads import opted_out_numbers
 
     numbers = await run_in_threadpool(opted_out_numbers, ctx.tables, phone)

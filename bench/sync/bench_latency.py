@@ -67,11 +67,9 @@ def _p(values: list[float], q: float) -> float:
 
 async def measure(n: int, poll_s: float | None) -> dict[str, Any]:
     with dynamodb_local() as endpoint, running_simulator(pool=POOL) as sim:
-        relay = start_relay(endpoint, sim)
+        relay = start_relay(endpoint, sim, **({} if poll_s is None else {"stream_poll_s": poll_s}))
         try:
-            if poll_s is not None:
-                relay.ctx.extras.update(stream_poll_s=poll_s)
-            poll = relay.ctx.extras.get("stream_poll_s", "default (0.2)")
+            poll = relay.settings.stream_poll_s
             sim.set_webhook_url(f"{relay.url}/TwilioWebhooks/onIncomingMessage")
             seed = seed_dealer(relay, web2text_number="+13125550133", pool=POOL)
             lead = await asyncio.to_thread(create_lead, relay, seed)

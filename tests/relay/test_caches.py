@@ -44,18 +44,20 @@ def test_ttl_cache_expiry_bound_and_misses() -> None:
     assert loads == ["A", "A3", "None", "N", "Z"]
 
 
-def test_revocation_in_process_is_immediate(settings: Settings) -> None:
+def test_revocation_through_the_cache_is_immediate(settings: Settings) -> None:
     tables = tables_for(settings)
+    cache: TtlCache[dict[str, object]] = TtlCache()
     key = auth.issue_key(tables, ["*"])
-    assert auth.cached_lookup_key(tables, key, 30) is not None
-    assert auth.revoke_key(tables, key)
-    assert auth.cached_lookup_key(tables, key, 30) is None
+    assert auth.cached_lookup_key(cache, tables, key, 30) is not None
+    assert auth.revoke_key(tables, key, cache=cache)
+    assert auth.cached_lookup_key(cache, tables, key, 30) is None
 
 
 def test_revocation_elsewhere_takes_effect_within_the_ttl(settings: Settings) -> None:
     tables = tables_for(settings)
+    cache: TtlCache[dict[str, object]] = TtlCache()
     key = auth.issue_key(tables, ["*"])
-    assert auth.cached_lookup_key(tables, key, 1.0) is not None
+    assert auth.cached_lookup_key(cache, tables, key, 1.0) is not None
     # another instance (or the admin CLI in its own process) revokes: the item changes
     # in DynamoDB, this process's cache does not hear of it
     tables.api_keys.update_item(
@@ -65,37 +67,38 @@ def test_revocation_elsewhere_takes_effect_within_the_ttl(settings: Settings) ->
     )
     assert auth.lookup_key(tables, key) is None  # uncached lookups see it at once
     deadline = time.monotonic() + 5
-    while auth.cached_lookup_key(tables, key, 1.0) is not None:
+    while auth.cached_lookup_key(cache, tables, key, 1.0) is not None:
         assert time.monotonic() < deadline, "a revoked key outlived the cache TTL"
         time.sleep(0.1)
     # and a TTL of 0 never caches
     other = auth.issue_key(tables, ["*"])
-    assert auth.cached_lookup_key(tables, other, 0) is not None
+    assert auth.cached_lookup_key(cache, tables, other, 0) is not None
     tables.api_keys.update_item(
         Key={"API_Key": auth.hash_key(other)},
         UpdateExpression="SET Active = :f",
         ExpressionAttributeValues={":f": False},
     )
-    assert auth.cached_lookup_key(tables, other, 0) is None
+    assert auth.cached_lookup_key(cache, tables, other, 0) is None
 
 
-def test_directory_changes_in_process_are_seen_at_once(settings: Settings) -> None:
+def test_directory_changes_through_the_cache_are_seen_at_once(settings: Settings) -> None:
     tables = tables_for(settings)
+    cache: TtlCache[directory.Retailer | directory.Location] = TtlCache()
     rid = seed_retailer(settings, name="Cached Floors")
     loc = seed_location(settings, rid, "+13125550931", name="Cached Store")
-    retailer = directory.cached_retailer(tables, rid, 30)
-    location = directory.cached_location(tables, loc, 30)
+    retailer = directory.cached_retailer(cache, tables, rid, 30)
+    location = directory.cached_location(cache, tables, loc, 30)
     assert retailer is not None and retailer.status == "Customer"
     assert location is not None and location.name == "Cached Store"
-    directory.put_retailer(tables, rid, "Cached Floors", status="Churned_Customer")
-    directory.put_location(tables, rid, loc, "Renamed Store", "+13125550931")
-    again = directory.cached_retailer(tables, rid, 30)
+    directory.put_retailer(tables, rid, "Cached Floors", status="Churned_Customer", cache=cache)
+    directory.put_location(tables, rid, loc, "Renamed Store", "+13125550931", cache=cache)
+    again = directory.cached_retailer(cache, tables, rid, 30)
     assert again is not None and again.status == "Churned_Customer"
-    moved = directory.cached_location(tables, loc, 30)
+    moved = directory.cached_location(cache, tables, loc, 30)
     assert moved is not None and moved.name == "Renamed Store"
     # an id that is not a location is not one through the cache either
-    assert directory.cached_location(tables, rid, 30) is None
-    assert directory.cached_retailer(tables, loc, 30) is None
+    assert directory.cached_location(cache, tables, rid, 30) is None
+    assert directory.cached_retailer(cache, tables, loc, 30) is None
 
 
 def test_batched_publish_records_in_order_per_location(settings: Settings) -> None:

@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from app.relay import lead_store
-from app.relay.leads import service
 from app.sandbox.servers import free_port
 from app.sandbox.twilio_sim import SimHandle, start_simulator
+from tests.support.crashing_relay import CRASH_EXIT_CODE
 from tests.support.relay import init_tables, new_prefix, seed_dealer, start_relay, tables_for
 from tests.support.relay_process import RelayProcess, relay_env
 
@@ -59,9 +59,8 @@ def test_close_after_a_crash_mid_create_texts_nobody(
         W2T_PUBLIC_URL=f"http://127.0.0.1:{port}",
         W2T_STUCK_AFTER="2",
         W2T_BACKGROUND="0",
-        W2T_CRASH_AT=step,
     )
-    crashing = RelayProcess(env, port, tmp_path / "relay.log")
+    crashing = RelayProcess(env, port, tmp_path / "relay.log", crash_at=step)
     try:
         r = httpx.post(
             crashing.url + f"/Lead/{lead_id}/create",
@@ -79,7 +78,7 @@ def test_close_after_a_crash_mid_create_texts_nobody(
             timeout=30,
         )
         assert r.status_code == 200, r.text
-        assert crashing.wait_exit() == 17  # died at the step, holding the lead
+        assert crashing.wait_exit() == CRASH_EXIT_CODE  # died at the step, holding the lead
     finally:
         crashing.stop()
     tables = tables_for(settings)
@@ -105,7 +104,7 @@ def test_close_after_a_crash_mid_create_texts_nobody(
         state = r.json()
         assert state["Status"] == "CLOSED" and state["CloseReason"] == "Changed mind"
         assert state["Integrations"]["Twilio"]["SyncStatus"] == "CLOSED", state
-        assert service(other.ctx).sweep() == 0  # nothing is left to resume
+        assert other.ctx.leads.sweep() == 0  # nothing is left to resume
     finally:
         other.stop()
     sim.wait_idle()

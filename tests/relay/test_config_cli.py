@@ -62,6 +62,37 @@ def test_settings_errors_name_the_variable(change: dict[str, str], needle: str) 
         Settings.from_env(dict(BASE_ENV, **change))
 
 
+def test_stream_and_idempotency_tunables_are_settings() -> None:
+    default = Settings.from_env(BASE_ENV)
+    assert (default.stream_poll_s, default.stream_heartbeat_s) == (0.2, 15.0)
+    assert (default.stream_reauth_s, default.idempotency_lease_s) == (60.0, 30.0)
+    tuned = Settings.from_env(
+        dict(
+            BASE_ENV,
+            W2T_STREAM_POLL="0.05",
+            W2T_STREAM_HEARTBEAT="0.3",
+            W2T_STREAM_REAUTH="2",
+            W2T_IDEMPOTENCY_LEASE="1.5",
+        )
+    )
+    assert (tuned.stream_poll_s, tuned.stream_heartbeat_s) == (0.05, 0.3)
+    assert (tuned.stream_reauth_s, tuned.idempotency_lease_s) == (2.0, 1.5)
+    assert Settings.from_env(dict(BASE_ENV, W2T_STREAM_POLL="0")).stream_poll_s == 0.2
+    for name in ("W2T_STREAM_POLL", "W2T_STREAM_HEARTBEAT", "W2T_IDEMPOTENCY_LEASE"):
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env(dict(BASE_ENV, **{name: "soon"}))
+
+
+def test_proxy_and_ca_bundle_are_read_with_the_settings() -> None:
+    plain = Settings.from_env(BASE_ENV)
+    assert plain.proxy_configured is False and plain.ca_bundle is None
+    proxied = Settings.from_env(
+        dict(BASE_ENV, HTTPS_PROXY="http://proxy:3128", REQUESTS_CA_BUNDLE="/etc/ca.pem")
+    )
+    assert proxied.proxy_configured is True and proxied.ca_bundle == "/etc/ca.pem"
+    assert Settings.from_env(dict(BASE_ENV, no_proxy="*")).proxy_configured is False
+
+
 @pytest.mark.parametrize("value", ["0", "false", "no", "off", " OFF "])
 def test_background_is_switched_off_with_the_same_words_as_every_flag(value: str) -> None:
     assert Settings.from_env(dict(BASE_ENV, W2T_BACKGROUND=value)).background is False

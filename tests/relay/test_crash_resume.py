@@ -1,6 +1,7 @@
-"""Crash injection: the real `web2text-relay serve` process is killed between two
-steps of a lead's processing (W2T_CRASH_AT), restarted, and finishes the lead by
-itself: one conversation, one greeting, one lead-details text."""
+"""Crash injection: a real relay process is killed between two steps of a lead's
+processing (`tests.support.crashing_relay`), restarted as `web2text-relay serve`,
+and finishes the lead by itself: one conversation, one greeting, one
+lead-details text."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ import pytest
 from app.relay import conversation_store, lead_store, message_store, versioned
 from app.sandbox.servers import free_port
 from app.sandbox.twilio_sim import SimHandle, start_simulator
+from tests.support.crashing_relay import CRASH_EXIT_CODE
 from tests.support.relay import init_tables, new_prefix, seed_dealer, tables_for
-from tests.support.relay_process import RelayProcess
+from tests.support.relay_process import RelayProcess, relay_env
 
 SIM_SID = "AC" + "8" * 32
 SIM_TOKEN = "crash-token"
@@ -59,8 +61,7 @@ def test_crash_between_steps_resumes_exactly_once(
     number = f"+1312555{int(time.time() * 1000) % 10000:04d}"
     seed = seed_dealer(settings, web2text_number=number, pool=POOL)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("W2T_", "TWILIO_"))}
-    env.update(
+    env = relay_env(
         W2T_TABLE_PREFIX=prefix,
         W2T_DYNAMODB_ENDPOINT=dynamodb_endpoint,
         TWILIO_ACCOUNT_SID=SIM_SID,
@@ -73,7 +74,7 @@ def test_crash_between_steps_resumes_exactly_once(
     )
     customer = f"+1415555{int(time.time() * 1000) % 10000:04d}"
     lead_id = str(uuid.uuid4())
-    crashing = RelayProcess(dict(env, W2T_CRASH_AT=step), port, tmp_path / "relay.log")
+    crashing = RelayProcess(env, port, tmp_path / "relay.log", crash_at=step)
     try:
         r = httpx.post(
             crashing.url + f"/Lead/{lead_id}/create",
@@ -91,7 +92,7 @@ def test_crash_between_steps_resumes_exactly_once(
             timeout=30,
         )
         assert r.status_code == 200, r.text
-        assert crashing.wait_exit() == 17  # died at the step
+        assert crashing.wait_exit() == CRASH_EXIT_CODE  # died at the step
     finally:
         crashing.stop()
     item = lead_store.get_lead(tables_for(settings), lead_id)
@@ -147,8 +148,7 @@ def test_webhook_crash_then_redelivery_applies_effects_once(
     tables = tables_for(settings)
     port = free_port()
     public = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("W2T_", "TWILIO_"))}
-    env.update(
+    env = relay_env(
         W2T_TABLE_PREFIX=prefix,
         W2T_DYNAMODB_ENDPOINT=dynamodb_endpoint,
         TWILIO_ACCOUNT_SID=SIM_SID,
@@ -201,11 +201,11 @@ def test_webhook_crash_then_redelivery_applies_effects_once(
         "Content-Type": "application/x-www-form-urlencoded",
     }
 
-    crashing = RelayProcess(dict(env, W2T_CRASH_AT=step), port, tmp_path / "relay.log")
+    crashing = RelayProcess(env, port, tmp_path / "relay.log", crash_at=step)
     try:
         with pytest.raises(httpx.HTTPError):  # no answer: Twilio will redeliver
             httpx.post(crashing.url + path, content=urlencode(form), headers=headers, timeout=30)
-        assert crashing.wait_exit() == 17
+        assert crashing.wait_exit() == CRASH_EXIT_CODE
     finally:
         crashing.stop()
     half = conversation_store.get_conversation(tables, sid) or {}
@@ -232,9 +232,11 @@ def test_webhook_crash_then_redelivery_applies_effects_once(
     # the crashed delivery's changes were never written (the batch is recorded at
     # its end): the redelivery publishes the conversation and the lead as they are
     # now, so desktops see the unread count, preview and pipeline move
-    from app.relay.feed import make_change_log
+    from app.relay.changes import ChangeLog
+    from app.relay.tables import CHANGE_LOG
 
-    changes = make_change_log(tables).read(["loc-crash"], None, limit=100).changes
+    log = ChangeLog(tables.client, tables.name(CHANGE_LOG))
+    changes = log.read(["loc-crash"], None, limit=100).changes
     latest = {(c.entity, c.entity_id): c.version for c in changes}
     assert latest[("conversation", sid)] == int(conv["Version"])
     assert latest[("lead", lead_id)] == int(lead["Version"])

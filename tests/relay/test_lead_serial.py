@@ -2,8 +2,9 @@
 sync stops it before its next text, on the same relay instance or another one,
 whichever handler asks (the lead API, the close webhook, admin bulk); `sync`
 answers after its integrations ran. The interleavings are forced with the relay's
-step hook (`ctx.on_step`): the running request is held at a named step while the
-other one is sent, and let go once that one has recorded its close."""
+checkpoint (`ctx.checkpoint`, a no-op in production, the same hook the crash tests
+use): the running request is held at a named step while the other one is sent,
+and let go once that one has recorded its close."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from app.relay import lead_store
+from app.relay.context import no_checkpoint
 from app.sandbox.twilio_sim import SimHandle, compute_signature, start_simulator
 from tests.support.relay import RelayHandle, Seed, seed_dealer, start_relay
 
@@ -27,8 +29,8 @@ HOLD_S = 30.0  # a step is never held longer than this (a stuck test fails inste
 
 
 class StepGate:
-    """`ctx.on_step`: holds the first request that reaches `hold` until `proceed` is
-    set, and signals every step reached (`seen(step)`)."""
+    """A `ctx.checkpoint`: holds the first request that reaches `hold` until `proceed`
+    is set, and signals every step reached (`seen(step)`)."""
 
     def __init__(self, hold: str | None = None) -> None:
         self.hold = hold
@@ -104,8 +106,8 @@ def seed(relay: RelayHandle, sim: SimHandle) -> Seed:
 @pytest.fixture(autouse=True)
 def no_hooks(relay: RelayHandle, other: RelayHandle) -> Iterator[None]:
     yield
-    relay.ctx.on_step = None
-    other.ctx.on_step = None
+    relay.ctx.checkpoint = no_checkpoint
+    other.ctx.checkpoint = no_checkpoint
 
 
 _phones = iter(range(1000, 9999))
@@ -179,7 +181,7 @@ def hold_then_close(
     assert gate.reached.wait(HOLD_S), f"{gate.hold} never reached"
     asked = gate if asked_on is holder else StepGate()
     if asked_on is not holder:
-        asked_on.ctx.on_step = asked
+        asked_on.ctx.checkpoint = asked
     result = close()
     assert asked.seen("close_requested").wait(HOLD_S), "the close was never recorded"
     gate.proceed.set()
@@ -208,13 +210,13 @@ def test_sync_send_answers_at_once(relay: RelayHandle, sim: SimHandle, seed: See
     phone = new_phone()
     lead_id = create(relay, seed, phone, sync=False)
     gate = StepGate(hold="before_join")
-    relay.ctx.on_step = gate
+    relay.ctx.checkpoint = gate
     r = post(relay, seed, f"/Lead/{lead_id}/sync/send")
     assert r.status_code == 202 and r.json()["status"] == "Accepted"
     assert gate.reached.wait(HOLD_S)  # answered while the sync is held mid-way
     assert (lead_store.get_lead(relay.tables, lead_id) or {})["Status"] == "SYNCING"
     gate.proceed.set()
-    relay.ctx.on_step = None
+    relay.ctx.checkpoint = no_checkpoint
     # the sync ends by itself; the lead's lock is let go
     r = post(relay, seed, f"/Lead/{lead_id}/sync")
     assert r.status_code == 200 and r.json()["Integrations"]["Twilio"]["SyncStatus"] == "SYNCED"
@@ -227,7 +229,7 @@ def test_close_racing_sync_stops_it_before_the_greeting(
     phone = new_phone()
     lead_id = create(relay, seed, phone, sync=False)
     gate = StepGate(hold="before_greeting")
-    relay.ctx.on_step = gate
+    relay.ctx.checkpoint = gate
     sync = Call(lambda: post(relay, seed, f"/Lead/{lead_id}/sync"))
     close = hold_then_close(
         relay,
@@ -255,7 +257,7 @@ def test_close_racing_create_opens_no_conversation(
 ) -> None:
     phone = new_phone()
     gate = StepGate(hold="before_conversation_create")
-    relay.ctx.on_step = gate
+    relay.ctx.checkpoint = gate
     lead_id = create(relay, seed, phone, sync=True)  # answers at once; processing held
     close = hold_then_close(
         relay,
@@ -270,7 +272,7 @@ def test_close_racing_create_opens_no_conversation(
     assert bodies(sim, phone) == []
     # the pair it had claimed is given up: the next lead of that phone gets its
     # conversation and one greeting
-    relay.ctx.on_step = None
+    relay.ctx.checkpoint = no_checkpoint
     again = create(relay, seed, phone, sync=False)
     r = post(relay, seed, f"/Lead/{again}/sync")
     assert r.status_code == 200 and r.json()["Integrations"]["Twilio"]["SyncStatus"] == "SYNCED"
@@ -283,7 +285,7 @@ def test_close_on_another_instance_waits_for_the_running_sync(
     phone = new_phone()
     lead_id = create(relay, seed, phone, sync=False)
     gate = StepGate(hold="before_details")
-    relay.ctx.on_step = gate
+    relay.ctx.checkpoint = gate
     sync = Call(lambda: post(relay, seed, f"/Lead/{lead_id}/sync"))
     close = hold_then_close(
         relay,
@@ -305,7 +307,7 @@ def test_close_webhook_during_a_sync_closes_it_without_a_text(
     phone = new_phone()
     lead_id = create(relay, seed, phone, sync=False)
     gate = StepGate(hold="before_greeting")
-    relay.ctx.on_step = gate
+    relay.ctx.checkpoint = gate
     sync = Call(lambda: post(relay, seed, f"/Lead/{lead_id}/sync"))
     assert gate.reached.wait(HOLD_S)
     lead = lead_store.get_lead(relay.tables, lead_id) or {}
@@ -342,7 +344,7 @@ def test_bulk_close_during_a_sync(relay: RelayHandle, sim: SimHandle, seed: Seed
     phone = new_phone()
     lead_id = create(relay, seed, phone, sync=False)
     gate = StepGate(hold="before_greeting")
-    relay.ctx.on_step = gate
+    relay.ctx.checkpoint = gate
     sync = Call(lambda: post(relay, seed, f"/Lead/{lead_id}/sync"))
     bulk = hold_then_close(
         relay,

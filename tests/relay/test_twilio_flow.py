@@ -262,9 +262,7 @@ def test_pool_concurrency_and_exhaustion(dynamodb_endpoint: str, sim: SimHandle)
             == "closed",
             what="the first conversation to close",
         )
-        from app.relay.leads import service
-
-        service(relay.ctx).drive_quietly(extra, wait_s=5.0)
+        relay.ctx.leads.drive_quietly(extra, wait_s=5.0)
         synced(relay, seed, extra)
         assert any("thanks" in m["body"] for m in sim.handset(extra_phone))
     finally:
@@ -718,14 +716,13 @@ class _NotApplicable(_Broken):
 def test_failing_integration_does_not_block_twilio(
     relay: RelayHandle, sim: SimHandle, seed: Seed
 ) -> None:
-    from app.relay.integrations import REGISTRY
-
-    relay.ctx.extras["integrations"] = [_Broken(), _NotApplicable(), *REGISTRY]
+    usual = relay.ctx.integrations
+    relay.ctx.integrations = [_Broken(), _NotApplicable(), *usual]  # type: ignore[list-item]
     try:
         lead_id = create(relay, seed, new_phone())
         state = synced(relay, seed, lead_id)
     finally:
-        relay.ctx.extras.pop("integrations", None)
+        relay.ctx.integrations = usual
     broken = state["Integrations"]["Broken"]
     assert broken["SyncStatus"] == "ERROR" and "down" in broken["ErrorInfo"]["Message"]
     assert "Never" not in state["Integrations"]
@@ -736,8 +733,6 @@ def test_sweeper_two_instances_resume_once(
     dynamodb_endpoint: str, sim: SimHandle, relay: RelayHandle, seed: Seed
 ) -> None:
     """A lead left pending by a dead instance: two instances sweep at once, one resumes."""
-    from app.relay.leads import service
-
     other = start_relay(
         dynamodb_endpoint,
         sim,
@@ -775,7 +770,7 @@ def test_sweeper_two_instances_resume_once(
 
         def sweep(handle: RelayHandle) -> None:
             barrier.wait()
-            results.append(service(handle.ctx).sweep())
+            results.append(handle.ctx.leads.sweep())
 
         threads = [threading.Thread(target=sweep, args=(h,)) for h in (relay, other)]
         for t in threads:

@@ -115,25 +115,30 @@ def test_line_types_are_cached_per_phone_for_the_ttl(monkeypatch: pytest.MonkeyP
 def test_requests_reads_the_environment_only_when_it_holds_proxy_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from app.relay.config import proxy_in_environment
-    from app.relay.twilio_client import RewritingHttpClient
+    from app.relay.config import Settings, proxy_in_environment
+    from app.relay.twilio_client import RewritingHttpClient, make_http_client
+
+    def from_environment() -> RewritingHttpClient:
+        """The Twilio HTTP client of a relay started in this environment."""
+        env = {**os.environ, "W2T_TABLE_PREFIX": "TEST"}
+        return make_http_client(Settings.from_env(env, require_twilio=False))
 
     for name in list(os.environ):
         if name.lower().endswith("_proxy") or name.endswith("CA_BUNDLE"):
             monkeypatch.delenv(name)
-    client = RewritingHttpClient(None, 5)
+    client = from_environment()
     assert client.session.trust_env is False and client.session.verify is True
     for name in ("HTTPS_PROXY", "http_proxy", "all_proxy"):
         with monkeypatch.context() as m:
             m.setenv(name, "x")
             assert proxy_in_environment(os.environ)
-            assert RewritingHttpClient(None, 5).session.trust_env is True
+            assert from_environment().session.trust_env is True
     # no_proxy alone, or an empty proxy variable, names no proxy: the fast session
     for name, value in (("no_proxy", "localhost"), ("NO_PROXY", "*"), ("HTTPS_PROXY", "")):
         with monkeypatch.context() as m:
             m.setenv(name, value)
             assert not proxy_in_environment(os.environ)
-            assert RewritingHttpClient(None, 5).session.trust_env is False
+            assert from_environment().session.trust_env is False
     # a CA bundle alone: given to the session once, as requests would use it
     url = "https://api.twilio.com/"
     for env, expected in [
@@ -146,7 +151,7 @@ def test_requests_reads_the_environment_only_when_it_holds_proxy_settings(
             for name, value in env.items():
                 m.setenv(name, value)
             assert not proxy_in_environment(os.environ)
-            session = RewritingHttpClient(None, 5).session
+            session = from_environment().session
             assert session.trust_env is False
             trusting = requests.Session()
             assert trusting.trust_env is True

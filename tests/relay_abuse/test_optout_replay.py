@@ -26,10 +26,14 @@ def relay(dynamodb_endpoint: str, sim: SimHandle) -> Iterator[RelayHandle]:
     handle.stop()
 
 
+#: the opt-in status key issued per relay (by its tables' prefix)
+_OPTIN_KEYS: dict[str, str] = {}
+
+
 def _status(relay: RelayHandle, phone: str) -> dict[str, Any]:
-    key = relay.ctx.extras.get("_optin_key")
+    key = _OPTIN_KEYS.get(relay.tables.prefix)
     if key is None:
-        key = relay.ctx.extras["_optin_key"] = auth.issue_key(
+        key = _OPTIN_KEYS[relay.tables.prefix] = auth.issue_key(
             relay.tables, ["TwilioWebhooks/getOptInNumber"]
         )
     r = HTTP.post(

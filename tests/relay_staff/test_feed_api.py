@@ -34,10 +34,9 @@ pytestmark = pytest.mark.dynamodb
 def pair(dynamodb_endpoint: str) -> Iterator[tuple[RelayHandle, RelayHandle]]:
     """Two relay instances on the same tables (one prefix)."""
     prefix = new_prefix()
-    a = start_relay(dynamodb_endpoint, prefix=prefix, background=False)
-    b = start_relay(dynamodb_endpoint, prefix=prefix, background=False)
-    for relay in (a, b):
-        relay.ctx.extras.update(stream_heartbeat_s=0.3)  # polling stays at its default
+    # polling stays at its default
+    a = start_relay(dynamodb_endpoint, prefix=prefix, background=False, stream_heartbeat_s=0.3)
+    b = start_relay(dynamodb_endpoint, prefix=prefix, background=False, stream_heartbeat_s=0.3)
     yield a, b
     a.stop()
     b.stop()
@@ -229,11 +228,16 @@ def test_change_through_one_instance_reaches_a_stream_on_another(
 def test_a_change_stored_by_this_instance_wakes_its_streams_before_the_poll(
     dynamodb_endpoint: str,
 ) -> None:
-    relay = start_relay(dynamodb_endpoint, prefix=new_prefix(), background=False)
+    # a poll far longer than the wait below: only the in-process wake-up can explain
+    # the change arriving in time
+    relay = start_relay(
+        dynamodb_endpoint,
+        prefix=new_prefix(),
+        background=False,
+        stream_heartbeat_s=0.3,
+        stream_poll_s=5.0,
+    )
     try:
-        # a poll far longer than the wait below: only the in-process wake-up can explain
-        # the change arriving in time
-        relay.ctx.extras.update(stream_heartbeat_s=0.3, stream_poll_s=5.0)
         seed = seed_dealer(relay, web2text_number="+13125550188")
         cursor = httpx.get(
             f"{relay.url}/v1/changes", headers=_auth(seed.staff_key), params={"limit": 500}
@@ -348,7 +352,7 @@ def test_metrics_count_requests_per_app(pair: tuple[RelayHandle, RelayHandle], s
     # the other instance has its own registry: it never served /v1/me with 401
     other = httpx.get(f"{b.url}/metrics", headers=METRICS_AUTH).text
     assert 'route="/v1/me",status="401"' not in other
-    metrics_of_a = a.app.state.metrics
+    metrics_of_a = a.ctx.metrics
     metrics_of_a.twilio_error(50416)
     # the gateway's own per-code tally is merged into the same series
     if a.ctx.twilio is not None:
@@ -373,7 +377,8 @@ def test_stream_ends_when_the_key_is_revoked(
 
     a, _ = pair
     key = issue_staff_key(a, seed.retailer_id, [seed.location_id], staff_id="s-revoked")
-    a.ctx.extras["stream_reauth_s"] = 0.3
+    usual = a.ctx.settings
+    a.ctx.settings = usual.with_overrides(stream_reauth_s=0.3)
     try:
         with (
             httpx.Client(timeout=10) as client,
@@ -382,14 +387,14 @@ def test_stream_ends_when_the_key_is_revoked(
             ) as resp,
         ):
             assert resp.status_code == 200
-            auth.revoke_key(a.tables, key)
+            auth.revoke_key(a.tables, key, cache=a.ctx.caches.keys)
             started = time.monotonic()
             for _ in resp.iter_lines():
                 if time.monotonic() - started > 8:
                     break
             assert time.monotonic() - started < 5  # the server closed the stream
     finally:
-        a.ctx.extras.pop("stream_reauth_s", None)
+        a.ctx.settings = usual
     assert httpx.get(f"{a.url}/v1/me", headers=_auth(key)).status_code == 401
 
 

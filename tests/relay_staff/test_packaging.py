@@ -56,7 +56,7 @@ def test_relay_runs_without_the_desktop_dependencies(tmp_path: Path) -> None:
         app = create_app(Settings(table_prefix="TESTPKG", dynamodb_endpoint="http://127.0.0.1:9"))
         paths = set(app.openapi()["paths"])
         assert {"/v1/me", "/v1/changes", "/v1/stream", "/healthz"} <= paths, paths
-        assert app.state.metrics is not None
+        assert app.state.ctx.metrics is not None
         print("ok")
         """
     )

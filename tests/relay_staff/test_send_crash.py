@@ -1,12 +1,9 @@
 """Crash injection during a staff send: the relay *process* dies between steps
-(W2T_CRASH_AT), is restarted, and the desktop's retry with the same
+(`tests.support.crashing_relay`), is restarted, and the desktop's retry with the same
 Idempotency-Key ends with exactly one text on the customer's handset."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,12 +16,12 @@ from app.relay.ddb import Tables
 from app.sandbox.servers import free_port
 from app.sandbox.twilio_sim import SimHandle
 from tests.relay_staff.helpers import make_conversation
+from tests.support.crashing_relay import CRASH_EXIT_CODE
 from tests.support.relay import Seed, init_tables, new_prefix, seed_dealer
+from tests.support.relay_process import RelayProcess, relay_env
 from tests.support.twilio_sim import running_simulator, sim_client
 
 pytestmark = pytest.mark.dynamodb
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -33,41 +30,8 @@ def sim() -> Iterator[SimHandle]:
         yield handle
 
 
-class RelayProcess:
-    def __init__(self, env: dict[str, str], port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.relay.cli", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("relay process did not start")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
-def _env(
-    dynamodb_endpoint: str, sim: SimHandle, prefix: str, port: int, **extra: str
-) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("W2T_")}
-    env.update(
+def _env(dynamodb_endpoint: str, sim: SimHandle, prefix: str, port: int) -> dict[str, str]:
+    return relay_env(
         W2T_TABLE_PREFIX=prefix,
         W2T_DYNAMODB_ENDPOINT=dynamodb_endpoint,
         TWILIO_ACCOUNT_SID=sim.account_sid,
@@ -80,9 +44,7 @@ def _env(
         AWS_ACCESS_KEY_ID="local",
         AWS_SECRET_ACCESS_KEY="local",
         AWS_DEFAULT_REGION="us-east-1",
-        **extra,
     )
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +57,11 @@ def world(dynamodb_endpoint: str) -> tuple[str, Seed, Tables]:
 
 @pytest.mark.parametrize("step", ["send.before_twilio", "send.after_twilio", "send.after_store"])
 def test_crash_during_send_then_retry_sends_exactly_once(
-    dynamodb_endpoint: str, sim: SimHandle, world: tuple[str, Seed, Tables], step: str
+    dynamodb_endpoint: str,
+    sim: SimHandle,
+    world: tuple[str, Seed, Tables],
+    tmp_path: Path,
+    step: str,
 ) -> None:
     prefix, seed, tables = world
     conv = make_conversation(tables, sim, seed)
@@ -103,17 +69,18 @@ def test_crash_during_send_then_retry_sends_exactly_once(
     headers = {"Authorization": seed.staff_key, "Idempotency-Key": f"crash-{step}"}
     url = f"http://127.0.0.1:{port}/v1/conversations/{conv.sid}/messages"
 
-    crashing = RelayProcess(_env(dynamodb_endpoint, sim, prefix, port, W2T_CRASH_AT=step), port)
+    env = _env(dynamodb_endpoint, sim, prefix, port)
+    crashing = RelayProcess(env, port, tmp_path / "relay.log", crash_at=step)
     try:
         with pytest.raises(httpx.HTTPError):  # the process dies mid-request
             httpx.post(url, json={"body": "See you at noon"}, headers=headers, timeout=20)
-        assert crashing.proc.wait(10) == 17
+        assert crashing.wait_exit(10) == CRASH_EXIT_CODE
     finally:
         crashing.stop()
     created = sim_client(sim).conversations.v1.conversations(conv.sid).messages.list()
     assert len(created) == (0 if step == "send.before_twilio" else 1)
 
-    relay = RelayProcess(_env(dynamodb_endpoint, sim, prefix, port), port)
+    relay = RelayProcess(env, port, tmp_path / "relay.log")
     try:
         answers = []
         deadline = time.monotonic() + 20

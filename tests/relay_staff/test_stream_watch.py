@@ -9,9 +9,12 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
-from app.relay.stream import HeadWatch, watch_of
+import pytest
+
+from app.relay.app import build_context
+from app.relay.config import Settings
+from app.relay.stream import HeadWatch
 
 
 class SlowLog:
@@ -86,13 +89,11 @@ def test_a_change_announced_between_sleeps_cuts_the_next_sleep_short() -> None:
     assert watch._sleepers == set()  # every sleeper left
 
 
-def test_one_watch_per_app_whatever_the_poll() -> None:
-    log = SlowLog()
-    extras: dict[str, Any] = {}
-    first = watch_of(extras, log, 0.18)  # type: ignore[arg-type]
-    again = watch_of(extras, log, 0.9)  # type: ignore[arg-type]
-    assert first is again and again.max_age == 0.9
-    assert len(log.listeners) == 1
+def test_one_watch_per_app_listening_to_its_change_log() -> None:
+    settings = Settings(table_prefix="TESTWATCH", dynamodb_endpoint="http://127.0.0.1:9")
+    ctx = build_context(settings.with_overrides(stream_poll_s=0.5))
+    assert ctx.head_watch.max_age == pytest.approx(0.45)  # a little younger than a poll
+    assert ctx.change_log._appended == [ctx.head_watch._appended]
 
 
 def test_heads_are_read_again_only_once_stale() -> None:

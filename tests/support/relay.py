@@ -20,6 +20,7 @@ from typing import Any
 from app.relay import auth, directory
 from app.relay.app import create_app
 from app.relay.config import Settings
+from app.relay.context import RelayContext
 from app.relay.ddb import Tables, make_client
 from app.relay.tables import create_all
 from app.sandbox.servers import UvicornThread, free_port
@@ -60,12 +61,15 @@ class RelayHandle:
     sim: Any = None  # the simulator handle it talks to, if any
 
     @property
-    def ctx(self) -> Any:
-        return self.app.state.ctx
+    def ctx(self) -> RelayContext:
+        """The relay's services (tests may swap parts of them)."""
+        ctx = self.app.state.ctx
+        assert isinstance(ctx, RelayContext)
+        return ctx
 
     @property
     def tables(self) -> Tables:
-        return self.app.state.ctx.tables  # type: ignore[no-any-return]
+        return self.ctx.tables
 
     def stop(self) -> None:
         self.server.stop()
@@ -183,7 +187,7 @@ def seed_location(
 
 def seed_pool(target: RelayHandle | Settings, numbers: list[str]) -> None:
     directory.add_pool_numbers(tables_for(target), numbers)
-    if isinstance(target, RelayHandle) and target.ctx.pool is not None:
+    if isinstance(target, RelayHandle):
         target.ctx.pool.refresh()
 
 

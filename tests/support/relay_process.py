@@ -1,4 +1,5 @@
-"""A real `web2text-relay serve` process (the crash tests kill it with W2T_CRASH_AT)."""
+"""A real relay process for the crash tests: `web2text-relay serve`, or, with
+`crash_at`, the relay of `tests.support.crashing_relay`, which dies at that step."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def relay_env(**values: str) -> dict[str, str]:
     """This process's environment without any W2T_/TWILIO_ setting, plus `values`."""
@@ -18,21 +21,27 @@ def relay_env(**values: str) -> dict[str, str]:
     return env
 
 
+def relay_command(port: int, crash_at: str | None = None) -> list[str]:
+    """The command line of a relay process on `port`: `web2text-relay serve`, or
+    the crashing relay when it is to die at the step `crash_at`."""
+    where = ["--host", "127.0.0.1", "--port", str(port)]
+    if crash_at is None:
+        return [sys.executable, "-m", "app.relay.cli", "serve", *where]
+    return [sys.executable, "-m", "tests.support.crashing_relay", crash_at, *where]
+
+
 class RelayProcess:
-    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
+    """A relay process on `port`, configured by `env`, its output appended to `log`;
+    started (its /healthz answered) when the constructor returns."""
+
+    def __init__(
+        self, env: dict[str, str], port: int, log: Path, *, crash_at: str | None = None
+    ) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.log = log.open("ab")
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "app.relay.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
+            relay_command(port, crash_at),
+            cwd=ROOT,
             env=env,
             stdout=self.log,
             stderr=self.log,

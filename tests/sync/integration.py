@@ -81,10 +81,6 @@ def handset_bodies(sim: SimHandle, phone: str) -> list[str]:
     return [m["body"] for m in sim.handset(phone)]
 
 
-def extras(relay: RelayHandle, **values: Any) -> None:
-    relay.ctx.extras.update(**values)
-
-
 class TcpProxy:
     """A loopback TCP forwarder whose link can be cut: a network outage between the
     desktop and a relay that keeps running."""

@@ -23,8 +23,9 @@ pytestmark = pytest.mark.dynamodb
 
 @pytest.fixture(scope="module")
 def relay(dynamodb_endpoint: str) -> Iterator[tuple[RelayHandle, Seed]]:
-    handle = start_relay(dynamodb_endpoint, background=False)
-    handle.ctx.extras.update(stream_heartbeat_s=0.3, stream_poll_s=0.05)
+    handle = start_relay(
+        dynamodb_endpoint, background=False, stream_heartbeat_s=0.3, stream_poll_s=0.05
+    )
     seed = seed_dealer(handle, web2text_number="+13125550144")
     yield handle, seed
     handle.stop()

@@ -44,8 +44,7 @@ def stack(dynamodb_endpoint: str) -> Iterator[tuple[SimHandle, RelayHandle, Seed
     with running_simulator(carrier_delay=0.0) as sim:
         # start_relay points the simulator's inbound webhook at this relay; the lead
         # flow adds each conversation's scoped webhooks (onMessageAdded → /sync)
-        relay = start_relay(dynamodb_endpoint, sim)
-        relay.ctx.extras.update(stream_heartbeat_s=0.3, stream_poll_s=0.05)
+        relay = start_relay(dynamodb_endpoint, sim, stream_heartbeat_s=0.3, stream_poll_s=0.05)
         seed = seed_dealer(relay, web2text_number="+13125550477", store_number="+13125550478")
         yield sim, relay, seed
         relay.stop()

@@ -34,8 +34,9 @@ pytestmark = pytest.mark.dynamodb
 @pytest.fixture(scope="module")
 def stack(dynamodb_endpoint: str) -> Iterator[tuple[SimHandle, RelayHandle, Seed]]:
     with running_simulator() as sim:
-        relay = start_relay(dynamodb_endpoint, sim, background=False)
-        relay.ctx.extras.update(stream_heartbeat_s=0.3, stream_poll_s=0.05)
+        relay = start_relay(
+            dynamodb_endpoint, sim, background=False, stream_heartbeat_s=0.3, stream_poll_s=0.05
+        )
         seed = seed_dealer(relay, web2text_number="+13125550177", store_number="+13125550198")
         yield sim, relay, seed
         relay.stop()
