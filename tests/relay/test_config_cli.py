@@ -65,7 +65,7 @@ def test_settings_errors_name_the_variable(change: dict[str, str], needle: str) 
 def test_stream_and_idempotency_tunables_are_settings() -> None:
     default = Settings.from_env(BASE_ENV)
     assert (default.stream_poll_s, default.stream_heartbeat_s) == (0.2, 15.0)
-    assert (default.stream_reauth_s, default.idempotency_lease_s) == (60.0, 30.0)
+    assert (default.stream_reauth_s, default.idempotency_lease_s) == (1.0, 30.0)
     tuned = Settings.from_env(
         dict(
             BASE_ENV,
