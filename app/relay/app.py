@@ -89,38 +89,9 @@ class RelayMiddleware:
         try:
             declared = headers.get("content-length")
             if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-                await _send_error(
-                    send_wrapper, 413, "payload_too_large", "Request body is too large"
-                )
-                return
-            chunks: list[bytes] = []
-            size = 0
-            more = True
-            if scope.get("method") in ("POST", "PUT", "PATCH", "DELETE"):
-                while more:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        return
-                    chunk = message.get("body", b"")
-                    size += len(chunk)
-                    if size > self.max_body:
-                        await _send_error(
-                            send_wrapper, 413, "payload_too_large", "Request body is too large"
-                        )
-                        return
-                    chunks.append(chunk)
-                    more = message.get("more_body", False)
-                body = b"".join(chunks)
-                replayed = False
-
-                async def replay() -> Message:
-                    nonlocal replayed
-                    if not replayed:
-                        replayed = True
-                        return {"type": "http.request", "body": body, "more_body": False}
-                    return await receive()
-
-                await self.app(scope, replay, send_wrapper)
+                await _too_large(send_wrapper)
+            elif scope.get("method") in ("POST", "PUT", "PATCH", "DELETE"):
+                await self._with_whole_body(scope, receive, send_wrapper)
             else:
                 await self.app(scope, receive, send_wrapper)
         finally:
@@ -135,6 +106,39 @@ class RelayMiddleware:
                     },
                 )
             request_id_var.reset(token)
+
+    async def _with_whole_body(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Read the body up to the cap (413 past it, before the app sees a byte),
+        then hand it to the app as one message."""
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                await _too_large(send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(send: Send) -> None:
+    await _send_error(send, 413, "payload_too_large", "Request body is too large")
 
 
 async def _send_error(send: Send, status: int, reason: str, message: str) -> None:

@@ -361,6 +361,21 @@ async def run_idempotent(
         begin = await run_in_threadpool(store.begin, record_key, request_fingerprint)
     except IdempotencyConflict as exc:
         return _error(422, exc.reason, str(exc))
+    earlier = _earlier_answer(begin)
+    if earlier is not None:
+        return earlier
+    assert begin.token is not None
+    try:
+        response = await call(begin)
+    except BaseException:
+        await run_in_threadpool(store.abandon, record_key, begin.token)
+        raise
+    return await _settle(store, record_key, begin.token, response, remember)
+
+
+def _earlier_answer(begin: Begin) -> Response | None:
+    """The answer for a key already done (replayed) or still running (409); None
+    when this request is the one to run."""
     if begin.state is BeginState.DONE:
         assert begin.response is not None
         return JSONResponse(
@@ -376,27 +391,33 @@ async def run_idempotent(
             "A request with this Idempotency-Key is still being processed; retry later",
             headers={"Retry-After": str(wait)},
         )
-    assert begin.token is not None
-    try:
-        response = await call(begin)
-    except BaseException:
-        await run_in_threadpool(store.abandon, record_key, begin.token)
-        raise
+    return None
+
+
+async def _settle(
+    store: IdempotencyStore,
+    record_key: str,
+    token: str,
+    response: Response,
+    remember: Callable[[int], bool] | None,
+) -> Response:
+    """Store the answer of the run for replay, or give the record up: abandoned
+    after a 5xx (a retry runs again, taking over), released when not remembered or
+    not replayable. Returns what the client gets (the stored answer when another
+    holder completed the record first)."""
     if response.status_code >= 500:
-        await run_in_threadpool(store.abandon, record_key, begin.token)
+        await run_in_threadpool(store.abandon, record_key, token)
         return response
     if remember is not None and not remember(response.status_code):
-        await run_in_threadpool(store.release, record_key, begin.token)
+        await run_in_threadpool(store.release, record_key, token)
         return response
     body = _json_body(response)
     if body is _NOT_JSON or _too_big(body):
         # Only JSON answers that fit in one record can be replayed; forget the record
         # rather than lie later (or fail the request after its side effect).
-        await run_in_threadpool(store.release, record_key, begin.token)
+        await run_in_threadpool(store.release, record_key, token)
         return response
-    stored = await run_in_threadpool(
-        store.complete, record_key, begin.token, response.status_code, body
-    )
+    stored = await run_in_threadpool(store.complete, record_key, token, response.status_code, body)
     if stored.status_code != response.status_code or stored.body != body:
         return JSONResponse(
             stored.body, status_code=stored.status_code, headers={REPLAY_HEADER: "true"}
