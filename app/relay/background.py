@@ -89,14 +89,6 @@ def reconcile(ctx: RelayContext, *, force: bool = False, message_limit: int = 30
     """Repair what missed webhooks left behind, for every non-closed conversation:
     the conversation's state (closed/inactive at Twilio), messages never stored,
     and receipts of messages whose status is not final."""
-    from app.relay.webhooks import (
-        _delivery_updated,
-        _message_added,
-        effects_missing,
-        effects_stale,
-        handle_state_event,
-    )
-
     stats = {"conversations": 0, "messages": 0, "states": 0, "receipts": 0}
     if not force and not _take_lease(ctx, "reconcile", ctx.settings.reconcile_interval_s * 0.9):
         return stats
@@ -110,42 +102,68 @@ def reconcile(ctx: RelayContext, *, force: bool = False, message_limit: int = 30
         sid = str(conv["ConversationSid"])
         stats["conversations"] += 1
         try:
-            remote = ctx.require_twilio().fetch_conversation(sid)
-            if remote is None:
-                continue
-            leads: dict[str, Item | None] = {}  # read at most once per conversation
-            for msg in reversed(ctx.require_twilio().recent_messages(sid, message_limit)):
-                known = message_store.get_message(ctx.tables, sid, str(msg.sid))
-                if (
-                    known is None
-                    or known.get("Placeholder")
-                    or (effects_stale(known) and effects_missing(ctx, conv, known, leads))
-                ):
-                    _message_added(ctx, conv, _message_form(sid, msg))
-                    stats["messages"] += 1
-                    known = message_store.get_message(ctx.tables, sid, str(msg.sid))
-                if known is not None and known.get("Status") not in (
-                    "failed",
-                    "undelivered",
-                    "read",
-                ):
-                    for receipt in _receipts(ctx, sid, str(msg.sid)):
-                        _delivery_updated(ctx, conv, receipt)
-                        stats["receipts"] += 1
-            if str(remote.state) != conv.get("State"):
-                handle_state_event(
-                    ctx,
-                    {
-                        "EventType": "onConversationStateUpdated",
-                        "ConversationSid": sid,
-                        "StateTo": str(remote.state),
-                        "StateUpdated": f"reconcile-{int(time.time())}",
-                    },
-                )
-                stats["states"] += 1
+            _reconcile_conversation(ctx, conv, message_limit, stats)
         except Exception:
             log.exception("reconcile of a conversation failed", extra={"conversation": sid})
     return stats
+
+
+def _reconcile_conversation(
+    ctx: RelayContext, conv: Item, message_limit: int, stats: dict[str, int]
+) -> None:
+    """One conversation: its recent messages and their receipts, then its state."""
+    from app.relay.webhooks import handle_state_event
+
+    sid = str(conv["ConversationSid"])
+    remote = ctx.require_twilio().fetch_conversation(sid)
+    if remote is None:
+        return
+    leads: dict[str, Item | None] = {}  # read at most once per conversation
+    for msg in reversed(ctx.require_twilio().recent_messages(sid, message_limit)):
+        _reconcile_message(ctx, conv, msg, leads, stats)
+    if str(remote.state) != conv.get("State"):
+        handle_state_event(
+            ctx,
+            {
+                "EventType": "onConversationStateUpdated",
+                "ConversationSid": sid,
+                "StateTo": str(remote.state),
+                "StateUpdated": f"reconcile-{int(time.time())}",
+            },
+        )
+        stats["states"] += 1
+
+
+def _reconcile_message(
+    ctx: RelayContext,
+    conv: Item,
+    msg: Any,
+    leads: dict[str, Item | None],
+    stats: dict[str, int],
+) -> None:
+    """Store a message Twilio has and we lack (or whose effects were lost), then
+    replay the receipts of one whose status is not final."""
+    from app.relay.webhooks import (
+        _delivery_updated,
+        _message_added,
+        effects_missing,
+        effects_stale,
+    )
+
+    sid = str(conv["ConversationSid"])
+    known = message_store.get_message(ctx.tables, sid, str(msg.sid))
+    if (
+        known is None
+        or known.get("Placeholder")
+        or (effects_stale(known) and effects_missing(ctx, conv, known, leads))
+    ):
+        _message_added(ctx, conv, _message_form(sid, msg))
+        stats["messages"] += 1
+        known = message_store.get_message(ctx.tables, sid, str(msg.sid))
+    if known is not None and known.get("Status") not in ("failed", "undelivered", "read"):
+        for receipt in _receipts(ctx, sid, str(msg.sid)):
+            _delivery_updated(ctx, conv, receipt)
+            stats["receipts"] += 1
 
 
 def _message_form(sid: str, msg: Any) -> dict[str, str]:

@@ -80,6 +80,21 @@ def _key_cache_ttl(env: Mapping[str, str]) -> float:
     return value
 
 
+def _twilio_account(env: Mapping[str, str], required: bool) -> tuple[str, str, str | None]:
+    """The Twilio account SID, auth token and messaging service SID, checked."""
+    sid = env.get("TWILIO_ACCOUNT_SID", "").strip()
+    token = env.get("TWILIO_AUTH_TOKEN", "").strip()
+    missing = [n for n, v in (("TWILIO_ACCOUNT_SID", sid), ("TWILIO_AUTH_TOKEN", token)) if not v]
+    if required and missing:
+        raise ConfigError(f"{' and '.join(missing)} missing")
+    if sid and not sid.startswith("AC"):
+        raise ConfigError("TWILIO_ACCOUNT_SID must start with 'AC'")
+    mss = env.get("TWILIO_MESSAGING_SERVICE_SID", "").strip() or None
+    if mss and not mss.startswith("MG"):
+        raise ConfigError("TWILIO_MESSAGING_SERVICE_SID must start with 'MG'")
+    return sid, token, mss
+
+
 def proxy_in_environment(env: Mapping[str, str]) -> bool:
     """Whether `env` names a proxy (a non-empty `*_proxy` in any case other than
     `no_proxy`, which alone sends nothing through a proxy). requests (Twilio) and
@@ -182,18 +197,7 @@ class Settings:
             "W2T_DYNAMODB_ENDPOINT", env.get("W2T_DYNAMODB_ENDPOINT"), required=False
         )
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
-        sid = env.get("TWILIO_ACCOUNT_SID", "").strip()
-        token = env.get("TWILIO_AUTH_TOKEN", "").strip()
-        missing = [
-            n for n, v in (("TWILIO_ACCOUNT_SID", sid), ("TWILIO_AUTH_TOKEN", token)) if not v
-        ]
-        if require_twilio and missing:
-            raise ConfigError(f"{' and '.join(missing)} missing")
-        if sid and not sid.startswith("AC"):
-            raise ConfigError("TWILIO_ACCOUNT_SID must start with 'AC'")
-        mss = env.get("TWILIO_MESSAGING_SERVICE_SID", "").strip() or None
-        if mss and not mss.startswith("MG"):
-            raise ConfigError("TWILIO_MESSAGING_SERVICE_SID must start with 'MG'")
+        sid, token, mss = _twilio_account(env, require_twilio)
         base = _validate_url("W2T_TWILIO_BASE_URL", env.get("W2T_TWILIO_BASE_URL"), required=False)
         public = _validate_url("W2T_PUBLIC_URL", env.get("W2T_PUBLIC_URL"), required=require_twilio)
         environment = env.get("W2T_ENVIRONMENT", "development").strip() or "development"
