@@ -104,6 +104,7 @@ MAX_LENGTHS: Final[dict[str, int]] = {
     "CustomerMessage": 2000,
     "PageUrl": 2048,
     "IPAddress": 45,
+    "BotpressConversationId": 200,
     "product": 200,  # each of Brand, Product, Variant
     "traffic": 500,  # each of Source, Medium, Campaign, Content, Term, Type
     "uuid": 45,
@@ -159,6 +160,8 @@ class LeadCreate:
     ip_address: str | None = None
     product: ProductDetails | None = None
     traffic: TrafficDetails | None = None
+    #: the chatbot conversation the lead came from (its summary goes to RLM and DHQ)
+    botpress_conversation_id: str | None = None
 
     def lead_details(self) -> LeadDetails:
         """The `Lead` part of the lead state."""
@@ -187,6 +190,7 @@ class LeadCreate:
             CustomerMessage=self.customer_message,
             AssociatedProductInfo=product,
             Traffic=traffic,
+            BotpressConversationId=self.botpress_conversation_id,
         )
 
 
@@ -419,6 +423,12 @@ def parse_create_request(lead_id: str, body: object) -> LeadCreate:
         ),
         product=_product(lead.get("AssociatedProductInfo")),
         traffic=_traffic(lead.get("Traffic")),
+        botpress_conversation_id=_text(
+            lead.get("BotpressConversationId"),
+            "BotpressConversationId",
+            MAX_LENGTHS["BotpressConversationId"],
+            required=False,
+        ),
     )
 
 

@@ -448,7 +448,9 @@ class LeadDetails(CompatModel):
     The create request itself is validated strictly by `app.core.lead_schema`.
     """
 
-    _omit_when_none = frozenset({"IPAddress", "AssociatedProductInfo", "Traffic"})
+    _omit_when_none = frozenset(
+        {"IPAddress", "AssociatedProductInfo", "Traffic", "BotpressConversationId"}
+    )
 
     LocationId: str
     PageUrl: str = ""
@@ -461,6 +463,7 @@ class LeadDetails(CompatModel):
     CustomerMessage: str = ""
     AssociatedProductInfo: LeadProductInfo | None = None
     Traffic: LeadTraffic | None = None
+    BotpressConversationId: str | None = None
 
 
 class IntegrationState(CompatModel):

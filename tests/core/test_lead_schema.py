@@ -451,3 +451,15 @@ def test_lone_surrogates_rejected(field: str) -> None:
 def test_free_text_fields(text: str) -> None:
     for field in ("Name", "CustomerMessage", "PhoneNumber", "PageUrl", "IPAddress"):
         _only_validation_errors(LEAD_ID, body(**{field: text}))
+
+
+def test_botpress_conversation_id_is_kept_for_the_connectors() -> None:
+    """The chatbot conversation a lead came from (the Botpress connector reads it)."""
+    req = parse_create_request(LEAD_ID, body(BotpressConversationId=" conv_42 "))
+    state = initial_lead_state(req, datetime(2026, 5, 1, tzinfo=UTC)).to_dict()
+    assert state["Lead"]["BotpressConversationId"] == "conv_42"
+    without = initial_lead_state(parse_create_request(LEAD_ID, body()), datetime.now(UTC))
+    assert "BotpressConversationId" not in without.to_dict()["Lead"]
+    assert error(body(BotpressConversationId=7)).message == (
+        "BotpressConversationId is INVALID - must be a string"
+    )
