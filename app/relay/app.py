@@ -25,6 +25,7 @@ from app.relay.background import BackgroundWorkers
 from app.relay.cache import RelayCaches
 from app.relay.changes import ChangeLog
 from app.relay.config import Settings
+from app.relay.connectors.registry import Connectors
 from app.relay.context import RelayContext
 from app.relay.ddb import Tables
 from app.relay.errors import ApiError, error_body
@@ -195,6 +196,10 @@ def build_context(settings: Settings, twilio_client: Client | None = None) -> Re
     change_log = ChangeLog(tables.client, tables.name(CHANGE_LOG))
     twilio = TwilioGateway(settings, client=twilio_client)
     pool = ProxyPool(tables, low_water=settings.pool_low_water)
+    connectors = Connectors(settings.connectors)
+    metrics = RelayMetrics(tables, twilio, pool)
+    # w2t_connector_calls_total{system, result}
+    metrics.registry.register(connectors.stats.collector())
     ctx = RelayContext(
         settings=settings,
         tables=tables,
@@ -204,11 +209,13 @@ def build_context(settings: Settings, twilio_client: Client | None = None) -> Re
             tables.client, tables.name(IDEMPOTENCY), lease_seconds=settings.idempotency_lease_s
         ),
         pool=pool,
-        metrics=RelayMetrics(tables, twilio, pool),
+        metrics=metrics,
         # streams poll every `stream_poll_s`: heads a little younger than that are fresh
         head_watch=HeadWatch(change_log, settings.stream_poll_s * 0.9),
         caches=RelayCaches(),
-        integrations=list(REGISTRY),
+        # Twilio, then the configured connectors in the original's order
+        integrations=[*REGISTRY, *connectors.integrations],
+        connectors=connectors,
         webhook_validator=RequestValidator(settings.twilio_auth_token),
         lead_lock=LeadLock(tables, settings.stuck_after_s),
     )
@@ -234,6 +241,7 @@ def _lifespan(ctx: RelayContext) -> Callable[[FastAPI], AbstractAsyncContextMana
                 workers.stop()
             # queued lead work is resumed by the sweeper anyway
             ctx.leads.executor.shutdown(wait=False, cancel_futures=True)
+            ctx.connectors.close()
 
     return lifespan
 

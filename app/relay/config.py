@@ -10,8 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from app.relay.connectors.settings import ConnectorSettings
 
 ALLOWED_PREFIXES = ("PROD", "DEV", "TEST")
 #: the contract: a revoked key stops working within 5 s on every instance
@@ -178,6 +181,9 @@ class Settings:
     proxy_configured: bool = False
     #: REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, given to the Twilio session
     ca_bundle: str | None = None
+    #: lead-tracking connectors and Nexus (RLM_*, DHQ_*, BOTPRESS_*, ACTON_*, FF_API_URL,
+    #: NEXUS_*); None: none configured
+    connectors: ConnectorSettings | None = None
 
     @property
     def production(self) -> bool:
@@ -201,6 +207,9 @@ class Settings:
         base = _validate_url("W2T_TWILIO_BASE_URL", env.get("W2T_TWILIO_BASE_URL"), required=False)
         public = _validate_url("W2T_PUBLIC_URL", env.get("W2T_PUBLIC_URL"), required=require_twilio)
         environment = env.get("W2T_ENVIRONMENT", "development").strip() or "development"
+        from app.relay.connectors.settings import ConnectorSettings
+
+        connectors = ConnectorSettings.from_env(env)
         return cls(
             table_prefix=prefix,
             dynamodb_endpoint=endpoint,
@@ -241,4 +250,5 @@ class Settings:
             idempotency_lease_s=_positive(env, "W2T_IDEMPOTENCY_LEASE", 30.0),
             proxy_configured=proxy_in_environment(env),
             ca_bundle=ca_bundle_in_environment(env),
+            connectors=connectors,
         )

@@ -20,6 +20,7 @@ from app.relay.ddb import Tables
 
 if TYPE_CHECKING:
     from app.relay.changes import ChangeLog
+    from app.relay.connectors.registry import Connectors
     from app.relay.idempotency import IdempotencyStore
     from app.relay.integrations import Integration
     from app.relay.lead_lock import LeadLock
@@ -55,6 +56,8 @@ class RelayContext:
     #: the per-lead lock: the lead service holds it while a lead runs, and the
     #: integrations guard each side effect with it
     lead_lock: LeadLock
+    #: the lead-tracking systems' clients and integrations, and Nexus
+    connectors: Connectors
     #: set right after this object is built (the service is built from it)
     leads: LeadService = field(init=False)
     #: rates and slots shared by instances (`app.relay.ratelimit`); set right after

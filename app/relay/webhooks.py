@@ -32,6 +32,7 @@ from app.core.optout import OptOutKind, classify
 from app.core.statuses import LeadStatus, PipelineStatus, PipelineTrigger, auto_advance
 from app.relay import conversation_store, directory, lead_store, message_store, optouts, versioned
 from app.relay.auth import Principal, require_endpoint
+from app.relay.connectors.triggers import note_for_connectors
 from app.relay.context import RelayContext, context_of
 from app.relay.ddb import is_conditional_failure
 from app.relay.errors import ApiError
@@ -243,6 +244,11 @@ def _message_added(ctx: RelayContext, conv: Item, form: dict[str, str]) -> None:
             # a redelivery (or the reconcile): apply whatever the first delivery
             # did not (nothing, usually); concurrent deliveries apply each once
             item = existing
+        elif "EffectsPending" not in existing:
+            # stored from the relay's own API answer (a greeting, a staff text):
+            # this is its webhook, and the connectors may note it now
+            note_for_connectors(ctx, existing, conv)
+            return
         else:
             return  # a duplicate of a message whose effects are long done
     ctx.checkpoint("after_message_stored")
@@ -254,6 +260,7 @@ def _message_added(ctx: RelayContext, conv: Item, form: dict[str, str]) -> None:
         # message, conversation and lead changes are seen together
         fresh = _apply_message_effects(ctx, conv, item)
         publish_message(ctx, fresh, item)
+    note_for_connectors(ctx, item, fresh)
 
 
 #: a reconcile leaves a message this young to the webhook that is storing it

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.dynamodb_local import create_pk_sk_table
+from tests.support.lead_systems import _lead_systems_server, lead_systems  # noqa: F401
 from tests.support.relay import RelayHandle, Seed, seed_dealer, start_relay
 
 

@@ -1,0 +1,146 @@
+"""The transcript flush RLM and DHQ share: every notable message not noted yet goes
+to the system once, in order, each settled in the lead item as it goes (so a
+failure keeps what was done: the original's `SyncedMessageIds`), plus the Botpress
+summary once per lead."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from app.relay.connectors.base import IntegrationError, integration_data, integration_state
+from app.relay.connectors.http import CallFailed, Outcome
+from app.relay.connectors.once import DataChange, Unconfirmed, post_once
+from app.relay.connectors.records import Item, get_conversation, get_lead
+from app.relay.connectors.transcript import TranscriptMessage, pending_notes
+
+if TYPE_CHECKING:
+    from app.relay.context import RelayContext
+
+SUMMARY_KEY = "botpress-summary"
+
+
+class NoteTarget(Protocol):
+    name: str  # "RLM" | "DHQ"
+
+    def send_note(self, lead: Item, data: dict[str, Any], note: TranscriptMessage) -> Any: ...
+
+    def send_summary(self, lead: Item, data: dict[str, Any], row: dict[str, Any]) -> Any: ...
+
+    def accepted(self, answer: Any) -> bool: ...
+
+    def note_error(self, sid: str) -> str: ...
+
+
+def _noted(sid: str) -> DataChange:
+    def change(data: dict[str, Any]) -> dict[str, Any]:
+        ids = [str(x) for x in data.get("SyncedMessageIds") or []]
+        return {**data, "SyncedMessageIds": ids if sid in ids else [*ids, sid]}
+
+    return change
+
+
+def _summary_sent(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "SentBotpressSummary": True}
+
+
+def send_summary(ctx: RelayContext, lead_id: str, target: NoteTarget) -> None:
+    """The chatbot's summary, once, when Botpress found one; a failure only leaves
+    `SentBotpressSummary` false (tried again on the next sync), as the original."""
+    lead = get_lead(ctx.tables, lead_id) or {}
+    data = integration_data(lead, target.name)
+    botpress = integration_state(lead, "Botpress")
+    row = (botpress.get("Data") or {}).get("Conversation")
+    if data.get("SentBotpressSummary") or botpress.get("SyncStatus") != "SYNCED" or not row:
+        return
+    step = f"{target.name.lower()}_summary"
+    try:
+        post_once(
+            ctx,
+            lead_id,
+            target.name,
+            SUMMARY_KEY,
+            step,
+            lambda: target.send_summary(lead, data, dict(row)),
+            record=lambda answer: _summary_sent if target.accepted(answer) else None,
+            on_unconfirmed=lambda key: _summary_sent,
+        )
+    except (Unconfirmed, CallFailed):
+        return
+
+
+def flush(ctx: RelayContext, lead_id: str, target: NoteTarget) -> dict[str, Any]:
+    """Note every message not noted yet; returns `Data` as recorded."""
+    lead = get_lead(ctx.tables, lead_id) or {}
+    data = integration_data(lead, target.name)
+    sid = (integration_data(lead, "Twilio")).get("ConversationSID")
+    conversation = get_conversation(ctx.tables, str(sid)) if sid else None
+    synced = {str(x) for x in data.get("SyncedMessageIds") or []}
+    step = f"{target.name.lower()}_note"
+    for note in pending_notes(ctx.tables, lead, conversation, synced):
+        try:
+            answer = post_once(
+                ctx,
+                lead_id,
+                target.name,
+                note.sid,
+                step,
+                lambda note=note: target.send_note(lead, data, note),  # type: ignore[misc]
+                record=lambda answer, sid=note.sid: (
+                    _noted(sid) if target.accepted(answer) else None
+                ),  # type: ignore[misc]
+                on_unconfirmed=_noted,
+            )
+        except Unconfirmed:
+            continue  # settled as noted: sent once or not at all, never twice
+        except CallFailed as exc:
+            raise _note_failed(ctx, lead_id, target, note, exc.details(), transient(exc)) from None
+        if not target.accepted(answer):
+            raise _note_failed(ctx, lead_id, target, note, answer, False)
+    return integration_data(get_lead(ctx.tables, lead_id) or {}, target.name)
+
+
+def _send_note(
+    ctx: RelayContext,
+    lead_id: str,
+    target: NoteTarget,
+    step: str,
+    what: tuple[Item, dict[str, Any], TranscriptMessage],
+) -> Any:
+    lead, data, note = what
+
+    def record(answer: Any) -> DataChange | None:
+        return _noted(note.sid) if target.accepted(answer) else None
+
+    return post_once(
+        ctx,
+        lead_id,
+        target.name,
+        note.sid,
+        step,
+        lambda: target.send_note(lead, data, note),
+        record=record,
+        on_unconfirmed=_noted,
+    )
+
+
+def transient(exc: CallFailed) -> bool:
+    """Try the lead again later: the far side was down or busy (an unknown outcome
+    was settled already, so the next pass goes on after it)."""
+    return exc.transient or exc.outcome is Outcome.UNKNOWN
+
+
+def _note_failed(
+    ctx: RelayContext,
+    lead_id: str,
+    target: NoteTarget,
+    note: TranscriptMessage,
+    response: Any,
+    retry: bool,
+) -> IntegrationError:
+    data = integration_data(get_lead(ctx.tables, lead_id) or {}, target.name)
+    return IntegrationError(
+        target.note_error(note.sid),
+        details={"message": note.details(), "response": response},
+        data=data,
+        transient=retry,
+    )

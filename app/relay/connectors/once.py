@@ -1,0 +1,106 @@
+"""One POST toward a system, at most once per step key (see `progress.py`).
+
+`post_once` claims the step (intent recorded), sends, and settles with the
+answer in one more write; a crash between the two leaves the intent, which the
+next attempt finds:
+
+- when the far side cannot be asked, the step is settled *unconfirmed* and not
+  sent again (`Unconfirmed`): the system holds it once or not at all, and the
+  lead shows it (`ConnectorProgress.<Name>.Unconfirmed`);
+- a connector that can ask (DHQ: the lead's `external_id`) resolves the intent
+  itself before calling `post_once` (`keep_unknown=True` leaves it for that).
+
+An answer that says nothing was done (refused connection, an error status)
+clears the intent: the step may be sent again later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from app.relay.connectors.http import CallFailed, Outcome
+from app.relay.connectors.progress import Claimed, claim, in_flight, settle, unconfirmed
+from app.relay.connectors.records import get_lead
+from app.relay.integrations import RetryLater
+
+if TYPE_CHECKING:
+    from app.relay.context import RelayContext
+
+R = TypeVar("R")
+DataChange = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class Unconfirmed(Exception):
+    """The step's outcome is unknown and it is not sent again."""
+
+    def __init__(self, key: str, cause: CallFailed | None = None) -> None:
+        super().__init__(f"{key}: outcome unknown")
+        self.key = key
+        self.cause = cause
+
+
+def settle_left_over(
+    ctx: RelayContext, lead_id: str, name: str, on_unconfirmed: Callable[[str], DataChange | None]
+) -> str | None:
+    """An intent an earlier attempt left (it died, or lost its answer): settled as
+    unconfirmed. Returns its key, or None when there was none."""
+    found = in_flight(get_lead(ctx.tables, lead_id) or {}, name)
+    if found is None:
+        return None
+    settle(
+        ctx.tables,
+        lead_id,
+        name,
+        found.token,
+        data=on_unconfirmed(found.key),
+        unconfirmed_key=found.key,
+    )
+    return found.key
+
+
+def post_once(
+    ctx: RelayContext,
+    lead_id: str,
+    name: str,
+    key: str,
+    step: str,
+    post: Callable[[], R],
+    *,
+    record: Callable[[R], DataChange | None],
+    on_unconfirmed: Callable[[str], DataChange | None],
+    keep_unknown: bool = False,
+    mark_done: bool = False,
+) -> R:
+    """Send `post()` for step `key` unless it was sent before with an unknown
+    outcome; `record(answer)` is the change to `Data` written with the answer
+    (None: the answer says nothing was done; the intent is cleared)."""
+    left = settle_left_over(ctx, lead_id, name, on_unconfirmed)
+    if left == key or key in unconfirmed(get_lead(ctx.tables, lead_id) or {}, name):
+        raise Unconfirmed(key)
+    try:
+        mine = claim(ctx.tables, lead_id, name, step, key)
+    except Claimed as race:  # another holder is sending now: leave the step to it
+        raise RetryLater(f"{name} {race.found.key} is being sent") from None
+    ctx.crash_point(f"before_{step}")
+    try:
+        answer = post()
+    except CallFailed as exc:
+        if exc.outcome is Outcome.UNKNOWN:
+            if not keep_unknown:
+                settle(
+                    ctx.tables,
+                    lead_id,
+                    name,
+                    mine.token,
+                    data=on_unconfirmed(key),
+                    unconfirmed_key=key,
+                )
+            raise
+        settle(ctx.tables, lead_id, name, mine.token)
+        raise
+    ctx.crash_point(f"after_{step}")
+    change = record(answer)
+    done = key if mark_done and change is not None else None
+    settle(ctx.tables, lead_id, name, mine.token, data=change, done_key=done)
+    return answer
