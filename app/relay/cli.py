@@ -107,6 +107,9 @@ def _build_parser() -> argparse.ArgumentParser:
     rev = asub.add_parser("revoke-key")
     rev.add_argument("key")
     asub.add_parser("migrate-keys", help="hash every legacy plain-text key")
+    from app.relay import cli_connectors
+
+    cli_connectors.register(asub)
     return parser
 
 
@@ -122,6 +125,11 @@ def run_admin(args: argparse.Namespace, settings: Settings) -> int:
 
     tables = Tables.from_settings(settings)
     cmd = args.admin_command
+    from app.relay import cli_connectors
+
+    done = cli_connectors.run(args, tables)
+    if done is not None:
+        return done
     if cmd == "init-tables":
         created = create_all(make_client(settings), settings.table_prefix)
         print(f"created {len(created)} table(s)", file=sys.stderr)

@@ -26,6 +26,7 @@ CHANGE_LOG = "ChangeLog"
 LOCATION_SEQ = "LocationSeq"  # unused: the change log needs no counter (changes.py)
 IDEMPOTENCY = "Idempotency"
 LIMITS = "Limits"
+CONSENT_EVENTS = "ConsentEvents"
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Index:
     hash_key: tuple[str, str]  # (attribute, S|N|B)
     range_key: tuple[str, str] | None = None
     local: bool = False  # LSI (shares the table's hash key) instead of GSI
+    #: non-key attributes copied into the index (empty: all of them)
+    include: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,14 @@ SPECS: tuple[TableSpec, ...] = (
             # sparse: only leads whose processing is not finished carry PendingShard
             Index("Pending", ("PendingShard", "S"), ("PendingAt", "N")),
             Index("ByLocation", ("LocationId", "S"), ("DateSubmitted", "S")),
+            # a retailer's leads by time: the compliance export (app.relay.export);
+            # only attributes that never change, so updates of a lead cost no index write
+            Index(
+                "ByRetailer",
+                ("UniversalRetailerId", "S"),
+                ("DateSubmitted", "S"),
+                include=("LeadType", "Lead", "LocationId"),
+            ),
         ),
         compatible=True,
         doc="lead state (compatible) + relay attributes (Version, Progress, pipeline)",
@@ -90,7 +101,31 @@ SPECS: tuple[TableSpec, ...] = (
     TableSpec(
         CONVERSATIONS,
         ("ConversationSid", "S"),
-        indexes=(Index("ByPair", ("PairKey", "S"), ("CreatedAt", "S")),),
+        indexes=(
+            Index("ByPair", ("PairKey", "S"), ("CreatedAt", "S")),
+            # a retailer's conversations by time: the export's send log; and a
+            # customer's, for the retailer of a STOP/START texted after the
+            # conversation closed (app.relay.consent_log). Both copy only attributes
+            # set once, so a message's update of the conversation writes no index.
+            Index(
+                "ByRetailer",
+                ("RetailerId", "S"),
+                ("CreatedAt", "S"),
+                include=(
+                    "LocationId",
+                    "CustomerPhone",
+                    "Web2TextNumber",
+                    "CustomerProxy",
+                    "StoreProxy",
+                ),
+            ),
+            Index(
+                "ByCustomer",
+                ("CustomerPhone", "S"),
+                ("CreatedAt", "S"),
+                include=("RetailerId", "LocationId", "CustomerProxy"),
+            ),
+        ),
         doc="one item per Twilio conversation",
     ),
     TableSpec(
@@ -116,6 +151,12 @@ SPECS: tuple[TableSpec, ...] = (
         ("LocationId", "S"),
         ("Seq", "N"),
         doc="per-location change log, Seq = 1, 2, ... without holes (app.relay.changes)",
+    ),
+    TableSpec(
+        CONSENT_EVENTS,
+        ("RetailerId", "S"),
+        ("EventKey", "S"),
+        doc="append-only consent record: STOP/START and staff opt-outs (app.relay.consent_log)",
     ),
     TableSpec(
         IDEMPOTENCY,
@@ -153,7 +194,7 @@ def _create_args(prefix: str, spec: TableSpec) -> dict[str, Any]:
         if idx.range_key:
             attrs[idx.range_key[0]] = idx.range_key[1]
             ks.append({"AttributeName": idx.range_key[0], "KeyType": "RANGE"})
-        entry = {"IndexName": idx.name, "KeySchema": ks, "Projection": {"ProjectionType": "ALL"}}
+        entry = {"IndexName": idx.name, "KeySchema": ks, "Projection": _projection(idx)}
         (lsis if idx.local else gsis).append(entry)
     args: dict[str, Any] = {
         "TableName": table_name(prefix, spec.suffix),
@@ -168,6 +209,53 @@ def _create_args(prefix: str, spec: TableSpec) -> dict[str, Any]:
     if lsis:
         args["LocalSecondaryIndexes"] = lsis
     return args
+
+
+def _projection(idx: Index) -> dict[str, Any]:
+    if not idx.include:
+        return {"ProjectionType": "ALL"}
+    return {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(idx.include)}
+
+
+def _add_missing_indexes(ddb: Any, prefix: str, existing: set[str]) -> list[str]:
+    """Global indexes added to a spec after its table was made (on production too:
+    DynamoDB fills them in the background). One index per UpdateTable, as DynamoDB
+    allows; returns `table:index` for each one started."""
+    started: list[str] = []
+    for spec in SPECS:
+        name = table_name(prefix, spec.suffix)
+        wanted = [i for i in spec.indexes if not i.local]
+        if name not in existing or not wanted:
+            continue
+        have = {
+            g["IndexName"]
+            for g in ddb.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", [])
+        }
+        for idx in wanted:
+            if idx.name in have:
+                continue
+            keys = [idx.hash_key, *([idx.range_key] if idx.range_key else [])]
+            schema = [{"AttributeName": idx.hash_key[0], "KeyType": "HASH"}]
+            if idx.range_key:
+                schema.append({"AttributeName": idx.range_key[0], "KeyType": "RANGE"})
+            ddb.update_table(
+                TableName=name,
+                AttributeDefinitions=[{"AttributeName": a, "AttributeType": k} for a, k in keys],
+                GlobalSecondaryIndexUpdates=[
+                    {
+                        "Create": {
+                            "IndexName": idx.name,
+                            "KeySchema": schema,
+                            "Projection": _projection(idx),
+                        }
+                    }
+                ],
+            )
+            ddb.get_waiter("table_exists").wait(
+                TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+            )
+            started.append(f"{name}:{idx.name}")
+    return started
 
 
 def create_all(ddb: Any, prefix: str, *, wait: bool = True) -> list[str]:
@@ -196,7 +284,7 @@ def create_all(ddb: Any, prefix: str, *, wait: bool = True) -> list[str]:
     for spec in SPECS:
         if spec.ttl_attribute and table_name(prefix, spec.suffix) in created:
             _enable_ttl(ddb, table_name(prefix, spec.suffix), spec.ttl_attribute)
-    return created
+    return created + _add_missing_indexes(ddb, prefix, existing)
 
 
 def _enable_ttl(ddb: Any, name: str, attribute: str) -> None:

@@ -30,7 +30,15 @@ from starlette.concurrency import run_in_threadpool
 
 from app.core.optout import OptOutKind, classify
 from app.core.statuses import LeadStatus, PipelineStatus, PipelineTrigger, auto_advance
-from app.relay import conversation_store, directory, lead_store, message_store, optouts, versioned
+from app.relay import (
+    consent_log,
+    conversation_store,
+    directory,
+    lead_store,
+    message_store,
+    optouts,
+    versioned,
+)
 from app.relay.auth import Principal, require_endpoint
 from app.relay.connectors.triggers import note_for_connectors
 from app.relay.context import RelayContext, context_of
@@ -565,6 +573,8 @@ def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> None:
         _remember(ctx, key, "inbound")
         return
     text = form.get("Body", kind)
+    # the history the export reads: every STOP/START Twilio received, in its order
+    consent_log.record_inbound(ctx.tables, form, kind, at=at)
     if not optouts.apply_event(ctx, sender, pool_number, kind, at, message_sid, text):
         _remember(ctx, key, "inbound")
         return

@@ -180,7 +180,9 @@ class DhqIntegration:
         if not integration_data(current, NAME).get("LeadId"):
             self._create_remote(ctx, current)
         send_summary(ctx, lead_id, self)
-        return integration_data(get_lead(ctx.tables, lead_id) or current, NAME)
+        # the conversation's first messages (greeting, details) at once, rather than
+        # on the next message as the original
+        return flush(ctx, lead_id, self)
 
     def sync(self, ctx: RelayContext, lead: Item) -> dict[str, Any]:
         lead_id = str(lead["LeadId"])
