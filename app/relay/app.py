@@ -196,7 +196,7 @@ def build_context(settings: Settings, twilio_client: Client | None = None) -> Re
     change_log = ChangeLog(tables.client, tables.name(CHANGE_LOG))
     twilio = TwilioGateway(settings, client=twilio_client)
     pool = ProxyPool(tables, low_water=settings.pool_low_water)
-    connectors = Connectors(settings.connectors)
+    connectors = Connectors(settings.connectors, cache_ttl_s=settings.cache_ttl_s)
     metrics = RelayMetrics(tables, twilio, pool)
     # w2t_connector_calls_total{system, result}
     metrics.registry.register(connectors.stats.collector())
@@ -241,7 +241,6 @@ def _lifespan(ctx: RelayContext) -> Callable[[FastAPI], AbstractAsyncContextMana
                 workers.stop()
             # queued lead work is resumed by the sweeper anyway
             ctx.leads.executor.shutdown(wait=False, cancel_futures=True)
-            ctx.connectors.close()
 
     return lifespan
 

@@ -151,7 +151,8 @@ class TwilioIntegration:
         from app.relay.screening import require_checked_line
 
         require_checked_line(ctx, lead)  # nobody is texted unchecked (Lookup)
-        location = directory.get_location(ctx.tables, lead_store.lead_location(lead))
+        # Nexus when configured, else the relay's directory
+        location = ctx.connectors.directory.location(ctx.tables, lead_store.lead_location(lead))
         if location is None or not location.web2text_number:
             raise RuntimeError("the lead's location has no Web2Text number")
         customer = str((lead.get("Lead") or {}).get("PhoneNumber"))

@@ -17,6 +17,7 @@ from app.relay.connectors.forms import (
 )
 from app.relay.connectors.http import ConnectorHttp, ConnectorStats, RetryPolicy
 from app.relay.connectors.nexus import NexusClient
+from app.relay.connectors.nexus_directory import DirectorySource, LocalDirectory, NexusDirectory
 from app.relay.connectors.rlm import RlmClient, RlmIntegration
 from app.relay.connectors.settings import ConnectorSettings
 
@@ -25,7 +26,7 @@ class Connectors:
     """Built once per process from `Settings.connectors`; a system that is not
     configured has no integration here (it never runs, and leaves no state)."""
 
-    def __init__(self, settings: ConnectorSettings | None) -> None:
+    def __init__(self, settings: ConnectorSettings | None, *, cache_ttl_s: float = 15.0) -> None:
         self.settings = settings or ConnectorSettings()
         self.stats = ConnectorStats()
         s = self.settings
@@ -34,6 +35,11 @@ class Connectors:
         self.nexus = (
             NexusClient(s.nexus, self._http("Nexus", s.nexus.timeout_s)) if s.nexus else None
         )
+        local = LocalDirectory(cache_ttl_s)
+        #: where retailers and locations come from: Nexus when configured, else local
+        self.directory: DirectorySource = local
+        if self.nexus is not None:
+            self.directory = NexusDirectory(self.nexus, local, s.nexus_cache_ttl_s)
         self.integrations: list[Any] = []
         if s.botpress:
             client = BotpressClient(s.botpress, self._http("Botpress", s.botpress.timeout_s))
@@ -90,3 +96,12 @@ class Connectors:
     def close(self) -> None:
         for http in self._clients:
             http.close()
+
+
+def directory_of(ctx: Any) -> DirectorySource:
+    """Where the relay of `ctx` reads retailers and locations (Nexus or local)."""
+    connectors = getattr(ctx, "connectors", None)
+    if connectors is not None:
+        source: DirectorySource = connectors.directory
+        return source
+    return LocalDirectory(ctx.settings.cache_ttl_s)
