@@ -94,16 +94,15 @@ def _state(url: str, seed: Seed, lead_id: str, name: str) -> dict[str, Any]:
     return dict(state["Integrations"].get(name) or {})
 
 
-def _crash_then_restart(
-    env: dict[str, str], port: int, step: str, log: Path, seed: Seed, phone: str
-) -> tuple[RelayProcess, str]:
+def _crash(env: dict[str, str], port: int, step: str, log: Path, seed: Seed, phone: str) -> str:
+    """A relay that dies at `step` while it works on a new lead; the lead's id."""
     crashing = RelayProcess(dict(env, W2T_CRASH_AT=step), port, log)
     try:
         lead_id = _create(crashing.url, seed, phone)
         assert crashing.wait_exit() == 17  # died at the step
     finally:
         crashing.stop()
-    return RelayProcess(env, port, log), lead_id
+    return lead_id
 
 
 @pytest.mark.parametrize("step", ["after_rlm_note", "before_rlm_note"])
@@ -116,12 +115,13 @@ def test_a_relay_killed_around_an_rlm_note_never_sends_it_twice(
 ) -> None:
     env, seed, port = _world(dynamodb_endpoint, sim, lead_systems)
     phone = f"+1415555{int(time.time() * 1000) % 10000:04d}"
-    restarted, lead_id = _crash_then_restart(env, port, step, tmp_path / "r.log", seed, phone)
+    lead_id = _crash(env, port, step, tmp_path / "r.log", seed, phone)
     tables = tables_for(Settings(env["W2T_TABLE_PREFIX"], env["W2T_DYNAMODB_ENDPOINT"]))
     item = store.get_lead(tables, lead_id)
     assert item is not None
     cut = in_flight(item, "RLM")
     assert cut is not None and cut.op == "rlm_note"  # the intent outlived the process
+    restarted = RelayProcess(env, port, tmp_path / "r.log")
     try:
         rlm = wait_for(
             lambda: (lambda s: s if s.get("SyncStatus") == "SYNCED" else None)(
@@ -157,9 +157,9 @@ def test_a_relay_killed_after_the_dhq_create_adopts_it(
 ) -> None:
     env, seed, port = _world(dynamodb_endpoint, sim, lead_systems)
     phone = f"+1415555{int(time.time() * 1000) % 10000:04d}"
-    restarted, lead_id = _crash_then_restart(
-        env, port, "after_dhq_create", tmp_path / "r.log", seed, phone
-    )
+    lead_id = _crash(env, port, "after_dhq_create", tmp_path / "r.log", seed, phone)
+    assert len(dhq_inquiries(lead_systems, lead_id)) == 1  # DHQ has it; the relay did not hear
+    restarted = RelayProcess(env, port, tmp_path / "r.log")
     try:
         dhq = wait_for(
             lambda: (lambda s: s if s.get("SyncStatus") == "SYNCED" else None)(
