@@ -227,6 +227,23 @@ class ActivityView(WireModel):
     text: str
 
 
+class IntegrationView(WireModel):
+    """One integration of a lead as staff see it (Twilio, Botpress, RLM, DHQ, ActOn,
+    FloorForce): its `SyncStatus`, when it last synced, and what went wrong."""
+
+    name: str
+    status: str  # the compatible SyncStatus: NOT SYNCED | SYNCED | ERROR | CLOSED
+    last_synced: UtcDatetime | None = None
+    error: str | None = None  # ErrorInfo.Message
+    error_at: UtcDatetime | None = None
+    #: the far side's answer, short ("503", "timeout")
+    detail: str | None = None
+    #: the relay will try again by itself (a transient failure, attempts left)
+    retrying: bool = False
+    #: steps whose answer was lost and that were not sent again (see the relay docs)
+    unconfirmed: Annotated[int, Field(ge=0)] = 0
+
+
 class LeadView(WireModel):
     lead_id: str
     retailer_id: str
@@ -246,6 +263,7 @@ class LeadView(WireModel):
     possible_opt_out: bool = False
     opted_out: bool = False
     close_reason: str | None = None
+    integrations: list[IntegrationView] = Field(default_factory=list)
     version: Version = 0
 
 
@@ -542,6 +560,7 @@ __all__ = [
     "EntityView",
     "ErrorBody",
     "IntegrationState",
+    "IntegrationView",
     "LeadDetails",
     "LeadPatch",
     "LeadProductInfo",

@@ -11,6 +11,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from app.relay.connectors.views import integration_views
 from app.relay.ddb import all_items, is_conditional_failure
 from app.relay.versioned import (
     EFFECTS_ATTR,
@@ -221,6 +222,7 @@ def lead_view(item: Item) -> Item:
         "possibleOptOut": bool(item.get("PossibleOptOut", False)),
         "optedOut": bool(item.get("OptedOut", False)),
         "closeReason": item.get("CloseReason") or None,
+        "integrations": integration_views(item),
         "version": version_of(item),
     }
 

@@ -62,6 +62,7 @@ def _world(
         W2T_RECONCILE_INTERVAL="3600",
         W2T_CONNECTOR_TIMEOUT="2",
         W2T_CONNECTOR_BACKOFF="0.01",
+        W2T_CONNECTOR_BACKOFF_MAX="0.05",
     )
     return env, seed, port
 

@@ -182,11 +182,15 @@ def test_the_transcript_is_noted_once_per_message_and_flushed_on_close(
     assert r.status_code == 200, r.text
     wait_status(relay, seed, lead_id, "RLM", "CLOSED")
     final = wait_status(relay, seed, lead_id, "DHQ", "CLOSED")
-    messages = [
-        m for m in store.list_messages(relay.tables, sid, limit=100) if not m.get("Placeholder")
-    ]
+    messages = sorted(
+        (m for m in store.list_messages(relay.tables, sid, limit=100) if not m.get("Placeholder")),
+        key=lambda m: int(m["Index"]),  # Twilio's order
+    )
     notes = remote()["notes"]
-    assert [n["message"] for n in notes] == [f"\n\n{m['Body']}\n" for m in messages]
+    assert [n["message"] for n in notes] == [f"\n\n{m['Body']}\n" for m in messages], (
+        [(m.get("Index"), m["MessageSid"], m["AuthorKind"], m["Body"][:12]) for m in messages],
+        [(n["message"][:14], n["date"]) for n in notes],
+    )
     assert len({n["message"] for n in notes}) == len(notes)  # each once
     senders = {m["Body"]: n["sender_name"] for m, n in zip(messages, notes, strict=True)}
     assert senders["Do you have it in grey?"] == "Robin  Q Buyer"

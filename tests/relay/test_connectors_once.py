@@ -222,3 +222,43 @@ def test_an_rlm_create_whose_answer_was_lost_waits_for_an_operator(
     httpx.post(relay.url + f"/Lead/{lead_id}/sync", headers={"Authorization": seed.lead_key})
     wait_status(relay, seed, lead_id, "RLM", "SYNCED")
     assert len(mine()) == 2  # the operator chose to send it again
+
+
+def test_a_holder_with_a_stale_view_never_sends_a_note_again(
+    relay: RelayHandle, sim: SimHandle, lead_systems: LeadSystemsHandle
+) -> None:
+    """A holder whose lease ran out while RLM was slow still believes the notes are
+    to be sent; the one that took over has sent them: the stale one sends nothing."""
+    from app.relay.connectors.notes import _send_note
+    from app.relay.connectors.rlm import RlmIntegration
+    from app.relay.connectors.transcript import pending_notes
+
+    seed = seed_connected_dealer(relay, POOL)
+    phone = new_number("415")
+    lead_id = create_lead(relay, seed, phone)
+    wait_status(relay, seed, lead_id, "RLM", "SYNCED")
+    conv = conversation(relay, seed, lead_id)
+    wait_for(lambda: settled(relay, lead_id), what="the create's pass")
+    with_messages = lambda: sum(  # noqa: E731
+        m["AuthorKind"] == "customer"
+        for m in store.list_messages(relay.tables, conv["ConversationSid"])
+    )
+    stale = store.get_lead(relay.tables, lead_id) or {}  # read before the texts came
+    for body in ("one", "two"):
+        text(sim, phone, conv["CustomerProxy"], body)
+    wait_for(lambda: with_messages() == 2, what="the texts stored")
+    [rlm] = [i for i in relay.ctx.connectors.integrations if isinstance(i, RlmIntegration)]
+    wait_for(  # the holder that took over: everything is sent
+        lambda: {"\n\none\n", "\n\ntwo\n"} <= set(notes(lead_systems, relay, seed, lead_id)),
+        what="the notes",
+    )
+    wait_for(lambda: settled(relay, lead_id), what="the relay's own pass")
+    before = notes(lead_systems, relay, seed, lead_id)
+    assert before.count("\n\none\n") == 1 and before.count("\n\ntwo\n") == 1
+    data = stale["Integrations"]["RLM"]["Data"]
+    stale_view = pending_notes(relay.tables, stale, conv, set(data["SyncedMessageIds"]))
+    late = [n for n in stale_view if n.body in ("one", "two")]
+    assert len(late) == 2  # what the stale holder would send
+    for note in late:
+        assert _send_note(relay.ctx, lead_id, rlm, "rlm_note", (stale, data, note)) is None
+    assert notes(lead_systems, relay, seed, lead_id) == before

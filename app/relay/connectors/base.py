@@ -14,13 +14,23 @@ from app.relay.connectors.records import Item, now_iso
 
 #: the original's message for an exception a connector did not expect
 SYNC_FAILED = "An error occurred during sync"
+
+
+def kept() -> dict[str, Any]:
+    """What a connector returns as its `Data` when it recorded `Data` itself, step
+    by step (`progress.settle`): nothing for the runner to merge over it, so a pass
+    holding an older copy can never take back what another one recorded."""
+    return {}
+
+
 CLOSE_FAILED = "An error occurred during close"
 
 
 class IntegrationError(Exception):
     """End this pass with `SyncStatus: ERROR` and this `ErrorInfo`.
 
-    `data`: the integration's `Data` as it is now (kept: progress is never lost).
+    `data`: `Data` to record with the error (connectors that record their `Data`
+    step by step leave it None: what they recorded stays).
     `transient`: the far side was unreachable or busy; the runner tries the lead
     again later (bounded), otherwise it waits for the next sync (a message, a
     close, "Sync now").

@@ -19,6 +19,7 @@ from app.relay.connectors.base import (
     IntegrationError,
     integration_data,
     integration_state,
+    kept,
     lead_type,
 )
 from app.relay.connectors.http import CallFailed, ConnectorHttp, join_url
@@ -28,6 +29,7 @@ from app.relay.connectors.progress import in_flight, settle
 from app.relay.connectors.records import Item, get_lead
 from app.relay.connectors.settings import DhqSettings
 from app.relay.connectors.transcript import TranscriptMessage, summary_topics
+from app.relay.integrations import RetryLater
 
 if TYPE_CHECKING:
     from app.relay.connectors.registry import Connectors
@@ -182,7 +184,8 @@ class DhqIntegration:
         send_summary(ctx, lead_id, self)
         # the conversation's first messages (greeting, details) at once, rather than
         # on the next message as the original
-        return flush(ctx, lead_id, self)
+        flush(ctx, lead_id, self)
+        return kept()
 
     def sync(self, ctx: RelayContext, lead: Item) -> dict[str, Any]:
         lead_id = str(lead["LeadId"])
@@ -194,19 +197,20 @@ class DhqIntegration:
         if twilio != "SYNCED":
             raise IntegrationError(
                 "Twilio integration is not in correct state 'SYNCED' to sync DHQ. "
-                f"Current Twilio state is '{twilio}'",
-                data=data,
+                f"Current Twilio state is '{twilio}'"
             )
         send_summary(ctx, lead_id, self)
-        return flush(ctx, lead_id, self)
+        flush(ctx, lead_id, self)
+        return kept()
 
     def close(self, ctx: RelayContext, lead: Item, reason: str) -> dict[str, Any]:
         lead_id = str(lead["LeadId"])
         current = get_lead(ctx.tables, lead_id) or lead
         if not integration_data(current, NAME).get("LeadId"):
-            return integration_data(current, NAME)
+            return kept()
         send_summary(ctx, lead_id, self)
-        return flush(ctx, lead_id, self)
+        flush(ctx, lead_id, self)
+        return kept()
 
     def _create_remote(self, ctx: RelayContext, lead: Item) -> None:
         location_id = str((lead.get("Lead") or {}).get("LocationId"))
@@ -237,13 +241,14 @@ class DhqIntegration:
                 lambda: self.client.submit(retailer_id, body),
                 record=record,
                 on_unconfirmed=lambda key: None,
+                done=lambda item: bool(integration_data(item, NAME).get("LeadId")),
                 keep_unknown=True,  # looked up by external_id on the next pass
             )
         except Unconfirmed:
             raise _submit_error({"status": "failure", "errors": [UNCONFIRMED]}, False) from None
         except CallFailed as exc:
             raise _submit_error(exc.details(), transient(exc)) from None
-        if _lead_id_of(answer) is None:
+        if answer is not None and _lead_id_of(answer) is None:
             raise _submit_error(answer, False)
 
     def _resolve_lost_create(self, ctx: RelayContext, lead: Item, retailer_id: str) -> bool:
@@ -253,6 +258,8 @@ class DhqIntegration:
         found = in_flight(get_lead(ctx.tables, lead_id) or lead, NAME)
         if found is None or found.key != "create":
             return False
+        if found.may_be_live():  # its holder may still get DHQ's answer
+            raise RetryLater("DHQ create is being sent")
         held = self.client.find(retailer_id, lead_id)
         if held is None:
             settle(ctx.tables, lead_id, NAME, found.token, unconfirmed_key="create")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from app.relay.connectors.base import IntegrationError, integration_data, lead_type
+from app.relay.connectors.base import IntegrationError, kept, lead_type
 from app.relay.connectors.http import CallFailed, ConnectorHttp, Outcome, join_url
 from app.relay.connectors.notes import transient
 from app.relay.connectors.once import Unconfirmed, post_once
@@ -129,7 +129,7 @@ class _FormIntegration:
         lead_id = str(lead["LeadId"])
         current = get_lead(ctx.tables, lead_id) or lead
         if "create" in done(current, self.name):
-            return integration_data(current, self.name)
+            return kept()
         keep: Callable[[dict[str, Any]], dict[str, Any]] = dict
         try:
             answer = post_once(
@@ -141,6 +141,7 @@ class _FormIntegration:
                 lambda: self._send(current),
                 record=lambda a: keep if self._succeeded(a) else None,
                 on_unconfirmed=lambda key: None,
+                done=lambda item: "create" in done(item, self.name),
                 mark_done=True,
             )
         except Unconfirmed:
@@ -149,15 +150,15 @@ class _FormIntegration:
             if exc.outcome is Outcome.UNKNOWN:  # settled unconfirmed: never sent again
                 raise self._error(UNCONFIRMED, False) from None
             raise self._error(exc.details(), transient(exc)) from None
-        if not self._succeeded(answer):
+        if answer is not None and not self._succeeded(answer):
             raise self._error(answer, False)
-        return integration_data(get_lead(ctx.tables, lead_id) or current, self.name)
+        return kept()
 
     def sync(self, ctx: RelayContext, lead: Item) -> dict[str, Any]:
         return self.create(ctx, lead)
 
     def close(self, ctx: RelayContext, lead: Item, reason: str) -> dict[str, Any]:
-        return integration_data(get_lead(ctx.tables, str(lead["LeadId"])) or lead, self.name)
+        return kept()
 
     def _error(self, response: Any, retry: bool) -> IntegrationError:
         return IntegrationError(self.failure, details={"Response": response}, transient=retry)

@@ -169,6 +169,7 @@ class _StatsCollector(Collector):
 class RetryPolicy:
     def __init__(self, max_attempts: int, backoff_s: float, backoff_max_s: float) -> None:
         self.max_attempts = max(1, max_attempts)
+        self.backoff_max_s = backoff_max_s
         self._wait = wait_exponential_jitter(
             multiplier=backoff_s, max=backoff_max_s, jitter=backoff_s
         )
@@ -192,6 +193,14 @@ class ConnectorHttp:
 
     def close(self) -> None:
         self._client.close()
+
+    @property
+    def budget_s(self) -> float:
+        """The longest one `call` can take, retries and backoff included: an intent
+        older than this was left by a holder that died (or lost its answer)."""
+        p = self.policy
+        timeout = self._client.timeout.read or 0.0
+        return p.max_attempts * timeout + (p.max_attempts - 1) * p.backoff_max_s + 5.0
 
     def call(
         self, op: str, method: str, url: str, *, idempotent: bool, **kwargs: Any

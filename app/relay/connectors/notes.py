@@ -63,13 +63,14 @@ def send_summary(ctx: RelayContext, lead_id: str, target: NoteTarget) -> None:
             lambda: target.send_summary(lead, data, dict(row)),
             record=lambda answer: _summary_sent if target.accepted(answer) else None,
             on_unconfirmed=lambda key: _summary_sent,
+            done=lambda item: bool(integration_data(item, target.name).get("SentBotpressSummary")),
         )
     except (Unconfirmed, CallFailed):
         return
 
 
-def flush(ctx: RelayContext, lead_id: str, target: NoteTarget) -> dict[str, Any]:
-    """Note every message not noted yet; returns `Data` as recorded."""
+def flush(ctx: RelayContext, lead_id: str, target: NoteTarget) -> None:
+    """Note every message not noted yet (each recorded in `Data` as it goes)."""
     lead = get_lead(ctx.tables, lead_id) or {}
     data = integration_data(lead, target.name)
     sid = (integration_data(lead, "Twilio")).get("ConversationSID")
@@ -94,9 +95,8 @@ def flush(ctx: RelayContext, lead_id: str, target: NoteTarget) -> dict[str, Any]
             continue  # settled as noted: sent once or not at all, never twice
         except CallFailed as exc:
             raise _note_failed(ctx, lead_id, target, note, exc.details(), transient(exc)) from None
-        if not target.accepted(answer):
+        if answer is not None and not target.accepted(answer):
             raise _note_failed(ctx, lead_id, target, note, answer, False)
-    return integration_data(get_lead(ctx.tables, lead_id) or {}, target.name)
 
 
 def _send_note(
@@ -120,6 +120,9 @@ def _send_note(
         lambda: target.send_note(lead, data, note),
         record=record,
         on_unconfirmed=_noted,
+        done=lambda item: (
+            note.sid in (integration_data(item, target.name).get("SyncedMessageIds") or [])
+        ),
     )
 
 
@@ -137,10 +140,8 @@ def _note_failed(
     response: Any,
     retry: bool,
 ) -> IntegrationError:
-    data = integration_data(get_lead(ctx.tables, lead_id) or {}, target.name)
     return IntegrationError(
         target.note_error(note.sid),
         details={"message": note.details(), "response": response},
-        data=data,
         transient=retry,
     )

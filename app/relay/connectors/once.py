@@ -20,9 +20,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.relay.connectors.http import CallFailed, Outcome
-from app.relay.connectors.progress import Claimed, claim, in_flight, settle, unconfirmed
-from app.relay.connectors.records import get_lead
-from app.relay.integrations import RetryLater
+from app.relay.connectors.progress import (
+    AlreadyDone,
+    Claimed,
+    claim,
+    give_up,
+    in_flight,
+    settle,
+    unconfirmed,
+)
+from app.relay.connectors.records import Item, get_lead
+from app.relay.integrations import RetryLater, _step
 
 if TYPE_CHECKING:
     from app.relay.context import RelayContext
@@ -40,14 +48,22 @@ class Unconfirmed(Exception):
         self.cause = cause
 
 
+def _budget(ctx: RelayContext, name: str) -> float:
+    connectors = ctx.connectors
+    return float(connectors.budget_s(name)) if connectors is not None else 120.0
+
+
 def settle_left_over(
     ctx: RelayContext, lead_id: str, name: str, on_unconfirmed: Callable[[str], DataChange | None]
 ) -> str | None:
     """An intent an earlier attempt left (it died, or lost its answer): settled as
-    unconfirmed. Returns its key, or None when there was none."""
+    unconfirmed. Returns its key, or None when there was none. An intent whose
+    holder may still be waiting for the answer is left to it (`RetryLater`)."""
     found = in_flight(get_lead(ctx.tables, lead_id) or {}, name)
     if found is None:
         return None
+    if found.may_be_live():
+        raise RetryLater(f"{name} {found.key} is being sent")
     settle(
         ctx.tables,
         lead_id,
@@ -69,25 +85,41 @@ def post_once(
     *,
     record: Callable[[R], DataChange | None],
     on_unconfirmed: Callable[[str], DataChange | None],
+    done: Callable[[Item], bool] | None = None,
     keep_unknown: bool = False,
     mark_done: bool = False,
-) -> R:
+) -> R | None:
     """Send `post()` for step `key` unless it was sent before with an unknown
     outcome; `record(answer)` is the change to `Data` written with the answer
-    (None: the answer says nothing was done; the intent is cleared)."""
+    (None: the answer says nothing was done; the intent is cleared). `done(lead)`:
+    the step is recorded as done (another holder of the lead sent it meanwhile):
+    nothing is sent and None is returned."""
     left = settle_left_over(ctx, lead_id, name, on_unconfirmed)
-    if left == key or key in unconfirmed(get_lead(ctx.tables, lead_id) or {}, name):
+    lead = get_lead(ctx.tables, lead_id) or {"LeadId": lead_id}
+    if left == key or key in unconfirmed(lead, name):
         raise Unconfirmed(key)
     try:
-        mine = claim(ctx.tables, lead_id, name, step, key)
+        mine = claim(
+            ctx.tables,
+            lead_id,
+            name,
+            step,
+            key,
+            done or (lambda item: False),
+            budget_s=_budget(ctx, name),
+        )
+    except AlreadyDone:
+        return None
     except Claimed as race:  # another holder is sending now: leave the step to it
         raise RetryLater(f"{name} {race.found.key} is being sent") from None
-    ctx.crash_point(f"before_{step}")
+    _step(ctx, lead, f"before_{step}")  # the crash-test hook; the lead's lease renewed
     try:
         answer = post()
     except CallFailed as exc:
         if exc.outcome is Outcome.UNKNOWN:
-            if not keep_unknown:
+            if keep_unknown:
+                give_up(ctx.tables, lead_id, name, mine.token)
+            else:
                 settle(
                     ctx.tables,
                     lead_id,
@@ -101,6 +133,6 @@ def post_once(
         raise
     ctx.crash_point(f"after_{step}")
     change = record(answer)
-    done = key if mark_done and change is not None else None
-    settle(ctx.tables, lead_id, name, mine.token, data=change, done_key=done)
+    done_key = key if mark_done and change is not None else None
+    settle(ctx.tables, lead_id, name, mine.token, data=change, done_key=done_key)
     return answer

@@ -18,13 +18,16 @@ original's `Integrations`):
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+from app.relay.connectors.fields import PROGRESS_ATTR
 from app.relay.connectors.records import Item, Updates, get_lead, now_iso, update_lead
 
-ATTR = "ConnectorProgress"
+ATTR = PROGRESS_ATTR
 #: unconfirmed keys kept per connector (the oldest are dropped)
 MAX_UNCONFIRMED = 50
 
@@ -35,12 +38,21 @@ class InFlight:
     key: str
     token: str
     at: str
+    #: epoch seconds by which a live holder has settled it (its call's budget)
+    until: float = 0.0
 
     @classmethod
     def of(cls, raw: Any) -> InFlight | None:
         if not isinstance(raw, dict) or not raw.get("Token"):
             return None
-        return cls(str(raw.get("Op")), str(raw.get("Key")), str(raw["Token"]), str(raw.get("At")))
+        until = float(raw.get("Until") or 0)
+        return cls(
+            str(raw.get("Op")), str(raw.get("Key")), str(raw["Token"]), str(raw.get("At")), until
+        )
+
+    def may_be_live(self) -> bool:
+        """Its holder may still be waiting for the answer."""
+        return time.time() < self.until
 
 
 def progress(lead: Item, name: str) -> dict[str, Any]:
@@ -66,20 +78,37 @@ def _with_progress(cur: Item, name: str, value: dict[str, Any]) -> Updates:
     return {ATTR: everything}
 
 
-def claim(tables: Any, lead_id: str, name: str, op: str, key: str) -> InFlight:
-    """Record the intent to send (`op`, `key`); `Claimed` carries the intent found
-    instead when one is already recorded (an earlier attempt's fate is unknown)."""
+def claim(
+    tables: Any,
+    lead_id: str,
+    name: str,
+    op: str,
+    key: str,
+    done: Callable[[Item], bool] = lambda lead: False,
+    budget_s: float = 120.0,
+) -> InFlight:
+    """Record the intent to send (`op`, `key`), unless `done(lead)` says the step is
+    recorded already (`AlreadyDone`: another holder of the lead sent it meanwhile)
+    or an intent is recorded (`Claimed`, carrying it: its fate is unknown). The
+    check and the write are one version-guarded update."""
     token = secrets.token_hex(8)
 
     def fn(cur: Item) -> Updates:
+        if done(cur):
+            raise AlreadyDone(key)
         found = InFlight.of(progress(cur, name).get("InFlight"))
         if found is not None:
             raise Claimed(found)
-        mine = {"Op": op, "Key": key, "Token": token, "At": now_iso()}
+        until = Decimal(str(round(time.time() + budget_s, 3)))
+        mine = {"Op": op, "Key": key, "Token": token, "At": now_iso(), "Until": until}
         return _with_progress(cur, name, {**progress(cur, name), "InFlight": mine})
 
     update_lead(tables, lead_id, fn)
     return InFlight(op, key, token, "")
+
+
+class AlreadyDone(Exception):
+    pass
 
 
 class Claimed(Exception):
@@ -123,6 +152,21 @@ def settle(
 
     updated = update_lead(tables, lead_id, fn)
     return updated if updated is not None else (get_lead(tables, lead_id) or {})
+
+
+def give_up(tables: Any, lead_id: str, name: str, token: str) -> None:
+    """The holder of intent `token` stopped waiting for its answer (it timed out):
+    the intent stays, but the next attempt may resolve it at once."""
+
+    def fn(cur: Item) -> Updates | None:
+        mine = progress(cur, name)
+        current = mine.get("InFlight")
+        if not isinstance(current, dict) or current.get("Token") != token:
+            return None
+        mine["InFlight"] = {**current, "Until": 0}
+        return _with_progress(cur, name, mine)
+
+    update_lead(tables, lead_id, fn)
 
 
 def forget_unconfirmed(tables: Any, lead_id: str, name: str) -> list[str]:

@@ -64,6 +64,11 @@ class Connectors:
         self._clients.append(http)
         return http
 
+    def budget_s(self, system: str) -> float:
+        """How long a live holder may take over one call to `system` (see `once`)."""
+        budgets = [h.budget_s for h in self._clients if h.system == system]
+        return max(budgets) if budgets else 120.0
+
     @property
     def names(self) -> list[str]:
         return [i.name for i in self.integrations]

@@ -23,6 +23,7 @@ from app.relay.connectors.base import (
     IntegrationError,
     integration_data,
     integration_state,
+    kept,
     lead_type,
 )
 from app.relay.connectors.http import CallFailed, ConnectorHttp, Outcome, join_url
@@ -185,7 +186,8 @@ class RlmIntegration:
         send_summary(ctx, lead_id, self)
         # the conversation's first messages (greeting, details) at once, rather than
         # on the next message as the original
-        return flush(ctx, lead_id, self)
+        flush(ctx, lead_id, self)
+        return kept()
 
     def sync(self, ctx: RelayContext, lead: Item) -> dict[str, Any]:
         lead_id = str(lead["LeadId"])
@@ -197,20 +199,21 @@ class RlmIntegration:
         if twilio != "SYNCED":
             raise IntegrationError(
                 "Twilio integration is not in correct state 'SYNCED' to sync RLM. "
-                f"Current Twilio state is '{twilio}'",
-                data=data,
+                f"Current Twilio state is '{twilio}'"
             )
         send_summary(ctx, lead_id, self)
-        return flush(ctx, lead_id, self)
+        flush(ctx, lead_id, self)
+        return kept()
 
     def close(self, ctx: RelayContext, lead: Item, reason: str) -> dict[str, Any]:
         """The notes not sent yet first (the original closed without them)."""
         lead_id = str(lead["LeadId"])
         current = get_lead(ctx.tables, lead_id) or lead
         if not integration_data(current, NAME).get("LeadUUID"):
-            return integration_data(current, NAME)
+            return kept()
         send_summary(ctx, lead_id, self)
-        return flush(ctx, lead_id, self)
+        flush(ctx, lead_id, self)
+        return kept()
 
     def _create_remote(self, ctx: RelayContext, lead: Item) -> None:
         api_key = self._api_key(ctx, lead)
@@ -241,6 +244,7 @@ class RlmIntegration:
                 lambda: self.client.create_lead(api_key, body),
                 record=record,
                 on_unconfirmed=lambda key: None,
+                done=lambda item: bool(integration_data(item, NAME).get("LeadUUID")),
             )
         except Unconfirmed:
             raise _create_error({"result": "Error", "Error": UNCONFIRMED}, False) from None
@@ -248,6 +252,8 @@ class RlmIntegration:
             error = UNCONFIRMED if exc.outcome is Outcome.UNKNOWN else exc.details()
             retry = exc.transient and exc.outcome is Outcome.NOT_APPLIED
             raise _create_error({"result": "Error", "Error": error}, retry) from None
+        if answer is None:
+            return  # created meanwhile by another holder of the lead
         if not succeeded(answer) or not answer.get("lead_uuid"):
             raise _create_error(answer, False)
 

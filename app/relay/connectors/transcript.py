@@ -1,11 +1,11 @@
 """The conversation's messages as RLM notes and DHQ comments (connectors.md §3-4).
 
 Read from the relay's own `Messages` table (every message of the conversation, in
-the order they were created; the original listed them all from Twilio on every
-sync). A message is notable when its author is a phone number (the customer, the
-store's phone, or a system message sent as one of them), or a staff member
-writing from the desktop (noted as the store's Web2Text number with the staff
-member's name: the original had no desktop).
+Twilio's order; the original listed them all from Twilio on every sync). A message
+is notable when its author is a phone number (the customer, the store's phone, or
+a system message sent as one of them), or a staff member writing from the desktop
+(noted as the store's Web2Text number with the staff member's name: the original
+had no desktop).
 """
 
 from __future__ import annotations
@@ -43,14 +43,20 @@ class TranscriptMessage:
         return {"sid": self.sid, "date_created": self.created_at, "sender": self.sender_name}
 
 
-def messages(tables: Any, conversation_sid: str) -> Iterator[Item]:
-    """Every stored message of the conversation, oldest first (page by page)."""
-    return all_items(
+def _order(item: Item) -> tuple[int, int, str]:
+    index = item.get("Index")
+    return (0, int(index), "") if index is not None else (1, 0, str(item.get("CreatedAt") or ""))
+
+
+def messages(tables: Any, conversation_sid: str) -> list[Item]:
+    """Every stored message of the conversation in Twilio's order (its per-conversation
+    `Index`: the relay's and Twilio's clocks differ, so times may not agree; messages
+    without one last, by time)."""
+    found = all_items(
         tables.messages.query,
-        IndexName="ByCreated",
         KeyConditionExpression=Key("ConversationSid").eq(conversation_sid),
-        ScanIndexForward=True,
     )
+    return sorted(found, key=_order)
 
 
 def notable(item: Item, lead: Item, conversation: Item | None) -> TranscriptMessage | None:
