@@ -1,7 +1,8 @@
 """`GET /Dealer/{UniversalRetailerId}/status` as the original answers it, and the
 original's words for the retailer and location checks (shared with lead create).
 
-The relay's directory stands in for the original's Nexus lookups; the texts keep
+Retailers and locations come from Nexus when it is configured, else from the
+relay's directory (`app.relay.connectors.registry.directory_of`); the texts keep
 the original's words ("... in Nexus") because callers were written against them.
 
 - A retailer that is not VALID: `{"Status": "INVALID"|"NONEXISTANT", "Reason"}`.
@@ -21,14 +22,13 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from boto3.dynamodb.conditions import Key
-
 from app.core.errors import ErrorReason
 from app.core.lead_schema import LeadValidationError, canonical_uuid
 from app.core.phones import PhoneError, parse_phone
 from app.relay import directory
 from app.relay.auth import Principal
-from app.relay.ddb import all_items
+from app.relay.connectors.http import CallFailed
+from app.relay.connectors.registry import directory_of
 from app.relay.errors import ApiError
 
 if TYPE_CHECKING:
@@ -139,23 +139,18 @@ def dealer_status(ctx: RelayContext, raw_id: str, principal: Principal) -> dict[
         raise ApiError(400, e.code, e.message) from None
     if not principal.may_access_retailer(retailer_id):
         raise ApiError(403, "forbidden", "API key is not authorized for this retailer")
-    failed = retailer_check(directory.get_retailer(ctx.tables, retailer_id))
+    source = directory_of(ctx)  # Nexus when configured, else the relay's directory
+    try:
+        failed = retailer_check(source.retailer(ctx.tables, retailer_id))
+        items = [] if failed is not None else source.location_items(ctx.tables, retailer_id)
+    except CallFailed:
+        raise ApiError(
+            503, "directory_unavailable", "Nexus is unavailable - try again later"
+        ) from None
     if failed is not None:
         return {"Status": failed.status, "Reason": failed.reason}
-    return {
-        "Status": "VALID",
-        "Locations": [_location(ctx, item) for item in _location_items(ctx, retailer_id)],
-    }
-
-
-def _location_items(ctx: RelayContext, retailer_id: str) -> list[dict[str, Any]]:
-    items = all_items(
-        ctx.tables.directory.query,
-        IndexName="ByRetailer",
-        KeyConditionExpression=Key("RetailerId").eq(retailer_id),
-    )
-    locations = [dict(i) for i in items if i.get("Kind") == directory.LOCATION]
-    return sorted(locations, key=lambda i: str(i.get("Name", "")))
+    items = sorted(items, key=lambda i: str(i.get("Name", "")))
+    return {"Status": "VALID", "Locations": [_location(ctx, item) for item in items]}
 
 
 def _location(ctx: RelayContext, item: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 A request to act on a lead is first recorded in the lead item, without the lock
 (an *intent*): `PendingShard = "P"` with `PendingAt` (when it is due; the sparse
 GSI `Pending` lets the sweeper find due leads whose holder died), `PendingOp`
-(create | sync | close) and `PendingSeq` (+1 per request); a close also records
+(create | sync | close | connectors: only the lead-tracking connectors, for a new
+message) and `PendingSeq` (+1 per request); a close also records
 `CloseRequested` (its reason), which stops a running create or sync at its next
 guard. The holder of the lead's lock then `drive`s it: it runs what is pending (a
 close before anything else), clears the pending marks only when no request came
@@ -32,8 +33,9 @@ from botocore.exceptions import ClientError
 
 from app.core.statuses import LeadStatus, SyncStatus
 from app.relay import lead_store, versioned
+from app.relay.connectors.base import IntegrationError
 from app.relay.ddb import is_conditional_failure
-from app.relay.integrations import RetryLater
+from app.relay.integrations import Integration, RetryLater
 from app.relay.lead_lock import CloseAsked, LockLost, Preempted
 from app.relay.twilio_client import is_transient
 from app.relay.versioned import Item, Updates
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("app.relay.lead_runner")
 
 PENDING = "P"
+#: a connectors-only sync (a new message for RLM and DHQ to note)
+CONNECTORS_OP = "connectors"
 #: the original's close reason when none is given
 DEFAULT_CLOSE_REASON = "Not specified"
 #: transient failures (Twilio 429/5xx, timeouts) retried by the sweeper before giving up
@@ -90,6 +94,21 @@ class LeadRunner:
             }
 
         return self._update(lead_id, fn)
+
+    def request_connectors(self, lead_id: str) -> Item | None:
+        """A new message for the connectors to note (no status change). A request
+        already pending is widened to cover them: a create becomes a sync (which runs
+        the connectors' sync too); a close flushes them anyway. None: nothing asked
+        (closed or closing)."""
+
+        def fn(cur: Item) -> Updates | None:
+            if cur.get("Status") == LeadStatus.CLOSED or cur.get("CloseRequested"):
+                return None
+            pending = cur.get("PendingOp") if cur.get("PendingShard") == PENDING else None
+            op = {None: CONNECTORS_OP, CONNECTORS_OP: CONNECTORS_OP}.get(pending, "sync")
+            return _pending(op, cur)
+
+        return lead_store.update_lead(self.tables, lead_id, fn)
 
     def request_close(self, lead_id: str, reason: str) -> Item | None:
         """Record a close (None: the lead is CLOSED and nothing is left to close)."""
@@ -191,6 +210,8 @@ class LeadRunner:
             status = state.get("SyncStatus")
             if status == SyncStatus.CLOSED or (op == "create" and status == SyncStatus.SYNCED):
                 continue
+            if op == CONNECTORS_OP and not self._is_connector(integ):
+                continue
             self.lock.guard(lead_id, token)  # no close asked: go on
             first = status in (None, SyncStatus.NOT_SYNCED) or (
                 status == SyncStatus.ERROR and not state.get("LastSynced")
@@ -231,6 +252,9 @@ class LeadRunner:
             return Outcome.RETRY
         return self._finish(item, token)
 
+    def _is_connector(self, integ: Integration) -> bool:
+        return integ in self.ctx.connectors.integrations
+
     def _mark_closed(self, item: Item, token: str) -> Item:
         reason = str(item.get("CloseReason") or item.get("CloseRequested") or DEFAULT_CLOSE_REASON)
 
@@ -254,12 +278,16 @@ class LeadRunner:
         if isinstance(exc, RetryLater):
             log.info("lead step postponed", extra={"lead": lead_id, "why": str(exc)})
             return True
-        retry = is_transient(exc) and self._bump_attempts(lead_id) < MAX_TRANSIENT_ATTEMPTS
+        transient = is_transient(exc) or getattr(exc, "transient", False) is True
+        retry = transient and self._bump_attempts(lead_id) < MAX_TRANSIENT_ATTEMPTS
         log.warning(
             "integration failed",
             extra={"lead": lead_id, "integration": name, "error": type(exc).__name__},
         )
-        self._record(lead_id, token, name, SyncStatus.ERROR, None, _error_info(exc, closing))
+        if isinstance(exc, IntegrationError):  # a connector: the original's ErrorInfo
+            self._record(lead_id, token, name, SyncStatus.ERROR, exc.data, exc.error_info())
+        else:
+            self._record(lead_id, token, name, SyncStatus.ERROR, None, _error_info(exc, closing))
         return retry
 
     def _finish(self, item: Item, token: str) -> Outcome:

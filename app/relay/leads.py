@@ -34,8 +34,9 @@ from app.core.lead_schema import (
     parse_lead_id,
 )
 from app.core.statuses import LeadHandler, LeadStatus, check_handler, handler_refusal
-from app.relay import directory, lead_store, screening, versioned
+from app.relay import lead_store, screening, versioned
 from app.relay.auth import Principal
+from app.relay.connectors.http import CallFailed
 from app.relay.dealer_status import (
     LOCATION_NO_NUMBER,
     LOCATION_NONEXISTANT,
@@ -227,14 +228,20 @@ class LeadService:
     def _check_create(self, req: LeadCreate) -> versioned.Updates:
         """The original's checks of a WEB2TEXT lead, in its order and words (plus ours:
         the location must belong to the retailer; Lookup's answer is cached), then the
-        abuse screening (`app.relay.screening`); the attributes it adds to the lead."""
-        ttl = self.ctx.settings.cache_ttl_s
-        cache = self.ctx.caches.directory
-        retailer = directory.cached_retailer(cache, self.tables, req.retailer_id, ttl)
-        failed = retailer_check(retailer)
-        if failed is not None:
-            raise failed.error()
-        location = directory.cached_location(cache, self.tables, req.location_id, ttl)
+        abuse screening (`app.relay.screening`); the attributes it adds to the lead.
+        Retailers and locations are read through a short in-process cache
+        (W2T_CACHE_TTL), from Nexus when it is configured (NEXUS_*)."""
+        source = self.ctx.connectors.directory
+        try:
+            retailer = source.retailer(self.tables, req.retailer_id)
+            failed = retailer_check(retailer)
+            if failed is not None:
+                raise failed.error()
+            location = source.location(self.tables, req.location_id)
+        except CallFailed:
+            raise ApiError(
+                503, "directory_unavailable", "Nexus is unavailable - try again later"
+            ) from None
         if location is None:
             raise _check("Location", "NONEXISTANT", LOCATION_NONEXISTANT, "unknown_location")
         if location.retailer_id != req.retailer_id:
@@ -331,6 +338,16 @@ class LeadService:
                 self.runner.drive_if_free(lead_id, wait_s)
         except Exception:
             log.exception("lead processing failed", extra={"lead": lead_id})
+
+    def sync_connectors(self, lead_id: str) -> None:
+        """A new message of the lead's conversation: the connectors note it (queued; a
+        holder at work runs it when its current pass ends)."""
+        try:
+            requested = self.runner.request_connectors(lead_id)
+        except store.NotFound:
+            return
+        if requested is not None:
+            self.submit(lead_id)
 
     def close_owed(self, lead_ids: list[str], reason: str) -> None:
         """Record a close of each lead (webhooks), then run each now if the lead is free;

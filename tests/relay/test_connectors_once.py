@@ -16,7 +16,7 @@ import pytest
 
 from app.relay import store
 from app.relay.connectors.progress import unconfirmed
-from app.relay.leads import MAX_TRANSIENT_ATTEMPTS
+from app.relay.lead_runner import MAX_TRANSIENT_ATTEMPTS
 from app.sandbox.lead_systems_sim import LeadSystemsHandle
 from app.sandbox.twilio_sim import SimHandle, start_simulator
 from tests.relay.connector_helpers import (

@@ -103,8 +103,11 @@ def test_a_lead_is_validated_and_texted_from_nexus_alone(
     dealer = httpx.get(
         relay.url + f"/Dealer/{seed.retailer_id}/status", headers={"Authorization": seed.lead_key}
     ).json()
-    assert dealer["Name"] == "Nexus Floors"
-    assert [loc["UniversalLocationId"] for loc in dealer["Locations"]] == [seed.location_id]
+    assert dealer["Status"] == "VALID"
+    [store_entry] = dealer["Locations"]
+    assert store_entry["UniversalLocationId"] == seed.location_id
+    assert (store_entry["Name"], store_entry["StreetAddress"]) == ("Gastonia", "9 Elm St")
+    assert store_entry["Web2TextPhoneNumber"] == number
 
     # read once, then from the cache
     def reads() -> list[dict[str, Any]]:

@@ -19,10 +19,13 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from boto3.dynamodb.conditions import Key
+
 from app.relay import directory
 from app.relay.cache import TtlCache
 from app.relay.connectors.http import CallFailed
 from app.relay.connectors.nexus import NexusClient, web2text_opted_out
+from app.relay.ddb import all_items
 from app.relay.directory import Location, Retailer
 
 log = logging.getLogger("app.relay.connectors")
@@ -36,6 +39,35 @@ class DirectorySource(Protocol):
     def location(self, tables: Any, location_id: str) -> Location | None: ...
 
     def locations_of_retailer(self, tables: Any, retailer_id: str) -> list[Location]: ...
+
+    def location_items(self, tables: Any, retailer_id: str) -> list[dict[str, Any]]: ...
+
+
+def _local_items(tables: Any, retailer_id: str) -> list[dict[str, Any]]:
+    items = all_items(
+        tables.directory.query,
+        IndexName="ByRetailer",
+        KeyConditionExpression=Key("RetailerId").eq(retailer_id),
+    )
+    return [dict(i) for i in items if i.get("Kind") == directory.LOCATION]
+
+
+def item_of(store: dict[str, Any]) -> dict[str, Any]:
+    """A Nexus store as a directory location item (what Dealer/status reads)."""
+    return {
+        "Id": str(store.get("location_id") or store.get("id")),
+        "Kind": directory.LOCATION,
+        "NexusLocationId": store.get("id"),
+        "RetailerId": store.get("retailer_id"),
+        "Name": store.get("location_name") or store.get("store_name"),
+        "StreetAddress": store.get("street_address"),
+        "City": store.get("city"),
+        "State": store.get("state_province"),
+        "ZipCode": store.get("zip_code"),
+        "Web2TextPhoneNumber": store.get("Web2Text_Phone_Number"),
+        "StorePhoneNumber": store.get("store_phone_number"),
+        "CallTrackingPhoneNumber": store.get("call_tracking_number"),
+    }
 
 
 class LocalDirectory:
@@ -52,6 +84,9 @@ class LocalDirectory:
 
     def locations_of_retailer(self, tables: Any, retailer_id: str) -> list[Location]:
         return directory.locations_of_retailer(tables, retailer_id)
+
+    def location_items(self, tables: Any, retailer_id: str) -> list[dict[str, Any]]:
+        return _local_items(tables, retailer_id)
 
 
 def retailer_of(found: dict[str, Any], subscriptions: list[dict[str, Any]] | None) -> Retailer:
@@ -161,5 +196,14 @@ class NexusDirectory:
             ("stores", retailer_id),
             load,
             lambda: self.local.locations_of_retailer(tables, retailer_id),
+        )
+        return list(value or [])
+
+    def location_items(self, tables: Any, retailer_id: str) -> list[dict[str, Any]]:
+        def load() -> list[dict[str, Any]]:
+            return [item_of(s) for s in self.nexus.stores_of(retailer_id) or []]
+
+        value = self._read(
+            ("store-items", retailer_id), load, lambda: _local_items(tables, retailer_id)
         )
         return list(value or [])

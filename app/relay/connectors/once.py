@@ -98,6 +98,9 @@ def post_once(
     lead = get_lead(ctx.tables, lead_id) or {"LeadId": lead_id}
     if left == key or key in unconfirmed(lead, name):
         raise Unconfirmed(key)
+    # the lead's lock still ours, before anything is recorded or sent (a connector step
+    # does not stop for a close asked meanwhile: the close flushes the same steps)
+    _step(ctx, lead, f"before_claim_{step}", closing=True)
     try:
         mine = claim(
             ctx.tables,
@@ -112,7 +115,7 @@ def post_once(
         return None
     except Claimed as race:  # another holder is sending now: leave the step to it
         raise RetryLater(f"{name} {race.found.key} is being sent") from None
-    _step(ctx, lead, f"before_{step}")  # the crash-test hook; the lead's lease renewed
+    ctx.crash_point(f"before_{step}")  # recorded, not sent
     try:
         answer = post()
     except CallFailed as exc:
@@ -131,8 +134,9 @@ def post_once(
             raise
         settle(ctx.tables, lead_id, name, mine.token)
         raise
-    ctx.crash_point(f"after_{step}")
+    ctx.crash_point(f"after_{step}")  # sent, not recorded
     change = record(answer)
     done_key = key if mark_done and change is not None else None
     settle(ctx.tables, lead_id, name, mine.token, data=change, done_key=done_key)
+    _step(ctx, lead, f"after_{step}_recorded")  # a lock lost meanwhile stops the pass here
     return answer
