@@ -329,6 +329,8 @@ class LeadRunner:
             state = dict(integrations.get(name) or {})
             state["SyncStatus"] = status.value
             state["Data"] = {**dict(state.get("Data") or {}), **(data or {})}
+            if not state["Data"]:
+                del state["Data"]  # as the original: no Data until there is some
             if error is None:
                 state["LastSynced"] = versioned.now_iso()
                 state.pop("ErrorInfo", None)

@@ -192,6 +192,8 @@ def test_faults_per_system_and_the_received_log(lead_systems: LeadSystemsHandle)
     assert httpx.post(rlm, json={"lead": {}}).status_code == 200
     assert time.monotonic() - started >= 0.15
     assert lead_systems.faults.snapshot()["dhq"]["rate_5xx"] == 1.0  # other systems kept
+    control.set_faults({"rlm": {"fail_next": 1, "path_contains": "note_from_sms"}})
+    assert httpx.post(rlm, json={"lead": {}}).status_code == 200  # another path: untouched
     control.clear_faults()
     assert lead_systems.faults.snapshot() == {}
     received = control.received("rlm")
@@ -201,6 +203,7 @@ def test_faults_per_system_and_the_received_log(lead_systems: LeadSystemsHandle)
         None,
         "hang",
         "hang_after",
+        None,
         None,
     ]
     assert received[2]["body"] == {"lead": {}} and received[2]["status"] == 200

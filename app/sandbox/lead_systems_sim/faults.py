@@ -6,7 +6,7 @@ settings: `latency_ms`, `rate_5xx` (answers 500 or 503 without acting),
 `rate_timeout` (hangs `hang_s` without acting: the caller times out),
 `rate_timeout_after_commit` (acts, then hangs: the caller cannot tell that it
 happened), `fail_next` (the next N requests answer `fail_status`, default 503),
-`seed`.
+`path_contains` (only requests whose path contains it), `seed`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ class SystemFaults:
     rate_timeout_after_commit: float = 0.0
     fail_next: int = 0
     fail_status: int = 503
+    #: when set, the faults apply only to requests whose path contains it
+    path_contains: str | None = None
     seed: int | None = None
 
 
@@ -60,6 +62,11 @@ def parse_system_faults(system: str, body: Any) -> SystemFaults:
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
                 raise FaultError(f"{name} must be a number between 0 and 1")
             setattr(faults, name, float(value))
+    if "path_contains" in body:
+        value = body["path_contains"]
+        if value is not None and (not isinstance(value, str) or not value):
+            raise FaultError("path_contains must be a non-empty string")
+        faults.path_contains = value
     if "seed" in body:
         value = body["seed"]
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -107,10 +114,10 @@ class FaultState:
         with self._lock:
             return {system: asdict(value) for system, value in self._faults.items()}
 
-    def decide(self, system: str) -> Decision:
+    def decide(self, system: str, path: str = "") -> Decision:
         with self._lock:
             faults = self._faults.get(system)
-            if faults is None:
+            if faults is None or (faults.path_contains and faults.path_contains not in path):
                 return Decision(0.0, "pass")
             latency = faults.latency_ms / 1000
             if faults.fail_next > 0:

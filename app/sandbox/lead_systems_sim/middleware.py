@@ -59,7 +59,7 @@ class LeadSystemsMiddleware:
             await self.app(scope, receive, send)
             return
         raw = await _read_body(receive)
-        decision = self.faults.decide(system)
+        decision = self.faults.decide(system, scope.get("path", ""))
         if decision.latency_s:
             await asyncio.sleep(decision.latency_s)
         entry = _entry(scope, raw, decision)
