@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from app.relay import lead_api, metrics, staff_api, webhooks
+from app.relay import lead_api, lead_sync_api, metrics, staff_api, webhooks
 from app.relay.background import BackgroundWorkers
 from app.relay.cache import RelayCaches
 from app.relay.changes import ChangeLog
@@ -270,7 +270,7 @@ def create_app(settings: Settings, *, twilio_client: Client | None = None) -> Fa
             )
         return JSONResponse({"status": "ok", "dynamodb": "ok", "prefix": settings.table_prefix})
 
-    for module in (lead_api, webhooks, staff_api, metrics):
+    for module in (lead_api, webhooks, staff_api, lead_sync_api, metrics):
         app.include_router(module.router)
     metrics.install(app, ctx.metrics)
 

@@ -34,12 +34,15 @@ DATA_ACTIONS = [
 #: Tables read in full: `/Admin/bulk` with a filter (LeadStates), `admin migrate-keys`,
 #: and the open conversations (the reconcile and the idle close).
 SCAN_TABLES = {t.LEAD_STATES, t.API_KEYS, t.CONVERSATIONS}
+#: (Nexus's Secrets Manager secret is read with its own keys, NEXUS_AUTH_AWS_*, not
+#: the task role.)
 #: `/healthz` describes the API keys table to prove DynamoDB is reachable.
 DESCRIBE_TABLES = {t.API_KEYS}
 ADMIN_ACTIONS = [
     "dynamodb:CreateTable",
     "dynamodb:DescribeTable",
     "dynamodb:DescribeTimeToLive",
+    "dynamodb:UpdateTable",  # init-tables adds an index a newer release needs
     "dynamodb:UpdateTimeToLive",
 ]
 

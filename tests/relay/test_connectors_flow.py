@@ -5,6 +5,7 @@ once per message (webhook redeliveries included); the close flush."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -241,3 +242,65 @@ def test_errors_are_the_originals(
     assert dhq["ErrorInfo"]["Message"] == "Error with DHQ lead submit endpoint"
     assert dhq["ErrorInfo"]["Details"]["response"]["Status"] == 422
     assert dhq_inquiries(lead_systems, other) == []
+
+
+def _lead_view(relay: RelayHandle, staff_key: str, lead_id: str) -> dict[str, Any]:
+    cursor, found = None, None
+    while True:
+        page = httpx.get(
+            relay.url + "/v1/changes",
+            params={"cursor": cursor} if cursor else {},
+            headers={"Authorization": f"Bearer {staff_key}"},
+            timeout=10,
+        ).json()
+        for change in page["changes"]:
+            if change["entity"] == "lead" and change["id"] == lead_id:
+                found = change["data"]
+        cursor = page["cursor"]
+        if not page["hasMore"]:
+            return dict(found or {})
+
+
+def test_staff_see_each_integration_and_sync_now(
+    relay: RelayHandle, sim: SimHandle, lead_systems: LeadSystemsHandle
+) -> None:
+    seed = seed_connected_dealer(relay, POOL)
+    phone = new_number("415")
+    lead_id = create_lead(relay, seed, phone)
+    wait_status(relay, seed, lead_id, "RLM", "SYNCED")
+    conv = store.get_conversation(
+        relay.tables,
+        status(relay, seed, lead_id)["Integrations"]["Twilio"]["Data"]["ConversationSID"],
+    )
+    assert conv is not None
+    lead_systems.set_faults({"rlm": {"fail_next": 50, "fail_status": 400}})
+    text(sim, phone, conv["CustomerProxy"], "Hello?")
+    wait_status(relay, seed, lead_id, "RLM", "ERROR")
+    view = wait_for(
+        lambda: (
+            lambda v: v if any(i["status"] == "ERROR" for i in v.get("integrations", [])) else None
+        )(_lead_view(relay, seed.staff_key, lead_id)),
+        what="the feed's lead with the error",
+    )
+    shown = {i["name"]: i for i in view["integrations"]}
+    assert list(shown) == ["Twilio", "RLM", "DHQ"]  # the original's order
+    assert shown["RLM"]["error"].startswith("Error with RLM note endpoint syncing message")
+    assert shown["RLM"]["detail"] == "400" and shown["RLM"]["retrying"] is False
+    assert shown["DHQ"]["status"] == "SYNCED" and shown["DHQ"]["lastSynced"]
+    lead_systems.set_faults({})
+    other = seed_connected_dealer(relay, POOL)
+    denied = httpx.post(
+        relay.url + f"/v1/leads/{lead_id}/sync",
+        headers={"Authorization": f"Bearer {other.staff_key}"},
+    )
+    assert denied.status_code == 403
+    r = httpx.post(
+        relay.url + f"/v1/leads/{lead_id}/sync",
+        headers={"Authorization": f"Bearer {seed.staff_key}"},
+    )
+    assert r.status_code == 202 and r.json()["leadId"] == lead_id
+    wait_status(relay, seed, lead_id, "RLM", "SYNCED")
+    uuid_ = status(relay, seed, lead_id)["Integrations"]["RLM"]["Data"]["LeadUUID"]
+    assert [n["message"] for n in rlm_lead_by_uuid(lead_systems, uuid_)["notes"]].count(
+        "\n\nHello?\n"
+    ) == 1

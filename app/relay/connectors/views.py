@@ -3,6 +3,7 @@ desktop to say "RLM ✓ 2 min ago" or "DHQ: retrying — 503"."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from app.relay.connectors.fields import PROGRESS_ATTR
@@ -19,8 +20,10 @@ def _detail(info: dict[str, Any]) -> str | None:
             if isinstance(answer, dict):
                 for field in ("Status", "Error"):
                     value = answer.get(field)
-                    if isinstance(value, int | str) and len(str(value)) <= 24:
-                        return str(value)
+                    if isinstance(value, Decimal | int):  # DynamoDB's numbers
+                        return str(int(value))
+                    if isinstance(value, str) and len(value) <= 24:
+                        return value
     code = info.get("Code")
     return str(code) if code is not None else None
 
