@@ -250,6 +250,19 @@ class ActivityItem:
 
 
 @dataclass(frozen=True, slots=True)
+class IntegrationItem:
+    """One integration of a lead (Twilio, RLM, DHQ, ...) as the relay last reported it."""
+
+    name: str
+    status: str  # NOT SYNCED | SYNCED | ERROR | CLOSED
+    last_synced: datetime | None = None
+    error: str | None = None
+    detail: str | None = None  # the far side's answer in a word: "503", "timeout"
+    retrying: bool = False  # the relay tries again by itself
+    unconfirmed: int = 0  # steps whose answer was lost (not sent again)
+
+
+@dataclass(frozen=True, slots=True)
 class LeadDetail:
     lead_id: str
     retailer_id: str
@@ -281,6 +294,8 @@ class LeadDetail:
     #: a lead update queued here and not yet accepted (the UI may show "saving…")
     pending_update: bool = False
     other_lead_ids: tuple[str, ...] = field(default=())  # leads sharing the conversation
+    #: its lead-tracking integrations, in the relay's order
+    integrations: tuple[IntegrationItem, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +389,11 @@ class Engine(Protocol):
         """
 
     async def mark_read(self, conversation_sid: str) -> None: ...
+
+    async def sync_lead(self, lead_id: str) -> None:
+        """Ask the relay to run the lead's integrations again ("Sync now"). Not queued:
+        raises `EngineError` (reason `offline`, `lead_not_found`, `forbidden`,
+        `relay_error`) when the relay cannot take it now."""
 
     async def retry(self, outbox_id: str) -> None:
         """Requeue a failed outbox row (same idempotency key: never a second SMS)."""

@@ -168,6 +168,10 @@ class RelayClient:
         )
         return self._json(response)
 
+    async def sync_lead(self, lead_id: str) -> dict[str, Any]:
+        """ "Sync now": the relay runs the lead's integrations again (202)."""
+        return self._json(await self._request("POST", f"/v1/leads/{lead_id}/sync"))
+
     async def mark_read(self, conversation_sid: str, key: str) -> None:
         await self._request(
             "POST", f"/v1/conversations/{conversation_sid}/read",

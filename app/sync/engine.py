@@ -41,7 +41,7 @@ from app.sync.api import (
     ThreadMessage,
     _Unset,
 )
-from app.sync.client import RelayClient
+from app.sync.client import RelayAuthError, RelayClient, RelayFinalError, RelayTransientError
 from app.sync.db import Database
 from app.sync.delivery import OutboxDispatcher
 from app.sync.follow import FeedFollower
@@ -271,6 +271,20 @@ class SyncEngine:
     async def mark_read(self, conversation_sid: str) -> None:
         await self.db.writer.run(store.enqueue_mark_read, conversation_sid)
         self._after_enqueue(conversation_sids={conversation_sid})
+
+    async def sync_lead(self, lead_id: str) -> None:
+        client = self._client
+        if client is None:
+            raise EngineError("offline", "not connected to the relay")
+        try:
+            await client.sync_lead(lead_id)
+        except RelayFinalError as exc:
+            reason = "lead_not_found" if exc.status == 404 else exc.reason
+            raise EngineError(reason, exc.message) from None
+        except RelayAuthError:
+            raise EngineError("unauthorized", "the relay refused this key") from None
+        except RelayTransientError as exc:
+            raise EngineError("offline", f"the relay cannot take it now ({exc})") from None
 
     async def retry(self, outbox_id: str) -> None:
         row = await self.db.writer.run(store.retry_row, outbox_id, True)

@@ -156,6 +156,9 @@ class ThreadedEngine:
     async def mark_read(self, conversation_sid: str) -> None:
         await self._call(self.inner.mark_read(conversation_sid))
 
+    async def sync_lead(self, lead_id: str) -> None:
+        await self._call(self.inner.sync_lead(lead_id))
+
     async def retry(self, outbox_id: str) -> None:
         await self._call(self.inner.retry(outbox_id))
 

@@ -58,6 +58,7 @@ class LeadPanelController(QObject):
             panel.statusChosen.connect(lambda lid, s: self.update(lid, status=s))
             panel.assigneeChosen.connect(lambda lid, a: self.update(lid, assignee_id=a))
             panel.noteAdded.connect(lambda lid, n: self.update(lid, note=n))
+            panel.syncRequested.connect(self.sync_now)
             panel.hide()
             self._place_panel(panel)
         return self._panel
@@ -139,3 +140,20 @@ class LeadPanelController(QObject):
         if self.current is not None and self.current.lead_id == lead_id:
             self._show(lead, engine)
             self.leadShown.emit(lead, False)
+
+    def sync_now(self, lead_id: str) -> None:
+        """ "Sync now": the relay runs the lead's integrations again; their new states
+        come back through the change feed."""
+        if self._engine is not None:
+            self._tasks.spawn(self._sync_now(self._engine, lead_id))
+
+    async def _sync_now(self, engine: Engine, lead_id: str) -> None:
+        try:
+            await engine.sync_lead(lead_id)
+        except EngineError as exc:
+            if self._panel is not None:
+                self._panel.integrations.sync_done(exc.message)
+            return
+        current = self.current
+        if self._panel is not None and current is not None and current.lead_id == lead_id:
+            self._panel.integrations.sync_done(None)

@@ -1,4 +1,5 @@
-"""The lead panel: what the customer submitted, pipeline, assignee, notes, activity."""
+"""The lead panel: what the customer submitted, pipeline, assignee, lead tracking,
+notes, activity."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from app.core.statuses import PIPELINE_ORDER
 from app.sync.api import LeadDetail, Me
 from app.ui import fmt
 from app.ui.plain import plain_label
+from app.ui.integrations_box import IntegrationsBox
 
 __all__ = ["LeadPanel"]
 FIELDS = [
@@ -61,6 +63,7 @@ class LeadPanel(QScrollArea):
     statusChosen = Signal(str, str)  # lead_id, pipeline status
     assigneeChosen = Signal(str, object)  # lead_id, staff id or None
     noteAdded = Signal(str, str)  # lead_id, text
+    syncRequested = Signal(str)  # lead_id: "Sync now"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,6 +87,11 @@ class LeadPanel(QScrollArea):
         self._layout.addSpacing(10)
         self._layout.addWidget(_section("Submitted"))
         self._layout.addLayout(self._submitted_form())
+        self._layout.addSpacing(10)
+        self._layout.addWidget(_section("Lead tracking"))
+        self.integrations = IntegrationsBox()
+        self.integrations.syncRequested.connect(self.syncRequested)
+        self._layout.addWidget(self.integrations)
         self._layout.addSpacing(10)
         self._layout.addWidget(_section("Notes"))
         self._layout.addLayout(self._notes_box())
@@ -155,6 +163,7 @@ class LeadPanel(QScrollArea):
     def set_lead(self, lead: LeadDetail | None, me: Me | None) -> None:
         self._lead, self._me = lead, me
         self.setEnabled(lead is not None)
+        self.integrations.set_lead(lead)
         _clear(self.notes_box)
         _clear(self.activity_box)
         self.assignee.clear()

@@ -74,6 +74,10 @@ def assert_lead_mirrored(detail: LeadDetail | None, view: LeadView) -> None:
         (n.note_id, n.author_id, n.author_name, n.body, n.at) for n in view.notes]
     assert [(a.at, a.kind, a.text) for a in detail.activity] == [
         (a.at, a.kind, a.text) for a in view.activity]
+    assert [(i.name, i.status, i.last_synced, i.error, i.detail, i.retrying, i.unconfirmed)
+            for i in detail.integrations] == [
+        (i.name, i.status, i.last_synced, i.error, i.detail, i.retrying, i.unconfirmed)
+        for i in view.integrations]
 
 
 def assert_message_mirrored(shown: ThreadMessage, view: MessageView) -> None:
@@ -129,7 +133,15 @@ def _relay_items() -> dict[str, dict[str, Any]]:
                  "PageUrl": "https://dealer.test/oak", "IPAddress": "203.0.113.9",
                  "AssociatedProductInfo": {"Brand": "Acme", "Product": "Oak", "Variant": "Natural"},
                  "Traffic": {"Source": "google", "Medium": "cpc", "Campaign": "spring"}},
-        "Integrations": {"Twilio": {"SyncStatus": "SYNCED", "Data": {"ConversationSID": CONV}}},
+        "Integrations": {
+            "Twilio": {"SyncStatus": "SYNCED", "Data": {"ConversationSID": CONV},
+                       "LastSynced": "2026-02-01T10:00:01Z"},
+            "RLM": {"SyncStatus": "ERROR", "LastSynced": "2026-02-01T10:00:02Z",
+                    "ErrorInfo": {"Message": "Error with RLM note endpoint syncing message 'IM1'",
+                                  "Details": {"response": {"Status": Decimal(503)}},
+                                  "ErrorDate": at}}},
+        "ConnectorProgress": {"RLM": {"Unconfirmed": ["IM0"]}},
+        "PendingShard": "P",  # the relay tries the lead again by itself
         "Notes": [{"noteId": "N1", "authorId": "staff-9", "authorName": "Jo Staff",
                    "body": "called, wants a sample", "at": "2026-02-02T09:00:00Z"}],
         "Activity": [{"at": "2026-02-01T10:00:00Z", "kind": "created", "text": "Lead created"},
@@ -189,6 +201,9 @@ def test_relay_views_with_every_field_round_trip(db: Database) -> None:
     sent = {c["entity"]: c["data"] for c in changes}
     lead = LeadView.model_validate(sent["lead"])
     assert_lead_mirrored(db.reader.call(store.get_lead, lead.lead_id), lead)
+    shown_rlm = db.reader.call(store.get_lead, lead.lead_id).integrations[1]
+    assert (shown_rlm.name, shown_rlm.status, shown_rlm.detail, shown_rlm.retrying,
+            shown_rlm.unconfirmed) == ("RLM", "ERROR", "503", True, 1)
     [shown] = db.reader.call(store.thread, CONV, 10, None)
     assert_message_mirrored(shown, MessageView.model_validate(sent["message"]))
     [loc] = db.reader.call(store.list_locations, None)

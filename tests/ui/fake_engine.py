@@ -70,6 +70,9 @@ class FakeEngine:
         self.started = False
         self.stopped = False
         self.fail_next_send: tuple[str, str] | None = None
+        self.synced: list[str] = []  # "Sync now" requests
+        #: the next "Sync now" refused with this EngineError reason
+        self.fail_next_sync: str | None = None
         #: sends stay in the outbox (pending) instead of being delivered at once
         self.hold_sends = False
         self.calls: list[str] = []
@@ -331,6 +334,13 @@ class FakeEngine:
         self.leads[lead_id] = lead
         self.emit(ChangesApplied(lead_ids=frozenset({lead_id}), local=True))
         return lead
+
+    async def sync_lead(self, lead_id: str) -> None:
+        await self._tick("sync_lead")
+        if self.fail_next_sync:
+            reason, self.fail_next_sync = self.fail_next_sync, None
+            raise EngineError(reason, "the relay cannot take it now")
+        self.synced.append(lead_id)
 
     async def mark_read(self, conversation_sid: str) -> None:
         await self._tick("mark_read")

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from app.core.wire import LeadView, WireModel
 from app.sync.api import (
     ActivityItem,
+    IntegrationItem,
     LeadDetail,
     LeadFilter,
     LeadRow,
@@ -118,6 +119,18 @@ def get_lead(conn: sa.Connection, lead_id: str) -> LeadDetail | None:
         activity=tuple(ActivityItem(at=a.at, kind=a.kind, text=a.text)
                        for a in (view.activity if view else ())),
         other_lead_ids=tuple(o[0] for o in others),
+        integrations=tuple(
+            IntegrationItem(
+                name=i.name,
+                status=i.status,
+                last_synced=i.last_synced,
+                error=i.error,
+                detail=i.detail,
+                retrying=i.retrying,
+                unconfirmed=i.unconfirmed,
+            )
+            for i in (view.integrations if view else ())
+        ),
     )
 
 
