@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.sync.api import IntegrationItem, LeadDetail
 from app.ui import fmt
+from app.ui.plain import plain_label, tooltip
 
 __all__ = ["IntegrationsBox", "integration_text"]
 
@@ -63,9 +64,8 @@ class IntegrationsBox(QWidget):
         self.sync_button.setAccessibleName("Sync now")
         self.sync_button.setToolTip("Send this lead to the lead-tracking systems again")
         self.sync_button.clicked.connect(self._on_sync)
-        self.note = QLabel("")
+        self.note = plain_label("")
         self.note.setObjectName("Muted")
-        self.note.setTextFormat(Qt.TextFormat.PlainText)
         bar.addWidget(self.sync_button)
         bar.addWidget(self.note, 1)
         layout.addLayout(bar)
@@ -85,14 +85,13 @@ class IntegrationsBox(QWidget):
             self.rows.addWidget(self._row(item))
 
     def _row(self, item: IntegrationItem) -> QLabel:
-        label = QLabel(integration_text(item))
-        label.setTextFormat(Qt.TextFormat.PlainText)
+        label = plain_label(integration_text(item))
         label.setWordWrap(True)
         label.setMinimumWidth(1)
         label.setObjectName("IntegrationError" if item.status == "ERROR" else "Muted")
         label.setAccessibleName(integration_text(item))
         if item.error:
-            label.setToolTip(item.error)
+            label.setToolTip(tooltip(item.error))  # other systems' words, read as typed
         return label
 
     def sync_done(self, error: str | None) -> None:

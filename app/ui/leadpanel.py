@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
 from app.core.statuses import PIPELINE_ORDER
 from app.sync.api import LeadDetail, Me
 from app.ui import fmt
-from app.ui.plain import plain_label
 from app.ui.integrations_box import IntegrationsBox
+from app.ui.plain import plain_label
 
 __all__ = ["LeadPanel"]
 FIELDS = [

@@ -63,7 +63,7 @@ def test_the_panel_shows_each_integration_and_syncs_now(
     [dhq] = [
         w for w in window.panel.integrations.findChildren(QLabel) if w.text().startswith("DHQ")
     ]
-    assert dhq.toolTip() == "Error with DHQ lead submit endpoint"
+    assert "Error with DHQ lead submit endpoint" in dhq.toolTip()
     assert dhq.textFormat() == Qt.TextFormat.PlainText  # other systems' words, never markup
     button = window.panel.integrations.sync_button
     assert button.accessibleName() == "Sync now"
