@@ -20,8 +20,8 @@ item again (an event without such a time is fixed by a dedupe record,
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Key

@@ -89,7 +89,10 @@ class LocalDirectory:
         return _local_items(tables, retailer_id)
 
 
-def retailer_of(found: dict[str, Any], subscriptions: list[dict[str, Any]] | None) -> Retailer:
+def retailer_of(
+    found: dict[str, Any], subscriptions: list[dict[str, Any]] | None, local: Retailer | None
+) -> Retailer:
+    """A Nexus retailer; what only the relay keeps (its countries) from `local`."""
     status = str(found.get("status") or "Customer")
     return Retailer(
         retailer_id=str(found.get("id")),
@@ -97,7 +100,8 @@ def retailer_of(found: dict[str, Any], subscriptions: list[dict[str, Any]] | Non
         website=found.get("website_url") or None,
         status=status if status in directory.RETAILER_STATUSES else "Customer",
         web2text_opt_out=web2text_opted_out(subscriptions),
-        version=0,
+        version=local.version if local else 0,
+        countries=local.countries if local else directory.DEFAULT_COUNTRIES,
     )
 
 
@@ -162,7 +166,8 @@ class NexusDirectory:
             found = self.nexus.retailer(retailer_id)
             if found is None:
                 return None
-            return retailer_of(found, self.nexus.subscriptions(retailer_id))
+            local = self.local.retailer(tables, retailer_id)
+            return retailer_of(found, self.nexus.subscriptions(retailer_id), local)
 
         value = self._read(
             ("retailer", retailer_id), load, lambda: self.local.retailer(tables, retailer_id)
