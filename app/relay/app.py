@@ -196,7 +196,10 @@ def build_context(settings: Settings, twilio_client: Client | None = None) -> Re
     change_log = ChangeLog(tables.client, tables.name(CHANGE_LOG))
     twilio = TwilioGateway(settings, client=twilio_client)
     pool = ProxyPool(tables, low_water=settings.pool_low_water)
-    connectors = Connectors(settings.connectors, cache_ttl_s=settings.cache_ttl_s)
+    caches = RelayCaches()
+    connectors = Connectors(
+        settings.connectors, directory_cache=caches.directory, cache_ttl_s=settings.cache_ttl_s
+    )
     metrics = RelayMetrics(tables, twilio, pool)
     # w2t_connector_calls_total{system, result}
     metrics.registry.register(connectors.stats.collector())
@@ -212,7 +215,7 @@ def build_context(settings: Settings, twilio_client: Client | None = None) -> Re
         metrics=metrics,
         # streams poll every `stream_poll_s`: heads a little younger than that are fresh
         head_watch=HeadWatch(change_log, settings.stream_poll_s * 0.9),
-        caches=RelayCaches(),
+        caches=caches,
         # Twilio, then the configured connectors in the original's order
         integrations=[*REGISTRY, *connectors.integrations],
         connectors=connectors,

@@ -27,9 +27,10 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from app.relay import conversation_store
 from app.relay.ddb import all_items, is_conditional_failure
-from app.relay.store import now_iso
 from app.relay.tables import CONSENT_EVENTS
+from app.relay.versioned import now_iso
 
 UNATTRIBUTED = "unattributed"
 KINDS = ("STOP", "START", "STAFF_OPT_OUT")
@@ -122,13 +123,12 @@ def events(
 def _conversation_of(tables: Any, phone: str, pool_number: str) -> dict[str, Any] | None:
     """The conversation that binds `phone` to `pool_number` now, else the latest one
     that did (the customer texts after it closed: a START after their STOP)."""
-    from app.relay import store
-
     binding = tables.pool.get_item(
         Key={"Pk": f"BIND#{phone}", "Sk": pool_number}, ConsistentRead=True
     ).get("Item")
     if binding:
-        return store.get_conversation(tables, str(binding["ConversationSid"]))
+        sid = str(binding["ConversationSid"])
+        return conversation_store.get_conversation(tables, sid)
     for conv in all_items(
         tables.conversations.query,
         IndexName="ByCustomer",
@@ -136,7 +136,7 @@ def _conversation_of(tables: Any, phone: str, pool_number: str) -> dict[str, Any
         ScanIndexForward=False,
     ):
         if conv.get("CustomerProxy") == pool_number:
-            return store.get_conversation(tables, str(conv["ConversationSid"]))
+            return conversation_store.get_conversation(tables, str(conv["ConversationSid"]))
     return None
 
 

@@ -2,7 +2,7 @@
 original's words for the retailer and location checks (shared with lead create).
 
 Retailers and locations come from Nexus when it is configured, else from the
-relay's directory (`app.relay.connectors.registry.directory_of`); the texts keep
+relay's directory (`ctx.connectors.directory`); the texts keep
 the original's words ("... in Nexus") because callers were written against them.
 
 - A retailer that is not VALID: `{"Status": "INVALID"|"NONEXISTANT", "Reason"}`.
@@ -28,7 +28,6 @@ from app.core.phones import PhoneError, parse_phone
 from app.relay import directory
 from app.relay.auth import Principal
 from app.relay.connectors.http import CallFailed
-from app.relay.connectors.registry import directory_of
 from app.relay.errors import ApiError
 
 if TYPE_CHECKING:
@@ -139,7 +138,7 @@ def dealer_status(ctx: RelayContext, raw_id: str, principal: Principal) -> dict[
         raise ApiError(400, e.code, e.message) from None
     if not principal.may_access_retailer(retailer_id):
         raise ApiError(403, "forbidden", "API key is not authorized for this retailer")
-    source = directory_of(ctx)  # Nexus when configured, else the relay's directory
+    source = ctx.connectors.directory  # Nexus when configured, else the relay's directory
     try:
         failed = retailer_check(source.retailer(ctx.tables, retailer_id))
         items = [] if failed is not None else source.location_items(ctx.tables, retailer_id)

@@ -344,7 +344,7 @@ class LeadService:
         holder at work runs it when its current pass ends)."""
         try:
             requested = self.runner.request_connectors(lead_id)
-        except store.NotFound:
+        except versioned.NotFound:
             return
         if requested is not None:
             self.submit(lead_id)

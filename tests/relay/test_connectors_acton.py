@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.relay import store
+from app.relay import lead_store
 from app.relay.connectors.progress import unconfirmed
 from app.sandbox.lead_systems_sim import LeadSystemsHandle
 from tests.relay.connector_helpers import connector_settings, status, wait_for, wait_status
@@ -75,7 +75,7 @@ def posts(lead_systems: LeadSystemsHandle, email: str) -> list[dict[str, str]]:
 
 
 def settled(relay: RelayHandle, lead_id: str) -> bool:
-    return (store.get_lead(relay.tables, lead_id) or {}).get("PendingShard") is None
+    return (lead_store.get_lead(relay.tables, lead_id) or {}).get("PendingShard") is None
 
 
 def sync(relay: RelayHandle, seed: Seed, lead_id: str) -> None:
@@ -140,7 +140,7 @@ def test_a_post_whose_answer_was_lost_is_never_posted_again(
     acton = wait_status(relay, seed, lead_id, "ActOn", "ERROR")
     lead_systems.set_faults({})
     assert "answer was lost" in acton["ErrorInfo"]["Details"]["Response"]
-    assert unconfirmed(store.get_lead(relay.tables, lead_id) or {}, "ActOn") == ["create"]
+    assert unconfirmed(lead_store.get_lead(relay.tables, lead_id) or {}, "ActOn") == ["create"]
     wait_for(lambda: settled(relay, lead_id), what="the pass")
     sync(relay, seed, lead_id)
     wait_for(lambda: settled(relay, lead_id), what="the sync")

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.relay import store
+from app.relay import lead_store, message_store
 from app.relay.config import Settings
 from app.relay.connectors.directory_settings import set_location_settings, set_retailer_settings
 from app.relay.connectors.progress import in_flight, unconfirmed
@@ -97,7 +97,7 @@ def _state(url: str, seed: Seed, lead_id: str, name: str) -> dict[str, Any]:
 
 def _crash(env: dict[str, str], port: int, step: str, log: Path, seed: Seed, phone: str) -> str:
     """A relay that dies at `step` while it works on a new lead; the lead's id."""
-    crashing = RelayProcess(dict(env, W2T_CRASH_AT=step), port, log)
+    crashing = RelayProcess(env, port, log, crash_at=step)
     try:
         lead_id = _create(crashing.url, seed, phone)
         assert crashing.wait_exit() == 17  # died at the step
@@ -118,7 +118,7 @@ def test_a_relay_killed_around_an_rlm_note_never_sends_it_twice(
     phone = f"+1415555{int(time.time() * 1000) % 10000:04d}"
     lead_id = _crash(env, port, step, tmp_path / "r.log", seed, phone)
     tables = tables_for(Settings(env["W2T_TABLE_PREFIX"], env["W2T_DYNAMODB_ENDPOINT"]))
-    item = store.get_lead(tables, lead_id)
+    item = lead_store.get_lead(tables, lead_id)
     assert item is not None
     cut = in_flight(item, "RLM")
     assert cut is not None and cut.op == "rlm_note"  # the intent outlived the process
@@ -133,14 +133,14 @@ def test_a_relay_killed_around_an_rlm_note_never_sends_it_twice(
         )
     finally:
         restarted.stop()
-    item = store.get_lead(tables, lead_id) or {}
+    item = lead_store.get_lead(tables, lead_id) or {}
     assert unconfirmed(item, "RLM") == [cut.key]
     assert in_flight(item, "RLM") is None
     [remote] = [x for x in lead_systems.state.rlm.snapshot() if x["api_key"] == "crash-key"]
     sid = rlm["Data"]["SyncedMessageIds"]
     messages = {
         m["MessageSid"]: m["Body"]
-        for m in store.list_messages(
+        for m in message_store.list_messages(
             tables, item["Integrations"]["Twilio"]["Data"]["ConversationSID"]
         )
     }

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.relay import store
+from app.relay import conversation_store, lead_store, message_store
 from app.sandbox.lead_systems_sim import LeadSystemsHandle
 from app.sandbox.twilio_sim import SimHandle, start_simulator
 from tests.relay.connector_helpers import (
@@ -158,7 +158,7 @@ def test_the_transcript_is_noted_once_per_message_and_flushed_on_close(
     rlm = wait_status(relay, seed, lead_id, "RLM", "SYNCED")
     wait_status(relay, seed, lead_id, "DHQ", "SYNCED")
     sid = status(relay, seed, lead_id)["Integrations"]["Twilio"]["Data"]["ConversationSID"]
-    conv = store.get_conversation(relay.tables, sid)
+    conv = conversation_store.get_conversation(relay.tables, sid)
     assert conv is not None
     sim.set_faults({"webhook_duplicate_rate": 1.0})  # every webhook delivered twice
     try:
@@ -184,7 +184,11 @@ def test_the_transcript_is_noted_once_per_message_and_flushed_on_close(
     wait_status(relay, seed, lead_id, "RLM", "CLOSED")
     final = wait_status(relay, seed, lead_id, "DHQ", "CLOSED")
     messages = sorted(
-        (m for m in store.list_messages(relay.tables, sid, limit=100) if not m.get("Placeholder")),
+        (
+            m
+            for m in message_store.list_messages(relay.tables, sid, limit=100)
+            if not m.get("Placeholder")
+        ),
         key=lambda m: int(m["Index"]),  # Twilio's order
     )
     notes = remote()["notes"]
@@ -268,7 +272,7 @@ def test_staff_see_each_integration_and_sync_now(
     phone = new_number("415")
     lead_id = create_lead(relay, seed, phone)
     wait_status(relay, seed, lead_id, "RLM", "SYNCED")
-    conv = store.get_conversation(
+    conv = conversation_store.get_conversation(
         relay.tables,
         status(relay, seed, lead_id)["Integrations"]["Twilio"]["Data"]["ConversationSID"],
     )
@@ -276,6 +280,10 @@ def test_staff_see_each_integration_and_sync_now(
     lead_systems.set_faults({"rlm": {"fail_next": 50, "fail_status": 400}})
     text(sim, phone, conv["CustomerProxy"], "Hello?")
     wait_status(relay, seed, lead_id, "RLM", "ERROR")
+    wait_for(
+        lambda: (lead_store.get_lead(relay.tables, lead_id) or {}).get("PendingShard") is None,
+        what="the pass over (a 400 is not retried)",
+    )
     view = wait_for(
         lambda: (
             lambda v: v if any(i["status"] == "ERROR" for i in v.get("integrations", [])) else None

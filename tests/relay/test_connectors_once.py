@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.relay import store
+from app.relay import conversation_store, lead_store, message_store
 from app.relay.connectors.progress import unconfirmed
 from app.relay.lead_runner import MAX_TRANSIENT_ATTEMPTS
 from app.sandbox.lead_systems_sim import LeadSystemsHandle
@@ -31,7 +31,7 @@ from tests.relay.connector_helpers import (
     wait_for,
     wait_status,
 )
-from tests.support.relay import RelayHandle, Seed, start_relay
+from tests.support.relay import METRICS_AUTH, RelayHandle, Seed, start_relay
 
 SIM_SID = "AC" + "4" * 32
 SIM_TOKEN = "connectors-once-token"
@@ -62,7 +62,7 @@ def relay(
 
 def conversation(relay: RelayHandle, seed: Seed, lead_id: str) -> dict[str, Any]:
     sid = status(relay, seed, lead_id)["Integrations"]["Twilio"]["Data"]["ConversationSID"]
-    conv = store.get_conversation(relay.tables, sid)
+    conv = conversation_store.get_conversation(relay.tables, sid)
     assert conv is not None
     return conv
 
@@ -79,7 +79,7 @@ def requests_to(lead_systems: LeadSystemsHandle, system: str, suffix: str) -> li
 
 
 def settled(relay: RelayHandle, lead_id: str) -> bool:
-    item = store.get_lead(relay.tables, lead_id) or {}
+    item = lead_store.get_lead(relay.tables, lead_id) or {}
     return item.get("PendingShard") is None
 
 
@@ -105,7 +105,7 @@ def test_an_outage_is_retried_boundedly_shown_and_healed_by_sync_now(
     # each pass retries a busy answer in place (3 attempts), the lead is tried again
     # a bounded number of times
     assert 2 <= tries <= MAX_TRANSIENT_ATTEMPTS * 3
-    metrics = httpx.get(relay.url + "/metrics").text
+    metrics = httpx.get(relay.url + "/metrics", headers=METRICS_AUTH).text
     assert 'w2t_connector_calls_total{result="503",system="RLM"}' in metrics or (
         'w2t_connector_calls_total{result="500",system="RLM"}' in metrics
     )
@@ -127,7 +127,7 @@ def test_a_note_whose_answer_was_lost_is_never_sent_twice(
     lead_systems.set_faults({"rlm": {"rate_timeout_after_commit": 1.0}})
     text(sim, phone, conv["CustomerProxy"], "Is it waterproof?")
     lost = wait_for(
-        lambda: unconfirmed(store.get_lead(relay.tables, lead_id) or {}, "RLM"),
+        lambda: unconfirmed(lead_store.get_lead(relay.tables, lead_id) or {}, "RLM"),
         what="the note settled unconfirmed",
     )
     lead_systems.set_faults({})
@@ -241,9 +241,9 @@ def test_a_holder_with_a_stale_view_never_sends_a_note_again(
     wait_for(lambda: settled(relay, lead_id), what="the create's pass")
     with_messages = lambda: sum(  # noqa: E731
         m["AuthorKind"] == "customer"
-        for m in store.list_messages(relay.tables, conv["ConversationSid"])
+        for m in message_store.list_messages(relay.tables, conv["ConversationSid"])
     )
-    stale = store.get_lead(relay.tables, lead_id) or {}  # read before the texts came
+    stale = lead_store.get_lead(relay.tables, lead_id) or {}  # read before the texts came
     for body in ("one", "two"):
         text(sim, phone, conv["CustomerProxy"], body)
     wait_for(lambda: with_messages() == 2, what="the texts stored")

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from app.relay import consent_log, store
+from app.relay import consent_log, conversation_store, message_store
 from app.relay.export import CONSENT_COLUMNS, _cell, bound, consent_rows, write_rows
 from app.sandbox.twilio_sim import SimHandle, start_simulator
 from tests.relay.connector_helpers import create_lead, new_number, status, text, wait_for
@@ -70,7 +70,7 @@ def synced_lead(relay: RelayHandle, seed: Seed, phone: str) -> tuple[str, dict[s
         what="Twilio SYNCED",
     )
     sid = status(relay, seed, lead_id)["Integrations"]["Twilio"]["Data"]["ConversationSID"]
-    conv = store.get_conversation(relay.tables, sid)
+    conv = conversation_store.get_conversation(relay.tables, sid)
     assert conv is not None
     return lead_id, conv
 
@@ -158,7 +158,7 @@ def test_the_send_log_says_who_sent_what_to_whom(relay: RelayHandle, sim: SimHan
     text(sim, phone, conv["CustomerProxy"], "Grey please")
     text(sim, seed.web2text_number, conv["StoreProxy"], "On it")
     sid = conv["ConversationSid"]
-    wait_for(lambda: len(store.list_messages(relay.tables, sid)) >= 4, what="four messages")
+    wait_for(lambda: len(message_store.list_messages(relay.tables, sid)) >= 4, what="four messages")
     sim.wait_idle()
     res = export(relay, "--retailer-id", seed.retailer_id, "--what", "messages")
     assert res.returncode == 0, res.stderr

@@ -41,9 +41,13 @@ def live(
     dynamodb_endpoint: str, sim: SimHandle, systems: LeadSystemsHandle
 ) -> Iterator[tuple[RelayHandle, Seed]]:
     relay = start_relay(
-        dynamodb_endpoint, sim, stuck_after_s=1.0, connectors=connector_settings(systems)
+        dynamodb_endpoint,
+        sim,
+        stuck_after_s=1.0,
+        connectors=connector_settings(systems),
+        stream_heartbeat_s=0.5,
+        stream_poll_s=0.05,
     )
-    relay.ctx.extras.update(stream_heartbeat_s=0.5, stream_poll_s=0.05)
     seed = seed_dealer(relay, web2text_number="+13125550160", pool=POOL)
     set_retailer_settings(tables_for(relay), seed.retailer_id, rlm_api_key="desk-key")
     yield relay, seed

@@ -73,14 +73,16 @@ def item_of(store: dict[str, Any]) -> dict[str, Any]:
 class LocalDirectory:
     """The relay's own directory (`admin add-retailer`/`add-location`)."""
 
-    def __init__(self, cache_ttl_s: float) -> None:
+    def __init__(self, cache: TtlCache[Retailer | Location], cache_ttl_s: float) -> None:
+        #: the app's `RelayCaches.directory` (the admin's puts given it forget at once)
+        self.cache = cache
         self.ttl = cache_ttl_s
 
     def retailer(self, tables: Any, retailer_id: str) -> Retailer | None:
-        return directory.cached_retailer(tables, retailer_id, self.ttl)
+        return directory.cached_retailer(self.cache, tables, retailer_id, self.ttl)
 
     def location(self, tables: Any, location_id: str) -> Location | None:
-        return directory.cached_location(tables, location_id, self.ttl)
+        return directory.cached_location(self.cache, tables, location_id, self.ttl)
 
     def locations_of_retailer(self, tables: Any, retailer_id: str) -> list[Location]:
         return directory.locations_of_retailer(tables, retailer_id)

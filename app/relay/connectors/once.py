@@ -115,7 +115,7 @@ def post_once(
         return None
     except Claimed as race:  # another holder is sending now: leave the step to it
         raise RetryLater(f"{name} {race.found.key} is being sent") from None
-    ctx.crash_point(f"before_{step}")  # recorded, not sent
+    ctx.checkpoint(f"before_{step}")  # recorded, not sent
     try:
         answer = post()
     except CallFailed as exc:
@@ -134,7 +134,7 @@ def post_once(
             raise
         settle(ctx.tables, lead_id, name, mine.token)
         raise
-    ctx.crash_point(f"after_{step}")  # sent, not recorded
+    ctx.checkpoint(f"after_{step}")  # sent, not recorded
     change = record(answer)
     done_key = key if mark_done and change is not None else None
     settle(ctx.tables, lead_id, name, mine.token, data=change, done_key=done_key)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.relay.cache import TtlCache
 from app.relay.connectors.botpress import BotpressClient, BotpressIntegration
 from app.relay.connectors.dhq import DhqClient, DhqIntegration
 from app.relay.connectors.directory_settings import local_store, retailer_rlm_key
@@ -20,13 +21,20 @@ from app.relay.connectors.nexus import NexusClient
 from app.relay.connectors.nexus_directory import DirectorySource, LocalDirectory, NexusDirectory
 from app.relay.connectors.rlm import RlmClient, RlmIntegration
 from app.relay.connectors.settings import ConnectorSettings
+from app.relay.directory import Location, Retailer
 
 
 class Connectors:
     """Built once per process from `Settings.connectors`; a system that is not
     configured has no integration here (it never runs, and leaves no state)."""
 
-    def __init__(self, settings: ConnectorSettings | None, *, cache_ttl_s: float = 15.0) -> None:
+    def __init__(
+        self,
+        settings: ConnectorSettings | None,
+        *,
+        directory_cache: TtlCache[Retailer | Location],
+        cache_ttl_s: float = 15.0,
+    ) -> None:
         self.settings = settings or ConnectorSettings()
         self.stats = ConnectorStats()
         s = self.settings
@@ -35,7 +43,7 @@ class Connectors:
         self.nexus = (
             NexusClient(s.nexus, self._http("Nexus", s.nexus.timeout_s)) if s.nexus else None
         )
-        local = LocalDirectory(cache_ttl_s)
+        local = LocalDirectory(directory_cache, cache_ttl_s)
         #: where retailers and locations come from: Nexus when configured, else local
         self.directory: DirectorySource = local
         if self.nexus is not None:
@@ -102,11 +110,3 @@ class Connectors:
         for http in self._clients:
             http.close()
 
-
-def directory_of(ctx: Any) -> DirectorySource:
-    """Where the relay of `ctx` reads retailers and locations (Nexus or local)."""
-    connectors = getattr(ctx, "connectors", None)
-    if connectors is not None:
-        source: DirectorySource = connectors.directory
-        return source
-    return LocalDirectory(ctx.settings.cache_ttl_s)

@@ -17,13 +17,7 @@ def note_for_connectors(ctx: RelayContext, message: Item, conversation: Item) ->
     the webhook's answer does not wait for RLM or DHQ). A crash before the request is
     recorded is made up by the next message, a "Sync now", or the lead's close, which
     flushes every message not noted yet."""
-    connectors = ctx.connectors
-    if connectors is None or not connectors.follows_transcript():
+    if not ctx.connectors.follows_transcript() or message.get("Placeholder"):
         return
-    if message.get("Placeholder"):
-        return
-    from app.relay.leads import service
-
-    leads = service(ctx)
     for lead_id in [str(x) for x in conversation.get("LeadIds") or []]:
-        leads.sync_connectors(lead_id)
+        ctx.leads.sync_connectors(lead_id)
