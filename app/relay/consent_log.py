@@ -38,8 +38,15 @@ KINDS = ("STOP", "START", "STAFF_OPT_OUT")
 DEDUPE_TTL_S = 7 * 24 * 3600
 
 
+def _stamp(moment: datetime) -> str:
+    """A time as the sort key's prefix: always with microseconds, so that keys sort
+    in time order (`isoformat` drops a zero fraction, and Twilio's times are whole
+    seconds: "...:00Z" would sort after "...:00.5Z")."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+    return _stamp(datetime.fromtimestamp(epoch, UTC))
 
 
 def consent_table(tables: Any) -> Any:
@@ -48,7 +55,7 @@ def consent_table(tables: Any) -> Any:
 
 def _event_time(tables: Any, dedupe_id: str | None) -> str:
     """Now, or the time the first delivery of `dedupe_id` fixed."""
-    at = now_iso()
+    at = _stamp(datetime.now(UTC))
     if not dedupe_id:
         return at
     key = f"consent:{dedupe_id}"
