@@ -9,6 +9,8 @@ What runs (all daemon threads of this process):
 - moto's `ThreadedMotoServer`: DynamoDB, in memory;
 - the Twilio simulator (`app.sandbox.twilio_sim`), whose Messaging Service
   pool is the demo's proxy pool and whose webhooks go to the relay;
+- the lead-systems simulator as the dealers' RLM, DealerHQ and chatbot
+  (`app.sandbox.demo_lead_systems`): every lead reaches their lead tracking;
 - the relay (`app.relay.app.create_app`), its tables created by the relay's
   own `create_all`, the directory, pool and keys written by the same
   functions `web2text-relay admin` uses;
@@ -48,6 +50,7 @@ import httpx
 from app.core.phones import mask_phone
 from app.sandbox import demo_data as data
 from app.sandbox.demo_data import LeadSeed, Shoppers, Step
+from app.sandbox.demo_lead_systems import add_chatbot_summary
 
 log = logging.getLogger("app.sandbox.demo")
 
@@ -149,6 +152,9 @@ class DemoHandle:
     staff_name: str
     simulator_url: str
     dynamodb_url: str
+    #: the lead-systems simulator (its `GET /rlm/leads`, `GET /dhq/inquiries` show
+    #: what reached the dealers' lead tracking)
+    lead_systems_url: str
     lead_key: str = field(repr=False)
     # The other retailer's staff member, for trying a second profile (kiosk switch).
     other_staff: dict[str, str] = field(default_factory=dict, repr=False)
@@ -367,6 +373,7 @@ def _start(
     from app.relay.config import Settings
     from app.relay.ddb import Tables, make_client
     from app.relay.tables import create_all
+    from app.sandbox.demo_lead_systems import configure_dealers, start_demo_lead_systems
     from app.sandbox.servers import UvicornThread, free_port
     from app.sandbox.twilio_sim import start_simulator
 
@@ -380,6 +387,8 @@ def _start(
         carrier_delay=0.05,
     )
     stops.append(sim.stop)
+    lead_systems, connectors = start_demo_lead_systems()
+    stops.append(lead_systems.stop)
 
     port = free_port()
     relay_url = f"http://127.0.0.1:{port}"
@@ -397,6 +406,7 @@ def _start(
         key_rate_per_min=100_000,
         staff_send_rate_per_min=10_000,
         conversation_send_rate_per_min=10_000,
+        connectors=connectors,
     )
     create_all(make_client(settings), TABLE_PREFIX)
     tables = Tables.from_settings(settings)
@@ -412,6 +422,7 @@ def _start(
             store_number=loc.store_number,
             timezone=loc.timezone,
         )
+    configure_dealers(tables)
     directory.add_pool_numbers(tables, data.proxy_pool())
     lead_key = auth.issue_key(tables, LEAD_ENDPOINTS, description="demo website forms")
     keys = {
@@ -456,10 +467,12 @@ def _start(
         staff_name=staff.name,
         simulator_url=sim.url,
         dynamodb_url=ddb_url,
+        lead_systems_url=lead_systems.url,
         lead_key=lead_key,
         other_staff={k: v for k, v in keys.items() if k != staff.staff_id},
     )
     handle._sim = sim  # type: ignore[attr-defined]
+    handle._lead_systems = lead_systems  # type: ignore[attr-defined]
     handle._staff_keys = keys  # type: ignore[attr-defined]
     return handle
 
@@ -571,6 +584,9 @@ class World:
     async def _create_lead(self, lead: LeadSeed) -> None:
         loc = data.location(lead.location_key)
         body = lead.create_body(data.retailer(loc.retailer).retailer_id, loc.location_id)
+        chatbot = add_chatbot_summary(self.handle._lead_systems, lead)  # type: ignore[attr-defined]
+        if chatbot is not None:
+            body["Lead"]["BotpressConversationId"] = chatbot
         resp = await self._http().post(
             f"{self.handle.relay_url}/Lead/{lead.lead_id}/create",
             json=body,

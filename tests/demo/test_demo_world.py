@@ -50,7 +50,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoHandle]:
 
 
 def _get(handle: DemoHandle, path: str, key: str) -> Any:
-    resp = httpx.get(f"{handle.relay_url}{path}", headers={"Authorization": f"Bearer {key}"})
+    resp = httpx.get(
+        f"{handle.relay_url}{path}", headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
     assert resp.status_code == 200, resp.text
     return resp.json()
 
@@ -102,6 +104,39 @@ def test_histories_reached_the_phones(demo: DemoHandle) -> None:
     assert all(line in bodies for line in staff_lines)
 
 
+def _synced(demo: DemoHandle, lead_id: str) -> dict[str, Any] | None:
+    state = _get(demo, f"/Lead/{lead_id}/status", demo.lead_key)["Integrations"]
+    done = all((state.get(n) or {}).get("SyncStatus") == "SYNCED" for n in ("RLM", "DHQ"))
+    return state if done else None
+
+
+def test_every_lead_reaches_rlm_and_dhq_once_with_its_transcript(demo: DemoHandle) -> None:
+    systems: Any = demo._lead_systems  # type: ignore[attr-defined]
+    plan = data.build_seed(7, 10)
+    states = {
+        lead.lead_id: wait_for(lambda i=lead.lead_id: _synced(demo, i), 90, "RLM and DHQ")
+        for lead in plan
+    }
+    inquiries = systems.state.dhq.snapshot()
+    for lead in plan:  # DHQ's external_id is the lead id: one inquiry each
+        assert [i["external_id"] for i in inquiries].count(lead.lead_id) == 1
+    assert len({s["RLM"]["Data"]["LeadUUID"] for s in states.values()}) == len(plan)
+    talked = next(lead for lead in plan if any(s.speaker == "staff" for s in lead.history))
+    uuid_ = states[talked.lead_id]["RLM"]["Data"]["LeadUUID"]
+
+    def notes() -> list[str]:
+        rlm = systems.state.rlm.snapshot()
+        return [n["message"] for lead in rlm if lead["lead_uuid"] == uuid_ for n in lead["notes"]]
+
+    staff_lines = [f"\n\n{s.text}\n" for s in talked.history if s.speaker == "staff"]
+    wait_for(lambda: all(line in notes() for line in staff_lines), 60, "the transcript in RLM")
+    assert all(notes().count(line) == 1 for line in staff_lines)
+    chatbot = [lead for lead in plan if "Botpress" in states[lead.lead_id]]
+    assert chatbot and all(
+        states[lead.lead_id]["Botpress"]["SyncStatus"] == "SYNCED" for lead in chatbot
+    )
+
+
 def test_customer_answers_a_few_seconds_after_staff_write(demo: DemoHandle) -> None:
     sim: Any = demo._sim  # type: ignore[attr-defined]
     track = next(
@@ -113,6 +148,7 @@ def test_customer_answers_a_few_seconds_after_staff_write(demo: DemoHandle) -> N
         f"{demo.relay_url}/v1/conversations/{track.conversation_sid}/messages",
         json={"body": "Hi! Are you still interested?"},
         headers={"Authorization": f"Bearer {demo.staff_key}", "Idempotency-Key": str(uuid.uuid4())},
+        timeout=30,  # one process runs the relay, DynamoDB and both simulators
     )
     assert resp.status_code == 202, resp.text
     wait_for(
