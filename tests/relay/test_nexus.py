@@ -16,6 +16,7 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
+from app.relay import directory
 from app.relay.connectors.http import ConnectorHttp, ConnectorStats, RetryPolicy
 from app.relay.connectors.nexus import NexusClient, client_from_secret
 from app.relay.connectors.settings import NexusSettings
@@ -295,3 +296,38 @@ def test_the_cognito_client_comes_from_secrets_manager(
     object.__setattr__(client.settings, "client_id", None)  # not given: read the secret
     object.__setattr__(client.settings, "client_secret", None)
     assert client.store("l3") is not None
+
+
+def test_a_retailers_countries_hold_when_nexus_answers_for_it(
+    relay: RelayHandle, lead_systems: LeadSystemsHandle
+) -> None:
+    """Nexus knows nothing of countries: the relay's own (`add-retailer --countries`)
+    still limit whom the retailer's leads text."""
+    seed, _ = nexus_dealer(relay, lead_systems)
+    directory.put_retailer(relay.tables, seed.retailer_id, "Nexus Floors", countries=["US"])
+
+    def create(phone: str) -> httpx.Response:
+        return httpx.post(
+            relay.url + f"/Lead/{uuid.uuid4()}/create",
+            headers={"Authorization": seed.lead_key},
+            json={
+                "UniversalRetailerId": seed.retailer_id,
+                "SyncImmediately": False,
+                "Lead": {
+                    "LocationId": seed.location_id,
+                    "PageUrl": "https://a.example",
+                    "Name": "Pat",
+                    "PhoneNumber": phone,
+                    "CustomerMessage": "hi",
+                },
+            },
+        )
+
+    refused = create("+1416555" + new_number()[-4:])  # Toronto
+    assert refused.status_code == 400 and refused.json()["reason"] == "country_not_allowed"
+    assert create(new_number("415")).status_code == 200
+    # its status still comes from Nexus
+    r = httpx.get(
+        relay.url + f"/Dealer/{seed.retailer_id}/status", headers={"Authorization": seed.lead_key}
+    )
+    assert r.json()["Status"] == "VALID"
