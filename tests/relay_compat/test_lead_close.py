@@ -78,3 +78,14 @@ def test_should_return_409_when_trying_to_close_a_non_existent_lead(
     assert r.json()["message"] == (
         f"Lead ID '{lead_id}' doesn't exist or is in incorrect status 'NONEXISTANT'"
     )
+
+
+def test_should_return_409_when_trying_to_sync_a_non_existent_lead(
+    relay: RelayHandle, seed: Seed
+) -> None:
+    lead_id = new_id()
+    r = call(relay, "POST", f"/Lead/{lead_id}/sync", key=seed.lead_key)
+    assert r.status_code == 409 and r.json()["reason"] == "lead_not_found", r.text
+    assert r.json()["message"] == (
+        f"Lead ID '{lead_id}' doesn't exist or is in incorrect status 'NONEXISTANT'"
+    )
