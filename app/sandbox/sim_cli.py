@@ -27,6 +27,11 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         help="the Messaging Service inbound webhook (the relay's onIncomingMessage)",
     )
+    parser.add_argument(
+        "--voice-url",
+        default=None,
+        help="the pool numbers' voice webhook (the relay's onIncomingCall)",
+    )
     parser.add_argument("--pool", default="", help="comma-separated E.164 pool numbers")
     parser.add_argument("--messaging-service-sid", default=None, help="MG... (default: random)")
     parser.add_argument(
@@ -50,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             account_sid=args.account_sid,
             auth_token=args.auth_token,
             webhook_url=args.webhook_url,
+            voice_url=args.voice_url,
             pool=pool,
             messaging_service_sid=args.messaging_service_sid or new_sid("MG"),
             time_scale=args.time_scale,
@@ -58,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(err))
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     app = create_sim_app(config)
+    app.state.sim.state.public_url = f"http://{args.host}:{args.port}"
     # Printed so that scripts can read the generated Messaging Service SID.
     print(
         f"twilio simulator on http://{args.host}:{args.port} "

@@ -322,6 +322,7 @@ def test_inbound_text_joins_its_conversation_and_hits_the_messaging_webhook(
         "from": P2,
         "body": "Hello?",
         "at": twilio_sim.handset(STORE)[0]["at"],
+        "media": [],
     }
     assert twilio_sim.handset(CUSTOMER) == []
 

@@ -74,7 +74,10 @@ def test_reset_clears_everything(client: Client, twilio_sim: SimHandle) -> None:
     r = httpx.post(f"{twilio_sim.url}/_sim/reset")
     assert r.status_code == 200
     assert client.conversations.v1.conversations.list() == []
-    assert httpx.get(f"{twilio_sim.url}/_sim/handset/{CUSTOMER}").json() == {"messages": []}
+    assert httpx.get(f"{twilio_sim.url}/_sim/handset/{CUSTOMER}").json() == {
+        "messages": [],
+        "calls": [],
+    }
     assert httpx.get(f"{twilio_sim.url}/_sim/faults").json()["faults"]["latency_ms"] == 0
     lookup = client.lookups.v2.phone_numbers(CUSTOMER).fetch(fields="line_type_intelligence")
     assert lookup.line_type_intelligence["type"] == "mobile"

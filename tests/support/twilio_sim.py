@@ -224,12 +224,13 @@ def _twilio_sim_server() -> Iterator[SimHandle]:
 
 @pytest.fixture
 def twilio_sim(_twilio_sim_server: SimHandle) -> SimHandle:
-    """A running simulator with `DEFAULT_POOL`, reset and without inbound webhook URL."""
+    """A running simulator with `DEFAULT_POOL`, reset, without inbound or voice URL."""
     sim = _twilio_sim_server
     with contextlib.suppress(TimeoutError):  # let the last test's webhooks land first
         sim.wait_idle(timeout=3)
     sim.reset()
     sim.set_webhook_url(None)
+    sim.set_voice_url(None)
     return sim
 
 

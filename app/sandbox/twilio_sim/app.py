@@ -19,6 +19,7 @@ from app.sandbox.twilio_sim.routes.common import runtime
 from app.sandbox.twilio_sim.runtime import SimRuntime
 
 CONTROL_PREFIX = "/_sim"
+TEMPORARY_MEDIA_PREFIX = "/media/"
 
 
 def _is_control(request: Request) -> bool:
@@ -37,9 +38,12 @@ async def inject_faults(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
     """The API faults of `/_sim/faults`, on Twilio's paths only."""
+    rt = runtime(request)
+    rt.state.note_public_url(str(request.base_url).rstrip("/"))
     if _is_control(request) or request.url.path == "/healthz":
         return await call_next(request)
-    rt = runtime(request)
+    if request.url.path.startswith(TEMPORARY_MEDIA_PREFIX):
+        return await call_next(request)  # the media host, not the API
     faults = rt.faults.snapshot()
     if faults.latency_ms:
         await asyncio.sleep(faults.latency_ms / 1000)

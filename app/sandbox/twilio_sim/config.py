@@ -29,6 +29,8 @@ class SimConfig:
     account_sid: str
     auth_token: str
     webhook_url: str | None = None
+    # The pool numbers' voice webhook (A CALL COMES IN); calls need one.
+    voice_url: str | None = None
     pool: list[str] = field(default_factory=list)
     messaging_service_sid: str = field(default_factory=lambda: new_sid("MG"))
     chat_service_sid: str = field(default_factory=lambda: new_sid("IS"))
@@ -62,8 +64,10 @@ class SimConfig:
             raise SimConfigError("auth_token must not be empty")
         if not _SERVICE_SID.match(self.messaging_service_sid):
             raise SimConfigError("messaging_service_sid must be MG followed by 32 hex digits")
-        if self.webhook_url is not None and not re.match(r"^https?://", self.webhook_url):
-            raise SimConfigError("webhook_url must be an http(s) URL")
+        for name in ("webhook_url", "voice_url"):
+            url = getattr(self, name)
+            if url is not None and not re.match(r"^https?://", url):
+                raise SimConfigError(f"{name} must be an http(s) URL")
         bad = [n for n in self.pool if not _E164.match(n)]
         if bad:
             raise SimConfigError(f"pool numbers must be E.164 (+ and digits): {len(bad)} invalid")

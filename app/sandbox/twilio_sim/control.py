@@ -40,13 +40,31 @@ class SimControl:
         result: dict[str, Any] = response.json()
         return result
 
-    def inbound(self, from_: str, to: str, body: str) -> dict[str, Any]:
-        """`from_` texts pool number `to`."""
-        return self._call("POST", "/_sim/inbound", {"from": from_, "to": to, "body": body})
+    def inbound(
+        self, from_: str, to: str, body: str, media: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """`from_` texts pool number `to` (`media`: `[{"contentType", "filename",
+        "dataBase64"}]`)."""
+        payload: dict[str, Any] = {"from": from_, "to": to, "body": body}
+        if media:
+            payload["media"] = media
+        return self._call("POST", "/_sim/inbound", payload)
 
-    def handset(self, phone: str) -> list[dict[str, str]]:
-        messages: list[dict[str, str]] = self._call("GET", f"/_sim/handset/{phone}")["messages"]
+    def call(self, from_: str, to: str, answer: bool = True, duration: int = 30) -> dict[str, Any]:
+        """`from_` calls pool number `to`; the simulated callee answers or not."""
+        body = {"from": from_, "to": to, "answer": answer, "duration": duration}
+        return self._call("POST", "/_sim/call", body)
+
+    def handset(self, phone: str) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = self._call("GET", f"/_sim/handset/{phone}")["messages"]
         return messages
+
+    def calls(self, phone: str) -> list[dict[str, Any]]:
+        calls: list[dict[str, Any]] = self._call("GET", f"/_sim/handset/{phone}")["calls"]
+        return calls
+
+    def set_voice_url(self, url: str | None) -> None:
+        self._call("POST", "/_sim/voice-url", {"url": url})
 
     def set_line_types(self, mapping: dict[str, str]) -> None:
         self._call("POST", "/_sim/lookup", mapping)

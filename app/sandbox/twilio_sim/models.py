@@ -52,6 +52,7 @@ class Message:
     date_created: datetime
     date_updated: datetime
     receipts: dict[str, Receipt] = field(default_factory=dict)
+    media: list[Media] = field(default_factory=list)
 
 
 @dataclass
@@ -103,10 +104,40 @@ class Conversation:
 
 
 @dataclass
+class Media:
+    """A file in the Media Content Service (MCS) of the account's chat service."""
+
+    sid: str
+    service_sid: str
+    content_type: str
+    filename: str | None
+    data: bytes
+    author: str
+    date_created: datetime
+    message_sid: str | None = None
+    conversation_sid: str | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass
 class HandsetMessage:
     from_: str
     body: str
     at: datetime
+    media: list[Media] = field(default_factory=list)
+
+
+@dataclass
+class HandsetCall:
+    """A call that rang a phone: who it showed as calling, and how it ended."""
+
+    from_: str
+    at: datetime
+    status: str  # completed (answered), no-answer
+    duration: int  # seconds talked, 0 when not answered
 
 
 @dataclass

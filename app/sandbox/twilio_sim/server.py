@@ -12,6 +12,7 @@ from app.sandbox.twilio_sim.faults import parse_faults
 from app.sandbox.twilio_sim.runtime import SimRuntime
 from app.sandbox.twilio_sim.sids import new_sid
 from app.sandbox.twilio_sim.state import SimState
+from app.sandbox.twilio_sim.state.media import parse_media_inputs
 
 
 class SimHandle:
@@ -59,12 +60,26 @@ class SimHandle:
         starts after the simulator)."""
         self._runtime.state.set_webhook_url(url)
 
-    def handset(self, phone: str) -> list[dict[str, str]]:
+    def set_voice_url(self, url: str | None) -> None:
+        """Point the pool numbers' voice webhook somewhere (the relay's onIncomingCall)."""
+        self._runtime.state.set_voice_url(url)
+
+    def handset(self, phone: str) -> list[dict[str, Any]]:
         return self._runtime.state.handset(phone)
 
-    def inbound(self, from_: str, to: str, body: str) -> dict[str, Any]:
-        """`from_` texts pool number `to` (like POST /_sim/inbound)."""
-        return self._runtime.state.inbound(from_, to, body)
+    def calls(self, phone: str) -> list[dict[str, Any]]:
+        """The calls that rang `phone` (the `calls` of GET /_sim/handset)."""
+        return self._runtime.state.call_log(phone)
+
+    def inbound(
+        self, from_: str, to: str, body: str, media: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """`from_` texts pool number `to` (like POST /_sim/inbound; `media` as there)."""
+        return self._runtime.state.inbound(from_, to, body, parse_media_inputs(media))
+
+    def call(self, from_: str, to: str, answer: bool = True, duration: int = 30) -> dict[str, Any]:
+        """`from_` calls pool number `to` (like POST /_sim/call)."""
+        return self._runtime.state.call(from_, to, answer, duration)
 
     def set_faults(self, faults: dict[str, Any]) -> None:
         """Like POST /_sim/faults; raises FaultError for an invalid setting."""
@@ -136,4 +151,5 @@ def start_simulator(
     app = create_sim_app(sim_config)
     runtime: SimRuntime = app.state.sim
     server = UvicornThread(app, host=host, port=port).start()
+    runtime.state.public_url = server.url
     return SimHandle(server, runtime)

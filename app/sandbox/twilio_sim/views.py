@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from app.sandbox.twilio_sim.clock import iso
 from app.sandbox.twilio_sim.models import (
     Conversation,
+    Media,
     Message,
     Participant,
     Receipt,
@@ -94,7 +95,7 @@ def message(m: Message, account_sid: str, base: str) -> dict[str, Any]:
         "index": m.index,
         "author": m.author,
         "body": m.body,
-        "media": None,
+        "media": [media_ref(x) for x in m.media] or None,
         "attributes": m.attributes,
         "participant_sid": m.participant_sid,
         "date_created": iso(m.date_created),
@@ -106,6 +107,43 @@ def message(m: Message, account_sid: str, base: str) -> dict[str, Any]:
             "delivery_receipts": f"{url}/Receipts",
             "channel_metadata": f"{url}/ChannelMetadata",
         },
+    }
+
+
+def media_ref(m: Media) -> dict[str, Any]:
+    """A media entry of a message, as Conversations lists it."""
+    return {
+        "sid": m.sid,
+        "size": m.size,
+        "content_type": m.content_type,
+        "filename": m.filename,
+        "category": "media",
+    }
+
+
+def media(m: Media, account_sid: str, base: str, temporary_query: str) -> dict[str, Any]:
+    """An MCS media resource, with the temporary URL of its content."""
+    path = f"/v1/Services/{m.service_sid}/Media/{m.sid}"
+    return {
+        "sid": m.sid,
+        "account_sid": account_sid,
+        "service_sid": m.service_sid,
+        "date_created": iso(m.date_created),
+        "date_upload_updated": iso(m.date_created),
+        "date_updated": iso(m.date_created),
+        "links": {
+            "content": f"{path}/Content",
+            "content_direct_temporary": f"{base}/media/{m.sid}?{temporary_query}",
+        },
+        "size": m.size,
+        "content_type": m.content_type,
+        "filename": m.filename,
+        "author": m.author,
+        "category": "media",
+        "message_sid": m.message_sid,
+        "channel_sid": m.conversation_sid,
+        "url": path,
+        "is_multipart_upstream": False,
     }
 
 

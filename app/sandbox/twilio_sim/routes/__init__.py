@@ -8,10 +8,12 @@ from app.sandbox.twilio_sim.routes import (
     conversation_webhooks,
     conversations,
     lookups,
+    media,
     messages,
     messages_2010,
     messaging,
     participants,
+    voice,
 )
 
 # Twilio's REST paths: authenticated, recorded, subject to the API faults.
@@ -23,8 +25,9 @@ TWILIO_ROUTERS: tuple[APIRouter, ...] = (
     lookups.router,
     messaging.router,
     messages_2010.router,
+    media.router,
 )
 # The `/_sim` control plane: no auth, no faults, errors in the project's shape.
-CONTROL_ROUTERS: tuple[APIRouter, ...] = (control.router,)
+CONTROL_ROUTERS: tuple[APIRouter, ...] = (control.router, voice.router)
 
 __all__ = ["CONTROL_ROUTERS", "TWILIO_ROUTERS"]

@@ -17,8 +17,10 @@ from app.sandbox.twilio_sim import views
 from app.sandbox.twilio_sim.errors import ControlError, TwilioApiError, bad_param
 from app.sandbox.twilio_sim.models import RecordedRequest
 from app.sandbox.twilio_sim.runtime import SimRuntime
+from app.sandbox.twilio_sim.state.media import MAX_MEDIA_BYTES
 
 MAX_BODY = 256 * 1024
+MAX_MEDIA_BODY = MAX_MEDIA_BYTES
 
 
 def runtime(request: Request) -> SimRuntime:
@@ -101,10 +103,7 @@ def _record(request: Request, rt: SimRuntime, form: FormData) -> None:
     )
 
 
-async def twilio_request(request: Request) -> FormData:
-    """Authenticate like Twilio (HTTP basic, account SID + auth token), parse the
-    form body and record the request for conformance checks."""
-    rt = runtime(request)
+def _require_auth(request: Request, rt: SimRuntime) -> None:
     if not _authenticated(request, rt):
         raise TwilioApiError(
             401,
@@ -113,12 +112,35 @@ async def twilio_request(request: Request) -> FormData:
             headers={"WWW-Authenticate": 'Basic realm="Twilio API"'},
             detail="Your AccountSid or AuthToken was incorrect.",
         )
+
+
+async def twilio_request(request: Request) -> FormData:
+    """Authenticate like Twilio (HTTP basic, account SID + auth token), parse the
+    form body and record the request for conformance checks."""
+    rt = runtime(request)
+    _require_auth(request, rt)
     form = await _form(request)
     _record(request, rt, form)
     return form
 
 
+async def twilio_raw_body(request: Request) -> bytes:
+    """Like `twilio_request` for a raw (non-form) body, such as an MCS upload."""
+    rt = runtime(request)
+    _require_auth(request, rt)
+    _record(request, rt, FormData())
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_MEDIA_BODY:
+            raise TwilioApiError(413, 20001, "Media too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 TwilioForm = Annotated[FormData, Depends(twilio_request)]
+TwilioRawBody = Annotated[bytes, Depends(twilio_raw_body)]
 
 
 async def json_body(request: Request) -> Any:

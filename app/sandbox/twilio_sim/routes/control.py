@@ -12,19 +12,22 @@ from app.sandbox.twilio_sim.errors import ControlError, TwilioApiError
 from app.sandbox.twilio_sim.faults import FaultError, parse_faults
 from app.sandbox.twilio_sim.routes.common import json_body, runtime
 from app.sandbox.twilio_sim.state import LineTypeError, is_e164
+from app.sandbox.twilio_sim.state.media import parse_media_inputs
 
 router = APIRouter(prefix="/_sim")
 
 
 @router.post("/inbound")
 async def sim_inbound(request: Request) -> dict[str, Any]:
+    """`{"from", "to", "body", "media"?: [{"contentType", "filename", "dataBase64"}]}`."""
     body = await json_body(request)
     if not isinstance(body, dict) or not all(
         isinstance(body.get(k), str) for k in ("from", "to", "body")
     ):
         raise ControlError(400, "invalid_inbound", 'Expected {"from", "to", "body"} strings')
     try:
-        return runtime(request).state.inbound(body["from"], body["to"], body["body"])
+        media = parse_media_inputs(body.get("media"))
+        return runtime(request).state.inbound(body["from"], body["to"], body["body"], media)
     except TwilioApiError as err:
         raise ControlError(400, "invalid_inbound", err.message) from None
 
@@ -33,7 +36,8 @@ async def sim_inbound(request: Request) -> dict[str, Any]:
 async def sim_handset(phone: str, request: Request) -> dict[str, Any]:
     if not is_e164(phone):
         raise ControlError(400, "invalid_phone", "The phone must be an E.164 number")
-    return {"messages": runtime(request).state.handset(phone)}
+    state = runtime(request).state
+    return {"messages": state.handset(phone), "calls": state.call_log(phone)}
 
 
 @router.post("/lookup")

@@ -142,7 +142,8 @@ class Carrier:
             else:
                 assert part.address is not None and part.proxy_address is not None
                 self.phones.deliver(
-                    part.address, HandsetMessage(part.proxy_address, msg.body or "", now)
+                    part.address,
+                    HandsetMessage(part.proxy_address, msg.body or "", now, list(msg.media)),
                 )
                 receipt.status = "delivered"
             self.events.emit(conv, "onDeliveryUpdated", receipt_params(conv, receipt))

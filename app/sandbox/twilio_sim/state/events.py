@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from app.sandbox.twilio_sim.clock import iso
 from app.sandbox.twilio_sim.models import Conversation, Message, Participant, Receipt
 from app.sandbox.twilio_sim.webhooks import WebhookDispatcher, WebhookEvent
@@ -58,6 +60,19 @@ def message_params(conv: Conversation, msg: Message) -> dict[str, str]:
     }
     if msg.participant_sid:
         params["ParticipantSid"] = msg.participant_sid
+    if msg.media:
+        params["Media"] = json.dumps(
+            [
+                {
+                    "Sid": m.sid,
+                    "Filename": m.filename,
+                    "ContentType": m.content_type,
+                    "Size": m.size,
+                    "Category": "media",
+                }
+                for m in msg.media
+            ]
+        )
     params["MessagingServiceSid"] = conv.messaging_service_sid
     return params
 

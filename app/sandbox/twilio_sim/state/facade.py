@@ -18,6 +18,7 @@ from app.sandbox.twilio_sim.config import SimConfig
 from app.sandbox.twilio_sim.faults import FaultState
 from app.sandbox.twilio_sim.models import (
     Conversation,
+    Media,
     Message,
     Participant,
     Receipt,
@@ -25,6 +26,7 @@ from app.sandbox.twilio_sim.models import (
     ScopedWebhook,
 )
 from app.sandbox.twilio_sim.scheduler import Scheduler
+from app.sandbox.twilio_sim.state.calls import Calls
 from app.sandbox.twilio_sim.state.carrier import Carrier
 from app.sandbox.twilio_sim.state.conversation_webhooks import WebhookStore
 from app.sandbox.twilio_sim.state.conversations import ConversationStore
@@ -32,6 +34,7 @@ from app.sandbox.twilio_sim.state.events import ConversationEvents
 from app.sandbox.twilio_sim.state.inbound import InboundTexts
 from app.sandbox.twilio_sim.state.inputs import Form
 from app.sandbox.twilio_sim.state.lookups import Lookups
+from app.sandbox.twilio_sim.state.media import MediaInput, MediaStore
 from app.sandbox.twilio_sim.state.messages import MessageStore
 from app.sandbox.twilio_sim.state.messaging import MessagingService
 from app.sandbox.twilio_sim.state.participants import ParticipantStore
@@ -61,6 +64,9 @@ class SimState:
         self.lock = threading.RLock()
         lock = self.lock
         self.requests: deque[RecordedRequest] = deque(maxlen=REQUEST_LOG_SIZE)
+        # The simulator's own address (for the media URLs of inbound webhooks); set
+        # when its server listens, or from the first request it serves.
+        self.public_url = ""
         self.events = ConversationEvents(dispatcher)
         self.messaging = MessagingService(lock, config.pool, clock.now(), config.webhook_url)
         self.phones = Phones(lock)
@@ -73,7 +79,8 @@ class SimState:
         self.carrier = Carrier(
             lock, config, clock, faults, carrier, self.events, convs, self.phones
         )
-        self.message_store = MessageStore(lock, clock, self.events, convs, self.carrier)
+        self.media = MediaStore(lock, config, clock)
+        self.message_store = MessageStore(lock, clock, self.events, convs, self.carrier, self.media)
         self.inbound_texts = InboundTexts(
             lock,
             config,
@@ -84,7 +91,10 @@ class SimState:
             self.message_store,
             self.carrier,
             clock,
+            self.media,
+            lambda: self.public_url,
         )
+        self.calls = Calls(lock, config, clock, dispatcher, self.messaging, self.phones)
 
     # ------------------------------------------------- the account as a whole
     def reset(self) -> None:
@@ -95,12 +105,19 @@ class SimState:
                 self.phones,
                 self.lookups,
                 self.inbound_texts,
+                self.media,
+                self.calls,
             ):
                 part.reset()
             self.requests.clear()
         self.faults.clear()
         self.carrier.reset()
         self.dispatcher.clear()
+
+    def note_public_url(self, url: str) -> None:
+        """The simulator's address as its first caller reached it (unless set)."""
+        if not self.public_url:
+            self.public_url = url
 
     def record_request(self, request: RecordedRequest) -> None:
         with self.lock:
@@ -234,16 +251,37 @@ class SimState:
         self.webhook_store.delete(conversation_sid, sid)
 
     # ------------------------------------------------------ phones and lookup
-    def inbound(self, from_: str, to: str, body: str) -> dict[str, Any]:
-        """A phone texts a pool number."""
-        return self.inbound_texts.inbound(from_, to, body)
+    def inbound(
+        self, from_: str, to: str, body: str, media: list[MediaInput] | None = None
+    ) -> dict[str, Any]:
+        """A phone texts a pool number (with MMS `media`)."""
+        return self.inbound_texts.inbound(from_, to, body, media)
 
     def inbound_message(self, sid: str) -> dict[str, Any] | None:
         """An inbound text as the Messages API (2010-04-01) knows it."""
         return self.inbound_texts.message(sid)
 
-    def handset(self, phone: str) -> list[dict[str, str]]:
+    def handset(self, phone: str) -> list[dict[str, Any]]:
         return self.phones.handset(phone)
+
+    def call_log(self, phone: str) -> list[dict[str, Any]]:
+        return self.phones.call_log(phone)
+
+    # ------------------------------------------------------------ media, voice
+    def upload_media(
+        self, service_sid: str, content_type: str, filename: str | None, data: bytes
+    ) -> Media:
+        return self.media.upload(service_sid, content_type, filename, data, "system")
+
+    def get_media(self, service_sid: str, sid: str) -> Media:
+        return self.media.get(service_sid, sid)
+
+    def call(self, from_: str, to: str, answer: bool = True, duration: int = 30) -> dict[str, Any]:
+        """A phone calls a pool number (blocks on the voice webhook)."""
+        return self.calls.call(from_, to, answer, duration)
+
+    def set_voice_url(self, url: str | None) -> None:
+        self.calls.set_voice_url(url)
 
     def set_line_types(self, mapping: dict[str, str]) -> None:
         """Line types Lookup reports from now on (`invalid` makes a number invalid)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -18,9 +19,11 @@ from app.sandbox.twilio_sim.clock import SimClock, iso
 from app.sandbox.twilio_sim.config import SimConfig
 from app.sandbox.twilio_sim.errors import bad_param
 from app.sandbox.twilio_sim.logutil import mask
+from app.sandbox.twilio_sim.models import Media
 from app.sandbox.twilio_sim.sids import new_sid
 from app.sandbox.twilio_sim.state.carrier import Carrier
 from app.sandbox.twilio_sim.state.inputs import is_e164
+from app.sandbox.twilio_sim.state.media import MediaInput, MediaStore
 from app.sandbox.twilio_sim.state.messages import MessageStore
 from app.sandbox.twilio_sim.state.messaging import MessagingService
 from app.sandbox.twilio_sim.state.participants import ParticipantStore
@@ -42,6 +45,8 @@ class InboundTexts:
         messages: MessageStore,
         carrier: Carrier,
         clock: SimClock,
+        media: MediaStore,
+        base_url: Callable[[], str],
     ) -> None:
         self.lock = lock
         self.clock = clock
@@ -52,13 +57,24 @@ class InboundTexts:
         self.participants = participants
         self.messages = messages
         self.carrier = carrier
+        self.media = media
+        self.base_url = base_url
         self.log: list[dict[str, Any]] = []  # every text, as /_sim/inbound answered it
+        self.media_of: dict[str, list[Media]] = {}  # SM sid -> its MMS media
 
     def reset(self) -> None:
         with self.lock:
             self.log.clear()
+            self.media_of.clear()
 
-    def inbound(self, from_: str, to: str, body: str) -> dict[str, Any]:
+    def message_media(self, sms_sid: str, media_sid: str) -> Media | None:
+        """One attachment of a received text (Programmable Messaging's Media resource)."""
+        with self.lock:
+            return next((m for m in self.media_of.get(sms_sid, []) if m.sid == media_sid), None)
+
+    def inbound(
+        self, from_: str, to: str, body: str, media: list[MediaInput] | None = None
+    ) -> dict[str, Any]:
         """`from_` texts pool number `to`; returns what `/_sim/inbound` answers."""
         for name, value in (("from", from_), ("to", to)):
             if not is_e164(value):
@@ -66,8 +82,13 @@ class InboundTexts:
         if not self.messaging.serves(to):
             raise bad_param("to must be one of the simulator's pool numbers")
         kind = twilio_opt_out_type(body)
+        service = self.media.config.chat_service_sid
+        uploads = [
+            self.media.upload(service, m.content_type, m.filename, m.data, from_)
+            for m in media or []
+        ]
         with self.lock:
-            record = self._receive(new_sid("SM"), from_, to, body, kind)
+            record = self._receive(new_sid("SM"), from_, to, body, kind, uploads)
             webhook_url = self.messaging.webhook_url
         log.info(
             "inbound %s -> %s%s%s",
@@ -84,14 +105,17 @@ class InboundTexts:
         return record
 
     def _receive(
-        self, sms_sid: str, from_: str, to: str, body: str, kind: str | None
+        self, sms_sid: str, from_: str, to: str, body: str, kind: str | None, media: list[Media]
     ) -> dict[str, Any]:
         """Apply the keyword and add the text to the conversation of (from_, to), if any."""
         self.phones.keyword(from_, to, kind)
         conv = self.participants.binding_owner(from_, to)
         message_sid = None
+        if media:
+            self.media_of[sms_sid] = media
         if conv is not None:
-            msg = self.messages.add(conv.sid, {"Author": from_, "Body": body}, None, "SMS")
+            form = {"Author": from_, "Body": body}
+            msg = self.messages.add(conv.sid, form, None, "SMS", media=media)
             message_sid = msg.sid
         record = {
             "sid": sms_sid,
@@ -102,6 +126,15 @@ class InboundTexts:
             "conversation_sid": conv.sid if conv else None,
             "message_sid": message_sid,
             "date_created": iso(self.clock.now()),  # the Messages API's time (2010 API)
+            "media": [
+                {
+                    "sid": m.sid,
+                    "contentType": m.content_type,
+                    "filename": m.filename,
+                    "size": m.size,
+                }
+                for m in media
+            ],
         }
         self.log.append(record)
         return record
@@ -127,7 +160,7 @@ class InboundTexts:
             "SmsSid": sms_sid,
             "MessageSid": sms_sid,
             "SmsStatus": "received",
-            "NumMedia": "0",
+            "NumMedia": str(len(record["media"])),
             "NumSegments": str(_segments(body)),
             "Body": body,
             "To": to,
@@ -138,6 +171,13 @@ class InboundTexts:
         }
         if record["opt_out_type"]:
             params["OptOutType"] = record["opt_out_type"]
+        account = self.config.account_sid
+        for n, media in enumerate(record["media"]):
+            params[f"MediaUrl{n}"] = (
+                f"{self.base_url()}/2010-04-01/Accounts/{account}/Messages/{sms_sid}"
+                f"/Media/{media['sid']}"
+            )
+            params[f"MediaContentType{n}"] = media["contentType"]
         self.dispatcher.submit(
             WebhookEvent(
                 url=url,

@@ -7,12 +7,18 @@ import threading
 
 from app.sandbox.twilio_sim.clock import SimClock, iso
 from app.sandbox.twilio_sim.errors import bad_param, not_found
-from app.sandbox.twilio_sim.models import Conversation, Message, Participant, Receipt
+from app.sandbox.twilio_sim.models import Conversation, Media, Message, Participant, Receipt
 from app.sandbox.twilio_sim.sids import new_sid
 from app.sandbox.twilio_sim.state.carrier import Carrier
 from app.sandbox.twilio_sim.state.conversations import ConversationStore
 from app.sandbox.twilio_sim.state.events import ConversationEvents, message_params
-from app.sandbox.twilio_sim.state.inputs import Form, json_attributes, webhooks_enabled
+from app.sandbox.twilio_sim.state.inputs import (
+    Form,
+    getlist,
+    json_attributes,
+    webhooks_enabled,
+)
+from app.sandbox.twilio_sim.state.media import MediaStore
 
 
 def _author_participant(conv: Conversation, author: str) -> Participant | None:
@@ -30,12 +36,14 @@ class MessageStore:
         events: ConversationEvents,
         conversations: ConversationStore,
         carrier: Carrier,
+        media: MediaStore,
     ) -> None:
         self.lock = lock
         self.clock = clock
         self.events = events
         self.conversations = conversations
         self.carrier = carrier
+        self.media = media
 
     def add(
         self,
@@ -43,11 +51,14 @@ class MessageStore:
         form: Form,
         webhook_header: str | None,
         source: str = "API",
+        media: list[Media] | None = None,
     ) -> Message:
-        """`source` is `SMS` for a text from a phone: that always fires onMessageAdded."""
+        """`source` is `SMS` for a text from a phone: that always fires onMessageAdded.
+        `media`: what a phone attached (an API caller names uploads by `MediaSid`)."""
         author = form.get("Author") or "system"
         body = form.get("Body")
-        if body is None and not form.get("MediaSid") and not form.get("ContentSid"):
+        attached = list(media or []) + self.media.for_message(getlist(form, "MediaSid"))
+        if body is None and not attached and not form.get("ContentSid"):
             raise bad_param("A message needs a Body, MediaSid or ContentSid")
         attributes = json_attributes("Attributes", form.get("Attributes"))
         with self.lock:
@@ -65,7 +76,9 @@ class MessageStore:
                 source=source,
                 date_created=now,
                 date_updated=now,
+                media=attached,
             )
+            self.media.attach(attached, conv.sid, msg.sid)
             conv.next_index += 1
             conv.messages[msg.sid] = msg
             conv.last_activity = now
