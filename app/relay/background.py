@@ -144,8 +144,8 @@ def _reconcile_message(
     """Store a message Twilio has and we lack (or whose effects were lost), then
     replay the receipts of one whose status is not final."""
     from app.relay.webhooks import (
-        _delivery_updated,
-        _message_added,
+        delivery_updated,
+        message_added,
         effects_missing,
         effects_stale,
     )
@@ -157,12 +157,12 @@ def _reconcile_message(
         or known.get("Placeholder")
         or (effects_stale(known) and effects_missing(ctx, conv, known, leads))
     ):
-        _message_added(ctx, conv, _message_form(sid, msg))
+        message_added(ctx, conv, _message_form(sid, msg))
         stats["messages"] += 1
         known = message_store.get_message(ctx.tables, sid, str(msg.sid))
     if known is not None and known.get("Status") not in ("failed", "undelivered", "read"):
         for receipt in _receipts(ctx, sid, str(msg.sid)):
-            _delivery_updated(ctx, conv, receipt)
+            delivery_updated(ctx, conv, receipt)
             stats["receipts"] += 1
 
 

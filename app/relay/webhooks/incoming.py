@@ -1,0 +1,144 @@
+"""`POST /TwilioWebhooks/onIncomingMessage`: the Messaging Service's inbound webhook.
+`OptOutType` STOP/START drive `OptedOutNumbers` and the conversations' opt-out flags
+(a customer's STOP closes their leads; a store's STOP warns staff)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from app.relay import directory, store
+from app.relay.ddb import is_conditional_failure
+from app.relay.integrations import _publish_conversation
+from app.relay.leads import service
+from app.relay.webhooks.signed import TWIML_EMPTY, publish_lead, remember, seen, signed_form
+
+if TYPE_CHECKING:
+    from app.relay.context import RelayContext
+
+log = logging.getLogger("app.relay.webhooks")
+router = APIRouter()
+
+STOP_CLOSE_REASON = "Participant opted out of text messaging"
+
+
+@router.post("/onIncomingMessage")
+async def incoming_webhook(request: Request) -> Response:
+    form = await signed_form(request)
+    ctx = request.app.state.ctx
+    await run_in_threadpool(handle_incoming, ctx, form)
+    return Response(TWIML_EMPTY, media_type="text/xml")
+
+
+def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> None:
+    kind = (form.get("OptOutType") or "").upper()
+    if kind not in ("STOP", "START"):
+        return  # ordinary texts arrive through the conversation's own webhook
+    key = f"inbound:{form.get('MessageSid') or form.get('SmsSid')}:{kind}"
+    if seen(ctx, key):
+        return
+    sender, pool_number = form.get("From", ""), form.get("To", "")
+    if not sender or not pool_number:
+        return
+    is_store = bool(directory.locations_with_number(ctx.tables, sender))
+    if kind == "STOP":
+        record_opt_out(ctx, sender, pool_number, form.get("Body", "STOP"))
+    else:
+        remove_opt_out(ctx, sender, pool_number)
+    for conv in _conversations_bound(ctx, sender, pool_number):
+        opted = kind == "STOP"
+        field = "StoreOptedOut" if is_store else "OptedOut"
+
+        def flag(cur: store.Item, f: str = field, o: bool = opted) -> store.Updates | None:
+            return None if bool(cur.get(f)) == o else {f: o}
+
+        updated = store.update_conversation(ctx.tables, conv["ConversationSid"], flag)
+        if updated is not None:
+            _publish_conversation(ctx, updated)
+        if opted and not is_store:
+            svc = service(ctx)
+            for lead_id in list(conv.get("LeadIds") or []):
+                publish_lead(
+                    ctx,
+                    store.update_lead(
+                        ctx.tables,
+                        str(lead_id),
+                        lambda cur: None if cur.get("OptedOut") else {"OptedOut": True},
+                    ),
+                )
+                svc.close_owed([str(lead_id)], STOP_CLOSE_REASON)
+        elif opted and is_store:
+            _warn_store(ctx, conv)
+    remember(ctx, key, "inbound")
+
+
+def _warn_store(ctx: RelayContext, conv: store.Item) -> None:
+    """The store's phone replied STOP: it no longer gets this conversation's texts.
+    Its leads stay open; staff see a warning (and the store is told in the app)."""
+    from app.relay.integrations import record_api_message
+
+    class _Local:
+        sid = f"W2T-warn-{conv['ConversationSid']}-{int(time.time())}"
+        index = None
+        author = "system"
+        body = (
+            "Warning: the store's phone opted out of texts from this conversation's number "
+            "(STOP). Reply START from the store's phone, or answer from the desktop app."
+        )
+
+    record_api_message(ctx, conv["ConversationSid"], _Local, author_kind="system")
+    log.warning("store phone opted out", extra={"conversation": conv["ConversationSid"]})
+
+
+def _conversations_bound(ctx: RelayContext, address: str, proxy: str) -> list[store.Item]:
+    item = ctx.tables.pool.get_item(
+        Key={"Pk": f"BIND#{address}", "Sk": proxy}, ConsistentRead=True
+    ).get("Item")
+    if not item:
+        return []
+    conv = store.get_conversation(ctx.tables, str(item["ConversationSid"]))
+    return [conv] if conv else []
+
+
+def record_opt_out(ctx: RelayContext, phone: str, pool_number: str, request_text: str) -> None:
+    """`OptedOutNumbers[pool_number] = {DateOptedOut, OptOutRequest}` (compatible item)."""
+    entry = {"DateOptedOut": store.now_iso(), "OptOutRequest": request_text[:160]}
+    try:
+        ctx.tables.optouts.update_item(
+            Key={"PhoneNumber": phone},
+            UpdateExpression="SET OptedOutNumbers.#n = :e",
+            ConditionExpression="attribute_exists(OptedOutNumbers)",
+            ExpressionAttributeNames={"#n": pool_number},
+            ExpressionAttributeValues={":e": entry},
+        )
+    except ClientError as exc:
+        if not is_conditional_failure(exc):
+            raise
+        try:
+            ctx.tables.optouts.put_item(
+                Item={"PhoneNumber": phone, "OptedOutNumbers": {pool_number: entry}},
+                ConditionExpression="attribute_not_exists(PhoneNumber)",
+            )
+        except ClientError as exc2:
+            if not is_conditional_failure(exc2):
+                raise
+            record_opt_out(ctx, phone, pool_number, request_text)  # created meanwhile
+
+
+def remove_opt_out(ctx: RelayContext, phone: str, pool_number: str) -> None:
+    try:
+        ctx.tables.optouts.update_item(
+            Key={"PhoneNumber": phone},
+            UpdateExpression="REMOVE OptedOutNumbers.#n",
+            ConditionExpression="attribute_exists(OptedOutNumbers)",
+            ExpressionAttributeNames={"#n": pool_number},
+        )
+    except ClientError as exc:
+        if not is_conditional_failure(exc):
+            raise
