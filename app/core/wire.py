@@ -264,6 +264,8 @@ class LeadView(WireModel):
     opted_out: bool = False
     close_reason: str | None = None
     integrations: list[IntegrationView] = Field(default_factory=list)
+    #: "web" (the website form), "inbound_sms" (texted in), "staff"
+    source: str = "web"
     version: Version = 0
 
 
@@ -467,7 +469,7 @@ class LeadDetails(CompatModel):
     """
 
     _omit_when_none = frozenset(
-        {"IPAddress", "AssociatedProductInfo", "Traffic", "BotpressConversationId"}
+        {"IPAddress", "AssociatedProductInfo", "Traffic", "BotpressConversationId", "Source"}
     )
 
     LocationId: str
@@ -482,6 +484,9 @@ class LeadDetails(CompatModel):
     AssociatedProductInfo: LeadProductInfo | None = None
     Traffic: LeadTraffic | None = None
     BotpressConversationId: str | None = None
+    #: how the lead came: absent for the website form, "inbound_sms" (the customer
+    #: texted a pool number after the thread closed), "staff" (made on the desktop)
+    Source: str | None = None
 
 
 class IntegrationState(CompatModel):

@@ -1,6 +1,6 @@
-"""Periodic work of a relay process: the lead sweeper, the pool refresh, the
-reconcile of conversations against Twilio and the close of idle conversations
-(`app.relay.idle`).
+"""Periodic work of a relay process: the lead sweeper, the inbound-text sweeper (texts
+whose routing a crash interrupted), the pool refresh, the reconcile of
+conversations against Twilio and the close of idle conversations (`app.relay.idle`).
 
 Each runs in its own daemon thread. Several relay instances may run them at
 once: the sweeper takes a per-lead lease (conditional write) before resuming a
@@ -10,6 +10,7 @@ per interval.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -38,6 +39,7 @@ class BackgroundWorkers:
         s = self.ctx.settings
         jobs: list[tuple[str, float, Callable[[], Any]]] = [
             ("sweeper", s.sweeper_interval_s, self.ctx.leads.sweep),
+            ("inbound-sweeper", s.sweeper_interval_s, self._route_due_texts),
             ("pool-refresh", s.pool_refresh_s, self.ctx.pool.refresh),
         ]
         if self.ctx.twilio is not None:
@@ -56,6 +58,11 @@ class BackgroundWorkers:
 
         if _take_lease(self.ctx, "idle-close", self.ctx.settings.idle_close_interval_s * 0.9):
             close_idle_conversations(self.ctx)
+
+    def _route_due_texts(self) -> None:
+        from app.relay.inbound.routing import resume_due
+
+        resume_due(self.ctx)
 
     def _loop(self, name: str, interval: float, fn: Callable[[], Any]) -> None:
         while not self._stop.wait(interval):
@@ -157,7 +164,7 @@ def _reconcile_message(
         or known.get("Placeholder")
         or (effects_stale(known) and effects_missing(ctx, conv, known, leads))
     ):
-        message_added(ctx, conv, _message_form(sid, msg))
+        message_added(ctx, conv, message_form(sid, msg))
         stats["messages"] += 1
         known = message_store.get_message(ctx.tables, sid, str(msg.sid))
     if known is not None and known.get("Status") not in ("failed", "undelivered", "read"):
@@ -166,9 +173,9 @@ def _reconcile_message(
             stats["receipts"] += 1
 
 
-def _message_form(sid: str, msg: Any) -> dict[str, str]:
+def message_form(sid: str, msg: Any) -> dict[str, str]:
     created = getattr(msg, "date_created", None)
-    return {
+    form = {
         "EventType": "onMessageAdded",
         "ConversationSid": sid,
         "MessageSid": str(msg.sid),
@@ -180,6 +187,21 @@ def _message_form(sid: str, msg: Any) -> dict[str, str]:
         if created
         else versioned.now_iso(),
     }
+    media = getattr(msg, "media", None)
+    if media:
+        form["Media"] = json.dumps(
+            [
+                {
+                    "Sid": m.get("sid"),
+                    "Filename": m.get("filename"),
+                    "ContentType": m.get("content_type"),
+                    "Size": m.get("size"),
+                }
+                for m in media
+                if isinstance(m, dict)
+            ]
+        )
+    return form
 
 
 def _receipts(ctx: RelayContext, sid: str, message_sid: str) -> list[dict[str, str]]:

@@ -110,6 +110,11 @@ def _build_parser() -> argparse.ArgumentParser:
     from app.relay import cli_connectors
 
     cli_connectors.register(asub)
+    unrouted = asub.add_parser("unrouted", help="texts to pool numbers nobody was found for")
+    unrouted.add_argument("--limit", type=int, default=200)
+    route = asub.add_parser("route", help="make an unrouted text a lead at a location")
+    route.add_argument("--id", required=True, help="the text's id (its MessageSid)")
+    route.add_argument("--location-id", type=_uuid, required=True)
     return parser
 
 
@@ -178,6 +183,8 @@ def run_admin(args: argparse.Namespace, settings: Settings) -> int:
         n = auth.migrate_keys(tables)
         print(f"{n} key(s) migrated", file=sys.stderr)
         return 0
+    if cmd in ("unrouted", "route"):
+        return _inbound_admin(args, tables)
     return _fail(f"unknown admin command {cmd}")  # pragma: no cover
 
 
@@ -221,6 +228,35 @@ def _issue_key(args: argparse.Namespace, tables: Any) -> int:
             rate_per_min=args.rate,
         )
     print(key)
+    return 0
+
+
+def _inbound_admin(args: argparse.Namespace, tables: Any) -> int:
+    from app.relay.inbound import records, routing
+
+    if args.admin_command == "unrouted":
+        for item in records.unrouted(tables, args.limit):
+            media = len(item.get("Media") or [])
+            print(
+                "\t".join(
+                    [
+                        str(item["Id"]),
+                        str(item.get("ReceivedAt", "")),
+                        str(item.get("From", "")),
+                        str(item.get("To", "")),
+                        str(item.get("Reason", "")),
+                        f"{media} photo(s)" if media else "",
+                        str(item.get("Body", "")).replace("\n", " ")[:160],
+                    ]
+                )
+            )
+        return 0
+    try:
+        lead_id = routing.route_by_hand(tables, args.id, args.location_id)
+    except LookupError as exc:
+        return _fail(str(exc), 1)
+    print(f"text routed to lead {lead_id}; a running relay processes it", file=sys.stderr)
+    print(lead_id)
     return 0
 
 

@@ -161,6 +161,10 @@ class Tables:
         return self.table(t.PROXY_POOL)
 
     @cached_property
+    def inbound(self) -> Any:
+        return self.table(t.INBOUND_TEXTS)
+
+    @cached_property
     def conversations(self) -> Any:
         return self.table(t.CONVERSATIONS)
 

@@ -23,6 +23,7 @@ from app.core.safe_text import greeting_name
 from app.relay import conversation_store, directory, lead_store, message_store, versioned
 from app.relay.ddb import is_conditional_failure
 from app.relay.feed import publish
+from app.relay.inbound.pairs import remember_pair
 from app.relay.pool import BindingTaken, PoolExhausted
 from app.relay.twilio_client import BINDING_EXISTS, PARTICIPANT_EXISTS
 from app.relay.versioned import Item, Updates
@@ -68,7 +69,7 @@ def set_progress(ctx: RelayContext, lead_id: str, **steps: Any) -> Item:
         return {"Progress": progress}
 
     updated = lead_store.update_lead(ctx.tables, lead_id, fn)
-    return updated if updated is not None else (lead_store.get_lead(ctx.tables, lead_id) or {})
+    return updated if updated is not None else (lead_lead_store.get_lead(ctx.tables, lead_id) or {})
 
 
 def _publish_conversation(ctx: RelayContext, conv: Item) -> None:
@@ -112,8 +113,23 @@ def _first_name(name: str) -> str:
     return greeting_name(name)
 
 
+def inbound_pool_number(lead: Item) -> str | None:
+    """The pool number a texted-in customer wrote to (kept for them where free)."""
+    text = lead.get("InboundText") or {}
+    return str(text["PoolNumber"]) if text.get("PoolNumber") else None
+
+
 def details_text(lead: Item, location: directory.Location | None) -> str:
     info = lead.get("Lead") or {}
+    if info.get("Source") == "inbound_sms":
+        return "\n".join(
+            [
+                f"A customer texted in again{' to ' + location.name if location else ''}:",
+                f"Name: {info.get('Name', '') or 'unknown'}",
+                f"Phone: {format_phone(str(info.get('PhoneNumber', '')))}",
+                "Their text follows. Reply to answer the customer.",
+            ]
+        )
     lines = [
         f"New Web2Text lead{' for ' + location.name if location else ''}:",
         f"Name: {info.get('Name', '')}",
@@ -160,6 +176,16 @@ class TwilioIntegration:
         sid = self._ensure_conversation(ctx, pair_key, lead, location, customer)
         _step(ctx, lead, "before_join")
         conv = self._join(ctx, sid, lead)
+        if conv.get("CustomerProxy"):
+            remember_pair(
+                ctx.tables,
+                customer,
+                str(conv["CustomerProxy"]),
+                location_id=location.location_id,
+                lead_id=str(lead["LeadId"]),
+                customer_name=str((lead.get("Lead") or {}).get("Name", "")),
+                conversation_sid=sid,
+            )
         self._system_messages(ctx, sid, lead, location, customer)
         return {"ConversationSID": sid, "ConversationStatus": conv.get("State", "active")}
 
@@ -355,8 +381,9 @@ class TwilioIntegration:
             # a store takes one proxy per open conversation: its nearest
             # W2T_MAX_OPEN_CONVERSATIONS numbers cap them; an exhausted pool waits
             limit = ctx.settings.max_open_conversations if role == "store" else None
+            prefer = inbound_pool_number(lead) if role == "customer" else None
             try:
-                proxy, part = ctx.pool.allocate(address, sid, attach, limit=limit)
+                proxy, part = ctx.pool.allocate(address, sid, attach, limit=limit, prefer=prefer)
             except PoolExhausted as exc:
                 raise RetryLater(f"waiting for a free pool number: {exc}") from exc
             actual = str(((part and part.messaging_binding) or {}).get("proxy_address") or proxy)
@@ -447,12 +474,15 @@ class TwilioIntegration:
     ) -> None:
         lead_id = str(lead["LeadId"])
         w2t = str(location.web2text_number)
-        steps = (
+        steps: tuple[tuple[str, str, str], ...] = (
             ("details", customer, details_text(lead, location)),  # to the store
             ("greeting", w2t, greeting_text(lead, location)),  # to the customer
         )
+        if lead.get("InboundText"):
+            # the customer wrote first: no greeting; their text is the first message
+            steps = (("details", customer, details_text(lead, location)),)
         for step, author, body in steps:
-            current = lead_store.get_lead(ctx.tables, lead_id) or lead
+            current = lead_lead_store.get_lead(ctx.tables, lead_id) or lead
             state = _progress(current).get(step)
             if state == "sent":
                 continue
@@ -469,6 +499,24 @@ class TwilioIntegration:
             _step(ctx, lead, f"after_{step}")
             record_api_message(ctx, sid, msg, author_kind="system", key=f"{lead_id}:{step}")
             set_progress(ctx, lead_id, **{step: "sent"})
+        if lead.get("InboundText"):
+            self._inbound_text(ctx, sid, lead, customer)
+
+    def _inbound_text(self, ctx: RelayContext, sid: str, lead: Item, customer: str) -> None:
+        """The text that made this lead, posted as the customer's own first message
+        (authored as the customer: it reaches the store's phone, and the webhook stores
+        it as a customer message). Once, like the system texts."""
+        from app.relay.inbound.delivery import post_inbound_text
+
+        lead_id = str(lead["LeadId"])
+        state = _progress(lead_store.get_lead(ctx.tables, lead_id) or lead).get("inbound")
+        if state == "sent":
+            return
+        set_progress(ctx, lead_id, inbound="sending")
+        _step(ctx, lead, "before_inbound_text")
+        post_inbound_text(ctx, sid, lead, customer, look_first=state == "sending")
+        _step(ctx, lead, "after_inbound_text")
+        set_progress(ctx, lead_id, inbound="sent")
 
     # ---- close ----
 

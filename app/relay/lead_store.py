@@ -223,6 +223,7 @@ def lead_view(item: Item) -> Item:
         "optedOut": bool(item.get("OptedOut", False)),
         "closeReason": item.get("CloseReason") or None,
         "integrations": integration_views(item),
+        "source": lead.get("Source") or "web",
         "version": version_of(item),
     }
 

@@ -177,18 +177,7 @@ class LeadService:
         item = {**self._new_item(req), **screened}
         if marker:
             item["CreateIdempotencyKey"] = marker
-        token = new_token() if req.sync_immediately else None
-        if token is not None:
-            # created locked: the processing below holds the lead from its first moment
-            until = _dec(time.time() + self.lock.lease_s)
-            item.update(
-                PendingShard=PENDING,
-                PendingAt=until,
-                PendingOp="create",
-                PendingSeq=1,
-                LockOwner=token,
-                LockUntil=until,
-            )
+        token = self.lock_new(item) if req.sync_immediately else None
         try:
             lead_store.put_new_lead(self.tables, item)
         except versioned.AlreadyExists:
@@ -202,6 +191,21 @@ class LeadService:
             self.lock.hold(req.lead_id, token)
             self.submit(req.lead_id, token)
         return lead_store.lead_state(item)
+
+    def lock_new(self, item: Item) -> str:
+        """Make a new lead item created locked (the processing that follows holds it
+        from its first moment, and the sweeper resumes it if that dies); the token."""
+        token = new_token()
+        until = _dec(time.time() + self.lock.lease_s)
+        item.update(
+            PendingShard=PENDING,
+            PendingAt=until,
+            PendingOp="create",
+            PendingSeq=1,
+            LockOwner=token,
+            LockUntil=until,
+        )
+        return token
 
     def _new_item(self, req: LeadCreate | ActOnCreate) -> Item:
         iso = versioned.now_iso()

@@ -121,13 +121,15 @@ class ProxyPool:
         attach: Callable[[str], T],
         *,
         limit: int | None = None,
+        prefer: str | None = None,
     ) -> tuple[str, T]:
         """Bind `address` to a pool number for `conversation_sid` and `attach` it.
 
         `attach(proxy)` adds the Twilio participant; it raises `BindingTaken` on
         50416. A binding this conversation already holds (a resumed step) is
-        reused first. `limit`: only the address's `limit` nearest pool numbers may
-        be bound to it (its open conversations are capped at `limit`).
+        reused first, then `prefer` (the number a customer texted) when it is free.
+        `limit`: only the address's `limit` nearest pool numbers may be bound to
+        it (its open conversations are capped at `limit`).
         """
         if not self._numbers:
             self.refresh()
@@ -137,7 +139,10 @@ class ProxyPool:
         allowed = proxy_candidates(address, self.numbers)
         if limit is not None and limit > 0:
             allowed = allowed[:limit]
-        order = mine + [p for p in allowed if p not in bound]
+        free = [p for p in allowed if p not in bound]
+        if prefer is not None and prefer in free:
+            free = [prefer, *(p for p in free if p != prefer)]
+        order = mine + free
         codes: list[int] = []
         for proxy in order:
             if not self.claim(address, proxy, conversation_sid):

@@ -27,6 +27,7 @@ LOCATION_SEQ = "LocationSeq"  # unused: the change log needs no counter (changes
 IDEMPOTENCY = "Idempotency"
 LIMITS = "Limits"
 CONSENT_EVENTS = "ConsentEvents"
+INBOUND_TEXTS = "InboundTexts"
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,17 @@ SPECS: tuple[TableSpec, ...] = (
         ("RetailerId", "S"),
         ("EventKey", "S"),
         doc="append-only consent record: STOP/START and staff opt-outs (app.relay.consent_log)",
+    ),
+    TableSpec(
+        INBOUND_TEXTS,
+        ("Id", "S"),
+        indexes=(
+            # sparse: a text whose routing is not finished carries PendingShard
+            Index("Pending", ("PendingShard", "S"), ("PendingAt", "N")),
+            # sparse: texts nobody could be found for, for `admin unrouted`
+            Index("Unrouted", ("UnroutedShard", "S"), ("ReceivedAt", "S")),
+        ),
+        doc="texts to pool numbers (Id = MessageSid) and their routing; notice:<phone>|<pool>",
     ),
     TableSpec(
         IDEMPOTENCY,

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import cached_property
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,6 +33,7 @@ from twilio.rest import Client
 
 from app.relay.cache import TtlCache
 from app.relay.config import Settings
+from app.relay.twilio_media import TwilioMedia
 
 log = logging.getLogger("app.relay.twilio")
 T = TypeVar("T")
@@ -192,6 +194,11 @@ class TwilioGateway:
     def conversations(self) -> Any:
         return self.client.conversations.v1.conversations
 
+    @cached_property
+    def media(self) -> TwilioMedia:
+        """Media Content Service and MMS media (raw requests; the SDK has neither)."""
+        return TwilioMedia(self.settings)
+
     # ---- conversations ----
 
     def fetch_conversation(self, sid_or_unique_name: str) -> Any | None:
@@ -336,6 +343,7 @@ class TwilioGateway:
         attributes: dict[str, Any] | None = None,
         look_first: bool = False,
         webhook: bool = False,
+        media_sid: str | None = None,
     ) -> Any:
         """Create a message at most once per `key` (see the module doc).
 
@@ -349,7 +357,11 @@ class TwilioGateway:
             found = self.find_message_by_key(sid, key)
             if found is not None:
                 return found
-        kwargs: dict[str, Any] = {"author": author, "body": body, "attributes": json.dumps(attrs)}
+        kwargs: dict[str, Any] = {"author": author, "attributes": json.dumps(attrs)}
+        if body or not media_sid:
+            kwargs["body"] = body
+        if media_sid:
+            kwargs["media_sid"] = media_sid
         if webhook:
             kwargs["x_twilio_webhook_enabled"] = "true"
         for attempt in range(1, self.attempts + 1):

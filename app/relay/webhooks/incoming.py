@@ -1,6 +1,8 @@
-"""`POST /TwilioWebhooks/onIncomingMessage`: the Messaging Service's inbound webhook.
-`OptOutType` STOP/START drive `OptedOutNumbers` and the conversations' opt-out flags
-(a customer's STOP closes their leads; a store's STOP warns staff)."""
+"""`POST /TwilioWebhooks/onIncomingMessage`: the Messaging Service's inbound webhook,
+for every text to a pool number. `OptOutType` STOP/START drive `OptedOutNumbers` and
+the conversations' opt-out flags (a customer's STOP closes their leads; a store's STOP
+warns staff); every other text is recorded and routed (`app.relay.inbound`), and may
+be answered (TwiML `<Message>`)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,12 @@ from botocore.exceptions import ClientError
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from twilio.twiml.messaging_response import MessagingResponse
 
 from app.relay import directory, store
 from app.relay.ddb import is_conditional_failure
+from app.relay.errors import ApiError
+from app.relay.inbound import routing
 from app.relay.integrations import _publish_conversation
 from app.relay.leads import service
 from app.relay.webhooks.signed import TWIML_EMPTY, publish_lead, remember, seen, signed_form
@@ -31,24 +36,39 @@ STOP_CLOSE_REASON = "Participant opted out of text messaging"
 @router.post("/onIncomingMessage")
 async def incoming_webhook(request: Request) -> Response:
     form = await signed_form(request)
+    if not form.get("From") or not form.get("To"):
+        raise ApiError(400, "invalid_request", "From and To are NONEXISTANT - required")
+    if not (form.get("MessageSid") or form.get("SmsSid")):
+        raise ApiError(400, "invalid_request", "MessageSid is NONEXISTANT - required")
     ctx = request.app.state.ctx
-    await run_in_threadpool(handle_incoming, ctx, form)
-    return Response(TWIML_EMPTY, media_type="text/xml")
+    reply = await run_in_threadpool(handle_incoming, ctx, form)
+    if reply is None:
+        return Response(TWIML_EMPTY, media_type="text/xml")
+    answer = MessagingResponse()
+    answer.message(reply)
+    return Response(str(answer), media_type="text/xml")
 
 
-def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> None:
+def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> str | None:
+    """Every text to a pool number: an opt-out keyword changes the opt-out records;
+    any other text is recorded and routed (`app.relay.inbound.routing`). The text to
+    answer with, if any."""
     kind = (form.get("OptOutType") or "").upper()
     if kind not in ("STOP", "START"):
-        return  # ordinary texts arrive through the conversation's own webhook
+        return routing.handle_text(ctx, form)
     key = f"inbound:{form.get('MessageSid') or form.get('SmsSid')}:{kind}"
     if seen(ctx, key):
-        return
+        return None
     sender, pool_number = form.get("From", ""), form.get("To", "")
-    if not sender or not pool_number:
-        return
+    _apply_keyword(ctx, kind, sender, pool_number, form.get("Body", kind))
+    remember(ctx, key, "inbound")
+    return None
+
+
+def _apply_keyword(ctx: RelayContext, kind: str, sender: str, pool_number: str, text: str) -> None:
     is_store = bool(directory.locations_with_number(ctx.tables, sender))
     if kind == "STOP":
-        record_opt_out(ctx, sender, pool_number, form.get("Body", "STOP"))
+        record_opt_out(ctx, sender, pool_number, text)
     else:
         remove_opt_out(ctx, sender, pool_number)
     for conv in _conversations_bound(ctx, sender, pool_number):
@@ -75,7 +95,6 @@ def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> None:
                 svc.close_owed([str(lead_id)], STOP_CLOSE_REASON)
         elif opted and is_store:
             _warn_store(ctx, conv)
-    remember(ctx, key, "inbound")
 
 
 def _warn_store(ctx: RelayContext, conv: store.Item) -> None:
