@@ -285,6 +285,15 @@ class ConversationView(WireModel):
     version: Version = 0
 
 
+class MediaRef(WireModel):
+    """A photo of a message: fetched by staff at `GET /v1/media/{sid}`."""
+
+    sid: str
+    content_type: str
+    filename: str | None = None
+    size: Annotated[int, Field(ge=0)] = 0
+
+
 class MessageView(WireModel):
     message_sid: str
     conversation_sid: str
@@ -299,6 +308,7 @@ class MessageView(WireModel):
     error_code: int | None = None
     error_reason: str | None = None
     idempotency_key: str | None = None
+    media: list[MediaRef] = Field(default_factory=list)
     created_at: UtcDatetime
     version: Version = 0
 

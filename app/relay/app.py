@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from app.relay import lead_api, lead_sync_api, metrics, staff_api, webhooks
+from app.relay import lead_api, lead_sync_api, metrics, staff_api, staff_media, webhooks
 from app.relay.background import BackgroundWorkers
 from app.relay.cache import RelayCaches
 from app.relay.changes import ChangeLog
@@ -40,6 +40,7 @@ from app.relay.ratelimit import Limits
 from app.relay.stream import HeadWatch
 from app.relay.tables import CHANGE_LOG, IDEMPOTENCY
 from app.relay.twilio_client import TwilioGateway
+from app.relay.staff_media import UPLOAD_MAX_BYTES, UPLOAD_PATH
 
 log = logging.getLogger("app.relay.http")
 
@@ -68,6 +69,12 @@ class RelayMiddleware:
         self.app = app
         self.max_body = max_body_bytes
 
+    def _limit(self, scope: Scope) -> tuple[int, str]:
+        """The body cap of this request, and the reason a larger body gets."""
+        if scope.get("path") == UPLOAD_PATH and scope.get("method") == "POST":
+            return UPLOAD_MAX_BYTES, "media_too_large"
+        return self.max_body, "payload_too_large"
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -88,11 +95,12 @@ class RelayMiddleware:
             await send(message)
 
         try:
+            limit, reason = self._limit(scope)
             declared = headers.get("content-length")
-            if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-                await _too_large(send_wrapper)
+            if declared is not None and (not declared.isdigit() or int(declared) > limit):
+                await _too_large(send_wrapper, reason)
             elif scope.get("method") in ("POST", "PUT", "PATCH", "DELETE"):
-                await self._with_whole_body(scope, receive, send_wrapper)
+                await self._with_whole_body(scope, receive, send_wrapper, limit, reason)
             else:
                 await self.app(scope, receive, send_wrapper)
         finally:
@@ -108,7 +116,9 @@ class RelayMiddleware:
                 )
             request_id_var.reset(token)
 
-    async def _with_whole_body(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _with_whole_body(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, reason: str
+    ) -> None:
         """Read the body up to the cap (413 past it, before the app sees a byte),
         then hand it to the app as one message."""
         chunks: list[bytes] = []
@@ -120,8 +130,8 @@ class RelayMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body:
-                await _too_large(send)
+            if size > limit:
+                await _too_large(send, reason)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -138,8 +148,8 @@ class RelayMiddleware:
         await self.app(scope, replay, send)
 
 
-async def _too_large(send: Send) -> None:
-    await _send_error(send, 413, "payload_too_large", "Request body is too large")
+async def _too_large(send: Send, reason: str = "payload_too_large") -> None:
+    await _send_error(send, 413, reason, "Request body is too large")
 
 
 async def _send_error(send: Send, status: int, reason: str, message: str) -> None:
@@ -273,7 +283,7 @@ def create_app(settings: Settings, *, twilio_client: Client | None = None) -> Fa
             )
         return JSONResponse({"status": "ok", "dynamodb": "ok", "prefix": settings.table_prefix})
 
-    for module in (lead_api, webhooks, staff_api, lead_sync_api, metrics):
+    for module in (lead_api, webhooks, staff_api, lead_sync_api, staff_media, metrics):
         app.include_router(module.router)
     metrics.install(app, ctx.metrics)
 

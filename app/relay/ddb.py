@@ -165,6 +165,10 @@ class Tables:
         return self.table(t.INBOUND_TEXTS)
 
     @cached_property
+    def media(self) -> Any:
+        return self.table(t.MEDIA)
+
+    @cached_property
     def conversations(self) -> Any:
         return self.table(t.CONVERSATIONS)
 

@@ -104,6 +104,15 @@ def message_view(item: Item) -> Item:
         "errorCode": int(item["ErrorCode"]) if item.get("ErrorCode") is not None else None,
         "errorReason": item.get("ErrorReason") or None,
         "idempotencyKey": item.get("IdempotencyKey") or None,
+        "media": [
+            {
+                "sid": m["Sid"],
+                "contentType": m.get("ContentType", ""),
+                "filename": m.get("Filename") or None,
+                "size": int(m.get("Size") or 0),
+            }
+            for m in item.get("Media") or []
+        ],
         "createdAt": item.get("CreatedAt") or now_iso(),
         "version": version_of(item),
     }

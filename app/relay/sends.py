@@ -239,7 +239,14 @@ def find_sent(ctx: Any, sid: str, key: str) -> Any | None:
 
 
 def send_via_twilio(
-    ctx: Any, conv: dict[str, Any], sender: Sender, body: str, key: str, *, look_first: bool
+    ctx: Any,
+    conv: dict[str, Any],
+    sender: Sender,
+    body: str,
+    key: str,
+    *,
+    look_first: bool,
+    media_sid: str | None = None,
 ) -> Any:
     """Create the message at most once for `key` (see the module doc)."""
     sid = str(conv["ConversationSid"])
@@ -249,9 +256,8 @@ def send_via_twilio(
         if found is not None:
             return found
     ctx.checkpoint("send.before_twilio")
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "author": staff_identity(sender.staff_id),
-        "body": body,
         "attributes": json.dumps(
             {
                 "IdempotencyKey": key,
@@ -261,6 +267,10 @@ def send_via_twilio(
             }
         ),
     }
+    if body or not media_sid:
+        kwargs["body"] = body
+    if media_sid:
+        kwargs["media_sid"] = media_sid
     attempts = max(1, int(getattr(ctx.settings, "twilio_max_attempts", 3)))
     for attempt in range(1, attempts + 1):
         try:
@@ -298,8 +308,10 @@ def record_sent(
     body: str,
     key: str,
     now: datetime,
+    media: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Store the message and its effects; returns the MessageView JSON."""
+    """Store the message and its effects; returns the MessageView JSON. `media`: the
+    message's photo entries (`Sid`, `ContentType`, `Filename`, `Size`)."""
     sid = str(conv["ConversationSid"])
     locations = conversation_store.conversation_locations(conv)
     item: dict[str, Any] = {
@@ -316,6 +328,8 @@ def record_sent(
         "CreatedAt": _msg_created(msg, now),
         "Version": 1,
     }
+    if media:
+        item["Media"] = media
     index = getattr(msg, "index", None)
     if index is not None:
         item["Index"] = int(index)
@@ -329,7 +343,7 @@ def record_sent(
     publish(ctx.change_log, locations, "message", str(msg.sid), int(stored.get("Version", 1)), view)
     sent_at = str(stored.get("CreatedAt") or iso(now))
     sent_time = _parse_time(sent_at) or now
-    preview = body[:PREVIEW_CHARS]
+    preview = body[:PREVIEW_CHARS] or ("[photo]" if media else "")
 
     def touch_conversation(c: dict[str, Any]) -> dict[str, Any] | None:
         last = _parse_time(c.get("LastMessageAt"))

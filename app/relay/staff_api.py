@@ -8,6 +8,7 @@ unknown id. See docs/relay-staff.md.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -38,7 +39,7 @@ from app.core.wire import (
     SendMessageRequest,
     StaffView,
 )
-from app.relay import conversation_store, directory, lead_store, sends, versioned
+from app.relay import conversation_store, directory, lead_store, sends, staff_media, versioned
 from app.relay.auth import Principal, presented_key, require_staff
 from app.relay.bounds import check_new_note, item_too_large, lead_too_large
 from app.relay.change_records import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, decode_cursor
@@ -295,10 +296,12 @@ def _parse_json_object(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def _message_body(data: dict[str, Any]) -> str:
-    body = data.get("body")
+def _message_body(data: dict[str, Any], *, allow_empty: bool = False) -> str:
+    body = data.get("body", "" if allow_empty else None)
     if not isinstance(body, str):
         raise ApiError(400, "invalid_request", "body: a string is required")
+    if not body.strip() and allow_empty:
+        return ""
     if not body.strip():
         raise ApiError(400, "empty_message", "The message is empty")
     bad = unsafe_character(body, multiline=True)
@@ -348,7 +351,9 @@ async def send_message(
         )
     conv = await run_in_threadpool(_load_conversation, request, staff, sid)
     raw = await request.body()
-    body = _message_body(_parse_json_object(raw))
+    data = _parse_json_object(raw)
+    media_sid = staff_media.media_sid_of(data)
+    body = _message_body(data, allow_empty=media_sid is not None)
     if ctx.twilio is None:
         raise ApiError(503, "upstream_unavailable", "Twilio is not configured")
     sender = sends.Sender(staff.staff_id or "", staff.name or staff.staff_id or "")
@@ -366,21 +371,41 @@ async def send_message(
             metrics.send(exc.reason)
             return _error_response(exc)
         try:
-            msg = await run_in_threadpool(
-                sends.send_via_twilio,
-                ctx,
-                fresh,
-                sender,
-                body,
-                idempotency_key.strip(),
-                look_first=begin.taken_over,
+            media = await run_in_threadpool(
+                staff_media.attach_to_send, ctx, media_sid, sender.staff_id, fresh
             )
+            msg = await run_in_threadpool(
+                functools.partial(
+                    sends.send_via_twilio,
+                    ctx,
+                    fresh,
+                    sender,
+                    body,
+                    idempotency_key.strip(),
+                    look_first=begin.taken_over,
+                    media_sid=media_sid,
+                )
+            )
+        except ApiError as exc:
+            metrics.send(exc.reason)
+            return _error_response(exc)
         except sends.TWILIO_ERRORS as exc:
             err = sends.failure_answer(request, exc)
             metrics.send(err.reason)
             return _error_response(err)
         view = await run_in_threadpool(
-            sends.record_sent, ctx, fresh, leads, sender, msg, body, idempotency_key.strip(), now
+            functools.partial(
+                sends.record_sent,
+                ctx,
+                fresh,
+                leads,
+                sender,
+                msg,
+                body,
+                idempotency_key.strip(),
+                now,
+                media=media,
+            )
         )
         metrics.send("accepted")
         return JSONResponse(view, status_code=202)
@@ -389,7 +414,7 @@ async def send_message(
         ctx.idempotency,
         scope=f"staff:{staff.retailer_id}:{staff.staff_id}:send",
         key=idempotency_key,
-        request_fingerprint=fingerprint(sid, body),
+        request_fingerprint=fingerprint(sid, body, *([media_sid] if media_sid else [])),
         call=attempt,
         # Rejections (closed, opted out, quiet hours) sent nothing: forget them so
         # the desktop's retry with the same key can succeed later.

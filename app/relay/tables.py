@@ -28,6 +28,7 @@ IDEMPOTENCY = "Idempotency"
 LIMITS = "Limits"
 CONSENT_EVENTS = "ConsentEvents"
 INBOUND_TEXTS = "InboundTexts"
+MEDIA = "Media"
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,11 @@ SPECS: tuple[TableSpec, ...] = (
             Index("Unrouted", ("UnroutedShard", "S"), ("ReceivedAt", "S")),
         ),
         doc="texts to pool numbers (Id = MessageSid) and their routing; notice:<phone>|<pool>",
+    ),
+    TableSpec(
+        MEDIA,
+        ("MediaSid", "S"),
+        doc="photos of messages and staff uploads: where each belongs (scope), type, size",
     ),
     TableSpec(
         IDEMPOTENCY,

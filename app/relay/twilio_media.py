@@ -10,6 +10,7 @@ retries of transient failures. Credentials only ever go to Twilio's own hosts.""
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -20,6 +21,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from app.relay.config import Settings
 
 MCS_BASE = "https://mcs.us1.twilio.com"
+CACHE_BYTES = 32 * 1024 * 1024
 CONVERSATIONS_BASE = "https://conversations.twilio.com"
 
 
@@ -50,6 +52,8 @@ class TwilioMedia:
         self.session.trust_env = False
         self._service_sid: str | None = None
         self._lock = threading.Lock()
+        # several desktops open the same new photo at once: fetch it once
+        self.cache = ContentCache()
 
     # ------------------------------------------------------------------ plumbing
     def _url(self, url: str) -> str:
@@ -126,12 +130,17 @@ class TwilioMedia:
 
     def content(self, media_sid: str) -> MediaContent:
         """A media file's bytes: its JSON, then its temporary URL (without credentials)."""
+        cached = self.cache.get(media_sid)
+        if cached is not None:
+            return cached
         info = self._send("GET", f"{MCS_BASE}/v1/Services/{self.service_sid()}/Media/{media_sid}")
         temporary = str((info.json().get("links") or {}).get("content_direct_temporary") or "")
         if not temporary:
             raise MediaError("Twilio gave no content URL for the media")
         response = self._follow(temporary)
-        return MediaContent(response.content, response.headers.get("content-type", ""))
+        content = MediaContent(response.content, response.headers.get("content-type", ""))
+        self.cache.put(media_sid, content)
+        return content
 
     def fetch_mms(self, url: str) -> MediaContent:
         """The content of a received MMS attachment (`MediaUrl{n}`)."""
@@ -139,3 +148,32 @@ class TwilioMedia:
             raise MediaError("MediaUrl is not a Twilio URL")
         response = self._send("GET", url)
         return MediaContent(response.content, response.headers.get("content-type", ""))
+
+
+class ContentCache:
+    """The last photos served by this process, bounded in bytes (least recent out)."""
+
+    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, MediaContent] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, sid: str) -> MediaContent | None:
+        with self._lock:
+            found = self._items.get(sid)
+            if found is not None:
+                self._items.move_to_end(sid)
+            return found
+
+    def put(self, sid: str, content: MediaContent) -> None:
+        if len(content.data) > self.max_bytes // 4:
+            return
+        with self._lock:
+            if sid in self._items:
+                return
+            self._items[sid] = content
+            self._bytes += len(content.data)
+            while self._bytes > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= len(old.data)

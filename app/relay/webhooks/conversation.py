@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from app.relay import store
 from app.relay.feed import batched
 from app.relay.integrations import publish_message
+from app.relay.media import parse_webhook_media, remember_message_media
 from app.relay.webhooks.effects import apply_message_effects, effects_owed
 from app.relay.webhooks.signed import attrs, remember, seen, signed_form
 
@@ -112,6 +113,12 @@ def message_added(ctx: RelayContext, conv: store.Item, form: dict[str, str]) -> 
     }
     if form.get("Index", "").isdigit():
         item["Index"] = int(form["Index"])
+    media = parse_webhook_media(form.get("Media"))
+    if media:
+        item["Media"] = media
+        remember_message_media(
+            ctx.tables, media, sid, store.conversation_locations(conv), item["MessageSid"]
+        )
     if attributes.get("W2TKey"):
         item["IdempotencyKey"] = str(attributes["W2TKey"])
     if attributes.get("StaffId"):

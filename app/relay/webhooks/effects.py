@@ -74,7 +74,8 @@ def apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item) 
     versions they have; a lead's pipeline move, forward-only, is finished too."""
     kind = msg.get("AuthorKind")
     at = str(msg.get("CreatedAt") or store.now_iso())
-    preview = str(msg.get("Body", ""))[:120]
+    photos = len(msg.get("Media") or [])
+    preview = str(msg.get("Body", ""))[:120] or (f"[{photos} photo(s)]" if photos else "")
     msg_sid = str(msg["MessageSid"])
 
     # Nothing here depends on the current item (the unread count is an ADD), so one
