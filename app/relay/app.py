@@ -37,10 +37,10 @@ from app.relay.logs import configure_logging, request_id_var
 from app.relay.metrics import RelayMetrics
 from app.relay.pool import ProxyPool
 from app.relay.ratelimit import Limits
+from app.relay.staff_media import UPLOAD_MAX_BYTES, UPLOAD_PATH
 from app.relay.stream import HeadWatch
 from app.relay.tables import CHANGE_LOG, IDEMPOTENCY
 from app.relay.twilio_client import TwilioGateway
-from app.relay.staff_media import UPLOAD_MAX_BYTES, UPLOAD_PATH
 
 log = logging.getLogger("app.relay.http")
 

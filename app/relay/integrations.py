@@ -69,7 +69,7 @@ def set_progress(ctx: RelayContext, lead_id: str, **steps: Any) -> Item:
         return {"Progress": progress}
 
     updated = lead_store.update_lead(ctx.tables, lead_id, fn)
-    return updated if updated is not None else (lead_lead_store.get_lead(ctx.tables, lead_id) or {})
+    return updated if updated is not None else (lead_store.get_lead(ctx.tables, lead_id) or {})
 
 
 def _publish_conversation(ctx: RelayContext, conv: Item) -> None:
@@ -482,7 +482,7 @@ class TwilioIntegration:
             # the customer wrote first: no greeting; their text is the first message
             steps = (("details", customer, details_text(lead, location)),)
         for step, author, body in steps:
-            current = lead_lead_store.get_lead(ctx.tables, lead_id) or lead
+            current = lead_store.get_lead(ctx.tables, lead_id) or lead
             state = _progress(current).get(step)
             if state == "sent":
                 continue

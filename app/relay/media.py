@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from app.relay.ddb import is_conditional_failure
-from app.relay.store import Item, now_iso
+from app.relay.versioned import Item, now_iso
 
 #: what staff may attach (Twilio MMS sends these to every US carrier)
 ALLOWED_TYPES = {

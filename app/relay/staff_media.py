@@ -11,10 +11,12 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.relay import media, store
+from app.relay import conversation_store, media
 from app.relay.auth import Principal, require_staff
+from app.relay.context import RelayContext, context_of
 from app.relay.errors import ApiError
 from app.relay.twilio_media import MediaError
+from app.relay.versioned import Item
 
 router = APIRouter(prefix="/v1", tags=["staff"])
 Staff = Annotated[Principal, Depends(require_staff())]
@@ -44,8 +46,8 @@ def media_sid_of(data: dict[str, Any]) -> str | None:
 
 
 def attach_to_send(
-    ctx: Any, media_sid: str | None, staff_id: str, conv: store.Item
-) -> list[store.Item] | None:
+    ctx: RelayContext, media_sid: str | None, staff_id: str, conv: Item
+) -> list[Item] | None:
     """The photo joins the conversation it is sent in; the message's media entries."""
     if media_sid is None:
         return None
@@ -55,7 +57,7 @@ def attach_to_send(
             media_sid,
             staff_id,
             str(conv["ConversationSid"]),
-            store.conversation_locations(conv),
+            conversation_store.conversation_locations(conv),
         )
     except media.MediaRefused as exc:
         raise _refused(exc) from None
@@ -71,7 +73,7 @@ def attach_to_send(
 
 @router.post("/media", status_code=201)
 async def upload_media(request: Request, staff: Staff) -> JSONResponse:
-    ctx = request.app.state.ctx
+    ctx = context_of(request)
     data = await request.body()
     try:
         kind = media.check_upload(request.headers.get("content-type", ""), data)
@@ -94,7 +96,7 @@ async def upload_media(request: Request, staff: Staff) -> JSONResponse:
 async def get_media(
     request: Request, staff: Staff, sid: Annotated[str, Path(max_length=64)]
 ) -> Response:
-    ctx = request.app.state.ctx
+    ctx = context_of(request)
     item = await run_in_threadpool(media.get_media, ctx.tables, sid) if sid.isalnum() else None
     if item is None:
         raise ApiError(404, "media_not_found", "No photo with this sid")

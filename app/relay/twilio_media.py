@@ -92,7 +92,7 @@ class TwilioMedia:
 
         retrying = Retrying(
             stop=stop_after_attempt(self.settings.twilio_max_attempts),
-            wait=wait_exponential_jitter(initial=0.2, max=3.0),
+            wait=wait_exponential_jitter(multiplier=0.2, max=3.0),
             retry=retry_if_exception(_transient),
             reraise=True,
         )

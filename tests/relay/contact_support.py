@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from app.relay import store
+from app.relay import conversation_store, lead_store, message_store
+from app.relay.versioned import Item
 from app.sandbox.twilio_sim import SimHandle, compute_signature
 from tests.support.relay import RelayHandle, Seed, tables_for
 
@@ -56,21 +57,21 @@ def create_lead(relay: RelayHandle, seed: Seed, phone: str, name: str = "Robin B
     return lead_id
 
 
-def lead_item(relay: RelayHandle, lead_id: str) -> store.Item | None:
-    return store.get_lead(tables_for(relay), lead_id)
+def lead_item(relay: RelayHandle, lead_id: str) -> Item | None:
+    return lead_store.get_lead(tables_for(relay), lead_id)
 
 
-def synced_conversation(relay: RelayHandle, lead_id: str) -> store.Item:
+def synced_conversation(relay: RelayHandle, lead_id: str) -> Item:
     """Wait until the lead's conversation is set up and its texts went out."""
 
-    def ready() -> store.Item | None:
+    def ready() -> Item | None:
         lead = lead_item(relay, lead_id) or {}
         twilio = (lead.get("Integrations") or {}).get("Twilio") or {}
         assert twilio.get("SyncStatus") != "ERROR", twilio
         sid = (twilio.get("Data") or {}).get("ConversationSID")
         if twilio.get("SyncStatus") != "SYNCED" or not sid:
             return None
-        return store.get_conversation(tables_for(relay), str(sid))
+        return conversation_store.get_conversation(tables_for(relay), str(sid))
 
     return wait_for(ready, what=f"lead {lead_id} synced")
 
@@ -85,8 +86,8 @@ def close_lead(relay: RelayHandle, seed: Seed, lead_id: str) -> None:
     assert r.status_code == 200, r.text
 
 
-def messages(relay: RelayHandle, sid: str) -> list[store.Item]:
-    return store.list_messages(tables_for(relay), sid)
+def messages(relay: RelayHandle, sid: str) -> list[Item]:
+    return message_store.list_messages(tables_for(relay), sid)
 
 
 def post_signed(

@@ -1,5 +1,5 @@
 """Crash injection on a text that reopens a closed thread: the real `web2text-relay
-serve` process is killed at each step of its routing (W2T_CRASH_AT), restarted, and
+serve` process is killed at each step of its routing (`crash_at`), restarted, and
 finishes by itself: one new lead, one details text to the store, the customer's text
 once in the new conversation."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.relay import store
+from app.relay import lead_store, message_store
 from app.relay.inbound.routing import inbound_lead_id
 from app.sandbox.servers import free_port
 from app.sandbox.twilio_sim import SimHandle, start_simulator
@@ -89,7 +89,7 @@ def test_a_crash_while_routing_a_text_loses_nothing_and_doubles_nothing(
     port = free_port()
     env = _env(prefix, dynamodb_endpoint, sim, port)
     customer = f"+1415555{int(time.time() * 1000) % 10000:04d}"
-    crashing = RelayProcess(dict(env, W2T_CRASH_AT=step), port, tmp_path / "relay.log")
+    crashing = RelayProcess(env, port, tmp_path / "relay.log", crash_at=step)
     try:
         sim.set_webhook_url(crashing.url + "/TwilioWebhooks/onIncomingMessage")
         proxy = _closed_thread(sim, seed, crashing.url, customer)
@@ -104,7 +104,7 @@ def test_a_crash_while_routing_a_text_loses_nothing_and_doubles_nothing(
         tables = tables_for(settings)
 
         def synced() -> str | None:
-            lead = store.get_lead(tables, lead_id) or {}
+            lead = lead_store.get_lead(tables, lead_id) or {}
             twilio = (lead.get("Integrations") or {}).get("Twilio") or {}
             assert twilio.get("SyncStatus") != "ERROR", twilio
             sid = (twilio.get("Data") or {}).get("ConversationSID")
@@ -124,13 +124,13 @@ def test_a_crash_while_routing_a_text_loses_nothing_and_doubles_nothing(
         assert len(remote) == 1
         leads = [
             item
-            for item in store.leads_of_location(tables, seed.location_id)
+            for item in lead_store.leads_of_location(tables, seed.location_id)
             if item["Lead"]["PhoneNumber"] == customer
         ]
         assert len(leads) == 2  # the closed lead and the one the text made
         wait_for(
             lambda: any(
-                m.get("AuthorKind") == "customer" for m in store.list_messages(tables, sid)
+                m.get("AuthorKind") == "customer" for m in message_store.list_messages(tables, sid)
             ),
             what="the text stored as the customer's",
         )

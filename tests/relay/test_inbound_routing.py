@@ -11,9 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.relay import store
+from app.relay import lead_store
 from app.relay.inbound import records
 from app.relay.inbound.routing import NOT_MONITORED_TEXT, STORE_NO_THREAD_TEXT, inbound_lead_id
+from app.relay.versioned import Item
 from app.sandbox.twilio_sim import SimHandle, start_simulator
 from tests.relay.contact_support import (
     POOL,
@@ -77,10 +78,10 @@ def test_a_text_after_the_thread_closed_becomes_a_new_lead(
     assert lead is not None and lead["Lead"]["Source"] == "inbound_sms"
     assert lead["Lead"]["Name"] == "Dana Returning"
     assert lead["LocationId"] == seed.location_id
-    assert store.lead_view(lead)["source"] == "inbound_sms"
+    assert lead_store.lead_view(lead)["source"] == "inbound_sms"
     assert (
         conv["ConversationSid"]
-        != store.get_lead(tables_for(relay), old_lead)["Integrations"]["Twilio"]["Data"][
+        != lead_store.get_lead(tables_for(relay), old_lead)["Integrations"]["Twilio"]["Data"][
             "ConversationSID"
         ]
     )
@@ -88,7 +89,7 @@ def test_a_text_after_the_thread_closed_becomes_a_new_lead(
 
     # the text is the conversation's first customer message; the store got the details
     # and then the text itself; the customer was not greeted again
-    def customer_messages() -> list[store.Item]:
+    def customer_messages() -> list[Item]:
         found = messages(relay, conv["ConversationSid"])
         return [m for m in found if m.get("AuthorKind") == "customer"]
 
@@ -118,7 +119,7 @@ def test_a_redelivered_text_makes_one_lead(relay: RelayHandle, sim: SimHandle, s
     sim.wait_idle()
     leads = [
         item
-        for item in store.leads_of_location(tables_for(relay), seed.location_id)
+        for item in lead_store.leads_of_location(tables_for(relay), seed.location_id)
         if item["Lead"]["PhoneNumber"] == phone
     ]
     assert len(leads) == 2  # the closed one and the one the text made

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from app.relay import store
+from app.relay import conversation_store, message_store
 from app.relay.inbound.routing import inbound_lead_id
+from app.relay.versioned import Item
 from app.sandbox.twilio_sim import SimHandle, start_simulator
 from tests.relay.contact_support import (
     POOL,
@@ -70,7 +71,7 @@ def _photo(data: bytes, kind: str = "image/jpeg", name: str = "floor.jpg") -> li
     return [{"contentType": kind, "filename": name, "dataBase64": base64.b64encode(data).decode()}]
 
 
-def _open_thread(relay: RelayHandle, seed: Seed) -> tuple[str, store.Item]:
+def _open_thread(relay: RelayHandle, seed: Seed) -> tuple[str, Item]:
     phone = new_phone()
     return phone, synced_conversation(relay, create_lead(relay, seed, phone))
 
@@ -99,7 +100,9 @@ def test_a_customer_photo_is_kept_and_served_to_staff(
     phone, conv = _open_thread(relay, seed)
     sent = sim.inbound(phone, str(conv["CustomerProxy"]), "", _photo(JPEG))
     stored = wait_for(
-        lambda: store.get_message(tables_for(relay), conv["ConversationSid"], sent["message_sid"])
+        lambda: message_store.get_message(
+            tables_for(relay), conv["ConversationSid"], sent["message_sid"]
+        )
     )
     media_sid = sent["media"][0]["sid"]
     assert stored["Media"] == [
@@ -112,7 +115,7 @@ def test_a_customer_photo_is_kept_and_served_to_staff(
     served = httpx.get(f"{relay.url}/v1/media/{media_sid}", headers=_staff(seed.staff_key))
     assert served.status_code == 200 and served.content == JPEG
     assert served.headers["content-type"] == "image/jpeg"
-    refreshed = store.get_conversation(tables_for(relay), conv["ConversationSid"])
+    refreshed = conversation_store.get_conversation(tables_for(relay), conv["ConversationSid"])
     assert refreshed is not None and refreshed["LastMessagePreview"] == "[1 photo(s)]"
 
     # another location's staff may not see it; an unknown sid is a 404
@@ -156,7 +159,7 @@ def test_duplicate_and_reordered_media_webhooks_keep_one_message(
         "Media": json.dumps([{"Sid": sent[0]["media"][0]["sid"], "ContentType": "image/jpeg"}]),
     }
     assert post_signed(sim, relay, "/TwilioWebhooks/sync", form).status_code == 200
-    conv_after = store.get_conversation(tables_for(relay), sid)
+    conv_after = conversation_store.get_conversation(tables_for(relay), sid)
     assert conv_after is not None and int(conv_after["UnreadCount"]) == 3
 
 

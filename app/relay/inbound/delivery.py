@@ -9,14 +9,15 @@ from __future__ import annotations
 import mimetypes
 from typing import TYPE_CHECKING, Any
 
-from app.relay import store
+from app.relay import conversation_store
+from app.relay.versioned import Item
 
 if TYPE_CHECKING:
     from app.relay.context import RelayContext
 
 
 def post_inbound_text(
-    ctx: RelayContext, sid: str, lead: store.Item, customer: str, *, look_first: bool
+    ctx: RelayContext, sid: str, lead: Item, customer: str, *, look_first: bool
 ) -> None:
     text = lead.get("InboundText") or {}
     lead_id = str(lead["LeadId"])
@@ -29,12 +30,12 @@ def post_inbound_text(
     else:
         parts.append((f"{lead_id}:inbound", body, None))
     for key, part_body, attachment in parts:
-        found = ctx.twilio.find_message_by_key(sid, key) if look_first else None
+        found = ctx.require_twilio().find_message_by_key(sid, key) if look_first else None
         if found is not None:
             _store_as_received(ctx, sid, found)  # sent before a crash, maybe not stored
             continue
         media_sid = _copy_media(ctx, attachment, key) if attachment else None
-        msg = ctx.twilio.send_message(
+        msg = ctx.require_twilio().send_message(
             sid,
             author=customer,
             body=part_body,
@@ -53,15 +54,15 @@ def _store_as_received(ctx: RelayContext, sid: str, msg: Any) -> None:
     from app.relay.background import message_form
     from app.relay.webhooks import message_added
 
-    conv = store.get_conversation(ctx.tables, sid)
+    conv = conversation_store.get_conversation(ctx.tables, sid)
     if conv is not None:
         message_added(ctx, conv, message_form(sid, msg))
 
 
 def _copy_media(ctx: RelayContext, attachment: dict[str, Any], key: str) -> str:
-    content = ctx.twilio.media.fetch_mms(str(attachment["Url"]))
+    content = ctx.require_twilio().media.fetch_mms(str(attachment["Url"]))
     content_type = str(attachment.get("ContentType") or content.content_type)
     extension = mimetypes.guess_extension(content_type) or ""
     name = f"photo-{key.rsplit(':', 1)[-1]}{extension}"
-    uploaded = ctx.twilio.media.upload(content.data, content_type, name)
+    uploaded = ctx.require_twilio().media.upload(content.data, content_type, name)
     return str(uploaded["sid"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.relay.store import now_iso
+from app.relay.versioned import now_iso
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from app.relay.ddb import all_items, is_conditional_failure
-from app.relay.store import Item, now_iso
+from app.relay.versioned import Item, now_iso
 
 RECEIVED = "RECEIVED"
 IN_CONVERSATION = "IN_CONVERSATION"

@@ -23,10 +23,11 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from app.core.wire import SCHEMA_VERSION
-from app.relay import directory, store
+from app.relay import conversation_store, directory, lead_store, versioned
 from app.relay.inbound import records
 from app.relay.inbound.pairs import pair_history
 from app.relay.logs import mask_phone
+from app.relay.versioned import Item
 
 if TYPE_CHECKING:
     from app.relay.context import RelayContext
@@ -51,14 +52,14 @@ def inbound_lead_id(message_sid: str) -> str:
 def handle_text(ctx: RelayContext, form: dict[str, str]) -> str | None:
     """Record and route one text; the reply to text back (TwiML), if any."""
     item = records.store_text(ctx.tables, form, ctx.settings.stuck_after_s)
-    ctx.crash_point("after_inbound_stored")
+    ctx.checkpoint("after_inbound_stored")
     if (form.get("OptOutType") or "").upper() == "HELP":
         records.settle(ctx.tables, str(item["Id"]), records.KEYWORD)
         return None
     return route(ctx, item)
 
 
-def route(ctx: RelayContext, item: store.Item) -> str | None:
+def route(ctx: RelayContext, item: Item) -> str | None:
     if item.get("State") != records.RECEIVED:
         return None  # routed already: a redelivery changes nothing and is not answered
     sid, sender, pool_number = str(item["Id"]), str(item["From"]), str(item["To"])
@@ -75,7 +76,7 @@ def route(ctx: RelayContext, item: store.Item) -> str | None:
     if location is None or not location.web2text_number:
         return _unrouted(ctx, item, "location_gone", NOT_MONITORED_TEXT)
     lead_id = create_inbound_lead(ctx, item, location, history.customer_name)
-    ctx.crash_point("after_inbound_lead")
+    ctx.checkpoint("after_inbound_lead")
     records.settle(ctx.tables, sid, records.ROUTED, LeadId=lead_id)
     log.info("text routed to a new lead", extra={"lead": lead_id, "phone": mask_phone(sender)})
     return None
@@ -93,7 +94,7 @@ def open_conversation(ctx: RelayContext, sender: str, pool_number: str) -> str |
     if not binding:
         return None
     sid = str(binding["ConversationSid"])
-    conv = store.get_conversation(ctx.tables, sid)
+    conv = conversation_store.get_conversation(ctx.tables, sid)
     if conv is not None and conv.get("State") == "closed":
         return None
     if ctx.twilio is not None:
@@ -103,7 +104,7 @@ def open_conversation(ctx: RelayContext, sender: str, pool_number: str) -> str |
     return sid
 
 
-def _unrouted(ctx: RelayContext, item: store.Item, reason: str, reply: str) -> str | None:
+def _unrouted(ctx: RelayContext, item: Item, reason: str, reply: str) -> str | None:
     sid, sender, pool_number = str(item["Id"]), str(item["From"]), str(item["To"])
     records.settle(ctx.tables, sid, records.UNROUTED, Reason=reason)
     log.info("text kept unrouted", extra={"reason": reason, "phone": mask_phone(sender)})
@@ -113,19 +114,17 @@ def _unrouted(ctx: RelayContext, item: store.Item, reason: str, reply: str) -> s
 
 
 def create_inbound_lead(
-    ctx: RelayContext, text: store.Item, location: directory.Location, name: str
+    ctx: RelayContext, text: Item, location: directory.Location, name: str
 ) -> str:
     """The lead a text becomes (created once; its processing is started or resumed)."""
-    from app.relay.leads import service
-
-    svc = service(ctx)
+    svc = ctx.leads
     lead_id = inbound_lead_id(str(text["Id"]))
     item = inbound_lead_item(lead_id, text, location, name)
     token = svc.lock_new(item)
     try:
-        store.put_new_lead(ctx.tables, item)
-    except store.AlreadyExists:
-        existing = store.get_lead(ctx.tables, lead_id)
+        lead_store.put_new_lead(ctx.tables, item)
+    except versioned.AlreadyExists:
+        existing = lead_store.get_lead(ctx.tables, lead_id)
         if existing is not None and existing.get("PendingShard"):
             svc.submit(lead_id)  # a crash after the create: make sure it goes on
         return lead_id
@@ -135,10 +134,8 @@ def create_inbound_lead(
     return lead_id
 
 
-def inbound_lead_item(
-    lead_id: str, text: store.Item, location: directory.Location, name: str
-) -> store.Item:
-    iso = store.now_iso()
+def inbound_lead_item(lead_id: str, text: Item, location: directory.Location, name: str) -> Item:
+    iso = versioned.now_iso()
     body = str(text.get("Body", ""))
     media = list(text.get("Media") or [])
     shown = body or (f"[{len(media)} photo(s)]" if media else "")
@@ -163,7 +160,7 @@ def inbound_lead_item(
         "Version": 1,
         "PipelineStatus": "new",
         "Notes": [],
-        "Activity": [store.activity("created", "The customer texted in", iso)],
+        "Activity": [lead_store.activity("created", "The customer texted in", iso)],
         "LastActivityAt": iso,
         "PossibleOptOut": False,
         "OptedOut": False,
@@ -207,7 +204,7 @@ def route_by_hand(tables: Any, text_id: str, location_id: str) -> str:
     lead = inbound_lead_item(lead_id, item, location, history.customer_name if history else "")
     lead.update(PendingShard="P", PendingAt=records.due_now(), PendingOp="create", PendingSeq=1)
     # AlreadyExists: routed by hand before, and this is the second try
-    with contextlib.suppress(store.AlreadyExists):
-        store.put_new_lead(tables, lead)
+    with contextlib.suppress(versioned.AlreadyExists):
+        lead_store.put_new_lead(tables, lead)
     records.settle(tables, text_id, records.ROUTED, from_state=records.UNROUTED, LeadId=lead_id)
     return lead_id

@@ -24,7 +24,7 @@ from app.relay.webhooks.conversation import (
     message_added,
 )
 from app.relay.webhooks.effects import effects_missing, effects_owed, effects_stale
-from app.relay.webhooks.incoming import handle_incoming, record_opt_out, remove_opt_out
+from app.relay.webhooks.incoming import handle_incoming
 from app.relay.webhooks.state import handle_state_event
 
 router = APIRouter(prefix="/TwilioWebhooks", tags=["twilio"])
@@ -41,7 +41,5 @@ __all__ = [
     "handle_state_event",
     "handle_sync_event",
     "message_added",
-    "record_opt_out",
-    "remove_opt_out",
     "router",
 ]

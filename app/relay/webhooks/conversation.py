@@ -11,10 +11,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from app.relay import store
+from app.relay import conversation_store, message_store, versioned
+from app.relay.context import context_of
 from app.relay.feed import batched
 from app.relay.integrations import publish_message
 from app.relay.media import parse_webhook_media, remember_message_media
+from app.relay.versioned import Item, Updates
 from app.relay.webhooks.effects import apply_message_effects, effects_owed
 from app.relay.webhooks.signed import attrs, remember, seen, signed_form
 
@@ -27,7 +29,7 @@ router = APIRouter()
 @router.post("/sync")
 async def sync_webhook(request: Request) -> Response:
     form = await signed_form(request)
-    ctx = request.app.state.ctx
+    ctx = context_of(request)
     await run_in_threadpool(handle_sync_event, ctx, form)
     return Response(status_code=200)
 
@@ -65,9 +67,9 @@ def handle_sync_event(ctx: RelayContext, form: dict[str, str]) -> None:
     elif by_item:
         # a new message needs only what never changes (customer, Web2Text number,
         # location) before its own write; the rest comes fresh from that write
-        conv = store.recent_conversation(ctx.tables, sid)
+        conv = conversation_store.recent_conversation(ctx.caches.conversations, ctx.tables, sid)
     else:
-        conv = store.get_conversation(ctx.tables, sid)
+        conv = conversation_store.get_conversation(ctx.tables, sid)
     if conv is not None:
         if event == "onMessageAdded":
             message_added(ctx, conv, form)
@@ -81,7 +83,7 @@ def handle_sync_event(ctx: RelayContext, form: dict[str, str]) -> None:
         remember(ctx, key, str(event))
 
 
-def author_kind(conv: store.Item, author: str, attrs: dict[str, Any]) -> str:
+def author_kind(conv: Item, author: str, attrs: dict[str, Any]) -> str:
     if attrs.get("SystemMessage"):
         return "system"
     if attrs.get("StaffId"):
@@ -93,14 +95,14 @@ def author_kind(conv: store.Item, author: str, attrs: dict[str, Any]) -> str:
     return "staff" if author.startswith("staff") else "system"
 
 
-def message_added(ctx: RelayContext, conv: store.Item, form: dict[str, str]) -> None:
+def message_added(ctx: RelayContext, conv: Item, form: dict[str, str]) -> None:
     sid = conv["ConversationSid"]
     attributes = attrs(form.get("Attributes"))
     author = form.get("Author", "")
     kind = author_kind(conv, author, attributes)
     body = form.get("Body", "")
-    at = form.get("DateCreated") or store.now_iso()
-    item: store.Item = {
+    at = form.get("DateCreated") or versioned.now_iso()
+    item: Item = {
         "ConversationSid": sid,
         "MessageSid": form.get("MessageSid", ""),
         "Author": author,
@@ -117,7 +119,11 @@ def message_added(ctx: RelayContext, conv: store.Item, form: dict[str, str]) -> 
     if media:
         item["Media"] = media
         remember_message_media(
-            ctx.tables, media, sid, store.conversation_locations(conv), item["MessageSid"]
+            ctx.tables,
+            media,
+            sid,
+            conversation_store.conversation_locations(conv),
+            item["MessageSid"],
         )
     if attributes.get("W2TKey"):
         item["IdempotencyKey"] = str(attributes["W2TKey"])
@@ -125,14 +131,14 @@ def message_added(ctx: RelayContext, conv: store.Item, form: dict[str, str]) -> 
         item["StaffId"] = str(attributes["StaffId"])
         item["StaffName"] = str(attributes.get("StaffName") or attributes["StaffId"])
     # The message's effects on the conversation and its leads are applied after it
-    # is stored, each idempotent per MessageSid (`store.EFFECTS_ATTR`), so a crash
+    # is stored, each idempotent per MessageSid (`versioned.EFFECTS_ATTR`), so a crash
     # in between is finished by Twilio's retry of the webhook or by the reconcile,
     # applying only what is missing. `EffectsPending` (the time this webhook stored
     # it) marks a message whose effects the relay owes (a message the relay stored
     # from its own API answer carries none).
     item["EffectsPending"] = int(time.time())
-    if not store.put_message_if_new(ctx.tables, item):
-        existing = store.get_message(ctx.tables, sid, item["MessageSid"])
+    if not message_store.put_message_if_new(ctx.tables, item):
+        existing = message_store.get_message(ctx.tables, sid, item["MessageSid"])
         if existing is None:
             return
         if existing.get("Placeholder"):
@@ -143,7 +149,7 @@ def message_added(ctx: RelayContext, conv: store.Item, form: dict[str, str]) -> 
             item = existing
         else:
             return  # a duplicate of a message whose effects are long done
-    ctx.crash_point("after_message_stored")
+    ctx.checkpoint("after_message_stored")
     # the message, conversation and lead changes: one counter update + one
     # group item per location instead of two calls each
     with batched(ctx.change_log):
@@ -154,10 +160,8 @@ def message_added(ctx: RelayContext, conv: store.Item, form: dict[str, str]) -> 
         publish_message(ctx, fresh, item)
 
 
-def _fill_placeholder(
-    ctx: RelayContext, existing: store.Item, item: store.Item
-) -> store.Item | None:
-    def fn(cur: store.Item) -> store.Updates | None:
+def _fill_placeholder(ctx: RelayContext, existing: Item, item: Item) -> Item | None:
+    def fn(cur: Item) -> Updates | None:
         if not cur.get("Placeholder"):
             return None
         updates = {
@@ -168,18 +172,20 @@ def _fill_placeholder(
         updates["Placeholder"] = None
         return updates
 
-    return store.update_message(ctx.tables, existing["ConversationSid"], existing["MessageSid"], fn)
+    return message_store.update_message(
+        ctx.tables, existing["ConversationSid"], existing["MessageSid"], fn
+    )
 
 
-def delivery_updated(ctx: RelayContext, conv: store.Item, form: dict[str, str]) -> None:
+def delivery_updated(ctx: RelayContext, conv: Item, form: dict[str, str]) -> None:
     sid = conv["ConversationSid"]
     msg_sid = form.get("MessageSid", "")
     status = form.get("Status", "")
     code = int(form["ErrorCode"]) if form.get("ErrorCode", "").isdigit() else None
-    updated = store.advance_message_status(
+    updated = message_store.advance_message_status(
         ctx.tables, sid, msg_sid, status, error_code=code, error_reason=_error_reason(code)
     )
-    if updated is None and store.get_message(ctx.tables, sid, msg_sid) is None:
+    if updated is None and message_store.get_message(ctx.tables, sid, msg_sid) is None:
         # The receipt overtook the message: keep the status on a placeholder that
         # the message (webhook or API answer) fills in later.
         placeholder = {
@@ -193,8 +199,8 @@ def delivery_updated(ctx: RelayContext, conv: store.Item, form: dict[str, str]) 
             "Author": "",
             "Version": 1,
         }
-        store.put_message_if_new(ctx.tables, placeholder)
-        updated = store.advance_message_status(
+        message_store.put_message_if_new(ctx.tables, placeholder)
+        updated = message_store.advance_message_status(
             ctx.tables, sid, msg_sid, status, error_code=code, error_reason=_error_reason(code)
         )
     if updated is not None and not updated.get("Placeholder"):
@@ -211,34 +217,34 @@ def _error_reason(code: int | None) -> str | None:
     }.get(code or 0)
 
 
-def _message_updated(ctx: RelayContext, conv: store.Item, form: dict[str, str]) -> None:
+def _message_updated(ctx: RelayContext, conv: Item, form: dict[str, str]) -> None:
     sid, msg_sid = conv["ConversationSid"], form.get("MessageSid", "")
     body = form.get("Body")
     if body is None:
         return
     try:
-        updated = store.update_message(
+        updated = message_store.update_message(
             ctx.tables,
             sid,
             msg_sid,
             lambda cur: None if cur.get("Body") == body else {"Body": body},
         )
-    except store.NotFound:
+    except versioned.NotFound:
         return
     if updated is not None:
         publish_message(ctx, conv, updated)
 
 
-def _message_removed(ctx: RelayContext, conv: store.Item, form: dict[str, str]) -> None:
+def _message_removed(ctx: RelayContext, conv: Item, form: dict[str, str]) -> None:
     sid, msg_sid = conv["ConversationSid"], form.get("MessageSid", "")
     try:
-        updated = store.update_message(
+        updated = message_store.update_message(
             ctx.tables,
             sid,
             msg_sid,
             lambda cur: None if cur.get("Removed") else {"Removed": True, "Body": ""},
         )
-    except store.NotFound:
+    except versioned.NotFound:
         return
     if updated is not None:
         publish_message(ctx, conv, updated)

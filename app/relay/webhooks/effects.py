@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 from app.core.optout import OptOutKind, classify
 from app.core.statuses import LeadStatus, PipelineStatus, PipelineTrigger, auto_advance
-from app.relay import store
+from app.relay import conversation_store, lead_store, versioned
 from app.relay.integrations import _publish_conversation
+from app.relay.versioned import Item, Updates
 from app.relay.webhooks.signed import publish_lead
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ EFFECTS_LEASE_S = 30
 EFFECTS_RECOVERY_S = 3600
 
 
-def effects_owed(msg: store.Item, *, min_age_s: float = 0.0) -> bool:
+def effects_owed(msg: Item, *, min_age_s: float = 0.0) -> bool:
     """Whether `msg` was stored by a webhook (so it has effects) recently enough
     that they may still be incomplete and can be completed idempotently."""
     pending = msg.get("EffectsPending")
@@ -35,36 +36,36 @@ def effects_owed(msg: store.Item, *, min_age_s: float = 0.0) -> bool:
     return min_age_s <= age <= EFFECTS_RECOVERY_S
 
 
-def effects_stale(msg: store.Item) -> bool:
+def effects_stale(msg: Item) -> bool:
     """A message the reconcile may finish: owed effects, older than the lease."""
     return effects_owed(msg, min_age_s=EFFECTS_LEASE_S)
 
 
 def effects_missing(
-    ctx: RelayContext, conv: store.Item, msg: store.Item, leads: dict[str, store.Item | None]
+    ctx: RelayContext, conv: Item, msg: Item, leads: dict[str, Item | None]
 ) -> bool:
     """Whether a stored message's effects are missing from its conversation or one of
     its open leads (`leads`: a per-conversation cache of lead reads)."""
     sid = str(msg["MessageSid"])
-    if sid not in (conv.get(store.EFFECTS_ATTR) or []):
+    if sid not in (conv.get(versioned.EFFECTS_ATTR) or []):
         return True
     if msg.get("AuthorKind") not in ("customer", "store", "staff"):
         return False
     created = str(msg.get("CreatedAt") or "")
     for lead_id in [str(x) for x in conv.get("LeadIds") or []]:
         if lead_id not in leads:
-            leads[lead_id] = store.get_lead(ctx.tables, lead_id)
+            leads[lead_id] = lead_store.get_lead(ctx.tables, lead_id)
         lead = leads[lead_id]
         if lead is None or lead.get("Status") == LeadStatus.CLOSED:
             continue
         if str(lead.get("DateSubmitted") or "") > created:
             continue  # the lead joined after this message
-        if sid not in (lead.get(store.EFFECTS_ATTR) or []):
+        if sid not in (lead.get(versioned.EFFECTS_ATTR) or []):
             return True
     return False
 
 
-def apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item) -> store.Item:
+def apply_message_effects(ctx: RelayContext, conv: Item, msg: Item) -> Item:
     """Conversation and lead updates for a new message (customer text, store reply...),
     each applied at most once per MessageSid; returns the conversation as it is.
 
@@ -73,27 +74,32 @@ def apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item) 
     change batch was recorded would have lost its change and receivers ignore
     versions they have; a lead's pipeline move, forward-only, is finished too."""
     kind = msg.get("AuthorKind")
-    at = str(msg.get("CreatedAt") or store.now_iso())
+    at = str(msg.get("CreatedAt") or versioned.now_iso())
     photos = len(msg.get("Media") or [])
     preview = str(msg.get("Body", ""))[:120] or (f"[{photos} photo(s)]" if photos else "")
     msg_sid = str(msg["MessageSid"])
 
     # Nothing here depends on the current item (the unread count is an ADD), so one
     # UpdateItem without a read; it bumps Version like every other update.
-    sets: store.Updates = {"LastMessageAt": at, "LastMessagePreview": preview}
+    sets: Updates = {"LastMessageAt": at, "LastMessagePreview": preview}
     adds: dict[str, int] = {}
     if kind == "customer":
         adds["UnreadCount"] = 1
         sets["LastInboundAt"] = at
     try:
-        updated = store.bump_conversation(
-            ctx.tables, conv["ConversationSid"], sets, adds, message_sid=msg_sid
+        updated = conversation_store.bump_conversation(
+            ctx.tables,
+            conv["ConversationSid"],
+            sets,
+            adds,
+            message_sid=msg_sid,
+            recent=ctx.caches.conversations,
         )
         _publish_conversation(ctx, updated)
-    except store.AlreadyApplied as done:
+    except versioned.AlreadyApplied as done:
         updated = done.item
         _publish_conversation(ctx, updated)
-    ctx.crash_point("after_conversation_effect")
+    ctx.checkpoint("after_conversation_effect")
     if kind not in ("customer", "store", "staff"):
         return updated
     possible = (
@@ -103,20 +109,20 @@ def apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item) 
         PipelineTrigger.INBOUND_MESSAGE if kind == "customer" else PipelineTrigger.OUTBOUND_MESSAGE
     )
     for lead_id in list(updated.get("LeadIds") or []):
-        # One UpdateItem without a read (`store.note_lead_message`): the activity is
+        # One UpdateItem without a read (`lead_store.note_lead_message`): the activity is
         # appended and the times set whatever the lead held; only a pipeline move
         # (the first reply, once per lead) needs a version-guarded read-modify-write.
-        lead_sets: store.Updates = {"LastActivityAt": at}
-        if_missing: store.Updates = {}
+        lead_sets: Updates = {"LastActivityAt": at}
+        if_missing: Updates = {}
         if kind == "customer":
             lead_sets["LastInboundAt"] = at
             if possible:
                 lead_sets["PossibleOptOut"] = True
-            entry = store.activity("inbound", preview, at)
+            entry = lead_store.activity("inbound", preview, at)
         else:
             if_missing["FirstStaffReplyAt"] = at
-            entry = store.activity("outbound", preview, at)
-        lead = store.note_lead_message(
+            entry = lead_store.activity("outbound", preview, at)
+        lead = lead_store.note_lead_message(
             ctx.tables,
             str(lead_id),
             entry,
@@ -128,26 +134,29 @@ def apply_message_effects(ctx: RelayContext, conv: store.Item, msg: store.Item) 
             # closed, missing, or this message already noted: then its pipeline
             # move may be what a crash left out (or what the first attempt of a
             # retried call never got to), and its change may never have been written
-            lead = store.get_lead(ctx.tables, str(lead_id))
+            lead = lead_store.get_lead(ctx.tables, str(lead_id))
             if lead is None or lead.get("Status") == LeadStatus.CLOSED:
                 continue
         current = PipelineStatus(str(lead.get("PipelineStatus", "new")))
         if auto_advance(current, trigger) != current:
 
-            def advance(cur: store.Item) -> store.Updates | None:
+            def advance(cur: Item) -> Updates | None:
                 if cur.get("Status") == LeadStatus.CLOSED:
                     return None
                 now = PipelineStatus(str(cur.get("PipelineStatus", "new")))
                 nxt = auto_advance(now, trigger)
                 if nxt == now:
                     return None
-                note = store.activity("pipeline", f"{now.value} → {nxt.value}", at)
+                note = lead_store.activity("pipeline", f"{now.value} → {nxt.value}", at)
                 activity = [*list(cur.get("Activity") or []), note]
-                return {"PipelineStatus": nxt.value, "Activity": store.bounded_activity(activity)}
+                return {
+                    "PipelineStatus": nxt.value,
+                    "Activity": lead_store.bounded_activity(activity),
+                }
 
             try:
-                moved = store.update_lead(ctx.tables, str(lead_id), advance)
-            except store.NotFound:
+                moved = lead_store.update_lead(ctx.tables, str(lead_id), advance)
+            except versioned.NotFound:
                 continue
             if moved is not None:
                 lead = moved

@@ -10,18 +10,17 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from twilio.twiml.messaging_response import MessagingResponse
 
-from app.relay import directory, store
-from app.relay.ddb import is_conditional_failure
+from app.relay import conversation_store, directory, lead_store, optouts
+from app.relay.context import context_of
 from app.relay.errors import ApiError
 from app.relay.inbound import routing
 from app.relay.integrations import _publish_conversation
-from app.relay.leads import service
+from app.relay.versioned import Item, Updates
 from app.relay.webhooks.signed import TWIML_EMPTY, publish_lead, remember, seen, signed_form
 
 if TYPE_CHECKING:
@@ -40,7 +39,7 @@ async def incoming_webhook(request: Request) -> Response:
         raise ApiError(400, "invalid_request", "From and To are NONEXISTANT - required")
     if not (form.get("MessageSid") or form.get("SmsSid")):
         raise ApiError(400, "invalid_request", "MessageSid is NONEXISTANT - required")
-    ctx = request.app.state.ctx
+    ctx = context_of(request)
     reply = await run_in_threadpool(handle_incoming, ctx, form)
     if reply is None:
         return Response(TWIML_EMPTY, media_type="text/xml")
@@ -60,44 +59,50 @@ def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> str | None:
     if seen(ctx, key):
         return None
     sender, pool_number = form.get("From", ""), form.get("To", "")
-    _apply_keyword(ctx, kind, sender, pool_number, form.get("Body", kind))
+    # applied only when newer than the state (a replay after its dedupe record
+    # expired changes nothing): app.relay.optouts
+    message_sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    at = optouts.received_at(ctx, message_sid)
+    if at is None:
+        log.warning("opt-out text unknown to Twilio: ignored", extra={"kind": kind})
+    elif optouts.apply_event(
+        ctx, sender, pool_number, kind, at, message_sid, form.get("Body", kind)
+    ):
+        _apply_keyword(ctx, kind, sender, pool_number)
     remember(ctx, key, "inbound")
     return None
 
 
-def _apply_keyword(ctx: RelayContext, kind: str, sender: str, pool_number: str, text: str) -> None:
+def _apply_keyword(ctx: RelayContext, kind: str, sender: str, pool_number: str) -> None:
+    """The conversations' flags after an applied STOP/START (the opt-out record is
+    written by `optouts.apply_event`)."""
     is_store = bool(directory.locations_with_number(ctx.tables, sender))
-    if kind == "STOP":
-        record_opt_out(ctx, sender, pool_number, text)
-    else:
-        remove_opt_out(ctx, sender, pool_number)
     for conv in _conversations_bound(ctx, sender, pool_number):
         opted = kind == "STOP"
         field = "StoreOptedOut" if is_store else "OptedOut"
 
-        def flag(cur: store.Item, f: str = field, o: bool = opted) -> store.Updates | None:
+        def flag(cur: Item, f: str = field, o: bool = opted) -> Updates | None:
             return None if bool(cur.get(f)) == o else {f: o}
 
-        updated = store.update_conversation(ctx.tables, conv["ConversationSid"], flag)
+        updated = conversation_store.update_conversation(ctx.tables, conv["ConversationSid"], flag)
         if updated is not None:
             _publish_conversation(ctx, updated)
         if opted and not is_store:
-            svc = service(ctx)
             for lead_id in list(conv.get("LeadIds") or []):
                 publish_lead(
                     ctx,
-                    store.update_lead(
+                    lead_store.update_lead(
                         ctx.tables,
                         str(lead_id),
                         lambda cur: None if cur.get("OptedOut") else {"OptedOut": True},
                     ),
                 )
-                svc.close_owed([str(lead_id)], STOP_CLOSE_REASON)
+                ctx.leads.close_owed([str(lead_id)], STOP_CLOSE_REASON)
         elif opted and is_store:
             _warn_store(ctx, conv)
 
 
-def _warn_store(ctx: RelayContext, conv: store.Item) -> None:
+def _warn_store(ctx: RelayContext, conv: Item) -> None:
     """The store's phone replied STOP: it no longer gets this conversation's texts.
     Its leads stay open; staff see a warning (and the store is told in the app)."""
     from app.relay.integrations import record_api_message
@@ -115,49 +120,11 @@ def _warn_store(ctx: RelayContext, conv: store.Item) -> None:
     log.warning("store phone opted out", extra={"conversation": conv["ConversationSid"]})
 
 
-def _conversations_bound(ctx: RelayContext, address: str, proxy: str) -> list[store.Item]:
+def _conversations_bound(ctx: RelayContext, address: str, proxy: str) -> list[Item]:
     item = ctx.tables.pool.get_item(
         Key={"Pk": f"BIND#{address}", "Sk": proxy}, ConsistentRead=True
     ).get("Item")
     if not item:
         return []
-    conv = store.get_conversation(ctx.tables, str(item["ConversationSid"]))
+    conv = conversation_store.get_conversation(ctx.tables, str(item["ConversationSid"]))
     return [conv] if conv else []
-
-
-def record_opt_out(ctx: RelayContext, phone: str, pool_number: str, request_text: str) -> None:
-    """`OptedOutNumbers[pool_number] = {DateOptedOut, OptOutRequest}` (compatible item)."""
-    entry = {"DateOptedOut": store.now_iso(), "OptOutRequest": request_text[:160]}
-    try:
-        ctx.tables.optouts.update_item(
-            Key={"PhoneNumber": phone},
-            UpdateExpression="SET OptedOutNumbers.#n = :e",
-            ConditionExpression="attribute_exists(OptedOutNumbers)",
-            ExpressionAttributeNames={"#n": pool_number},
-            ExpressionAttributeValues={":e": entry},
-        )
-    except ClientError as exc:
-        if not is_conditional_failure(exc):
-            raise
-        try:
-            ctx.tables.optouts.put_item(
-                Item={"PhoneNumber": phone, "OptedOutNumbers": {pool_number: entry}},
-                ConditionExpression="attribute_not_exists(PhoneNumber)",
-            )
-        except ClientError as exc2:
-            if not is_conditional_failure(exc2):
-                raise
-            record_opt_out(ctx, phone, pool_number, request_text)  # created meanwhile
-
-
-def remove_opt_out(ctx: RelayContext, phone: str, pool_number: str) -> None:
-    try:
-        ctx.tables.optouts.update_item(
-            Key={"PhoneNumber": phone},
-            UpdateExpression="REMOVE OptedOutNumbers.#n",
-            ConditionExpression="attribute_exists(OptedOutNumbers)",
-            ExpressionAttributeNames={"#n": pool_number},
-        )
-    except ClientError as exc:
-        if not is_conditional_failure(exc):
-            raise

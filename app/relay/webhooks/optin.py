@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.relay.auth import Principal, require_endpoint
+from app.relay.context import context_of
 from app.relay.errors import ApiError
 
 router = APIRouter()
@@ -36,7 +37,7 @@ async def check_opt_in_status(request: Request, principal: OptInKey) -> JSONResp
         raise ApiError(
             400, "invalid_phone", "PhoneNumber is INVALID - not a valid phone number"
         ) from None
-    ctx = request.app.state.ctx
+    ctx = context_of(request)
     from app.relay.leads import opted_out_numbers
 
     numbers = await run_in_threadpool(opted_out_numbers, ctx.tables, phone)

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import time
@@ -13,12 +12,12 @@ from urllib.parse import parse_qsl
 
 from botocore.exceptions import ClientError
 from fastapi import Request
-from twilio.request_validator import RequestValidator
 
-from app.relay import store
+from app.relay import versioned
+from app.relay.context import context_of
 from app.relay.ddb import is_conditional_failure
 from app.relay.errors import ApiError
-from app.relay.leads import service
+from app.relay.versioned import Item
 
 if TYPE_CHECKING:
     from app.relay.context import RelayContext
@@ -31,7 +30,7 @@ TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 async def signed_form(request: Request) -> dict[str, str]:
     """The form of a Twilio webhook whose signature is valid (else 403)."""
-    ctx = request.app.state.ctx
+    ctx = context_of(request)
     raw = await request.body()
     try:
         pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
@@ -44,7 +43,7 @@ async def signed_form(request: Request) -> dict[str, str]:
     if request.url.query:
         url += "?" + request.url.query
     signature = request.headers.get("x-twilio-signature", "")
-    validator = _validator(ctx.settings.twilio_auth_token)
+    validator = ctx.webhook_validator
     if not signature or not validator.validate(url, _SignedParams(form), signature):
         log.warning("webhook with a bad signature", extra={"path": request.url.path})
         raise ApiError(403, "invalid_signature", "X-Twilio-Signature is INVALID")
@@ -56,11 +55,6 @@ async def signed_form(request: Request) -> dict[str, str]:
     if form.get("EventType") in _MESSAGE_EVENTS and not form.get("MessageSid"):
         raise ApiError(400, "invalid_request", "MessageSid is NONEXISTANT - required")
     return form
-
-
-@functools.lru_cache(maxsize=8)
-def _validator(auth_token: str) -> RequestValidator:
-    return RequestValidator(auth_token)
 
 
 class _SignedParams(dict[str, str]):
@@ -92,7 +86,7 @@ def remember(ctx: RelayContext, key: str, kind: str) -> None:
             Item={
                 "EventKey": key,
                 "Kind": kind,
-                "At": store.now_iso(),
+                "At": versioned.now_iso(),
                 "ExpiresAt": int(time.time()) + EVENT_TTL_S,
             },
             ConditionExpression="attribute_not_exists(EventKey)",
@@ -110,6 +104,6 @@ def attrs(raw: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def publish_lead(ctx: RelayContext, item: store.Item | None) -> None:
+def publish_lead(ctx: RelayContext, item: Item | None) -> None:
     if item is not None:
-        service(ctx)._publish_lead(item)
+        ctx.leads._publish_lead(item)

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from app.relay import store
+from app.relay import conversation_store
+from app.relay.context import context_of
 from app.relay.integrations import _publish_conversation
-from app.relay.leads import service
 from app.relay.twilio_close import mark_conversation_closed
 from app.relay.webhooks.conversation import event_key
 from app.relay.webhooks.signed import remember, seen, signed_form
@@ -25,7 +25,7 @@ router = APIRouter()
 @router.post("/close")
 async def close_webhook(request: Request) -> Response:
     form = await signed_form(request)
-    ctx = request.app.state.ctx
+    ctx = context_of(request)
     await run_in_threadpool(handle_state_event, ctx, form)
     return Response(status_code=200)
 
@@ -39,9 +39,9 @@ def handle_state_event(ctx: RelayContext, form: dict[str, str]) -> None:
         return
     sid = form.get("ConversationSid", "")
     state_to = form.get("StateTo", "")
-    conv = store.get_conversation(ctx.tables, sid) if sid else None
+    conv = conversation_store.get_conversation(ctx.tables, sid) if sid else None
     if conv is not None and state_to in ("active", "inactive"):
-        updated = store.update_conversation(
+        updated = conversation_store.update_conversation(
             ctx.tables,
             sid,
             lambda cur: None if cur.get("State") in (state_to, "closed") else {"State": state_to},
@@ -51,6 +51,6 @@ def handle_state_event(ctx: RelayContext, form: dict[str, str]) -> None:
     elif conv is not None and state_to == "closed":
         # every close recorded first, then run (a lead another request is working on
         # is closed by that request's holder when its current step ends)
-        service(ctx).close_owed([str(x) for x in conv.get("LeadIds") or []], "Inactivity")
-        mark_conversation_closed(ctx, store.get_conversation(ctx.tables, sid) or conv)
+        ctx.leads.close_owed([str(x) for x in conv.get("LeadIds") or []], "Inactivity")
+        mark_conversation_closed(ctx, conversation_store.get_conversation(ctx.tables, sid) or conv)
     remember(ctx, key, "state")
