@@ -294,6 +294,15 @@ class MediaRef(WireModel):
     size: Annotated[int, Field(ge=0)] = 0
 
 
+class CallRef(WireModel):
+    """A phone call's outcome, on the message that shows it in the thread."""
+
+    call_sid: str
+    direction: str  # from_customer | from_store (app.core.calls.CallDirection)
+    outcome: str  # answered | missed
+    duration_s: Annotated[int, Field(ge=0)] = 0
+
+
 class MessageView(WireModel):
     message_sid: str
     conversation_sid: str
@@ -309,6 +318,7 @@ class MessageView(WireModel):
     error_reason: str | None = None
     idempotency_key: str | None = None
     media: list[MediaRef] = Field(default_factory=list)
+    call: CallRef | None = None
     created_at: UtcDatetime
     version: Version = 0
 

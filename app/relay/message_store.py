@@ -113,6 +113,20 @@ def message_view(item: Item) -> Item:
             }
             for m in item.get("Media") or []
         ],
+        "call": call_view(item.get("Call")),
         "createdAt": item.get("CreatedAt") or now_iso(),
         "version": version_of(item),
+    }
+
+
+def call_view(call: Any) -> Item | None:
+    """A phone call's outcome on its message (`Call`: CallSid, Direction, Outcome,
+    Duration), or None for a text."""
+    if not isinstance(call, dict):
+        return None
+    return {
+        "callSid": str(call.get("CallSid", "")),
+        "direction": str(call.get("Direction", "")),
+        "outcome": str(call.get("Outcome", "")),
+        "durationS": int(call.get("Duration") or 0),
     }

@@ -6,6 +6,8 @@
 - `incoming.py` — `POST /TwilioWebhooks/onIncomingMessage`: the Messaging
   Service's inbound webhook (opt-out keywords).
 - `optin.py` — `POST /TwilioWebhooks/checkOptInStatus` (API key).
+- `voice.py` — `POST /TwilioWebhooks/onIncomingCall` (masked calling) and
+  `/onCallStatus` (the call's outcome in its thread).
 
 Signed webhooks must carry a valid `X-Twilio-Signature` for W2T_PUBLIC_URL +
 path (403 `invalid_signature` otherwise, `signed.py`). Everything an event changes
@@ -16,7 +18,7 @@ move forward, so duplicates and reordering are harmless.
 
 from fastapi import APIRouter
 
-from app.relay.webhooks import conversation, incoming, optin, state
+from app.relay.webhooks import conversation, incoming, optin, state, voice
 from app.relay.webhooks.conversation import (
     delivery_updated,
     event_key,
@@ -28,7 +30,7 @@ from app.relay.webhooks.incoming import handle_incoming
 from app.relay.webhooks.state import handle_state_event
 
 router = APIRouter(prefix="/TwilioWebhooks", tags=["twilio"])
-for _family in (conversation, state, incoming, optin):
+for _family in (conversation, state, incoming, optin, voice):
     router.include_router(_family.router)
 
 __all__ = [

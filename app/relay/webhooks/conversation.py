@@ -125,6 +125,8 @@ def message_added(ctx: RelayContext, conv: Item, form: dict[str, str]) -> None:
             conversation_store.conversation_locations(conv),
             item["MessageSid"],
         )
+    if isinstance(attributes.get("Call"), dict):
+        item["Call"] = attributes["Call"]  # a phone call's outcome (webhooks/voice.py)
     if attributes.get("W2TKey"):
         item["IdempotencyKey"] = str(attributes["W2TKey"])
     if attributes.get("StaffId"):
