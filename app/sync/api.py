@@ -218,6 +218,18 @@ class ThreadStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class MediaItem:
+    """A photo of a message: `sid` once the relay has it; `local_path` for an
+    attachment written here and not sent yet (a copy in the data folder)."""
+
+    sid: str | None
+    content_type: str
+    filename: str | None = None
+    size: int = 0
+    local_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ThreadMessage:
     local_id: str
     message_sid: str | None
@@ -230,6 +242,7 @@ class ThreadMessage:
     error_reason: str | None = None
     error_message: str | None = None
     outbox_id: str | None = None  # set while pending/failed locally: for retry/discard
+    media: tuple[MediaItem, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,11 +381,20 @@ class Engine(Protocol):
 
     # ---- commands: each writes its local effect and outbox row in one transaction
 
-    async def send_message(self, conversation_sid: str, body: str) -> ThreadMessage:
+    async def send_message(
+        self, conversation_sid: str, body: str, attachment: Path | None = None
+    ) -> ThreadMessage:
         """Queue a message; it is returned (and shown) at once as `pending`.
 
-        Raises `EngineError("empty_body", ...)` for a blank body.
+        `attachment`: a JPEG, PNG or GIF of at most 5 MB, copied into the data folder
+        at once and sent with the text, exactly once, like any outbox row. Raises
+        `EngineError("empty_body", ...)` for a blank body without a photo, and
+        `unsupported_media_type` / `media_too_large` / `attachment_unreadable`.
         """
+
+    async def media_file(self, sid: str) -> Path:
+        """A message photo's file in the data folder, fetched from the relay once
+        (`GET /v1/media/{sid}`). Raises `EngineError("media_unavailable", ...)`."""
 
     async def update_lead(
         self,

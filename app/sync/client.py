@@ -152,12 +152,32 @@ class RelayClient:
             raise RelayTransientError("malformed /v1/changes answer") from exc
         return ChangesBatch(page.changes, page.cursor or cursor, page.has_more)
 
-    async def send_message(self, conversation_sid: str, body: str, key: str) -> dict[str, Any]:
+    async def send_message(
+        self, conversation_sid: str, body: str, key: str, media_sids: list[str] | None = None
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {"body": body}
+        if media_sids:
+            payload["mediaSids"] = media_sids
         response = await self._request(
             "POST", f"/v1/conversations/{conversation_sid}/messages",
-            json={"body": body}, headers={"Idempotency-Key": key},
+            json=payload, headers={"Idempotency-Key": key},
         )
         return self._json(response)
+
+    async def upload_media(self, data: bytes, content_type: str, filename: str) -> str:
+        """`POST /v1/media` (raw body) → the new MediaSid."""
+        response = await self._request(
+            "POST", "/v1/media", content=data,
+            headers={"Content-Type": content_type, "X-Filename": filename},
+        )
+        sid = self._json(response).get("sid")
+        if not isinstance(sid, str) or not sid:
+            raise RelayTransientError("malformed /v1/media answer")
+        return sid
+
+    async def get_media(self, sid: str) -> bytes:
+        response = await self._request("GET", f"/v1/media/{sid}")
+        return response.content
 
     async def patch_lead(
         self, lead_id: str, patch: dict[str, Any], version: int, key: str

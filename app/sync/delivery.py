@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from app.core.wire import LeadView, MessageView
@@ -22,6 +23,7 @@ from app.sync.client import RelayAuthError, RelayClient, RelayFinalError, RelayT
 from app.sync.db import Database
 from app.sync.feed import LeadChange, ReceivedChange, accepted_message, lead_answer
 from app.sync.follow import AUTH_RETRY_SECONDS
+from app.sync.media import MediaCache
 from app.sync.retry import Backoff
 from app.sync.status import EngineStatus
 
@@ -48,6 +50,8 @@ class OutboxDispatcher:
         self._wake = asyncio.Event()
         #: the relay client deliveries use (replaced with a new key)
         self.client: RelayClient | None = None
+        #: where a sent photo's copy goes (the engine's media cache)
+        self.media: MediaCache | None = None
         #: lane -> its delivery in progress
         self.deliveries: dict[str, asyncio.Task[None]] = {}
         self.stopped = False
@@ -135,8 +139,10 @@ class OutboxDispatcher:
         client = self.client
         assert client is not None
         if row.kind == store.SEND_MESSAGE:
+            media_sid = await self._uploaded(client, row)
             return await client.send_message(
-                str(row.conversation_sid), str(row.payload["body"]), row.idempotency_key)
+                str(row.conversation_sid), str(row.payload["body"]), row.idempotency_key,
+                [media_sid] if media_sid else None)
         if row.kind == store.UPDATE_LEAD:
             return await client.patch_lead(
                 str(row.lead_id), row.payload["patch"], int(row.payload["baseVersion"]),
@@ -146,6 +152,26 @@ class OutboxDispatcher:
             return None
         raise _UnknownKind(row.kind)
 
+    async def _uploaded(self, client: RelayClient, row: store.OutboxRow) -> str | None:
+        """A send's photo at the relay: uploaded once, its sid kept in the row before
+        the send, so a retry or a restart sends the same photo with the same key (a
+        crash between the upload and keeping its sid leaves an unsent upload, never
+        a second message)."""
+        attachment = row.payload.get("attachment")
+        if not isinstance(attachment, dict):
+            return None
+        if row.payload.get("mediaSid"):
+            return str(row.payload["mediaSid"])
+        try:
+            data = await asyncio.to_thread(Path(str(attachment["path"])).read_bytes)
+        except OSError as exc:
+            raise RelayFinalError(0, "attachment_missing", f"the photo is gone: {exc}", {}) from exc
+        sid = await client.upload_media(
+            data, str(attachment["contentType"]), str(attachment.get("filename") or "photo"))
+        await self._db.writer.run(store.keep_media_sid, row.outbox_id, sid)
+        row.payload["mediaSid"] = sid
+        return sid
+
     async def _on_answer(self, row: store.OutboxRow, answer: dict[str, Any] | None) -> None:
         """A 2xx: the lead an edit answered with is mirrored, a send takes its message."""
         if row.kind == store.UPDATE_LEAD:
@@ -153,6 +179,11 @@ class OutboxDispatcher:
             if lead is not None:
                 await self._apply_lead(lead)
         accepted = accepted_message(answer) if row.kind == store.SEND_MESSAGE else None
+        attachment = row.payload.get("attachment")
+        if isinstance(attachment, dict) and row.payload.get("mediaSid") and self.media:
+            # our own photo: its copy here becomes the cached file of its sid
+            await asyncio.to_thread(
+                self.media.adopt, str(attachment["path"]), str(row.payload["mediaSid"]))
         await self._delivered(row, accepted)
 
     async def _delivered(self, row: store.OutboxRow, accepted: MessageView | None) -> None:

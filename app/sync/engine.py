@@ -41,11 +41,18 @@ from app.sync.api import (
     ThreadMessage,
     _Unset,
 )
-from app.sync.client import RelayAuthError, RelayClient, RelayFinalError, RelayTransientError
+from app.sync.client import (
+    RelayAuthError,
+    RelayClient,
+    RelayError,
+    RelayFinalError,
+    RelayTransientError,
+)
 from app.sync.db import Database
 from app.sync.delivery import OutboxDispatcher
 from app.sync.follow import FeedFollower
 from app.sync.inbox import parse_ts
+from app.sync.media import MediaCache, stage_attachment
 from app.sync.retry import Backoff
 from app.sync.status import EngineStatus
 from app.sync.store_lock import lock_store, unlock_store
@@ -86,6 +93,7 @@ class SyncEngine:
         self._tasks: list[asyncio.Task[None]] = []
         self._me: Me | None = None
         self._lock: FileLock | None = None
+        self.media = MediaCache(self.data_dir)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -135,6 +143,7 @@ class SyncEngine:
         outbox = OutboxDispatcher(
             db, self._status, backoff=self.backoff, max_parallel=self.max_parallel,
             apply_lead=follower.apply_lead, refresh_counts=self._refresh_counts)
+        outbox.media = self.media
         return follower, outbox
 
     def _start_tasks(self, relay_url: str, token: str) -> None:
@@ -242,10 +251,29 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ commands
 
-    async def send_message(self, conversation_sid: str, body: str) -> ThreadMessage:
-        msg = await self.db.writer.run(store.enqueue_send, conversation_sid, body, self._me)
+    async def send_message(
+        self, conversation_sid: str, body: str, attachment: Path | None = None
+    ) -> ThreadMessage:
+        staged = None
+        if attachment is not None:
+            staged = await asyncio.to_thread(stage_attachment, self.data_dir, Path(attachment))
+        msg = await self.db.writer.run(
+            store.enqueue_send, conversation_sid, body, self._me, staged)
         self._after_enqueue(conversation_sids={conversation_sid})
         return msg
+
+    async def media_file(self, sid: str) -> Path:
+        client = self._client
+
+        async def fetch(media_sid: str) -> bytes:
+            if client is None:
+                raise EngineError("media_unavailable", "offline: the photo is not here yet")
+            try:
+                return await client.get_media(media_sid)
+            except RelayError as exc:
+                raise EngineError("media_unavailable", str(exc)) from exc
+
+        return await self.media.file(sid, fetch)
 
     async def update_lead(
         self,

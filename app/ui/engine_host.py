@@ -26,6 +26,7 @@ import logging
 import threading
 from collections.abc import Coroutine, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from app.sync.api import (
@@ -138,8 +139,13 @@ class ThreadedEngine:
 
     # ---- commands
 
-    async def send_message(self, conversation_sid: str, body: str) -> ThreadMessage:
-        return await self._call(self.inner.send_message(conversation_sid, body))
+    async def send_message(
+        self, conversation_sid: str, body: str, attachment: Path | None = None
+    ) -> ThreadMessage:
+        return await self._call(self.inner.send_message(conversation_sid, body, attachment))
+
+    async def media_file(self, sid: str) -> Path:
+        return await self._call(self.inner.media_file(sid))
 
     async def update_lead(
         self,

@@ -161,7 +161,7 @@ def test_lean_enqueue_rebuild_keeps_rows_both_ways(tmp_path: Path) -> None:
     engine = make_engine(path, immediate=True)
     try:
         with engine.connect() as conn:
-            migrate(conn)
+            migrate(conn, "0005")
             assert conn.exec_driver_sql("SELECT * FROM messages ORDER BY id").fetchall() == after
             assert conn.exec_driver_sql(
                 "SELECT * FROM outbox ORDER BY seq").fetchall() == outbox_after

@@ -218,7 +218,9 @@ class FakeEngine:
     def me(self) -> Me | None:
         return self._me
 
-    async def send_message(self, conversation_sid: str, body: str) -> ThreadMessage:
+    async def send_message(
+        self, conversation_sid: str, body: str, attachment: Path | None = None
+    ) -> ThreadMessage:
         await self._tick("send_message")
         if not body.strip():
             raise EngineError("empty_body", "Type a message first.")

@@ -16,6 +16,7 @@ from ulid import ULID
 
 from app.sync.api import EngineError, Me, ThreadMessage, ThreadStatus
 from app.sync.inbox import parse_ts
+from app.sync.media import StagedAttachment
 from app.sync.store.access import write_tx
 from app.sync.store.outbox_row import MARK_READ, SEND_MESSAGE, UPDATE_LEAD
 from app.sync.store.overlay import apply_lead_patch
@@ -27,16 +28,22 @@ _OUTBOX_INSERT = """INSERT INTO outbox (outbox_id, kind, lane, conversation_sid,
 
 _PENDING_MESSAGE_INSERT = """INSERT INTO messages (local_id, idempotency_key, conversation_sid,
         location_id, author, author_kind, staff_id, staff_name, body, status, created_at,
-        version, outbox_id)
+        version, outbox_id, media)
     VALUES (?, ?, ?, (SELECT location_id FROM conversations WHERE conversation_sid = ?),
-            ?, 'staff', ?, ?, ?, 'pending', ?, 0, ?)"""
+            ?, 'staff', ?, ?, ?, 'pending', ?, 0, ?, ?)"""
 
 
 def enqueue_send(
-    conn: sa.Connection, conversation_sid: str, body: str, me: Me | None
+    conn: sa.Connection,
+    conversation_sid: str,
+    body: str,
+    me: Me | None,
+    attachment: StagedAttachment | None = None,
 ) -> ThreadMessage:
-    """The pending message and its outbox row, in one durable transaction."""
-    if not body.strip():
+    """The pending message and its outbox row, in one durable transaction. An
+    `attachment` (already copied into the data folder) goes with the row's payload
+    and is uploaded by the delivery (`app.sync.delivery`)."""
+    if not body.strip() and attachment is None:
         raise EngineError("empty_body", "the message is empty")
     if not conversation_sid.strip():
         raise EngineError("invalid_conversation", "no conversation given")
@@ -48,23 +55,30 @@ def enqueue_send(
     local_id = outbox_id = key = str(ULID())
     created = now_iso()
     author_name = me.name if me else "You"
+    payload: dict[str, Any] = {"body": body, "localId": local_id}
+    media = "[]"
+    if attachment is not None:
+        payload["attachment"] = attachment.payload()
+        media = json.dumps([{
+            "contentType": attachment.content_type, "filename": attachment.filename,
+            "size": attachment.size, "localPath": str(attachment.path)}])
     with write_tx(conn) as cur:
         cur.execute(
             _OUTBOX_INSERT,
             (outbox_id, SEND_MESSAGE, "c:" + conversation_sid, conversation_sid, None, key,
-             json.dumps({"body": body, "localId": local_id}), created),
+             json.dumps(payload), created),
         )
         cur.execute(
             _PENDING_MESSAGE_INSERT,
             (local_id, key, conversation_sid, conversation_sid,
              me.staff_id if me else "", me.staff_id if me else None, author_name, body,
-             created, outbox_id),
+             created, outbox_id, media),
         )
     return ThreadMessage(
         local_id=local_id, message_sid=None, conversation_sid=conversation_sid,
         author_kind="staff", author_name=author_name, body=body,
         created_at=parse_ts(created) or datetime.now(UTC), status=ThreadStatus.PENDING.value,
-        outbox_id=outbox_id,
+        outbox_id=outbox_id, media=(attachment.item(),) if attachment else (),
     )
 
 

@@ -125,6 +125,15 @@ def rebase_row(conn: sa.Connection, outbox_id: str, payload: dict[str, Any]) -> 
     return key
 
 
+def keep_media_sid(conn: sa.Connection, outbox_id: str, sid: str) -> None:
+    """A send's photo was uploaded: its sid, kept before the send (and shown)."""
+    with write_tx(conn) as cur:
+        cur.execute("UPDATE outbox SET payload = json_set(payload, '$.mediaSid', ?) "
+                    "WHERE outbox_id = ?", (sid, outbox_id))
+        cur.execute("UPDATE messages SET media = json_set(media, '$[0].sid', ?) "
+                    f"WHERE {_MESSAGE_OF_ROW}", (sid, outbox_id))
+
+
 def mark_delivered(
     conn: sa.Connection, row: OutboxRow, accepted: MessageView | None = None
 ) -> ApplyResult:

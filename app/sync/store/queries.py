@@ -21,6 +21,7 @@ from app.sync.api import (
     ThreadMessage,
 )
 from app.sync.inbox import count_leads_sql, lead_row, list_leads_sql, parse_ts
+from app.sync.media import media_items
 from app.sync.store.access import read_one, read_rows
 from app.sync.store.outbox_row import FAILED
 from app.sync.store.rows import stored_lead, utc_text
@@ -146,7 +147,7 @@ def relay_lead(conn: sa.Connection, lead_id: str) -> LeadView | None:
 
 
 _THREAD_COLUMNS = ("local_id, message_sid, conversation_sid, author_kind, author, staff_name, "
-                   "body, created_at, status, error_reason, error_message, outbox_id")
+                   "body, created_at, status, error_reason, error_message, outbox_id, media")
 
 
 def _thread_message(r: Any) -> ThreadMessage:
@@ -156,6 +157,7 @@ def _thread_message(r: Any) -> ThreadMessage:
         author_name=r.staff_name or (r.author if r.author_kind != "customer" else "Customer"),
         body=r.body, created_at=parse_ts(r.created_at) or datetime.now(UTC), status=r.status,
         error_reason=r.error_reason, error_message=r.error_message, outbox_id=r.outbox_id,
+        media=media_items(r.media),
     )
 
 

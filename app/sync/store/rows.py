@@ -53,12 +53,12 @@ CONVERSATION_UPSERT = """INSERT INTO conversations (conversation_sid, location_i
 
 MESSAGE_INSERT = """INSERT INTO messages (local_id, message_sid, idempotency_key,
         conversation_sid, location_id, idx, author, author_kind, staff_id, staff_name, body,
-        status, error_code, error_reason, created_at, version)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+        status, error_code, error_reason, created_at, version, media)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 
 MESSAGE_UPDATE = """UPDATE messages SET message_sid = ?, location_id = ?, idx = ?, author = ?,
         author_kind = ?, staff_id = ?, staff_name = ?, body = ?, status = ?,
-        error_code = ?, error_reason = ?, created_at = ?, version = ?
+        error_code = ?, error_reason = ?, created_at = ?, version = ?, media = ?
     WHERE id = ?"""
 
 
@@ -125,26 +125,28 @@ class MessageRow(NamedTuple):
     error_code: int | None
     error_reason: str | None
     created_at: str
+    media: str  # JSON: [{"sid", "contentType", "filename", "size"}]
 
     @classmethod
     def of(cls, view: MessageView, version: int) -> MessageRow:
+        media = json.dumps([m.to_dict() for m in view.media]) if view.media else "[]"
         return cls(view.message_sid, view.conversation_sid, view.idempotency_key,
                    view.status.value, version, view.location_id, view.index, view.author,
                    view.author_kind.value, view.staff_id, view.staff_name, view.body,
-                   view.error_code, view.error_reason, view.created_at.isoformat())
+                   view.error_code, view.error_reason, view.created_at.isoformat(), media)
 
     def insert_params(self, local_id: str) -> tuple[Any, ...]:
         """For `MESSAGE_INSERT`; the idempotency key is kept on our own rows only."""
         return (local_id, self.message_sid, None, self.conversation_sid, self.location_id,
                 self.idx, self.author, self.author_kind, self.staff_id, self.staff_name,
                 self.body, self.status, self.error_code, self.error_reason, self.created_at,
-                self.version)
+                self.version, self.media)
 
     def update_params(self, rowid: int) -> tuple[Any, ...]:
         """For `MESSAGE_UPDATE` of the stored row `rowid`."""
         return (self.message_sid, self.location_id, self.idx, self.author, self.author_kind,
                 self.staff_id, self.staff_name, self.body, self.status, self.error_code,
-                self.error_reason, self.created_at, self.version, rowid)
+                self.error_reason, self.created_at, self.version, self.media, rowid)
 
 
 def stored_lead(data: str) -> LeadView | None:

@@ -85,6 +85,9 @@ def _replayable(raw: sqlite3.Connection) -> list[str]:
                        for n in names))
 
     statements = [s for s in raw.iterdump() if not is_fts_internal(s)]
+    if not any(s.startswith('INSERT INTO "sqlite_sequence"') for s in statements):
+        # no AUTOINCREMENT table left (0005): a fresh file has no sqlite_sequence to clear
+        statements = [s for s in statements if s != 'DELETE FROM "sqlite_sequence";']
     commit = statements.pop()
     assert commit == "COMMIT;", commit
     for name, sql in virtual:
