@@ -15,11 +15,13 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
-from app.sync.api import ThreadMessage
+from app.sync.api import MediaItem, ThreadMessage
 from app.ui import fmt, theme
 from app.ui.painting import draw_pill, font_variant, pill_width
+from app.ui.photo_paint import paint_photos
 from app.ui.roles import AUTHOR_ROLE, ROW_ROLE, Index
 from app.ui.thread_model import DayItem, MessageItem, author_text
+from app.ui.thumbnails import ThumbnailStore
 
 OUTGOING = frozenset({"staff", "store"})
 
@@ -33,6 +35,7 @@ class BubbleLayout(NamedTuple):
     meta: QRect
     retry: QRect | None
     height: int
+    photos: tuple[QRect, ...] = ()
 
 
 class _BubbleFonts(NamedTuple):
@@ -83,14 +86,19 @@ class BubbleDelegate(QStyledItemDelegate):
     """Customer on the left, staff and store phone on the right, system in the middle."""
 
     retryRequested = Signal(object)  # ThreadMessage
+    photoRequested = Signal(object)  # MediaItem
 
     PAD_X, PAD_Y, GAP, SIDE = 12, 8, 4, 18
+    #: a photo's box in a bubble: fixed, so a thumbnail arriving never moves the thread
+    PHOTO_W, PHOTO_H = 200, 150
     MAX_FRACTION = 0.68
 
     def __init__(self, parent: object = None) -> None:
         super().__init__(parent)  # type: ignore[arg-type]
         # fonts, metrics and bubble heights are reused: a thread lays out hundreds of rows
         self._font_cache: dict[str, _BubbleFonts] = {}
+        #: where photo thumbnails come from (set by the view)
+        self.thumbnails: ThumbnailStore | None = None
         self._heights: dict[tuple[str, str, bool, int, int], int] = {}
 
     def _metrics(self, base: QFont) -> _BubbleFonts:
@@ -105,7 +113,11 @@ class BubbleDelegate(QStyledItemDelegate):
         max_text = max(120, int(rect.width() * self.MAX_FRACTION) - 2 * self.PAD_X)
         br = f.bfm.boundingRect(QRect(0, 0, max_text, 100000), _WRAP, m.body or " ")
         text_w, text_h = min(max_text, br.width() + 2), br.height()
-        bubble_w, bubble_h = text_w + 2 * self.PAD_X, text_h + 2 * self.PAD_Y
+        photos_h = len(m.media) * (self.PHOTO_H + self.GAP)
+        if m.media:
+            text_w = max(text_w, min(max_text, self.PHOTO_W))
+            text_h = text_h if m.body else -self.GAP
+        bubble_w, bubble_h = text_w + 2 * self.PAD_X, photos_h + text_h + 2 * self.PAD_Y
         y = rect.top() + 3
         author_rect = None
         outgoing = m.author_kind in OUTGOING
@@ -121,7 +133,16 @@ class BubbleDelegate(QStyledItemDelegate):
         else:
             x = rect.left() + self.SIDE
         bubble = QRect(x, y, bubble_w, bubble_h)
-        text = bubble.adjusted(self.PAD_X, self.PAD_Y, -self.PAD_X, -self.PAD_Y)
+        text = bubble.adjusted(self.PAD_X, self.PAD_Y + photos_h, -self.PAD_X, -self.PAD_Y)
+        photos = tuple(
+            QRect(
+                bubble.left() + self.PAD_X,
+                bubble.top() + self.PAD_Y + i * (self.PHOTO_H + self.GAP),
+                min(self.PHOTO_W, text_w),
+                self.PHOTO_H,
+            )
+            for i in range(len(m.media))
+        )
         y = bubble.bottom() + 3
         meta = QRect(rect.left() + self.SIDE, y, rect.width() - 2 * self.SIDE, f.mfm.height())
         retry = None
@@ -130,7 +151,7 @@ class BubbleDelegate(QStyledItemDelegate):
             left = meta.right() - rw if outgoing else meta.left()
             retry = QRect(left, y - 1, rw, f.mfm.height() + 2)
         height = (meta.bottom() - rect.top()) + 9
-        return BubbleLayout(author_rect, bubble, text, meta, retry, height)
+        return BubbleLayout(author_rect, bubble, text, meta, retry, height, photos)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         item = index.data(ROW_ROLE)
@@ -143,7 +164,7 @@ class BubbleDelegate(QStyledItemDelegate):
         if not isinstance(item, MessageItem):
             return QSize(width, 0)
         m = item.message
-        key = (m.local_id, m.status, item.show_author, width, hash(m.body))
+        key = (m.local_id, m.status, item.show_author, width, hash((m.body, len(m.media))))
         height = self._heights.get(key)
         if height is None:
             if len(self._heights) > 20_000:
@@ -195,6 +216,8 @@ class BubbleDelegate(QStyledItemDelegate):
             p.setPen(t.color("text_muted"))
             p.drawText(lay.author, align_h | Qt.AlignmentFlag.AlignVCenter, author)
         self._paint_bubble(p, lay, m, f, t, focused)
+        if lay.photos:
+            paint_photos(p, lay.photos, m, self.thumbnails, f.meta, t)
         self._paint_meta(p, lay, m, f, t, align_h)
 
     @staticmethod
@@ -248,12 +271,26 @@ class BubbleDelegate(QStyledItemDelegate):
             return None
         return self.layout(rect, item.message, item.show_author, base).retry
 
+    def photo_at(self, rect: QRect, index: Index, base: QFont, pos: QPoint) -> MediaItem | None:
+        item = index.data(ROW_ROLE)
+        if not isinstance(item, MessageItem) or not item.message.media:
+            return None
+        lay = self.layout(rect, item.message, item.show_author, base)
+        for box, media in zip(lay.photos, item.message.media, strict=False):
+            if box.contains(pos):
+                return media
+        return None
+
     def editorEvent(
         self, event: QEvent, model: object, option: QStyleOptionViewItem, index: Index
     ) -> bool:
         if event.type() == QEvent.Type.MouseButtonRelease and isinstance(event, QMouseEvent):
             rect = self.retry_rect(option.rect, index, option.font)
             pos: QPoint = event.position().toPoint()
+            photo = self.photo_at(option.rect, index, option.font, pos)
+            if photo is not None:
+                self.photoRequested.emit(photo)
+                return True
             if rect is not None and rect.contains(pos):
                 item = index.data(ROW_ROLE)
                 self.retryRequested.emit(item.message)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeyEvent
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QImage, QKeyEvent
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMenu,
@@ -20,6 +22,13 @@ from PySide6.QtWidgets import (
 
 from app.core import segments as core_segments
 from app.core import templates as core_templates
+from app.ui.attach import (
+    PHOTO_FILTER,
+    AttachmentChip,
+    PastedImages,
+    carries_photo,
+    photo_files,
+)
 from app.ui.plain import plain_label
 from app.ui.settings import Template
 
@@ -27,9 +36,24 @@ __all__ = ["Composer", "MessageEdit", "Template", "describe_segments"]
 
 
 class MessageEdit(QPlainTextEdit):
-    """Enter sends, Shift+Enter adds a line, Ctrl+Enter sends too."""
+    """Enter sends, Shift+Enter adds a line, Ctrl+Enter sends too. A photo dropped or
+    pasted here becomes the attachment (never text in the box)."""
 
     sendRequested = Signal()
+    photoDropped = Signal(str)  # a local image file
+    imagePasted = Signal(QImage)
+
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:
+        return carries_photo(source) or super().canInsertFromMimeData(source)
+
+    def insertFromMimeData(self, source: QMimeData) -> None:
+        files = photo_files(source)
+        if files:
+            self.photoDropped.emit(str(files[0]))
+        elif source.hasImage():
+            self.imagePasted.emit(QImage(source.imageData()))
+        else:
+            super().insertFromMimeData(source)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -89,6 +113,19 @@ class Composer(QWidget):
         self.edit.setFixedHeight(84)
         self.edit.sendRequested.connect(self.submit)
         self.edit.textChanged.connect(self._on_text)
+        self.attachment: Path | None = None
+        self.chip = AttachmentChip(self)
+        self.chip.removed.connect(lambda: self.set_attachment(None))
+        self.pasted = PastedImages(self)
+        self.pasted.saved.connect(lambda name: self.set_attachment(Path(name)))
+        self.edit.photoDropped.connect(lambda name: self.set_attachment(Path(name)))
+        self.edit.imagePasted.connect(self.pasted.save)
+        self.setAcceptDrops(True)
+        self.attach_button = QToolButton()
+        self.attach_button.setText("Photo…")
+        self.attach_button.setAccessibleName("Attach a photo")
+        self.attach_button.setToolTip("Attach a photo (or drop or paste one here)")
+        self.attach_button.clicked.connect(self.choose_photo)
 
         self.send_button = QPushButton("Send")
         self.send_button.setObjectName("Primary")
@@ -121,6 +158,7 @@ class Composer(QWidget):
         tools = QHBoxLayout()
         tools.setContentsMargins(2, 0, 2, 0)
         tools.addWidget(self.templates_button)
+        tools.addWidget(self.attach_button)
         tools.addStretch(1)
         tools.addWidget(self.counter)
         layout = QVBoxLayout(self)
@@ -128,6 +166,7 @@ class Composer(QWidget):
         layout.setSpacing(6)
         layout.addWidget(self.blocked)
         layout.addWidget(self.warning)
+        layout.addWidget(self.chip)
         layout.addLayout(row)
         layout.addLayout(tools)
         self._on_text()
@@ -173,6 +212,7 @@ class Composer(QWidget):
             else "Write a text…  (Enter sends, Shift+Enter adds a line)"
         )
         self.templates_button.setEnabled(reason is None)
+        self.attach_button.setEnabled(reason is None)
         self.refresh_warning()
         self._on_text()
 
@@ -207,10 +247,40 @@ class Composer(QWidget):
     def _on_text(self) -> None:
         text = self.text()
         self.counter.setText(describe_segments(text))
-        self.send_button.setEnabled(bool(text.strip()) and self._blocked_reason is None)
+        ready = bool(text.strip()) or self.attachment is not None
+        self.send_button.setEnabled(ready and self._blocked_reason is None)
 
     def submit(self) -> None:
+        """Emit `send` with the text (the photo, if any, is `take_attachment()`'s)."""
         text = self.text()
-        if not text.strip() or self._blocked_reason is not None:
+        if (not text.strip() and self.attachment is None) or self._blocked_reason is not None:
             return
         self.send.emit(text.strip())
+
+    # ---- the photo
+
+    def set_attachment(self, path: Path | None) -> None:
+        self.attachment = path
+        self.chip.show_path(path)
+        self._on_text()
+
+    def take_attachment(self) -> Path | None:
+        path, self.attachment = self.attachment, None
+        self.chip.show_path(None)
+        self._on_text()
+        return path
+
+    def choose_photo(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Attach a photo", "", PHOTO_FILTER)
+        if name:
+            self.set_attachment(Path(name))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._blocked_reason is None and carries_photo(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = photo_files(event.mimeData())
+        if files:
+            self.set_attachment(files[0])
+            event.acceptProposedAction()

@@ -19,9 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.sync.api import LeadDetail, LeadRow, ThreadMessage
+from app.sync.api import EngineError, LeadDetail, LeadRow, MediaItem, ThreadMessage
 from app.ui import fmt
 from app.ui.bubble_delegate import BubbleDelegate
+from app.ui.photo_viewer import PhotoViewer
 from app.ui.plain import plain_label
 from app.ui.roles import ROW_ROLE
 from app.ui.thread_model import MessageItem, ThreadModel
@@ -36,6 +37,7 @@ class ThreadView(QListView):
 
     retryRequested = Signal(object)  # ThreadMessage
     discardRequested = Signal(object)
+    photoFailed = Signal(str)
 
     def __init__(self, model: ThreadModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -45,7 +47,13 @@ class ThreadView(QListView):
         self._model = model
         self.delegate = BubbleDelegate(self)
         self.delegate.retryRequested.connect(self.retryRequested)
+        self.delegate.thumbnails = model.thumbnails
+        self.delegate.photoRequested.connect(self.open_photo)
+        model.thumbnails.ready.connect(lambda _key: self.viewport().update())
+        model.thumbnails.failed.connect(lambda _key: self.viewport().update())
         self.setItemDelegate(self.delegate)
+        #: the open photo viewers (kept so they are not collected while shown)
+        self.viewers: list[PhotoViewer] = []
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(24)
         self.setResizeMode(QListView.ResizeMode.Adjust)
@@ -61,6 +69,22 @@ class ThreadView(QListView):
         model.modelAboutToBeReset.connect(self._remember_position)
         self._at_bottom = True
         self._from_bottom = 0
+
+    def open_photo(self, item: MediaItem) -> None:
+        """The photo in a viewer (its file is fetched off the Qt thread first)."""
+        self._model.thumbnails.retry_failed()
+        self._model.spawn(self._open_photo(item))
+
+    async def _open_photo(self, item: MediaItem) -> None:
+        try:
+            path = await self._model.thumbnails.source_file(item)
+        except EngineError as exc:
+            self.photoFailed.emit(exc.message)
+            return
+        viewer = PhotoViewer(path, item.filename or path.name, self.window())
+        viewer.finished.connect(lambda _r, v=viewer: self.viewers.remove(v))
+        self.viewers.append(viewer)
+        viewer.show()
 
     def _remember_position(self) -> None:
         bar = self.verticalScrollBar()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
@@ -187,17 +188,25 @@ class ConversationController(QObject):
         sid = self.conversation_sid
         if self._engine is None or sid is None:
             return
+        photo = self.pane.composer.take_attachment()
         self.pane.composer.clear()
         self._drafts.pop(sid, None)
-        self._tasks.spawn(self._do_send(self._engine, sid, text))
+        self._tasks.spawn(self._do_send(self._engine, sid, text, photo))
 
-    async def _do_send(self, engine: Engine, sid: str, text: str) -> None:
+    async def _do_send(
+        self, engine: Engine, sid: str, text: str, photo: Path | None = None
+    ) -> None:
         try:
             with self._answered.running(sid):
-                msg = await engine.send_message(sid, text)
+                if photo is None:
+                    msg = await engine.send_message(sid, text)
+                else:
+                    msg = await engine.send_message(sid, text, photo)
         except EngineError as exc:
             if sid == self._sid:
                 self.pane.composer.edit.setPlainText(text)
+                if photo is not None:
+                    self.pane.composer.set_attachment(photo)
             else:  # another conversation is open now: the text waits in its own draft
                 self._drafts[sid] = text
             self.error.emit(exc.message)

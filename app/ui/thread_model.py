@@ -3,7 +3,7 @@ on demand (queries as in `leads_model`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
@@ -13,6 +13,7 @@ from app.sync.api import Engine, ThreadMessage
 from app.ui import fmt
 from app.ui.roles import AUTHOR_ROLE, ROW_ROLE, Index
 from app.ui.tasks import Tasks
+from app.ui.thumbnails import ThumbnailStore
 
 
 class DayItem(NamedTuple):
@@ -82,6 +83,12 @@ class ThreadModel(QAbstractListModel):
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(30)
         self._reload_timer.timeout.connect(lambda: self._spawn_load(fresh=False))
+        #: the photos' thumbnails (loaded off the Qt thread; the view repaints on `ready`)
+        self.thumbnails = ThumbnailStore(tasks, self)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a task of this thread's (the view's photo opening)."""
+        self._tasks.spawn(coro)
 
     @property
     def conversation_sid(self) -> str | None:
@@ -109,6 +116,7 @@ class ThreadModel(QAbstractListModel):
 
     def set_engine(self, engine: Engine | None) -> None:
         self._engine = engine
+        self.thumbnails.set_engine(engine)
         self.open(None)
 
     def open(self, conversation_sid: str | None) -> None:
