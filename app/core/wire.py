@@ -166,6 +166,8 @@ class LocationView(WireModel):
     web2text_number: E164
     store_number: E164 | None = None
     timezone: str | None = None  # IANA name, e.g. "America/Chicago"
+    hours: str | None = None  # opening hours, app.core.hours format
+    after_hours_text: str | None = None
     version: Version = 0
 
 

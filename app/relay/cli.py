@@ -115,6 +115,11 @@ def _build_parser() -> argparse.ArgumentParser:
     route = asub.add_parser("route", help="make an unrouted text a lead at a location")
     route.add_argument("--id", required=True, help="the text's id (its MessageSid)")
     route.add_argument("--location-id", type=_uuid, required=True)
+    hours = asub.add_parser("set-hours", help="a location's opening hours and after-hours text")
+    hours.add_argument("--location-id", type=_uuid, required=True)
+    hours.add_argument("--hours", help="e.g. 'mon-fri 09:00-18:00, sat 10:00-16:00'")
+    hours.add_argument("--after-hours-text", help="texted once per closed period")
+    hours.add_argument("--clear", action="store_true", help="remove the hours and the text")
     return parser
 
 
@@ -185,7 +190,33 @@ def run_admin(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if cmd in ("unrouted", "route"):
         return _inbound_admin(args, tables)
+    if cmd == "set-hours":
+        return _set_hours(args, tables)
     return _fail(f"unknown admin command {cmd}")  # pragma: no cover
+
+
+def _set_hours(args: argparse.Namespace, tables: Any) -> int:
+    """Save the hours, then announce the location on the change log (desktops show it)."""
+    from app.core.hours import HoursError
+    from app.relay import directory
+    from app.relay.changes import ChangeLog
+    from app.relay.tables import CHANGE_LOG
+
+    if not args.clear and not (args.hours and args.after_hours_text):
+        return _fail("set-hours needs --hours and --after-hours-text (or --clear)")
+    try:
+        loc = directory.set_hours(
+            tables,
+            args.location_id,
+            None if args.clear else args.hours,
+            None if args.clear else args.after_hours_text,
+        )
+    except (HoursError, ValueError, LookupError) as exc:
+        return _fail(str(exc))
+    log = ChangeLog(tables.client, tables.name(CHANGE_LOG))
+    log.record(loc.location_id, "location", loc.location_id, loc.version, loc.view())
+    print(f"location {loc.location_id} hours saved (version {loc.version})", file=sys.stderr)
+    return 0
 
 
 def _issue_key(args: argparse.Namespace, tables: Any) -> int:

@@ -15,9 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
+from app.core.hours import parse_hours
+from app.core.safe_text import unsafe_character
 from app.relay.cache import TtlCache
-from app.relay.ddb import all_items
+from app.relay.ddb import all_items, is_conditional_failure
 
 RETAILER = "RETAILER"
 LOCATION = "LOCATION"
@@ -68,6 +71,8 @@ class Location:
     timezone: str | None
     status: str
     version: int
+    hours: str | None = None  # app.core.hours format (admin set-hours)
+    after_hours_text: str | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Location:
@@ -80,6 +85,8 @@ class Location:
             timezone=item.get("Timezone") or None,
             status=str(item.get("Status", "Active")),
             version=int(item.get("Version", 0)),
+            hours=item.get("Hours") or None,
+            after_hours_text=item.get("AfterHoursText") or None,
         )
 
     def view(self) -> dict[str, Any]:
@@ -91,6 +98,8 @@ class Location:
             "web2textNumber": self.web2text_number,
             "storeNumber": self.store_number,
             "timezone": self.timezone,
+            "hours": self.hours,
+            "afterHoursText": self.after_hours_text,
             "version": self.version,
         }
 
@@ -178,6 +187,51 @@ def put_location(
         },
         ReturnValues="ALL_NEW",
     )
+    if cache is not None:
+        cache.discard((tables.directory.name, location_id))
+    return Location.from_item(resp["Attributes"])
+
+
+def set_hours(
+    tables: Any,
+    location_id: str,
+    hours: str | None,
+    after_hours_text: str | None,
+    *,
+    cache: TtlCache[Retailer | Location] | None = None,
+) -> Location:
+    """A location's opening hours and after-hours text (the admin CLI's set-hours);
+    both None clears them. Raises `HoursError` for hours not in the format, and
+    ValueError for a text too long for one SMS or with control characters."""
+    if hours is not None:
+        parse_hours(hours)  # refuses what the reply could not follow
+        hours = hours.strip()
+    if after_hours_text is not None:
+        after_hours_text = after_hours_text.strip()
+        if not after_hours_text or len(after_hours_text) > 320:
+            raise ValueError("the after-hours text must be 1 to 320 characters")
+        if unsafe_character(after_hours_text, multiline=True) is not None:
+            raise ValueError("the after-hours text contains a control character")
+    try:
+        resp = tables.directory.update_item(
+            Key={"Id": location_id},
+            UpdateExpression=(
+                "SET Hours = :h, AfterHoursText = :t, UpdatedAt = :now ADD Version :one"
+            ),
+            ConditionExpression="Kind = :k",
+            ExpressionAttributeValues={
+                ":h": hours or "",
+                ":t": after_hours_text or "",
+                ":k": LOCATION,
+                ":now": _now(),
+                ":one": 1,
+            },
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if is_conditional_failure(exc):
+            raise LookupError(f"location {location_id} does not exist") from None
+        raise
     if cache is not None:
         cache.discard((tables.directory.name, location_id))
     return Location.from_item(resp["Attributes"])

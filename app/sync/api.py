@@ -158,6 +158,7 @@ class LocationRow:
     unread: int  # unread customer messages over the location's conversations
     unread_conversations: int
     open_leads: int
+    hours: str | None = None  # opening hours as the relay has them (app.core.hours)
 
 
 class MessageKind(StrEnum):

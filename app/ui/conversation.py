@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from app.sync.api import EngineError, LeadDetail, LeadRow, MediaItem, ThreadMessage
 from app.ui import fmt
 from app.ui.bubble_delegate import BubbleDelegate
+from app.ui.fmt import hours_label
 from app.ui.photo_viewer import PhotoViewer
 from app.ui.plain import plain_label
 from app.ui.roles import ROW_ROLE
@@ -407,7 +408,8 @@ class ConversationPane(QWidget):
         else:
             self.composer.set_blocked(None)
 
-    def show_lead(self, lead: LeadDetail | None) -> None:
+    def show_lead(self, lead: LeadDetail | None, *, hours: str | None = None) -> None:
+        """The lead's header; `hours`: its location's opening hours, shown beside it."""
         self.lead = lead
         if lead is None:
             self.stack.setCurrentIndex(0)
@@ -418,6 +420,9 @@ class ConversationPane(QWidget):
         parts = [fmt.format_phone(lead.phone), lead.location_name or ""]
         if lead.status == "CLOSED":
             parts.append("Closed" + (f" — {lead.close_reason}" if lead.close_reason else ""))
+        opening = hours_label(hours)
+        if opening:
+            parts.append(opening)
         self.subtitle.setText("  ·  ".join(p for p in parts if p))
         if lead.opted_out:
             self.optout_banner.set_text(

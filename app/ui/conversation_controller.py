@@ -101,10 +101,15 @@ class ConversationController(QObject):
         self.model.set_location_name(location_name)
 
     def show_lead(
-        self, lead: LeadDetail | None, *, location_name: str = "", location_tz: str | None = None
+        self,
+        lead: LeadDetail | None,
+        *,
+        location_name: str = "",
+        location_tz: str | None = None,
+        location_hours: str | None = None,
     ) -> None:
         previous, self.lead = self.lead, lead
-        self.pane.show_lead(lead)
+        self.pane.show_lead(lead, hours=location_hours)
         self._switch_to(lead.conversation_sid if lead else None)
         if lead is None:
             self.model.open(None)

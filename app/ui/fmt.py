@@ -172,3 +172,15 @@ def short_location_names(names: Mapping[str, str]) -> dict[str, str]:
     if cut == 0 or any(not value[cut:].strip() for value in values):
         return dict(names)
     return {key: value[cut:].strip() for key, value in names.items()}
+
+
+def hours_label(hours: str | None) -> str:
+    """`Open Mon–Fri 09:00–18:00, Sat 10:00–16:00` for a location's hours, or ''."""
+    if not hours:
+        return ""
+    from app.core.hours import HoursError, parse_hours
+
+    try:
+        return "Open " + parse_hours(hours).describe()
+    except HoursError:
+        return ""

@@ -60,6 +60,7 @@ class InboxController(QObject):
         #: the staff member's locations (a switch of profile drops the others)
         self.location_names: dict[str, str] = {}
         self.location_timezones: dict[str, str | None] = {}
+        self.location_hours: dict[str, str | None] = {}
         self._open_lead: str | None = None  # kept selected across reloads
         self._pointer_over = False
         self._home_after_load = False  # Home let the new order in: go to its first row
@@ -270,6 +271,7 @@ class InboxController(QObject):
         total = sum(r.unread for r in rows)
         combo.addItem(f"All locations{f'  ({total} unread)' if total else ''}", None)
         self.location_timezones = {r.location_id: r.timezone for r in rows}
+        self.location_hours = {r.location_id: r.hours for r in rows}
         self.location_names = {r.location_id: r.name for r in rows}
         for r in rows:
             combo.addItem(f"{r.name}{f'  ({r.unread} unread)' if r.unread else ''}", r.location_id)

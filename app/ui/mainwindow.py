@@ -333,6 +333,7 @@ class MainWindow(QMainWindow):
             lead,
             location_name=self.inbox.location_names.get(lead.location_id, ""),
             location_tz=self.inbox.location_timezones.get(lead.location_id),
+            location_hours=self.inbox.location_hours.get(lead.location_id),
         )
         if not opened:
             return

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from app.relay import conversation_store, message_store, versioned
+from app.relay import after_hours, conversation_store, message_store, versioned
 from app.relay.context import context_of
 from app.relay.feed import batched
 from app.relay.integrations import publish_message
@@ -160,6 +160,8 @@ def message_added(ctx: RelayContext, conv: Item, form: dict[str, str]) -> None:
         # message, conversation and lead changes are seen together
         fresh = apply_message_effects(ctx, conv, item)
         publish_message(ctx, fresh, item)
+    if item.get("AuthorKind") == "customer":
+        after_hours.maybe_reply(ctx, fresh)
 
 
 def _fill_placeholder(ctx: RelayContext, existing: Item, item: Item) -> Item | None:

@@ -35,13 +35,14 @@ def list_locations(conn: sa.Connection, me: Me | None) -> list[LocationRow]:
             (SELECT count(*) FROM conversations c
                 WHERE c.location_id = l.location_id AND c.unread_count > 0),
             (SELECT count(*) FROM leads d WHERE d.location_id = l.location_id
-                AND d.status != 'CLOSED')
+                AND d.status != 'CLOSED'),
+            json_extract(l.data, '$.hours')
         FROM locations l ORDER BY l.name""")
     allowed = set(me.location_ids) if me and me.location_ids else None
     return [
         LocationRow(location_id=r[0], name=r[1], web2text_number=r[2], store_number=r[3],
                     timezone=r[4], unread=int(r[5]), unread_conversations=int(r[6]),
-                    open_leads=int(r[7]))
+                    open_leads=int(r[7]), hours=r[8] or None)
         for r in rows if allowed is None or r[0] in allowed
     ]
 
