@@ -49,6 +49,7 @@ import httpx
 
 from app.core.phones import mask_phone
 from app.sandbox import demo_data as data
+from app.sandbox.demo_contacts import DEMO_AFTER_HOURS_TEXT, DEMO_HOURS, Contacts
 from app.sandbox.demo_data import LeadSeed, Shoppers, Step
 from app.sandbox.demo_lead_systems import add_chatbot_summary
 
@@ -337,6 +338,7 @@ def start_demo(
             stop_after=stop_after,
         )
         stops.append(world.stop)
+        handle._world = world  # type: ignore[attr-defined]
         world.start()
         handle._stops = stops
         plan = data.build_seed(seed if seed is not None else 7, leads)
@@ -458,6 +460,10 @@ def _start(
 
     stops.append(drain)
     sim.set_webhook_url(f"{relay_url}/TwilioWebhooks/onIncomingMessage")
+    sim.set_voice_url(f"{relay_url}/TwilioWebhooks/onIncomingCall")
+    # one store keeps opening hours: texts outside them get its after-hours reply
+    first = data.LOCATIONS[0]
+    directory.set_hours(tables, first.location_id, DEMO_HOURS, DEMO_AFTER_HOURS_TEXT)
 
     handle = DemoHandle(
         relay_url=relay_url,
@@ -508,6 +514,8 @@ class World:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.failed: set[str] = set()  # lead ids that could not be seeded
         self._closing = False
+        #: photos, calls, texts after a close and strangers (app.sandbox.demo_contacts)
+        self.contacts = Contacts(self, interval=max(lead_interval, 5.0))
 
     # --- thread plumbing ---------------------------------------------------
     def _run(self) -> None:
@@ -538,6 +546,7 @@ class World:
     def _spawn_live(self) -> None:
         self._spawn(self._watch_customers())
         self._spawn(self._website())
+        self._spawn(self.contacts.run())
         for track in self.handle.tracks.values():
             if track.texts_stop and not track.opted_out:
                 track.pending = True

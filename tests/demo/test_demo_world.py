@@ -188,6 +188,35 @@ def test_new_website_leads_keep_arriving(demo: DemoHandle) -> None:
     wait_for(lambda: demo.stats.live_leads > before, 60, "a new website lead")
 
 
+def test_customers_send_photos_call_text_after_close_and_strangers_text(
+    demo: DemoHandle,
+) -> None:
+    from app.sandbox.demo_contacts import STRANGER_TEXTS
+
+    world = demo._world  # type: ignore[attr-defined]
+    contacts, sim = world.contacts, world.sim
+    track = next(t for t in demo.tracks.values() if not t.opted_out)
+    world.call(contacts.photo(track), 30)
+    conversation = sim.state.get_conversation(track.conversation_sid)
+    wait_for(
+        lambda: any(m.media for m in sim.state.list_messages(conversation.sid, None)),
+        30, "the photo in the conversation")
+    world.call(contacts.call(track), 30)
+    calls = sim.calls(track.store_number)
+    assert calls and calls[-1]["from"] == track.store_proxy  # masked: the pool number
+    before = len(sim.handset(track.store_number))
+    world.call(contacts.text_after_close(track), 60)
+    wait_for(
+        lambda: any(m["body"].startswith("A customer texted in again")
+                    for m in sim.handset(track.store_number)[before:]),
+        60, "the store told of the returning customer")
+    strangers = contacts.stats.strangers
+    world.call(contacts.stranger(None), 30)
+    # the live world plays these too (the counts only grow)
+    assert contacts.stats.strangers > strangers and contacts.stats.photos >= 1
+    assert any(r["body"] in STRANGER_TEXTS for r in sim.state.inbound_texts.log)
+
+
 def test_stop_frees_every_port(demo: DemoHandle) -> None:
     """Last in this module: it stops the shared demo."""
     urls = [demo.relay_url, demo.simulator_url, demo.dynamodb_url]
