@@ -94,6 +94,11 @@ class ThumbnailStore(QObject):
             self._tasks.spawn(self._load(key, item))
         return None
 
+    @property
+    def loading(self) -> int:
+        """Thumbnails being made now."""
+        return len(self._loading)
+
     def has_failed(self, item: MediaItem) -> bool:
         return media_key(item) in self._failed
 

@@ -4,6 +4,7 @@ receipts move a message's status forward only; edits and removals update it."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from app.relay.webhooks.signed import attrs, remember, seen, signed_form
 if TYPE_CHECKING:
     from app.relay.context import RelayContext
 
+log = logging.getLogger("app.relay.webhooks")
 router = APIRouter()
 
 
@@ -79,6 +81,13 @@ def handle_sync_event(ctx: RelayContext, form: dict[str, str]) -> None:
             _message_updated(ctx, conv, form)
         elif event == "onMessageRemoved":
             _message_removed(ctx, conv, form)
+    else:
+        # not one of the relay's conversations (or its record is gone): nothing of
+        # ours to change; acknowledged so Twilio stops, and said in the log
+        log.warning(
+            "webhook for an unknown conversation",
+            extra={"reason": "unknown_conversation", "event": event, "conversation": sid},
+        )
     if not by_item:
         remember(ctx, key, str(event))
 
@@ -234,6 +243,7 @@ def _message_updated(ctx: RelayContext, conv: Item, form: dict[str, str]) -> Non
             lambda cur: None if cur.get("Body") == body else {"Body": body},
         )
     except versioned.NotFound:
+        log.warning("edit of an unknown message", extra={"reason": "unknown_message"})
         return
     if updated is not None:
         publish_message(ctx, conv, updated)
@@ -249,6 +259,7 @@ def _message_removed(ctx: RelayContext, conv: Item, form: dict[str, str]) -> Non
             lambda cur: None if cur.get("Removed") else {"Removed": True, "Body": ""},
         )
     except versioned.NotFound:
+        log.warning("removal of an unknown message", extra={"reason": "unknown_message"})
         return
     if updated is not None:
         publish_message(ctx, conv, updated)
