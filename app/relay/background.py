@@ -152,9 +152,9 @@ def _reconcile_message(
     replay the receipts of one whose status is not final."""
     from app.relay.webhooks import (
         delivery_updated,
-        message_added,
         effects_missing,
         effects_stale,
+        message_added,
     )
 
     sid = str(conv["ConversationSid"])

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from app.relay import after_hours, conversation_store, message_store, versioned
+from app.relay.connectors.triggers import note_for_connectors
 from app.relay.context import context_of
 from app.relay.feed import batched
 from app.relay.integrations import publish_message
@@ -158,6 +159,11 @@ def message_added(ctx: RelayContext, conv: Item, form: dict[str, str]) -> None:
             # a redelivery (or the reconcile): apply whatever the first delivery
             # did not (nothing, usually); concurrent deliveries apply each once
             item = existing
+        elif "EffectsPending" not in existing:
+            # stored from the relay's own API answer (a greeting, a staff text):
+            # this is its webhook, and the connectors may note it now
+            note_for_connectors(ctx, existing, conv)
+            return
         else:
             return  # a duplicate of a message whose effects are long done
     ctx.checkpoint("after_message_stored")
@@ -169,6 +175,7 @@ def message_added(ctx: RelayContext, conv: Item, form: dict[str, str]) -> None:
         # message, conversation and lead changes are seen together
         fresh = apply_message_effects(ctx, conv, item)
         publish_message(ctx, fresh, item)
+    note_for_connectors(ctx, item, fresh)
     if item.get("AuthorKind") == "customer":
         after_hours.maybe_reply(ctx, fresh)
 

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from twilio.twiml.messaging_response import MessagingResponse
 
-from app.relay import conversation_store, directory, lead_store, optouts
+from app.relay import consent_log, conversation_store, directory, lead_store, optouts
 from app.relay.context import context_of
 from app.relay.errors import ApiError
 from app.relay.inbound import routing
@@ -65,7 +65,11 @@ def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> str | None:
     at = optouts.received_at(ctx, message_sid)
     if at is None:
         log.warning("opt-out text unknown to Twilio: ignored", extra={"kind": kind})
-    elif optouts.apply_event(
+        remember(ctx, key, "inbound")
+        return None
+    # the history the export reads: every STOP/START Twilio received, in its order
+    consent_log.record_inbound(ctx.tables, form, kind, at=at)
+    if optouts.apply_event(
         ctx, sender, pool_number, kind, at, message_sid, form.get("Body", kind)
     ):
         _apply_keyword(ctx, kind, sender, pool_number)
