@@ -3,6 +3,7 @@ closes the conversation's leads ("Inactivity"); inactive/active are recorded."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
@@ -19,6 +20,7 @@ from app.relay.webhooks.signed import remember, seen, signed_form
 if TYPE_CHECKING:
     from app.relay.context import RelayContext
 
+log = logging.getLogger("app.relay.webhooks")
 router = APIRouter()
 
 
@@ -53,4 +55,9 @@ def handle_state_event(ctx: RelayContext, form: dict[str, str]) -> None:
         # is closed by that request's holder when its current step ends)
         ctx.leads.close_owed([str(x) for x in conv.get("LeadIds") or []], "Inactivity")
         mark_conversation_closed(ctx, conversation_store.get_conversation(ctx.tables, sid) or conv)
+    elif conv is None:
+        log.warning(
+            "state webhook for an unknown conversation",
+            extra={"reason": "unknown_conversation", "conversation": sid, "state": state_to},
+        )
     remember(ctx, key, "state")
