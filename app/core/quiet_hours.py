@@ -11,34 +11,43 @@ Public API:
   recipient_e164) -> QuietHoursDecision``.
 - Module functions ``window_for``, ``is_allowed``, ``next_allowed``, ``check``:
   the same on ``DEFAULT_POLICY``.
-- ``area_code_info(npa) -> AreaCodeInfo | None``: (IANA zone, country, state or
-  province) of a NANP area code, from ``app/core/data/nanp_area_codes.json``.
+- ``area_code_info(npa) -> AreaCodeInfo | None``: (primary IANA zone, country, state
+  or province) of a NANP area code, from ``app/core/data/nanp_area_codes.json``;
+  ``area_code_zones(npa)``: every zone the code spans, the primary one first (the
+  codes that span several are in ``app/core/data/nanp_area_code_zones.json``,
+  made from libphonenumber's time-zone map by ``scripts/make_area_code_zones.py``).
+- ``customer_zones(recipient_e164, location_tz) -> (zones, source)``: the zones
+  whose wall clocks decide for that customer.
 - ``QuietHoursDecision``: ``allowed``, ``next_allowed_at`` (UTC), ``local_time``
-  (aware, in ``tz``), ``tz`` (IANA name), ``reason`` (``"recent_customer_contact"``,
+  (aware, in ``tz``), ``tz`` (IANA name: the customer's primary zone), ``zones``
+  (every zone checked), ``reason`` (``"recent_customer_contact"``,
   ``"inside_window"`` or ``"quiet_hours"``, the latter equal to
   ``ErrorReason.QUIET_HOURS``), plus ``state``, ``window`` and ``tz_source``
-  (``"location"``, ``"area_code"`` or ``"default"``).
+  (``"area_code"``, ``"location"`` or ``"default"``).
 
 Decisions (documented in ``app/core/data/README.md`` too):
 
-- Time zone: the location's IANA zone when given and valid (the shopper used
-  that store's website, so they are most likely nearby); else the recipient's
-  NANP area code's primary zone; else ``America/New_York``, the most populous
-  US zone, which also errs early in the evening for callers west of it.
+- Time zone: the customer's, never the store's: the zones of the recipient's NANP
+  area code. When the code spans several zones (northern Idaho, the Florida
+  panhandle, ...), a text is allowed only when it is allowed in every one of
+  them, and the next allowed moment is the first that is allowed in all. Only a
+  number without a known area code (non-NANP, toll-free) falls back to the
+  location's IANA zone, and without one to ``America/New_York``, the most
+  populous US zone, which also errs early in the evening for callers west of it.
 - State: always from the recipient's area code (state laws presume it).
 - The window applies only when the customer's last message is older than 24
   hours or absent: answering someone who just texted is not a solicitation.
 - Windows are half-open: allowed when ``start <= local time < end``.
 - Not modelled: Sunday and holiday bans (e.g. AL, LA, MS forbid Sundays; TX
   allows only 12:00-21:00 on Sundays; RI allows 10:00-17:00 on Saturdays and
-  nothing on Sundays or holidays), per-day message caps (FL: 3 per 24 h),
-  and area codes that span two zones (the primary zone is used).
+  nothing on Sundays or holidays), per-day message caps (FL: 3 per 24 h), and a
+  number ported away from its area code's region (the area code still decides).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import cache
@@ -50,7 +59,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from app.core.phones import area_code
 
 Window = tuple[time, time]
-TzSource = Literal["location", "area_code", "default"]
+TzSource = Literal["area_code", "location", "default"]
 
 FEDERAL_WINDOW: Final[Window] = (time(8, 0), time(21, 0))
 FALLBACK_TZ: Final[str] = "America/New_York"
@@ -117,6 +126,41 @@ def area_code_info(npa: str) -> AreaCodeInfo | None:
     return _area_codes().get(npa)
 
 
+@cache
+def _split_area_codes() -> Mapping[str, tuple[str, ...]]:
+    raw = resources.files("app.core").joinpath("data/nanp_area_code_zones.json")
+    table: dict[str, list[str]] = json.loads(raw.read_text("utf-8"))
+    return MappingProxyType({npa: tuple(zones) for npa, zones in table.items()})
+
+
+def area_code_zones(npa: str) -> tuple[str, ...]:
+    """Every IANA zone a NANP area code spans, its primary zone first; () if unknown."""
+    info = area_code_info(npa)
+    if info is None:
+        return ()
+    others = [z for z in _split_area_codes().get(npa, ()) if z != info.tz]
+    return (info.tz, *others)
+
+
+def customer_zones(
+    recipient_e164: str | None, location_tz: str | None = None, fallback_tz: str = FALLBACK_TZ
+) -> tuple[tuple[str, ...], TzSource]:
+    """The zones whose wall clocks decide for a customer: their area code's (all of
+    them when it spans several); else the location's valid zone; else `fallback_tz`."""
+    npa = area_code(recipient_e164) if isinstance(recipient_e164, str) else None
+    zones = area_code_zones(npa) if npa else ()
+    if zones:
+        return zones, "area_code"
+    if location_tz:
+        try:
+            ZoneInfo(location_tz)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            pass  # a misconfigured location must not block texting: use the default
+        else:
+            return (location_tz,), "location"
+    return (fallback_tz,), "default"
+
+
 def _zone(tz: str | tzinfo) -> tzinfo:
     if isinstance(tz, tzinfo):
         return tz
@@ -142,6 +186,8 @@ class QuietHoursDecision:
     state: str | None = None
     window: Window = FEDERAL_WINDOW
     tz_source: TzSource = "default"
+    #: every zone checked (the customer's area code may span several); `tz` is the first
+    zones: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +232,37 @@ class QuietHoursPolicy:
         # A non-empty daily window always recurs within two days.
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def is_allowed_in_all(
+        self, now_utc: datetime, zones: Sequence[str | tzinfo], state: str | None
+    ) -> bool:
+        """True when ``now_utc`` is inside the window in every one of ``zones``."""
+        return all(self.is_allowed(now_utc, zone, state) for zone in zones)
+
+    def next_allowed_in_all(
+        self, now_utc: datetime, zones: Sequence[str | tzinfo], state: str | None
+    ) -> datetime:
+        """The first instant at or after ``now_utc`` inside the window in every zone.
+
+        The windows' overlap opens when the last of them opens, so it is one of the
+        zones' window starts (a day either side covers every offset).
+        """
+        now = _require_aware("now_utc", now_utc)
+        if not zones:
+            return self.next_allowed(now, None, state)
+        if self.is_allowed_in_all(now, zones, state):
+            return now
+        start, _ = self.window_for(state)
+        candidates = sorted(
+            _first_instant_at_or_after(now.astimezone(zone).date() + timedelta(days=d), start, zone)
+            for zone in (self._tz(z) for z in zones)
+            for d in range(-1, 3)
+        )
+        for candidate in candidates:
+            if candidate >= now and self.is_allowed_in_all(candidate, zones, state):
+                return candidate
+        # windows that never overlap (zones half a day apart): the primary zone decides
+        return self.next_allowed(now, zones[0], state)  # pragma: no cover
+
     def check(
         self,
         now_utc: datetime,
@@ -193,44 +270,33 @@ class QuietHoursPolicy:
         location_tz: str | None,
         recipient_e164: str | None,
     ) -> QuietHoursDecision:
-        """May a business-initiated text go to ``recipient_e164`` now?"""
+        """May a business-initiated text go to ``recipient_e164`` now (in the customer's
+        time: every zone of their area code; ``location_tz`` only without one)?"""
         now = _require_aware("now_utc", now_utc)
-        tz_name, source, state = self._recipient_zone(location_tz, recipient_e164)
-        zone = ZoneInfo(tz_name)
+        zones, source = customer_zones(recipient_e164, location_tz, self.fallback_tz)
+        npa = area_code(recipient_e164) if isinstance(recipient_e164, str) else None
+        info = area_code_info(npa) if npa else None
+        state = info.state if info else None
+        zone = ZoneInfo(zones[0])
         window = self.window_for(state)
         local = now.astimezone(zone)
 
         def decide(allowed: bool, at: datetime, reason: str) -> QuietHoursDecision:
-            return QuietHoursDecision(allowed, at, local, tz_name, reason, state, window, source)
+            return QuietHoursDecision(
+                allowed, at, local, zones[0], reason, state, window, source, zones
+            )
 
         if last_customer_contact_utc is not None:
             last = _require_aware("last_customer_contact_utc", last_customer_contact_utc)
             # A timestamp from the future (clock skew) counts as a recent contact.
             if now - last <= self.contact_exemption:
                 return decide(True, now, REASON_RECENT_CONTACT)
-        if self.is_allowed(now, zone, state):
+        if self.is_allowed_in_all(now, zones, state):
             return decide(True, now, REASON_INSIDE_WINDOW)
-        return decide(False, self.next_allowed(now, zone, state), REASON_QUIET_HOURS)
+        return decide(False, self.next_allowed_in_all(now, zones, state), REASON_QUIET_HOURS)
 
     def _tz(self, tz: str | tzinfo | None) -> tzinfo:
         return _zone(self.fallback_tz if tz is None else tz)
-
-    def _recipient_zone(
-        self, location_tz: str | None, recipient_e164: str | None
-    ) -> tuple[str, TzSource, str | None]:
-        npa = area_code(recipient_e164) if isinstance(recipient_e164, str) else None
-        info = area_code_info(npa) if npa else None
-        state = info.state if info else None
-        if location_tz:
-            try:
-                ZoneInfo(location_tz)
-            except (ZoneInfoNotFoundError, ValueError, TypeError):
-                pass  # a misconfigured location must not block texting: use the number
-            else:
-                return location_tz, "location", state
-        if info is not None:
-            return info.tz, "area_code", state
-        return self.fallback_tz, "default", state
 
 
 def _first_instant_at_or_after(day: date, wall: time, zone: tzinfo) -> datetime:

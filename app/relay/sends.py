@@ -123,8 +123,9 @@ def quiet_hours_next_allowed(
     """None when texting the customer is allowed now, else the next allowed moment.
 
     `app.core.quiet_hours.check` exempts a customer who was in touch within 24 h
-    and otherwise applies the recipient's local window (location time zone, else
-    the area code's; federal 8:00-21:00 or the state's stricter one).
+    and otherwise applies the customer's local window (every zone of their area
+    code; the location's zone only for a number without one; federal 8:00-21:00 or
+    the state's stricter one).
     """
     from app.core import quiet_hours
 

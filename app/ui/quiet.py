@@ -14,8 +14,9 @@ def quiet_hours_warning(
 ) -> str | None:
     """The warning to show above the composer, or None when sending now is fine.
 
-    The rule (24-hour customer-contact exemption, recipient's time zone and state
-    window) lives in core; this only words it for staff.
+    The rule (24-hour customer-contact exemption, the customer's time zones and state
+    window) lives in core; this only words it for staff. Times are the customer's (the
+    first zone of their area code; one that spans several allows only what all allow).
     """
     decision = qh.check(now, last_inbound_at, location_tz, phone)
     if decision.allowed:
@@ -29,8 +30,13 @@ def quiet_hours_warning(
     )
     local_now = decision.local_time
     lhour = local_now.hour % 12 or 12
+    spans = (
+        " Their area code spans time zones: texts go only when it is allowed in all of them."
+        if len(decision.zones) > 1
+        else ""
+    )
     return (
         f"Quiet hours: it's {lhour}:{local_now.minute:02d} {'AM' if local_now.hour < 12 else 'PM'} "
         "for this customer and they haven't texted in 24 hours. "
-        f"Next allowed time: {when} their time."
+        f"Next allowed time: {when} their time.{spans}"
     )

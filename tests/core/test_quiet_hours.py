@@ -19,7 +19,9 @@ from app.core.quiet_hours import (
     STATE_WINDOWS,
     QuietHoursPolicy,
     area_code_info,
+    area_code_zones,
     check,
+    customer_zones,
     is_allowed,
     next_allowed,
     window_for,
@@ -235,16 +237,95 @@ def test_check_inside_window() -> None:
     assert d.allowed and d.reason == "inside_window" and d.next_allowed_at == noon
 
 
-def test_check_location_zone_wins_over_area_code() -> None:
-    # 22:30 in Chicago is 20:30 in Los Angeles: allowed for a store there.
+def test_check_is_in_the_customers_time_not_the_stores() -> None:
+    # 22:30 in Chicago is 20:30 in Los Angeles: a Los Angeles store still may not text
+    # a Chicago customer, whose clock says 22:30.
     d = check(LATE_CHICAGO, None, "America/Los_Angeles", "+13125550134")
+    assert not d.allowed and d.tz == CHI and d.tz_source == "area_code"
+    assert d.state == "IL" and d.zones == (CHI,)
+    # and a Chicago store may text a Los Angeles customer at 20:30 their time
+    la = check(LATE_CHICAGO, None, CHI, "+12135550134")
+    assert la.allowed and la.tz == "America/Los_Angeles"
+
+
+def test_check_uses_the_location_zone_only_without_an_area_code() -> None:
+    d = check(LATE_CHICAGO, None, "America/Los_Angeles", "+442079460958")
     assert d.allowed and d.tz == "America/Los_Angeles" and d.tz_source == "location"
-    assert d.state == "IL"  # the state still comes from the number
+    bad = check(LATE_CHICAGO, None, "Not/AZone", "+442079460958")
+    assert bad.tz == NY and bad.tz_source == "default"
 
 
-def test_check_bad_location_zone_falls_back_to_area_code() -> None:
-    d = check(LATE_CHICAGO, None, "Not/AZone", "+13125550134")
-    assert d.tz == CHI and d.tz_source == "area_code"
+def test_area_code_zones_list_every_zone_primary_first() -> None:
+    assert area_code_zones("312") == (CHI,)
+    assert area_code_zones("208") == ("America/Boise", "America/Denver", "America/Los_Angeles")
+    assert area_code_zones("850") == (CHI, NY)
+    assert area_code_zones("448") == (CHI, NY)  # the 850 overlay
+    assert area_code_zones("800") == ()
+    assert customer_zones("+18505550134", "America/Denver") == ((CHI, NY), "area_code")
+    assert customer_zones(None, None) == ((NY,), "default")
+
+
+def test_split_area_code_allows_only_what_every_zone_allows() -> None:
+    # Florida panhandle (850: Pensacola Central, Tallahassee Eastern; FL 08:00-20:00).
+    # 07:30 Central is 08:30 Eastern: not yet allowed in Pensacola.
+    early = utc(2026, 7, 16, 12, 30)
+    d = check(early, None, None, "+18505550134")
+    assert not d.allowed and d.zones == (CHI, NY) and d.state == "FL"
+    assert d.next_allowed_at == utc(2026, 7, 16, 13, 0)  # 08:00 Central, 09:00 Eastern
+    # 19:30 Central is 20:30 Eastern: already over in Tallahassee
+    late = utc(2026, 7, 17, 0, 30)
+    d = check(late, None, None, "+18505550134")
+    assert not d.allowed
+    assert d.next_allowed_at == utc(2026, 7, 17, 13, 0)
+    # 12:00 Central is allowed in both
+    assert check(utc(2026, 7, 16, 17, 0), None, None, "+18505550134").allowed
+    # northern Idaho (Pacific) and southern Idaho (Mountain): 08:00 Mountain is 07:00
+    # Pacific, so 208 opens at 08:00 Pacific
+    d = check(utc(2026, 7, 16, 14, 0), None, None, "+12085550134")
+    assert not d.allowed
+    assert d.next_allowed_at == utc(2026, 7, 16, 15, 0)
+
+
+def test_split_zones_table_is_libphonenumbers() -> None:
+    # every zone libphonenumber gives any prefix of a code is in the code's zones, and
+    # every code it gives several zones is in the table (scripts/make_area_code_zones.py)
+    from phonenumbers import tzdata
+
+    table = json.loads(
+        (Path(__file__).resolve().parents[2] / "app/core/data/nanp_area_code_zones.json")
+        .read_text()
+    )
+    codes = json.loads(
+        (Path(__file__).resolve().parents[2] / "app/core/data/nanp_area_codes.json").read_text()
+    )
+    for npa in codes:
+        zones = {z for k, v in tzdata.TIMEZONE_DATA.items() if k.startswith("1" + npa) for z in v}
+        assert zones <= set(area_code_zones(npa)) | {codes[npa][0]}, npa
+        if len(zones) > 1:
+            assert npa in table, npa
+    for npa, zones in table.items():
+        for zone in zones:
+            ZoneInfo(zone)
+        assert area_code_zones(npa)[0] == codes[npa][0]
+
+
+@settings(deadline=None)
+@given(
+    st.datetimes(
+        min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)
+    ),
+    st.sampled_from(["208", "850", "867", "907", "605", "709", "928", "312"]),
+)
+def test_next_allowed_in_all_is_the_first_instant_allowed_everywhere(
+    now: datetime, npa: str
+) -> None:
+    zones = area_code_zones(npa)
+    state = area_code_info(npa).state  # type: ignore[union-attr]
+    nxt = DEFAULT_POLICY.next_allowed_in_all(now, zones, state)
+    assert nxt >= now and nxt - now < timedelta(hours=25)
+    assert DEFAULT_POLICY.is_allowed_in_all(nxt, zones, state)
+    if nxt > now:
+        assert not DEFAULT_POLICY.is_allowed_in_all(nxt - timedelta(seconds=1), zones, state)
 
 
 def test_check_state_window_from_area_code() -> None:
