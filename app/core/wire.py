@@ -169,6 +169,8 @@ class LocationView(WireModel):
     hours: str | None = None  # opening hours, app.core.hours format
     after_hours_text: str | None = None
     version: Version = 0
+    #: minutes a new lead or a customer's text may wait for a reply before it escalates
+    reply_target_minutes: Annotated[int, Field(ge=1, le=1440)] = 5
 
 
 class StaffView(WireModel):
@@ -329,7 +331,8 @@ class SendMessageResponse(MessageView):
     """`202` answer of `POST /v1/conversations/{sid}/messages`: the accepted message."""
 
 
-EntityKind: TypeAlias = Literal["location", "lead", "conversation", "message"]
+#: `templates` (a location's shared templates) is `app.core.wire_team.TemplatesView`
+EntityKind: TypeAlias = Literal["location", "lead", "conversation", "message", "templates"]
 EntityView: TypeAlias = LocationView | LeadView | ConversationView | MessageView
 
 _VIEW_OF: Final[dict[str, type[WireModel]]] = {
@@ -376,7 +379,8 @@ class Change(WireModel):
         )
 
     def view(self) -> EntityView:
-        """`data` parsed as the entity's view (pydantic.ValidationError if malformed)."""
+        """`data` parsed as the entity's view (pydantic.ValidationError if malformed);
+        not for `templates` (`app.core.wire_team.TemplatesView`)."""
         model = _VIEW_OF[self.entity].model_validate(self.data)
         assert isinstance(model, LocationView | LeadView | ConversationView | MessageView)
         return model

@@ -20,7 +20,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from app.relay import lead_api, lead_sync_api, metrics, staff_api, staff_media, webhooks
+from app.relay import (
+    lead_api,
+    lead_sync_api,
+    metrics,
+    presence_api,
+    staff_api,
+    staff_media,
+    stream_api,
+    templates_api,
+    webhooks,
+)
 from app.relay.background import BackgroundWorkers
 from app.relay.cache import RelayCaches
 from app.relay.changes import ChangeLog
@@ -36,6 +46,7 @@ from app.relay.leads import LeadService
 from app.relay.logs import configure_logging, request_id_var
 from app.relay.metrics import RelayMetrics
 from app.relay.pool import ProxyPool
+from app.relay.presence import PresenceStore, PresenceWatch
 from app.relay.ratelimit import Limits
 from app.relay.staff_media import UPLOAD_MAX_BYTES, UPLOAD_PATH
 from app.relay.stream import HeadWatch
@@ -225,6 +236,7 @@ def build_context(settings: Settings, twilio_client: Client | None = None) -> Re
         metrics=metrics,
         # streams poll every `stream_poll_s`: heads a little younger than that are fresh
         head_watch=HeadWatch(change_log, settings.stream_poll_s * 0.9),
+        presence=PresenceWatch(PresenceStore(tables), settings.presence_max_age_s),
         caches=caches,
         # Twilio, then the configured connectors in the original's order
         integrations=[*REGISTRY, *connectors.integrations],
@@ -283,7 +295,17 @@ def create_app(settings: Settings, *, twilio_client: Client | None = None) -> Fa
             )
         return JSONResponse({"status": "ok", "dynamodb": "ok", "prefix": settings.table_prefix})
 
-    for module in (lead_api, webhooks, staff_api, lead_sync_api, staff_media, metrics):
+    for module in (
+        lead_api,
+        webhooks,
+        staff_api,
+        stream_api,
+        presence_api,
+        templates_api,
+        lead_sync_api,
+        staff_media,
+        metrics,
+    ):
         app.include_router(module.router)
     metrics.install(app, ctx.metrics)
 

@@ -89,6 +89,12 @@ def _build_parser() -> argparse.ArgumentParser:
     loc.add_argument("--store-number", type=_e164)
     loc.add_argument("--timezone", type=_timezone)
 
+    target = asub.add_parser(
+        "set-reply-target", help="minutes a lead may wait for a reply before it escalates"
+    )
+    target.add_argument("--location-id", type=_uuid, required=True)
+    target.add_argument("--minutes", type=int, required=True)
+
     pool = asub.add_parser("add-pool-number")
     pool.add_argument("numbers", nargs="+", type=_e164, metavar="E164")
 
@@ -173,6 +179,8 @@ def run_admin(args: argparse.Namespace, settings: Settings) -> int:
             return _fail(str(exc))
         print(f"location {loc.location_id} saved (version {loc.version})", file=sys.stderr)
         return 0
+    if cmd == "set-reply-target":
+        return _set_reply_target(tables, args.location_id, args.minutes)
     if cmd == "add-pool-number":
         n = directory.add_pool_numbers(tables, list(dict.fromkeys(args.numbers)))
         print(f"{n} pool number(s) saved", file=sys.stderr)
@@ -216,6 +224,22 @@ def _set_hours(args: argparse.Namespace, tables: Any) -> int:
     log = ChangeLog(tables.client, tables.name(CHANGE_LOG))
     log.record(loc.location_id, "location", loc.location_id, loc.version, loc.view())
     print(f"location {loc.location_id} hours saved (version {loc.version})", file=sys.stderr)
+    return 0
+
+
+def _set_reply_target(tables: Any, location_id: str, minutes: int) -> int:
+    """Save the target and announce the location to its desktops (the change feed)."""
+    from app.relay import directory
+    from app.relay.changes import ChangeLog
+    from app.relay.tables import CHANGE_LOG
+
+    try:
+        loc = directory.set_reply_target(tables, location_id, minutes)
+    except (LookupError, ValueError) as exc:
+        return _fail(str(exc))
+    log = ChangeLog(tables.client, tables.name(CHANGE_LOG))
+    log.record(loc.location_id, "location", loc.location_id, loc.version, loc.view())
+    print(f"location {loc.location_id}: reply target {minutes} min", file=sys.stderr)
     return 0
 
 

@@ -175,6 +175,11 @@ class Settings:
     #: how often an open stream re-checks its key through the key cache (a revoked
     #: key's stream ends within the 5 s revocation bound)
     stream_reauth_s: float = 1.0
+    #: how long "viewing" and "typing" hold without a renewal (app.relay.presence)
+    presence_viewing_hold_s: float = 45.0
+    presence_typing_hold_s: float = 8.0
+    #: how old a process's view of a location's presence may be
+    presence_max_age_s: float = 1.0
     #: how long an idempotency record's holder may work before another may take over
     idempotency_lease_s: float = 30.0
     #: the environment names an HTTP(S) proxy (the Twilio session then reads it)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from app.relay.leads import LeadService
     from app.relay.metrics import RelayMetrics
     from app.relay.pool import ProxyPool
+    from app.relay.presence import PresenceWatch
     from app.relay.ratelimit import Limits
     from app.relay.stream import HeadWatch
     from app.relay.twilio_client import TwilioGateway
@@ -48,6 +49,8 @@ class RelayContext:
     metrics: RelayMetrics
     #: the change log's heads, shared by every stream of this process
     head_watch: HeadWatch
+    #: who views or types where, shared by every stream of this process
+    presence: PresenceWatch
     caches: RelayCaches
     #: the lead integrations `LeadRunner` runs, in order
     integrations: list[Integration]

@@ -5,7 +5,9 @@ Directory items: `Id` (retailer or location UUID), `Kind` (RETAILER|LOCATION),
 `RetailerId` (GSI `ByRetailer`), `Name`, `Version`, `UpdatedAt`; retailers add
 `Website`, `Status` (Customer|Churned_Customer), `Web2TextOptOut`, `Countries`
 (ISO regions its leads may text; absent: US, CA); locations add
-`Web2TextPhoneNumber`, `StorePhoneNumber`, `Timezone`, `Status`.
+`Web2TextPhoneNumber`, `StorePhoneNumber`, `Timezone`, `Status` and
+`ReplyTargetMinutes` (how long a new lead or a customer's text may wait for a
+reply before the desktop escalates it; absent: `DEFAULT_REPLY_TARGET_MINUTES`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ RETAILER_STATUSES = ("Customer", "Churned_Customer")
 #: the countries a retailer's leads may be texted in when it names none
 DEFAULT_COUNTRIES = ("US", "CA")
 POOL_PK = "POOL"
+DEFAULT_REPLY_TARGET_MINUTES = 5
 
 
 def _now() -> str:
@@ -73,6 +76,7 @@ class Location:
     version: int
     hours: str | None = None  # app.core.hours format (admin set-hours)
     after_hours_text: str | None = None
+    reply_target_minutes: int = DEFAULT_REPLY_TARGET_MINUTES
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Location:
@@ -87,6 +91,9 @@ class Location:
             version=int(item.get("Version", 0)),
             hours=item.get("Hours") or None,
             after_hours_text=item.get("AfterHoursText") or None,
+            reply_target_minutes=int(
+                item.get("ReplyTargetMinutes") or DEFAULT_REPLY_TARGET_MINUTES
+            ),
         )
 
     def view(self) -> dict[str, Any]:
@@ -101,6 +108,7 @@ class Location:
             "hours": self.hours,
             "afterHoursText": self.after_hours_text,
             "version": self.version,
+            "replyTargetMinutes": self.reply_target_minutes,
         }
 
 
@@ -226,6 +234,33 @@ def set_hours(
                 ":now": _now(),
                 ":one": 1,
             },
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if is_conditional_failure(exc):
+            raise LookupError(f"location {location_id} does not exist") from None
+        raise
+    if cache is not None:
+        cache.discard((tables.directory.name, location_id))
+    return Location.from_item(resp["Attributes"])
+
+
+def set_reply_target(
+    tables: Any,
+    location_id: str,
+    minutes: int,
+    cache: TtlCache[Retailer | Location] | None = None,
+) -> Location:
+    """A location's reply target (1 to 1440 minutes); LookupError for an unknown one;
+    `cache` forgets the location at once."""
+    if not 1 <= minutes <= 1440:
+        raise ValueError("the reply target is 1 to 1440 minutes")
+    try:
+        resp = tables.directory.update_item(
+            Key={"Id": location_id},
+            UpdateExpression="SET ReplyTargetMinutes = :m, UpdatedAt = :now ADD Version :one",
+            ConditionExpression="Kind = :k",
+            ExpressionAttributeValues={":m": minutes, ":now": _now(), ":one": 1, ":k": LOCATION},
             ReturnValues="ALL_NEW",
         )
     except ClientError as exc:

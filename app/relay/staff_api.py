@@ -12,17 +12,14 @@ import functools
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import anyio
 import ulid
 from botocore.exceptions import ClientError
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from app.core.safe_text import unsafe_character
@@ -40,10 +37,9 @@ from app.core.wire import (
     StaffView,
 )
 from app.relay import conversation_store, directory, lead_store, sends, staff_media, versioned
-from app.relay.auth import Principal, presented_key, require_staff
+from app.relay.auth import Principal, require_staff
 from app.relay.bounds import check_new_note, item_too_large, lead_too_large
-from app.relay.change_records import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, decode_cursor
-from app.relay.change_records import ChangesPage as LogPage
+from app.relay.change_records import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor
 from app.relay.changes import ChangeLog
 from app.relay.context import RelayContext, context_of
 from app.relay.errors import ApiError
@@ -54,17 +50,13 @@ from app.relay.idempotency import (
     fingerprint,
     run_idempotent,
 )
-from app.relay.staff_limits import StreamGuard, check_send_rate, open_stream_slot
+from app.relay.staff_limits import check_send_rate
 
 log = logging.getLogger("app.relay.staff")
 
 router = APIRouter(prefix="/v1", tags=["staff"])
 
 Staff = Annotated[Principal, Depends(require_staff())]
-
-#: Changes read per poll of the stream (a reconnecting client catches up in pages).
-STREAM_PAGE = 200
-
 
 def _ctx(request: Request) -> RelayContext:
     return context_of(request)
@@ -191,96 +183,6 @@ async def changes(
     except InvalidCursor as exc:
         raise ApiError(400, exc.reason, str(exc)) from None
     return JSONResponse(page.wire())
-
-
-@router.get(
-    "/stream",
-    response_class=EventSourceResponse,
-    responses={
-        **ERRORS,
-        200: {"content": {"text/event-stream": {}}, "description": "server-sent events"},
-    },
-)
-async def stream(
-    request: Request,
-    staff: Staff,
-    cursor: Annotated[str | None, Query(max_length=16384)] = None,
-    last_event_id: Annotated[str | None, Header(max_length=16384)] = None,
-) -> EventSourceResponse:
-    """Server-sent events: `event: change`, `id:` = the cursor right after the change.
-
-    A reconnecting client sends `Last-Event-ID` (preferred over `?cursor=`) and
-    resumes exactly after the last change it received. Heartbeat comments keep
-    proxies from closing an idle connection.
-    """
-    log_ = _change_log(request)
-    locations = _visible_locations(request, staff)
-    start = last_event_id if last_event_id else cursor
-    settings = _ctx(request).settings
-    poll = max(0.02, settings.stream_poll_s)
-    watch = _ctx(request).head_watch
-    # taken before each read of the log: a change stored by this instance while the
-    # stream is reading or sending (not asleep) then cuts its next sleep short
-    announced = watch.mark(locations)
-    # Validate before answering 200: a bad cursor is a 400, not a broken stream.
-    try:
-        first = await run_in_threadpool(log_.read, locations, start, STREAM_PAGE)
-    except InvalidCursor as exc:
-        raise ApiError(400, exc.reason, str(exc)) from None
-    heartbeat = max(0.05, settings.stream_heartbeat_s)
-    reauth = max(0.1, settings.stream_reauth_s)
-    # at most W2T_STREAMS_PER_KEY open streams per key, on every instance (429 beyond)
-    slot = await run_in_threadpool(open_stream_slot, _ctx(request), staff)
-    guard = StreamGuard(_ctx(request), presented_key(request) or "", slot, reauth)
-    _ctx(request).metrics.stream_clients.inc()
-
-    def _next_page(position: str, backlog: bool) -> LogPage:
-        """Query only the locations whose change log head is past our position."""
-        if backlog:
-            return log_.read(locations, position, STREAM_PAGE)
-        at = decode_cursor(position)
-        heads = watch.heads(locations)
-        busy = [loc for loc in locations if heads.get(loc, 0) > at.get(loc, 0)]
-        if not busy:
-            return LogPage([], position, False)
-        return log_.read(locations, position, STREAM_PAGE, only=busy)
-
-    async def events() -> AsyncIterator[ServerSentEvent]:
-        try:
-            async for event in stream_events():
-                yield event
-        finally:
-            await guard.close()
-
-    async def stream_events() -> AsyncIterator[ServerSentEvent]:
-        page, since = first, announced
-        while True:
-            if not await guard.allowed():  # key revoked, or its slot lost
-                return
-            for rec in page.changes:
-                yield ServerSentEvent(
-                    data=json.dumps(rec.wire(), separators=(",", ":")),
-                    event="change",
-                    id=rec.cursor_after,
-                )
-            position = page.cursor
-            backlog = page.has_more
-            if not backlog:
-                await watch.sleep(locations, poll, since)
-            while True:
-                try:
-                    since = watch.mark(locations)
-                    page = await run_in_threadpool(_next_page, position, backlog)
-                    break
-                except Exception as exc:  # DynamoDB hiccup: keep the stream, retry
-                    log.warning("stream poll failed", extra={"error": type(exc).__name__})
-                    await anyio.sleep(max(poll, 1.0))
-
-    return EventSourceResponse(
-        events(),
-        ping=heartbeat,
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
 
 
 # --------------------------------------------------------------------------- sends

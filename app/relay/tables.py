@@ -29,6 +29,7 @@ LIMITS = "Limits"
 CONSENT_EVENTS = "ConsentEvents"
 INBOUND_TEXTS = "InboundTexts"
 MEDIA = "Media"
+PRESENCE = "Presence"
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,13 @@ SPECS: tuple[TableSpec, ...] = (
         ("Sk", "S"),
         ttl_attribute="ExpiresAt",
         doc="rate windows and held slots shared by every instance (app.relay.ratelimit)",
+    ),
+    TableSpec(
+        PRESENCE,
+        ("LocationId", "S"),
+        ("Sk", "S"),
+        ttl_attribute="ExpiresAt",
+        doc="who views or types in a conversation, short-lived (app.relay.presence)",
     ),
 )
 
