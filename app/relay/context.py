@@ -65,7 +65,8 @@ class RelayContext:
     leads: LeadService = field(init=False)
     #: rates and slots shared by instances (`app.relay.ratelimit`); set right after
     limits: Limits = field(init=False)
-    #: epoch seconds; tests replace it to move the limits' windows and the idle close
+    #: epoch seconds; tests replace it to move the limits' windows, the idle close
+    #: and the hour a staff send is checked at (quiet hours)
     clock: Callable[[], float] = time.time
     #: called with the name of each step between two side effects (webhook effects,
     #: lead processing, closes, sends). A no-op in production; tests install one:

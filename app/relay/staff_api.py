@@ -261,7 +261,7 @@ async def send_message(
     sender = sends.Sender(staff.staff_id or "", staff.name or staff.staff_id or "")
 
     async def attempt(begin: Begin) -> JSONResponse:
-        now = datetime.now(UTC)
+        now = datetime.fromtimestamp(ctx.clock(), UTC)
         try:
             fresh = (
                 await run_in_threadpool(conversation_store.get_conversation, ctx.tables, sid)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -189,9 +190,7 @@ def test_unknown_outcomes_never_duplicate(
     httpx.post(f"{sim.url}/_sim/faults", json={})
     sim.wait_idle()
     assert sorted(_texts(sim, conv.customer)) == sorted(bodies)
-    metrics = "".join(
-        httpx.get(f"{r.url}/metrics", headers=METRICS_AUTH).text for r in (a, b)
-    )
+    metrics = "".join(httpx.get(f"{r.url}/metrics", headers=METRICS_AUTH).text for r in (a, b))
     assert "w2t_twilio_errors_total" in metrics
 
 
@@ -226,43 +225,46 @@ def test_closed_conversation_is_refused(
     assert r.status_code == 409 and r.json()["reason"] == "conversation_closed"
 
 
-def _night_zone() -> str:
-    """An IANA zone where it is now between 01:00 and 05:00."""
+def _chicago_night() -> datetime:
+    """The latest 09:00 UTC before now: 03:00 or 04:00 in Chicago (area code 312)."""
     now = datetime.now(UTC)
-    for offset in range(-12, 15):
-        local = now + timedelta(hours=offset)
-        if 1 <= local.hour < 5:
-            # Etc/GMT signs are inverted: Etc/GMT-3 is UTC+3
-            return f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}" if offset else "Etc/UTC"
-    raise AssertionError("no zone found")
+    nine = now.replace(hour=9, minute=0, second=0, microsecond=0)
+    return nine if nine <= now else nine - timedelta(days=1)
 
 
-def test_quiet_hours_apply_only_after_24h_without_contact(
+def test_quiet_hours_apply_in_the_customers_time_after_24h_without_contact(
     relays: tuple[RelayHandle, RelayHandle], sim: SimHandle, seed: Seed
 ) -> None:
     a, _ = relays
-    night = seed_location(a, seed.retailer_id, "+13125550122", name="Night", timezone=_night_zone())
-    key = issue_staff_key(a, seed.retailer_id, [night], staff_id="night-owl")
+    # the store's zone (UTC+3) is at midday then: the customer's (312, Chicago) decides
+    noon = seed_location(a, seed.retailer_id, "+13125550122", name="Noon", timezone="Etc/GMT-3")
+    key = issue_staff_key(a, seed.retailer_id, [noon], staff_id="night-owl")
     stale = make_conversation(
-        a, sim, seed, location_id=night, submitted=datetime.now(UTC) - timedelta(days=3)
+        a, sim, seed, location_id=noon, submitted=datetime.now(UTC) - timedelta(days=3)
     )
-    r = _send(a, key, stale.sid, "late offer", "k-quiet")
-    assert r.status_code == 422, r.text
-    body = r.json()
-    assert body["reason"] == "quiet_hours"
-    allowed_at = datetime.fromisoformat(body["nextAllowedAt"].replace("Z", "+00:00"))
-    assert timedelta(0) < allowed_at - datetime.now(UTC) < timedelta(hours=8)
-    # the rejection is not remembered: the same key is retried once it is allowed
-    # (here: the customer writes in, which lifts the quiet hours)
-    a.tables.conversations.update_item(
-        Key={"ConversationSid": stale.sid},
-        UpdateExpression="SET LastInboundAt = :now",
-        ExpressionAttributeValues={":now": datetime.now(UTC).isoformat()},
-    )
-    retry = _send(a, key, stale.sid, "late offer", "k-quiet")
-    assert retry.status_code == 202, retry.text
-    fresh = make_conversation(a, sim, seed, location_id=night)  # submitted just now
-    assert _send(a, key, fresh.sid, "thanks for your interest", "k-quiet-2").status_code == 202
+    night = _chicago_night()
+    a.ctx.clock = night.timestamp
+    try:
+        r = _send(a, key, stale.sid, "late offer", "k-quiet")
+        assert r.status_code == 422, r.text
+        body = r.json()
+        assert body["reason"] == "quiet_hours"
+        allowed_at = datetime.fromisoformat(body["nextAllowedAt"].replace("Z", "+00:00"))
+        # 08:00 in Chicago: 13:00 or 14:00 UTC
+        assert allowed_at - night in (timedelta(hours=4), timedelta(hours=5))
+        # the rejection is not remembered: the same key is retried once it is allowed
+        # (here: the customer writes in, which lifts the quiet hours)
+        a.tables.conversations.update_item(
+            Key={"ConversationSid": stale.sid},
+            UpdateExpression="SET LastInboundAt = :at",
+            ExpressionAttributeValues={":at": (night - timedelta(hours=1)).isoformat()},
+        )
+        retry = _send(a, key, stale.sid, "late offer", "k-quiet")
+        assert retry.status_code == 202, retry.text
+        fresh = make_conversation(a, sim, seed, location_id=noon, submitted=night)
+        assert _send(a, key, fresh.sid, "thanks for your interest", "k-quiet-2").status_code == 202
+    finally:
+        a.ctx.clock = time.time
 
 
 @pytest.mark.parametrize(

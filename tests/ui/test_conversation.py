@@ -346,6 +346,14 @@ def test_quiet_hours_warning_only_without_recent_customer_text(
         )
         is None
     )
+    # 850 spans Central and Eastern: the window is what both allow, and staff are told
+    split = quiet_hours_warning(
+        datetime(2026, 7, 17, 0, 30, tzinfo=UTC),  # 19:30 in Pensacola, 20:30 in Tallahassee
+        phone="+18505550134",
+        location_tz="America/Los_Angeles",
+        last_inbound_at=None,
+    )
+    assert split is not None and "spans time zones" in split
     # in the window: Maria texted minutes ago, so no warning whatever the hour
     open_lead(window, qtbot, "Maria Gonzalez")
     qtbot.waitUntil(lambda: not window.pane.composer.warning.isVisible())
