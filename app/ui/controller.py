@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from app.ui.kiosk import IdleWatcher, LockScreen
+    from app.ui.kiosk_pin import PinGate
     from app.ui.notify_policy import NotificationPolicy
     from app.ui.signin import SignInDialog
 
@@ -108,6 +109,7 @@ class AppController(QObject):
         self.bridge: EngineBridge | None = None
         self.profile: Profile | None = None
         self._lock_screen: LockScreen | None = None
+        self.pins: PinGate | None = None  # the PIN checks, made with the lock screen
         self._init_start_state()
         self.sign_in = SignIn(
             data_dir=options.data_dir,
@@ -157,8 +159,11 @@ class AppController(QObject):
         """Kiosk lock / staff switch screen, built on first use."""
         if self._lock_screen is None:
             from app.ui.kiosk import LockScreen
+            from app.ui.kiosk_pin import PinGate
 
-            self._lock_screen = LockScreen(self.window)
+            if self.pins is None:
+                self.pins = PinGate(self.options.data_dir)
+            self._lock_screen = LockScreen(self.window, self.pins, self.tasks)
             self._lock_screen.staffChosen.connect(self._on_staff_chosen)
             self._lock_screen.addStaffRequested.connect(
                 lambda: self.tasks.spawn(self._add_staff())

@@ -1,14 +1,31 @@
-"""Kiosk mode: lock after idle minutes and quick staff switching."""
+"""Kiosk mode: lock after idle minutes, quick staff switching, each staff member's PIN.
+
+`LockScreen` covers the window. A staff member taps their name, then types their
+PIN (on their first unlock they choose one, typed twice); only then does it emit
+`staffChosen`. Wrong PINs slow down (`app.core.pin`: 5 tries, then 30 s).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QObject, QRegularExpression, Qt, QTimer, Signal
+from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from app.core.pin import MAX_DIGITS
+from app.ui.kiosk_pin import Answer, Outcome, PinGate
 from app.ui.profiles import Profile
 from app.ui.resources import render_svg
+from app.ui.tasks import Tasks
 
 INPUT_EVENTS = frozenset(
     {
@@ -49,14 +66,110 @@ class IdleWatcher(QObject):
         self._app.removeEventFilter(self)
 
 
-class LockScreen(QWidget):
-    """Covers the window; staff pick themselves to unlock (or switch)."""
+class PinPanel(QWidget):
+    """The PIN step of the lock screen: enter it, or choose it (typed twice)."""
 
-    staffChosen = Signal(object)  # Profile
-    addStaffRequested = Signal()
+    submitted = Signal(str, str)  # PIN, the same again (empty when entering)
+    backRequested = Signal()
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
+        self.prompt = QLabel()
+        self.prompt.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        digits = QRegularExpressionValidator(QRegularExpression(f"[0-9]{{0,{MAX_DIGITS}}}"), self)
+        self.pin_edit = self._pin_field("PIN", digits)
+        self.repeat_edit = self._pin_field("PIN again", digits)
+        self.error = QLabel()
+        self.error.setObjectName("Error")
+        self.error.setAccessibleName("PIN error")
+        self.error.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.unlock_button = QPushButton("Unlock")
+        self.unlock_button.setObjectName("Primary")
+        self.unlock_button.clicked.connect(self._submit)
+        self.back_button = QPushButton("Back")
+        self.back_button.setAccessibleName("Back to the staff list")
+        self.back_button.clicked.connect(self.backRequested)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.back_button)
+        buttons.addWidget(self.unlock_button)
+        layout = QVBoxLayout(self)
+        for w in (self.prompt, self.pin_edit, self.repeat_edit, self.error):
+            layout.addWidget(w, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addLayout(buttons)
+        self._wait_timer = QTimer(self)
+        self._wait_timer.setInterval(1000)
+        self._wait_timer.timeout.connect(self._tick)
+        self._wait_left = 0
+
+    def _pin_field(self, name: str, validator: QRegularExpressionValidator) -> QLineEdit:
+        edit = QLineEdit()
+        edit.setEchoMode(QLineEdit.EchoMode.Password)
+        edit.setValidator(validator)
+        edit.setPlaceholderText(name)
+        edit.setAccessibleName(name)
+        edit.setMinimumWidth(200)
+        edit.returnPressed.connect(self._submit)
+        return edit
+
+    def ask(self, name: str, *, new: bool) -> None:
+        """Ask `name` for their PIN (`new`: choose one)."""
+        self.prompt.setText(
+            f"{name}, choose a PIN (4 to 8 digits) to unlock with from now on."
+            if new
+            else f"{name}, type your PIN."
+        )
+        self.setAccessibleName(f"PIN for {name}")
+        self.unlock_button.setText("Set PIN and unlock" if new else "Unlock")
+        self.unlock_button.setAccessibleName(self.unlock_button.text())
+        self.repeat_edit.setVisible(new)
+        self.pin_edit.clear()
+        self.repeat_edit.clear()
+        self.error.clear()
+        self.pin_edit.setFocus()
+
+    def _submit(self) -> None:
+        if self.pin_edit.isEnabled():
+            self.submitted.emit(self.pin_edit.text(), self.repeat_edit.text())
+
+    def refused(self, answer: Answer) -> None:
+        """Show why the PIN did not unlock; a wait disables the fields until it ends."""
+        self.pin_edit.clear()
+        self.repeat_edit.clear()
+        self.error.setText(answer.message)
+        if answer.outcome is Outcome.WAIT:
+            self._wait_left = max(1, round(answer.wait_s))
+            self._set_enabled(False)
+            self._wait_timer.start()
+        else:
+            self.pin_edit.setFocus()
+
+    def _tick(self) -> None:
+        self._wait_left -= 1
+        if self._wait_left > 0:
+            self.error.setText(f"Too many wrong PINs. Try again in {self._wait_left} s.")
+            return
+        self._wait_timer.stop()
+        self.error.clear()
+        self._set_enabled(True)
+        self.pin_edit.setFocus()
+
+    def _set_enabled(self, enabled: bool) -> None:
+        for w in (self.pin_edit, self.repeat_edit, self.unlock_button):
+            w.setEnabled(enabled)
+
+
+class LockScreen(QWidget):
+    """Covers the window; staff pick themselves and type their PIN to unlock (or switch)."""
+
+    staffChosen = Signal(object)  # Profile, once its PIN is right
+    addStaffRequested = Signal()
+
+    def __init__(self, parent: QWidget, pins: PinGate, tasks: Tasks) -> None:
+        super().__init__(parent)
+        self.pins = pins
+        self._tasks = tasks
+        self.picked: Profile | None = None  # whose PIN the PIN step asks for
+        self._new_pin = False
         self.setObjectName("LockScreen")
         self.setAccessibleName("Locked")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
@@ -86,6 +199,11 @@ class LockScreen(QWidget):
         row.addLayout(self.buttons)
         row.addStretch(1)
         layout.addLayout(row)
+        self.pin_panel = PinPanel(self)
+        self.pin_panel.submitted.connect(self._pin_submitted)
+        self.pin_panel.backRequested.connect(self.show_names)
+        self.pin_panel.hide()
+        layout.addWidget(self.pin_panel, 0, Qt.AlignmentFlag.AlignHCenter)
         add_row = QHBoxLayout()
         add_row.addStretch(1)
         add_row.addWidget(self.add_button)
@@ -109,20 +227,61 @@ class LockScreen(QWidget):
             b.setObjectName("Primary" if current and p.key_user == current.key_user else "")
             b.setMinimumSize(160, 48)
             b.setAccessibleName(p.staff_name)
-            b.clicked.connect(lambda _=False, prof=p: self.staffChosen.emit(prof))
+            b.clicked.connect(lambda _=False, prof=p: self.pick(prof))
             self.buttons.addWidget(b)
+
+    def _name_buttons(self) -> list[QWidget]:
+        items = (self.buttons.itemAt(i) for i in range(self.buttons.count()))
+        return [w for w in (item.widget() for item in items if item is not None) if w]
 
     def lock(self) -> None:
         parent = self.parentWidget()
         if parent is not None:
             self.setGeometry(parent.rect())
+        self.show_names()
         self.show()
         self.raise_()
         self.setFocus()
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Resize and self.isVisible():
-            parent = self.parentWidget()
-            if parent is not None:
-                self.setGeometry(parent.rect())
-        return False
+    def show_names(self) -> None:
+        """Back to the list of staff (Escape or Back on the PIN step)."""
+        self.picked = None
+        self.pin_panel.hide()
+        for w in self._name_buttons():
+            w.show()
+        self.add_button.show()
+        self.setFocus()
+
+    def pick(self, profile: Profile) -> None:
+        """A name was tapped: its PIN step (choosing one on the first unlock)."""
+        self._tasks.spawn(self._ask_pin(profile))
+
+    async def _ask_pin(self, profile: Profile) -> None:
+        self._new_pin = not await self.pins.has_pin(profile)
+        self.picked = profile
+        for w in self._name_buttons():
+            w.hide()
+        self.add_button.hide()
+        self.pin_panel.show()
+        self.pin_panel.ask(profile.staff_name, new=self._new_pin)
+        wait = self.pins.wait_left(profile)
+        if wait > 0:
+            self.pin_panel.refused(Answer(Outcome.WAIT, "Too many wrong PINs.", wait))
+
+    def _pin_submitted(self, pin: str, repeated: str) -> None:
+        profile = self.picked
+        if profile is not None:
+            self._tasks.spawn(self._try_pin(profile, pin, repeated))
+
+    async def _try_pin(self, profile: Profile, pin: str, repeated: str) -> None:
+        if self._new_pin:
+            answer = await self.pins.set_pin(profile, pin, repeated)
+        else:
+            answer = await self.pins.check(profile, pin)
+        if self.picked is not profile:  # went back meanwhile
+            return
+        if answer.outcome is Outcome.UNLOCKED:
+            self.show_names()
+            self.staffChosen.emit(profile)
+        else:
+            self.pin_panel.refused(answer)

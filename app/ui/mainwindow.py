@@ -174,11 +174,12 @@ class MainWindow(QMainWindow):
         def add(seq: str, slot: Callable[[], None]) -> None:
             s = QShortcut(QKeySequence(seq), self)
             s.setContext(Qt.ShortcutContext.WindowShortcut)
-            s.activated.connect(lambda: None if self._locked() else slot())
+            s.activated.connect(lambda: self._while_locked(seq) if self._locked() else slot())
 
         add("Ctrl+K", lambda: self.jump.popup(self.engine))
         add("Ctrl+F", self.focus_search)
         add("Ctrl+,", self.settingsRequested.emit)
+        add("Ctrl+L", self.lockRequested.emit)
         add("Ctrl+T", self.pane.open_templates)
         add("Ctrl+I", self.panes.toggle_details)
         add("Ctrl+Return", self.pane.submit)
@@ -187,6 +188,13 @@ class MainWindow(QMainWindow):
         add("Alt+Down", lambda: self.inbox.step(1))
         add("Alt+Left", self.back_to_inbox)
         add("Escape", self.escape)
+
+    def _while_locked(self, seq: str) -> None:
+        """Locked, the window's shortcuts do nothing but Escape, which the lock screen
+        takes (back from the PIN to the names)."""
+        lock = self.findChild(QWidget, "LockScreen")
+        if seq == "Escape" and lock is not None and hasattr(lock, "show_names"):
+            lock.show_names()
 
     def _locked(self) -> bool:
         """The kiosk's lock screen covers the window: its shortcuts would show what the

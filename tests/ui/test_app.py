@@ -256,6 +256,17 @@ def test_kiosk_locks_when_idle_and_switches_staff(
     }
     assert set(buttons) == {"Ann Lee", "Bo Diaz"}
     qtbot.mouseClick(buttons["Bo Diaz"], Qt.MouseButton.LeftButton)
+    # Bo's first unlock: he chooses a PIN, typed twice
+    panel = ctrl.lock_screen.pin_panel
+    qtbot.waitUntil(lambda: panel.isVisible() and panel.repeat_edit.isVisible())
+    assert ctrl.profile is not None and ctrl.profile.staff_id == "s-ann"  # not yet
+    qtbot.keyClicks(panel.pin_edit, "2468")
+    qtbot.keyClicks(panel.repeat_edit, "2469")
+    qtbot.keyClick(panel.repeat_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "not the same" in panel.error.text())
+    qtbot.keyClicks(panel.pin_edit, "2468")
+    qtbot.keyClicks(panel.repeat_edit, "2468")
+    qtbot.keyClick(panel.repeat_edit, Qt.Key.Key_Return)
     qtbot.waitUntil(
         lambda: (
             ctrl.profile is not None
@@ -263,6 +274,7 @@ def test_kiosk_locks_when_idle_and_switches_staff(
             and not ctrl.lock_screen.isVisible()
         )
     )
+    assert "2468" not in (tmp_path / "pins.json").read_text()  # a salted hash only
     assert engines["s-ann"].stopped and engines["s-bo"].key_used == "key-s-bo"  # type: ignore[attr-defined]
     assert "Bo Diaz" in w.windowTitle()
     # Bo's messages are written as Bo
@@ -516,4 +528,67 @@ def test_keyboard_works_before_any_engine_starts(
     dlg = ctrl.signin
     assert dlg is not None
     qtbot.keyClick(dlg, Qt.Key.Key_Escape)
+    qtbot.waitUntil(task.done, timeout=5000)
+
+
+def test_kiosk_pin_slows_down_wrong_tries_and_ctrl_l_locks(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
+) -> None:
+    from app.core.pin import hash_pin
+    from app.ui.kiosk_pin import PinGate
+
+    ann, bo = provision(tmp_path, ("s-ann", "Ann Lee"), ("s-bo", "Bo Diaz"))
+    ProfileStore(tmp_path).save(ann)
+    engines: dict[str, FakeEngine] = {}
+    ctrl = make_controller(tmp_path, engines, kiosk=True)
+    # the wait after five wrong PINs is shortened (30 s in the app: tests/core/test_pin.py)
+    ctrl.pins = PinGate(tmp_path, wait_s=0.5)
+    ctrl.pins.store.put(bo, hash_pin("1357"))
+    task = asyncio.ensure_future(ctrl.run())
+    qtbot.waitUntil(lambda: ctrl.engine is not None and ctrl.idle is not None)
+    ctrl.idle.set_minutes(10)
+    w = ctrl.window
+    w.finish_build()
+    activate(w, qtbot)
+    # Ctrl+L locks at once, from anywhere in the window
+    qtbot.keyClick(w, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    lock = ctrl.lock_screen
+    qtbot.waitUntil(lock.isVisible)
+    # the names are reached by keyboard: Bo's button, then Space
+    bo_button = next(b for b in lock._name_buttons() if b.accessibleName() == "Bo Diaz")
+    bo_button.setFocus()
+    qtbot.keyClick(bo_button, Qt.Key.Key_Space)
+    panel = lock.pin_panel
+    qtbot.waitUntil(lambda: panel.isVisible() and panel.pin_edit.hasFocus())
+    assert not panel.repeat_edit.isVisible()  # Bo has a PIN: typed once
+    assert panel.accessibleName() == "PIN for Bo Diaz"
+    # Escape goes back to the names, without unlocking
+    qtbot.keyClick(panel.pin_edit, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not panel.isVisible() and bo_button.isVisible())
+    qtbot.mouseClick(bo_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.isVisible())
+    for left in (4, 3, 2, 1):
+        qtbot.keyClicks(panel.pin_edit, "0000")
+        qtbot.keyClick(panel.pin_edit, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda left=left: f"{left} tr" in panel.error.text())
+    qtbot.keyClicks(panel.pin_edit, "0000")
+    qtbot.keyClick(panel.pin_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "Too many wrong PINs" in panel.error.text())
+    assert not panel.pin_edit.isEnabled() and not panel.unlock_button.isEnabled()
+    # while it waits, even the right PIN is not checked
+    from app.ui.kiosk_pin import Outcome
+
+    checked = asyncio.ensure_future(ctrl.pins.check(bo, "1357"))
+    qtbot.waitUntil(checked.done)
+    assert checked.result().outcome is Outcome.WAIT
+    # the wait ends by itself; then the right PIN unlocks as Bo
+    qtbot.waitUntil(panel.pin_edit.isEnabled, timeout=5000)
+    qtbot.keyClicks(panel.pin_edit, "1357")
+    qtbot.keyClick(panel.pin_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(
+        lambda: ctrl.profile is not None
+        and ctrl.profile.staff_id == "s-bo"
+        and not lock.isVisible()
+    )
+    ctrl.quit()
     qtbot.waitUntil(task.done, timeout=5000)

@@ -5,6 +5,7 @@ with keys sent to whatever has the focus (tests/ui/keys.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QPoint, Qt
@@ -309,12 +310,16 @@ def test_accessible_names_stay_as_designed(window: MainWindow, qtbot: Any) -> No
     assert "Web2Text" in window.windowTitle()
 
 
-def test_the_kiosk_lock_holds_the_windows_shortcuts_back(window: MainWindow, qtbot: Any) -> None:
+def test_the_kiosk_lock_holds_the_windows_shortcuts_back(
+    window: MainWindow, qtbot: Any, tmp_path: Path
+) -> None:
     """Locked, Ctrl+K would list the customers the lock screen hides."""
     from app.ui.kiosk import LockScreen
+    from app.ui.kiosk_pin import PinGate
+    from app.ui.tasks import Tasks
 
     activate(window, qtbot)
-    lock = LockScreen(window)
+    lock = LockScreen(window, PinGate(tmp_path), Tasks())
     lock.lock()
     qtbot.waitUntil(lambda: focused() is lock)
     press(Qt.Key.Key_K, CTRL)
