@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from app.ui.kiosk import IdleWatcher, LockScreen
     from app.ui.kiosk_pin import PinGate
     from app.ui.notify_policy import NotificationPolicy
+    from app.ui.sign_out import SignOutChoice, SignOutDialog
     from app.ui.signin import SignInDialog
 
 __all__ = ["AppController", "DemoUnavailable", "Options", "default_engine_factory"]
@@ -109,6 +110,7 @@ class AppController(QObject):
         self.bridge: EngineBridge | None = None
         self.profile: Profile | None = None
         self._lock_screen: LockScreen | None = None
+        self.sign_out_dialog: SignOutDialog | None = None  # the last one opened
         self.pins: PinGate | None = None  # the PIN checks, made with the lock screen
         self._init_start_state()
         self.sign_in = SignIn(
@@ -142,6 +144,7 @@ class AppController(QObject):
         w.settingsRequested.connect(self.open_settings)
         w.switchStaffRequested.connect(self.lock)
         w.lockRequested.connect(self.lock)
+        w.signOutRequested.connect(self.ask_sign_out)
         w.destroyed.connect(lambda *_: self.quit())
         # from the start, not only once the loop runs: a window closed during the first
         # frame or while the engine starts must end the app or leave the tray, as later
@@ -165,9 +168,7 @@ class AppController(QObject):
                 self.pins = PinGate(self.options.data_dir)
             self._lock_screen = LockScreen(self.window, self.pins, self.tasks)
             self._lock_screen.staffChosen.connect(self._on_staff_chosen)
-            self._lock_screen.addStaffRequested.connect(
-                lambda: self.tasks.spawn(self._add_staff())
-            )
+            self._lock_screen.addStaffRequested.connect(lambda: self.tasks.spawn(self._add_staff()))
         return self._lock_screen
 
     def _locked(self) -> bool:
@@ -428,3 +429,38 @@ class AppController(QObject):
     def _unlock(self) -> None:
         if self._lock_screen is not None:
             self._lock_screen.hide()
+
+    # ------------------------------------------------------------------ sign out
+
+    def ask_sign_out(self) -> None:
+        """The confirmation (sign out; "forget this PC" as a second choice)."""
+        from app.ui.sign_out import SignOutDialog
+
+        if self.profile is None:
+            return
+        pending = self.engine.status().pending if self.engine is not None else 0
+        dlg = self.sign_out_dialog = SignOutDialog(self.profile, self.window, pending=pending)
+        dlg.confirmed.connect(lambda choice: self.tasks.spawn(self._sign_out(choice)))
+        dlg.open()
+        dlg.activateWindow()
+
+    async def _sign_out(self, choice: SignOutChoice) -> None:
+        """Stop the engine, remove the key (and with "forget", the profile's data), then
+        another staff member: the lock screen's list, or the sign-in dialog."""
+        from app.ui.kiosk_pin import PinGate
+        from app.ui.sign_out import sign_out
+
+        await self._stop_engine()
+        self.profile = None
+        if self.pins is None:
+            self.pins = PinGate(self.options.data_dir)
+        await sign_out(choice, self.profiles, self.secrets, self.pins)
+        self.window.leads_model.set_engine(None)
+        if self.profiles.profiles():
+            self.lock()
+            return
+        who = await self.sign_in.ask()
+        if who is None:
+            self.quit()
+            return
+        await self.start_engine(*who)

@@ -46,6 +46,7 @@ class MainWindow(QMainWindow):
     settingsRequested = Signal()
     switchStaffRequested = Signal()
     lockRequested = Signal()
+    signOutRequested = Signal()
     closeToTray = Signal()
     closedWithoutTray = Signal()  # no tray to live in: closing the window means quitting
 
@@ -140,6 +141,9 @@ class MainWindow(QMainWindow):
         side.settings_button.clicked.connect(self.settingsRequested)
         side.switch_button.clicked.connect(self.switchStaffRequested)
         side.lock_button.clicked.connect(self.lockRequested)
+        side.switch_action.triggered.connect(self.switchStaffRequested)
+        side.lock_action.triggered.connect(self.lockRequested)
+        side.sign_out_action.triggered.connect(self.signOutRequested)
         self.notice_close.clicked.connect(self.notice.hide)
         self.notice_open.clicked.connect(self._open_notice)
         self.inbox.leadChosen.connect(self.open_lead)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListView,
+    QMenu,
     QPushButton,
     QStackedWidget,
     QToolButton,
@@ -123,6 +124,7 @@ class Sidebar(QWidget):
         self.lock_button = _tool_button("Lock", "Lock")
         self.switch_button.setVisible(kiosk)
         self.lock_button.setVisible(kiosk)
+        self.account_button = self._account_button()
         self.location = QComboBox()
         self.location.setAccessibleName("Location")
         self.location.setFocusPolicy(Qt.FocusPolicy.TabFocus)
@@ -165,8 +167,26 @@ class Sidebar(QWidget):
         top.addStretch(1)
         top.addWidget(self.switch_button)
         top.addWidget(self.lock_button)
+        top.addWidget(self.account_button)
         top.addWidget(self.settings_button)
         return top
+
+    def _account_button(self) -> QToolButton:
+        """The staff member's menu: switch staff, lock, sign out."""
+        button = _tool_button("⋯", "Account menu")
+        button.setToolTip("Switch staff, lock, sign out")
+        button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(button)
+        menu.setAccessibleName("Account")
+        self.switch_action = menu.addAction("Switch staff…")
+        self.lock_action = menu.addAction("Lock")
+        self.lock_action.setShortcut("Ctrl+L")  # shown only: the window's shortcut locks
+        self.lock_action.setShortcutVisibleInContextMenu(True)
+        self.lock_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        menu.addSeparator()
+        self.sign_out_action = menu.addAction("Sign out…")
+        button.setMenu(menu)
+        return button
 
     def _chips_row(self) -> QHBoxLayout:
         chips = QHBoxLayout()

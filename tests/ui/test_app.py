@@ -586,9 +586,94 @@ def test_kiosk_pin_slows_down_wrong_tries_and_ctrl_l_locks(
     qtbot.keyClicks(panel.pin_edit, "1357")
     qtbot.keyClick(panel.pin_edit, Qt.Key.Key_Return)
     qtbot.waitUntil(
-        lambda: ctrl.profile is not None
-        and ctrl.profile.staff_id == "s-bo"
-        and not lock.isVisible()
+        lambda: (
+            ctrl.profile is not None and ctrl.profile.staff_id == "s-bo" and not lock.isVisible()
+        )
     )
     ctrl.quit()
+    qtbot.waitUntil(task.done, timeout=5000)
+
+
+def test_sign_out_removes_the_key_and_forget_this_pc_the_local_data(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
+) -> None:
+    ann, bo = provision(tmp_path, ("s-ann", "Ann Lee"), ("s-bo", "Bo Diaz"))
+    store = ProfileStore(tmp_path)
+    store.save(ann)
+    engines: dict[str, FakeEngine] = {}
+    ctrl = make_controller(tmp_path, engines)
+    task = asyncio.ensure_future(ctrl.run())
+    qtbot.waitUntil(lambda: ctrl.engine is not None)
+    w = ctrl.window
+    # the account menu (a toolbar button reached with Tab) offers switch, lock, sign out
+    side = w.sidebar
+    assert side.account_button.accessibleName() == "Account menu"
+    assert side.account_button.isVisibleTo(w)
+    menu = side.account_button.menu()
+    assert menu is not None
+    assert [a.text() for a in menu.actions() if a.text()] == [
+        "Switch staff…",
+        "Lock",
+        "Sign out…",
+    ]
+    # sign out Ann: confirmed with Enter (the default button); her data stays
+    side.sign_out_action.trigger()
+    qtbot.waitUntil(lambda: ctrl.sign_out_dialog is not None and ctrl.sign_out_dialog.isVisible())
+    dlg = ctrl.sign_out_dialog
+    assert dlg is not None and not dlg.forget_box.isChecked()
+    qtbot.keyClick(dlg, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: ctrl.lock_screen.isVisible())
+    assert engines["s-ann"].stopped and ctrl.engine is None
+    assert (KEYRING_SERVICE, ann.key_user) not in memory_keyring.store
+    assert (KEYRING_SERVICE, bo.key_user) in memory_keyring.store
+    assert {p.staff_id for p in store.profiles()} == {"s-ann", "s-bo"}  # listed: to sign in
+    # the menu's "Switch staff…" is the same list of names; Bo picks himself
+    lock = ctrl.lock_screen
+    bo_button = next(b for b in lock._name_buttons() if b.accessibleName() == "Bo Diaz")
+    qtbot.mouseClick(bo_button, Qt.MouseButton.LeftButton)
+    panel = lock.pin_panel
+    qtbot.waitUntil(panel.isVisible)
+    qtbot.keyClicks(panel.pin_edit, "8642")
+    qtbot.keyClicks(panel.repeat_edit, "8642")
+    qtbot.keyClick(panel.repeat_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: ctrl.engine is not None and ctrl.profile == bo)
+    bo_dir = store.engine_dir(bo)
+    bo_dir.mkdir(parents=True, exist_ok=True)
+    (bo_dir / "store.sqlite3").write_bytes(b"Bo's conversations")
+    # sign out Bo and forget this PC: the checkbox by keyboard, then Enter
+    side.sign_out_action.trigger()
+    qtbot.waitUntil(lambda: ctrl.sign_out_dialog is not dlg and ctrl.sign_out_dialog.isVisible())
+    dlg = ctrl.sign_out_dialog
+    dlg.forget_box.setFocus()
+    qtbot.keyClick(dlg.forget_box, Qt.Key.Key_Space)
+    assert dlg.sign_out_button.accessibleName() == "Sign out and forget"
+    qtbot.keyClick(dlg, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not bo_dir.exists())
+    qtbot.waitUntil(lambda: lock.isVisible() and ctrl.engine is None)
+    assert (KEYRING_SERVICE, bo.key_user) not in memory_keyring.store
+    assert [p.staff_id for p in store.profiles()] == ["s-ann"]
+    assert bo.key_user not in (tmp_path / "pins.json").read_text()
+    assert [b.accessibleName() for b in lock._name_buttons()] == ["Ann Lee"]
+    ctrl.quit()
+    qtbot.waitUntil(task.done, timeout=5000)
+
+
+def test_sign_out_of_the_last_profile_asks_who_signs_in(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
+) -> None:
+    (ann,) = provision(tmp_path, ("s-ann", "Ann Lee"))
+    engines: dict[str, FakeEngine] = {}
+    ctrl = make_controller(tmp_path, engines)
+    task = asyncio.ensure_future(ctrl.run())
+    qtbot.waitUntil(lambda: ctrl.engine is not None)
+    ctrl.window.sidebar.sign_out_action.trigger()
+    qtbot.waitUntil(lambda: ctrl.sign_out_dialog is not None and ctrl.sign_out_dialog.isVisible())
+    dlg = ctrl.sign_out_dialog
+    dlg.forget_box.setChecked(True)
+    dlg.sign_out_button.click()
+    # nobody is left on this PC: the sign-in dialog; cancelled, the app ends
+    qtbot.waitUntil(lambda: ctrl.signin is not None and ctrl.signin.isVisible())
+    assert ProfileStore(tmp_path).profiles() == []
+    assert (KEYRING_SERVICE, ann.key_user) not in memory_keyring.store
+    ctrl.signin.reject()
     qtbot.waitUntil(task.done, timeout=5000)
