@@ -219,6 +219,7 @@ class ConversationPane(QWidget):
     markLostRequested = Signal(str)
     togglePanel = Signal()
     backRequested = Signal()  # one column: the inbox again
+    exportRequested = Signal()  # the open conversation, to a file
     sendRequested = Signal(str)  # the composer's text
     retryRequested = Signal(object)  # ThreadMessage
     discardRequested = Signal(object)
@@ -313,6 +314,10 @@ class ConversationPane(QWidget):
         self.panel_button.setAccessibleName("Lead details")
         self.panel_button.setToolTip("Show or hide the lead's details (Ctrl+I)")
         self.panel_button.clicked.connect(self.togglePanel)
+        self.export_button = keyboard_button("Export…")
+        self.export_button.setAccessibleName("Export conversation")
+        self.export_button.setToolTip("Save the conversation as PDF or plain text (Ctrl+E)")
+        self.export_button.clicked.connect(self.exportRequested)
         self.set_layout(one_column=self._one_column, details_shown=self._details_shown)
         titles = QVBoxLayout()
         titles.setSpacing(1)
@@ -322,6 +327,7 @@ class ConversationPane(QWidget):
         hrow.setContentsMargins(20, 10, 16, 10)
         hrow.addWidget(self.back_button)
         hrow.addLayout(titles, 1)
+        hrow.addWidget(self.export_button)
         hrow.addWidget(self.panel_button)
 
         self.optout_banner = Banner("danger", "Opt-out notice")

@@ -10,6 +10,7 @@ notices and the signed-in staff member.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -28,6 +29,8 @@ from app.ui.statusbar import SyncStatusBar
 from app.ui.tasks import Tasks
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QFileDialog
+
     from app.ui.jump import JumpDialog
     from app.ui.lead_delegate import LeadDelegate
     from app.ui.leadpanel import LeadPanel
@@ -66,6 +69,7 @@ class MainWindow(QMainWindow):
         self._opening: str | None = None  # the lead last asked for
         self._focus_for: str | None = None  # the lead whose composer gets focus once shown
         self._jump: JumpDialog | None = None
+        self.export_dialog: QFileDialog | None = None  # the last export's save dialog
         self._finished = False  # finish_build() done
         self._events = BridgeSlots(lambda b: [(b.statusChanged, self.set_status)])
         self.setWindowTitle("Web2Text")
@@ -155,6 +159,7 @@ class MainWindow(QMainWindow):
         self.pane.togglePanel.connect(self.panes.toggle_details)
         self.pane.backRequested.connect(self.back_to_inbox)
         self.pane.markLostRequested.connect(self._mark_lost)
+        self.pane.exportRequested.connect(self.export_current)
         self.panes.changed.connect(self._on_panes_changed)
 
     def _mark_lost(self, lead_id: str) -> None:
@@ -184,6 +189,7 @@ class MainWindow(QMainWindow):
         add("Ctrl+F", self.focus_search)
         add("Ctrl+,", self.settingsRequested.emit)
         add("Ctrl+L", self.lockRequested.emit)
+        add("Ctrl+E", self.export_current)
         add("Ctrl+T", self.pane.open_templates)
         add("Ctrl+I", self.panes.toggle_details)
         add("Ctrl+Return", self.pane.submit)
@@ -413,6 +419,41 @@ class MainWindow(QMainWindow):
     def _focus_in_conversation(self) -> bool:
         focused = QApplication.focusWidget()
         return focused is not None and self.pane.isAncestorOf(focused)
+
+    def export_current(self) -> None:
+        """Ctrl+E or Export…: the open conversation to a PDF or plain-text file."""
+        from app.ui.export import ask_where
+
+        lead = self.current
+        if lead is None or self.engine is None:
+            return
+
+        def chosen(path: Path, kind: str) -> None:
+            self.tasks.spawn(self._export(lead, path, kind))
+
+        self.export_dialog = ask_where(self, lead, chosen)
+
+    async def _export(self, lead: LeadDetail, path: Path, kind: str) -> None:
+        from app.ui.export import export_conversation
+
+        engine = self.engine
+        if engine is None:
+            return
+        me = engine.me
+        try:
+            written = await export_conversation(
+                engine,
+                lead,
+                path,
+                kind=kind,
+                location_name=self.inbox.location_names.get(lead.location_id, ""),
+                location_tz=self.inbox.location_timezones.get(lead.location_id),
+                exported_by=me.name if me is not None else "",
+            )
+        except OSError as exc:
+            self.status_bar.show_error(f"Export failed: {exc.strerror or exc}")
+            return
+        self.show_notice("Exported", str(written), None, None)
 
     def show_notice(
         self, title: str, body: str, conversation_sid: str | None, lead_id: str | None
