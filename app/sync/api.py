@@ -97,6 +97,18 @@ class InboundMessages:
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """Another staff member views, types in or left a conversation (`state`); it
+    lapses by itself at `expires_at` unless renewed. Never stored."""
+
+    conversation_sid: str
+    staff_id: str
+    staff_name: str
+    state: str  # "viewing" | "typing" | "left"
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxItemFailed:
     """An outbox operation stopped on a final error; the UI offers retry/discard."""
 
@@ -126,6 +138,7 @@ EngineEvent = (
     | InboundMessages
     | OutboxItemFailed
     | OutboxItemDelivered
+    | PresenceChanged
 )
 
 
@@ -417,6 +430,11 @@ class Engine(Protocol):
         """Ask the relay to run the lead's integrations again ("Sync now"). Not queued:
         raises `EngineError` (reason `offline`, `lead_not_found`, `forbidden`,
         `relay_error`) when the relay cannot take it now."""
+
+    async def set_presence(self, conversation_sid: str, state: str) -> None:
+        """Tell colleagues this staff member is "viewing", "typing" in or "left" the
+        conversation. Best effort and never queued: offline, nothing is sent (a
+        presence that arrives late would be wrong anyway)."""
 
     async def retry(self, outbox_id: str) -> None:
         """Requeue a failed outbox row (same idempotency key: never a second SMS)."""

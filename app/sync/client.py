@@ -198,6 +198,11 @@ class RelayClient:
             headers={"Idempotency-Key": key},
         )
 
+    async def post_presence(self, conversation_sid: str, state: str) -> None:
+        await self._request(
+            "POST", f"/v1/conversations/{conversation_sid}/presence", json={"state": state}
+        )
+
     async def stream(
         self, cursor: str | None, heartbeat_timeout: float
     ) -> AsyncIterator[ServerSentEvent]:

@@ -314,6 +314,15 @@ class SyncEngine:
         except RelayTransientError as exc:
             raise EngineError("offline", f"the relay cannot take it now ({exc})") from None
 
+    async def set_presence(self, conversation_sid: str, state: str) -> None:
+        client = self._client
+        if client is None or self._status.state is not SyncState.ONLINE:
+            return
+        try:
+            await client.post_presence(conversation_sid, state)
+        except RelayError as exc:  # best effort: the next renewal tries again
+            log.debug("presence not sent: %s", exc)
+
     async def retry(self, outbox_id: str) -> None:
         row = await self.db.writer.run(store.retry_row, outbox_id, True)
         self._after_enqueue(conversation_sids={row.conversation_sid}, lead_ids={row.lead_id})

@@ -28,6 +28,8 @@ from app.core.wire import (
     Version,
     WireModel,
 )
+from app.core.wire_team import PresenceEvent
+from app.sync.api import PresenceChanged
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +173,22 @@ def parse_stream_event(sse: ServerSentEvent) -> tuple[list[Any], str | None]:
     if isinstance(data, list):
         return data, cursor
     return [], cursor
+
+
+PRESENCE_EVENT: Final = "presence"
+
+
+def parse_presence(sse: ServerSentEvent) -> PresenceChanged | None:
+    """A stream's `event: presence` (`app.core.wire_team.PresenceEvent`); None when
+    malformed (logged): presence is a hint, never worth a reconnect."""
+    try:
+        event = PresenceEvent.model_validate_json(sse.data)
+    except ValidationError as exc:
+        log.warning("skipping malformed presence event: %s", _first_error(exc))
+        return None
+    return PresenceChanged(
+        event.conversation_sid, event.staff_id, event.staff_name, event.state, event.expires_at
+    )
 
 
 def _first_error(exc: ValidationError) -> str:

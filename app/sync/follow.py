@@ -21,7 +21,7 @@ from app.sync.api import ChangesApplied, Me, SyncState
 from app.sync.batches import batched
 from app.sync.client import RelayAuthError, RelayClient, RelayError, RelayFinalError
 from app.sync.db import Database
-from app.sync.feed import ReceivedChange, parse_stream_event
+from app.sync.feed import PRESENCE_EVENT, ReceivedChange, parse_presence, parse_stream_event
 from app.sync.retry import Backoff
 from app.sync.status import EngineStatus
 
@@ -101,12 +101,20 @@ class FeedFollower:
                 return
 
     async def _apply_stream(self, events: list[ServerSentEvent]) -> None:
-        """Apply a batch of stream events as one transaction, cursor included."""
-        result, cursor = await self._db.writer.run(
-            _apply_stream_events, events, self._status.cursor)
-        self._status.synced(cursor)
-        if result is not None:
-            self._status.applied(result, catch_up=False)
+        """Apply a batch of stream events as one transaction, cursor included; then
+        pass on who else is in which conversation (presence is never stored)."""
+        presence = [e for e in events if e.event == PRESENCE_EVENT]
+        if len(presence) < len(events):
+            others = [e for e in events if e.event != PRESENCE_EVENT]
+            result, cursor = await self._db.writer.run(
+                _apply_stream_events, others, self._status.cursor)
+            self._status.synced(cursor)
+            if result is not None:
+                self._status.applied(result, catch_up=False)
+        for sse in presence:
+            event = parse_presence(sse)
+            if event is not None:
+                self._status.emit(event)
 
     async def apply_lead(self, lead: ReceivedChange) -> None:
         """A lead the relay answered with, mirrored like a change of the feed."""

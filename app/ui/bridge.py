@@ -21,6 +21,7 @@ from app.sync.api import (
     InboundMessages,
     OutboxItemDelivered,
     OutboxItemFailed,
+    PresenceChanged,
     StatusChanged,
 )
 
@@ -31,6 +32,7 @@ class EngineBridge(QObject):
     inboundMessages = Signal(object)  # InboundMessages
     outboxFailed = Signal(object)  # OutboxItemFailed
     outboxDelivered = Signal(object)  # OutboxItemDelivered
+    presenceChanged = Signal(object)  # PresenceChanged
 
     def on_event(self, event: EngineEvent) -> None:
         if isinstance(event, ChangesApplied):
@@ -43,6 +45,8 @@ class EngineBridge(QObject):
             self.outboxFailed.emit(event)
         elif isinstance(event, OutboxItemDelivered):
             self.outboxDelivered.emit(event)
+        elif isinstance(event, PresenceChanged):
+            self.presenceChanged.emit(event)
 
 
 Connections = Callable[[EngineBridge], list[tuple[SignalInstance, Callable[[Any], None]]]]

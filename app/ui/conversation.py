@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -220,6 +220,7 @@ class ConversationPane(QWidget):
     togglePanel = Signal()
     backRequested = Signal()  # one column: the inbox again
     exportRequested = Signal()  # the open conversation, to a file
+    typed = Signal()  # a key typed into the composer (others see "… is typing")
     sendRequested = Signal(str)  # the composer's text
     retryRequested = Signal(object)  # ThreadMessage
     discardRequested = Signal(object)
@@ -262,6 +263,7 @@ class ConversationPane(QWidget):
         self._dismissed_possible: set[str] = set()
         self._built = False
         self._templates: list[Template] = []
+        self._presence = ""  # colleagues in the open conversation, as worded
         self._one_column = False
         self._details_shown = True
         self.stack = QStackedWidget()
@@ -305,6 +307,11 @@ class ConversationPane(QWidget):
         self.title.setObjectName("HeaderTitle")
         self.subtitle = plain_label()
         self.subtitle.setObjectName("HeaderSubtitle")
+        self.presence_label = plain_label()  # colleagues' names
+        self.presence_label.setObjectName("Presence")
+        self.presence_label.setAccessibleName("Who else is here")
+        self.presence_label.setText(self._presence)
+        self.presence_label.setVisible(bool(self._presence))
         self.back_button = keyboard_button("‹ Inbox")
         self.back_button.setAccessibleName("Back to inbox")
         self.back_button.setToolTip("Back to the inbox (Esc or Alt+Left)")
@@ -323,6 +330,7 @@ class ConversationPane(QWidget):
         titles.setSpacing(1)
         titles.addWidget(self.title)
         titles.addWidget(self.subtitle)
+        titles.addWidget(self.presence_label)
         hrow = QHBoxLayout(header)
         hrow.setContentsMargins(20, 10, 16, 10)
         hrow.addWidget(self.back_button)
@@ -341,6 +349,7 @@ class ConversationPane(QWidget):
         self.view.retryRequested.connect(self.retryRequested)
         self.view.discardRequested.connect(self.discardRequested)
         self.composer = Composer()
+        self.composer.edit.installEventFilter(self)
         self.composer.send.connect(self.sendRequested)
         self.composer.set_templates(self._templates)
         # the quiet-hours rule depends on the customer's last message: re-check once loaded
@@ -356,6 +365,25 @@ class ConversationPane(QWidget):
         tl.addWidget(self.view, 1)
         tl.addWidget(self.composer)
         self.stack.addWidget(thread_page)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            event.type() == QEvent.Type.KeyPress
+            and self._built
+            and watched is self.composer.edit
+            and isinstance(event, QKeyEvent)
+            and event.text()
+        ):
+            self.typed.emit()
+        return False
+
+    def show_presence(self, text: str) -> None:
+        """"Dana is typing…" under the title ("" hides it)."""
+        self._presence = text
+        if self._built:
+            self.presence_label.setText(text)
+            self.presence_label.setVisible(bool(text))
+            self.presence_label.setAccessibleDescription(text)
 
     def set_templates(self, templates: list[Template]) -> None:
         self._templates = list(templates)

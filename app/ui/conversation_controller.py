@@ -19,6 +19,7 @@ from app.sync.api import (
 )
 from app.ui.bridge import BridgeSlots, EngineBridge, OwnCommands
 from app.ui.conversation import ConversationPane
+from app.ui.presence import PresenceBoard
 from app.ui.tasks import Tasks
 from app.ui.thread_model import ThreadModel
 
@@ -58,6 +59,9 @@ class ConversationController(QObject):
         #: what was typed and not sent, per conversation (kept while another one is open)
         self._drafts: dict[str, str] = {}
         self._templates: list[Template] = []
+        self.presence = PresenceBoard(tasks, self)
+        self.presence.changed.connect(pane.show_presence)
+        pane.typed.connect(self.presence.typed)
         pane.show_model(self.model)
         pane.sendRequested.connect(self._send)
         pane.retryRequested.connect(self._retry)
@@ -72,6 +76,7 @@ class ConversationController(QObject):
     def set_engine(self, engine: Engine | None, bridge: EngineBridge | None) -> None:
         self._engine = engine
         self._events.attach(bridge)
+        self.presence.set_engine(engine, bridge)
         self.show_lead(None)
         self._drafts.clear()  # another staff member's, or nobody's
         self.model.set_engine(engine)
@@ -81,6 +86,7 @@ class ConversationController(QObject):
         if sid == self._sid:
             return
         previous, self._sid = self._sid, sid
+        self.presence.open(sid)
         if not self.pane.built:
             return
         composer = self.pane.composer

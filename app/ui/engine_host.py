@@ -165,6 +165,9 @@ class ThreadedEngine:
     async def sync_lead(self, lead_id: str) -> None:
         await self._call(self.inner.sync_lead(lead_id))
 
+    async def set_presence(self, conversation_sid: str, state: str) -> None:
+        await self._call(self.inner.set_presence(conversation_sid, state))
+
     async def retry(self, outbox_id: str) -> None:
         await self._call(self.inner.retry(outbox_id))
 

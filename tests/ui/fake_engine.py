@@ -65,6 +65,7 @@ class FakeEngine:
         self.sent: list[tuple[str, str]] = []
         self.updates: list[tuple[str, dict[str, object]]] = []
         self.read_marks: list[str] = []
+        self.presence_posts: list[tuple[str, str]] = []
         self.retried: list[str] = []
         self.discarded: list[str] = []
         self.started = False
@@ -350,6 +351,9 @@ class FakeEngine:
         if self.unread.get(conversation_sid):
             self.unread[conversation_sid] = 0
             self.emit(ChangesApplied(conversation_sids=frozenset({conversation_sid}), local=True))
+
+    async def set_presence(self, conversation_sid: str, state: str) -> None:
+        self.presence_posts.append((conversation_sid, state))
 
     async def retry(self, outbox_id: str) -> None:
         await self._tick("retry")
