@@ -53,7 +53,7 @@ def _item_id(location_id: str) -> str:
     return f"TEMPLATES#{location_id}"
 
 
-def _view(location_id: str, item: dict[str, Any] | None) -> dict[str, Any]:
+def templates_view(location_id: str, item: dict[str, Any] | None) -> dict[str, Any]:
     """`TemplatesView` JSON of a stored item (or of none saved yet)."""
     if item is None:
         return TemplatesView(location_id=location_id).to_dict()
@@ -73,7 +73,7 @@ def read_templates(tables: Any, location_id: str) -> dict[str, Any]:
     item = tables.directory.get_item(Key={"Id": _item_id(location_id)}, ConsistentRead=True).get(
         "Item"
     )
-    return _view(location_id, dict(item) if item else None)
+    return templates_view(location_id, dict(item) if item else None)
 
 
 class VersionConflict(Exception):
@@ -100,7 +100,7 @@ def save_templates(
                 "UpdatedBy": by,
             }
             tables.directory.put_item(Item=item, ConditionExpression="attribute_not_exists(Id)")
-            return _view(location_id, item)
+            return templates_view(location_id, item)
         resp = tables.directory.update_item(
             Key={"Id": _item_id(location_id)},
             UpdateExpression=(
@@ -115,7 +115,7 @@ def save_templates(
         if not is_conditional_failure(exc):
             raise
         raise VersionConflict(read_templates(tables, location_id)) from None
-    return _view(location_id, dict(resp["Attributes"]))
+    return templates_view(location_id, dict(resp["Attributes"]))
 
 
 def _check_location(request: Request, staff: Principal, location_id: str) -> None:

@@ -326,6 +326,27 @@ class LeadDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class SharedTemplate:
+    """A template the dealership shares with a location's staff (`template_id` None:
+    a new one, not saved yet)."""
+
+    template_id: str | None
+    name: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class SharedTemplates:
+    """A location's shared templates as last known here (version 0: none saved)."""
+
+    location_id: str
+    templates: tuple[SharedTemplate, ...] = ()
+    version: int = 0
+    updated_by: str | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SearchHit:
     lead_id: str | None
     conversation_sid: str | None
@@ -435,6 +456,20 @@ class Engine(Protocol):
         """Tell colleagues this staff member is "viewing", "typing" in or "left" the
         conversation. Best effort and never queued: offline, nothing is sent (a
         presence that arrives late would be wrong anyway)."""
+
+    async def shared_templates(self, location_id: str) -> SharedTemplates:
+        """The location's shared templates as the feed last brought them (offline too)."""
+
+    async def save_shared_templates(
+        self, location_id: str, templates: Sequence[SharedTemplate], version: int
+    ) -> SharedTemplates:
+        """Replace the location's shared templates if they are still at `version`.
+
+        Online only (not queued: two editors must see each other's changes). Raises
+        `EngineError` `offline`; `version_conflict` (someone saved first: the current
+        ones are stored, `shared_templates` returns them); or the relay's reason for a
+        refused list (`invalid_template`, `invalid_field`, `too_many_templates`...).
+        """
 
     async def retry(self, outbox_id: str) -> None:
         """Requeue a failed outbox row (same idempotency key: never a second SMS)."""

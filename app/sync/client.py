@@ -198,6 +198,15 @@ class RelayClient:
             headers={"Idempotency-Key": key},
         )
 
+    async def put_templates(
+        self, location_id: str, templates: list[dict[str, Any]], version: int
+    ) -> dict[str, Any]:
+        response = await self._request(
+            "PUT", "/v1/templates", params={"locationId": location_id},
+            json={"templates": templates}, headers={"If-Match": f'"{version}"'},
+        )
+        return self._json(response)
+
     async def post_presence(self, conversation_sid: str, state: str) -> None:
         await self._request(
             "POST", f"/v1/conversations/{conversation_sid}/presence", json={"state": state}

@@ -24,7 +24,7 @@ import httpx
 from filelock import FileLock
 
 from app.core.relay_url import InsecureRelayUrl, check_relay_url
-from app.sync import store
+from app.sync import shared_templates, store
 from app.sync.api import (
     UNSET,
     Engine,
@@ -36,6 +36,8 @@ from app.sync.api import (
     LocationRow,
     Me,
     SearchHit,
+    SharedTemplate,
+    SharedTemplates,
     SyncState,
     SyncStatus,
     ThreadMessage,
@@ -313,6 +315,19 @@ class SyncEngine:
             raise EngineError("unauthorized", "the relay refused this key") from None
         except RelayTransientError as exc:
             raise EngineError("offline", f"the relay cannot take it now ({exc})") from None
+
+    async def shared_templates(self, location_id: str) -> SharedTemplates:
+        return await shared_templates.read(self.db, location_id)
+
+    async def save_shared_templates(
+        self, location_id: str, templates: Sequence[SharedTemplate], version: int
+    ) -> SharedTemplates:
+        online = self._status.state is SyncState.ONLINE
+        client = self._client if online else None
+        try:
+            return await shared_templates.save(self.db, client, location_id, templates, version)
+        finally:  # saved, or the current ones a conflict brought back
+            self._status.changed_here(location_ids={location_id})
 
     async def set_presence(self, conversation_sid: str, state: str) -> None:
         client = self._client

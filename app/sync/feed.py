@@ -28,7 +28,7 @@ from app.core.wire import (
     Version,
     WireModel,
 )
-from app.core.wire_team import PresenceEvent
+from app.core.wire_team import PresenceEvent, TemplatesView
 from app.sync.api import PresenceChanged
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,16 @@ class MessageChange(_Envelope):
     data: MessageView
 
 
-FeedChange: TypeAlias = LocationChange | LeadChange | ConversationChange | MessageChange
+class TemplatesChange(_Envelope):
+    """A location's shared templates (`app.core.wire_team.TemplatesView`)."""
+
+    entity: Literal["templates"]
+    data: TemplatesView
+
+
+FeedChange: TypeAlias = (
+    LocationChange | LeadChange | ConversationChange | MessageChange | TemplatesChange
+)
 _FEED_CHANGE: Final[TypeAdapter[FeedChange]] = TypeAdapter(
     Annotated[FeedChange, Field(discriminator="entity")]
 )

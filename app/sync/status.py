@@ -113,9 +113,11 @@ class EngineStatus:
 
     def changed_here(self, *, conversation_sids: Iterable[str | None] = (),
                      lead_ids: Iterable[str | None] = (),
-                     message_sids: Iterable[str] = ()) -> None:
+                     message_sids: Iterable[str] = (),
+                     location_ids: Iterable[str] = ()) -> None:
         """Rows this desktop changed (a command, an outbox row delivered or refused)."""
         self.emit(ChangesApplied(
             lead_ids=frozenset(i for i in lead_ids if i),
             conversation_sids=frozenset(s for s in conversation_sids if s),
-            message_sids=frozenset(message_sids), local=True))
+            message_sids=frozenset(message_sids), location_ids=frozenset(location_ids),
+            local=True))

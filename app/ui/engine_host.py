@@ -40,6 +40,8 @@ from app.sync.api import (
     LocationRow,
     Me,
     SearchHit,
+    SharedTemplate,
+    SharedTemplates,
     SyncStatus,
     ThreadMessage,
     _Unset,
@@ -164,6 +166,14 @@ class ThreadedEngine:
 
     async def sync_lead(self, lead_id: str) -> None:
         await self._call(self.inner.sync_lead(lead_id))
+
+    async def shared_templates(self, location_id: str) -> SharedTemplates:
+        return await self._call(self.inner.shared_templates(location_id))
+
+    async def save_shared_templates(
+        self, location_id: str, templates: Sequence[SharedTemplate], version: int
+    ) -> SharedTemplates:
+        return await self._call(self.inner.save_shared_templates(location_id, templates, version))
 
     async def set_presence(self, conversation_sid: str, state: str) -> None:
         await self._call(self.inner.set_presence(conversation_sid, state))

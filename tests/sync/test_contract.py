@@ -33,11 +33,12 @@ from app.core.wire import (
     MessageView,
     StaffView,
 )
-from app.relay import conversation_store, directory, lead_store, message_store
+from app.core.wire_team import TemplatesView
+from app.relay import conversation_store, directory, lead_store, message_store, templates_api
 from app.relay.change_records import ChangeRecord
 from app.sandbox.twilio_sim import SimHandle
-from app.sync import feed, store
-from app.sync.api import LeadDetail, LocationRow, SyncState, ThreadMessage
+from app.sync import feed, shared_templates, store
+from app.sync.api import LeadDetail, LocationRow, SharedTemplate, SyncState, ThreadMessage
 from app.sync.db import Database
 from app.sync.engine import SyncEngine
 from app.sync.inbox import parse_ts
@@ -176,9 +177,13 @@ def _relay_changes() -> list[dict[str, Any]]:
         "lead": lead_store.lead_view(items["lead"]),
         "conversation": conversation_store.conversation_view(items["conversation"], LOCATION),
         "message": message_store.message_view(items["message"]),
+        "templates": templates_api.templates_view(LOCATION, {
+            "Templates": [{"templateId": "tpl-1", "name": "Hours", "body": "Open 9-6"}],
+            "Version": 3, "UpdatedAt": "2026-05-01T10:00:00Z", "UpdatedBy": "Dana",
+        }),
     }
     ids = {"location": LOCATION, "lead": "lead-contract", "conversation": CONV,
-           "message": "IMcontract"}
+           "message": "IMcontract", "templates": LOCATION}
     records = [ChangeRecord(LOCATION, seq, entity, ids[entity], int(view["version"]), view,
                             at_ms=0, cursor_after=str(seq))
                for seq, (entity, view) in enumerate(views.items(), start=1)]
@@ -190,7 +195,7 @@ def test_every_kind_of_the_contract_is_covered() -> None:
     assert {c["entity"] for c in _relay_changes()} == kinds == feed.KNOWN_KINDS
     # the engine's typed envelopes are the wire Change, field for field
     for typed in (feed.LocationChange, feed.LeadChange, feed.ConversationChange,
-                  feed.MessageChange):
+                  feed.MessageChange, feed.TemplatesChange):
         assert set(typed.model_fields) == set(Change.model_fields)
 
 
@@ -210,6 +215,9 @@ def test_relay_views_with_every_field_round_trip(db: Database) -> None:
     assert_location_mirrored(loc, LocationView.model_validate(sent["location"]))
     conv = ConversationView.model_validate(sent["conversation"])
     assert db.reader.call(stored_conversation, CONV) == conversation_values(conv)
+    shared = db.reader.call(store.get_shared_templates, LOCATION)
+    assert shared == TemplatesView.model_validate(sent["templates"])
+    assert LOCATION in result.location_ids
     # the entity JSON is kept exactly as the relay sent it
     for table, key, entity, ident in (("leads", "lead_id", "lead", lead.lead_id),
                                       ("conversations", "conversation_sid", "conversation", CONV),
@@ -277,6 +285,10 @@ async def _exercise_relay(engine: SyncEngine, rec: Recorder, relay: RelayHandle,
         await asyncio.sleep(0.05)
     await engine.mark_read(lead.conversation_sid)
     assert await engine.wait_idle(30)
+    # shared templates: saved by this desktop (version-checked), back on the feed
+    saved = await engine.save_shared_templates(
+        seed.location_id, [SharedTemplate(None, "ct: hours", "Hi {first_name}, open 9-6.")], 0)
+    assert saved.version == 1 and saved.templates[0].template_id
 
 
 async def _caught_up(engine: SyncEngine, latest: dict[tuple[str, str], Any]) -> None:
@@ -288,9 +300,13 @@ async def _caught_up(engine: SyncEngine, latest: dict[tuple[str, str], Any]) -> 
     def behind(conn: Any) -> list[tuple[str, str]]:
         late = []
         for (entity, ident), change in latest.items():
-            table, key = tables[entity]
-            version = conn.exec_driver_sql(
-                f"SELECT version FROM {table} WHERE {key} = ?", (ident,)).scalar()
+            if entity == "templates":
+                shared = store.get_shared_templates(conn, ident)
+                version = shared.version if shared else None
+            else:
+                table, key = tables[entity]
+                version = conn.exec_driver_sql(
+                    f"SELECT version FROM {table} WHERE {key} = ?", (ident,)).scalar()
             if version is None or version < change["version"]:
                 late.append((entity, ident))
         return late
@@ -326,6 +342,9 @@ async def test_live_relay_feed_round_trips_every_kind(
             elif entity == "conversation":
                 assert await engine.db.reader.run(stored_conversation, ident) \
                     == conversation_values(ConversationView.model_validate(data))
+            elif entity == "templates":
+                assert await engine.shared_templates(ident) == shared_templates.from_view(
+                    TemplatesView.model_validate(data), ident)
             else:
                 view = MessageView.model_validate(data)
                 [shown] = [m for m in await engine.thread(view.conversation_sid)

@@ -49,6 +49,7 @@ from app.sync.store.queries import (
 from app.sync.store.result import ApplyResult
 from app.sync.store.rows import now_iso
 from app.sync.store.search import search
+from app.sync.store.shared_templates import get_shared_templates, save_shared_templates
 
 __all__ = [
     "FAILED",
@@ -72,6 +73,7 @@ __all__ = [
     "get_lead",
     "get_me",
     "get_meta",
+    "get_shared_templates",
     "keep_media_sid",
     "list_leads",
     "list_locations",
@@ -87,6 +89,7 @@ __all__ = [
     "requeue_inflight",
     "retry_row",
     "save_me",
+    "save_shared_templates",
     "search",
     "set_meta",
     "thread",

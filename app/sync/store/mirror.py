@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from app.core.wire import StaffView
+from app.core.wire_team import TemplatesView
 from app.sync.api import Me
 from app.sync.feed import (
     ChangeParser,
@@ -23,6 +24,7 @@ from app.sync.feed import (
     LeadChange,
     MessageChange,
     ReceivedChange,
+    TemplatesChange,
 )
 from app.sync.store.access import write_tx
 from app.sync.store.meta import put_cursor, put_me
@@ -38,6 +40,7 @@ from app.sync.store.rows import (
     lead_params,
     location_params,
 )
+from app.sync.store.shared_templates import put_shared_templates
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,7 @@ class _Batch:
         self.leads: list[tuple[Any, ...]] = []
         self.conversations: list[tuple[Any, ...]] = []
         self.messages: list[MessageRow] = []
+        self.templates: list[TemplatesView] = []
         self.skipped = 0
 
     @classmethod
@@ -127,6 +131,8 @@ class _Batch:
             self.leads.append(lead_params(change.data, change.version, data))
         elif isinstance(change, ConversationChange):
             self.conversations.append(conversation_params(change.data, change.version, data))
+        elif isinstance(change, TemplatesChange):
+            self.templates.append(change.data)
         else:
             self.locations.append(location_params(change.data, change.version, data))
 
@@ -139,6 +145,9 @@ def _apply_batch(conn: sa.Connection, batch: _Batch, cursor: str | None) -> Appl
         _upsert(cur, CONVERSATION_UPSERT, batch.conversations, result.conversation_sids, result)
         # leads first so that inbound notifications can name the customer
         apply_messages(cur, batch.messages, result)
+        for view in batch.templates:
+            if put_shared_templates(cur, view):
+                result.location_ids.add(view.location_id)
         overlay_pending(cur, result.lead_ids, result.conversation_sids)
         if cursor is not None:
             put_cursor(cur, cursor)

@@ -1,6 +1,7 @@
-"""Presence through the real engine and the real relay (uvicorn, DynamoDB Local): one
-desktop's "typing" reaches another desktop's engine as a `PresenceChanged`, and a
-desktop that vanishes drops out by itself."""
+"""Staff working together through the real engine and the real relay (uvicorn, DynamoDB
+Local): one desktop's "typing" reaches another desktop's engine as a `PresenceChanged`
+and a desktop that vanishes drops out by itself; shared templates are saved
+version-checked and reach every desktop through the feed."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from app.relay import conversation_store
-from app.sync.api import PresenceChanged, SyncState
+from app.sync.api import (
+    ChangesApplied,
+    EngineError,
+    PresenceChanged,
+    SharedTemplate,
+    SyncState,
+)
 from tests.support.relay import RelayHandle, Seed, issue_staff_key, seed_dealer, start_relay
 from tests.sync.conftest import Recorder, fast_engine
 
@@ -98,5 +105,66 @@ async def test_presence_is_not_sent_offline(tmp_path: Path) -> None:
     try:
         await engine.set_presence("CH" + "0" * 32, "viewing")  # nothing to send it to
         assert engine.status().state is SyncState.OFFLINE
+    finally:
+        await engine.stop()
+
+
+async def test_shared_templates_are_version_checked_and_reach_every_desktop(
+    relay: tuple[RelayHandle, Seed], tmp_path: Path
+) -> None:
+    handle, seed = relay
+    loc = seed.location_id
+    dana_key = issue_staff_key(handle, seed.retailer_id, [loc], "s-dana2", "Dana")
+    bo_key = issue_staff_key(handle, seed.retailer_id, [loc], "s-bo2", "Bo")
+    dana = fast_engine(tmp_path / "dana", handle.url, dana_key)
+    bo = fast_engine(tmp_path / "bo", handle.url, bo_key)
+    dana_rec, bo_rec = Recorder(), Recorder()
+    dana.add_listener(dana_rec)
+    bo.add_listener(bo_rec)
+    await dana.start()
+    await bo.start()
+    try:
+        for engine, rec in ((dana, dana_rec), (bo, bo_rec)):
+            await rec.wait_for(lambda e=engine: e.status().state is SyncState.ONLINE, timeout=20)
+        start = (await dana.shared_templates(loc)).version
+        hours = SharedTemplate(None, "Hours", "Hi {first_name}, we're open 9-6.")
+        saved = await dana.save_shared_templates(loc, [hours], start)
+        assert saved.version == start + 1 and saved.updated_by == "Dana"
+        # Bo edits what he saw before Dana's save: refused, and he now has hers
+        with pytest.raises(EngineError) as err:
+            await bo.save_shared_templates(loc, [SharedTemplate(None, "Mine", "x")], start)
+        assert err.value.reason == "version_conflict"
+        assert (await bo.shared_templates(loc)).templates == saved.templates
+
+        # on her version his edit goes; Dana's desktop gets it from the feed
+        def dana_heard() -> int:
+            return sum(loc in e.location_ids for e in dana_rec.of(ChangesApplied))
+
+        heard_before = dana_heard()
+        [kept] = saved.templates
+        visit = SharedTemplate(None, "Visit", "Stop by {location_name}!")
+        again = await bo.save_shared_templates(loc, [kept, visit], saved.version)
+        assert [t.name for t in again.templates] == ["Hours", "Visit"]
+        assert again.templates[0].template_id == kept.template_id
+        await dana_rec.wait_for(lambda: dana_heard() > heard_before)
+        assert await dana.shared_templates(loc) == again
+        # a template with an unknown merge field is refused with the relay's reason
+        bad = SharedTemplate(None, "Bad", "Hi {nickname}")
+        with pytest.raises(EngineError) as err:
+            await dana.save_shared_templates(loc, [bad], again.version)
+        assert err.value.reason == "invalid_template"
+    finally:
+        await dana.stop()
+        await bo.stop()
+
+
+async def test_shared_templates_are_saved_online_only(tmp_path: Path) -> None:
+    engine = fast_engine(tmp_path / "off", None, None)
+    await engine.start()
+    try:
+        with pytest.raises(EngineError) as err:
+            await engine.save_shared_templates("loc-1", [SharedTemplate(None, "A", "b")], 0)
+        assert err.value.reason == "offline"
+        assert (await engine.shared_templates("loc-1")).version == 0
     finally:
         await engine.stop()
