@@ -99,12 +99,15 @@ def _banner(kind: str, accessible: str) -> QLabel:
 
 class Composer(QWidget):
     send = Signal(str)
+    manageSharedRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("Composer")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self._templates: list[Template] = []
+        self._shared: list[Template] = []
+        self._shared_from = ""
         self._fields: Mapping[str, str] = {}
         self._quiet_check: Callable[[datetime], str | None] | None = None
         self._blocked_reason: str | None = None
@@ -174,16 +177,39 @@ class Composer(QWidget):
     # ---- state set by the conversation pane
 
     def set_templates(self, templates: Sequence[Template]) -> None:
+        """This PC's own templates (Settings)."""
         self._templates = list(templates)
-        self.templates_menu.clear()
-        if not self._templates:
-            empty = QAction("No templates yet — add them in Settings", self.templates_menu)
+        self._build_templates_menu()
+
+    def set_shared_templates(self, templates: Sequence[Template], location_name: str = "") -> None:
+        """The open lead's location's shared templates (the dealership's)."""
+        self._shared = list(templates)
+        self._shared_from = location_name
+        self._build_templates_menu()
+
+    def _build_templates_menu(self) -> None:
+        menu = self.templates_menu
+        menu.clear()
+        if not self._templates and not self._shared:
+            empty = QAction("No templates yet — add them in Settings", menu)
             empty.setEnabled(False)
-            self.templates_menu.addAction(empty)
-        for template in self._templates:
-            action = QAction(template.name, self.templates_menu)
-            action.triggered.connect(lambda _=False, t=template: self.insert_template(t))
-            self.templates_menu.addAction(action)
+            menu.addAction(empty)
+        for title, templates in (
+            ("Shared" + (f" · {self._shared_from}" if self._shared_from else ""), self._shared),
+            ("Yours", self._templates),
+        ):
+            if not templates:
+                continue
+            if self._shared:  # both kinds can show: say which is which
+                menu.addSection(title)
+            for template in templates:
+                action = QAction(template.name, menu)
+                action.triggered.connect(lambda _=False, t=template: self.insert_template(t))
+                menu.addAction(action)
+        menu.addSeparator()
+        manage = QAction("Manage shared templates…", menu)
+        manage.triggered.connect(self.manageSharedRequested)
+        menu.addAction(manage)
 
     def set_merge_fields(self, fields: Mapping[str, str]) -> None:
         self._fields = dict(fields)
@@ -222,7 +248,9 @@ class Composer(QWidget):
             return
         below = self.templates_button.rect().bottomLeft()
         self.templates_menu.popup(self.templates_button.mapToGlobal(below))
-        actions = [a for a in self.templates_menu.actions() if a.isEnabled()]
+        actions = [
+            a for a in self.templates_menu.actions() if a.isEnabled() and not a.isSeparator()
+        ]
         if actions:
             self.templates_menu.setActiveAction(actions[0])
 

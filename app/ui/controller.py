@@ -400,6 +400,7 @@ class AppController(QObject):
 
         dlg = SettingsDialog(self.settings, self.window)
         dlg.saved.connect(self._settings_saved)
+        dlg.sharedTemplatesRequested.connect(lambda: self.window.open_shared_templates(dlg))
         dlg.open()
         dlg.activateWindow()  # the keyboard goes to it (Esc closes it)
 

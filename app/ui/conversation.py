@@ -221,6 +221,7 @@ class ConversationPane(QWidget):
     backRequested = Signal()  # one column: the inbox again
     exportRequested = Signal()  # the open conversation, to a file
     typed = Signal()  # a key typed into the composer (others see "… is typing")
+    manageSharedRequested = Signal()  # the templates menu's "Manage shared templates…"
     sendRequested = Signal(str)  # the composer's text
     retryRequested = Signal(object)  # ThreadMessage
     discardRequested = Signal(object)
@@ -264,6 +265,8 @@ class ConversationPane(QWidget):
         self._built = False
         self._templates: list[Template] = []
         self._presence = ""  # colleagues in the open conversation, as worded
+        #: the open lead's location's shared templates, and that location's name
+        self._shared: tuple[list[Template], str] = ([], "")
         self._one_column = False
         self._details_shown = True
         self.stack = QStackedWidget()
@@ -352,6 +355,8 @@ class ConversationPane(QWidget):
         self.composer.edit.installEventFilter(self)
         self.composer.send.connect(self.sendRequested)
         self.composer.set_templates(self._templates)
+        self.composer.set_shared_templates(*self._shared)
+        self.composer.manageSharedRequested.connect(self.manageSharedRequested)
         # the quiet-hours rule depends on the customer's last message: re-check once loaded
         self.model.loaded.connect(lambda _fresh: self.composer.refresh_warning())
 
@@ -384,6 +389,11 @@ class ConversationPane(QWidget):
             self.presence_label.setText(text)
             self.presence_label.setVisible(bool(text))
             self.presence_label.setAccessibleDescription(text)
+
+    def set_shared_templates(self, templates: list[Template], location_name: str) -> None:
+        self._shared = (list(templates), location_name)
+        if self._built:
+            self.composer.set_shared_templates(templates, location_name)
 
     def set_templates(self, templates: list[Template]) -> None:
         self._templates = list(templates)

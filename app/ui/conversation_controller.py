@@ -47,6 +47,7 @@ class ConversationController(QObject):
         self._events = BridgeSlots(
             lambda b: [
                 (b.changesApplied, self._on_changes),
+                (b.changesApplied, self._on_shared_templates_changed),
                 (b.outboxFailed, self._on_outbox_failed),
             ]
         )
@@ -124,6 +125,30 @@ class ConversationController(QObject):
             self.model.open(lead.conversation_sid)  # no-op when show_row already opened it
         self.model.set_location_name(lead.location_name or location_name)
         self._set_composer_context(lead, location_name, location_tz)
+        if previous is None or previous.location_id != lead.location_id:
+            self._load_shared_templates(lead.location_id, lead.location_name or location_name)
+
+    # ------------------------------------------------------------------ shared templates
+
+    def _load_shared_templates(self, location_id: str, location_name: str) -> None:
+        engine = self._engine
+        if engine is not None:
+            self._tasks.spawn(self._shared_templates(engine, location_id, location_name))
+
+    async def _shared_templates(self, engine: Engine, location_id: str, name: str) -> None:
+        from app.ui.settings import Template
+
+        shared = await engine.shared_templates(location_id)
+        if self.lead is None or self.lead.location_id != location_id:
+            return  # another lead opened meanwhile
+        self.pane.set_shared_templates(
+            [Template(t.name, t.body) for t in shared.templates], name
+        )
+
+    def _on_shared_templates_changed(self, ev: ChangesApplied) -> None:
+        lead = self.lead
+        if lead is not None and lead.location_id in ev.location_ids:
+            self._load_shared_templates(lead.location_id, lead.location_name or "")
 
     def set_templates(self, templates: list[Template]) -> None:
         self._templates = list(templates)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from app.ui.lead_delegate import LeadDelegate
     from app.ui.leadpanel import LeadPanel
     from app.ui.settings import Template
+    from app.ui.shared_templates_dialog import SharedTemplatesDialog
 
 OFFLINE_TEXT = (
     "You're offline. Messages you send are kept on this PC and go "
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         self._focus_for: str | None = None  # the lead whose composer gets focus once shown
         self._jump: JumpDialog | None = None
         self.export_dialog: QFileDialog | None = None  # the last export's save dialog
+        self.shared_templates_dialog: SharedTemplatesDialog | None = None  # the last one
         self._finished = False  # finish_build() done
         self._events = BridgeSlots(lambda b: [(b.statusChanged, self.set_status)])
         self.setWindowTitle("Web2Text")
@@ -160,6 +162,7 @@ class MainWindow(QMainWindow):
         self.pane.backRequested.connect(self.back_to_inbox)
         self.pane.markLostRequested.connect(self._mark_lost)
         self.pane.exportRequested.connect(self.export_current)
+        self.pane.manageSharedRequested.connect(self.open_shared_templates)
         self.panes.changed.connect(self._on_panes_changed)
 
     def _mark_lost(self, lead_id: str) -> None:
@@ -419,6 +422,25 @@ class MainWindow(QMainWindow):
     def _focus_in_conversation(self) -> bool:
         focused = QApplication.focusWidget()
         return focused is not None and self.pane.isAncestorOf(focused)
+
+    def open_shared_templates(self, parent: QWidget | None = None) -> None:
+        """The dealership's shared templates of the staff member's locations (the open
+        lead's first)."""
+        from app.ui.shared_templates_dialog import SharedTemplatesDialog
+
+        engine = self.engine
+        if engine is None:
+            return
+        names = self.inbox.location_names
+        ids = engine.me.location_ids if engine.me is not None else tuple(names)
+        dlg = self.shared_templates_dialog = SharedTemplatesDialog(
+            engine,
+            [(ident, names.get(ident, ident)) for ident in ids],
+            parent or self,
+            location_id=self.current.location_id if self.current is not None else None,
+        )
+        dlg.open()
+        dlg.activateWindow()
 
     def export_current(self) -> None:
         """Ctrl+E or Export…: the open conversation to a PDF or plain-text file."""

@@ -1,4 +1,5 @@
-"""The settings dialog: reply templates and the kiosk idle lock."""
+"""The settings dialog: this PC's reply templates (the dealership's shared ones are
+opened from here: `shared_templates_dialog`) and the kiosk idle lock."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ class SettingsDialog(QDialog):
     """Templates (name + body with merge fields) and the kiosk idle lock."""
 
     saved = Signal(object)  # Settings
+    sharedTemplatesRequested = Signal()
 
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -121,7 +123,12 @@ class SettingsDialog(QDialog):
         save.clicked.connect(self._save)
         cancel = QPushButton("Cancel")
         cancel.clicked.connect(self.reject)
+        shared = self.shared_button = QPushButton("Shared templates…")
+        shared.setAccessibleName("Shared templates of the dealership")
+        shared.setToolTip("Templates every staff member of a location sees")
+        shared.clicked.connect(self.sharedTemplatesRequested)
         buttons = QHBoxLayout()
+        buttons.addWidget(shared)
         buttons.addStretch(1)
         buttons.addWidget(cancel)
         buttons.addWidget(save)

@@ -38,6 +38,8 @@ from app.sync.api import (
     OutboxItemDelivered,
     OutboxItemFailed,
     SearchHit,
+    SharedTemplate,
+    SharedTemplates,
     StatusChanged,
     SyncState,
     SyncStatus,
@@ -66,6 +68,7 @@ class FakeEngine:
         self.updates: list[tuple[str, dict[str, object]]] = []
         self.read_marks: list[str] = []
         self.presence_posts: list[tuple[str, str]] = []
+        self.shared: dict[str, SharedTemplates] = {}
         self.retried: list[str] = []
         self.discarded: list[str] = []
         self.started = False
@@ -351,6 +354,36 @@ class FakeEngine:
         if self.unread.get(conversation_sid):
             self.unread[conversation_sid] = 0
             self.emit(ChangesApplied(conversation_sids=frozenset({conversation_sid}), local=True))
+
+    async def shared_templates(self, location_id: str) -> SharedTemplates:
+        await self._tick("shared_templates")
+        return self.shared.get(location_id, SharedTemplates(location_id))
+
+    async def save_shared_templates(
+        self, location_id: str, templates: Sequence[SharedTemplate], version: int
+    ) -> SharedTemplates:
+        await self._tick("save_shared_templates")
+        current = self.shared.get(location_id, SharedTemplates(location_id))
+        if version != current.version:
+            raise EngineError("version_conflict", "the shared templates changed")
+        saved = self.share(location_id, templates, by=self._me.name)
+        return saved
+
+    def share(
+        self, location_id: str, templates: Sequence[SharedTemplate], *, by: str = "Bo Diaz"
+    ) -> SharedTemplates:
+        """A save of the location's shared templates (here, or by a colleague elsewhere)."""
+        current = self.shared.get(location_id, SharedTemplates(location_id))
+        saved = SharedTemplates(
+            location_id,
+            tuple(replace(t, template_id=t.template_id or _id("tpl")) for t in templates),
+            current.version + 1,
+            by,
+            datetime.now(UTC),
+        )
+        self.shared[location_id] = saved
+        self.emit(ChangesApplied(location_ids=frozenset({location_id})))
+        return saved
 
     async def set_presence(self, conversation_sid: str, state: str) -> None:
         self.presence_posts.append((conversation_sid, state))
