@@ -172,6 +172,8 @@ class LocationRow:
     unread_conversations: int
     open_leads: int
     hours: str | None = None  # opening hours as the relay has them (app.core.hours)
+    #: minutes a new lead or a customer's text may wait for a reply (the dealership's)
+    reply_target_minutes: int = 5
 
 
 class MessageKind(StrEnum):
@@ -205,6 +207,26 @@ class LeadRow:
 
 
 @dataclass(frozen=True, slots=True)
+class WaitingLead:
+    """An open lead whose customer waits for a reply: since a new lead came (nobody
+    answered yet) or since their first text after the last staff or store reply."""
+
+    lead_id: str
+    conversation_sid: str | None
+    location_id: str
+    name: str
+    waiting_since: datetime
+    target_minutes: int
+
+    @property
+    def due_at(self) -> datetime:
+        """When the wait passes the location's target (then it escalates)."""
+        from datetime import timedelta
+
+        return self.waiting_since + timedelta(minutes=self.target_minutes)
+
+
+@dataclass(frozen=True, slots=True)
 class LeadFilter:
     location_id: str | None = None  # None: every location of the staff member
     unread_only: bool = False
@@ -213,6 +235,8 @@ class LeadFilter:
     pipeline_status: str | None = None
     query: str | None = None  # full-text over names, phones and message bodies
     include_closed: bool = True
+    #: only leads waiting for a reply past their location's target at this moment
+    needs_reply_at: datetime | None = None
 
 
 class ThreadStatus(StrEnum):
@@ -456,6 +480,10 @@ class Engine(Protocol):
         """Tell colleagues this staff member is "viewing", "typing" in or "left" the
         conversation. Best effort and never queued: offline, nothing is sent (a
         presence that arrives late would be wrong anyway)."""
+
+    async def waiting_for_reply(self) -> Sequence[WaitingLead]:
+        """Every open, not opted-out lead whose customer waits for a reply, longest
+        wait first (escalation: `WaitingLead.due_at`)."""
 
     async def shared_templates(self, location_id: str) -> SharedTemplates:
         """The location's shared templates as the feed last brought them (offline too)."""

@@ -41,6 +41,7 @@ from app.sync.api import (
     SyncState,
     SyncStatus,
     ThreadMessage,
+    WaitingLead,
     _Unset,
 )
 from app.sync.client import (
@@ -315,6 +316,9 @@ class SyncEngine:
             raise EngineError("unauthorized", "the relay refused this key") from None
         except RelayTransientError as exc:
             raise EngineError("offline", f"the relay cannot take it now ({exc})") from None
+
+    async def waiting_for_reply(self) -> Sequence[WaitingLead]:
+        return await self.db.reader.run(store.waiting_for_reply, self._me)
 
     async def shared_templates(self, location_id: str) -> SharedTemplates:
         return await shared_templates.read(self.db, location_id)

@@ -90,6 +90,36 @@ LEAD_COLUMNS = """d.lead_id, d.conversation_sid, d.location_id, d.name, d.phone,
 
 _FROM = "FROM leads d LEFT JOIN conversations c ON c.conversation_sid = d.conversation_sid"
 
+#: the default reply target when a location names none (the relay's default too)
+DEFAULT_REPLY_TARGET_MINUTES = 5
+
+#: open leads whose customer waits for a reply: `lead_id, conversation_sid,
+#: location_id, name, since, target` (since: the lead's submission while nobody has
+#: answered in its conversation, else the first customer text after the last staff
+#: or store message; target: the location's reply target in minutes)
+WAITING_SQL = f"""
+    WITH last_reply AS (
+        SELECT conversation_sid, max(created_at) AS at FROM messages
+        WHERE author_kind IN ('staff', 'store') GROUP BY conversation_sid),
+    first_wait AS (
+        SELECT m.conversation_sid, min(m.created_at) AS at FROM messages m
+        LEFT JOIN last_reply r ON r.conversation_sid = m.conversation_sid
+        WHERE m.author_kind = 'customer' AND (r.at IS NULL OR m.created_at > r.at)
+        GROUP BY m.conversation_sid)
+    SELECT lead_id, conversation_sid, location_id, name, since, target FROM (
+        SELECT d.lead_id, d.conversation_sid, d.location_id, d.name,
+            CASE WHEN r.at IS NULL AND d.first_staff_reply_at IS NULL THEN d.date_submitted
+                 ELSE w.at END AS since,
+            coalesce(json_extract(l.data, '$.replyTargetMinutes'),
+                     {DEFAULT_REPLY_TARGET_MINUTES}) AS target
+        FROM leads d
+        LEFT JOIN conversations c ON c.conversation_sid = d.conversation_sid
+        LEFT JOIN last_reply r ON r.conversation_sid = d.conversation_sid
+        LEFT JOIN first_wait w ON w.conversation_sid = d.conversation_sid
+        LEFT JOIN locations l ON l.location_id = d.location_id
+        WHERE d.status != 'CLOSED' AND NOT d.opted_out AND NOT coalesce(c.opted_out, 0))
+    WHERE since IS NOT NULL"""
+
 
 def lead_where(f: LeadFilter, me: Me | None) -> tuple[str, list[Any]]:
     clauses: list[str] = []
@@ -109,6 +139,12 @@ def lead_where(f: LeadFilter, me: Me | None) -> tuple[str, list[Any]]:
         params.append(f.pipeline_status)
     if not f.include_closed:
         clauses.append("d.status != 'CLOSED'")
+    if f.needs_reply_at is not None:
+        clauses.append(
+            f"d.lead_id IN (SELECT lead_id FROM ({WAITING_SQL}) "
+            "WHERE CAST(strftime('%s', since) AS INTEGER) + target * 60 "
+            "<= CAST(strftime('%s', ?) AS INTEGER))")
+        params.append(f.needs_reply_at.isoformat())
     if f.query and f.query.strip():
         match, like = fts_query(f.query)
         if match is not None:

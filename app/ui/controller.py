@@ -21,6 +21,7 @@ from app.ui.engine_lifecycle import (
     default_engine_factory,
     open_engine,
 )
+from app.ui.escalation import Escalations
 from app.ui.first_frame import AfterFirstRows, FirstFrame, freeze_startup_objects
 from app.ui.mainwindow import MainWindow
 from app.ui.notifier import Notifier
@@ -97,6 +98,8 @@ class AppController(QObject):
             self.tray, self.window, locked=self._locked, before_count=self.after_first_rows,
             tasks=self.tasks, parent=self,
         )
+        self.escalations = Escalations(self.notifier.show, self.tasks, self)
+        self.escalations.dueCount.connect(self.window.sidebar.set_needs_reply_count)
         self._after_rows = AfterFirstRows(
             app, self.window, self.tray, finish_window=self.window.finish_build,
             data_dir=options.data_dir, tasks=self.tasks, parent=self,
@@ -275,6 +278,7 @@ class AppController(QObject):
         self.window.quitting = True
         self._after_rows.cancel()
         self.notifier.stop()
+        self.escalations.stop()
         if self.idle is not None:
             self.idle.stop()
         if self.sign_in.dialog is not None:
@@ -362,6 +366,7 @@ class AppController(QObject):
         self._unread_after_rows = True  # the tray count follows the inbox's first page
         self.notifier.set_engine(engine, bridge)
         self.window.set_engine(engine, bridge)
+        self.escalations.set_engine(engine, bridge)
         self.engineStarted.emit(engine)
 
     async def _stop_engine(self) -> None:
@@ -370,6 +375,7 @@ class AppController(QObject):
         if engine is None:
             return
         self.notifier.set_engine(None, None)
+        self.escalations.set_engine(None, None)
         self.window.set_engine(None, None)
         await close_engine(engine, bridge)
 
@@ -398,7 +404,12 @@ class AppController(QObject):
     def open_settings(self) -> None:
         from app.ui.settings_dialog import SettingsDialog
 
-        dlg = SettingsDialog(self.settings, self.window)
+        inbox = self.window.inbox
+        targets = [
+            (inbox.location_names.get(ident, ident), minutes)
+            for ident, minutes in inbox.reply_targets.items()
+        ]
+        dlg = SettingsDialog(self.settings, self.window, reply_targets=targets)
         dlg.saved.connect(self._settings_saved)
         dlg.sharedTemplatesRequested.connect(lambda: self.window.open_shared_templates(dlg))
         dlg.open()

@@ -44,6 +44,7 @@ from app.sync.api import (
     SharedTemplates,
     SyncStatus,
     ThreadMessage,
+    WaitingLead,
     _Unset,
 )
 
@@ -166,6 +167,9 @@ class ThreadedEngine:
 
     async def sync_lead(self, lead_id: str) -> None:
         await self._call(self.inner.sync_lead(lead_id))
+
+    async def waiting_for_reply(self) -> Sequence[WaitingLead]:
+        return await self._call(self.inner.waiting_for_reply())
 
     async def shared_templates(self, location_id: str) -> SharedTemplates:
         return await self._call(self.inner.shared_templates(location_id))

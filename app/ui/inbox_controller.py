@@ -61,6 +61,8 @@ class InboxController(QObject):
         self.location_names: dict[str, str] = {}
         self.location_timezones: dict[str, str | None] = {}
         self.location_hours: dict[str, str | None] = {}
+        #: each location's reply target in minutes (escalation; shown in Settings)
+        self.reply_targets: dict[str, int] = {}
         self._open_lead: str | None = None  # kept selected across reloads
         self._pointer_over = False
         self._home_after_load = False  # Home let the new order in: go to its first row
@@ -237,8 +239,11 @@ class InboxController(QObject):
             self._open_hit(model.index(row, 0))
 
     def tick(self) -> None:
-        """Relative times and speed-to-lead timers move on."""
+        """Relative times and speed-to-lead timers move on (and with them, which leads
+        wait past their target)."""
         self.view.leads_view.viewport().update()
+        if self.view.needs_reply_chip.isChecked():
+            self._apply_filters()
 
     # ------------------------------------------------------------------ filters
 
@@ -251,6 +256,7 @@ class InboxController(QObject):
             mine=v.mine_chip.isChecked() and me is not None,
             unassigned=v.unassigned_chip.isChecked(),
             pipeline_status=v.status_filter.currentData(),
+            needs_reply_at=fmt.now_utc() if v.needs_reply_chip.isChecked() else None,
         )
 
     def _on_location(self, _i: int) -> None:
@@ -273,6 +279,7 @@ class InboxController(QObject):
         self.location_timezones = {r.location_id: r.timezone for r in rows}
         self.location_hours = {r.location_id: r.hours for r in rows}
         self.location_names = {r.location_id: r.name for r in rows}
+        self.reply_targets = {r.location_id: r.reply_target_minutes for r in rows}
         for r in rows:
             combo.addItem(f"{r.name}{f'  ({r.unread} unread)' if r.unread else ''}", r.location_id)
         combo.setCurrentIndex(max(0, combo.findData(current)))

@@ -15,7 +15,7 @@ from app.ui.tray import TrayController
 
 if TYPE_CHECKING:
     from app.ui.mainwindow import MainWindow
-    from app.ui.notify_policy import NotificationPolicy
+    from app.ui.notify_policy import Notification, NotificationPolicy
 
 
 class Notifier(QObject):
@@ -86,11 +86,15 @@ class Notifier(QObject):
         w = self._window
         focused = w.isVisible() and w.isActiveWindow() and not self._locked()
         for n in self.policy.decide(batch, w.open_conversation_sid, focused):
-            if self._tray.available:
-                self._tray.notify(n)
-            else:
-                self._tray.shown.append(n)
-                w.show_notice(n.title, n.body, n.conversation_sid, n.lead_id)
+            self.show(n)
+
+    def show(self, n: Notification) -> None:
+        """In the tray, or as an in-window notice where there is no tray."""
+        if self._tray.available:
+            self._tray.notify(n)
+        else:
+            self._tray.shown.append(n)
+            self._window.show_notice(n.title, n.body, n.conversation_sid, n.lead_id)
 
     async def _refresh_unread(self) -> None:
         self._before_count()

@@ -3,6 +3,8 @@ opened from here: `shared_templates_dialog`) and the kiosk idle lock."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -40,7 +42,14 @@ class SettingsDialog(QDialog):
     saved = Signal(object)  # Settings
     sharedTemplatesRequested = Signal()
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        parent: QWidget | None = None,
+        *,
+        reply_targets: Sequence[tuple[str, int]] = (),
+    ) -> None:
+        """`reply_targets`: (location name, minutes) of the staff member's locations."""
         super().__init__(parent)
         self.setWindowTitle("Settings — Web2Text")
         self.setMinimumSize(620, 420)
@@ -54,6 +63,18 @@ class SettingsDialog(QDialog):
         self.error.hide()
         kiosk = QFormLayout()
         kiosk.addRow("Kiosk: lock after", self._idle_choice(settings.idle_lock_minutes))
+        self.reply_target = plain_label()  # location names
+        self.reply_target.setAccessibleName("Reply target")
+        self.reply_target.setWordWrap(True)
+        self.reply_target.setText(
+            " · ".join(f"{name}: {minutes} min" for name, minutes in reply_targets)
+            + "  (set by the dealership; past it, a waiting lead notifies and shows under "
+            "Needs reply)"
+            if reply_targets
+            else "5 min (the default; past it, a waiting lead notifies and shows under "
+            "Needs reply)"
+        )
+        kiosk.addRow("Reply target", self.reply_target)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 18, 20, 16)
         layout.setSpacing(12)

@@ -136,6 +136,10 @@ class Sidebar(QWidget):
         self.unread_chip = _chip("Unread")
         self.mine_chip = _chip("Mine")
         self.unassigned_chip = _chip("Unassigned")
+        self.needs_reply_chip = _chip("Needs reply")
+        self.needs_reply_chip.setToolTip(
+            "Leads waiting past the location's reply target (a new lead, or a customer's text)"
+        )
         self.status_filter = QComboBox()
         self.status_filter.setAccessibleName("Status filter")
         self.status_filter.setObjectName("StatusFilter")
@@ -216,8 +220,15 @@ class Sidebar(QWidget):
         return view
 
     @property
-    def chips(self) -> tuple[QPushButton, QPushButton, QPushButton]:
-        return self.unread_chip, self.mine_chip, self.unassigned_chip
+    def chips(self) -> tuple[QPushButton, ...]:
+        return self.unread_chip, self.mine_chip, self.unassigned_chip, self.needs_reply_chip
+
+    def set_needs_reply_count(self, count: int) -> None:
+        """"Needs reply · 3" (just "Needs reply" with none waiting past the target)."""
+        chip = self.needs_reply_chip
+        chip.setText(f"Needs reply · {count}" if count else "Needs reply")
+        waiting = f", {count} waiting past the target" if count else ""
+        chip.setAccessibleName(f"Needs reply filter{waiting}")
 
     @property
     def lead_delegate(self) -> LeadDelegate:

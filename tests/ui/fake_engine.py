@@ -44,6 +44,7 @@ from app.sync.api import (
     SyncState,
     SyncStatus,
     ThreadMessage,
+    WaitingLead,
     _Unset,
 )
 
@@ -459,6 +460,10 @@ class FakeEngine:
             rows = [r for r in rows if r.pipeline_status == f.pipeline_status]
         if not f.include_closed:
             rows = [r for r in rows if r.status != "CLOSED"]
+        if f.needs_reply_at is not None:
+            at = f.needs_reply_at
+            due = {w.lead_id for w in self._waiting() if w.due_at <= at}
+            rows = [r for r in rows if r.lead_id in due]
         if f.query:
             q = f.query.lower()
             rows = [
@@ -470,6 +475,37 @@ class FakeEngine:
             ]
         rows.sort(key=lambda r: r.last_activity_at, reverse=True)
         return rows
+
+    def _waiting(self) -> list[WaitingLead]:
+        """As the store's query: since the lead while nobody answered, else since the
+        first customer text after the last staff or store one."""
+        out = []
+        for d in self.leads.values():
+            if d.status == "CLOSED" or d.opted_out:
+                continue
+            msgs = self.messages.get(d.conversation_sid or "", [])
+            replies = [m.created_at for m in msgs if m.author_kind in ("staff", "store")]
+            if not replies and d.first_staff_reply_at is None:
+                since: datetime | None = d.date_submitted
+            else:
+                last = max(replies, default=None)
+                after = [
+                    m.created_at
+                    for m in msgs
+                    if m.author_kind == "customer" and (last is None or m.created_at > last)
+                ]
+                since = min(after, default=None)
+            if since is not None:
+                loc = self.locations.get(d.location_id)
+                target = loc.reply_target_minutes if loc else 5
+                out.append(
+                    WaitingLead(d.lead_id, d.conversation_sid, d.location_id, d.name, since, target)
+                )
+        return sorted(out, key=lambda w: w.waiting_since)
+
+    async def waiting_for_reply(self) -> Sequence[WaitingLead]:
+        await self._tick("waiting_for_reply")
+        return self._waiting()
 
     async def list_leads(
         self, filter: LeadFilter, offset: int = 0, limit: int = 100

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,14 @@ def make_controller(
         tray_available=tray,
         env={},
     )
+
+
+def patient(engine: FakeEngine) -> FakeEngine:
+    """Reply targets long enough that no lead escalates (tests/ui/test_escalation.py):
+    the notifications a test counts are the inbound ones only."""
+    for ident, row in engine.locations.items():
+        engine.locations[ident] = replace(row, reply_target_minutes=10**6)
+    return engine
 
 
 def provision(tmp_path: Path, *staff: tuple[str, str], key_prefix: str = "key-") -> list[Profile]:
@@ -148,7 +157,7 @@ def test_close_keeps_app_in_tray_and_inbound_notifies(
     tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
 ) -> None:
     provision(tmp_path, ("staff-1", "Dana Whitfield"))
-    engines: dict[str, FakeEngine] = {}
+    engines: dict[str, FakeEngine] = {"staff-1": patient(demo_engine())}
     ctrl = make_controller(tmp_path, engines, tray=True)
     task = asyncio.ensure_future(ctrl.run())
     qtbot.waitUntil(lambda: ctrl.engine is not None)
@@ -182,7 +191,7 @@ def test_no_tray_gives_in_window_notice_and_close_quits(
     tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
 ) -> None:
     provision(tmp_path, ("staff-1", "Dana Whitfield"))
-    engines: dict[str, FakeEngine] = {}
+    engines: dict[str, FakeEngine] = {"staff-1": patient(demo_engine())}
     ctrl = make_controller(tmp_path, engines, tray=False)
     task = asyncio.ensure_future(ctrl.run())
     qtbot.waitUntil(lambda: ctrl.engine is not None)

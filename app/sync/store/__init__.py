@@ -45,6 +45,7 @@ from app.sync.store.queries import (
     list_locations,
     relay_lead,
     thread,
+    waiting_for_reply,
 )
 from app.sync.store.result import ApplyResult
 from app.sync.store.rows import now_iso
@@ -93,4 +94,5 @@ __all__ = [
     "search",
     "set_meta",
     "thread",
+    "waiting_for_reply",
 ]

@@ -19,8 +19,16 @@ from app.sync.api import (
     Me,
     NoteItem,
     ThreadMessage,
+    WaitingLead,
 )
-from app.sync.inbox import count_leads_sql, lead_row, list_leads_sql, parse_ts
+from app.sync.inbox import (
+    DEFAULT_REPLY_TARGET_MINUTES,
+    WAITING_SQL,
+    count_leads_sql,
+    lead_row,
+    list_leads_sql,
+    parse_ts,
+)
 from app.sync.media import media_items
 from app.sync.store.access import read_one, read_rows
 from app.sync.store.outbox_row import FAILED
@@ -36,15 +44,29 @@ def list_locations(conn: sa.Connection, me: Me | None) -> list[LocationRow]:
                 WHERE c.location_id = l.location_id AND c.unread_count > 0),
             (SELECT count(*) FROM leads d WHERE d.location_id = l.location_id
                 AND d.status != 'CLOSED'),
-            json_extract(l.data, '$.hours')
+            json_extract(l.data, '$.hours'),
+            json_extract(l.data, '$.replyTargetMinutes')
         FROM locations l ORDER BY l.name""")
     allowed = set(me.location_ids) if me and me.location_ids else None
     return [
         LocationRow(location_id=r[0], name=r[1], web2text_number=r[2], store_number=r[3],
                     timezone=r[4], unread=int(r[5]), unread_conversations=int(r[6]),
-                    open_leads=int(r[7]), hours=r[8] or None)
+                    open_leads=int(r[7]), hours=r[8] or None,
+                    reply_target_minutes=int(r[9] or DEFAULT_REPLY_TARGET_MINUTES))
         for r in rows if allowed is None or r[0] in allowed
     ]
+
+
+def waiting_for_reply(conn: sa.Connection, me: Me | None) -> list[WaitingLead]:
+    """Open leads whose customer waits for a reply (`inbox.WAITING_SQL`), longest first."""
+    allowed = set(me.location_ids) if me and me.location_ids else None
+    out = []
+    for r in read_rows(conn, WAITING_SQL):
+        since = parse_ts(r[4])
+        if since is None or (allowed is not None and r[2] not in allowed):
+            continue
+        out.append(WaitingLead(r[0], r[1], r[2], r[3], since, int(r[5])))
+    return sorted(out, key=lambda w: w.waiting_since)
 
 
 def list_leads(

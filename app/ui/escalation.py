@@ -1,0 +1,130 @@
+"""Unanswered leads escalate: past its location's reply target (default 5 min), a new
+lead or a customer's text gets one tray notification per wait, and the sidebar's
+"Needs reply" chip counts the leads waiting past it.
+
+`Escalations` asks the engine who waits (`Engine.waiting_for_reply`) when changes
+come (coalesced), and again when the next wait reaches its target (a single-shot
+timer set to that moment, at most `RECHECK_MS` away). A wait is one lead from one
+moment (`WaitingLead.waiting_since`): a staff reply ends it, the customer's next
+text starts a new one. Waits already past their target when the engine first
+reports them (a PC switched on in the morning) are summed up in one notification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.sync.api import ChangesApplied, Engine, WaitingLead
+from app.ui import fmt
+from app.ui.bridge import BridgeSlots, EngineBridge
+from app.ui.tasks import Tasks
+
+if TYPE_CHECKING:
+    from app.ui.notify_policy import Notification
+
+#: look again at least this often (a target reached while nothing else happens)
+RECHECK_MS = 60_000
+#: changes are looked at after this pause (a burst asks once)
+COALESCE_MS = 300
+#: more waits than this past their target at once: one summary notification
+SUMMARY_OVER = 3
+
+
+def _notification(w: WaitingLead, now: datetime) -> Notification:
+    from app.ui.notify_policy import Notification  # on use: not on the first frame's path
+
+    waited = fmt.waiting_time(w.waiting_since, now)
+    return Notification(
+        title=f"{w.name} is waiting for a reply",
+        body=f"Waiting {waited}; the reply target is {w.target_minutes} min.",
+        conversation_sid=w.conversation_sid,
+        lead_id=w.lead_id,
+        count=1,
+    )
+
+
+def _summary(due: Sequence[WaitingLead]) -> Notification:
+    from app.ui.notify_policy import Notification
+
+    return Notification(
+        title=f"{len(due)} customers are waiting for a reply",
+        body=", ".join(w.name for w in due[:5]) + ("…" if len(due) > 5 else ""),
+        conversation_sid=None,
+        lead_id=None,
+        count=len(due),
+    )
+
+
+class Escalations(QObject):
+    dueCount = Signal(int)  # leads waiting past their target now
+
+    def __init__(
+        self, notify: Callable[[Notification], None], tasks: Tasks, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._notify = notify
+        self._tasks = tasks
+        self._engine: Engine | None = None
+        self._events = BridgeSlots(lambda b: [(b.changesApplied, self._on_changes)])
+        #: the waits already notified: (lead id, waiting since)
+        self._notified: set[tuple[str, datetime]] = set()
+        self._first = True
+        self._soon = QTimer(self)
+        self._soon.setSingleShot(True)
+        self._soon.setInterval(COALESCE_MS)
+        self._soon.timeout.connect(self.check)
+        self._next = QTimer(self)
+        self._next.setSingleShot(True)
+        self._next.timeout.connect(self.check)
+
+    def set_engine(self, engine: Engine | None, bridge: EngineBridge | None) -> None:
+        self._engine = engine
+        self._events.attach(bridge)
+        self._notified.clear()
+        self._first = True
+        self._next.stop()
+        self.dueCount.emit(0)
+        if engine is not None:
+            self._soon.start()
+
+    def stop(self) -> None:
+        self._soon.stop()
+        self._next.stop()
+
+    def _on_changes(self, _ev: ChangesApplied) -> None:
+        if not self._soon.isActive():
+            self._soon.start()
+
+    def check(self) -> None:
+        engine = self._engine
+        if engine is not None:
+            self._tasks.spawn(self._check(engine))
+
+    async def _check(self, engine: Engine) -> None:
+        waiting = list(await engine.waiting_for_reply())
+        if engine is not self._engine:
+            return  # another staff member's engine meanwhile
+        now = fmt.now_utc()
+        due = [w for w in waiting if w.due_at <= now]
+        self.dueCount.emit(len(due))
+        fresh = [w for w in due if (w.lead_id, w.waiting_since) not in self._notified]
+        # a wait that ended (answered) is forgotten: the same lead may wait again
+        self._notified = {(w.lead_id, w.waiting_since) for w in due}
+        if self._first and len(fresh) > SUMMARY_OVER:
+            self._notify(_summary(fresh))
+        else:
+            for w in fresh:
+                self._notify(_notification(w, now))
+        self._first = False
+        self._schedule([w for w in waiting if w.due_at > now], now)
+
+    def _schedule(self, upcoming: Sequence[WaitingLead], now: datetime) -> None:
+        soonest = min((w.due_at for w in upcoming), default=None)
+        wait_ms = RECHECK_MS
+        if soonest is not None:
+            wait_ms = min(wait_ms, int((soonest - now).total_seconds() * 1000) + 50)
+        self._next.start(max(0, wait_ms))
