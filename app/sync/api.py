@@ -26,6 +26,11 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from app.sync.api_team import PresenceChanged as PresenceChanged
+from app.sync.api_team import SharedTemplate as SharedTemplate
+from app.sync.api_team import SharedTemplates as SharedTemplates
+from app.sync.api_team import WaitingLead as WaitingLead
+
 
 class SyncState(StrEnum):
     """What the engine's connection to the relay is doing."""
@@ -97,18 +102,6 @@ class InboundMessages:
 
 
 @dataclass(frozen=True, slots=True)
-class PresenceChanged:
-    """Another staff member views, types in or left a conversation (`state`); it
-    lapses by itself at `expires_at` unless renewed. Never stored."""
-
-    conversation_sid: str
-    staff_id: str
-    staff_name: str
-    state: str  # "viewing" | "typing" | "left"
-    expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class OutboxItemFailed:
     """An outbox operation stopped on a final error; the UI offers retry/discard."""
 
@@ -172,8 +165,7 @@ class LocationRow:
     unread_conversations: int
     open_leads: int
     hours: str | None = None  # opening hours as the relay has them (app.core.hours)
-    #: minutes a new lead or a customer's text may wait for a reply (the dealership's)
-    reply_target_minutes: int = 5
+    reply_target_minutes: int = 5  # how long a waiting lead may wait (then it escalates)
 
 
 class MessageKind(StrEnum):
@@ -207,26 +199,6 @@ class LeadRow:
 
 
 @dataclass(frozen=True, slots=True)
-class WaitingLead:
-    """An open lead whose customer waits for a reply: since a new lead came (nobody
-    answered yet) or since their first text after the last staff or store reply."""
-
-    lead_id: str
-    conversation_sid: str | None
-    location_id: str
-    name: str
-    waiting_since: datetime
-    target_minutes: int
-
-    @property
-    def due_at(self) -> datetime:
-        """When the wait passes the location's target (then it escalates)."""
-        from datetime import timedelta
-
-        return self.waiting_since + timedelta(minutes=self.target_minutes)
-
-
-@dataclass(frozen=True, slots=True)
 class LeadFilter:
     location_id: str | None = None  # None: every location of the staff member
     unread_only: bool = False
@@ -235,8 +207,7 @@ class LeadFilter:
     pipeline_status: str | None = None
     query: str | None = None  # full-text over names, phones and message bodies
     include_closed: bool = True
-    #: only leads waiting for a reply past their location's target at this moment
-    needs_reply_at: datetime | None = None
+    needs_reply_at: datetime | None = None  # only leads waiting past their target then
 
 
 class ThreadStatus(StrEnum):
@@ -350,27 +321,6 @@ class LeadDetail:
 
 
 @dataclass(frozen=True, slots=True)
-class SharedTemplate:
-    """A template the dealership shares with a location's staff (`template_id` None:
-    a new one, not saved yet)."""
-
-    template_id: str | None
-    name: str
-    body: str
-
-
-@dataclass(frozen=True, slots=True)
-class SharedTemplates:
-    """A location's shared templates as last known here (version 0: none saved)."""
-
-    location_id: str
-    templates: tuple[SharedTemplate, ...] = ()
-    version: int = 0
-    updated_by: str | None = None
-    updated_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class SearchHit:
     lead_id: str | None
     conversation_sid: str | None
@@ -477,13 +427,10 @@ class Engine(Protocol):
         `relay_error`) when the relay cannot take it now."""
 
     async def set_presence(self, conversation_sid: str, state: str) -> None:
-        """Tell colleagues this staff member is "viewing", "typing" in or "left" the
-        conversation. Best effort and never queued: offline, nothing is sent (a
-        presence that arrives late would be wrong anyway)."""
+        """Tell colleagues: "viewing", "typing" or "left"; best effort, never queued."""
 
     async def waiting_for_reply(self) -> Sequence[WaitingLead]:
-        """Every open, not opted-out lead whose customer waits for a reply, longest
-        wait first (escalation: `WaitingLead.due_at`)."""
+        """Open leads whose customer waits for a reply, longest wait first."""
 
     async def shared_templates(self, location_id: str) -> SharedTemplates:
         """The location's shared templates as the feed last brought them (offline too)."""
@@ -491,13 +438,7 @@ class Engine(Protocol):
     async def save_shared_templates(
         self, location_id: str, templates: Sequence[SharedTemplate], version: int
     ) -> SharedTemplates:
-        """Replace the location's shared templates if they are still at `version`.
-
-        Online only (not queued: two editors must see each other's changes). Raises
-        `EngineError` `offline`; `version_conflict` (someone saved first: the current
-        ones are stored, `shared_templates` returns them); or the relay's reason for a
-        refused list (`invalid_template`, `invalid_field`, `too_many_templates`...).
-        """
+        """Replace them if still at `version` (online only; see `SharedTemplates`)."""
 
     async def retry(self, outbox_id: str) -> None:
         """Requeue a failed outbox row (same idempotency key: never a second SMS)."""

@@ -195,7 +195,7 @@ class Sidebar(QWidget):
     def _chips_row(self) -> QHBoxLayout:
         chips = QHBoxLayout()
         chips.setSpacing(6)
-        for chip in self.chips:
+        for chip in self.chips[:3]:  # "Needs reply" sits on the count row (room)
             chips.addWidget(chip)
         chips.addStretch(1)
         return chips
@@ -204,6 +204,7 @@ class Sidebar(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.count_label)
         row.addStretch(1)
+        row.addWidget(self.needs_reply_chip)
         row.addWidget(self.status_filter)
         return row
 

@@ -319,6 +319,7 @@ def test_json_names() -> None:
         "storeNumber": None,
         "timezone": None,
         "version": 0,
+        "replyTargetMinutes": 5,
     }
     # both spellings are accepted on input
     assert LocationView.model_validate(dump(loc)) == loc
