@@ -353,6 +353,7 @@ def _staff_entity_requests(world: World) -> list[tuple[str, str, dict[str, str],
             {"body": "should never be sent"},
         ),
         ("POST", f"/v1/conversations/{world.conversation_sid}/read", {}, None),
+        ("POST", f"/v1/conversations/{world.conversation_sid}/presence", {}, {"state": "typing"}),
         ("PATCH", f"/v1/leads/{world.lead_id}", {"If-Match": '"1"'}, {"note": "not mine"}),
     ]
 
@@ -365,6 +366,7 @@ def test_staff_entity_routes_are_scoped_to_locations(world: World) -> None:
     named = {
         "/v1/conversations/{sid}/messages",
         "/v1/conversations/{sid}/read",
+        "/v1/conversations/{sid}/presence",
         "/v1/leads/{lead_id}",
         "/v1/media/{sid}",
     }
