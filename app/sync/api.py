@@ -31,6 +31,11 @@ from app.sync.api_team import SharedTemplate as SharedTemplate
 from app.sync.api_team import SharedTemplates as SharedTemplates
 from app.sync.api_team import WaitingLead as WaitingLead
 
+# the store's health, part of this interface (re-exported)
+from app.sync.health import RepairReport as RepairReport
+from app.sync.health import SavedItem as SavedItem
+from app.sync.health import StorageProblem as StorageProblem
+
 
 class SyncState(StrEnum):
     """What the engine's connection to the relay is doing."""
@@ -40,6 +45,8 @@ class SyncState(StrEnum):
     SYNCING = "syncing"  # catching up through /v1/changes
     ONLINE = "online"  # caught up and following /v1/stream
     AUTH_REQUIRED = "auth_required"  # the relay answered 401: the staff key is bad
+    STORAGE_PROBLEM = "storage_problem"  # the data folder takes no writes (see `storage`)
+    REPAIRING = "repairing"  # the local store was damaged and is being rebuilt
     STOPPED = "stopped"  # not started, or stopped
 
 
@@ -51,6 +58,13 @@ class SyncStatus:
     last_error: str | None = None  # short human text of the last connection/delivery error
     cursor: str | None = None  # change-feed cursor held locally
     last_synced_at: datetime | None = None  # last time a change batch or heartbeat arrived
+    #: set while the data folder takes no writes (state `storage_problem`)
+    storage: StorageProblem | None = None
+    #: a repair of the local store the user has not been told of yet
+    repair: RepairReport | None = None
+    #: seconds the relay's clock is ahead of this PC's (its `Date` headers); times the
+    #: user sees are this PC's clock plus this
+    clock_offset: float = 0.0
 
     @property
     def online(self) -> bool:
@@ -445,6 +459,9 @@ class Engine(Protocol):
 
     async def discard(self, outbox_id: str) -> None:
         """Drop a failed or pending outbox row and undo its local effect."""
+
+    async def acknowledge_repair(self) -> None:
+        """The user has been told of `SyncStatus.repair`: it is not reported again."""
 
     # ---- queries
 

@@ -12,9 +12,15 @@ in `W2T_TOKEN` is saved to the keyring when one is available.
 The relay URL must be https:// (plain http:// only to this computer: localhost,
 127.0.0.1, ::1): the staff key is never sent in clear.
 
+Every answer is one line of JSON on stdout; an error is `{"error": <stable
+reason>, "message": ...}` (never a traceback: `-v` logs one to stderr). A store
+found damaged is repaired on the way (`app.sync.repair`) and the output carries
+the repair's report once (`"repair"`).
+
 Exit codes: 0 ok; 1 usage / local error (an http:// URL to another host too);
 2 `run --until-idle` finished with failed outbox rows; 3 no relay or key; 4 the
-relay refused the key; 5 timed out.
+relay refused the key; 5 timed out; 6 the data folder takes no writes (disk full,
+read-only, unplugged, disk errors).
 """
 
 from __future__ import annotations
@@ -27,28 +33,38 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 
 from app.core.relay_url import InsecureRelayUrl, check_relay_url
 from app.sync import store
 from app.sync.api import EngineError, SyncState
+from app.sync.clock import RelayClock
 from app.sync.db import Database, default_data_dir
 from app.sync.engine import SyncEngine
+from app.sync.repair import finish_interrupted, repair_store, report_dict, report_of
+from app.sync.storage import StorageError, StoreDamaged
+from app.sync.store_lock import lock_store, unlock_store
 
 KEYRING_SERVICE = "web2text"
 log = logging.getLogger("web2text.sync")
 
+T = TypeVar("T")
 
-def _keyring_get(user: str) -> str | None:
+EXIT_LOCAL, EXIT_NOT_CONFIGURED, EXIT_STORAGE = 1, 3, 6
+
+
+def _keyring_get(user: str) -> tuple[str | None, str | None]:
+    """The key saved for `user`, and why the keyring could not be read (if so)."""
     try:
         import keyring
 
-        return keyring.get_password(KEYRING_SERVICE, user)
-    except Exception:  # no usable backend (headless CI, locked keychain)
-        return None
+        return keyring.get_password(KEYRING_SERVICE, user), None
+    except Exception as exc:  # no backend (headless), locked, wiped, a broken backend
+        return None, type(exc).__name__
 
 
 def _keyring_set(user: str, token: str) -> None:
@@ -58,22 +74,75 @@ def _keyring_set(user: str, token: str) -> None:
         keyring.set_password(KEYRING_SERVICE, user, token)
 
 
-def resolve_token(relay_url: str) -> str | None:
+def token_and_problem(relay_url: str) -> tuple[str | None, str | None]:
+    """The staff key (`W2T_TOKEN` first, then the keyring) and a keyring problem, if any."""
     env = os.environ.get("W2T_TOKEN")
     if env:
-        if _keyring_get(relay_url) != env:
+        if _keyring_get(relay_url)[0] != env:
             _keyring_set(relay_url, env)
-        return env
+        return env, None
     return _keyring_get(relay_url)
 
 
-def _relay_url(db: Database, given: str | None) -> str | None:
+def resolve_token(relay_url: str) -> str | None:
+    return token_and_problem(relay_url)[0]
+
+
+class StoreHold:
+    """The command's store: opened on first use, repaired once if found damaged."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.db: Database | None = None
+
+    def call(self, fn: Callable[[Database], T]) -> T:
+        for attempt in (1, 2):
+            try:
+                if self.db is None:
+                    finish_interrupted(self.data_dir)
+                    self.db = Database.open(self.data_dir)
+                return fn(self.db)
+            except StoreDamaged as exc:
+                if attempt == 2:
+                    raise
+                self.close()
+                self._repair(exc.detail)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _repair(self, detail: str) -> None:
+        try:
+            lock = lock_store(self.data_dir)
+        except EngineError as exc:
+            if exc.reason != "store_in_use":
+                raise
+            raise EngineError("store_damaged", "the local store is damaged; the engine "
+                              "running on it repairs it itself") from None
+        try:
+            repair_store(self.data_dir, detail, RelayClock().now_dt())
+        finally:
+            unlock_store(lock)
+
+    def untold_repair(self) -> dict[str, Any] | None:
+        """The last repair's report, once (it is then marked as told)."""
+        report = report_of(self.call(lambda db: db.reader.call(store.repair_report)))
+        if report is None:
+            return None
+        self.call(lambda db: db.writer.call(store.acknowledge_repair))
+        return report_dict(report)
+
+    def close(self) -> None:
+        db, self.db = self.db, None
+        if db is not None:
+            db.close()
+
+
+def _relay_url(hold: StoreHold, given: str | None) -> str | None:
     if given:
         url = given.rstrip("/")
-        if db.writer.call(store.get_meta, "relay_url") != url:
-            db.writer.call(store.set_meta, "relay_url", url)
+        if hold.call(lambda db: db.reader.call(store.get_meta, "relay_url")) != url:
+            hold.call(lambda db: db.writer.call(store.set_meta, "relay_url", url))
         return url
-    return db.writer.call(store.get_meta, "relay_url")
+    return hold.call(lambda db: db.reader.call(store.get_meta, "relay_url"))
 
 
 def _refuse_url(url: str) -> bool:
@@ -92,46 +161,59 @@ def _print(data: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def cmd_send(db: Database, args: argparse.Namespace) -> int:
-    me = db.reader.call(store.get_me)
-    try:
-        msg = db.writer.call(store.enqueue_send, args.conversation_sid, args.text, me)
-    except EngineError as exc:
-        _print({"error": exc.reason, "message": exc.message})
-        return 1
-    _print({"queued": True, "outbox_id": msg.outbox_id, "local_id": msg.local_id,
-            "conversation_sid": msg.conversation_sid})
+def _with_repair(hold: StoreHold, out: dict[str, Any]) -> dict[str, Any]:
+    report = hold.untold_repair()
+    return {**out, "repair": report} if report else out
+
+
+def cmd_send(hold: StoreHold, args: argparse.Namespace) -> int:
+    def send(db: Database) -> Any:
+        me = db.reader.call(store.get_me)
+        offset = db.reader.call(store.get_meta, "clock_offset")
+        # the relay's time as last seen (its clock orders the thread), else this PC's
+        now = RelayClock(offset=float(offset or 0)).now_iso()
+        return db.writer.call(store.enqueue_send, args.conversation_sid, args.text, me, now)
+
+    msg = hold.call(send)
+    _print(_with_repair(hold, {
+        "queued": True, "outbox_id": msg.outbox_id, "local_id": msg.local_id,
+        "conversation_sid": msg.conversation_sid}))
     return 0
 
 
-def cmd_status(db: Database, relay_url: str | None, token: str | None) -> int:
-    pending, failed = db.reader.call(store.outbox_counts)
-    online = False
-    error: str | None = None
-    if relay_url and token:
-        try:
-            response = httpx.get(f"{relay_url}/v1/me", timeout=5.0,
-                                 headers={"Authorization": f"Bearer {token}"})
-            online = response.status_code == 200
-            if not online:
-                error = f"relay answered {response.status_code}"
-        except httpx.HTTPError as exc:
-            error = type(exc).__name__
-    elif not relay_url:
-        error = "no relay configured"
-    else:
-        error = "no staff key"
-    failures = [
-        {"outbox_id": r.outbox_id, "kind": r.kind, "conversation_sid": r.conversation_sid,
-         "lead_id": r.lead_id, "reason": r.reason, "message": r.error_message}
-        for r in db.reader.call(store.list_outbox) if r.state == store.FAILED
-    ]
-    _print({
-        "pending": pending, "failed": failed, "online": online,
-        "cursor": db.reader.call(store.cursor_of),
-        "last_synced_at": db.reader.call(store.get_meta, "last_synced_at"),
-        "relay_url": relay_url, "error": error, "failures": failures,
-    })
+def _probe(relay_url: str | None, token: str | None, keyring: str | None) -> tuple[bool, str]:
+    """Whether the relay answers `/v1/me` for the key, and if not, why."""
+    if not relay_url:
+        return False, "no relay configured"
+    if not token:
+        return False, f"no staff key (keyring: {keyring})" if keyring else "no staff key"
+    try:
+        response = httpx.get(f"{relay_url}/v1/me", timeout=5.0,
+                             headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError as exc:
+        return False, type(exc).__name__
+    if response.status_code == 200:
+        return True, ""
+    return False, f"relay answered {response.status_code}"
+
+
+def cmd_status(hold: StoreHold, relay_url: str | None, token: str | None,
+               keyring: str | None) -> int:
+    def read(db: Database) -> dict[str, Any]:
+        pending, failed = db.reader.call(store.outbox_counts)
+        failures = [
+            {"outbox_id": r.outbox_id, "kind": r.kind, "conversation_sid": r.conversation_sid,
+             "lead_id": r.lead_id, "reason": r.reason, "message": r.error_message}
+            for r in db.reader.call(store.list_outbox) if r.state == store.FAILED
+        ]
+        return {"pending": pending, "failed": failed, "failures": failures,
+                "cursor": db.reader.call(store.cursor_of),
+                "last_synced_at": db.reader.call(store.get_meta, "last_synced_at")}
+
+    out = hold.call(read)
+    online, error = _probe(relay_url, token, keyring)
+    _print(_with_repair(hold, {**out, "online": online, "relay_url": relay_url,
+                               "error": error or None}))
     return 0
 
 
@@ -147,37 +229,61 @@ async def cmd_run(data_dir: Path, relay_url: str, token: str, until_idle: bool,
     code = 0
     try:
         if until_idle:
-            idle = asyncio.create_task(engine.wait_idle(timeout))
-            stopper = asyncio.create_task(stop.wait())
-            done, _ = await asyncio.wait({idle, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            stopper.cancel()
-            if idle in done:
-                if idle.result():
-                    code = 2 if engine.status().failed else 0
-                elif engine.status().state is SyncState.AUTH_REQUIRED:
-                    code = 4
-                else:
-                    code = 5
-            else:
-                idle.cancel()
+            code = await _until_idle(engine, stop, timeout)
         else:
             await stop.wait()
     finally:
         status = engine.status()
+        if status.repair is not None:
+            with contextlib.suppress(EngineError):
+                await engine.acknowledge_repair()
         await engine.stop()
-    _print({"pending": status.pending, "failed": status.failed,
-            "online": status.state is SyncState.ONLINE, "cursor": status.cursor,
-            "state": status.state.value, "last_error": status.last_error})
+    out: dict[str, Any] = {
+        "pending": status.pending, "failed": status.failed,
+        "online": status.state is SyncState.ONLINE, "cursor": status.cursor,
+        "state": status.state.value, "last_error": status.last_error}
+    if status.repair is not None:
+        out["repair"] = report_dict(status.repair)
+    if status.storage is not None:
+        out.update(error=status.storage.reason, message=status.storage.message,
+                   folder=status.storage.folder)
+    _print(out)
     return code
 
 
+async def _until_idle(engine: SyncEngine, stop: asyncio.Event, timeout: float | None) -> int:
+    idle = asyncio.create_task(engine.wait_idle(timeout))
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({idle, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if idle not in done:
+        idle.cancel()
+        return 0
+    state = engine.status().state
+    if idle.result():
+        return 2 if engine.status().failed else 0
+    if state is SyncState.AUTH_REQUIRED:
+        return 4
+    if state is SyncState.STORAGE_PROBLEM:
+        return EXIT_STORAGE
+    return 5
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line of JSON, like every other error of this command."""
+
+    def error(self, message: str) -> NoReturn:
+        _print({"error": "usage", "message": f"{message} (see web2text-sync --help)"})
+        raise SystemExit(EXIT_LOCAL)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="web2text-sync", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="web2text-sync", description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="local store directory (default: the platform's user data dir)")
     parser.add_argument("--relay-url", default=None, help="relay base URL (remembered)")
     parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     send = sub.add_parser("send", help="queue a message (works offline)")
     send.add_argument("conversation_sid")
     send.add_argument("text")
@@ -196,23 +302,46 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.relay_url and _refuse_url(args.relay_url):
         return 1  # never remembered
-    data_dir = args.data_dir or default_data_dir()
-    db = Database.open(data_dir)
     try:
-        relay_url = _relay_url(db, args.relay_url)
+        return _command(args)
+    except StorageError as exc:
+        problem = exc.problem
+        _print({"error": problem.reason, "message": problem.message, "folder": problem.folder,
+                "needed_bytes": problem.needed_bytes, "free_bytes": problem.free_bytes})
+        return EXIT_STORAGE
+    except EngineError as exc:
+        _print({"error": exc.reason, "message": exc.message})
+        return EXIT_LOCAL
+    except Exception as exc:  # a bug: one line for the user, the traceback with -v
+        log.info("web2text-sync failed", exc_info=exc)
+        _print({"error": "internal_error",
+                "message": f"{type(exc).__name__}: {exc} (run with -v for details)"})
+        return EXIT_LOCAL
+
+
+def _command(args: argparse.Namespace) -> int:
+    data_dir = args.data_dir or default_data_dir()
+    hold = StoreHold(data_dir)
+    try:
+        relay_url = _relay_url(hold, args.relay_url)
         if args.command == "send":
-            return cmd_send(db, args)
+            return cmd_send(hold, args)
         if relay_url and _refuse_url(relay_url):
             return 1
-        token = resolve_token(relay_url) if relay_url else None
+        token, keyring = token_and_problem(relay_url) if relay_url else (None, None)
         if args.command == "status":
-            return cmd_status(db, relay_url, token)
+            return cmd_status(hold, relay_url, token, keyring)
     finally:
-        db.close()
+        hold.close()
     if not relay_url or not token:
-        _print({"error": "not_configured",
-                "message": "need --relay-url and a staff key (keyring or W2T_TOKEN)"})
-        return 3
+        if keyring:
+            _print({"error": "keyring_unavailable",
+                    "message": f"the keyring could not be read ({keyring}): unlock it, or "
+                               "give the staff key in W2T_TOKEN"})
+        else:
+            _print({"error": "not_configured",
+                    "message": "need --relay-url and a staff key (keyring or W2T_TOKEN)"})
+        return EXIT_NOT_CONFIGURED
     return asyncio.run(cmd_run(data_dir, relay_url, token, args.until_idle, args.timeout))
 
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from app.core.relay_url import InsecureRelayUrl, check_relay_url
 from app.core.wire import StaffView
 from app.sync.api import KeyCheckError, Me
+from app.sync.clock import RelayClock
 from app.sync.feed import FeedPage
 from app.sync.retry import parse_retry_after
 
@@ -101,17 +102,35 @@ class RelayClient:
         *,
         timeout: float = 15.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        clock: RelayClock | None = None,
     ) -> None:
         # the key never crosses the network in clear: https, or http to loopback only
         self.base_url = check_relay_url(base_url)
         self._token = token
         self._timeout = timeout
+        self._clock = clock
+        hooks: dict[str, list[Any]] = {}
+        if clock is not None:
+            hooks = {"request": [self._stamp_request], "response": [self._read_date]}
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {token}", "User-Agent": "web2text-sync"},
             timeout=timeout,
             transport=transport,
+            event_hooks=hooks,
         )
+
+    async def _stamp_request(self, request: httpx.Request) -> None:
+        assert self._clock is not None
+        request.extensions["w2t_sent_at"] = self._clock.local()
+
+    async def _read_date(self, response: httpx.Response) -> None:
+        """Every answer's `Date` tells the clock the relay's time."""
+        assert self._clock is not None
+        sent = response.request.extensions.get("w2t_sent_at")
+        received = self._clock.local()
+        self._clock.observe(response.headers.get("date"),
+                            sent if isinstance(sent, float) else received, received)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import sqlite3
 import stat
 import threading
 from collections.abc import Callable
@@ -25,7 +26,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import NullPool
 
+from app.sync.api import EngineError
 from app.sync.inbox import DB_FILENAME, HEAD_REVISION
+from app.sync.storage import check_present, classify
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -51,12 +54,20 @@ def _secure_file(path: Path) -> None:
 
 
 def make_engine(path: Path, *, immediate: bool) -> sa.Engine:
+    """Connections to the store file, created here (owner-only) if missing.
+
+    `mode=rw`: a later connection never creates the file. A data folder that vanished (a USB
+    drive unplugged) then fails to open instead of growing an empty store on whatever
+    disk the path now leads to.
+    """
     _secure_file(path)
-    engine = sa.create_engine(
-        f"sqlite:///{path}",
-        poolclass=NullPool,
-        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
-    )
+    uri = Path(os.path.abspath(path)).as_uri() + "?mode=rw"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, check_same_thread=False,
+                               timeout=BUSY_TIMEOUT_MS / 1000)
+
+    engine = sa.create_engine("sqlite://", poolclass=NullPool, creator=connect)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -128,18 +139,29 @@ def _chmod_sidecars(path: Path) -> None:
             os.chmod(side, stat.S_IRUSR | stat.S_IWUSR)
 
 
+#: told of every damage or storage problem a store call met (on the worker's thread)
+ProblemHook = Callable[[EngineError], None]
+
+
 class DbThread:
     """One worker thread owning one connection; blocking SQLite work goes here.
 
     `await thread.run(fn, *args)` calls `fn(connection, *args)` on the worker,
-    never on the caller's event loop.
+    never on the caller's event loop. A call that meets damage or a storage problem
+    raises it as `StoreDamaged`/`StorageError` (`app.sync.storage`), tells
+    `on_problem`, and drops its connection: the next call opens a fresh one (the
+    old one may point at a file system that is gone).
     """
 
-    def __init__(self, engine: sa.Engine, name: str) -> None:
+    def __init__(self, engine: sa.Engine, name: str, folder: Path, *,
+                 writes: bool = False) -> None:
         self._engine = engine
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._local = threading.local()
         self._conns: list[sa.Connection] = []
+        self._folder = folder
+        self._writes = writes
+        self.on_problem: ProblemHook | None = None
 
     def _conn(self) -> sa.Connection:
         conn: sa.Connection | None = getattr(self._local, "conn", None)
@@ -150,13 +172,39 @@ class DbThread:
         return conn
 
     def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        conn = self._conn()
         try:
-            return fn(conn, *args)
-        finally:
-            # reads autobegin a transaction; holding it would pin an old WAL snapshot
-            if conn.in_transaction():
-                conn.rollback()
+            if self._writes:
+                check_present(self._folder)
+            conn = self._conn()
+            try:
+                return fn(conn, *args)
+            finally:
+                # reads autobegin a transaction; holding it would pin an old WAL snapshot
+                if conn.in_transaction():
+                    with contextlib.suppress(Exception):  # (a broken connection)
+                        conn.rollback()
+        except Exception as exc:
+            problem = classify(exc, self._folder)
+            if problem is None:
+                raise
+            self._drop_connection()
+            if self.on_problem is not None:
+                self.on_problem(problem)
+            if problem is exc:
+                raise
+            raise problem from exc
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    async def reconnect(self) -> None:
+        """Drop this thread's connection; the next call opens a fresh one."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._drop_connection)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -186,23 +234,43 @@ class Database:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / DB_FILENAME
-        self.write_engine = make_engine(self.path, immediate=True)
-        self.read_engine = make_engine(self.path, immediate=False)
-        self.writer = DbThread(self.write_engine, "w2t-db-write")
-        self.reader = DbThread(self.read_engine, "w2t-db-read")
+        try:
+            self.write_engine = make_engine(self.path, immediate=True)
+            self.read_engine = make_engine(self.path, immediate=False)
+        except OSError as exc:  # a full, read-only or vanished data folder
+            raise classify(exc, self.data_dir) or exc from exc
+        self.writer = DbThread(self.write_engine, "w2t-db-write", self.data_dir, writes=True)
+        self.reader = DbThread(self.read_engine, "w2t-db-read", self.data_dir)
+
+    def on_problem(self, hook: ProblemHook | None) -> None:
+        """Tell `hook` of every damage or storage problem a store call meets."""
+        self.writer.on_problem = self.reader.on_problem = hook
+
+    async def reconnect(self) -> None:
+        """Fresh connections for both threads (after a storage problem)."""
+        await self.writer.reconnect()
+        await self.reader.reconnect()
 
     @classmethod
     def open(cls, data_dir: Path) -> Database:
         """Open (creating if needed) and migrate to the newest schema; blocking."""
         db = cls(data_dir)
-        db.writer.call(migrate)
+        try:
+            db.writer.call(migrate)
+        except BaseException:
+            db.close()
+            raise
         _chmod_sidecars(db.path)
         return db
 
     @classmethod
     async def open_async(cls, data_dir: Path) -> Database:
-        db = cls(data_dir)
-        await db.writer.run(migrate)
+        db = await asyncio.to_thread(cls, data_dir)
+        try:
+            await db.writer.run(migrate)
+        except BaseException:
+            await asyncio.to_thread(db.close)
+            raise
         _chmod_sidecars(db.path)
         return db
 

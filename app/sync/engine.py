@@ -6,7 +6,9 @@ threads (one writer, one reader; see `app.sync.db`), so the loop never blocks
 on the disk. Two background tasks do the syncing: following the feed
 (`app.sync.follow`) and delivering the outbox (`app.sync.delivery`); this
 module starts and stops them, runs the UI's commands and queries, and keeps
-the status (`app.sync.status`).
+the status (`app.sync.status`). The store itself, through damage and storage
+problems, is the `StoreKeeper`'s (`app.sync.keeper`); the relay's time is the
+`RelayClock`'s (`app.sync.clock`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,13 +53,17 @@ from app.sync.client import (
     RelayFinalError,
     RelayTransientError,
 )
+from app.sync.clock import RelayClock
 from app.sync.db import Database
 from app.sync.delivery import OutboxDispatcher
 from app.sync.follow import FeedFollower
 from app.sync.inbox import parse_ts
+from app.sync.keeper import StoreKeeper
 from app.sync.media import MediaCache, stage_attachment
+from app.sync.repair import report_of
 from app.sync.retry import Backoff
 from app.sync.status import EngineStatus
+from app.sync.storage import StorageError, StoreDamaged
 from app.sync.store_lock import lock_store, unlock_store
 
 log = logging.getLogger(__name__)
@@ -77,7 +83,12 @@ class SyncEngine:
         max_parallel: int = 8,
         request_timeout: float = 15.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        local_clock: Callable[[], float] = time.time,
+        storage_probe_interval: float = 2.0,
     ) -> None:
+        """`local_clock`: this PC's clock (tests give a wrong one); the engine's times
+        are the relay's (`RelayClock`). `storage_probe_interval`: the first wait before
+        a data folder that took no write is tried again (doubling up to 30 s)."""
         self.data_dir = Path(data_dir)
         self.relay_url = relay_url
         self._token = token
@@ -89,7 +100,12 @@ class SyncEngine:
         self._request_timeout = request_timeout
         self._transport = transport
         self._status = EngineStatus()
-        self._db: Database | None = None
+        self.clock = RelayClock(local_clock)
+        self.clock.on_change = self._clock_changed
+        self._status.now = self.clock.now_dt
+        self._keeper = StoreKeeper(self.data_dir, self._status, self.clock,
+                                   pause=self._pause, carry_on=self._carry_on,
+                                   probe_interval=storage_probe_interval)
         self._client: RelayClient | None = None
         self._follower: FeedFollower | None = None
         self._outbox: OutboxDispatcher | None = None
@@ -102,20 +118,36 @@ class SyncEngine:
 
     @property
     def db(self) -> Database:
-        if self._db is None:
+        if self._keeper.db is None:
             raise EngineError("not_started", "the engine is not started")
-        return self._db
+        return self._keeper.db
+
+    @property
+    def started(self) -> bool:
+        return self._lock is not None
 
     async def start(self) -> None:
-        if self._db is not None:
+        """Open the store (repaired if damaged) and start syncing. Raises `EngineError`:
+        `store_in_use`, or a `StorageError` when the data folder takes no writes."""
+        if self.started:
             return
         self._lock = lock_store(self.data_dir)
         try:
-            self._db = await Database.open_async(self.data_dir)
+            await self._keeper.open()
         except BaseException:
+            await self._keeper.close()
             unlock_store(self._lock)
             self._lock = None
             raise
+        try:
+            await self._carry_on()
+        except (StoreDamaged, StorageError) as exc:
+            # the store opened but meets damage or a storage problem right away: the
+            # keeper repairs or waits it out, and carries on itself
+            self._keeper.recover(exc)
+
+    async def _carry_on(self) -> None:
+        """Start (or, after a repair or a storage problem, start again) on the store."""
         await self._load_state()
         self._follower, self._outbox = self._workers(self.db)
         insecure = _insecure_url(self.relay_url)
@@ -127,15 +159,34 @@ class SyncEngine:
         else:
             self._status.set_state(SyncState.OFFLINE, "no relay configured")
 
+    async def _pause(self) -> None:
+        """The workers stop (deliveries in flight are cancelled; their rows are queued
+        again when the engine carries on)."""
+        if self._outbox is not None:
+            self._outbox.stopped = True
+        if self._follower is not None:
+            self._follower.stopped = True
+        deliveries = self._outbox.cancel() if self._outbox is not None else []
+        tasks, self._tasks = [*self._tasks, *deliveries], []
+        await self._stop_tasks(tasks)
+        self._status.set_caught_up(False)
+
     async def _load_state(self) -> None:
         """What the store remembers: rows left in flight go back to the queue."""
-        requeued = await self.db.writer.run(store.requeue_inflight)
+        db = self.db
+        requeued = await db.writer.run(store.requeue_inflight)
         if requeued:
             log.info("requeued %d outbox rows that were in flight", requeued)
-        self._me = await self.db.reader.run(store.get_me)
-        self._status.cursor = await self.db.reader.run(store.cursor_of)
-        synced = await self.db.reader.run(store.get_meta, "last_synced_at")
+        self._me = await db.reader.run(store.get_me)
+        self._status.cursor = await db.reader.run(store.cursor_of)
+        synced = await db.reader.run(store.get_meta, "last_synced_at")
         self._status.last_synced_at = parse_ts(synced)
+        offset = await db.reader.run(store.get_meta, "clock_offset")
+        if offset:
+            self.clock.offset = float(offset)
+            self._status.set_clock_offset(self.clock.offset, emit=False)
+        report = report_of(await db.reader.run(store.repair_report))
+        self._status.set_repair(report, emit=False)
         await self._refresh_counts(emit=False)
 
     def _workers(self, db: Database) -> tuple[FeedFollower, OutboxDispatcher]:
@@ -152,7 +203,7 @@ class SyncEngine:
     def _start_tasks(self, relay_url: str, token: str) -> None:
         assert self._follower is not None and self._outbox is not None
         self._client = RelayClient(relay_url, token, timeout=self._request_timeout,
-                                   transport=self._transport)
+                                   transport=self._transport, clock=self.clock)
         self._outbox.client = self._client
         self._tasks = [
             asyncio.create_task(self._follower.run(self._client), name="w2t-sync"),
@@ -170,20 +221,14 @@ class SyncEngine:
             self._client = None
 
     async def stop(self) -> None:
-        for worker in (self._follower, self._outbox):
-            if worker is not None:
-                worker.stopped = True
         if self._outbox is not None:
             self._outbox.wake()
-        deliveries = self._outbox.cancel() if self._outbox is not None else []
-        tasks, self._tasks = [*self._tasks, *deliveries], []
-        await self._stop_tasks(tasks)
-        if self._db is not None:
-            db, self._db = self._db, None
+        await self._pause()
+        if self._keeper.db is not None:
             # rows cancelled mid-flight go back to the queue now rather than at next start
             with contextlib.suppress(Exception):
-                await db.writer.run(store.requeue_inflight)
-            await asyncio.to_thread(db.close)
+                await self._keeper.db.writer.run(store.requeue_inflight)
+        await self._keeper.close()
         self._follower = self._outbox = None
         unlock_store(self._lock)
         self._lock = None
@@ -196,7 +241,8 @@ class SyncEngine:
         Deliveries in progress finish with the client they started on.
         """
         self._token = token
-        if self._db is None or not self.relay_url or _insecure_url(self.relay_url):
+        if self._keeper.db is None or not self.relay_url or _insecure_url(self.relay_url) \
+                or self._follower is None or self._follower.stopped:
             return
         tasks, self._tasks = self._tasks, []
         await self._stop_tasks(tasks)
@@ -224,18 +270,29 @@ class SyncEngine:
     def _set_me(self, me: Me) -> None:
         self._me = me
 
+    def _clock_changed(self, offset: float) -> None:
+        """The relay's clock is `offset` seconds ahead of this PC's: shown, remembered."""
+        log.info("the relay's clock is %.1f s ahead of this PC's", offset)
+        self._status.set_clock_offset(offset)
+        if self._keeper.db is not None:
+            task = asyncio.get_running_loop().create_task(
+                self._keeper.write(store.set_meta, "clock_offset", repr(offset)))
+            task.add_done_callback(_log_task_error)
+
     def _wake_outbox(self) -> None:
         if self._outbox is not None:
             self._outbox.wake()
 
     async def _refresh_counts(self, emit: bool = True) -> None:
-        if self._db is None:
+        db = self._keeper.db
+        if db is None:
             return
-        pending, failed = await self.db.reader.run(store.outbox_counts)
+        pending, failed = await db.reader.run(store.outbox_counts)
         self._status.set_counts(pending, failed, emit=emit)
 
     async def wait_idle(self, timeout: float | None = None) -> bool:
-        """Until the outbox has nothing left to deliver and the feed is caught up."""
+        """Until the outbox has nothing left to deliver and the feed is caught up; False
+        on timeout, or when the engine waits for the user (a key, a data folder)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         status = self._status
         while True:
@@ -243,8 +300,8 @@ class SyncEngine:
             deliveries = self._outbox.deliveries if self._outbox is not None else {}
             if status.pending == 0 and not deliveries and status.caught_up.is_set():
                 return True
-            if status.state is SyncState.AUTH_REQUIRED:
-                return False
+            if status.state in (SyncState.AUTH_REQUIRED, SyncState.STORAGE_PROBLEM):
+                return False  # (it needs the user: a key, or room on the disk)
             status.progress.clear()
             wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
             if wait <= 0:
@@ -260,8 +317,8 @@ class SyncEngine:
         staged = None
         if attachment is not None:
             staged = await asyncio.to_thread(stage_attachment, self.data_dir, Path(attachment))
-        msg = await self.db.writer.run(
-            store.enqueue_send, conversation_sid, body, self._me, staged)
+        msg = await self._keeper.write(store.enqueue_send, conversation_sid, body, self._me,
+                                       staged, self.clock.now_iso())
         self._after_enqueue(conversation_sids={conversation_sid})
         return msg
 
@@ -286,21 +343,22 @@ class SyncEngine:
         assignee_id: str | _Unset | None = UNSET,
         note: str | None = None,
     ) -> LeadDetail:
-        kwargs: dict[str, Any] = {"note": note, "me": self._me}
+        kwargs: dict[str, Any] = {"note": note, "me": self._me, "now": self.clock.now_iso()}
         if not isinstance(status, _Unset):
             kwargs["status"] = status
         if not isinstance(assignee_id, _Unset):
             kwargs["assignee_id"] = assignee_id
             kwargs["assignee_name"] = (
                 self._me.name if self._me and assignee_id == self._me.staff_id else None)
-        await self.db.writer.run(_enqueue_update, lead_id, kwargs)
+        await self._keeper.write(_enqueue_update, lead_id, kwargs)
         self._after_enqueue(lead_ids={lead_id})
         detail = await self.get_lead(lead_id)
         assert detail is not None
         return detail
 
     async def mark_read(self, conversation_sid: str) -> None:
-        await self.db.writer.run(store.enqueue_mark_read, conversation_sid)
+        await self._keeper.write(store.enqueue_mark_read, conversation_sid,
+                                 self.clock.now_iso())
         self._after_enqueue(conversation_sids={conversation_sid})
 
     async def sync_lead(self, lead_id: str) -> None:
@@ -343,12 +401,17 @@ class SyncEngine:
             log.debug("presence not sent: %s", exc)
 
     async def retry(self, outbox_id: str) -> None:
-        row = await self.db.writer.run(store.retry_row, outbox_id, True)
+        row = await self._keeper.write(store.retry_row, outbox_id, True)
         self._after_enqueue(conversation_sids={row.conversation_sid}, lead_ids={row.lead_id})
 
     async def discard(self, outbox_id: str) -> None:
-        row = await self.db.writer.run(store.discard_row, outbox_id)
+        row = await self._keeper.write(store.discard_row, outbox_id)
         self._after_enqueue(conversation_sids={row.conversation_sid}, lead_ids={row.lead_id})
+
+    async def acknowledge_repair(self) -> None:
+        if self._status.repair is not None:
+            await self._keeper.write(store.acknowledge_repair)
+            self._status.set_repair(None)
 
     def _after_enqueue(self, *, conversation_sids: Iterable[str | None] = (),
                        lead_ids: Iterable[str | None] = ()) -> None:
@@ -360,28 +423,28 @@ class SyncEngine:
     # ------------------------------------------------------------------ queries
 
     async def list_locations(self) -> Sequence[LocationRow]:
-        return await self.db.reader.run(store.list_locations, self._me)
+        return await self._keeper.read(store.list_locations, self._me)
 
     async def list_leads(
         self, filter: LeadFilter, offset: int = 0, limit: int = 100
     ) -> Sequence[LeadRow]:
-        return await self.db.reader.run(store.list_leads, filter, offset, limit, self._me)
+        return await self._keeper.read(store.list_leads, filter, offset, limit, self._me)
 
     async def count_leads(self, filter: LeadFilter) -> int:
-        return await self.db.reader.run(store.count_leads, filter, self._me)
+        return await self._keeper.read(store.count_leads, filter, self._me)
 
     async def get_lead(self, lead_id: str) -> LeadDetail | None:
-        return await self.db.reader.run(store.get_lead, lead_id)
+        return await self._keeper.read(store.get_lead, lead_id)
 
     async def thread(
         self, conversation_sid: str, limit: int = 200, before: datetime | None = None
     ) -> Sequence[ThreadMessage]:
-        return await self.db.reader.run(store.thread, conversation_sid, limit, before)
+        return await self._keeper.read(store.thread, conversation_sid, limit, before)
 
     async def search(self, query: str, limit: int = 50) -> Sequence[SearchHit]:
         if not query.strip():
             return []
-        return await self.db.reader.run(store.search, query, limit)
+        return await self._keeper.read(store.search, query, limit)
 
 
 def _insecure_url(relay_url: str | None) -> str | None:

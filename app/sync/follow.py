@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from httpx_sse import ServerSentEvent
 
 from app.sync import store
-from app.sync.api import ChangesApplied, Me, SyncState
+from app.sync.api import ChangesApplied, EngineError, Me, SyncState
 from app.sync.batches import batched
 from app.sync.client import RelayAuthError, RelayClient, RelayError, RelayFinalError
 from app.sync.db import Database
@@ -139,6 +139,8 @@ class FeedFollower:
             await self._db.writer.run(store.set_meta, "cursor", "")
         if isinstance(exc, RelayError):
             error = str(exc)
+        elif isinstance(exc, EngineError):  # the store's damage or storage problem: the
+            error = exc.message             # engine's keeper pauses this worker meanwhile
         else:
             log.exception("sync loop error", exc_info=exc)
             error = f"{type(exc).__name__}: {exc}"

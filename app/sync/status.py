@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from app.sync.api import (
@@ -17,7 +17,9 @@ from app.sync.api import (
     EngineEvent,
     EngineListener,
     InboundMessages,
+    RepairReport,
     StatusChanged,
+    StorageProblem,
     SyncState,
     SyncStatus,
 )
@@ -35,6 +37,11 @@ class EngineStatus:
         self.last_error: str | None = None
         self.cursor: str | None = None
         self.last_synced_at: datetime | None = None
+        self.storage: StorageProblem | None = None
+        self.repair: RepairReport | None = None
+        self.clock_offset = 0.0
+        #: the relay's time (the engine's `RelayClock`)
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         #: set while the feed is caught up (cleared when the connection is lost)
         self.caught_up = asyncio.Event()
         #: set whenever counts or the caught-up state may have changed (for waiters)
@@ -62,7 +69,8 @@ class EngineStatus:
         return SyncStatus(
             state=self.state, pending=self.pending, failed=self.failed,
             last_error=self.last_error, cursor=self.cursor,
-            last_synced_at=self.last_synced_at,
+            last_synced_at=self.last_synced_at, storage=self.storage, repair=self.repair,
+            clock_offset=self.clock_offset,
         )
 
     def set_state(self, state: SyncState, error: str | None = None) -> None:
@@ -74,6 +82,25 @@ class EngineStatus:
             self.last_error = None
         if changed:
             self.emit(StatusChanged(self.snapshot()))
+
+    def set_storage(self, problem: StorageProblem | None) -> None:
+        """The data folder's problem (None: it takes writes again); listeners hear of it."""
+        if problem != self.storage:
+            self.storage = problem
+            self.emit(StatusChanged(self.snapshot()))
+
+    def set_repair(self, report: RepairReport | None, *, emit: bool = True) -> None:
+        """A repair the user has not been told of yet (None once they have)."""
+        if report != self.repair:
+            self.repair = report
+            if emit:
+                self.emit(StatusChanged(self.snapshot()))
+
+    def set_clock_offset(self, offset: float, *, emit: bool = True) -> None:
+        if offset != self.clock_offset:
+            self.clock_offset = offset
+            if emit:
+                self.emit(StatusChanged(self.snapshot()))
 
     def set_caught_up(self, caught_up: bool) -> None:
         if caught_up:
@@ -94,7 +121,7 @@ class EngineStatus:
         """A batch (or heartbeat) arrived; `cursor` is the position now stored, if it moved."""
         if cursor is not None:
             self.cursor = cursor
-        self.last_synced_at = datetime.now(UTC)
+        self.last_synced_at = self.now()
 
     # ------------------------------------------------------------------ change events
 

@@ -49,6 +49,12 @@ from app.sync.store.queries import (
 )
 from app.sync.store.result import ApplyResult
 from app.sync.store.rows import now_iso
+from app.sync.store.salvaged import (
+    acknowledge_repair,
+    probe_write,
+    repair_report,
+    restore_salvaged,
+)
 from app.sync.store.search import search
 from app.sync.store.shared_templates import get_shared_templates, save_shared_templates
 
@@ -61,6 +67,7 @@ __all__ = [
     "UPDATE_LEAD",
     "ApplyResult",
     "OutboxRow",
+    "acknowledge_repair",
     "apply_changes",
     "apply_received",
     "count_leads",
@@ -85,9 +92,12 @@ __all__ = [
     "mark_retry",
     "now_iso",
     "outbox_counts",
+    "probe_write",
     "rebase_row",
     "relay_lead",
+    "repair_report",
     "requeue_inflight",
+    "restore_salvaged",
     "retry_row",
     "save_me",
     "save_shared_templates",

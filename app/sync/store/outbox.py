@@ -39,10 +39,14 @@ def enqueue_send(
     body: str,
     me: Me | None,
     attachment: StagedAttachment | None = None,
+    now: str | None = None,
 ) -> ThreadMessage:
     """The pending message and its outbox row, in one durable transaction. An
     `attachment` (already copied into the data folder) goes with the row's payload
-    and is uploaded by the delivery (`app.sync.delivery`)."""
+    and is uploaded by the delivery (`app.sync.delivery`).
+
+    `now`: the relay's time (`app.sync.clock`), which orders the message in its thread;
+    this PC's clock when not given."""
     if not body.strip() and attachment is None:
         raise EngineError("empty_body", "the message is empty")
     if not conversation_sid.strip():
@@ -53,7 +57,7 @@ def enqueue_send(
     # (migration 0005: no index of its own on the key), and one ULID instead of
     # three keeps the enqueue lean.
     local_id = outbox_id = key = str(ULID())
-    created = now_iso()
+    created = now or now_iso()
     author_name = me.name if me else "You"
     payload: dict[str, Any] = {"body": body, "localId": local_id}
     media = "[]"
@@ -116,8 +120,10 @@ def enqueue_update_lead(
     assignee_name: str | None = None,
     note: str | None = None,
     me: Me | None = None,
+    now: str | None = None,
 ) -> str:
     """Apply a lead edit locally and queue it with the version it was based on."""
+    now = now or now_iso()
     with write_tx(conn) as cur:
         row = cur.execute(
             "SELECT version, pipeline_status, assignee_id FROM leads WHERE lead_id = ?",
@@ -126,19 +132,20 @@ def enqueue_update_lead(
             raise EngineError("lead_not_found", f"no lead {lead_id} in the local store")
         patch, base = _lead_patch((row[1], row[2]), status, assignee_id, note)
         payload = {"patch": patch, "base": base, "baseVersion": int(row[0]),
-                   "assigneeName": assignee_name, "noteAt": now_iso(),
+                   "assigneeName": assignee_name, "noteAt": now,
                    "noteAuthor": me.name if me else None}
         outbox_id = str(ULID())
         cur.execute(
             _OUTBOX_INSERT,
             (outbox_id, UPDATE_LEAD, "l:" + lead_id, None, lead_id, str(ULID()),
-             json.dumps(payload), now_iso()),
+             json.dumps(payload), now),
         )
         apply_lead_patch(cur, lead_id, payload)
     return outbox_id
 
 
-def enqueue_mark_read(conn: sa.Connection, conversation_sid: str) -> str | None:
+def enqueue_mark_read(conn: sa.Connection, conversation_sid: str,
+                      now: str | None = None) -> str | None:
     """Zero the unread count and queue the read receipt (one pending receipt per conversation)."""
     with write_tx(conn) as cur:
         cur.execute(
@@ -153,6 +160,6 @@ def enqueue_mark_read(conn: sa.Connection, conversation_sid: str) -> str | None:
         cur.execute(
             _OUTBOX_INSERT,
             (outbox_id, MARK_READ, "c:" + conversation_sid, conversation_sid, None, str(ULID()),
-             "{}", now_iso()),
+             "{}", now or now_iso()),
         )
     return outbox_id

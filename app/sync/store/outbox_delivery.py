@@ -29,6 +29,10 @@ from app.sync.store.outbox_row import (
 from app.sync.store.overlay import apply_lead_patch, restore_lead
 from app.sync.store.result import ApplyResult
 
+#: no row waits longer than this (the longest backoff, a capped Retry-After, is
+#: shorter): a due time further away comes from a clock that was set back since
+MAX_WAIT_S = 900.0
+
 #: the message a send row queued, found through its local id (`messages.outbox_id`
 #: has no index since migration 0005: a queued message writes one b-tree fewer)
 _MESSAGE_OF_ROW = ("local_id = (SELECT json_extract(payload, '$.localId') FROM outbox "
@@ -71,7 +75,7 @@ def due_heads(
     for r in rows:
         if r.lane in busy:
             continue
-        if r.next_attempt_at <= now:
+        if r.next_attempt_at <= now or r.next_attempt_at > now + MAX_WAIT_S:
             if len(due) < limit:
                 due.append(OutboxRow.of(r))
         elif next_at is None or r.next_attempt_at < next_at:

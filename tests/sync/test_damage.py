@@ -1,0 +1,235 @@
+"""A damaged store, with real damage: bytes overwritten in pages of a real SQLite file
+(the outbox, the mirror, the file's header). The engine keeps the damaged file, queues
+every readable row again, pulls the mirror from the relay, says once what it kept and
+what it could not read, and the relay gets every kept message exactly once.
+
+Against the fake relay port (`fake_relay.py`, real HTTP, idempotency keys honoured);
+`test_damage_live.py` does the same against the real relay and the Twilio simulator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.sync.api import LeadFilter, StatusChanged, SyncState
+from app.sync.inbox import DB_FILENAME
+from app.sync.repair import RUNNING_MARKER
+from app.sync.salvage import salvage
+from tests.sync.conftest import fast_engine
+from tests.sync.damage import checkpoint, kept_files, overwrite_page, pages_of
+from tests.sync.fake_relay import FakeRelay, change, conv_data, lead_data, msg_data
+
+CONVS = ("CH1", "CH2", "CH3")
+
+
+def _seed(relay: FakeRelay) -> None:
+    for i, conv in enumerate(CONVS):
+        relay.publish(change("conversation", conv_data(conv)),
+                      change("lead", lead_data(f"l{i}", conv, name=f"Customer {i}")))
+        for j in range(40):  # mirrored history: the messages table spans many pages
+            relay.publish(change("message", msg_data(f"IM{i}{j:03d}", conv,
+                                                     f"customer text {j} " + "y" * 120)))
+
+
+async def _queue_offline(data: Path, count: int) -> list[str]:
+    """Messages queued with no relay (the PC was offline); the engine stops cleanly."""
+    offline = fast_engine(data, None)
+    await offline.start()
+    bodies = [f"m{i:03d} " + "x" * 80 for i in range(count)]
+    for i, body in enumerate(bodies):
+        await offline.send_message(CONVS[i % 3], body)
+    await offline.stop()
+    return bodies
+
+
+async def _sync_once(data: Path, url: str) -> None:
+    """One session online: the mirror is filled, then the engine stops cleanly."""
+    engine = fast_engine(data, url)
+    await engine.start()
+    assert await engine.wait_idle(30)
+    await engine.stop()
+
+
+def _sent_once_in_order(relay: FakeRelay, bodies: list[str]) -> list[str]:
+    """What the relay accepted: each body once, in queue order per conversation."""
+    sent = [b for _, b in relay.sent]
+    assert len(sent) == len(set(sent)), "a message was sent twice"
+    assert set(sent) <= set(bodies)
+    for conv in CONVS:
+        mine = [b for c, b in relay.sent if c == conv]
+        assert mine == sorted(mine), f"{conv} out of order"
+    return sent
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def test_an_outbox_page_overwritten_loses_nothing(
+        tmp_path: Path, fake_relay: Any, engine_factory: Callable[..., Any]) -> None:
+    """The rows of the damaged outbox page come back from their queued messages."""
+    relay, url = fake_relay
+    _seed(relay)
+    data = tmp_path / "desk"
+    bodies = await _queue_offline(data, 150)
+    checkpoint(data)
+    leaves = pages_of(data, "outbox")
+    assert len(leaves) >= 4
+    overwrite_page(data, leaves[1])
+    damaged = _sha(data / DB_FILENAME)
+
+    engine, rec = await engine_factory(url, "desk")
+    await rec.wait_for(lambda: engine.status().repair is not None, 30)
+    assert await engine.wait_idle(60)
+    assert sorted(_sent_once_in_order(relay, bodies)) == bodies  # every one, once
+    report = engine.status().repair
+    assert report is not None and len(report.saved) == 150 and report.unreadable == 0
+    assert "150 messages waiting to be sent" in report.message
+    [kept] = kept_files(data)
+    assert _sha(kept) == damaged  # set aside as it was, never deleted
+    assert str(kept) == report.kept_at and str(kept) in report.message
+    # the mirror came back from the relay
+    assert await engine.count_leads(LeadFilter()) == 3
+    # told once: acknowledged, it is not reported again (not after a restart either)
+    await engine.acknowledge_repair()
+    assert engine.status().repair is None
+    await engine.stop()
+    again, _ = await engine_factory(url, "desk")
+    assert again.status().repair is None
+
+
+async def test_rows_lost_with_their_messages_are_reported_not_hidden(
+        tmp_path: Path, fake_relay: Any, engine_factory: Callable[..., Any]) -> None:
+    relay, url = fake_relay
+    _seed(relay)
+    data = tmp_path / "desk"
+    bodies = await _queue_offline(data, 150)
+    checkpoint(data)
+    overwrite_page(data, pages_of(data, "outbox")[2])
+    for page in pages_of(data, "messages"):  # the queued sends' second copy too
+        overwrite_page(data, page, seed=page)
+    before = salvage(data / DB_FILENAME)
+    assert before.failed_reads > 0 and not before.rebuilt
+
+    engine, rec = await engine_factory(url, "desk")
+    await rec.wait_for(lambda: engine.status().repair is not None, 30)
+    assert await engine.wait_idle(60)
+    sent = _sent_once_in_order(relay, bodies)
+    report = engine.status().repair
+    assert report is not None
+    lost = len(bodies) - len(sent)
+    assert 0 < lost <= report.unreadable
+    assert len(report.saved) == len(sent)
+    assert f"Up to {report.unreadable} waiting items could not be read" in report.message
+
+
+async def test_a_mirror_page_overwritten_is_found_at_run_time(
+        tmp_path: Path, fake_relay: Any, engine_factory: Callable[..., Any]) -> None:
+    """A clean shutdown, then damage in the mirror: found when a query reads it."""
+    relay, url = fake_relay
+    _seed(relay)
+    data = tmp_path / "desk"
+    await _sync_once(data, url)
+    relay.down = True  # offline while the user writes
+    bodies = await _queue_offline(data, 30)
+    checkpoint(data)
+    for page in pages_of(data, "messages")[:3]:
+        overwrite_page(data, page, seed=page)
+
+    engine, rec = await engine_factory(url, "desk")
+    assert engine.status().repair is None  # a clean shutdown: no check at start
+    thread = await engine.thread("CH1")  # reads the damaged pages: repaired, answered
+    assert engine.status().repair is not None
+    assert [m.body for m in thread if m.status == "pending"] == bodies[0::3]
+    relay.down = False
+    assert await engine.wait_idle(60)
+    assert sorted(_sent_once_in_order(relay, bodies)) == bodies
+    assert len([m for m in await engine.thread("CH1") if m.author_kind == "customer"]) == 40
+    assert any(isinstance(e, StatusChanged) and e.status.state is SyncState.REPAIRING
+               for e in rec.events)
+
+
+async def test_after_a_crash_the_store_is_checked_at_start(
+        tmp_path: Path, fake_relay: Any, engine_factory: Callable[..., Any]) -> None:
+    relay, url = fake_relay
+    _seed(relay)
+    data = tmp_path / "desk"
+    await _sync_once(data, url)
+    bodies = await _queue_offline(data, 12)
+    checkpoint(data)
+    overwrite_page(data, pages_of(data, "leads_fts_data")[0])  # nothing at start reads it
+    clean, _ = await engine_factory(None, "desk")
+    assert clean.status().repair is None  # clean shutdown: not checked, not found
+    await clean.stop()
+
+    (data / RUNNING_MARKER).touch()  # what a crash or a power cut leaves behind
+    engine, _ = await engine_factory(url, "desk")
+    report = engine.status().repair  # found by the check before start() returned
+    assert report is not None
+    assert "malformed" in report.detail or "corrupt" in report.detail, report.detail
+    assert await engine.wait_idle(60)
+    assert sorted(_sent_once_in_order(relay, bodies)) == bodies
+
+
+async def test_a_row_that_had_already_gone_is_not_sent_twice(
+        tmp_path: Path, fake_relay: Any, engine_factory: Callable[..., Any]) -> None:
+    """A half-restored backup: rows the relay took since are queued again in it."""
+    relay, url = fake_relay
+    _seed(relay)
+    data = tmp_path / "desk"
+    bodies = await _queue_offline(data, 9)
+    backup = tmp_path / "backup"
+    shutil.copytree(data, backup)
+    await _sync_once(data, url)  # all nine delivered
+    assert sorted(b for _, b in relay.sent) == bodies
+    shutil.rmtree(data)
+    shutil.copytree(backup, data)  # restored: nine rows pending again
+    checkpoint(data)
+    overwrite_page(data, pages_of(data, "messages")[0])
+
+    engine, _ = await engine_factory(url, "desk")
+    await engine.thread("CH1")  # meets the damage
+    assert await engine.wait_idle(60)
+    assert engine.status().repair is not None
+    assert sorted(_sent_once_in_order(relay, bodies)) == bodies  # still once each
+
+
+async def test_a_send_that_meets_damage_is_queued_on_the_repaired_store(
+        tmp_path: Path, fake_relay: Any, engine_factory: Callable[..., Any]) -> None:
+    relay, url = fake_relay
+    _seed(relay)
+    data = tmp_path / "desk"
+    bodies = await _queue_offline(data, 60)
+    checkpoint(data)
+    overwrite_page(data, pages_of(data, "outbox")[-1])  # where the next row goes
+    relay.down = True
+    engine, _ = await engine_factory(url, "desk")
+    msg = await engine.send_message("CH2", "typed during the damage")
+    assert msg.status == "pending" and engine.status().repair is not None
+    relay.down = False
+    assert await engine.wait_idle(60)
+    sent = _sent_once_in_order(relay, [*bodies, msg.body])
+    assert sorted(sent) == sorted([*bodies, msg.body])
+
+
+async def test_a_store_whose_header_is_gone_is_reported_unrecoverable(
+        tmp_path: Path, fake_relay: Any, engine_factory: Callable[..., Any]) -> None:
+    relay, url = fake_relay
+    _seed(relay)
+    data = tmp_path / "desk"
+    await _queue_offline(data, 5)
+    checkpoint(data)
+    with open(data / DB_FILENAME, "r+b") as f:
+        f.write(b"\0" * 100)  # "file is not a database"
+    engine, _ = await engine_factory(url, "desk")
+    report = engine.status().repair
+    assert report is not None and report.outbox_unreadable and not report.saved
+    assert "could not be read at all" in report.message
+    assert await engine.wait_idle(60)
+    assert relay.sent == []  # nothing guessed, nothing sent twice
+    assert await engine.count_leads(LeadFilter()) == 3  # the mirror is back
+    assert kept_files(data)
