@@ -32,6 +32,8 @@ STORE_DAMAGED = "store_damaged"
 #: room a write needs besides the WAL already there: the WAL may grow to about its
 #: checkpoint size (1,000 pages) before it is copied back into the store
 WAL_ROOM = 4 * 1024 * 1024
+#: free space below which an I/O error is taken for a full disk
+NEARLY_FULL = 1024 * 1024
 
 # SQLite primary result codes (the low byte of an extended code)
 _SQLITE_PERM, _SQLITE_READONLY, _SQLITE_IOERR = 3, 8, 10
@@ -112,6 +114,10 @@ def _unwritable_reason(folder: Path) -> str:
         return MISSING
     if not os.access(folder, os.W_OK):
         return READ_ONLY
+    free = free_bytes(folder)
+    if free is not None and free < NEARLY_FULL:
+        # (a full disk fails the WAL's own files as I/O errors before any "disk is full")
+        return DISK_FULL
     return DISK_ERROR
 
 

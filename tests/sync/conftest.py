@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -52,6 +53,15 @@ class Recorder:
 
     def of(self, kind: type[Any]) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
+
+    def expect(self) -> None:
+        """Forget events seen so far for `wait_next` (call it before reading state)."""
+        self._changed.clear()
+
+    async def wait_next(self, timeout: float) -> None:
+        """Until an event arrives after the last `expect()` (or `timeout` passes)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
 
     async def wait_for(self, pred: Callable[[], bool], timeout: float = 10.0) -> None:
         async def _loop() -> None:
