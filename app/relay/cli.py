@@ -1,12 +1,20 @@
-"""`web2text-relay serve` and `web2text-relay admin ...` (DESIGN.md, "Commands")."""
+"""`web2text-relay serve` and `web2text-relay admin ...` (DESIGN.md, "Commands").
+
+An error is one line on stderr, `web2text-relay: error: <reason>: <message>`, with a
+stable snake_case reason and exit code: 2 usage (`usage`), 1 a refusal or an outside
+failure (`unknown_retailer`, `unknown_key`, `dynamodb_error`, `internal_error`: the
+traceback only with `W2T_DEBUG=1`), 78 configuration (`configuration`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from app.relay.config import ConfigError, Settings
 
@@ -56,16 +64,23 @@ def _countries(text: str) -> list[str]:
     return codes
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line (no usage block), like every other error here."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"web2text-relay: error: usage: {message} (see {self.prog} --help)\n")
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="web2text-relay", description="Web2Text hosted relay")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="web2text-relay", description="Web2Text hosted relay")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     serve = sub.add_parser("serve", help="run the relay (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
 
     admin = sub.add_parser("admin", help="tables, directory, pool and keys")
-    asub = admin.add_subparsers(dest="admin_command", required=True)
+    asub = admin.add_subparsers(dest="admin_command", required=True, parser_class=_Parser)
     asub.add_parser("init-tables", help="create every table (idempotent)")
 
     r = asub.add_parser("add-retailer")
@@ -129,8 +144,9 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str, code: int = 2) -> int:
-    print(f"web2text-relay: error: {message}", file=sys.stderr)
+def _fail(message: str, code: int = 2, reason: str = "usage") -> int:
+    """One line on stderr with a stable reason; the exit code."""
+    print(f"web2text-relay: error: {reason}: {message}", file=sys.stderr)
     return code
 
 
@@ -176,7 +192,7 @@ def run_admin(args: argparse.Namespace, settings: Settings) -> int:
                 timezone=args.timezone,
             )
         except LookupError as exc:
-            return _fail(str(exc))
+            return _fail(str(exc), 1, "unknown_retailer")
         print(f"location {loc.location_id} saved (version {loc.version})", file=sys.stderr)
         return 0
     if cmd == "set-reply-target":
@@ -189,7 +205,7 @@ def run_admin(args: argparse.Namespace, settings: Settings) -> int:
         return _issue_key(args, tables)
     if cmd == "revoke-key":
         if not auth.revoke_key(tables, args.key):
-            return _fail("no such key", 1)
+            return _fail("no such key", 1, "unknown_key")
         print("key revoked", file=sys.stderr)
         return 0
     if cmd == "migrate-keys":
@@ -320,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env(require_twilio=args.command == "serve")
     except ConfigError as exc:
-        return _fail(f"configuration: {exc}", 78)
+        return _fail(str(exc), 78, "configuration")
     if args.command == "serve":
         import uvicorn
 
@@ -340,8 +356,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from botocore.exceptions import BotoCoreError, ClientError
 
         if isinstance(exc, BotoCoreError | ClientError):
-            return _fail(f"DynamoDB: {exc}", 1)
-        raise
+            return _fail(str(exc), 1, "dynamodb_error")
+        if os.environ.get("W2T_DEBUG"):
+            traceback.print_exc()
+        return _fail(f"{type(exc).__name__}: {exc}", 1, "internal_error")
 
 
 if __name__ == "__main__":  # pragma: no cover

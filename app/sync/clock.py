@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 
 #: an offset smaller than this is the header's own rounding, not a wrong clock
 RESOLUTION_S = 1.5
-#: from this much on, the user is told that the PC's clock is wrong
-NOTICE_S = 120.0
 
 
 class RelayClock:
@@ -62,20 +60,3 @@ class RelayClock:
             self.on_change(self.offset)
         return True
 
-
-def offset_text(offset: float) -> str:
-    """'1 day 2 hours ahead' / '5 minutes behind': this PC's clock against the relay's."""
-    seconds = abs(round(offset))
-    days, rest = divmod(seconds, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes = rest // 60
-    parts = []
-    if days:
-        parts.append(f"{days} day{'s' if days != 1 else ''}")
-    if hours:
-        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
-    if minutes and not days:
-        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
-    amount = " ".join(parts) or f"{seconds} seconds"
-    # a positive offset: the relay is ahead, so this PC's clock is behind
-    return f"{amount} {'behind' if offset > 0 else 'ahead'}"

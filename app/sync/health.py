@@ -39,8 +39,8 @@ class RepairReport:
     detail: str  # what SQLite said about the damage
     kept_at: str  # where the damaged file was set aside (never deleted)
     saved: tuple[SavedItem, ...] = ()
-    #: outbox rows that could not be read (at most this many: a damaged page also
-    #: covers rows that had been delivered and deleted)
+    #: outbox rows that could not be read (counted by the keys the outbox's index lists;
+    #: an estimate when that index is damaged too)
     unreadable: int = 0
     #: the outbox itself could not be found in the damaged file
     outbox_unreadable: bool = False

@@ -239,7 +239,7 @@ class StoreKeeper:
         self._repaired()  # commands waiting for a repair go on (and meet this problem)
         self._status.set_storage(problem)
         self._status.set_caught_up(False)
-        self._status.set_state(SyncState.STORAGE_PROBLEM, problem.message)
+        self._status.set_state(SyncState.STORAGE_PROBLEM, _short(problem))
         delay = self._probe_interval
         current: StorageProblem | None = problem
         while current is not None:
@@ -248,7 +248,7 @@ class StoreKeeper:
             current = await self._probe(current)
             if current is not None and current != self._status.storage:
                 self._status.set_storage(current)
-                self._status.set_state(SyncState.STORAGE_PROBLEM, current.message)
+                self._status.set_state(SyncState.STORAGE_PROBLEM, _short(current))
         log.info("the data folder takes writes again (%s cleared)", problem.reason)
 
     async def _probe(self, problem: StorageProblem) -> StorageProblem | None:
@@ -267,3 +267,8 @@ class StoreKeeper:
         except StorageError as exc:
             return exc.problem
         return None
+
+
+def _short(problem: StorageProblem) -> str:
+    """The status line's text (the whole story is `problem.message`)."""
+    return f"cannot save in {problem.folder}: {problem.reason.replace('_', ' ')}"

@@ -2,8 +2,11 @@
 
 A damaged page makes every statement that touches it fail with "malformed". The
 outbox is read in one pass while that works; from the first failure on, it is read
-one row at a time (`WHERE seq > ? ORDER BY seq LIMIT 1`), stepping over each rowid
-whose read fails, so the rows in pages that are intact all come out. The pending
+one row at a time, so the rows in pages that are intact all come out: by each key its
+unique index lists (the index is a b-tree of its own, so the keys of rows in a damaged
+table page are known, and counted when they cannot be read), or, when the index is
+damaged too, in key order (`WHERE seq > ? ORDER BY seq LIMIT 1`), stepping over each
+key whose read fails. The pending
 messages are read the same way: a queued send is written twice (its outbox row and
 its message, one ULID naming both), so a send whose outbox row is unreadable is
 rebuilt from its message.
@@ -37,10 +40,12 @@ MESSAGE_FIELDS = ("local_id", "idempotency_key", "conversation_sid", "body", "st
                   "error_reason", "error_message", "created_at", "outbox_id")
 #: meta values worth keeping (the cursor is not: the mirror is rebuilt from the start)
 META_KEYS = ("relay_url", "me", "clock_offset")
-#: consecutive unreadable rowids after which the step grows (a damaged interior page
-#: can cover a long range)
+#: consecutive unreadable keys after which the step grows (a damaged interior page can
+#: cover a long range), and after which the rest is taken for unreadable
 _SKIP_AFTER = 64
-_MAX_FAILURES = 20_000
+_GIVE_UP = _SKIP_AFTER + 40
+#: keys read in one statement while no damage is met
+_RANGE = 256
 
 
 @dataclass
@@ -51,7 +56,8 @@ class Salvage:
     outbox: list[dict[str, Any]] = field(default_factory=list)
     #: queued sends whose outbox row was unreadable, rebuilt from their message
     rebuilt: list[dict[str, Any]] = field(default_factory=list)
-    #: outbox rowids whose read failed
+    #: outbox rows whose read failed (all of them when the outbox's index could list
+    #: their keys; else those of the keys stepped over one by one)
     failed_reads: int = 0
     #: the outbox table could not be found or read at all
     outbox_unreadable: bool = False
@@ -59,8 +65,7 @@ class Salvage:
 
     @property
     def unreadable(self) -> int:
-        """Outbox rows lost, at most: the failed reads not made up by a rebuilt send (a
-        damaged page also covers rows that had been delivered and deleted)."""
+        """Outbox rows lost: the failed reads not made up by a rebuilt send."""
         return max(0, self.failed_reads - len(self.rebuilt))
 
     @property
@@ -106,39 +111,85 @@ def _outbox_select(columns: set[str]) -> list[str]:
 def _read_rows(conn: sqlite3.Connection, table: str, key: str, names: list[str],
                where: str | None = None) -> tuple[list[dict[str, Any]], int]:
     """The readable rows of `table` (by its integer key) that match `where` (a column
-    that is not NULL), and how many keys failed."""
+    that is not NULL), and how many rows failed to read."""
     sql = f"SELECT {key}, {', '.join(names)} FROM {table}"
     try:
         filtered = sql + (f" WHERE {where} IS NOT NULL" if where else "")
         rows = conn.execute(filtered + f" ORDER BY {key}").fetchall()
         return [dict(zip(names, r[1:], strict=True)) for r in rows], 0
     except sqlite3.DatabaseError:
-        pass  # some page is damaged: one row at a time
-    # (unfiltered: a filtered seek would scan into the damaged page again at every step)
-    found: list[dict[str, Any]] = []
+        pass  # some page is damaged: the rest around it
+    keys = _indexed_keys(conn, table, key)
+    if keys is not None:
+        found = _rows_by_key(conn, sql, key, keys, where)
+    else:
+        # (unfiltered: a filtered seek would scan into the damaged page at every step)
+        found = _rows_one_by_one(conn, sql + f" WHERE {key} > ? ORDER BY {key} LIMIT 1")
+    kept: list[dict[str, Any]] = []
     failures = 0
     at = names.index(where) + 1 if where else 0
-    for row in _rows_one_by_one(conn, sql + f" WHERE {key} > ? ORDER BY {key} LIMIT 1"):
+    for row in found:
         if row is None:
             failures += 1
         elif not where or row[at] is not None:
-            found.append(dict(zip(names, row[1:], strict=True)))
-    return found, failures
+            kept.append(dict(zip(names, row[1:], strict=True)))
+    return kept, failures
+
+
+def _indexed_keys(conn: sqlite3.Connection, table: str, key: str) -> list[int] | None:
+    """Every key of `table`, listed by one of its unique indexes (a separate b-tree that
+    holds each row's key: read without the table's own pages), or None."""
+    try:
+        indexes = [str(r[0]) for r in conn.execute(
+            'SELECT name FROM pragma_index_list(?) WHERE "unique" = 1', (table,))]
+    except sqlite3.DatabaseError:
+        return None
+    for name in indexes:
+        try:
+            return sorted(int(r[0]) for r in conn.execute(
+                f'SELECT {key} FROM {table} INDEXED BY "{name}"'))
+        except sqlite3.DatabaseError:
+            continue  # the index is damaged too
+    return None
+
+
+def _rows_by_key(conn: sqlite3.Connection, sql: str, key: str, keys: list[int],
+                 where: str | None) -> Iterator[tuple[Any, ...] | None]:
+    """The listed keys' rows, a range of keys at a time; a range that meets the damage
+    is read key by key, with None for each key whose read failed."""
+    ranged = sql + f" WHERE {key} BETWEEN ? AND ?" + (f" AND {where} IS NOT NULL" if where
+                                                      else "") + f" ORDER BY {key}"
+    single = sql + f" WHERE {key} = ?"
+    for i in range(0, len(keys), _RANGE):
+        chunk = keys[i:i + _RANGE]
+        try:
+            yield from conn.execute(ranged, (chunk[0], chunk[-1])).fetchall()
+            continue
+        except sqlite3.DatabaseError:
+            pass
+        for k in chunk:
+            try:
+                row = conn.execute(single, (k,)).fetchone()
+            except sqlite3.DatabaseError:
+                yield None
+                continue
+            if row is not None:
+                yield row
 
 
 def _rows_one_by_one(conn: sqlite3.Connection, sql: str) -> Iterator[tuple[Any, ...] | None]:
-    """The rows in key order; None for each key whose read failed."""
-    last, misses, failures = 0, 0, 0
-    while failures < _MAX_FAILURES:
+    """The rows in key order when no index lists the keys; None for each key whose read
+    failed. Past a run of failures the step doubles (a lost interior page), and a long
+    run is given up: the rest of the table is unreadable."""
+    last, misses = 0, 0
+    while misses < _GIVE_UP:
         try:
             row = conn.execute(sql, (last,)).fetchone()
         except sqlite3.DatabaseError:
-            failures += 1
             misses += 1
-            # past a long run of failures the step doubles: an interior page lost
-            step = 1 if misses <= _SKIP_AFTER else 2 ** min(misses - _SKIP_AFTER, 30)
-            last += step
-            yield None
+            last += 1 if misses <= _SKIP_AFTER else 2 ** min(misses - _SKIP_AFTER, 30)
+            if misses <= _SKIP_AFTER:  # (the keys of a skipped stretch are not counted)
+                yield None
             continue
         if row is None:
             return

@@ -220,9 +220,9 @@ class Composer(QWidget):
         self.refresh_warning()
 
     def refresh_warning(self, now: datetime | None = None) -> None:
-        from datetime import UTC
+        from app.ui import fmt  # the relay's time: a wrong PC clock changes no warning
 
-        text = self._quiet_check(now or datetime.now(UTC)) if self._quiet_check else None
+        text = self._quiet_check(now or fmt.now_utc()) if self._quiet_check else None
         self.warning.setText(text or "")
         self.warning.setVisible(bool(text) and self._blocked_reason is None)
 

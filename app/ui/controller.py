@@ -19,7 +19,7 @@ from app.ui.engine_lifecycle import (
     EngineImport,
     close_engine,
     default_engine_factory,
-    open_engine,
+    open_engine_patiently,
 )
 from app.ui.escalation import Escalations
 from app.ui.first_frame import AfterFirstRows, FirstFrame, freeze_startup_objects
@@ -245,6 +245,14 @@ class AppController(QObject):
                 self.failed.emit(str(exc))
                 await self.shutdown()
                 raise
+            except Exception as exc:  # a bug: to the log and the crash report, not a crash
+                from app.ui import unexpected
+
+                unexpected.report("start", exc)
+                self.window.health.show_start_problem(
+                    "Web2Text could not start; the details are in its log. Quit and start "
+                    "it again, or contact support.")
+                started = True  # the window stays, with the explanation
             if not started and not self._quit_requested:
                 # nobody signed in (dialog cancelled): nothing to show
                 self.quit()
@@ -361,7 +369,9 @@ class AppController(QObject):
             self.window.finish_build()
             await self._engine_import.wait()
         data_dir = self.profiles.engine_dir(profile)
-        engine, bridge = await open_engine(self.engine_factory, profile, key, data_dir, self)
+        engine, bridge = await open_engine_patiently(
+            self.engine_factory, profile, key, data_dir, self,
+            self.window.health.show_start_problem)
         self.engine, self.bridge, self.profile = engine, bridge, profile
         self._unread_after_rows = True  # the tray count follows the inbox's first page
         self.notifier.set_engine(engine, bridge)

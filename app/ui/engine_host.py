@@ -188,6 +188,9 @@ class ThreadedEngine:
     async def discard(self, outbox_id: str) -> None:
         await self._call(self.inner.discard(outbox_id))
 
+    async def acknowledge_repair(self) -> None:
+        await self._call(self.inner.acknowledge_repair())
+
     # ---- queries
 
     async def list_locations(self) -> Sequence[LocationRow]:

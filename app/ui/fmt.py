@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -36,8 +36,46 @@ STATUS_LABELS = {
 FAILED_STATUSES = frozenset({"failed_local", "failed", "undelivered"})
 
 
+class Clock:
+    """The time the UI shows and reckons with: this PC's clock plus the relay's offset
+    from it (`SyncStatus.clock_offset`), so a PC clock a day off changes no "5m", no
+    waiting timer, no day heading and no quiet-hours check."""
+
+    def __init__(self) -> None:
+        #: this PC's clock (tests give a wrong one)
+        self.local: Callable[[], datetime] = lambda: datetime.now(UTC)
+        #: seconds the relay's clock is ahead of this PC's
+        self.offset = 0.0
+
+    def now(self) -> datetime:
+        return self.local() + timedelta(seconds=self.offset)
+
+
+#: the process's one clock (there is one relay's time, as there is one PC clock)
+CLOCK = Clock()
+
+
 def now_utc() -> datetime:
-    return datetime.now(UTC)
+    """The relay's time now (see `Clock`)."""
+    return CLOCK.now()
+
+
+def clock_offset_text(offset: float) -> str:
+    """'1 day 2 hours behind' / '5 minutes ahead of': this PC's clock against the relay's
+    (`offset`: seconds the relay is ahead)."""
+    seconds = abs(round(offset))
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    parts = []
+    if days:
+        parts.append(f"{days} day{'s' if days != 1 else ''}")
+    if hours:
+        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
+    if minutes and not days:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    amount = " ".join(parts) or f"{seconds} seconds"
+    return f"{amount} {'behind' if offset > 0 else 'ahead of'}"
 
 
 def local(dt: datetime) -> datetime:

@@ -9,13 +9,20 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import app
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line on stderr (no usage block), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: usage: {message} (see {self.prog} --help)\n")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="web2text", description="Web2Text desktop: texting with your website leads."
     )
     p.add_argument("--version", action="version", version=f"web2text {app.__version__}")
@@ -151,11 +158,25 @@ def run(qapp: Any, controller: Any) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The app; any error nobody caught is one line for the user (exit 1) and the whole
+    story in the log and the crash report (`app.ui.unexpected`)."""
     args = parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("W2T_LOG_LEVEL", "WARNING"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    try:
+        return _main(args)
+    except Exception as exc:
+        from app.ui import unexpected
+
+        unexpected.report("web2text", exc)
+        print(f"web2text: error: internal_error: {type(exc).__name__}: {exc} "
+              "(the details are in the log)", file=sys.stderr)
+        return 1
+
+
+def _main(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QTimer
 
     from app.ui.demo_host import DemoUnavailable

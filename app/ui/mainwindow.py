@@ -21,6 +21,7 @@ from app.sync.api import Engine, LeadDetail, LeadRow, SyncState, SyncStatus
 from app.ui.bridge import BridgeSlots, EngineBridge
 from app.ui.conversation import Banner, ConversationPane
 from app.ui.conversation_controller import ConversationController
+from app.ui.health import HealthBanners
 from app.ui.inbox_controller import InboxController
 from app.ui.lead_panel_controller import LeadPanelController
 from app.ui.responsive import Mode, PaneLayout
@@ -125,6 +126,10 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.offline_banner)
+        # the store's health: storage problem, engine not started, repair, clock
+        self.health = HealthBanners(self.tasks, self)
+        for banner in self.health.banners():
+            column.addWidget(banner)
         column.addWidget(self.notice)
         column.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
@@ -249,6 +254,7 @@ class MainWindow(QMainWindow):
         if engine is not None:
             self.finish_build()
         self._events.attach(bridge)
+        self.health.set_engine(engine)
         if engine is None:
             self._pending_open = None
         self._opening = self._focus_for = None
@@ -286,6 +292,7 @@ class MainWindow(QMainWindow):
         if self.engine is not None and not self.sidebar.staff_label.text():
             self._show_identity()
         self.status_bar.show_status(status)
+        self.health.show_status(status)
         self.offline_banner.setVisible(
             status.state in (SyncState.OFFLINE, SyncState.AUTH_REQUIRED)
         )

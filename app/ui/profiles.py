@@ -62,10 +62,16 @@ class Profile(NamedTuple):
 
 
 class Secrets:
-    """Staff keys in the OS keyring; an in-session fallback keeps `W2T_TOKEN` usable."""
+    """Staff keys in the OS keyring; an in-session fallback keeps `W2T_TOKEN` usable.
+
+    A keyring in trouble (locked, missing, wiped, a backend that fails its own way) is
+    never an error here: a key that cannot be read is a key to ask for again
+    (`problem` says why), one that cannot be saved is kept for the session."""
 
     def __init__(self) -> None:
         self._session: dict[str, str] = {}
+        #: why the last `get` could not read the keyring (None: it could)
+        self.problem: str | None = None
 
     @staticmethod
     def available() -> bool:
@@ -78,12 +84,13 @@ class Secrets:
         if profile.key_user in self._session:
             return self._session[profile.key_user]
         import keyring  # imported on use: backend discovery is slow, keep it off start-up
-        import keyring.errors
 
+        self.problem = None
         try:
             return keyring.get_password(KEYRING_SERVICE, profile.key_user)
-        except keyring.errors.KeyringError as exc:
+        except Exception as exc:  # locked, no backend, or a backend's own error (D-Bus)
             log.warning("keyring read failed: %s", type(exc).__name__)
+            self.problem = type(exc).__name__
             return None
 
     def put(self, profile: Profile, key: str) -> None:
@@ -95,7 +102,7 @@ class Secrets:
             keyring.set_password(KEYRING_SERVICE, profile.key_user, key)
         except keyring.errors.NoKeyringError as exc:
             raise KeyringUnavailable() from exc
-        except keyring.errors.KeyringError as exc:
+        except Exception as exc:  # locked, or a backend's own error
             raise KeyringUnavailable(type(exc).__name__) from exc
         self._session.pop(profile.key_user, None)
 
@@ -107,7 +114,7 @@ class Secrets:
         import keyring
         import keyring.errors
 
-        with contextlib.suppress(keyring.errors.KeyringError):
+        with contextlib.suppress(Exception):  # (a locked or broken keyring)
             keyring.delete_password(KEYRING_SERVICE, profile.key_user)
 
 

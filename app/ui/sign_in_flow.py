@@ -9,6 +9,7 @@ starts that staff member's engine.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from app.sync.api import Me
     from app.ui.mainwindow import MainWindow
     from app.ui.signin import SignInDialog
+
+log = logging.getLogger(__name__)
 
 #: a staff member and their key
 Who = tuple[Profile, str]
@@ -68,11 +71,20 @@ class SignIn:
         key = await self._stored_key(last) or self._token or None
         if key:
             return last, key
-        return await self.ask(
-            relay_url=last.relay_url,
-            note=f"Sign in again as {last.staff_name}: the key "
-            "is not in this computer's keyring.",
-        )
+        # the keyring is locked, missing or wiped: ask again; this staff member's queued
+        # messages and data stay on this PC and go out once they are signed in
+        return await self.ask(relay_url=last.relay_url, note=self._why_sign_in(last))
+
+    def _why_sign_in(self, profile: Profile) -> str:
+        problem = self._secrets.problem
+        if problem == "KeyringLocked":
+            why = "this computer's keyring is locked"
+        elif problem:
+            why = f"this computer's keyring could not be read ({problem})"
+        else:
+            why = "the key is not in this computer's keyring"
+        return (f"Sign in again as {profile.staff_name}: {why}. Messages waiting on this PC "
+                "are kept and go out once you are signed in.")
 
     async def from_demo(self, demo: DemoHost) -> Who:
         """The demo's staff member: its profiles live in the demo's folder, its key only
@@ -155,7 +167,10 @@ class SignIn:
 
     def _save_profile(self, relay_url: str, info: Me) -> Profile:
         profile = Profile(info.staff_id, info.name, relay_url, info.retailer_id)
-        self.profiles.save(profile)
+        try:
+            self.profiles.save(profile)
+        except OSError as exc:  # a full or read-only data folder: the engine says so too
+            log.warning("could not save the profile list: %s", exc)
         return profile
 
     async def _stored_key(self, profile: Profile) -> str | None:

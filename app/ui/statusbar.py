@@ -13,6 +13,8 @@ STATE_TEXT = {
     SyncState.CONNECTING: ("Connecting…", "text_muted"),
     SyncState.OFFLINE: ("Offline", "danger"),
     SyncState.AUTH_REQUIRED: ("Sign-in needed", "danger"),
+    SyncState.STORAGE_PROBLEM: ("Can't save on this PC", "danger"),
+    SyncState.REPAIRING: ("Repairing local data…", "accent"),
     SyncState.STOPPED: ("Not connected", "text_muted"),  # before the engine starts, after it stops
 }
 

@@ -13,7 +13,8 @@ log = logging.getLogger(__name__)
 
 
 class Tasks:
-    """Owns the asyncio tasks a widget starts; exceptions are logged, never lost."""
+    """Owns the asyncio tasks a widget starts; exceptions are logged, never lost (the
+    unexpected ones also reach the crash reports: `app.ui.unexpected`)."""
 
     def __init__(self, name: str = "ui") -> None:
         self._name = name
@@ -34,9 +35,15 @@ class Tasks:
         if task.cancelled():
             return
         exc = task.exception()
-        if exc is not None:
-            self.errors.append(exc)
-            log.error("%s task failed", self._name, exc_info=exc)
+        if exc is None:
+            return
+        self.errors.append(exc)
+        from app.ui import unexpected
+
+        if unexpected.expected(exc):  # the engine refused (e.g. a full disk): shown elsewhere
+            log.warning("%s task: %s", self._name, exc)
+        else:
+            unexpected.report(f"{self._name} task", exc)
 
     @property
     def running(self) -> int:

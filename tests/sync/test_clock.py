@@ -15,7 +15,7 @@ import pytest
 
 from app.sync import store
 from app.sync.api import SyncState
-from app.sync.clock import RelayClock, offset_text
+from app.sync.clock import RelayClock
 from app.sync.db import Database
 from tests.sync.fake_relay import change, conv_data, lead_data, msg_data
 
@@ -40,12 +40,6 @@ def test_the_offset_comes_from_the_date_header() -> None:
     pc[0] = relay_now + 5
     assert clock.observe(formatdate(relay_now + 5, usegmt=True), pc[0], pc[0])
     assert abs(clock.offset) <= 1.0
-
-
-def test_the_offset_in_words() -> None:
-    assert offset_text(DAY + 7_200) == "1 day 2 hours behind"
-    assert offset_text(-300) == "5 minutes ahead"
-    assert offset_text(-3 * DAY) == "3 days ahead"
 
 
 def test_a_clock_set_back_does_not_strand_a_waiting_row(db: Database) -> None:

@@ -406,6 +406,10 @@ class FakeEngine:
         for sid, msgs in self.messages.items():
             self.messages[sid] = [m for m in msgs if m.outbox_id != outbox_id]
 
+    async def acknowledge_repair(self) -> None:
+        await self._tick("acknowledge_repair")
+        self.set_status(replace(self._status, repair=None))
+
     async def list_locations(self) -> Sequence[LocationRow]:
         await self._tick("list_locations")
         out = []
