@@ -18,7 +18,7 @@ from typing import Any
 
 from app.core.wire import LeadView, MessageView
 from app.sync import conflict, store
-from app.sync.api import OutboxItemDelivered, OutboxItemFailed, SyncState
+from app.sync.api import EngineError, OutboxItemDelivered, OutboxItemFailed, SyncState
 from app.sync.client import RelayAuthError, RelayClient, RelayFinalError, RelayTransientError
 from app.sync.db import Database
 from app.sync.feed import LeadChange, ReceivedChange, accepted_message, lead_answer
@@ -72,6 +72,9 @@ class OutboxDispatcher:
                         await asyncio.wait_for(self._wake.wait(), timeout)
             except asyncio.CancelledError:
                 raise
+            except EngineError as exc:  # (the store's: the keeper pauses this worker)
+                log.warning("outbox dispatcher: %s", exc.reason)
+                await asyncio.sleep(1.0)
             except Exception:
                 log.exception("outbox dispatcher error")
                 await asyncio.sleep(1.0)
@@ -102,6 +105,9 @@ class OutboxDispatcher:
             await self._deliver_once(row, row.attempts + 1)
         except asyncio.CancelledError:
             raise
+        except EngineError as exc:  # the store's damage or storage problem: the keeper
+            # pauses the workers; the row is queued again when the engine carries on
+            log.warning("delivery of outbox row %s stopped: %s", row.outbox_id, exc.reason)
         except Exception:
             log.exception("delivery of outbox row %s failed unexpectedly", row.outbox_id)
             with contextlib.suppress(Exception):

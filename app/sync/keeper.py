@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +36,8 @@ from app.sync.db import Database
 from app.sync.status import EngineStatus
 from app.sync.storage import (
     DISK_FULL,
+    MISSING,
+    READ_ONLY,
     StorageError,
     StoreDamaged,
     free_bytes,
@@ -143,6 +146,8 @@ class StoreKeeper:
                 await asyncio.shield(self._repairing)
             db = self.db
             if db is None:
+                if self._status.storage is not None:  # a repair waits for room
+                    raise StorageError(self._status.storage)
                 raise EngineError("not_started", "the engine is not started")
             try:
                 return await (db.writer if write else db.reader).run(fn, *args)
@@ -178,15 +183,22 @@ class StoreKeeper:
         self._recovery = asyncio.create_task(self._recover(problem), name="w2t-recovery")
 
     async def _recover(self, problem: EngineError) -> None:
-        """Pause the workers; repair or wait out each problem until the engine carries on."""
+        """Pause the workers; repair or wait out each problem until the engine carries on.
+
+        A repair that meets a storage problem (no room for the new store) is tried again
+        once the folder takes writes."""
+        damage: str | None = None  # still to repair
         try:
             await self._pause()
             while True:
                 try:
                     if isinstance(problem, StoreDamaged):
-                        await self._rebuild(problem.detail)
+                        damage = problem.detail
                     elif isinstance(problem, StorageError):
                         await self._wait_for_storage(problem.problem)
+                    if damage is not None:
+                        await self._rebuild(damage)
+                        damage = None
                     await self._carry_on()
                     self._status.set_storage(None)
                     return
@@ -251,12 +263,24 @@ class StoreKeeper:
                 self._status.set_state(SyncState.STORAGE_PROBLEM, _short(current))
         log.info("the data folder takes writes again (%s cleared)", problem.reason)
 
+    def _unwritable(self, problem: StorageProblem) -> StorageProblem | None:
+        """Without a store open: the folder's problem as it is now, or None."""
+        folder = self.data_dir
+        if not folder.is_dir():
+            return problem_for(MISSING, folder)
+        if not os.access(folder, os.W_OK):
+            return problem_for(READ_ONLY, folder)
+        free = free_bytes(folder)
+        if free is not None and free < room_needed(folder):
+            return problem_for(DISK_FULL, folder)
+        return None
+
     async def _probe(self, problem: StorageProblem) -> StorageProblem | None:
         """None once a write goes through (and, for a full disk, there is room); else
         the problem as it is now."""
         db = self.db
-        if db is None:
-            return problem
+        if db is None:  # closed for a repair that could not finish: is there room now?
+            return await asyncio.to_thread(self._unwritable, problem)
         if problem.reason == DISK_FULL:
             free = await asyncio.to_thread(free_bytes, self.data_dir)
             if free is not None and free < await asyncio.to_thread(room_needed, self.data_dir):

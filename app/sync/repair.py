@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from app.sync.api import RepairReport, SavedItem
 from app.sync.inbox import DB_FILENAME, parse_ts
 from app.sync.salvage import Salvage, salvage
-from app.sync.storage import StoreDamaged
+from app.sync.storage import StorageError, StoreDamaged, problem_for
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +92,15 @@ def repair_store(data_dir: Path, detail: str, now: datetime) -> RepairReport:
     rebuild = data_dir / REBUILD_DIR
     shutil.rmtree(rebuild, ignore_errors=True)
     report = _report(found, data_dir, detail, now)
-    db = Database.open(rebuild)
     try:
-        db.writer.call(restore_salvaged, found.rows, found.meta, report_json(report))
-    finally:
-        db.close()
+        db = Database.open(rebuild)
+        try:
+            db.writer.call(restore_salvaged, found.rows, found.meta, report_json(report))
+        finally:
+            db.close()
+    except StorageError as exc:  # no room for the new store: the data folder's problem
+        shutil.rmtree(rebuild, ignore_errors=True)
+        raise StorageError(problem_for(exc.reason, data_dir)) from exc
     (rebuild / READY_FLAG).write_text(report.kept_at, encoding="utf-8")
     _swap(data_dir, Path(report.kept_at))
     log.warning("local store repaired: %d queued rows kept, up to %d unreadable; damaged "

@@ -123,6 +123,7 @@ async def test_a_full_disk_loses_nothing_accepted(
                     accepted.append(body)
                 else:
                     raise AssertionError("the disk never filled")
+                await rec.wait_for(lambda: engine.status().storage is not None, 30)
                 filler.unlink()
                 proxy.restore()
                 await rec.wait_for(lambda: engine.status().storage is None, 30)

@@ -20,7 +20,15 @@ from app.sync.api import SyncState
 from app.sync.engine import SyncEngine
 from app.sync.storage import DISK_FULL, MISSING, READ_ONLY, StorageError
 from tests.sync.conftest import Recorder, fast_engine
-from tests.sync.damage import Drive, fill, tiny_disk
+from tests.sync.damage import (
+    Drive,
+    checkpoint,
+    fill,
+    kept_files,
+    overwrite_page,
+    pages_of,
+    tiny_disk,
+)
 from tests.sync.fake_relay import FakeRelay, change, conv_data, lead_data
 
 
@@ -162,3 +170,39 @@ async def test_a_read_only_folder_at_start_is_a_clear_error(tmp_path: Path) -> N
         await engine.stop()
     finally:
         drive.close()
+
+
+async def test_a_repair_that_finds_the_disk_full_finishes_once_there_is_room(
+        tmp_path: Path, fake_relay: Any) -> None:
+    relay, url = fake_relay
+    _seed(relay)
+    with tiny_disk(tmp_path, 24) as disk:
+        data = disk / "Web2Text"
+        offline = fast_engine(data, None)
+        await offline.start()
+        bodies = [f"queued {i:03d} " + "q" * 200 for i in range(60)]
+        for body in bodies:
+            await offline.send_message("CH1", body)
+        await offline.stop()
+        checkpoint(data)
+        overwrite_page(data, pages_of(data, "outbox")[1])
+        filler = fill(disk)  # no room for the rebuilt store
+        engine = fast_engine(data, url, storage_probe_interval=0.05)
+        rec = Recorder()
+        engine.add_listener(rec)
+        await engine.start()  # the damage is met, the repair meets the full disk
+        try:
+            await rec.wait_for(lambda: engine.status().storage is not None, 30)
+            problem = engine.status().storage
+            assert problem is not None and problem.reason == DISK_FULL
+            assert problem.folder == str(data)
+            with pytest.raises(StorageError):
+                await engine.send_message("CH1", "typed meanwhile")
+            assert kept_files(data) == []  # the damaged store is still where it was
+            filler.unlink()
+            await rec.wait_for(lambda: engine.status().repair is not None, 30)
+            assert await engine.wait_idle(60)
+        finally:
+            await engine.stop()
+        assert len(kept_files(data)) == 1
+    assert [b for _, b in relay.sent] == bodies
