@@ -79,6 +79,8 @@ class SignIn:
         problem = self._secrets.problem
         if problem == "KeyringLocked":
             why = "this computer's keyring is locked"
+        elif problem == "NoKeyringError":
+            why = "this computer has no keyring to keep the key in"
         elif problem:
             why = f"this computer's keyring could not be read ({problem})"
         else:

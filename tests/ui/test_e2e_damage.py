@@ -2,8 +2,8 @@
 relay on DynamoDB Local and the Twilio simulator, whose handset
 (`GET /_sim/handset/{e164}`) shows each message exactly once.
 
-- a locked keyring at start: a sign-in prompt (never a crash), and what was queued
-  before goes out after sign-in;
+- a locked, missing, wiped or broken keyring at start: a sign-in prompt (never a
+  crash), and what was queued before goes out after sign-in;
 - a full disk: the composer keeps what was typed, a banner names the folder and the
   room needed, and the app carries on by itself once space is freed;
 - a damaged store: a calm notice of what was kept, shown once.
@@ -12,13 +12,15 @@ relay on DynamoDB Local and the Twilio simulator, whose handset
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import keyring
 import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel
 
@@ -29,7 +31,7 @@ from app.sync.db import Database
 from app.ui.controller import AppController, Options
 from app.ui.profiles import Profile, ProfileStore, Secrets
 from app.ui.thread_model import MessageItem
-from tests.support.broken_keyring import LockedKeyring
+from tests.support.broken_keyring import BrokenKeyring, LockedKeyring, WipedKeyring
 from tests.support.relay import RelayHandle, Seed, seed_dealer, start_relay
 from tests.support.twilio_sim import running_simulator
 from tests.sync.damage import checkpoint, fill, kept_files, overwrite_page, pages_of, tiny_disk
@@ -94,15 +96,27 @@ def quit_app(ctrl: AppController, task: Any, qtbot: Any) -> None:
     qtbot.waitUntil(task.done, timeout=20000)
 
 
-def test_a_locked_keyring_asks_to_sign_in_and_the_queue_goes_out_after(
-        stack: tuple[SimHandle, RelayHandle, Seed], tmp_path: Path, qtbot: Any,
+#: keyring trouble -> (what the sign-in dialog says, the key can be saved after sign-in)
+KEYRING_TROUBLE: dict[str, tuple[Callable[[], KeyringBackend], str, bool]] = {
+    "locked": (LockedKeyring, "keyring is locked", False),
+    "missing": (fail.Keyring, "has no keyring", False),
+    "wiped": (WipedKeyring, "key is not in this computer's keyring", True),
+    "broken": (BrokenKeyring, "could not be read (RuntimeError)", False),
+}
+
+
+@pytest.mark.parametrize("trouble", list(KEYRING_TROUBLE))
+def test_keyring_trouble_asks_to_sign_in_and_the_queue_goes_out_after(
+        trouble: str, stack: tuple[SimHandle, RelayHandle, Seed], tmp_path: Path, qtbot: Any,
         loop: Any) -> None:
+    backend, said, saved = KEYRING_TROUBLE[trouble]
     sim, relay, seed = stack
-    lead = create_lead(relay, seed, name="Kay Locked")
+    lead = create_lead(relay, seed, name=f"Kay {trouble.title()}")
     profile = saved_profile(tmp_path, relay, seed)
-    queue_offline(tmp_path, profile, lead, "lock: queued before the keyring locked")
+    body = f"{trouble}: queued before the keyring went wrong"
+    queue_offline(tmp_path, profile, lead, body)
     previous = keyring.get_keyring()
-    keyring.set_keyring(LockedKeyring())
+    keyring.set_keyring(backend())
     try:
         ctrl = controller(tmp_path)
         task = asyncio.ensure_future(ctrl.run())
@@ -111,21 +125,22 @@ def test_a_locked_keyring_asks_to_sign_in_and_the_queue_goes_out_after(
         dlg = ctrl.signin
         assert dlg is not None and dlg.url_edit.text() == relay.url
         note = " ".join(label.text() for label in dlg.findChildren(QLabel))
-        assert "keyring is locked" in note and "kept" in note
+        assert said in note and "kept" in note, note
         qtbot.keyClicks(dlg.key_edit, seed.staff_key)
         qtbot.mouseClick(dlg.sign_in_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: ctrl.engine is not None, timeout=15000)
         # the same staff member's store: the queued message goes out, once
-        qtbot.waitUntil(lambda: "lock: queued before the keyring locked"
-                        in handset(sim, lead.customer), timeout=30000)
-        # the key could not be saved (still locked): kept for the session, and said so
-        assert ctrl.window.notice.isVisible() and "not saved" in ctrl.window.notice.label.text()
-        assert Secrets().get(profile) is None
+        qtbot.waitUntil(lambda: body in handset(sim, lead.customer), timeout=30000)
+        if saved:  # a wiped keyring works: the key is kept in it again
+            assert Secrets().get(profile) == seed.staff_key
+        else:  # it cannot be saved: kept for the session, and said so
+            assert ctrl.window.notice.isVisible()
+            assert "not saved" in ctrl.window.notice.label.text()
+            assert Secrets().get(profile) is None
         quit_app(ctrl, task, qtbot)
     finally:
         keyring.set_keyring(previous)
-    assert [b for b in handset(sim, lead.customer) if b.startswith("lock:")] == [
-        "lock: queued before the keyring locked"]
+    assert [b for b in handset(sim, lead.customer) if b.startswith(f"{trouble}:")] == [body]
 
 
 def test_a_full_disk_keeps_the_typed_text_and_carries_on(
