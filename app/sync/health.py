@@ -67,5 +67,7 @@ class RepairReport:
             text += (f"Up to {self.unreadable} waiting item"
                      f"{'s' if self.unreadable != 1 else ''} could not be read. ")
         if self.orphan_files:
-            text += f"{len(self.orphan_files)} attachment(s) of unread items are kept. "
+            n = len(self.orphan_files)
+            text += (f"{n} attached file{'s' if n != 1 else ''} of unreadable items "
+                     f"{'are' if n != 1 else 'is'} kept, untouched, in the data folder. ")
         return text + f"The damaged file is kept at {self.kept_at}."

@@ -13,14 +13,19 @@ import asyncio
 import hashlib
 import json
 import shutil
+import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.sync import store
 from app.sync.api import LeadFilter, StatusChanged, SyncState
+from app.sync.db import Database
 from app.sync.inbox import DB_FILENAME
-from app.sync.repair import RUNNING_MARKER
+from app.sync.repair import OUTBOX_FILES, RUNNING_MARKER, repair_store
 from app.sync.salvage import salvage
+from app.sync.store.access import write_tx
 from tests.sync.conftest import fast_engine
 from tests.sync.damage import checkpoint, kept_files, overwrite_page, pages_of
 from tests.sync.fake_relay import FakeRelay, change, conv_data, lead_data, msg_data
@@ -253,3 +258,49 @@ async def test_a_store_whose_header_is_gone_is_reported_unrecoverable(
     assert relay.sent == []  # nothing guessed, nothing sent twice
     assert await engine.count_leads(LeadFilter()) == 3  # the mirror is back
     assert kept_files(data)
+
+
+def test_attachment_files_are_kept_and_those_of_unread_rows_are_listed(
+        tmp_path: Path) -> None:
+    """A queued row of a kind this engine does not know, naming files under
+    `outbox-files/` (an attachment), is kept as it was with its file; the file of a row
+    in the damaged page is kept too, and listed in the report."""
+    data = tmp_path / "desk"
+    files = data / OUTBOX_FILES
+    files.mkdir(parents=True)
+    db = Database.open(data)
+    try:
+        def media_row(conn: Any, name: str) -> None:
+            (files / name).write_bytes(b"\x89PNG " + name.encode())
+            with write_tx(conn) as cur:
+                cur.execute(
+                    "INSERT INTO outbox (outbox_id, kind, lane, conversation_sid, "
+                    "idempotency_key, payload, state, created_at) VALUES (?, 'send_media', "
+                    "'c:CH1', 'CH1', ?, ?, 'pending', ?)",
+                    (f"M-{name}", f"K-{name}",
+                     json.dumps({"files": [f"{OUTBOX_FILES}/{name}"]}),
+                     datetime.now(UTC).isoformat()))
+
+        db.writer.call(media_row, "first.png")
+        for i in range(150):
+            db.writer.call(store.enqueue_send, CONVS[i % 3], f"m{i:03d} " + "x" * 80, None)
+        db.writer.call(media_row, "last.png")
+    finally:
+        db.close()
+    checkpoint(data)
+    overwrite_page(data, pages_of(data, "outbox")[-1])  # the newest rows, "last.png"'s too
+
+    report = repair_store(data, "test damage", datetime.now(UTC))
+    assert report.orphan_files == (f"{OUTBOX_FILES}/last.png",)
+    assert report.unreadable == 1  # the sends of that page come back from their messages
+    assert [s.kind for s in report.saved].count("send_message") == 150
+    assert "1 attached file of unreadable items is kept" in report.message
+    assert sorted(p.name for p in files.iterdir()) == ["first.png", "last.png"]
+    conn = sqlite3.connect(data / DB_FILENAME)
+    try:
+        kept = conn.execute("SELECT outbox_id, idempotency_key, payload FROM outbox "
+                            "WHERE kind = 'send_media'").fetchall()
+    finally:
+        conn.close()
+    assert kept == [("M-first.png", "K-first.png",
+                     json.dumps({"files": [f"{OUTBOX_FILES}/first.png"]}))]
