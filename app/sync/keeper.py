@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -140,10 +140,13 @@ class StoreKeeper:
         return await self._call(True, fn, args)
 
     async def _call(self, write: bool, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        """One store call; after damage, again on the repaired store (once)."""
+        """One store call; after damage, again on the repaired store (once).
+
+        Reads may come from another thread's loop (the desktop reads on its own): the
+        keeper's state belongs to the engine's loop, so from elsewhere a repair is started
+        and waited for there."""
         for attempt in (1, 2):
-            if self._repairing is not None:
-                await asyncio.shield(self._repairing)
+            await self._repair_done()
             db = self.db
             if db is None:
                 if self._status.storage is not None:  # a repair waits for room
@@ -154,8 +157,36 @@ class StoreKeeper:
             except StoreDamaged as exc:
                 if attempt == 2:
                     raise
-                self.recover(exc)
+                await self._on_engine_loop(self._recover_now, exc)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _repair_done(self) -> None:
+        """Until a repair under way is done (a plain read of `_repairing` first: no hop
+        to the engine's loop while there is no repair)."""
+        if self._repairing is not None:
+            await self._on_engine_loop(self._repair_awaited)
+
+    async def _repair_awaited(self) -> None:
+        if self._repairing is not None:
+            await asyncio.shield(self._repairing)
+
+    async def _recover_now(self, problem: EngineError) -> None:
+        self.recover(problem)
+
+    async def _on_engine_loop(self, fn: Callable[..., Coroutine[Any, Any, None]],
+                              *args: Any) -> None:
+        """`await fn(*args)` on the engine's loop, from it or from any other loop."""
+        loop = self._loop
+        coro = fn(*args)
+        if loop is None or loop is asyncio.get_running_loop():
+            await coro
+            return
+        try:
+            future = asyncio.run_coroutine_threadsafe(coro, loop)
+        except RuntimeError:  # the engine's loop closed meanwhile: the engine stopped
+            coro.close()
+            return
+        await asyncio.wrap_future(future)
 
     # ------------------------------------------------------------------ problems
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import shutil
 import sqlite3
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -176,6 +177,45 @@ async def test_a_mirror_page_overwritten_is_found_at_run_time(
     assert len([m for m in await engine.thread("CH1") if m.author_kind == "customer"]) == 40
     assert any(isinstance(e, StatusChanged) and e.status.state is SyncState.REPAIRING
                for e in rec.events)
+
+
+async def test_a_read_from_another_loop_waits_for_the_repair_it_found(
+        tmp_path: Path, fake_relay: Any) -> None:
+    """The desktop awaits the engine's reads on its own loop (the engine runs on a thread
+    of its own): damage found by such a read is repaired on the engine's loop, and the
+    read is answered from the repaired store."""
+    relay, url = fake_relay
+    _seed(relay)
+    data = tmp_path / "desk"
+    await _sync_once(data, url)
+    relay.down = True
+    bodies = await _queue_offline(data, 30)
+    checkpoint(data)
+    for page in pages_of(data, "messages")[:3]:
+        overwrite_page(data, page, seed=page)
+
+    engine_loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=engine_loop.run_forever, name="engine-loop")
+    runner.start()
+
+    async def there(coro: Any) -> Any:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, engine_loop))
+
+    engine = fast_engine(data, url)
+    try:
+        await there(engine.start())
+        assert engine.status().repair is None
+        thread = await engine.thread("CH1")  # on this loop, not the engine's
+        assert engine.status().repair is not None
+        assert [m.body for m in thread if m.status == "pending"] == bodies[0::3]
+        relay.down = False
+        assert await there(engine.wait_idle(60))
+        assert sorted(_sent_once_in_order(relay, bodies)) == bodies
+    finally:
+        await there(engine.stop())
+        engine_loop.call_soon_threadsafe(engine_loop.stop)
+        await asyncio.to_thread(runner.join)
+        engine_loop.close()
 
 
 async def test_after_a_crash_the_store_is_checked_at_start(
