@@ -49,8 +49,8 @@ def sim() -> Iterator[SimHandle]:
 
 @pytest.fixture(scope="module")
 def live(dynamodb_endpoint: str, sim: SimHandle) -> Iterator[tuple[RelayHandle, Seed]]:
-    relay = start_relay(dynamodb_endpoint, sim)
-    relay.ctx.extras.update(stream_heartbeat_s=0.5, stream_poll_s=0.05)
+    relay = start_relay(dynamodb_endpoint, sim, stream_heartbeat_s=0.5,
+                        stream_poll_s=0.05)
     sim.set_webhook_url(f"{relay.url}/TwilioWebhooks/onIncomingMessage")
     seed = seed_dealer(relay, web2text_number="+13125550222", store_number="+13125550298",
                        pool=POOL)

@@ -46,8 +46,8 @@ POOL = [f"+1312555{n:04d}" for n in range(7301, 7310)]
 @pytest.fixture(scope="module")
 def stack(dynamodb_endpoint: str) -> Iterator[tuple[SimHandle, RelayHandle, Seed]]:
     with running_simulator(pool=POOL) as sim:
-        relay = start_relay(dynamodb_endpoint, sim)
-        relay.ctx.extras.update(stream_heartbeat_s=0.3, stream_poll_s=0.05)
+        relay = start_relay(dynamodb_endpoint, sim, stream_heartbeat_s=0.3,
+                            stream_poll_s=0.05)
         sim.set_webhook_url(f"{relay.url}/TwilioWebhooks/onIncomingMessage")
         seed = seed_dealer(relay, web2text_number="+13125550277", store_number="+13125550278",
                            pool=POOL)
