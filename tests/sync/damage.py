@@ -123,11 +123,16 @@ class Drive:
         _umount(self.where, lazy=True)
         self.mounted = False
 
-    def plug(self) -> None:
-        _mount("--bind", str(self.backing), str(self.where))
+    def plug(self, *, read_only: bool = False) -> None:
+        """Plug the drive back (read-only at once: a running engine may open its store
+        the moment the folder is back, and a drive with files open for writing cannot
+        be remounted read-only)."""
+        _mount("--bind", *(["-o", "ro"] if read_only else []), str(self.backing),
+               str(self.where))
         self.mounted = True
 
     def read_only(self) -> None:
+        """Only while nothing holds a file on it open for writing (else "busy")."""
         _mount("-o", "remount,bind,ro", str(self.where))
 
     def writable(self) -> None:

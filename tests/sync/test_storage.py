@@ -131,8 +131,7 @@ async def test_a_drive_back_read_only_is_said_so_until_writable(
             drive.unplug()
             with pytest.raises(StorageError):
                 await engine.send_message("CH1", "refused")
-            drive.plug()
-            drive.read_only()  # back, but read-only (a write-protect switch)
+            drive.plug(read_only=True)  # back, but read-only (a write-protect switch)
 
             def says_read_only() -> bool:
                 storage = engine.status().storage
