@@ -59,11 +59,11 @@ from app.sync.delivery import OutboxDispatcher
 from app.sync.follow import FeedFollower
 from app.sync.inbox import parse_ts
 from app.sync.keeper import StoreKeeper
-from app.sync.media import MediaCache, stage_attachment
+from app.sync.media import MediaCache, StagedAttachment, stage_attachment
 from app.sync.repair import report_of
 from app.sync.retry import Backoff
 from app.sync.status import EngineStatus
-from app.sync.storage import StorageError, StoreDamaged
+from app.sync.storage import StorageError, StoreDamaged, classify
 from app.sync.store_lock import lock_store, unlock_store
 
 log = logging.getLogger(__name__)
@@ -316,11 +316,19 @@ class SyncEngine:
     ) -> ThreadMessage:
         staged = None
         if attachment is not None:
-            staged = await asyncio.to_thread(stage_attachment, self.data_dir, Path(attachment))
+            staged = await asyncio.to_thread(self._stage, Path(attachment))
         msg = await self._keeper.write(store.enqueue_send, conversation_sid, body, self._me,
                                        staged, self.clock.now_iso())
         self._after_enqueue(conversation_sids={conversation_sid})
         return msg
+
+    def _stage(self, attachment: Path) -> StagedAttachment:
+        """The photo copied into the data folder (blocking); a full, read-only or vanished
+        folder refuses it as the store would (`StorageError`)."""
+        try:
+            return stage_attachment(self.data_dir, attachment)
+        except OSError as exc:
+            raise classify(exc, self.data_dir) or exc from exc
 
     async def media_file(self, sid: str) -> Path:
         client = self._client

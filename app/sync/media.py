@@ -79,8 +79,13 @@ def stage_attachment(data_dir: Path, source: Path) -> StagedAttachment:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{ULID()}{ext}"
     tmp = target.with_suffix(ext + ".part")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except OSError:  # (a full disk: the half copy would hold on to the last space)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     name = source.name if source.suffix else source.name + ext
     return StagedAttachment(target, content_type, name[:120], size)
 

@@ -15,9 +15,9 @@
 
 Queued rows keep their ids and idempotency keys, so a row that had in fact gone
 before the damage is answered by the relay with its first answer: never sent twice.
-Files a row names (`payload["files"]`, paths under the data folder, e.g. attachments
-in `outbox-files/`) are never touched; files there that no kept row names are listed
-in the report.
+Files a row names (a send's photo, `payload["attachment"]["path"]`, staged in
+`attachments/`; `payload["files"]` under `outbox-files/` for other kinds) are never
+touched; files there that no kept row names are listed in the report.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ RUNNING_MARKER = "engine.running"
 REBUILD_DIR = "rebuild"
 READY_FLAG = "ready"
 OUTBOX_FILES = "outbox-files"
+#: photos staff attached, copied here until sent (`app.sync.media.stage_attachment`)
+ATTACHMENTS = "attachments"
 _SIDECARS = ("", "-wal", "-shm")
 
 
@@ -151,7 +153,7 @@ def kept_name(data_dir: Path, now: datetime) -> Path:
 
 def _report(found: Salvage, data_dir: Path, detail: str, now: datetime) -> RepairReport:
     rows = found.rows
-    named = {f for r in rows for f in _files(r)}
+    named = {f for r in rows for f in _files(r, data_dir)}
     return RepairReport(
         at=now, detail=detail, kept_at=str(kept_name(data_dir, now)),
         saved=tuple(_saved(r) for r in rows), unreadable=found.unreadable,
@@ -165,6 +167,8 @@ def _saved(row: dict[str, Any]) -> SavedItem:
     if kind == "send_message":
         body = str(payload.get("body", ""))
         preview = body if len(body) <= 60 else body[:59] + "…"
+        if isinstance(payload.get("attachment"), dict):
+            preview = f"{preview} (+ photo)" if preview else "photo"
     elif kind == "update_lead":
         preview = "lead change: " + ", ".join(sorted(payload.get("patch", {})))
     elif kind == "mark_read":
@@ -174,16 +178,30 @@ def _saved(row: dict[str, Any]) -> SavedItem:
     return SavedItem(kind, row.get("conversation_sid"), row.get("lead_id"), preview)
 
 
-def _files(row: dict[str, Any]) -> list[str]:
-    files = json.loads(row["payload"]).get("files") or []
-    return [str(f) for f in files] if isinstance(files, list) else []
+def _files(row: dict[str, Any], data_dir: Path) -> list[str]:
+    """The files a row names: a send's photo (`attachment.path`) and any `files`, as
+    paths relative to the data folder."""
+    payload = json.loads(row["payload"])
+    files = payload.get("files") or []
+    named = [str(f) for f in files] if isinstance(files, list) else []
+    attachment = payload.get("attachment")
+    if isinstance(attachment, dict) and attachment.get("path"):
+        path = Path(str(attachment["path"]))
+        named.append(str(path.relative_to(data_dir)) if path.is_relative_to(data_dir)
+                     else str(path))
+    return named
 
 
 def _outbox_files(data_dir: Path) -> list[str]:
-    folder = data_dir / OUTBOX_FILES
-    if not folder.is_dir():
-        return []
-    return sorted(str(p.relative_to(data_dir)) for p in folder.rglob("*") if p.is_file())
+    """Files waiting to go with queued rows: photos staged in `attachments/` and files
+    under `outbox-files/` (half-copied `.part` files are not)."""
+    found: list[str] = []
+    for name in (ATTACHMENTS, OUTBOX_FILES):
+        folder = data_dir / name
+        if folder.is_dir():
+            found += [str(p.relative_to(data_dir)) for p in folder.rglob("*")
+                      if p.is_file() and p.suffix != ".part"]
+    return sorted(found)
 
 
 def report_json(report: RepairReport) -> str:

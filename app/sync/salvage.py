@@ -212,31 +212,52 @@ def _outbox_row(values: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _rebuilt_sends(conn: sqlite3.Connection, known: set[str]) -> list[dict[str, Any]]:
-    """Sends whose outbox row is gone but whose queued message is readable."""
+    """Sends whose outbox row is gone but whose queued message is readable (with its
+    photo, when the message names the staged copy)."""
     columns = _columns(conn, "messages")
     if not set(MESSAGE_FIELDS) <= columns:
         return []
-    names = list(MESSAGE_FIELDS)
+    names = [*MESSAGE_FIELDS, *(["media"] if "media" in columns else [])]
     rows, _ = _read_rows(conn, "messages", "id", names, where="outbox_id")
     rebuilt = []
     for m in rows:
         outbox_id = m.get("outbox_id")
+        attachment = _staged_photo(m.get("media"))
         if not outbox_id or outbox_id in known or m.get("status") not in (
-                "pending", "failed_local") or not m.get("conversation_sid") or not m.get("body"):
+                "pending", "failed_local") or not m.get("conversation_sid") or not (
+                m.get("body") or attachment):
             continue
         key = m.get("idempotency_key") or m["local_id"]
         failed = m["status"] == "failed_local"
+        payload: dict[str, Any] = {"body": m.get("body") or "", "localId": m["local_id"]}
+        if attachment:
+            payload["attachment"] = attachment
         rebuilt.append({
             "outbox_id": outbox_id, "kind": "send_message",
             "lane": "c:" + str(m["conversation_sid"]), "conversation_sid": m["conversation_sid"],
             "lead_id": None, "idempotency_key": key,
-            "payload": json.dumps({"body": m["body"], "localId": m["local_id"]}),
+            "payload": json.dumps(payload),
             "state": "failed" if failed else "pending", "attempts": 0,
             "reason": m.get("error_reason") if failed else None,
             "error_message": m.get("error_message") if failed else None,
             "created_at": m.get("created_at"),
         })
     return rebuilt
+
+
+def _staged_photo(media: Any) -> dict[str, Any] | None:
+    """A queued message's photo as its outbox row names it (`attachment`), from the
+    message's `media` (`localPath`: the copy staged in the data folder), or None."""
+    try:
+        items = json.loads(media) if media else []
+    except (TypeError, ValueError):
+        return None
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and item.get("localPath") and item.get("contentType"):
+            return {"path": str(item["localPath"]), "contentType": str(item["contentType"]),
+                    "filename": str(item.get("filename") or "photo"),
+                    "size": int(item.get("size") or 0)}
+    return None
 
 
 def _meta(conn: sqlite3.Connection) -> dict[str, str]:

@@ -20,13 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.sync import store
+import pytest
+
 from app.sync.api import LeadFilter, StatusChanged, SyncState
-from app.sync.db import Database
 from app.sync.inbox import DB_FILENAME
-from app.sync.repair import OUTBOX_FILES, RUNNING_MARKER, repair_store
+from app.sync.repair import ATTACHMENTS, RUNNING_MARKER, repair_store
 from app.sync.salvage import salvage
-from app.sync.store.access import write_tx
 from tests.sync.conftest import fast_engine
 from tests.sync.damage import checkpoint, kept_files, overwrite_page, pages_of
 from tests.sync.fake_relay import FakeRelay, change, conv_data, lead_data, msg_data
@@ -300,47 +299,57 @@ async def test_a_store_whose_header_is_gone_is_reported_unrecoverable(
     assert kept_files(data)
 
 
-def test_attachment_files_are_kept_and_those_of_unread_rows_are_listed(
-        tmp_path: Path) -> None:
-    """A queued row of a kind this engine does not know, naming files under
-    `outbox-files/` (an attachment), is kept as it was with its file; the file of a row
-    in the damaged page is kept too, and listed in the report."""
-    data = tmp_path / "desk"
-    files = data / OUTBOX_FILES
-    files.mkdir(parents=True)
-    db = Database.open(data)
-    try:
-        def media_row(conn: Any, name: str) -> None:
-            (files / name).write_bytes(b"\x89PNG " + name.encode())
-            with write_tx(conn) as cur:
-                cur.execute(
-                    "INSERT INTO outbox (outbox_id, kind, lane, conversation_sid, "
-                    "idempotency_key, payload, state, created_at) VALUES (?, 'send_media', "
-                    "'c:CH1', 'CH1', ?, ?, 'pending', ?)",
-                    (f"M-{name}", f"K-{name}",
-                     json.dumps({"files": [f"{OUTBOX_FILES}/{name}"]}),
-                     datetime.now(UTC).isoformat()))
+async def _queue_photos_offline(data: Path, source: Path, count: int) -> list[str]:
+    """`count` texts queued offline, the first and the last with a photo attached (the
+    engine copies it into `attachments/`); their bodies."""
+    offline = fast_engine(data, None)
+    await offline.start()
+    bodies = [f"p{i:03d} " + "x" * 80 for i in range(count)]
+    for i, body in enumerate(bodies):
+        await offline.send_message("CH1", body, source if i in (0, count - 1) else None)
+    await offline.stop()
+    return bodies
 
-        db.writer.call(media_row, "first.png")
-        for i in range(150):
-            db.writer.call(store.enqueue_send, CONVS[i % 3], f"m{i:03d} " + "x" * 80, None)
-        db.writer.call(media_row, "last.png")
-    finally:
-        db.close()
-    checkpoint(data)
-    overwrite_page(data, pages_of(data, "outbox")[-1])  # the newest rows, "last.png"'s too
 
-    report = repair_store(data, "test damage", datetime.now(UTC))
-    assert report.orphan_files == (f"{OUTBOX_FILES}/last.png",)
-    assert report.unreadable == 1  # the sends of that page come back from their messages
-    assert [s.kind for s in report.saved].count("send_message") == 150
-    assert "1 attached file of unreadable items is kept" in report.message
-    assert sorted(p.name for p in files.iterdir()) == ["first.png", "last.png"]
+def _queued(data: Path) -> list[dict[str, Any]]:
     conn = sqlite3.connect(data / DB_FILENAME)
     try:
-        kept = conn.execute("SELECT outbox_id, idempotency_key, payload FROM outbox "
-                            "WHERE kind = 'send_media'").fetchall()
+        return [json.loads(r[0]) for r in conn.execute(
+            "SELECT payload FROM outbox WHERE kind = 'send_message' ORDER BY created_at")]
     finally:
         conn.close()
-    assert kept == [("M-first.png", "K-first.png",
-                     json.dumps({"files": [f"{OUTBOX_FILES}/first.png"]}))]
+
+
+@pytest.mark.parametrize("messages_too", [False, True], ids=["outbox-page", "both-copies"])
+def test_photos_of_queued_sends_are_kept_and_those_of_lost_rows_listed(
+        tmp_path: Path, messages_too: bool) -> None:
+    """A send's photo is a file staged in `attachments/`: a send whose outbox row is
+    unreadable comes back from its message with its photo; when both copies are lost,
+    the photo stays on disk and the report names it. No file is ever deleted."""
+    data = tmp_path / "desk"
+    source = tmp_path / "sofa.png"
+    source.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 600)
+    bodies = asyncio.run(_queue_photos_offline(data, source, 150))
+    staged = sorted(p.name for p in (data / ATTACHMENTS).iterdir())
+    assert len(staged) == 2
+    checkpoint(data)
+    overwrite_page(data, pages_of(data, "outbox")[-1])  # the newest rows, the last photo's
+    if messages_too:
+        for page in pages_of(data, "messages")[-1:]:
+            overwrite_page(data, page, seed=page)
+
+    report = repair_store(data, "test damage", datetime.now(UTC))
+    assert sorted(p.name for p in (data / ATTACHMENTS).iterdir()) == staged  # all kept
+    photos = [q["attachment"] for q in _queued(data) if "attachment" in q]
+    first = photos[0]
+    assert Path(first["path"]).read_bytes() == source.read_bytes()
+    assert first["contentType"] == "image/png" and first["filename"] == "sofa.png"
+    assert report.saved[0].preview.endswith("(+ photo)")
+    if not messages_too:  # rebuilt from its message, photo and all
+        assert len(photos) == 2 and report.orphan_files == () and report.unreadable == 0
+        assert [q["body"] for q in _queued(data)] == bodies
+    else:  # its text and photo unreadable twice over: the photo is named, not lost
+        assert len(photos) == 1 and report.unreadable > 0
+        [last] = [name for name in staged if name != Path(first["path"]).name]
+        assert report.orphan_files == (f"{ATTACHMENTS}/{last}",)
+        assert "1 attached file of unreadable items is kept" in report.message

@@ -84,6 +84,13 @@ async def test_a_full_disk_refuses_clearly_keeps_what_was_accepted_and_recovers(
             assert "MB free there" in problem.message and "Free some space" in problem.message
             await rec.wait_for(lambda: engine.status().state is SyncState.STORAGE_PROBLEM)
             assert engine.status().storage is not None
+            # a photo cannot be copied in either: refused the same way, no half copy left
+            photo = tmp_path / "sofa.png"
+            photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * (1 << 20))
+            with pytest.raises(StorageError) as no_room:
+                await engine.send_message("CH1", "with a photo", photo)
+            assert no_room.value.reason == DISK_FULL
+            assert not list((data / "attachments").glob("*"))
             relay.down = False
             filler.unlink()  # room again: the engine carries on by itself
             await rec.wait_for(lambda: engine.status().storage is None, 30)

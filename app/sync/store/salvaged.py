@@ -28,8 +28,8 @@ _INSERT_ROW = """INSERT INTO outbox (outbox_id, kind, lane, conversation_sid, le
 
 _INSERT_MESSAGE = """INSERT INTO messages (local_id, idempotency_key, conversation_sid,
         author, author_kind, staff_id, staff_name, body, status, error_reason, error_message,
-        created_at, version, outbox_id)
-    VALUES (?, ?, ?, ?, 'staff', ?, ?, ?, ?, ?, ?, ?, 0, ?)
+        created_at, version, outbox_id, media)
+    VALUES (?, ?, ?, ?, 'staff', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
     ON CONFLICT (local_id) DO NOTHING"""
 
 
@@ -64,8 +64,17 @@ def _restore_message(cur: Any, r: Mapping[str, Any], state: str, staff_id: str |
         local_id, r["idempotency_key"], r["conversation_sid"], staff_id or "", staff_id,
         staff_name, str(payload.get("body", "")), "failed_local" if failed else "pending",
         r.get("reason") if failed else None, r.get("error_message") if failed else None,
-        r.get("created_at") or "", r["outbox_id"],
+        r.get("created_at") or "", r["outbox_id"], _media(payload.get("attachment")),
     ))
+
+
+def _media(attachment: Any) -> str:
+    """A queued send's photo as its pending message shows it (the staged copy)."""
+    if not isinstance(attachment, dict) or not attachment.get("path"):
+        return "[]"
+    return json.dumps([{"contentType": attachment.get("contentType"),
+                        "filename": attachment.get("filename"), "size": attachment.get("size"),
+                        "localPath": attachment["path"]}])
 
 
 def repair_report(conn: sa.Connection) -> str | None:
