@@ -172,7 +172,8 @@ def cmd_send(hold: StoreHold, args: argparse.Namespace) -> int:
         offset = db.reader.call(store.get_meta, "clock_offset")
         # the relay's time as last seen (its clock orders the thread), else this PC's
         now = RelayClock(offset=float(offset or 0)).now_iso()
-        return db.writer.call(store.enqueue_send, args.conversation_sid, args.text, me, now)
+        return db.writer.call(store.enqueue_send, args.conversation_sid, args.text, me, None,
+                              now)
 
     msg = hold.call(send)
     _print(_with_repair(hold, {
