@@ -50,6 +50,8 @@ SIGNED_WEBHOOKS = {
     "/TwilioWebhooks/sync",
     "/TwilioWebhooks/close",
     "/TwilioWebhooks/onIncomingMessage",
+    "/TwilioWebhooks/onIncomingCall",
+    "/TwilioWebhooks/onCallStatus",
 }
 PUBLIC_ROUTES = {("GET", "/healthz")}
 
@@ -355,6 +357,7 @@ def _staff_entity_requests(world: World) -> list[tuple[str, str, dict[str, str],
         ("POST", f"/v1/conversations/{world.conversation_sid}/read", {}, None),
         ("POST", f"/v1/conversations/{world.conversation_sid}/presence", {}, {"state": "typing"}),
         ("PATCH", f"/v1/leads/{world.lead_id}", {"If-Match": '"1"'}, {"note": "not mine"}),
+        ("POST", f"/v1/leads/{world.lead_id}/sync", {}, None),
     ]
 
 
@@ -368,6 +371,7 @@ def test_staff_entity_routes_are_scoped_to_locations(world: World) -> None:
         "/v1/conversations/{sid}/read",
         "/v1/conversations/{sid}/presence",
         "/v1/leads/{lead_id}",
+        "/v1/leads/{lead_id}/sync",
         "/v1/media/{sid}",
     }
     assert entity_routes == named, f"new staff entity route(s): {entity_routes - named}"
