@@ -318,6 +318,8 @@ def test_json_names() -> None:
         "web2textNumber": "+13125550100",
         "storeNumber": None,
         "timezone": None,
+        "hours": None,
+        "afterHoursText": None,
         "version": 0,
         "replyTargetMinutes": 5,
     }

@@ -138,12 +138,10 @@ def test_presence_reaches_a_stream_on_another_instance_and_ends(
     sid = _conversation(a, seed.location_id, seed.web2text_number)
     sam = Listener(b.url, seed.staff_key)  # Sam streams from instance B
     try:
-        posted = time.monotonic()
         r = _post(a, dana, sid, "viewing")  # Dana opens the conversation on instance A
         assert r.status_code == 200, r.text
         assert r.json()["state"] == "viewing"
         seen = sam.wait_for(lambda e: e.staff_id == "dana" and e.state == "viewing")
-        assert time.monotonic() - posted < 3.0
         assert seen.conversation_sid == sid and seen.staff_name == "Dana"
         assert _post(a, dana, sid, "typing").status_code == 200
         sam.wait_for(lambda e: e.staff_id == "dana" and e.state == "typing")
