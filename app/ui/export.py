@@ -184,8 +184,17 @@ async def export_conversation(
     else:
         path = path if path.suffix.lower() == ".txt" else path.with_suffix(".txt")
         data = text.encode("utf-8")
-    await asyncio.to_thread(path.write_bytes, data)
+    await asyncio.to_thread(_write_whole, path, data)
     return path
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """The file appears whole or not at all (never a half-written export)."""
+    import os
+
+    part = path.with_name(path.name + ".part")
+    part.write_bytes(data)
+    os.replace(part, path)
 
 
 def ask_where(
