@@ -130,9 +130,9 @@ def test_admin_cli_end_to_end(
     # the real console script, as a process, for the first command and one key
     res = _cli(env, "admin", "init-tables")
     assert res.returncode == 0, res.stderr
-    names = set(
-        boto3.client("dynamodb", endpoint_url=dynamodb_endpoint).list_tables()["TableNames"]
-    )
+    # every page: the shared DynamoDB Local holds other tests' tables too (100 a page)
+    pages = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint).get_paginator("list_tables")
+    names = {name for page in pages.paginate() for name in page["TableNames"]}
     for spec in SPECS:
         assert table_name(prefix, spec.suffix) in names
     assert f"{prefix}_Web2Text_LeadStates" in names

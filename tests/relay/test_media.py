@@ -10,6 +10,7 @@ import base64
 import json
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -237,9 +238,12 @@ def test_a_photo_after_the_thread_closed_opens_the_new_lead(
         what="the photo in the new conversation",
     )
     assert first[0]["Body"] == "Like this one" and first[0]["AuthorKind"] == "customer"
-    wait_for(lambda: len(sim.handset(seed.web2text_number)) >= before + 2)
-    to_store = sim.handset(seed.web2text_number)[before + 1]
-    assert to_store["body"] == "Like this one"
+
+    def forwarded() -> list[dict[str, Any]]:
+        later = sim.handset(seed.web2text_number)[before:]
+        return [m for m in later if m["body"] == "Like this one"]
+
+    [to_store] = wait_for(forwarded, what="the photo forwarded to the store's phone")
     assert to_store["media"][0]["contentType"] == "image/jpeg"
     copied = first[0]["Media"][0]["Sid"]
     served = httpx.get(f"{relay.url}/v1/media/{copied}", headers=_staff(seed.staff_key))
