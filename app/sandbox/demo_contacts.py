@@ -137,6 +137,8 @@ class Contacts:
                 f"{handle.relay_url}/Lead/{lead.lead_id}/close",
                 json={"reason": "Sold"},
                 headers={"Authorization": handle.lead_key},
+                # a close runs the lead's connectors (RLM, DHQ, Botpress) before it answers
+                timeout=90.0,
             )
             if resp.status_code not in (200, 409):
                 raise RuntimeError(f"close answered {resp.status_code}")

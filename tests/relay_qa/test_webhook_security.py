@@ -1,9 +1,10 @@
 """Twilio webhooks: `X-Twilio-Signature` for W2T_PUBLIC_URL + path is required on
-/TwilioWebhooks/sync, /close and /onIncomingMessage (403 `invalid_signature`,
-never 500, whatever else is wrong with the request); a correctly signed request
-(signed with the twilio SDK's RequestValidator) is answered 2xx; the simulator's
-own signed webhooks are accepted. /checkOptInStatus takes an API key with
-`TwilioWebhooks/getOptInNumber` instead of a signature."""
+/TwilioWebhooks/sync, /close, /onIncomingMessage, /onIncomingCall and
+/onCallStatus (403 `invalid_signature`, never 500, whatever else is wrong with the
+request); a correctly signed request (signed with the twilio SDK's RequestValidator)
+is answered 2xx; the simulator's own signed webhooks are accepted.
+/checkOptInStatus takes an API key with `TwilioWebhooks/getOptInNumber` instead of a
+signature."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ SIGNED_PATHS = [
     "/TwilioWebhooks/sync",
     "/TwilioWebhooks/close",
     "/TwilioWebhooks/onIncomingMessage",
+    "/TwilioWebhooks/onIncomingCall",
+    "/TwilioWebhooks/onCallStatus",
 ]
 
 
@@ -47,6 +50,12 @@ def _event(path: str) -> dict[str, str]:
             "Body": "hello",
             "Index": "0",
         }
+    if path.endswith("/onIncomingCall"):
+        return {"CallSid": "CA" + uuid.uuid4().hex, "From": "+13125550997", "To": "+13125550201"}
+    if path.endswith("/onCallStatus"):
+        # the final status of a call's dialed leg, for a conversation the relay lacks
+        return {"CallSid": "CA" + uuid.uuid4().hex, "CallStatus": "completed",
+                "CallDuration": "12", "ParentCallSid": "CA" + uuid.uuid4().hex}
     if path.endswith("/close"):
         return {
             "EventType": "onConversationStateUpdated",
@@ -126,7 +135,7 @@ def test_correctly_signed_requests_are_accepted(world: World, path: str) -> None
     params = _event(path)
     r = _post(world, path, params, sign(_public(world, path), params))
     assert 200 <= r.status_code < 300, r.text
-    if path.endswith("onIncomingMessage"):
+    if path.endswith(("onIncomingMessage", "onIncomingCall")):
         assert r.headers["content-type"].startswith("text/xml")
         assert "<Response" in r.text
     # the URL Twilio signs includes the query string
