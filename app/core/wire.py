@@ -16,22 +16,15 @@ ISO-8601 with a trailing `Z`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Final, Literal, Self, TypeAlias
+from typing import Annotated, Any, Final, Literal, TypeAlias
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
-    SerializationInfo,
-    SerializerFunctionWrapHandler,
     StringConstraints,
     TypeAdapter,
     field_validator,
-    model_serializer,
 )
 
 from app.core.message_status import MessageStatus
@@ -43,118 +36,26 @@ from app.core.statuses import (
     PipelineStatus,
 )
 from app.core.statuses import SyncStatus as _SyncStatus  # `SyncStatus` is also a field name
-
-# --------------------------------------------------------------------------- scalars
-
-
-def _require_aware(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("timestamp must be timezone-aware")
-    return value.astimezone(UTC)
-
-
-def _assume_utc(value: datetime) -> datetime:
-    # Items written by other systems may carry naive timestamps; they mean UTC.
-    if value.tzinfo is None or value.utcoffset() is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def format_utc(value: datetime) -> str:
-    """`2026-01-02T03:04:05.123456Z` (microseconds only when non-zero)."""
-    return _assume_utc(value).isoformat().replace("+00:00", "Z")
-
-
-_utc_serializer = PlainSerializer(format_utc, return_type=str, when_used="json")
-
-#: A timezone-aware timestamp, normalized to UTC, JSON `...Z`.
-UtcDatetime: TypeAlias = Annotated[datetime, AfterValidator(_require_aware), _utc_serializer]
-#: Like UtcDatetime but naive input is taken as UTC (compatible items).
-LenientUtcDatetime: TypeAlias = Annotated[datetime, AfterValidator(_assume_utc), _utc_serializer]
-
-#: A phone number in E.164 (`+13125550134`). Only the shape is checked here;
-#: `app.core.phones.parse_phone` turns typed input into this.
-E164: TypeAlias = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{1,14}$")]
-
-NonEmptyStr: TypeAlias = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-Version: TypeAlias = Annotated[int, Field(ge=0)]
-
-#: Twilio's limit for one message body.
-MAX_MESSAGE_BODY: Final = 1600
-MAX_NOTE_LENGTH: Final = 4000
-
-
-# --------------------------------------------------------------------------- base classes
-
-
-def to_camel(name: str) -> str:
-    """`web2text_number` -> `web2textNumber`, `has_more` -> `hasMore`.
-
-    pydantic's own `to_camel` would write `web2TextNumber` (it capitalizes after
-    digits); the staff API spells the product name as one word.
-    """
-    first, *rest = name.split("_")
-    return first + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-class WireModel(BaseModel):
-    """Base of the staff-API models: snake_case in Python, camelCase in JSON."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="ignore",  # an older desktop must accept a newer relay's fields
-    )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict with the JSON (alias) names."""
-        return self.model_dump(mode="json", by_alias=True)
-
-    def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True)
-
-    @classmethod
-    def from_json(cls, data: str | bytes) -> Self:
-        return cls.model_validate_json(data)
-
-
-def dump(model: BaseModel) -> dict[str, Any]:
-    """Any wire model as a JSON-ready dict with its JSON names."""
-    if isinstance(model, WireModel | CompatModel):
-        return model.to_dict()
-    return model.model_dump(mode="json", by_alias=True)
-
-
-class CompatModel(BaseModel):
-    """Base of the compatible (PascalCase) lead-state models.
-
-    Attribute names are the JSON names. Optional attributes listed in
-    `_omit_when_none` are left out of the JSON when unset, as the original did.
-    """
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset()
-
-    @model_serializer(mode="wrap")
-    def _omit_nones(
-        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
-    ) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        for key in self._omit_when_none:
-            if key in data and data[key] is None:
-                del data[key]
-        return data
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
-
-    def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True)
-
-    @classmethod
-    def from_json(cls, data: str | bytes) -> Self:
-        return cls.model_validate_json(data)
-
+from app.core.wire_base import (
+    E164,
+    MAX_MESSAGE_BODY,
+    MAX_NOTE_LENGTH,
+    CompatModel,
+    LenientUtcDatetime,
+    NonEmptyStr,
+    UtcDatetime,
+    Version,
+    WireModel,
+    dump,
+    format_utc,
+    to_camel,
+)
+from app.core.wire_staff import (
+    CloseLeadRequest,
+    NewLeadRequest,
+    StaffMemberView,
+    StaffOptOutRequest,
+)
 
 # --------------------------------------------------------------------------- staff API views
 
@@ -414,6 +315,7 @@ class LeadPatch(WireModel):
     An absent field leaves the lead unchanged. `assigneeId: null` (explicit)
     unassigns the lead; test it with `assignee_given`. `to_json`/`to_dict` keep
     that distinction (they leave out the fields that were not given).
+    `possibleOptOut: false` dismisses the possible-opt-out warning for every desktop.
     """
 
     status: PipelineStatus | None = None
@@ -422,6 +324,7 @@ class LeadPatch(WireModel):
         str | None,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NOTE_LENGTH),
     ] = None
+    possible_opt_out: Literal[False] | None = None
 
     @property
     def assignee_given(self) -> bool:
@@ -430,7 +333,12 @@ class LeadPatch(WireModel):
 
     @property
     def is_empty(self) -> bool:
-        return self.status is None and self.note is None and not self.assignee_given
+        return (
+            self.status is None
+            and self.note is None
+            and self.possible_opt_out is None
+            and not self.assignee_given
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
@@ -584,6 +492,7 @@ __all__ = [
     "ActivityView",
     "Change",
     "ChangesPage",
+    "CloseLeadRequest",
     "CompatModel",
     "ConversationView",
     "CustomerInfo",
@@ -601,16 +510,22 @@ __all__ = [
     "LenientUtcDatetime",
     "LocationView",
     "MessageView",
+    "NewLeadRequest",
+    "NonEmptyStr",
     "NonexistentLead",
     "NoteView",
     "ProductInfo",
     "SendMessageRequest",
     "SendMessageResponse",
+    "StaffMemberView",
+    "StaffOptOutRequest",
     "StaffView",
     "TrafficInfo",
     "UtcDatetime",
+    "Version",
     "WireModel",
     "dump",
     "format_utc",
     "parse_lead_state",
+    "to_camel",
 ]

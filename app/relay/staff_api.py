@@ -9,15 +9,13 @@ unknown id. See docs/relay-staff.md.
 from __future__ import annotations
 
 import functools
-import json
 import logging
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import ulid
 from botocore.exceptions import ClientError
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -25,7 +23,6 @@ from starlette.concurrency import run_in_threadpool
 from app.core.safe_text import unsafe_character
 from app.core.statuses import PipelineStatus
 from app.core.wire import (
-    MAX_MESSAGE_BODY,
     ChangesPage,
     ConversationView,
     ErrorBody,
@@ -36,8 +33,16 @@ from app.core.wire import (
     SendMessageRequest,
     StaffView,
 )
-from app.relay import conversation_store, directory, lead_store, sends, staff_media, versioned
-from app.relay.auth import Principal, require_staff
+from app.relay import (
+    conversation_store,
+    directory,
+    lead_store,
+    sends,
+    staff_directory,
+    staff_media,
+    versioned,
+)
+from app.relay.auth import Principal
 from app.relay.bounds import check_new_note, item_too_large, lead_too_large
 from app.relay.change_records import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor
 from app.relay.changes import ChangeLog
@@ -50,85 +55,41 @@ from app.relay.idempotency import (
     fingerprint,
     run_idempotent,
 )
+from app.relay.staff_access import ERRORS, Staff, staff_locations
+from app.relay.staff_access import ID_RE as _ID_RE
+from app.relay.staff_access import error_response as _error_response
+from app.relay.staff_access import forbidden as _forbidden
+from app.relay.staff_access import if_match_version as _if_match_version
+from app.relay.staff_access import load_conversation as _load_conversation
+from app.relay.staff_access import load_lead as _load_lead
+from app.relay.staff_access import message_body as _message_body
+from app.relay.staff_access import parse_json_object as _parse_json_object
 from app.relay.staff_limits import check_send_rate
 
 log = logging.getLogger("app.relay.staff")
 
+#: what the other staff route modules (stream, presence, templates, sync) take from here
+__all__ = [
+    "ERRORS",
+    "Staff",
+    "_change_log",
+    "_ctx",
+    "_error_response",
+    "_forbidden",
+    "_if_match_version",
+    "_load_conversation",
+    "_load_lead",
+    "_parse_json_object",
+    "_visible_locations",
+    "router",
+    "staff_locations",
+]
+
 router = APIRouter(prefix="/v1", tags=["staff"])
 
-Staff = Annotated[Principal, Depends(require_staff())]
 
 def _ctx(request: Request) -> RelayContext:
     return context_of(request)
-
-
-def _location_retailer(request: Request, location_id: str) -> str | None:
-    """The retailer owning a location (cached: a location never changes retailer)."""
-    ctx = _ctx(request)
-    cache = ctx.caches.location_retailers
-    if location_id not in cache:
-        loc = directory.get_location(ctx.tables, location_id)
-        if loc is None:
-            return None  # not cached: it may be added later
-        cache[location_id] = loc.retailer_id
-    return cache[location_id]
-
-
-def staff_locations(request: Request, staff: Principal) -> list[str]:
-    """The key's locations that belong to the key's retailer (sorted, unique)."""
-    return sorted(
-        loc
-        for loc in set(staff.locations)
-        if not staff.retailer_id or _location_retailer(request, loc) == staff.retailer_id
-    )
-
-
-_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": desc}
-    for code, desc in (
-        (400, "invalid input"),
-        (401, "unknown key"),
-        (403, "not a staff key, or an entity of another location/retailer"),
-        (404, "unknown id"),
-    )
-}
-
-
-def _forbidden() -> ApiError:
-    return ApiError(403, "forbidden", "This staff key has no access to that location")
-
-
-def _load_conversation(request: Request, staff: Principal, sid: str) -> dict[str, Any]:
-    """The conversation item; 404 unknown, 403 not one of the key's locations."""
-    if not _ID_RE.match(sid):
-        raise ApiError(404, "conversation_not_found", "No conversation with this sid")
-    conv = conversation_store.get_conversation(_ctx(request).tables, sid)
-    if conv is None:
-        raise ApiError(404, "conversation_not_found", "No conversation with this sid")
-    if not set(conversation_store.conversation_locations(conv)) & set(
-        staff_locations(request, staff)
-    ):
-        raise _forbidden()
-    return conv
-
-
-def _load_lead(request: Request, staff: Principal, lead_id: str) -> dict[str, Any]:
-    if not _ID_RE.match(lead_id):
-        raise ApiError(404, "lead_not_found", "No lead with this LeadId")
-    lead = lead_store.get_lead(_ctx(request).tables, lead_id)
-    if lead is None:
-        raise ApiError(404, "lead_not_found", "No lead with this LeadId")
-    _check_lead_access(request, staff, lead)
-    return lead
-
-
-def _check_lead_access(request: Request, staff: Principal, lead: dict[str, Any]) -> None:
-    if staff.retailer_id and str(lead.get("UniversalRetailerId", "")) != staff.retailer_id:
-        raise _forbidden()
-    if lead_store.lead_location(lead) not in staff_locations(request, staff):
-        raise _forbidden()
 
 
 def _change_log(request: Request) -> ChangeLog:
@@ -186,44 +147,6 @@ async def changes(
 
 
 # --------------------------------------------------------------------------- sends
-
-
-def _parse_json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: RecursionError
-        raise ApiError(400, "invalid_json", "The body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_request", "The body must be a JSON object")
-    return data
-
-
-def _message_body(data: dict[str, Any], *, allow_empty: bool = False) -> str:
-    body = data.get("body", "" if allow_empty else None)
-    if not isinstance(body, str):
-        raise ApiError(400, "invalid_request", "body: a string is required")
-    if not body.strip() and allow_empty:
-        return ""
-    if not body.strip():
-        raise ApiError(400, "empty_message", "The message is empty")
-    bad = unsafe_character(body, multiline=True)
-    if bad is not None:
-        raise ApiError(400, "invalid_field", f"body is INVALID - contains a {bad}")
-    if len(body) > MAX_MESSAGE_BODY:
-        raise ApiError(
-            422,
-            "message_too_long",
-            f"The message has {len(body)} characters; at most {MAX_MESSAGE_BODY} are allowed",
-            maxLength=MAX_MESSAGE_BODY,
-        )
-    try:
-        return SendMessageRequest(body=body).body
-    except ValidationError:
-        raise ApiError(400, "invalid_request", "body is not a valid message") from None
-
-
-def _error_response(exc: ApiError) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
 
 @router.post(
@@ -330,25 +253,9 @@ async def send_message(
 # --------------------------------------------------------------------------- leads
 
 
-_IF_MATCH_RE = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
-
-
-def _if_match_version(value: str | None) -> int:
-    if value is None or not value.strip():
-        raise ApiError(
-            428,
-            "precondition_required",
-            'Send If-Match: "<version>" with the lead version you edited',
-        )
-    match = _IF_MATCH_RE.match(value)
-    if match is None:
-        raise ApiError(400, "invalid_if_match", 'If-Match must be "<version>", e.g. "3"')
-    return int(match.group(1))
-
-
 def _parse_patch(raw: bytes) -> LeadPatch:
     data = _parse_json_object(raw)
-    unknown = set(data) - {"status", "assigneeId", "assignee_id", "note"}
+    unknown = set(data) - {"status", "assigneeId", "assignee_id", "note", "possibleOptOut"}
     if unknown:
         raise ApiError(400, "invalid_request", f"Unknown fields: {', '.join(sorted(unknown))}")
     try:
@@ -358,7 +265,11 @@ def _parse_patch(raw: bytes) -> LeadPatch:
         field = ".".join(str(x) for x in first.get("loc", ())) or "body"
         raise ApiError(400, "invalid_request", f"{field}: {first.get('msg', 'invalid')}") from None
     if patch.is_empty:
-        raise ApiError(400, "empty_patch", "Nothing to change: give status, assigneeId or note")
+        raise ApiError(
+            400,
+            "empty_patch",
+            "Nothing to change: give status, assigneeId, note or possibleOptOut",
+        )
     bad = unsafe_character(patch.note, multiline=True) if patch.note is not None else None
     if bad is not None:
         raise ApiError(400, "invalid_field", f"note is INVALID - contains a {bad}")
@@ -367,7 +278,10 @@ def _parse_patch(raw: bytes) -> LeadPatch:
     return patch
 
 
-def _apply_patch(patch: LeadPatch, staff: Principal, now: str) -> Any:
+def _apply_patch(
+    patch: LeadPatch, staff: Principal, now: str, assignee_name: str | None = None
+) -> Any:
+    """`assignee_name`: the new assignee's name from the staff directory, if known."""
     name = staff.name or staff.staff_id or ""
 
     def fn(item: dict[str, Any]) -> dict[str, Any] | None:
@@ -386,9 +300,9 @@ def _apply_patch(patch: LeadPatch, staff: Principal, now: str) -> Any:
             new_id = patch.assignee_id
             if (item.get("AssigneeId") or None) != new_id:
                 updates["AssigneeId"] = new_id
-                assignee_name = name if new_id == staff.staff_id else (new_id or None)
-                updates["AssigneeName"] = assignee_name
-                text = f"{name} assigned {assignee_name}" if new_id else f"{name} unassigned"
+                shown = name if new_id == staff.staff_id else (assignee_name or new_id or None)
+                updates["AssigneeName"] = shown
+                text = f"{name} assigned {shown}" if new_id else f"{name} unassigned"
                 history.append(lead_store.activity("assignment", text, now))
         if patch.note is not None:
             notes = list(item.get("Notes") or [])
@@ -404,6 +318,11 @@ def _apply_patch(patch: LeadPatch, staff: Principal, now: str) -> Any:
             )
             updates["Notes"] = notes
             history.append(lead_store.activity("note", f"{name} added a note", now))
+        if patch.possible_opt_out is False and item.get("PossibleOptOut"):
+            updates["PossibleOptOut"] = False  # dismissed on every desktop
+            history.append(
+                lead_store.activity("opt_out_dismissed", f"{name}: not an opt-out request", now)
+            )
         if not updates:
             return None
         updates["Activity"] = lead_store.bounded_activity(history)
@@ -442,6 +361,11 @@ async def patch_lead(
     expected = _if_match_version(if_match)
     raw = await request.body()
     patch = _parse_patch(raw)
+    assignee_name = None
+    if patch.assignee_id and patch.assignee_id != staff.staff_id:
+        assignee_name = await run_in_threadpool(
+            staff_directory.name_of, ctx.tables, staff.retailer_id or "", patch.assignee_id
+        )
 
     async def attempt(begin: Begin) -> JSONResponse:
         now = sends.iso(datetime.now(UTC))
@@ -450,7 +374,7 @@ async def patch_lead(
                 lead_store.update_lead,
                 ctx.tables,
                 lead_id,
-                _apply_patch(patch, staff, now),
+                _apply_patch(patch, staff, now, assignee_name),
                 expected_version=expected,
             )
         except versioned.VersionConflict as exc:
