@@ -162,6 +162,8 @@ class LeadCreate:
     traffic: TrafficDetails | None = None
     #: the chatbot conversation the lead came from (its summary goes to RLM and DHQ)
     botpress_conversation_id: str | None = None
+    #: `Lead.Source`: None for the website form, "staff" for a conversation staff started
+    source: str | None = None
 
     def lead_details(self) -> LeadDetails:
         """The `Lead` part of the lead state."""
@@ -191,6 +193,7 @@ class LeadCreate:
             AssociatedProductInfo=product,
             Traffic=traffic,
             BotpressConversationId=self.botpress_conversation_id,
+            Source=self.source,
         )
 
 
@@ -430,6 +433,53 @@ def parse_create_request(lead_id: str, body: object) -> LeadCreate:
             required=False,
         ),
     )
+
+
+#: the fields of `POST /v1/leads` (`app.core.wire_staff.NewLeadRequest`)
+STAFF_LEAD_FIELDS: Final = frozenset({"locationId", "name", "phone", "note", "leadId"})
+MAX_STAFF_NOTE: Final = 2000
+
+
+def parse_staff_lead(body: object, retailer_id: str) -> tuple[LeadCreate, str | None]:
+    """Validate `POST /v1/leads` (a conversation started by staff): the lead to create
+    (`Lead.Source` "staff", nothing the customer typed) and the staff member's note.
+
+    The lead id is the body's `leadId` (the desktop names its pending row) or a new
+    one. Raises `LeadValidationError` for any bad input.
+    """
+    if not isinstance(body, Mapping) or not all(isinstance(k, str) for k in body):
+        raise LeadValidationError(
+            "Body", INVALID, "must be a JSON object", ErrorReason.INVALID_REQUEST
+        )
+    unknown = set(body) - STAFF_LEAD_FIELDS
+    if unknown:
+        raise LeadValidationError(
+            "Body",
+            INVALID,
+            f"unknown fields: {', '.join(sorted(unknown))}",
+            ErrorReason.INVALID_REQUEST,
+        )
+    lead_id = body.get("leadId")
+    phone = body.get("phone")
+    if not isinstance(phone, str) or not phone.strip():
+        raise LeadValidationError("phone", NONEXISTANT, "required", ErrorReason.INVALID_PHONE)
+    try:
+        e164 = parse_phone(phone)
+    except PhoneError as exc:
+        text = _PHONE_TEXT.get(exc.reason, "not a valid phone number")
+        raise LeadValidationError("phone", INVALID, text, ErrorReason.INVALID_PHONE) from None
+    create = LeadCreate(
+        lead_id=canonical_uuid(lead_id, "leadId") if lead_id is not None else str(uuid.uuid4()),
+        retailer_id=canonical_uuid(retailer_id, "UniversalRetailerId"),
+        location_id=canonical_uuid(body.get("locationId"), "locationId"),
+        page_url="",
+        name=_required_text(body.get("name"), "name", MAX_LENGTHS["Name"]),
+        phone=e164,
+        customer_message="",
+        source="staff",
+    )
+    note = _text(body.get("note"), "note", MAX_STAFF_NOTE, required=False, multiline=True)
+    return create, note
 
 
 def initial_lead_state(create: LeadCreate, now: datetime) -> LeadState:

@@ -13,6 +13,8 @@ Public API:
 - ``area_code(e164) -> str | None``: the NANP area code (NPA), ``None`` elsewhere.
 - ``is_nanp(e164) -> bool``: country code 1 (US, CA and the Caribbean NANP).
 - ``region_of(e164) -> str | None``: the number's ISO region ("US", "CA", "JM").
+- ``format_as_typed(text) -> str``: the number as it is being typed ("(312) 555-01").
+- ``phone_problem(text) -> str | None``: why it cannot be texted, or None.
 
 Validity rule (a product decision). The demo, the simulator and the tests use
 fictional 555-01xx numbers, and a shopper's number must never be rejected
@@ -220,3 +222,26 @@ def region_of(e164: str) -> str | None:
         return None
     region = phonenumbers.region_code_for_number(number)
     return str(region) if region else None
+
+
+def format_as_typed(text: str, region: str = "US") -> str:
+    """``text`` formatted the way a phone number is written while it is being typed
+    ("3125" → "312-5", "3125550134" → "(312) 555-0134", "+4420" → "+44 20"), by
+    libphonenumber's as-you-type formatter. Characters other than digits and a
+    leading ``+`` are dropped; an empty text stays empty."""
+    formatter = phonenumbers.AsYouTypeFormatter(region)
+    shown = ""
+    for i, ch in enumerate(text.strip()):
+        if ch.isdigit() or (ch == "+" and i == 0):
+            shown = formatter.input_digit(ch)
+    return shown
+
+
+def phone_problem(text: str, region: str = "US") -> str | None:
+    """Why ``text`` is not a number a text can be sent to (a sentence for the person
+    typing it), or None when ``parse_phone`` accepts it."""
+    try:
+        parse_phone(text, region)
+    except PhoneError as exc:
+        return str(exc)
+    return None

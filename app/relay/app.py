@@ -26,7 +26,9 @@ from app.relay import (
     metrics,
     presence_api,
     staff_api,
+    staff_leads,
     staff_media,
+    staff_optout,
     stream_api,
     templates_api,
     webhooks,
@@ -304,6 +306,8 @@ def create_app(settings: Settings, *, twilio_client: Client | None = None) -> Fa
         templates_api,
         lead_sync_api,
         staff_media,
+        staff_leads,
+        staff_optout,
         metrics,
     ):
         app.include_router(module.router)

@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from app.relay import staff_directory
 from app.relay.cache import TtlCache
 from app.relay.context import context_of
 from app.relay.errors import ApiError
@@ -297,6 +298,15 @@ def issue_key(
     if rate_per_min is not None:
         item["RateLimitPerMinute"] = int(rate_per_min)
     tables.api_keys.put_item(Item=item, ConditionExpression="attribute_not_exists(API_Key)")
+    if staff_id:  # colleagues can assign leads to its holder (GET /v1/staff)
+        staff_directory.register_key(
+            tables,
+            retailer_id=retailer_id or "",
+            staff_id=staff_id,
+            name=name or staff_id,
+            locations=list(item["Locations"]),
+            key_ref=str(item["API_Key"]),
+        )
     return key
 
 
@@ -317,6 +327,9 @@ def revoke_key(tables: Any, key: str, *, cache: TtlCache[dict[str, Any]] | None 
             )
             # again: a request may have cached the record between the two steps
             forget(lambda k: k[0] == tables.api_keys.name)
+            stored = str(item["API_Key"])
+            key_ref = stored if item.get("KeyHashed") else hash_key(stored)
+            staff_directory.unregister_key(tables, dict(item), key_ref)
             return True
     return False
 

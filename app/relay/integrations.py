@@ -108,6 +108,11 @@ def _step(ctx: RelayContext, lead: Item, name: str, *, closing: bool = False) ->
         ctx.lead_lock.check(str(lead["LeadId"]), str(token))
 
 
+def started_by_staff(lead: Item) -> bool:
+    """A conversation a staff member started (`POST /v1/leads`), not the customer."""
+    return (lead.get("Lead") or {}).get("Source") == "staff"
+
+
 def _first_name(name: str) -> str:
     # a plain word or "there": never a link or a sentence (app.core.safe_text)
     return greeting_name(name)
@@ -474,6 +479,8 @@ class TwilioIntegration:
     ) -> None:
         lead_id = str(lead["LeadId"])
         w2t = str(location.web2text_number)
+        if started_by_staff(lead):
+            return  # no greeting: the staff member's first text is the first message
         steps: tuple[tuple[str, str, str], ...] = (
             ("details", customer, details_text(lead, location)),  # to the store
             ("greeting", w2t, greeting_text(lead, location)),  # to the customer

@@ -171,6 +171,25 @@ class LeadService:
                 raise
         return self._store_new(req, marker, screened)
 
+    def create_screened(
+        self, req: LeadCreate, principal: Principal, idempotency_key: str, extra: versioned.Updates
+    ) -> versioned.Item:
+        """A WEB2TEXT lead made by another door than the website (a conversation staff
+        start): the website create's checks (`_check_create`: directory, store number,
+        opt-out, line type, country, leads per phone), then stored with `extra` over
+        the new item and processed like any other. A retry of the same request (same
+        key, same caller) answers the lead its first attempt stored."""
+        marker = _create_marker(principal, idempotency_key)
+        existing = lead_store.get_lead(self.tables, req.lead_id)
+        if existing is not None and existing.get("CreateIdempotencyKey") == marker:
+            if existing.get("PendingShard") == PENDING:
+                self.submit(req.lead_id)
+            return existing
+        self._refuse_existing(existing, req.lead_id)
+        screened = self._check_create(req)
+        self._store_new(req, marker, {**screened, **extra})
+        return lead_store.get_lead(self.tables, req.lead_id) or {}
+
     def _store_new(
         self, req: LeadCreate | ActOnCreate, marker: str | None, screened: versioned.Updates
     ) -> versioned.Item:

@@ -101,7 +101,8 @@ def last_customer_contact(conv: dict[str, Any], leads: list[dict[str, Any]]) -> 
     times = [_parse_time(conv.get("LastInboundAt"))]
     for lead in leads:
         times.append(_parse_time(lead.get("LastInboundAt")))
-        times.append(_parse_time(lead.get("DateSubmitted")))
+        if (lead.get("Lead") or {}).get("Source") != "staff":  # staff made it, not them
+            times.append(_parse_time(lead.get("DateSubmitted")))
     known = [t for t in times if t is not None]
     return max(known) if known else None
 

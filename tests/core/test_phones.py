@@ -212,3 +212,23 @@ def test_parse_never_crashes(text: str, region: str) -> None:
         assert exc.reason in PHONE_ERROR_REASONS
     else:
         assert re.fullmatch(r"\+\d{8,15}", result)
+
+
+def test_format_as_typed_follows_each_keystroke() -> None:
+    from app.core.phones import format_as_typed
+
+    typed = "3125550134"
+    shown = [format_as_typed(typed[: i + 1]) for i in range(len(typed))]
+    assert shown[3] == "312-5"
+    assert shown[-1] == "(312) 555-0134"
+    assert format_as_typed("(312) 555-0134") == "(312) 555-0134"  # pasted, formatted
+    assert format_as_typed("+4420 7946") == "+44 20 7946"
+    assert format_as_typed("call me") == ""
+
+
+def test_phone_problem_explains_or_accepts() -> None:
+    from app.core.phones import phone_problem
+
+    assert phone_problem("312 555 0134") is None
+    assert "too short" in (phone_problem("555 0134") or "")
+    assert phone_problem("+1 555 555 1234") is not None  # 555 is no area code
