@@ -20,7 +20,8 @@ from app.core.wire import ErrorBody, LeadView
 from app.relay import lead_store
 from app.relay.context import RelayContext, context_of
 from app.relay.lead_runner import DEFAULT_CLOSE_REASON, Refused
-from app.relay.staff_api import Staff, _load_lead
+from app.relay.staff_access import Staff
+from app.relay.staff_access import load_lead as _load_lead
 from app.relay.versioned import Item
 
 router = APIRouter(prefix="/v1", tags=["staff"])

@@ -26,6 +26,8 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from app.sync.api_staff import NewConversation as NewConversation
+from app.sync.api_staff import StaffMember as StaffMember
 from app.sync.api_team import PresenceChanged as PresenceChanged
 from app.sync.api_team import SharedTemplate as SharedTemplate
 from app.sync.api_team import SharedTemplates as SharedTemplates
@@ -453,6 +455,25 @@ class Engine(Protocol):
         self, location_id: str, templates: Sequence[SharedTemplate], version: int
     ) -> SharedTemplates:
         """Replace them if still at `version` (online only; see `SharedTemplates`)."""
+
+    async def dismiss_possible_opt_out(self, lead_id: str) -> None:
+        """"Not an opt-out": the banner goes on every desktop (`possibleOptOut: false`)."""
+
+    async def opt_out(self, conversation_sid: str, reason: str) -> None:
+        """Record that the customer asked not to be texted: texting is off at once
+        here, the relay records it and closes the leads. Raises `EngineError`
+        (reason_required, reason_too_long, conversation_not_found)."""
+
+    async def close_lead(self, lead_id: str, reason: str) -> None:
+        """Close the lead with a reason (If-Match the version shown)."""
+
+    async def create_lead(self, new: NewConversation) -> str:
+        """Start a conversation: the lead shows at once (pending) and is delivered once;
+        returns its id. Raises `EngineError` (name_required, invalid_phone)."""
+
+    async def list_staff(self) -> Sequence[StaffMember]:
+        """The colleagues of the staff member's locations (the relay's answer, or the
+        last one kept when it cannot be reached)."""
 
     async def retry(self, outbox_id: str) -> None:
         """Requeue a failed outbox row (same idempotency key: never a second SMS)."""

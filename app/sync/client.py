@@ -211,6 +211,37 @@ class RelayClient:
         """ "Sync now": the relay runs the lead's integrations again (202)."""
         return self._json(await self._request("POST", f"/v1/leads/{lead_id}/sync"))
 
+    async def opt_out(self, conversation_sid: str, reason: str, key: str) -> dict[str, Any]:
+        response = await self._request(
+            "POST", f"/v1/conversations/{conversation_sid}/opt-out",
+            json={"reason": reason}, headers={"Idempotency-Key": key},
+        )
+        return self._json(response)
+
+    async def close_lead(
+        self, lead_id: str, reason: str, version: int, key: str
+    ) -> dict[str, Any]:
+        response = await self._request(
+            "POST", f"/v1/leads/{lead_id}/close", json={"reason": reason},
+            headers={"If-Match": f'"{version}"', "Idempotency-Key": key},
+        )
+        return self._json(response)
+
+    async def create_lead(self, body: dict[str, Any], key: str) -> dict[str, Any]:
+        response = await self._request(
+            "POST", "/v1/leads", json=body, headers={"Idempotency-Key": key})
+        return self._json(response)
+
+    async def staff(self) -> list[dict[str, Any]]:
+        response = await self._request("GET", "/v1/staff")
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise RelayTransientError("malformed /v1/staff answer") from exc
+        if not isinstance(data, list):
+            raise RelayTransientError("malformed /v1/staff answer")
+        return [d for d in data if isinstance(d, dict)]
+
     async def mark_read(self, conversation_sid: str, key: str) -> None:
         await self._request(
             "POST", f"/v1/conversations/{conversation_sid}/read",

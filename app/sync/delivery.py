@@ -134,6 +134,8 @@ class OutboxDispatcher:
         except RelayFinalError as exc:
             if exc.status == 412 and row.kind == store.UPDATE_LEAD:
                 await self._on_conflict(row, exc, attempt)
+            elif exc.status == 412 and row.kind == store.CLOSE_LEAD:
+                await self._on_close_conflict(row, exc)
             else:
                 await self._fail(row, exc.reason, exc.message)
         except _UnknownKind:
@@ -156,6 +158,16 @@ class OutboxDispatcher:
         if row.kind == store.MARK_READ:
             await client.mark_read(str(row.conversation_sid), row.idempotency_key)
             return None
+        if row.kind == store.OPT_OUT:
+            await client.opt_out(str(row.conversation_sid), str(row.payload["reason"]),
+                                 row.idempotency_key)
+            return None  # the feed brings the conversation and its leads
+        if row.kind == store.CLOSE_LEAD:
+            return await client.close_lead(
+                str(row.lead_id), str(row.payload["reason"]), int(row.payload["baseVersion"]),
+                row.idempotency_key)
+        if row.kind == store.CREATE_LEAD:
+            return await client.create_lead(dict(row.payload["body"]), row.idempotency_key)
         raise _UnknownKind(row.kind)
 
     async def _uploaded(self, client: RelayClient, row: store.OutboxRow) -> str | None:
@@ -180,7 +192,7 @@ class OutboxDispatcher:
 
     async def _on_answer(self, row: store.OutboxRow, answer: dict[str, Any] | None) -> None:
         """A 2xx: the lead an edit answered with is mirrored, a send takes its message."""
-        if row.kind == store.UPDATE_LEAD:
+        if row.kind in (store.UPDATE_LEAD, store.CLOSE_LEAD, store.CREATE_LEAD):
             lead = lead_answer(answer)
             if lead is not None:
                 await self._apply_lead(lead)
@@ -228,6 +240,19 @@ class OutboxDispatcher:
             await self._delivered(row, None)
         else:
             await self._fail(row, "version_conflict", outcome.message or exc.message)
+
+    async def _on_close_conflict(self, row: store.OutboxRow, exc: RelayFinalError) -> None:
+        """412 on a close: the lead changed meanwhile (the relay's processing, a
+        colleague's edit). Closing still stands: closed already, it is done; else
+        it goes again against the current version."""
+        current = await self._current_lead(row, exc.body.get("current"))
+        if current is None:
+            await self._fail(row, "version_conflict", exc.message)
+        elif current.status.value == "CLOSED":
+            await self._delivered(row, None)
+        else:
+            payload = {**row.payload, "baseVersion": current.version}
+            await self._db.writer.run(store.rebase_row, row.outbox_id, payload)
 
     async def _current_lead(self, row: store.OutboxRow, answered: object) -> LeadView | None:
         """The relay's current lead: from the 412 (mirrored), else the last one mirrored."""

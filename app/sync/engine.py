@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -37,9 +38,11 @@ from app.sync.api import (
     LeadRow,
     LocationRow,
     Me,
+    NewConversation,
     SearchHit,
     SharedTemplate,
     SharedTemplates,
+    StaffMember,
     SyncState,
     SyncStatus,
     ThreadMessage,
@@ -408,6 +411,38 @@ class SyncEngine:
         except RelayError as exc:  # best effort: the next renewal tries again
             log.debug("presence not sent: %s", exc)
 
+    async def dismiss_possible_opt_out(self, lead_id: str) -> None:
+        await self.db.writer.run(_enqueue_dismiss, lead_id)
+        self._after_enqueue(lead_ids={lead_id})
+
+    async def opt_out(self, conversation_sid: str, reason: str) -> None:
+        await self.db.writer.run(store.enqueue_opt_out, conversation_sid, reason)
+        lead_ids = await self.db.reader.run(store.leads_of_conversation, conversation_sid)
+        self._after_enqueue(conversation_sids={conversation_sid}, lead_ids=lead_ids)
+
+    async def close_lead(self, lead_id: str, reason: str) -> None:
+        await self.db.writer.run(store.enqueue_close_lead, lead_id, reason)
+        self._after_enqueue(lead_ids={lead_id})
+
+    async def create_lead(self, new: NewConversation) -> str:
+        lead_id = await self.db.writer.run(store.enqueue_create_lead, new, self._me)
+        self._after_enqueue(lead_ids={lead_id})
+        return lead_id
+
+    async def list_staff(self) -> Sequence[StaffMember]:
+        """Asked of the relay each time (colleagues come and go); the last answer is
+        kept for when it cannot be reached."""
+        client = self._client
+        if client is not None:
+            try:
+                answer = await client.staff()
+            except (RelayTransientError, RelayAuthError, RelayFinalError) as exc:
+                log.info("staff list not refreshed: %s", exc)
+            else:
+                await self.db.writer.run(store.set_meta, STAFF_META, json.dumps(answer))
+        kept = await self.db.reader.run(store.get_meta, STAFF_META)
+        return staff_members(json.loads(kept) if kept else [])
+
     async def retry(self, outbox_id: str) -> None:
         row = await self._keeper.write(store.retry_row, outbox_id, True)
         self._after_enqueue(conversation_sids={row.conversation_sid}, lead_ids={row.lead_id})
@@ -469,6 +504,26 @@ def _insecure_url(relay_url: str | None) -> str | None:
 
 def _enqueue_update(conn: Any, lead_id: str, kwargs: dict[str, Any]) -> str:
     return store.enqueue_update_lead(conn, lead_id, **kwargs)
+
+
+def _enqueue_dismiss(conn: Any, lead_id: str) -> str:
+    return store.enqueue_update_lead(conn, lead_id, possible_opt_out=False)
+
+
+#: meta key of the last `GET /v1/staff` answer
+STAFF_META = "staff"
+
+
+def staff_members(answer: Sequence[Any]) -> list[StaffMember]:
+    """`GET /v1/staff` entries as rows (malformed entries are left out)."""
+    members: list[StaffMember] = []
+    for entry in answer:
+        if not isinstance(entry, dict) or not entry.get("staffId"):
+            continue
+        members.append(StaffMember(
+            staff_id=str(entry["staffId"]), name=str(entry.get("name") or entry["staffId"]),
+            location_ids=tuple(str(x) for x in entry.get("locationIds") or ())))
+    return members
 
 
 def _log_task_error(task: asyncio.Task[None]) -> None:

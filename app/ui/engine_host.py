@@ -39,9 +39,11 @@ from app.sync.api import (
     LeadRow,
     LocationRow,
     Me,
+    NewConversation,
     SearchHit,
     SharedTemplate,
     SharedTemplates,
+    StaffMember,
     SyncStatus,
     ThreadMessage,
     WaitingLead,
@@ -181,6 +183,21 @@ class ThreadedEngine:
 
     async def set_presence(self, conversation_sid: str, state: str) -> None:
         await self._call(self.inner.set_presence(conversation_sid, state))
+
+    async def dismiss_possible_opt_out(self, lead_id: str) -> None:
+        await self._call(self.inner.dismiss_possible_opt_out(lead_id))
+
+    async def opt_out(self, conversation_sid: str, reason: str) -> None:
+        await self._call(self.inner.opt_out(conversation_sid, reason))
+
+    async def close_lead(self, lead_id: str, reason: str) -> None:
+        await self._call(self.inner.close_lead(lead_id, reason))
+
+    async def create_lead(self, new: NewConversation) -> str:
+        return await self._call(self.inner.create_lead(new))
+
+    async def list_staff(self) -> Sequence[StaffMember]:
+        return await self._call(self.inner.list_staff())
 
     async def retry(self, outbox_id: str) -> None:
         await self._call(self.inner.retry(outbox_id))

@@ -30,17 +30,26 @@ from app.sync.store.outbox_delivery import (
     retry_row,
 )
 from app.sync.store.outbox_row import (
+    CLOSE_LEAD,
+    CREATE_LEAD,
     FAILED,
     INFLIGHT,
     MARK_READ,
+    OPT_OUT,
     PENDING,
     SEND_MESSAGE,
     UPDATE_LEAD,
     OutboxRow,
 )
+from app.sync.store.outbox_staff import (
+    enqueue_close_lead,
+    enqueue_create_lead,
+    enqueue_opt_out,
+)
 from app.sync.store.queries import (
     count_leads,
     get_lead,
+    leads_of_conversation,
     list_leads,
     list_locations,
     relay_lead,
@@ -59,9 +68,12 @@ from app.sync.store.search import search
 from app.sync.store.shared_templates import get_shared_templates, save_shared_templates
 
 __all__ = [
+    "CLOSE_LEAD",
+    "CREATE_LEAD",
     "FAILED",
     "INFLIGHT",
     "MARK_READ",
+    "OPT_OUT",
     "PENDING",
     "SEND_MESSAGE",
     "UPDATE_LEAD",
@@ -74,7 +86,10 @@ __all__ = [
     "cursor_of",
     "discard_row",
     "due_heads",
+    "enqueue_close_lead",
+    "enqueue_create_lead",
     "enqueue_mark_read",
+    "enqueue_opt_out",
     "enqueue_send",
     "enqueue_update_lead",
     "expedite_pending",
@@ -83,6 +98,7 @@ __all__ = [
     "get_meta",
     "get_shared_templates",
     "keep_media_sid",
+    "leads_of_conversation",
     "list_leads",
     "list_locations",
     "list_outbox",

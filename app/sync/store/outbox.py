@@ -90,7 +90,8 @@ _UNSET: Any = object()
 
 
 def _lead_patch(
-    current: tuple[Any, Any], status: Any, assignee_id: Any, note: str | None
+    current: tuple[Any, Any], status: Any, assignee_id: Any, note: str | None,
+    possible_opt_out: bool | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The patch to send, and the values it was based on (for a 412 re-base)."""
     cur_status, cur_assignee = current
@@ -106,6 +107,8 @@ def _lead_patch(
         if not note.strip():
             raise EngineError("empty_note", "the note is empty")
         patch["note"] = note
+    if possible_opt_out is False:
+        patch["possibleOptOut"] = False
     if not patch:
         raise EngineError("empty_update", "nothing to change")
     return patch, base
@@ -121,6 +124,7 @@ def enqueue_update_lead(
     note: str | None = None,
     me: Me | None = None,
     now: str | None = None,
+    possible_opt_out: bool | None = None,
 ) -> str:
     """Apply a lead edit locally and queue it with the version it was based on."""
     now = now or now_iso()
@@ -130,7 +134,8 @@ def enqueue_update_lead(
             (lead_id,)).fetchone()
         if row is None:
             raise EngineError("lead_not_found", f"no lead {lead_id} in the local store")
-        patch, base = _lead_patch((row[1], row[2]), status, assignee_id, note)
+        patch, base = _lead_patch((row[1], row[2]), status, assignee_id, note,
+                                  possible_opt_out)
         payload = {"patch": patch, "base": base, "baseVersion": int(row[0]),
                    "assigneeName": assignee_name, "noteAt": now,
                    "noteAuthor": me.name if me else None}

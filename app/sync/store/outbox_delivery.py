@@ -20,13 +20,17 @@ from app.core.wire import MessageView
 from app.sync.api import EngineError, ThreadStatus
 from app.sync.store.access import read_one, read_rows, write_tx
 from app.sync.store.outbox_row import (
+    CLOSE_LEAD,
+    CREATE_LEAD,
     INFLIGHT,
+    OPT_OUT,
     OUTBOX_COLUMNS,
     SEND_MESSAGE,
     UPDATE_LEAD,
     OutboxRow,
 )
-from app.sync.store.overlay import apply_lead_patch, restore_lead
+from app.sync.store.outbox_staff import apply_close, apply_opt_out, drop_pending_lead
+from app.sync.store.overlay import apply_lead_patch, restore_conversation, restore_lead
 from app.sync.store.result import ApplyResult
 
 #: no row waits longer than this (the longest backoff, a capped Retry-After, is
@@ -104,12 +108,8 @@ def mark_failed(conn: sa.Connection, outbox_id: str, reason: str, message: str) 
         cur.execute(
             "UPDATE messages SET status = 'failed_local', error_reason = ?, error_message = ? "
             f"WHERE {_MESSAGE_OF_ROW}", (reason, message[:500], outbox_id))
-        lead = cur.execute(
-            "SELECT lead_id FROM outbox WHERE outbox_id = ? AND kind = 'update_lead'",
-            (outbox_id,)).fetchone()
-        if lead is not None:
-            # a refused edit no longer overlays the relay's state
-            restore_lead(cur, str(lead[0]))
+        # a refused edit no longer overlays the relay's state
+        _take_off(cur, _queued_row(cur, outbox_id))
 
 
 def rebase_row(conn: sa.Connection, outbox_id: str, payload: dict[str, Any]) -> str:
@@ -199,6 +199,10 @@ def retry_row(conn: sa.Connection, outbox_id: str, force: bool = False) -> Outbo
             f"WHERE {_MESSAGE_OF_ROW}", (outbox_id,))
         if row.kind == UPDATE_LEAD and row.lead_id:
             apply_lead_patch(cur, row.lead_id, payload)
+        elif row.kind == CLOSE_LEAD and row.lead_id:
+            apply_close(cur, row.lead_id)
+        elif row.kind == OPT_OUT and row.conversation_sid:
+            apply_opt_out(cur, row.conversation_sid)
     return row
 
 
@@ -211,9 +215,18 @@ def discard_row(conn: sa.Connection, outbox_id: str) -> OutboxRow:
         cur.execute(
             f"DELETE FROM messages WHERE {_MESSAGE_OF_ROW} AND message_sid IS NULL", (outbox_id,))
         cur.execute("DELETE FROM outbox WHERE outbox_id = ?", (outbox_id,))
-        if row.kind == UPDATE_LEAD and row.lead_id:
-            restore_lead(cur, row.lead_id)
+        _take_off(cur, row)
+        if row.kind == CREATE_LEAD and row.lead_id:
+            drop_pending_lead(cur, row.lead_id)
     return row
+
+
+def _take_off(cur: sqlite3.Cursor, row: OutboxRow) -> None:
+    """The local effect of a row that left the queue without taking effect."""
+    if row.kind in (UPDATE_LEAD, CLOSE_LEAD) and row.lead_id:
+        restore_lead(cur, row.lead_id)
+    elif row.kind == OPT_OUT and row.conversation_sid:
+        restore_conversation(cur, row.conversation_sid)
 
 
 def outbox_counts(conn: sa.Connection) -> tuple[int, int]:

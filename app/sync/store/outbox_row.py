@@ -10,6 +10,9 @@ from typing import Any
 SEND_MESSAGE = "send_message"
 UPDATE_LEAD = "update_lead"
 MARK_READ = "mark_read"
+OPT_OUT = "opt_out"  # app.sync.store.outbox_staff
+CLOSE_LEAD = "close_lead"
+CREATE_LEAD = "create_lead"
 
 # states
 PENDING = "pending"

@@ -85,14 +85,15 @@ def _notes(conn: sa.Connection, view: LeadView | None,
     notes = [NoteItem(note_id=n.note_id, author_id=n.author_id, author_name=n.author_name,
                       body=n.body, at=n.at) for n in (view.notes if view else ())]
     pending_update = False
-    for payload_text, state in read_rows(
-            conn, "SELECT payload, state FROM outbox WHERE kind = 'update_lead' "
-                  "AND lead_id = ? ORDER BY seq", (lead_id,)):
+    for kind, payload_text, state in read_rows(
+            conn, "SELECT kind, payload, state FROM outbox WHERE lead_id = ? "
+                  "AND kind IN ('update_lead', 'close_lead', 'create_lead') ORDER BY seq",
+            (lead_id,)):
         if state == FAILED:
             continue
-        pending_update = True
+        pending_update = True  # an edit, a close or the lead itself still on its way
         payload = json.loads(payload_text)
-        note = payload["patch"].get("note")
+        note = payload["patch"].get("note") if kind == "update_lead" else None
         if note:
             notes.append(NoteItem(note_id="pending", author_id=None,
                                   author_name=str(payload.get("noteAuthor") or "You"),
@@ -198,3 +199,8 @@ def thread(
             SELECT id, {_THREAD_COLUMNS} FROM messages WHERE conversation_sid = ? {cond}
             ORDER BY created_at DESC, id DESC LIMIT ?) ORDER BY created_at, id""", params)
     return [_thread_message(r) for r in rows]
+
+
+def leads_of_conversation(conn: sa.Connection, conversation_sid: str) -> list[str]:
+    return [str(r[0]) for r in read_rows(
+        conn, "SELECT lead_id FROM leads WHERE conversation_sid = ?", (conversation_sid,))]
