@@ -216,7 +216,8 @@ class ConversationPane(QWidget):
     once its first frame has painted), so the window's first frame does without it.
     """
 
-    markLostRequested = Signal(str)
+    optOutRequested = Signal(str)  # lead_id: record that the customer asked not to be texted
+    dismissRequested = Signal(str)  # lead_id: "not an opt-out", stored for every desktop
     togglePanel = Signal()
     backRequested = Signal()  # one column: the inbox again
     exportRequested = Signal()  # the open conversation, to a file
@@ -234,7 +235,7 @@ class ConversationPane(QWidget):
     panel_button: QPushButton
     optout_banner: Banner
     possible_banner: Banner
-    mark_lost_button: QPushButton
+    opted_out_button: QPushButton
     keep_button: QPushButton
     view: ThreadView
     composer: Composer
@@ -248,7 +249,7 @@ class ConversationPane(QWidget):
             "panel_button",
             "optout_banner",
             "possible_banner",
-            "mark_lost_button",
+            "opted_out_button",
             "keep_button",
             "view",
             "composer",
@@ -343,9 +344,11 @@ class ConversationPane(QWidget):
 
         self.optout_banner = Banner("danger", "Opt-out notice")
         self.possible_banner = Banner("warning", "Possible opt-out")
-        self.mark_lost_button = self.possible_banner.add_button("Stop texting")
+        self.opted_out_button = self.possible_banner.add_button("Stop texting them…")
+        self.opted_out_button.setAccessibleName("Record opt-out")
         self.keep_button = self.possible_banner.add_button("Dismiss")
-        self.mark_lost_button.clicked.connect(self._mark_lost)
+        self.keep_button.setAccessibleName("Not an opt-out: dismiss")
+        self.opted_out_button.clicked.connect(self._record_opt_out)
         self.keep_button.clicked.connect(self._dismiss_possible)
 
         self.view = ThreadView(self.model)
@@ -470,7 +473,7 @@ class ConversationPane(QWidget):
         self.subtitle.setText("  ·  ".join(p for p in parts if p))
         if lead.opted_out:
             self.optout_banner.set_text(
-                f"{lead.name or 'This customer'} opted out of text messages (texted STOP). "
+                f"{lead.name or 'This customer'} opted out of text messages. "
                 "You can't text them until they text START."
             )
             self.optout_banner.show()
@@ -494,18 +497,18 @@ class ConversationPane(QWidget):
         )
         if show_possible:
             self.possible_banner.set_text(
-                "This customer may be asking to stop texts. If so, stop texting them and "
-                "mark the lead lost; if not, dismiss this."
+                "This customer may be asking to stop texts. If so, record the opt-out "
+                "(nothing more is sent to them); if not, dismiss this for everyone."
             )
         self.possible_banner.setVisible(show_possible)
 
-    def _mark_lost(self) -> None:
+    def _record_opt_out(self) -> None:
         if self.lead is not None:
-            self._dismissed_possible.add(self.lead.lead_id)
-            self.possible_banner.hide()
-            self.markLostRequested.emit(self.lead.lead_id)
+            self.optOutRequested.emit(self.lead.lead_id)
 
     def _dismiss_possible(self) -> None:
         if self.lead is not None:
+            # hidden at once; the stored dismissal keeps it hidden here and elsewhere
             self._dismissed_possible.add(self.lead.lead_id)
+            self.dismissRequested.emit(self.lead.lead_id)
         self.possible_banner.hide()

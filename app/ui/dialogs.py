@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QLabel, QPushButton, QWidge
 #: the main window's shortcuts (MainWindow._shortcuts) and what they do there
 WINDOW_SHORTCUTS = {
     "Ctrl+K": "jump to a lead",
+    "Ctrl+N": "new conversation",
     "Ctrl+F": "search",
     "Ctrl+,": "settings",
     "Alt+Up": "previous conversation",

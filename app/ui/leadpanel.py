@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QCompleter,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -18,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.statuses import PIPELINE_ORDER
-from app.sync.api import LeadDetail, Me
+from app.sync.api import LeadDetail, Me, StaffMember
 from app.ui import fmt
 from app.ui.integrations_box import IntegrationsBox
 from app.ui.plain import plain_label
@@ -64,6 +65,13 @@ class LeadPanel(QScrollArea):
     assigneeChosen = Signal(str, object)  # lead_id, staff id or None
     noteAdded = Signal(str, str)  # lead_id, text
     syncRequested = Signal(str)  # lead_id: "Sync now"
+    closeRequested = Signal(str)  # lead_id
+    followUpRequested = Signal(str)  # lead_id (a closed lead)
+    optOutRequested = Signal(str)  # lead_id
+    colleaguesWanted = Signal(object)  # LeadDetail: fill the assignee menu
+
+    #: past this many entries the assignee menu takes typed text to find a name
+    SEARCHABLE_AFTER = 8
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,6 +92,7 @@ class LeadPanel(QScrollArea):
         self._layout.addWidget(_section("Pipeline"))
         self._layout.addLayout(self._pipeline_form())
         self._layout.addWidget(self.saving)
+        self._layout.addLayout(self._actions_row())
         self._layout.addSpacing(10)
         self._layout.addWidget(_section("Submitted"))
         self._layout.addLayout(self._submitted_form())
@@ -121,6 +130,65 @@ class LeadPanel(QScrollArea):
         form.addRow("Status", self.pipeline)
         form.addRow("Assignee", self.assignee)
         return form
+
+    def _actions_row(self) -> QHBoxLayout:
+        self.close_button = QPushButton("Close lead…")
+        self.close_button.setAccessibleName("Close lead")
+        self.close_button.setToolTip("Close this lead with a reason")
+        self.follow_up_button = QPushButton("Follow up")
+        self.follow_up_button.setAccessibleName("Follow up")
+        self.follow_up_button.setToolTip("Start a new conversation with this customer")
+        self.opt_out_button = QPushButton("Opted out…")
+        self.opt_out_button.setAccessibleName("Record opt-out")
+        self.opt_out_button.setToolTip("The customer asked not to be texted")
+        for button, signal in (
+            (self.close_button, self.closeRequested),
+            (self.follow_up_button, self.followUpRequested),
+            (self.opt_out_button, self.optOutRequested),
+        ):
+            button.clicked.connect(lambda _c=False, sig=signal: self._emit_for_lead(sig))
+        row = QHBoxLayout()
+        row.addWidget(self.close_button)
+        row.addWidget(self.follow_up_button)
+        row.addWidget(self.opt_out_button)
+        row.addStretch(1)
+        return row
+
+    def _emit_for_lead(self, signal: Signal) -> None:
+        if self._lead is not None:
+            signal.emit(self._lead.lead_id)  # type: ignore[attr-defined]
+
+    def set_colleagues(self, lead_id: str, members: list[StaffMember]) -> None:
+        """The assignee menu: Unassigned, me, the staff of the lead's location."""
+        lead = self._lead
+        if lead is None or lead.lead_id != lead_id:
+            return
+        self._fill_assignees(lead, self._me, members)
+
+    def _fill_assignees(
+        self, lead: LeadDetail, me: Me | None, members: list[StaffMember]
+    ) -> None:
+        box = self.assignee
+        box.blockSignals(True)
+        box.clear()
+        box.addItem("Unassigned", None)
+        if me is not None:
+            box.addItem(f"Me ({me.name})", me.staff_id)
+        for member in members:
+            if me is None or member.staff_id != me.staff_id:
+                box.addItem(member.name, member.staff_id)
+        if lead.assignee_id and box.findData(lead.assignee_id) < 0:
+            box.addItem(lead.assignee_name or lead.assignee_id, lead.assignee_id)
+        searchable = box.count() > self.SEARCHABLE_AFTER
+        box.setEditable(searchable)
+        if searchable:
+            box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+            completer = box.completer()
+            if completer is not None:
+                completer.setFilterMode(Qt.MatchFlag.MatchContains)
+                completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        box.setCurrentIndex(max(0, box.findData(lead.assignee_id)))
+        box.blockSignals(False)
 
     def _submitted_form(self) -> QFormLayout:
         self.info = QFormLayout()
@@ -182,13 +250,13 @@ class LeadPanel(QScrollArea):
             if lead.pipeline_status in PIPELINE_ORDER
             else 0
         )
-        self.assignee.addItem("Unassigned", None)
-        if me is not None:
-            self.assignee.addItem(f"Me ({me.name})", me.staff_id)
-        if lead.assignee_id and (me is None or lead.assignee_id != me.staff_id):
-            self.assignee.addItem(lead.assignee_name or lead.assignee_id, lead.assignee_id)
-        self.assignee.setCurrentIndex(max(0, self.assignee.findData(lead.assignee_id)))
+        self._fill_assignees(lead, me, [])
+        self.colleaguesWanted.emit(lead)  # the colleagues follow (set_colleagues)
         self.saving.setVisible(lead.pending_update)
+        closed = lead.status == "CLOSED"
+        self.close_button.setVisible(not closed)
+        self.follow_up_button.setVisible(closed and not lead.opted_out)
+        self.opt_out_button.setVisible(not lead.opted_out and lead.conversation_sid is not None)
 
     def _show_submitted(self, lead: LeadDetail) -> None:
         rows: list[tuple[str, str]] = [

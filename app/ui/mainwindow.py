@@ -26,6 +26,7 @@ from app.ui.inbox_controller import InboxController
 from app.ui.lead_panel_controller import LeadPanelController
 from app.ui.responsive import Mode, PaneLayout
 from app.ui.sidebar import Sidebar
+from app.ui.staff_actions import StaffActions
 from app.ui.statusbar import SyncStatusBar
 from app.ui.tasks import Tasks
 
@@ -83,7 +84,7 @@ class MainWindow(QMainWindow):
         self._build()
         self.inbox = InboxController(self.sidebar, self.tasks, self)
         self.conversation = ConversationController(self.pane, self.tasks, self)
-        self.lead_panel = LeadPanelController(self.panes.place_panel, self.tasks, self)
+        self.lead_panel = LeadPanelController(self._place_panel, self.tasks, self)
         self._connect()
         # the models and widgets that app scripts, tests and benchmarks reach directly
         self.leads_model = self.inbox.model
@@ -165,13 +166,42 @@ class MainWindow(QMainWindow):
         self.conversation.error.connect(self.status_bar.show_error)
         self.pane.togglePanel.connect(self.panes.toggle_details)
         self.pane.backRequested.connect(self.back_to_inbox)
-        self.pane.markLostRequested.connect(self._mark_lost)
         self.pane.exportRequested.connect(self.export_current)
         self.pane.manageSharedRequested.connect(self.open_shared_templates)
+        self._connect_staff_actions()
         self.panes.changed.connect(self._on_panes_changed)
 
-    def _mark_lost(self, lead_id: str) -> None:
-        self.lead_panel.update(lead_id, status="lost")
+    def _connect_staff_actions(self) -> None:
+        """Close, follow up, opt-out, dismiss, assign a colleague, new conversation."""
+        staff = self.staff_actions = StaffActions(self, self.tasks, self)
+        staff.error.connect(self.status_bar.show_error)
+        staff.leadCreated.connect(lambda lead_id: self.open_lead(lead_id, focus=True))
+        staff.colleagues.connect(lambda lead_id, members: self.panel.set_colleagues(
+            lead_id, members))
+        self.sidebar.new_button.clicked.connect(lambda: staff.new_conversation())
+        self.pane.optOutRequested.connect(self._with_lead(staff.record_opt_out))
+        self.pane.dismissRequested.connect(staff.dismiss_possible_opt_out)
+
+    def _with_lead(self, act: Callable[[LeadDetail], None]) -> Callable[[str], None]:
+        """`act` on the open lead, if it is the one asked for."""
+
+        def run(lead_id: str) -> None:
+            lead = self.current
+            if lead is not None and lead.lead_id == lead_id:
+                act(lead)
+
+        return run
+
+    def _place_panel(self, panel: LeadPanel) -> None:
+        self._connect_panel(panel)
+        self.panes.place_panel(panel)
+
+    def _connect_panel(self, panel: LeadPanel) -> None:
+        staff = self.staff_actions
+        panel.closeRequested.connect(self._with_lead(staff.close_lead))
+        panel.followUpRequested.connect(self._with_lead(staff.new_conversation))
+        panel.optOutRequested.connect(self._with_lead(staff.record_opt_out))
+        panel.colleaguesWanted.connect(staff.load_colleagues)
 
     def finish_build(self) -> None:
         """Build what the first frame did without (the app calls it once rows painted,
@@ -194,6 +224,7 @@ class MainWindow(QMainWindow):
             s.activated.connect(lambda: self._while_locked(seq) if self._locked() else slot())
 
         add("Ctrl+K", lambda: self.jump.popup(self.engine))
+        add("Ctrl+N", lambda: self.staff_actions.new_conversation())
         add("Ctrl+F", self.focus_search)
         add("Ctrl+,", self.settingsRequested.emit)
         add("Ctrl+L", self.lockRequested.emit)
@@ -260,6 +291,7 @@ class MainWindow(QMainWindow):
         self._opening = self._focus_for = None
         self.panes.set_has_lead(False)
         self.lead_panel.set_engine(engine, bridge)
+        self.staff_actions.set_engine(engine)
         self.conversation.set_engine(engine, bridge)
         self._show_identity()
         self.inbox.set_engine(engine, bridge)

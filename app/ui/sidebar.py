@@ -118,6 +118,8 @@ class Sidebar(QWidget):
     def _make_widgets(self, kiosk: bool) -> None:
         self.staff_label = plain_label()  # a staff member's name
         self.staff_label.setObjectName("Muted")
+        self.new_button = _tool_button("New", "New conversation")
+        self.new_button.setToolTip("Start a conversation with a customer (Ctrl+N)")
         self.settings_button = _tool_button("⚙", "Settings")
         self.settings_button.setToolTip("Settings and templates")
         self.switch_button = _tool_button("Switch staff", "Switch staff")
@@ -169,6 +171,7 @@ class Sidebar(QWidget):
         self.demo_badge.hide()
         top.addWidget(self.demo_badge)
         top.addStretch(1)
+        top.addWidget(self.new_button)
         top.addWidget(self.switch_button)
         top.addWidget(self.lock_button)
         top.addWidget(self.account_button)

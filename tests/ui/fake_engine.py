@@ -34,12 +34,14 @@ from app.sync.api import (
     LeadRow,
     LocationRow,
     Me,
+    NewConversation,
     NoteItem,
     OutboxItemDelivered,
     OutboxItemFailed,
     SearchHit,
     SharedTemplate,
     SharedTemplates,
+    StaffMember,
     StatusChanged,
     SyncState,
     SyncStatus,
@@ -81,6 +83,11 @@ class FakeEngine:
         #: sends stay in the outbox (pending) instead of being delivered at once
         self.hold_sends = False
         self.calls: list[str] = []
+        self.dismissed: list[str] = []
+        self.opt_outs: list[tuple[str, str]] = []
+        self.closes: list[tuple[str, str]] = []
+        self.created: list[NewConversation] = []
+        self.staff: list[StaffMember] = []
 
     # ---- seeding helpers (tests)
 
@@ -348,6 +355,39 @@ class FakeEngine:
             reason, self.fail_next_sync = self.fail_next_sync, None
             raise EngineError(reason, "the relay cannot take it now")
         self.synced.append(lead_id)
+
+    def _set_lead(self, lead_id: str, **changes: object) -> None:
+        lead = self.leads[lead_id]
+        self.leads[lead_id] = replace(lead, version=lead.version + 1, **changes)  # type: ignore[arg-type]
+        self.emit(ChangesApplied(lead_ids=frozenset({lead_id}), local=True))
+
+    async def dismiss_possible_opt_out(self, lead_id: str) -> None:
+        await self._tick("dismiss_possible_opt_out")
+        self.dismissed.append(lead_id)
+        self._set_lead(lead_id, possible_opt_out=False)
+
+    async def opt_out(self, conversation_sid: str, reason: str) -> None:
+        await self._tick("opt_out")
+        self.opt_outs.append((conversation_sid, reason))
+        for lead in list(self.leads.values()):
+            if lead.conversation_sid == conversation_sid:
+                self._set_lead(lead.lead_id, opted_out=True, possible_opt_out=False)
+
+    async def close_lead(self, lead_id: str, reason: str) -> None:
+        await self._tick("close_lead")
+        self.closes.append((lead_id, reason))
+        self._set_lead(lead_id, status="CLOSED", close_reason=reason)
+
+    async def create_lead(self, new: NewConversation) -> str:
+        await self._tick("create_lead")
+        self.created.append(new)
+        lead = self.add_lead(new.name, new.phone, new.location_id, minutes_ago=0)
+        self.emit(ChangesApplied(lead_ids=frozenset({lead.lead_id}), local=True))
+        return lead.lead_id
+
+    async def list_staff(self) -> Sequence[StaffMember]:
+        await self._tick("list_staff")
+        return list(self.staff)
 
     async def mark_read(self, conversation_sid: str) -> None:
         await self._tick("mark_read")

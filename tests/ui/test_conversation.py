@@ -176,13 +176,33 @@ def test_opted_out_disables_composer_with_banner(window: MainWindow, qtbot) -> N
     assert c.blocked.isVisible() and "opted out" in c.blocked.text()
 
 
-def test_possible_opt_out_prompt(window: MainWindow, engine: FakeEngine, qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_possible_opt_out_prompt_records_the_opt_out(
+    window: MainWindow, engine: FakeEngine, qtbot
+) -> None:  # type: ignore[no-untyped-def]
     open_lead(window, qtbot, "Tom Becker")
     banner = window.pane.possible_banner
     assert banner.isVisible()
-    qtbot.mouseClick(window.pane.mark_lost_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: any(u[1].get("pipeline_status") == "lost" for u in engine.updates))
+    qtbot.mouseClick(window.pane.opted_out_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.staff_actions.dialog is not None)
+    dialog = window.staff_actions.dialog
+    assert dialog.accessibleName() == "Record opt-out"
+    qtbot.keyClick(dialog.reason.lineEdit(), Qt.Key.Key_Return)  # the first reason
+    qtbot.waitUntil(lambda: len(engine.opt_outs) == 1)
+    assert engine.opt_outs[0][1] == "Asked us by phone not to text"
+    qtbot.waitUntil(lambda: not banner.isVisible() and window.pane.optout_banner.isVisible())
+    c = window.pane.composer
+    assert not c.edit.isEnabled() and "opted out" in c.blocked.text()
+
+
+def test_possible_opt_out_dismiss_is_stored(
+    window: MainWindow, engine: FakeEngine, qtbot
+) -> None:  # type: ignore[no-untyped-def]
+    open_lead(window, qtbot, "Tom Becker")
+    banner = window.pane.possible_banner
+    assert banner.isVisible()
+    qtbot.mouseClick(window.pane.keep_button, Qt.MouseButton.LeftButton)
     assert not banner.isVisible()
+    qtbot.waitUntil(lambda: len(engine.dismissed) == 1)
 
 
 def test_lead_panel_shows_submission_and_edits(
