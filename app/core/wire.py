@@ -53,6 +53,8 @@ from app.core.wire_base import (
 from app.core.wire_staff import (
     CloseLeadRequest,
     NewLeadRequest,
+    ScheduledStatus,
+    ScheduledView,
     StaffMemberView,
     StaffOptOutRequest,
 )
@@ -233,14 +235,17 @@ class SendMessageResponse(MessageView):
 
 
 #: `templates` (a location's shared templates) is `app.core.wire_team.TemplatesView`
-EntityKind: TypeAlias = Literal["location", "lead", "conversation", "message", "templates"]
-EntityView: TypeAlias = LocationView | LeadView | ConversationView | MessageView
+EntityKind: TypeAlias = Literal[
+    "location", "lead", "conversation", "message", "templates", "scheduled"
+]
+EntityView: TypeAlias = LocationView | LeadView | ConversationView | MessageView | ScheduledView
 
 _VIEW_OF: Final[dict[str, type[WireModel]]] = {
     "location": LocationView,
     "lead": LeadView,
     "conversation": ConversationView,
     "message": MessageView,
+    "scheduled": ScheduledView,
 }
 
 
@@ -269,6 +274,8 @@ class Change(WireModel):
             ident = view.lead_id
         elif isinstance(view, ConversationView):
             entity, ident = "conversation", view.conversation_sid
+        elif isinstance(view, ScheduledView):
+            entity, ident = "scheduled", view.message_sid
         else:
             entity, ident = "message", view.message_sid
         return cls(
@@ -283,7 +290,9 @@ class Change(WireModel):
         """`data` parsed as the entity's view (pydantic.ValidationError if malformed);
         not for `templates` (`app.core.wire_team.TemplatesView`)."""
         model = _VIEW_OF[self.entity].model_validate(self.data)
-        assert isinstance(model, LocationView | LeadView | ConversationView | MessageView)
+        assert isinstance(
+            model, LocationView | LeadView | ConversationView | MessageView | ScheduledView
+        )
         return model
 
 
@@ -515,6 +524,8 @@ __all__ = [
     "NonexistentLead",
     "NoteView",
     "ProductInfo",
+    "ScheduledStatus",
+    "ScheduledView",
     "SendMessageRequest",
     "SendMessageResponse",
     "StaffMemberView",

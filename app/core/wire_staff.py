@@ -1,19 +1,22 @@
 """Wire types of the staff API's second round: colleagues, conversations started by
-staff, closing, opt-outs recorded by staff.
+staff, closing, opt-outs recorded by staff, and texts scheduled for later.
 
 Same rules as `app.core.wire` (snake_case in Python, camelCase JSON).
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Final
 
 from pydantic import Field, StringConstraints
 
-from app.core.wire_base import WireModel
+from app.core.wire_base import UtcDatetime, Version, WireModel
 
 #: longest reason staff may give for a close or an opt-out
 MAX_REASON_LENGTH: Final = 500
+#: how far ahead a text may be scheduled
+MAX_SCHEDULE_DAYS: Final = 30
 
 
 class StaffMemberView(WireModel):
@@ -54,10 +57,55 @@ class StaffOptOutRequest(WireModel):
     ]
 
 
+class ScheduledStatus(StrEnum):
+    SCHEDULED = "scheduled"  # waiting for its time
+    SENDING = "sending"  # claimed by a relay instance that is sending it now
+    SENT = "sent"  # sent: `sent_message_sid` names the message in the conversation
+    CANCELED = "canceled"
+    FAILED = "failed"  # could not be sent (e.g. the customer opted out meanwhile)
+
+
+#: the states after which a scheduled text never changes again
+SCHEDULED_FINAL: Final = frozenset(
+    {ScheduledStatus.SENT, ScheduledStatus.CANCELED, ScheduledStatus.FAILED}
+)
+
+
+class ScheduledView(WireModel):
+    """A text scheduled for later (`entity: "scheduled"` in the change feed; the 202 of a
+    send with `sendAt`). `message_sid` is the relay's id of the scheduled text (what
+    `DELETE /v1/scheduled/{MessageSid}` takes), not Twilio's: the text sent at
+    `send_at` is a message of its own, `sent_message_sid`."""
+
+    message_sid: str
+    conversation_sid: str
+    location_id: str
+    body: str
+    status: ScheduledStatus = ScheduledStatus.SCHEDULED
+    #: when it goes (after any move for quiet hours)
+    send_at: UtcDatetime
+    #: when the staff member asked for it
+    requested_send_at: UtcDatetime
+    #: `send_at` was moved to the customer's next allowed minute
+    moved_for_quiet_hours: bool = False
+    staff_id: str | None = None
+    staff_name: str | None = None
+    idempotency_key: str | None = None
+    sent_message_sid: str | None = None
+    error_reason: str | None = None
+    error_message: str | None = None
+    created_at: UtcDatetime
+    version: Version = 0
+
+
 __all__ = [
     "MAX_REASON_LENGTH",
+    "MAX_SCHEDULE_DAYS",
+    "SCHEDULED_FINAL",
     "CloseLeadRequest",
     "NewLeadRequest",
+    "ScheduledStatus",
+    "ScheduledView",
     "StaffMemberView",
     "StaffOptOutRequest",
 ]

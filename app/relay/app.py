@@ -25,6 +25,7 @@ from app.relay import (
     lead_sync_api,
     metrics,
     presence_api,
+    scheduled_api,
     staff_api,
     staff_leads,
     staff_media,
@@ -50,6 +51,7 @@ from app.relay.metrics import RelayMetrics
 from app.relay.pool import ProxyPool
 from app.relay.presence import PresenceStore, PresenceWatch
 from app.relay.ratelimit import Limits
+from app.relay.scheduled_dispatch import ScheduleDispatcher
 from app.relay.staff_media import UPLOAD_MAX_BYTES, UPLOAD_PATH
 from app.relay.stream import HeadWatch
 from app.relay.tables import CHANGE_LOG, IDEMPOTENCY
@@ -248,6 +250,7 @@ def build_context(settings: Settings, twilio_client: Client | None = None) -> Re
     )
     ctx.leads = LeadService(ctx)
     ctx.limits = Limits(tables, clock=lambda: ctx.clock())
+    ctx.scheduler = ScheduleDispatcher(ctx)
     return ctx
 
 
@@ -308,6 +311,7 @@ def create_app(settings: Settings, *, twilio_client: Client | None = None) -> Fa
         staff_media,
         staff_leads,
         staff_optout,
+        scheduled_api,
         metrics,
     ):
         app.include_router(module.router)

@@ -41,6 +41,7 @@ class BackgroundWorkers:
             ("sweeper", s.sweeper_interval_s, self.ctx.leads.sweep),
             ("inbound-sweeper", s.sweeper_interval_s, self._route_due_texts),
             ("pool-refresh", s.pool_refresh_s, self.ctx.pool.refresh),
+            ("scheduled", s.schedule_interval_s, self.ctx.scheduler.run_due),
         ]
         if self.ctx.twilio is not None:
             jobs.append(("reconcile", s.reconcile_interval_s, lambda: reconcile(self.ctx)))

@@ -23,7 +23,7 @@ from typing import Any
 #: items an earlier build's readers wrote into holes (holes no longer occur)
 GAP_ENTITY = "gap"
 GROUP_ENTITY = "group"
-ENTITIES = frozenset({"location", "lead", "conversation", "message", "templates"})
+ENTITIES = frozenset({"location", "lead", "conversation", "message", "templates", "scheduled"})
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
 _CURSOR_VERSION = 1

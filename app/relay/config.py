@@ -165,6 +165,11 @@ class Settings:
     pool_low_water: int = 5
     #: how long a lead waits for Twilio Lookup to answer before it is given up
     lookup_wait_s: float = 24 * 3600.0
+    #: how often an instance looks for scheduled texts that are due
+    schedule_interval_s: float = 5.0
+    #: how long an instance's claim on a scheduled text lasts before another may take it
+    #: over (longer than a send can take: the taker looks for the text before sending)
+    schedule_lease_s: float = 120.0
     #: bearer token of GET /metrics (unset: /metrics answers 404)
     metrics_token: str = field(default="", repr=False)
     background: bool = True
@@ -247,6 +252,8 @@ class Settings:
             idle_close_interval_s=_float(env, "W2T_IDLE_CLOSE_INTERVAL", 300.0),
             pool_low_water=_int(env, "W2T_POOL_LOW_WATER", 5),
             lookup_wait_s=_float(env, "W2T_LOOKUP_WAIT", 24 * 3600.0),
+            schedule_interval_s=_float(env, "W2T_SCHEDULE_INTERVAL", 5.0),
+            schedule_lease_s=_float(env, "W2T_SCHEDULE_LEASE", 120.0),
             metrics_token=env.get("W2T_METRICS_TOKEN", "").strip(),
             background=env.get("W2T_BACKGROUND", "1").strip().lower() not in _OFF,
             stream_poll_s=_positive(env, "W2T_STREAM_POLL", 0.2),

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from app.relay.pool import ProxyPool
     from app.relay.presence import PresenceWatch
     from app.relay.ratelimit import Limits
+    from app.relay.scheduled_dispatch import ScheduleDispatcher
     from app.relay.stream import HeadWatch
     from app.relay.twilio_client import TwilioGateway
 
@@ -65,6 +66,9 @@ class RelayContext:
     leads: LeadService = field(init=False)
     #: rates and slots shared by instances (`app.relay.ratelimit`); set right after
     limits: Limits = field(init=False)
+    #: sends texts scheduled for later when due (`app.relay.scheduled_dispatch`); set
+    #: right after, one claim owner per process
+    scheduler: ScheduleDispatcher = field(init=False)
     #: epoch seconds; tests replace it to move the limits' windows, the idle close
     #: and the hour a staff send is checked at (quiet hours)
     clock: Callable[[], float] = time.time

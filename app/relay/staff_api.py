@@ -55,6 +55,7 @@ from app.relay.idempotency import (
     fingerprint,
     run_idempotent,
 )
+from app.relay.scheduled_api import schedule_send
 from app.relay.staff_access import ERRORS, Staff, staff_locations
 from app.relay.staff_access import ID_RE as _ID_RE
 from app.relay.staff_access import error_response as _error_response
@@ -177,6 +178,8 @@ async def send_message(
     conv = await run_in_threadpool(_load_conversation, request, staff, sid)
     raw = await request.body()
     data = _parse_json_object(raw)
+    if data.get("sendAt") is not None:  # a text for later (app.relay.scheduled_api)
+        return await schedule_send(request, staff, conv, data, idempotency_key.strip())
     media_sid = staff_media.media_sid_of(data)
     body = _message_body(data, allow_empty=media_sid is not None)
     if ctx.twilio is None:

@@ -30,6 +30,7 @@ CONSENT_EVENTS = "ConsentEvents"
 INBOUND_TEXTS = "InboundTexts"
 MEDIA = "Media"
 PRESENCE = "Presence"
+SCHEDULED = "ScheduledMessages"
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,13 @@ SPECS: tuple[TableSpec, ...] = (
         ("Sk", "S"),
         ttl_attribute="ExpiresAt",
         doc="who views or types in a conversation, short-lived (app.relay.presence)",
+    ),
+    TableSpec(
+        SCHEDULED,
+        ("MessageSid", "S"),
+        # sparse: only texts still to send carry DueShard
+        indexes=(Index("Due", ("DueShard", "S"), ("DueAt", "N")),),
+        doc="texts scheduled for later, claimed by one instance when due (app.relay.scheduled)",
     ),
 )
 
