@@ -56,6 +56,8 @@ async def schedule_send(
 ) -> JSONResponse:
     """202 with the `ScheduledView` (status "scheduled") of the text for later."""
     ctx = ctx_of(request)
+    if data.get("mediaSids"):  # refused, never dropped
+        raise ApiError(422, "media_not_schedulable", "A photo cannot be sent later; send it now")
     body = message_body(data)
     raw_at = data.get("sendAt")
     requested = scheduled.parse_send_at(raw_at, datetime.now(UTC))

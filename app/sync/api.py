@@ -26,8 +26,11 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from app.sync.api_staff import NewConversation as NewConversation
-from app.sync.api_staff import StaffMember as StaffMember
+from app.sync.api_rows import MATCH_END as MATCH_END
+from app.sync.api_rows import MATCH_START as MATCH_START
+from app.sync.api_rows import NewConversation as NewConversation
+from app.sync.api_rows import SearchHit as SearchHit
+from app.sync.api_rows import StaffMember as StaffMember
 from app.sync.api_team import PresenceChanged as PresenceChanged
 from app.sync.api_team import SharedTemplate as SharedTemplate
 from app.sync.api_team import SharedTemplates as SharedTemplates
@@ -232,6 +235,7 @@ class ThreadStatus(StrEnum):
     PENDING = "pending"  # in the outbox, not yet accepted by the relay
     FAILED_LOCAL = "failed_local"  # the relay refused it (see error_reason); retry or discard
     ACCEPTED = "accepted"  # the relay took it (202); Twilio statuses follow
+    SCHEDULED = "scheduled"  # a text for later (`send_at`), waiting on the relay
     QUEUED = "queued"
     SENDING = "sending"
     SENT = "sent"
@@ -336,22 +340,6 @@ class LeadDetail:
     integrations: tuple[IntegrationItem, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class SearchHit:
-    lead_id: str | None
-    conversation_sid: str | None
-    kind: str  # "lead" (name/phone matched) | "message"
-    snippet: str  # matched text with the match wrapped in MATCH_START … MATCH_END
-    title: str  # customer name, for the result list
-    at: datetime | None = None
-    message_sid: str | None = None
-
-
-#: markers around matched terms in `SearchHit.snippet`
-MATCH_START = "\u0002"
-MATCH_END = "\u0003"
-
-
 class EngineError(Exception):
     """A command refused locally, with a stable snake_case reason."""
 
@@ -407,9 +395,11 @@ class Engine(Protocol):
     # ---- commands: each writes its local effect and outbox row in one transaction
 
     async def send_message(
-        self, conversation_sid: str, body: str, attachment: Path | None = None
+        self, conversation_sid: str, body: str, attachment: Path | None = None,
+        send_at: datetime | None = None,
     ) -> ThreadMessage:
-        """Queue a message; it is returned (and shown) at once as `pending`.
+        """Queue a message; it is returned (and shown) at once as `pending`. With
+        `send_at` the relay sends it then (`scheduled` once it took it).
 
         `attachment`: a JPEG, PNG or GIF of at most 5 MB, copied into the data folder
         at once and sent with the text, exactly once, like any outbox row. Raises
@@ -420,6 +410,9 @@ class Engine(Protocol):
     async def media_file(self, sid: str) -> Path:
         """A message photo's file in the data folder, fetched from the relay once
         (`GET /v1/media/{sid}`). Raises `EngineError("media_unavailable", ...)`."""
+
+    async def cancel_scheduled(self, message_sid: str) -> None:
+        """Cancel a text for later before it goes (its bubble goes at once)."""
 
     async def update_lead(
         self,

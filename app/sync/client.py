@@ -172,11 +172,14 @@ class RelayClient:
         return ChangesBatch(page.changes, page.cursor or cursor, page.has_more)
 
     async def send_message(
-        self, conversation_sid: str, body: str, key: str, media_sids: list[str] | None = None
+        self, conversation_sid: str, body: str, key: str, media_sids: list[str] | None = None,
+        send_at: str | None = None,
     ) -> dict[str, Any]:
         payload: dict[str, Any] = {"body": body}
         if media_sids:
             payload["mediaSids"] = media_sids
+        if send_at is not None:  # a text for later
+            payload["sendAt"] = send_at
         response = await self._request(
             "POST", f"/v1/conversations/{conversation_sid}/messages",
             json=payload, headers={"Idempotency-Key": key},
@@ -241,6 +244,9 @@ class RelayClient:
         if not isinstance(data, list):
             raise RelayTransientError("malformed /v1/staff answer")
         return [d for d in data if isinstance(d, dict)]
+
+    async def cancel_scheduled(self, message_sid: str) -> dict[str, Any]:
+        return self._json(await self._request("DELETE", f"/v1/scheduled/{message_sid}"))
 
     async def mark_read(self, conversation_sid: str, key: str) -> None:
         await self._request(

@@ -21,7 +21,13 @@ from app.sync import conflict, store
 from app.sync.api import EngineError, OutboxItemDelivered, OutboxItemFailed, SyncState
 from app.sync.client import RelayAuthError, RelayClient, RelayFinalError, RelayTransientError
 from app.sync.db import Database
-from app.sync.feed import LeadChange, ReceivedChange, accepted_message, lead_answer
+from app.sync.feed import (
+    LeadChange,
+    ReceivedChange,
+    accepted_message,
+    lead_answer,
+    scheduled_answer,
+)
 from app.sync.follow import AUTH_RETRY_SECONDS
 from app.sync.media import MediaCache
 from app.sync.retry import Backoff
@@ -148,9 +154,13 @@ class OutboxDispatcher:
         assert client is not None
         if row.kind == store.SEND_MESSAGE:
             media_sid = await self._uploaded(client, row)
+            send_at = row.payload.get("sendAt")
             return await client.send_message(
                 str(row.conversation_sid), str(row.payload["body"]), row.idempotency_key,
-                [media_sid] if media_sid else None)
+                [media_sid] if media_sid else None, str(send_at) if send_at else None)
+        if row.kind == store.CANCEL_SCHEDULED:
+            await client.cancel_scheduled(str(row.payload["messageSid"]))
+            return None  # the feed brings the cancelled text's state
         if row.kind == store.UPDATE_LEAD:
             return await client.patch_lead(
                 str(row.lead_id), row.payload["patch"], int(row.payload["baseVersion"]),
@@ -196,6 +206,12 @@ class OutboxDispatcher:
             lead = lead_answer(answer)
             if lead is not None:
                 await self._apply_lead(lead)
+        if row.kind == store.SEND_MESSAGE and row.payload.get("sendAt"):
+            later = scheduled_answer(answer)
+            if later is not None:
+                await self._db.writer.run(store.confirm_scheduled, row, later)
+            await self._delivered(row, None)
+            return
         accepted = accepted_message(answer) if row.kind == store.SEND_MESSAGE else None
         attachment = row.payload.get("attachment")
         if isinstance(attachment, dict) and row.payload.get("mediaSid") and self.media:

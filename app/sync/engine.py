@@ -315,13 +315,15 @@ class SyncEngine:
     # ------------------------------------------------------------------ commands
 
     async def send_message(
-        self, conversation_sid: str, body: str, attachment: Path | None = None
+        self, conversation_sid: str, body: str, attachment: Path | None = None,
+        send_at: datetime | None = None,
     ) -> ThreadMessage:
         staged = None
         if attachment is not None:
             staged = await asyncio.to_thread(self._stage, Path(attachment))
         msg = await self._keeper.write(store.enqueue_send, conversation_sid, body, self._me,
-                                       staged, self.clock.now_iso())
+                                       staged, self.clock.now_iso(),
+                                       send_at)
         self._after_enqueue(conversation_sids={conversation_sid})
         return msg
 
@@ -345,6 +347,10 @@ class SyncEngine:
                 raise EngineError("media_unavailable", str(exc)) from exc
 
         return await self.media.file(sid, fetch)
+
+    async def cancel_scheduled(self, message_sid: str) -> None:
+        sid = await self._keeper.write(store.enqueue_cancel_scheduled, message_sid)
+        self._after_enqueue(conversation_sids={sid})
 
     async def update_lead(
         self,
@@ -412,20 +418,20 @@ class SyncEngine:
             log.debug("presence not sent: %s", exc)
 
     async def dismiss_possible_opt_out(self, lead_id: str) -> None:
-        await self.db.writer.run(_enqueue_dismiss, lead_id)
+        await self._keeper.write(_enqueue_dismiss, lead_id)
         self._after_enqueue(lead_ids={lead_id})
 
     async def opt_out(self, conversation_sid: str, reason: str) -> None:
-        await self.db.writer.run(store.enqueue_opt_out, conversation_sid, reason)
-        lead_ids = await self.db.reader.run(store.leads_of_conversation, conversation_sid)
+        await self._keeper.write(store.enqueue_opt_out, conversation_sid, reason)
+        lead_ids = await self._keeper.read(store.leads_of_conversation, conversation_sid)
         self._after_enqueue(conversation_sids={conversation_sid}, lead_ids=lead_ids)
 
     async def close_lead(self, lead_id: str, reason: str) -> None:
-        await self.db.writer.run(store.enqueue_close_lead, lead_id, reason)
+        await self._keeper.write(store.enqueue_close_lead, lead_id, reason)
         self._after_enqueue(lead_ids={lead_id})
 
     async def create_lead(self, new: NewConversation) -> str:
-        lead_id = await self.db.writer.run(store.enqueue_create_lead, new, self._me)
+        lead_id = await self._keeper.write(store.enqueue_create_lead, new, self._me)
         self._after_enqueue(lead_ids={lead_id})
         return lead_id
 
@@ -439,8 +445,8 @@ class SyncEngine:
             except (RelayTransientError, RelayAuthError, RelayFinalError) as exc:
                 log.info("staff list not refreshed: %s", exc)
             else:
-                await self.db.writer.run(store.set_meta, STAFF_META, json.dumps(answer))
-        kept = await self.db.reader.run(store.get_meta, STAFF_META)
+                await self._keeper.write(store.set_meta, STAFF_META, json.dumps(answer))
+        kept = await self._keeper.read(store.get_meta, STAFF_META)
         return staff_members(json.loads(kept) if kept else [])
 
     async def retry(self, outbox_id: str) -> None:

@@ -24,6 +24,7 @@ from app.core.wire import (
     LeadView,
     LocationView,
     MessageView,
+    ScheduledView,
     SendMessageResponse,
     Version,
     WireModel,
@@ -74,8 +75,14 @@ class TemplatesChange(_Envelope):
     data: TemplatesView
 
 
+class ScheduledChange(_Envelope):
+    entity: Literal["scheduled"]
+    data: ScheduledView
+
+
 FeedChange: TypeAlias = (
     LocationChange | LeadChange | ConversationChange | MessageChange | TemplatesChange
+    | ScheduledChange
 )
 _FEED_CHANGE: Final[TypeAdapter[FeedChange]] = TypeAdapter(
     Annotated[FeedChange, Field(discriminator="entity")]
@@ -148,6 +155,19 @@ def accepted_message(answer: object) -> MessageView | None:
         return SendMessageResponse.model_validate(answer)
     except ValidationError as exc:
         log.warning("the relay accepted a message with a malformed answer: %s",
+                    _first_error(exc))
+        return None
+
+
+def scheduled_answer(answer: object) -> ScheduledView | None:
+    """The text for later a send with `sendAt` was answered with (None if malformed:
+    the change feed brings it anyway)."""
+    if not isinstance(answer, Mapping) or not answer:
+        return None
+    try:
+        return ScheduledView.model_validate(answer)
+    except ValidationError as exc:
+        log.warning("the relay scheduled a text with a malformed answer: %s",
                     _first_error(exc))
         return None
 

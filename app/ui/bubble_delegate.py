@@ -57,6 +57,9 @@ class _BubbleFonts(NamedTuple):
 def meta_text(m: ThreadMessage) -> str:
     """The line under a bubble: time, and the state of what was sent (why it failed)."""
     status = fmt.STATUS_LABELS.get(m.status, m.status)
+    if m.status == "scheduled":  # created_at is when it goes
+        day = fmt.day_label(fmt.local(m.created_at).date())
+        return f"Scheduled for {day} {fmt.clock(m.created_at)} · E edits, Delete cancels"
     parts = [fmt.clock(m.created_at)]
     if m.status in fmt.FAILED_STATUSES:
         reason = m.error_message or m.error_reason or "unknown reason"

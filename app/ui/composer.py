@@ -30,6 +30,7 @@ from app.ui.attach import (
     photo_files,
 )
 from app.ui.plain import plain_label
+from app.ui.send_later import PickTimeDialog, later_menu, when_text
 from app.ui.settings import Template
 
 __all__ = ["Composer", "MessageEdit", "Template", "describe_segments"]
@@ -100,6 +101,7 @@ def _banner(kind: str, accessible: str) -> QLabel:
 class Composer(QWidget):
     send = Signal(str)
     manageSharedRequested = Signal()
+    sendLater = Signal(str, object)  # text, when (aware UTC datetime)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -111,6 +113,9 @@ class Composer(QWidget):
         self._fields: Mapping[str, str] = {}
         self._quiet_check: Callable[[datetime], str | None] | None = None
         self._blocked_reason: str | None = None
+        #: the customer's zone (send-later presets) and their next allowed time
+        self._zone = "America/New_York"
+        self._next_allowed: Callable[[datetime], datetime | None] | None = None
 
         self.edit = MessageEdit(self)
         self.edit.setFixedHeight(84)
@@ -148,6 +153,16 @@ class Composer(QWidget):
         self.templates_menu = QMenu(self.templates_button)
         self.templates_button.setMenu(self.templates_menu)
 
+        self.later_button = QToolButton()
+        self.later_button.setText("Later")
+        self.later_button.setAccessibleName("Send later")
+        self.later_button.setToolTip("Send this text later (in 1 hour, tomorrow morning, …)")
+        self.later_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.later_button.setMenu(later_menu(self, lambda: self._zone, self._later, self.pick_time))
+        self.send_at_button = QPushButton()
+        self.send_at_button.setAccessibleName("Send at the next allowed time")
+        self.send_at_button.clicked.connect(self._send_at_next_allowed)
+        self.send_at_button.hide()
         self.counter = QLabel()
         self.counter.setObjectName("Counter")
         self.counter.setAccessibleName("Character counter")
@@ -162,6 +177,7 @@ class Composer(QWidget):
         tools.setContentsMargins(2, 0, 2, 0)
         tools.addWidget(self.templates_button)
         tools.addWidget(self.attach_button)
+        tools.addWidget(self.later_button)
         tools.addStretch(1)
         tools.addWidget(self.counter)
         layout = QVBoxLayout(self)
@@ -170,6 +186,7 @@ class Composer(QWidget):
         layout.addWidget(self.blocked)
         layout.addWidget(self.warning)
         layout.addWidget(self.chip)
+        layout.addWidget(self.send_at_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addLayout(row)
         layout.addLayout(tools)
         self._on_text()
@@ -219,12 +236,48 @@ class Composer(QWidget):
         self._quiet_check = check
         self.refresh_warning()
 
+    def set_customer_time(
+        self, zone: str, next_allowed: Callable[[datetime], datetime | None] | None
+    ) -> None:
+        """The customer's zone and `next_allowed(now)` (None: texting is fine now)."""
+        self._zone, self._next_allowed = zone, next_allowed
+        self.refresh_warning()
+
     def refresh_warning(self, now: datetime | None = None) -> None:
         from app.ui import fmt  # the relay's time: a wrong PC clock changes no warning
 
-        text = self._quiet_check(now or fmt.now_utc()) if self._quiet_check else None
+        now = now or fmt.now_utc()
+        text = self._quiet_check(now) if self._quiet_check else None
+        shown = bool(text) and self._blocked_reason is None
         self.warning.setText(text or "")
-        self.warning.setVisible(bool(text) and self._blocked_reason is None)
+        self.warning.setVisible(shown)
+        at = self._next_allowed(now) if shown and self._next_allowed else None
+        if at is not None:
+            label = f"Send at {when_text(at, self._zone, now)} (customer's time)"
+            self.send_at_button.setText(label)
+            self.send_at_button.setAccessibleName(label)
+        self.send_at_button.setVisible(at is not None)
+
+    def _later(self, at: datetime) -> None:
+        text = self.text().strip()
+        if text and self._blocked_reason is None:
+            self.sendLater.emit(text, at)
+
+    def _send_at_next_allowed(self) -> None:
+        from app.ui import fmt
+
+        at = self._next_allowed(fmt.now_utc()) if self._next_allowed else None
+        if at is not None:
+            self._later(at)
+
+    def pick_time(self) -> None:
+        """A date and time in the customer's zone, then `sendLater`."""
+        if not self.text().strip() or self._blocked_reason is not None:
+            return
+        self.picker = PickTimeDialog(self._zone, self.window())
+        self.picker.picked.connect(self._later)
+        self.picker.finished.connect(lambda _r: self.picker.deleteLater())
+        self.picker.open()
 
     def set_blocked(self, reason: str | None) -> None:
         """Disable typing with an explanation (e.g. the customer opted out)."""
@@ -239,6 +292,7 @@ class Composer(QWidget):
         )
         self.templates_button.setEnabled(reason is None)
         self.attach_button.setEnabled(reason is None)
+        self.later_button.setEnabled(reason is None)
         self.refresh_warning()
         self._on_text()
 

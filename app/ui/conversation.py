@@ -39,6 +39,8 @@ class ThreadView(QListView):
     retryRequested = Signal(object)  # ThreadMessage
     discardRequested = Signal(object)
     photoFailed = Signal(str)
+    cancelScheduled = Signal(object)  # ThreadMessage: a text for later
+    editScheduled = Signal(object)
 
     def __init__(self, model: ThreadModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -125,6 +127,12 @@ class ThreadView(QListView):
         copy = QAction("Copy text", menu)
         copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(m.body))
         menu.addAction(copy)
+        if m.status == "scheduled":
+            cancel = QAction("Cancel (don't send)", menu)
+            cancel.triggered.connect(lambda: self.cancelScheduled.emit(m))
+            edit = QAction("Edit", menu)
+            edit.triggered.connect(lambda: self.editScheduled.emit(m))
+            menu.addActions([edit, cancel])
         if m.status in fmt.FAILED_STATUSES:
             retry = QAction("Retry", menu)
             retry.triggered.connect(lambda: self.retryRequested.emit(m))
@@ -138,12 +146,20 @@ class ThreadView(QListView):
     def keyPressEvent(self, event: object) -> None:
         from PySide6.QtGui import QKeyEvent
 
-        if isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_R and not event.modifiers():
+        if isinstance(event, QKeyEvent) and not event.modifiers():
             m = self.current_message()
-            if m is not None and m.status in fmt.FAILED_STATUSES:
+            if m is not None and event.key() == Qt.Key.Key_R and m.status in fmt.FAILED_STATUSES:
                 self.retryRequested.emit(m)
                 return
+            if m is not None and m.status == "scheduled" and event.key() in _SCHEDULED_KEYS:
+                signal = self.editScheduled if event.key() == Qt.Key.Key_E else self.cancelScheduled
+                signal.emit(m)
+                return
         super().keyPressEvent(event)  # type: ignore[arg-type]
+
+
+#: keys on a selected text for later: E edits it, Delete cancels it
+_SCHEDULED_KEYS = (Qt.Key.Key_E, Qt.Key.Key_Delete)
 
 
 class Banner(QFrame):
@@ -224,8 +240,11 @@ class ConversationPane(QWidget):
     typed = Signal()  # a key typed into the composer (others see "… is typing")
     manageSharedRequested = Signal()  # the templates menu's "Manage shared templates…"
     sendRequested = Signal(str)  # the composer's text
+    sendLaterRequested = Signal(str, object)  # the composer's text, when (UTC)
     retryRequested = Signal(object)  # ThreadMessage
     discardRequested = Signal(object)
+    cancelScheduled = Signal(object)  # ThreadMessage
+    editScheduled = Signal(object)
 
     # the thread page's parts (made by _build_thread_page on first access)
     header: QWidget
@@ -354,9 +373,12 @@ class ConversationPane(QWidget):
         self.view = ThreadView(self.model)
         self.view.retryRequested.connect(self.retryRequested)
         self.view.discardRequested.connect(self.discardRequested)
+        self.view.cancelScheduled.connect(self.cancelScheduled)
+        self.view.editScheduled.connect(self.editScheduled)
         self.composer = Composer()
         self.composer.edit.installEventFilter(self)
         self.composer.send.connect(self.sendRequested)
+        self.composer.sendLater.connect(self.sendLaterRequested)
         self.composer.set_templates(self._templates)
         self.composer.set_shared_templates(*self._shared)
         self.composer.manageSharedRequested.connect(self.manageSharedRequested)

@@ -67,6 +67,9 @@ class ConversationController(QObject):
         pane.sendRequested.connect(self._send)
         pane.retryRequested.connect(self._retry)
         pane.discardRequested.connect(self._discard)
+        pane.sendLaterRequested.connect(self._send_later)
+        pane.cancelScheduled.connect(self._cancel_scheduled)
+        pane.editScheduled.connect(self._edit_scheduled)
 
     @property
     def conversation_sid(self) -> str | None:
@@ -186,6 +189,17 @@ class ConversationController(QObject):
             )
 
         composer.set_quiet_hours_check(check)
+        from app.ui.send_later import customer_zone
+
+        def next_allowed(now: datetime) -> datetime | None:
+            from app.core import quiet_hours as qh
+
+            last = max((m.created_at for m in model.messages if m.author_kind == "customer"),
+                       default=None)
+            decision = qh.check(now, last, location_tz, phone or None)
+            return None if decision.allowed else decision.next_allowed_at
+
+        composer.set_customer_time(customer_zone(phone, location_tz), next_allowed)
 
     # ------------------------------------------------------------------ engine events
 
@@ -220,24 +234,44 @@ class ConversationController(QObject):
         with self._answered.running(sid):
             await engine.mark_read(sid)
 
-    def _send(self, text: str) -> None:
+    def _send(self, text: str, send_at: datetime | None = None) -> None:
         sid = self.conversation_sid
         if self._engine is None or sid is None:
             return
         photo = self.pane.composer.take_attachment()
         self.pane.composer.clear()
         self._drafts.pop(sid, None)
-        self._tasks.spawn(self._do_send(self._engine, sid, text, photo))
+        self._tasks.spawn(self._do_send(self._engine, sid, text, photo, send_at))
+
+    def _send_later(self, text: str, send_at: datetime) -> None:
+        self._send(text, send_at)
+
+    def _cancel_scheduled(self, m: ThreadMessage) -> None:
+        if self._engine is not None and m.message_sid:
+            self._tasks.spawn(self._cancel(self._engine, m.message_sid))
+
+    async def _cancel(self, engine: Engine, message_sid: str) -> None:
+        try:
+            await engine.cancel_scheduled(message_sid)
+        except EngineError as exc:
+            self.error.emit(exc.message)
+
+    def _edit_scheduled(self, m: ThreadMessage) -> None:
+        """Edit a text for later: it is cancelled and its words go back to the composer."""
+        self._cancel_scheduled(m)
+        self.pane.composer.edit.setPlainText(m.body)
+        self.pane.focus_composer()
 
     async def _do_send(
-        self, engine: Engine, sid: str, text: str, photo: Path | None = None
+        self, engine: Engine, sid: str, text: str, photo: Path | None = None,
+        send_at: datetime | None = None,
     ) -> None:
         try:
             with self._answered.running(sid):
-                if photo is None:
+                if photo is None and send_at is None:
                     msg = await engine.send_message(sid, text)
                 else:
-                    msg = await engine.send_message(sid, text, photo)
+                    msg = await engine.send_message(sid, text, photo, send_at=send_at)
         except EngineError as exc:
             if sid == self._sid:
                 self.pane.composer.edit.setPlainText(text)

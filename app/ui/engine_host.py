@@ -145,12 +145,17 @@ class ThreadedEngine:
     # ---- commands
 
     async def send_message(
-        self, conversation_sid: str, body: str, attachment: Path | None = None
+        self, conversation_sid: str, body: str, attachment: Path | None = None,
+        send_at: datetime | None = None,
     ) -> ThreadMessage:
-        return await self._call(self.inner.send_message(conversation_sid, body, attachment))
+        return await self._call(
+            self.inner.send_message(conversation_sid, body, attachment, send_at=send_at))
 
     async def media_file(self, sid: str) -> Path:
         return await self._call(self.inner.media_file(sid))
+
+    async def cancel_scheduled(self, message_sid: str) -> None:
+        await self._call(self.inner.cancel_scheduled(message_sid))
 
     async def update_lead(
         self,

@@ -23,6 +23,7 @@ STATUS_LABELS = {
     "pending": "Sending…",
     "failed_local": "Not sent",
     "accepted": "Sent to relay",
+    "scheduled": "Scheduled",
     "queued": "Queued",
     "sending": "Sending",
     "sent": "Sent",

@@ -57,6 +57,8 @@ def message_accessible_text(m: ThreadMessage, location_name: str = "") -> str:
         text += (
             f". {status}: {m.error_message or m.error_reason or 'unknown reason'}. Retry available"
         )
+    elif m.status == "scheduled":
+        text += ". Scheduled: E edits it, Delete cancels it"
     elif status and m.author_kind != "customer":
         text += f". {status}"
     return text

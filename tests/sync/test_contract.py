@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, get_args
@@ -31,10 +32,18 @@ from app.core.wire import (
     LeadView,
     LocationView,
     MessageView,
+    ScheduledView,
     StaffView,
 )
 from app.core.wire_team import TemplatesView
-from app.relay import conversation_store, directory, lead_store, message_store, templates_api
+from app.relay import (
+    conversation_store,
+    directory,
+    lead_store,
+    message_store,
+    scheduled,
+    templates_api,
+)
 from app.relay.change_records import ChangeRecord
 from app.sandbox.twilio_sim import SimHandle
 from app.sync import feed, shared_templates, store
@@ -169,6 +178,18 @@ def _relay_items() -> dict[str, dict[str, Any]]:
             "location": location}
 
 
+def _scheduled_item() -> dict[str, Any]:
+    """A text for later as `app.relay.scheduled` stores it, every field set."""
+    return {
+        "MessageSid": "W2TScontract", "ConversationSid": CONV, "LocationId": LOCATION,
+        "LocationIds": [LOCATION], "RetailerId": "ret-contract", "Body": "See you at 9",
+        "Status": "scheduled", "SendAt": "2030-01-02T15:00:00Z",
+        "RequestedSendAt": "2030-01-02T14:00:00Z", "MovedForQuietHours": True,
+        "StaffId": "staff-1", "StaffName": "Sam Staff", "IdempotencyKey": "key-contract",
+        "CreatedAt": "2030-01-01T10:00:00Z", "Version": 3,
+    }
+
+
 def _relay_changes() -> list[dict[str, Any]]:
     """The relay's own views in its own change envelope, as JSON on the wire."""
     items = _relay_items()
@@ -181,9 +202,10 @@ def _relay_changes() -> list[dict[str, Any]]:
             "Templates": [{"templateId": "tpl-1", "name": "Hours", "body": "Open 9-6"}],
             "Version": 3, "UpdatedAt": "2026-05-01T10:00:00Z", "UpdatedBy": "Dana",
         }),
+        "scheduled": scheduled.view(_scheduled_item()),
     }
     ids = {"location": LOCATION, "lead": "lead-contract", "conversation": CONV,
-           "message": "IMcontract", "templates": LOCATION}
+           "message": "IMcontract", "templates": LOCATION, "scheduled": "W2TScontract"}
     records = [ChangeRecord(LOCATION, seq, entity, ids[entity], int(view["version"]), view,
                             at_ms=0, cursor_after=str(seq))
                for seq, (entity, view) in enumerate(views.items(), start=1)]
@@ -195,7 +217,7 @@ def test_every_kind_of_the_contract_is_covered() -> None:
     assert {c["entity"] for c in _relay_changes()} == kinds == feed.KNOWN_KINDS
     # the engine's typed envelopes are the wire Change, field for field
     for typed in (feed.LocationChange, feed.LeadChange, feed.ConversationChange,
-                  feed.MessageChange, feed.TemplatesChange):
+                  feed.MessageChange, feed.TemplatesChange, feed.ScheduledChange):
         assert set(typed.model_fields) == set(Change.model_fields)
 
 
@@ -209,8 +231,11 @@ def test_relay_views_with_every_field_round_trip(db: Database) -> None:
     shown_rlm = db.reader.call(store.get_lead, lead.lead_id).integrations[1]
     assert (shown_rlm.name, shown_rlm.status, shown_rlm.detail, shown_rlm.retrying,
             shown_rlm.unconfirmed) == ("RLM", "ERROR", "503", True, 1)
-    [shown] = db.reader.call(store.thread, CONV, 10, None)
+    shown, later = db.reader.call(store.thread, CONV, 10, None)  # the text for later last
     assert_message_mirrored(shown, MessageView.model_validate(sent["message"]))
+    assert (later.message_sid, later.status, later.body) == (
+        "W2TScontract", "scheduled", "See you at 9")
+    assert later.created_at == datetime(2030, 1, 2, 15, 0, tzinfo=UTC)  # when it goes
     [loc] = db.reader.call(store.list_locations, None)
     assert_location_mirrored(loc, LocationView.model_validate(sent["location"]))
     conv = ConversationView.model_validate(sent["conversation"])
@@ -271,6 +296,8 @@ async def _exercise_relay(engine: SyncEngine, rec: Recorder, relay: RelayHandle,
     lead = create_lead(relay, seed, name="Casey Contract")
     await rec.wait_for(lambda: engine.status().state is SyncState.ONLINE, timeout=20)
     await engine.send_message(lead.conversation_sid, "ct: yes, solid oak")
+    await engine.send_message(lead.conversation_sid, "ct: reminder",
+                              send_at=datetime.now(UTC) + timedelta(hours=2))
     await engine.update_lead(lead.lead_id, status="appointment", assignee_id=seed.staff_id,
                              note="ct: sample on Tuesday")
     assert await engine.wait_idle(30)
@@ -295,7 +322,8 @@ async def _caught_up(engine: SyncEngine, latest: dict[tuple[str, str], Any]) -> 
     """Until the engine stored (at least) the relay's newest version of every entity."""
     tables = {"lead": ("leads", "lead_id"), "conversation": ("conversations",
                                                              "conversation_sid"),
-              "message": ("messages", "message_sid")}
+              "message": ("messages", "message_sid"),
+              "scheduled": ("messages", "message_sid")}
 
     def behind(conn: Any) -> list[tuple[str, str]]:
         late = []
@@ -345,6 +373,12 @@ async def test_live_relay_feed_round_trips_every_kind(
             elif entity == "templates":
                 assert await engine.shared_templates(ident) == shared_templates.from_view(
                     TemplatesView.model_validate(data), ident)
+            elif entity == "scheduled":
+                later = ScheduledView.model_validate(data)
+                [shown] = [m for m in await engine.thread(later.conversation_sid)
+                           if m.message_sid == ident]
+                assert (shown.status, shown.body, shown.created_at) == (
+                    "scheduled", later.body, later.send_at)
             else:
                 view = MessageView.model_validate(data)
                 [shown] = [m for m in await engine.thread(view.conversation_sid)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -35,7 +36,8 @@ def sim() -> Iterator[SimHandle]:
 
 @pytest.fixture(scope="module")
 def live(dynamodb_endpoint: str, sim: SimHandle) -> Iterator[tuple[RelayHandle, Seed]]:
-    relay = start_relay(dynamodb_endpoint, sim, stream_heartbeat_s=0.5, stream_poll_s=0.05)
+    relay = start_relay(dynamodb_endpoint, sim, stream_heartbeat_s=0.5, stream_poll_s=0.05,
+                        schedule_interval_s=0.2)
     sim.set_webhook_url(f"{relay.url}/TwilioWebhooks/onIncomingMessage")
     # day in the store's zone: the first staff text of a new conversation may go
     seed = seed_dealer(relay, web2text_number="+13125550123", store_number="+13125550197",
@@ -205,5 +207,52 @@ async def test_close_with_reason_staff_list_and_stored_dismiss(
             return d is not None and d.close_reason == "Bought elsewhere"
 
         await _until(closed)
+    finally:
+        await engine.stop()
+
+
+async def test_text_for_later_shows_scheduled_then_goes_once(
+        live: tuple[RelayHandle, Seed], sim: SimHandle, tmp_path: Path) -> None:
+    relay, seed = live
+    lead = create_lead(relay, seed, name="Lena Later")
+    engine = fast_engine(tmp_path / "desk", relay.url, seed.staff_key)
+    rec = Recorder()
+    engine.add_listener(rec)
+    await engine.start()
+    try:
+        await _online(engine, rec)
+
+        async def thread_of(body: str) -> list[object]:
+            return [m for m in await engine.thread(lead.conversation_sid) if m.body == body]
+
+        later = datetime.now(UTC) + timedelta(hours=2)
+        kept = await engine.send_message(lead.conversation_sid, "lt: tomorrow", send_at=later)
+        assert kept.status == "pending"
+        soon = datetime.now(UTC) + timedelta(seconds=3)
+        await engine.send_message(lead.conversation_sid, "lt: soon", send_at=soon)
+
+        async def scheduled() -> bool:
+            rows = await thread_of("lt: tomorrow")
+            return len(rows) == 1 and rows[0].status == "scheduled"  # type: ignore[attr-defined]
+
+        await _until(scheduled)
+        row = (await thread_of("lt: tomorrow"))[0]
+        assert row.message_sid.startswith("W2TS")  # type: ignore[attr-defined]
+        assert abs((row.created_at - later).total_seconds()) < 1  # type: ignore[attr-defined]
+        await engine.cancel_scheduled(row.message_sid)  # type: ignore[attr-defined]
+        assert await thread_of("lt: tomorrow") == []  # at once
+        assert await engine.wait_idle(30)
+
+        async def sent_once() -> bool:
+            rows = await thread_of("lt: soon")
+            return len(rows) == 1 and not rows[0].message_sid.startswith("W2TS")  # type: ignore[attr-defined]
+
+        await _until(sent_once, timeout=30)
+        await asyncio.to_thread(
+            wait_until, lambda: "lt: soon" in handset_bodies(sim, lead.customer), 10)
+        sim.wait_idle()
+        bodies = handset_bodies(sim, lead.customer)
+        assert bodies.count("lt: soon") == 1 and "lt: tomorrow" not in bodies
+        assert await thread_of("lt: tomorrow") == []  # the cancel held
     finally:
         await engine.stop()

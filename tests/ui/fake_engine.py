@@ -84,6 +84,8 @@ class FakeEngine:
         self.hold_sends = False
         self.calls: list[str] = []
         self.dismissed: list[str] = []
+        self.scheduled: list[tuple[str, str, datetime]] = []
+        self.canceled: list[str] = []
         self.opt_outs: list[tuple[str, str]] = []
         self.closes: list[tuple[str, str]] = []
         self.created: list[NewConversation] = []
@@ -231,9 +233,12 @@ class FakeEngine:
         return self._me
 
     async def send_message(
-        self, conversation_sid: str, body: str, attachment: Path | None = None
+        self, conversation_sid: str, body: str, attachment: Path | None = None,
+        send_at: datetime | None = None,
     ) -> ThreadMessage:
         await self._tick("send_message")
+        if send_at is not None:
+            self.scheduled.append((conversation_sid, body, send_at))
         if not body.strip():
             raise EngineError("empty_body", "Type a message first.")
         lead = next(d for d in self.leads.values() if d.conversation_sid == conversation_sid)
@@ -360,6 +365,10 @@ class FakeEngine:
         lead = self.leads[lead_id]
         self.leads[lead_id] = replace(lead, version=lead.version + 1, **changes)  # type: ignore[arg-type]
         self.emit(ChangesApplied(lead_ids=frozenset({lead_id}), local=True))
+
+    async def cancel_scheduled(self, message_sid: str) -> None:
+        await self._tick("cancel_scheduled")
+        self.canceled.append(message_sid)
 
     async def dismiss_possible_opt_out(self, lead_id: str) -> None:
         await self._tick("dismiss_possible_opt_out")

@@ -18,7 +18,8 @@ from app.sandbox.twilio_sim import SimHandle
 from app.sync.api import SyncState
 from app.ui.controller import AppController, Options
 from app.ui.staff_dialogs import NewConversationDialog, ReasonDialog
-from tests.relay_desk.helpers import current_lead, day_zone, lead_status, new_phone
+from app.ui.thread_model import MessageItem
+from tests.relay_desk.helpers import changes, current_lead, day_zone, lead_status, new_phone
 from tests.support.relay import RelayHandle, Seed, issue_staff_key, seed_dealer, start_relay
 from tests.support.twilio_sim import running_simulator
 from tests.sync.integration import create_lead, handset_bodies
@@ -37,7 +38,8 @@ def sim() -> Iterator[SimHandle]:
 
 @pytest.fixture(scope="module")
 def live(dynamodb_endpoint: str, sim: SimHandle) -> Iterator[tuple[RelayHandle, Seed]]:
-    relay = start_relay(dynamodb_endpoint, sim, stream_heartbeat_s=0.3, stream_poll_s=0.05)
+    relay = start_relay(dynamodb_endpoint, sim, stream_heartbeat_s=0.3, stream_poll_s=0.05,
+                        schedule_interval_s=0.2)
     sim.set_webhook_url(f"{relay.url}/TwilioWebhooks/onIncomingMessage")
     seed = seed_dealer(relay, web2text_number="+13125550124", store_number="+13125550196",
                        pool=POOL, timezone=day_zone())
@@ -168,3 +170,50 @@ def test_assign_a_colleague_close_then_follow_up(
     digits = "".join(ch for ch in follow.phone_edit.text() if ch.isdigit())
     assert digits[-10:] == lead.customer[-10:]
     assert follow.start_button.isEnabled()
+
+
+def _bubbles(w: Any) -> list[Any]:
+    items = [w.thread_model.item_at(i) for i in range(w.thread_model.rowCount())]
+    return [it.message for it in items if isinstance(it, MessageItem)]
+
+
+def test_send_later_from_the_composer_then_cancel_by_keyboard(
+    desk: AppController, live: tuple[RelayHandle, Seed], sim: SimHandle, qtbot: Any
+) -> None:
+    relay, seed = live
+    lead = create_lead(relay, seed, name="Sol Later")
+    w = desk.window
+    _open(desk, qtbot, "Sol Later")
+    composer = w.pane.composer
+    qtbot.waitUntil(composer.edit.isEnabled, timeout=10000)
+    qtbot.keyClicks(composer.edit, "Your blinds arrive tomorrow")
+    assert composer.later_button.accessibleName() == "Send later"
+    menu = composer.later_button.menu()
+    labels = [a.text() for a in menu.actions()]
+    assert labels == ["In 1 hour", "Tomorrow 9:00 AM (customer's time)", "Pick a time…"]
+    menu.actions()[0].trigger()
+
+    def scheduled() -> Any:
+        found = [m for m in _bubbles(w) if m.body == "Your blinds arrive tomorrow"]
+        return found[0] if found and found[0].status == "scheduled" else None
+
+    qtbot.waitUntil(lambda: scheduled() is not None, timeout=15000)
+    msg = scheduled()
+    assert composer.text() == ""
+    on_relay = [c["data"] for c in changes(relay, seed.staff_key, "scheduled")
+                if c["id"] == msg.message_sid]
+    assert on_relay and on_relay[-1]["status"] == "scheduled"
+    # select it in the thread and press Delete: cancelled
+    view = w.pane.view
+    row = next(i for i in range(w.thread_model.rowCount())
+               if isinstance(it := w.thread_model.item_at(i), MessageItem)
+               and it.message.message_sid == msg.message_sid)
+    view.setFocus()
+    view.setCurrentIndex(w.thread_model.index(row))
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: scheduled() is None, timeout=5000)
+    qtbot.waitUntil(lambda: [c["data"]["status"] for c in changes(relay, seed.staff_key,
+                                                                  "scheduled")
+                             if c["id"] == msg.message_sid][-1] == "canceled", timeout=15000)
+    sim.wait_idle()
+    assert "Your blinds arrive tomorrow" not in handset_bodies(sim, lead.customer)

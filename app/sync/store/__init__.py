@@ -13,6 +13,7 @@ transaction. Callers use what this package exports.
 
 from app.sync.store.meta import cursor_of, get_me, get_meta, set_meta
 from app.sync.store.mirror import apply_changes, apply_received, save_me
+from app.sync.store.mirror_scheduled import confirm_scheduled
 from app.sync.store.outbox import enqueue_mark_read, enqueue_send, enqueue_update_lead
 from app.sync.store.outbox_delivery import (
     discard_row,
@@ -30,6 +31,7 @@ from app.sync.store.outbox_delivery import (
     retry_row,
 )
 from app.sync.store.outbox_row import (
+    CANCEL_SCHEDULED,
     CLOSE_LEAD,
     CREATE_LEAD,
     FAILED,
@@ -42,6 +44,7 @@ from app.sync.store.outbox_row import (
     OutboxRow,
 )
 from app.sync.store.outbox_staff import (
+    enqueue_cancel_scheduled,
     enqueue_close_lead,
     enqueue_create_lead,
     enqueue_opt_out,
@@ -68,6 +71,7 @@ from app.sync.store.search import search
 from app.sync.store.shared_templates import get_shared_templates, save_shared_templates
 
 __all__ = [
+    "CANCEL_SCHEDULED",
     "CLOSE_LEAD",
     "CREATE_LEAD",
     "FAILED",
@@ -82,10 +86,12 @@ __all__ = [
     "acknowledge_repair",
     "apply_changes",
     "apply_received",
+    "confirm_scheduled",
     "count_leads",
     "cursor_of",
     "discard_row",
     "due_heads",
+    "enqueue_cancel_scheduled",
     "enqueue_close_lead",
     "enqueue_create_lead",
     "enqueue_mark_read",

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from app.core.wire import StaffView
+from app.core.wire import ScheduledView, StaffView
 from app.core.wire_team import TemplatesView
 from app.sync.api import Me
 from app.sync.feed import (
@@ -24,11 +24,13 @@ from app.sync.feed import (
     LeadChange,
     MessageChange,
     ReceivedChange,
+    ScheduledChange,
     TemplatesChange,
 )
 from app.sync.store.access import write_tx
 from app.sync.store.meta import put_cursor, put_me
 from app.sync.store.mirror_messages import apply_messages
+from app.sync.store.mirror_scheduled import apply_scheduled
 from app.sync.store.overlay import overlay_pending
 from app.sync.store.result import ApplyResult
 from app.sync.store.rows import (
@@ -104,6 +106,7 @@ class _Batch:
         self.conversations: list[tuple[Any, ...]] = []
         self.messages: list[MessageRow] = []
         self.templates: list[TemplatesView] = []
+        self.scheduled: list[ScheduledView] = []
         self.skipped = 0
 
     @classmethod
@@ -133,6 +136,8 @@ class _Batch:
             self.conversations.append(conversation_params(change.data, change.version, data))
         elif isinstance(change, TemplatesChange):
             self.templates.append(change.data)
+        elif isinstance(change, ScheduledChange):
+            self.scheduled.append(change.data)
         else:
             self.locations.append(location_params(change.data, change.version, data))
 
@@ -148,6 +153,7 @@ def _apply_batch(conn: sa.Connection, batch: _Batch, cursor: str | None) -> Appl
         for view in batch.templates:
             if put_shared_templates(cur, view):
                 result.location_ids.add(view.location_id)
+        apply_scheduled(cur, batch.scheduled, result)
         overlay_pending(cur, result.lead_ids, result.conversation_sids)
         if cursor is not None:
             put_cursor(cur, cursor)

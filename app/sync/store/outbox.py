@@ -40,6 +40,7 @@ def enqueue_send(
     me: Me | None,
     attachment: StagedAttachment | None = None,
     now: str | None = None,
+    send_at: datetime | None = None,
 ) -> ThreadMessage:
     """The pending message and its outbox row, in one durable transaction. An
     `attachment` (already copied into the data folder) goes with the row's payload
@@ -61,6 +62,8 @@ def enqueue_send(
     author_name = me.name if me else "You"
     payload: dict[str, Any] = {"body": body, "localId": local_id}
     media = "[]"
+    if send_at is not None:  # a text for later: the relay sends it then
+        payload["sendAt"] = send_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if attachment is not None:
         payload["attachment"] = attachment.payload()
         media = json.dumps([{

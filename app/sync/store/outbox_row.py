@@ -13,6 +13,7 @@ MARK_READ = "mark_read"
 OPT_OUT = "opt_out"  # app.sync.store.outbox_staff
 CLOSE_LEAD = "close_lead"
 CREATE_LEAD = "create_lead"
+CANCEL_SCHEDULED = "cancel_scheduled"
 
 # states
 PENDING = "pending"

@@ -21,7 +21,8 @@ from app.core.statuses import LeadStatus
 from app.core.wire import CustomerInfo, LeadView, NoteView
 from app.sync.api import EngineError, Me, NewConversation
 from app.sync.store.access import write_tx
-from app.sync.store.outbox_row import CLOSE_LEAD, CREATE_LEAD, OPT_OUT
+from app.sync.store.mirror_scheduled import cancel_locally
+from app.sync.store.outbox_row import CANCEL_SCHEDULED, CLOSE_LEAD, CREATE_LEAD, OPT_OUT
 from app.sync.store.rows import LEAD_UPSERT, lead_params, now_iso
 
 _OUTBOX_INSERT = """INSERT INTO outbox (outbox_id, kind, lane, conversation_sid, lead_id,
@@ -125,3 +126,16 @@ def enqueue_create_lead(conn: sa.Connection, req: NewConversation, me: Me | None
 def drop_pending_lead(cur: sqlite3.Cursor, lead_id: str) -> None:
     """A discarded new conversation: its pending row goes (a relay copy stays)."""
     cur.execute("DELETE FROM leads WHERE lead_id = ? AND version = 0", (lead_id,))
+
+
+def enqueue_cancel_scheduled(conn: sa.Connection, message_sid: str) -> str | None:
+    """Cancel a text for later: it leaves the thread at once; `DELETE /v1/scheduled`
+    follows (lane of its conversation). Returns the conversation."""
+    with write_tx(conn) as cur:
+        conversation_sid = cancel_locally(cur, message_sid)
+        if conversation_sid is None:
+            raise EngineError("scheduled_not_found", "no such text for later here")
+        cur.execute(_OUTBOX_INSERT, (str(ULID()), CANCEL_SCHEDULED, "c:" + conversation_sid,
+                                     conversation_sid, None, str(ULID()),
+                                     json.dumps({"messageSid": message_sid}), now_iso()))
+    return conversation_sid
