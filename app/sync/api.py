@@ -26,6 +26,11 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from app.sync.api_events import ChangesApplied as ChangesApplied
+from app.sync.api_events import InboundMessage as InboundMessage
+from app.sync.api_events import InboundMessages as InboundMessages
+from app.sync.api_events import OutboxItemDelivered as OutboxItemDelivered
+from app.sync.api_events import OutboxItemFailed as OutboxItemFailed
 from app.sync.api_rows import MATCH_END as MATCH_END
 from app.sync.api_rows import MATCH_START as MATCH_START
 from app.sync.api_rows import NewConversation as NewConversation
@@ -80,68 +85,8 @@ class SyncStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class ChangesApplied:
-    """Changes were written to the local store; refresh what shows these ids."""
-
-    lead_ids: frozenset[str] = frozenset()
-    conversation_sids: frozenset[str] = frozenset()
-    message_sids: frozenset[str] = frozenset()  # relay message SIDs
-    location_ids: frozenset[str] = frozenset()
-    #: true while the engine catches up after start/reconnect: UIs may refresh
-    #: whole lists instead of item by item
-    initial_catch_up: bool = False
-    #: true when the change came from this desktop (outbox effect, mark read)
-    local: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class StatusChanged:
     status: SyncStatus
-
-
-@dataclass(frozen=True, slots=True)
-class InboundMessage:
-    """A new message from a customer (for notifications)."""
-
-    message_sid: str
-    conversation_sid: str
-    lead_id: str | None
-    customer_name: str
-    location_id: str
-    body: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class InboundMessages:
-    messages: tuple[InboundMessage, ...]
-    #: the messages arrived while catching up (e.g. after a night offline): a UI
-    #: should summarise rather than pop one notification per message
-    during_catch_up: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItemFailed:
-    """An outbox operation stopped on a final error; the UI offers retry/discard."""
-
-    outbox_id: str
-    kind: str  # "send_message" | "update_lead" | "mark_read"
-    conversation_sid: str | None
-    lead_id: str | None
-    #: the relay's stable code: recipient_opted_out, quiet_hours, forbidden, version_conflict …
-    reason: str
-    message: str  # human text from the relay
-    local_message_id: str | None = None  # for send_message: the pending ThreadMessage
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItemDelivered:
-    outbox_id: str
-    kind: str
-    conversation_sid: str | None
-    lead_id: str | None
-    local_message_id: str | None = None
-    message_sid: str | None = None  # the relay's message SID once known
 
 
 EngineEvent = (
