@@ -10,13 +10,9 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QWidget
 
 from app.sync.api import Engine, EngineError, LeadDetail, NewConversation, StaffMember
-from app.ui.staff_dialogs import (
-    CLOSE_REASONS,
-    OPT_OUT_REASONS,
-    NewConversationDialog,
-    ReasonDialog,
-)
 from app.ui.tasks import Tasks
+
+# The dialogs (and phonenumbers behind them) load on first use, not with the window.
 
 
 class StaffActions(QObject):
@@ -34,6 +30,8 @@ class StaffActions(QObject):
 
     def set_engine(self, engine: Engine | None) -> None:
         self._engine = engine
+        if self.dialog is not None:  # signed out or switched: its answer has no engine
+            self.dialog.close()
 
     def _open(self, dialog: QDialog) -> None:
         if self.dialog is not None:
@@ -64,6 +62,8 @@ class StaffActions(QObject):
             self._tasks.spawn(self._new_conversation(self._engine, follow_up))
 
     async def _new_conversation(self, engine: Engine, lead: LeadDetail | None) -> None:
+        from app.ui.staff_dialogs import NewConversationDialog
+
         locations = list(await engine.list_locations())
         if not locations:
             self.error.emit("No location to start a conversation in yet.")
@@ -91,6 +91,8 @@ class StaffActions(QObject):
         engine = self._engine
         if engine is None:
             return
+        from app.ui.staff_dialogs import CLOSE_REASONS, ReasonDialog
+
         dialog = ReasonDialog(
             "Close lead", f"Why is the lead of {lead.name or 'this customer'} closed?",
             "Close lead", CLOSE_REASONS, self._window)
@@ -102,6 +104,8 @@ class StaffActions(QObject):
         engine, sid = self._engine, lead.conversation_sid
         if engine is None or sid is None:
             return
+        from app.ui.staff_dialogs import OPT_OUT_REASONS, ReasonDialog
+
         dialog = ReasonDialog(
             "Record opt-out",
             f"{lead.name or 'The customer'} asked not to be texted. Nothing more is sent "

@@ -170,6 +170,8 @@ def test_assign_a_colleague_close_then_follow_up(
     digits = "".join(ch for ch in follow.phone_edit.text() if ch.isdigit())
     assert digits[-10:] == lead.customer[-10:]
     assert follow.start_button.isEnabled()
+    follow.reject()
+    qtbot.waitUntil(lambda: w.staff_actions.dialog is None)
 
 
 def _bubbles(w: Any) -> list[Any]:
