@@ -60,12 +60,12 @@ async def schedule_send(
         raise ApiError(422, "media_not_schedulable", "A photo cannot be sent later; send it now")
     body = message_body(data)
     raw_at = data.get("sendAt")
-    requested = scheduled.parse_send_at(raw_at, datetime.now(UTC))
+    requested = scheduled.parse_send_at(raw_at, datetime.fromtimestamp(ctx.clock(), UTC))
     conv_sid = str(conv["ConversationSid"])
     scope = f"staff:{staff.retailer_id}:{staff.staff_id}:send"
 
     async def attempt(begin: Begin) -> JSONResponse:
-        now = datetime.now(UTC)
+        now = datetime.fromtimestamp(ctx.clock(), UTC)
         try:
             fresh = (
                 await run_in_threadpool(conversation_store.get_conversation, ctx.tables, conv_sid)

@@ -142,7 +142,8 @@ class ScheduleDispatcher:
         sender = sends.Sender(str(item.get("StaffId") or ""), str(item.get("StaffName") or ""))
         body = str(item.get("Body", ""))
         taken_over = int(item.get("Attempts", 1)) > 1
-        now = datetime.now(UTC)
+        # the relay's hour for the customer's quiet hours (`RelayContext.clock`)
+        now = datetime.fromtimestamp(ctx.clock(), UTC)
         if taken_over and ctx.twilio is not None:
             found = sends.find_sent(ctx, str(conv["ConversationSid"]), sid)
             if found is not None:  # an earlier holder sent it before it died

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from app.sandbox.twilio_sim import SimHandle, start_simulator
-from tests.relay_desk.helpers import STORE_PHONE, day_zone
+from tests.relay_desk.helpers import STORE_PHONE, chicago_day_clock, day_zone
 from tests.support.relay import RelayHandle, Seed, seed_dealer, start_relay
 
 SIM_SID = "AC" + "6" * 32
@@ -26,6 +26,7 @@ def sim() -> Iterator[SimHandle]:
 @pytest.fixture(scope="module")
 def relay(dynamodb_endpoint: str, sim: SimHandle) -> Iterator[RelayHandle]:
     handle = start_relay(dynamodb_endpoint, sim, background=False, stuck_after_s=15.0)
+    handle.ctx.clock = chicago_day_clock()
     yield handle
     handle.stop()
 

@@ -153,3 +153,19 @@ def current_lead(relay: RelayHandle, key: str, lead_id: str) -> dict[str, Any]:
     mine = [c["data"] for c in changes(relay, key, "lead") if c["data"]["leadId"] == lead_id]
     assert mine, f"no change of lead {lead_id}"
     return max(mine, key=lambda lead: int(lead["version"]))
+
+
+def chicago_night() -> datetime:
+    """The latest 09:00 UTC before now: 03:00 or 04:00 in Chicago (area code 312)."""
+    now = datetime.now(UTC)
+    nine = now.replace(hour=9, minute=0, second=0, microsecond=0)
+    return nine if nine <= now else nine - timedelta(days=1)
+
+
+def chicago_day_clock() -> Any:
+    """A relay clock (`RelayContext.clock`) that ticks with time but reads midday in
+    Chicago: quiet hours are the customer's (312), so a first staff text may go."""
+    now = datetime.now(UTC)
+    noon = now.replace(hour=18, minute=0, second=0, microsecond=0)  # 12:00 or 13:00 there
+    shift = ((noon if noon <= now else noon - timedelta(days=1)) - now).total_seconds()
+    return lambda: time.time() + shift

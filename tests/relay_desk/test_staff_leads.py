@@ -5,7 +5,7 @@ simulator driven through the twilio SDK."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -14,13 +14,13 @@ from app.relay import auth
 from app.sandbox.twilio_sim import SimHandle
 from tests.relay_desk.helpers import (
     STORE_PHONE,
+    chicago_night,
     conversation_of,
     current_lead,
     headers,
     lead_status,
     new_lead,
     new_phone,
-    night_zone,
     send,
     texts,
     wait_for,
@@ -147,17 +147,17 @@ def test_quiet_hours_apply_to_the_first_staff_text(
     relay: RelayHandle, sim: SimHandle, seed: Seed
 ) -> None:
     """The staff member made the lead, the customer did not write: no 24 h exemption."""
-    night = seed_location(
-        relay, seed.retailer_id, "+13125550133", name="Night", timezone=night_zone()
-    )
-    key = issue_staff_key(relay, seed.retailer_id, [night], staff_id="night-staff")
-    lead = new_lead(relay, key, night, new_phone()).json()
+    lead = new_lead(relay, seed.staff_key, seed.location_id, new_phone()).json()
     sid = conversation_of(relay, seed.lead_key, lead["leadId"])
-    r = send(relay, key, sid, "Are you still looking?")
+    day, night = relay.ctx.clock, chicago_night()
+    relay.ctx.clock = night.timestamp  # 3 or 4 AM for the customer (312)
+    try:
+        r = send(relay, seed.staff_key, sid, "Are you still looking?")
+    finally:
+        relay.ctx.clock = day
     assert r.status_code == 422 and r.json()["reason"] == "quiet_hours", r.text
-    assert datetime.fromisoformat(r.json()["nextAllowedAt"].replace("Z", "+00:00")) > datetime.now(
-        UTC
-    )
+    allowed = datetime.fromisoformat(r.json()["nextAllowedAt"].replace("Z", "+00:00"))
+    assert allowed - night in (timedelta(hours=4), timedelta(hours=5))  # 08:00 there
 
 
 # --------------------------------------------------------------------------- colleagues

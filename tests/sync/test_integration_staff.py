@@ -17,7 +17,7 @@ import pytest
 from app.sandbox.twilio_sim import SimHandle
 from app.sync.api import LeadFilter, NewConversation, OutboxItemFailed, SyncState
 from app.sync.engine import SyncEngine
-from tests.relay_desk.helpers import changes, day_zone, new_phone
+from tests.relay_desk.helpers import changes, chicago_day_clock, day_zone, new_phone
 from tests.support.relay import RelayHandle, Seed, issue_staff_key, seed_dealer, start_relay
 from tests.support.twilio_sim import running_simulator, wait_until
 from tests.sync.conftest import Recorder, fast_engine
@@ -42,6 +42,7 @@ def live(dynamodb_endpoint: str, sim: SimHandle) -> Iterator[tuple[RelayHandle, 
     # day in the store's zone: the first staff text of a new conversation may go
     seed = seed_dealer(relay, web2text_number="+13125550123", store_number="+13125550197",
                        pool=POOL, timezone=day_zone())
+    relay.ctx.clock = chicago_day_clock()  # texting hours for 312 customers
     yield relay, seed
     relay.stop()
 

@@ -19,7 +19,14 @@ from app.sync.api import SyncState
 from app.ui.controller import AppController, Options
 from app.ui.staff_dialogs import NewConversationDialog, ReasonDialog
 from app.ui.thread_model import MessageItem
-from tests.relay_desk.helpers import changes, current_lead, day_zone, lead_status, new_phone
+from tests.relay_desk.helpers import (
+    changes,
+    chicago_day_clock,
+    current_lead,
+    day_zone,
+    lead_status,
+    new_phone,
+)
 from tests.support.relay import RelayHandle, Seed, issue_staff_key, seed_dealer, start_relay
 from tests.support.twilio_sim import running_simulator
 from tests.sync.integration import create_lead, handset_bodies
@@ -44,6 +51,7 @@ def live(dynamodb_endpoint: str, sim: SimHandle) -> Iterator[tuple[RelayHandle, 
     seed = seed_dealer(relay, web2text_number="+13125550124", store_number="+13125550196",
                        pool=POOL, timezone=day_zone())
     issue_staff_key(relay, seed.retailer_id, [seed.location_id], staff_id="kim", name="Kim Ko")
+    relay.ctx.clock = chicago_day_clock()  # texting hours for 312 customers
     yield relay, seed
     relay.stop()
 
