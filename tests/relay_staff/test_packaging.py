@@ -6,39 +6,27 @@ import json
 import subprocess
 import sys
 import textwrap
-import tomllib
 from pathlib import Path
-
-from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "packaging" / "relay"
 
 
-def _reqs(lines: list[str]) -> dict[str, Requirement]:
-    out = {}
-    for line in lines:
-        line = line.split("#", 1)[0].strip()
-        if line:
-            req = Requirement(line)
-            out[req.name.lower()] = req
-    return out
-
-
-def test_image_requirements_are_a_subset_of_pyproject() -> None:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = _reqs(project["dependencies"])
-    image = _reqs((PKG / "requirements.txt").read_text().splitlines())
-    for name, req in image.items():
-        assert name in declared, f"{name} is not a dependency in pyproject.toml"
-        assert req.specifier == declared[name].specifier, name
-        assert req.extras == declared[name].extras, name
-    # the desktop stack stays out of the relay image
-    assert not {"pyside6-essentials", "qasync", "sqlalchemy", "keyring", "moto"} & set(image)
+def test_image_installs_the_relay_lock_only() -> None:
+    """The image's packages are requirements/relay.lock: the `relay` extra, with no
+    desktop stack (tests/packaging/test_lock.py checks the lock against pyproject)."""
+    lock = (ROOT / "requirements" / "relay.lock").read_text()
+    pinned = {
+        line.split("==", 1)[0].split("[", 1)[0].lower()
+        for line in lock.splitlines()
+        if line[:1].isalnum() and "==" in line
+    }
+    assert {"fastapi", "boto3", "twilio", "uvicorn"} <= pinned
+    assert not {"pyside6-essentials", "qasync", "sqlalchemy", "keyring", "moto"} & pinned
 
 
 def test_relay_runs_without_the_desktop_dependencies(tmp_path: Path) -> None:
-    """What `pip install --no-deps` + requirements.txt gives the container must be enough."""
+    """What `pip install --no-deps` + relay.lock gives the container must be enough."""
     script = textwrap.dedent(
         """
         import importlib.abc, sys
@@ -70,7 +58,8 @@ def test_relay_runs_without_the_desktop_dependencies(tmp_path: Path) -> None:
 def test_dockerfile_is_slim_and_non_root() -> None:
     text = (PKG / "Dockerfile").read_text()
     assert "FROM python:3.11-slim" in text
-    assert "--no-deps" in text and "requirements.txt" in text
+    assert "--require-hashes --no-deps -r /src/requirements/relay.lock" in text
+    assert "pip install --no-deps '/src[relay]'" in text
     user_lines = [x for x in text.splitlines() if x.startswith("USER ")]
     assert user_lines and user_lines[-1].split()[1].split(":")[0] not in ("0", "root")
     assert 'ENTRYPOINT ["web2text-relay"]' in text
