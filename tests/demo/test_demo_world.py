@@ -1,6 +1,7 @@
 """The demo end to end in this process: moto's DynamoDB server, the Twilio
-simulator and the relay on loopback, seeded through the real APIs, with the
-simulated world running (a small seed and short delays keep it quick)."""
+simulator and the relay on loopback, seeded through the real APIs once (which
+saves a snapshot), then started again from that snapshot with the simulated
+world running through the relay (a small seed and short delays keep it quick)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import httpx
 import pytest
 
 from app.sandbox import demo_data as data
-from app.sandbox.demo import DemoHandle, start_demo, stop_demo
+from app.sandbox.demo import DemoHandle, prepare, start_demo, stop_demo
 
 T = TypeVar("T")
 
@@ -34,15 +35,19 @@ def wait_for(predicate: Callable[[], T], timeout: float, what: str) -> T:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoHandle]:
     folder = tmp_path_factory.mktemp("demo-data") / "demo"
-    handle = start_demo(
-        folder,
-        leads=10,
-        lead_interval=2.0,
-        reply_delay=(0.2, 0.6),
-        store_answer_rate=1.0,
-        stop_after=1.0,
-    )
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("W2T_DEMO_SNAPSHOT_DIR", str(tmp_path_factory.mktemp("snapshots")))
+        prepare(7, 10)
+        handle = start_demo(
+            folder,
+            leads=10,
+            lead_interval=2.0,
+            reply_delay=(0.2, 0.6),
+            store_answer_rate=1.0,
+            stop_after=1.0,
+        )
     try:
+        assert handle.stats.restored, "the second start should restore the snapshot"
         assert handle.history_done.wait(180), "histories did not finish"
         yield handle
     finally:
@@ -95,7 +100,7 @@ def test_seeded_leads_went_through_the_lead_api(demo: DemoHandle) -> None:
 
 
 def test_histories_reached_the_phones(demo: DemoHandle) -> None:
-    sim: Any = demo._sim  # type: ignore[attr-defined]
+    sim: Any = demo.sim
     plan = data.build_seed(7, 10)
     assert demo.stats.messages_seeded == sum(len(lead.history) for lead in plan)
     talked = next(lead for lead in plan if any(s.speaker == "staff" for s in lead.history))
@@ -138,7 +143,7 @@ def test_every_lead_reaches_rlm_and_dhq_once_with_its_transcript(demo: DemoHandl
 
 
 def test_customer_answers_a_few_seconds_after_staff_write(demo: DemoHandle) -> None:
-    sim: Any = demo._sim  # type: ignore[attr-defined]
+    sim: Any = demo.sim
     track = next(
         t for t in demo.tracks.values()
         if t.replies and not t.texts_stop and t.store_number == data.SHARED_NUMBER
@@ -166,7 +171,7 @@ def test_customer_answers_a_few_seconds_after_staff_write(demo: DemoHandle) -> N
 
 
 def test_one_customer_texts_stop(demo: DemoHandle) -> None:
-    sim: Any = demo._sim  # type: ignore[attr-defined]
+    sim: Any = demo.sim
     quitter = next(t for t in demo.tracks.values() if t.texts_stop)
     wait_for(lambda: quitter.opted_out, 30, "the STOP")
     stop = [r for r in sim.state.inbound_log if r["from"] == quitter.customer]
@@ -185,7 +190,15 @@ def test_one_customer_texts_stop(demo: DemoHandle) -> None:
 
 def test_new_website_leads_keep_arriving(demo: DemoHandle) -> None:
     before = demo.stats.live_leads
-    wait_for(lambda: demo.stats.live_leads > before, 60, "a new website lead")
+    wait_for(lambda: demo.stats.live_leads > before + 1, 90, "new website leads")
+    # Each live lead has a fresh id: one drawn from the seeded stream repeated a
+    # seeded lead's idempotency key with another body (idempotency_conflict).
+    assert not [e for e in demo.stats.errors if "idempotency" in e], demo.stats.errors
+    seeded = {lead.lead_id for lead in data.build_seed(7, 10)}
+    live = {lead.lead_id for t in demo.tracks.values() for lead in t.leads} - seeded
+    assert live, "no live lead got a conversation"
+    for lead_id in live:
+        assert _get(demo, f"/Lead/{lead_id}/status", demo.lead_key)["Status"] == "ACTIVE"
 
 
 def test_customers_send_photos_call_text_after_close_and_strangers_text(

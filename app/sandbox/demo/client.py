@@ -1,0 +1,186 @@
+"""What the simulated people do over HTTP: website forms (lead API), texts from
+phones (the simulator's `/_sim/inbound`), staff writing and editing leads (staff API)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from app.sandbox import demo_data as data
+from app.sandbox.demo.handle import DemoError, DemoHandle, Track
+from app.sandbox.demo_data import LeadSeed
+
+log = logging.getLogger("app.sandbox.demo")
+
+
+class DemoClient:
+    """HTTP calls of the simulated world, on one asyncio loop."""
+
+    def __init__(self, handle: DemoHandle) -> None:
+        self.handle = handle
+        self._client: httpx.AsyncClient | None = None
+
+    def http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(20.0), limits=httpx.Limits(max_connections=16)
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    def _staff_key(self, location_key: str) -> tuple[str, str]:
+        staff = next(s for s in data.STAFF if location_key in s.locations)
+        return staff.staff_id, self.handle.staff_keys[staff.staff_id]
+
+    async def create_lead(self, lead: LeadSeed) -> None:
+        loc = data.location(lead.location_key)
+        body = lead.create_body(data.retailer(loc.retailer).retailer_id, loc.location_id)
+        resp = await self.http().post(
+            f"{self.handle.relay_url}/Lead/{lead.lead_id}/create",
+            json=body,
+            headers={
+                "Authorization": f"Bearer {self.handle.lead_key}",
+                "idempotency-key": f"demo-create-{lead.lead_id}",
+            },
+        )
+        if resp.status_code not in (200, 409):
+            raise DemoError(
+                f"lead create answered {resp.status_code}: {resp.text[:300]}", "seed_failed"
+            )
+
+    async def conversation_of(self, lead: LeadSeed, timeout: float = 30.0) -> str | None:
+        """The lead's ConversationSID once the relay has synced it to Twilio."""
+        deadline = time.monotonic() + timeout
+        # Each status read is DynamoDB work for the same busy process, so poll gently.
+        delay = 0.3
+        await asyncio.sleep(delay)
+        while time.monotonic() < deadline:
+            resp = await self.http().get(
+                f"{self.handle.relay_url}/Lead/{lead.lead_id}/status",
+                headers={"Authorization": f"Bearer {self.handle.lead_key}"},
+            )
+            if resp.status_code == 200:
+                twilio = (resp.json().get("Integrations") or {}).get("Twilio") or {}
+                sid = (twilio.get("Data") or {}).get("ConversationSID")
+                if sid:
+                    return str(sid)
+                if twilio.get("SyncStatus") == "ERROR":
+                    log.warning("demo lead %s: Twilio sync failed", lead.lead_id)
+                    return None
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 1.5)
+        log.warning("demo lead %s: no conversation after %ss", lead.lead_id, timeout)
+        return None
+
+    async def proxies(self, sid: str, customer: str, store: str) -> tuple[str, str] | None:
+        """The proxy numbers the relay bound for the customer and the store phone."""
+        sim = self.handle.sim
+        resp = await self.http().get(
+            f"{sim.url}/v1/Conversations/{sid}/Participants",
+            params={"PageSize": 50},
+            auth=(sim.account_sid, sim.auth_token),
+        )
+        if resp.status_code != 200:
+            return None
+        by_address = {
+            p["messaging_binding"]["address"]: p["messaging_binding"]["proxy_address"]
+            for p in resp.json()["participants"]
+            if (p.get("messaging_binding") or {}).get("address")
+        }
+        cp, sp = by_address.get(customer), by_address.get(store)
+        return (cp, sp) if cp and sp else None
+
+    async def track(self, lead: LeadSeed) -> Track | None:
+        """The lead's conversation as the world follows it, once the relay set it up."""
+        sid = await self.conversation_of(lead)
+        if sid is None:
+            return None
+        store = data.location(lead.location_key).web2text_number
+        existing = self.handle.tracks.get(sid)
+        if existing is not None:  # a second lead joined the same conversation
+            existing.leads.append(lead)
+            existing.replies += lead.replies
+            return existing
+        proxies = None
+        for _ in range(100):
+            proxies = await self.proxies(sid, lead.phone, store)
+            if proxies:
+                break
+            await asyncio.sleep(0.05)
+        if proxies is None:
+            log.warning("demo: conversation %s has no SMS participants", sid)
+            return None
+        # The greeting on the customer's phone means the relay finished setting the
+        # conversation up (its leads are joined): staff may write from then on.
+        for _ in range(300):
+            if self.handle.sim.handset(lead.phone):
+                break
+            await asyncio.sleep(0.05)
+        track = Track(
+            conversation_sid=sid,
+            customer=lead.phone,
+            customer_proxy=proxies[0],
+            store_number=store,
+            store_proxy=proxies[1],
+            leads=[lead],
+            replies=list(lead.replies),
+            texts_stop=lead.texts_stop,
+        )
+        self.handle.tracks[sid] = track
+        return track
+
+    async def inbound(self, phone: str, to: str, body: str) -> None:
+        resp = await self.http().post(
+            f"{self.handle.simulator_url}/_sim/inbound",
+            json={"from": phone, "to": to, "body": body},
+        )
+        resp.raise_for_status()
+
+    async def staff_send(self, track: Track, text: str) -> None:
+        _, key = self._staff_key(track.leads[0].location_key)
+        resp = await self.http().post(
+            f"{self.handle.relay_url}/v1/conversations/{track.conversation_sid}/messages",
+            json={"body": text},
+            headers={"Authorization": f"Bearer {key}", "Idempotency-Key": f"demo-{uuid.uuid4()}"},
+        )
+        if resp.status_code != 202:
+            raise DemoError(f"staff send answered {resp.status_code}: {resp.text[:200]}")
+
+    async def patch(self, lead: LeadSeed) -> None:
+        """The pipeline status, assignee and note staff gave the lead."""
+        staff_id, key = self._staff_key(lead.location_key)
+        body: dict[str, Any] = {}
+        if lead.pipeline:
+            body["status"] = lead.pipeline
+        if lead.assign_to_staff:
+            body["assigneeId"] = staff_id
+        if lead.note:
+            body["note"] = lead.note
+        if not body:
+            return
+        url = f"{self.handle.relay_url}/v1/leads/{lead.lead_id}"
+        version = "0"
+        # A 412 hands back the current version: edit that one. The relay is still
+        # taking in this lead's webhooks, so the version may move a few times.
+        for attempt in range(20):
+            resp = await self.http().patch(
+                url,
+                json=body,
+                headers={"Authorization": f"Bearer {key}", "If-Match": f'"{version}"'},
+            )
+            if resp.status_code == 200:
+                return
+            if resp.status_code != 412:
+                raise DemoError(f"lead patch answered {resp.status_code}: {resp.text[:200]}")
+            version = str((resp.json().get("current") or {}).get("version", version))
+            if attempt:
+                await asyncio.sleep(0.05 * attempt)
+        raise DemoError("lead patch kept conflicting", "version_conflict")
