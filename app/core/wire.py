@@ -83,6 +83,9 @@ class StaffView(WireModel):
     name: str
     retailer_id: str
     locations: list[LocationView] = Field(default_factory=list)
+    # the desktop versions this relay accepts (app.core.versions); None: any
+    min_app_version: str | None = None
+    latest_app_version: str | None = None
 
 
 class ProductInfo(WireModel):

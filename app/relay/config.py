@@ -194,6 +194,9 @@ class Settings:
     #: lead-tracking connectors and Nexus (RLM_*, DHQ_*, BOTPRESS_*, ACTON_*, FF_API_URL,
     #: NEXUS_*); None: none configured
     connectors: ConnectorSettings | None = None
+    #: the desktop versions this relay accepts (`GET /v1/me`); None: any
+    min_app_version: str | None = None
+    latest_app_version: str | None = None
 
     @property
     def production(self) -> bool:
@@ -263,4 +266,15 @@ class Settings:
             proxy_configured=proxy_in_environment(env),
             ca_bundle=ca_bundle_in_environment(env),
             connectors=connectors,
+            min_app_version=_app_version(env, "W2T_MIN_APP_VERSION"),
+            latest_app_version=_app_version(env, "W2T_LATEST_APP_VERSION"),
         )
+
+
+def _app_version(env: Mapping[str, str], name: str) -> str | None:
+    from app.core.versions import is_version
+
+    value = env.get(name, "").strip()
+    if value and not is_version(value):
+        raise ConfigError(f"{name} must be a version such as 1.4.2, not {value!r}")
+    return value or None

@@ -119,6 +119,8 @@ async def me(request: Request, staff: Staff) -> JSONResponse:
         name=staff.name or staff.staff_id or "",
         retailer_id=staff.retailer_id or "",
         locations=views,
+        min_app_version=_ctx(request).settings.min_app_version,
+        latest_app_version=_ctx(request).settings.latest_app_version,
     )
     return JSONResponse(view.to_dict())
 
