@@ -40,9 +40,14 @@ def qt_notice() -> str:
     return "Qt and PySide6 are used under the GNU LGPL v3 (https://www.gnu.org/licenses/lgpl-3.0)."
 
 
+def _field(meta: metadata.PackageMetadata, name: str) -> str:
+    values = meta.get_all(name) or []
+    return str(values[0]) if values else ""
+
+
 def _license_of(dist: metadata.Distribution) -> str:
     meta = dist.metadata
-    expression = meta["License-Expression"] if "License-Expression" in meta else None
+    expression = _field(meta, "License-Expression")
     if expression:
         return str(expression)
     classifiers = [
@@ -52,7 +57,7 @@ def _license_of(dist: metadata.Distribution) -> str:
     ]
     if classifiers:
         return ", ".join(classifiers)
-    short = str(meta["License"] if "License" in meta else "").strip().splitlines()
+    short = _field(meta, "License").strip().splitlines()
     return short[0][:80] if short else "see the package"
 
 

@@ -75,6 +75,10 @@ class SettingsDialog(QDialog):
             "Needs reply)"
         )
         kiosk.addRow("Reply target", self.reply_target)
+        from app.ui.autostart_option import AutostartOption
+
+        self.autostart = AutostartOption()
+        kiosk.addRow("", self.autostart)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 18, 20, 16)
         layout.setSpacing(12)
@@ -210,5 +214,10 @@ class SettingsDialog(QDialog):
                 return
         self._settings.templates = [t for t in self._templates if t.name.strip() and t.body.strip()]
         self._settings.idle_lock_minutes = int(self.idle.currentData())
+        problem = self.autostart.apply()
+        if problem:
+            self.error.setText(problem)
+            self.error.show()
+            return
         self.saved.emit(self._settings)
         self.accept()

@@ -1,0 +1,127 @@
+"""The update banner: the relay says which app versions it accepts (`GET /v1/me`,
+`minAppVersion` / `latestAppVersion`); below the latest an update is offered,
+below the minimum the window is blocked until the app is updated.
+
+The banner sits in a fixed tool bar above the window's content, so it needs
+nothing from the window's own layout. The check asks the relay once when the
+engine starts and again every few hours (an update may be rolled out meanwhile).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QPushButton, QToolBar, QWidget
+
+import app
+from app.core.versions import UpdateState, update_state
+
+log = logging.getLogger(__name__)
+RECHECK_MS = 6 * 3600 * 1000
+
+
+class UpdateBanner(QWidget):
+    """Says what `UpdateState` means for the user; hidden while current."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Banner")
+        self.setAccessibleName("Update")
+        self.label = QLabel()
+        self.label.setTextFormat(Qt.TextFormat.PlainText)  # versions come from the relay
+        self.label.setWordWrap(True)
+        self.dismiss = QPushButton("Later")
+        self.dismiss.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(14, 8, 14, 8)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.dismiss)
+        self.state = UpdateState.CURRENT
+        self.hide()
+
+    def show_state(self, state: UpdateState, minimum: str | None, latest: str | None) -> None:
+        self.state = state
+        if state is UpdateState.CURRENT:
+            self.hide()
+            return
+        if state is UpdateState.REQUIRED:
+            text = (
+                f"This version of Web2Text ({app.__version__}) is no longer accepted by your "
+                f"relay, which needs {minimum} or newer. Install the update to keep texting "
+                "(ask your IT contact if you cannot)."
+            )
+        else:
+            text = (
+                f"Web2Text {latest} is available (you have {app.__version__}). "
+                "Install it when convenient; your IT contact can roll it out."
+            )
+        self.label.setText(text)
+        self.setProperty("kind", "danger" if state is UpdateState.REQUIRED else "info")
+        self.dismiss.setVisible(state is UpdateState.AVAILABLE)  # a block cannot be put off
+        self.style().unpolish(self)
+        self.style().polish(self)
+        self.show()
+
+
+class UpdateCheck(QObject):
+    """Puts the banner in `window` and keeps it current with the relay's answer."""
+
+    def __init__(self, window: QMainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.banner = UpdateBanner()
+        self.bar = QToolBar("Update")
+        self.bar.setObjectName("UpdateBar")
+        self.bar.setMovable(False)
+        self.bar.setFloatable(False)
+        self.bar.toggleViewAction().setVisible(False)
+        self.bar.addWidget(self.banner)
+        window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.bar)
+        self.bar.hide()
+        self._target: tuple[str, str] | None = None
+        self.timer = QTimer(self)
+        self.timer.setInterval(RECHECK_MS)
+        self.timer.timeout.connect(self._recheck)
+
+    def apply(self, me: dict[str, Any]) -> UpdateState:
+        """Show what `me` (a `/v1/me` body) says about this version."""
+        minimum, latest = me.get("minAppVersion"), me.get("latestAppVersion")
+        state = update_state(app.__version__, minimum, latest)
+        self.banner.show_state(state, minimum, latest)
+        self.bar.setVisible(state is not UpdateState.CURRENT)
+        central = self.window.centralWidget()
+        if central is not None:
+            central.setEnabled(state is not UpdateState.REQUIRED)
+        return state
+
+    async def check(self, relay_url: str, key: str) -> UpdateState | None:
+        """Ask the relay now (and every few hours); None when it could not be asked."""
+        self._target = (relay_url, key)
+        self.timer.start()
+        import httpx
+
+        try:
+            async with httpx.AsyncClient(timeout=10.0) as http:
+                resp = await http.get(
+                    f"{relay_url.rstrip('/')}/v1/me", headers={"Authorization": f"Bearer {key}"}
+                )
+            if resp.status_code != 200:
+                return None
+            return self.apply(resp.json())
+        except (httpx.HTTPError, ValueError) as exc:
+            log.info("update check: the relay did not answer (%s)", type(exc).__name__)
+            return None
+
+    def _recheck(self) -> None:
+        if self._target is None:
+            return
+        import asyncio
+
+        task = asyncio.ensure_future(self.check(*self._target))
+        self._pending = task  # keep a reference until it finishes
+
+    def stop(self) -> None:
+        self.timer.stop()
+        self._target = None
