@@ -105,12 +105,14 @@ def third_party_notices() -> str:
 
 def render(packages: list[tuple[str, str, str]]) -> str:
     lines = [
-        "Web2Text is built on these open-source packages (name, version, licence).",
-        "Their licence texts are in each package's distribution; Qt's notice follows.",
+        qt_notice().rstrip(),
+        "",
+        "Web2Text is also built on these open-source packages (name, version, licence);",
+        "their licence texts come with each package.",
         "",
     ]
     lines += [f"{name} {version} — {licence}" for name, version, licence in packages]
-    return "\n".join([*lines, "", qt_notice()])
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ class CrashPrompt(QDialog):
         more = f" ({len(reports)} reports; the latest is shown)" if len(reports) > 1 else ""
         body = QLabel(
             "A report of what went wrong was saved"
-            f"{more}. It holds no message texts, masked phone numbers and no keys. "
+            f"{more}. Phone numbers in it are masked and keys are left out. "
             "Sending it to your IT contact or Web2Text support helps fix the cause."
         )
         body.setWordWrap(True)

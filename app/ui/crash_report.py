@@ -15,7 +15,6 @@ the log folder; one offered to the user is renamed `*.seen.txt`.
 
 from __future__ import annotations
 
-import asyncio
 import faulthandler
 import logging
 import platform
@@ -26,10 +25,13 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import app
 from app.ui.logfile import LOG_FILE, scrub
+
+if TYPE_CHECKING:  # asyncio itself is not imported before the first frame
+    import asyncio
 
 log = logging.getLogger(__name__)
 FAULT_FILE = "faulthandler.log"
@@ -93,6 +95,10 @@ class CrashReporter:
                                                       args.exc_traceback))  # fmt: skip
             self.write(f"thread {name}", text)
         self._previous_threading_hook(args)
+
+    def unexpected(self, where: str, exc: BaseException) -> None:
+        """For `app.ui.unexpected.add_reporter`: a report for an error nobody caught."""
+        self.write(where, "".join(traceback.format_exception(exc)))
 
     # --- reports ---------------------------------------------------------------
     def write(self, where: str, details: str) -> Path | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import logging
 import os
 import signal
 import sys
@@ -46,6 +45,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="open the main window, then quit by itself (installer smoke tests)",
     )
     p.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        default=os.environ.get("W2T_LOG_LEVEL", "INFO").upper(),
+        help="how much goes into the log file (default INFO; W2T_LOG_LEVEL)",
+    )
+    p.add_argument(
         "--theme", choices=["system", "light", "dark"], default="system", help=argparse.SUPPRESS
     )
     return p.parse_args(argv)
@@ -85,10 +91,11 @@ def _application(*, demo: bool) -> tuple[Any, bool]:
     return qapp, existing is not None
 
 
-def build(args: argparse.Namespace) -> tuple[Any, Any]:
+def build(args: argparse.Namespace, claim: Any = None) -> tuple[Any, Any]:
     """QApplication and controller with its window built, not shown yet, and no event
     loop yet (`run` paints the first frame before it creates one; benchmarks reuse
-    both)."""
+    both). `claim(data_dir, demo)` runs once the QApplication exists (the single
+    instance: it raises AlreadyRunning when another Web2Text holds the folder)."""
     _skip_httpx_cli()
     # No cyclic garbage collection until the first frame has painted (`run` turns it
     # back on): start-up makes tens of thousands of long-lived objects (Qt types and
@@ -100,6 +107,8 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
 
     data_dir = args.data_dir or default_data_dir()
     qapp, existing = _application(demo=args.demo)
+    if claim is not None:
+        claim(data_dir, args.demo)
 
     from app.ui.controller import AppController, Options
 
@@ -130,7 +139,7 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
     return qapp, controller
 
 
-def run(qapp: Any, controller: Any) -> int:
+def run(qapp: Any, controller: Any, on_loop: Any = None) -> int:
     """The first frame, then the asyncio loop (qasync) and the controller on it."""
     # The window paints with the stored rows before asyncio's loop exists: qasync, the
     # loop and the engine's start-up are not in front of the first frame.
@@ -150,6 +159,8 @@ def run(qapp: Any, controller: Any) -> int:
 
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
+    if on_loop is not None:  # (the crash reporter's exception handler)
+        on_loop(loop)
     try:
         with loop:
             return int(loop.run_until_complete(controller.run()))
@@ -161,27 +172,35 @@ def main(argv: list[str] | None = None) -> int:
     """The app; any error nobody caught is one line for the user (exit 1) and the whole
     story in the log and the crash report (`app.ui.unexpected`)."""
     args = parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("W2T_LOG_LEVEL", "WARNING"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from app.ui.support import DesktopSupport
+
+    support = DesktopSupport.start(args.log_level)
     try:
-        return _main(args)
+        return _main(args, support)
     except Exception as exc:
         from app.ui import unexpected
 
         unexpected.report("web2text", exc)
         print(f"web2text: error: internal_error: {type(exc).__name__}: {exc} "
               "(the details are in the log)", file=sys.stderr)
+        support.close()
         return 1
 
 
-def _main(args: argparse.Namespace) -> int:
+def _main(args: argparse.Namespace, support: Any) -> int:
     from PySide6.QtCore import QTimer
 
     from app.ui.demo_host import DemoUnavailable
+    from app.ui.single_instance import AlreadyRunning
 
-    _qapp, controller = build(args)
+    try:
+        _qapp, controller = build(args, claim=support.claim)
+    except AlreadyRunning:
+        print("web2text: already running for this profile; its window was brought forward",
+              file=sys.stderr)
+        support.close()
+        return 0
+    support.attach(controller)
     # Ctrl+C in a terminal quits cleanly; the timer lets Python see the signal while Qt waits
     signal.signal(signal.SIGINT, lambda *_: controller.quit())
     signal.signal(signal.SIGTERM, lambda *_: controller.quit())
@@ -189,7 +208,7 @@ def _main(args: argparse.Namespace) -> int:
     tick.start(200)
     tick.timeout.connect(lambda: None)
     try:
-        code = run(_qapp, controller)
+        code = run(_qapp, controller, on_loop=support.watch_loop)
     except DemoUnavailable as exc:
         print(f"web2text: {exc}", file=sys.stderr)
         code = 2
@@ -200,6 +219,7 @@ def _main(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     del tick
     gc.collect()
+    support.close()
     _qapp.shutdown()
     return code
 

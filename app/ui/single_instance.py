@@ -75,17 +75,16 @@ class SingleInstance(QObject):
     def _knock(self) -> None:
         assert self.server is not None
         while (socket := self.server.nextPendingConnection()) is not None:
-            socket.readyRead.connect(lambda s=socket: self._read(s))
-            socket.disconnected.connect(socket.deleteLater)
-            if socket.bytesAvailable():
-                self._read(socket)
-
-    def _read(self, socket: QLocalSocket) -> None:
-        if bytes(socket.readAll().data()).startswith(ACTIVATE.strip()):
-            log.info("a second launch asked for the window")
-            self.activated.emit()
+            # the knocking side writes right after connecting; a local socket's few
+            # bytes are there at once (no per-socket slots: nothing outlives this call)
+            ready = socket.bytesAvailable() or socket.waitForReadyRead(CONNECT_MS)
+            if ready and bytes(socket.readAll().data()).startswith(ACTIVATE.strip()):
+                log.info("a second launch asked for the window")
+                self.activated.emit()
+            socket.disconnectFromServer()
 
     def close(self) -> None:
         if self.server is not None:
             self.server.close()
+            self.server.deleteLater()
             self.server = None

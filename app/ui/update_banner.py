@@ -23,7 +23,7 @@ RECHECK_MS = 6 * 3600 * 1000
 
 
 class UpdateBanner(QWidget):
-    """Says what `UpdateState` means for the user; hidden while current."""
+    """Says what `UpdateState` means for the user (its tool bar shows and hides it)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -33,18 +33,15 @@ class UpdateBanner(QWidget):
         self.label.setTextFormat(Qt.TextFormat.PlainText)  # versions come from the relay
         self.label.setWordWrap(True)
         self.dismiss = QPushButton("Later")
-        self.dismiss.clicked.connect(self.hide)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(14, 8, 14, 8)
         layout.addWidget(self.label, 1)
         layout.addWidget(self.dismiss)
         self.state = UpdateState.CURRENT
-        self.hide()
 
     def show_state(self, state: UpdateState, minimum: str | None, latest: str | None) -> None:
         self.state = state
         if state is UpdateState.CURRENT:
-            self.hide()
             return
         if state is UpdateState.REQUIRED:
             text = (
@@ -62,7 +59,6 @@ class UpdateBanner(QWidget):
         self.dismiss.setVisible(state is UpdateState.AVAILABLE)  # a block cannot be put off
         self.style().unpolish(self)
         self.style().polish(self)
-        self.show()
 
 
 class UpdateCheck(QObject):
@@ -78,6 +74,7 @@ class UpdateCheck(QObject):
         self.bar.setFloatable(False)
         self.bar.toggleViewAction().setVisible(False)
         self.bar.addWidget(self.banner)
+        self.banner.dismiss.clicked.connect(self.bar.hide)
         window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.bar)
         self.bar.hide()
         self._target: tuple[str, str] | None = None
