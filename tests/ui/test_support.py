@@ -62,7 +62,7 @@ def _child(code: str, log_dir: Path, **env: str) -> subprocess.CompletedProcess[
 
 def test_log_file_masks_phones_and_never_holds_keys(logs: Path) -> None:
     redact("staff-key-0123456789")
-    log = logging.getLogger("app.test")
+    log = logging.getLogger("web2text.support-test")
     log.info("sent to %s with staff-key-0123456789", PHONE)
     log.warning("Authorization: Bearer abc.def-123 for (312) 555-0143")
     try:

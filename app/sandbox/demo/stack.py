@@ -50,10 +50,17 @@ def demo_aws_environment() -> None:
 
 
 def quiet_logs() -> None:
-    # The relay logs every request as JSON on stderr (right for a server); in the
-    # desktop's terminal only warnings belong, unless W2T_LOG_LEVEL asks for more.
+    # The relay logs every request as JSON on stderr through its own handler on
+    # "app" (right for a server); embedded in the desktop, its lines go where the
+    # desktop's go (its log file, scrubbed) and only warnings, unless
+    # W2T_LOG_LEVEL asks for more.
     level = os.environ.get("W2T_LOG_LEVEL", "").upper()
-    logging.getLogger("app").setLevel(level or "WARNING")
+    app_logger = logging.getLogger("app")
+    for handler in list(app_logger.handlers):
+        if getattr(handler, "_w2t", False):  # app.relay.logs.configure_logging's
+            app_logger.removeHandler(handler)
+    app_logger.propagate = True
+    app_logger.setLevel(level or "WARNING")
     # The relay's expected misses (a 20404 before creating a conversation) are
     # warnings for an operator, noise for someone trying the app.
     logging.getLogger("app.relay").setLevel(level or "ERROR")
