@@ -4,10 +4,18 @@ It does exactly what the `web2text` console script does, so the installed
 program and `pip install` behave the same.
 """
 
-import multiprocessing
 import sys
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--version"]:
+        # the answer scripts and IT tools ask for most, without loading the app
+        # (the same line as `web2text --version` prints through argparse)
+        from app import __version__
+
+        print(f"web2text {__version__}")
+        sys.exit(0)
+    import multiprocessing
+
     # A frozen program that (or whose libraries) spawns a multiprocessing child
     # would otherwise start a second copy of the whole app.
     multiprocessing.freeze_support()

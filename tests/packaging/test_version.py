@@ -65,3 +65,21 @@ def test_installer_recipes_take_the_version_from_app() -> None:
     assert "check_version.py" in (ROOT / "packaging/windows/build-windows.ps1").read_text(
         encoding="utf-8"
     )
+
+
+def test_launcher_answers_version_like_the_app_without_loading_it() -> None:
+    """The frozen entry point's `--version` fast path prints what argparse would."""
+    launcher = subprocess.run(
+        [sys.executable, "-X", "importtime", str(ROOT / "packaging" / "web2text_launcher.py"),
+         "--version"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    app_main = subprocess.run(
+        [sys.executable, "-m", "app.ui.main", "--version"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert launcher.returncode == app_main.returncode == 0
+    assert launcher.stdout == app_main.stdout == f"web2text {app.__version__}\n"
+    imported = {line.split("|")[-1].strip() for line in launcher.stderr.splitlines()}
+    assert "app" in imported
+    assert not {"app.ui.main", "multiprocessing", "PySide6"} & imported
