@@ -4,8 +4,8 @@
     handle.relay_url, handle.staff_key, handle.data_dir, handle.is_demo
     handle.stop()                     # or stop_demo()
 
-What runs (daemon threads of this process; `stack`): moto's `ThreadedMotoServer`
-(DynamoDB, in memory), the Twilio simulator (its Messaging Service pool is the
+What runs (daemon threads of this process; `stack`): moto's DynamoDB server
+(in memory), the Twilio simulator (its Messaging Service pool is the
 demo's proxy pool, its webhooks go to the relay) and the relay itself. The
 seeded inbox (~40 website leads with their conversations, `demo_data`) comes
 from a snapshot (`snapshot`, `restore`) when one fits this code; otherwise it
