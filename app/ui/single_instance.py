@@ -44,6 +44,14 @@ class SingleInstance(QObject):
         self.name = name
         self.server: QLocalServer | None = None
 
+    def running(self) -> bool:
+        """Whether an instance listens on this name (asked nothing)."""
+        socket = QLocalSocket()
+        socket.connectToServer(self.name)
+        answered = socket.waitForConnected(CONNECT_MS)
+        socket.abort()
+        return answered
+
     def forward_to_running(self) -> bool:
         """Ask a running instance to come forward; False when none answers."""
         socket = QLocalSocket()
