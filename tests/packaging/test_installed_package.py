@@ -135,3 +135,41 @@ def test_tarball_runs(dist: Path, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert app.__version__ in result.stdout
+
+
+def test_installed_bundle_ships_notices_and_leaves_out_unused_parts(
+    dist: Path, installed: Path
+) -> None:
+    internal = installed / "opt/web2text/_internal"
+    notices = (internal / "licenses/THIRD_PARTY_NOTICES.txt").read_text()
+    assert "LGPL-3.0" in notices and "PySide6" in notices and "moto" in notices
+    for name in ("QT-NOTICE.txt", "LGPL-3.0.txt", "GPL-3.0.txt"):
+        assert (internal / "licenses" / name).exists()
+        assert (installed / "usr/share/doc/web2text" / name).exists()
+    # the demo's seeded inbox, made by the build for this code
+    assert list((internal / "demo-snapshots").glob("demo-7-40-*.json.gz"))
+    files = {str(p.relative_to(internal)) for p in internal.rglob("*")}
+    unused = [f for f in files if "libQt6Qml" in f or "libQt6Quick" in f
+              or "plugins/sqldrivers" in f or "plugins/qmltooling" in f]
+    assert not unused, unused[:10]
+    modules = _bundled_modules(installed / "opt/web2text/web2text")
+    assert "app.ui.main" in modules and "moto.dynamodb" in modules
+    assert "twilio.rest.conversations" in modules
+    left_out = ("phonenumbers.geodata", "phonenumbers.carrierdata", "twilio.rest.api",
+                "moto.ec2", "PySide6.QtQml", "setuptools")
+    assert not [m for m in modules if m.startswith(left_out)]
+    deb = sorted(dist.glob(f"web2text_{app.__version__}_*.deb"))[-1]
+    assert deb.stat().st_size <= 70 * 1024 * 1024, deb.stat().st_size  # the goal of #18
+
+
+def _bundled_modules(program: Path) -> set[str]:
+    """The Python modules in the program's PYZ archive."""
+    import tempfile
+
+    from PyInstaller.archive.readers import CArchiveReader, ZlibArchiveReader
+
+    archive = CArchiveReader(str(program))
+    with tempfile.NamedTemporaryFile(suffix=".pyz") as pyz:
+        pyz.write(archive.extract("PYZ.pyz"))
+        pyz.flush()
+        return set(ZlibArchiveReader(pyz.name).toc)
