@@ -63,33 +63,33 @@ def test_an_append_is_not_held_up_by_a_slow_head_read() -> None:
 
 
 def test_a_change_announced_between_sleeps_cuts_the_next_sleep_short() -> None:
+    """Each sleep asks for LONG seconds; being cut short shows as returning within
+    the wait_for bound, far below LONG, however busy the machine."""
     log = SlowLog()
     log.release.set()
     watch = HeadWatch(log, max_age=0.2)  # type: ignore[arg-type]
+    long, bound = 60.0, 20.0
 
-    async def scenario() -> tuple[float, float, float]:
+    async def scenario() -> float:
         mark = watch.mark(["L1"])
         log.announce("L1", 6)  # while the stream reads / sends, not asleep
-        t = time.monotonic()
-        await watch.sleep(["L1"], 5.0, mark)
-        missed = time.monotonic() - t
+        await asyncio.wait_for(watch.sleep(["L1"], long, mark), bound)
         # asleep: woken by an announce of its location from another thread
         mark = watch.mark(["L1"])
-        threading.Timer(0.05, log.announce, ("L1", 7)).start()
-        t = time.monotonic()
-        await watch.sleep(["L1"], 5.0, mark)
-        woken = time.monotonic() - t
+        sleeping = asyncio.ensure_future(watch.sleep(["L1"], long, mark))
+        while not watch._sleepers:  # it is asleep now
+            await asyncio.sleep(0.01)
+        threading.Thread(target=log.announce, args=("L1", 7)).start()
+        await asyncio.wait_for(sleeping, bound)
         # another location's change does not wake it
         mark = watch.mark(["L1"])
         threading.Timer(0.05, log.announce, ("L2", 3)).start()
         t = time.monotonic()
         await watch.sleep(["L1"], 0.4, mark)
-        return missed, woken, time.monotonic() - t
+        return time.monotonic() - t
 
-    missed, woken, other = asyncio.run(scenario())
-    assert missed < 0.05
-    assert woken < 1.0
-    assert other >= 0.35
+    other = asyncio.run(scenario())
+    assert other >= 0.35  # slept its full time: a lower bound holds on any machine
     assert watch._sleepers == set()  # every sleeper left
 
 
