@@ -28,6 +28,8 @@ from tests.support.relay import (
 )
 
 pytestmark = pytest.mark.dynamodb
+# a stream's poll, and how long a change may take to arrive through the wake-up
+POLL_S, WAKE_WAIT_S = 300.0, 60.0
 
 
 @pytest.fixture(scope="module")
@@ -228,14 +230,14 @@ def test_change_through_one_instance_reaches_a_stream_on_another(
 def test_a_change_stored_by_this_instance_wakes_its_streams_before_the_poll(
     dynamodb_endpoint: str,
 ) -> None:
-    # a poll far longer than the wait below: only the in-process wake-up can explain
-    # the change arriving in time
+    # a poll far longer than the waits below: only the in-process wake-up can
+    # explain a change arriving in time (with minutes to spare on a busy machine)
     relay = start_relay(
         dynamodb_endpoint,
         prefix=new_prefix(),
         background=False,
         stream_heartbeat_s=0.3,
-        stream_poll_s=5.0,
+        stream_poll_s=POLL_S,
     )
     try:
         seed = seed_dealer(relay, web2text_number="+13125550188")
@@ -267,11 +269,10 @@ def test_a_change_stored_by_this_instance_wakes_its_streams_before_the_poll(
                     at for at, e in got if e.event == "change" and json.loads(e.data)["id"] == sid
                 ]
 
-            deadline = written + 3
+            deadline = written + WAKE_WAIT_S
             while time.monotonic() < deadline and not arrived():
                 time.sleep(0.01)
-            assert arrived(), f"change {n} did not arrive before the 5 s poll"
-            assert arrived()[0] - written < 1.0
+            assert arrived(), f"change {n} did not arrive well before the poll"
         # a burst: changes stored while the stream is reading or sending, not asleep,
         # still cut its next sleep short
         burst = []
@@ -287,10 +288,9 @@ def test_a_change_stored_by_this_instance_wakes_its_streams_before_the_poll(
         def seen() -> set[str]:
             return {json.loads(e.data)["id"] for _, e in got if e.event == "change"}
 
-        while time.monotonic() < written + 4 and not set(burst) <= seen():
+        while time.monotonic() < written + WAKE_WAIT_S and not set(burst) <= seen():
             time.sleep(0.01)
-        assert set(burst) <= seen()
-        assert time.monotonic() - written < 2.0  # well before the 5 s poll
+        assert set(burst) <= seen(), "the burst did not arrive well before the poll"
         stop.set()
     finally:
         relay.stop()
