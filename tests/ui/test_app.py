@@ -124,8 +124,10 @@ def test_start_with_saved_profile_then_quit(
     qtbot.waitUntil(lambda: ctrl.window.leads_model.rowCount() == len(e.leads))
     started = time.monotonic()
     ctrl.quit()
-    qtbot.waitUntil(task.done, timeout=5000)
-    assert task.result() == 0 and time.monotonic() - started < 3
+    qtbot.waitUntil(task.done, timeout=60_000)
+    # an engine that does not stop is given up on after 10 s (_close_engine): a quit
+    # under that bound stopped it, however busy the machine
+    assert task.result() == 0 and time.monotonic() - started < 10
     assert e.stopped and not e.listeners
     assert ctrl.window.tasks.running == 0 and ctrl.tasks.running == 0
 
