@@ -412,9 +412,10 @@ def test_version_flag(tmp_path: Path) -> None:
 
 def test_quit_after_does_not_hang(tmp_path: Path) -> None:
     # first run: the sign-in dialog is open; --quit-after still ends the app cleanly
-    code, took, out = run_app(["--data-dir", str(tmp_path), "--quit-after", "1"], tmp_path)
+    # a hang is run_app's timeout (an exception); a slow machine just takes longer
+    code, _, out = run_app(["--data-dir", str(tmp_path), "--quit-after", "1"], tmp_path,
+                           timeout=180)
     assert code == 0, out
-    assert took < 15
 
 
 def test_demo_without_sandbox_module_is_a_clear_message(tmp_path: Path) -> None:
