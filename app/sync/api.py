@@ -116,6 +116,9 @@ class Me:
     name: str
     retailer_id: str
     location_ids: tuple[str, ...] = ()
+    # the desktop versions the relay accepts (app.core.versions); None: any
+    min_app_version: str | None = None
+    latest_app_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -324,6 +324,8 @@ async def check_staff_key(
         name=staff.name or staff.staff_id,
         retailer_id=staff.retailer_id,
         location_ids=tuple(loc.location_id for loc in staff.locations),
+        min_app_version=staff.min_app_version,
+        latest_app_version=staff.latest_app_version,
     )
 
 

@@ -85,23 +85,23 @@ class DesktopSupport:
         )
         self.about.open()
 
-    def _engine_started(self, _engine: object) -> None:
-        import asyncio
-
-        self._check = asyncio.ensure_future(self._check_versions())
-
-    async def _check_versions(self) -> None:
+    def _engine_started(self, engine: Any) -> None:
+        self.updates.follow(lambda: engine.me)
         profile = self.controller.profile
-        if profile is None:
-            return
-        import asyncio
+        if profile is not None:
+            # the key stays out of the log from now on (read off the Qt thread: the
+            # keyring may block on D-Bus)
+            import asyncio
 
-        # the keyring may block (D-Bus): not on the Qt thread
-        key = await asyncio.to_thread(self.controller.secrets.get, profile)
-        if not key:
-            return
-        redact(key)
-        await self.updates.check(profile.relay_url, key)
+            self._redact = asyncio.ensure_future(
+                asyncio.to_thread(self._redact_key, self.controller.secrets, profile)
+            )
+
+    @staticmethod
+    def _redact_key(secrets: Any, profile: Any) -> None:
+        key = secrets.get(profile)
+        if key:
+            redact(key)
 
     def close(self) -> None:
         if self.updates is not None:

@@ -1,15 +1,18 @@
 """The update banner: the relay says which app versions it accepts (`GET /v1/me`,
-`minAppVersion` / `latestAppVersion`); below the latest an update is offered,
-below the minimum the window is blocked until the app is updated.
+`minAppVersion` / `latestAppVersion`, which the engine keeps in its `Me`); below
+the latest an update is offered, below the minimum the window is blocked until
+the app is updated.
 
 The banner sits in a fixed tool bar above the window's content, so it needs
-nothing from the window's own layout. The check asks the relay once when the
-engine starts and again every few hours (an update may be rolled out meanwhile).
+nothing from the window's own layout. It follows the engine's `me`, read when
+the engine starts and then every minute (the engine asks the relay again at
+each connection, so a new minimum reaches a running app; reading `me` is no I/O).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer
@@ -19,7 +22,7 @@ import app
 from app.core.versions import UpdateState, update_state
 
 log = logging.getLogger(__name__)
-RECHECK_MS = 6 * 3600 * 1000
+RECHECK_MS = 60 * 1000
 
 
 class UpdateBanner(QWidget):
@@ -77,48 +80,40 @@ class UpdateCheck(QObject):
         self.banner.dismiss.clicked.connect(self.bar.hide)
         window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.bar)
         self.bar.hide()
-        self._target: tuple[str, str] | None = None
+        self._source: Callable[[], Any] | None = None
         self.timer = QTimer(self)
         self.timer.setInterval(RECHECK_MS)
-        self.timer.timeout.connect(self._recheck)
+        self.timer.timeout.connect(self.refresh)
 
     def apply(self, me: dict[str, Any]) -> UpdateState:
-        """Show what `me` (a `/v1/me` body) says about this version."""
+        """Show what `me` (`minAppVersion` / `latestAppVersion`) says about this version."""
         minimum, latest = me.get("minAppVersion"), me.get("latestAppVersion")
         state = update_state(app.__version__, minimum, latest)
+        previous = self.banner.state
         self.banner.show_state(state, minimum, latest)
-        self.bar.setVisible(state is not UpdateState.CURRENT)
+        if state is UpdateState.CURRENT or state is not previous:  # "Later" holds till then
+            self.bar.setVisible(state is not UpdateState.CURRENT)
         central = self.window.centralWidget()
         if central is not None:
             central.setEnabled(state is not UpdateState.REQUIRED)
         return state
 
-    async def check(self, relay_url: str, key: str) -> UpdateState | None:
-        """Ask the relay now (and every few hours); None when it could not be asked."""
-        self._target = (relay_url, key)
+    def follow(self, me_source: Callable[[], Any]) -> UpdateState | None:
+        """Follow `me_source()` (the engine's `me`: an object with `min_app_version` and
+        `latest_app_version`, or None before the relay answered); checks at once."""
+        self._source = me_source
         self.timer.start()
-        import httpx
+        return self.refresh()
 
-        try:
-            async with httpx.AsyncClient(timeout=10.0) as http:
-                resp = await http.get(
-                    f"{relay_url.rstrip('/')}/v1/me", headers={"Authorization": f"Bearer {key}"}
-                )
-            if resp.status_code != 200:
-                return None
-            return self.apply(resp.json())
-        except (httpx.HTTPError, ValueError) as exc:
-            log.info("update check: the relay did not answer (%s)", type(exc).__name__)
+    def refresh(self) -> UpdateState | None:
+        me = self._source() if self._source is not None else None
+        if me is None:
             return None
-
-    def _recheck(self) -> None:
-        if self._target is None:
-            return
-        import asyncio
-
-        task = asyncio.ensure_future(self.check(*self._target))
-        self._pending = task  # keep a reference until it finishes
+        return self.apply({
+            "minAppVersion": getattr(me, "min_app_version", None),
+            "latestAppVersion": getattr(me, "latest_app_version", None),
+        })
 
     def stop(self) -> None:
         self.timer.stop()
-        self._target = None
+        self._source = None

@@ -285,20 +285,42 @@ def test_update_banner_offers_and_blocks(qtbot: Any) -> None:
 
 
 @pytest.mark.dynamodb
-def test_update_check_asks_the_relay(dynamodb_endpoint: str, qtbot: Any, run: Any) -> None:
+def test_update_banner_follows_what_the_relay_says(
+    dynamodb_endpoint: str, tmp_path: Path, qtbot: Any, run: Any
+) -> None:
+    """The relay's versions reach the banner through the sync layer's `Me` (the
+    UI has no HTTP client of its own): from /v1/me, through the local store."""
+    from app.sync import store
+    from app.sync.client import RelayClient, check_staff_key
+    from app.sync.db import Database
     from tests.support.relay import issue_staff_key, seed_dealer, start_relay
 
-    relay = start_relay(dynamodb_endpoint, background=False, min_app_version="999.0")
+    relay = start_relay(dynamodb_endpoint, background=False, min_app_version="999.0",
+                        latest_app_version="999.1")
     try:
         seed = seed_dealer(relay, web2text_number="+13125550179")
         key = issue_staff_key(relay, seed.retailer_id, [seed.location_id], staff_id="u1")
-        check = UpdateCheck(_window(qtbot))
-        assert run(check.check(relay.url, key)) is UpdateState.REQUIRED
-        assert run(check.check(relay.url, "wrong-key")) is None  # nothing shown changes
-        assert check.banner.state is UpdateState.REQUIRED
-        check.stop()
+        checked = run(check_staff_key(relay.url, key))
+        assert (checked.min_app_version, checked.latest_app_version) == ("999.0", "999.1")
+        client = RelayClient(relay.url, key)
+        try:
+            staff = run(client.me())
+        finally:
+            run(client.aclose())
     finally:
         relay.stop()
+    db = Database.open(tmp_path)  # the engine's store, kept across restarts
+    try:
+        db.writer.call(store.save_me, staff)
+        me = db.reader.call(store.get_me)
+    finally:
+        db.close()
+    assert me.min_app_version == "999.0" and me.latest_app_version == "999.1"
+    check = UpdateCheck(_window(qtbot))
+    assert check.follow(lambda: me) is UpdateState.REQUIRED
+    assert check.follow(lambda: None) is None  # before the relay answered: nothing changes
+    assert check.banner.state is UpdateState.REQUIRED
+    check.stop()
 
 
 # ----------------------------------------------------------------- start at sign-in

@@ -45,6 +45,7 @@ def put_me(cur: sqlite3.Cursor, me: Me) -> None:
     put_meta(cur, "me", json.dumps({
         "staffId": me.staff_id, "name": me.name, "retailerId": me.retailer_id,
         "locationIds": list(me.location_ids),
+        "minAppVersion": me.min_app_version, "latestAppVersion": me.latest_app_version,
     }))
 
 
@@ -58,4 +59,6 @@ def get_me(conn: sa.Connection) -> Me | None:
         name=d["name"],
         retailer_id=d["retailerId"],
         location_ids=tuple(d.get("locationIds", ())),
+        min_app_version=d.get("minAppVersion"),
+        latest_app_version=d.get("latestAppVersion"),
     )

@@ -174,7 +174,8 @@ def save_me(conn: sa.Connection, staff: StaffView | Mapping[str, Any]) -> tuple[
     """Store `/v1/me` (and the locations it lists); returns the Me and touched location ids."""
     view = staff if isinstance(staff, StaffView) else StaffView.model_validate(staff)
     me = Me(staff_id=view.staff_id, name=view.name, retailer_id=view.retailer_id,
-            location_ids=tuple(loc.location_id for loc in view.locations))
+            location_ids=tuple(loc.location_id for loc in view.locations),
+            min_app_version=view.min_app_version, latest_app_version=view.latest_app_version)
     touched: set[str] = set()
     with write_tx(conn) as cur:
         put_me(cur, me)
