@@ -105,9 +105,11 @@ def child_demo(data_dir: str, rows: int) -> None:
     run(qapp, ctrl)
 
 
-def _run_child(args: list[str], home: Path) -> dict[str, Any]:
+def _run_child(args: list[str], home: Path, snapshots: Path) -> dict[str, Any]:
     env = {
         **os.environ,
+        # the snapshot prepared below (the child's home is a fresh folder)
+        "W2T_DEMO_SNAPSHOT_DIR": str(snapshots),
         "QT_QPA_PLATFORM": "offscreen",
         "HOME": str(home),
         "XDG_DATA_HOME": str(home / "data"),
@@ -142,15 +144,16 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.sandbox.demo import prepare
 
-    print(f"snapshot: {prepare()}", file=sys.stderr)
+    snapshot = prepare()
+    print(f"snapshot: {snapshot}", file=sys.stderr)
     rows = expected_rows()
     demo, bare = [], []
     with tempfile.TemporaryDirectory(prefix="w2t-bench-demo-") as tmp:
         for i in range(args.runs):
-            bare.append(_run_child(["--child", "bare"], Path(tmp))["s"])
+            bare.append(_run_child(["--child", "bare"], Path(tmp), snapshot.parent)["s"])
             data_dir = str(Path(tmp) / f"run{i}")
             child = ["--child", "demo", "--data-dir", data_dir, "--rows", str(rows)]
-            demo.append(_run_child(child, Path(tmp))["s"])
+            demo.append(_run_child(child, Path(tmp), snapshot.parent)["s"])
             print(f"run {i + 1}: demo {demo[-1]:.2f} s, bare window {bare[-1]:.2f} s",
                   file=sys.stderr)  # fmt: skip
     result = {
@@ -158,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         "bare_window_median_s": round(statistics.median(bare), 2),
         "seeded_rows": rows,
         "runs": args.runs,
+        "load_average_1m": round(os.getloadavg()[0], 1),
         "demo_s": [round(x, 2) for x in demo],
         "bare_s": [round(x, 2) for x in bare],
     }
