@@ -6,7 +6,8 @@ Unpacks dist/web2text_<version>_<arch>.deb into a temporary root (as
 `apt install` would lay it out, without root), then runs the installed
 /opt/web2text/web2text offscreen with an empty home folder:
 
-- `--version`: process start to exit (the frozen bootstrap and Python start);
+- `--version`: process start to exit (the frozen bootstrap and Python start),
+  next to a bare `python -I -c pass` timed in the same round (the baseline);
 - `--quit-after 0`: start, main window shown (with the sign-in dialog of a new
   PC), event loop running, clean quit: the time until a user sees the window;
 - with --demo, `--demo --quit-after 0`: the embedded sandbox started and seeded
@@ -77,10 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
         program = root / "opt/web2text/web2text"
         installed = _du(root)
-        results: dict[str, list[float]] = {"version": [], "window": [], "demo": []}
+        results: dict[str, list[float]] = {
+            "python": [], "version": [], "window": [], "demo": []
+        }
         for i in range(args.runs):
             home = Path(tmp) / f"home{i}"
             home.mkdir()
+            # the same moment's bare interpreter start, so a busy machine shows as such
+            results["python"].append(_timed([sys.executable, "-I", "-c", "pass"], home, 60))
             results["version"].append(_timed([str(program), "--version"], home, 60))
             results["window"].append(_timed([str(program), "--quit-after", "0"], home, 120))
         if args.demo:
