@@ -16,6 +16,12 @@ if __name__ == "__main__":
         sys.exit(0)
     import multiprocessing
 
+    # pydantic before PySide6: shiboken's import hook looks at the source of each
+    # module imported after PySide6, and on pydantic's package (whose module
+    # __getattr__ imports a half-imported submodule) it raised ImportError in the
+    # frozen program: the embedded demo's first pydantic import failed.
+    import pydantic  # noqa: F401
+
     # A frozen program that (or whose libraries) spawns a multiprocessing child
     # would otherwise start a second copy of the whole app.
     multiprocessing.freeze_support()
