@@ -19,6 +19,8 @@ MAX_BYTES = 2 * 1024 * 1024
 BACKUPS = 4
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s]: %(message)s"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Libraries that log every HTTP request at INFO: only their warnings, unless DEBUG.
+CHATTY = ("httpx", "httpcore", "twilio.http_client", "botocore", "alembic.runtime")
 # Something that looks like a phone number: +, digits and separators, 10+ digits.
 PHONE = re.compile(r"(?<![\w+])\+?\(?\d(?:[\s().-]{0,2}\d){9,14}(?!\w)")
 BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
@@ -104,4 +106,6 @@ def setup_logging(level: str = "WARNING", directory: Path | None = None) -> Path
         setattr(handler, "web2text_handler", True)  # noqa: B010 (replaced by the next call)
         root.addHandler(handler)
     root.setLevel(level.upper())
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(level.upper() if level.upper() == "DEBUG" else "WARNING")
     return path
