@@ -18,17 +18,24 @@ from app.sandbox.demo_data import LeadSeed
 log = logging.getLogger("app.sandbox.demo")
 
 
+def describe(exc: BaseException) -> str:
+    """An error for the demo's log and stats: httpx's timeouts have no message."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 class DemoClient:
     """HTTP calls of the simulated world, on one asyncio loop."""
 
-    def __init__(self, handle: DemoHandle) -> None:
+    def __init__(self, handle: DemoHandle, timeout: float = 20.0) -> None:
         self.handle = handle
+        self.timeout = timeout
         self._client: httpx.AsyncClient | None = None
 
     def http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(20.0), limits=httpx.Limits(max_connections=16)
+                timeout=httpx.Timeout(self.timeout), limits=httpx.Limits(max_connections=16)
             )
         return self._client
 
@@ -40,17 +47,26 @@ class DemoClient:
         staff = next(s for s in data.STAFF if location_key in s.locations)
         return staff.staff_id, self.handle.staff_keys[staff.staff_id]
 
-    async def create_lead(self, lead: LeadSeed) -> None:
+    async def create_lead(self, lead: LeadSeed, attempts: int = 3) -> None:
+        """The website form; sent again (same idempotency key, so the same lead)
+        when the relay did not answer in time, as on a busy build machine."""
         loc = data.location(lead.location_key)
         body = lead.create_body(data.retailer(loc.retailer).retailer_id, loc.location_id)
-        resp = await self.http().post(
-            f"{self.handle.relay_url}/Lead/{lead.lead_id}/create",
-            json=body,
-            headers={
-                "Authorization": f"Bearer {self.handle.lead_key}",
-                "idempotency-key": f"demo-create-{lead.lead_id}",
-            },
-        )
+        for attempt in range(1, attempts + 1):
+            try:
+                resp = await self.http().post(
+                    f"{self.handle.relay_url}/Lead/{lead.lead_id}/create",
+                    json=body,
+                    headers={
+                        "Authorization": f"Bearer {self.handle.lead_key}",
+                        "idempotency-key": f"demo-create-{lead.lead_id}",
+                    },
+                )
+                break
+            except httpx.TransportError as exc:
+                if attempt == attempts:
+                    raise
+                log.info("demo: lead %s create again after %s", lead.lead_id, describe(exc))
         if resp.status_code not in (200, 409):
             raise DemoError(
                 f"lead create answered {resp.status_code}: {resp.text[:300]}", "seed_failed"

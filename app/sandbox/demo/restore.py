@@ -113,7 +113,7 @@ def _restore_webhooks(
 def _restore_tables(snapshot: dict[str, Any], stack: Stack, sids: dict[str, str]) -> None:
     from app.relay.ddb import make_client
 
-    ddb = make_client(stack.settings)
+    ddb = make_client(stack.settings, stack.session)
     made_at = float(snapshot["made_at"])
     delta = retime.now_epoch() - made_at
     # one pass over the text for the SIDs and the relay's address, one over the items

@@ -13,7 +13,7 @@ import logging
 import httpx
 
 from app.sandbox import demo_data as data
-from app.sandbox.demo.client import DemoClient
+from app.sandbox.demo.client import DemoClient, describe
 from app.sandbox.demo.handle import DemoError, Track
 from app.sandbox.demo_data import LeadSeed, Step
 
@@ -40,8 +40,8 @@ async def seed_leads(client: DemoClient, leads: list[LeadSeed], failed: set[str]
             await create(lead)
         except (DemoError, httpx.HTTPError) as exc:
             # One odd lead must not cost the newcomer the whole demo.
-            log.warning("demo: seeding lead %s: %s", lead.lead_id, exc)
-            stats.errors.append(f"{lead.lead_id}: {exc}")
+            log.warning("demo: seeding lead %s: %s", lead.lead_id, describe(exc))
+            stats.errors.append(f"{lead.lead_id}: {describe(exc)}")
             failed.add(lead.lead_id)
 
     # Repeat shoppers (same phone, same number) come second, so they join
@@ -85,8 +85,8 @@ async def play_histories(client: DemoClient, leads: list[LeadSeed], failed: set[
                         handle.stats.messages_seeded += 1
                     await client.patch(lead)
                 except (DemoError, httpx.HTTPError) as exc:
-                    log.warning("demo: history of lead %s: %s", lead.lead_id, exc)
-                    handle.stats.errors.append(f"{lead.lead_id}: {exc}")
+                    log.warning("demo: history of lead %s: %s", lead.lead_id, describe(exc))
+                    handle.stats.errors.append(f"{lead.lead_id}: {describe(exc)}")
 
     await asyncio.gather(*(play_all(group) for group in by_conversation.values()))
     await asyncio.to_thread(settle, handle.sim)

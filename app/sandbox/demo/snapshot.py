@@ -34,9 +34,10 @@ from app.sandbox.demo.stack import TABLE_PREFIX, Stack
 
 log = logging.getLogger("app.sandbox.demo")
 FORMAT = 1
-# Keys (only their hashes), idempotency and webhook-dedupe records belong to one
-# start only (nobody repeats the seeded requests or webhooks).
-SKIPPED_TABLES = ("APIKeys", "Idempotency", "WebhookEvents")
+# Keys (only their hashes), idempotency and webhook-dedupe records and the abuse
+# limits' counters belong to one start only (nobody repeats the seeded requests or
+# webhooks, and seeding ran past the production limits on purpose).
+SKIPPED_TABLES = ("APIKeys", "Idempotency", "WebhookEvents", "Limits")
 SOURCES = ("core", "relay", "sandbox")
 WEBHOOKS_OFF = {"X-Twilio-Webhook-Enabled": "false"}
 
@@ -113,7 +114,7 @@ def dump(stack: Stack, handle: DemoHandle, seed: int, leads: int) -> dict[str, A
     """The seeded state of a quiet demo (before its live part starts)."""
     from app.relay.ddb import make_client
 
-    ddb = make_client(stack.settings)
+    ddb = make_client(stack.settings, stack.session)
     tables: dict[str, list[dict[str, Any]]] = {}
     for page in ddb.get_paginator("list_tables").paginate():
         for name in page.get("TableNames", []):

@@ -32,6 +32,9 @@ class Stack:
     sim: Any  # app.sandbox.twilio_sim.SimHandle
     settings: Any  # app.relay.config.Settings
     relay_port: int
+    # One boto3 session for the demo's own DynamoDB clients: each new session
+    # loads botocore's service models again.
+    session: Any = None
 
     @property
     def relay_url(self) -> str:
@@ -126,6 +129,8 @@ def start_dynamodb(stops: Stops) -> str:
 
 def start_stack(stops: Stops) -> Stack:
     """DynamoDB with the relay's (empty) tables and the simulator; the relay not yet."""
+    import boto3
+
     from app.relay.config import Settings
     from app.relay.ddb import make_client
     from app.relay.tables import create_all
@@ -156,8 +161,9 @@ def start_stack(stops: Stops) -> Stack:
         staff_send_rate_per_min=10_000,
         conversation_send_rate_per_min=10_000,
     )
-    create_all(make_client(settings), TABLE_PREFIX)
-    return Stack(dynamodb_url, sim, settings, port)
+    session = boto3.session.Session()
+    create_all(make_client(settings, session), TABLE_PREFIX)
+    return Stack(dynamodb_url, sim, settings, port, session)
 
 
 def write_directory(stack: Stack) -> None:
@@ -165,7 +171,7 @@ def write_directory(stack: Stack) -> None:
     from app.relay import directory
     from app.relay.ddb import Tables
 
-    tables = Tables.from_settings(stack.settings)
+    tables = Tables.from_settings(stack.settings, stack.session)
     for r in data.RETAILERS:
         directory.put_retailer(tables, r.retailer_id, r.name, website=r.website)
     for loc in data.LOCATIONS:
@@ -187,7 +193,7 @@ def issue_keys(stack: Stack) -> tuple[str, dict[str, str]]:
     from app.relay import auth
     from app.relay.ddb import Tables
 
-    tables = Tables.from_settings(stack.settings)
+    tables = Tables.from_settings(stack.settings, stack.session)
     lead_key = auth.issue_key(tables, LEAD_ENDPOINTS, description="demo website forms")
     staff_keys = {
         s.staff_id: auth.issue_key(
