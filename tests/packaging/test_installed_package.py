@@ -123,6 +123,33 @@ def test_installed_demo_opens_and_quits(installed: Path, tmp_path: Path) -> None
     assert not (tmp_path / ".local/share/Web2Text/profiles.json").exists()
 
 
+def test_installed_demo_restores_the_shipped_snapshot(installed: Path, tmp_path: Path) -> None:
+    """The full demo (40 leads) of an installed program restores the snapshot its
+    build made instead of playing the seed, and leaves nothing in the user's cache.
+    `--quit-after 0` still finishes the start: the demo and the engine's first sync."""
+    from app.sandbox import demo as demo_package
+    from app.sandbox import demo_data
+
+    program = installed / "opt/web2text/web2text"
+    result = subprocess.run(
+        [str(program), "--demo", "--quit-after", "0"],
+        env={**_env(tmp_path), "W2T_LOG_LEVEL": "INFO"}, cwd=tmp_path,
+        capture_output=True, text=True, timeout=400,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    log = (tmp_path / ".local/state/Web2Text/log/web2text.log").read_text()
+    assert "(restored)" in log, log[-3000:]
+    assert not list((tmp_path / ".cache").rglob("demo-*.json.gz"))  # nothing played, saved
+    staff = next(s for s in demo_data.STAFF if s.staff_id == demo_package.DEFAULT_STAFF)
+    seeded = [lead for lead in demo_data.build_seed(7, demo_package.DEFAULT_LEADS)
+              if lead.location_key in staff.locations]  # fmt: skip
+    stores = list((tmp_path / ".local/share/Web2Text/demo").rglob("sync.db"))
+    assert stores
+    with sqlite3.connect(stores[0]) as db:
+        leads = db.execute("SELECT count(*) FROM leads").fetchone()[0]
+    assert leads >= len(seeded), (leads, len(seeded))
+
+
 def test_tarball_runs(dist: Path, tmp_path: Path) -> None:
     tarballs = sorted(dist.glob(f"web2text-{app.__version__}-linux-*.tar.gz"))
     assert tarballs

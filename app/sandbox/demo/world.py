@@ -18,7 +18,7 @@ import httpx
 
 from app.core.phones import mask_phone
 from app.sandbox import demo_data as data
-from app.sandbox.demo.client import DemoClient
+from app.sandbox.demo.client import DemoClient, describe
 from app.sandbox.demo.handle import DemoError, DemoHandle, Track
 from app.sandbox.demo_data import Shoppers
 
@@ -169,7 +169,8 @@ class World:
             try:
                 await self.client.create_lead(lead)
             except (DemoError, httpx.HTTPError) as exc:
-                log.warning("demo: website lead failed: %s", exc)
+                log.warning("demo: website lead failed: %s", describe(exc))
+                self.handle.stats.errors.append(f"website lead: {describe(exc)}")
                 continue
             self.handle.stats.live_leads += 1
             track = await self.client.track(lead)
