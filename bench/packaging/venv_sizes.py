@@ -1,13 +1,16 @@
 """Disk size of a virtual environment for each use: `desktop` alone, `relay` alone.
 
-    python -m bench.packaging.venv_sizes [--locks desktop relay packaging dev]
+    python -m bench.packaging.venv_sizes [--locks desktop relay packaging dev] [--install]
 
-Adds up, for every package a lock pins (requirements/<use>.lock), the files its
-installation recorded (the RECORD of its metadata in this venv, which
-scripts/bootstrap installed from dev.lock; the smaller locks pin the same
+By default adds up, for every package a lock pins (requirements/<use>.lock),
+the files its installation recorded (the RECORD of its metadata in this venv,
+which scripts/bootstrap installed from dev.lock; the smaller locks pin the same
 versions), plus the project itself and an empty venv with pip (made here, the
-baseline every venv carries). Nothing is downloaded. Prints a table and, last,
-one JSON line.
+baseline every venv carries); nothing is downloaded. `--install` instead makes
+each venv in a temporary folder the way the relay image and a staff PC do
+(`pip install --require-hashes --no-deps -r LOCK`, the project `--no-deps`,
+`pip check`) and measures it on disk (`du`, with the byte code pip compiles).
+Prints a table and, last, one JSON line.
 """
 
 from __future__ import annotations
@@ -57,8 +60,9 @@ def recorded_bytes(dist: Distribution) -> int:
 def empty_venv_bytes() -> int:
     with tempfile.TemporaryDirectory(prefix="w2t-venv-") as tmp:
         subprocess.run([sys.executable, "-m", "venv", tmp], check=True, timeout=300)
-        return sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file()
-                   and not p.is_symlink())
+        return sum(
+            p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file() and not p.is_symlink()
+        )
 
 
 def measure(use: str, dists: dict[str, Distribution], base: int) -> dict[str, object]:
@@ -71,8 +75,10 @@ def measure(use: str, dists: dict[str, Distribution], base: int) -> dict[str, ob
             absent.append(name)
             continue
         if dist.version != version:
-            raise SystemExit(f"{name} {dist.version} is installed, {use}.lock pins {version}: "
-                             "run scripts/bootstrap")
+            raise SystemExit(
+                f"{name} {dist.version} is installed, {use}.lock pins {version}: "
+                "run scripts/bootstrap"
+            )
         packages += recorded_bytes(dist)
     packages += recorded_bytes(dists["web2text"])
     return {
@@ -84,10 +90,36 @@ def measure(use: str, dists: dict[str, Distribution], base: int) -> dict[str, ob
     }
 
 
+def installed_venv(use: str) -> dict[str, object]:
+    """Make a venv from requirements/<use>.lock in a temporary folder; its size on disk."""
+    with tempfile.TemporaryDirectory(prefix=f"w2t-venv-{use}-") as tmp:
+        venv = Path(tmp) / "venv"
+        python = venv / "bin" / "python"
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+        pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        lock = ROOT / "requirements" / f"{use}.lock"
+        subprocess.run([*pip, "--require-hashes", "--no-deps", "-r", str(lock)],
+                       check=True, timeout=1800)  # fmt: skip
+        subprocess.run([*pip, "--no-deps", f"{ROOT}[{use}]"], check=True, timeout=600)
+        subprocess.run([str(python), "-m", "pip", "check"], check=True, timeout=300)
+        du = subprocess.run(["du", "-sk", str(venv)], check=True, capture_output=True,
+                            text=True, timeout=300)  # fmt: skip
+        kib = int(du.stdout.split()[0])
+    return {"use": use, "venv_mb": round(kib / 1024, 1), "pip_check": "ok"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--locks", nargs="+", default=["desktop", "relay", "packaging", "dev"])
+    parser.add_argument("--install", action="store_true",
+                        help="make each venv from its lock and measure it on disk")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.install:
+        made = [installed_venv(use) for use in args.locks]
+        for result in made:
+            print(f"{result['use']:10} venv on disk {result['venv_mb']:7} MB (pip check ok)")
+        print(json.dumps({"installed": made}))
+        return 0
     dists = installed()
     base = empty_venv_bytes()
     results = []
