@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 if TYPE_CHECKING:
-    from app.sandbox.demo import Track, World
+    from app.sandbox.demo.handle import Track
+    from app.sandbox.demo.world import World
 
 log = logging.getLogger("app.sandbox.demo")
 

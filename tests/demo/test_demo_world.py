@@ -118,7 +118,7 @@ def _synced(demo: DemoHandle, lead_id: str) -> dict[str, Any] | None:
 
 
 def test_every_lead_reaches_rlm_and_dhq_once_with_its_transcript(demo: DemoHandle) -> None:
-    systems: Any = demo._lead_systems  # type: ignore[attr-defined]
+    systems: Any = demo.lead_systems
     plan = data.build_seed(7, 10)
     states = {
         lead.lead_id: wait_for(lambda i=lead.lead_id: _synced(demo, i), 90, "RLM and DHQ")
@@ -208,7 +208,7 @@ def test_customers_send_photos_call_text_after_close_and_strangers_text(
 ) -> None:
     from app.sandbox.demo_contacts import STRANGER_TEXTS
 
-    world = demo._world  # type: ignore[attr-defined]
+    world = demo.world
     contacts, sim = world.contacts, world.sim
     track = next(t for t in demo.tracks.values() if not t.opted_out)
     # the live world must not close this one's lead at the same time as this test

@@ -196,6 +196,8 @@ def _new_handle(
         dynamodb_url=stack.dynamodb_url,
         lead_key=lead_key,
         sim=stack.sim,
+        lead_systems=stack.lead_systems,
+        lead_systems_url=stack.lead_systems.url,
         staff_keys=keys,
         other_staff={k: v for k, v in keys.items() if k != staff.staff_id},
     )

@@ -14,6 +14,7 @@ import httpx
 from app.sandbox import demo_data as data
 from app.sandbox.demo.handle import DemoError, DemoHandle, Track
 from app.sandbox.demo_data import LeadSeed
+from app.sandbox.demo_lead_systems import add_chatbot_summary
 
 log = logging.getLogger("app.sandbox.demo")
 
@@ -52,6 +53,10 @@ class DemoClient:
         when the relay did not answer in time, as on a busy build machine."""
         loc = data.location(lead.location_key)
         body = lead.create_body(data.retailer(loc.retailer).retailer_id, loc.location_id)
+        if self.handle.lead_systems is not None:  # (the website's chatbot came first)
+            chatbot = add_chatbot_summary(self.handle.lead_systems, lead)
+            if chatbot is not None:
+                body["Lead"]["BotpressConversationId"] = chatbot
         for attempt in range(1, attempts + 1):
             try:
                 resp = await self.http().post(

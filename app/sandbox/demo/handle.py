@@ -66,6 +66,11 @@ class DemoHandle:
     lead_key: str = field(repr=False)
     # The Twilio simulator (app.sandbox.twilio_sim.SimHandle) and every staff key.
     sim: Any = field(default=None, repr=False)
+    #: the lead-systems simulator as the dealers' RLM, DealerHQ and chatbot
+    #: (app.sandbox.lead_systems_sim.LeadSystemsHandle); its `GET /rlm/leads` and
+    #: `GET /dhq/inquiries` show what reached the dealers' lead tracking
+    lead_systems: Any = field(default=None, repr=False)
+    lead_systems_url: str = ""
     staff_keys: dict[str, str] = field(default_factory=dict, repr=False)
     world: Any = field(default=None, repr=False)  # app.sandbox.demo.world.World
     # The other retailer's staff member, for trying a second profile (kiosk switch).

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from app.sandbox.demo import retime
+from app.sandbox.demo import lead_systems_state, retime
 from app.sandbox.demo.handle import DemoHandle, Track
 from app.sandbox.demo.snapshot import WEBHOOKS_OFF, _sim_client
 from app.sandbox.demo.stack import TABLE_PREFIX, Stack
@@ -23,6 +23,7 @@ from app.sandbox.demo_data import LeadSeed
 
 log = logging.getLogger("app.sandbox.demo")
 BATCH = 25  # BatchWriteItem's limit
+LEAD_LOCK_ATTRIBUTES = ("LockOwner", "LockUntil")
 
 
 def restore(snapshot: dict[str, Any], stack: Stack) -> dict[str, str]:
@@ -39,6 +40,7 @@ def restore(snapshot: dict[str, Any], stack: Stack) -> dict[str, str]:
         for entry in conversations:
             _restore_webhooks(sim, entry, sids, snapshot["relay_url"], stack.relay_url)
     _restore_tables(snapshot, stack, sids)
+    lead_systems_state.restore(stack.lead_systems, snapshot.get("lead_systems"))
     return sids
 
 
@@ -123,13 +125,20 @@ def _restore_tables(snapshot: dict[str, Any], stack: Stack, sids: dict[str, str]
     tables: dict[str, list[dict[str, Any]]] = json.loads(text)
     for suffix, items in tables.items():
         name = f"{TABLE_PREFIX}_Web2Text_{suffix}"
-        moved = [retime.shift_item(item, made_at, delta) for item in items]
+        moved = [retime.shift_item(_unlocked(item), made_at, delta) for item in items]
         for start in range(0, len(moved), BATCH):
             requests = [{"PutRequest": {"Item": item}} for item in moved[start : start + BATCH]]
             pending: dict[str, Any] = {name: requests}
             while pending:
                 answer = ddb.batch_write_item(RequestItems=pending)
                 pending = answer.get("UnprocessedItems") or {}
+
+
+def _unlocked(item: dict[str, Any]) -> dict[str, Any]:
+    """`item` without a lead lock (`app.relay.lead_lock`): its holder was the relay
+    that made the snapshot, which is gone; kept, the lock would hold up the restored
+    lead's next close or sync until its lease ran out."""
+    return {k: v for k, v in item.items() if k not in LEAD_LOCK_ATTRIBUTES}
 
 
 def tracks(

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 import app
-from app.sandbox.demo import retime
+from app.sandbox.demo import lead_systems_state, retime
 from app.sandbox.demo.handle import DemoHandle
 from app.sandbox.demo.stack import TABLE_PREFIX, Stack
 
@@ -136,6 +136,7 @@ def dump(stack: Stack, handle: DemoHandle, seed: int, leads: int) -> dict[str, A
         "messages_seeded": handle.stats.messages_seeded,
         "tables": tables,
         "conversations": conversations,
+        "lead_systems": lead_systems_state.dump(stack.lead_systems),
         "tracks": [
             {
                 "sid": t.conversation_sid,

@@ -1,8 +1,10 @@
-"""The demo's servers on loopback: moto's DynamoDB, the Twilio simulator and the relay.
+"""The demo's servers on loopback: moto's DynamoDB, the Twilio simulator, the
+lead-systems simulator (the dealers' RLM, DealerHQ and chatbot) and the relay.
 
 Each is started through its public entry point (moto's DynamoDB Flask app
-under werkzeug, `start_simulator`, the relay's `create_app` under uvicorn); the directory and
-the keys are written by the same functions `web2text-relay admin` uses.
+under werkzeug, `start_simulator`, `start_demo_lead_systems`, the relay's
+`create_app` under uvicorn); the directory and the keys are written by the same
+functions `web2text-relay admin` uses.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Stack:
     sim: Any  # app.sandbox.twilio_sim.SimHandle
     settings: Any  # app.relay.config.Settings
     relay_port: int
+    lead_systems: Any  # app.sandbox.lead_systems_sim.LeadSystemsHandle
     # One boto3 session for the demo's own DynamoDB clients: each new session
     # loads botocore's service models again.
     session: Any = None
@@ -134,6 +137,7 @@ def start_stack(stops: Stops) -> Stack:
     from app.relay.config import Settings
     from app.relay.ddb import make_client
     from app.relay.tables import create_all
+    from app.sandbox.demo_lead_systems import start_demo_lead_systems
     from app.sandbox.servers import free_port
     from app.sandbox.twilio_sim import start_simulator
 
@@ -145,6 +149,8 @@ def start_stack(stops: Stops) -> Stack:
         carrier_delay=0.05,
     )
     stops.append(sim.stop)
+    lead_systems, connectors = start_demo_lead_systems()
+    stops.append(lead_systems.stop)
     port = free_port()
     settings = Settings(
         table_prefix=TABLE_PREFIX,
@@ -160,16 +166,19 @@ def start_stack(stops: Stops) -> Stack:
         key_rate_per_min=100_000,
         staff_send_rate_per_min=10_000,
         conversation_send_rate_per_min=10_000,
+        connectors=connectors,
     )
     session = boto3.session.Session()
     create_all(make_client(settings, session), TABLE_PREFIX)
-    return Stack(dynamodb_url, sim, settings, port, session)
+    return Stack(dynamodb_url, sim, settings, port, lead_systems, session)
 
 
 def write_directory(stack: Stack) -> None:
     """Retailers, locations and the proxy pool (what a snapshot also holds)."""
     from app.relay import directory
     from app.relay.ddb import Tables
+    from app.sandbox.demo_contacts import DEMO_AFTER_HOURS_TEXT, DEMO_HOURS
+    from app.sandbox.demo_lead_systems import configure_dealers
 
     tables = Tables.from_settings(stack.settings, stack.session)
     for r in data.RETAILERS:
@@ -184,7 +193,11 @@ def write_directory(stack: Stack) -> None:
             store_number=loc.store_number,
             timezone=loc.timezone,
         )
+    configure_dealers(tables)
     directory.add_pool_numbers(tables, data.proxy_pool())
+    # one store keeps opening hours: texts outside them get its after-hours reply
+    first = data.LOCATIONS[0]
+    directory.set_hours(tables, first.location_id, DEMO_HOURS, DEMO_AFTER_HOURS_TEXT)
 
 
 def issue_keys(stack: Stack) -> tuple[str, dict[str, str]]:
@@ -235,3 +248,4 @@ def start_relay(stack: Stack, stops: Stops) -> None:
 
     stops.append(drain)
     sim.set_webhook_url(f"{stack.relay_url}/TwilioWebhooks/onIncomingMessage")
+    sim.set_voice_url(f"{stack.relay_url}/TwilioWebhooks/onIncomingCall")

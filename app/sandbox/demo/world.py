@@ -20,6 +20,7 @@ from app.core.phones import mask_phone
 from app.sandbox import demo_data as data
 from app.sandbox.demo.client import DemoClient, describe
 from app.sandbox.demo.handle import DemoError, DemoHandle, Track
+from app.sandbox.demo_contacts import Contacts
 from app.sandbox.demo_data import Shoppers
 
 log = logging.getLogger("app.sandbox.demo")
@@ -52,6 +53,17 @@ class World:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.failed: set[str] = set()  # lead ids that could not be seeded
         self._closing = False
+        #: photos, calls, texts after a close and strangers (app.sandbox.demo_contacts)
+        self.contacts = Contacts(self, interval=max(lead_interval, 5.0))
+
+    @property
+    def sim(self) -> Any:
+        """The Twilio simulator (what `Contacts` reads the pool from)."""
+        return self.handle.sim
+
+    def _http(self) -> httpx.AsyncClient:
+        """The world's HTTP client (`Contacts` sends through it)."""
+        return self.client.http()
 
     # --- thread plumbing ---------------------------------------------------
     def _run(self) -> None:
@@ -76,6 +88,7 @@ class World:
             track.seen = len(self.handle.sim.handset(track.customer))
         self._spawn(self._watch_customers())
         self._spawn(self._website())
+        self._spawn(self.contacts.run())
         for track in self.handle.tracks.values():
             if track.texts_stop and not track.opted_out:
                 track.pending = True
