@@ -83,6 +83,9 @@ def loop(themed_app: QApplication, qtbot: Any) -> Iterator[asyncio.AbstractEvent
     qtbot.waitUntil(closing.done, timeout=5000)
     executor.shutdown(wait=True, cancel_futures=True)
     asyncio.set_event_loop(None)
+    # qasync marks an already_running loop as the thread's running loop until the app
+    # quits: left so, a later test's asyncio.run() in this process fails
+    asyncio.events._set_running_loop(None)
 
 
 @pytest.fixture
