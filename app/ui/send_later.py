@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QDateTime, Signal
+from PySide6.QtCore import QDate, QDateTime, QTime, Signal
 from PySide6.QtWidgets import (
     QDateTimeEdit,
     QDialog,
@@ -76,11 +76,11 @@ class PickTimeDialog(QDialog):
         self.zone = zone
         # the customer's wall clock, shown and read back as plain date and time
         now = datetime.now(UTC).astimezone(ZoneInfo(zone)).replace(tzinfo=None, microsecond=0)
-        self.when = QDateTimeEdit(QDateTime(now + timedelta(hours=1)))
+        self.when = QDateTimeEdit(_wall_clock(now + timedelta(hours=1)))
         self.when.setCalendarPopup(True)
         self.when.setDisplayFormat("ddd d MMM yyyy  h:mm AP")
         self.when.setAccessibleName("Send at (customer's time)")
-        self.when.setMinimumDateTime(QDateTime(now))
+        self.when.setMinimumDateTime(_wall_clock(now))
         self.ok_button = QPushButton("Schedule")
         self.ok_button.setAccessibleName("Schedule")
         cancel = QPushButton("Cancel")
@@ -108,3 +108,11 @@ class PickTimeDialog(QDialog):
         at = self.chosen()
         self.accept()
         self.picked.emit(at)
+
+
+def _wall_clock(moment: datetime) -> QDateTime:
+    """A naive wall-clock time as Qt's date and time (no zone conversion)."""
+    return QDateTime(
+        QDate(moment.year, moment.month, moment.day),
+        QTime(moment.hour, moment.minute, moment.second),
+    )
