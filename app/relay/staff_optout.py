@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.core.wire import ConversationView, ErrorBody
-from app.relay import conversation_store, lead_store, optouts, versioned
+from app.relay import consent_log, conversation_store, lead_store, optouts, versioned
 from app.relay.auth import Principal
 from app.relay.context import RelayContext
 from app.relay.errors import ApiError
@@ -65,6 +65,7 @@ def record_opt_out(ctx: RelayContext, sid: str, staff: Principal, reason: str) -
     event_sid = f"staff:{staff.staff_id}:{ulid.ULID()}"  # unique: never taken for a replay
     text = opt_out_request_text(staff, reason)
     optouts.apply_event(ctx, customer, str(pool), "STOP", float(ctx.clock()), event_sid, text)
+    _record_consent(ctx, conv, staff, reason, event_sid)
     ctx.checkpoint("staff-opt-out-recorded")
     updated = conversation_store.update_conversation(
         ctx.tables, sid, lambda cur: None if cur.get("OptedOut") else {"OptedOut": True}
@@ -100,6 +101,30 @@ def record_opt_out(ctx: RelayContext, sid: str, staff: Principal, reason: str) -
         extra={"conversation": sid, "staff": staff.staff_id, "phone": mask_phone(customer)},
     )
     return conversation_store.get_conversation(ctx.tables, sid) or updated or conv
+
+
+def _record_consent(
+    ctx: RelayContext, conv: versioned.Item, staff: Principal, reason: str, event_sid: str
+) -> None:
+    """The opt-out in the consent record of the compliance export (who and why)."""
+    retailers = {str(staff.retailer_id)}
+    if conv.get("RetailerId"):
+        retailers.add(str(conv["RetailerId"]))
+    consent_log.record_event(
+        ctx.tables,
+        retailers,
+        kind="STAFF_OPT_OUT",
+        phone=str(conv.get("CustomerPhone", "")),
+        pool_number=str(conv.get("CustomerProxy", "")),
+        dedupe_id=event_sid,
+        source="staff",
+        location_id=conv.get("LocationId"),
+        conversation_sid=str(conv["ConversationSid"]),
+        lead_ids=[str(x) for x in conv.get("LeadIds") or []],
+        staff_id=staff.staff_id,
+        staff_name=staff_name(staff),
+        reason=reason,
+    )
 
 
 @router.post(

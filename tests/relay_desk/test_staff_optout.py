@@ -9,6 +9,7 @@ import uuid
 import httpx
 import pytest
 
+from app.relay import consent_log
 from app.sandbox.twilio_sim import SimHandle
 from tests.relay_desk.helpers import (
     STORE_PHONE,
@@ -62,6 +63,15 @@ def test_staff_opt_out_records_closes_and_texts_nobody(
     item = tables_for(relay).optouts.get_item(Key={"PhoneNumber": phone})["Item"]
     entry = item["OptedOutNumbers"][conv["CustomerProxy"]]
     assert "Sam Staff" in entry["OptOutRequest"] and "Asked on the phone" in entry["OptOutRequest"]
+    # and in the consent record of the compliance export, once
+    recorded = [
+        e
+        for e in consent_log.events(tables_for(relay), seed.retailer_id, "0", "9")
+        if e["Kind"] == "STAFF_OPT_OUT" and e["Phone"] == phone
+    ]
+    assert [(e["StaffName"], e["Reason"], e["Source"]) for e in recorded] == [
+        ("Sam Staff", "Asked on the phone", "staff")
+    ]
     # the lead closed; the customer got nothing more
     wait_for(
         lambda: lead_status(relay, seed.lead_key, lead_id)["Status"] == "CLOSED",
