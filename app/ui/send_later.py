@@ -32,7 +32,7 @@ def customer_zone(phone: str, location_tz: str | None) -> str:
     """The zone the customer's quiet hours are counted in."""
     from app.core import quiet_hours as qh
 
-    return qh.check(datetime.now(UTC), None, location_tz, phone or None).tz
+    return qh.check(fmt.now_utc(), None, location_tz, phone or None).tz
 
 
 def tomorrow_morning(now: datetime, zone: str) -> datetime:
@@ -44,7 +44,7 @@ def tomorrow_morning(now: datetime, zone: str) -> datetime:
 def when_text(at: datetime, zone: str, now: datetime | None = None) -> str:
     """"today at 3:05 PM", "Tue at 9:00 AM" in `zone`."""
     local = at.astimezone(ZoneInfo(zone))
-    today = (now or datetime.now(UTC)).astimezone(ZoneInfo(zone)).date()
+    today = (now or fmt.now_utc()).astimezone(ZoneInfo(zone)).date()
     day = fmt.day_label(local.date(), today)
     day = day.lower() if day in ("Today", "Tomorrow") else day
     hour = local.hour % 12 or 12
@@ -57,9 +57,9 @@ def later_menu(parent: QWidget, zone: Callable[[], str],
     menu = QMenu(parent)
     menu.setAccessibleName("Send later")
     menu.addAction("In 1 hour").triggered.connect(
-        lambda: chosen(datetime.now(UTC) + timedelta(hours=1)))
+        lambda: chosen(fmt.now_utc() + timedelta(hours=1)))
     morning = menu.addAction("Tomorrow 9:00 AM (customer's time)")
-    morning.triggered.connect(lambda: chosen(tomorrow_morning(datetime.now(UTC), zone())))
+    morning.triggered.connect(lambda: chosen(tomorrow_morning(fmt.now_utc(), zone())))
     menu.addAction("Pick a time…").triggered.connect(pick)
     return menu
 
@@ -75,7 +75,7 @@ class PickTimeDialog(QDialog):
         self.setAccessibleName("Send later")
         self.zone = zone
         # the customer's wall clock, shown and read back as plain date and time
-        now = datetime.now(UTC).astimezone(ZoneInfo(zone)).replace(tzinfo=None, microsecond=0)
+        now = fmt.now_utc().astimezone(ZoneInfo(zone)).replace(tzinfo=None, microsecond=0)
         self.when = QDateTimeEdit(_wall_clock(now + timedelta(hours=1)))
         self.when.setCalendarPopup(True)
         self.when.setDisplayFormat("ddd d MMM yyyy  h:mm AP")

@@ -66,3 +66,29 @@ def test_presets_and_picker_schedule_the_typed_text(qtbot: Any) -> None:
     back = chosen.astimezone(ZoneInfo("America/Denver"))
     assert (back.hour, back.minute) == (shown.time().hour(), shown.time().minute())
     assert timedelta(minutes=58) < chosen - datetime.now(UTC) < timedelta(minutes=61)
+
+
+def test_presets_count_from_the_relays_time_not_a_wrong_pc_clock(qtbot: Any) -> None:
+    """A PC clock a day behind (the relay's `Date` headers say so): "in 1 hour" is an
+    hour after the relay's time, and the picker starts there too."""
+    from app.ui import fmt
+
+    pc_now = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
+    saved = (fmt.CLOCK.local, fmt.CLOCK.offset)
+    fmt.CLOCK.local, fmt.CLOCK.offset = (lambda: pc_now), 86_400.0
+    try:
+        composer = Composer()
+        qtbot.addWidget(composer)
+        composer.set_customer_time("America/Denver", None)
+        got: list[datetime] = []
+        composer.sendLater.connect(lambda _text, at: got.append(at))
+        qtbot.keyClicks(composer.edit, "See you then")
+        composer.later_button.menu().actions()[0].trigger()
+        assert got == [pc_now + timedelta(days=1, hours=1)]
+        picker = PickTimeDialog("America/Denver")
+        qtbot.addWidget(picker)
+        shown = picker.when.dateTime().toPython()
+        expected = (pc_now + timedelta(days=1, hours=1)).astimezone(ZoneInfo("America/Denver"))
+        assert shown == expected.replace(tzinfo=None)
+    finally:
+        fmt.CLOCK.local, fmt.CLOCK.offset = saved
