@@ -109,6 +109,27 @@ def test_an_uncaught_exception_writes_a_report(tmp_path: Path) -> None:
     assert "RuntimeError: boom for +1 312 ***-**43" in text and PHONE not in text
 
 
+def test_an_unexpected_desktop_error_reaches_the_log_and_a_crash_report(tmp_path: Path) -> None:
+    """An error nobody planned for (`app.ui.unexpected.report`, e.g. an engine that
+    would not start) is logged and written as a crash report for the support issue."""
+    result = _child(
+        f"""
+        from app.ui import unexpected
+        from app.ui.support import DesktopSupport
+        DesktopSupport.start("INFO")
+        unexpected.report("engine start", RuntimeError("odd answer for {PHONE}"))
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    (report,) = CrashReporter(tmp_path).pending()
+    text = report.read_text()
+    assert "where: engine start" in text and "RuntimeError: odd answer for +1 312" in text
+    assert PHONE not in text
+    logged = (tmp_path / LOG_FILE).read_text()
+    assert "unexpected error in engine start: RuntimeError" in logged and PHONE not in logged
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_thread_and_an_asyncio_task_write_reports(tmp_path: Path) -> None:
     import asyncio
