@@ -10,7 +10,6 @@ a thread opened again paints from a small file. `ready` says when one arrived.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections import OrderedDict
@@ -104,6 +103,9 @@ class ThumbnailStore(QObject):
 
     async def source_file(self, item: MediaItem) -> Path:
         """The photo's full file: the attachment's copy here, or the engine's."""
+        # (asyncio is imported on use: the window's first frame is painted before it is)
+        import asyncio
+
         if item.local_path:
             local = Path(item.local_path)
             if await asyncio.to_thread(local.exists):
@@ -113,6 +115,8 @@ class ThumbnailStore(QObject):
         return await self.engine.media_file(item.sid)
 
     async def _load(self, key: str, item: MediaItem) -> None:
+        import asyncio
+
         try:
             source = await self.source_file(item)
             cached = source.parent / "thumbs" / f"{source.name}.png" if item.sid else None
