@@ -2,12 +2,15 @@
 numbers back to the pool (a flood of leads for numbers nobody answers from must
 not hold the pool for good).
 
-A non-closed conversation whose customer's last contact (its creation, a lead
-submitted into it, or a text from the customer) is older than
+A non-closed conversation whose customer's last contact (its creation or the end of
+its setup, a lead submitted into it, or a text from the customer) is older than
 `W2T_IDLE_CLOSE_AFTER` is closed the normal way: each of its leads is closed
 with `IDLE_CLOSE_REASON` and its integrations run, so the last lead out closes
 the conversation at Twilio, tells the store and frees the proxy bindings. A
-conversation without leads is closed directly. Run by the background workers of
+conversation without leads is closed directly. A conversation still being set up
+(no `SetupDone`: its lead waits for a free pool number, or its build is under way)
+is the lead runner's, never idle: its customer has not been texted yet, and closing
+it would fail the lead's build at Twilio. Run by the background workers of
 one instance at a time (a lease, as the reconcile); times come from
 `ctx.clock` so tests move it instead of waiting.
 """
@@ -31,8 +34,13 @@ IDLE_CLOSE_REASON = "No reply from the customer"
 
 
 def last_contact(conv: versioned.Item, leads: list[versioned.Item]) -> datetime | None:
-    """The customer's latest sign of life in this conversation (or its creation)."""
-    times = [last_customer_contact(conv, leads), _parse_time(conv.get("CreatedAt"))]
+    """The customer's latest sign of life in this conversation (or its creation, or
+    the end of its setup: a lead that waited for a pool number starts afresh)."""
+    times = [
+        last_customer_contact(conv, leads),
+        _parse_time(conv.get("CreatedAt")),
+        _parse_time(conv.get("ReadyAt")),
+    ]
     known = [t for t in times if t is not None]
     return max(known) if known else None
 
@@ -51,6 +59,8 @@ def close_idle_conversations(ctx: RelayContext) -> int:
         ExpressionAttributeValues={":closed": "closed"},
     )
     for conv in list(open_conversations):
+        if not conv.get("SetupDone"):
+            continue
         leads = conversation_leads(ctx.tables, conv)
         last = last_contact(conv, leads)
         if last is None or now - last.timestamp() <= idle_after:

@@ -413,6 +413,7 @@ class TwilioIntegration:
                 "CustomerProxy": proxies["customer"],
                 "StoreProxy": proxies["store"],
                 "SetupDone": True,
+                "ReadyAt": versioned.iso_at(ctx.clock()),  # the idle time counts from here
             },
         )
         ctx.tables.pairs.update_item(

@@ -72,6 +72,11 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
+def iso_at(epoch_seconds: float) -> str:
+    """`epoch_seconds` (a `ctx.clock()` reading) in the stored ISO form."""
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
 def plain(value: Any) -> Any:
     """DynamoDB values (Decimal, sets) as JSON-ready Python values."""
     if isinstance(value, Decimal):

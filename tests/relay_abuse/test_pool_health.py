@@ -137,6 +137,14 @@ def _flood_and_recover(relay: RelayHandle, sim: SimHandle, records: _Records) ->
     # nobody answers: the flood's conversations close after the idle time, and the
     # waiting leads (never failed) are served with the numbers given back
     first = [lead_id for lead_id, _ in accepted if _synced(relay, flooded.lead_key, lead_id)]
+    # a waiting lead's conversation (made, still without a store number) is not idle
+    waiting = {
+        lead_id: (twilio_state(relay, flooded.lead_key, lead_id).get("Data") or {}).get(
+            "ConversationSID"
+        )
+        for lead_id, _ in accepted
+        if lead_id not in first
+    }
     clock.advance(IDLE_S + 120)
     for lead_id in first:
         wait_for(
@@ -147,6 +155,9 @@ def _flood_and_recover(relay: RelayHandle, sim: SimHandle, records: _Records) ->
         assert status(relay, flooded.lead_key, lead_id)["CloseReason"] == IDLE_CLOSE_REASON
     clock.now = time.time()  # back to now: the new conversations are not idle
     wait_for(lambda: tally()[0] >= CAP, what="waiting leads to be served")
+    for lead_id, sid in waiting.items():
+        if sid and _synced(relay, flooded.lead_key, lead_id):
+            assert twilio_state(relay, flooded.lead_key, lead_id)["Data"]["ConversationSID"] == sid
     sim.wait_idle()
     assert len([p for p in phones if greetings(sim, p)]) <= 20
 
@@ -193,8 +204,12 @@ def test_idle_conversations_close_but_a_replying_customer_keeps_hers(
     wait_for(
         lambda: _conversation_state(relay, sids[silent]) == "closed", what="closed conversation"
     )
-    binding = relay.ctx.tables.pool.get_item(Key={"Pk": f"BIND#{silent}", "Sk": silent_proxy})
-    assert "Item" not in binding  # its proxy number is back in the pool
+    # its proxy number goes back to the pool (freed just after the state is written)
+    wait_for(
+        lambda: "Item"
+        not in relay.ctx.tables.pool.get_item(Key={"Pk": f"BIND#{silent}", "Sk": silent_proxy}),
+        what="the silent customer's proxy number back in the pool",
+    )
     notice = "this lead was closed (" + IDLE_CLOSE_REASON
     wait_for(lambda: [m for m in sim.handset(seed.web2text_number) if notice in m["body"]])
     assert status(relay, seed.lead_key, ids[replying])["Status"] == "ACTIVE"
