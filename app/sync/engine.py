@@ -5,20 +5,19 @@ Runs on whatever asyncio loop calls `start()` (the qasync loop in the desktop,
 threads (one writer, one reader; see `app.sync.db`), so the loop never blocks
 on the disk. Two background tasks do the syncing: following the feed
 (`app.sync.follow`) and delivering the outbox (`app.sync.delivery`); this
-module starts and stops them, runs the UI's commands and queries, and keeps
-the status (`app.sync.status`). The store itself, through damage and storage
-problems, is the `StoreKeeper`'s (`app.sync.keeper`); the relay's time is the
-`RelayClock`'s (`app.sync.clock`).
+module starts and stops them, runs the UI's commands (its reads are its base
+class's, `app.sync.engine_queries`), and keeps the status (`app.sync.status`).
+The store itself, through damage and storage problems, is the `StoreKeeper`'s
+(`app.sync.keeper`); the relay's time is the `RelayClock`'s (`app.sync.clock`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,26 +26,17 @@ import httpx
 from filelock import FileLock
 
 from app.core.relay_url import InsecureRelayUrl, check_relay_url
-from app.sync import shared_templates, store
+from app.sync import store
 from app.sync.api import (
     UNSET,
     Engine,
     EngineError,
     EngineListener,
     LeadDetail,
-    LeadFilter,
-    LeadRow,
-    LocationRow,
     Me,
     NewConversation,
-    SearchHit,
-    SharedTemplate,
-    SharedTemplates,
-    StaffMember,
     SyncState,
-    SyncStatus,
     ThreadMessage,
-    WaitingLead,
     _Unset,
 )
 from app.sync.client import (
@@ -59,6 +49,7 @@ from app.sync.client import (
 from app.sync.clock import RelayClock
 from app.sync.db import Database
 from app.sync.delivery import OutboxDispatcher
+from app.sync.engine_queries import EngineQueries
 from app.sync.follow import FeedFollower
 from app.sync.inbox import parse_ts
 from app.sync.keeper import StoreKeeper
@@ -72,7 +63,7 @@ from app.sync.store_lock import lock_store, unlock_store
 log = logging.getLogger(__name__)
 
 
-class SyncEngine:
+class SyncEngine(EngineQueries):
     def __init__(
         self,
         data_dir: Path,
@@ -259,17 +250,6 @@ class SyncEngine:
     def remove_listener(self, listener: EngineListener) -> None:
         self._status.remove_listener(listener)
 
-    def status(self) -> SyncStatus:
-        return self._status.snapshot()
-
-    @property
-    def me(self) -> Me | None:
-        return self._me
-
-    @property
-    def caught_up(self) -> bool:
-        return self._status.caught_up.is_set()
-
     def _set_me(self, me: Me) -> None:
         self._me = me
 
@@ -392,31 +372,6 @@ class SyncEngine:
         except RelayTransientError as exc:
             raise EngineError("offline", f"the relay cannot take it now ({exc})") from None
 
-    async def waiting_for_reply(self) -> Sequence[WaitingLead]:
-        return await self.db.reader.run(store.waiting_for_reply, self._me)
-
-    async def shared_templates(self, location_id: str) -> SharedTemplates:
-        return await shared_templates.read(self.db, location_id)
-
-    async def save_shared_templates(
-        self, location_id: str, templates: Sequence[SharedTemplate], version: int
-    ) -> SharedTemplates:
-        online = self._status.state is SyncState.ONLINE
-        client = self._client if online else None
-        try:
-            return await shared_templates.save(self.db, client, location_id, templates, version)
-        finally:  # saved, or the current ones a conflict brought back
-            self._status.changed_here(location_ids={location_id})
-
-    async def set_presence(self, conversation_sid: str, state: str) -> None:
-        client = self._client
-        if client is None or self._status.state is not SyncState.ONLINE:
-            return
-        try:
-            await client.post_presence(conversation_sid, state)
-        except RelayError as exc:  # best effort: the next renewal tries again
-            log.debug("presence not sent: %s", exc)
-
     async def dismiss_possible_opt_out(self, lead_id: str) -> None:
         await self._keeper.write(_enqueue_dismiss, lead_id)
         self._after_enqueue(lead_ids={lead_id})
@@ -434,20 +389,6 @@ class SyncEngine:
         lead_id = await self._keeper.write(store.enqueue_create_lead, new, self._me)
         self._after_enqueue(lead_ids={lead_id})
         return lead_id
-
-    async def list_staff(self) -> Sequence[StaffMember]:
-        """Asked of the relay each time (colleagues come and go); the last answer is
-        kept for when it cannot be reached."""
-        client = self._client
-        if client is not None:
-            try:
-                answer = await client.staff()
-            except (RelayTransientError, RelayAuthError, RelayFinalError) as exc:
-                log.info("staff list not refreshed: %s", exc)
-            else:
-                await self._keeper.write(store.set_meta, STAFF_META, json.dumps(answer))
-        kept = await self._keeper.read(store.get_meta, STAFF_META)
-        return staff_members(json.loads(kept) if kept else [])
 
     async def retry(self, outbox_id: str) -> None:
         row = await self._keeper.write(store.retry_row, outbox_id, True)
@@ -469,33 +410,6 @@ class SyncEngine:
         task = asyncio.get_running_loop().create_task(self._refresh_counts())
         task.add_done_callback(_log_task_error)
 
-    # ------------------------------------------------------------------ queries
-
-    async def list_locations(self) -> Sequence[LocationRow]:
-        return await self._keeper.read(store.list_locations, self._me)
-
-    async def list_leads(
-        self, filter: LeadFilter, offset: int = 0, limit: int = 100
-    ) -> Sequence[LeadRow]:
-        return await self._keeper.read(store.list_leads, filter, offset, limit, self._me)
-
-    async def count_leads(self, filter: LeadFilter) -> int:
-        return await self._keeper.read(store.count_leads, filter, self._me)
-
-    async def get_lead(self, lead_id: str) -> LeadDetail | None:
-        return await self._keeper.read(store.get_lead, lead_id)
-
-    async def thread(
-        self, conversation_sid: str, limit: int = 200, before: datetime | None = None
-    ) -> Sequence[ThreadMessage]:
-        return await self._keeper.read(store.thread, conversation_sid, limit, before)
-
-    async def search(self, query: str, limit: int = 50) -> Sequence[SearchHit]:
-        if not query.strip():
-            return []
-        return await self._keeper.read(store.search, query, limit)
-
-
 def _insecure_url(relay_url: str | None) -> str | None:
     """Why the engine must not send its key to `relay_url` (plain http to another
     host), or None."""
@@ -514,22 +428,6 @@ def _enqueue_update(conn: Any, lead_id: str, kwargs: dict[str, Any]) -> str:
 
 def _enqueue_dismiss(conn: Any, lead_id: str) -> str:
     return store.enqueue_update_lead(conn, lead_id, possible_opt_out=False)
-
-
-#: meta key of the last `GET /v1/staff` answer
-STAFF_META = "staff"
-
-
-def staff_members(answer: Sequence[Any]) -> list[StaffMember]:
-    """`GET /v1/staff` entries as rows (malformed entries are left out)."""
-    members: list[StaffMember] = []
-    for entry in answer:
-        if not isinstance(entry, dict) or not entry.get("staffId"):
-            continue
-        members.append(StaffMember(
-            staff_id=str(entry["staffId"]), name=str(entry.get("name") or entry["staffId"]),
-            location_ids=tuple(str(x) for x in entry.get("locationIds") or ())))
-    return members
 
 
 def _log_task_error(task: asyncio.Task[None]) -> None:
