@@ -12,9 +12,11 @@ STAFF_OPT_OUT), `Phone`, `PoolNumber`, `Keyword` (what was texted), `Source`
 `LeadIds`, `StaffId`, `StaffName`, `Reason`, `MessageSid`.
 
 A webhook delivered twice records one event: its time is when Twilio received the
-text (`app.relay.optouts.received_at`), so the second delivery writes the same
-item again (an event without such a time is fixed by a dedupe record,
-`consent:<id>` in WebhookEvents, written first).
+text (`app.relay.optouts.received_at`), so the second delivery finds the same
+item and leaves it as the first wrote it (an event without such a time is fixed
+by a dedupe record, `consent:<id>` in WebhookEvents, written first). The first
+write wins because a late duplicate sees a changed world: the STOP it repeats has
+closed the conversation's leads by then, and it would drop their ids.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def record_event(
 ) -> str:
     """Record one consent event under each retailer it concerns; returns its time.
     With `at` (when it happened, fixed: Twilio's receipt of the text) and
-    `dedupe_id` the event's key is fixed, so recording it again writes the same
+    `dedupe_id` the event's key is fixed, so recording it again keeps the first
     item; with `dedupe_id` alone its time is fixed by a dedupe record. `details`:
     keyword, source, location_id, conversation_sid, lead_ids, staff_id, staff_name,
     reason, message_sid."""
@@ -110,7 +112,14 @@ def record_event(
             item[names[key]] = value
     table = consent_table(tables)
     for retailer_id in sorted(set(retailer_ids)) or [UNATTRIBUTED]:
-        table.put_item(Item={**item, "RetailerId": retailer_id, "EventKey": f"{at}#{suffix}"})
+        try:
+            table.put_item(
+                Item={**item, "RetailerId": retailer_id, "EventKey": f"{at}#{suffix}"},
+                ConditionExpression="attribute_not_exists(EventKey)",
+            )
+        except ClientError as exc:  # recorded already (a duplicate): the first stays
+            if not is_conditional_failure(exc):
+                raise
     return at
 
 
