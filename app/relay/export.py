@@ -25,7 +25,7 @@ import json
 import re
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import IO, Any
 
@@ -150,12 +150,29 @@ def _event_rows(tables: Any, retailer_id: str, since: str, until: str) -> Iterat
 
 def consent_rows(tables: Any, retailer_id: str, since: str, until: str) -> Iterator[dict[str, Any]]:
     """Form submissions and consent events, merged in time order (both streams come
-    sorted by time, so the merge holds one row of each)."""
-    return heapq.merge(
+    sorted by time, so the merge holds one row of each). Twilio dates a text to the
+    second only: within one second a form comes first, as the texts it started do."""
+    return merge_in_time(
         _form_rows(tables, retailer_id, since, until),
         _event_rows(tables, retailer_id, since, until),
-        key=lambda row: _instant(row["time"]),
     )
+
+
+def merge_in_time(
+    forms: Iterable[dict[str, Any]], events: Iterable[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """Two time-ordered streams of consent rows as one."""
+    return heapq.merge(forms, events, key=_consent_order)
+
+
+def _consent_order(row: dict[str, Any]) -> tuple[datetime, int, datetime]:
+    moment = _instant(row["time"])
+    is_event = row["kind"] in _EVENT_KINDS
+    return moment.replace(microsecond=0), 1 if is_event else 0, moment
+
+
+#: the `kind` of consent events' rows (the others are leads' forms)
+_EVENT_KINDS = frozenset(kind.lower() for kind in consent_log.KINDS)
 
 
 def _instant(text: str) -> datetime:

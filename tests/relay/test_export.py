@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from app.relay import consent_log, conversation_store, message_store
-from app.relay.export import CONSENT_COLUMNS, _cell, bound, consent_rows, write_rows
+from app.relay.export import CONSENT_COLUMNS, _cell, bound, consent_rows, merge_in_time, write_rows
 from app.sandbox.twilio_sim import SimHandle, start_simulator
 from tests.relay.connector_helpers import create_lead, new_number, status, text, wait_for
 from tests.support.relay import RelayHandle, Seed, seed_dealer, start_relay
@@ -232,3 +232,18 @@ def test_the_export_streams_in_constant_memory(relay: RelayHandle, tmp_path: Pat
     # four times the rows (about 12 pages more): the peak grows by well under one
     # more page's worth per page, i.e. not with the number of rows
     assert peak_large < peak_small * 1.5, (peak_small, peak_large)
+
+
+def test_a_text_in_the_same_second_as_its_form_comes_after_it() -> None:
+    """Twilio dates a STOP to the second; the form that started the thread in that
+    second (dated to the microsecond) still comes first, and later seconds keep time."""
+    forms = [
+        {"time": "2026-12-07T12:00:05.123456Z", "kind": "web_form"},
+        {"time": "2026-12-07T12:00:06.100000Z", "kind": "lead_staff"},
+    ]
+    events = [{"time": "2026-12-07T12:00:05Z", "kind": "stop"}]
+    assert [r["kind"] for r in merge_in_time(forms, events)] == [
+        "web_form",
+        "stop",
+        "lead_staff",
+    ]
