@@ -1,5 +1,8 @@
 """The integration framework, and the Twilio integration.
 
+Building the pair's conversation lives in `app.relay.twilio_conversation`;
+closing it in `app.relay.twilio_close`.
+
 An integration has a `name` (its key under the lead's `Integrations`), decides
 whether it `applies` to a lead, and can `create`, `sync` and `close` it. The
 runner (`app.relay.leads.LeadService.process`) runs each applicable integration
@@ -12,30 +15,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from typing import TYPE_CHECKING, Any, Protocol
-
-from botocore.exceptions import ClientError
-from twilio.base.exceptions import TwilioRestException
 
 from app.core.phones import format_phone
 from app.core.safe_text import greeting_name
 from app.relay import conversation_store, directory, lead_store, message_store, versioned
-from app.relay.ddb import is_conditional_failure
 from app.relay.feed import publish
 from app.relay.inbound.pairs import remember_pair
-from app.relay.pool import BindingTaken, PoolExhausted
-from app.relay.twilio_client import BINDING_EXISTS, PARTICIPANT_EXISTS
 from app.relay.versioned import Item, Updates
 
 if TYPE_CHECKING:
     from app.relay.context import RelayContext
 
 log = logging.getLogger("app.relay.integrations")
-
-SYNC_FILTERS = ["onMessageAdded", "onMessageUpdated", "onMessageRemoved", "onDeliveryUpdated"]
-CLOSE_FILTERS = ["onConversationStateUpdated"]
-PAIR_WAIT_S = 10.0
 
 
 class RetryLater(Exception):
@@ -170,6 +162,7 @@ class TwilioIntegration:
 
     def create(self, ctx: RelayContext, lead: versioned.Item) -> dict[str, Any]:
         from app.relay.screening import require_checked_line
+        from app.relay.twilio_conversation import ensure_conversation
 
         require_checked_line(ctx, lead)  # nobody is texted unchecked (Lookup)
         # Nexus when configured, else the relay's directory
@@ -178,7 +171,7 @@ class TwilioIntegration:
             raise RuntimeError("the lead's location has no Web2Text number")
         customer = str((lead.get("Lead") or {}).get("PhoneNumber"))
         pair_key = f"{customer}|{location.web2text_number}"
-        sid = self._ensure_conversation(ctx, pair_key, lead, location, customer)
+        sid = ensure_conversation(ctx, pair_key, lead, location, customer)
         _step(ctx, lead, "before_join")
         conv = self._join(ctx, sid, lead)
         if conv.get("CustomerProxy"):
@@ -200,233 +193,6 @@ class TwilioIntegration:
         if remote is not None:
             data["ConversationStatus"] = remote.state
         return data
-
-    def _pair(self, ctx: RelayContext, pair_key: str) -> Item | None:
-        item = ctx.tables.pairs.get_item(Key={"PairKey": pair_key}, ConsistentRead=True).get("Item")
-        return dict(item) if item else None
-
-    def _claim_pair(
-        self, ctx: RelayContext, pair_key: str, lead_id: str, seen: Item | None
-    ) -> Item | None:
-        """Make this lead the creator of the pair's conversation (conditional write)."""
-        gen = int(seen.get("Gen", 0)) + 1 if seen else 1
-        item = {
-            "PairKey": pair_key,
-            "State": "CREATING",
-            "Owner": lead_id,
-            "Gen": gen,
-            "ClaimedAt": time.time_ns() // 1_000_000,
-        }
-        try:
-            if seen is None:
-                ctx.tables.pairs.put_item(
-                    Item=item, ConditionExpression="attribute_not_exists(PairKey)"
-                )
-            else:
-                ctx.tables.pairs.put_item(
-                    Item=item,
-                    ConditionExpression="Gen = :g",
-                    ExpressionAttributeValues={":g": int(seen.get("Gen", 0))},
-                )
-            return item
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                return None
-            raise
-
-    def _ensure_conversation(
-        self,
-        ctx: RelayContext,
-        pair_key: str,
-        lead: Item,
-        location: directory.Location,
-        customer: str,
-    ) -> str:
-        lead_id = str(lead["LeadId"])
-        # a resumed run: the conversation this lead already joined or created
-        known = ((lead.get("Integrations") or {}).get("Twilio") or {}).get("Data") or {}
-        if known.get("ConversationSID"):
-            conv = conversation_store.get_conversation(ctx.tables, str(known["ConversationSID"]))
-            if conv is not None and conv.get("SetupDone") and conv.get("State") != "closed":
-                return str(known["ConversationSID"])
-        deadline = time.monotonic() + PAIR_WAIT_S
-        lease_ms = max(ctx.settings.stuck_after_s, 1.0) * 1000
-        while True:
-            pair = self._pair(ctx, pair_key)
-            if pair is None:
-                pair = self._claim_pair(ctx, pair_key, lead_id, None)
-                if pair is None:
-                    continue
-            if pair["State"] == "CLOSED":
-                if self._claim_pair(ctx, pair_key, lead_id, pair) is None:
-                    continue
-                pair = self._pair(ctx, pair_key) or pair
-            if pair["State"] == "READY":
-                conv = conversation_store.get_conversation(ctx.tables, str(pair["ConversationSid"]))
-                if conv is not None and conv.get("State") != "closed":
-                    return str(pair["ConversationSid"])
-                if self._claim_pair(ctx, pair_key, lead_id, pair) is None:
-                    continue
-                pair = self._pair(ctx, pair_key) or pair
-            if pair["State"] == "CREATING":
-                age_ms = time.time_ns() // 1_000_000 - int(pair.get("ClaimedAt", 0))
-                if pair.get("Owner") == lead_id:
-                    return self._build(ctx, pair, lead, location, customer)
-                if age_ms > lease_ms and self._take_over(ctx, pair, lead_id):
-                    continue
-                if time.monotonic() > deadline:
-                    raise RetryLater("another lead is creating this conversation")
-                time.sleep(0.05)
-
-    def _take_over(self, ctx: RelayContext, pair: Item, lead_id: str) -> bool:
-        """A creator that crashed: continue its work (same generation, same unique name)."""
-        try:
-            ctx.tables.pairs.update_item(
-                Key={"PairKey": pair["PairKey"]},
-                UpdateExpression="SET #o = :me, ClaimedAt = :now",
-                ConditionExpression="#o = :old AND Gen = :g AND #s = :creating",
-                ExpressionAttributeNames={"#o": "Owner", "#s": "State"},
-                ExpressionAttributeValues={
-                    ":me": lead_id,
-                    ":now": time.time_ns() // 1_000_000,
-                    ":old": pair.get("Owner"),
-                    ":g": int(pair["Gen"]),
-                    ":creating": "CREATING",
-                },
-            )
-            return True
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise
-
-    def _build(
-        self,
-        ctx: RelayContext,
-        pair: Item,
-        lead: Item,
-        location: directory.Location,
-        customer: str,
-    ) -> str:
-        """Create (or finish creating) the pair's conversation; resumable at every step."""
-        tw = ctx.require_twilio()
-        pair_key = str(pair["PairKey"])
-        unique = conversation_unique_name(pair_key, int(pair["Gen"]))
-        w2t = str(location.web2text_number)
-        attributes = {
-            "LeadIds": [lead["LeadId"]],
-            "LocationId": location.location_id,
-            "UniversalRetailerId": location.retailer_id,
-            "CustomerPhoneNumber": customer,
-            "Web2TextPhoneNumber": w2t,
-        }
-        _step(ctx, lead, "before_conversation_create")
-        remote = tw.create_conversation(
-            unique_name=unique,
-            friendly_name=f"Web2Text {location.name}",
-            attributes=attributes,
-        )
-        sid = str(remote.sid)
-        _step(ctx, lead, "after_conversation_create")
-        now = versioned.now_iso()
-        created = conversation_store.put_conversation(
-            ctx.tables,
-            {
-                "ConversationSid": sid,
-                "PairKey": pair_key,
-                "UniqueName": unique,
-                "CreatedAt": now,
-                "LocationId": location.location_id,
-                "LocationIds": [location.location_id],
-                "RetailerId": location.retailer_id,
-                "CustomerPhone": customer,
-                "Web2TextNumber": w2t,
-                "State": "active",
-                "LeadIds": [],
-                "UnreadCount": 0,
-                "OptedOut": False,
-                "Version": 1,
-            },
-        )
-        ctx.tables.pairs.update_item(
-            Key={"PairKey": pair_key},
-            UpdateExpression="SET ConversationSid = :sid",
-            ConditionExpression="Gen = :g",
-            ExpressionAttributeValues={":sid": sid, ":g": int(pair["Gen"])},
-        )
-        lead_store.update_lead(
-            ctx.tables,
-            str(lead["LeadId"]),
-            lambda item: _with_twilio_data(
-                item, {"ConversationSID": sid, "ConversationStatus": "active"}
-            ),
-        )
-        # participants (listed first: a resumed run must not add one twice)
-        existing = {
-            str(p.messaging_binding.get("address")): p for p in _sms_parts(tw.participants(sid))
-        }
-        proxies: dict[str, str] = {}
-        for role, address in (("customer", customer), ("store", w2t)):
-            if address in existing:
-                proxies[role] = str(existing[address].messaging_binding.get("proxy_address"))
-                continue
-
-            def attach(proxy: str, address: str = address, role: str = role) -> Any:
-                try:
-                    return tw.add_sms_participant(sid, address, proxy, role)
-                except TwilioRestException as exc:
-                    if exc.code not in (BINDING_EXISTS, PARTICIPANT_EXISTS):
-                        raise
-                    # An earlier attempt whose answer was lost may have added it.
-                    mine = tw.participant_with_address(sid, address)
-                    if mine is not None:
-                        return mine
-                    raise BindingTaken(exc.code) from None
-
-            # a store takes one proxy per open conversation: its nearest
-            # W2T_MAX_OPEN_CONVERSATIONS numbers cap them; an exhausted pool waits
-            limit = ctx.settings.max_open_conversations if role == "store" else None
-            prefer = inbound_pool_number(lead) if role == "customer" else None
-            try:
-                proxy, part = ctx.pool.allocate(address, sid, attach, limit=limit, prefer=prefer)
-            except PoolExhausted as exc:
-                raise RetryLater(f"waiting for a free pool number: {exc}") from exc
-            actual = str(((part and part.messaging_binding) or {}).get("proxy_address") or proxy)
-            if actual != proxy:
-                ctx.pool.claim(address, actual, sid)
-                ctx.pool.release(address, proxy, sid)
-            proxies[role] = actual
-            _step(ctx, lead, f"after_participant_{role}")
-        # scoped webhooks (listed first: never added twice)
-        base = ctx.settings.public_url
-        have = {str((w.configuration or {}).get("url", "")) for w in tw.webhooks(sid)}
-        for path, filters in (
-            ("/TwilioWebhooks/sync", SYNC_FILTERS),
-            ("/TwilioWebhooks/close", CLOSE_FILTERS),
-        ):
-            if base + path not in have:
-                tw.add_webhook(sid, base + path, filters)
-        conv = conversation_store.update_conversation(
-            ctx.tables,
-            sid,
-            lambda item: {
-                "CustomerProxy": proxies["customer"],
-                "StoreProxy": proxies["store"],
-                "SetupDone": True,
-                "ReadyAt": versioned.iso_at(ctx.clock()),  # the idle time counts from here
-            },
-        )
-        ctx.tables.pairs.update_item(
-            Key={"PairKey": pair_key},
-            UpdateExpression="SET #s = :ready",
-            ConditionExpression="Gen = :g",
-            ExpressionAttributeNames={"#s": "State"},
-            ExpressionAttributeValues={":ready": "READY", ":g": int(pair["Gen"])},
-        )
-        if conv is not None:
-            _publish_conversation(ctx, conv)
-        log.info("conversation ready", extra={"conversation": sid, "new": created})
-        return sid
 
     def _join(self, ctx: RelayContext, sid: str, lead: Item) -> Item:
         """Add the lead to the conversation's LeadIds (ours and Twilio's attributes)."""
