@@ -316,8 +316,44 @@ def record_sent(
     message's photo entries (`Sid`, `ContentType`, `Filename`, `Size`)."""
     sid = str(conv["ConversationSid"])
     locations = conversation_store.conversation_locations(conv)
+    item = _sent_message_item(conv, locations, sender, msg, body, key, now, media)
+    created = message_store.put_message_if_new(ctx.tables, item)
+    ctx.checkpoint("send.after_store")
+    stored = item if created else message_store.get_message(ctx.tables, sid, str(msg.sid)) or item
+    view = message_store.message_view(stored)
+    # The effects below are idempotent and applied on every attempt: an attempt
+    # that crashed after storing the message may not have applied them (a repeated
+    # change of the same version is ignored by every receiver).
+    publish(ctx.change_log, locations, "message", str(msg.sid), int(stored.get("Version", 1)), view)
+    sent_at = str(stored.get("CreatedAt") or iso(now))
+    sent_time = _parse_time(sent_at) or now
+    preview = body[:PREVIEW_CHARS] or ("[photo]" if media else "")
+    _touch_conversation(ctx, sid, sent_at, sent_time, preview)
+    _touch_leads(ctx, leads, f"{sender.name}: {preview}", sent_at, sent_time)
+    log.info(
+        "staff message sent",
+        extra={
+            "conversation": sid,
+            "staff": sender.staff_id,
+            "to": mask_phone(conv.get("CustomerPhone", "")),
+        },
+    )
+    return view
+
+
+def _sent_message_item(
+    conv: dict[str, Any],
+    locations: list[str],
+    sender: Sender,
+    msg: Any,
+    body: str,
+    key: str,
+    now: datetime,
+    media: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
+    """The message item of a staff send, still `queued` until a receipt."""
     item: dict[str, Any] = {
-        "ConversationSid": sid,
+        "ConversationSid": str(conv["ConversationSid"]),
         "MessageSid": str(msg.sid),
         "LocationId": str(conv.get("LocationId") or (locations[0] if locations else "")),
         "Author": staff_identity(sender.staff_id),
@@ -335,19 +371,16 @@ def record_sent(
     index = getattr(msg, "index", None)
     if index is not None:
         item["Index"] = int(index)
-    created = message_store.put_message_if_new(ctx.tables, item)
-    ctx.checkpoint("send.after_store")
-    stored = item if created else message_store.get_message(ctx.tables, sid, str(msg.sid)) or item
-    view = message_store.message_view(stored)
-    # The effects below are idempotent and applied on every attempt: an attempt
-    # that crashed after storing the message may not have applied them (a repeated
-    # change of the same version is ignored by every receiver).
-    publish(ctx.change_log, locations, "message", str(msg.sid), int(stored.get("Version", 1)), view)
-    sent_at = str(stored.get("CreatedAt") or iso(now))
-    sent_time = _parse_time(sent_at) or now
-    preview = body[:PREVIEW_CHARS] or ("[photo]" if media else "")
+    return item
 
-    def touch_conversation(c: dict[str, Any]) -> dict[str, Any] | None:
+
+def _touch_conversation(
+    ctx: Any, sid: str, sent_at: str, sent_time: datetime, preview: str
+) -> None:
+    """Make the sent message the conversation's latest (unless a newer one is) and
+    announce the change."""
+
+    def touch(c: dict[str, Any]) -> dict[str, Any] | None:
         last = _parse_time(c.get("LastMessageAt"))
         if last is not None and last > sent_time:
             return None  # a newer message is already the conversation's latest
@@ -356,7 +389,7 @@ def record_sent(
             return None
         return updates
 
-    conv_item = conversation_store.update_conversation(ctx.tables, sid, touch_conversation)
+    conv_item = conversation_store.update_conversation(ctx.tables, sid, touch)
     if conv_item is not None:
         for loc in conversation_store.conversation_locations(conv_item):
             publish(
@@ -367,39 +400,21 @@ def record_sent(
                 int(conv_item.get("Version", 0)),
                 conversation_store.conversation_view(conv_item, loc),
             )
-    line = f"{sender.name}: {preview}"
+
+
+def _touch_leads(
+    ctx: Any, leads: list[dict[str, Any]], line: str, sent_at: str, sent_time: datetime
+) -> None:
+    """Record the send in each open lead's activity (and pipeline) and announce it."""
     for lead in leads:
         if lead.get("Status") == "CLOSED":
             continue
-
-        def touch_lead(lead_item: dict[str, Any]) -> dict[str, Any] | None:
-            history = list(lead_item.get("Activity") or [])
-            if any(
-                a.get("kind") == "outbound" and a.get("at") == sent_at and a.get("text") == line
-                for a in history
-                if isinstance(a, dict)
-            ):
-                return None  # this message's effects are already there
-            current = PipelineStatus(str(lead_item.get("PipelineStatus", "new")))
-            nxt = auto_advance(current, PipelineTrigger.OUTBOUND_MESSAGE)
-            history.append(lead_store.activity("outbound", line, sent_at))
-            if nxt != current:
-                history.append(
-                    lead_store.activity("pipeline", f"{current.value} → {nxt.value}", sent_at)
-                )
-            updates: dict[str, Any] = {
-                "Activity": lead_store.bounded_activity(history),
-                "PipelineStatus": nxt.value,
-            }
-            last_activity = _parse_time(lead_item.get("LastActivityAt"))
-            if last_activity is None or last_activity < sent_time:
-                updates["LastActivityAt"] = sent_at
-            if not lead_item.get("FirstStaffReplyAt"):
-                updates["FirstStaffReplyAt"] = sent_at
-            return updates
-
         try:
-            lead_item = lead_store.update_lead(ctx.tables, str(lead["LeadId"]), touch_lead)
+            lead_item = lead_store.update_lead(
+                ctx.tables,
+                str(lead["LeadId"]),
+                lambda item: _lead_send_updates(item, line, sent_at, sent_time),
+            )
         except versioned.NotFound:
             continue
         if lead_item is not None:
@@ -411,15 +426,33 @@ def record_sent(
                 int(lead_item.get("Version", 0)),
                 lead_store.lead_view(lead_item),
             )
-    log.info(
-        "staff message sent",
-        extra={
-            "conversation": sid,
-            "staff": sender.staff_id,
-            "to": mask_phone(conv.get("CustomerPhone", "")),
-        },
-    )
-    return view
+
+
+def _lead_send_updates(
+    lead_item: dict[str, Any], line: str, sent_at: str, sent_time: datetime
+) -> dict[str, Any] | None:
+    history = list(lead_item.get("Activity") or [])
+    if any(
+        a.get("kind") == "outbound" and a.get("at") == sent_at and a.get("text") == line
+        for a in history
+        if isinstance(a, dict)
+    ):
+        return None  # this message's effects are already there
+    current = PipelineStatus(str(lead_item.get("PipelineStatus", "new")))
+    nxt = auto_advance(current, PipelineTrigger.OUTBOUND_MESSAGE)
+    history.append(lead_store.activity("outbound", line, sent_at))
+    if nxt != current:
+        history.append(lead_store.activity("pipeline", f"{current.value} → {nxt.value}", sent_at))
+    updates: dict[str, Any] = {
+        "Activity": lead_store.bounded_activity(history),
+        "PipelineStatus": nxt.value,
+    }
+    last_activity = _parse_time(lead_item.get("LastActivityAt"))
+    if last_activity is None or last_activity < sent_time:
+        updates["LastActivityAt"] = sent_at
+    if not lead_item.get("FirstStaffReplyAt"):
+        updates["FirstStaffReplyAt"] = sent_at
+    return updates
 
 
 #: Exceptions of a Twilio call that `failure_answer` turns into an answer.
