@@ -5,7 +5,7 @@ MessageSid, and the checks the reconcile uses to finish effects a crash left out
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.core.optout import OptOutKind, classify
 from app.core.statuses import LeadStatus, PipelineStatus, PipelineTrigger, auto_advance
@@ -78,7 +78,25 @@ def apply_message_effects(ctx: RelayContext, conv: Item, msg: Item) -> Item:
     photos = len(msg.get("Media") or [])
     preview = str(msg.get("Body", ""))[:120] or (f"[{photos} photo(s)]" if photos else "")
     msg_sid = str(msg["MessageSid"])
+    updated = _conversation_effect(ctx, conv, kind, at, preview, msg_sid)
+    ctx.checkpoint("after_conversation_effect")
+    if kind not in ("customer", "store", "staff"):
+        return updated
+    possible = (
+        kind == "customer" and classify(str(msg.get("Body", ""))) is OptOutKind.POSSIBLE_OPT_OUT
+    )
+    trigger = (
+        PipelineTrigger.INBOUND_MESSAGE if kind == "customer" else PipelineTrigger.OUTBOUND_MESSAGE
+    )
+    for lead_id in list(updated.get("LeadIds") or []):
+        _lead_effect(ctx, str(lead_id), kind, possible, trigger, at, preview, msg_sid)
+    return updated
 
+
+def _conversation_effect(
+    ctx: RelayContext, conv: Item, kind: Any, at: str, preview: str, msg_sid: str
+) -> Item:
+    """The conversation's latest message (and unread count), once per MessageSid."""
     # Nothing here depends on the current item (the unread count is an ADD), so one
     # UpdateItem without a read; it bumps Version like every other update.
     sets: Updates = {"LastMessageAt": at, "LastMessagePreview": preview}
@@ -99,66 +117,71 @@ def apply_message_effects(ctx: RelayContext, conv: Item, msg: Item) -> Item:
     except versioned.AlreadyApplied as done:
         updated = done.item
         _publish_conversation(ctx, updated)
-    ctx.checkpoint("after_conversation_effect")
-    if kind not in ("customer", "store", "staff"):
-        return updated
-    possible = (
-        kind == "customer" and classify(str(msg.get("Body", ""))) is OptOutKind.POSSIBLE_OPT_OUT
-    )
-    trigger = (
-        PipelineTrigger.INBOUND_MESSAGE if kind == "customer" else PipelineTrigger.OUTBOUND_MESSAGE
-    )
-    for lead_id in list(updated.get("LeadIds") or []):
-        # One UpdateItem without a read (`lead_store.note_lead_message`): the activity is
-        # appended and the times set whatever the lead held; only a pipeline move
-        # (the first reply, once per lead) needs a version-guarded read-modify-write.
-        lead_sets: Updates = {"LastActivityAt": at}
-        if_missing: Updates = {}
-        if kind == "customer":
-            lead_sets["LastInboundAt"] = at
-            if possible:
-                lead_sets["PossibleOptOut"] = True
-            entry = lead_store.activity("inbound", preview, at)
-        else:
-            if_missing["FirstStaffReplyAt"] = at
-            entry = lead_store.activity("outbound", preview, at)
-        lead = lead_store.note_lead_message(
-            ctx.tables,
-            str(lead_id),
-            entry,
-            lead_sets,
-            set_if_missing=if_missing,
-            message_sid=msg_sid,
-        )
-        if lead is None:
-            # closed, missing, or this message already noted: then its pipeline
-            # move may be what a crash left out (or what the first attempt of a
-            # retried call never got to), and its change may never have been written
-            lead = lead_store.get_lead(ctx.tables, str(lead_id))
-            if lead is None or lead.get("Status") == LeadStatus.CLOSED:
-                continue
-        current = PipelineStatus(str(lead.get("PipelineStatus", "new")))
-        if auto_advance(current, trigger) != current:
-
-            def advance(cur: Item) -> Updates | None:
-                if cur.get("Status") == LeadStatus.CLOSED:
-                    return None
-                now = PipelineStatus(str(cur.get("PipelineStatus", "new")))
-                nxt = auto_advance(now, trigger)
-                if nxt == now:
-                    return None
-                note = lead_store.activity("pipeline", f"{now.value} → {nxt.value}", at)
-                activity = [*list(cur.get("Activity") or []), note]
-                return {
-                    "PipelineStatus": nxt.value,
-                    "Activity": lead_store.bounded_activity(activity),
-                }
-
-            try:
-                moved = lead_store.update_lead(ctx.tables, str(lead_id), advance)
-            except versioned.NotFound:
-                continue
-            if moved is not None:
-                lead = moved
-        publish_lead(ctx, lead)
     return updated
+
+
+def _lead_effect(
+    ctx: RelayContext,
+    lead_id: str,
+    kind: Any,
+    possible: bool,
+    trigger: PipelineTrigger,
+    at: str,
+    preview: str,
+    msg_sid: str,
+) -> None:
+    """Note the message in one lead (activity, times, pipeline move) and announce it."""
+    # One UpdateItem without a read (`lead_store.note_lead_message`): the activity is
+    # appended and the times set whatever the lead held; only a pipeline move
+    # (the first reply, once per lead) needs a version-guarded read-modify-write.
+    lead_sets: Updates = {"LastActivityAt": at}
+    if_missing: Updates = {}
+    if kind == "customer":
+        lead_sets["LastInboundAt"] = at
+        if possible:
+            lead_sets["PossibleOptOut"] = True
+        entry = lead_store.activity("inbound", preview, at)
+    else:
+        if_missing["FirstStaffReplyAt"] = at
+        entry = lead_store.activity("outbound", preview, at)
+    lead = lead_store.note_lead_message(
+        ctx.tables,
+        lead_id,
+        entry,
+        lead_sets,
+        set_if_missing=if_missing,
+        message_sid=msg_sid,
+    )
+    if lead is None:
+        # closed, missing, or this message already noted: then its pipeline
+        # move may be what a crash left out (or what the first attempt of a
+        # retried call never got to), and its change may never have been written
+        lead = lead_store.get_lead(ctx.tables, lead_id)
+        if lead is None or lead.get("Status") == LeadStatus.CLOSED:
+            return
+    current = PipelineStatus(str(lead.get("PipelineStatus", "new")))
+    if auto_advance(current, trigger) != current:
+        try:
+            moved = lead_store.update_lead(
+                ctx.tables, lead_id, lambda cur: _pipeline_move(cur, trigger, at)
+            )
+        except versioned.NotFound:
+            return
+        if moved is not None:
+            lead = moved
+    publish_lead(ctx, lead)
+
+
+def _pipeline_move(cur: Item, trigger: PipelineTrigger, at: str) -> Updates | None:
+    if cur.get("Status") == LeadStatus.CLOSED:
+        return None
+    now = PipelineStatus(str(cur.get("PipelineStatus", "new")))
+    nxt = auto_advance(now, trigger)
+    if nxt == now:
+        return None
+    note = lead_store.activity("pipeline", f"{now.value} → {nxt.value}", at)
+    activity = [*list(cur.get("Activity") or []), note]
+    return {
+        "PipelineStatus": nxt.value,
+        "Activity": lead_store.bounded_activity(activity),
+    }
