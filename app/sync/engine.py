@@ -53,7 +53,7 @@ from app.sync.engine_queries import EngineQueries
 from app.sync.follow import FeedFollower
 from app.sync.inbox import parse_ts
 from app.sync.keeper import StoreKeeper
-from app.sync.media import MediaCache, StagedAttachment, stage_attachment
+from app.sync.media import MediaCache, MediaPrefetcher, StagedAttachment, stage_attachment
 from app.sync.repair import report_of
 from app.sync.retry import Backoff
 from app.sync.status import EngineStatus
@@ -107,6 +107,7 @@ class SyncEngine(EngineQueries):
         self._me: Me | None = None
         self._lock: FileLock | None = None
         self.media = MediaCache(self.data_dir)
+        self.prefetch = MediaPrefetcher(self.media, self._fetch_media)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -162,6 +163,7 @@ class SyncEngine(EngineQueries):
             self._follower.stopped = True
         deliveries = self._outbox.cancel() if self._outbox is not None else []
         tasks, self._tasks = [*self._tasks, *deliveries], []
+        await self.prefetch.cancel()
         await self._stop_tasks(tasks)
         self._status.set_caught_up(False)
 
@@ -187,7 +189,7 @@ class SyncEngine(EngineQueries):
         follower = FeedFollower(
             db, self._status, batch_size=self.batch_size,
             heartbeat_timeout=self.heartbeat_timeout, reconnect_backoff=self.reconnect_backoff,
-            on_me=self._set_me, on_online=self._wake_outbox)
+            on_me=self._set_me, on_online=self._wake_outbox, on_media=self.prefetch.want)
         outbox = OutboxDispatcher(
             db, self._status, backoff=self.backoff, max_parallel=self.max_parallel,
             apply_lead=follower.apply_lead, refresh_counts=self._refresh_counts)
@@ -316,17 +318,16 @@ class SyncEngine(EngineQueries):
             raise classify(exc, self.data_dir) or exc from exc
 
     async def media_file(self, sid: str) -> Path:
+        return await self.media.file(sid, self._fetch_media)
+
+    async def _fetch_media(self, sid: str) -> bytes:
         client = self._client
-
-        async def fetch(media_sid: str) -> bytes:
-            if client is None:
-                raise EngineError("media_unavailable", "offline: the photo is not here yet")
-            try:
-                return await client.get_media(media_sid)
-            except RelayError as exc:
-                raise EngineError("media_unavailable", str(exc)) from exc
-
-        return await self.media.file(sid, fetch)
+        if client is None:
+            raise EngineError("media_unavailable", "offline: the photo is not here yet")
+        try:
+            return await client.get_media(sid)
+        except RelayError as exc:
+            raise EngineError("media_unavailable", str(exc)) from exc
 
     async def cancel_scheduled(self, message_sid: str) -> None:
         sid = await self._keeper.write(store.enqueue_cancel_scheduled, message_sid)

@@ -42,6 +42,7 @@ class FeedFollower:
         reconnect_backoff: Backoff,
         on_me: Callable[[Me], None],
         on_online: Callable[[], None],
+        on_media: Callable[[list[str]], None] = lambda _sids: None,
     ) -> None:
         self._db = db
         self._status = status
@@ -50,6 +51,7 @@ class FeedFollower:
         self._backoff = reconnect_backoff
         self._on_me = on_me
         self._on_online = on_online
+        self._on_media = on_media  # photos of live messages: fetched ahead
         self._attempt = 0
         self.stopped = False
 
@@ -111,6 +113,8 @@ class FeedFollower:
             self._status.synced(cursor)
             if result is not None:
                 self._status.applied(result, catch_up=False)
+                if result.media_sids:
+                    self._on_media(result.media_sids)
         for sse in presence:
             event = parse_presence(sse)
             if event is not None:

@@ -6,12 +6,15 @@
 - `MediaCache`: message photos by MediaSid under `media/`, fetched from the relay
   once (`GET /v1/media/{sid}`) and written atomically; a sent attachment's copy is
   adopted under its new sid, so staff never download their own photo.
+- `MediaPrefetcher`: the photos of messages just mirrored from the feed are fetched
+  into the cache at once (a few at a time), not when a thread first paints them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -22,6 +25,8 @@ from typing import Any
 from ulid import ULID
 
 from app.sync.api import EngineError, MediaItem
+
+log = logging.getLogger(__name__)
 
 #: the relay's upload limit (DESIGN: at most 5 MB)
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
@@ -162,3 +167,56 @@ class MediaCache:
                 os.replace(staged, path)
             else:
                 os.remove(staged)
+
+
+#: photos fetched ahead at the same time (a burst of MMS must not crowd out the feed)
+PREFETCH_PARALLEL = 3
+
+
+class MediaPrefetcher:
+    """Fetches the photos of newly mirrored messages into the `MediaCache` at once, a few
+    at a time, so a thread that paints one finds its file here (or its download under
+    way: the cache shares it). A failed fetch is left for the thread's own ask."""
+
+    def __init__(self, cache: MediaCache, fetch: Any, parallel: int = PREFETCH_PARALLEL) -> None:
+        self._cache = cache
+        self._fetch = fetch
+        self._parallel = parallel
+        self._slots: asyncio.Semaphore | None = None
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def want(self, sids: list[str]) -> None:
+        """Start fetching `sids` (on the engine's loop; returns at once)."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._parallel)
+        for sid in sids:
+            if sid in self._tasks or not _SID.match(sid):
+                continue
+            task = asyncio.create_task(self._one(sid, self._slots), name=f"w2t-media-{sid}")
+            self._tasks[sid] = task
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        sid = task.get_name().removeprefix("w2t-media-")
+        if self._tasks.get(sid) is task:
+            del self._tasks[sid]
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    async def _one(self, sid: str, slots: asyncio.Semaphore) -> None:
+        async with slots:
+            try:
+                await self._cache.file(sid, self._fetch)
+            except (EngineError, OSError) as exc:
+                log.info("photo not fetched ahead: %s", exc)
+
+    async def cancel(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()

@@ -94,6 +94,32 @@ async def test_a_customer_photo_is_mirrored_and_fetched_once(
         await engine.stop()
 
 
+async def test_a_live_photo_is_fetched_ahead_before_any_thread_asks(
+    live: tuple[RelayHandle, Seed], sim: SimHandle, tmp_path: Path
+) -> None:
+    relay, seed = live
+    lead = create_lead(relay, seed, name="Pat Prefetch")
+    proxy = sim.handset(lead.customer)[0]["from"]
+    engine = fast_engine(tmp_path / "desk", relay.url, seed.staff_key)
+    await engine.start()
+    try:
+        await _online(engine)
+        photo = [{"contentType": "image/jpeg", "filename": "dent.jpg",
+                  "dataBase64": base64.b64encode(JPEG).decode()}]
+        sid = sim.inbound(lead.customer, proxy, "", photo)["media"][0]["sid"]
+        cached = tmp_path / "desk" / "media" / sid
+        await _message(engine, lead.conversation_sid, lambda m: m.media, "the photo")
+        # nobody asked for the file: the engine fetched it as the message was mirrored
+        deadline = asyncio.get_running_loop().time() + 20.0
+        while not cached.exists() or engine.prefetch.pending:
+            assert asyncio.get_running_loop().time() < deadline, "the photo was not fetched"
+            await asyncio.sleep(0.05)
+        assert cached.read_bytes() == JPEG
+        assert await engine.media_file(sid) == cached
+    finally:
+        await engine.stop()
+
+
 async def test_an_attachment_written_offline_is_sent_once_with_its_text(
     live: tuple[RelayHandle, Seed], sim: SimHandle, tmp_path: Path
 ) -> None:

@@ -14,6 +14,7 @@ from app.core.message_status import MessageStatus, advance, parse_status
 from app.core.statuses import AuthorKind
 from app.sync.api import InboundMessage, ThreadStatus
 from app.sync.inbox import parse_ts
+from app.sync.media import media_items
 from app.sync.store.access import chunks, marks
 from app.sync.store.result import ApplyResult
 from app.sync.store.rows import (
@@ -92,6 +93,7 @@ def apply_messages(cur: sqlite3.Cursor, items: list[MessageRow], result: ApplyRe
             # a mirrored message's local id is its SID (unique already; no ULID to make)
             inserts.append(message.insert_params(sid))
             result.message_sids.add(sid)
+            result.media_sids.extend(media_sids_of(message.media))
             if message.author_kind == AuthorKind.CUSTOMER:
                 new_customer.append(message)
         elif _update(cur, row, message, result):
@@ -102,6 +104,13 @@ def apply_messages(cur: sqlite3.Cursor, items: list[MessageRow], result: ApplyRe
         cur.executemany(MESSAGE_INSERT, inserts)
     if new_customer:
         result.inbound.extend(inbound_of(cur, new_customer))
+
+
+def media_sids_of(media: str) -> list[str]:
+    """The MediaSids of a row's `media` JSON (none for a message without photos)."""
+    if media in ("", "[]"):
+        return []
+    return [item.sid for item in media_items(media) if item.sid]
 
 
 def _our_send(by_key: dict[str, Existing], key: str | None) -> Existing | None:

@@ -16,6 +16,8 @@ class ApplyResult:
     inbound: list[InboundMessage] = field(default_factory=list)
     #: outbox sends matched with the relay's message (local id -> message sid)
     confirmed: dict[str, str] = field(default_factory=dict)
+    #: the photos (MediaSids) of messages new to this store, to fetch ahead of a paint
+    media_sids: list[str] = field(default_factory=list)
     skipped: int = 0
 
     @property
@@ -31,4 +33,5 @@ class ApplyResult:
         self.location_ids |= other.location_ids
         self.inbound += other.inbound
         self.confirmed.update(other.confirmed)
+        self.media_sids += other.media_sids
         self.skipped += other.skipped
