@@ -27,6 +27,7 @@ from app.ui.photo_viewer import PhotoViewer
 from app.ui.plain import plain_label
 from app.ui.roles import ROW_ROLE
 from app.ui.thread_model import MessageItem, ThreadModel
+from app.ui.thumbnails import media_key
 
 if TYPE_CHECKING:
     from app.ui.composer import Composer
@@ -52,8 +53,8 @@ class ThreadView(QListView):
         self.delegate.retryRequested.connect(self.retryRequested)
         self.delegate.thumbnails = model.thumbnails
         self.delegate.photoRequested.connect(self.open_photo)
-        model.thumbnails.ready.connect(lambda _key: self.viewport().update())
-        model.thumbnails.failed.connect(lambda _key: self.viewport().update())
+        model.thumbnails.ready.connect(self._repaint_photo)
+        model.thumbnails.failed.connect(self._repaint_photo)
         self.setItemDelegate(self.delegate)
         #: the open photo viewers (kept so they are not collected while shown)
         self.viewers: list[PhotoViewer] = []
@@ -72,6 +73,20 @@ class ThreadView(QListView):
         model.modelAboutToBeReset.connect(self._remember_position)
         self._at_bottom = True
         self._from_bottom = 0
+
+    def _repaint_photo(self, key: str) -> None:
+        """A thumbnail came (or failed): only the rows on screen showing it are painted
+        again, not the whole thread (a burst of photos would repaint it for each)."""
+        model = self._model
+        top = self.indexAt(QPoint(1, 1)).row()
+        bottom = self.indexAt(QPoint(1, self.viewport().height() - 1)).row()
+        last = model.rowCount() - 1 if bottom < 0 else bottom
+        for row in range(max(top, 0), last + 1):
+            item = model.item_at(row)
+            if isinstance(item, MessageItem) and any(
+                media_key(m) == key for m in item.message.media
+            ):
+                self.update(model.index(row))
 
     def open_photo(self, item: MediaItem) -> None:
         """The photo in a viewer (its file is fetched off the Qt thread first)."""
