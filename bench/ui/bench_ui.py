@@ -46,11 +46,22 @@ ROOT = Path(__file__).resolve().parents[2]
 PYCACHE = Path.home() / ".cache" / "web2text-bench" / "pycache"
 
 
+def screen_platform() -> str:
+    """Qt's offscreen platform with one 1920x1080 screen (a dealer's desktop), on which
+    the window opens at its preferred size with its three panes (the platform's default
+    800x600 screen would give it one column, and no open thread next to the inbox)."""
+    path = PYCACHE.parent / "screen-1920x1080.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    screen = {"name": "Desk", "x": 0, "y": 0, "width": 1920, "height": 1080, "logicalDpi": 96}
+    path.write_text(json.dumps({"screens": [{**screen, "dpr": 1}]}))
+    return f"offscreen:configfile={path}"
+
+
 def child(*args: str, timeout: float = 300) -> dict[str, Any]:
     env = {
         **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
         "PYTHONPYCACHEPREFIX": str(PYCACHE),
-        "QT_QPA_PLATFORM": "offscreen",
+        "QT_QPA_PLATFORM": screen_platform(),
         "W2T_TOKEN": "staff-key-1",
         "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
         "W2T_BENCH_T0": repr(time.time()),
