@@ -16,6 +16,9 @@ class ChangesApplied:
     conversation_sids: frozenset[str] = frozenset()
     message_sids: frozenset[str] = frozenset()  # relay message SIDs
     location_ids: frozenset[str] = frozenset()
+    #: the conversations those messages belong to (an open thread refreshes only for
+    #: its own; a change from an engine that does not fill it names none)
+    thread_sids: frozenset[str] = frozenset()
     #: true while the engine catches up after start/reconnect: UIs may refresh
     #: whole lists instead of item by item
     initial_catch_up: bool = False

@@ -133,6 +133,7 @@ class EngineStatus:
                 conversation_sids=frozenset(result.conversation_sids),
                 message_sids=frozenset(result.message_sids),
                 location_ids=frozenset(result.location_ids),
+                thread_sids=frozenset(result.thread_sids),
                 initial_catch_up=catch_up,
             ))
         if result.inbound:
@@ -143,8 +144,10 @@ class EngineStatus:
                      message_sids: Iterable[str] = (),
                      location_ids: Iterable[str] = ()) -> None:
         """Rows this desktop changed (a command, an outbox row delivered or refused)."""
+        conversations = frozenset(s for s in conversation_sids if s)
+        messages = frozenset(message_sids)
         self.emit(ChangesApplied(
-            lead_ids=frozenset(i for i in lead_ids if i),
-            conversation_sids=frozenset(s for s in conversation_sids if s),
-            message_sids=frozenset(message_sids), location_ids=frozenset(location_ids),
+            lead_ids=frozenset(i for i in lead_ids if i), conversation_sids=conversations,
+            message_sids=messages, location_ids=frozenset(location_ids),
+            thread_sids=conversations if messages else frozenset(),
             local=True))

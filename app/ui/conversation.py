@@ -69,6 +69,7 @@ class ThreadView(QListView):
         self.customContextMenuRequested.connect(self._menu)
         self.verticalScrollBar().valueChanged.connect(self._on_scroll)
         model.loaded.connect(self._on_loaded)
+        model.rowsAboutToBeInserted.connect(self._remember_position)
         model.rowsInserted.connect(self._on_inserted)
         model.modelAboutToBeReset.connect(self._remember_position)
         self._at_bottom = True
@@ -118,8 +119,12 @@ class ThreadView(QListView):
             bar.setValue(bar.maximum() - self._from_bottom)
 
     def _on_inserted(self, _parent: QModelIndex, _first: int, _last: int) -> None:
-        self.scrollToBottom()
-        QTimer.singleShot(0, self, self.scrollToBottom)
+        """New messages: followed when the thread was at its end (or they are the user's
+        own send); someone reading older messages keeps their place."""
+        if self._model.follow_insert or self._at_bottom:
+            self._model.follow_insert = False
+            self.scrollToBottom()
+            QTimer.singleShot(0, self, self.scrollToBottom)
 
     def _on_scroll(self, value: int) -> None:
         if value <= 4 and self._model.has_older:

@@ -213,9 +213,9 @@ class ConversationController(QObject):
             self.model.reload()
             if self.pane.isActiveWindow() and not ev.local:
                 self.mark_read()
-        elif ev.message_sids:
-            # a message change does not name its conversation: refresh the open thread
-            # (one coalesced query)
+        elif sid in ev.thread_sids or (ev.message_sids and not ev.thread_sids):
+            # a message of this thread changed (its status, say); a change that does
+            # not say whose messages it holds may be this thread's too
             self.model.reload()
 
     def _on_outbox_failed(self, ev: OutboxItemFailed) -> None:

@@ -67,7 +67,7 @@ def message_accessible_text(m: ThreadMessage, location_name: str = "") -> str:
 class ThreadModel(QAbstractListModel):
     """One conversation's messages with day separators; older pages on demand."""
 
-    PAGE = 80  # a screenful is ~10 bubbles; older pages load as the view reaches the top
+    PAGE = 50  # a screenful is ~10 bubbles; older pages load as the view reaches the top
     loaded = Signal(bool)  # True: a fresh conversation (scroll to the end)
 
     def __init__(self, tasks: Tasks, parent: Any = None) -> None:
@@ -80,6 +80,8 @@ class ThreadModel(QAbstractListModel):
         self._generation = 0
         self.has_older = False
         self._loading_older = False
+        #: the next rows appended are the user's own: the view scrolls to them
+        self.follow_insert = False
         self._location_name = ""  # the conversation's location (automatic messages say it)
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
@@ -150,13 +152,19 @@ class ThreadModel(QAbstractListModel):
     async def _load(self, generation: int, fresh: bool) -> None:
         if self._engine is None or self._sid is None:
             return
-        limit = max(self.PAGE, len(self._messages))
+        # a reload reads the messages shown and any newer ones: what is on screen stays
+        # (the newest `len` alone would drop the oldest bubble for every new one)
+        shown = len(self._messages)
+        limit = self.PAGE if fresh else shown + self.PAGE
         msgs = list(await self._engine.thread(self._sid, limit=limit))
         if generation != self._generation:
             return
-        self.has_older = len(msgs) >= limit
-        self._set_messages(msgs)
-        self.loaded.emit(fresh)
+        if fresh:
+            self.has_older = len(msgs) >= limit
+        else:
+            msgs = _from_first_shown(msgs, self._messages)
+        if self._set_messages(msgs) or fresh:
+            self.loaded.emit(fresh)
 
     def load_older(self) -> None:
         if not self.has_older or self._loading_older or not self._messages or self._sid is None:
@@ -185,19 +193,29 @@ class ThreadModel(QAbstractListModel):
             return
         if any(m.local_id == message.local_id for m in self._messages):
             return
-        self._set_messages([*self._messages, message], append_only=True)
+        self.follow_insert = True  # the user's own send: show it even when scrolled up
+        self._set_messages([*self._messages, message])
 
-    def _set_messages(self, msgs: Sequence[ThreadMessage], append_only: bool = False) -> None:
+    def _set_messages(self, msgs: Sequence[ThreadMessage]) -> bool:
+        """Show `msgs`: rows that stay in place are updated in place and new ones appended,
+        so the view lays out only what is new; anything else resets the model (True)."""
         items = build_items(msgs)
-        if append_only and items[: len(self._items)] == self._items:
-            start = len(self._items)
-            self.beginInsertRows(QModelIndex(), start, len(items) - 1)
+        old = self._items
+        n = len(old)
+        if not n or len(items) < n or not _same_rows(old, items[:n]):
+            self.follow_insert = False
+            self.beginResetModel()
             self._messages, self._items = list(msgs), items
+            self.endResetModel()
+            return True
+        self._messages, self._items = list(msgs), items[:n]
+        for row in (r for r in range(n) if old[r] != items[r]):
+            self.dataChanged.emit(self.index(row, 0), self.index(row, 0))
+        if len(items) > n:
+            self.beginInsertRows(QModelIndex(), n, len(items) - 1)
+            self._items = items
             self.endInsertRows()
-            return
-        self.beginResetModel()
-        self._messages, self._items = list(msgs), items
-        self.endResetModel()
+        return False
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._items)
@@ -222,6 +240,30 @@ class ThreadModel(QAbstractListModel):
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return message_accessible_text(item.message, self._location_name)
         return None
+
+
+def _row_key(item: ThreadItem) -> tuple[object, ...]:
+    if isinstance(item, DayItem):
+        return ("day", item.day)
+    return (item.message.local_id, item.message.body, item.show_author)
+
+
+def _same_rows(old: Sequence[ThreadItem], new: Sequence[ThreadItem]) -> bool:
+    """The same rows, each as tall as before (a status may differ: it changes a row's
+    text under its bubble, not its height)."""
+    return all(_row_key(a) == _row_key(b) for a, b in zip(old, new, strict=True))
+
+
+def _from_first_shown(
+    msgs: list[ThreadMessage], shown: Sequence[ThreadMessage]
+) -> list[ThreadMessage]:
+    """`msgs` from the first message shown on (older ones stay for `load_older`)."""
+    if shown:
+        first = shown[0].local_id
+        for i, m in enumerate(msgs):
+            if m.local_id == first:
+                return msgs[i:]
+    return msgs
 
 
 def build_items(msgs: Sequence[ThreadMessage]) -> list[ThreadItem]:

@@ -55,7 +55,7 @@ async def test_catch_up_in_batches_then_live_stream(fake_relay: Any, engine_fact
     live = next(e for e in rec.of(InboundMessages) if not e.during_catch_up)
     assert live.messages[0].lead_id == "lead3" and live.messages[0].customer_name == "Customer 3"
     assert any("IMlive" in e.message_sids and not e.initial_catch_up
-               for e in rec.of(ChangesApplied))
+               and e.thread_sids == {"CH3"} for e in rec.of(ChangesApplied))
 
 
 async def test_send_shows_pending_at_once_and_is_delivered_once_in_order(

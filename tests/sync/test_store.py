@@ -285,7 +285,7 @@ def test_a_key_reused_by_the_relay_on_several_messages_does_not_stop_the_feed(
     first = change("message", msg_data("IMg1", "CH1", "Greeting", kind="system", key="lead-k"))
     second = change("message", msg_data("IMg2", "CH1", "New lead!", kind="system", key="lead-k"))
     result = apply(db, first, second, cursor="5")
-    assert result.message_sids == {"IMg1", "IMg2"}
+    assert result.message_sids == {"IMg1", "IMg2"} and result.thread_sids == {"CH1"}
     assert apply(db, change("message", msg_data("IMg3", "CH1", "x", key="lead-k")),
                  cursor="6").message_sids == {"IMg3"}
     assert db.reader.call(store.cursor_of) == "6"

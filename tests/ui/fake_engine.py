@@ -194,6 +194,7 @@ class FakeEngine:
                 conversation_sids=frozenset({sid}),
                 message_sids=frozenset({m.message_sid or ""}),
                 location_ids=frozenset({lead.location_id}),
+                thread_sids=frozenset({sid}),
             )
         )
         inbound = InboundMessage(

@@ -93,10 +93,46 @@ def test_a_send_refreshes_the_thread_once(
     assert refreshes == ["insert"]
     assert engine.calls.count("thread") == reads
     assert bubbles(window)[-1].message.status == "pending"
-    # a change to the conversation from elsewhere still reloads it
+    # a change to the conversation from elsewhere still reloads it (the rows on screen
+    # stay, the new one is appended)
     engine.receive(window.current.lead_id, "Great, thanks")  # type: ignore[union-attr]
     qtbot.waitUntil(lambda: bubbles(window)[-1].message.body == "Great, thanks")
-    assert refreshes == ["insert", "reset"] and engine.calls.count("thread") == reads + 1
+    assert refreshes == ["insert", "insert"] and engine.calls.count("thread") == reads + 1
+
+
+def test_the_open_thread_reloads_only_for_its_own_messages_and_in_place(
+    window: MainWindow, engine: FakeEngine, qtbot
+) -> None:  # type: ignore[no-untyped-def]
+    """Texts into other conversations leave the open thread alone; a status change of a
+    message on screen updates that row, and a new one is appended: no bubble already
+    shown is laid out again."""
+    from dataclasses import replace
+
+    from app.sync.api import ChangesApplied
+
+    open_lead(window, qtbot, "Maria Gonzalez")
+    model = window.thread_model
+    qtbot.waitUntil(lambda: window.tasks.running == 0 and not model.reload_pending)
+    other = next(d for d in engine.leads.values() if d.name != "Maria Gonzalez")
+    events: list[str] = []
+    model.modelReset.connect(lambda: events.append("reset"))
+    model.rowsInserted.connect(lambda *_: events.append("insert"))
+    model.dataChanged.connect(lambda *_: events.append("changed"))
+    reads = engine.calls.count("thread")
+    engine.receive(other.lead_id, "Is it still available?")
+    qtbot.wait(150)  # (longer than the thread's and the inbox's coalescing)
+    qtbot.waitUntil(lambda: window.tasks.running == 0 and not model.reload_pending)
+    assert engine.calls.count("thread") == reads and events == []
+
+    sid = window.current.conversation_sid  # type: ignore[union-attr]
+    shown = engine.messages[sid][-1]
+    engine.messages[sid][-1] = replace(shown, status="read")
+    engine.emit(ChangesApplied(message_sids=frozenset({shown.message_sid or ""}),
+                               thread_sids=frozenset({sid})))
+    qtbot.waitUntil(lambda: bubbles(window)[-1].message.status == "read")
+    engine.receive(window.current.lead_id, "See you at 5")  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: bubbles(window)[-1].message.body == "See you at 5")
+    assert events == ["changed", "insert"]
 
 
 def test_ctrl_enter_and_send_button(window: MainWindow, engine: FakeEngine, qtbot) -> None:  # type: ignore[no-untyped-def]

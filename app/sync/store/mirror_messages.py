@@ -94,10 +94,12 @@ def apply_messages(cur: sqlite3.Cursor, items: list[MessageRow], result: ApplyRe
             inserts.append(message.insert_params(sid))
             result.message_sids.add(sid)
             result.media_sids.extend(media_sids_of(message.media))
+            result.thread_sids.add(message.conversation_sid)
             if message.author_kind == AuthorKind.CUSTOMER:
                 new_customer.append(message)
         elif _update(cur, row, message, result):
             result.message_sids.add(sid)
+            result.thread_sids.add(message.conversation_sid)
         else:
             result.skipped += 1
     if inserts:

@@ -152,6 +152,7 @@ def mark_delivered(
             if sid:
                 result.message_sids.add(str(sid))
             if row.conversation_sid:
+                result.thread_sids.add(row.conversation_sid)
                 result.conversation_sids.add(row.conversation_sid)
         cur.execute("DELETE FROM outbox WHERE outbox_id = ?", (row.outbox_id,))
     return result

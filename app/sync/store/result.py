@@ -13,6 +13,8 @@ class ApplyResult:
     conversation_sids: set[str] = field(default_factory=set)
     message_sids: set[str] = field(default_factory=set)
     location_ids: set[str] = field(default_factory=set)
+    #: conversations of the messages in `message_sids`
+    thread_sids: set[str] = field(default_factory=set)
     inbound: list[InboundMessage] = field(default_factory=list)
     #: outbox sends matched with the relay's message (local id -> message sid)
     confirmed: dict[str, str] = field(default_factory=dict)
@@ -31,6 +33,7 @@ class ApplyResult:
         self.conversation_sids |= other.conversation_sids
         self.message_sids |= other.message_sids
         self.location_ids |= other.location_ids
+        self.thread_sids |= other.thread_sids
         self.inbound += other.inbound
         self.confirmed.update(other.confirmed)
         self.media_sids += other.media_sids
