@@ -12,7 +12,11 @@ desktop issue: store *and network* work stay off the UI thread):
   the awaiting task cancels the engine-side one;
 - engine events are handed to the Qt loop (`call_soon_threadsafe`) in order, and the
   listeners (the EngineBridge) see them there, as before;
-- `status()` and `me` read the engine's current values (plain attribute reads).
+- `status()` and `me` read the engine's current values (plain attribute reads);
+- queries of an engine whose queries only read its store on the store's own reader
+  thread (`SyncEngine`: `reads_anywhere=True`) are awaited right here, on the Qt loop:
+  the read goes to the reader thread and its answer comes back, without two trips
+  through the engine's loop, which may be busy with the stream meanwhile.
 
 What is left on the Qt thread is the UI's own work; the engine thread competes only for
 the interpreter lock, which the Qt thread gets back within the switch interval.
@@ -58,9 +62,14 @@ T = TypeVar("T")
 class ThreadedEngine:
     """Runs `inner` on a dedicated thread's asyncio loop; implements `Engine`."""
 
-    def __init__(self, inner: Engine, name: str = "w2t-engine") -> None:
+    def __init__(
+        self, inner: Engine, name: str = "w2t-engine", *, reads_anywhere: bool = False
+    ) -> None:
+        """`reads_anywhere`: `inner`'s queries may be awaited from any thread's loop (they
+        read its store on a thread of its own and touch nothing bound to its loop)."""
         self.inner = inner
         self._name = name
+        self._reads_anywhere = reads_anywhere
         self._listeners: list[EngineListener] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -94,6 +103,10 @@ class ThreadedEngine:
     async def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         loop = self._ensure_thread()
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+
+    async def _read(self, coro: Coroutine[Any, Any, T]) -> T:
+        """A query: here when the engine's reads may run on any loop, else on its own."""
+        return await (coro if self._reads_anywhere else self._call(coro))
 
     # ---- events: engine loop → Qt loop
 
@@ -216,26 +229,26 @@ class ThreadedEngine:
     # ---- queries
 
     async def list_locations(self) -> Sequence[LocationRow]:
-        return await self._call(self.inner.list_locations())
+        return await self._read(self.inner.list_locations())
 
     async def list_leads(
         self, filter: LeadFilter, offset: int = 0, limit: int = 100
     ) -> Sequence[LeadRow]:
-        return await self._call(self.inner.list_leads(filter, offset, limit))
+        return await self._read(self.inner.list_leads(filter, offset, limit))
 
     async def count_leads(self, filter: LeadFilter) -> int:
-        return await self._call(self.inner.count_leads(filter))
+        return await self._read(self.inner.count_leads(filter))
 
     async def get_lead(self, lead_id: str) -> LeadDetail | None:
-        return await self._call(self.inner.get_lead(lead_id))
+        return await self._read(self.inner.get_lead(lead_id))
 
     async def thread(
         self, conversation_sid: str, limit: int = 200, before: datetime | None = None
     ) -> Sequence[ThreadMessage]:
-        return await self._call(self.inner.thread(conversation_sid, limit, before))
+        return await self._read(self.inner.thread(conversation_sid, limit, before))
 
     async def search(self, query: str, limit: int = 50) -> Sequence[SearchHit]:
-        return await self._call(self.inner.search(query, limit))
+        return await self._read(self.inner.search(query, limit))
 
 
 if __debug__:

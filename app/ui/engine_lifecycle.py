@@ -32,8 +32,8 @@ def default_engine_factory(profile: Profile, key: str, data_dir: Path) -> Engine
     from app.ui.engine_host import ThreadedEngine
 
     # the engine's network and stream parsing run on a thread of their own, not on the
-    # Qt thread (engine_host.py)
-    return ThreadedEngine(make_engine(data_dir, profile.relay_url, key))
+    # Qt thread; its queries read the store from here (engine_host.py)
+    return ThreadedEngine(make_engine(data_dir, profile.relay_url, key), reads_anywhere=True)
 
 
 class EngineImport:

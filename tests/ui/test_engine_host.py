@@ -108,3 +108,32 @@ def test_the_apps_engine_factory_runs_the_sync_engine_off_the_qt_thread(
     assert run(engine.count_leads(LeadFilter())) == 0
     run(engine.stop(), timeout=20000)
     assert engine.status().state is SyncState.STOPPED
+
+
+def test_queries_read_the_store_without_the_engines_loop(
+    tmp_path: Any, qtbot: Any, loop: Any, run: Any
+) -> None:
+    """The real engine's queries are answered while its loop is busy (say, with a burst
+    of the stream): they read the store on its reader thread, straight from here."""
+    import time
+
+    profile = Profile("staff-1", "Dana", "http://127.0.0.1:9", "ret-1")
+    engine = default_engine_factory(profile, "key", tmp_path)
+    assert isinstance(engine, ThreadedEngine)
+    run(engine.start(), timeout=20000)
+    try:
+        assert engine._loop is not None
+        busy = threading.Event()
+
+        def block() -> None:
+            busy.set()
+            time.sleep(2.0)
+
+        engine._loop.call_soon_threadsafe(block)
+        assert busy.wait(5)
+        started = time.monotonic()
+        assert run(engine.count_leads(LeadFilter())) == 0
+        assert run(engine.thread("CH1")) == []
+        assert time.monotonic() - started < 1.5  # not after the engine's loop is free
+    finally:
+        run(engine.stop(), timeout=20000)
