@@ -2,10 +2,15 @@
 
 Every connection runs in WAL mode with foreign keys on and `synchronous=FULL`:
 a committed outbox row survives a power cut, not just a process crash (the
-issue's "the outbox commits durably"). Writers start their transactions with
-`BEGIN IMMEDIATE` so that two processes on one store (`web2text-sync send`
-while `run` is going) queue on the busy timeout instead of failing with a
-stale-snapshot error half-way through a transaction.
+issue's "the outbox commits durably"). Connections are the standard library's
+`sqlite3` in autocommit mode: writers open their transactions with `BEGIN
+IMMEDIATE` themselves (`app.sync.store.access.write_tx`), so that two processes on
+one store (`web2text-sync send` while `run` is going) queue on the busy timeout
+instead of failing with a stale-snapshot error half-way through a transaction;
+a read outside one sees the newest committed state.
+
+SQLAlchemy and Alembic are imported only to migrate a store whose schema is not
+this build's (`HEAD_REVISION`): a running engine does without them.
 """
 
 from __future__ import annotations
@@ -22,15 +27,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.pool import NullPool
-
 from app.sync.api import EngineError
 from app.sync.inbox import DB_FILENAME, HEAD_REVISION
 from app.sync.storage import check_present, classify
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -53,39 +55,38 @@ def _secure_file(path: Path) -> None:
     os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
 
 
-def make_engine(path: Path, *, immediate: bool) -> sa.Engine:
-    """Connections to the store file, created here (owner-only) if missing.
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection to the store file, pragmas set, in autocommit mode (transactions
+    are begun explicitly), usable from the thread that owns it.
 
-    `mode=rw`: a later connection never creates the file. A data folder that vanished (a USB
-    drive unplugged) then fails to open instead of growing an empty store on whatever
-    disk the path now leads to.
-    """
-    _secure_file(path)
+    `mode=rw`: a connection never creates the file (`Database` does, owner-only, before
+    the first one). A data folder that vanished (a USB drive unplugged) then fails to
+    open instead of growing an empty store on whatever disk the path now leads to. Nor
+    is the file opened here by any other descriptor: closing one would drop this
+    process's SQLite locks on it, and another process could then reset the WAL under
+    the open connections."""
     uri = Path(os.path.abspath(path)).as_uri() + "?mode=rw"
+    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                           isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return conn
 
-    def connect() -> sqlite3.Connection:
-        return sqlite3.connect(uri, uri=True, check_same_thread=False,
-                               timeout=BUSY_TIMEOUT_MS / 1000)
 
-    engine = sa.create_engine("sqlite://", poolclass=NullPool, creator=connect)
+def migration_engine(path: Path) -> sa.Engine:
+    """A SQLAlchemy engine on the store file for Alembic (migrations and their tests),
+    its connections made by `connect`."""
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
 
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Autocommit at the driver level; SQLAlchemy's "begin" event issues BEGIN
-        # itself (pysqlite's implicit BEGIN would be deferred).
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA synchronous=FULL")
-        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cur.close()
+    _secure_file(path)
+    engine = sa.create_engine("sqlite://", poolclass=NullPool, creator=lambda: connect(path))
 
-    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
-
-    @event.listens_for(engine, "begin")
+    @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql(begin)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -108,28 +109,42 @@ def head_revision() -> str:
     return head
 
 
-def current_revision(connection: sa.Connection) -> str | None:
-    exists = connection.exec_driver_sql(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'").first()
+def current_revision(conn: sqlite3.Connection) -> str | None:
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+    ).fetchone()
     if exists is None:
         return None
-    row = connection.exec_driver_sql("SELECT version_num FROM alembic_version").first()
+    row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
     return None if row is None else str(row[0])
 
 
-def migrate(connection: sa.Connection, revision: str = "head") -> None:
-    """Bring the store's schema to `revision` (default: the newest)."""
-    if revision == "head" and current_revision(connection) == HEAD_REVISION:
-        if connection.in_transaction():
-            connection.rollback()
-        return
-    if connection.in_transaction():
-        connection.rollback()
+def upgrade(connection: sa.Connection, revision: str = "head") -> None:
+    """Alembic's upgrade to `revision` on a SQLAlchemy connection (`migration_engine`)."""
     from alembic import command
 
+    if connection.in_transaction():
+        connection.rollback()
     command.upgrade(_alembic_config(connection), revision)
     if connection.in_transaction():
         connection.commit()
+
+
+def migrate(conn: sqlite3.Connection, revision: str = "head") -> None:
+    """Bring the store's schema to `revision` (default: the newest). A store at this
+    build's schema opens without importing SQLAlchemy or Alembic; the others are
+    migrated through a connection of their own to the same file."""
+    if revision == "head" and current_revision(conn) == HEAD_REVISION:
+        return
+    if conn.in_transaction:
+        conn.rollback()
+    path = Path(conn.execute("PRAGMA database_list").fetchone()[2])
+    engine = migration_engine(path)
+    try:
+        with engine.connect() as connection:
+            upgrade(connection, revision)
+    finally:
+        engine.dispose()
 
 
 def _chmod_sidecars(path: Path) -> None:
@@ -153,22 +168,19 @@ class DbThread:
     old one may point at a file system that is gone).
     """
 
-    def __init__(self, engine: sa.Engine, name: str, folder: Path, *,
+    def __init__(self, path: Path, name: str, folder: Path, *,
                  writes: bool = False) -> None:
-        self._engine = engine
+        self._path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._local = threading.local()
-        self._conns: list[sa.Connection] = []
         self._folder = folder
         self._writes = writes
         self.on_problem: ProblemHook | None = None
 
-    def _conn(self) -> sa.Connection:
-        conn: sa.Connection | None = getattr(self._local, "conn", None)
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._engine.connect()
-            self._local.conn = conn
-            self._conns.append(conn)
+            conn = self._local.conn = connect(self._path)
         return conn
 
     def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
@@ -179,8 +191,8 @@ class DbThread:
             try:
                 return fn(conn, *args)
             finally:
-                # reads autobegin a transaction; holding it would pin an old WAL snapshot
-                if conn.in_transaction():
+                # a transaction left open would pin an old WAL snapshot (or hold the lock)
+                if conn.in_transaction:
                     with contextlib.suppress(Exception):  # (a broken connection)
                         conn.rollback()
         except Exception as exc:
@@ -235,12 +247,11 @@ class Database:
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / DB_FILENAME
         try:
-            self.write_engine = make_engine(self.path, immediate=True)
-            self.read_engine = make_engine(self.path, immediate=False)
+            _secure_file(self.path)
         except OSError as exc:  # a full, read-only or vanished data folder
             raise classify(exc, self.data_dir) or exc from exc
-        self.writer = DbThread(self.write_engine, "w2t-db-write", self.data_dir, writes=True)
-        self.reader = DbThread(self.read_engine, "w2t-db-read", self.data_dir)
+        self.writer = DbThread(self.path, "w2t-db-write", self.data_dir, writes=True)
+        self.reader = DbThread(self.path, "w2t-db-read", self.data_dir)
 
     def on_problem(self, hook: ProblemHook | None) -> None:
         """Tell `hook` of every damage or storage problem a store call meets."""
@@ -277,5 +288,3 @@ class Database:
     def close(self) -> None:
         self.writer.close()
         self.reader.close()
-        self.write_engine.dispose()
-        self.read_engine.dispose()

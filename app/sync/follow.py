@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import sqlalchemy as sa
 from httpx_sse import ServerSentEvent
 
 from app.sync import store
@@ -160,7 +160,7 @@ class FeedFollower:
 
 
 def _apply_stream_events(
-    conn: sa.Connection, events: Sequence[ServerSentEvent], known_cursor: str | None
+    conn: sqlite3.Connection, events: Sequence[ServerSentEvent], known_cursor: str | None
 ) -> tuple[store.ApplyResult | None, str | None]:
     """Writer job: parse stream events and apply their changes as one batch.
 

@@ -27,11 +27,10 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import sqlalchemy as sa
 
 from app.sync.api import RepairReport, SavedItem
 from app.sync.inbox import DB_FILENAME, parse_ts
@@ -69,13 +68,13 @@ def mark_stopped(data_dir: Path) -> None:
         (data_dir / RUNNING_MARKER).unlink(missing_ok=True)
 
 
-def check_integrity(conn: sa.Connection) -> None:
+def check_integrity(conn: sqlite3.Connection) -> None:
     """Raise `StoreDamaged` unless `PRAGMA quick_check` finds the store sound.
 
     (A page damaged badly enough makes the check itself fail with "malformed", which
     the store's thread raises as `StoreDamaged` too.)
     """
-    rows = conn.exec_driver_sql("PRAGMA quick_check").fetchall()
+    rows = conn.execute("PRAGMA quick_check").fetchall()
     problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
     if problems:
         raise StoreDamaged(problems[0])

@@ -51,6 +51,7 @@ from app.sync.api import LeadDetail, LocationRow, SharedTemplate, SyncState, Thr
 from app.sync.db import Database
 from app.sync.engine import SyncEngine
 from app.sync.inbox import parse_ts
+from app.sync.store.access import read_one
 from tests.support.relay import RelayHandle, Seed, seed_dealer, start_relay
 from tests.support.twilio_sim import running_simulator
 from tests.sync.conftest import Recorder, fast_engine
@@ -106,10 +107,10 @@ def assert_location_mirrored(row: LocationRow, view: LocationView) -> None:
 
 def stored_conversation(conn: Any, sid: str) -> tuple[Any, ...]:
     """The conversation's row, as the values of its view."""
-    r = conn.exec_driver_sql(
+    r = read_one(conn,
         "SELECT conversation_sid, location_id, customer_phone, web2text_number, state, "
         "unread_count, last_message_at, last_message_preview, opted_out, version "
-        "FROM conversations WHERE conversation_sid = ?", (sid,)).one()
+        "FROM conversations WHERE conversation_sid = ?", (sid,))
     return (r.conversation_sid, r.location_id, r.customer_phone, r.web2text_number, r.state,
             r.unread_count, parse_ts(r.last_message_at), r.last_message_preview,
             bool(r.opted_out), r.version)
@@ -122,8 +123,8 @@ def conversation_values(view: ConversationView) -> tuple[Any, ...]:
 
 
 def stored_data(conn: Any, table: str, key: str, ident: str) -> Any:
-    return json.loads(conn.exec_driver_sql(
-        f"SELECT data FROM {table} WHERE {key} = ?", (ident,)).scalar_one())
+    return json.loads(conn.execute(
+        f"SELECT data FROM {table} WHERE {key} = ?", (ident,)).fetchone()[0])
 
 
 # --------------------------------------------------------------------------- relay views
@@ -333,8 +334,9 @@ async def _caught_up(engine: SyncEngine, latest: dict[tuple[str, str], Any]) -> 
                 version = shared.version if shared else None
             else:
                 table, key = tables[entity]
-                version = conn.exec_driver_sql(
-                    f"SELECT version FROM {table} WHERE {key} = ?", (ident,)).scalar()
+                row = conn.execute(f"SELECT version FROM {table} WHERE {key} = ?",
+                                   (ident,)).fetchone()
+                version = None if row is None else row[0]
             if version is None or version < change["version"]:
                 late.append((entity, ident))
         return late

@@ -45,8 +45,9 @@ def test_first_page_while_the_engine_writes_and_never_writes_itself(tmp_path: Pa
         before = (tmp_path / inbox.DB_FILENAME).stat().st_mtime_ns
         # a writer holds the write lock: readers in WAL mode still read
         def hold(conn):  # type: ignore[no-untyped-def]
-            # (autobegins BEGIN IMMEDIATE: the store's writers take the lock up front)
-            conn.exec_driver_sql("UPDATE meta SET value = value WHERE key = 'cursor'")
+            # (the store's writers take the lock up front, with BEGIN IMMEDIATE)
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("UPDATE meta SET value = value WHERE key = 'cursor'")
             page = inbox.first_page(tmp_path)
             conn.rollback()
             return page

@@ -18,8 +18,8 @@ from app.sync.db import (
     _alembic_config,
     current_revision,
     head_revision,
-    make_engine,
-    migrate,
+    migration_engine,
+    upgrade,
 )
 from app.sync.inbox import HEAD_REVISION
 from tests.sync.fake_relay import change, msg_data
@@ -70,8 +70,9 @@ def test_upgrade_from_saved_store_keeps_data_and_indexes_it(tmp_path: Path,
         # schema had indexed it (0003 indexes a message only once it has a MessageSid)
         pending = db.reader.call(store.search, "do!", 10)
         assert [(h.message_sid, h.conversation_sid) for h in pending] == [(None, "CHold1")]
-        assert db.reader.call(lambda c: c.exec_driver_sql(
-            "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH '\"do!\"'").scalar()) == 0
+        assert db.reader.call(lambda c: c.execute(
+            "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH '\"do!\"'"
+        ).fetchone()[0]) == 0
         # the in-flight outbox row of the old store is still there and requeues
         assert db.writer.call(store.requeue_inflight) == 1
         assert db.reader.call(store.outbox_counts) == (1, 0)
@@ -84,10 +85,30 @@ def test_empty_file_migrates_to_head(tmp_path: Path) -> None:
     try:
         assert db.writer.call(current_revision) == head_revision()
         tables = {r[0] for r in db.reader.call(
-            lambda c: c.exec_driver_sql("SELECT name FROM sqlite_master").fetchall())}
+            lambda c: c.execute("SELECT name FROM sqlite_master").fetchall())}
         assert {"leads", "messages", "outbox", "messages_fts", "leads_fts"} <= tables
     finally:
         db.close()
+
+
+def test_a_store_at_this_schema_opens_and_serves_without_sqlalchemy(tmp_path: Path) -> None:
+    """SQLAlchemy and Alembic are for migrating older stores only: a running engine on a
+    current one never imports them (their import is most of an engine's start-up time
+    and a sixth of the desktop's memory)."""
+    import subprocess
+    import sys
+
+    Database.open(tmp_path).close()  # migrated to head here
+    code = (
+        "import sys; from pathlib import Path; from app.sync.db import Database, migrate; "
+        "from app.sync import store; from app.sync.api import LeadFilter; "
+        f"db = Database.open(Path({str(tmp_path)!r})); "
+        "db.writer.call(migrate); db.reader.call(store.list_leads, LeadFilter(), 0, 10, None); "
+        "db.writer.call(store.enqueue_send, 'CH1', 'hi', None); db.close(); "
+        "print([m for m in ('sqlalchemy', 'alembic') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_head_constant_matches_the_migrations() -> None:
@@ -125,17 +146,17 @@ def _revisions_with_parent() -> list[tuple[str, str]]:
 @pytest.mark.parametrize(("revision", "parent"), _revisions_with_parent())
 def test_downgrade_gives_back_the_parent_schema(tmp_path: Path, revision: str,
                                                 parent: str) -> None:
-    expected_engine = make_engine(tmp_path / "expected.db", immediate=True)
-    engine = make_engine(tmp_path / "down.db", immediate=True)
+    expected_engine = migration_engine(tmp_path / "expected.db")
+    engine = migration_engine(tmp_path / "down.db")
     try:
         with expected_engine.connect() as conn:
-            migrate(conn, parent)
+            upgrade(conn, parent)
             expected = _structure(conn)
         with engine.connect() as conn:
-            migrate(conn, revision)
+            upgrade(conn, revision)
             command.downgrade(_alembic_config(conn), parent)
             conn.commit()
-            assert current_revision(conn) == parent
+            assert current_revision(conn.connection.driver_connection) == parent
             assert _structure(conn) == expected
     finally:
         expected_engine.dispose()
@@ -158,15 +179,16 @@ def test_lean_enqueue_rebuild_keeps_rows_both_ways(tmp_path: Path) -> None:
                      .replace('{"body": "We do!", ', '{"body":"We do!",'), *o[8:])
                     for o in outbox]
     assert outbox_after != outbox
-    engine = make_engine(path, immediate=True)
+    engine = migration_engine(path)
     try:
         with engine.connect() as conn:
-            migrate(conn, "0005")
+            upgrade(conn, "0005")
             assert conn.exec_driver_sql("SELECT * FROM messages ORDER BY id").fetchall() == after
             assert conn.exec_driver_sql(
                 "SELECT * FROM outbox ORDER BY seq").fetchall() == outbox_after
-            assert [h.message_sid for h in store.search(conn, "walnut", 10)] == ["IMold1"]
-            assert [h.message_sid for h in store.search(conn, "do!", 10)] == [None]
+            raw = conn.connection.driver_connection
+            assert [h.message_sid for h in store.search(raw, "walnut", 10)] == ["IMold1"]
+            assert [h.message_sid for h in store.search(raw, "do!", 10)] == [None]
             conn.rollback()
             command.downgrade(_alembic_config(conn), "0004")
             conn.commit()
@@ -215,7 +237,7 @@ def test_migrated_own_message_is_matched_by_its_key(tmp_path: Path) -> None:
     try:
         echo = msg_data("IMnew1", "CHold1", "We do!", kind="staff", key="IK-old-1", version=2)
         db.writer.call(store.apply_changes, [change("message", echo)], "c-42")
-        rows = db.reader.call(lambda c: c.exec_driver_sql(
+        rows = db.reader.call(lambda c: c.execute(
             "SELECT local_id, message_sid FROM messages WHERE body = 'We do!'").fetchall())
         assert rows == [("IK-old-1", "IMnew1")]
     finally:

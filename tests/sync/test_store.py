@@ -27,7 +27,7 @@ def test_new_store_is_private_wal_with_foreign_keys_and_full_sync(tmp_path: Path
         assert stat.S_IMODE(os.stat(tmp_path / "d").st_mode) == 0o700
 
         def pragmas(conn):  # type: ignore[no-untyped-def]
-            return tuple(conn.exec_driver_sql(f"PRAGMA {p}").scalar()
+            return tuple(conn.execute(f"PRAGMA {p}").fetchone()[0]
                          for p in ("journal_mode", "foreign_keys", "synchronous"))
 
         assert database.writer.call(pragmas) == ("wal", 1, 2)  # 2 = FULL
@@ -307,7 +307,7 @@ def test_a_batch_breaking_a_constraint_is_applied_change_by_change(db: Database)
 
 
 def _fts_rowids(db: Database) -> list[int]:
-    return [r[0] for r in db.reader.call(lambda c: c.exec_driver_sql(
+    return [r[0] for r in db.reader.call(lambda c: c.execute(
         "SELECT rowid FROM messages_fts WHERE messages_fts MATCH '\"mahogany\"'").fetchall())]
 
 
@@ -327,9 +327,9 @@ def test_a_queued_message_is_found_before_the_relay_confirms_it_and_indexed_once
     assert db.reader.call(store.search, "5_% off", 10) == []
     assert db.reader.call(store.list_leads, LeadFilter(query="50%_"), 0, 10, ME) == []
 
-    key = db.reader.call(lambda c: c.exec_driver_sql(
+    key = db.reader.call(lambda c: c.execute(
         "SELECT idempotency_key FROM messages WHERE local_id = ?",
-        (queued.local_id,)).scalar())
+        (queued.local_id,)).fetchone()[0])
     apply(db, change("message", msg_data("IMq1", "CH1", "We have mahogany 50% off_today",
                                          kind="staff", key=key, at=9)))
     assert len(_fts_rowids(db)) == 1
@@ -365,8 +365,31 @@ def test_inbox_order_follows_the_later_of_lead_activity_and_last_message(db: Dat
     assert order() == ["leadC", "leadB", "leadD", "leadA"]
     assert order(LeadFilter(location_id="L1")) == order()
     # the stored order is exactly what the old computed expression gives
-    recomputed = db.reader.call(lambda c: [r[0] for r in c.exec_driver_sql(
+    recomputed = db.reader.call(lambda c: [r[0] for r in c.execute(
         "SELECT d.lead_id FROM leads d LEFT JOIN conversations c "
         "ON c.conversation_sid = d.conversation_sid "
         "ORDER BY max(d.last_activity_at, coalesce(c.last_message_at, '')) DESC, d.lead_id")])
     assert order() == recomputed
+
+
+def test_another_process_sees_each_commit_while_both_threads_hold_connections(
+        tmp_path: Path) -> None:
+    """Both store threads open their connections, then every write is visible at once to
+    a process of its own (e.g. `web2text-sync status` beside a running engine). Closing a
+    stray descriptor of the file would drop this process's locks and let that process
+    reset the WAL under the open connections."""
+    import subprocess
+    import sys
+
+    database = Database.open(tmp_path / "d")
+    try:
+        assert database.reader.call(store.outbox_counts) == (0, 0)
+        count = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                 "print(c.execute('SELECT count(*) FROM outbox').fetchone()[0])")
+        for expected in (1, 2):
+            database.writer.call(store.enqueue_send, "CH1", f"hello {expected}", ME)
+            seen = subprocess.run([sys.executable, "-c", count, str(database.path)],
+                                  capture_output=True, text=True, check=True).stdout
+            assert int(seen) == expected
+    finally:
+        database.close()

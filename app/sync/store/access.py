@@ -1,43 +1,34 @@
 """How the store's jobs reach SQLite.
 
-Every store function takes the SQLAlchemy `Connection` its `DbThread` hands
-over (`app.sync.db`), and reaches the database one way per job:
+Every store function takes the `sqlite3.Connection` its `DbThread` hands over
+(`app.sync.db`: autocommit mode, the store's pragmas), and reaches the database
+one way per job:
 
 - **writes** (mirror apply, outbox enqueue and delivery, meta): `write_tx`, one
-  `BEGIN IMMEDIATE … COMMIT` on that connection's sqlite3 driver connection,
-  with plain `sqlite3.Cursor` calls inside. Applying the feed and the durable
-  enqueue are the store's hot paths, and SQLAlchemy's per-statement machinery
-  cost more there than the statements themselves; the helpers the other writes
-  share with them (local edit overlays) then take the same cursor.
-- **reads** (queries, search, outbox listings): `read_rows`, SQLAlchemy's
-  `exec_driver_sql`, ending the read transaction at once so that no old WAL
-  snapshot stays pinned.
-
-Same connection, same pragmas and durability either way (`app.sync.db` sets
-them when the connection opens).
+  `BEGIN IMMEDIATE … COMMIT` with plain cursor calls inside;
+- **reads** (queries, search, outbox listings): `read_rows`, one statement, its rows
+  as named tuples (columns by position or by name), outside any transaction.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections import namedtuple
 from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
 from typing import Any
-
-import sqlalchemy as sa
 
 #: bound parameters per `IN (…)` list (SQLite allows 999 in older builds)
 CHUNK = 900
 
 
 @contextlib.contextmanager
-def write_tx(conn: sa.Connection) -> Iterator[sqlite3.Cursor]:
-    """One `BEGIN IMMEDIATE … COMMIT` on the driver connection; rolled back on error."""
-    if conn.in_transaction():
+def write_tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Cursor]:
+    """One `BEGIN IMMEDIATE … COMMIT`; rolled back on error."""
+    if conn.in_transaction:
         conn.rollback()
-    raw = conn.connection.driver_connection
-    assert isinstance(raw, sqlite3.Connection)
-    cur = raw.cursor()
+    cur = conn.cursor()
     cur.execute("BEGIN IMMEDIATE")
     try:
         yield cur
@@ -50,15 +41,26 @@ def write_tx(conn: sa.Connection) -> Iterator[sqlite3.Cursor]:
         cur.close()
 
 
-def read_rows(conn: sa.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-    """The rows of one query (attribute access by column name), transaction ended."""
-    rows = conn.exec_driver_sql(sql, tuple(params)).fetchall()
-    if conn.in_transaction():
-        conn.rollback()
-    return list(rows)
+@lru_cache(maxsize=256)
+def _row_type(columns: tuple[str, ...]) -> Any:
+    """A named tuple type for a query's columns (an unusable name becomes `_<n>`)."""
+    return namedtuple("Row", columns, rename=True)
 
 
-def read_one(conn: sa.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+def read_rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    """The rows of one query (attribute access by column name)."""
+    cur = conn.execute(sql, tuple(params))
+    try:
+        rows = cur.fetchall()
+        if not rows:
+            return []
+        make = _row_type(tuple(d[0] for d in cur.description))._make
+        return [make(r) for r in rows]
+    finally:
+        cur.close()
+
+
+def read_one(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
     """The first row of one query, or None."""
     rows = read_rows(conn, sql, params)
     return rows[0] if rows else None

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import sqlite3
 
-import sqlalchemy as sa
-
 from app.sync.api import Me
 from app.sync.store.access import read_one, write_tx
 from app.sync.store.rows import now_iso
 
 
-def get_meta(conn: sa.Connection, key: str) -> str | None:
+def get_meta(conn: sqlite3.Connection, key: str) -> str | None:
     row = read_one(conn, "SELECT value FROM meta WHERE key = ?", (key,))
     return None if row is None else str(row[0])
 
@@ -26,7 +24,7 @@ def put_meta(cur: sqlite3.Cursor, key: str, value: str) -> None:
     )
 
 
-def set_meta(conn: sa.Connection, key: str, value: str) -> None:
+def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
     with write_tx(conn) as cur:
         put_meta(cur, key, value)
 
@@ -37,7 +35,7 @@ def put_cursor(cur: sqlite3.Cursor, cursor: str) -> None:
     put_meta(cur, "last_synced_at", now_iso())
 
 
-def cursor_of(conn: sa.Connection) -> str | None:
+def cursor_of(conn: sqlite3.Connection) -> str | None:
     return get_meta(conn, "cursor") or None
 
 
@@ -49,7 +47,7 @@ def put_me(cur: sqlite3.Cursor, me: Me) -> None:
     }))
 
 
-def get_me(conn: sa.Connection) -> Me | None:
+def get_me(conn: sqlite3.Connection) -> Me | None:
     raw = get_meta(conn, "me")
     if raw is None:
         return None

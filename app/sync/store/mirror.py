@@ -13,8 +13,6 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
-
 from app.core.wire import ScheduledView, StaffView
 from app.core.wire_team import TemplatesView
 from app.sync.api import Me
@@ -50,7 +48,7 @@ _C = TypeVar("_C")
 
 
 def apply_changes(
-    conn: sa.Connection, changes: Sequence[object], cursor: str | None
+    conn: sqlite3.Connection, changes: Sequence[object], cursor: str | None
 ) -> ApplyResult:
     """Apply one batch of the feed's changes (decoded JSON) and the new cursor.
 
@@ -62,13 +60,13 @@ def apply_changes(
 
 
 def apply_received(
-    conn: sa.Connection, changes: Sequence[ReceivedChange], cursor: str | None = None
+    conn: sqlite3.Connection, changes: Sequence[ReceivedChange], cursor: str | None = None
 ) -> ApplyResult:
     """Apply changes parsed already (e.g. a lead the relay answered with)."""
     return _apply_safely(conn, changes, cursor, _Batch.of)
 
 
-def _apply_safely(conn: sa.Connection, changes: Sequence[_C], cursor: str | None,
+def _apply_safely(conn: sqlite3.Connection, changes: Sequence[_C], cursor: str | None,
                   sort: Callable[[Sequence[_C]], _Batch]) -> ApplyResult:
     """One transaction for the batch and its cursor.
 
@@ -142,7 +140,7 @@ class _Batch:
             self.locations.append(location_params(change.data, change.version, data))
 
 
-def _apply_batch(conn: sa.Connection, batch: _Batch, cursor: str | None) -> ApplyResult:
+def _apply_batch(conn: sqlite3.Connection, batch: _Batch, cursor: str | None) -> ApplyResult:
     result = ApplyResult(skipped=batch.skipped)
     with write_tx(conn) as cur:
         _upsert(cur, LOCATION_UPSERT, batch.locations, result.location_ids, None)
@@ -170,7 +168,7 @@ def _upsert(cur: sqlite3.Cursor, sql: str, rows: list[tuple[Any, ...]], ids: set
             count_skips.skipped += 1
 
 
-def save_me(conn: sa.Connection, staff: StaffView | Mapping[str, Any]) -> tuple[Me, set[str]]:
+def save_me(conn: sqlite3.Connection, staff: StaffView | Mapping[str, Any]) -> tuple[Me, set[str]]:
     """Store `/v1/me` (and the locations it lists); returns the Me and touched location ids."""
     view = staff if isinstance(staff, StaffView) else StaffView.model_validate(staff)
     me = Me(staff_id=view.staff_id, name=view.name, retailer_id=view.retailer_id,

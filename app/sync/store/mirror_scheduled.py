@@ -14,7 +14,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 
 from app.core.wire import ScheduledStatus, ScheduledView
 from app.sync.store.access import write_tx
@@ -38,7 +37,7 @@ def _iso(view: ScheduledView) -> str:
     return view.send_at.isoformat()
 
 
-def confirm_scheduled(conn: sa.Connection, row: OutboxRow, view: ScheduledView) -> None:
+def confirm_scheduled(conn: sqlite3.Connection, row: OutboxRow, view: ScheduledView) -> None:
     """The relay took a text for later: its row becomes the scheduled text."""
     if not row.local_message_id:
         return

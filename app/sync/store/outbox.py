@@ -8,10 +8,10 @@ delivery states live in `app.sync.store.outbox_delivery`.
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from ulid import ULID
 
 from app.sync.api import EngineError, Me, ThreadMessage, ThreadStatus
@@ -34,7 +34,7 @@ _PENDING_MESSAGE_INSERT = """INSERT INTO messages (local_id, idempotency_key, co
 
 
 def enqueue_send(
-    conn: sa.Connection,
+    conn: sqlite3.Connection,
     conversation_sid: str,
     body: str,
     me: Me | None,
@@ -118,7 +118,7 @@ def _lead_patch(
 
 
 def enqueue_update_lead(
-    conn: sa.Connection,
+    conn: sqlite3.Connection,
     lead_id: str,
     *,
     status: Any = _UNSET,
@@ -152,7 +152,7 @@ def enqueue_update_lead(
     return outbox_id
 
 
-def enqueue_mark_read(conn: sa.Connection, conversation_sid: str,
+def enqueue_mark_read(conn: sqlite3.Connection, conversation_sid: str,
                       now: str | None = None) -> str | None:
     """Zero the unread count and queue the read receipt (one pending receipt per conversation)."""
     with write_tx(conn) as cur:

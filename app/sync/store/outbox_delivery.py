@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import sqlalchemy as sa
 from ulid import ULID
 
 from app.core.wire import MessageView
@@ -43,7 +42,7 @@ _MESSAGE_OF_ROW = ("local_id = (SELECT json_extract(payload, '$.localId') FROM o
                    "WHERE outbox_id = ? AND kind = 'send_message')")
 
 
-def requeue_inflight(conn: sa.Connection) -> int:
+def requeue_inflight(conn: sqlite3.Connection) -> int:
     """Rows in flight when the last process died go back to the queue (same key)."""
     with write_tx(conn) as cur:
         # an interrupted attempt is not a failure: it does not grow the backoff
@@ -52,7 +51,7 @@ def requeue_inflight(conn: sa.Connection) -> int:
         return int(cur.rowcount)
 
 
-def expedite_pending(conn: sa.Connection) -> int:
+def expedite_pending(conn: sqlite3.Connection) -> int:
     """The relay is reachable again: rows waiting out a backoff may go now."""
     with write_tx(conn) as cur:
         cur.execute("UPDATE outbox SET next_attempt_at = 0 WHERE state = 'pending' "
@@ -61,7 +60,7 @@ def expedite_pending(conn: sa.Connection) -> int:
 
 
 def due_heads(
-    conn: sa.Connection, busy_lanes: Iterable[str], limit: int = 64
+    conn: sqlite3.Connection, busy_lanes: Iterable[str], limit: int = 64
 ) -> tuple[list[OutboxRow], float | None]:
     """The first queued row of every idle lane that is due, and the earliest later due time."""
     # The outbox holds only undelivered rows and has no lane index (migration 0005
@@ -87,20 +86,20 @@ def due_heads(
     return due, next_at
 
 
-def mark_inflight(conn: sa.Connection, outbox_id: str) -> bool:
+def mark_inflight(conn: sqlite3.Connection, outbox_id: str) -> bool:
     with write_tx(conn) as cur:
         cur.execute("UPDATE outbox SET state = 'inflight', attempts = attempts + 1 "
                     "WHERE outbox_id = ? AND state = 'pending'", (outbox_id,))
         return bool(cur.rowcount)
 
 
-def mark_retry(conn: sa.Connection, outbox_id: str, delay: float, error: str) -> None:
+def mark_retry(conn: sqlite3.Connection, outbox_id: str, delay: float, error: str) -> None:
     with write_tx(conn) as cur:
         cur.execute("UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ? "
                     "WHERE outbox_id = ?", (time.time() + delay, error[:500], outbox_id))
 
 
-def mark_failed(conn: sa.Connection, outbox_id: str, reason: str, message: str) -> None:
+def mark_failed(conn: sqlite3.Connection, outbox_id: str, reason: str, message: str) -> None:
     with write_tx(conn) as cur:
         cur.execute(
             "UPDATE outbox SET state = 'failed', reason = ?, error_message = ?, last_error = ? "
@@ -112,7 +111,7 @@ def mark_failed(conn: sa.Connection, outbox_id: str, reason: str, message: str) 
         _take_off(cur, _queued_row(cur, outbox_id))
 
 
-def rebase_row(conn: sa.Connection, outbox_id: str, payload: dict[str, Any]) -> str:
+def rebase_row(conn: sqlite3.Connection, outbox_id: str, payload: dict[str, Any]) -> str:
     """A lead edit re-based after a 412 becomes a new request: new payload, new key.
 
     The old key's request was answered for good (412, no effect); reusing it with
@@ -129,7 +128,7 @@ def rebase_row(conn: sa.Connection, outbox_id: str, payload: dict[str, Any]) -> 
     return key
 
 
-def keep_media_sid(conn: sa.Connection, outbox_id: str, sid: str) -> None:
+def keep_media_sid(conn: sqlite3.Connection, outbox_id: str, sid: str) -> None:
     """A send's photo was uploaded: its sid, kept before the send (and shown)."""
     with write_tx(conn) as cur:
         cur.execute("UPDATE outbox SET payload = json_set(payload, '$.mediaSid', ?) "
@@ -139,7 +138,7 @@ def keep_media_sid(conn: sa.Connection, outbox_id: str, sid: str) -> None:
 
 
 def mark_delivered(
-    conn: sa.Connection, row: OutboxRow, accepted: MessageView | None = None
+    conn: sqlite3.Connection, row: OutboxRow, accepted: MessageView | None = None
 ) -> ApplyResult:
     """Remove the delivered row; a send's message becomes `accepted`, or takes the
     status and SID of the message the relay answered with."""
@@ -185,7 +184,7 @@ def _queued_row(cur: sqlite3.Cursor, outbox_id: str) -> OutboxRow:
     return OutboxRow.of(r)
 
 
-def retry_row(conn: sa.Connection, outbox_id: str, force: bool = False) -> OutboxRow:
+def retry_row(conn: sqlite3.Connection, outbox_id: str, force: bool = False) -> OutboxRow:
     with write_tx(conn) as cur:
         row = _queued_row(cur, outbox_id)
         payload = dict(row.payload)
@@ -207,7 +206,7 @@ def retry_row(conn: sa.Connection, outbox_id: str, force: bool = False) -> Outbo
     return row
 
 
-def discard_row(conn: sa.Connection, outbox_id: str) -> OutboxRow:
+def discard_row(conn: sqlite3.Connection, outbox_id: str) -> OutboxRow:
     """Drop a queued/failed row and its local effect (the relay's state comes back)."""
     with write_tx(conn) as cur:
         row = _queued_row(cur, outbox_id)
@@ -230,12 +229,12 @@ def _take_off(cur: sqlite3.Cursor, row: OutboxRow) -> None:
         restore_conversation(cur, row.conversation_sid)
 
 
-def outbox_counts(conn: sa.Connection) -> tuple[int, int]:
+def outbox_counts(conn: sqlite3.Connection) -> tuple[int, int]:
     """(waiting or in flight, failed)."""
     row = read_one(conn, "SELECT sum(state != 'failed'), sum(state = 'failed') FROM outbox")
     return int(row[0] or 0), int(row[1] or 0)
 
 
-def list_outbox(conn: sa.Connection) -> list[OutboxRow]:
+def list_outbox(conn: sqlite3.Connection) -> list[OutboxRow]:
     return [OutboxRow.of(r)
             for r in read_rows(conn, f"SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY seq")]

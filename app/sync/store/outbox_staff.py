@@ -13,7 +13,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from ulid import ULID
 
 from app.core.phones import PhoneError, parse_phone
@@ -54,7 +53,7 @@ def apply_close(cur: sqlite3.Cursor, lead_id: str) -> None:
     cur.execute("UPDATE leads SET status = 'CLOSED' WHERE lead_id = ?", (lead_id,))
 
 
-def enqueue_opt_out(conn: sa.Connection, conversation_sid: str, reason: str) -> str:
+def enqueue_opt_out(conn: sqlite3.Connection, conversation_sid: str, reason: str) -> str:
     """Record that the customer asked not to be texted (lane of the conversation, so
     no send queued after it goes out before it)."""
     text = _reason(reason)
@@ -71,7 +70,7 @@ def enqueue_opt_out(conn: sa.Connection, conversation_sid: str, reason: str) -> 
     return outbox_id
 
 
-def enqueue_close_lead(conn: sa.Connection, lead_id: str, reason: str) -> str:
+def enqueue_close_lead(conn: sqlite3.Connection, lead_id: str, reason: str) -> str:
     """Close the lead with a reason, based on the version shown (lane of the lead)."""
     text = _reason(reason)
     with write_tx(conn) as cur:
@@ -101,7 +100,7 @@ def _pending_lead(req: NewConversation, lead_id: str, phone: str, me: Me | None)
     )
 
 
-def enqueue_create_lead(conn: sa.Connection, req: NewConversation, me: Me | None) -> str:
+def enqueue_create_lead(conn: sqlite3.Connection, req: NewConversation, me: Me | None) -> str:
     """Start a conversation: the pending lead (shown at once) and its `POST /v1/leads`,
     whose body names the lead so the relay's lead replaces this row. Returns its id."""
     if not req.name.strip():
@@ -128,7 +127,7 @@ def drop_pending_lead(cur: sqlite3.Cursor, lead_id: str) -> None:
     cur.execute("DELETE FROM leads WHERE lead_id = ? AND version = 0", (lead_id,))
 
 
-def enqueue_cancel_scheduled(conn: sa.Connection, message_sid: str) -> str | None:
+def enqueue_cancel_scheduled(conn: sqlite3.Connection, message_sid: str) -> str | None:
     """Cancel a text for later: it leaves the thread at once; `DELETE /v1/scheduled`
     follows (lane of its conversation). Returns the conversation."""
     with write_tx(conn) as cur:

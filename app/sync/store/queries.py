@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
-
-import sqlalchemy as sa
 
 from app.core.wire import LeadView, WireModel
 from app.sync.api import (
@@ -35,7 +34,7 @@ from app.sync.store.outbox_row import FAILED
 from app.sync.store.rows import stored_lead, utc_text
 
 
-def list_locations(conn: sa.Connection, me: Me | None) -> list[LocationRow]:
+def list_locations(conn: sqlite3.Connection, me: Me | None) -> list[LocationRow]:
     rows = read_rows(conn, """
         SELECT l.location_id, l.name, l.web2text_number, l.store_number, l.timezone,
             (SELECT coalesce(sum(c.unread_count), 0) FROM conversations c
@@ -57,7 +56,7 @@ def list_locations(conn: sa.Connection, me: Me | None) -> list[LocationRow]:
     ]
 
 
-def waiting_for_reply(conn: sa.Connection, me: Me | None) -> list[WaitingLead]:
+def waiting_for_reply(conn: sqlite3.Connection, me: Me | None) -> list[WaitingLead]:
     """Open leads whose customer waits for a reply (`inbox.WAITING_SQL`), longest first."""
     allowed = set(me.location_ids) if me and me.location_ids else None
     out = []
@@ -70,16 +69,16 @@ def waiting_for_reply(conn: sa.Connection, me: Me | None) -> list[WaitingLead]:
 
 
 def list_leads(
-    conn: sa.Connection, f: LeadFilter, offset: int, limit: int, me: Me | None
+    conn: sqlite3.Connection, f: LeadFilter, offset: int, limit: int, me: Me | None
 ) -> list[LeadRow]:
     return [lead_row(r) for r in read_rows(conn, *list_leads_sql(f, offset, limit, me))]
 
 
-def count_leads(conn: sa.Connection, f: LeadFilter, me: Me | None) -> int:
+def count_leads(conn: sqlite3.Connection, f: LeadFilter, me: Me | None) -> int:
     return int(read_rows(conn, *count_leads_sql(f, me))[0][0])
 
 
-def _notes(conn: sa.Connection, view: LeadView | None,
+def _notes(conn: sqlite3.Connection, view: LeadView | None,
            lead_id: str) -> tuple[list[NoteItem], bool]:
     """The lead's notes, queued ones last, and whether an edit of it is still queued."""
     notes = [NoteItem(note_id=n.note_id, author_id=n.author_id, author_name=n.author_name,
@@ -109,7 +108,7 @@ _LEAD_COLUMNS = """d.retailer_id, d.location_id, l.name AS location_name, d.conv
     d.data"""
 
 
-def get_lead(conn: sa.Connection, lead_id: str) -> LeadDetail | None:
+def get_lead(conn: sqlite3.Connection, lead_id: str) -> LeadDetail | None:
     """The lead as shown: its columns (queued edits laid over), and from the relay's
     copy what the customer submitted, the notes and the history."""
     r = read_one(conn, f"""SELECT {_LEAD_COLUMNS} FROM leads d
@@ -164,7 +163,7 @@ def _present(info: WireModel | None) -> dict[str, str] | None:
     return None if info is None else info.model_dump(exclude_none=True)
 
 
-def relay_lead(conn: sa.Connection, lead_id: str) -> LeadView | None:
+def relay_lead(conn: sqlite3.Connection, lead_id: str) -> LeadView | None:
     """The lead as the relay last sent it (without queued local edits)."""
     row = read_one(conn, "SELECT data FROM leads WHERE lead_id = ?", (lead_id,))
     return None if row is None else stored_lead(row[0])
@@ -186,7 +185,7 @@ def _thread_message(r: Any) -> ThreadMessage:
 
 
 def thread(
-    conn: sa.Connection, conversation_sid: str, limit: int, before: datetime | None
+    conn: sqlite3.Connection, conversation_sid: str, limit: int, before: datetime | None
 ) -> list[ThreadMessage]:
     """The conversation's newest `limit` messages (before `before`), oldest first."""
     params: list[Any] = [conversation_sid]
@@ -201,6 +200,6 @@ def thread(
     return [_thread_message(r) for r in rows]
 
 
-def leads_of_conversation(conn: sa.Connection, conversation_sid: str) -> list[str]:
+def leads_of_conversation(conn: sqlite3.Connection, conversation_sid: str) -> list[str]:
     return [str(r[0]) for r in read_rows(
         conn, "SELECT lead_id FROM leads WHERE conversation_sid = ?", (conversation_sid,))]

@@ -8,10 +8,9 @@ from its row, so the thread shows it until the relay confirms it.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import sqlalchemy as sa
 
 from app.sync.store.access import write_tx
 from app.sync.store.meta import get_meta, put_meta
@@ -33,7 +32,7 @@ _INSERT_MESSAGE = """INSERT INTO messages (local_id, idempotency_key, conversati
     ON CONFLICT (local_id) DO NOTHING"""
 
 
-def restore_salvaged(conn: sa.Connection, rows: Sequence[Mapping[str, Any]],
+def restore_salvaged(conn: sqlite3.Connection, rows: Sequence[Mapping[str, Any]],
                      meta: Mapping[str, str], report: str) -> None:
     """Queue `rows` again (in order), restore `meta` and keep the repair's report."""
     me = json.loads(meta["me"]) if "me" in meta else {}
@@ -77,12 +76,12 @@ def _media(attachment: Any) -> str:
                         "localPath": attachment["path"]}])
 
 
-def repair_report(conn: sa.Connection) -> str | None:
+def repair_report(conn: sqlite3.Connection) -> str | None:
     """The last repair's report, while the user has not been told of it."""
     return get_meta(conn, REPAIR_REPORT)
 
 
-def acknowledge_repair(conn: sa.Connection) -> None:
+def acknowledge_repair(conn: sqlite3.Connection) -> None:
     """The user has been told: the report is kept as the last repair, not reported again."""
     with write_tx(conn) as cur:
         row = cur.execute("SELECT value FROM meta WHERE key = ?", (REPAIR_REPORT,)).fetchone()
@@ -91,7 +90,7 @@ def acknowledge_repair(conn: sa.Connection) -> None:
             cur.execute("DELETE FROM meta WHERE key = ?", (REPAIR_REPORT,))
 
 
-def probe_write(conn: sa.Connection, now: str) -> None:
+def probe_write(conn: sqlite3.Connection, now: str) -> None:
     """A small durable write: the data folder takes writes again (or raises why not)."""
     with write_tx(conn) as cur:
         put_meta(cur, "probe_at", now)

@@ -9,10 +9,9 @@ only. Queries shorter than a trigram fall back to LIKE.
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
-
-import sqlalchemy as sa
 
 from app.sync.api import MATCH_END, MATCH_START, SearchHit
 from app.sync.inbox import fts_query, match_words, parse_ts, unconfirmed_match
@@ -58,7 +57,7 @@ def _lead_hit(r: Any, words: Sequence[str]) -> SearchHit:
                      title=r[2], at=parse_ts(r[4]))
 
 
-def _like_search(conn: sa.Connection, like: str, limit: int) -> tuple[list[SearchHit],
+def _like_search(conn: sqlite3.Connection, like: str, limit: int) -> tuple[list[SearchHit],
                                                                      list[MessageHit]]:
     """Queries too short for trigrams: LIKE over names, phones and bodies."""
     leads = read_rows(conn, "SELECT lead_id, conversation_sid, name, phone, last_activity_at "
@@ -70,7 +69,7 @@ def _like_search(conn: sa.Connection, like: str, limit: int) -> tuple[list[Searc
     return [_lead_hit(r, ()) for r in leads], [(r[0], r[1], r[2], r[3]) for r in messages]
 
 
-def _fts_search(conn: sa.Connection, match: str, limit: int) -> tuple[list[SearchHit],
+def _fts_search(conn: sqlite3.Connection, match: str, limit: int) -> tuple[list[SearchHit],
                                                                       list[MessageHit]]:
     words = match_words(match)
     # rank only the rowids; names and phones are marked in Python for the rows returned
@@ -95,7 +94,7 @@ def _fts_search(conn: sa.Connection, match: str, limit: int) -> tuple[list[Searc
             [(r[0], r[1], _snippet(r[2], words), r[3]) for r in messages])
 
 
-def _named_message_hits(conn: sa.Connection, messages: list[MessageHit]) -> list[SearchHit]:
+def _named_message_hits(conn: sqlite3.Connection, messages: list[MessageHit]) -> list[SearchHit]:
     """Message hits titled with the customer of their conversation's newest lead."""
     names: dict[str, tuple[str, str]] = {}
     convs = sorted({conv for _, conv, _, _ in messages})
@@ -113,7 +112,7 @@ def _named_message_hits(conn: sa.Connection, messages: list[MessageHit]) -> list
     return hits
 
 
-def search(conn: sa.Connection, query: str, limit: int) -> list[SearchHit]:
+def search(conn: sqlite3.Connection, query: str, limit: int) -> list[SearchHit]:
     match, like = fts_query(query)
     if match is None:
         leads, messages = _like_search(conn, like, limit)

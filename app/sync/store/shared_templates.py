@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 
-import sqlalchemy as sa
 from pydantic import ValidationError
 
 from app.core.wire_team import TemplatesView
@@ -42,11 +41,11 @@ def put_shared_templates(cur: sqlite3.Cursor, view: TemplatesView) -> bool:
     return True
 
 
-def get_shared_templates(conn: sa.Connection, location_id: str) -> TemplatesView | None:
+def get_shared_templates(conn: sqlite3.Connection, location_id: str) -> TemplatesView | None:
     return _parse(get_meta(conn, _PREFIX + location_id))
 
 
-def save_shared_templates(conn: sa.Connection, view: TemplatesView) -> bool:
+def save_shared_templates(conn: sqlite3.Connection, view: TemplatesView) -> bool:
     """`put_shared_templates` in a transaction of its own (a relay's answer)."""
     with write_tx(conn) as cur:
         return put_shared_templates(cur, view)

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from app.sync.db import make_engine, migrate
+from app.sync.db import migration_engine, upgrade
 
 SAMPLE_ROWS = [
     """INSERT INTO meta VALUES ('cursor', 'c-41')""",
@@ -50,9 +50,9 @@ SAMPLE_ROWS = [
 def dump(revision: str) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "sync.db"
-        engine = make_engine(path, immediate=True)
+        engine = migration_engine(path)
         with engine.connect() as conn:
-            migrate(conn, revision)
+            upgrade(conn, revision)
             with conn.begin():
                 for sql in SAMPLE_ROWS:
                     conn.exec_driver_sql(sql)
