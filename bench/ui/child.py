@@ -2,7 +2,8 @@
 
     python -m bench.ui.child bare
     python -m bench.ui.child app   --data-dir D [--full]
-    python -m bench.ui.child stall --data-dir D --changes N
+
+(The live figures' process is `bench.ui.child_live`.)
 
 W2T_BENCH_T0 is the parent's time.time() just before it started this process, so
 "first paint" includes interpreter start and imports, as a user would see it.
@@ -12,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
 import os
-import statistics
 import sys
 import time
 from typing import Any
@@ -97,6 +96,7 @@ def app_run(data_dir: str, full: bool) -> None:
         engine = ctrl.engine
         loop = asyncio.get_running_loop()
         opens, open_base, searches, search_base = [], [], [], []
+        open_cpu, search_cpu = [], []  # the Qt thread's CPU time over the same span
         for k in range(7):
             w.open_lead(f"lead{k + 1}")  # something else first, so each open is fresh
             while w.thread_model.conversation_sid != f"CH{k + 1}" or not w.thread_model.rowCount():
@@ -113,9 +113,10 @@ def app_run(data_dir: str, full: bool) -> None:
                 ),
                 lambda f=painted: f.done() or f.set_result(time.perf_counter()),
             )
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.thread_time()
             w.open_lead(BIG_LEAD)
             opens.append(await asyncio.wait_for(painted, 10) - t)
+            open_cpu.append(time.thread_time() - cpu)
             w.pane.view.viewport().removeEventFilter(probe)
             t = time.perf_counter()
             await engine.thread(BIG_SID, limit=200)
@@ -142,9 +143,10 @@ def app_run(data_dir: str, full: bool) -> None:
             w.search.setText(q)
             w.search.blockSignals(False)
             w.list_stack.setCurrentWidget(w.results_view)
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.thread_time()
             w.search_model.search(q)  # what the debounce timer fires
             searches.append(await asyncio.wait_for(painted, 10) - t)
+            search_cpu.append(time.thread_time() - cpu)
             w.results_view.viewport().removeEventFilter(probe)
             t = time.perf_counter()
             await engine.search(q, limit=50)
@@ -155,6 +157,8 @@ def app_run(data_dir: str, full: bool) -> None:
                 "open_big_query_only_ms": [round(x * 1000, 2) for x in open_base],
                 "search_ms": [round(x * 1000, 2) for x in searches],
                 "search_query_only_ms": [round(x * 1000, 2) for x in search_base],
+                "open_big_qt_cpu_ms": [round(x * 1000, 2) for x in open_cpu],
+                "search_qt_cpu_ms": [round(x * 1000, 2) for x in search_cpu],
                 "after_use": rss_mb(),
             }
         )
@@ -224,117 +228,16 @@ def app_run(data_dir: str, full: bool) -> None:
     done(result)
 
 
-def stall(data_dir: str, n_changes: int) -> None:
-    import subprocess
-    import urllib.request
-
-    from PySide6.QtCore import Qt, QTimer
-
-    from app.sync.api import SyncState
-    from app.ui.main import build, parse_args, run
-    from tests.sync.fake_relay import TOKEN
-
-    # the relay stand-in runs in its own process, as a real relay would (see relay_proc)
-    relay = subprocess.Popen(
-        [sys.executable, "-m", "bench.ui.relay_proc"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert relay.stdout is not None
-    url = relay.stdout.readline().strip()
-    with open(os.path.join(data_dir, "profiles.json"), encoding="utf-8") as f:
-        profiles = json.load(f)
-    profiles["profiles"][0]["relay_url"] = url
-    profiles["last"] = f"{url}|S1"
-    with open(os.path.join(data_dir, "profiles.json"), "w", encoding="utf-8") as f:
-        json.dump(profiles, f)
-    qapp, ctrl = build(parse_args(["--data-dir", data_dir, "--theme", "light"]))
-    w = ctrl.window
-    beats: list[float] = []
-    interval_ms = 5
-    timer = QTimer()
-    timer.setTimerType(Qt.TimerType.PreciseTimer)
-    timer.setInterval(interval_ms)
-    timer.timeout.connect(lambda: beats.append(time.perf_counter()))
-    result: dict[str, Any] = {"interval_ms": interval_ms, "changes": n_changes}
-    keep: list[Any] = []
-
-    def gaps(start: float, end: float) -> list[float]:
-        xs = [b for b in beats if start <= b <= end]
-        return [(b - a) * 1000 for a, b in itertools.pairwise(xs)]
-
-    def publish() -> str:
-        req = urllib.request.Request(
-            f"{url}/bench/publish?n={n_changes}",
-            method="POST",
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        )
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return str(json.loads(resp.read())["cursor"])
-
-    async def scenario() -> None:
-        engine = ctrl.engine
-        while engine is None or engine.status().state is not SyncState.ONLINE:
-            await asyncio.sleep(0.05)
-            engine = ctrl.engine
-        while w.leads_model.rowCount() == 0:
-            await asyncio.sleep(0.05)
-        timer.start()
-        idle_start = time.perf_counter()
-        await asyncio.sleep(3.0)
-        idle_end = time.perf_counter()
-        busy_start = time.perf_counter()
-        # the request blocks: off the Qt thread, like everything else the app waits on
-        target = await asyncio.to_thread(publish)
-        while engine.status().cursor != target:
-            await asyncio.sleep(0.02)
-        applied = time.perf_counter()
-        await asyncio.sleep(1.0)  # let the inbox and locations refresh after the last batch
-        busy_end = time.perf_counter()
-        timer.stop()
-        idle, busy = gaps(idle_start, idle_end), gaps(busy_start, busy_end)
-        result.update(
-            {
-                "apply_s": round(applied - busy_start, 2),
-                "busy_max_gap_ms": round(max(busy), 1),
-                "busy_p99_gap_ms": round(sorted(busy)[int(len(busy) * 0.99)], 1),
-                "idle_max_gap_ms": round(max(idle), 1),
-                "idle_p99_gap_ms": round(sorted(idle)[int(len(idle) * 0.99)], 1),
-                "beats_busy": len(busy),
-                "beats_idle": len(idle),
-                "inbox_total_after": w.leads_model.total,
-                **rss_mb(),
-            }
-        )
-        ctrl.quit()
-
-    def start(_engine: Any) -> None:
-        if not keep:  # on the app's loop, once the engine is there
-            keep.append(asyncio.ensure_future(scenario()))
-
-    ctrl.engineStarted.connect(start)
-    try:
-        run(qapp, ctrl)
-    finally:
-        relay.terminate()
-        relay.wait(10)
-    _ = qapp, statistics
-    done(result)
-
-
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["bare", "app", "stall"])
+    p.add_argument("mode", choices=["bare", "app"])
     p.add_argument("--data-dir")
     p.add_argument("--full", action="store_true")
-    p.add_argument("--changes", type=int, default=10_000)
     a = p.parse_args()
     if a.mode == "bare":
         bare()
-    elif a.mode == "app":
-        app_run(a.data_dir, a.full)
     else:
-        stall(a.data_dir, a.changes)
+        app_run(a.data_dir, a.full)
 
 
 if __name__ == "__main__":

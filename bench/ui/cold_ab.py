@@ -31,7 +31,7 @@ def child(cwd: Path, *args: str) -> dict[str, Any]:
     env = {
         **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
         "PYTHONPYCACHEPREFIX": str(bench_ui.PYCACHE),
-        "QT_QPA_PLATFORM": "offscreen",
+        "QT_QPA_PLATFORM": bench_ui.screen_platform(),
         "W2T_TOKEN": "staff-key-1",
         "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
         "W2T_BENCH_T0": repr(time.time()),

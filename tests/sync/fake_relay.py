@@ -92,6 +92,8 @@ class FakeRelay:
         self.send_delay = 0.0  # seconds each accepted send takes (crash tests)
         self.location = {"locationId": LOC, "retailerId": "R1", "name": "Downtown",
                          "web2textNumber": "+13125550100", "version": 1}
+        #: the staff member's other locations (a dealer group's)
+        self.other_locations: list[dict[str, Any]] = []
         self.app = self._build()
 
     # ---------------------------------------------------------------- test helpers
@@ -130,7 +132,7 @@ class FakeRelay:
 
         @app.get("/v1/me")
         async def me() -> dict[str, Any]:
-            return {**STAFF, "locations": [relay.location]}
+            return {**STAFF, "locations": [relay.location, *relay.other_locations]}
 
         def page(cursor: str | None, limit: int) -> dict[str, Any]:
             start = int(cursor or 0)
