@@ -33,19 +33,22 @@ from app.sync.store.access import read_one, read_rows
 from app.sync.store.outbox_row import FAILED
 from app.sync.store.rows import stored_lead, utc_text
 
+#: each count reads index pages only (migration 0007), never the wide table rows
+LOCATIONS_SQL = """
+    SELECT l.location_id, l.name, l.web2text_number, l.store_number, l.timezone,
+        (SELECT coalesce(sum(c.unread_count), 0) FROM conversations c
+            WHERE c.location_id = l.location_id),
+        (SELECT count(*) FROM conversations c
+            WHERE c.location_id = l.location_id AND c.unread_count > 0),
+        (SELECT count(*) FROM leads d WHERE d.location_id = l.location_id
+            AND d.status != 'CLOSED'),
+        json_extract(l.data, '$.hours'),
+        json_extract(l.data, '$.replyTargetMinutes')
+    FROM locations l ORDER BY l.name"""
+
 
 def list_locations(conn: sqlite3.Connection, me: Me | None) -> list[LocationRow]:
-    rows = read_rows(conn, """
-        SELECT l.location_id, l.name, l.web2text_number, l.store_number, l.timezone,
-            (SELECT coalesce(sum(c.unread_count), 0) FROM conversations c
-                WHERE c.location_id = l.location_id),
-            (SELECT count(*) FROM conversations c
-                WHERE c.location_id = l.location_id AND c.unread_count > 0),
-            (SELECT count(*) FROM leads d WHERE d.location_id = l.location_id
-                AND d.status != 'CLOSED'),
-            json_extract(l.data, '$.hours'),
-            json_extract(l.data, '$.replyTargetMinutes')
-        FROM locations l ORDER BY l.name""")
+    rows = read_rows(conn, LOCATIONS_SQL)
     allowed = set(me.location_ids) if me and me.location_ids else None
     return [
         LocationRow(location_id=r[0], name=r[1], web2text_number=r[2], store_number=r[3],
