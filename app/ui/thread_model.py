@@ -78,6 +78,10 @@ class ThreadModel(QAbstractListModel):
         self._messages: list[ThreadMessage] = []
         self._items: list[ThreadItem] = []
         self._generation = 0
+        #: a load of the open conversation is running; a reload asked for meanwhile
+        #: waits for it (`_reload_again`) instead of starting a second read
+        self._loading = False
+        self._reload_again = False
         self.has_older = False
         self._loading_older = False
         #: the next rows appended are the user's own: the view scrolls to them
@@ -86,7 +90,7 @@ class ThreadModel(QAbstractListModel):
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(30)
-        self._reload_timer.timeout.connect(lambda: self._spawn_load(fresh=False))
+        self._reload_timer.timeout.connect(self._start_reload)
         #: the photos' thumbnails (loaded off the Qt thread; the view repaints on `ready`)
         self.thumbnails = ThumbnailStore(tasks, self)
 
@@ -129,6 +133,7 @@ class ThreadModel(QAbstractListModel):
         self._sid = conversation_sid
         self._generation += 1
         self._reload_timer.stop()  # a reload of the previous conversation is moot
+        self._loading = self._reload_again = False
         self.beginResetModel()
         self._messages, self._items = [], []
         self.has_older = False
@@ -142,14 +147,34 @@ class ThreadModel(QAbstractListModel):
 
     @property
     def reload_pending(self) -> bool:
-        """A reload was asked for and has not started yet (it waits for more changes)."""
-        return self._reload_timer.isActive()
+        """A reload was asked for and has not started yet (it waits for more changes,
+        or for the load in flight)."""
+        return self._reload_timer.isActive() or self._reload_again
+
+    def _start_reload(self) -> None:
+        # One read at a time: when changes come faster than a read answers, restarting
+        # it for each would drop every answer and the thread would not move at all
+        # (and the reads would queue up on the store's reader).
+        if self._loading:
+            self._reload_again = True
+        elif self._sid is not None:
+            self._spawn_load(fresh=False)
 
     def _spawn_load(self, fresh: bool) -> None:
-        self._generation += 1
+        self._loading = True
         self._tasks.spawn(self._load(self._generation, fresh))
 
     async def _load(self, generation: int, fresh: bool) -> None:
+        try:
+            await self._load_once(generation, fresh)
+        finally:
+            if generation == self._generation:  # (else `open` started another)
+                self._loading = False
+                if self._reload_again:
+                    self._reload_again = False
+                    self._spawn_load(fresh=False)
+
+    async def _load_once(self, generation: int, fresh: bool) -> None:
         if self._engine is None or self._sid is None:
             return
         # a reload reads the messages shown and any newer ones: what is on screen stays

@@ -90,6 +90,9 @@ class FakeEngine:
         self.closes: list[tuple[str, str]] = []
         self.created: list[NewConversation] = []
         self.staff: list[StaffMember] = []
+        #: when set, every engine call waits for it to be set (a store that is slow to
+        #: answer, held as long as the test wants)
+        self.answers_held: asyncio.Event | None = None
 
     # ---- seeding helpers (tests)
 
@@ -206,6 +209,8 @@ class FakeEngine:
     async def _tick(self, name: str) -> None:
         self.calls.append(name)
         await asyncio.sleep(self.delay)
+        if self.answers_held is not None:
+            await self.answers_held.wait()
 
     # ---- Engine protocol
 

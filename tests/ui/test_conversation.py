@@ -135,6 +135,32 @@ def test_the_open_thread_reloads_only_for_its_own_messages_and_in_place(
     assert events == ["changed", "insert"]
 
 
+def test_texts_faster_than_the_store_answers_still_reach_the_open_thread(
+    window: MainWindow, engine: FakeEngine, qtbot
+) -> None:  # type: ignore[no-untyped-def]
+    """While the thread's read is unanswered, more texts into it ask for no second read:
+    one more runs once the first answers, and shows them all. (Restarting the read for
+    each text dropped every answer while texts kept coming: the thread stood still.)"""
+    import asyncio
+
+    open_lead(window, qtbot, "Maria Gonzalez")
+    model = window.thread_model
+    qtbot.waitUntil(lambda: window.tasks.running == 0 and not model.reload_pending)
+    lead_id = window.current.lead_id  # type: ignore[union-attr]
+    engine.answers_held = asyncio.Event()
+    reads = engine.calls.count("thread")
+    engine.receive(lead_id, "First")
+    qtbot.waitUntil(lambda: engine.calls.count("thread") == reads + 1)  # held at the gate
+    engine.receive(lead_id, "Second")
+    engine.receive(lead_id, "Third")
+    qtbot.waitUntil(lambda: not model._reload_timer.isActive())
+    assert engine.calls.count("thread") == reads + 1 and model.reload_pending
+    engine.answers_held.set()
+    qtbot.waitUntil(lambda: bubbles(window)[-1].message.body == "Third")
+    qtbot.waitUntil(lambda: window.tasks.running == 0 and not model.reload_pending)
+    assert engine.calls.count("thread") == reads + 2
+
+
 def test_ctrl_enter_and_send_button(window: MainWindow, engine: FakeEngine, qtbot) -> None:  # type: ignore[no-untyped-def]
     open_lead(window, qtbot, "Kevin O'Brien")
     activate(window, qtbot)
