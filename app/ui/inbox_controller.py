@@ -67,6 +67,9 @@ class InboxController(QObject):
         self._pointer_over = False
         self._home_after_load = False  # Home let the new order in: go to its first row
         self._locations_after_rows = False
+        #: a location list read is running; one asked for meanwhile follows it
+        self._locations_loading = False
+        self._locations_again = False
         self._search_timer = _single_shot(self, self.SEARCH_DELAY_MS, self._run_search)
         self._locations_timer = _single_shot(
             self, self.LOCATIONS_COALESCE_MS, self.reload_locations
@@ -110,6 +113,7 @@ class InboxController(QObject):
         # nothing scheduled for the previous engine runs for the next one (or none)
         for timer in (self._search_timer, self._locations_timer, self._first_locations_timer):
             timer.stop()
+        self._locations_loading = self._locations_again = False
         self.model.set_engine(engine)
         self.search_model.set_engine(engine)
         # the first page of the inbox goes first; the location counts (a sum over
@@ -264,12 +268,29 @@ class InboxController(QObject):
         self._show_row_locations()
 
     def reload_locations(self) -> None:
-        self._tasks.spawn(self._load_locations())
-
-    async def _load_locations(self) -> None:
-        if self._engine is None:
+        # one read at a time: a store slower to count than changes arrive must not
+        # queue reads on its reader (thread opens and searches wait behind them)
+        if self._locations_loading:
+            self._locations_again = True
             return
-        rows = list(await self._engine.list_locations())
+        self._locations_loading, self._locations_again = True, False
+        self._tasks.spawn(self._load_locations(self._engine))
+
+    async def _load_locations(self, engine: Engine | None) -> None:
+        try:
+            await self._show_locations(engine)
+        finally:
+            if engine is self._engine:  # (else `set_engine` has reset the flags)
+                self._locations_loading = False
+                if self._locations_again:
+                    self.reload_locations()
+
+    async def _show_locations(self, engine: Engine | None) -> None:
+        if engine is None:
+            return
+        rows = list(await engine.list_locations())
+        if engine is not self._engine:
+            return
         combo = self.view.location
         current = combo.currentData()
         combo.blockSignals(True)

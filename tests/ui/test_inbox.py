@@ -111,6 +111,31 @@ def test_location_switcher_shows_unread_and_filters(window: MainWindow, qtbot) -
     qtbot.waitUntil(lambda: set(names(window)) == {"Priya Raman", "Alicia Moore"})
 
 
+def test_location_counts_are_read_one_at_a_time_and_the_last_changes_counted(
+    window: MainWindow, engine: FakeEngine, qtbot
+) -> None:  # type: ignore[no-untyped-def]
+    """Changes arriving while the location counts are being read ask for one more read
+    after it, never a second one beside it (a queue of them held up the store's reader)."""
+    import asyncio
+
+    from app.sync.api import ChangesApplied
+
+    inbox = window.inbox
+    qtbot.waitUntil(lambda: window.sidebar.location.count() == 3 and window.tasks.running == 0)
+    engine.answers_held = asyncio.Event()
+    reads = engine.calls.count("list_locations")
+    engine.emit(ChangesApplied(location_ids=frozenset({"loc-1"})))
+    qtbot.waitUntil(lambda: engine.calls.count("list_locations") == reads + 1)  # held
+    for _ in range(2):
+        engine.emit(ChangesApplied(location_ids=frozenset({"loc-1"})))
+        qtbot.waitUntil(lambda: not inbox._locations_timer.isActive())
+    assert engine.calls.count("list_locations") == reads + 1
+    engine.answers_held.set()
+    qtbot.waitUntil(lambda: engine.calls.count("list_locations") == reads + 2)
+    qtbot.waitUntil(lambda: window.tasks.running == 0)
+    assert engine.calls.count("list_locations") == reads + 2
+
+
 def test_rows_name_their_location_while_the_inbox_mixes_locations(  # type: ignore[no-untyped-def]
     window: MainWindow, engine: FakeEngine, qtbot
 ) -> None:
