@@ -130,13 +130,15 @@ def measure_scale(name: str, runs: int, tmp: Path) -> dict[str, Any]:
         bare.append(child("bare"))
         ours.append(child(*app))
     full = child(*app, "--full")
-    live_dir = profile_dir(tmp / name / "live", engine_dir, copy=True)
-    where = ("--data-dir", str(live_dir), "--locations", str(locations))
-    burst = child("burst", *where, "--changes", "10000", module="bench.ui.child_live", timeout=900)
-    texts = child(
-        "inbound", *where, "--rate", "50", "--seconds", "10", "--leads", str(leads),
-        module="bench.ui.child_live", timeout=900,
-    )  # fmt: skip
+
+    def live(mode: str, *args: str) -> dict[str, Any]:
+        # each on its own copy of the data set: what one writes is not the other's start
+        live_dir = profile_dir(tmp / name / mode, engine_dir, copy=True)
+        where = ("--data-dir", str(live_dir), "--locations", str(locations))
+        return child(mode, *where, *args, module="bench.ui.child_live", timeout=900)
+
+    burst = live("burst", "--changes", "10000")
+    texts = live("inbound", "--rate", "50", "--seconds", "10", "--leads", str(leads))
     return {
         "data": info,
         "cold_start": figures.cold_start(bare, ours),

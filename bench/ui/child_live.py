@@ -184,6 +184,8 @@ def inbound(live: Live, rate: float, seconds: float, leads: int) -> None:
 
         await live.measure(busy)
         live.result["open_thread_rows"] = [shown_before, w.thread_model.rowCount()]
+        # the conversation shown at the end: still the one opened before the texts
+        live.result["open_thread_sids"] = [top.conversation_sid, w.thread_model.conversation_sid]
 
     live.run(scenario)
 
