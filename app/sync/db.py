@@ -48,10 +48,16 @@ def default_data_dir() -> Path:
 
 
 def _secure_file(path: Path) -> None:
-    """Create `path` (if missing) readable by the owner only, before SQLite opens it."""
+    """Create `path` (if missing) readable by the owner only, before SQLite opens it.
+
+    An existing file is never opened here: SQLite's locks on it are POSIX locks of
+    the whole process, and closing any other descriptor of the file drops them all.
+    Another process (`web2text-sync status`) would then take this process's open
+    connections for gone, checkpoint and delete the WAL they still write to, and
+    never see their commits."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
     os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
 
 
