@@ -14,7 +14,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-
 from app.core.wire import ScheduledStatus, ScheduledView
 from app.sync.store.access import write_tx
 from app.sync.store.outbox_row import OutboxRow
