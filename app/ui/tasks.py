@@ -21,11 +21,18 @@ class Tasks:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.errors: list[BaseException] = []
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
+        """Run `coro` on the event loop; None when there is no loop any more (a signal
+        that arrives while the app closes starts nothing)."""
         # (asyncio is imported on use: the window's first frame is painted before it is)
         import asyncio
 
-        task = asyncio.ensure_future(coro)
+        try:
+            task = asyncio.ensure_future(coro)
+        except RuntimeError:  # no current event loop: the app is shutting down
+            coro.close()
+            log.debug("%s: no event loop, not started", self._name)
+            return None
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
