@@ -121,7 +121,7 @@ def _message_row(i: int, j: int, n: int, loc: str) -> tuple[Any, ...]:
     return (
         sid, sid, None, f"CH{i}", loc, None, "+13125550134" if customer else "staff:S1",
         "customer" if customer else "staff", None, None, body(n), "delivered", None, None,
-        at, 1,
+        at, 1, "[]",
     )  # fmt: skip
 
 
