@@ -63,6 +63,8 @@ def _world(
         W2T_CONNECTOR_TIMEOUT="2",
         W2T_CONNECTOR_BACKOFF="0.01",
         W2T_CONNECTOR_BACKOFF_MAX="0.05",
+        # the test polls Lead/status as fast as it answers: not a key-rate test
+        W2T_KEY_RATE="100000",
     )
     return env, seed, port
 
