@@ -91,6 +91,13 @@ def test_consent_holds_forms_stops_starts_and_staff_opt_outs(
             lambda: list(consent_log.events(relay.tables, seed.retailer_id, "0", "9")),
             what="the STOP recorded",
         )
+        # Twilio dates a text to the second: the START goes in a later second than the
+        # STOP, or the two would tie and the export could list either first
+        (stop,) = consent_log.events(relay.tables, seed.retailer_id, "0", "9")
+        wait_for(
+            lambda: time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) > str(stop["At"])[:19],
+            what="the second after the STOP",
+        )
         text(sim, phone, conv["CustomerProxy"], "start")
         wait_for(
             lambda: len(list(consent_log.events(relay.tables, seed.retailer_id, "0", "9"))) == 2,
