@@ -358,6 +358,8 @@ def _staff_entity_requests(world: World) -> list[tuple[str, str, dict[str, str],
         ("POST", f"/v1/conversations/{world.conversation_sid}/presence", {}, {"state": "typing"}),
         ("PATCH", f"/v1/leads/{world.lead_id}", {"If-Match": '"1"'}, {"note": "not mine"}),
         ("POST", f"/v1/leads/{world.lead_id}/sync", {}, None),
+        ("POST", f"/v1/leads/{world.lead_id}/close", {"If-Match": '"1"'}, {"reason": "not mine"}),
+        ("POST", f"/v1/conversations/{world.conversation_sid}/opt-out", {}, {"reason": "no"}),
     ]
 
 
@@ -372,6 +374,9 @@ def test_staff_entity_routes_are_scoped_to_locations(world: World) -> None:
         "/v1/conversations/{sid}/presence",
         "/v1/leads/{lead_id}",
         "/v1/leads/{lead_id}/sync",
+        "/v1/leads/{lead_id}/close",
+        "/v1/conversations/{sid}/opt-out",
+        "/v1/scheduled/{sid}",
         "/v1/media/{sid}",
     }
     assert entity_routes == named, f"new staff entity route(s): {entity_routes - named}"
