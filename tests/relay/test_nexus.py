@@ -226,6 +226,7 @@ def _aws_statuses(lead_systems: LeadSystemsHandle) -> list[int | None]:
 
 def test_the_token_is_kept_until_it_nearly_expires(lead_systems: LeadSystemsHandle) -> None:
     lead_systems.state.nexus.put_store({"location_id": "l1", "retailer_id": "r1"})
+    earlier = len(_aws_statuses(lead_systems))  # the simulator is shared with other tests
     # a 6 s token is used for half its life: 3 s of slack for a busy machine between
     # the client's check and the server's
     lead_systems.state.cognito.set_ttl(6)
@@ -237,7 +238,7 @@ def test_the_token_is_kept_until_it_nearly_expires(lead_systems: LeadSystemsHand
     while client.token.fetched < 3:  # renewed before each expiry
         assert client.store("l1") is not None
         assert time.monotonic() < deadline
-    assert 401 not in _aws_statuses(lead_systems)  # never used an expired one
+    assert 401 not in _aws_statuses(lead_systems)[earlier:]  # never used an expired one
 
 
 def test_a_401_refreshes_the_token_once(lead_systems: LeadSystemsHandle) -> None:
