@@ -18,12 +18,10 @@ from app.relay.connectors.base import (
     SYNC_FAILED,
     IntegrationError,
     integration_data,
-    integration_state,
-    kept,
     lead_type,
 )
 from app.relay.connectors.http import CallFailed, ConnectorHttp, join_url
-from app.relay.connectors.notes import flush, send_summary, transient
+from app.relay.connectors.notes import TranscriptIntegration, transient
 from app.relay.connectors.once import Unconfirmed, post_once
 from app.relay.connectors.progress import in_flight, settle
 from app.relay.connectors.records import Item, get_lead
@@ -145,8 +143,9 @@ def _lead_id_of(answer: Any) -> str | None:
     return str(value) if value else None
 
 
-class DhqIntegration:
+class DhqIntegration(TranscriptIntegration):
     name = NAME
+    remote_key = "LeadId"
 
     def __init__(self, client: DhqClient, connectors: Connectors) -> None:
         self.client = client
@@ -173,44 +172,6 @@ class DhqIntegration:
             f"\n\n**Fibi Chatbot**\n\n**Topics:** {summary_topics(row)}\n\n{row.get('summary', '')}"
         )
         return self.client.comment(str(data.get("LeadId")), body)
-
-    # ---- create / sync / close ----
-
-    def create(self, ctx: RelayContext, lead: Item) -> dict[str, Any]:
-        lead_id = str(lead["LeadId"])
-        current = get_lead(ctx.tables, lead_id) or lead
-        if not integration_data(current, NAME).get("LeadId"):
-            self._create_remote(ctx, current)
-        send_summary(ctx, lead_id, self)
-        # the conversation's first messages (greeting, details) at once, rather than
-        # on the next message as the original
-        flush(ctx, lead_id, self)
-        return kept()
-
-    def sync(self, ctx: RelayContext, lead: Item) -> dict[str, Any]:
-        lead_id = str(lead["LeadId"])
-        current = get_lead(ctx.tables, lead_id) or lead
-        data = integration_data(current, NAME)
-        if not data.get("LeadId"):
-            return self.create(ctx, current)
-        twilio = integration_state(current, "Twilio").get("SyncStatus")
-        if twilio != "SYNCED":
-            raise IntegrationError(
-                "Twilio integration is not in correct state 'SYNCED' to sync DHQ. "
-                f"Current Twilio state is '{twilio}'"
-            )
-        send_summary(ctx, lead_id, self)
-        flush(ctx, lead_id, self)
-        return kept()
-
-    def close(self, ctx: RelayContext, lead: Item, reason: str) -> dict[str, Any]:
-        lead_id = str(lead["LeadId"])
-        current = get_lead(ctx.tables, lead_id) or lead
-        if not integration_data(current, NAME).get("LeadId"):
-            return kept()
-        send_summary(ctx, lead_id, self)
-        flush(ctx, lead_id, self)
-        return kept()
 
     def _create_remote(self, ctx: RelayContext, lead: Item) -> None:
         location_id = str((lead.get("Lead") or {}).get("LocationId"))

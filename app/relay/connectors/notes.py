@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from app.relay.connectors.base import IntegrationError, integration_data, integration_state
+from app.relay.connectors.base import (
+    IntegrationError,
+    integration_data,
+    integration_state,
+    kept,
+)
 from app.relay.connectors.http import CallFailed, Outcome
 from app.relay.connectors.once import DataChange, Unconfirmed, post_once
 from app.relay.connectors.records import Item, get_conversation, get_lead
@@ -145,3 +150,67 @@ def _note_failed(
         details={"message": note.details(), "response": response},
         transient=retry,
     )
+
+
+class TranscriptIntegration:
+    """What RLM and DHQ do alike: create the remote lead once (its id in `Data`
+    under `remote_key`), then on every create, sync and close send the Botpress
+    summary and the transcript notes not sent yet. A subclass names itself and its
+    remote id, creates the remote lead and sends one note or summary."""
+
+    name: str
+    #: the `Data` key holding the remote lead's id ("LeadUUID" for RLM, "LeadId" for DHQ)
+    remote_key: str
+
+    def _create_remote(self, ctx: RelayContext, lead: Item) -> None:
+        raise NotImplementedError
+
+    def send_note(self, lead: Item, data: dict[str, Any], note: TranscriptMessage) -> Any:
+        raise NotImplementedError
+
+    def send_summary(self, lead: Item, data: dict[str, Any], row: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def accepted(self, answer: Any) -> bool:
+        raise NotImplementedError
+
+    def note_error(self, sid: str) -> str:
+        raise NotImplementedError
+
+    def _created(self, lead: Item) -> bool:
+        return bool(integration_data(lead, self.name).get(self.remote_key))
+
+    def _send_pending(self, ctx: RelayContext, lead_id: str) -> dict[str, Any]:
+        send_summary(ctx, lead_id, self)
+        flush(ctx, lead_id, self)
+        return kept()
+
+    def create(self, ctx: RelayContext, lead: Item) -> dict[str, Any]:
+        lead_id = str(lead["LeadId"])
+        current = get_lead(ctx.tables, lead_id) or lead
+        if not self._created(current):
+            self._create_remote(ctx, current)
+        # the conversation's first messages (greeting, details) at once, rather than
+        # on the next message as the original
+        return self._send_pending(ctx, lead_id)
+
+    def sync(self, ctx: RelayContext, lead: Item) -> dict[str, Any]:
+        lead_id = str(lead["LeadId"])
+        current = get_lead(ctx.tables, lead_id) or lead
+        if not self._created(current):
+            return self.create(ctx, current)
+        twilio = integration_state(current, "Twilio").get("SyncStatus")
+        if twilio != "SYNCED":
+            raise IntegrationError(
+                f"Twilio integration is not in correct state 'SYNCED' to sync {self.name}. "
+                f"Current Twilio state is '{twilio}'"
+            )
+        return self._send_pending(ctx, lead_id)
+
+    def close(self, ctx: RelayContext, lead: Item, reason: str) -> dict[str, Any]:
+        """The notes not sent yet first (the original closed without them)."""
+        lead_id = str(lead["LeadId"])
+        current = get_lead(ctx.tables, lead_id) or lead
+        if not self._created(current):
+            return kept()
+        return self._send_pending(ctx, lead_id)

@@ -22,14 +22,12 @@ from app.relay.connectors.base import (
     SYNC_FAILED,
     IntegrationError,
     integration_data,
-    integration_state,
-    kept,
     lead_type,
 )
 from app.relay.connectors.http import CallFailed, ConnectorHttp, Outcome, join_url
-from app.relay.connectors.notes import flush, send_summary, transient
+from app.relay.connectors.notes import TranscriptIntegration, transient
 from app.relay.connectors.once import Unconfirmed, post_once
-from app.relay.connectors.records import Item, get_lead, now_iso
+from app.relay.connectors.records import Item, now_iso
 from app.relay.connectors.settings import RlmSettings
 from app.relay.connectors.transcript import TranscriptMessage, summary_topics
 
@@ -135,8 +133,9 @@ def succeeded(answer: Any) -> bool:
     return isinstance(answer, dict) and answer.get("result") == "Success"
 
 
-class RlmIntegration:
+class RlmIntegration(TranscriptIntegration):
     name = NAME
+    remote_key = "LeadUUID"
 
     def __init__(self, client: RlmClient, connectors: Connectors) -> None:
         self.client = client
@@ -175,45 +174,6 @@ class RlmIntegration:
                 "date": now_iso(),
             }
         )
-
-    # ---- create / sync / close ----
-
-    def create(self, ctx: RelayContext, lead: Item) -> dict[str, Any]:
-        lead_id = str(lead["LeadId"])
-        current = get_lead(ctx.tables, lead_id) or lead
-        if not integration_data(current, NAME).get("LeadUUID"):
-            self._create_remote(ctx, current)
-        send_summary(ctx, lead_id, self)
-        # the conversation's first messages (greeting, details) at once, rather than
-        # on the next message as the original
-        flush(ctx, lead_id, self)
-        return kept()
-
-    def sync(self, ctx: RelayContext, lead: Item) -> dict[str, Any]:
-        lead_id = str(lead["LeadId"])
-        current = get_lead(ctx.tables, lead_id) or lead
-        data = integration_data(current, NAME)
-        if not data.get("LeadUUID"):
-            return self.create(ctx, current)
-        twilio = integration_state(current, "Twilio").get("SyncStatus")
-        if twilio != "SYNCED":
-            raise IntegrationError(
-                "Twilio integration is not in correct state 'SYNCED' to sync RLM. "
-                f"Current Twilio state is '{twilio}'"
-            )
-        send_summary(ctx, lead_id, self)
-        flush(ctx, lead_id, self)
-        return kept()
-
-    def close(self, ctx: RelayContext, lead: Item, reason: str) -> dict[str, Any]:
-        """The notes not sent yet first (the original closed without them)."""
-        lead_id = str(lead["LeadId"])
-        current = get_lead(ctx.tables, lead_id) or lead
-        if not integration_data(current, NAME).get("LeadUUID"):
-            return kept()
-        send_summary(ctx, lead_id, self)
-        flush(ctx, lead_id, self)
-        return kept()
 
     def _create_remote(self, ctx: RelayContext, lead: Item) -> None:
         api_key = self._api_key(ctx, lead)
