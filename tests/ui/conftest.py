@@ -4,6 +4,7 @@ keyring, the theme, and a main window over the fake engine."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ import qasync
 from PySide6.QtWidgets import QApplication
 
 from app.ui.bridge import EngineBridge
+from app.ui.controller import AppController
 from app.ui.mainwindow import MainWindow
 from app.ui.theme import ThemeManager
 from tests.ui.fake_engine import FakeEngine, demo_engine
@@ -66,15 +68,50 @@ def pointer_away(qapp: QApplication) -> None:
     QCursor.setPos(QPoint(-10_000, -10_000))
 
 
+AppRun = tuple[AppController, Coroutine[Any, Any, int]]
+
+
+def _track_app_runs(monkeypatch: pytest.MonkeyPatch) -> list[AppRun]:
+    """Every AppController.run() of a test, so that its teardown can end the apps
+    a failed assertion left running (their windows, engines and tasks would reach
+    into the next tests)."""
+    runs: list[AppRun] = []
+    original = AppController.run
+
+    def run(self: AppController) -> Coroutine[Any, Any, int]:
+        coro = original(self)
+        runs.append((self, coro))
+        return coro
+
+    monkeypatch.setattr(AppController, "run", run)
+    return runs
+
+
+def _quit_apps_left_running(runs: list[AppRun], qtbot: Any) -> None:
+    for ctrl, coro in runs:
+        state = inspect.getcoroutinestate(coro)
+        if state == inspect.CORO_CREATED:
+            coro.close()
+        elif state != inspect.CORO_CLOSED:
+            ctrl.quit()
+            qtbot.waitUntil(
+                lambda c=coro: inspect.getcoroutinestate(c) == inspect.CORO_CLOSED,
+                timeout=30000)
+
+
 @pytest.fixture
-def loop(themed_app: QApplication, qtbot: Any) -> Iterator[asyncio.AbstractEventLoop]:
+def loop(
+    themed_app: QApplication, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[asyncio.AbstractEventLoop]:
     """A qasync loop that runs whenever Qt processes events (qtbot.wait*, keyClicks...)."""
     lp = qasync.QEventLoop(themed_app, already_running=True)
     # a plain pool we can shut down: the engine's SQLite work runs here (asyncio.to_thread)
     executor = ThreadPoolExecutor(4, thread_name_prefix="ui-test")
     lp.set_default_executor(executor)
     asyncio.set_event_loop(lp)
+    runs = _track_app_runs(monkeypatch)
     yield lp
+    _quit_apps_left_running(runs, qtbot)
     pending = [t for t in asyncio.all_tasks(lp) if not t.done()]
     for t in pending:
         t.cancel()

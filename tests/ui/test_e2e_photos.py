@@ -17,6 +17,7 @@ from PySide6.QtCore import QMimeData, Qt, QUrl
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication
 
+from app.relay import message_store
 from app.sandbox.twilio_sim import SimHandle
 from app.ui.controller import AppController, Options
 from app.ui.thread_model import MessageItem
@@ -58,6 +59,16 @@ def _bubbles(window: Any) -> list[Any]:
     return [it.message for it in items if isinstance(it, MessageItem)]
 
 
+def _where_the_photo_is(relay: RelayHandle, conversation_sid: str, w: Any) -> str:
+    """Where a customer's photo got to, for a failed wait: stored by the relay (from
+    the webhook), mirrored by the engine, shown in the thread."""
+    stored = [(m.get("Body"), bool(m.get("Media")))
+              for m in message_store.list_messages(relay.tables, conversation_sid)]
+    status = w.engine.status() if getattr(w, "engine", None) is not None else None
+    shown = [(m.body, len(m.media)) for m in _bubbles(w)]
+    return f"relay stored {stored}; engine {status}; thread shows {shown}"
+
+
 def test_photos_in_and_out_of_the_desktop(
     stack: tuple[SimHandle, RelayHandle, Seed],
     tmp_path: Path,
@@ -87,7 +98,10 @@ def test_photos_in_and_out_of_the_desktop(
     media = [{"contentType": "image/png", "filename": "porch.png",
               "dataBase64": base64.b64encode(photo).decode()}]
     sim.inbound(lead.customer, proxy, "Here is the porch", media)
-    qtbot.waitUntil(lambda: any(m.media for m in _bubbles(w)), timeout=20000)
+    try:
+        qtbot.waitUntil(lambda: any(m.media for m in _bubbles(w)), timeout=20000)
+    except qtbot.TimeoutError as exc:
+        raise AssertionError(_where_the_photo_is(relay, lead.conversation_sid, w)) from exc
     message = next(m for m in _bubbles(w) if m.media)
     item = message.media[0]
     thumbs = w.thread_model.thumbnails
