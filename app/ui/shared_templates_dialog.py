@@ -16,10 +16,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QFormLayout,
     QHBoxLayout,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
-    QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -30,6 +26,7 @@ from app.ui import fmt
 from app.ui.dialogs import keyboard_ready
 from app.ui.plain import plain_label
 from app.ui.tasks import Tasks
+from app.ui.template_editor import TemplateListEditor
 
 
 class SharedTemplatesDialog(QDialog):
@@ -50,7 +47,6 @@ class SharedTemplatesDialog(QDialog):
         self.setMinimumSize(620, 420)
         self._engine = engine
         self.tasks = Tasks("shared-templates")
-        self._items: list[SharedTemplate] = []
         self.current = SharedTemplates("")
         self.location = QComboBox()
         self.location.setAccessibleName("Location")
@@ -73,39 +69,24 @@ class SharedTemplatesDialog(QDialog):
         form.addRow("Location", self.location)
         layout.addLayout(form)
         layout.addWidget(self.info)
-        layout.addLayout(self._editor(), 1)
+        layout.addWidget(self._editor(), 1)
         layout.addWidget(self.message)
         layout.addLayout(self._buttons())
         keyboard_ready(self, "Shared templates", default=self.save_button)
         self.load()
 
-    def _editor(self) -> QHBoxLayout:
-        self.list = QListWidget()
-        self.list.setAccessibleName("Shared templates list")
-        self.list.currentRowChanged.connect(self._show)
-        self.name_edit = QLineEdit()
-        self.name_edit.setAccessibleName("Template name")
-        self.name_edit.textEdited.connect(self._store)
-        self.body_edit = QPlainTextEdit()
-        self.body_edit.setAccessibleName("Template text")
-        self.body_edit.textChanged.connect(self._store)
-        self.add_button = QPushButton("New template")
-        self.add_button.clicked.connect(self._add)
-        self.delete_button = QPushButton("Delete")
-        self.delete_button.clicked.connect(self._delete)
-        left = QVBoxLayout()
-        left.addWidget(self.list, 1)
-        row = QHBoxLayout()
-        row.addWidget(self.add_button)
-        row.addWidget(self.delete_button)
-        left.addLayout(row)
-        right = QFormLayout()
-        right.addRow("Name", self.name_edit)
-        right.addRow("Text", self.body_edit)
-        top = QHBoxLayout()
-        top.addLayout(left, 2)
-        top.addLayout(right, 3)
-        return top
+    def _editor(self) -> TemplateListEditor[SharedTemplate]:
+        self.editor = TemplateListEditor(
+            "Shared templates list",
+            new=lambda: SharedTemplate(None, "New template", "Hi {first_name}, "),
+            edited=lambda old, name, body: SharedTemplate(old.template_id, name, body),
+            merge_fields_hint=True,
+        )
+        # the editor's parts, as the dialog's: what tests and shortcuts reach
+        self.list, self.name_edit, self.body_edit = (
+            self.editor.list, self.editor.name_edit, self.editor.body_edit)
+        self.add_button, self.delete_button = self.editor.add_button, self.editor.delete_button
+        return self.editor
 
     def _buttons(self) -> QHBoxLayout:
         self.save_button = QPushButton("Save for everyone")
@@ -136,73 +117,22 @@ class SharedTemplatesDialog(QDialog):
 
     def _set(self, shown: SharedTemplates) -> None:
         self.current = shown
-        self._items = list(shown.templates)
         if shown.version == 0:
             self.info.setText("No shared templates saved for this location yet.")
         else:
             by = f" by {shown.updated_by}" if shown.updated_by else ""
             at = f", {fmt.relative_time(shown.updated_at)}" if shown.updated_at else ""
             self.info.setText(f"Version {shown.version}, saved{by}{at}.")
-        self._reload_list(0)
-
-    def _reload_list(self, select: int) -> None:
-        self.list.blockSignals(True)
-        self.list.clear()
-        for t in self._items:
-            QListWidgetItem(t.name or "(untitled)", self.list)
-        self.list.blockSignals(False)
-        if self._items:
-            self.list.setCurrentRow(min(select, len(self._items) - 1))
-        self._show(self.list.currentRow())
-
-    def _show(self, row: int) -> None:
-        has = 0 <= row < len(self._items)
-        for w in (self.name_edit, self.body_edit, self.delete_button):
-            w.setEnabled(has)
-        self.name_edit.blockSignals(True)
-        self.body_edit.blockSignals(True)
-        self.name_edit.setText(self._items[row].name if has else "")
-        self.body_edit.setPlainText(self._items[row].body if has else "")
-        self.name_edit.blockSignals(False)
-        self.body_edit.blockSignals(False)
-
-    # ------------------------------------------------------------------ editing
-
-    def _store(self) -> None:
-        row = self.list.currentRow()
-        if 0 <= row < len(self._items):
-            old = self._items[row]
-            name = self.name_edit.text()
-            self._items[row] = SharedTemplate(old.template_id, name, self.body_edit.toPlainText())
-            item = self.list.item(row)
-            if item is not None:
-                item.setText(name or "(untitled)")
-
-    def _add(self) -> None:
-        self._items.append(SharedTemplate(None, "New template", "Hi {first_name}, "))
-        self._reload_list(len(self._items) - 1)
-        self.name_edit.setFocus()
-        self.name_edit.selectAll()
-
-    def _delete(self) -> None:
-        row = self.list.currentRow()
-        if 0 <= row < len(self._items):
-            del self._items[row]
-            self._reload_list(row)
+        self.editor.set_items(shown.templates)
 
     # ------------------------------------------------------------------ saving
 
     def save(self) -> None:
-        from app.core.templates import TemplateError, fields
-
-        for i, t in enumerate(self._items):
-            try:
-                fields(t.body)
-            except TemplateError as exc:
-                self.list.setCurrentRow(i)
-                self._say(f"“{t.name}” can't be saved: {exc}")
-                return
-        kept = [t for t in self._items if t.name.strip() and t.body.strip()]
+        problem = self.editor.first_invalid()
+        if problem:
+            self._say(problem)
+            return
+        kept = self.editor.kept()
         self.save_button.setEnabled(False)
         self.tasks.spawn(self._save(self.location_id, kept, self.current.version))
 
