@@ -18,7 +18,6 @@ from app.relay.connectors.base import (
     SYNC_FAILED,
     IntegrationError,
     integration_data,
-    lead_type,
 )
 from app.relay.connectors.http import CallFailed, ConnectorHttp, join_url
 from app.relay.connectors.notes import TranscriptIntegration, transient
@@ -30,7 +29,6 @@ from app.relay.connectors.transcript import TranscriptMessage, summary_topics
 from app.relay.integrations import RetryLater
 
 if TYPE_CHECKING:
-    from app.relay.connectors.registry import Connectors
     from app.relay.context import RelayContext
 
 NAME = "DHQ"
@@ -143,16 +141,9 @@ def _lead_id_of(answer: Any) -> str | None:
     return str(value) if value else None
 
 
-class DhqIntegration(TranscriptIntegration):
+class DhqIntegration(TranscriptIntegration[DhqClient]):
     name = NAME
     remote_key = "LeadId"
-
-    def __init__(self, client: DhqClient, connectors: Connectors) -> None:
-        self.client = client
-        self.connectors = connectors
-
-    def applies(self, ctx: RelayContext, lead: Item) -> bool:
-        return lead_type(lead) == "WEB2TEXT"
 
     # ---- the note target (notes.flush) ----
 

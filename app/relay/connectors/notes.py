@@ -5,13 +5,14 @@ summary once per lead."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from app.relay.connectors.base import (
     IntegrationError,
     integration_data,
     integration_state,
     kept,
+    lead_type,
 )
 from app.relay.connectors.http import CallFailed, Outcome
 from app.relay.connectors.once import DataChange, Unconfirmed, post_once
@@ -19,7 +20,10 @@ from app.relay.connectors.records import Item, get_conversation, get_lead
 from app.relay.connectors.transcript import TranscriptMessage, pending_notes
 
 if TYPE_CHECKING:
+    from app.relay.connectors.registry import Connectors
     from app.relay.context import RelayContext
+
+ClientT = TypeVar("ClientT")
 
 SUMMARY_KEY = "botpress-summary"
 
@@ -152,7 +156,7 @@ def _note_failed(
     )
 
 
-class TranscriptIntegration:
+class TranscriptIntegration(Generic[ClientT]):
     """What RLM and DHQ do alike: create the remote lead once (its id in `Data`
     under `remote_key`), then on every create, sync and close send the Botpress
     summary and the transcript notes not sent yet. A subclass names itself and its
@@ -161,6 +165,14 @@ class TranscriptIntegration:
     name: str
     #: the `Data` key holding the remote lead's id ("LeadUUID" for RLM, "LeadId" for DHQ)
     remote_key: str
+
+    def __init__(self, client: ClientT, connectors: Connectors) -> None:
+        self.client = client
+        self.connectors = connectors
+
+    def applies(self, ctx: RelayContext, lead: Item) -> bool:
+        """Both systems take the leads of the text-me form (type WEB2TEXT)."""
+        return lead_type(lead) == "WEB2TEXT"
 
     def _create_remote(self, ctx: RelayContext, lead: Item) -> None:
         raise NotImplementedError

@@ -22,7 +22,6 @@ from app.relay.connectors.base import (
     SYNC_FAILED,
     IntegrationError,
     integration_data,
-    lead_type,
 )
 from app.relay.connectors.http import CallFailed, ConnectorHttp, Outcome, join_url
 from app.relay.connectors.notes import TranscriptIntegration, transient
@@ -32,7 +31,6 @@ from app.relay.connectors.settings import RlmSettings
 from app.relay.connectors.transcript import TranscriptMessage, summary_topics
 
 if TYPE_CHECKING:
-    from app.relay.connectors.registry import Connectors
     from app.relay.context import RelayContext
 
 log = logging.getLogger("app.relay.connectors")
@@ -133,16 +131,9 @@ def succeeded(answer: Any) -> bool:
     return isinstance(answer, dict) and answer.get("result") == "Success"
 
 
-class RlmIntegration(TranscriptIntegration):
+class RlmIntegration(TranscriptIntegration[RlmClient]):
     name = NAME
     remote_key = "LeadUUID"
-
-    def __init__(self, client: RlmClient, connectors: Connectors) -> None:
-        self.client = client
-        self.connectors = connectors
-
-    def applies(self, ctx: RelayContext, lead: Item) -> bool:
-        return lead_type(lead) == "WEB2TEXT"
 
     # ---- the note target (notes.flush) ----
 
