@@ -220,29 +220,9 @@ def set_hours(
             raise ValueError("the after-hours text must be 1 to 320 characters")
         if unsafe_character(after_hours_text, multiline=True) is not None:
             raise ValueError("the after-hours text contains a control character")
-    try:
-        resp = tables.directory.update_item(
-            Key={"Id": location_id},
-            UpdateExpression=(
-                "SET Hours = :h, AfterHoursText = :t, UpdatedAt = :now ADD Version :one"
-            ),
-            ConditionExpression="Kind = :k",
-            ExpressionAttributeValues={
-                ":h": hours or "",
-                ":t": after_hours_text or "",
-                ":k": LOCATION,
-                ":now": _now(),
-                ":one": 1,
-            },
-            ReturnValues="ALL_NEW",
-        )
-    except ClientError as exc:
-        if is_conditional_failure(exc):
-            raise LookupError(f"location {location_id} does not exist") from None
-        raise
-    if cache is not None:
-        cache.discard((tables.directory.name, location_id))
-    return Location.from_item(resp["Attributes"])
+    return _update_location(
+        tables, location_id, "Hours = :h, AfterHoursText = :t",
+        {":h": hours or "", ":t": after_hours_text or ""}, cache)
 
 
 def set_reply_target(
@@ -255,12 +235,24 @@ def set_reply_target(
     `cache` forgets the location at once."""
     if not 1 <= minutes <= 1440:
         raise ValueError("the reply target is 1 to 1440 minutes")
+    return _update_location(tables, location_id, "ReplyTargetMinutes = :m", {":m": minutes}, cache)
+
+
+def _update_location(
+    tables: Any,
+    location_id: str,
+    sets: str,
+    values: dict[str, Any],
+    cache: TtlCache[Retailer | Location] | None,
+) -> Location:
+    """SET `sets` on a location that exists (LookupError otherwise), bumping its
+    version; `cache` forgets it at once."""
     try:
         resp = tables.directory.update_item(
             Key={"Id": location_id},
-            UpdateExpression="SET ReplyTargetMinutes = :m, UpdatedAt = :now ADD Version :one",
+            UpdateExpression=f"SET {sets}, UpdatedAt = :now ADD Version :one",
             ConditionExpression="Kind = :k",
-            ExpressionAttributeValues={":m": minutes, ":now": _now(), ":one": 1, ":k": LOCATION},
+            ExpressionAttributeValues={**values, ":k": LOCATION, ":now": _now(), ":one": 1},
             ReturnValues="ALL_NEW",
         )
     except ClientError as exc:
