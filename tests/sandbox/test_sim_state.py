@@ -122,8 +122,8 @@ def test_config_validation() -> None:
 
 
 def test_control_client_and_handle_conveniences(client: Client, twilio_sim: SimHandle) -> None:
+    from app.sandbox.fault_fields import FaultError
     from app.sandbox.twilio_sim import SimControl, SimControlError
-    from app.sandbox.twilio_sim.faults import FaultError
     from tests.sandbox.helpers import P2, STORE
 
     conv = pair_conversation(client)

@@ -16,12 +16,10 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from app.sandbox.fault_fields import FaultError, check_known, int_in, rate, seed
+
 SYSTEMS = ("nexus", "cognito", "botpress", "rlm", "dhq", "acton", "floorforce")
 _RATES = ("rate_5xx", "rate_timeout", "rate_timeout_after_commit")
-
-
-class FaultError(ValueError):
-    """An invalid fault setting; the message names the field."""
 
 
 @dataclass
@@ -37,41 +35,25 @@ class SystemFaults:
     seed: int | None = None
 
 
-def _int_in(name: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise FaultError(f"{name} must be an integer between {low} and {high}")
-    return value
-
-
 def parse_system_faults(system: str, body: Any) -> SystemFaults:
-    if not isinstance(body, dict):
-        raise FaultError(f"{system}: the faults must be a JSON object")
-    unknown = sorted(set(body) - set(SystemFaults.__dataclass_fields__))
-    if unknown:
-        raise FaultError(f"{system}: unknown fault field(s): {', '.join(unknown)}")
+    body = check_known(body, set(SystemFaults.__dataclass_fields__), f"{system}: ")
     faults = SystemFaults()
     if "latency_ms" in body:
-        faults.latency_ms = _int_in("latency_ms", body["latency_ms"], 0, 60_000)
+        faults.latency_ms = int_in("latency_ms", body["latency_ms"], 0, 60_000)
     if "fail_next" in body:
-        faults.fail_next = _int_in("fail_next", body["fail_next"], 0, 10_000)
+        faults.fail_next = int_in("fail_next", body["fail_next"], 0, 10_000)
     if "fail_status" in body:
-        faults.fail_status = _int_in("fail_status", body["fail_status"], 400, 599)
+        faults.fail_status = int_in("fail_status", body["fail_status"], 400, 599)
     for name in _RATES:
         if name in body:
-            value = body[name]
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                raise FaultError(f"{name} must be a number between 0 and 1")
-            setattr(faults, name, float(value))
+            setattr(faults, name, rate(name, body[name]))
     if "path_contains" in body:
         value = body["path_contains"]
         if value is not None and (not isinstance(value, str) or not value):
             raise FaultError("path_contains must be a non-empty string")
         faults.path_contains = value
     if "seed" in body:
-        value = body["seed"]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise FaultError("seed must be an integer")
-        faults.seed = value
+        faults.seed = seed(body["seed"])
     return faults
 
 

@@ -8,6 +8,8 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from app.sandbox.fault_fields import FaultError, check_known, int_in, rate, seed
+
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _RATES = (
     "rate_429",
@@ -16,10 +18,6 @@ _RATES = (
     "webhook_duplicate_rate",
     "webhook_reorder_rate",
 )
-
-
-class FaultError(ValueError):
-    """An invalid fault setting; the message names the field."""
 
 
 @dataclass
@@ -37,24 +35,13 @@ class Faults:
 
 
 def parse_faults(body: Any) -> Faults:
-    if not isinstance(body, dict):
-        raise FaultError("the body must be a JSON object")
-    known = set(Faults.__dataclass_fields__)
-    unknown = sorted(set(body) - known)
-    if unknown:
-        raise FaultError(f"unknown fault field(s): {', '.join(unknown)}")
+    body = check_known(body, set(Faults.__dataclass_fields__))
     faults = Faults()
     if "latency_ms" in body:
-        value = body["latency_ms"]
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 60_000:
-            raise FaultError("latency_ms must be an integer between 0 and 60000")
-        faults.latency_ms = value
+        faults.latency_ms = int_in("latency_ms", body["latency_ms"], 0, 60_000)
     for name in _RATES:
         if name in body:
-            value = body[name]
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                raise FaultError(f"{name} must be a number between 0 and 1")
-            setattr(faults, name, float(value))
+            setattr(faults, name, rate(name, body[name]))
     if "carrier_errors" in body:
         value = body["carrier_errors"]
         if not isinstance(value, dict):
@@ -66,10 +53,7 @@ def parse_faults(body: Any) -> Faults:
                 raise FaultError("carrier_errors values must be positive integer error codes")
         faults.carrier_errors = dict(value)
     if "seed" in body:
-        value = body["seed"]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise FaultError("seed must be an integer")
-        faults.seed = value
+        faults.seed = seed(body["seed"])
     return faults
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from app.sandbox.lead_systems_sim.faults import SYSTEMS, FaultError, parse_faults
+from app.sandbox.fault_fields import FaultError
+from app.sandbox.lead_systems_sim.faults import SYSTEMS, parse_faults
 from app.sandbox.lead_systems_sim.routes.common import ControlError, json_body, sim
 
 router = APIRouter(prefix="/_sim")

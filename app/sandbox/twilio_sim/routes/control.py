@@ -7,9 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from app.sandbox.fault_fields import FaultError
 from app.sandbox.twilio_sim.clock import iso
 from app.sandbox.twilio_sim.errors import ControlError, TwilioApiError
-from app.sandbox.twilio_sim.faults import FaultError, parse_faults
+from app.sandbox.twilio_sim.faults import parse_faults
 from app.sandbox.twilio_sim.routes.common import json_body, runtime
 from app.sandbox.twilio_sim.state import LineTypeError, is_e164
 from app.sandbox.twilio_sim.state.media import parse_media_inputs
