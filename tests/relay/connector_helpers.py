@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -13,7 +15,7 @@ import httpx
 from app.relay.connectors.directory_settings import set_location_settings, set_retailer_settings
 from app.relay.connectors.settings import ConnectorSettings
 from app.sandbox.lead_systems_sim import LeadSystemsHandle
-from tests.support.relay import RelayHandle, Seed, seed_dealer, tables_for
+from tests.support.relay import RelayHandle, Seed, seed_dealer, start_relay, tables_for
 
 BOTPRESS_TABLE = "Int_Connor_Conversations_Table"
 _numbers = itertools.count(100)
@@ -30,6 +32,25 @@ def connector_settings(
     )
     base.update(env)
     return ConnectorSettings.from_env(base)
+
+
+@contextmanager
+def connected_relay(
+    dynamodb_endpoint: str, sim: Any, lead_systems: LeadSystemsHandle, *, nexus: bool = False
+) -> Iterator[RelayHandle]:
+    """A relay with every connector aimed at the simulator (see `connector_settings`)
+    and a quick sweeper, so that stuck connector work is picked up within a test."""
+    handle = start_relay(
+        dynamodb_endpoint,
+        sim,
+        sweeper_interval_s=0.3,
+        stuck_after_s=1.0,
+        connectors=connector_settings(lead_systems, nexus=nexus),
+    )
+    try:
+        yield handle
+    finally:
+        handle.stop()
 
 
 def new_number(area: str = "312") -> str:

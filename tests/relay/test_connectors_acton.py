@@ -15,21 +15,14 @@ import pytest
 from app.relay import lead_store
 from app.relay.connectors.progress import unconfirmed
 from app.sandbox.lead_systems_sim import LeadSystemsHandle
-from tests.relay.connector_helpers import connector_settings, status, wait_for, wait_status
-from tests.support.relay import RelayHandle, Seed, issue_key, start_relay
+from tests.relay.connector_helpers import connected_relay, status, wait_for, wait_status
+from tests.support.relay import RelayHandle, Seed, issue_key
 
 
 @pytest.fixture(scope="module")
 def relay(dynamodb_endpoint: str, _lead_systems_server: LeadSystemsHandle) -> Iterator[RelayHandle]:
-    handle = start_relay(
-        dynamodb_endpoint,
-        None,
-        sweeper_interval_s=0.3,
-        stuck_after_s=1.0,
-        connectors=connector_settings(_lead_systems_server),
-    )
-    yield handle
-    handle.stop()
+    with connected_relay(dynamodb_endpoint, None, _lead_systems_server) as handle:
+        yield handle
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from app.sandbox.lead_systems_sim import LeadSystemsHandle
 from app.sandbox.twilio_sim import SimHandle, start_simulator
 from tests.relay.connector_helpers import (
     BOTPRESS_TABLE,
-    connector_settings,
+    connected_relay,
     create_lead,
     dhq_inquiries,
     new_number,
@@ -26,7 +26,7 @@ from tests.relay.connector_helpers import (
     wait_for,
     wait_status,
 )
-from tests.support.relay import RelayHandle, start_relay
+from tests.support.relay import RelayHandle
 
 SIM_SID = "AC" + "6" * 32
 SIM_TOKEN = "connectors-token"
@@ -44,15 +44,8 @@ def sim() -> Iterator[SimHandle]:
 def relay(
     dynamodb_endpoint: str, sim: SimHandle, _lead_systems_server: LeadSystemsHandle
 ) -> Iterator[RelayHandle]:
-    handle = start_relay(
-        dynamodb_endpoint,
-        sim,
-        sweeper_interval_s=0.3,
-        stuck_after_s=1.0,
-        connectors=connector_settings(_lead_systems_server),
-    )
-    yield handle
-    handle.stop()
+    with connected_relay(dynamodb_endpoint, sim, _lead_systems_server) as handle:
+        yield handle
 
 
 def test_a_lead_reaches_every_system_with_the_original_bodies(

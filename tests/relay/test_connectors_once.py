@@ -20,7 +20,7 @@ from app.relay.lead_runner import MAX_TRANSIENT_ATTEMPTS
 from app.sandbox.lead_systems_sim import LeadSystemsHandle
 from app.sandbox.twilio_sim import SimHandle, start_simulator
 from tests.relay.connector_helpers import (
-    connector_settings,
+    connected_relay,
     create_lead,
     dhq_inquiries,
     new_number,
@@ -31,7 +31,7 @@ from tests.relay.connector_helpers import (
     wait_for,
     wait_status,
 )
-from tests.support.relay import METRICS_AUTH, RelayHandle, Seed, start_relay
+from tests.support.relay import METRICS_AUTH, RelayHandle, Seed
 
 SIM_SID = "AC" + "4" * 32
 SIM_TOKEN = "connectors-once-token"
@@ -49,15 +49,8 @@ def sim() -> Iterator[SimHandle]:
 def relay(
     dynamodb_endpoint: str, sim: SimHandle, _lead_systems_server: LeadSystemsHandle
 ) -> Iterator[RelayHandle]:
-    handle = start_relay(
-        dynamodb_endpoint,
-        sim,
-        sweeper_interval_s=0.3,
-        stuck_after_s=1.0,
-        connectors=connector_settings(_lead_systems_server),
-    )
-    yield handle
-    handle.stop()
+    with connected_relay(dynamodb_endpoint, sim, _lead_systems_server) as handle:
+        yield handle
 
 
 def conversation(relay: RelayHandle, seed: Seed, lead_id: str) -> dict[str, Any]:

@@ -24,14 +24,14 @@ from app.sandbox.lead_systems_sim import LeadSystemsHandle
 from app.sandbox.servers import free_port
 from app.sandbox.twilio_sim import SimHandle, start_simulator
 from tests.relay.connector_helpers import (
-    connector_settings,
+    connected_relay,
     create_lead,
     dhq_inquiries,
     new_number,
     status,
     wait_status,
 )
-from tests.support.relay import RelayHandle, Seed, issue_key, seed_pool, start_relay
+from tests.support.relay import RelayHandle, Seed, issue_key, seed_pool
 
 SIM_SID = "AC" + "2" * 32
 SIM_TOKEN = "nexus-token"
@@ -49,16 +49,9 @@ def sim() -> Iterator[SimHandle]:
 def relay(
     dynamodb_endpoint: str, sim: SimHandle, _lead_systems_server: LeadSystemsHandle
 ) -> Iterator[RelayHandle]:
-    handle = start_relay(
-        dynamodb_endpoint,
-        sim,
-        sweeper_interval_s=0.3,
-        stuck_after_s=1.0,
-        connectors=connector_settings(_lead_systems_server, nexus=True),
-    )
-    seed_pool(handle, POOL)
-    yield handle
-    handle.stop()
+    with connected_relay(dynamodb_endpoint, sim, _lead_systems_server, nexus=True) as handle:
+        seed_pool(handle, POOL)
+        yield handle
 
 
 def nexus_dealer(
