@@ -82,11 +82,20 @@ class Listener:
         self.cond = threading.Condition()
         self.stop = threading.Event()
         self.ready = threading.Event()
+        self.error: httpx.HTTPError | None = None  # the stream ended by it
         self.thread = threading.Thread(target=self._run, args=(url, key), daemon=True)
         self.thread.start()
         assert self.ready.wait(10)
 
     def _run(self, url: str, key: str) -> None:
+        try:
+            self._read(url, key)
+        except httpx.HTTPError as exc:  # e.g. no heartbeat in time on a starved machine
+            with self.cond:
+                self.error = exc
+                self.cond.notify_all()
+
+    def _read(self, url: str, key: str) -> None:
         with (
             httpx.Client(timeout=httpx.Timeout(10, read=5)) as client,
             connect_sse(client, "GET", f"{url}/v1/stream", headers=_auth(key)) as source,
@@ -118,6 +127,7 @@ class Listener:
                             return event
                 left = deadline - time.monotonic()
                 assert left > 0, f"no such presence event in {self.presence()}"
+                assert self.error is None, f"the stream ended: {self.error!r}"
                 self.cond.wait(left)
 
     def close(self) -> None:
