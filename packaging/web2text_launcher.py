@@ -1,19 +1,13 @@
 """Entry point of the frozen desktop app (PyInstaller runs this file as __main__).
 
 It does exactly what the `web2text` console script does, so the installed
-program and `pip install` behave the same.
+program and `pip install` behave the same. `--version` and `--help` never get
+here: pyi_rth_web2text_cli.py answers them before Qt is loaded.
 """
 
 import sys
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--version"]:
-        # the answer scripts and IT tools ask for most, without loading the app
-        # (the same line as `web2text --version` prints through argparse)
-        from app import __version__
-
-        print(f"web2text {__version__}")
-        sys.exit(0)
     import multiprocessing
 
     # pydantic before PySide6: shiboken's import hook looks at the source of each

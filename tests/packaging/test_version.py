@@ -8,6 +8,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 import app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,19 +69,51 @@ def test_installer_recipes_take_the_version_from_app() -> None:
     )
 
 
-def test_launcher_answers_version_like_the_app_without_loading_it() -> None:
-    """The frozen entry point's `--version` fast path prints what argparse would."""
-    launcher = subprocess.run(
-        [sys.executable, "-X", "importtime", str(ROOT / "packaging" / "web2text_launcher.py"),
-         "--version"],
+# What `--version` and `--help` must not load: Qt, the engine and relay's libraries.
+HEAVY = {"PySide6", "shiboken6", "pydantic", "phonenumbers", "sqlalchemy", "httpx",
+         "multiprocessing", "app.core", "app.sync", "app.ui.controller"}
+
+
+def _imported(importtime_stderr: str) -> set[str]:
+    return {line.split("|")[-1].strip() for line in importtime_stderr.splitlines()
+            if line.startswith("import time:")}
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-X", "importtime", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
-    app_main = subprocess.run(
-        [sys.executable, "-m", "app.ui.main", "--version"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-    )
-    assert launcher.returncode == app_main.returncode == 0
-    assert launcher.stdout == app_main.stdout == f"web2text {app.__version__}\n"
-    imported = {line.split("|")[-1].strip() for line in launcher.stderr.splitlines()}
-    assert "app" in imported
-    assert not {"app.ui.main", "multiprocessing", "PySide6"} & imported
+
+
+@pytest.mark.parametrize("flag", ["--version", "--help"])
+def test_app_answers_cheap_flags_without_loading_qt(flag: str) -> None:
+    """`web2text --version`/`--help` (the console script's main) parse the command
+    line before anything heavy is imported."""
+    result = _run("-c", f"from app.ui.main import main; main([{flag!r}])")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith(f"web2text {app.__version__}" if flag == "--version"
+                                    else "usage: web2text")
+    imported = _imported(result.stderr)
+    assert "app.ui.main" in imported
+    assert not HEAVY & imported, HEAVY & imported
+
+
+@pytest.mark.parametrize("flag", ["--version", "--help"])
+def test_frozen_runtime_hook_answers_like_the_app(flag: str) -> None:
+    """The frozen program's first runtime hook gives argparse's own answer (before
+    PyInstaller's PySide6 hook loads Qt) and lets every other command line through."""
+    hook = str(ROOT / "packaging" / "pyi_rth_web2text_cli.py")
+    frozen = _run(hook, flag)
+    app_main = _run("-m", "app.ui.main", flag)
+    assert frozen.returncode == app_main.returncode == 0
+    assert frozen.stdout == app_main.stdout
+    assert not HEAVY & _imported(frozen.stderr)
+    passed_on = _run(hook, "--demo", "--quit-after", "0")
+    assert passed_on.returncode == 0 and passed_on.stdout == ""
+    assert "app.ui.main" not in _imported(passed_on.stderr)
+
+
+def test_spec_runs_the_cli_hook() -> None:
+    spec = (ROOT / "packaging" / "web2text.spec").read_text(encoding="utf-8")
+    assert 'runtime_hooks=[str(ROOT / "packaging" / "pyi_rth_web2text_cli.py")]' in spec
