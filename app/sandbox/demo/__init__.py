@@ -242,7 +242,7 @@ def _played(
     write_directory(stack)
     handle = _new_handle(stack, folder, staff, stops, options)
     world = handle.world
-    world.call(seed_leads(world.client, plan, world.failed), 300)
+    world.call_while_progressing(seed_leads(world.client, plan, world.failed), "seeding")
     return handle
 
 
@@ -277,7 +277,7 @@ def _after_seed(
             world.go_live()
 
     if wait:
-        world.call(run(), 600)
+        world.call_while_progressing(run(), "the seeded histories")
     else:
         world.later(run)
 

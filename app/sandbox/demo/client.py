@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from typing import Any
 
@@ -13,10 +12,16 @@ import httpx
 
 from app.sandbox import demo_data as data
 from app.sandbox.demo.handle import DemoError, DemoHandle, Track
+from app.sandbox.demo.progress import Progress
 from app.sandbox.demo_data import LeadSeed
 from app.sandbox.demo_lead_systems import add_chatbot_summary
 
 log = logging.getLogger("app.sandbox.demo")
+#: Answers that say "not now" rather than "no": the relay's 5xx (a DynamoDB read
+#: timeout on a starved machine), its rate limit and (409 with this reason) the
+#: same idempotency key still being worked on by an earlier attempt.
+RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+IN_PROGRESS = "idempotency_in_progress"
 
 
 def describe(exc: BaseException) -> str:
@@ -30,9 +35,12 @@ class DemoClient:
 
     # Bounds, not waits: a loaded machine (a build, a CI run) seeding 40 leads through
     # one process answers slowly, and the happy path never waits for them.
-    def __init__(self, handle: DemoHandle, timeout: float = 60.0) -> None:
+    def __init__(self, handle: DemoHandle, timeout: float = 60.0, attempts: int = 6) -> None:
         self.handle = handle
         self.timeout = timeout
+        self.attempts = attempts
+        #: completed steps (a lead created, a text sent, an edit made, a conversation found)
+        self.progress = Progress()
         self._client: httpx.AsyncClient | None = None
 
     def http(self) -> httpx.AsyncClient:
@@ -50,47 +58,78 @@ class DemoClient:
         staff = next(s for s in data.STAFF if location_key in s.locations)
         return staff.staff_id, self.handle.staff_keys[staff.staff_id]
 
-    async def create_lead(self, lead: LeadSeed, attempts: int = 3) -> None:
+    async def _send(
+        self, method: str, url: str, what: str, *, retry: frozenset[int] = RETRY_STATUSES,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """One request that is safe to repeat (an idempotency key, an If-Match, a
+        read), sent again after a timeout or a "not now" answer, as on a busy build
+        machine; the last answer (or error) once the attempts are spent."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                resp = await self.http().request(method, url, **kwargs)
+            except httpx.TransportError as exc:
+                if attempt == self.attempts:
+                    raise
+                log.info("demo: %s again after %s", what, describe(exc))
+            else:
+                again = resp.status_code in retry and (
+                    resp.status_code != 409 or IN_PROGRESS in resp.text
+                )
+                if not again or attempt == self.attempts:
+                    return resp
+                log.info("demo: %s again after answer %s", what, resp.status_code)
+                retry_after = resp.headers.get("Retry-After", "")
+                if retry_after.isdigit():
+                    await asyncio.sleep(min(float(retry_after), 10.0))
+                    continue
+            await asyncio.sleep(min(0.5 * 2**attempt, 10.0))
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    async def create_lead(self, lead: LeadSeed) -> None:
         """The website form; sent again (same idempotency key, so the same lead)
-        when the relay did not answer in time, as on a busy build machine."""
+        when the relay did not answer in time."""
         loc = data.location(lead.location_key)
         body = lead.create_body(data.retailer(loc.retailer).retailer_id, loc.location_id)
         if self.handle.lead_systems is not None:  # (the website's chatbot came first)
             chatbot = add_chatbot_summary(self.handle.lead_systems, lead)
             if chatbot is not None:
                 body["Lead"]["BotpressConversationId"] = chatbot
-        for attempt in range(1, attempts + 1):
-            try:
-                resp = await self.http().post(
-                    f"{self.handle.relay_url}/Lead/{lead.lead_id}/create",
-                    json=body,
-                    headers={
-                        "Authorization": f"Bearer {self.handle.lead_key}",
-                        "idempotency-key": f"demo-create-{lead.lead_id}",
-                    },
-                )
-                break
-            except httpx.TransportError as exc:
-                if attempt == attempts:
-                    raise
-                log.info("demo: lead %s create again after %s", lead.lead_id, describe(exc))
+        resp = await self._send(
+            "POST",
+            f"{self.handle.relay_url}/Lead/{lead.lead_id}/create",
+            f"lead {lead.lead_id} create",
+            # any 409 here means an earlier attempt made (or is making) the lead
+            retry=RETRY_STATUSES - {409},
+            json=body,
+            headers={
+                "Authorization": f"Bearer {self.handle.lead_key}",
+                "idempotency-key": f"demo-create-{lead.lead_id}",
+            },
+        )
         if resp.status_code not in (200, 409):
             raise DemoError(
                 f"lead create answered {resp.status_code}: {resp.text[:300]}", "seed_failed"
             )
+        self.progress.mark()
 
     async def conversation_of(self, lead: LeadSeed, timeout: float = 120.0) -> str | None:
-        """The lead's ConversationSID once the relay has synced it to Twilio."""
-        deadline = time.monotonic() + timeout
+        """The lead's ConversationSID once the relay has synced it to Twilio; None
+        when its sync failed, or when nothing in the world moved for `timeout` s."""
+        started = self.progress.clock()
         # Each status read is DynamoDB work for the same busy process, so poll gently.
         delay = 0.3
         await asyncio.sleep(delay)
-        while time.monotonic() < deadline:
-            resp = await self.http().get(
-                f"{self.handle.relay_url}/Lead/{lead.lead_id}/status",
-                headers={"Authorization": f"Bearer {self.handle.lead_key}"},
-            )
-            if resp.status_code == 200:
+        while not self.progress.stalled(timeout, since=started):
+            try:
+                resp: httpx.Response | None = await self.http().get(
+                    f"{self.handle.relay_url}/Lead/{lead.lead_id}/status",
+                    headers={"Authorization": f"Bearer {self.handle.lead_key}"},
+                )
+            except httpx.TransportError as exc:  # a read: just ask again
+                log.info("demo: lead %s status again after %s", lead.lead_id, describe(exc))
+                resp = None
+            if resp is not None and resp.status_code == 200:
                 twilio = (resp.json().get("Integrations") or {}).get("Twilio") or {}
                 sid = (twilio.get("Data") or {}).get("ConversationSID")
                 if sid:
@@ -100,7 +139,7 @@ class DemoClient:
                     return None
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 1.5)
-        log.warning("demo lead %s: no conversation after %ss", lead.lead_id, timeout)
+        log.warning("demo lead %s: no conversation, nothing moved for %ss", lead.lead_id, timeout)
         return None
 
     async def proxies(self, sid: str, customer: str, store: str) -> tuple[str, str] | None:
@@ -158,24 +197,32 @@ class DemoClient:
             texts_stop=lead.texts_stop,
         )
         self.handle.tracks[sid] = track
+        self.progress.mark()
         return track
 
     async def inbound(self, phone: str, to: str, body: str) -> None:
+        # Not repeated after a timeout: the simulator may have taken the text in,
+        # and a second one would be a second text.
         resp = await self.http().post(
             f"{self.handle.simulator_url}/_sim/inbound",
             json={"from": phone, "to": to, "body": body},
         )
         resp.raise_for_status()
+        self.progress.mark()
 
     async def staff_send(self, track: Track, text: str) -> None:
         _, key = self._staff_key(track.leads[0].location_key)
-        resp = await self.http().post(
+        resp = await self._send(
+            "POST",
             f"{self.handle.relay_url}/v1/conversations/{track.conversation_sid}/messages",
+            "staff text",
             json={"body": text},
+            # one key for every attempt: a repeat is the same text, never a second one
             headers={"Authorization": f"Bearer {key}", "Idempotency-Key": f"demo-{uuid.uuid4()}"},
         )
         if resp.status_code != 202:
             raise DemoError(f"staff send answered {resp.status_code}: {resp.text[:200]}")
+        self.progress.mark()
 
     async def patch(self, lead: LeadSeed) -> None:
         """The pipeline status, assignee and note staff gave the lead."""
@@ -194,12 +241,12 @@ class DemoClient:
         # A 412 hands back the current version: edit that one. The relay is still
         # taking in this lead's webhooks, so the version may move a few times.
         for attempt in range(20):
-            resp = await self.http().patch(
-                url,
-                json=body,
-                headers={"Authorization": f"Bearer {key}", "If-Match": f'"{version}"'},
-            )
+            resp = await self._send(
+                "PATCH", url, f"lead {lead.lead_id} edit",
+                json=body, headers={"Authorization": f"Bearer {key}", "If-Match": f'"{version}"'},
+            )  # fmt: skip
             if resp.status_code == 200:
+                self.progress.mark()
                 return
             if resp.status_code != 412:
                 raise DemoError(f"lead patch answered {resp.status_code}: {resp.text[:200]}")

@@ -15,6 +15,7 @@ import httpx
 from app.sandbox import demo_data as data
 from app.sandbox.demo.client import DemoClient, describe
 from app.sandbox.demo.handle import DemoError, Track
+from app.sandbox.demo.progress import STALL_SECONDS
 from app.sandbox.demo_data import LeadSeed, Step
 
 log = logging.getLogger("app.sandbox.demo")
@@ -97,7 +98,8 @@ def settle(sim: object) -> None:
     handsets final (the simulated customers must not answer their own history) and
     the relay's tables complete for a snapshot."""
     try:
-        sim.wait_idle(60.0)  # type: ignore[attr-defined]
+        # (a bound for a starved machine; an idle simulator returns at once)
+        sim.wait_idle(STALL_SECONDS / 2)  # type: ignore[attr-defined]
     except TimeoutError:
         log.warning("demo: the simulator was still busy after the histories")
 

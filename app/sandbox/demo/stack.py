@@ -166,6 +166,10 @@ def start_stack(stops: Stops) -> Stack:
         key_rate_per_min=100_000,
         staff_send_rate_per_min=10_000,
         conversation_send_rate_per_min=10_000,
+        # moto runs in this process and answers every request, one at a time: on a
+        # starved machine late, never lost. A production-sized read timeout would
+        # give up (and retry into the same queue) where waiting is right.
+        ddb_timeout_s=60.0,
         connectors=connectors,
     )
     session = boto3.session.Session()

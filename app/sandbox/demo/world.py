@@ -20,6 +20,7 @@ from app.core.phones import mask_phone
 from app.sandbox import demo_data as data
 from app.sandbox.demo.client import DemoClient, describe
 from app.sandbox.demo.handle import DemoError, DemoHandle, Track
+from app.sandbox.demo.progress import wait_while_progressing
 from app.sandbox.demo_contacts import Contacts
 from app.sandbox.demo_data import Shoppers
 
@@ -76,6 +77,12 @@ class World:
     def call(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
         return future.result(timeout)
+
+    def call_while_progressing(self, coro: Coroutine[Any, Any, T], what: str) -> T:
+        """Run `coro` (seeding) on the world's loop and wait for it as long as the
+        world's requests keep completing (`progress`), however long that takes."""
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return wait_while_progressing(future, self.client.progress, what=what)
 
     def later(self, make: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run `make()` on the world's loop without waiting for it."""
