@@ -116,26 +116,24 @@ def start_demo(
     the world still (tests). `seed=None` draws a different demo every time (never
     from a snapshot); `use_snapshot=False` always plays the seed.
     """
-    global _current
     stop_demo()  # one demo per process
     started = time.monotonic()
     count, staff = _lead_count(leads), _staff(staff_id)
-    folder = reset_demo_dir(Path(data_dir) if data_dir else default_demo_dir())
-    demo_aws_environment()
-    quiet_logs()
+    folder = _fresh_folder(data_dir)
     plan_seed = seed if seed is not None else random.randrange(2**31)
     plan = data.build_seed(plan_seed, count)
+    options = {
+        "rng": random.Random(f"{plan_seed}:live"),
+        "reply_delay": reply_delay,
+        "store_answer_rate": store_answer_rate,
+        "lead_interval": lead_interval,
+        "stop_after": stop_after,
+    }
+    snapshots = use_snapshot and seed is not None
     stops: Stops = []
     try:
         stack = start_stack(stops)
-        snap = _snapshot_for(plan_seed, count) if use_snapshot and seed is not None else None
-        options = {
-            "rng": random.Random(f"{plan_seed}:live"),
-            "reply_delay": reply_delay,
-            "store_answer_rate": store_answer_rate,
-            "lead_interval": lead_interval,
-            "stop_after": stop_after,
-        }
+        snap = _snapshot_for(plan_seed, count) if snapshots else None
         if snap is not None:
             handle = _restored(stack, snap, plan, folder, staff, stops, options)
             handle.stats.seed_seconds = round(time.monotonic() - started, 2)
@@ -144,15 +142,33 @@ def start_demo(
         else:
             handle = _played(stack, plan, folder, staff, stops, options)
             handle.stats.seed_seconds = round(time.monotonic() - started, 2)
-            save = use_snapshot and seed is not None
-            _after_seed(handle, stack, plan, (plan_seed, count), live=live, save=save,
+            _after_seed(handle, stack, plan, (plan_seed, count), live=live, save=snapshots,
                         wait=not background_history)  # fmt: skip
         handle._stops = stops
     except BaseException:
-        for stop in reversed(stops):
-            with contextlib.suppress(Exception):
-                stop()
+        _stop_all(stops)
         raise
+    _log_ready(handle)
+    _make_current(handle)
+    return handle
+
+
+def _fresh_folder(data_dir: Path | str | None) -> Path:
+    """The demo's emptied folder, this process's fake AWS credentials, quiet logs."""
+    folder = reset_demo_dir(Path(data_dir) if data_dir else default_demo_dir())
+    demo_aws_environment()
+    quiet_logs()
+    return folder
+
+
+def _stop_all(stops: Stops) -> None:
+    """What a failed start had started, newest first."""
+    for stop in reversed(stops):
+        with contextlib.suppress(Exception):
+            stop()
+
+
+def _log_ready(handle: DemoHandle) -> None:
     log.info(
         "demo ready in %.1fs (%s): %d leads, relay %s, data in %s",
         handle.stats.seed_seconds,
@@ -161,9 +177,12 @@ def start_demo(
         handle.relay_url,
         handle.data_dir,
     )
+
+
+def _make_current(handle: DemoHandle) -> None:
+    global _current
     with _current_lock:
         _current = handle
-    return handle
 
 
 def _snapshot_for(seed: int, leads: int) -> dict[str, Any] | None:
