@@ -29,6 +29,7 @@ import httpx
 
 import app
 from app.sandbox.demo import lead_systems_state, retime
+from app.sandbox.demo.compact import fold_change_log
 from app.sandbox.demo.handle import DemoHandle
 from app.sandbox.demo.stack import TABLE_PREFIX, Stack
 
@@ -38,6 +39,8 @@ FORMAT = 1
 # limits' counters belong to one start only (nobody repeats the seeded requests or
 # webhooks, and seeding ran past the production limits on purpose).
 SKIPPED_TABLES = ("APIKeys", "Idempotency", "WebhookEvents", "Limits")
+# kept with each entity's last change only (`compact`)
+CHANGE_LOG = "ChangeLog"
 SOURCES = ("core", "relay", "sandbox")
 WEBHOOKS_OFF = {"X-Twilio-Webhook-Enabled": "false"}
 
@@ -123,7 +126,7 @@ def dump(stack: Stack, handle: DemoHandle, seed: int, leads: int) -> dict[str, A
                 items: list[dict[str, Any]] = []
                 for scanned in ddb.get_paginator("scan").paginate(TableName=name):
                     items.extend(scanned.get("Items", []))
-                tables[suffix] = items
+                tables[suffix] = fold_change_log(items) if suffix == CHANGE_LOG else items
     with _sim_client(stack) as sim:
         conversations = [_dump_conversation(sim, conv) for conv in _pages(sim, "/v1/Conversations")]
     return {
