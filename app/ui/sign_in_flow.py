@@ -93,6 +93,9 @@ class SignIn:
         for the session (demo keys die with the demo)."""
         from app.ui.signin import check_key
 
+        # the engine's imports overlap the demo's start (both off this thread; the
+        # demo's servers spend much of it waiting on each other's sockets)
+        self._preload_engine()
         # the demo resets its folder: kept apart from real profiles
         relay_url, key, data_dir = await demo.start(self._data_dir / "demo")
         info = await check_key(relay_url, key)
