@@ -35,6 +35,7 @@ class SlowFirstAnswer(ThreadingHTTPServer):
         self.first_status = first_status
         self.release = threading.Event()
         self.keys: list[str] = []
+        self.peers: list[int] = []  # the client's port of each request
         self.lock = threading.Lock()
 
 
@@ -44,7 +45,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", "0")))
         with self.server.lock:
-            self.server.keys.append(self.headers["idempotency-key"])
+            self.server.keys.append(self.headers.get("idempotency-key", ""))
+            self.server.peers.append(self.client_address[1])
             early = len(self.server.keys) <= self.server.holds
         status = 202 if self.path.endswith("/messages") else 200
         if early and self.server.first_status is not None:
@@ -207,3 +209,42 @@ def test_seeding_without_a_step_for_the_bound_is_given_up() -> None:
         wait_while_progressing(future, Progress(Ticking()), stall=100.0, poll=0.01)
     assert caught.value.reason == "seed_stalled"
     assert future.cancelled()
+
+
+@pytest.fixture
+def answers() -> Iterator[SlowFirstAnswer]:
+    yield from _serve(holds=0)
+
+
+async def test_each_inbound_text_goes_once_on_a_connection_of_its_own(
+    answers: SlowFirstAnswer,
+) -> None:
+    """No pooled keep-alive connection (which a starved process may find closed by the
+    simulator, losing the text), and never repeated once it may have arrived."""
+    client = _client(answers)
+    client.handle.simulator_url = client.handle.relay_url
+    try:
+        await client.inbound("+18475550100", "+18475550110", "one")
+        await client.inbound("+18475550100", "+18475550110", "two")
+    finally:
+        await client.aclose()
+    assert len(answers.peers) == 2 and answers.peers[0] != answers.peers[1]
+    assert client.progress.steps == 2
+
+
+async def test_an_inbound_text_that_never_connected_is_sent_again_then_fails() -> None:
+    from app.sandbox.servers import free_port
+
+    handle = DemoHandle(
+        relay_url="http://127.0.0.1:9", staff_key="s", data_dir=Path("unused"),
+        staff_id="demo-jordan", staff_name="Jordan",
+        simulator_url=f"http://127.0.0.1:{free_port()}", dynamodb_url="http://127.0.0.1:9",
+        lead_key="lead",
+    )  # fmt: skip
+    client = DemoClient(handle, timeout=2.0, attempts=2)
+    try:
+        with pytest.raises(httpx.ConnectError):
+            await client.inbound("+18475550100", "+18475550110", "hello")
+    finally:
+        await client.aclose()
+    assert client.progress.steps == 0

@@ -201,12 +201,24 @@ class DemoClient:
         return track
 
     async def inbound(self, phone: str, to: str, body: str) -> None:
-        # Not repeated after a timeout: the simulator may have taken the text in,
-        # and a second one would be a second text.
-        resp = await self.http().post(
-            f"{self.handle.simulator_url}/_sim/inbound",
-            json={"from": phone, "to": to, "body": body},
-        )
+        """A text from a phone. Repeated only when it never reached the simulator (a
+        refused or timed-out connect): one that may have been taken in is not sent
+        twice (that would be a second text). Each goes on a connection of its own,
+        so a keep-alive connection the server closed while this process was starved
+        cannot swallow it."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                async with httpx.AsyncClient(timeout=httpx.Timeout(self.timeout)) as once:
+                    resp = await once.post(
+                        f"{self.handle.simulator_url}/_sim/inbound",
+                        json={"from": phone, "to": to, "body": body},
+                    )
+                break
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if attempt == self.attempts:
+                    raise
+                log.info("demo: inbound text again after %s", describe(exc))
+                await asyncio.sleep(min(0.5 * 2**attempt, 10.0))
         resp.raise_for_status()
         self.progress.mark()
 

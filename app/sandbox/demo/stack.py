@@ -147,6 +147,9 @@ def start_stack(stops: Stops) -> Stack:
         auth_token=secrets.token_urlsafe(24),
         pool=data.proxy_pool(),
         carrier_delay=0.05,
+        # the relay in this process answers late on a starved machine; a webhook
+        # given up would leave a text or its delivery out of the seeded inbox
+        webhook_timeout=60.0,
     )
     stops.append(sim.stop)
     lead_systems, connectors = start_demo_lead_systems()
