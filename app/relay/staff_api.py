@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -172,7 +173,6 @@ async def send_message(
 ) -> JSONResponse:
     """Send a text to the conversation as the staff member (202 + the MessageView)."""
     ctx = _ctx(request)
-    metrics = ctx.metrics
     if not idempotency_key or not idempotency_key.strip():
         raise ApiError(
             400, "idempotency_key_required", "Send an Idempotency-Key header with every message"
@@ -186,73 +186,114 @@ async def send_message(
     body = _message_body(data, allow_empty=media_sid is not None)
     if ctx.twilio is None:
         raise ApiError(503, "upstream_unavailable", "Twilio is not configured")
-    sender = sends.Sender(staff.staff_id or "", staff.name or staff.staff_id or "")
-
-    async def attempt(begin: Begin) -> JSONResponse:
-        now = datetime.fromtimestamp(ctx.clock(), UTC)
-        try:
-            fresh = (
-                await run_in_threadpool(conversation_store.get_conversation, ctx.tables, sid)
-                or conv
-            )
-            leads = await run_in_threadpool(sends.check_sendable, ctx, fresh, now)
-            await run_in_threadpool(check_send_rate, ctx, staff, sid)  # 429 past the limits
-        except ApiError as exc:
-            metrics.send(exc.reason)
-            return _error_response(exc)
-        try:
-            media = await run_in_threadpool(
-                staff_media.attach_to_send, ctx, media_sid, sender.staff_id, fresh
-            )
-            msg = await run_in_threadpool(
-                functools.partial(
-                    sends.send_via_twilio,
-                    ctx,
-                    fresh,
-                    sender,
-                    body,
-                    idempotency_key.strip(),
-                    look_first=begin.taken_over,
-                    media_sid=media_sid,
-                )
-            )
-        except ApiError as exc:
-            metrics.send(exc.reason)
-            return _error_response(exc)
-        except sends.TWILIO_ERRORS as exc:
-            err = sends.failure_answer(request, exc)
-            metrics.send(err.reason)
-            return _error_response(err)
-        view = await run_in_threadpool(
-            functools.partial(
-                sends.record_sent,
-                ctx,
-                fresh,
-                leads,
-                sender,
-                msg,
-                body,
-                idempotency_key.strip(),
-                now,
-                media=media,
-            )
-        )
-        metrics.send("accepted")
-        return JSONResponse(view, status_code=202)
-
+    send = _StaffSend(
+        request=request,
+        ctx=ctx,
+        sid=sid,
+        conv=conv,
+        sender=sends.Sender(staff.staff_id or "", staff.name or staff.staff_id or ""),
+        body=body,
+        media_sid=media_sid,
+        key=idempotency_key.strip(),
+    )
     response = await run_idempotent(
         ctx.idempotency,
         scope=f"staff:{staff.retailer_id}:{staff.staff_id}:send",
         key=idempotency_key,
         request_fingerprint=fingerprint(sid, body, *([media_sid] if media_sid else [])),
-        call=attempt,
+        call=functools.partial(_attempt_send, send, staff),
         # Rejections (closed, opted out, quiet hours) sent nothing: forget them so
         # the desktop's retry with the same key can succeed later.
         remember=lambda status: 200 <= status < 300,
     )
     if response.headers.get("idempotent-replayed"):
-        metrics.send("replayed")
+        ctx.metrics.send("replayed")
     return response  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class _StaffSend:
+    """One validated send request, as the idempotent attempt needs it."""
+
+    request: Request
+    ctx: RelayContext
+    sid: str
+    conv: dict[str, Any]
+    sender: sends.Sender
+    body: str
+    media_sid: str | None
+    key: str
+
+
+async def _attempt_send(send: _StaffSend, staff: Principal, begin: Begin) -> JSONResponse:
+    ctx = send.ctx
+    now = datetime.fromtimestamp(ctx.clock(), UTC)
+    try:
+        fresh, leads = await _check_sendable_now(send, staff, now)
+    except ApiError as exc:
+        ctx.metrics.send(exc.reason)
+        return _error_response(exc)
+    try:
+        media, msg = await _send_to_twilio(send, fresh, look_first=begin.taken_over)
+    except ApiError as exc:
+        ctx.metrics.send(exc.reason)
+        return _error_response(exc)
+    except sends.TWILIO_ERRORS as exc:
+        err = sends.failure_answer(send.request, exc)
+        ctx.metrics.send(err.reason)
+        return _error_response(err)
+    view = await run_in_threadpool(
+        functools.partial(
+            sends.record_sent,
+            ctx,
+            fresh,
+            leads,
+            send.sender,
+            msg,
+            send.body,
+            send.key,
+            now,
+            media=media,
+        )
+    )
+    ctx.metrics.send("accepted")
+    return JSONResponse(view, status_code=202)
+
+
+async def _check_sendable_now(
+    send: _StaffSend, staff: Principal, now: datetime
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The conversation as stored now and its leads; ApiError if it may not be texted."""
+    ctx = send.ctx
+    fresh = (
+        await run_in_threadpool(conversation_store.get_conversation, ctx.tables, send.sid)
+        or send.conv
+    )
+    leads = await run_in_threadpool(sends.check_sendable, ctx, fresh, now)
+    await run_in_threadpool(check_send_rate, ctx, staff, send.sid)  # 429 past the limits
+    return fresh, leads
+
+
+async def _send_to_twilio(
+    send: _StaffSend, fresh: dict[str, Any], *, look_first: bool
+) -> tuple[list[dict[str, Any]] | None, Any]:
+    """Attach the staged photo (if any) and post the message: (media, Twilio message)."""
+    media = await run_in_threadpool(
+        staff_media.attach_to_send, send.ctx, send.media_sid, send.sender.staff_id, fresh
+    )
+    msg = await run_in_threadpool(
+        functools.partial(
+            sends.send_via_twilio,
+            send.ctx,
+            fresh,
+            send.sender,
+            send.body,
+            send.key,
+            look_first=look_first,
+            media_sid=send.media_sid,
+        )
+    )
+    return media, msg
 
 
 # --------------------------------------------------------------------------- leads
@@ -366,56 +407,16 @@ async def patch_lead(
     expected = _if_match_version(if_match)
     raw = await request.body()
     patch = _parse_patch(raw)
-    assignee_name = None
-    if patch.assignee_id and patch.assignee_id != staff.staff_id:
-        assignee_name = await run_in_threadpool(
-            staff_directory.name_of, ctx.tables, staff.retailer_id or "", patch.assignee_id
-        )
-
-    async def attempt(begin: Begin) -> JSONResponse:
-        now = sends.iso(datetime.now(UTC))
-        try:
-            item = await run_in_threadpool(
-                lead_store.update_lead,
-                ctx.tables,
-                lead_id,
-                _apply_patch(patch, staff, now, assignee_name),
-                expected_version=expected,
-            )
-        except versioned.VersionConflict as exc:
-            current = exc.current or lead
-            return _error_response(
-                ApiError(
-                    412,
-                    "version_conflict",
-                    "The lead changed since you loaded it; here is the current version",
-                    current=lead_store.lead_view(current),
-                )
-            )
-        except versioned.NotFound:
-            return _error_response(ApiError(404, "lead_not_found", "No lead with this LeadId"))
-        except ApiError as exc:  # a cap (app.relay.bounds)
-            return _error_response(exc)
-        except ClientError as exc:
-            if not item_too_large(exc):
-                raise
-            return _error_response(lead_too_large())
-        if item is None:  # nothing changed: answer the current state, no new version
-            item = lead
-        else:
-            await run_in_threadpool(
-                publish,
-                ctx.change_log,
-                lead_store.lead_location(item),
-                "lead",
-                lead_id,
-                int(item.get("Version", 0)),
-                lead_store.lead_view(item),
-            )
-        return JSONResponse(
-            lead_store.lead_view(item), headers={"ETag": f'"{int(item.get("Version", 0))}"'}
-        )
-
+    edit = _LeadEdit(
+        ctx=ctx,
+        staff=staff,
+        lead_id=lead_id,
+        lead=lead,
+        patch=patch,
+        expected=expected,
+        assignee_name=await _new_assignee_name(ctx, staff, patch),
+    )
+    attempt = functools.partial(_attempt_patch, edit)
     if idempotency_key is None:
         return await attempt(Begin(BeginState.NEW))
     response = await run_idempotent(
@@ -426,6 +427,74 @@ async def patch_lead(
         call=attempt,
     )
     return response  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class _LeadEdit:
+    """One validated lead patch, as the idempotent attempt needs it."""
+
+    ctx: RelayContext
+    staff: Principal
+    lead_id: str
+    lead: dict[str, Any]
+    patch: LeadPatch
+    expected: int
+    assignee_name: str | None
+
+
+async def _new_assignee_name(ctx: RelayContext, staff: Principal, patch: LeadPatch) -> str | None:
+    """The directory name of someone else the lead is assigned to."""
+    if not patch.assignee_id or patch.assignee_id == staff.staff_id:
+        return None
+    return await run_in_threadpool(
+        staff_directory.name_of, ctx.tables, staff.retailer_id or "", patch.assignee_id
+    )
+
+
+async def _attempt_patch(edit: _LeadEdit, begin: Begin) -> JSONResponse:
+    ctx = edit.ctx
+    now = sends.iso(datetime.now(UTC))
+    try:
+        item = await run_in_threadpool(
+            lead_store.update_lead,
+            ctx.tables,
+            edit.lead_id,
+            _apply_patch(edit.patch, edit.staff, now, edit.assignee_name),
+            expected_version=edit.expected,
+        )
+    except versioned.VersionConflict as exc:
+        current = exc.current or edit.lead
+        return _error_response(
+            ApiError(
+                412,
+                "version_conflict",
+                "The lead changed since you loaded it; here is the current version",
+                current=lead_store.lead_view(current),
+            )
+        )
+    except versioned.NotFound:
+        return _error_response(ApiError(404, "lead_not_found", "No lead with this LeadId"))
+    except ApiError as exc:  # a cap (app.relay.bounds)
+        return _error_response(exc)
+    except ClientError as exc:
+        if not item_too_large(exc):
+            raise
+        return _error_response(lead_too_large())
+    if item is None:  # nothing changed: answer the current state, no new version
+        item = edit.lead
+    else:
+        await run_in_threadpool(
+            publish,
+            ctx.change_log,
+            lead_store.lead_location(item),
+            "lead",
+            edit.lead_id,
+            int(item.get("Version", 0)),
+            lead_store.lead_view(item),
+        )
+    return JSONResponse(
+        lead_store.lead_view(item), headers={"ETag": f'"{int(item.get("Version", 0))}"'}
+    )
 
 
 # --------------------------------------------------------------------------- read
