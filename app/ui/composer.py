@@ -117,6 +117,14 @@ class Composer(QWidget):
         self._zone = "America/New_York"
         self._next_allowed: Callable[[datetime], datetime | None] | None = None
 
+        self._build_edit()
+        self._build_buttons()
+        self._build_notices()
+        self._lay_out()
+        self._on_text()
+
+    def _build_edit(self) -> None:
+        """The text box and the photo attachment (chosen, dropped or pasted)."""
         self.edit = MessageEdit(self)
         self.edit.setFixedHeight(84)
         self.edit.sendRequested.connect(self.submit)
@@ -135,6 +143,7 @@ class Composer(QWidget):
         self.attach_button.setToolTip("Attach a photo (or drop or paste one here)")
         self.attach_button.clicked.connect(self.choose_photo)
 
+    def _build_buttons(self) -> None:
         self.send_button = QPushButton("Send")
         self.send_button.setObjectName("Primary")
         self.send_button.setAccessibleName("Send")
@@ -163,12 +172,15 @@ class Composer(QWidget):
         self.send_at_button.setAccessibleName("Send at the next allowed time")
         self.send_at_button.clicked.connect(self._send_at_next_allowed)
         self.send_at_button.hide()
+
+    def _build_notices(self) -> None:
         self.counter = QLabel()
         self.counter.setObjectName("Counter")
         self.counter.setAccessibleName("Character counter")
         self.warning = _banner("warning", "Quiet hours warning")
         self.blocked = _banner("danger", "Composer disabled")
 
+    def _lay_out(self) -> None:
         row = QHBoxLayout()
         row.setSpacing(10)
         row.addWidget(self.edit, 1)
@@ -189,7 +201,6 @@ class Composer(QWidget):
         layout.addWidget(self.send_at_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addLayout(row)
         layout.addLayout(tools)
-        self._on_text()
 
     # ---- state set by the conversation pane
 
