@@ -341,8 +341,22 @@ class ConversationPane(QWidget):
             return
         self._built = True
         assert self.model is not None, "show_model() comes first"
-        from app.ui.composer import Composer
+        header = self._build_header()
+        self._build_banners()
+        self._build_thread(self.model)
+        thread_page = QWidget()
+        tl = QVBoxLayout(thread_page)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.setSpacing(0)
+        tl.addWidget(header)
+        tl.addWidget(self.optout_banner)
+        tl.addWidget(self.possible_banner)
+        tl.addWidget(self.view, 1)
+        tl.addWidget(self.composer)
+        self.stack.addWidget(thread_page)
 
+    def _build_header(self) -> QWidget:
+        """The customer's name, who else is here, and the back, export and details buttons."""
         header = self.header = QWidget()
         header.setObjectName("ConversationHeader")
         header.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
@@ -355,6 +369,22 @@ class ConversationPane(QWidget):
         self.presence_label.setAccessibleName("Who else is here")
         self.presence_label.setText(self._presence)
         self.presence_label.setVisible(bool(self._presence))
+        self._build_header_buttons()
+        self.set_layout(one_column=self._one_column, details_shown=self._details_shown)
+        titles = QVBoxLayout()
+        titles.setSpacing(1)
+        titles.addWidget(self.title)
+        titles.addWidget(self.subtitle)
+        titles.addWidget(self.presence_label)
+        hrow = QHBoxLayout(header)
+        hrow.setContentsMargins(20, 10, 16, 10)
+        hrow.addWidget(self.back_button)
+        hrow.addLayout(titles, 1)
+        hrow.addWidget(self.export_button)
+        hrow.addWidget(self.panel_button)
+        return header
+
+    def _build_header_buttons(self) -> None:
         self.back_button = keyboard_button("‹ Inbox")
         self.back_button.setAccessibleName("Back to inbox")
         self.back_button.setToolTip("Back to the inbox (Esc or Alt+Left)")
@@ -368,19 +398,8 @@ class ConversationPane(QWidget):
         self.export_button.setAccessibleName("Export conversation")
         self.export_button.setToolTip("Save the conversation as PDF or plain text (Ctrl+E)")
         self.export_button.clicked.connect(self.exportRequested)
-        self.set_layout(one_column=self._one_column, details_shown=self._details_shown)
-        titles = QVBoxLayout()
-        titles.setSpacing(1)
-        titles.addWidget(self.title)
-        titles.addWidget(self.subtitle)
-        titles.addWidget(self.presence_label)
-        hrow = QHBoxLayout(header)
-        hrow.setContentsMargins(20, 10, 16, 10)
-        hrow.addWidget(self.back_button)
-        hrow.addLayout(titles, 1)
-        hrow.addWidget(self.export_button)
-        hrow.addWidget(self.panel_button)
 
+    def _build_banners(self) -> None:
         self.optout_banner = Banner("danger", "Opt-out notice")
         self.possible_banner = Banner("warning", "Possible opt-out")
         self.opted_out_button = self.possible_banner.add_button("Stop texting them…")
@@ -390,7 +409,11 @@ class ConversationPane(QWidget):
         self.opted_out_button.clicked.connect(self._record_opt_out)
         self.keep_button.clicked.connect(self._dismiss_possible)
 
-        self.view = ThreadView(self.model)
+    def _build_thread(self, model: ThreadModel) -> None:
+        """The message list and the composer under it."""
+        from app.ui.composer import Composer
+
+        self.view = ThreadView(model)
         self.view.retryRequested.connect(self.retryRequested)
         self.view.discardRequested.connect(self.discardRequested)
         self.view.cancelScheduled.connect(self.cancelScheduled)
@@ -403,18 +426,7 @@ class ConversationPane(QWidget):
         self.composer.set_shared_templates(*self._shared)
         self.composer.manageSharedRequested.connect(self.manageSharedRequested)
         # the quiet-hours rule depends on the customer's last message: re-check once loaded
-        self.model.loaded.connect(lambda _fresh: self.composer.refresh_warning())
-
-        thread_page = QWidget()
-        tl = QVBoxLayout(thread_page)
-        tl.setContentsMargins(0, 0, 0, 0)
-        tl.setSpacing(0)
-        tl.addWidget(header)
-        tl.addWidget(self.optout_banner)
-        tl.addWidget(self.possible_banner)
-        tl.addWidget(self.view, 1)
-        tl.addWidget(self.composer)
-        self.stack.addWidget(thread_page)
+        model.loaded.connect(lambda _fresh: self.composer.refresh_warning())
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if (
