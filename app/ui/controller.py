@@ -84,26 +84,8 @@ class AppController(QObject):
         self.settings_path = options.data_dir / "settings.json"
         self.settings = Settings.load(self.settings_path)
         self.tasks = Tasks("controller")
-        # the tray icon is drawn once the inbox's first page is in (after_first_rows)
-        self.tray = TrayController(self, available=tray_available, deferred=True)
-        self.window = MainWindow(kiosk=options.kiosk, tray_available=self.tray.available)
-        self.window.set_templates(self.settings.templates)
-        # on the screen it was on when it last closed, else sized from the screen's room
-        self.placement_path = options.data_dir / placement.FILE_NAME
-        self._placement = placement.restore(placement.load(self.placement_path))
-        placement.apply(self.window, self._placement)
-        self._placed = False  # shown once where _placement says
-        self._last_place: placement.Placement | None = None  # when it was last hidden
-        self.notifier = Notifier(
-            self.tray, self.window, locked=self._locked, before_count=self.after_first_rows,
-            tasks=self.tasks, parent=self,
-        )
-        self.escalations = Escalations(self.notifier.show, self.tasks, self)
-        self.escalations.dueCount.connect(self.window.sidebar.set_needs_reply_count)
-        self._after_rows = AfterFirstRows(
-            app, self.window, self.tray, finish_window=self.window.finish_build,
-            data_dir=options.data_dir, tasks=self.tasks, parent=self,
-        )
+        self._build_window(options, tray_available)
+        self._build_notifications(app, options)
         self._engine_import = EngineImport(self.engine_factory is default_engine_factory)
         self._first_frame = FirstFrame(app, self.window)
         self._stored = stored_first_page
@@ -116,7 +98,36 @@ class AppController(QObject):
         self.sign_out_dialog: SignOutDialog | None = None  # the last one opened
         self.pins: PinGate | None = None  # the PIN checks, made with the lock screen
         self._init_start_state()
-        self.sign_in = SignIn(
+        self.sign_in = self._make_sign_in(options)
+        self._connect()
+
+    def _build_window(self, options: Options, tray_available: bool | None) -> None:
+        # the tray icon is drawn once the inbox's first page is in (after_first_rows)
+        self.tray = TrayController(self, available=tray_available, deferred=True)
+        self.window = MainWindow(kiosk=options.kiosk, tray_available=self.tray.available)
+        self.window.set_templates(self.settings.templates)
+        # on the screen it was on when it last closed, else sized from the screen's room
+        self.placement_path = options.data_dir / placement.FILE_NAME
+        self._placement = placement.restore(placement.load(self.placement_path))
+        placement.apply(self.window, self._placement)
+        self._placed = False  # shown once where _placement says
+        self._last_place: placement.Placement | None = None  # when it was last hidden
+
+    def _build_notifications(self, app: QApplication, options: Options) -> None:
+        """Notifications, escalations, and what waits for the inbox's first rows."""
+        self.notifier = Notifier(
+            self.tray, self.window, locked=self._locked, before_count=self.after_first_rows,
+            tasks=self.tasks, parent=self,
+        )
+        self.escalations = Escalations(self.notifier.show, self.tasks, self)
+        self.escalations.dueCount.connect(self.window.sidebar.set_needs_reply_count)
+        self._after_rows = AfterFirstRows(
+            app, self.window, self.tray, finish_window=self.window.finish_build,
+            data_dir=options.data_dir, tasks=self.tasks, parent=self,
+        )
+
+    def _make_sign_in(self, options: Options) -> SignIn:
+        return SignIn(
             data_dir=options.data_dir,
             relay_url=options.relay_url,
             env=self.env,
@@ -125,7 +136,6 @@ class AppController(QObject):
             quit_event=lambda: self._quit,
             preload_engine=self._engine_import.start,
         )
-        self._connect()
 
     def _init_start_state(self) -> None:
         self._gc_frozen = False
