@@ -445,52 +445,65 @@ def build_seed(seed: int = 7, leads: int = 40) -> list[LeadSeed]:
     for i in range(leads - 2):
         key = rng.choices(keys, weights=[weights[k] for k in keys])[0]
         lead = new_lead(rng, shoppers, key)
-        staff = staff_by_location[key]
         # A third are untouched new leads (bold in the inbox), the rest have a history.
         depth = 0 if i % 3 == 0 else rng.randint(1, 5)
-        lead.history = _history(rng, lead, staff.name, depth)
-        if depth == 0:
-            lead.pipeline = None
-            if rng.random() < 0.5:  # the shopper already wrote back to the greeting
-                lead.history = [Step("customer", lead.replies.pop(0))]
-        elif depth <= 2:
-            lead.pipeline = "contacted"
-        elif depth <= 4:
-            lead.pipeline = rng.choice(["engaged", "engaged", "appointment"])
-        else:
-            lead.pipeline = rng.choice(["appointment", "won", "lost"])
-        if lead.pipeline and rng.random() < 0.35:
-            lead.note = rng.choice(NOTES)
-        lead.assign_to_staff = lead.pipeline is not None and rng.random() < 0.6
-        if lead.history:
-            lead.preferred = "text"  # they have been texting, whatever the form said
+        _give_history(rng, lead, staff_by_location[key].name, depth)
         out.append(lead)
+    out += _shared_number_twins(rng, shoppers)
+    out += _double_submission(rng, shoppers)
+    _pick_quitter(out, staff_by_location)
+    return out
 
-    # Rule 3: one shopper asks about a new car and a pre-owned one; both
-    # locations share one texting number, so both leads land in one conversation.
+
+def _give_history(rng: random.Random, lead: LeadSeed, staff_name: str, depth: int) -> None:
+    """`depth` steps of conversation, and the pipeline stage, note and owner they imply."""
+    lead.history = _history(rng, lead, staff_name, depth)
+    if depth == 0:
+        lead.pipeline = None
+        if rng.random() < 0.5:  # the shopper already wrote back to the greeting
+            lead.history = [Step("customer", lead.replies.pop(0))]
+    elif depth <= 2:
+        lead.pipeline = "contacted"
+    elif depth <= 4:
+        lead.pipeline = rng.choice(["engaged", "engaged", "appointment"])
+    else:
+        lead.pipeline = rng.choice(["appointment", "won", "lost"])
+    if lead.pipeline and rng.random() < 0.35:
+        lead.note = rng.choice(NOTES)
+    lead.assign_to_staff = lead.pipeline is not None and rng.random() < 0.6
+    if lead.history:
+        lead.preferred = "text"  # they have been texting, whatever the form said
+
+
+def _shared_number_twins(rng: random.Random, shoppers: Shoppers) -> list[LeadSeed]:
+    """Rule 3: one shopper asks about a new car and a pre-owned one; both
+    locations share one texting number, so both leads land in one conversation."""
     twin_phone, twin_name = shoppers.phone(), "Grace Whitfield"
     first = new_lead(rng, shoppers, "lakeshore-new", phone=twin_phone, name=twin_name)
     second = new_lead(rng, shoppers, "lakeshore-used", phone=twin_phone, name=twin_name)
     first.history = [Step("customer", "I'm also looking at a used one, sending another form.")]
-    out += [first, second]
-    # Rule 1: the same shopper submits the same store's form twice: one conversation.
+    return [first, second]
+
+
+def _double_submission(rng: random.Random, shoppers: Shoppers) -> list[LeadSeed]:
+    """Rule 1: the same shopper submits the same store's form twice: one conversation."""
     again = new_lead(rng, shoppers, "prairie-naperville")
     again.message = "Sorry, sent this twice! Still interested in " + again.product + "."
-    out.append(again)
-    out.append(
-        LeadSeed(
-            **{
-                **again.__dict__,
-                "lead_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                "message": "Following up on my request about " + again.product + ".",
-                "history": [],
-                "replies": [],
-            }
-        )
+    repeat = LeadSeed(
+        **{
+            **again.__dict__,
+            "lead_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "message": "Following up on my request about " + again.product + ".",
+            "history": [],
+            "replies": [],
+        }
     )
+    return [again, repeat]
 
-    # The one who opts out: staff wrote to them once, and a few seconds into the
-    # demo they answer STOP (the conversation then shows as opted out).
+
+def _pick_quitter(out: list[LeadSeed], staff_by_location: dict[str, StaffSeed]) -> None:
+    """The one who opts out: staff wrote to them once, and a few seconds into the
+    demo they answer STOP (the conversation then shows as opted out)."""
     candidates = [lead for lead in out[:-4] if lead.location_key != "prairie-naperville"]
     quitter = next((lead for lead in candidates if not lead.history), None)
     quitter = quitter or (candidates or out)[0]
@@ -506,4 +519,3 @@ def build_seed(seed: int = 7, leads: int = 40) -> list[LeadSeed]:
     ]  # fmt: skip
     quitter.pipeline = "contacted"
     quitter.texts_stop = True
-    return out
