@@ -14,15 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import ulid
 from botocore.exceptions import ClientError
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from app.core.safe_text import unsafe_character
-from app.core.statuses import PipelineStatus
 from app.core.wire import (
     ChangesPage,
     ConversationView,
@@ -44,7 +40,7 @@ from app.relay import (
     versioned,
 )
 from app.relay.auth import Principal
-from app.relay.bounds import check_new_note, item_too_large, lead_too_large
+from app.relay.bounds import item_too_large, lead_too_large
 from app.relay.change_records import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor
 from app.relay.changes import ChangeLog
 from app.relay.context import RelayContext, context_of
@@ -56,9 +52,9 @@ from app.relay.idempotency import (
     fingerprint,
     run_idempotent,
 )
+from app.relay.lead_patch import apply_patch, parse_patch
 from app.relay.scheduled_api import schedule_send
 from app.relay.staff_access import ERRORS, Staff, staff_locations
-from app.relay.staff_access import ID_RE as _ID_RE
 from app.relay.staff_access import error_response as _error_response
 from app.relay.staff_access import forbidden as _forbidden
 from app.relay.staff_access import if_match_version as _if_match_version
@@ -299,85 +295,6 @@ async def _send_to_twilio(
 # --------------------------------------------------------------------------- leads
 
 
-def _parse_patch(raw: bytes) -> LeadPatch:
-    data = _parse_json_object(raw)
-    unknown = set(data) - {"status", "assigneeId", "assignee_id", "note", "possibleOptOut"}
-    if unknown:
-        raise ApiError(400, "invalid_request", f"Unknown fields: {', '.join(sorted(unknown))}")
-    try:
-        patch = LeadPatch.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(x) for x in first.get("loc", ())) or "body"
-        raise ApiError(400, "invalid_request", f"{field}: {first.get('msg', 'invalid')}") from None
-    if patch.is_empty:
-        raise ApiError(
-            400,
-            "empty_patch",
-            "Nothing to change: give status, assigneeId, note or possibleOptOut",
-        )
-    bad = unsafe_character(patch.note, multiline=True) if patch.note is not None else None
-    if bad is not None:
-        raise ApiError(400, "invalid_field", f"note is INVALID - contains a {bad}")
-    if patch.assignee_id is not None and not _ID_RE.match(patch.assignee_id):
-        raise ApiError(400, "invalid_request", "assigneeId is not a valid staff id")
-    return patch
-
-
-def _apply_patch(
-    patch: LeadPatch, staff: Principal, now: str, assignee_name: str | None = None
-) -> Any:
-    """`assignee_name`: the new assignee's name from the staff directory, if known."""
-    name = staff.name or staff.staff_id or ""
-
-    def fn(item: dict[str, Any]) -> dict[str, Any] | None:
-        updates: dict[str, Any] = {}
-        history = list(item.get("Activity") or [])
-        if patch.status is not None:
-            current = str(item.get("PipelineStatus", PipelineStatus.NEW.value))
-            if current != patch.status.value:
-                updates["PipelineStatus"] = patch.status.value
-                history.append(
-                    lead_store.activity(
-                        "pipeline", f"{name}: {current} → {patch.status.value}", now
-                    )
-                )
-        if patch.assignee_given:
-            new_id = patch.assignee_id
-            if (item.get("AssigneeId") or None) != new_id:
-                updates["AssigneeId"] = new_id
-                shown = name if new_id == staff.staff_id else (assignee_name or new_id or None)
-                updates["AssigneeName"] = shown
-                text = f"{name} assigned {shown}" if new_id else f"{name} unassigned"
-                history.append(lead_store.activity("assignment", text, now))
-        if patch.note is not None:
-            notes = list(item.get("Notes") or [])
-            check_new_note(notes, patch.note)  # 422/413: a lead item stays writable
-            notes.append(
-                {
-                    "noteId": str(ulid.ULID()),
-                    "authorId": staff.staff_id or "",
-                    "authorName": name,
-                    "body": patch.note,
-                    "at": now,
-                }
-            )
-            updates["Notes"] = notes
-            history.append(lead_store.activity("note", f"{name} added a note", now))
-        if patch.possible_opt_out is False and item.get("PossibleOptOut"):
-            updates["PossibleOptOut"] = False  # dismissed on every desktop
-            history.append(
-                lead_store.activity("opt_out_dismissed", f"{name}: not an opt-out request", now)
-            )
-        if not updates:
-            return None
-        updates["Activity"] = lead_store.bounded_activity(history)
-        updates["LastActivityAt"] = now
-        return updates
-
-    return fn
-
-
 @router.patch(
     "/leads/{lead_id}",
     response_model=LeadView,
@@ -406,7 +323,7 @@ async def patch_lead(
     lead = await run_in_threadpool(_load_lead, request, staff, lead_id)
     expected = _if_match_version(if_match)
     raw = await request.body()
-    patch = _parse_patch(raw)
+    patch = parse_patch(raw)
     edit = _LeadEdit(
         ctx=ctx,
         staff=staff,
@@ -459,7 +376,7 @@ async def _attempt_patch(edit: _LeadEdit, begin: Begin) -> JSONResponse:
             lead_store.update_lead,
             ctx.tables,
             edit.lead_id,
-            _apply_patch(edit.patch, edit.staff, now, edit.assignee_name),
+            apply_patch(edit.patch, edit.staff, now, edit.assignee_name),
             expected_version=edit.expected,
         )
     except versioned.VersionConflict as exc:
