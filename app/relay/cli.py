@@ -13,8 +13,8 @@ import os
 import sys
 import traceback
 import uuid
-from collections.abc import Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TypeAlias
 
 from app.relay.config import ConfigError, Settings
 
@@ -82,7 +82,21 @@ def _build_parser() -> argparse.ArgumentParser:
     admin = sub.add_parser("admin", help="tables, directory, pool and keys")
     asub = admin.add_subparsers(dest="admin_command", required=True, parser_class=_Parser)
     asub.add_parser("init-tables", help="create every table (idempotent)")
+    _add_directory_commands(asub)
+    _add_key_commands(asub)
+    from app.relay import cli_connectors
 
+    cli_connectors.register(asub)
+    _add_inbound_commands(asub)
+    _add_hours_command(asub)
+    return parser
+
+
+#: what `add_subparsers` returns (argparse names it privately)
+_Commands: TypeAlias = "argparse._SubParsersAction[_Parser]"
+
+
+def _add_directory_commands(asub: _Commands) -> None:
     r = asub.add_parser("add-retailer")
     r.add_argument("--retailer-id", type=_uuid, required=True)
     r.add_argument("--name", required=True)
@@ -113,6 +127,8 @@ def _build_parser() -> argparse.ArgumentParser:
     pool = asub.add_parser("add-pool-number")
     pool.add_argument("numbers", nargs="+", type=_e164, metavar="E164")
 
+
+def _add_key_commands(asub: _Commands) -> None:
     key = asub.add_parser("issue-key")
     key.add_argument("--endpoints", help="comma-separated, e.g. 'Lead/create,Lead/status'")
     key.add_argument("--description", default="")
@@ -128,20 +144,22 @@ def _build_parser() -> argparse.ArgumentParser:
     rev = asub.add_parser("revoke-key")
     rev.add_argument("key")
     asub.add_parser("migrate-keys", help="hash every legacy plain-text key")
-    from app.relay import cli_connectors
 
-    cli_connectors.register(asub)
+
+def _add_inbound_commands(asub: _Commands) -> None:
     unrouted = asub.add_parser("unrouted", help="texts to pool numbers nobody was found for")
     unrouted.add_argument("--limit", type=int, default=200)
     route = asub.add_parser("route", help="make an unrouted text a lead at a location")
     route.add_argument("--id", required=True, help="the text's id (its MessageSid)")
     route.add_argument("--location-id", type=_uuid, required=True)
+
+
+def _add_hours_command(asub: _Commands) -> None:
     hours = asub.add_parser("set-hours", help="a location's opening hours and after-hours text")
     hours.add_argument("--location-id", type=_uuid, required=True)
     hours.add_argument("--hours", help="e.g. 'mon-fri 09:00-18:00, sat 10:00-16:00'")
     hours.add_argument("--after-hours-text", help="texted once per closed period")
     hours.add_argument("--clear", action="store_true", help="remove the hours and the text")
-    return parser
 
 
 def _fail(message: str, code: int = 2, reason: str = "usage") -> int:
@@ -151,72 +169,91 @@ def _fail(message: str, code: int = 2, reason: str = "usage") -> int:
 
 
 def run_admin(args: argparse.Namespace, settings: Settings) -> int:
-    from app.relay import auth, directory
-    from app.relay.ddb import Tables, make_client
-    from app.relay.tables import create_all
+    from app.relay import cli_connectors
+    from app.relay.ddb import Tables
 
     tables = Tables.from_settings(settings)
-    cmd = args.admin_command
-    from app.relay import cli_connectors
-
     done = cli_connectors.run(args, tables)
     if done is not None:
         return done
+    cmd = args.admin_command
     if cmd == "init-tables":
-        created = create_all(make_client(settings), settings.table_prefix)
-        print(f"created {len(created)} table(s)", file=sys.stderr)
-        for name in created:
-            print(name)
-        return 0
-    if cmd == "add-retailer":
-        r = directory.put_retailer(
+        return _init_tables(settings)
+    command = _ADMIN_COMMANDS.get(cmd)
+    if command is None:
+        return _fail(f"unknown admin command {cmd}")  # pragma: no cover
+    return command(args, tables)
+
+
+def _init_tables(settings: Settings) -> int:
+    from app.relay.ddb import make_client
+    from app.relay.tables import create_all
+
+    created = create_all(make_client(settings), settings.table_prefix)
+    print(f"created {len(created)} table(s)", file=sys.stderr)
+    for name in created:
+        print(name)
+    return 0
+
+
+def _add_retailer(args: argparse.Namespace, tables: Any) -> int:
+    from app.relay import directory
+
+    r = directory.put_retailer(
+        tables,
+        args.retailer_id,
+        args.name,
+        website=args.website,
+        status=args.status,
+        web2text_opt_out=args.web2text_opt_out,
+        countries=args.countries,
+    )
+    print(f"retailer {r.retailer_id} saved (version {r.version})", file=sys.stderr)
+    return 0
+
+
+def _add_location(args: argparse.Namespace, tables: Any) -> int:
+    from app.relay import directory
+
+    try:
+        loc = directory.put_location(
             tables,
             args.retailer_id,
+            args.location_id,
             args.name,
-            website=args.website,
-            status=args.status,
-            web2text_opt_out=args.web2text_opt_out,
-            countries=args.countries,
+            args.web2text_number,
+            store_number=args.store_number,
+            timezone=args.timezone,
         )
-        print(f"retailer {r.retailer_id} saved (version {r.version})", file=sys.stderr)
-        return 0
-    if cmd == "add-location":
-        try:
-            loc = directory.put_location(
-                tables,
-                args.retailer_id,
-                args.location_id,
-                args.name,
-                args.web2text_number,
-                store_number=args.store_number,
-                timezone=args.timezone,
-            )
-        except LookupError as exc:
-            return _fail(str(exc), 1, "unknown_retailer")
-        print(f"location {loc.location_id} saved (version {loc.version})", file=sys.stderr)
-        return 0
-    if cmd == "set-reply-target":
-        return _set_reply_target(tables, args.location_id, args.minutes)
-    if cmd == "add-pool-number":
-        n = directory.add_pool_numbers(tables, list(dict.fromkeys(args.numbers)))
-        print(f"{n} pool number(s) saved", file=sys.stderr)
-        return 0
-    if cmd == "issue-key":
-        return _issue_key(args, tables)
-    if cmd == "revoke-key":
-        if not auth.revoke_key(tables, args.key):
-            return _fail("no such key", 1, "unknown_key")
-        print("key revoked", file=sys.stderr)
-        return 0
-    if cmd == "migrate-keys":
-        n = auth.migrate_keys(tables)
-        print(f"{n} key(s) migrated", file=sys.stderr)
-        return 0
-    if cmd in ("unrouted", "route"):
-        return _inbound_admin(args, tables)
-    if cmd == "set-hours":
-        return _set_hours(args, tables)
-    return _fail(f"unknown admin command {cmd}")  # pragma: no cover
+    except LookupError as exc:
+        return _fail(str(exc), 1, "unknown_retailer")
+    print(f"location {loc.location_id} saved (version {loc.version})", file=sys.stderr)
+    return 0
+
+
+def _add_pool_numbers(args: argparse.Namespace, tables: Any) -> int:
+    from app.relay import directory
+
+    n = directory.add_pool_numbers(tables, list(dict.fromkeys(args.numbers)))
+    print(f"{n} pool number(s) saved", file=sys.stderr)
+    return 0
+
+
+def _revoke_key(args: argparse.Namespace, tables: Any) -> int:
+    from app.relay import auth
+
+    if not auth.revoke_key(tables, args.key):
+        return _fail("no such key", 1, "unknown_key")
+    print("key revoked", file=sys.stderr)
+    return 0
+
+
+def _migrate_keys(args: argparse.Namespace, tables: Any) -> int:
+    from app.relay import auth
+
+    n = auth.migrate_keys(tables)
+    print(f"{n} key(s) migrated", file=sys.stderr)
+    return 0
 
 
 def _set_hours(args: argparse.Namespace, tables: Any) -> int:
@@ -329,6 +366,23 @@ def _inbound_admin(args: argparse.Namespace, tables: Any) -> int:
     print(f"text routed to lead {lead_id}; a running relay processes it", file=sys.stderr)
     print(lead_id)
     return 0
+
+
+#: `admin <command>` → what runs it (init-tables and the connector commands aside)
+_ADMIN_COMMANDS: dict[str, Callable[[argparse.Namespace, Any], int]] = {
+    "add-retailer": _add_retailer,
+    "add-location": _add_location,
+    "set-reply-target": lambda args, tables: _set_reply_target(
+        tables, args.location_id, args.minutes
+    ),
+    "add-pool-number": _add_pool_numbers,
+    "issue-key": _issue_key,
+    "revoke-key": _revoke_key,
+    "migrate-keys": _migrate_keys,
+    "unrouted": _inbound_admin,
+    "route": _inbound_admin,
+    "set-hours": _set_hours,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
