@@ -23,6 +23,7 @@ from app.relay.connectors.http import CallFailed, Outcome
 from app.relay.connectors.progress import (
     AlreadyDone,
     Claimed,
+    InFlight,
     claim,
     give_up,
     in_flight,
@@ -101,8 +102,34 @@ def post_once(
     # the lead's lock still ours, before anything is recorded or sent (a connector step
     # does not stop for a close asked meanwhile: the close flushes the same steps)
     _step(ctx, lead, f"before_claim_{step}", closing=True)
+    mine = _claim(ctx, lead_id, name, step, key, done)
+    if mine is None:
+        return None
+    ctx.checkpoint(f"before_{step}")  # recorded, not sent
     try:
-        mine = claim(
+        answer = post()
+    except CallFailed as exc:
+        _settle_failed(ctx, lead_id, name, key, mine.token, exc, keep_unknown, on_unconfirmed)
+        raise
+    ctx.checkpoint(f"after_{step}")  # sent, not recorded
+    change = record(answer)
+    done_key = key if mark_done and change is not None else None
+    settle(ctx.tables, lead_id, name, mine.token, data=change, done_key=done_key)
+    _step(ctx, lead, f"after_{step}_recorded")  # a lock lost meanwhile stops the pass here
+    return answer
+
+
+def _claim(
+    ctx: RelayContext,
+    lead_id: str,
+    name: str,
+    step: str,
+    key: str,
+    done: Callable[[Item], bool] | None,
+) -> InFlight | None:
+    """The intent recorded as ours; None when the step is already done."""
+    try:
+        return claim(
             ctx.tables,
             lead_id,
             name,
@@ -115,28 +142,30 @@ def post_once(
         return None
     except Claimed as race:  # another holder is sending now: leave the step to it
         raise RetryLater(f"{name} {race.found.key} is being sent") from None
-    ctx.checkpoint(f"before_{step}")  # recorded, not sent
-    try:
-        answer = post()
-    except CallFailed as exc:
-        if exc.outcome is Outcome.UNKNOWN:
-            if keep_unknown:
-                give_up(ctx.tables, lead_id, name, mine.token)
-            else:
-                settle(
-                    ctx.tables,
-                    lead_id,
-                    name,
-                    mine.token,
-                    data=on_unconfirmed(key),
-                    unconfirmed_key=key,
-                )
-            raise
-        settle(ctx.tables, lead_id, name, mine.token)
-        raise
-    ctx.checkpoint(f"after_{step}")  # sent, not recorded
-    change = record(answer)
-    done_key = key if mark_done and change is not None else None
-    settle(ctx.tables, lead_id, name, mine.token, data=change, done_key=done_key)
-    _step(ctx, lead, f"after_{step}_recorded")  # a lock lost meanwhile stops the pass here
-    return answer
+
+
+def _settle_failed(
+    ctx: RelayContext,
+    lead_id: str,
+    name: str,
+    key: str,
+    token: str,
+    exc: CallFailed,
+    keep_unknown: bool,
+    on_unconfirmed: Callable[[str], DataChange | None],
+) -> None:
+    """After a failed call: an unknown outcome is unconfirmed (or left to the
+    connector that can ask); a known failure clears the intent."""
+    if exc.outcome is not Outcome.UNKNOWN:
+        settle(ctx.tables, lead_id, name, token)
+    elif keep_unknown:
+        give_up(ctx.tables, lead_id, name, token)
+    else:
+        settle(
+            ctx.tables,
+            lead_id,
+            name,
+            token,
+            data=on_unconfirmed(key),
+            unconfirmed_key=key,
+        )
