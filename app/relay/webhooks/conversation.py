@@ -106,6 +106,26 @@ def author_kind(conv: Item, author: str, attrs: dict[str, Any]) -> str:
 
 
 def message_added(ctx: RelayContext, conv: Item, form: dict[str, str]) -> None:
+    item = _message_item(ctx, conv, form)
+    owed = _store_new_message(ctx, conv, item)
+    if owed is None:
+        return
+    ctx.checkpoint("after_message_stored")
+    # the message, conversation and lead changes: one counter update + one
+    # group item per location instead of two calls each
+    with batched(ctx.change_log):
+        # published to the locations of the conversation as just written (`conv`
+        # may be a cached copy); the batch is one group item per location, so the
+        # message, conversation and lead changes are seen together
+        fresh = apply_message_effects(ctx, conv, owed)
+        publish_message(ctx, fresh, owed)
+    note_for_connectors(ctx, owed, fresh)
+    if owed.get("AuthorKind") == "customer":
+        after_hours.maybe_reply(ctx, fresh)
+
+
+def _message_item(ctx: RelayContext, conv: Item, form: dict[str, str]) -> Item:
+    """The message item the webhook describes (its photos are remembered on the way)."""
     sid = conv["ConversationSid"]
     attributes = attrs(form.get("Attributes"))
     author = form.get("Author", "")
@@ -135,13 +155,7 @@ def message_added(ctx: RelayContext, conv: Item, form: dict[str, str]) -> None:
             conversation_store.conversation_locations(conv),
             item["MessageSid"],
         )
-    if isinstance(attributes.get("Call"), dict):
-        item["Call"] = attributes["Call"]  # a phone call's outcome (webhooks/voice.py)
-    if attributes.get("W2TKey"):
-        item["IdempotencyKey"] = str(attributes["W2TKey"])
-    if attributes.get("StaffId"):
-        item["StaffId"] = str(attributes["StaffId"])
-        item["StaffName"] = str(attributes.get("StaffName") or attributes["StaffId"])
+    _copy_attributes(item, attributes)
     # The message's effects on the conversation and its leads are applied after it
     # is stored, each idempotent per MessageSid (`versioned.EFFECTS_ATTR`), so a crash
     # in between is finished by Twilio's retry of the webhook or by the reconcile,
@@ -149,35 +163,38 @@ def message_added(ctx: RelayContext, conv: Item, form: dict[str, str]) -> None:
     # it) marks a message whose effects the relay owes (a message the relay stored
     # from its own API answer carries none).
     item["EffectsPending"] = int(time.time())
-    if not message_store.put_message_if_new(ctx.tables, item):
-        existing = message_store.get_message(ctx.tables, sid, item["MessageSid"])
-        if existing is None:
-            return
-        if existing.get("Placeholder"):
-            item = _fill_placeholder(ctx, existing, item) or existing
-        elif effects_owed(existing):
-            # a redelivery (or the reconcile): apply whatever the first delivery
-            # did not (nothing, usually); concurrent deliveries apply each once
-            item = existing
-        elif "EffectsPending" not in existing:
-            # stored from the relay's own API answer (a greeting, a staff text):
-            # this is its webhook, and the connectors may note it now
-            note_for_connectors(ctx, existing, conv)
-            return
-        else:
-            return  # a duplicate of a message whose effects are long done
-    ctx.checkpoint("after_message_stored")
-    # the message, conversation and lead changes: one counter update + one
-    # group item per location instead of two calls each
-    with batched(ctx.change_log):
-        # published to the locations of the conversation as just written (`conv`
-        # may be a cached copy); the batch is one group item per location, so the
-        # message, conversation and lead changes are seen together
-        fresh = apply_message_effects(ctx, conv, item)
-        publish_message(ctx, fresh, item)
-    note_for_connectors(ctx, item, fresh)
-    if item.get("AuthorKind") == "customer":
-        after_hours.maybe_reply(ctx, fresh)
+    return item
+
+
+def _copy_attributes(item: Item, attributes: dict[str, Any]) -> None:
+    if isinstance(attributes.get("Call"), dict):
+        item["Call"] = attributes["Call"]  # a phone call's outcome (webhooks/voice.py)
+    if attributes.get("W2TKey"):
+        item["IdempotencyKey"] = str(attributes["W2TKey"])
+    if attributes.get("StaffId"):
+        item["StaffId"] = str(attributes["StaffId"])
+        item["StaffName"] = str(attributes.get("StaffName") or attributes["StaffId"])
+
+
+def _store_new_message(ctx: RelayContext, conv: Item, item: Item) -> Item | None:
+    """Store the message once; the message whose effects are owed, None if none are."""
+    if message_store.put_message_if_new(ctx.tables, item):
+        return item
+    existing = message_store.get_message(ctx.tables, conv["ConversationSid"], item["MessageSid"])
+    if existing is None:
+        return None
+    if existing.get("Placeholder"):
+        return _fill_placeholder(ctx, existing, item) or existing
+    if effects_owed(existing):
+        # a redelivery (or the reconcile): apply whatever the first delivery
+        # did not (nothing, usually); concurrent deliveries apply each once
+        return existing
+    if "EffectsPending" not in existing:
+        # stored from the relay's own API answer (a greeting, a staff text):
+        # this is its webhook, and the connectors may note it now
+        note_for_connectors(ctx, existing, conv)
+    # otherwise a duplicate of a message whose effects are long done
+    return None
 
 
 def _fill_placeholder(ctx: RelayContext, existing: Item, item: Item) -> Item | None:
