@@ -43,6 +43,7 @@ def point_client_at(client: Client, url: str) -> Client:
     client.conversations.base_url = url
     client.lookups.base_url = url
     client.messaging.base_url = url
+    client.api.base_url = url  # Programmable Messaging (2010-04-01)
     return client
 
 

@@ -37,6 +37,7 @@ from app.sandbox.twilio_sim.state.lookups import Lookups
 from app.sandbox.twilio_sim.state.media import MediaInput, MediaStore
 from app.sandbox.twilio_sim.state.messages import MessageStore
 from app.sandbox.twilio_sim.state.messaging import MessagingService
+from app.sandbox.twilio_sim.state.outbound import OutboundTexts
 from app.sandbox.twilio_sim.state.participants import ParticipantStore
 from app.sandbox.twilio_sim.state.phones import Phones
 from app.sandbox.twilio_sim.state.with_participants import ConversationWithParticipants
@@ -95,6 +96,9 @@ class SimState:
             lambda: self.public_url,
         )
         self.calls = Calls(lock, config, clock, dispatcher, self.messaging, self.phones)
+        self.outbound_texts = OutboundTexts(
+            lock, config, clock, self.messaging, self.phones, self.carrier
+        )
 
     # ------------------------------------------------- the account as a whole
     def reset(self) -> None:
@@ -105,6 +109,7 @@ class SimState:
                 self.phones,
                 self.lookups,
                 self.inbound_texts,
+                self.outbound_texts,
                 self.media,
                 self.calls,
             ):
@@ -260,6 +265,19 @@ class SimState:
     def inbound_message(self, sid: str) -> dict[str, Any] | None:
         """An inbound text as the Messages API (2010-04-01) knows it."""
         return self.inbound_texts.message(sid)
+
+    def send_text(
+        self, to: str, from_: str | None, service_sid: str | None, body: str
+    ) -> dict[str, Any]:
+        """A text sent with the Messages API (2010-04-01), outside any conversation."""
+        return self.outbound_texts.send(to, from_, service_sid, body)
+
+    def sent_texts(self, to: str | None = None, from_: str | None = None) -> list[dict[str, Any]]:
+        """The texts the Messages API sent, newest first (its list filters)."""
+        return self.outbound_texts.find(to, from_)
+
+    def sent_text(self, sid: str) -> dict[str, Any] | None:
+        return self.outbound_texts.get(sid)
 
     def handset(self, phone: str) -> list[dict[str, Any]]:
         return self.phones.handset(phone)
