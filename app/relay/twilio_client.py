@@ -381,6 +381,24 @@ class TwilioGateway:
                     return found
         raise RuntimeError("unreachable")  # pragma: no cover
 
+    # ---- texts outside any conversation (Programmable Messaging) ----
+
+    def find_sent_text(self, *, to: str, from_: str, body: str, limit: int = 50) -> Any | None:
+        """A text sent from `from_` to `to` with exactly `body`, among the newest."""
+        sent = self.call(
+            "list_texts", lambda: self.client.messages.list(to=to, from_=from_, limit=limit)
+        )
+        return next((m for m in sent if str(getattr(m, "body", "")) == body), None)
+
+    def send_text(self, *, to: str, from_: str, body: str) -> Any:
+        """Send one text with the Messages API. After an attempt whose outcome is
+        unknown, the sent texts are searched for it before trying again."""
+        return self.create_checked(
+            "send_text",
+            lambda: self.client.messages.create(to=to, from_=from_, body=body),
+            lambda: self.find_sent_text(to=to, from_=from_, body=body),
+        )
+
     def line_type(self, phone: str) -> str | None:
         """Twilio Lookup v2 line type (`mobile`, `landline`, ...; `invalid:<its
         validation errors>` for a number Lookup calls invalid), or None when Lookup

@@ -6,8 +6,8 @@ States: RECEIVED (routing not finished; `PendingShard`/`PendingAt` make it due f
 sweeper), IN_CONVERSATION (Twilio put it in an open conversation), ROUTED (it became a
 lead, `LeadId`), UNROUTED (nobody to route it to; `UnroutedShard` lists it for
 `admin unrouted`, `Reason` says why), KEYWORD (HELP, which Twilio answers).
-Items `notice:<phone>|<pool number>` remember
-that a phone was answered once that the number is not monitored."""
+Items `notice:<phone>|<pool number>` hold the one reply owed to a phone that texted a
+pool number nobody can route it from (`notices.py`)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def store_text(tables: Any, form: dict[str, str], lease_s: float) -> Item:
         "ReceivedAt": now_iso(),
         "State": RECEIVED,
         "PendingShard": PENDING,
-        "PendingAt": _due_in(lease_s),
+        "PendingAt": due_in(lease_s),
         "Version": 1,
     }
     try:
@@ -103,7 +103,7 @@ def due(tables: Any, limit: int = 25) -> list[Item]:
     """Records whose routing is unfinished and due (their handler died or gave up)."""
     resp = tables.inbound.query(
         IndexName="Pending",
-        KeyConditionExpression=Key("PendingShard").eq(PENDING) & Key("PendingAt").lte(_due_in(0)),
+        KeyConditionExpression=Key("PendingShard").eq(PENDING) & Key("PendingAt").lte(due_in(0)),
         Limit=limit,
     )
     return [dict(i) for i in resp.get("Items", [])]
@@ -118,7 +118,7 @@ def take(tables: Any, item: Item, lease_s: float) -> bool:
             ConditionExpression="PendingAt = :seen AND #s = :received",
             ExpressionAttributeNames={"#s": "State"},
             ExpressionAttributeValues={
-                ":next": _due_in(lease_s),
+                ":next": due_in(lease_s),
                 ":seen": item["PendingAt"],
                 ":received": RECEIVED,
             },
@@ -146,23 +146,9 @@ def unrouted(tables: Any, limit: int = 200) -> list[Item]:
     return out
 
 
-def claim_notice(tables: Any, phone: str, pool_number: str) -> bool:
-    """True the first time only: this phone is answered once per pool number."""
-    try:
-        tables.inbound.put_item(
-            Item={"Id": f"notice:{phone}|{pool_number}", "At": now_iso()},
-            ConditionExpression="attribute_not_exists(Id)",
-        )
-        return True
-    except ClientError as exc:
-        if is_conditional_failure(exc):
-            return False
-        raise
-
-
 def due_now() -> Decimal:
-    return _due_in(0)
+    return due_in(0)
 
 
-def _due_in(seconds: float) -> Decimal:
+def due_in(seconds: float) -> Decimal:
     return Decimal(str(round(time.time() + seconds, 3)))

@@ -10,10 +10,13 @@
    MessageSid, so a redelivery or a resumed routing never makes a second lead.
 4. Anybody else (a stranger, a store with no open thread, a location that is gone):
    UNROUTED, listed by `admin unrouted` (`admin route` makes it a lead later), and
-   answered once per phone and pool number.
+   answered once per phone and pool number: the reply is recorded as owed first and
+   sent with the Messages API, not in the webhook's TwiML answer, so that a lost
+   answer loses no reply (`notices`).
 
 A crash between two steps leaves the record RECEIVED and due: Twilio's retry of the
-webhook or the sweeper (`resume_due`) runs the routing again from the top."""
+webhook or the sweeper (`resume_due`) runs the routing again from the top; a reply
+owed and not sent is sent by the pair's next webhook or the sweeper."""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.core.wire import SCHEMA_VERSION
 from app.relay import conversation_store, directory, lead_store, versioned
-from app.relay.inbound import records
+from app.relay.inbound import notices, records
 from app.relay.inbound.pairs import pair_history
 from app.relay.logs import mask_phone
 from app.relay.versioned import Item
@@ -49,37 +52,43 @@ def inbound_lead_id(message_sid: str) -> str:
     return str(uuid.uuid5(_LEAD_NAMESPACE, message_sid))
 
 
-def handle_text(ctx: RelayContext, form: dict[str, str]) -> str | None:
-    """Record and route one text; the reply to text back (TwiML), if any."""
+def handle_text(ctx: RelayContext, form: dict[str, str]) -> None:
+    """Record and route one text (any reply goes with the Messages API)."""
     item = records.store_text(ctx.tables, form, ctx.settings.stuck_after_s)
     ctx.checkpoint("after_inbound_stored")
     if (form.get("OptOutType") or "").upper() == "HELP":
         records.settle(ctx.tables, str(item["Id"]), records.KEYWORD)
-        return None
-    return route(ctx, item)
+        return
+    route(ctx, item)
 
 
-def route(ctx: RelayContext, item: Item) -> str | None:
+def route(ctx: RelayContext, item: Item) -> None:
+    if item.get("State") == records.UNROUTED:
+        # a redelivery: nothing to route again, but its reply may still be owed
+        _send_owed(ctx, None, str(item["From"]), str(item["To"]))
+        return
     if item.get("State") != records.RECEIVED:
-        return None  # routed already: a redelivery changes nothing and is not answered
+        return  # routed already: a redelivery changes nothing
     sid, sender, pool_number = str(item["Id"]), str(item["From"]), str(item["To"])
     conversation = open_conversation(ctx, sender, pool_number)
     if conversation is not None:
         records.settle(ctx.tables, sid, records.IN_CONVERSATION, ConversationSid=conversation)
-        return None
+        return
     if directory.locations_with_number(ctx.tables, sender):
-        return _unrouted(ctx, item, "store_without_conversation", STORE_NO_THREAD_TEXT)
+        _unrouted(ctx, item, "store_without_conversation", STORE_NO_THREAD_TEXT)
+        return
     history = pair_history(ctx.tables, sender, pool_number)
     if history is None:
-        return _unrouted(ctx, item, "unknown_sender", NOT_MONITORED_TEXT)
+        _unrouted(ctx, item, "unknown_sender", NOT_MONITORED_TEXT)
+        return
     location = directory.get_location(ctx.tables, history.location_id)
     if location is None or not location.web2text_number:
-        return _unrouted(ctx, item, "location_gone", NOT_MONITORED_TEXT)
+        _unrouted(ctx, item, "location_gone", NOT_MONITORED_TEXT)
+        return
     lead_id = create_inbound_lead(ctx, item, location, history.customer_name)
     ctx.checkpoint("after_inbound_lead")
     records.settle(ctx.tables, sid, records.ROUTED, LeadId=lead_id)
     log.info("text routed to a new lead", extra={"lead": lead_id, "phone": mask_phone(sender)})
-    return None
 
 
 def open_conversation(ctx: RelayContext, sender: str, pool_number: str) -> str | None:
@@ -104,13 +113,28 @@ def open_conversation(ctx: RelayContext, sender: str, pool_number: str) -> str |
     return sid
 
 
-def _unrouted(ctx: RelayContext, item: Item, reason: str, reply: str) -> str | None:
+def _unrouted(ctx: RelayContext, item: Item, reason: str, reply: str) -> None:
+    """Keep the text unrouted; its pair's reply is owed before the text is settled,
+    so a crash in between leaves the text due and the reply on record."""
     sid, sender, pool_number = str(item["Id"]), str(item["From"]), str(item["To"])
+    owed = notices.owe(ctx.tables, sender, pool_number, reply, sid, ctx.settings.stuck_after_s)
+    ctx.checkpoint("after_notice_owed")
     records.settle(ctx.tables, sid, records.UNROUTED, Reason=reason)
     log.info("text kept unrouted", extra={"reason": reason, "phone": mask_phone(sender)})
-    if records.claim_notice(ctx.tables, sender, pool_number):
-        return reply
-    return None
+    ctx.checkpoint("after_inbound_unrouted")
+    _send_owed(ctx, owed, sender, pool_number)
+
+
+def _send_owed(ctx: RelayContext, owed: Item | None, sender: str, pool_number: str) -> None:
+    """Send the reply this call just recorded as owed (`owed`), or else one the pair
+    still owes whose holder is gone. A failure leaves it owed for the sweeper."""
+    try:
+        if owed is not None:
+            notices.deliver(ctx, owed, look_first=False)
+        else:
+            notices.repair(ctx, sender, pool_number)
+    except Exception:
+        log.exception("the not-monitored reply is still owed", extra={"phone": mask_phone(sender)})
 
 
 def create_inbound_lead(
@@ -178,11 +202,12 @@ def resume_due(ctx: RelayContext, limit: int = 25) -> int:
     """The sweeper's part: route the texts whose handler died before finishing."""
     done = 0
     for item in records.due(ctx.tables, limit):
-        if not records.take(ctx.tables, item, ctx.settings.stuck_after_s):
-            continue  # another instance has it
         try:
-            # a reply owed to a stranger is sent by Twilio only as a webhook's
-            # answer; past the webhook, the record is kept unrouted without one
+            if notices.is_notice(item):
+                done += notices.resume(ctx, item)
+                continue
+            if not records.take(ctx.tables, item, ctx.settings.stuck_after_s):
+                continue  # another instance has it
             route(ctx, item)
             done += 1
         except Exception:

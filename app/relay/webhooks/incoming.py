@@ -1,8 +1,9 @@
 """`POST /TwilioWebhooks/onIncomingMessage`: the Messaging Service's inbound webhook,
 for every text to a pool number. `OptOutType` STOP/START drive `OptedOutNumbers` and
 the conversations' opt-out flags (a customer's STOP closes their leads; a store's STOP
-warns staff); every other text is recorded and routed (`app.relay.inbound`), and may
-be answered (TwiML `<Message>`)."""
+warns staff); every other text is recorded and routed (`app.relay.inbound`). The answer
+is always empty TwiML: a reply owed to the sender is recorded and sent with the
+Messages API (`app.relay.inbound.notices`), so a lost answer loses no reply."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
-from twilio.twiml.messaging_response import MessagingResponse
 
 from app.relay import consent_log, conversation_store, directory, lead_store, optouts
 from app.relay.context import context_of
@@ -40,24 +40,20 @@ async def incoming_webhook(request: Request) -> Response:
     if not (form.get("MessageSid") or form.get("SmsSid")):
         raise ApiError(400, "invalid_request", "MessageSid is NONEXISTANT - required")
     ctx = context_of(request)
-    reply = await run_in_threadpool(handle_incoming, ctx, form)
-    if reply is None:
-        return Response(TWIML_EMPTY, media_type="text/xml")
-    answer = MessagingResponse()
-    answer.message(reply)
-    return Response(str(answer), media_type="text/xml")
+    await run_in_threadpool(handle_incoming, ctx, form)
+    return Response(TWIML_EMPTY, media_type="text/xml")
 
 
-def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> str | None:
+def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> None:
     """Every text to a pool number: an opt-out keyword changes the opt-out records;
-    any other text is recorded and routed (`app.relay.inbound.routing`). The text to
-    answer with, if any."""
+    any other text is recorded and routed (`app.relay.inbound.routing`)."""
     kind = (form.get("OptOutType") or "").upper()
     if kind not in ("STOP", "START"):
-        return routing.handle_text(ctx, form)
+        routing.handle_text(ctx, form)
+        return
     key = f"inbound:{form.get('MessageSid') or form.get('SmsSid')}:{kind}"
     if seen(ctx, key):
-        return None
+        return
     sender, pool_number = form.get("From", ""), form.get("To", "")
     # applied only when newer than the state (a replay after its dedupe record
     # expired changes nothing): app.relay.optouts
@@ -66,7 +62,7 @@ def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> str | None:
     if at is None:
         log.warning("opt-out text unknown to Twilio: ignored", extra={"kind": kind})
         remember(ctx, key, "inbound")
-        return None
+        return
     # the history the export reads: every STOP/START Twilio received, in its order
     consent_log.record_inbound(ctx.tables, form, kind, at=at)
     if optouts.apply_event(
@@ -74,7 +70,6 @@ def handle_incoming(ctx: RelayContext, form: dict[str, str]) -> str | None:
     ):
         _apply_keyword(ctx, kind, sender, pool_number)
     remember(ctx, key, "inbound")
-    return None
 
 
 def _apply_keyword(ctx: RelayContext, kind: str, sender: str, pool_number: str) -> None:
