@@ -33,6 +33,7 @@ from app.sync.api_events import OutboxItemDelivered as OutboxItemDelivered
 from app.sync.api_events import OutboxItemFailed as OutboxItemFailed
 from app.sync.api_rows import MATCH_END as MATCH_END
 from app.sync.api_rows import MATCH_START as MATCH_START
+from app.sync.api_rows import TEXTED_IN as TEXTED_IN
 from app.sync.api_rows import ActivityItem as ActivityItem
 from app.sync.api_rows import IntegrationItem as IntegrationItem
 from app.sync.api_rows import LeadDetail as LeadDetail

@@ -63,6 +63,13 @@ class LeadRow:
     awaiting_first_reply_since: datetime | None
     opted_out: bool
     possible_opt_out: bool
+    #: where the lead came from (LeadView.source): "web", "inbound_sms" (the customer
+    #: texted in: the inbox marks it), "staff"
+    source: str = "web"
+
+
+#: `LeadRow.source`/`LeadDetail.source` of a lead a customer's text made
+TEXTED_IN = "inbound_sms"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +193,7 @@ class LeadDetail:
     other_lead_ids: tuple[str, ...] = field(default=())  # leads sharing the conversation
     #: its lead-tracking integrations, in the relay's order
     integrations: tuple[IntegrationItem, ...] = ()
+    source: str = "web"  # as LeadRow.source
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from app.sync.api import LeadFilter, LeadRow, Me
 DB_FILENAME = "sync.db"
 #: the newest migration; a store already there opens without importing Alembic
 #: (half a second of start-up for `web2text-sync`). `test_migrations` checks it.
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 #: rows read by `first_page`: a screenful and then some (the inbox pages in more)
 FIRST_PAGE_ROWS = 100
 
@@ -86,7 +86,8 @@ LEAD_COLUMNS = """d.lead_id, d.conversation_sid, d.location_id, d.name, d.phone,
     d.pipeline_status, c.last_message_preview,
     d.activity_at,
     coalesce(c.unread_count, 0), d.assignee_id, d.assignee_name, d.date_submitted,
-    d.first_staff_reply_at, d.opted_out OR coalesce(c.opted_out, 0), d.possible_opt_out"""
+    d.first_staff_reply_at, d.opted_out OR coalesce(c.opted_out, 0), d.possible_opt_out,
+    d.source"""
 
 _FROM = "FROM leads d LEFT JOIN conversations c ON c.conversation_sid = d.conversation_sid"
 
@@ -187,7 +188,7 @@ def lead_row(r: Sequence[Any]) -> LeadRow:
         assignee_id=r[10], assignee_name=r[11],
         awaiting_first_reply_since=(parse_ts(r[12]) if r[13] is None and r[5] != "CLOSED"
                                     else None),
-        opted_out=bool(r[14]), possible_opt_out=bool(r[15]),
+        opted_out=bool(r[14]), possible_opt_out=bool(r[15]), source=r[16],
     )
 
 

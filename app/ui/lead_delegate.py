@@ -11,7 +11,7 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
-from app.sync.api import LeadRow
+from app.sync.api import TEXTED_IN, LeadRow
 from app.ui import fmt, theme
 from app.ui.painting import draw_pill, font_variant, pill_width
 from app.ui.roles import LOCATION_ROLE, ROW_ROLE, Index
@@ -20,6 +20,10 @@ AVATAR_COLORS = ["#5B8DEF", "#E2725B", "#3DA67A", "#A66CE0", "#D9A21B", "#2BA5B5
 
 #: the least of a location's name worth drawing after a lead's name (less says nothing)
 _SHORTEST_PLACE = "Pre-Ow…"
+#: the mark of a lead a customer's text made (after a closed thread, or a new number)
+TEXTED_IN_LABEL = "Texted in"
+#: the least of a name worth keeping beside the mark (narrower: the mark is left out)
+_SHORTEST_NAME = "Alexa…"
 
 _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -223,27 +227,41 @@ def _draw_avatar(p: QPainter, r: QRect, row: LeadRow, f: _LeadFonts) -> QRect:
 def _draw_name_line(
     p: QPainter, line: QRect, row: LeadRow, t: theme.Theme, f: _LeadFonts, look: RowLook
 ) -> None:
-    """Line 1: the name (or phone), the location in a mixed inbox, the time on the right."""
+    """Line 1: the name (or phone), the "Texted in" mark, the location in a mixed
+    inbox, the time on the right."""
     unread = row.unread > 0
     tw = (f.tfm_bold if unread else f.tfm).horizontalAdvance(look.when)
     p.setFont(f.time_bold if unread else f.time)
     p.setPen(t.color("accent") if unread else t.color("text_muted"))
     p.drawText(line, _RIGHT, look.when)
+    room = line.width() - tw - 10
+    mark_w = pill_width(f.cfm, TEXTED_IN_LABEL, 7) if row.source == TEXTED_IN else 0
+    if mark_w and room - mark_w - 6 < f.nfm.horizontalAdvance(_SHORTEST_NAME):
+        mark_w = 0  # too narrow for both: the name wins (the accessible text says it)
     p.setFont(f.name)
     p.setPen(t.color("text"))
     name = f.nfm.elidedText(
-        row.name or fmt.format_phone(row.phone), Qt.TextElideMode.ElideRight, line.width() - tw - 10
+        row.name or fmt.format_phone(row.phone),
+        Qt.TextElideMode.ElideRight,
+        room - (mark_w + 6 if mark_w else 0),
     )
     p.drawText(line, _LEFT, name)
+    used = f.nfm.horizontalAdvance(name)
+    if mark_w:
+        used += 6
+        h = f.cfm.height() + 2
+        mark = QRect(line.left() + used, line.top() + (line.height() - h) // 2, mark_w, h)
+        draw_pill(p, mark, t.color("info_bg"), t.color("info"), TEXTED_IN_LABEL, f.chip)
+        used += mark_w
     if look.place:
-        _draw_place(p, line, f.nfm.horizontalAdvance(name), tw, t, f, look.place)
+        _draw_place(p, line, used, tw, t, f, look.place)
 
 
 def _draw_place(
     p: QPainter, line: QRect, name_w: int, time_w: int, t: theme.Theme, f: _LeadFonts, place: str
 ) -> None:
-    """The location after the name, in what room the name leaves (none: not drawn; a
-    stub would say nothing)."""
+    """The location after the name (`name_w`: the name and its mark), in what room they
+    leave (none: not drawn; a stub would say nothing)."""
     sep = f.afm.horizontalAdvance(" · ")
     x_place = line.left() + name_w + sep
     room = line.right() - time_w - 10 - x_place

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.statuses import PIPELINE_ORDER
-from app.sync.api import LeadDetail, Me, StaffMember
+from app.sync.api import TEXTED_IN, LeadDetail, Me, StaffMember
 from app.ui import fmt
 from app.ui.integrations_box import IntegrationsBox
 from app.ui.plain import plain_label
@@ -94,7 +94,7 @@ class LeadPanel(QScrollArea):
         self._layout.addWidget(self.saving)
         self._layout.addLayout(self._actions_row())
         self._layout.addSpacing(10)
-        self._layout.addWidget(_section("Submitted"))
+        self._layout.addLayout(self._submitted_title())
         self._layout.addLayout(self._submitted_form())
         self._layout.addSpacing(10)
         self._layout.addWidget(_section("Lead tracking"))
@@ -190,6 +190,23 @@ class LeadPanel(QScrollArea):
         box.setCurrentIndex(max(0, box.findData(lead.assignee_id)))
         box.blockSignals(False)
 
+    def _submitted_title(self) -> QHBoxLayout:
+        """The section's title, and the "Texted in" mark of a lead a text made."""
+        self.texted_in = QLabel("Texted in")
+        self.texted_in.setObjectName("SourceChip")
+        self.texted_in.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.texted_in.setToolTip(
+            "The customer texted the store's number; this lead was made from their text"
+        )
+        self.texted_in.setAccessibleName("Texted in: the customer texted the store's number")
+        self.texted_in.setVisible(False)
+        row = QHBoxLayout()
+        row.setSpacing(8)
+        row.addWidget(_section("Submitted"))
+        row.addWidget(self.texted_in)
+        row.addStretch(1)
+        return row
+
     def _submitted_form(self) -> QFormLayout:
         self.info = QFormLayout()
         self.info.setHorizontalSpacing(12)
@@ -238,6 +255,7 @@ class LeadPanel(QScrollArea):
         if lead is None:
             for caption in FIELDS:
                 self.info.setRowVisible(self._rows[caption], False)
+            self.texted_in.setVisible(False)
             return
         self._show_pipeline(lead, me)
         self._show_submitted(lead)
@@ -259,13 +277,16 @@ class LeadPanel(QScrollArea):
         self.opt_out_button.setVisible(not lead.opted_out and lead.conversation_sid is not None)
 
     def _show_submitted(self, lead: LeadDetail) -> None:
+        texted_in = lead.source == TEXTED_IN
+        self.texted_in.setVisible(texted_in)
         rows: list[tuple[str, str]] = [
             ("Name", lead.name),
             ("Phone", fmt.format_phone(lead.phone)),
             ("Prefers", "Text" if lead.preferred_contact == "text" else "Phone call"),
             ("Message", lead.customer_message or "—"),
-            ("Page", lead.page_url or "—"),
         ]
+        if lead.page_url or not texted_in:  # a text has no page
+            rows.append(("Page", lead.page_url or "—"))
         if lead.product:
             rows.append(("Product", " · ".join(v for v in lead.product.values() if v)))
         if lead.traffic:

@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, QTimer, Signal
 
-from app.sync.api import Engine, LeadFilter, LeadRow
+from app.sync.api import TEXTED_IN, Engine, LeadFilter, LeadRow
 from app.ui import fmt
 from app.ui.plain import tooltip
 from app.ui.roles import LOCATION_ROLE, ROW_ROLE, Index
@@ -27,6 +27,7 @@ def lead_accessible_text(
 ) -> str:
     parts = [
         row.name or "Unknown customer",
+        "texted in" if row.source == TEXTED_IN else "",
         location_name,
         fmt.format_phone(row.phone),
         fmt.PIPELINE_LABELS.get(row.pipeline_status, row.pipeline_status),

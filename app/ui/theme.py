@@ -44,6 +44,8 @@ class Theme(NamedTuple):
     danger_bg: str
     success: str
     badge: str
+    info: str  # marks that say where something came from ("Texted in")
+    info_bg: str
 
     def color(self, name: str) -> QColor:
         return QColor(getattr(self, name))
@@ -72,6 +74,8 @@ LIGHT = Theme(
     danger_bg="#FDECEC",
     success="#1F9D55",
     badge="#E5484D",
+    info="#6B3FC4",
+    info_bg="#F0E9FC",
 )
 
 DARK = Theme(
@@ -97,6 +101,8 @@ DARK = Theme(
     danger_bg="#3B1A1C",
     success="#3DD68C",
     badge="#E5484D",
+    info="#C9B1FF",
+    info_bg="#33294A",
 )
 
 

@@ -163,6 +163,32 @@ def test_downgrade_gives_back_the_parent_schema(tmp_path: Path, revision: str,
         engine.dispose()
 
 
+def test_lead_source_is_taken_from_the_old_stores_copy_of_each_lead(tmp_path: Path) -> None:
+    # 0008: a texted-in lead of a store written before the column keeps its mark; a
+    # lead whose copy names no source is a website lead (the relay's default)
+    path = tmp_path / "sync.db"
+    raw = sqlite3.connect(path)
+    raw.executescript((SCHEMAS / "0007.sql").read_text())
+    raw.execute(
+        "INSERT INTO leads (lead_id, retailer_id, location_id, conversation_sid, status, "
+        "pipeline_status, name, phone, date_submitted, last_activity_at, version, data) "
+        "VALUES ('lead-old-2', 'R1', 'L1', NULL, 'ACTIVE', 'new', 'Tess Textedin', "
+        "'+13125550178', '2025-12-01T11:00:00+00:00', '2025-12-01T11:00:00+00:00', 1, ?)",
+        ('{"leadId": "lead-old-2", "source": "inbound_sms", "version": 1}',),
+    )
+    raw.commit()
+    raw.close()
+    db = Database.open(tmp_path)
+    try:
+        rows = db.reader.call(store.list_leads, LeadFilter(), 0, 10, None)
+        assert {r.lead_id: r.source for r in rows} == {
+            "lead-old-2": "inbound_sms", "lead-old-1": "web"}
+        detail = db.reader.call(store.get_lead, "lead-old-1")
+        assert detail is not None and detail.pipeline_status == "contacted"
+    finally:
+        db.close()
+
+
 def test_lean_enqueue_rebuild_keeps_rows_both_ways(tmp_path: Path) -> None:
     # 0005 rebuilds the outbox and messages tables: every row, id and index entry
     # survives the upgrade and the downgrade, and search still finds them

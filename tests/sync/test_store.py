@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.sync import store
-from app.sync.api import MATCH_END, MATCH_START, EngineError, LeadFilter, Me
+from app.sync.api import MATCH_END, MATCH_START, TEXTED_IN, EngineError, LeadFilter, Me
 from app.sync.db import Database, current_revision, head_revision
 from tests.sync.fake_relay import change, conv_data, lead_data, msg_data
 
@@ -55,6 +55,22 @@ def test_apply_is_idempotent_and_version_guarded(db: Database) -> None:
     detail = db.reader.call(store.get_lead, "lead1")
     assert detail is not None and detail.pipeline_status == "engaged" and detail.version == 3
     assert db.reader.call(store.cursor_of) == "3"
+
+
+def test_a_texted_in_lead_keeps_its_source_through_apply_and_reads(db: Database) -> None:
+    texted = lead_data("lead-t", "CH1", at=10, name="Tess Textedin")
+    texted["source"] = TEXTED_IN
+    website = lead_data("lead-w", "CH2", at=5, name="Walt Website")  # no source: "web"
+    apply(db, change("lead", texted), change("lead", website), cursor="1")
+    rows = db.reader.call(store.list_leads, LeadFilter(), 0, 10, None)
+    assert [(r.lead_id, r.source) for r in rows] == [("lead-t", TEXTED_IN), ("lead-w", "web")]
+    detail = db.reader.call(store.get_lead, "lead-t")
+    assert detail is not None and detail.source == TEXTED_IN
+    # a later view of the lead keeps saying where it came from
+    texted.update(version=2, pipelineStatus="engaged")
+    apply(db, change("lead", texted), cursor="2")
+    [row] = db.reader.call(store.list_leads, LeadFilter(query="Tess"), 0, 10, None)
+    assert (row.pipeline_status, row.source) == ("engaged", TEXTED_IN)
 
 
 def test_message_status_only_moves_forward(db: Database) -> None:

@@ -115,8 +115,10 @@ class FakeEngine:
         possible_opt_out: bool = False,
         replied: bool = False,
         lead_id: str | None = None,
+        source: str = "web",
     ) -> LeadDetail:
         at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+        web = source == "web"  # a texted-in lead has no page, product or traffic
         lead_id = lead_id or _id("lead-")
         sid = "CH" + lead_id.replace("-", "")
         detail = LeadDetail(
@@ -135,10 +137,12 @@ class FakeEngine:
             phone=phone,
             preferred_contact="text",
             customer_message=message,
-            page_url="https://dealer.example.com/flooring/oak-natural",
+            page_url="https://dealer.example.com/flooring/oak-natural" if web else "",
             ip_address=None,
-            product={"Brand": "Shaw", "Product": "Oak Natural", "Variant": "7in plank"},
-            traffic={"Source": "google", "Medium": "cpc", "Campaign": "spring"},
+            product={"Brand": "Shaw", "Product": "Oak Natural", "Variant": "7in plank"}
+            if web
+            else None,
+            traffic={"Source": "google", "Medium": "cpc", "Campaign": "spring"} if web else None,
             date_submitted=at,
             last_activity_at=at,
             first_staff_reply_at=at if replied else None,
@@ -146,7 +150,12 @@ class FakeEngine:
             possible_opt_out=possible_opt_out,
             close_reason=None,
             version=1,
-            activity=(ActivityItem(at, "submitted", "Lead submitted on the website"),),
+            activity=(
+                ActivityItem(at, "submitted", "Lead submitted on the website")
+                if web
+                else ActivityItem(at, "created", "The customer texted in"),
+            ),
+            source=source,
         )
         self.leads[lead_id] = detail
         self.messages[sid] = [
@@ -503,6 +512,7 @@ class FakeEngine:
             d.date_submitted if d.first_staff_reply_at is None else None,
             d.opted_out,
             d.possible_opt_out,
+            d.source,
         )
 
     def _matching(self, f: LeadFilter) -> list[LeadRow]:

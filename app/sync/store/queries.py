@@ -108,7 +108,7 @@ _LEAD_COLUMNS = """d.retailer_id, d.location_id, l.name AS location_name, d.conv
     d.status, d.pipeline_status, d.assignee_id, d.assignee_name, d.name AS customer_name,
     d.phone, d.date_submitted,
     d.last_activity_at, d.first_staff_reply_at, d.opted_out, d.possible_opt_out, d.version,
-    d.data"""
+    d.data, d.source"""
 
 
 def get_lead(conn: sqlite3.Connection, lead_id: str) -> LeadDetail | None:
@@ -146,6 +146,7 @@ def get_lead(conn: sqlite3.Connection, lead_id: str) -> LeadDetail | None:
         activity=tuple(ActivityItem(at=a.at, kind=a.kind, text=a.text)
                        for a in (view.activity if view else ())),
         other_lead_ids=tuple(o[0] for o in others),
+        source=r.source,
         integrations=tuple(
             IntegrationItem(
                 name=i.name,

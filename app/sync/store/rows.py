@@ -26,8 +26,9 @@ LOCATION_UPSERT = """INSERT INTO locations (location_id, retailer_id, name, web2
 
 LEAD_UPSERT = """INSERT INTO leads (lead_id, retailer_id, location_id, conversation_sid, status,
         pipeline_status, assignee_id, assignee_name, name, phone, date_submitted,
-        last_activity_at, first_staff_reply_at, possible_opt_out, opted_out, version, data)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        last_activity_at, first_staff_reply_at, possible_opt_out, opted_out, version, data,
+        source)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (lead_id) DO UPDATE SET
         retailer_id = excluded.retailer_id, location_id = excluded.location_id,
         conversation_sid = excluded.conversation_sid, status = excluded.status,
@@ -36,7 +37,7 @@ LEAD_UPSERT = """INSERT INTO leads (lead_id, retailer_id, location_id, conversat
         date_submitted = excluded.date_submitted, last_activity_at = excluded.last_activity_at,
         first_staff_reply_at = excluded.first_staff_reply_at,
         possible_opt_out = excluded.possible_opt_out, opted_out = excluded.opted_out,
-        version = excluded.version, data = excluded.data
+        version = excluded.version, data = excluded.data, source = excluded.source
     WHERE excluded.version > leads.version"""
 
 CONVERSATION_UPSERT = """INSERT INTO conversations (conversation_sid, location_id,
@@ -92,7 +93,7 @@ def lead_params(view: LeadView, version: int, data: Mapping[str, Any]) -> tuple[
         view.customer.name, view.customer.phone, view.date_submitted.isoformat(),
         view.last_activity_at.isoformat(), _opt_text(view.first_staff_reply_at),
         1 if view.possible_opt_out else 0, 1 if view.opted_out else 0,
-        version, json.dumps(data),
+        version, json.dumps(data), view.source,
     )
 
 
