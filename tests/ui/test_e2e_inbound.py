@@ -24,12 +24,13 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from app.relay import lead_store
 from app.sandbox.twilio_sim import SimHandle
-from app.sync.api import SyncState
+from app.sync.api import TEXTED_IN, SyncState
 from app.ui.controller import AppController, Options
 from app.ui.roles import AUTHOR_ROLE
 from app.ui.thread_model import MessageItem
-from tests.support.relay import RelayHandle, Seed, seed_dealer, start_relay
+from tests.support.relay import RelayHandle, Seed, seed_dealer, start_relay, tables_for
 from tests.support.twilio_sim import running_simulator, wait_until
 from tests.ui.conftest import MemoryKeyring, activate, open_lead
 
@@ -188,3 +189,85 @@ def test_customer_text_through_the_simulator_webhook_reaches_the_open_conversati
     )
     ctrl.quit()
     qtbot.waitUntil(task.done, timeout=15000)
+
+
+PAT = "+13125550463"
+
+
+def test_a_text_to_a_closed_thread_arrives_as_a_new_row_marked_texted_in(
+    stack: tuple[SimHandle, RelayHandle, Seed],
+    tmp_path: Path,
+    memory_keyring: MemoryKeyring,
+    qtbot: Any,
+    loop: Any,
+) -> None:
+    """Pat's thread closed with her website lead; her next text to the same number
+    makes a new lead (the relay's inbound routing), which the desktop shows live as a
+    new row with the "Texted in" mark, said to screen readers, and in the lead panel;
+    her closed website lead has none of it."""
+    sim, relay, seed = stack
+    old_sid, proxy = create_lead(sim, relay, seed, "Pat Nguyen", PAT)
+    tables = tables_for(relay)
+    [old_lead] = [
+        item["LeadId"]
+        for item in lead_store.leads_of_location(tables, seed.location_id)
+        if item["Lead"]["PhoneNumber"] == PAT
+    ]
+    closed = httpx.post(
+        f"{relay.url}/Lead/{old_lead}/close",
+        headers={"Authorization": f"Bearer {seed.lead_key}"},
+        json={"reason": "Sold"},
+        timeout=20,
+    )
+    assert closed.status_code == 200, closed.text
+    wait_until(
+        lambda: sim.state.get_conversation(old_sid).state == "closed",
+        timeout=20,
+        what="Pat's thread closed at Twilio",
+    )
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    ctrl = AppController(
+        app,
+        Options(data_dir=tmp_path, relay_url=relay.url),
+        tray_available=False,
+        env={"W2T_TOKEN": seed.staff_key},
+    )
+    task = asyncio.ensure_future(ctrl.run())
+    try:
+        w = ctrl.window
+        qtbot.waitUntil(lambda: ctrl.engine is not None, timeout=10000)
+        engine = ctrl.engine
+        assert engine is not None
+        qtbot.waitUntil(lambda: engine.status().state is SyncState.ONLINE, timeout=15000)
+
+        def pat_rows() -> dict[str, Any]:
+            model = w.leads_model
+            rows = (model.row_at(i) for i in range(model.rowCount()))
+            return {r.lead_id: r for r in rows if r is not None and r.phone == PAT}
+
+        qtbot.waitUntil(lambda: old_lead in pat_rows(), timeout=15000)
+        sim.inbound(PAT, proxy, "Back again - is the walnut still on sale?")
+        qtbot.waitUntil(lambda: len(pat_rows()) == 2, timeout=20000)
+        [new_lead] = [lead_id for lead_id in pat_rows() if lead_id != old_lead]
+        assert pat_rows()[new_lead].source == TEXTED_IN
+        assert pat_rows()[old_lead].source == "web"
+        assert w.leads_model.row_at(0).lead_id == new_lead  # type: ignore[union-attr]
+
+        def spoken(lead_id: str) -> str:
+            model = w.leads_model
+            i = next(i for i in range(model.rowCount()) if model.row_at(i).lead_id == lead_id)  # type: ignore[union-attr]
+            return str(model.data(model.index(i), Qt.ItemDataRole.AccessibleTextRole))
+
+        assert spoken(new_lead).startswith("Pat Nguyen, texted in, ")
+        assert "texted in" not in spoken(old_lead)
+        activate(w, qtbot)
+        open_lead(w, qtbot, "Pat Nguyen")  # the newest of her two rows: the texted-in one
+        panel = w.lead_panel.panel
+        qtbot.waitUntil(
+            lambda: panel.lead is not None and panel.lead.lead_id == new_lead, timeout=10000
+        )
+        qtbot.waitUntil(lambda: panel.texted_in.isVisibleTo(panel), timeout=10000)
+    finally:
+        ctrl.quit()
+        qtbot.waitUntil(task.done, timeout=15000)
