@@ -55,6 +55,8 @@ class ErrorReason(StrEnum):
     INVALID_SIGNATURE = "invalid_signature"
     CONVERSATION_CLOSED = "conversation_closed"
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    INVALID_CURSOR = "invalid_cursor"
+    CURSOR_EXPIRED = "cursor_expired"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -218,7 +218,11 @@ def build_context(settings: Settings, twilio_client: Client | None = None) -> Re
     """The relay's services, built once per app. `twilio_client`: a twilio `Client`
     to use instead of building one."""
     tables = Tables.from_settings(settings)
-    change_log = ChangeLog(tables.client, tables.name(CHANGE_LOG))
+    change_log = ChangeLog(
+        tables.client,
+        tables.name(CHANGE_LOG),
+        retention_s=settings.change_retention_days * 86400,
+    )
     twilio = TwilioGateway(settings, client=twilio_client)
     pool = ProxyPool(tables, low_water=settings.pool_low_water)
     caches = RelayCaches()

@@ -33,6 +33,15 @@ Change = tuple[str, str, int, dict[str, Any]]  # entity, entity_id, version, dat
 
 class InvalidCursor(ValueError):
     reason = "invalid_cursor"
+    status = 400
+
+
+class CursorExpired(InvalidCursor):
+    """The cursor points before what the log still keeps (its retention period): the
+    reader has to start again from a snapshot (`GET /v1/snapshot`)."""
+
+    reason = "cursor_expired"
+    status = 410
 
 
 @dataclass(frozen=True, slots=True)

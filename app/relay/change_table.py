@@ -25,6 +25,20 @@ Because there are no holes, "did location L change since seq k?" is "does
 (L, k + 1) exist?": one BatchGetItem answers it for 100 locations at a time
 (keys only), and only the locations that did change need a Query for their new
 head. The streams of a process share this (`app.relay.stream.HeadWatch`).
+
+Retention
+---------
+With a retention period, every item carries `ExpiresAt` (N, epoch s; the
+table's TTL attribute) = `At` + retention; DynamoDB deletes it lazily after
+that, and readers treat an item past it as gone (`changes.ChangeLog.read`
+answers such a cursor with `CursorExpired`). A remembered head is trusted only
+while its item cannot have expired. When every item of a location is gone, the
+next one cannot start again at 1 (a cursor still holding an old seq would skip
+the new items below it): the first item written into an empty log gets
+seq = period * 10^12 + 1 (period = now // retention: a log is only empty a
+whole retention after its last item, so this is above every seq before) and
+`First` = true, which tells readers that nothing was written before it.
+Watchers that remember a log as empty probe seq 1 and those first seqs.
 """
 
 from __future__ import annotations
@@ -50,6 +64,10 @@ TABLE_SPEC: dict[str, Any] = {
 }
 
 _PUT_ATTEMPTS = 20
+#: how long before its expiry a remembered head is no longer trusted (at most)
+_TRUST_MARGIN_S = 3600.0
+#: seqs of one retention period: an empty log restarts at period * this + 1
+_PERIOD_SEQS = 10**12
 #: keys one BatchGetItem may ask for
 _BATCH_KEYS = 100
 
@@ -60,29 +78,85 @@ class LogTable:
     process knows."""
 
     def __init__(
-        self, client: Any, table_name: str, *, clock: Callable[[], float] = time.time
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        retention_s: float = 0.0,
     ) -> None:
         self.client = client
         self.table_name = table_name
         self._clock = clock
+        #: seconds an item is kept (0: forever, no `ExpiresAt`)
+        self.retention_s = max(0.0, retention_s)
         #: test hook: called right before each conditional put of `seq` (race tests)
         self.before_put: Callable[[str, int], None] | None = None
-        #: location -> highest seq known to exist (from puts and reads of this process)
-        self._heads: dict[str, int] = {}
+        #: location -> (highest seq known to exist, its item's `At`), from this
+        #: process's puts and reads
+        self._heads: dict[str, tuple[int, int]] = {}
         self._heads_lock = threading.Lock()
 
     def now_ms(self) -> dict[str, str]:
         """`At` of an item written now."""
         return {"N": str(int(self._clock() * 1000))}
 
+    def stamps(self, first: bool = False) -> dict[str, Any]:
+        """`At` (and `ExpiresAt`, `First`) of an item written now."""
+        at_ms = int(self._clock() * 1000)
+        out: dict[str, Any] = {"At": {"N": str(at_ms)}}
+        if self.retention_s:
+            out["ExpiresAt"] = {"N": str(int(at_ms / 1000 + self.retention_s))}
+        if first:
+            out["First"] = {"BOOL": True}
+        return out
+
+    def expired(self, item: dict[str, Any]) -> bool:
+        """Whether `item` is past its `ExpiresAt` (gone, even if not yet deleted)."""
+        expires = item.get("ExpiresAt")
+        return expires is not None and int(expires["N"]) <= self._clock()
+
+    def _period(self, at_s: float) -> int:
+        return int(at_s // self.retention_s) if self.retention_s else 0
+
+    def first_seq(self) -> int:
+        """The seq of the first item of an empty log (see *Retention*)."""
+        return self._period(self._clock()) * _PERIOD_SEQS + 1
+
+    def _probe_seqs(self, head: int, at_ms: int) -> list[int]:
+        """The seqs whose existence says that a location moved past `head` (for an empty
+        log, seen so at `at_ms`: 1 and the first seqs of the periods since)."""
+        if head or not self.retention_s:
+            return [head + 1]
+        periods = range(self._period(at_ms / 1000) - 1, self._period(self._clock()) + 2)
+        return [1] + [p * _PERIOD_SEQS + 1 for p in periods if p > 0]
+
     # -- heads ------------------------------------------------------------------------
 
-    def saw(self, location_id: str, seq: int) -> int:
-        """`seq` of `location_id` exists: remember it if it is the highest seen."""
+    def saw(self, location_id: str, seq: int, at_ms: int = 0) -> int:
+        """`seq` of `location_id` exists (written at `at_ms`; 0: unknown): remember it if
+        it is the highest seen."""
         with self._heads_lock:
-            head = max(self._heads.get(location_id, 0), seq)
-            self._heads[location_id] = head
-            return head
+            entry = self._heads.get(location_id)
+            known, known_at = entry if entry is not None else (0, 0)
+            if entry is None or seq > known or (seq == known and at_ms > known_at):
+                self._heads[location_id] = (seq, at_ms)
+                return seq
+            return known
+
+    def _trusted(self, location_id: str) -> tuple[int, int] | None:
+        """The remembered head and its `At` (for an empty log: when seen empty), while
+        its item cannot have expired (None otherwise)."""
+        with self._heads_lock:
+            entry = self._heads.get(location_id)
+        if entry is None:
+            return None
+        seq, at_ms = entry
+        if self.retention_s and seq:
+            margin = min(_TRUST_MARGIN_S, self.retention_s / 10)
+            if at_ms / 1000 + self.retention_s - margin <= self._clock():
+                return None
+        return entry
 
     def head(self, location_id: str) -> int:
         """The location's highest seq in the table (0: empty), read consistently."""
@@ -90,48 +164,58 @@ class LogTable:
             TableName=self.table_name,
             KeyConditionExpression="LocationId = :loc AND Seq > :zero",
             ExpressionAttributeValues={":loc": {"S": location_id}, ":zero": {"N": "0"}},
-            ProjectionExpression="Seq",
+            ProjectionExpression="Seq, #at",
+            ExpressionAttributeNames={"#at": "At"},
             ScanIndexForward=False,
             ConsistentRead=True,
             Limit=1,
         )
         items = resp.get("Items", [])
-        return self.saw(location_id, int(items[0]["Seq"]["N"]) if items else 0)
+        if not items:
+            return self.saw(location_id, 0, int(self._clock() * 1000))
+        return self.saw(location_id, int(items[0]["Seq"]["N"]), _at(items[0]))
 
     def known_head(self, location_id: str) -> int:
-        """The head this process knows (read when it knows none)."""
-        with self._heads_lock:
-            known = self._heads.get(location_id)
-        return self.head(location_id) if known is None else known
+        """The head this process knows (read when it knows none it can trust)."""
+        known = self._trusted(location_id)
+        return self.head(location_id) if known is None else known[0]
+
+    def _next_seq(self, location_id: str) -> tuple[int, bool]:
+        """The seq after the head, and whether it starts an empty log."""
+        head = self.known_head(location_id)
+        return (head + 1, False) if head else (self.first_seq(), True)
 
     def heads(self, locations: Iterable[str]) -> dict[str, int]:
         """The current head of each location. For a location whose head this process
-        knows (from its own puts and reads: never past the table's), one keys-only
-        BatchGetItem per 100 locations checks whether seq `head + 1` exists; only
-        those that moved, and the ones never seen, are queried. (The log has no
-        holes: nothing past a head exists unless the seq right after it does.)"""
+        knows (from its own puts and reads: never past the table's), keys-only
+        BatchGetItems (100 keys each) check whether seq `head + 1` exists (for an
+        empty log: see `_probe_seqs`); only those that moved, and the ones never
+        seen, are queried. (The log has no holes: nothing past a head exists unless
+        the seq right after it does.)"""
         wanted = sorted(set(locations))
-        with self._heads_lock:
-            known = {loc: self._heads[loc] for loc in wanted if loc in self._heads}
+        trusted = {loc: self._trusted(loc) for loc in wanted}
+        known = {loc: entry for loc, entry in trusted.items() if entry is not None}
+        moved = {loc for loc in wanted if loc not in known}
+        keys = [
+            (loc, seq) for loc, (head, at) in known.items() for seq in self._probe_seqs(head, at)
+        ]
+        for start in range(0, len(keys), _BATCH_KEYS):
+            moved |= self._existing(keys[start : start + _BATCH_KEYS])
+        now_ms = int(self._clock() * 1000)
         out: dict[str, int] = {}
-        probe = [loc for loc in wanted if loc in known]
-        moved = [loc for loc in wanted if loc not in known]
-        for start in range(0, len(probe), _BATCH_KEYS):
-            chunk = probe[start : start + _BATCH_KEYS]
-            found = self._next_seq_exists({loc: known[loc] for loc in chunk})
-            for loc in chunk:
-                if loc in found:
-                    moved.append(loc)
-                else:
-                    out[loc] = self.saw(loc, known[loc])
-        for loc in moved:
-            out[loc] = self.head(loc)
+        for loc in wanted:
+            if loc in moved:
+                out[loc] = self.head(loc)
+            else:
+                out[loc] = known[loc][0]
+                if not out[loc]:
+                    self.saw(loc, 0, now_ms)  # still empty now
         return out
 
-    def _next_seq_exists(self, known: dict[str, int]) -> set[str]:
-        """The locations (at most 100) whose seq right after their known head exists."""
+    def _existing(self, probe: list[tuple[str, int]]) -> set[str]:
+        """The locations of the (at most 100) keys that exist."""
         keys: list[dict[str, Any]] = [
-            {"LocationId": {"S": loc}, "Seq": {"N": str(head + 1)}} for loc, head in known.items()
+            {"LocationId": {"S": loc}, "Seq": {"N": str(seq)}} for loc, seq in probe
         ]
         found: set[str] = set()
         for _ in range(10):
@@ -159,10 +243,11 @@ class LogTable:
 
     def put_next(self, location_id: str, attributes: dict[str, Any]) -> int:
         """Put an item with `attributes` at the location's next seq; that seq."""
-        seq = self.known_head(location_id) + 1
+        seq, first = self._next_seq(location_id)
         for _ in range(_PUT_ATTEMPTS):
             if self.before_put is not None:
                 self.before_put(location_id, seq)
+            stamps = self.stamps(first)
             try:
                 self.client.put_item(
                     TableName=self.table_name,
@@ -170,7 +255,7 @@ class LogTable:
                         "LocationId": {"S": location_id},
                         "Seq": {"N": str(seq)},
                         **attributes,
-                        "At": self.now_ms(),
+                        **stamps,
                     },
                     ConditionExpression="attribute_not_exists(Seq)",
                 )
@@ -179,20 +264,19 @@ class LogTable:
                     raise
                 # another instance wrote this seq: it exists, so the head is at least it
                 self.saw(location_id, seq)
-                seq = self.head(location_id) + 1
+                seq, first = self.head(location_id) + 1, False
                 continue
-            return self.saw(location_id, seq)
+            return self.saw(location_id, seq, _at(stamps))
         raise RuntimeError(f"could not append to the change log after {_PUT_ATTEMPTS} attempts")
 
     def put_consecutive(self, location_id: str, attributes: Sequence[dict[str, Any]]) -> list[int]:
         """Put items (at most 100) under consecutive seqs after the head, all or none
         (one transaction of conditional puts; retried at the new head when another
         writer took one of the seqs); their seqs."""
-        first = self.known_head(location_id) + 1
+        first, empty = self._next_seq(location_id)
         for _ in range(_PUT_ATTEMPTS):
             if self.before_put is not None:
                 self.before_put(location_id, first)
-            at = self.now_ms()
             puts = [
                 {
                     "Put": {
@@ -201,7 +285,7 @@ class LogTable:
                             "LocationId": {"S": location_id},
                             "Seq": {"N": str(first + i)},
                             **attrs,
-                            "At": at,
+                            **self.stamps(empty and i == 0),
                         },
                         "ConditionExpression": "attribute_not_exists(Seq)",
                     }
@@ -213,9 +297,9 @@ class LogTable:
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                     raise
-                first = self.head(location_id) + 1  # another writer took some of them
+                first, empty = self.head(location_id) + 1, False  # another writer took some
                 continue
-            self.saw(location_id, first + len(attributes) - 1)
+            self.saw(location_id, first + len(attributes) - 1, int(self._clock() * 1000))
             return list(range(first, first + len(attributes)))
         raise RuntimeError(f"could not append to the change log after {_PUT_ATTEMPTS} attempts")
 
@@ -235,5 +319,10 @@ class LogTable:
         )
         items: list[dict[str, Any]] = resp.get("Items", [])
         if items:
-            self.saw(location_id, int(items[-1]["Seq"]["N"]))
+            self.saw(location_id, int(items[-1]["Seq"]["N"]), _at(items[-1]))
         return items, "LastEvaluatedKey" in resp
+
+
+def _at(item: dict[str, Any]) -> int:
+    at = item.get("At")
+    return int(at["N"]) if at else 0

@@ -33,6 +33,7 @@ from app.relay.change_records import (
     Change,
     ChangeRecord,
     ChangesPage,
+    CursorExpired,
     change_attributes,
     changes_of,
     check_entities,
@@ -59,8 +60,9 @@ class ChangeLog:
         table_name: str,
         *,
         clock: Callable[[], float] = time.time,
+        retention_s: float = 0.0,
     ) -> None:
-        self.table = LogTable(client, table_name, clock=clock)
+        self.table = LogTable(client, table_name, clock=clock, retention_s=retention_s)
         self._groups = GroupCommit(self.table, self._announce)
         self._appended: list[Callable[[str, int], None]] = []
 
@@ -144,6 +146,7 @@ class ChangeLog:
 
         `only`: query just these locations (the others keep their position in
         the returned cursor): a stream skips the locations it knows are idle.
+        `CursorExpired` when a non-empty cursor points before what the log keeps.
         """
         limit = max(1, min(int(limit), MAX_LIMIT))
         start = decode_cursor(cursor)
@@ -153,9 +156,40 @@ class ChangeLog:
         more: dict[str, bool] = {}
         for loc in locations:
             if loc in wanted:
-                runs[loc], more[loc] = self.table.query(loc, positions[loc], limit + 1)
-        # k-way merge by write time; each location's run stays in seq order, so the
-        # cursor of every location always covers a prefix of its log.
+                runs[loc], more[loc] = self._run(loc, positions[loc], limit, resumed=bool(start))
+        out, heap = self._merge(runs, positions, limit)
+        has_more = bool(heap) or any(more.values())
+        return ChangesPage(out, encode_cursor(positions), has_more)
+
+    def _run(
+        self, location_id: str, after: int, limit: int, *, resumed: bool
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The location's items after seq `after` (at most `limit + 1`), and whether more
+        exist. A `resumed` reader (non-empty cursor) must find the item at `after`
+        still kept, or (from 0) the log's first item: otherwise it missed changes
+        the log no longer holds, and `CursorExpired` says so."""
+        if not (resumed and self.table.retention_s):
+            return self.table.query(location_id, after, limit + 1)
+        if after == 0:
+            items, more = self.table.query(location_id, 0, limit + 1)
+            started = items and (item_seq(items[0]) == 1 or "First" in items[0])
+            if items and (not started or self.table.expired(items[0])):
+                raise CursorExpired(f"the change log no longer holds {location_id}'s start")
+            return items, more
+        items, more = self.table.query(location_id, after - 1, limit + 2)
+        if not items or item_seq(items[0]) != after or self.table.expired(items[0]):
+            raise CursorExpired(
+                f"the cursor is older than the change log's retention for {location_id}"
+            )
+        return items[1:], more
+
+    @staticmethod
+    def _merge(
+        runs: dict[str, list[dict[str, Any]]], positions: dict[str, int], limit: int
+    ) -> tuple[list[ChangeRecord], list[tuple[int, int, str, int]]]:
+        """k-way merge of the runs by write time (each location's run stays in seq
+        order, so the cursor of every location always covers a prefix of its log);
+        moves `positions` on; the records and what is left on the heap."""
         heap: list[tuple[int, int, str, int]] = []
         for loc, run in runs.items():
             if run:
@@ -174,24 +208,15 @@ class ChangeLog:
             positions[loc] = seq
             after = encode_cursor(positions)
             for i, (entity, entity_id, version, data) in enumerate(changes):
-                cursor_after = after if i == len(changes) - 1 else before
-                out.append(
-                    ChangeRecord(
-                        location_id=loc,
-                        seq=seq,
-                        entity=entity,
-                        entity_id=entity_id,
-                        version=version,
-                        data=data,
-                        at_ms=item_at(item),
-                        cursor_after=cursor_after,
-                    )
-                )
+                out.append(ChangeRecord(
+                    location_id=loc, seq=seq, entity=entity, entity_id=entity_id,
+                    version=version, data=data, at_ms=item_at(item),
+                    cursor_after=after if i == len(changes) - 1 else before,
+                ))
             if idx + 1 < len(runs[loc]):
                 nxt = runs[loc][idx + 1]
                 heapq.heappush(heap, (item_at(nxt), item_seq(nxt), loc, idx + 1))
-        has_more = bool(heap) or any(more.values())
-        return ChangesPage(out, encode_cursor(positions), has_more)
+        return out, heap
 
 
 def record_changes(log: ChangeLog, location_id: str, changes: Sequence[Change]) -> list[int]:

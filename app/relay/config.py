@@ -173,6 +173,9 @@ class Settings:
     #: bearer token of GET /metrics (unset: /metrics answers 404)
     metrics_token: str = field(default="", repr=False)
     background: bool = True
+    #: how long the change log keeps a change (DynamoDB TTL; 0: forever); a desktop
+    #: whose cursor is older is answered 410 `cursor_expired` and starts again
+    change_retention_days: float = 30.0
     #: how often an open `/v1/stream` looks for changes written by other instances
     stream_poll_s: float = 0.2
     #: how often an idle stream sends a heartbeat comment (keeps proxies from closing it)
@@ -271,6 +274,7 @@ def _tuning_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         lookup_wait_s=_float(env, "W2T_LOOKUP_WAIT", 24 * 3600.0),
         schedule_interval_s=_float(env, "W2T_SCHEDULE_INTERVAL", 5.0),
         schedule_lease_s=_float(env, "W2T_SCHEDULE_LEASE", 120.0),
+        change_retention_days=_float(env, "W2T_CHANGE_RETENTION_DAYS", 30.0),
         stream_poll_s=_positive(env, "W2T_STREAM_POLL", 0.2),
         stream_heartbeat_s=_positive(env, "W2T_STREAM_HEARTBEAT", 15.0),
         stream_reauth_s=_positive(env, "W2T_STREAM_REAUTH", 1.0),

@@ -142,7 +142,7 @@ async def changes(
     try:
         page = await run_in_threadpool(log_.read, locations, cursor, limit)
     except InvalidCursor as exc:
-        raise ApiError(400, exc.reason, str(exc)) from None
+        raise ApiError(exc.status, exc.reason, str(exc)) from None
     return JSONResponse(page.wire())
 
 

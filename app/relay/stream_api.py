@@ -21,8 +21,8 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from app.relay.auth import presented_key
+from app.relay.change_records import ChangeRecord, CursorExpired, InvalidCursor, decode_cursor
 from app.relay.change_records import ChangesPage as LogPage
-from app.relay.change_records import InvalidCursor, decode_cursor
 from app.relay.changes import ChangeLog
 from app.relay.errors import ApiError
 from app.relay.presence import PresenceFeed
@@ -83,6 +83,66 @@ class _PresenceEvents:
         ]
 
 
+class _Session:
+    """One open stream: its change pages, presence events and guard, as SSE events."""
+
+    def __init__(
+        self, pages: _Pages, presence: _PresenceEvents, guard: StreamGuard, poll: float
+    ) -> None:
+        self.pages, self.presence, self.guard, self.poll = pages, presence, guard, poll
+
+    async def events(self, first: LogPage, announced: int) -> AsyncIterator[ServerSentEvent]:
+        try:
+            async for event in self._events(first, announced):
+                yield event
+        finally:
+            await self.guard.close()
+
+    async def _events(self, page: LogPage, since: int) -> AsyncIterator[ServerSentEvent]:
+        watch, locations = self.pages.watch, self.pages.locations
+        while True:
+            if not await self.guard.allowed():  # key revoked, or its slot lost
+                return
+            for rec in page.changes:
+                yield _change_event(rec)
+            for event in await self.presence.due():
+                yield event
+            if not page.has_more:
+                await watch.sleep(locations, min(self.poll, PRESENCE_EVERY_S), since)
+            step = await self._next(page)
+            if step is None:  # the position expired: the reconnect is answered 410
+                return
+            page, since = step
+
+    async def _next(self, page: LogPage) -> tuple[LogPage, int] | None:
+        while True:
+            try:
+                since = self.pages.watch.mark(self.pages.locations)
+                nxt = await run_in_threadpool(self.pages.next, page.cursor, page.has_more)
+                return nxt, since
+            except CursorExpired:
+                log.info("stream closed: its cursor is past the change log's retention")
+                return None
+            except Exception as exc:  # DynamoDB hiccup: keep the stream, retry
+                log.warning("stream poll failed", extra={"error": type(exc).__name__})
+                await anyio.sleep(max(self.poll, 1.0))
+
+
+def _change_event(rec: ChangeRecord) -> ServerSentEvent:
+    return ServerSentEvent(
+        data=json.dumps(rec.wire(), separators=(",", ":")), event="change", id=rec.cursor_after
+    )
+
+
+async def _first_page(log_: ChangeLog, locations: list[str], start: str | None) -> LogPage:
+    """The first read, before answering 200: a bad cursor is a 400 (an expired one a
+    410), not a broken stream."""
+    try:
+        return await run_in_threadpool(log_.read, locations, start, STREAM_PAGE)
+    except InvalidCursor as exc:
+        raise ApiError(exc.status, exc.reason, str(exc)) from None
+
+
 @router.get(
     "/stream",
     response_class=EventSourceResponse,
@@ -101,65 +161,31 @@ async def stream(
     `event: presence` when someone starts or stops viewing or typing.
 
     A reconnecting client sends `Last-Event-ID` (preferred over `?cursor=`) and
-    resumes exactly after the last change it received.
+    resumes exactly after the last change it received. A cursor older than the
+    change log's retention is answered 410 `cursor_expired`; an open stream whose
+    position expires ends (its reconnect gets the 410).
     """
     ctx = _ctx(request)
     log_ = _change_log(request)
     locations = _visible_locations(request, staff)
-    start = last_event_id if last_event_id else cursor
-    poll = max(0.02, ctx.settings.stream_poll_s)
     watch = ctx.head_watch
     # taken before each read of the log: a change stored by this instance while the
     # stream is reading or sending (not asleep) then cuts its next sleep short
     announced = watch.mark(locations)
-    # Validate before answering 200: a bad cursor is a 400, not a broken stream.
-    try:
-        first = await run_in_threadpool(log_.read, locations, start, STREAM_PAGE)
-    except InvalidCursor as exc:
-        raise ApiError(400, exc.reason, str(exc)) from None
-    heartbeat = max(0.05, ctx.settings.stream_heartbeat_s)
-    reauth = max(0.1, ctx.settings.stream_reauth_s)
+    first = await _first_page(log_, locations, last_event_id if last_event_id else cursor)
     # at most W2T_STREAMS_PER_KEY open streams per key, on every instance (429 beyond)
     slot = await run_in_threadpool(open_stream_slot, ctx, staff)
+    reauth = max(0.1, ctx.settings.stream_reauth_s)
     guard = StreamGuard(ctx, presented_key(request) or "", slot, reauth)
     ctx.metrics.stream_clients.inc()
-    pages = _Pages(log_, watch, locations)
-    presence = _PresenceEvents(PresenceFeed(ctx.presence, locations))
-
-    async def events() -> AsyncIterator[ServerSentEvent]:
-        try:
-            async for event in _events(first, announced):
-                yield event
-        finally:
-            await guard.close()
-
-    async def _events(page: LogPage, since: int) -> AsyncIterator[ServerSentEvent]:
-        while True:
-            if not await guard.allowed():  # key revoked, or its slot lost
-                return
-            for rec in page.changes:
-                yield ServerSentEvent(
-                    data=json.dumps(rec.wire(), separators=(",", ":")),
-                    event="change",
-                    id=rec.cursor_after,
-                )
-            for event in await presence.due():
-                yield event
-            if not page.has_more:
-                await watch.sleep(locations, min(poll, PRESENCE_EVERY_S), since)
-            page, since = await _next(page)
-
-    async def _next(page: LogPage) -> tuple[LogPage, int]:
-        while True:
-            try:
-                since = watch.mark(locations)
-                return await run_in_threadpool(pages.next, page.cursor, page.has_more), since
-            except Exception as exc:  # DynamoDB hiccup: keep the stream, retry
-                log.warning("stream poll failed", extra={"error": type(exc).__name__})
-                await anyio.sleep(max(poll, 1.0))
-
+    session = _Session(
+        _Pages(log_, watch, locations),
+        _PresenceEvents(PresenceFeed(ctx.presence, locations)),
+        guard,
+        max(0.02, ctx.settings.stream_poll_s),
+    )
     return EventSourceResponse(
-        events(),
-        ping=heartbeat,
+        session.events(first, announced),
+        ping=max(0.05, ctx.settings.stream_heartbeat_s),
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

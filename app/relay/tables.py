@@ -154,6 +154,7 @@ SPECS: tuple[TableSpec, ...] = (
         CHANGE_LOG,
         ("LocationId", "S"),
         ("Seq", "N"),
+        ttl_attribute="ExpiresAt",
         doc="per-location change log, Seq = 1, 2, ... without holes (app.relay.changes)",
     ),
     TableSpec(
@@ -316,9 +317,16 @@ def create_all(ddb: Any, prefix: str, *, wait: bool = True) -> list[str]:
             TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
         )
     for spec in SPECS:
-        if spec.ttl_attribute and table_name(prefix, spec.suffix) in created:
-            _enable_ttl(ddb, table_name(prefix, spec.suffix), spec.ttl_attribute)
+        name = table_name(prefix, spec.suffix)
+        if spec.ttl_attribute and (name in created or not _ttl_enabled(ddb, name)):
+            _enable_ttl(ddb, name, spec.ttl_attribute)
     return created + _add_missing_indexes(ddb, prefix, existing)
+
+
+def _ttl_enabled(ddb: Any, name: str) -> bool:
+    """Whether an existing table has TTL on (a table made before its spec had one)."""
+    desc = ddb.describe_time_to_live(TableName=name).get("TimeToLiveDescription", {})
+    return desc.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
 
 
 def _enable_ttl(ddb: Any, name: str, attribute: str) -> None:
