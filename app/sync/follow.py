@@ -135,12 +135,18 @@ class FeedFollower:
             # to provide a staff key, retrying will not help
             await self._auth_required(f"{exc.reason}: {exc.message}")
             return
+        if isinstance(exc, RelayFinalError) and exc.reason == "cursor_expired":
+            # our position is older than the relay's change-log retention: bootstrap
+            # again at once (the outbox and local-only state stay; the mirror is
+            # brought up to date by the bootstrap, versions deciding)
+            log.warning("the relay's change log no longer reaches our cursor; bootstrapping")
+            await self._forget_cursor()
+            return
         if isinstance(exc, RelayFinalError) and exc.reason == "invalid_cursor":
             # the relay no longer knows our position (its log was reset): start over
             # from the beginning; applying is idempotent
             log.warning("relay refused the cursor; catching up from the start")
-            self._status.cursor = None
-            await self._db.writer.run(store.set_meta, "cursor", "")
+            await self._forget_cursor()
         if isinstance(exc, RelayError):
             error = str(exc)
         elif isinstance(exc, EngineError):  # the store's damage or storage problem: the
@@ -152,6 +158,10 @@ class FeedFollower:
         self._status.set_caught_up(False)
         self._status.set_state(SyncState.OFFLINE, error)
         await asyncio.sleep(self._backoff.delay(self._attempt, getattr(exc, "retry_after", None)))
+
+    async def _forget_cursor(self) -> None:
+        self._status.cursor = None
+        await self._db.writer.run(store.set_meta, "cursor", "")
 
     async def _auth_required(self, error: str) -> None:
         self._status.set_caught_up(False)
