@@ -176,6 +176,8 @@ class Settings:
     #: how long the change log keeps a change (DynamoDB TTL; 0: forever); a desktop
     #: whose cursor is older is answered 410 `cursor_expired` and starts again
     change_retention_days: float = 30.0
+    #: `GET /v1/snapshot` answers (off: 404, and desktops replay the change log)
+    snapshot_bootstrap: bool = True
     #: how often an open `/v1/stream` looks for changes written by other instances
     stream_poll_s: float = 0.2
     #: how often an idle stream sends a heartbeat comment (keeps proxies from closing it)
@@ -239,6 +241,7 @@ class Settings:
             **_tuning_from_env(env),
             metrics_token=env.get("W2T_METRICS_TOKEN", "").strip(),
             background=env.get("W2T_BACKGROUND", "1").strip().lower() not in _OFF,
+            snapshot_bootstrap=env.get("W2T_SNAPSHOT_BOOTSTRAP", "1").strip().lower() not in _OFF,
             proxy_configured=proxy_in_environment(env),
             ca_bundle=ca_bundle_in_environment(env),
             connectors=connectors,

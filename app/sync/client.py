@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from httpx_sse import ServerSentEvent, aconnect_sse
@@ -56,6 +57,13 @@ class ChangesBatch:
     changes: list[Any]  # unparsed: each is validated on its own in the store's writer job
     cursor: str | None
     has_more: bool
+
+
+@dataclass(frozen=True)
+class SnapshotPage:
+    changes: list[Any]  # unparsed, like a feed page's
+    cursor: str  # the feed position to follow from once every page is applied
+    next: str | None
 
 
 #: 4xx reasons that mean "not yet" rather than "no": the same Idempotency-Key is
@@ -170,6 +178,31 @@ class RelayClient:
         except ValidationError as exc:
             raise RelayTransientError("malformed /v1/changes answer") from exc
         return ChangesBatch(page.changes, page.cursor or cursor, page.has_more)
+
+    async def snapshot(self, page: str | None, limit: int = 500) -> SnapshotPage:
+        """One page of `GET /v1/snapshot` (a bootstrap without replaying the log)."""
+        params: dict[str, Any] = {"limit": limit}
+        if page:
+            params["page"] = page
+        body = self._json(await self._request("GET", "/v1/snapshot", params=params))
+        changes, cursor, nxt = body.get("changes"), body.get("cursor"), body.get("next")
+        if not isinstance(changes, list) or not isinstance(cursor, str):
+            raise RelayTransientError("malformed /v1/snapshot answer")
+        return SnapshotPage(changes, cursor, nxt if isinstance(nxt, str) and nxt else None)
+
+    async def older_messages(
+        self, conversation_sid: str, before: str | None, limit: int = 50
+    ) -> list[Any]:
+        """Message changes of a conversation created before `before`, newest first."""
+        params: dict[str, Any] = {"limit": limit}
+        if before:
+            params["before"] = before
+        path = f"/v1/conversations/{quote(conversation_sid, safe='')}/messages"
+        body = self._json(await self._request("GET", path, params=params))
+        changes = body.get("changes")
+        if not isinstance(changes, list):
+            raise RelayTransientError("malformed older-messages answer")
+        return changes
 
     async def send_message(
         self, conversation_sid: str, body: str, key: str, media_sids: list[str] | None = None,

@@ -51,6 +51,7 @@ from app.sync.db import Database
 from app.sync.delivery import OutboxDispatcher
 from app.sync.engine_queries import EngineQueries
 from app.sync.follow import FeedFollower
+from app.sync.history import History
 from app.sync.inbox import parse_ts
 from app.sync.keeper import StoreKeeper
 from app.sync.media import MediaCache, MediaPrefetcher, StagedAttachment, stage_attachment
@@ -101,6 +102,7 @@ class SyncEngine(EngineQueries):
                                    pause=self._pause, carry_on=self._carry_on,
                                    probe_interval=storage_probe_interval)
         self._client: RelayClient | None = None
+        self._history = History(self._keeper, self._status)
         self._follower: FeedFollower | None = None
         self._outbox: OutboxDispatcher | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -220,6 +222,7 @@ class SyncEngine(EngineQueries):
         if self._outbox is not None:
             self._outbox.wake()
         await self._pause()
+        await self._history.close()
         if self._keeper.db is not None:
             # rows cancelled mid-flight go back to the queue now rather than at next start
             with contextlib.suppress(Exception):

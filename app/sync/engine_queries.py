@@ -33,6 +33,7 @@ from app.sync.client import (
     RelayFinalError,
     RelayTransientError,
 )
+from app.sync.history import History
 from app.sync.keeper import StoreKeeper
 from app.sync.status import EngineStatus
 
@@ -50,6 +51,7 @@ class EngineQueries:
     _status: EngineStatus
     _client: RelayClient | None
     _me: Me | None
+    _history: History
 
     if TYPE_CHECKING:
 
@@ -123,7 +125,13 @@ class EngineQueries:
     async def thread(
         self, conversation_sid: str, limit: int = 200, before: datetime | None = None
     ) -> Sequence[ThreadMessage]:
-        return await self._keeper.read(store.thread, conversation_sid, limit, before)
+        """The mirror's messages; older ones the mirror lacks come from the relay
+        (`app.sync.history`: in the background when opening, awaited when `before`)."""
+        online = self._status.state is SyncState.ONLINE
+        return await self._history.thread(
+            self._client if online else None,
+            lambda: self._keeper.read(store.thread, conversation_sid, limit, before),
+            conversation_sid, limit, before)
 
     async def search(self, query: str, limit: int = 50) -> Sequence[SearchHit]:
         if not query.strip():

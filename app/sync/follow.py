@@ -94,6 +94,8 @@ class FeedFollower:
                                              initial_catch_up=True))
 
     async def _catch_up(self, client: RelayClient) -> None:
+        if not self._status.cursor:
+            await self._bootstrap(client)
         while True:
             page = await client.changes(self._status.cursor, self._batch_size)
             result = await self._db.writer.run(store.apply_changes, page.changes, page.cursor)
@@ -101,6 +103,30 @@ class FeedFollower:
             self._status.applied(result, catch_up=True)
             if not page.has_more:
                 return
+
+    async def _bootstrap(self, client: RelayClient) -> None:
+        """No position yet: the relay's snapshot (every lead and conversation, the
+        newest messages of the inbox's top threads) instead of replaying its log.
+        Each page is applied as it comes (the inbox paints from the first); the
+        feed cursor is stored once the last one is, so a bootstrap cut short starts
+        again. An older relay without `/v1/snapshot` (404): the log is replayed."""
+        cursor: str | None = None
+        token: str | None = None
+        while True:
+            try:
+                page = await client.snapshot(token, self._batch_size)
+            except RelayFinalError as exc:
+                if exc.status == 404 and cursor is None:
+                    return
+                raise
+            cursor = cursor or page.cursor
+            result = await self._db.writer.run(store.apply_changes, page.changes, None)
+            self._status.applied(result, catch_up=True)
+            if page.next is None:
+                break
+            token = page.next
+        await self._db.writer.run(store.set_meta, "cursor", cursor)
+        self._status.synced(cursor)
 
     async def _apply_stream(self, events: list[ServerSentEvent]) -> None:
         """Apply a batch of stream events as one transaction, cursor included; then
