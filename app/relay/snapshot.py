@@ -112,7 +112,8 @@ def read_page(
         _change("conversation", cv["conversationSid"], location_id, cv) for cv in conversations
     )
     if not token:  # the top of the inbox: its threads' newest messages come along
-        sids = [c["conversationSid"] for c in conversations][:FIRST_THREADS]
+        # the newest leads' threads (BatchGetItem answers in no particular order)
+        sids = [lv["conversationSid"] for lv in leads if lv["conversationSid"]][:FIRST_THREADS]
         page.changes.extend(_newest_messages(tables, location_id, sids))
     if last_key is not None:
         page.next = encode_token(cursor, index, last_key)

@@ -20,7 +20,7 @@ from tests.sync.fake_relay import lead_data
 
 pytestmark = pytest.mark.dynamodb
 
-LEADS, PER_THREAD = 5, 130
+LEADS, PER_THREAD = 60, 130
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_snapshot_pages_and_bad_tokens(live: tuple[RelayHandle, Seed]) -> None:
     cursors: set[str] = set()
     token: str | None = None
     for _ in range(10):
-        params = {"limit": 2, **({"page": token} if token else {})}
+        params = {"limit": 25, **({"page": token} if token else {})}
         r = httpx.get(f"{relay.url}/v1/snapshot", headers=auth, params=params)
         assert r.status_code == 200, r.text
         body = r.json()
@@ -76,7 +76,8 @@ async def test_a_new_desktop_bootstraps_from_the_snapshot(
 ) -> None:
     relay, seed = live
     _record_lead(relay, seed, "log-only-lead")  # in the log, not in the tables
-    engine = fast_engine(tmp_path / "desk", relay.url, seed.staff_key, batch_size=2)
+    # one page: more threads than come with it (FIRST_THREADS), in BatchGetItem's order
+    engine = fast_engine(tmp_path / "desk", relay.url, seed.staff_key, batch_size=LEADS)
     rec = Recorder()
     engine.add_listener(rec)
     await engine.start()
@@ -84,6 +85,11 @@ async def test_a_new_desktop_bootstraps_from_the_snapshot(
         await rec.wait_for(lambda: engine.status().state is SyncState.ONLINE, timeout=30)
         leads = {row.lead_id for row in await engine.list_leads(LeadFilter(), limit=100)}
         assert leads == {lead_id(i) for i in range(LEADS)}  # the log was not replayed
+        # the newest leads' threads came with the first page, the others did not
+        with_messages = await engine.db.reader.run(
+            lambda conn: {r[0] for r in conn.execute(
+                "SELECT DISTINCT conversation_sid FROM messages")})
+        assert with_messages == {conversation_sid(i) for i in range(LEADS - 50, LEADS)}
         # the feed goes on from the snapshot's cursor
         _record_lead(relay, seed, "live-lead")
         await rec.wait_for(lambda: any(
