@@ -67,14 +67,15 @@ def client(endpoint: str):  # type: ignore[no-untyped-def]
 
 
 @contextmanager
-def dynamodb_local(port: int | None = None) -> Iterator[str]:
-    """Start DynamoDB Local in memory on a free loopback port; yield its endpoint URL."""
+def dynamodb_local(port: int | None = None, heap_mb: int = 512) -> Iterator[str]:
+    """Start DynamoDB Local in memory on a free loopback port; yield its endpoint URL.
+    `heap_mb`: its Java heap (a bench's million items need more than the default)."""
     jar_dir = ensure_dynamodb_local()
     port = port or free_port()
     proc = subprocess.Popen(
         [
             "java",
-            "-Xmx512m",
+            f"-Xmx{heap_mb}m",
             f"-Djava.library.path={jar_dir / 'DynamoDBLocal_lib'}",
             "-jar",
             str(jar_dir / "DynamoDBLocal.jar"),
