@@ -82,11 +82,23 @@ class ChangesPage:
         }
 
 
-def encode_cursor(positions: dict[str, int]) -> str:
-    raw = json.dumps(
-        {"v": _CURSOR_VERSION, "p": dict(sorted(positions.items()))}, separators=(",", ":")
-    )
+def encode_cursor(positions: dict[str, int], at_ms: int | None = None) -> str:
+    """`at_ms`: when the positions were read (the change log's retention check)."""
+    obj: dict[str, Any] = {"v": _CURSOR_VERSION, "p": dict(sorted(positions.items()))}
+    if at_ms is not None:
+        obj["t"] = int(at_ms)
+    raw = json.dumps(obj, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def cursor_time(cursor: str | None) -> int | None:
+    """When a (valid) cursor's positions were read, in epoch ms (None: not said)."""
+    if not cursor or not cursor.strip():
+        return None
+    text = cursor.strip()
+    obj = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    at = obj.get("t")
+    return at if isinstance(at, int) and not isinstance(at, bool) else None
 
 
 def decode_cursor(cursor: str | None) -> dict[str, int]:

@@ -37,6 +37,7 @@ from app.relay.change_records import (
     change_attributes,
     changes_of,
     check_entities,
+    cursor_time,
     decode_cursor,
     encode_cursor,
     item_at,
@@ -96,7 +97,7 @@ class ChangeLog:
 
     def latest_cursor(self, locations: Iterable[str]) -> str:
         """A cursor at the current end of each location's log (skip history)."""
-        return encode_cursor(self.heads(locations))
+        return encode_cursor(self.heads(locations), self._read_time())
 
     # -- writing ----------------------------------------------------------------------
 
@@ -150,42 +151,57 @@ class ChangeLog:
         """
         limit = max(1, min(int(limit), MAX_LIMIT))
         start = decode_cursor(cursor)
+        read_at = cursor_time(cursor) if start else None
         positions = {loc: start.get(loc, 0) for loc in locations}
         wanted = set(locations) if only is None else set(only) & set(locations)
         runs: dict[str, list[dict[str, Any]]] = {}
         more: dict[str, bool] = {}
         for loc in locations:
             if loc in wanted:
-                runs[loc], more[loc] = self._run(loc, positions[loc], limit, resumed=bool(start))
-        out, heap = self._merge(runs, positions, limit)
+                runs[loc], more[loc] = self._run(
+                    loc, positions[loc], limit, resumed=bool(start), read_at=read_at)
+        now_ms = self._read_time()
+        out, heap = self._merge(runs, positions, limit, now_ms)
         has_more = bool(heap) or any(more.values())
-        return ChangesPage(out, encode_cursor(positions), has_more)
+        if not out and cursor and positions == start:
+            return ChangesPage(out, cursor, has_more)  # nothing new: the same cursor
+        return ChangesPage(out, encode_cursor(positions, now_ms), has_more)
+
+    def _read_time(self) -> int | None:
+        """The time a cursor carries (only a log with a retention checks it)."""
+        return int(self.table.now_ms()["N"]) if self.table.retention_s else None
 
     def _run(
-        self, location_id: str, after: int, limit: int, *, resumed: bool
+        self, location_id: str, after: int, limit: int, *, resumed: bool, read_at: int | None
     ) -> tuple[list[dict[str, Any]], bool]:
         """The location's items after seq `after` (at most `limit + 1`), and whether more
-        exist. A `resumed` reader (non-empty cursor) must find the item at `after`
-        still kept, or (from 0) the log's first item: otherwise it missed changes
-        the log no longer holds, and `CursorExpired` says so."""
+        exist. A `resumed` reader (non-empty cursor) must find the item after `after`
+        kept (or, from 0, the log's start): otherwise it missed changes the log no
+        longer holds, and `CursorExpired` says so. With nothing after `after`, the
+        position is the head, unless its item is gone and the cursor was read longer
+        than the retention ago (then what came after it may be gone too)."""
         if not (resumed and self.table.retention_s):
             return self.table.query(location_id, after, limit + 1)
-        if after == 0:
-            items, more = self.table.query(location_id, 0, limit + 1)
-            started = items and (item_seq(items[0]) == 1 or "First" in items[0])
-            if items and (not started or self.table.expired(items[0])):
-                raise CursorExpired(f"the change log no longer holds {location_id}'s start")
-            return items, more
-        items, more = self.table.query(location_id, after - 1, limit + 2)
-        if not items or item_seq(items[0]) != after or self.table.expired(items[0]):
-            raise CursorExpired(
-                f"the cursor is older than the change log's retention for {location_id}"
-            )
-        return items[1:], more
+        items, more = self.table.query(location_id, max(after - 1, 0), limit + 2)
+        mine = items[0] if items and after and item_seq(items[0]) == after else None
+        rest = items[1:] if mine is not None else items
+        if rest:
+            first = rest[0]
+            joined = item_seq(first) == after + 1 or (after == 0 and "First" in first)
+            if joined and not self.table.expired(first):
+                return rest, more
+        elif not after or (mine is not None and not self.table.expired(mine)) or (
+            read_at is not None
+            and read_at + self.table.retention_s * 1000 > int(self.table.now_ms()["N"])
+        ):
+            return rest, more
+        raise CursorExpired(
+            f"the cursor is older than the change log's retention for {location_id}")
 
     @staticmethod
     def _merge(
-        runs: dict[str, list[dict[str, Any]]], positions: dict[str, int], limit: int
+        runs: dict[str, list[dict[str, Any]]], positions: dict[str, int], limit: int,
+        now_ms: int | None,
     ) -> tuple[list[ChangeRecord], list[tuple[int, int, str, int]]]:
         """k-way merge of the runs by write time (each location's run stays in seq
         order, so the cursor of every location always covers a prefix of its log);
@@ -204,9 +220,10 @@ class ChangeLog:
             if out and len(out) + len(changes) > limit:
                 heapq.heappush(heap, entry)  # a group is never split: next page
                 break
-            before = encode_cursor({**positions, loc: seq - 1}) if len(changes) > 1 else ""
+            before = (encode_cursor({**positions, loc: seq - 1}, now_ms)
+                      if len(changes) > 1 else "")
             positions[loc] = seq
-            after = encode_cursor(positions)
+            after = encode_cursor(positions, now_ms)
             for i, (entity, entity_id, version, data) in enumerate(changes):
                 out.append(ChangeRecord(
                     location_id=loc, seq=seq, entity=entity, entity_id=entity_id,

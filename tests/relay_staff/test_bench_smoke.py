@@ -48,3 +48,18 @@ def test_relay_bench_runs(tmp_path: Path, dynamodb_endpoint: str) -> None:
     assert all(f["cpu_ratio"] is not None for f in figures[1:])
     # the relay's own count of its DynamoDB calls, per request
     assert all(sum(f["ddb_calls_per_request"].values()) >= 1 for f in figures[1:])
+
+
+@pytest.mark.slow
+@pytest.mark.dynamodb
+def test_bootstrap_bench_runs(tmp_path: Path, dynamodb_endpoint: str) -> None:
+    out = tmp_path / "bootstrap.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.relay.bootstrap", "--leads", "30", "--messages", "300",
+         "--replay-cap", "60", "--json", str(out), "--dynamodb-endpoint", dynamodb_endpoint],
+        cwd=ROOT, capture_output=True, text=True, timeout=280,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    assert figures["leads"] == 30 and figures["snapshot"]["usable_s"] is not None
+    assert figures["replay"]["usable_s"] is not None

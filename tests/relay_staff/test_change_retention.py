@@ -61,24 +61,30 @@ def test_a_cursor_older_than_the_retention_is_told(ddb: Any, table: str) -> None
     clock = Clock()
     log = ChangeLog(ddb, table, clock=clock, retention_s=30 * DAY)
     log.append("L", [("lead", "old", 1, {})])
-    page = log.read(["L"], None)
-    assert [c.entity_id for c in page.changes] == ["old"]
+    first = log.read(["L"], None).cursor
     clock.now += 10 * DAY
     log.append("L", [("lead", "new", 1, {})])
-    fresh = log.read(["L"], page.cursor)  # its item is still kept: no complaint
-    assert [c.entity_id for c in fresh.changes] == ["new"]
-    clock.now += 25 * DAY  # "old" is past its TTL (deleted lazily, maybe not yet)
-    with pytest.raises(CursorExpired) as err:
-        log.read(["L"], page.cursor)
-    assert err.value.reason == "cursor_expired" and err.value.status == 410
-    # the newer cursor still holds; an empty cursor (a bootstrap) never expires
+    second = log.read(["L"], first)
+    assert [c.entity_id for c in second.changes] == ["new"]
+    clock.now += 25 * DAY  # "old" is past its TTL; what comes after it is kept
+    assert [c.entity_id for c in log.read(["L"], first).changes] == ["new"]
+    clock.now += 6 * DAY  # "new" too: both cursors were read over 30 days ago
+    for cursor in (first, second.cursor):
+        with pytest.raises(CursorExpired) as err:
+            log.read(["L"], cursor)
+        assert err.value.reason == "cursor_expired" and err.value.status == 410
+    # a bootstrap (empty cursor) never expires, and the cursor it gets, at a head
+    # whose item expired, holds: nothing came after it
+    fresh = log.read(["L"], None)
+    assert [c.entity_id for c in fresh.changes] == ["old", "new"]
     assert log.read(["L"], fresh.cursor).changes == []
-    assert [c.entity_id for c in log.read(["L"], None).changes] == ["old", "new"]
-    # once the item is really gone (TTL deletion), the same answer
-    ddb.delete_item(TableName=table, Key={"LocationId": {"S": "L"}, "Seq": {"N": str(
-        decode_cursor(page.cursor)["L"])}})
+    # once the items are really gone (TTL deletion), the same answers
+    for seq in (decode_cursor(first)["L"], decode_cursor(second.cursor)["L"]):
+        ddb.delete_item(TableName=table,
+                        Key={"LocationId": {"S": "L"}, "Seq": {"N": str(seq)}})
     with pytest.raises(CursorExpired):
-        log.read(["L"], page.cursor)
+        log.read(["L"], first)
+    assert log.read(["L"], fresh.cursor).changes == []
 
 
 def test_a_location_new_to_a_cursor_needs_its_logs_start(ddb: Any, table: str) -> None:
@@ -162,23 +168,17 @@ def test_feed_and_stream_answer_410_for_an_expired_cursor(relay: RelayHandle) ->
     seed = seed_dealer(relay, web2text_number="+13125550179")
     auth = {"Authorization": f"Bearer {seed.staff_key}"}
     loc = seed.location_id
-    # an item written 31 days ago (past the 30-day retention), and a cursor at it
-    old_seq = _old_log(relay, 31).append(loc, [("lead", "ancient", 1, {})])[0]
-    first = httpx.get(f"{relay.url}/v1/changes", headers=auth, params={"limit": 500}).json()
-    expired = first["cursor"]
+    # a change written, and read by a desktop, 31 days ago (past the 30-day retention)
+    month_ago = _old_log(relay, 31)
+    old_seq = month_ago.append(loc, [("lead", "ancient", 1, {})])[0]
+    expired = month_ago.read([loc], None).cursor
     assert decode_cursor(expired)[loc] == old_seq
     r = httpx.get(f"{relay.url}/v1/changes", headers=auth, params={"cursor": expired})
     assert r.status_code == 410, r.text
     assert r.json()["reason"] == "cursor_expired" and r.json()["code"] == 410
     r = httpx.get(f"{relay.url}/v1/stream", headers={**auth, "Last-Event-ID": expired})
     assert r.status_code == 410 and r.json()["reason"] == "cursor_expired"
-    # TTL deletes it: a bootstrap (empty cursor) then holds a cursor that is fine
-    relay.tables.client.delete_item(
-        TableName=relay.tables.name(CHANGE_LOG),
-        Key={"LocationId": {"S": loc}, "Seq": {"N": str(old_seq)}},
-    )
-    r = httpx.get(f"{relay.url}/v1/changes", headers=auth, params={"cursor": expired})
-    assert r.status_code == 410
+    # a desktop that reads the idle location now is fine: nothing came after
     fresh = httpx.get(f"{relay.url}/v1/changes", headers=auth, params={"limit": 500}).json()
     r = httpx.get(f"{relay.url}/v1/changes", headers=auth, params={"cursor": fresh["cursor"]})
     assert r.status_code == 200 and r.json()["changes"] == []
