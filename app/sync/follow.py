@@ -27,6 +27,8 @@ from app.sync.status import EngineStatus
 
 log = logging.getLogger(__name__)
 
+#: leads in the snapshot's first page (the inbox's first screen and then some)
+FIRST_SNAPSHOT_PAGE = 100
 #: wait before trying a refused key again (the user may fix it in the meantime)
 AUTH_RETRY_SECONDS = 30.0
 
@@ -113,8 +115,10 @@ class FeedFollower:
         cursor: str | None = None
         token: str | None = None
         while True:
+            # the first page small: the top of the inbox paints sooner
+            size = self._batch_size if token else min(self._batch_size, FIRST_SNAPSHOT_PAGE)
             try:
-                page = await client.snapshot(token, self._batch_size)
+                page = await client.snapshot(token, size)
             except RelayFinalError as exc:
                 if exc.status == 404 and cursor is None:
                     return
