@@ -1,7 +1,7 @@
 """A new PC at a big location (issue 19, point 3): sign-in → usable inbox.
 
     .venv/bin/python -m bench.relay.bootstrap [--leads 50000] [--messages 1000000]
-        [--replay-cap 300] [--json out.json]
+        [--replay-cap 300] [--json out.json] [--dynamodb-endpoint URL]
 
 Starts DynamoDB Local and seeds ONE location's history straight into the relay's
 tables in batches (`bench/relay/history.py`: leads, their conversations and
@@ -221,11 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--replay-cap", type=float, default=300.0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--dynamodb-endpoint", help="reuse a running DynamoDB Local")
     args = parser.parse_args(argv)
     for name, value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"),
                         ("AWS_DEFAULT_REGION", "us-east-1")):
         os.environ.setdefault(name, value)
-    with dynamodb_local(heap_mb=4096) as endpoint, tempfile.TemporaryDirectory() as tmp:
+    local = (contextlib.nullcontext(args.dynamodb_endpoint) if args.dynamodb_endpoint
+             else dynamodb_local(heap_mb=4096))
+    with local as endpoint, tempfile.TemporaryDirectory() as tmp:
         prefix = "TESTBOOT" + uuid.uuid4().hex[:6].upper()
         settings = init_tables(endpoint, prefix)
         dealer_seed = seed_dealer(settings, web2text_number="+13125550161")
