@@ -182,7 +182,7 @@ def run_admin(args: argparse.Namespace, settings: Settings) -> int:
     command = _ADMIN_COMMANDS.get(cmd)
     if command is None:
         return _fail(f"unknown admin command {cmd}")  # pragma: no cover
-    return command(args, tables)
+    return command(args, tables, settings)
 
 
 def _init_tables(settings: Settings) -> int:
@@ -256,12 +256,10 @@ def _migrate_keys(args: argparse.Namespace, tables: Any) -> int:
     return 0
 
 
-def _set_hours(args: argparse.Namespace, tables: Any) -> int:
+def _set_hours(args: argparse.Namespace, tables: Any, settings: Settings) -> int:
     """Save the hours, then announce the location on the change log (desktops show it)."""
     from app.core.hours import HoursError
     from app.relay import directory
-    from app.relay.changes import ChangeLog
-    from app.relay.tables import CHANGE_LOG
 
     if not args.clear and not (args.hours and args.after_hours_text):
         return _fail("set-hours needs --hours and --after-hours-text (or --clear)")
@@ -274,24 +272,22 @@ def _set_hours(args: argparse.Namespace, tables: Any) -> int:
         )
     except (HoursError, ValueError, LookupError) as exc:
         return _fail(str(exc))
-    log = ChangeLog(tables.client, tables.name(CHANGE_LOG))
-    log.record(loc.location_id, "location", loc.location_id, loc.version, loc.view())
+    _announce_location(tables, settings, loc)
     print(f"location {loc.location_id} hours saved (version {loc.version})", file=sys.stderr)
     return 0
 
 
-def _set_reply_target(tables: Any, location_id: str, minutes: int) -> int:
+def _set_reply_target(
+    tables: Any, settings: Settings, location_id: str, minutes: int
+) -> int:
     """Save the target and announce the location to its desktops (the change feed)."""
     from app.relay import directory
-    from app.relay.changes import ChangeLog
-    from app.relay.tables import CHANGE_LOG
 
     try:
         loc = directory.set_reply_target(tables, location_id, minutes)
     except (LookupError, ValueError) as exc:
         return _fail(str(exc))
-    log = ChangeLog(tables.client, tables.name(CHANGE_LOG))
-    log.record(loc.location_id, "location", loc.location_id, loc.version, loc.view())
+    _announce_location(tables, settings, loc)
     print(f"location {loc.location_id}: reply target {minutes} min", file=sys.stderr)
     return 0
 
@@ -368,19 +364,37 @@ def _inbound_admin(args: argparse.Namespace, tables: Any) -> int:
     return 0
 
 
+def _announce_location(tables: Any, settings: Settings, loc: Any) -> None:
+    """A location's new version on the change feed (its desktops show it), kept as
+    long as the relay keeps its changes."""
+    from app.relay.changes import ChangeLog
+    from app.relay.tables import CHANGE_LOG
+
+    log = ChangeLog(tables.client, tables.name(CHANGE_LOG),
+                    retention_s=settings.change_retention_days * 86400)
+    log.record(loc.location_id, "location", loc.location_id, loc.version, loc.view())
+
+
+AdminCommand = Callable[[argparse.Namespace, Any, Settings], int]
+
+
+def _tables_only(run: Callable[[argparse.Namespace, Any], int]) -> AdminCommand:
+    return lambda args, tables, _settings: run(args, tables)
+
+
 #: `admin <command>` → what runs it (init-tables and the connector commands aside)
-_ADMIN_COMMANDS: dict[str, Callable[[argparse.Namespace, Any], int]] = {
-    "add-retailer": _add_retailer,
-    "add-location": _add_location,
-    "set-reply-target": lambda args, tables: _set_reply_target(
-        tables, args.location_id, args.minutes
+_ADMIN_COMMANDS: dict[str, AdminCommand] = {
+    "add-retailer": _tables_only(_add_retailer),
+    "add-location": _tables_only(_add_location),
+    "set-reply-target": lambda args, tables, settings: _set_reply_target(
+        tables, settings, args.location_id, args.minutes
     ),
-    "add-pool-number": _add_pool_numbers,
-    "issue-key": _issue_key,
-    "revoke-key": _revoke_key,
-    "migrate-keys": _migrate_keys,
-    "unrouted": _inbound_admin,
-    "route": _inbound_admin,
+    "add-pool-number": _tables_only(_add_pool_numbers),
+    "issue-key": _tables_only(_issue_key),
+    "revoke-key": _tables_only(_revoke_key),
+    "migrate-keys": _tables_only(_migrate_keys),
+    "unrouted": _tables_only(_inbound_admin),
+    "route": _tables_only(_inbound_admin),
     "set-hours": _set_hours,
 }
 

@@ -17,6 +17,7 @@ from httpx_sse import ServerSentEvent, connect_sse
 from app.core.wire_team import PresenceEvent, TemplatesView
 from app.relay import conversation_store
 from app.relay.cli import main as relay_cli
+from app.relay.tables import CHANGE_LOG
 from tests.support.relay import (
     RelayHandle,
     Seed,
@@ -307,6 +308,7 @@ def test_reply_target_is_in_the_directory_and_reaches_the_desktops(
     settings = a.settings
     monkeypatch.setenv("W2T_TABLE_PREFIX", settings.table_prefix)
     monkeypatch.setenv("W2T_DYNAMODB_ENDPOINT", settings.dynamodb_endpoint or "")
+    monkeypatch.setenv("W2T_CHANGE_RETENTION_DAYS", "7")
     args = ["admin", "set-reply-target", "--location-id", loc, "--minutes", "12"]
     assert relay_cli(args) == 0
     assert relay_cli([*args[:-1], "0"]) == 2  # out of range
@@ -318,3 +320,13 @@ def test_reply_target_is_in_the_directory_and_reaches_the_desktops(
     changes = after.json()["changes"]
     assert [(c["entity"], c["data"]["replyTargetMinutes"]) for c in changes] == [("location", 12)]
     assert json.loads(json.dumps(changes[0]["data"]))["locationId"] == loc
+    # the command's change expires with the relay's retention, like the relay's own
+    logged = a.tables.client.query(
+        TableName=a.tables.name(CHANGE_LOG),
+        KeyConditionExpression="LocationId = :l",
+        ExpressionAttributeValues={":l": {"S": loc}},
+        ConsistentRead=True,
+    )["Items"]
+    newest = max(logged, key=lambda i: int(i["Seq"]["N"]))
+    expires = int(newest["ExpiresAt"]["N"]) - int(newest["At"]["N"]) // 1000
+    assert abs(expires - 7 * 86400) <= 1
