@@ -21,8 +21,11 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s]: %(message)s"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Libraries that log every HTTP request at INFO: only their warnings, unless DEBUG.
 CHATTY = ("httpx", "httpcore", "twilio.http_client", "botocore", "alembic.runtime")
-# Something that looks like a phone number: +, digits and separators, 10+ digits.
-PHONE = re.compile(r"(?<![\w+])\+?\(?\d(?:[\s().-]{0,2}\d){9,14}(?!\w)")
+# Something that looks like a phone number: +, digits and separators, 10+ digits;
+# not a date with its time ("2026-12-07 10:12", as every log line starts), which has
+# as many digits.
+PHONE = re.compile(
+    r"(?<![\w+])(?!\d{4}-\d\d-\d\d(?!\d))\+?\(?\d(?:[\s().-]{0,2}\d){9,14}(?!\w)")
 BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
 
 _secrets: set[str] = set()

@@ -27,7 +27,7 @@ from app.ui.about import AboutDialog, add_help_menu
 from app.ui.autostart_option import LABEL, AutostartOption
 from app.ui.crash_prompt import TITLE, CrashPrompt, offer_reports
 from app.ui.crash_report import FAULT_FILE, CrashReporter
-from app.ui.logfile import LOG_FILE, redact, setup_logging
+from app.ui.logfile import LOG_FILE, redact, scrub, setup_logging
 from app.ui.main import parse_args
 from app.ui.single_instance import AlreadyRunning, SingleInstance, server_name
 from app.ui.update_banner import UpdateCheck
@@ -90,6 +90,17 @@ def test_log_level_option() -> None:
 
 
 # ----------------------------------------------------------------- crash reports
+
+
+def test_masking_keeps_dates_and_times_and_masks_phones() -> None:
+    """A log line's own time (and any date in a message) has a phone's count of
+    digits; the crash report's tail of the log is scrubbed again, so a date taken for
+    a phone would garble every line's time there."""
+    line = f"2026-12-07 10:12:13,356 INFO app.x [MainThread]: sent to {PHONE} at 2026-12-08T09:00"
+    assert scrub(line) == (
+        "2026-12-07 10:12:13,356 INFO app.x [MainThread]: sent to +1 312 ***-**43"
+        " at 2026-12-08T09:00")
+    assert scrub("call (312) 555-0143 or 312.555.0143") == "call +1 312 ***-**43 or +1 312 ***-**43"
 
 
 def test_an_uncaught_exception_writes_a_report(tmp_path: Path) -> None:
