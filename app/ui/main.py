@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import os
 import signal
 import sys
@@ -164,6 +165,14 @@ def run(qapp: Any, controller: Any, on_loop: Any = None) -> int:
     try:
         with loop:
             return int(loop.run_until_complete(controller.run()))
+    except RuntimeError as exc:
+        if "Event loop stopped before Future completed" not in str(exc):
+            raise
+        # Qt's own loop ended under the app: the display server went away (Qt exits
+        # its loop when the X11 or Wayland connection breaks). Not a bug of ours to
+        # report on the next start; what was queued is in the store.
+        logging.getLogger("app.ui").warning("the window system ended the app: %s", exc)
+        return 1
     finally:
         asyncio.set_event_loop(None)
 

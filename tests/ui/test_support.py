@@ -103,6 +103,42 @@ def test_masking_keeps_dates_and_times_and_masks_phones() -> None:
     assert scrub("call (312) 555-0143 or 312.555.0143") == "call +1 312 ***-**43 or +1 312 ***-**43"
 
 
+def test_a_window_system_that_ends_the_loop_is_no_crash(tmp_path: Path) -> None:
+    """Qt ends its own loop when the display connection breaks (a killed X server, a
+    closed remote session): the app exits with 1 and a warning in its log, and offers
+    no crash report on the next start (there is no bug of ours to send)."""
+    result = _child(
+        """
+        import asyncio
+        from pathlib import Path
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+        from app.ui import main
+        from app.ui.crash_report import CrashReporter
+        from app.ui.support import DesktopSupport
+
+        support = DesktopSupport.start("INFO")
+        qapp = QApplication([])
+
+        class App:
+            def show_first_frame(self): pass
+            async def _run(self):
+                QTimer.singleShot(0, lambda: qapp.exit(1))  # what Qt does on X11 loss
+                await asyncio.Event().wait()
+                return 0
+            def run(self): return self._run()
+
+        code = main.run(qapp, App(), on_loop=support.watch_loop)
+        support.close()
+        raise SystemExit(code)
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 1, result.stderr
+    assert CrashReporter(tmp_path).pending() == []
+    assert "the window system ended the app" in (tmp_path / LOG_FILE).read_text()
+
+
 def test_an_uncaught_exception_writes_a_report(tmp_path: Path) -> None:
     result = _child(
         f"""
