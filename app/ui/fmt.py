@@ -158,7 +158,7 @@ def phones_loaded() -> bool:
 
 def format_phone(e164: str) -> str:
     if not phones_loaded() and _NANP.fullmatch(e164):
-        # importing phonenumbers takes ~50 ms: not in the middle of the first paint. For
+        # importing phonenumbers is slow: not in the middle of the first paint. For
         # US/CA numbers this is what it would say; not cached, so the exact form (e.g.
         # international for other +1 countries) is used once it is loaded
         return _nanp(e164)

@@ -100,8 +100,8 @@ def build(args: argparse.Namespace, claim: Any = None) -> tuple[Any, Any]:
     _skip_httpx_cli()
     # No cyclic garbage collection until the first frame has painted (`run` turns it
     # back on): start-up makes tens of thousands of long-lived objects (Qt types and
-    # enums, modules, widgets) and little garbage; the collector's passes over them
-    # during the build (~35 of them) cost ~10 ms in front of the window.
+    # enums, modules, widgets) and little garbage; the collector's many passes over
+    # them during the build would all be in front of the window.
     gc.disable()
     from app.ui.profiles import default_data_dir
     from app.ui.startup import StoredFirstPage
@@ -115,7 +115,7 @@ def build(args: argparse.Namespace, claim: Any = None) -> tuple[Any, Any]:
 
     # The first frame's rows are read from the store while the window is built. Not
     # earlier: a thread importing Python beside PySide6's import (which holds the
-    # interpreter for long stretches) made both slower, ~40 ms in all.
+    # interpreter for long stretches) made both slower.
     stored = StoredFirstPage.for_start(data_dir, demo=args.demo, relay_url=args.relay_url)
     from app.ui.theme import ThemeManager
 
@@ -149,10 +149,10 @@ def run(qapp: Any, controller: Any, on_loop: Any = None) -> int:
     finally:
         gc.enable()
     # The engine's threads run Python too; when the Qt thread wants the interpreter
-    # back (a paint, a timer) the holder gives it up after at most this long. 1 ms
-    # instead of the default 5 keeps those waits from adding up during a repaint.
+    # back (a paint, a timer) the holder gives it up after at most this long; shorter
+    # than the default keeps those waits from adding up during a repaint.
     # (From here on: before the first frame, the one other thread reads the stored
-    # rows, and handing the interpreter back and forth every 1 ms only slowed both.)
+    # rows, and handing the interpreter back and forth that often only slowed both.)
     sys.setswitchinterval(0.001)
     import asyncio
 
