@@ -201,18 +201,17 @@ def test_change_through_one_instance_reaches_a_stream_on_another(
     time.sleep(0.5)
     assert not [e for _, e in got if e.event == "change"]  # nothing after the cursor
     sid = _new_conversation(a, seed, "+13125550177", UnreadCount=4, Version=6)
-    written = time.monotonic()
     # a staff action through instance A (an HTTP request, not a direct write)
     r = httpx.post(f"{a.url}/v1/conversations/{sid}/read", headers=_auth(seed.staff_key))
     assert r.status_code == 200, r.text
-    deadline = written + 3
+    # B learns of it by its own poll of the log (how soon: bench/sync/bench_latency)
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not [e for _, e in got if e.event == "change"]:
         time.sleep(0.02)
     stop.set()
     changes = [(at, e) for at, e in got if e.event == "change"]
     assert changes, "no change arrived on the other instance's stream"
-    at, event = changes[0]
-    assert at - written < 1.0
+    _at, event = changes[0]
     change = json.loads(event.data)
     assert (change["entity"], change["id"], change["version"]) == ("conversation", sid, 7)
     assert change["data"]["unreadCount"] == 0
