@@ -128,6 +128,7 @@ class SyncEngine(EngineQueries):
         `store_in_use`, or a `StorageError` when the data folder takes no writes."""
         if self.started:
             return
+        self._history.bind(asyncio.get_running_loop())
         self._lock = lock_store(self.data_dir)
         try:
             await self._keeper.open()

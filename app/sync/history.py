@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from app.sync import store
 from app.sync.api import ThreadMessage
@@ -39,13 +40,23 @@ def relay_time(value: datetime) -> str:
 
 
 class History:
-    """Which threads the relay has no more for, and the fetches in flight."""
+    """Which threads the relay has no more for, and the fetches in flight.
+
+    `thread` may be awaited on another thread's loop (the desktop reads the store from
+    the Qt loop: `EngineHost`, `reads_anywhere`); a fetch uses the relay client and
+    the store's writer, which belong to the engine's loop, so it always runs there
+    (`bind`)."""
 
     def __init__(self, keeper: StoreKeeper, status: EngineStatus) -> None:
         self._keeper = keeper
         self._status = status
         self.complete: set[str] = set()
         self._fetching: dict[str, asyncio.Task[bool]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The engine's loop, where every fetch runs."""
+        self._loop = loop
 
     async def thread(
         self,
@@ -59,14 +70,28 @@ class History:
         if len(rows) >= limit or client is None or sid in self.complete:
             return rows
         oldest = rows[0].created_at if rows else before
+        fetched = self._on_engine_loop(self._fetch_once(client, sid, oldest))
+        if before is None:
+            return rows  # opening: never wait for the relay
+        return await read() if await fetched else rows
+
+    def _on_engine_loop(self, coro: Coroutine[Any, Any, bool]) -> asyncio.Future[bool]:
+        here = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None or loop is here:
+            return asyncio.ensure_future(coro)
+        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+
+    async def _fetch_once(
+        self, client: RelayClient, sid: str, oldest: datetime | None
+    ) -> bool:
+        """One fetch per thread at a time (on the engine's loop); whether any arrived."""
         task = self._fetching.get(sid)
         if task is None:
             task = asyncio.create_task(self._fetch(client, sid, oldest))
             self._fetching[sid] = task
             task.add_done_callback(lambda _t: self._fetching.pop(sid, None))
-        if before is None:
-            return rows  # opening: never wait for the relay
-        return await read() if await task else rows
+        return await asyncio.shield(task)
 
     async def close(self) -> None:
         """Cancel the fetches in flight (the engine stops)."""
@@ -87,6 +112,11 @@ class History:
             self.complete.add(sid)
         if not changes:
             return False
-        result = await self._keeper.write(store.apply_changes, changes, None)
+        try:
+            result = await self._keeper.write(store.apply_changes, changes, None)
+        except Exception as exc:  # e.g. a full disk: the keeper reports it; the thread
+            log.warning("older messages not stored: %s", exc)  # just lacks them
+            self.complete.discard(sid)
+            return False
         self._status.applied(result, catch_up=True)  # history: no notifications
         return True
