@@ -4,6 +4,7 @@ keyring, the theme, and a main window over the fake engine."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -119,6 +120,10 @@ def loop(
     closing = asyncio.ensure_future(lp.shutdown_asyncgens())
     qtbot.waitUntil(closing.done, timeout=5000)
     executor.shutdown(wait=True, cancel_futures=True)
+    # The test's Qt objects in reference cycles are freed here, on the Qt thread; left
+    # to the collector, they would be freed by whichever thread allocates next (an
+    # engine or relay thread of a later test) while Qt may still deliver their events.
+    gc.collect()
     asyncio.set_event_loop(None)
     # qasync marks an already_running loop as the thread's running loop until the app
     # quits: left so, a later test's asyncio.run() in this process fails

@@ -176,7 +176,7 @@ def test_a_full_disk_keeps_the_typed_text_and_carries_on(
         storage = w.health.storage
         qtbot.waitUntil(storage.isVisible, timeout=10000)
         assert str(data_dir) in storage.label.text() and "MB free there" in storage.label.text()
-        assert "Can't save" in w.status_bar.state_label.text()
+        qtbot.waitUntil(lambda: "Can't save" in w.status_bar.state_label.text(), timeout=10000)
         filler.unlink()  # space again: no click needed
         qtbot.waitUntil(lambda: not storage.isVisible(), timeout=30000)
         qtbot.waitUntil(lambda: ctrl.engine is not None
