@@ -1,8 +1,11 @@
 """Adapter to the change feed (`app.relay.changes.ChangeLog.append`).
 
 Every lead, conversation or message the relay changes is announced here so the
-desktop sees it. A failure to record is logged, never raised: the entity itself
-is already stored, and the next change of it carries its full state again.
+desktop sees it. A failure of a single `publish` is logged, not raised: the entity
+itself is already stored, and the next change of it carries its full state again.
+A `batched` block (a new message and its effects) raises it instead: a customer's
+text may never change again, so its webhook is answered with an error and Twilio's
+redelivery, which finds the message's effects still owed, publishes them again.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from app.relay.changes import ChangeLog
 
+from app.core.errors import ErrorReason
 from app.relay.bounds import feed_sized
+from app.relay.errors import ApiError
 
 log = logging.getLogger("app.relay.feed")
 
@@ -30,7 +35,8 @@ def batched(change_log: ChangeLog) -> Iterator[None]:
     per location as one `ChangeLog.append` (one group item: seen together). Order
     is kept; the batch is recorded even if the block raises (what was published
     before the failure is announced, as it would have been without batching).
-    Nested blocks join the outer one.
+    Nested blocks join the outer one. A location whose group could not be written
+    raises `FeedWriteFailed` once every location was tried.
     """
     if getattr(_batch, "log", None) is not None:
         yield
@@ -44,17 +50,30 @@ def batched(change_log: ChangeLog) -> Iterator[None]:
         _record_batch(change_log, changes)
 
 
+class FeedWriteFailed(ApiError):
+    """A batch's changes could not all be written to the change log: 503, so the
+    sender (Twilio) tries again."""
+
+    def __init__(self, locations: int) -> None:
+        super().__init__(503, ErrorReason.UPSTREAM_UNAVAILABLE,
+                         f"the change log did not take the changes of {locations} location(s)")
+
+
 def _record_batch(
     change_log: ChangeLog, changes: list[tuple[str, str, str, int, dict[str, Any]]]
 ) -> None:
     by_location: dict[str, list[tuple[str, str, int, dict[str, Any]]]] = {}
     for loc, entity, entity_id, version, data in changes:
         by_location.setdefault(loc, []).append((entity, entity_id, version, data))
+    failed: list[str] = []
     for loc, items in by_location.items():
         try:
             change_log.append(loc, items)
         except Exception:
             log.exception("change feed write failed", extra={"location": loc, "count": len(items)})
+            failed.append(loc)
+    if failed:
+        raise FeedWriteFailed(len(failed))
 
 
 def publish(

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
 from app.relay import conversation_store, message_store
 from app.relay.inbound.routing import inbound_lead_id
@@ -162,6 +163,35 @@ def test_duplicate_and_reordered_media_webhooks_keep_one_message(
     assert post_signed(sim, relay, "/TwilioWebhooks/sync", form).status_code == 200
     conv_after = conversation_store.get_conversation(tables_for(relay), sid)
     assert conv_after is not None and int(conv_after["UnreadCount"]) == 3
+
+
+def test_a_photo_whose_feed_write_failed_reaches_the_feed_on_the_redelivery(
+    relay: RelayHandle, sim: SimHandle, seed: Seed
+) -> None:
+    """The change log refuses the new message's changes once: the webhook is answered
+    503 (not 200, which would lose the message to every desktop), and Twilio's retry
+    publishes it."""
+    phone, conv = _open_thread(relay, seed)
+    table = relay.app.state.ctx.change_log.table
+    refusals = [1]
+
+    def refuse_once(location_id: str, seq: int) -> None:
+        if location_id == seed.location_id and refusals[0]:
+            refusals[0] -= 1
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}},
+                              "PutItem")
+
+    deliveries = sim.runtime.dispatcher.deliveries
+    before = len(deliveries)
+    table.before_put = refuse_once
+    try:
+        sent = sim.inbound(phone, str(conv["CustomerProxy"]), "after the outage", _photo(JPEG))
+        change = _feed_message(relay, seed, sent["message_sid"])
+    finally:
+        table.before_put = None
+    assert change["body"] == "after the outage" and change["media"]
+    answers = [d.status for d in list(deliveries)[before:] if d.url.endswith("/sync")]
+    assert 503 in answers and answers[-1] == 200
 
 
 def _upload(relay: RelayHandle, key: str, data: bytes, kind: str) -> httpx.Response:
