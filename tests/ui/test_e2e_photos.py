@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import logging
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication
 
 from app.relay import message_store
+from app.relay.change_records import decode_cursor
 from app.sandbox.twilio_sim import SimHandle
 from app.ui.controller import AppController, Options
 from app.ui.thread_model import MessageItem
@@ -59,14 +63,44 @@ def _bubbles(window: Any) -> list[Any]:
     return [it.message for it in items if isinstance(it, MessageItem)]
 
 
-def _where_the_photo_is(relay: RelayHandle, conversation_sid: str, w: Any) -> str:
+class _Problems(logging.Handler):
+    """Warnings and errors logged by the relay and the engine (both in this process)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append(f"{record.name}: {record.getMessage()}"[:300])
+
+
+def _where_the_photo_is(
+    relay: RelayHandle, conversation_sid: str, w: Any, data_dir: Path, problems: list[str]
+) -> str:
     """Where a customer's photo got to, for a failed wait: stored by the relay (from
-    the webhook), mirrored by the engine, shown in the thread."""
+    the webhook), written to the change log, mirrored by the engine, shown in the
+    thread; and what went wrong on the way (warnings logged meanwhile)."""
     stored = [(m.get("Body"), bool(m.get("Media")))
               for m in message_store.list_messages(relay.tables, conversation_sid)]
     status = w.engine.status() if getattr(w, "engine", None) is not None else None
+    log = relay.app.state.ctx.change_log
+    cursor = status.cursor if status is not None else None
+    positions = decode_cursor(cursor)
+    page = log.read(sorted(positions), cursor, limit=50)
+    logged = [(c.seq, c.entity, c.entity_id) for c in page.changes]
+    mirrored: list[Any] = []
+    for db in data_dir.glob("**/sync.db"):
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            mirrored += conn.execute(
+                "SELECT body, media != '[]' FROM messages WHERE conversation_sid = ?",
+                (conversation_sid,)).fetchall()
     shown = [(m.body, len(m.media)) for m in _bubbles(w)]
-    return f"relay stored {stored}; engine {status}; thread shows {shown}"
+    model = w.thread_model
+    loads = (f"loading {model._loading}, reload pending {model.reload_pending}, "
+             f"errors {model._tasks.errors}")
+    return (f"relay stored {stored}; change log after the engine's cursor {logged}; "
+            f"engine {status}; engine mirrored {mirrored}; thread shows {shown} ({loads}); "
+            f"warnings {problems}")
 
 
 def test_photos_in_and_out_of_the_desktop(
@@ -97,11 +131,16 @@ def test_photos_in_and_out_of_the_desktop(
     photo = png_bytes()
     media = [{"contentType": "image/png", "filename": "porch.png",
               "dataBase64": base64.b64encode(photo).decode()}]
-    sim.inbound(lead.customer, proxy, "Here is the porch", media)
+    problems = _Problems()
+    logging.getLogger("app").addHandler(problems)
     try:
+        sim.inbound(lead.customer, proxy, "Here is the porch", media)
         qtbot.waitUntil(lambda: any(m.media for m in _bubbles(w)), timeout=20000)
     except qtbot.TimeoutError as exc:
-        raise AssertionError(_where_the_photo_is(relay, lead.conversation_sid, w)) from exc
+        where = _where_the_photo_is(relay, lead.conversation_sid, w, tmp_path, problems.seen)
+        raise AssertionError(where) from exc
+    finally:
+        logging.getLogger("app").removeHandler(problems)
     message = next(m for m in _bubbles(w) if m.media)
     item = message.media[0]
     thumbs = w.thread_model.thumbnails
