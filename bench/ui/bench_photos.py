@@ -3,7 +3,9 @@
 1. Inbound photo webhook → thumbnail painted in the open thread: p50 and p99
    (goal p99 <= 300 ms). t0 just before the simulator receives the customer's MMS
    (it then posts the signed webhooks to the relay); t1 the first paint of the
-   thread's viewport after the thumbnail store reported the photo ready.
+   thread's viewport after the thumbnail store reported the photo ready. Baseline,
+   same run, same path: a text without a photo, t1 the first paint after its bubble
+   is in the thread (the photo's extra is fetching it and making the thumbnail).
 2. The largest Qt-thread stall while 20 photos (1600x1200 JPEGs) arrive at once
    (goal <= 50 ms): the longest gap between beats of a 5 ms precise timer on the
    Qt thread from the burst until all 20 thumbnails are in, minus the interval.
@@ -89,6 +91,47 @@ class PaintProbe(QObject):
         return False
 
 
+class BubbleProbe(QObject):
+    """The time of the first viewport paint after each text's bubble is in the thread."""
+
+    def __init__(self, viewport: Any, model: Any) -> None:
+        super().__init__()
+        self.painted: dict[str, float] = {}
+        self._model = model
+        self._seen: set[str] = {m.body for m in model.messages}
+        self._waiting: set[str] = set()
+        model.rowsInserted.connect(self._rows)
+        model.modelReset.connect(self._rows)
+        viewport.installEventFilter(self)
+
+    def _rows(self, *_args: Any) -> None:
+        new = {m.body for m in self._model.messages} - self._seen
+        self._seen |= new
+        self._waiting |= new
+
+    def eventFilter(self, _obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint and self._waiting:
+            now = time.perf_counter()
+            for body in self._waiting:
+                self.painted.setdefault(body, now)
+            self._waiting.clear()
+        return False
+
+
+async def text_baseline(n: int, w: Any, sim: Any, customer: str, proxy: str) -> list[float]:
+    """Webhook → bubble painted for `n` texts without a photo (the baseline)."""
+    probe = BubbleProbe(w.pane.view.viewport(), w.thread_model)
+    latencies = []
+    for i in range(n):
+        body = f"baseline text {i}"
+        t0 = time.perf_counter()
+        await asyncio.to_thread(sim.inbound, customer, proxy, body)
+        while body not in probe.painted:
+            await asyncio.sleep(0.002)
+        latencies.append((probe.painted[body] - t0) * 1000)
+    return latencies
+
+
 async def scenario(n: int, ctrl: Any, sim: Any, customer: str, proxy: str) -> dict[str, Any]:
     w = ctrl.window
     print("waiting for the lead", file=sys.stderr)
@@ -103,6 +146,7 @@ async def scenario(n: int, ctrl: Any, sim: Any, customer: str, proxy: str) -> di
     while w.thread_model.rowCount() == 0:
         await asyncio.sleep(0.05)
     print("thread open", file=sys.stderr)
+    baseline = await text_baseline(n, w, sim, customer, proxy)
     probe = PaintProbe(w.pane.view.viewport(), w.thread_model.thumbnails)
 
     def sent_sid(record: dict[str, Any]) -> str:
@@ -154,6 +198,10 @@ async def scenario(n: int, ctrl: Any, sim: Any, customer: str, proxy: str) -> di
     return {
         "photo_to_thumbnail_ms": {"n": n, "p50": pct(latencies, 0.5), "p99": pct(latencies, 0.99),
                                   "max": round(max(latencies), 1), "goal_p99": 300},
+        "baseline_text_to_bubble_ms": {"n": n, "p50": pct(baseline, 0.5),
+                                       "p99": pct(baseline, 0.99)},
+        "photo_over_text": {"p50": round(pct(latencies, 0.5) / pct(baseline, 0.5), 2),
+                            "p99": round(pct(latencies, 0.99) / pct(baseline, 0.99), 2)},
         "burst_20_photos": {"seconds": round(end - start, 2),
                             "thumbnails_painted": painted_in_burst,
                             "max_stall_ms": round(max(gaps) - 5, 1),
@@ -200,6 +248,8 @@ def main() -> None:
             result = loop.run_until_complete(scenario(args.n, ctrl, sim, lead.customer, proxy))
             ctrl.quit()
             loop.run_until_complete(running)
+            # the default executor's QThreads (asyncio.to_thread) end before Qt does
+            loop.run_until_complete(loop.shutdown_default_executor())
         finally:
             relay.stop()
             sim.stop()
