@@ -336,11 +336,12 @@ def _issue_key(args: argparse.Namespace, tables: Any) -> int:
 
 
 def _inbound_admin(args: argparse.Namespace, tables: Any) -> int:
-    from app.relay.inbound import records, routing
+    from app.relay.inbound import notices, records, routing
 
     if args.admin_command == "unrouted":
         for item in records.unrouted(tables, args.limit):
             media = len(item.get("Media") or [])
+            notice = notices.get(tables, str(item.get("From", "")), str(item.get("To", "")))
             print(
                 "\t".join(
                     [
@@ -349,6 +350,7 @@ def _inbound_admin(args: argparse.Namespace, tables: Any) -> int:
                         str(item.get("From", "")),
                         str(item.get("To", "")),
                         str(item.get("Reason", "")),
+                        notices.reply_state(notice, str(item["Id"])),
                         f"{media} photo(s)" if media else "",
                         str(item.get("Body", "")).replace("\n", " ")[:160],
                     ]

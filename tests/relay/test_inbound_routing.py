@@ -203,6 +203,15 @@ def test_admin_lists_and_routes_unrouted_texts(
     assert listed.returncode == 0, listed.stderr
     line = next(x for x in listed.stdout.splitlines() if x.startswith(sent["sid"]))
     assert stranger in line and "I saw your ad" in line and "unknown_sender" in line
+    wait_for(lambda: sim.handset(stranger), what="the not-monitored reply")
+    sim.wait_idle()
+    later = sim.inbound(stranger, POOL[-2], "hello?")
+    wait_for(lambda: (r := records.get_text(tables_for(relay), later["sid"]))
+             and r["State"] == records.UNROUTED)
+    listed = subprocess.run([*cli, "unrouted"], env=env, capture_output=True, text=True)
+    lines = {x.split("\t")[0]: x.split("\t") for x in listed.stdout.splitlines()}
+    assert "reply sent" in lines[sent["sid"]]
+    assert "replied earlier" in lines[later["sid"]]  # one reply per phone and number
     routed = subprocess.run(
         [*cli, "route", "--id", sent["sid"], "--location-id", seed.location_id],
         env=env,

@@ -82,6 +82,19 @@ def get(tables: Any, phone: str, pool_number: str) -> Item | None:
     return dict(found) if found else None
 
 
+def reply_state(notice: Item | None, text_id: str) -> str:
+    """What became of the reply a text owed, for `admin unrouted`: the pair's reply is
+    this text's when it names it; a later text of the pair got no reply of its own."""
+    if notice is None:
+        return "no reply"
+    if str(notice.get("TextId", text_id)) != text_id:
+        return "replied earlier"
+    state = notice.get("State") or SENT  # (older items were answered in the TwiML)
+    if state == REFUSED:
+        return f"reply refused ({notice.get('ErrorCode', '')})"
+    return "reply sent" if state == SENT else "reply owed"
+
+
 def take(tables: Any, item: Item, lease_s: float) -> bool:
     """Hold an owed reply whose last hold ran out (False: sent, refused or held)."""
     try:
