@@ -104,8 +104,9 @@ class PinThrottle:
         self._until = 0.0
 
     def wait_left(self, now: float) -> float:
-        """Seconds before the next try is checked (0: now)."""
-        return max(0.0, self._until - now)
+        """Seconds before the next try is checked (0: now); never more than a whole
+        wait, even when the clock was set back after it started."""
+        return max(0.0, min(self._until - now, self.wait_s))
 
     def tries_left(self) -> int:
         return self.max_tries - self._wrong
@@ -122,3 +123,11 @@ class PinThrottle:
     def succeeded(self) -> None:
         self._wrong = 0
         self._until = 0.0
+
+    def snapshot(self) -> tuple[int, float]:
+        """The wrong tries in a row and the end of the wait (to keep across restarts)."""
+        return self._wrong, self._until
+
+    def restore(self, wrong: int, until: float) -> None:
+        self._wrong = max(0, min(int(wrong), self.max_tries - 1))
+        self._until = float(until)
