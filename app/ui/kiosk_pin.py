@@ -44,6 +44,8 @@ class PinStore:
     def get_tries(self, profile: Profile) -> tuple[int, float]:
         """The profile's wrong tries in a row and the end of its wait (epoch s)."""
         entry = self._load(self.tries_path).get(profile.key_user)
+        if not isinstance(entry, dict):
+            return 0, 0.0
         try:
             return int(entry["wrong"]), float(entry["until"])
         except (KeyError, TypeError, ValueError):
