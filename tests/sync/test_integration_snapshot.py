@@ -117,3 +117,45 @@ async def test_a_new_desktop_bootstraps_from_the_snapshot(
     finally:
         await engine.stop()
         await asyncio.sleep(0)
+
+
+async def test_older_messages_are_fetched_on_the_engines_loop_when_read_from_another(
+    live: tuple[RelayHandle, Seed], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The desktop reads the store from the Qt loop (`ThreadedEngine`, reads_anywhere):
+    a thread's older messages still come through the engine's own HTTP client on the
+    engine's loop (from another loop, its connection pool and the store's writer
+    crashed the app)."""
+    from app.sync.client import RelayClient
+    from app.ui.engine_host import ThreadedEngine
+
+    relay, seed = live
+    fetched_on: list[asyncio.AbstractEventLoop] = []
+    original = RelayClient.older_messages
+
+    async def spy(self: RelayClient, *args: object, **kwargs: object) -> object:
+        fetched_on.append(asyncio.get_running_loop())
+        return await original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(RelayClient, "older_messages", spy)
+    inner = fast_engine(tmp_path / "desk", relay.url, seed.staff_key, batch_size=LEADS)
+    host = ThreadedEngine(inner, reads_anywhere=True)
+    rec = Recorder()
+    host.add_listener(rec)
+    await host.start()
+    try:
+        await rec.wait_for(lambda: host.status().state is SyncState.ONLINE, timeout=30)
+        newest = conversation_sid(LEADS - 1)
+        thread = await host.thread(newest, limit=50)  # read here, on this test's loop
+        older = await host.thread(newest, limit=50, before=thread[0].created_at)
+        assert [m.body for m in older] == [f"message {n}" for n in range(30, 80)]
+        bare = conversation_sid(1)  # opening: fetched in the background
+        assert await host.thread(bare, limit=50) == []
+        await rec.wait_for(lambda: any(
+            isinstance(e, ChangesApplied) and bare in e.thread_sids for e in rec.events),
+            timeout=30)
+        assert [m.body for m in await host.thread(bare, limit=50)][-1] == "message 129"
+        here = asyncio.get_running_loop()
+        assert fetched_on and all(loop is host._loop and loop is not here for loop in fetched_on)
+    finally:
+        await host.stop()
