@@ -30,7 +30,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from app.relay.ddb import is_conditional_failure
 
@@ -238,6 +238,9 @@ class LeadLock:
             for token, lead_id in held.items():
                 try:
                     self._renew(lead_id, token)
+                except (BotoCoreError, ClientError) as exc:  # DynamoDB away: tried again
+                    log.warning("lead lock renewal failed",  # next beat; no traceback
+                                extra={"lead": lead_id, "error": type(exc).__name__})
                 except Exception:
                     log.exception("lead lock renewal failed", extra={"lead": lead_id})
 
