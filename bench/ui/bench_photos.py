@@ -67,20 +67,17 @@ def pct(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
 
 
-class PaintProbe(QObject):
-    """The time of the first viewport paint after each thumbnail arrived."""
+class FirstPaint(QObject):
+    """The time of the first viewport paint after each key was marked ready."""
 
-    def __init__(self, viewport: Any, thumbs: Any) -> None:
+    def __init__(self, viewport: Any) -> None:
         super().__init__()
-        self.arrived: dict[str, float] = {}
         self.painted: dict[str, float] = {}
         self._waiting: set[str] = set()
-        thumbs.ready.connect(self._ready)
         viewport.installEventFilter(self)
 
-    def _ready(self, key: str) -> None:
-        self.arrived.setdefault(key, time.perf_counter())
-        self._waiting.add(key)
+    def ready(self, keys: set[str]) -> None:
+        self._waiting |= keys
 
     def eventFilter(self, _obj: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Paint and self._waiting:
@@ -91,31 +88,28 @@ class PaintProbe(QObject):
         return False
 
 
-class BubbleProbe(QObject):
-    """The time of the first viewport paint after each text's bubble is in the thread."""
+class PaintProbe(FirstPaint):
+    """The first paint after each photo's thumbnail arrived (keyed by media sid)."""
+
+    def __init__(self, viewport: Any, thumbs: Any) -> None:
+        super().__init__(viewport)
+        thumbs.ready.connect(lambda key: self.ready({key}))
+
+
+class BubbleProbe(FirstPaint):
+    """The first paint after each text's bubble is in the thread (keyed by body)."""
 
     def __init__(self, viewport: Any, model: Any) -> None:
-        super().__init__()
-        self.painted: dict[str, float] = {}
+        super().__init__(viewport)
         self._model = model
         self._seen: set[str] = {m.body for m in model.messages}
-        self._waiting: set[str] = set()
         model.rowsInserted.connect(self._rows)
         model.modelReset.connect(self._rows)
-        viewport.installEventFilter(self)
 
     def _rows(self, *_args: Any) -> None:
         new = {m.body for m in self._model.messages} - self._seen
         self._seen |= new
-        self._waiting |= new
-
-    def eventFilter(self, _obj: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint and self._waiting:
-            now = time.perf_counter()
-            for body in self._waiting:
-                self.painted.setdefault(body, now)
-            self._waiting.clear()
-        return False
+        self.ready(new)
 
 
 async def text_baseline(n: int, w: Any, sim: Any, customer: str, proxy: str) -> list[float]:
