@@ -216,8 +216,13 @@ class Engine(Protocol):
     async def set_presence(self, conversation_sid: str, state: str) -> None:
         """Tell colleagues: "viewing", "typing" or "left"; best effort, never queued."""
 
-    async def waiting_for_reply(self) -> Sequence[WaitingLead]:
-        """Open leads whose customer waits for a reply, longest wait first."""
+    async def waiting_for_reply(
+        self, among: ChangesApplied | None = None
+    ) -> Sequence[WaitingLead]:
+        """Open leads whose customer waits for a reply, longest wait first; `among`:
+        only those of the leads these changes name (by lead id, by conversation in
+        `conversation_sids` or `thread_sids`, by location), which reads only their
+        threads (a lead of theirs not returned waits no more)."""
 
     async def shared_templates(self, location_id: str) -> SharedTemplates:
         """The location's shared templates as the feed last brought them (offline too)."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.sync import shared_templates, store
 from app.sync.api import (
+    ChangesApplied,
     LeadDetail,
     LeadFilter,
     LeadRow,
@@ -69,8 +70,10 @@ class EngineQueries:
     def caught_up(self) -> bool:
         return self._status.caught_up.is_set()
 
-    async def waiting_for_reply(self) -> Sequence[WaitingLead]:
-        return await self.db.reader.run(store.waiting_for_reply, self._me)
+    async def waiting_for_reply(
+        self, among: ChangesApplied | None = None
+    ) -> Sequence[WaitingLead]:
+        return await self.db.reader.run(store.waiting_for_reply, self._me, among)
 
     async def shared_templates(self, location_id: str) -> SharedTemplates:
         return await shared_templates.read(self.db, location_id)

@@ -94,18 +94,33 @@ _FROM = "FROM leads d LEFT JOIN conversations c ON c.conversation_sid = d.conver
 #: the default reply target when a location names none (the relay's default too)
 DEFAULT_REPLY_TARGET_MINUTES = 5
 
-#: open leads whose customer waits for a reply: `lead_id, conversation_sid,
-#: location_id, name, since, target` (since: the lead's submission while nobody has
-#: answered in its conversation, else the first customer text after the last staff
-#: or store message; target: the location's reply target in minutes)
-WAITING_SQL = f"""
-    WITH last_reply AS (
+#: a scope of leads for `waiting_sql`: those named by id, by conversation or by
+#: location (each a JSON array parameter, so that any number fits one statement)
+WAITING_SCOPE = """SELECT lead_id FROM leads WHERE lead_id IN (SELECT value FROM json_each(?))
+    UNION SELECT lead_id FROM leads WHERE conversation_sid IN (SELECT value FROM json_each(?))
+    UNION SELECT lead_id FROM leads WHERE location_id IN (SELECT value FROM json_each(?))"""
+
+
+def waiting_sql(scoped: bool = False) -> str:
+    """Open leads whose customer waits for a reply: `lead_id, conversation_sid,
+    location_id, name, since, target` (since: the lead's submission while nobody has
+    answered in its conversation, else the first customer text after the last staff
+    or store message; target: the location's reply target in minutes).
+
+    `scoped`: only the leads of `WAITING_SCOPE` (three JSON array parameters), whose
+    messages alone are read; else every lead's, which reads every message."""
+    scope = "" if not scoped else f"""scope AS ({WAITING_SCOPE}),
+    scope_threads AS (SELECT conversation_sid FROM leads WHERE lead_id IN scope),"""
+    in_scope = "conversation_sid IN scope_threads AND" if scoped else ""
+    return f"""
+    WITH {scope} last_reply AS (
         SELECT conversation_sid, max(created_at) AS at FROM messages
-        WHERE author_kind IN ('staff', 'store') GROUP BY conversation_sid),
+        WHERE {in_scope} author_kind IN ('staff', 'store') GROUP BY conversation_sid),
     first_wait AS (
         SELECT m.conversation_sid, min(m.created_at) AS at FROM messages m
         LEFT JOIN last_reply r ON r.conversation_sid = m.conversation_sid
-        WHERE m.author_kind = 'customer' AND (r.at IS NULL OR m.created_at > r.at)
+        WHERE {"m." + in_scope if scoped else ""} m.author_kind = 'customer'
+            AND (r.at IS NULL OR m.created_at > r.at)
         GROUP BY m.conversation_sid)
     SELECT lead_id, conversation_sid, location_id, name, since, target FROM (
         SELECT d.lead_id, d.conversation_sid, d.location_id, d.name,
@@ -118,8 +133,12 @@ WAITING_SQL = f"""
         LEFT JOIN last_reply r ON r.conversation_sid = d.conversation_sid
         LEFT JOIN first_wait w ON w.conversation_sid = d.conversation_sid
         LEFT JOIN locations l ON l.location_id = d.location_id
-        WHERE d.status != 'CLOSED' AND NOT d.opted_out AND NOT coalesce(c.opted_out, 0))
+        WHERE {"d.lead_id IN scope AND" if scoped else ""} d.status != 'CLOSED'
+            AND NOT d.opted_out AND NOT coalesce(c.opted_out, 0))
     WHERE since IS NOT NULL"""
+
+
+WAITING_SQL = waiting_sql()
 
 
 def lead_where(f: LeadFilter, me: Me | None) -> tuple[str, list[Any]]:

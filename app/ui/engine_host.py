@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 from app.sync.api import (
     UNSET,
+    ChangesApplied,
     Engine,
     EngineEvent,
     EngineListener,
@@ -188,8 +189,10 @@ class ThreadedEngine:
     async def sync_lead(self, lead_id: str) -> None:
         await self._call(self.inner.sync_lead(lead_id))
 
-    async def waiting_for_reply(self) -> Sequence[WaitingLead]:
-        return await self._call(self.inner.waiting_for_reply())
+    async def waiting_for_reply(
+        self, among: ChangesApplied | None = None
+    ) -> Sequence[WaitingLead]:
+        return await self._call(self.inner.waiting_for_reply(among))
 
     async def shared_templates(self, location_id: str) -> SharedTemplates:
         return await self._call(self.inner.shared_templates(location_id))

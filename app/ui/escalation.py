@@ -2,9 +2,11 @@
 lead or a customer's text gets one tray notification per wait, and the sidebar's
 "Needs reply" chip counts the leads waiting past it.
 
-`Escalations` asks the engine who waits (`Engine.waiting_for_reply`) when changes
-come (coalesced), and again when the next wait reaches its target (a single-shot
-timer set to that moment, at most `RECHECK_MS` away). A wait is one lead from one
+`Escalations` asks the engine who waits (`Engine.waiting_for_reply`): about every
+lead once the engine starts, then only about the leads that changes name (coalesced;
+`WaitBook` keeps the answers), and looks again when the next wait reaches its target
+(a single-shot timer set to that moment, at most `RECHECK_MS` away), which needs no
+query: time alone starts or ends no wait. A wait is one lead from one
 moment (`WaitingLead.waiting_since`): a staff reply ends it, the customer's next
 text starts a new one. Waits already past their target when the engine first
 reports them (a PC switched on in the morning) are summed up in one notification.
@@ -21,6 +23,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.sync.api import ChangesApplied, Engine, WaitingLead
 from app.ui import fmt
 from app.ui.bridge import BridgeSlots, EngineBridge
+from app.ui.escalation_book import Scope, WaitBook
 from app.ui.tasks import Tasks
 
 if TYPE_CHECKING:
@@ -70,9 +73,15 @@ class Escalations(QObject):
         self._tasks = tasks
         self._engine: Engine | None = None
         self._events = BridgeSlots(lambda b: [(b.changesApplied, self._on_changes)])
-        #: the waits already notified: (lead id, waiting since)
-        self._notified: set[tuple[str, datetime]] = set()
+        self._book = WaitBook()
+        #: what the next look asks the engine: every lead (after a start), or the
+        #: leads the changes since the last look name
+        self._ask_all = False
+        self._scope = Scope()
         self._first = True
+        self._due_shown = -1
+        self._looking = False
+        self._again = False
         self._soon = QTimer(self)
         self._soon.setSingleShot(True)
         self._soon.setInterval(COALESCE_MS)
@@ -84,10 +93,11 @@ class Escalations(QObject):
     def set_engine(self, engine: Engine | None, bridge: EngineBridge | None) -> None:
         self._engine = engine
         self._events.attach(bridge)
-        self._notified.clear()
+        self._book.replace_all(())
+        self._ask_all, self._scope = engine is not None, Scope()
         self._first = True
         self._next.stop()
-        self.dueCount.emit(0)
+        self._show_due(0)
         if engine is not None:
             self._soon.start()
 
@@ -95,35 +105,68 @@ class Escalations(QObject):
         self._soon.stop()
         self._next.stop()
 
-    def _on_changes(self, _ev: ChangesApplied) -> None:
+    def _on_changes(self, ev: ChangesApplied) -> None:
+        self._scope.add(ev)
         if not self._soon.isActive():
             self._soon.start()
 
     def check(self) -> None:
-        engine = self._engine
-        if engine is not None:
-            self._tasks.spawn(self._check(engine))
+        """Look now: ask the engine about what changed since the last look (if
+        anything did), then notify the waits that reached their target."""
+        if self._looking:
+            self._again = True  # the look under way goes round once more
+        elif self._engine is not None:
+            self._looking = True
+            self._tasks.spawn(self._look())
 
-    async def _check(self, engine: Engine) -> None:
-        waiting = list(await engine.waiting_for_reply())
+    async def _look(self) -> None:
+        try:
+            while (engine := self._engine) is not None:
+                self._again = False
+                await self._refresh(engine)
+                if engine is self._engine:
+                    self._escalate()
+                if not self._again and engine is self._engine:
+                    break
+        finally:
+            self._looking = False
+
+    async def _refresh(self, engine: Engine) -> None:
+        ask_all, scope = self._ask_all, self._scope
+        if not ask_all and not scope:
+            return  # nothing changed: only time moved on
+        self._ask_all, self._scope = False, Scope()
+        try:
+            waiting = await engine.waiting_for_reply(None if ask_all else scope.as_changes())
+        except BaseException:
+            if engine is self._engine:
+                self._ask_all = True  # what was missed is asked again, all of it
+            raise
         if engine is not self._engine:
             return  # another staff member's engine meanwhile
+        if ask_all:
+            self._book.replace_all(waiting)
+        else:
+            self._book.update(scope, waiting)
+
+    def _escalate(self) -> None:
         now = fmt.now_utc()
-        due = [w for w in waiting if w.due_at <= now]
-        self.dueCount.emit(len(due))
-        fresh = [w for w in due if (w.lead_id, w.waiting_since) not in self._notified]
-        # a wait that ended (answered) is forgotten: the same lead may wait again
-        self._notified = {(w.lead_id, w.waiting_since) for w in due}
+        fresh = self._book.came_due(now)
+        self._show_due(self._book.due_count)
         if self._first and len(fresh) > SUMMARY_OVER:
             self._notify(_summary(fresh))
         else:
             for w in fresh:
                 self._notify(_notification(w, now))
         self._first = False
-        self._schedule([w for w in waiting if w.due_at > now], now)
+        self._schedule(self._book.next_due_at(), now)
 
-    def _schedule(self, upcoming: Sequence[WaitingLead], now: datetime) -> None:
-        soonest = min((w.due_at for w in upcoming), default=None)
+    def _show_due(self, count: int) -> None:
+        if count != self._due_shown:
+            self._due_shown = count
+            self.dueCount.emit(count)
+
+    def _schedule(self, soonest: datetime | None, now: datetime) -> None:
         wait_ms = RECHECK_MS
         if soonest is not None:
             wait_ms = min(wait_ms, int((soonest - now).total_seconds() * 1000) + 50)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.sync import store
-from app.sync.api import LeadFilter
+from app.sync.api import ChangesApplied, LeadFilter
 from app.sync.db import Database
 from app.sync.inbox import parse_ts
 from tests.sync.fake_relay import LOC, change, conv_data, lead_data, msg_data, ts
@@ -82,3 +82,39 @@ def test_who_waits_since_when_and_the_needs_reply_filter(db: Database) -> None:
         "2",
     )
     assert "texted" not in {w.lead_id for w in db.reader.call(store.waiting_for_reply, None)}
+
+
+def test_waits_among_changed_leads_read_only_theirs(db: Database) -> None:
+    changes = [_location(10), _location(None, location="L2")]
+    for i in range(6):
+        loc = "L2" if i == 5 else LOC
+        changes += [
+            change("conversation", conv_data(f"CH{i}", location=loc)),
+            change("lead", lead_data(f"lead{i}", f"CH{i}", at=-3600 + i, location=loc)),
+        ]
+    changes.append(change("message", msg_data("M1", "CH1", "hi", kind="staff", at=-600)))
+    changes.append(change("message", msg_data("M2", "CH1", "hello?", at=-300)))
+    db.writer.call(store.apply_changes, changes, "1")
+    every = {w.lead_id: w for w in db.reader.call(store.waiting_for_reply, None)}
+    assert set(every) == {f"lead{i}" for i in range(6)}
+
+    def among(**named: set[str]) -> dict[str, object]:
+        scope = ChangesApplied(**{k: frozenset(v) for k, v in named.items()})
+        return {w.lead_id: w for w in db.reader.call(store.waiting_for_reply, None, scope)}
+
+    # by lead, by conversation (of a lead or of a message) and by location: the same
+    # waits the whole query finds, and only those
+    assert among(lead_ids={"lead0"}) == {"lead0": every["lead0"]}
+    assert among(conversation_sids={"CH1"}) == {"lead1": every["lead1"]}
+    assert among(thread_sids={"CH2"}, lead_ids={"lead3"}) == {
+        "lead2": every["lead2"], "lead3": every["lead3"]
+    }
+    assert among(location_ids={"L2"}) == {"lead5": every["lead5"]}
+    assert among() == {}
+    # a staff reply: the lead is in scope, and waits no more
+    db.writer.call(
+        store.apply_changes,
+        [change("message", msg_data("M3", "CH1", "yes!", kind="staff", at=-10))],
+        "2",
+    )
+    assert among(thread_sids={"CH1"}) == {}

@@ -572,9 +572,19 @@ class FakeEngine:
                 )
         return sorted(out, key=lambda w: w.waiting_since)
 
-    async def waiting_for_reply(self) -> Sequence[WaitingLead]:
+    async def waiting_for_reply(
+        self, among: ChangesApplied | None = None
+    ) -> Sequence[WaitingLead]:
         await self._tick("waiting_for_reply")
-        return self._waiting()
+        waits = self._waiting()
+        if among is None:
+            return waits
+        threads = among.conversation_sids | among.thread_sids
+        return [
+            w for w in waits
+            if w.lead_id in among.lead_ids or w.conversation_sid in threads
+            or w.location_id in among.location_ids
+        ]  # fmt: skip
 
     async def list_leads(
         self, filter: LeadFilter, offset: int = 0, limit: int = 100

@@ -10,6 +10,7 @@ from typing import Any
 from app.core.wire import LeadView, WireModel
 from app.sync.api import (
     ActivityItem,
+    ChangesApplied,
     IntegrationItem,
     LeadDetail,
     LeadFilter,
@@ -27,6 +28,7 @@ from app.sync.inbox import (
     lead_row,
     list_leads_sql,
     parse_ts,
+    waiting_sql,
 )
 from app.sync.media import media_items
 from app.sync.store.access import read_one, read_rows
@@ -59,11 +61,20 @@ def list_locations(conn: sqlite3.Connection, me: Me | None) -> list[LocationRow]
     ]
 
 
-def waiting_for_reply(conn: sqlite3.Connection, me: Me | None) -> list[WaitingLead]:
-    """Open leads whose customer waits for a reply (`inbox.WAITING_SQL`), longest first."""
+def waiting_for_reply(
+    conn: sqlite3.Connection, me: Me | None, among: ChangesApplied | None = None
+) -> list[WaitingLead]:
+    """Open leads whose customer waits for a reply (`inbox.waiting_sql`), longest first;
+    `among`: only the leads those changes name, by lead, conversation or location."""
     allowed = set(me.location_ids) if me and me.location_ids else None
     out = []
-    for r in read_rows(conn, WAITING_SQL):
+    if among is None:
+        rows = read_rows(conn, WAITING_SQL)
+    else:
+        threads = among.conversation_sids | among.thread_sids
+        scope = [json.dumps(sorted(ids)) for ids in (among.lead_ids, threads, among.location_ids)]
+        rows = read_rows(conn, waiting_sql(scoped=True), scope)
+    for r in rows:
         since = parse_ts(r[4])
         if since is None or (allowed is not None and r[2] not in allowed):
             continue
