@@ -14,8 +14,10 @@ reports them (a PC switched on in the morning) are summed up in one notification
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -35,6 +37,18 @@ RECHECK_MS = 60_000
 COALESCE_MS = 300
 #: more waits than this past their target at once: one summary notification
 SUMMARY_OVER = 3
+#: answers about more leads than this are kept in the book on a worker thread
+ON_QT_THREAD_UP_TO = 200
+
+
+def _keep(book: WaitBook, scope: Scope | None, waiting: Sequence[WaitingLead]) -> list[WaitingLead]:
+    """The engine's answer (about every lead when `scope` is None) in `book`; the
+    waits past their target now."""
+    if scope is None:
+        book.replace_all(waiting)
+    else:
+        book.update(scope, waiting)
+    return book.came_due(fmt.now_utc())
 
 
 def _notification(w: WaitingLead, now: datetime) -> Notification:
@@ -93,7 +107,7 @@ class Escalations(QObject):
     def set_engine(self, engine: Engine | None, bridge: EngineBridge | None) -> None:
         self._engine = engine
         self._events.attach(bridge)
-        self._book.replace_all(())
+        self._book = WaitBook()
         self._ask_all, self._scope = engine is not None, Scope()
         self._first = True
         self._next.stop()
@@ -123,18 +137,20 @@ class Escalations(QObject):
         try:
             while (engine := self._engine) is not None:
                 self._again = False
-                await self._refresh(engine)
+                fresh = await self._refresh(engine)
                 if engine is self._engine:
-                    self._escalate()
+                    self._escalate(fresh)
                 if not self._again and engine is self._engine:
                     break
         finally:
             self._looking = False
 
-    async def _refresh(self, engine: Engine) -> None:
+    async def _refresh(self, engine: Engine) -> list[WaitingLead]:
+        """The engine's answer kept in the book; the waits it found due (notified
+        from here on)."""
         ask_all, scope = self._ask_all, self._scope
         if not ask_all and not scope:
-            return  # nothing changed: only time moved on
+            return []  # nothing changed: only time moved on
         self._ask_all, self._scope = False, Scope()
         try:
             waiting = await engine.waiting_for_reply(None if ask_all else scope.as_changes())
@@ -143,15 +159,22 @@ class Escalations(QObject):
                 self._ask_all = True  # what was missed is asked again, all of it
             raise
         if engine is not self._engine:
-            return  # another staff member's engine meanwhile
-        if ask_all:
-            self._book.replace_all(waiting)
+            return []  # another staff member's engine meanwhile
+        book = WaitBook() if ask_all else self._book
+        keep = partial(_keep, book, None if ask_all else scope, waiting)
+        # every wait of a location (a start, a catch-up) is walked off the Qt thread
+        if ask_all or len(waiting) + scope.size > ON_QT_THREAD_UP_TO:
+            fresh = await asyncio.to_thread(keep)
         else:
-            self._book.update(scope, waiting)
+            fresh = keep()
+        if engine is not self._engine:
+            return []
+        self._book = book
+        return fresh
 
-    def _escalate(self) -> None:
+    def _escalate(self, fresh: list[WaitingLead]) -> None:
         now = fmt.now_utc()
-        fresh = self._book.came_due(now)
+        fresh = sorted(fresh + self._book.came_due(now), key=lambda w: w.waiting_since)
         self._show_due(self._book.due_count)
         if self._first and len(fresh) > SUMMARY_OVER:
             self._notify(_summary(fresh))

@@ -34,6 +34,10 @@ class Scope:
     def __bool__(self) -> bool:
         return bool(self.lead_ids or self.conversation_sids or self.location_ids)
 
+    @property
+    def size(self) -> int:
+        return len(self.lead_ids) + len(self.conversation_sids) + len(self.location_ids)
+
     def as_changes(self) -> ChangesApplied:
         return ChangesApplied(
             lead_ids=frozenset(self.lead_ids),
