@@ -110,6 +110,8 @@ class Composer(QWidget):
         self._templates: list[Template] = []
         self._shared: list[Template] = []
         self._shared_from = ""
+        #: what the templates menu was built from (None: not built yet)
+        self._menu_shows: tuple[object, ...] | None = None
         self._fields: Mapping[str, str] = {}
         self._quiet_check: Callable[[datetime], str | None] | None = None
         self._blocked_reason: str | None = None
@@ -216,6 +218,12 @@ class Composer(QWidget):
         self._build_templates_menu()
 
     def _build_templates_menu(self) -> None:
+        # set again each time a lead shows (its changes too): rebuilt only when different
+        shared_from = self._shared_from if self._shared else ""  # named only with some
+        shown = (tuple(self._templates), tuple(self._shared), shared_from)
+        if shown == self._menu_shows:
+            return
+        self._menu_shows = shown
         menu = self.templates_menu
         menu.clear()
         if not self._templates and not self._shared:

@@ -331,6 +331,22 @@ def test_templates_fill_merge_fields(window: MainWindow, qtbot) -> None:  # type
     assert window.pane.composer.text() == "Hi Maria, it's Dana at Naperville Showroom."
 
 
+def test_templates_menu_is_rebuilt_only_when_they_change(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from app.ui.composer import Template
+
+    window.set_templates([Template("Hi", "Hi {first_name}!")])
+    open_lead(window, qtbot, "Maria Gonzalez")
+    menu = window.pane.composer.templates_menu
+    [hi] = [a for a in menu.actions() if a.text() == "Hi"]
+    open_lead(window, qtbot, "James Whitaker")  # the same templates: the same menu
+    assert [a for a in menu.actions() if a.text() == "Hi"] == [hi]
+    hi.trigger()  # the merge fields are the lead shown now
+    assert window.pane.composer.text() == "Hi James!"
+    window.pane.composer.clear()
+    window.set_templates([Template("Hello", "Hello {first_name}.")])
+    assert [a.text() for a in menu.actions() if a.text() in ("Hi", "Hello")] == ["Hello"]
+
+
 def test_search_highlights_and_opens(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
     activate(window, qtbot)
     qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
