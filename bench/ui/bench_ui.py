@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -118,17 +119,25 @@ def profile_dir(root: Path, engine_dir: Path, copy: bool) -> Path:
     return root
 
 
+def say(text: str) -> None:
+    """Progress on stderr: a data set's first build takes minutes, the run many more."""
+    print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
+
+
 def measure_scale(name: str, runs: int, tmp: Path) -> dict[str, Any]:
     leads, messages, locations = SCALES[name]
+    say(f"{name}: the data set (built once per schema revision: minutes the first time)")
     engine_dir = dataset.build(leads, messages, 5_000, locations)
     info = json.loads((engine_dir.parent / "READY").read_text())
     data = profile_dir(tmp / name / "app", engine_dir, copy=False)
     app = ("app", "--data-dir", str(data))
+    say(f"{name}: cold start, {runs} runs each, interleaved with the bare window")
     child("bare"), child(*app)  # bytecode written, files cached
     bare, ours = [], []
     for _ in range(runs):  # interleaved, so machine load hits both alike
         bare.append(child("bare"))
         ours.append(child(*app))
+    say(f"{name}: open, search, memory")
     full = child(*app, "--full")
 
     def live(mode: str, *args: str) -> dict[str, Any]:
@@ -137,7 +146,9 @@ def measure_scale(name: str, runs: int, tmp: Path) -> dict[str, Any]:
         where = ("--data-dir", str(live_dir), "--locations", str(locations))
         return child(mode, *where, *args, module="bench.ui.child_live", timeout=900)
 
+    say(f"{name}: stall while 10,000 changes arrive")
     burst = live("burst", "--changes", "10000")
+    say(f"{name}: stall while 50 texts a second arrive for 10 s")
     texts = live("inbound", "--rate", "50", "--seconds", "10", "--leads", str(leads))
     return {
         "data": info,
@@ -164,13 +175,22 @@ def main() -> None:
         "machine_cpus": os.cpu_count(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
     }
+    failed = False
     with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
         for name in scales:
-            results[name] = measure_scale(name, a.runs, Path(tmp))
+            try:
+                results[name] = measure_scale(name, a.runs, Path(tmp))
+            except Exception as exc:  # the other scale is still measured; the run fails
+                traceback.print_exc()
+                results[name] = {"error": repr(exc)}
+                failed = True
             results["load_average"] = [round(x, 2) for x in os.getloadavg()]
             a.out.write_text(json.dumps(results, indent=2) + "\n")
+            say(f"{name}: written to {a.out}")
     print(json.dumps(results, indent=2))
     print(figures.table(results))
+    if failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ as the feed would deliver them. Kept between runs under ~/.cache/web2text-bench
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import shutil
 import sqlite3
@@ -190,11 +191,23 @@ def write(folder: Path, leads: int, messages: int, big: int, locations: int) -> 
 def build(
     leads: int = 10_000, messages: int = 200_000, big: int = 5_000, locations: int = 1
 ) -> Path:
-    """The engine data folder (contains sync.db); built once, then reused."""
+    """The engine data folder (contains sync.db); built once, then reused. One build
+    at a time per data set: a second run (another bench, another engineer's) waits for
+    the first instead of removing the folder it is writing."""
     folder = cache_dir(leads, messages, big, locations)
     done = folder / "READY"
     if done.exists():
         return folder / "engine"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_name(folder.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():  # not built by the run that held the lock
+            _build(folder, leads, messages, big, locations)
+    return folder / "engine"
+
+
+def _build(folder: Path, leads: int, messages: int, big: int, locations: int) -> None:
+    done = folder / "READY"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     started = time.monotonic()
@@ -207,7 +220,6 @@ def build(
         "bytes": (folder / "engine" / DB_FILENAME).stat().st_size,
     }
     done.write_text(json.dumps(info))
-    return folder / "engine"
 
 
 def main() -> None:
