@@ -14,7 +14,6 @@ reports them (a PC switched on in the morning) are summed up in one notification
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
@@ -164,6 +163,8 @@ class Escalations(QObject):
         keep = partial(_keep, book, None if ask_all else scope, waiting)
         # every wait of a location (a start, a catch-up) is walked off the Qt thread
         if ask_all or len(waiting) + scope.size > ON_QT_THREAD_UP_TO:
+            import asyncio  # (not on the first frame's path)
+
             fresh = await asyncio.to_thread(keep)
         else:
             fresh = keep()
