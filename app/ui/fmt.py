@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 
 #: the pipeline's statuses as shown (their order: app.core.statuses.PIPELINE_ORDER)
 PIPELINE_LABELS = {
@@ -162,11 +161,40 @@ def format_phone(e164: str) -> str:
         # US/CA numbers this is what it would say; not cached, so the exact form (e.g.
         # international for other +1 countries) is used once it is loaded
         return _nanp(e164)
-    return _format_phone(e164)
+    shown = _FORMATTED.get(e164)
+    if shown is None:
+        shown = _format_phone(e164)
+    return shown
 
 
-@lru_cache(maxsize=20_000)
+#: display forms made so far (phonenumbers takes a while per number: rows coming in
+#: have theirs made off the Qt thread first, `phones_to_format`)
+_FORMATTED: dict[str, str] = {}
+_FORMATTED_MAX = 20_000
+
+
+def phones_to_format(phones: Iterable[str]) -> list[str]:
+    """Those of `phones` whose display form is not made yet (none before phonenumbers
+    is loaded: until then the plain form costs nothing); `format_phones` makes them,
+    on any thread."""
+    if not phones_loaded():
+        return []
+    return [p for p in set(phones) if p and p not in _FORMATTED]
+
+
+def format_phones(phones: Iterable[str]) -> None:
+    for e164 in phones:
+        _format_phone(e164)
+
+
 def _format_phone(e164: str) -> str:
+    if len(_FORMATTED) >= _FORMATTED_MAX:
+        _FORMATTED.clear()
+    shown = _FORMATTED[e164] = _exact_phone(e164)
+    return shown
+
+
+def _exact_phone(e164: str) -> str:
     try:
         from app.core.phones import format_phone as core_format
 

@@ -22,6 +22,16 @@ from app.ui.roles import LOCATION_ROLE, ROW_ROLE, Index
 from app.ui.tasks import Tasks
 
 
+async def _format_phones_off_qt_thread(rows: list[LeadRow]) -> None:
+    """New numbers' display forms made on a worker thread, not in the paint that
+    shows them (the rows of a burst of new leads: each a phonenumbers parse)."""
+    todo = fmt.phones_to_format(r.phone for r in rows)
+    if todo:
+        import asyncio  # (not on the first frame's path)
+
+        await asyncio.to_thread(fmt.format_phones, todo)
+
+
 def lead_accessible_text(
     row: LeadRow, now: datetime | None = None, location_name: str = ""
 ) -> str:
@@ -175,6 +185,7 @@ class LeadsModel(QAbstractListModel):
         want = max(self.PAGE, len(self._rows)) if not self._cached else self.PAGE
         flt = self._filter
         rows = list(await engine.list_leads(flt, 0, want))
+        await _format_phones_off_qt_thread(rows)
         if (generation != self._generation and not self._dirty) or flt != self._filter:
             return
         # the rows first, the count after: the first page paints without waiting for
@@ -262,6 +273,7 @@ class LeadsModel(QAbstractListModel):
             return
         try:
             rows = list(await engine.list_leads(self._filter, offset, self.PAGE))
+            await _format_phones_off_qt_thread(rows)
         finally:
             if generation == self._generation:
                 self._fetching = False

@@ -280,3 +280,30 @@ def test_short_location_names_drop_what_every_name_starts_with(
     names: dict[str, str], short: dict[str, str] | None
 ) -> None:
     assert fmt.short_location_names(names) == (names if short is None else short)
+
+
+def test_new_numbers_are_formatted_off_the_qt_thread(qtbot, loop, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    import app.core.phones  # noqa: F401  (loaded: the exact forms are made)
+
+    threads: list[str] = []
+    exact = fmt._exact_phone
+
+    def recording(e164: str) -> str:
+        threads.append(threading.current_thread().name)
+        return exact(e164)
+
+    monkeypatch.setattr(fmt, "_exact_phone", recording)
+    e = FakeEngine()
+    e.add_location("loc-1", "Store")
+    for i in range(3):
+        e.add_lead(f"Walk-in {i}", f"+1773555{i:04d}", minutes_ago=i)
+    model = LeadsModel(Tasks())
+    model.set_engine(e)
+    qtbot.waitUntil(lambda: model.rowCount() == 3)
+    phones = [model.row_at(i).phone for i in range(3)]  # type: ignore[union-attr]
+    assert fmt.phones_to_format(phones) == []  # made before the rows were shown
+    assert len(threads) == 3 and threading.main_thread().name not in threads
+    assert fmt.format_phone(phones[0]) == "(773) 555-0000"
+    assert len(threads) == 3  # painting them makes nothing again
