@@ -104,6 +104,43 @@ def test_a_morning_of_waits_is_one_summary(
     qtbot.waitUntil(task.done, timeout=5000)
 
 
+def test_a_location_changed_asks_again_about_its_leads_only(
+    tmp_path: Path, memory_keyring: MemoryKeyring, qtbot: Any, loop: Any
+) -> None:
+    """A change that names a location (its reply target, say) asks the engine about
+    that location's leads only; a large answer is kept off the Qt thread, with the
+    same outcome: the waits answered meanwhile leave the chip, none is notified twice."""
+    provision(tmp_path, ("staff-1", "Dana Whitfield"))
+    engine = FakeEngine()
+    engine.add_location("loc-1", "Naperville Showroom")
+    engine.add_location("loc-2", "Oak Brook Design Center")
+    leads = [
+        engine.add_lead(f"Buyer {i}", f"+1312555{i:04d}", minutes_ago=60 + i) for i in range(250)
+    ]
+    engine.add_lead("Oak Buyer", "+16305550100", "loc-2", minutes_ago=60)
+    ctrl = make_controller(tmp_path, {"staff-1": engine})
+    task = asyncio.ensure_future(ctrl.run())
+    chip = ctrl.window.sidebar.needs_reply_chip
+    qtbot.waitUntil(lambda: chip.text() == "Needs reply · 251")
+    shown = list(ctrl.tray.shown)
+    assert [n.count for n in shown] == [251]  # the start's one summary
+    now = datetime.now(UTC)
+    for lead in leads[:10]:  # answered: they wait no more
+        engine.add_message(lead.lead_id, "staff", "Dana Whitfield", "Hello!", now)
+    engine.add_message(  # not named by the change below: the chip keeps it
+        engine.add_lead("Oak Two", "+16305550101", "loc-2", minutes_ago=60).lead_id,
+        "customer", "Oak Two", "Hi?", now - timedelta(minutes=50),
+    )  # fmt: skip
+    asked = engine.calls.count("waiting_for_reply")
+    engine.emit(ChangesApplied(location_ids=frozenset({"loc-1"})))
+    qtbot.waitUntil(lambda: chip.text() == "Needs reply · 241")
+    qtbot.waitUntil(lambda: ctrl.tasks.running == 0)
+    assert engine.calls.count("waiting_for_reply") == asked + 1
+    assert ctrl.tray.shown == shown  # nobody notified again
+    ctrl.quit()
+    qtbot.waitUntil(task.done, timeout=5000)
+
+
 def test_settings_show_each_locations_reply_target(qtbot: Any) -> None:
     dlg = SettingsDialog(Settings(), reply_targets=[("Naperville Showroom", 5), ("Oak Brook", 30)])
     qtbot.addWidget(dlg)
