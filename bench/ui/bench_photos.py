@@ -242,8 +242,9 @@ def main() -> None:
             result = loop.run_until_complete(scenario(args.n, ctrl, sim, lead.customer, proxy))
             ctrl.quit()
             loop.run_until_complete(running)
-            # the default executor's QThreads (asyncio.to_thread) end before Qt does
-            loop.run_until_complete(loop.shutdown_default_executor())
+            # qasync's default executor (asyncio.to_thread) runs QThreads: closing the
+            # loop ends them before Qt does
+            loop.close()
         finally:
             relay.stop()
             sim.stop()
