@@ -186,7 +186,10 @@ class ThreadModel(QAbstractListModel):
             return
         if fresh:
             self.has_older = len(msgs) >= limit
-        else:
+        elif self.has_older:
+            # (with the whole thread shown there is nothing older to leave out, and a
+            # new message stamped before the first one shown must still show: Twilio's
+            # times have whole seconds, the relay's own sends finer ones)
             msgs = _from_first_shown(msgs, self._messages)
         if self._set_messages(msgs) or fresh:
             self.loaded.emit(fresh)

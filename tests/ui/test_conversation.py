@@ -135,6 +135,30 @@ def test_the_open_thread_reloads_only_for_its_own_messages_and_in_place(
     assert events == ["changed", "insert"]
 
 
+def test_a_new_message_stamped_before_the_first_one_shown_still_shows(
+    window: MainWindow, engine: FakeEngine, qtbot
+) -> None:  # type: ignore[no-untyped-def]
+    """Twilio stamps a text in whole seconds and the relay its own sends finer, so a text
+    right after the first messages can sort before them: the open thread shows it."""
+    from datetime import timedelta
+
+    from app.sync.api import ChangesApplied
+
+    open_lead(window, qtbot, "Maria Gonzalez")
+    model = window.thread_model
+    qtbot.waitUntil(lambda: window.tasks.running == 0 and not model.reload_pending)
+    assert not model.has_older
+    lead = window.current
+    sid = lead.conversation_sid  # type: ignore[union-attr]
+    first = engine.messages[sid][0]
+    early = engine.add_message(lead.lead_id, "customer", "Maria",  # type: ignore[union-attr]
+                               "Here is the porch", first.created_at - timedelta(seconds=0.5))
+    engine.emit(ChangesApplied(conversation_sids=frozenset({sid}),
+                               message_sids=frozenset({early.message_sid or ""}),
+                               thread_sids=frozenset({sid})))
+    qtbot.waitUntil(lambda: any(b.message.body == "Here is the porch" for b in bubbles(window)))
+
+
 def test_texts_faster_than_the_store_answers_still_reach_the_open_thread(
     window: MainWindow, engine: FakeEngine, qtbot
 ) -> None:  # type: ignore[no-untyped-def]
